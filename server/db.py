@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import datetime as dt
-
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 from server.config import Settings
 
@@ -78,7 +82,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
 
 
 def engine_from_settings(settings: Settings) -> AsyncEngine:
-    return make_engine(settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo)
+    return make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

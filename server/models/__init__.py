@@ -92,7 +92,9 @@ class Researcher(Base):
 class Affiliation(Base):
     __tablename__ = "affiliations"
     __table_args__ = (
-        CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", "period"),
+        CheckConstraint(
+            "end_date IS NULL OR start_date IS NULL OR end_date >= start_date", "period"
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     researcher_id: Mapped[int] = mapped_column(
@@ -125,7 +127,9 @@ class ThemeSdg(Base):
 class Project(Base):
     __tablename__ = "projects"
     __table_args__ = (
-        CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", "period"),
+        CheckConstraint(
+            "end_date IS NULL OR start_date IS NULL OR end_date >= start_date", "period"
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(500))

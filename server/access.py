@@ -1,0 +1,66 @@
+"""Read rules as SQL filters of the principal, applied inside every query.
+
+Never filter results in Python: a rule lives here once and each query composes it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, exists, literal, or_, select, true
+
+from server.auth import Principal
+from server.models import Affiliation, Project, ProjectInstitution, ProjectMember
+from server.models.enums import ProjectPhase
+
+# Before approval a project is a proposal under negotiation between governments:
+# only staff and the people and institutions named in it may see it.
+PUBLIC_PHASES = (
+    ProjectPhase.APPROVED,
+    ProjectPhase.PLANNING,
+    ProjectPhase.IMPLEMENTATION,
+    ProjectPhase.COMPLETED,
+    ProjectPhase.FOLLOW_UP,
+    ProjectPhase.EX_POST_EVALUATED,
+)
+
+
+def project_visible(principal: Principal) -> ColumnElement[bool]:
+    if principal.is_staff:
+        return true()
+    clauses: list[ColumnElement[bool]] = [Project.phase.in_(PUBLIC_PHASES)]
+    if principal.researcher_id is not None:
+        clauses.append(
+            exists().where(
+                ProjectMember.project_id == Project.id,
+                ProjectMember.researcher_id == principal.researcher_id,
+            )
+        )
+    institution_ids = _principal_institutions(principal)
+    if institution_ids is not None:
+        clauses.append(
+            exists().where(
+                ProjectInstitution.project_id == Project.id,
+                ProjectInstitution.institution_id.in_(institution_ids),
+            )
+        )
+    return or_(*clauses)
+
+
+def _principal_institutions(principal: Principal) -> Select[tuple[int]] | None:
+    """The institutions a principal acts for: the account's and the researcher's current."""
+    selects: list[Select[tuple[int]]] = []
+    if principal.institution_id is not None:
+        selects.append(select(literal(principal.institution_id)))
+    if principal.researcher_id is not None:
+        selects.append(
+            select(Affiliation.institution_id).where(
+                Affiliation.researcher_id == principal.researcher_id, Affiliation.end_date.is_(None)
+            )
+        )
+    if not selects:
+        return None
+    return selects[0] if len(selects) == 1 else select(selects[0].union(*selects[1:]).subquery())
+
+
+def email_visible(principal: Principal) -> bool:
+    """Researchers' e-mail addresses are for signed-in users of the programme only."""
+    return principal.is_authenticated

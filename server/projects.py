@@ -1,0 +1,535 @@
+"""SATREPS joint research projects: membership, partner countries and the lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access import project_visible
+from server.auth import Principal
+from server.db import utcnow
+from server.errors import Collector, DomainError, Forbidden, NotFound
+from server.models import (
+    Country,
+    Institution,
+    PhaseTransition,
+    Project,
+    ProjectCountry,
+    ProjectInstitution,
+    ProjectMember,
+    ProjectTheme,
+    Researcher,
+    Theme,
+)
+from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
+from server.permissions import CURATORS, STAFF, require_role, require_signed_in
+from server.themes import theme_subtree_ids
+from server.validation import check_period, clean_text, normalize_country
+
+P = ProjectPhase
+# The implementation process of the seed document: identification/formulation, request
+# and approval, planning (ex-ante evaluation), implementation (R/D signed), completion
+# (terminal evaluation), follow-up, ex-post evaluation; a proposal may be rejected or
+# withdrawn before the work starts.
+TRANSITIONS: dict[ProjectPhase, frozenset[ProjectPhase]] = {
+    P.IDENTIFICATION: frozenset({P.REQUESTED, P.WITHDRAWN}),
+    P.REQUESTED: frozenset({P.APPROVED, P.REJECTED, P.WITHDRAWN}),
+    P.APPROVED: frozenset({P.PLANNING, P.WITHDRAWN}),
+    P.PLANNING: frozenset({P.IMPLEMENTATION, P.WITHDRAWN}),
+    P.IMPLEMENTATION: frozenset({P.COMPLETED}),
+    P.COMPLETED: frozenset({P.FOLLOW_UP, P.EX_POST_EVALUATED}),
+    P.FOLLOW_UP: frozenset({P.EX_POST_EVALUATED}),
+    P.EX_POST_EVALUATED: frozenset(),
+    P.REJECTED: frozenset(),
+    P.WITHDRAWN: frozenset(),
+}
+JAPANESE_ROLES = (InstitutionRole.JAPANESE_LEAD, InstitutionRole.JAPANESE_PARTICIPANT)
+PARTNER_ROLES = (InstitutionRole.PARTNER_LEAD, InstitutionRole.PARTNER_PARTICIPANT)
+LEAD_ROLES = (InstitutionRole.JAPANESE_LEAD, InstitutionRole.PARTNER_LEAD)
+PI_ROLES = (MemberRole.JAPANESE_PI, MemberRole.PARTNER_PI)
+
+
+@dataclass
+class ProjectFilter:
+    theme_id: int | None = None
+    country: str | None = None
+    phase: ProjectPhase | None = None
+    institution_id: int | None = None
+    year: int | None = None
+
+
+# ---- reads -------------------------------------------------------------------------
+
+
+async def projects_query(
+    session: AsyncSession, principal: Principal, flt: ProjectFilter | None
+) -> Select[Any]:
+    stmt = select(Project).where(project_visible(principal))
+    if flt is None:
+        return stmt
+    if flt.theme_id is not None:
+        subtree = await theme_subtree_ids(session, flt.theme_id)
+        stmt = stmt.where(
+            Project.id.in_(
+                select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(subtree))
+            )
+        )
+    if flt.country:
+        stmt = stmt.where(
+            Project.id.in_(
+                select(ProjectCountry.project_id).where(
+                    ProjectCountry.country_code == flt.country.upper()
+                )
+            )
+        )
+    if flt.phase is not None:
+        stmt = stmt.where(Project.phase == flt.phase)
+    if flt.institution_id is not None:
+        stmt = stmt.where(
+            Project.id.in_(
+                select(ProjectInstitution.project_id).where(
+                    ProjectInstitution.institution_id == flt.institution_id
+                )
+            )
+        )
+    if flt.year is not None:
+        first_day, last_day = dt.date(flt.year, 1, 1), dt.date(flt.year, 12, 31)
+        stmt = stmt.where(
+            Project.start_date <= last_day,
+            or_(Project.end_date.is_(None), Project.end_date >= first_day),
+        )
+    return stmt
+
+
+async def projects_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, Project]:
+    rows = await session.scalars(
+        select(Project).where(Project.id.in_(ids), project_visible(principal))
+    )
+    return {p.id: p for p in rows}
+
+
+async def _grouped_projects(
+    session: AsyncSession, principal: Principal, key: Any, link: Any, ids: Sequence[int]
+) -> dict[int, list[Project]]:
+    rows = await session.execute(
+        select(key, Project)
+        .join(link, link.project_id == Project.id)
+        .where(key.in_(ids), project_visible(principal))
+        .order_by(Project.id)
+    )
+    grouped: dict[int, list[Project]] = defaultdict(list)
+    for owner_id, project in rows:
+        grouped[owner_id].append(project)
+    return grouped
+
+
+async def projects_by_theme(
+    session: AsyncSession, principal: Principal, theme_ids: Sequence[int]
+) -> dict[int, list[Project]]:
+    return await _grouped_projects(
+        session, principal, ProjectTheme.theme_id, ProjectTheme, theme_ids
+    )
+
+
+async def projects_by_institution(
+    session: AsyncSession, principal: Principal, institution_ids: Sequence[int]
+) -> dict[int, list[Project]]:
+    return await _grouped_projects(
+        session, principal, ProjectInstitution.institution_id, ProjectInstitution, institution_ids
+    )
+
+
+async def projects_by_researcher(
+    session: AsyncSession, principal: Principal, researcher_ids: Sequence[int]
+) -> dict[int, list[Project]]:
+    rows = await session.execute(
+        select(ProjectMember.researcher_id, Project)
+        .join(ProjectMember, ProjectMember.project_id == Project.id)
+        .where(ProjectMember.researcher_id.in_(researcher_ids), project_visible(principal))
+        .distinct()
+        .order_by(ProjectMember.researcher_id, Project.id)
+    )
+    grouped: dict[int, list[Project]] = defaultdict(list)
+    for researcher_id, project in rows:
+        grouped[researcher_id].append(project)
+    return grouped
+
+
+async def themes_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[Theme]]:
+    rows = await session.execute(
+        select(ProjectTheme.project_id, Theme)
+        .join(Theme, Theme.id == ProjectTheme.theme_id)
+        .where(ProjectTheme.project_id.in_(project_ids))
+        .order_by(Theme.id)
+    )
+    grouped: dict[int, list[Theme]] = defaultdict(list)
+    for project_id, theme in rows:
+        grouped[project_id].append(theme)
+    return grouped
+
+
+async def countries_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[Country]]:
+    rows = await session.execute(
+        select(ProjectCountry.project_id, Country)
+        .join(Country, Country.code == ProjectCountry.country_code)
+        .where(ProjectCountry.project_id.in_(project_ids))
+        .order_by(Country.code)
+    )
+    grouped: dict[int, list[Country]] = defaultdict(list)
+    for project_id, country in rows:
+        grouped[project_id].append(country)
+    return grouped
+
+
+async def institutions_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[tuple[ProjectInstitution, Institution]]]:
+    rows = await session.execute(
+        select(ProjectInstitution, Institution)
+        .join(Institution, Institution.id == ProjectInstitution.institution_id)
+        .where(ProjectInstitution.project_id.in_(project_ids))
+        .order_by(ProjectInstitution.id)
+    )
+    grouped: dict[int, list[tuple[ProjectInstitution, Institution]]] = defaultdict(list)
+    for link, institution in rows:
+        grouped[link.project_id].append((link, institution))
+    return grouped
+
+
+async def members_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[tuple[ProjectMember, Researcher]]]:
+    rows = await session.execute(
+        select(ProjectMember, Researcher)
+        .join(Researcher, Researcher.id == ProjectMember.researcher_id)
+        .where(ProjectMember.project_id.in_(project_ids))
+        .order_by(ProjectMember.id)
+    )
+    grouped: dict[int, list[tuple[ProjectMember, Researcher]]] = defaultdict(list)
+    for member, researcher in rows:
+        grouped[member.project_id].append((member, researcher))
+    return grouped
+
+
+async def transitions_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[PhaseTransition]]:
+    rows = await session.scalars(
+        select(PhaseTransition)
+        .where(PhaseTransition.project_id.in_(project_ids))
+        .order_by(PhaseTransition.id)
+    )
+    grouped: dict[int, list[PhaseTransition]] = defaultdict(list)
+    for row in rows:
+        grouped[row.project_id].append(row)
+    return grouped
+
+
+# ---- operations ----------------------------------------------------------------------
+
+
+async def _visible_project(session: AsyncSession, principal: Principal, project_id: int) -> Project:
+    project = await session.scalar(
+        select(Project).where(Project.id == project_id, project_visible(principal))
+    )
+    if project is None:
+        raise NotFound("project", "projectId")
+    return project
+
+
+async def _require_project_manager(
+    session: AsyncSession, principal: Principal, project: Project
+) -> None:
+    """Staff, or a principal investigator of this project."""
+    require_signed_in(principal)
+    if principal.has_role(*STAFF):
+        return
+    if principal.researcher_id is not None and await session.scalar(
+        select(ProjectMember.id).where(
+            ProjectMember.project_id == project.id,
+            ProjectMember.researcher_id == principal.researcher_id,
+            ProjectMember.role.in_(PI_ROLES),
+        )
+    ):
+        return
+    raise Forbidden("only staff or the project's principal investigators may change it")
+
+
+async def _checked_links(
+    session: AsyncSession,
+    errors: Collector,
+    theme_ids: Sequence[int] | None,
+    countries: Sequence[str] | None,
+) -> tuple[list[int] | None, list[str] | None]:
+    clean_themes = None
+    if theme_ids is not None:
+        clean_themes = sorted(set(theme_ids))
+        known = set(await session.scalars(select(Theme.id).where(Theme.id.in_(clean_themes))))
+        if missing := [t for t in clean_themes if t not in known]:
+            errors.add("NOT_FOUND", f"unknown themes: {missing}", "themeIds")
+    clean_countries = None
+    if countries is not None:
+        clean_countries = []
+        for raw in countries:
+            code = normalize_country(raw)
+            if code is None:
+                errors.add(
+                    "INVALID_COUNTRY",
+                    f"{raw[:10]!r} is not an ISO 3166-1 alpha-2 code",
+                    "partnerCountries",
+                )
+            elif code == "JP":
+                errors.add(
+                    "INVALID_COUNTRY", "Japan cannot be a partner country", "partnerCountries"
+                )
+            elif code not in clean_countries:
+                clean_countries.append(code)
+    return clean_themes, clean_countries
+
+
+def _check_project_fields(
+    errors: Collector, values: dict[str, Any], creating: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if creating or "title" in values:
+        out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
+    for key, field, limit in (("acronym", "acronym", 32), ("summary", "summary", 20_000)):
+        if key in values:
+            out[key] = clean_text(errors, field, values[key], max_len=limit)
+    for key in ("start_date", "end_date"):
+        if key in values:
+            out[key] = values[key]
+    return out
+
+
+async def _replace_links(
+    session: AsyncSession, project_id: int, themes: list[int] | None, countries: list[str] | None
+) -> None:
+    if themes is not None:
+        await session.execute(
+            ProjectTheme.__table__.delete().where(ProjectTheme.project_id == project_id)
+        )
+        session.add_all([ProjectTheme(project_id=project_id, theme_id=t) for t in themes])
+    if countries is not None:
+        await session.execute(
+            ProjectCountry.__table__.delete().where(ProjectCountry.project_id == project_id)
+        )
+        session.add_all([ProjectCountry(project_id=project_id, country_code=c) for c in countries])
+    await session.flush()
+
+
+async def create_project(
+    session: AsyncSession, principal: Principal, values: dict[str, Any]
+) -> Project:
+    require_role(principal, *CURATORS)
+    errors = Collector()
+    fields = _check_project_fields(errors, values, creating=True)
+    check_period(errors, fields.get("start_date"), fields.get("end_date"))
+    themes, countries = await _checked_links(
+        session, errors, values.get("theme_ids") or [], values.get("partner_countries") or []
+    )
+    errors.raise_if_any()
+    project = Project(**fields, phase=ProjectPhase.IDENTIFICATION)
+    session.add(project)
+    await session.flush()
+    session.add(
+        PhaseTransition(
+            project_id=project.id,
+            from_phase=None,
+            to_phase=ProjectPhase.IDENTIFICATION,
+            account_id=principal.account_id,
+            note="created",
+        )
+    )
+    await _replace_links(session, project.id, themes, countries)
+    return project
+
+
+async def update_project(
+    session: AsyncSession, principal: Principal, project_id: int, values: dict[str, Any]
+) -> Project:
+    require_signed_in(principal)
+    project = await _visible_project(session, principal, project_id)
+    await _require_project_manager(session, principal, project)
+    errors = Collector()
+    fields = _check_project_fields(errors, values, creating=False)
+    check_period(
+        errors,
+        fields.get("start_date", project.start_date),
+        fields.get("end_date", project.end_date),
+    )
+    themes, countries = await _checked_links(
+        session, errors, values.get("theme_ids"), values.get("partner_countries")
+    )
+    errors.raise_if_any()
+    if not fields and themes is None and countries is None:
+        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+    for key, value in fields.items():
+        setattr(project, key, value)
+    project.updated_at = utcnow()
+    await _replace_links(session, project.id, themes, countries)
+    return project
+
+
+async def _partner_countries(session: AsyncSession, project_id: int) -> set[str]:
+    rows = await session.scalars(
+        select(ProjectCountry.country_code).where(ProjectCountry.project_id == project_id)
+    )
+    return set(rows)
+
+
+def _role_country_error(role: InstitutionRole, country: str, partners: set[str]) -> str | None:
+    if role in JAPANESE_ROLES and country != "JP":
+        return "a Japanese role needs an institution in Japan"
+    if role in PARTNER_ROLES and country not in partners:
+        return "a partner role needs an institution in one of the project's partner countries"
+    if role == InstitutionRole.THIRD_COUNTRY and (country == "JP" or country in partners):
+        return "a third-country institution must be neither Japanese nor from a partner country"
+    return None
+
+
+async def add_project_institution(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    institution_id: int,
+    role: InstitutionRole,
+) -> ProjectInstitution:
+    project = await _visible_project(session, principal, project_id)
+    await _require_project_manager(session, principal, project)
+    institution = await session.get(Institution, institution_id)
+    if institution is None:
+        raise NotFound("institution", "institutionId")
+    errors = Collector()
+    problem = _role_country_error(
+        role, institution.country_code, await _partner_countries(session, project.id)
+    )
+    if problem:
+        errors.add("ROLE_COUNTRY_MISMATCH", problem, "role")
+    if await session.scalar(
+        select(ProjectInstitution.id).where(
+            ProjectInstitution.project_id == project.id,
+            ProjectInstitution.institution_id == institution_id,
+        )
+    ):
+        errors.add(
+            "DUPLICATE", "the institution already takes part in this project", "institutionId"
+        )
+    if role in LEAD_ROLES and await session.scalar(
+        select(ProjectInstitution.id).where(
+            ProjectInstitution.project_id == project.id, ProjectInstitution.role == role
+        )
+    ):
+        errors.add(
+            "DUPLICATE_LEAD", f"the project already has a {role.value.replace('_', ' ')}", "role"
+        )
+    errors.raise_if_any()
+    link = ProjectInstitution(project_id=project.id, institution_id=institution_id, role=role)
+    session.add(link)
+    project.updated_at = utcnow()
+    await session.flush()
+    return link
+
+
+async def add_project_member(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    researcher_id: int,
+    role: MemberRole,
+    institution_id: int | None = None,
+) -> ProjectMember:
+    project = await _visible_project(session, principal, project_id)
+    await _require_project_manager(session, principal, project)
+    if await session.get(Researcher, researcher_id) is None:
+        raise NotFound("researcher", "researcherId")
+    errors = Collector()
+    if institution_id is not None and not await session.scalar(
+        select(ProjectInstitution.id).where(
+            ProjectInstitution.project_id == project.id,
+            ProjectInstitution.institution_id == institution_id,
+        )
+    ):
+        errors.add(
+            "NOT_PARTICIPATING",
+            "that institution does not take part in the project",
+            "institutionId",
+        )
+    if await session.scalar(
+        select(ProjectMember.id).where(
+            ProjectMember.project_id == project.id,
+            ProjectMember.researcher_id == researcher_id,
+            ProjectMember.role == role,
+        )
+    ):
+        errors.add("DUPLICATE", "the researcher already has this role in the project", "role")
+    errors.raise_if_any()
+    member = ProjectMember(
+        project_id=project.id, researcher_id=researcher_id, role=role, institution_id=institution_id
+    )
+    session.add(member)
+    project.updated_at = utcnow()
+    await session.flush()
+    return member
+
+
+async def transition_phase(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    to_phase: ProjectPhase,
+    *,
+    note: str | None = None,
+    document_ref: str | None = None,
+    rd_signed_on: dt.date | None = None,
+) -> Project:
+    require_role(principal, *STAFF)
+    project = await session.get(Project, project_id)
+    if project is None:
+        raise NotFound("project", "projectId")
+    errors = Collector()
+    clean_note = clean_text(errors, "note", note, max_len=5000)
+    clean_ref = clean_text(errors, "documentRef", document_ref, max_len=500)
+    if to_phase not in TRANSITIONS[project.phase]:
+        allowed = ", ".join(sorted(p.value for p in TRANSITIONS[project.phase])) or "none"
+        errors.add(
+            "INVALID_TRANSITION",
+            f"a project cannot go from {project.phase.value} to {to_phase.value}"
+            f" (allowed: {allowed})",
+            "toPhase",
+        )
+    if to_phase == ProjectPhase.IMPLEMENTATION and rd_signed_on is None:
+        errors.add(
+            "RD_REQUIRED",
+            "implementation starts with the signed Record of Discussions: give its date",
+            "rdSignedOn",
+        )
+    errors.raise_if_any()
+    session.add(
+        PhaseTransition(
+            project_id=project.id,
+            from_phase=project.phase,
+            to_phase=to_phase,
+            account_id=principal.account_id,
+            note=clean_note,
+            document_ref=clean_ref,
+        )
+    )
+    project.phase = to_phase
+    if rd_signed_on is not None:
+        project.rd_signed_on = rd_signed_on
+    project.updated_at = utcnow()
+    await session.flush()
+    return project
