@@ -1,0 +1,68 @@
+"""The GraphQL face: one strawberry schema composed from the domain modules."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import strawberry
+from graphql import GraphQLError
+from strawberry import relay
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from schema.accounts import AccountQueries
+from schema.errors import should_mask
+from schema.institutions import InstitutionMutations, InstitutionQueries
+from schema.projects import ProjectMutations, ProjectQueries
+from schema.researchers import ResearcherMutations, ResearcherQueries
+from schema.themes import ThemeMutations, ThemeQueries
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+
+@strawberry.type
+class Query(InstitutionQueries, ResearcherQueries, ProjectQueries, ThemeQueries, AccountQueries):
+    node: relay.Node | None = relay.node(description="Fetch any object by its global id")
+    nodes: list[relay.Node | None] = relay.node(description="Fetch objects by their global ids")
+
+
+@strawberry.type
+class Mutation(InstitutionMutations, ResearcherMutations, ProjectMutations, ThemeMutations):
+    pass
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log what went wrong on our side; a client's mistake is its answer, not our log."""
+        super().process_errors([e for e in errors if should_mask(e)], execution_context)
+
+
+@cache
+def build_schema() -> strawberry.Schema:
+    """The schema, built once per process (strawberry binds field extensions to types)."""
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            lambda: MaskErrors(should_mask_error=should_mask),
+            lambda: QueryDepthLimiter(max_depth=12),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
+    )
+
+
+def sdl() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,88 @@
+"""Relay plumbing: global ids and keyset connections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry import relay
+
+from server.errors import DomainError
+from server.pagination import Page, PageArgs, encode_cursor
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: relay.PageInfo
+    total_count: int = strawberry.field(
+        description="How many items match the filter (and what the caller may see)."
+    )
+
+    @strawberry.field
+    def nodes(self) -> list[NodeT]:
+        return [edge.node for edge in self.edges]
+
+
+def connection(page: Page[Any], convert: Callable[[Any], NodeT]) -> Connection[NodeT]:
+    edges = [
+        Edge(cursor=encode_cursor(key), node=convert(item))
+        for key, item in zip(page.keys, page.items, strict=True)
+    ]
+    return Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=page.total,
+    )
+
+
+def page_args(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageArgs:
+    return PageArgs(first=first, after=after, last=last, before=before)
+
+
+def decode_id(gid: relay.GlobalID, type_name: str, field: str) -> int:
+    """The database id inside a global id, which must name `type_name`."""
+    if gid.type_name != type_name:
+        raise DomainError.one(
+            "INVALID_ID", f"{field} must be the id of a {type_name}, not a {gid.type_name}", field
+        )
+    try:
+        return int(gid.node_id)
+    except ValueError:
+        raise DomainError.one("INVALID_ID", f"{field} is not a valid id", field) from None
+
+
+def int_ids(node_ids: Iterable[str]) -> list[int | None]:
+    out: list[int | None] = []
+    for raw in node_ids:
+        try:
+            out.append(int(raw))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+async def load_nodes(
+    loader: Any, ids: Iterable[str], convert: Callable[[Any], NodeT]
+) -> list[NodeT | None]:
+    """Batch-load `node(id:)` / `nodes(ids:)` targets; unknown or unreadable ids give null."""
+    wanted = int_ids(ids)
+    keys = sorted({i for i in wanted if i is not None})
+    found = dict(zip(keys, await loader.load_many(keys), strict=True))
+    return [convert(found[i]) if i is not None and found.get(i) else None for i in wanted]

@@ -1,0 +1,194 @@
+"""Countries and institutions: types, queries, mutations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.context import Info
+from schema.errors import UserError, mutate, read
+from server import institutions as service
+from server import models
+from server.models.enums import InstitutionKind as InstitutionKindEnum
+from server.pagination import paginate
+
+if TYPE_CHECKING:
+    from schema.projects import Project
+
+InstitutionKind = strawberry.enum(InstitutionKindEnum, name="InstitutionKind")
+
+
+@strawberry.type(description="An ISO 3166-1 country. Japan is a country like others.")
+class Country:
+    code: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
+    name: str
+
+    @classmethod
+    def from_row(cls, row: models.Country) -> Country:
+        return cls(code=row.code, name=row.name)
+
+
+@strawberry.type(description="A university, institute, agency, ministry, organisation or firm.")
+class Institution(relay.Node):
+    id: relay.NodeID[int]
+    name_en: str
+    name_local: str | None
+    acronym: str | None
+    kind: InstitutionKind  # type: ignore[valid-type]
+    ror_id: str | None = strawberry.field(description="ROR identifier, e.g. 057zh3y96")
+    website: str | None
+    created_at: dt.datetime
+    country_code: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: models.Institution) -> Institution:
+        return cls(
+            id=row.id,
+            name_en=row.name_en,
+            name_local=row.name_local,
+            acronym=row.acronym,
+            kind=row.kind,
+            ror_id=row.ror_id,
+            website=row.website,
+            created_at=row.created_at,
+            country_code=row.country_code,
+        )
+
+    @strawberry.field
+    def ror_url(self) -> str | None:
+        return f"https://ror.org/{self.ror_id}" if self.ror_id else None
+
+    @strawberry.field
+    async def country(self, info: Info) -> Country:
+        row = await info.context.loaders.country_by_code.load(self.country_code)
+        return Country.from_row(row)
+
+    @strawberry.field(description="Projects the institution takes part in (that you may see).")
+    async def projects(
+        self, info: Info
+    ) -> list[Annotated[Project, strawberry.lazy("schema.projects")]]:
+        from schema.projects import Project
+
+        rows = await info.context.loaders.projects_by_institution.load(self.id)
+        return [Project.from_row(r) for r in rows]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[Institution | None]:
+        return await load_nodes(info.context.loaders.institution_by_id, node_ids, cls.from_row)
+
+
+@strawberry.input
+class InstitutionFilter:
+    country: str | None = None
+    kind: InstitutionKind | None = None  # type: ignore[valid-type]
+    name: str | None = strawberry.field(
+        default=None, description="Matches English or local name or acronym"
+    )
+
+
+@strawberry.input
+class CreateInstitutionInput:
+    name_en: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
+    kind: InstitutionKind  # type: ignore[valid-type]
+    name_local: str | None = None
+    acronym: str | None = None
+    ror_id: str | None = None
+    website: str | None = None
+
+
+@strawberry.input
+class UpdateInstitutionInput:
+    id: relay.GlobalID
+    name_en: str | None = strawberry.UNSET
+    name_local: str | None = strawberry.UNSET
+    acronym: str | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+    kind: InstitutionKind | None = strawberry.UNSET  # type: ignore[valid-type]
+    ror_id: str | None = strawberry.UNSET
+    website: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class InstitutionPayload:
+    institution: Institution | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def given(obj: Any, *names: str) -> dict[str, Any]:
+    """The input fields the client actually sent (UNSET ones are left out)."""
+    return {n: getattr(obj, n) for n in names if getattr(obj, n) is not strawberry.UNSET}
+
+
+INSTITUTION_FIELDS = ("name_en", "name_local", "acronym", "country", "kind", "ror_id", "website")
+
+
+async def institution_payload(info: Info, op: Any) -> InstitutionPayload:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return InstitutionPayload(errors=result)
+    return InstitutionPayload(institution=Institution.from_row(result))
+
+
+@strawberry.type
+class InstitutionQueries:
+    @strawberry.field(description="Every ISO 3166-1 country.")
+    async def countries(self, info: Info) -> list[Country]:
+        rows = await read(info, service.list_countries)
+        return [Country.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def institutions(
+        self,
+        info: Info,
+        filter: InstitutionFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Institution]:
+        flt = (
+            service.InstitutionFilter(country=filter.country, kind=filter.kind, name=filter.name)
+            if filter
+            else None
+        )
+        page = await read(
+            info,
+            lambda s: paginate(
+                s,
+                service.institutions_query(flt),
+                models.Institution.id,
+                page_args(first, after, last, before),
+            ),
+        )
+        return connection(page, Institution.from_row)
+
+
+@strawberry.type
+class InstitutionMutations:
+    @strawberry.mutation
+    async def create_institution(
+        self, info: Info, input: CreateInstitutionInput
+    ) -> InstitutionPayload:
+        values = given(input, *INSTITUTION_FIELDS)
+        return await institution_payload(
+            info, lambda s, p: service.create_institution(s, p, values)
+        )
+
+    @strawberry.mutation
+    async def update_institution(
+        self, info: Info, input: UpdateInstitutionInput
+    ) -> InstitutionPayload:
+        values = given(input, *INSTITUTION_FIELDS)
+
+        async def op(session: Any, principal: Any) -> models.Institution:
+            institution_id = decode_id(input.id, "Institution", "id")
+            return await service.update_institution(session, principal, institution_id, values)
+
+        return await institution_payload(info, op)

@@ -1,0 +1,62 @@
+"""Per-request dataloaders, named <Result>By<Key>; each batch is one SQL statement."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from server import institutions, projects, researchers, themes
+from server.auth import Principal
+
+K = TypeVar("K")
+V = TypeVar("V")
+DbOpener = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def _one(
+    db: DbOpener, fetch: Callable[[AsyncSession, Sequence[Any]], Awaitable[Mapping[Any, V]]]
+) -> DataLoader[Any, V | None]:
+    async def load(keys: list[Any]) -> list[V | None]:
+        async with db() as session:
+            found = await fetch(session, keys)
+        return [found.get(k) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _many(
+    db: DbOpener, fetch: Callable[[AsyncSession, Sequence[Any]], Awaitable[Mapping[Any, list[V]]]]
+) -> DataLoader[Any, list[V]]:
+    async def load(keys: list[Any]) -> list[list[V]]:
+        async with db() as session:
+            found = await fetch(session, keys)
+        return [found.get(k, []) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    def __init__(self, db: DbOpener, principal: Principal) -> None:
+        def visible(fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            return lambda session, keys: fetch(session, principal, keys)
+
+        self.country_by_code = _one(db, institutions.countries_by_code)
+        self.institution_by_id = _one(db, institutions.institutions_by_id)
+        self.researcher_by_id = _one(db, researchers.researchers_by_id)
+        self.theme_by_id = _one(db, themes.themes_by_id)
+        self.project_by_id = _one(db, visible(projects.projects_by_id))
+        self.affiliations_by_researcher = _many(db, researchers.affiliations_by_researcher)
+        self.children_by_theme = _many(db, themes.children_by_theme)
+        self.sdgs_by_theme = _many(db, themes.sdgs_by_theme)
+        self.projects_by_theme = _many(db, visible(projects.projects_by_theme))
+        self.projects_by_institution = _many(db, visible(projects.projects_by_institution))
+        self.projects_by_researcher = _many(db, visible(projects.projects_by_researcher))
+        self.themes_by_project = _many(db, projects.themes_by_project)
+        self.countries_by_project = _many(db, projects.countries_by_project)
+        self.institutions_by_project = _many(db, projects.institutions_by_project)
+        self.members_by_project = _many(db, projects.members_by_project)
+        self.transitions_by_project = _many(db, projects.transitions_by_project)

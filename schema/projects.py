@@ -1,0 +1,341 @@
+"""SATREPS joint research projects: types, queries, mutations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.context import Info
+from schema.errors import UserError, mutate, read
+from schema.institutions import Country, Institution, given
+from schema.researchers import Researcher
+from schema.themes import Theme
+from server import models
+from server import projects as service
+from server.models.enums import InstitutionRole as InstitutionRoleEnum
+from server.models.enums import MemberRole as MemberRoleEnum
+from server.models.enums import ProjectPhase as ProjectPhaseEnum
+from server.pagination import paginate
+
+ProjectPhase = strawberry.enum(
+    ProjectPhaseEnum,
+    name="ProjectPhase",
+    description="identification -> requested -> approved -> planning -> implementation"
+    " -> completed -> follow_up -> ex_post_evaluated; or rejected / withdrawn",
+)
+InstitutionRole = strawberry.enum(InstitutionRoleEnum, name="InstitutionRole")
+MemberRole = strawberry.enum(MemberRoleEnum, name="MemberRole")
+
+
+@strawberry.type
+class ProjectInstitution:
+    role: InstitutionRole  # type: ignore[valid-type]
+    institution: Institution
+
+
+@strawberry.type
+class ProjectMember:
+    role: MemberRole  # type: ignore[valid-type]
+    researcher: Researcher
+    institution_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The institution the member works for in this project")
+    async def institution(self, info: Info) -> Institution | None:
+        if self.institution_id is None:
+            return None
+        row = await info.context.loaders.institution_by_id.load(self.institution_id)
+        return Institution.from_row(row)
+
+
+@strawberry.type
+class PhaseTransition:
+    from_phase: ProjectPhase | None  # type: ignore[valid-type]
+    to_phase: ProjectPhase  # type: ignore[valid-type]
+    at: dt.datetime
+    note: str | None
+    document_ref: str | None
+
+
+@strawberry.type(description="A SATREPS joint research project between Japan and partners.")
+class Project(relay.Node):
+    id: relay.NodeID[int]
+    title: str
+    acronym: str | None
+    summary: str | None
+    start_date: dt.date | None
+    end_date: dt.date | None
+    phase: ProjectPhase  # type: ignore[valid-type]
+    rd_signed_on: dt.date | None = strawberry.field(
+        description="Date the Record of Discussions was signed"
+    )
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: models.Project) -> Project:
+        return cls(
+            id=row.id,
+            title=row.title,
+            acronym=row.acronym,
+            summary=row.summary,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            phase=row.phase,
+            rd_signed_on=row.rd_signed_on,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def themes(self, info: Info) -> list[Theme]:
+        rows = await info.context.loaders.themes_by_project.load(self.id)
+        return [Theme.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def partner_countries(self, info: Info) -> list[Country]:
+        rows = await info.context.loaders.countries_by_project.load(self.id)
+        return [Country.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def institutions(self, info: Info) -> list[ProjectInstitution]:
+        rows = await info.context.loaders.institutions_by_project.load(self.id)
+        return [
+            ProjectInstitution(role=link.role, institution=Institution.from_row(inst))
+            for link, inst in rows
+        ]
+
+    @strawberry.field
+    async def members(self, info: Info) -> list[ProjectMember]:
+        rows = await info.context.loaders.members_by_project.load(self.id)
+        return [
+            ProjectMember(
+                role=m.role, researcher=Researcher.from_row(r), institution_id=m.institution_id
+            )
+            for m, r in rows
+        ]
+
+    @strawberry.field(description="Every phase change, oldest first")
+    async def phase_history(self, info: Info) -> list[PhaseTransition]:
+        rows = await info.context.loaders.transitions_by_project.load(self.id)
+        return [
+            PhaseTransition(
+                from_phase=t.from_phase,
+                to_phase=t.to_phase,
+                at=t.at,
+                note=t.note,
+                document_ref=t.document_ref,
+            )
+            for t in rows
+        ]
+
+    @strawberry.field(description="The phases this project may move to next")
+    def next_phases(self) -> list[ProjectPhase]:  # type: ignore[valid-type]
+        return sorted(
+            service.TRANSITIONS[ProjectPhaseEnum(self.phase)], key=list(ProjectPhaseEnum).index
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[Project | None]:
+        return await load_nodes(info.context.loaders.project_by_id, node_ids, cls.from_row)
+
+
+@strawberry.input
+class ProjectFilter:
+    theme_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="This theme or any of its sub-themes"
+    )
+    country: str | None = strawberry.field(default=None, description="A partner country")
+    phase: ProjectPhase | None = None  # type: ignore[valid-type]
+    institution_id: relay.GlobalID | None = None
+    year: int | None = strawberry.field(default=None, description="Active during this year")
+
+
+@strawberry.input
+class CreateProjectInput:
+    title: str
+    acronym: str | None = None
+    summary: str | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    theme_ids: list[relay.GlobalID] = strawberry.field(default_factory=list)
+    partner_countries: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateProjectInput:
+    id: relay.GlobalID
+    title: str | None = strawberry.UNSET
+    acronym: str | None = strawberry.UNSET
+    summary: str | None = strawberry.UNSET
+    start_date: dt.date | None = strawberry.UNSET
+    end_date: dt.date | None = strawberry.UNSET
+    theme_ids: list[relay.GlobalID] | None = strawberry.UNSET
+    partner_countries: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input
+class AddProjectInstitutionInput:
+    project_id: relay.GlobalID
+    institution_id: relay.GlobalID
+    role: InstitutionRole  # type: ignore[valid-type]
+
+
+@strawberry.input
+class AddProjectMemberInput:
+    project_id: relay.GlobalID
+    researcher_id: relay.GlobalID
+    role: MemberRole  # type: ignore[valid-type]
+    institution_id: relay.GlobalID | None = None
+
+
+@strawberry.input
+class TransitionProjectPhaseInput:
+    project_id: relay.GlobalID
+    to_phase: ProjectPhase  # type: ignore[valid-type]
+    note: str | None = None
+    document_ref: str | None = strawberry.field(
+        default=None, description="Reference of the document behind the decision"
+    )
+    rd_signed_on: dt.date | None = strawberry.field(
+        default=None, description="Required when moving to implementation"
+    )
+
+
+@strawberry.type
+class ProjectPayload:
+    project: Project | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+PROJECT_FIELDS = ("title", "acronym", "summary", "start_date", "end_date", "partner_countries")
+
+
+def _theme_ids(ids: list[relay.GlobalID]) -> list[int]:
+    return [decode_id(gid, "Theme", "themeIds") for gid in ids]
+
+
+async def project_payload(info: Info, op: Any) -> ProjectPayload:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return ProjectPayload(errors=result)
+    return ProjectPayload(project=Project.from_row(result))
+
+
+@strawberry.type
+class ProjectQueries:
+    @strawberry.field
+    async def projects(
+        self,
+        info: Info,
+        filter: ProjectFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Project]:
+        principal = info.context.principal
+
+        async def op(session: Any) -> Any:
+            flt = None
+            if filter is not None:
+                flt = service.ProjectFilter(
+                    country=filter.country, phase=filter.phase, year=filter.year
+                )
+                if filter.theme_id is not None:
+                    flt.theme_id = decode_id(filter.theme_id, "Theme", "filter.themeId")
+                if filter.institution_id is not None:
+                    flt.institution_id = decode_id(
+                        filter.institution_id, "Institution", "filter.institutionId"
+                    )
+            stmt = await service.projects_query(session, principal, flt)
+            return await paginate(
+                session, stmt, models.Project.id, page_args(first, after, last, before)
+            )
+
+        return connection(await read(info, op), Project.from_row)
+
+
+@strawberry.type
+class ProjectMutations:
+    @strawberry.mutation
+    async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectPayload:
+        async def op(session: Any, principal: Any) -> models.Project:
+            values = given(input, *PROJECT_FIELDS)
+            values["theme_ids"] = _theme_ids(input.theme_ids)
+            return await service.create_project(session, principal, values)
+
+        return await project_payload(info, op)
+
+    @strawberry.mutation
+    async def update_project(self, info: Info, input: UpdateProjectInput) -> ProjectPayload:
+        async def op(session: Any, principal: Any) -> models.Project:
+            values = given(input, *PROJECT_FIELDS)
+            if input.theme_ids is not strawberry.UNSET:
+                values["theme_ids"] = _theme_ids(input.theme_ids or [])
+            if values.get("partner_countries", 0) is None:
+                values["partner_countries"] = []
+            project_id = decode_id(input.id, "Project", "id")
+            return await service.update_project(session, principal, project_id, values)
+
+        return await project_payload(info, op)
+
+    @strawberry.mutation
+    async def add_project_institution(
+        self, info: Info, input: AddProjectInstitutionInput
+    ) -> ProjectPayload:
+        async def op(session: Any, principal: Any) -> models.Project:
+            project_id = decode_id(input.project_id, "Project", "projectId")
+            await service.add_project_institution(
+                session,
+                principal,
+                project_id,
+                decode_id(input.institution_id, "Institution", "institutionId"),
+                input.role,
+            )
+            return await session.get(models.Project, project_id)
+
+        return await project_payload(info, op)
+
+    @strawberry.mutation
+    async def add_project_member(self, info: Info, input: AddProjectMemberInput) -> ProjectPayload:
+        async def op(session: Any, principal: Any) -> models.Project:
+            project_id = decode_id(input.project_id, "Project", "projectId")
+            institution_id = (
+                decode_id(input.institution_id, "Institution", "institutionId")
+                if input.institution_id
+                else None
+            )
+            await service.add_project_member(
+                session,
+                principal,
+                project_id,
+                decode_id(input.researcher_id, "Researcher", "researcherId"),
+                input.role,
+                institution_id,
+            )
+            return await session.get(models.Project, project_id)
+
+        return await project_payload(info, op)
+
+    @strawberry.mutation
+    async def transition_project_phase(
+        self, info: Info, input: TransitionProjectPhaseInput
+    ) -> ProjectPayload:
+        async def op(session: Any, principal: Any) -> models.Project:
+            return await service.transition_phase(
+                session,
+                principal,
+                decode_id(input.project_id, "Project", "projectId"),
+                input.to_phase,
+                note=input.note,
+                document_ref=input.document_ref,
+                rd_signed_on=input.rd_signed_on,
+            )
+
+        return await project_payload(info, op)

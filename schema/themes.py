@@ -1,0 +1,113 @@
+"""Global-issue themes: types, queries, mutations."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from schema.connections import decode_id, load_nodes
+from schema.context import Info
+from schema.errors import UserError, mutate, read
+from server import models
+from server import themes as service
+
+if TYPE_CHECKING:
+    from schema.projects import Project
+
+
+@strawberry.type(description="A SATREPS research field or sub-field, mapped to UN SDGs.")
+class Theme(relay.Node):
+    id: relay.NodeID[int]
+    code: str
+    name: str
+    description: str | None
+    parent_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: models.Theme) -> Theme:
+        return cls(
+            id=row.id,
+            code=row.code,
+            name=row.name,
+            description=row.description,
+            parent_id=row.parent_id,
+        )
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Theme | None:
+        if self.parent_id is None:
+            return None
+        return Theme.from_row(await info.context.loaders.theme_by_id.load(self.parent_id))
+
+    @strawberry.field
+    async def children(self, info: Info) -> list[Theme]:
+        rows = await info.context.loaders.children_by_theme.load(self.id)
+        return [Theme.from_row(r) for r in rows]
+
+    @strawberry.field(description="UN Sustainable Development Goals (1-17)")
+    async def sdgs(self, info: Info) -> list[int]:
+        return await info.context.loaders.sdgs_by_theme.load(self.id)
+
+    @strawberry.field(description="Projects tagged with exactly this theme (that you may see).")
+    async def projects(
+        self, info: Info
+    ) -> list[Annotated[Project, strawberry.lazy("schema.projects")]]:
+        from schema.projects import Project
+
+        rows = await info.context.loaders.projects_by_theme.load(self.id)
+        return [Project.from_row(r) for r in rows]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[Theme | None]:
+        return await load_nodes(info.context.loaders.theme_by_id, node_ids, cls.from_row)
+
+
+@strawberry.input
+class CreateThemeInput:
+    name: str
+    code: str | None = strawberry.field(
+        default=None, description="a-z, 0-9 and '-'; derived from the name when left out"
+    )
+    parent_id: relay.GlobalID | None = None
+    description: str | None = None
+    sdgs: list[int] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ThemePayload:
+    theme: Theme | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ThemeQueries:
+    @strawberry.field(description="All themes in id order, or only the roots of the tree.")
+    async def themes(self, info: Info, roots_only: bool = False) -> list[Theme]:
+        rows = await read(info, service.list_themes)
+        return [Theme.from_row(r) for r in rows if not roots_only or r.parent_id is None]
+
+
+@strawberry.type
+class ThemeMutations:
+    @strawberry.mutation
+    async def create_theme(self, info: Info, input: CreateThemeInput) -> ThemePayload:
+        async def op(session: Any, principal: Any) -> models.Theme:
+            parent = decode_id(input.parent_id, "Theme", "parentId") if input.parent_id else None
+            return await service.create_theme(
+                session,
+                principal,
+                name=input.name,
+                code=input.code,
+                parent_id=parent,
+                description=input.description,
+                sdgs=input.sdgs,
+            )
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return ThemePayload(errors=result)
+        return ThemePayload(theme=Theme.from_row(result))

@@ -1,0 +1,134 @@
+"""create_app(settings) -> Starlette: /graphql, /healthz, /readyz."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from schema import build_schema
+from schema.context import Context
+from server.auth import ANONYMOUS, AuthError, Principal, authenticate
+from server.config import Settings, get_settings
+from server.db import engine_from_settings, session_factory
+
+_STATE_KEY = "satreps"
+
+
+def _graphql_error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers or None,
+    )
+
+
+class GraphQLEndpoint(GraphQL[Context, None]):
+    """Strawberry's ASGI view with a session, a principal and limits around each request."""
+
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(
+            build_schema(),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            multipart_uploads_enabled=False,
+        )
+        self.settings = settings
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        rejection = self._check_size(request)
+        if rejection is not None:
+            await rejection(scope, receive, send)
+            return
+        async with self.sessions() as session:
+            try:
+                principal = await self._principal(session, request)
+            except AuthError as error:
+                response = _graphql_error(
+                    401, "UNAUTHENTICATED", str(error), **{"WWW-Authenticate": "Bearer"}
+                )
+                await response(scope, receive, send)
+                return
+            scope.setdefault("state", {})[_STATE_KEY] = (session, principal)
+            await super().__call__(scope, receive, send)
+
+    def _check_size(self, request: Request) -> Response | None:
+        length = request.headers.get("content-length")
+        if length is not None and (
+            not length.isdigit() or int(length) > self.settings.max_body_bytes
+        ):
+            return _graphql_error(
+                413, "REQUEST_TOO_LARGE", f"request body over {self.settings.max_body_bytes} bytes"
+            )
+        return None
+
+    @staticmethod
+    async def _principal(session: AsyncSession, request: Request) -> Principal:
+        header = request.headers.get("authorization")
+        if not header:
+            return ANONYMOUS
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("the Authorization header must be 'Bearer <token>'")
+        principal = await authenticate(session, token.strip())
+        await session.commit()  # end the read transaction the lookup opened
+        return principal
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        session, principal = request.scope["state"][_STATE_KEY]
+        return Context(session=session, principal=principal, settings=self.settings)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> Starlette:
+    settings = settings or get_settings()
+    owned_engine = None
+    if sessions is None:
+        owned_engine = engine_from_settings(settings)
+        sessions = session_factory(owned_engine)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            async with sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as error:  # report, never crash the probe
+            return JSONResponse({"status": "unavailable", "database": str(error)[:200]}, 503)
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if owned_engine is not None:
+            await owned_engine.dispose()
+
+    graphql = GraphQLEndpoint(settings, sessions)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    return app

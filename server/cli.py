@@ -1,0 +1,147 @@
+"""`satreps`: serve, migrate, seed, export the schema, manage tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.config import Settings, get_settings
+from server.db import engine_from_settings, session_factory
+from server.models.enums import AccountRole
+
+T = TypeVar("T")
+app = typer.Typer(help="satreps-hub: the SATREPS collaboration server", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def _run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def main() -> T:
+        engine = engine_from_settings(settings)
+        try:
+            async with session_factory(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def migrate(revision: str = "head") -> None:
+    """Apply the database migrations."""
+    from server.migrations import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+) -> None:
+    """Serve the API (embedded by default: SQLite under ./var, nothing else to install)."""
+    import uvicorn
+
+    from server.migrations import upgrade
+
+    settings = get_settings()
+    if settings.auto_migrate:
+        upgrade(settings.database_url)
+    typer.echo(f"satreps-hub on http://{host}:{port}/graphql ({settings.database_url})")
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo research graph")] = False,
+) -> None:
+    """Load data. `--demo` loads a realistic graph of SATREPS projects."""
+    from server.demo import seed_demo
+    from server.migrations import upgrade
+
+    if not demo:
+        raise typer.BadParameter("say what to seed: --demo")
+    settings = get_settings()
+    upgrade(settings.database_url)
+    counts = _run_in_session(settings, seed_demo)
+    typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL")] = Path(
+        "schema/schema.graphql"
+    ),
+) -> None:
+    """Write the GraphQL SDL (schema/schema.graphql by default)."""
+    from schema import sdl
+
+    output.write_text(sdl(), encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[AccountRole, typer.Option(help="Account role")],
+    user: Annotated[str, typer.Option(help="Account user name (created if new)")],
+    days: Annotated[int | None, typer.Option(help="Lifetime in days")] = None,
+    name: Annotated[str | None, typer.Option(help="A label for the token")] = None,
+    researcher_id: Annotated[
+        int | None, typer.Option(help="Link the account to a researcher")
+    ] = None,
+    institution_id: Annotated[int | None, typer.Option(help="Link to an institution")] = None,
+) -> None:
+    """Create an account's API token and print it (once: only its hash is stored)."""
+    from server.auth import ensure_account, issue_token
+
+    settings = get_settings()
+    ttl = dt.timedelta(days=days if days is not None else settings.token_ttl_days)
+
+    async def work(session: AsyncSession) -> tuple[int, str, dt.datetime]:
+        account = await ensure_account(
+            session, user, role, researcher_id=researcher_id, institution_id=institution_id
+        )
+        row, plaintext = await issue_token(session, account, ttl=ttl, name=name)
+        return row.id, plaintext, row.expires_at
+
+    token_id, plaintext, expires = _run_in_session(settings, work)
+    typer.echo(
+        f"token id {token_id} for {user} ({role.value}), expires {expires:%Y-%m-%d}", err=True
+    )
+    typer.echo(plaintext)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its id."""
+    from server.auth import revoke_token
+
+    async def work(session: AsyncSession) -> None:
+        await revoke_token(session, token_id)
+
+    _run_in_session(get_settings(), work)
+    typer.echo(f"token {token_id} revoked")
+
+
+if __name__ == "__main__":
+    app()

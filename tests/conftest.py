@@ -1,0 +1,224 @@
+"""Shared fixtures: real SQLite and real PostgreSQL, migrated with Alembic, one rolled-back
+transaction per test, and the HTTP app driven as a client would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from server.app import create_app
+from server.auth import ensure_account, issue_token
+from server.config import Settings
+from server.db import make_engine
+from server.migrations import upgrade
+from server.models.enums import AccountRole
+
+PG_ADMIN_URL = os.environ.get(
+    "SATREPS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+DIALECTS = ["sqlite", "postgres"]
+
+
+@contextmanager
+def postgres_database(prefix: str = "satreps_test") -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped afterwards."""
+    import asyncio
+
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+    async def admin(sql: str) -> None:
+        engine = make_engine(PG_ADMIN_URL)
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql(sql)
+        await engine.dispose()
+
+    def run(sql: str) -> None:
+        import threading
+
+        thread = threading.Thread(target=lambda: asyncio.run(admin(sql)))
+        thread.start()
+        thread.join()
+
+    run(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session", params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def engine(dialect: str, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    url = request.getfixturevalue(f"{dialect}_url")
+    engine = make_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+        self.active = False
+
+    def __call__(self, *_: Any) -> None:
+        if self.active:
+            self.count += 1
+
+    @contextmanager
+    def measure(self) -> Iterator[StatementCounter]:
+        self.count, self.active = 0, True
+        try:
+            yield self
+        finally:
+            self.active = False
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        yield conn
+        await outer.rollback()
+
+
+@pytest.fixture
+def sessions(connection: Any) -> async_sessionmaker[AsyncSession]:
+    """Every session of the test joins one outer transaction, rolled back at the end."""
+    return async_sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine.sync_engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url="sqlite+aiosqlite:///unused.db", object_dir=tmp_path / "objects")
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, sessions=sessions)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@dataclass
+class GraphQLClient:
+    http: httpx.AsyncClient
+    token: str | None = None
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> httpx.Response:
+        token = token if token is not None else self.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """Execute and return `data`; fails the test on any GraphQL error."""
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def errors(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Execute a request expected to fail; return its top-level errors."""
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body.get("errors"), body
+        return body["errors"]
+
+    def as_(self, token: str | None) -> GraphQLClient:
+        return GraphQLClient(self.http, token)
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    """An anonymous client; `gql.as_(token)` acts with a token."""
+    return GraphQLClient(client)
+
+
+@pytest.fixture
+def make_token(sessions: async_sessionmaker[AsyncSession]) -> Any:
+    async def make(
+        role: AccountRole,
+        *,
+        user: str | None = None,
+        researcher_id: int | None = None,
+        institution_id: int | None = None,
+        ttl: dt.timedelta = dt.timedelta(days=1),
+    ) -> str:
+        async with sessions() as session:
+            account = await ensure_account(
+                session,
+                user or f"{role.value}-{uuid.uuid4().hex[:6]}",
+                role,
+                researcher_id=researcher_id,
+                institution_id=institution_id,
+            )
+            _, plaintext = await issue_token(session, account, ttl=ttl)
+            await session.commit()
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
+async def admin(gql: GraphQLClient, make_token: Any) -> GraphQLClient:
+    return gql.as_(await make_token(AccountRole.ADMIN))
+
+
+@pytest.fixture
+async def manager(gql: GraphQLClient, make_token: Any) -> GraphQLClient:
+    return gql.as_(await make_token(AccountRole.PROGRAM_MANAGER))

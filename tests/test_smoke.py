@@ -1,0 +1,11 @@
+async def test_health(client, dialect):
+    r = await client.get("/healthz")
+    assert r.json() == {"status": "ok"}
+    r = await client.get("/readyz")
+    assert r.json()["status"] == "ready"
+
+
+async def test_countries(gql):
+    data = await gql("{ countries { code name } }")
+    codes = {c["code"] for c in data["countries"]}
+    assert {"JP", "TH", "KE", "BR"} <= codes
