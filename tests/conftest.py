@@ -18,11 +18,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.app import create_app
-from server.auth import ensure_account, issue_token
+from server.auth import Principal, ensure_account, issue_token
 from server.config import Settings
 from server.db import make_engine
 from server.migrations import upgrade
 from server.models.enums import AccountRole
+from tests.factories import Factory
 
 PG_ADMIN_URL = os.environ.get(
     "SATREPS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -212,6 +213,15 @@ def make_token(sessions: async_sessionmaker[AsyncSession]) -> Any:
         return plaintext
 
     return make
+
+
+@pytest.fixture
+async def factory(sessions: async_sessionmaker[AsyncSession]) -> Factory:
+    """Creates rows through the services as an administrator."""
+    async with sessions() as session:
+        account = await ensure_account(session, "factory-admin", AccountRole.ADMIN)
+        await session.commit()
+    return Factory(sessions, Principal(account_id=account.id, role=AccountRole.ADMIN))
 
 
 @pytest.fixture

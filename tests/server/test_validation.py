@@ -1,0 +1,42 @@
+"""Identifier checks: ROR (ISO 7064 Mod 97-10) and ORCID (MOD 11-2)."""
+
+import pytest
+
+from server.validation import normalize_country, normalize_orcid, normalize_ror
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("057zh3y96", "057zh3y96"),  # The University of Tokyo
+        ("https://ror.org/02kpeqv85", "02kpeqv85"),  # Kyoto University
+        ("01GGX4157", "01ggx4157"),  # CERN, upper case
+        ("057zh3y97", None),  # checksum
+        ("157zh3y96", None),  # must start with 0
+        ("057zh3yi6", None),  # 'i' is not Crockford base32
+        ("", None),
+    ],
+)
+def test_ror(raw, expected):
+    assert normalize_ror(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0000-0002-1825-0097", "0000-0002-1825-0097"),
+        ("https://orcid.org/0000-0001-5109-3700", "0000-0001-5109-3700"),
+        ("0000-0002-1694-233x", "0000-0002-1694-233X"),
+        ("0000-0002-1825-0098", None),
+        ("0000-0002-1825", None),
+        ("not an orcid", None),
+    ],
+)
+def test_orcid(raw, expected):
+    assert normalize_orcid(raw) == expected
+
+
+def test_country():
+    assert normalize_country(" th ") == "TH"
+    assert normalize_country("ZZ") is None
+    assert normalize_country("THA") is None
