@@ -100,6 +100,14 @@ def export_schema(
     typer.echo(f"wrote {output}")
 
 
+@app.command("settings")
+def settings_doc() -> None:
+    """Print every setting (environment variable, default, meaning) as Markdown."""
+    from server.config import settings_table
+
+    typer.echo(settings_table(), nl=False)
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[AccountRole, typer.Option(help="Account role")],

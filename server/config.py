@@ -35,6 +35,17 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+def settings_table() -> str:
+    """The settings as a Markdown table, for the README (generated, never written twice)."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        shown = str(default) if not isinstance(default, bool) else str(default).lower()
+        rows.append(f"| `{prefix}{name.upper()}` | `{shown}` | {info.description or ''} |")
+    return "\n".join(rows) + "\n"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()

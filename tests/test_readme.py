@@ -1,0 +1,22 @@
+"""The README stays true: its settings table is generated from the settings object."""
+
+from pathlib import Path
+
+from server.config import settings_table
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_settings_table_is_current():
+    text = README.read_text(encoding="utf-8")
+    start = text.index("<!-- settings:start -->\n") + len("<!-- settings:start -->\n")
+    end = text.index("<!-- settings:end -->")
+    assert text[start:end] == settings_table(), "README settings are stale: run `satreps settings`"
+
+
+def test_readme_commands_exist():
+    text = README.read_text(encoding="utf-8")
+    assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/satreps serve" in text
+    assert "\nscripts/test\n" in text
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert "exec scripts/test" in ci
