@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
+
 from server.auth import revoke_token
 from server.db import utcnow
 from server.models import ApiToken
 from server.models.enums import AccountRole
-from sqlalchemy import select
 
 ME = "{ me { role researcher { nameEn } institution { nameEn } } }"
 
