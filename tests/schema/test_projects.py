@@ -125,12 +125,8 @@ async def test_full_lifecycle_is_recorded(manager, factory):
     assert final["rdSignedOn"] == "2024-06-30"
     assert final["nextPhases"] == []
     history = [(h["fromPhase"], h["toPhase"]) for h in final["phaseHistory"]]
-    assert history == [(None, "IDENTIFICATION")] + [
-        (a, b)
-        for a, b in zip(
-            ["IDENTIFICATION"] + [s for s, _ in steps], [s for s, _ in steps], strict=True
-        )
-    ]
+    phases = ["IDENTIFICATION"] + [s for s, _ in steps]
+    assert history == [(None, "IDENTIFICATION"), *zip(phases[:-1], phases[1:], strict=True)]
     assert final["phaseHistory"][4]["documentRef"] == "R/D 2024-06-30"
 
 
