@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
 from server.errors import DomainError, NotFound
-from server.models import Account, ApiToken
+from server.models import Account, ApiToken, Institution, Researcher
 from server.models.enums import AccountRole
 
 TOKEN_PREFIX = "sh_"
@@ -61,6 +61,10 @@ async def ensure_account(
     researcher_id: int | None = None,
     institution_id: int | None = None,
 ) -> Account:
+    if researcher_id is not None and await session.get(Researcher, researcher_id) is None:
+        raise NotFound("researcher", "researcherId")
+    if institution_id is not None and await session.get(Institution, institution_id) is None:
+        raise NotFound("institution", "institutionId")
     account = await session.scalar(select(Account).where(Account.username == username))
     if account is None:
         account = Account(username=username, role=role)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
+from server.errors import DomainError
 from server.models.enums import AccountRole
 
 T = TypeVar("T")
@@ -32,7 +33,11 @@ def _run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable
         finally:
             await engine.dispose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except DomainError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -76,11 +81,11 @@ def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo research graph")] = False,
 ) -> None:
     """Load data. `--demo` loads a realistic graph of SATREPS projects."""
+    if not demo:
+        raise typer.BadParameter("say what to seed: --demo")
     from server.demo import seed_demo
     from server.migrations import upgrade
 
-    if not demo:
-        raise typer.BadParameter("say what to seed: --demo")
     settings = get_settings()
     upgrade(settings.database_url)
     counts = _run_in_session(settings, seed_demo)
