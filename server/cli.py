@@ -83,12 +83,16 @@ def seed(
     """Load data. `--demo` loads a realistic graph of SATREPS projects."""
     if not demo:
         raise typer.BadParameter("say what to seed: --demo")
-    from server.demo import seed_demo
+    from server.demo import DemoDataExists, seed_demo
     from server.migrations import upgrade
 
     settings = get_settings()
     upgrade(settings.database_url)
-    counts = _run_in_session(settings, seed_demo)
+    try:
+        counts = _run_in_session(settings, seed_demo)
+    except DemoDataExists as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
 
 

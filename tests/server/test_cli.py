@@ -184,3 +184,12 @@ def test_seed_without_demo_says_what_is_missing(tmp_path: Path) -> None:
     result = satreps(f"sqlite+aiosqlite:///{tmp_path / 'seed.db'}", tmp_path, "seed")
     assert_clean_failure(result, "--demo")
     assert result.returncode == 2
+
+
+def test_seeding_the_demo_twice_is_refused_cleanly(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'seed.db'}"
+    first = satreps(url, tmp_path, "seed", "--demo")
+    assert first.returncode == 0, first.stderr
+    assert "projects" in first.stdout
+    second = satreps(url, tmp_path, "seed", "--demo")
+    assert_clean_failure(second, "demo")
