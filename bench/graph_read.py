@@ -1,0 +1,419 @@
+"""Benchmark: the nested graph read through GraphQL against one hand-written SQL query.
+
+    .venv/bin/python bench/graph_read.py [--requests 200] [--concurrency 8]
+
+The parent process creates a uniquely named PostgreSQL database (dropped at the end,
+whatever happens), migrates it and seeds a synthetic graph (`server.demo.seed_scaled`: by
+default 20 themes x 25 projects x 4 institutions). A child process then serves two apps
+with uvicorn on free loopback ports and drives them with one httpx client:
+
+- graphql: `server.app.create_app`, queried as an admin with a bearer token;
+- plain:   a Starlette endpoint answering the same data from ONE PostgreSQL statement
+           built with json_agg / json_build_object (no authentication, no Python JSON).
+
+Both answers are compared as normalised multisets before any timing. Then each endpoint
+gets a warm-up and N sequential requests (and N more from C concurrent workers). SQL
+statements per GraphQL request are counted with a `before_cursor_execute` listener on the
+GraphQL app's engine.
+
+Why a child process: a crash or a hang of the servers must not leave the database behind
+(the parent drops it and reports the exit status), and migrating, seeding and serving in
+one process has been seen to end in a segmentation fault inside SQLAlchemy's compiled
+extensions with this dependency set; serving alone has not.
+
+Client, servers and PostgreSQL share the machine: absolute numbers are only comparable
+between runs on the same machine; the ratio is the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.app import create_app
+from server.auth import ensure_account, issue_token
+from server.config import Settings
+from server.db import make_engine, session_factory
+from server.demo import seed_scaled
+from server.migrations import upgrade
+from server.models.enums import AccountRole
+
+PG_ADMIN_URL = os.environ.get(
+    "SATREPS_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+GRAPHQL_QUERY = (
+    "{ themes { id name projects { id title institutions { role institution { id nameEn } } } } }"
+)
+
+
+def _global_id(type_name: str, column: str) -> str:
+    """The relay id strawberry gives: base64("Type:id") (short: no line breaks)."""
+    return f"encode(convert_to('{type_name}:' || {column}, 'UTF8'), 'base64')"
+
+
+# Same shape, same order as the GraphQL answer: themes by id, projects by id, links by id.
+PLAIN_SQL = f"""
+SELECT json_build_object('data', json_build_object('themes', coalesce(json_agg(
+         json_build_object(
+           'id', {_global_id("Theme", "t.id")},
+           'name', t.name,
+           'projects', coalesce(p.projects, '[]'::json))
+         ORDER BY t.id), '[]'::json)))::text
+FROM themes t
+LEFT JOIN LATERAL (
+  SELECT json_agg(
+           json_build_object(
+             'id', {_global_id("Project", "pr.id")},
+             'title', pr.title,
+             'institutions', coalesce(i.institutions, '[]'::json))
+           ORDER BY pr.id) AS projects
+  FROM project_themes pt
+  JOIN projects pr ON pr.id = pt.project_id
+  LEFT JOIN LATERAL (
+    SELECT json_agg(
+             json_build_object(
+               'role', upper(pi.role),
+               'institution', json_build_object(
+                 'id', {_global_id("Institution", "inst.id")},
+                 'nameEn', inst.name_en))
+             ORDER BY pi.id) AS institutions
+    FROM project_institutions pi
+    JOIN institutions inst ON inst.id = pi.institution_id
+    WHERE pi.project_id = pr.id
+  ) i ON true
+  WHERE pt.theme_id = t.id
+) p ON true
+"""
+
+
+# ---- database lifecycle ----------------------------------------------------------------
+
+
+async def _admin(sql: str) -> None:
+    engine = make_engine(PG_ADMIN_URL)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql(sql)
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new, uniquely named database, dropped on the way out whatever happened."""
+    name = f"satreps_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        say(f"dropped database {name}")
+
+
+async def seed(url: str, args: argparse.Namespace) -> tuple[dict[str, int], str]:
+    """The scaled graph and an admin token, committed."""
+    engine = make_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            counts = await seed_scaled(
+                session,
+                themes=args.themes,
+                projects_per_theme=args.projects,
+                institutions_per_project=args.institutions,
+            )
+            account = await ensure_account(session, "bench-admin", AccountRole.ADMIN)
+            _, token = await issue_token(session, account, ttl=dt.timedelta(hours=2))
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return counts, token
+
+
+# ---- servers ---------------------------------------------------------------------------
+
+
+def plain_app(engine: AsyncEngine) -> Starlette:
+    async def themes(_: Request) -> Response:
+        async with engine.connect() as conn:
+            body = (await conn.exec_driver_sql(PLAIN_SQL)).scalar_one()
+        return Response(body, media_type="application/json")
+
+    return Starlette(routes=[Route("/themes", themes)])
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on a free loopback port of this event loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped it
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+# ---- measuring -------------------------------------------------------------------------
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *_: Any) -> None:
+        self.count += 1
+
+
+@dataclass
+class Stats:
+    requests: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: int) -> float:
+        cuts = statistics.quantiles(self.latencies, n=100, method="inclusive")
+        return cuts[q - 1] * 1000
+
+
+Send = Callable[[], Awaitable[httpx.Response]]
+
+
+async def timed(send: Send, latencies: list[float], count: int) -> None:
+    for _ in range(count):
+        began = time.perf_counter()
+        response = await send()
+        latencies.append(time.perf_counter() - began)
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+
+
+async def measure(send: Send, requests: int, concurrency: int) -> Stats:
+    latencies: list[float] = []
+    shares = [requests // concurrency + (i < requests % concurrency) for i in range(concurrency)]
+    began = time.perf_counter()
+    await asyncio.gather(*(timed(send, latencies, share) for share in shares))
+    return Stats(requests, time.perf_counter() - began, latencies)
+
+
+# ---- checking --------------------------------------------------------------------------
+
+
+def normalise(body: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Themes, theme-project pairs and project-institution links as sorted multisets."""
+    themes = body["data"]["themes"]
+    projects = [(t["id"], p["id"], p["title"]) for t in themes for p in t["projects"]]
+    links = [
+        (t["id"], p["id"], link["role"], link["institution"]["id"], link["institution"]["nameEn"])
+        for t in themes
+        for p in t["projects"]
+        for link in p["institutions"]
+    ]
+    return {
+        "themes": sorted((t["id"], t["name"]) for t in themes),
+        "projects": sorted(projects),
+        "links": sorted(links),
+    }
+
+
+def count_objects(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(count_objects(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(count_objects(v) for v in value)
+    return 0
+
+
+# ---- the run ---------------------------------------------------------------------------
+
+
+def _row(label: str, stats: Stats) -> str:
+    return (
+        f"  {label:<8} {stats.rps:>9.1f} {stats.percentile(50):>9.1f} "
+        f"{stats.percentile(99):>9.1f} {stats.requests:>9d}"
+    )
+
+
+def report(title: str, graphql: Stats, plain: Stats) -> None:
+    say(f"\n{title}")
+    say(f"  {'endpoint':<8} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'requests':>9}")
+    say(_row("graphql", graphql))
+    say(_row("plain", plain))
+    say(
+        f"  ratio graphql/plain: req/s {graphql.rps / plain.rps:.3f}x, "
+        f"p50 {graphql.percentile(50) / plain.percentile(50):.1f}x, "
+        f"p99 {graphql.percentile(99) / plain.percentile(99):.1f}x"
+    )
+
+
+async def compare(
+    gql_send: Send, plain_send: Send, counter: StatementCounter
+) -> tuple[dict[str, int], int, int]:
+    """Check both answers hold the same data; returns (object counts, statements, bytes)."""
+    before = counter.count
+    gql_response = await gql_send()
+    statements = counter.count - before
+    plain_response = await plain_send()
+    gql_body, plain_body = gql_response.json(), plain_response.json()
+    if "errors" in gql_body:
+        raise RuntimeError(f"GraphQL errors: {gql_body['errors']}")
+    expected = normalise(gql_body)
+    if expected != normalise(plain_body):
+        raise RuntimeError("the GraphQL and plain answers differ")
+    objects = {name: len(rows) for name, rows in expected.items()}
+    objects["total"] = count_objects(gql_body["data"]["themes"])
+    return objects, statements, len(gql_response.content)
+
+
+async def measure_all(url: str, token: str, args: argparse.Namespace) -> None:
+    engine, plain_engine = make_engine(url), make_engine(url)
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    app = create_app(Settings(database_url=url), sessions=session_factory(engine))
+    try:
+        async with (
+            serving(app) as gql_url,
+            serving(plain_app(plain_engine)) as plain_url,
+            httpx.AsyncClient(timeout=60) as client,
+        ):
+            headers = {"Authorization": f"Bearer {token}"}
+
+            def gql_send() -> Awaitable[httpx.Response]:
+                return client.post(
+                    f"{gql_url}/graphql", json={"query": GRAPHQL_QUERY}, headers=headers
+                )
+
+            def plain_send() -> Awaitable[httpx.Response]:
+                return client.get(f"{plain_url}/themes")
+
+            await bench(args, gql_send, plain_send, counter)
+    finally:
+        await engine.dispose()
+        await plain_engine.dispose()
+
+
+async def bench(
+    args: argparse.Namespace, gql_send: Send, plain_send: Send, counter: StatementCounter
+) -> None:
+    objects, statements, size = await compare(gql_send, plain_send, counter)
+    say(
+        f"answers match (normalised themes, projects, links); response: {objects['total']} "
+        f"objects ({objects['themes']} themes, {objects['projects']} projects, "
+        f"{objects['links']} institution links each with its institution), {size / 1024:.0f} KiB"
+    )
+    say(f"SQL statements per GraphQL request: {statements}")
+
+    for send in (gql_send, plain_send):
+        await measure(send, args.warmup, 1)
+    before = counter.count
+    graphql = await measure(gql_send, args.requests, 1)
+    per_request = (counter.count - before) / args.requests
+    plain = await measure(plain_send, args.requests, 1)
+    report(f"sequential, one client ({per_request:.1f} SQL statements/request)", graphql, plain)
+
+    if args.concurrency > 1:
+        graphql = await measure(gql_send, args.requests, args.concurrency)
+        plain = await measure(plain_send, args.requests, args.concurrency)
+        report(f"concurrency {args.concurrency}", graphql, plain)
+
+
+def measuring_process(url: str, token: str, args: argparse.Namespace) -> None:
+    """Servers and client, in a child process: if the server crashes, the parent still
+    drops the database and says so."""
+    asyncio.run(measure_all(url, token, args))
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests per endpoint")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="concurrent workers; 0 or 1: sequential only"
+    )
+    parser.add_argument("--themes", type=int, default=20)
+    parser.add_argument("--projects", type=int, default=25, help="projects per theme")
+    parser.add_argument("--institutions", type=int, default=4, help="institutions per project")
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="seconds before the measuring is stopped"
+    )
+    args = parser.parse_args()
+    if args.requests < 2 or args.warmup < 0:
+        parser.error("--requests must be at least 2 and --warmup not negative")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    with fresh_database() as url:
+        upgrade(url)
+        began = time.perf_counter()
+        counts, token = asyncio.run(seed(url, args))
+        say(
+            f"seeded {counts['themes']} themes x {args.projects} projects x "
+            f"{args.institutions} institutions: {counts['projects']} projects, "
+            f"{counts['project_institutions']} project-institution links, "
+            f"{counts['institutions']} institutions, in {time.perf_counter() - began:.1f} s"
+        )
+        child = multiprocessing.get_context("spawn").Process(
+            target=measuring_process, args=(url, token, args)
+        )
+        child.start()
+        child.join(args.timeout)
+        if child.is_alive():
+            child.terminate()
+            child.join()
+            say(f"measuring process stopped after the {args.timeout} s time limit")
+            return 1
+        if child.exitcode:
+            how = (
+                f"killed by signal {-child.exitcode}"
+                if child.exitcode < 0
+                else f"exit code {child.exitcode}"
+            )
+            say(f"measuring process failed: {how}")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
