@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value
+
+
+def group_rows(rows: Iterable[Sequence[Any]]) -> dict[Any, list[Any]]:
+    """Group result rows by their first column: (key, value) or (key, *values)."""
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    for key, *values in rows:
+        grouped[key].append(values[0] if len(values) == 1 else tuple(values))
+    return grouped
 
 
 def utcnow() -> dt.datetime:

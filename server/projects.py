@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import project_visible
 from server.auth import Principal
-from server.db import utcnow
+from server.db import group_rows, utcnow
 from server.errors import Collector, DomainError, Forbidden, NotFound
 from server.models import (
     Country,
@@ -125,10 +124,7 @@ async def _grouped_projects(
         .where(key.in_(ids), project_visible(principal))
         .order_by(Project.id)
     )
-    grouped: dict[int, list[Project]] = defaultdict(list)
-    for owner_id, project in rows:
-        grouped[owner_id].append(project)
-    return grouped
+    return group_rows(rows)
 
 
 async def projects_by_theme(
@@ -157,10 +153,7 @@ async def projects_by_researcher(
         .distinct()
         .order_by(ProjectMember.researcher_id, Project.id)
     )
-    grouped: dict[int, list[Project]] = defaultdict(list)
-    for researcher_id, project in rows:
-        grouped[researcher_id].append(project)
-    return grouped
+    return group_rows(rows)
 
 
 async def themes_by_project(
@@ -172,10 +165,7 @@ async def themes_by_project(
         .where(ProjectTheme.project_id.in_(project_ids))
         .order_by(Theme.id)
     )
-    grouped: dict[int, list[Theme]] = defaultdict(list)
-    for project_id, theme in rows:
-        grouped[project_id].append(theme)
-    return grouped
+    return group_rows(rows)
 
 
 async def countries_by_project(
@@ -187,54 +177,42 @@ async def countries_by_project(
         .where(ProjectCountry.project_id.in_(project_ids))
         .order_by(Country.code)
     )
-    grouped: dict[int, list[Country]] = defaultdict(list)
-    for project_id, country in rows:
-        grouped[project_id].append(country)
-    return grouped
+    return group_rows(rows)
 
 
 async def institutions_by_project(
     session: AsyncSession, project_ids: Sequence[int]
 ) -> dict[int, list[tuple[ProjectInstitution, Institution]]]:
     rows = await session.execute(
-        select(ProjectInstitution, Institution)
+        select(ProjectInstitution.project_id, ProjectInstitution, Institution)
         .join(Institution, Institution.id == ProjectInstitution.institution_id)
         .where(ProjectInstitution.project_id.in_(project_ids))
         .order_by(ProjectInstitution.id)
     )
-    grouped: dict[int, list[tuple[ProjectInstitution, Institution]]] = defaultdict(list)
-    for link, institution in rows:
-        grouped[link.project_id].append((link, institution))
-    return grouped
+    return group_rows(rows)
 
 
 async def members_by_project(
     session: AsyncSession, project_ids: Sequence[int]
 ) -> dict[int, list[tuple[ProjectMember, Researcher]]]:
     rows = await session.execute(
-        select(ProjectMember, Researcher)
+        select(ProjectMember.project_id, ProjectMember, Researcher)
         .join(Researcher, Researcher.id == ProjectMember.researcher_id)
         .where(ProjectMember.project_id.in_(project_ids))
         .order_by(ProjectMember.id)
     )
-    grouped: dict[int, list[tuple[ProjectMember, Researcher]]] = defaultdict(list)
-    for member, researcher in rows:
-        grouped[member.project_id].append((member, researcher))
-    return grouped
+    return group_rows(rows)
 
 
 async def transitions_by_project(
     session: AsyncSession, project_ids: Sequence[int]
 ) -> dict[int, list[PhaseTransition]]:
-    rows = await session.scalars(
-        select(PhaseTransition)
+    rows = await session.execute(
+        select(PhaseTransition.project_id, PhaseTransition)
         .where(PhaseTransition.project_id.in_(project_ids))
         .order_by(PhaseTransition.id)
     )
-    grouped: dict[int, list[PhaseTransition]] = defaultdict(list)
-    for row in rows:
-        grouped[row.project_id].append(row)
-    return grouped
+    return group_rows(rows)
 
 
 # ---- operations ----------------------------------------------------------------------

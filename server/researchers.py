@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import Principal
+from server.db import group_rows
 from server.errors import Collector, Forbidden, NotFound
 from server.models import Affiliation, Institution, Researcher
 from server.models.enums import AccountRole
@@ -59,15 +59,12 @@ async def researchers_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[i
 async def affiliations_by_researcher(
     session: AsyncSession, researcher_ids: Sequence[int]
 ) -> dict[int, list[Affiliation]]:
-    rows = await session.scalars(
-        select(Affiliation)
+    rows = await session.execute(
+        select(Affiliation.researcher_id, Affiliation)
         .where(Affiliation.researcher_id.in_(researcher_ids))
         .order_by(Affiliation.start_date.desc(), Affiliation.id)
     )
-    grouped: dict[int, list[Affiliation]] = defaultdict(list)
-    for row in rows:
-        grouped[row.researcher_id].append(row)
-    return grouped
+    return group_rows(rows)
 
 
 async def create_researcher(

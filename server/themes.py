@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import Principal
+from server.db import group_rows
 from server.errors import Collector
 from server.models import Theme, ThemeSdg
 from server.permissions import STAFF, require_role
@@ -27,12 +28,10 @@ async def themes_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, T
 
 
 async def children_by_theme(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[Theme]]:
-    rows = await session.scalars(select(Theme).where(Theme.parent_id.in_(ids)).order_by(Theme.id))
-    grouped: dict[int, list[Theme]] = defaultdict(list)
-    for theme in rows:
-        assert theme.parent_id is not None
-        grouped[theme.parent_id].append(theme)
-    return grouped
+    rows = await session.execute(
+        select(Theme.parent_id, Theme).where(Theme.parent_id.in_(ids)).order_by(Theme.id)
+    )
+    return group_rows(rows)
 
 
 async def sdgs_by_theme(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[int]]:
@@ -41,10 +40,7 @@ async def sdgs_by_theme(session: AsyncSession, ids: Sequence[int]) -> dict[int, 
         .where(ThemeSdg.theme_id.in_(ids))
         .order_by(ThemeSdg.sdg)
     )
-    grouped: dict[int, list[int]] = defaultdict(list)
-    for theme_id, sdg in rows:
-        grouped[theme_id].append(sdg)
-    return grouped
+    return group_rows(rows)
 
 
 async def theme_subtree_ids(session: AsyncSession, theme_id: int) -> list[int]:
