@@ -19,8 +19,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.accounts import AccountQueries
+from schema.cooperation import CooperationMutations, CooperationQueries
 from schema.errors import should_mask
+from schema.evaluation import EvaluationMutations, EvaluationQueries
 from schema.institutions import InstitutionMutations, InstitutionQueries
+from schema.pdm import PdmMutations, PdmQueries
 from schema.projects import ProjectMutations, ProjectQueries
 from schema.researchers import ResearcherMutations, ResearcherQueries
 from schema.themes import ThemeMutations, ThemeQueries
@@ -29,13 +32,30 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 
 @strawberry.type
-class Query(InstitutionQueries, ResearcherQueries, ProjectQueries, ThemeQueries, AccountQueries):
+class Query(
+    InstitutionQueries,
+    ResearcherQueries,
+    ProjectQueries,
+    ThemeQueries,
+    AccountQueries,
+    CooperationQueries,
+    PdmQueries,
+    EvaluationQueries,
+):
     node: relay.Node | None = relay.node(description="Fetch any object by its global id")
     nodes: list[relay.Node | None] = relay.node(description="Fetch objects by their global ids")
 
 
 @strawberry.type
-class Mutation(InstitutionMutations, ResearcherMutations, ProjectMutations, ThemeMutations):
+class Mutation(
+    InstitutionMutations,
+    ResearcherMutations,
+    ProjectMutations,
+    ThemeMutations,
+    CooperationMutations,
+    PdmMutations,
+    EvaluationMutations,
+):
     pass
 
 

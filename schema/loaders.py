@@ -40,7 +40,14 @@ def _many(
 
 
 class Loaders:
+    """The loaders of one request. Domain modules may also ask for `one(fetch)` or
+    `many(fetch)`: a loader per fetch function, made on first use and kept for the request."""
+
     def __init__(self, db: DbOpener, principal: Principal) -> None:
+        self._db = db
+        self._principal = principal
+        self._extra: dict[tuple[str, Any], DataLoader[Any, Any]] = {}
+
         def visible(fetch: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             return lambda session, keys: fetch(session, principal, keys)
 
@@ -60,3 +67,31 @@ class Loaders:
         self.institutions_by_project = _many(db, projects.institutions_by_project)
         self.members_by_project = _many(db, projects.members_by_project)
         self.transitions_by_project = _many(db, projects.transitions_by_project)
+
+    def one(self, fetch: Callable[..., Awaitable[Mapping[Any, Any]]]) -> DataLoader[Any, Any]:
+        """fetch(session, keys) -> {key: row}."""
+        return self._cached("one", fetch, lambda: _one(self._db, fetch))
+
+    def many(
+        self, fetch: Callable[..., Awaitable[Mapping[Any, list[Any]]]]
+    ) -> DataLoader[Any, Any]:
+        """fetch(session, keys) -> {key: [rows]}."""
+        return self._cached("many", fetch, lambda: _many(self._db, fetch))
+
+    def many_visible(
+        self, fetch: Callable[..., Awaitable[Mapping[Any, list[Any]]]]
+    ) -> DataLoader[Any, Any]:
+        """fetch(session, principal, keys) -> {key: [rows the principal may see]}."""
+
+        def bound(session: AsyncSession, keys: Sequence[Any]) -> Awaitable[Mapping[Any, list[Any]]]:
+            return fetch(session, self._principal, keys)
+
+        return self._cached("many_visible", fetch, lambda: _many(self._db, bound))
+
+    def _cached(
+        self, kind: str, fetch: Any, make: Callable[[], DataLoader[Any, Any]]
+    ) -> DataLoader[Any, Any]:
+        key = (kind, fetch)
+        if key not in self._extra:
+            self._extra[key] = make()
+        return self._extra[key]

@@ -10,8 +10,11 @@ from strawberry import relay
 
 from schema.connections import Connection, connection, decode_id, load_nodes, page_args
 from schema.context import Info
+from schema.cooperation import ProjectCooperationFields
 from schema.errors import UserError, mutate, read
+from schema.evaluation import ProjectEvaluationFields
 from schema.institutions import Country, Institution, given
+from schema.pdm import ProjectPdmFields
 from schema.researchers import Researcher
 from schema.themes import Theme
 from server import models
@@ -58,10 +61,11 @@ class PhaseTransition:
     at: dt.datetime
     note: str | None
     document_ref: str | None
+    override_reason: str | None
 
 
 @strawberry.type(description="A SATREPS joint research project between Japan and partners.")
-class Project(relay.Node):
+class Project(ProjectCooperationFields, ProjectPdmFields, ProjectEvaluationFields, relay.Node):
     id: relay.NodeID[int]
     title: str
     acronym: str | None
@@ -128,6 +132,7 @@ class Project(relay.Node):
                 at=t.at,
                 note=t.note,
                 document_ref=t.document_ref,
+                override_reason=t.override_reason,
             )
             for t in rows
         ]
@@ -204,6 +209,11 @@ class TransitionProjectPhaseInput:
     )
     rd_signed_on: dt.date | None = strawberry.field(
         default=None, description="Required when moving to implementation"
+    )
+    override_reason: str | None = strawberry.field(
+        default=None,
+        description="Admins only: why a lifecycle rule is overridden (e.g. an early ex-post"
+        " evaluation); recorded with the transition",
     )
 
 
@@ -336,6 +346,7 @@ class ProjectMutations:
                 note=input.note,
                 document_ref=input.document_ref,
                 rd_signed_on=input.rd_signed_on,
+                override_reason=input.override_reason,
             )
 
         return await project_payload(info, op)

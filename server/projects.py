@@ -52,6 +52,7 @@ JAPANESE_ROLES = (InstitutionRole.JAPANESE_LEAD, InstitutionRole.JAPANESE_PARTIC
 PARTNER_ROLES = (InstitutionRole.PARTNER_LEAD, InstitutionRole.PARTNER_PARTICIPANT)
 LEAD_ROLES = (InstitutionRole.JAPANESE_LEAD, InstitutionRole.PARTNER_LEAD)
 PI_ROLES = (MemberRole.JAPANESE_PI, MemberRole.PARTNER_PI)
+EX_POST_DELAY_YEARS = 2  # the seed: ex-post evaluation two or three years after completion
 
 
 @dataclass
@@ -218,7 +219,8 @@ async def transitions_by_project(
 # ---- operations ----------------------------------------------------------------------
 
 
-async def _visible_project(session: AsyncSession, principal: Principal, project_id: int) -> Project:
+async def visible_project(session: AsyncSession, principal: Principal, project_id: int) -> Project:
+    """The project if the caller may see it; NotFound (field projectId) otherwise."""
     project = await session.scalar(
         select(Project).where(Project.id == project_id, project_visible(principal))
     )
@@ -227,10 +229,10 @@ async def _visible_project(session: AsyncSession, principal: Principal, project_
     return project
 
 
-async def _require_project_manager(
+async def require_project_editor(
     session: AsyncSession, principal: Principal, project: Project
 ) -> None:
-    """Staff, or a principal investigator of this project."""
+    """Staff, or a principal investigator of this project, may change what belongs to it."""
     require_signed_in(principal)
     if principal.has_role(*STAFF):
         return
@@ -339,8 +341,8 @@ async def update_project(
     session: AsyncSession, principal: Principal, project_id: int, values: dict[str, Any]
 ) -> Project:
     require_signed_in(principal)
-    project = await _visible_project(session, principal, project_id)
-    await _require_project_manager(session, principal, project)
+    project = await visible_project(session, principal, project_id)
+    await require_project_editor(session, principal, project)
     errors = Collector()
     fields = _check_project_fields(errors, values, creating=False)
     check_period(
@@ -361,7 +363,27 @@ async def update_project(
     return project
 
 
-async def _partner_countries(session: AsyncSession, project_id: int) -> set[str]:
+def check_within_project(
+    errors: Collector,
+    project: Project,
+    start: dt.date | None,
+    end: dt.date | None,
+    *,
+    start_field: str = "startDate",
+    end_field: str = "endDate",
+) -> None:
+    """Dates of a project's activities must fall inside the project's period (when known)."""
+    check_period(errors, start, end, end_field)
+    for value, field in ((start, start_field), (end, end_field)):
+        if value is None:
+            continue
+        if project.start_date is not None and value < project.start_date:
+            errors.add("OUTSIDE_PROJECT_PERIOD", f"{field} is before the project starts", field)
+        elif project.end_date is not None and value > project.end_date:
+            errors.add("OUTSIDE_PROJECT_PERIOD", f"{field} is after the project ends", field)
+
+
+async def partner_countries(session: AsyncSession, project_id: int) -> set[str]:
     rows = await session.scalars(
         select(ProjectCountry.country_code).where(ProjectCountry.project_id == project_id)
     )
@@ -385,14 +407,14 @@ async def add_project_institution(
     institution_id: int,
     role: InstitutionRole,
 ) -> ProjectInstitution:
-    project = await _visible_project(session, principal, project_id)
-    await _require_project_manager(session, principal, project)
+    project = await visible_project(session, principal, project_id)
+    await require_project_editor(session, principal, project)
     institution = await session.get(Institution, institution_id)
     if institution is None:
         raise NotFound("institution", "institutionId")
     errors = Collector()
     problem = _role_country_error(
-        role, institution.country_code, await _partner_countries(session, project.id)
+        role, institution.country_code, await partner_countries(session, project.id)
     )
     if problem:
         errors.add("ROLE_COUNTRY_MISMATCH", problem, "role")
@@ -429,8 +451,8 @@ async def add_project_member(
     role: MemberRole,
     institution_id: int | None = None,
 ) -> ProjectMember:
-    project = await _visible_project(session, principal, project_id)
-    await _require_project_manager(session, principal, project)
+    project = await visible_project(session, principal, project_id)
+    await require_project_editor(session, principal, project)
     if await session.get(Researcher, researcher_id) is None:
         raise NotFound("researcher", "researcherId")
     errors = Collector()
@@ -463,6 +485,29 @@ async def add_project_member(
     return member
 
 
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+async def completion_date(session: AsyncSession, project: Project) -> dt.date | None:
+    """When the project was completed: its end date, else the day it entered `completed`."""
+    if project.end_date is not None:
+        return project.end_date
+    at = await session.scalar(
+        select(PhaseTransition.at)
+        .where(
+            PhaseTransition.project_id == project.id,
+            PhaseTransition.to_phase == ProjectPhase.COMPLETED,
+        )
+        .order_by(PhaseTransition.id.desc())
+        .limit(1)
+    )
+    return at.date() if at is not None else None
+
+
 async def transition_phase(
     session: AsyncSession,
     principal: Principal,
@@ -472,6 +517,8 @@ async def transition_phase(
     note: str | None = None,
     document_ref: str | None = None,
     rd_signed_on: dt.date | None = None,
+    override_reason: str | None = None,
+    today: dt.date | None = None,
 ) -> Project:
     require_role(principal, *STAFF)
     project = await session.get(Project, project_id)
@@ -488,6 +535,21 @@ async def transition_phase(
             f" (allowed: {allowed})",
             "toPhase",
         )
+    reason = clean_text(errors, "overrideReason", override_reason, max_len=2000)
+    if reason is not None and not principal.is_admin:
+        errors.add(
+            "OVERRIDE_NOT_ALLOWED", "only an admin may override a lifecycle rule", "overrideReason"
+        )
+    if to_phase == ProjectPhase.EX_POST_EVALUATED and project.phase in TRANSITIONS:
+        completed = await completion_date(session, project)
+        due = _add_years(completed, EX_POST_DELAY_YEARS) if completed else None
+        if due is not None and (today or utcnow().date()) < due and reason is None:
+            errors.add(
+                "EX_POST_TOO_EARLY",
+                f"the ex-post evaluation comes {EX_POST_DELAY_YEARS} years after completion"
+                f" ({completed}), not before {due}; an admin may override with a reason",
+                "toPhase",
+            )
     if to_phase == ProjectPhase.IMPLEMENTATION and rd_signed_on is None:
         errors.add(
             "RD_REQUIRED",
@@ -503,6 +565,7 @@ async def transition_phase(
             account_id=principal.account_id,
             note=clean_note,
             document_ref=clean_ref,
+            override_reason=reason,
         )
     )
     project.phase = to_phase

@@ -85,7 +85,10 @@ class Factory:
         project = await self._run(projects.create_project, values)
         for step in phase_path(phase):
             rd = dt.date(2022, 5, 1) if step == ProjectPhase.IMPLEMENTATION else None
-            project = await self._run(projects.transition_phase, project.id, step, rd_signed_on=rd)
+            early = "test fixture" if step == ProjectPhase.EX_POST_EVALUATED else None
+            project = await self._run(
+                projects.transition_phase, project.id, step, rd_signed_on=rd, override_reason=early
+            )
         return project
 
     async def link(self, project_id: int, institution_id: int, role: InstitutionRole) -> Any:

@@ -202,6 +202,9 @@ class PhaseTransition(Base):
     at: Mapped[dt.datetime] = utcnow_column()
     note: Mapped[str | None] = mapped_column(Text)
     document_ref: Mapped[str | None] = mapped_column(String(500))
+    override_reason: Mapped[str | None] = mapped_column(
+        Text, doc="Why an admin overrode a rule of the lifecycle (e.g. an early ex-post evaluation)"
+    )
 
 
 class Account(Base):
@@ -227,3 +230,39 @@ class ApiToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# Registered on Base.metadata by import (after the names above they depend on).
+from server.models.cooperation import (  # noqa: E402
+    DispatchCounterpart,
+    EquipmentItem,
+    Evaluation,
+    ExpertDispatch,
+    FollowUpCooperation,
+    Indicator,
+    IndicatorMeasurement,
+    JccMeeting,
+    LearningMaterial,
+    LessonLearned,
+    MonitoringReport,
+    PdmElement,
+    TrainingCourse,
+    TrainingParticipant,
+)
+
+__all__ += [
+    "DispatchCounterpart",
+    "EquipmentItem",
+    "Evaluation",
+    "ExpertDispatch",
+    "FollowUpCooperation",
+    "Indicator",
+    "IndicatorMeasurement",
+    "JccMeeting",
+    "LearningMaterial",
+    "LessonLearned",
+    "MonitoringReport",
+    "PdmElement",
+    "TrainingCourse",
+    "TrainingParticipant",
+]

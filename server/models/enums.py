@@ -49,3 +49,50 @@ class AccountRole(enum.StrEnum):
     PROGRAM_MANAGER = "program_manager"
     RESEARCHER = "researcher"
     INSTITUTION_UPLOADER = "institution_uploader"
+
+
+class CourseType(enum.StrEnum):
+    """Knowledge Co-Creation Program courses in Japan, or training outside Japan."""
+
+    GROUP_REGION_FOCUS = "group_region_focus"
+    COUNTRY_FOCUS = "country_focus"
+    YOUNG_LEADERS = "young_leaders"
+    THIRD_COUNTRY = "third_country"
+    IN_COUNTRY = "in_country"
+
+
+class EquipmentStatus(enum.StrEnum):
+    ORDERED = "ordered"
+    DELIVERED = "delivered"
+    IN_USE = "in_use"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+class PdmLevel(enum.StrEnum):
+    """The rows of JICA's Project Design Matrix (logframe), top down."""
+
+    OVERALL_GOAL = "overall_goal"
+    PROJECT_PURPOSE = "project_purpose"
+    OUTPUT = "output"
+    ACTIVITY = "activity"
+
+
+class EvaluationKind(enum.StrEnum):
+    EX_ANTE = "ex_ante"
+    MID_TERM_REVIEW = "mid_term_review"
+    TERMINAL = "terminal"
+    EX_POST = "ex_post"
+
+
+class DacRating(enum.StrEnum):
+    """OECD-DAC criterion rating: A (highly satisfactory) to D (unsatisfactory)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class MaterialKind(enum.StrEnum):
+    SEMINAR_MATERIAL = "seminar_material"
+    DIGITAL_CONTENT = "digital_content"

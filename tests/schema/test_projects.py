@@ -104,7 +104,10 @@ async def test_create_project_validation(manager):
 
 
 async def test_full_lifecycle_is_recorded(manager, factory):
-    project = await factory.project(phase=ProjectPhase.IDENTIFICATION)
+    # a project that ended more than two years ago may be evaluated ex post
+    project = await factory.project(
+        phase=ProjectPhase.IDENTIFICATION, start=dt.date(2016, 4, 1), end=dt.date(2021, 3, 31)
+    )
     pid = gid("Project", project.id)
     steps = [
         ("REQUESTED", {"documentRef": "ODA request 2024-17"}),
@@ -342,3 +345,40 @@ async def test_project_filters(gql, factory):
     assert await titles(gql, {"year": 2019, "country": "KE"}) == {"Malaria KE", "Energy VN"}
     errors = await gql.errors(PROJECTS, {"f": {"themeId": gid("Project", 1)}})
     assert errors[0]["extensions"]["code"] == "INVALID_ID"
+
+
+async def test_ex_post_evaluation_waits_two_years_unless_an_admin_overrides(
+    gql, make_token, factory
+):
+    recent = await factory.project(
+        phase=ProjectPhase.COMPLETED, start=dt.date(2020, 4, 1), end=dt.date.today()
+    )
+    variables = {"input": {"projectId": gid("Project", recent.id), "toPhase": "EX_POST_EVALUATED"}}
+    manager = gql.as_(await make_token(AccountRole.PROGRAM_MANAGER))
+    admin = gql.as_(await make_token(AccountRole.ADMIN))
+    assert codes((await manager(TRANSITION, variables))["transitionProjectPhase"]) == {
+        ("toPhase", "EX_POST_TOO_EARLY")
+    }
+    variables["input"]["overrideReason"] = "donor review needs it now"
+    assert codes((await manager(TRANSITION, variables))["transitionProjectPhase"]) == {
+        ("overrideReason", "OVERRIDE_NOT_ALLOWED")
+    }
+    done = (await admin(TRANSITION, variables))["transitionProjectPhase"]
+    assert done["errors"] == []
+    assert done["project"]["phase"] == "EX_POST_EVALUATED"
+    last = done["project"]["phaseHistory"][-1]
+    assert last["toPhase"] == "EX_POST_EVALUATED"
+    history = await admin(
+        f'{{ node(id: "{gid("Project", recent.id)}") {{ ... on Project {{ phaseHistory {{ overrideReason }} }} }} }}'
+    )
+    assert history["node"]["phaseHistory"][-1]["overrideReason"] == "donor review needs it now"
+
+
+async def test_completion_date_falls_back_to_the_completed_transition(manager, factory):
+    open_ended = await factory.project(phase=ProjectPhase.COMPLETED, end=None)
+    variables = {"input": {"projectId": gid("Project", open_ended.id), "toPhase": "FOLLOW_UP"}}
+    assert (await manager(TRANSITION, variables))["transitionProjectPhase"]["errors"] == []
+    variables["input"]["toPhase"] = "EX_POST_EVALUATED"
+    errors = (await manager(TRANSITION, variables))["transitionProjectPhase"]["errors"]
+    assert errors[0]["code"] == "EX_POST_TOO_EARLY"
+    assert str(dt.date.today()) in errors[0]["message"]
