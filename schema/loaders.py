@@ -19,7 +19,9 @@ DbOpener = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 def _one(
     db: DbOpener, fetch: Callable[[AsyncSession, Sequence[Any]], Awaitable[Mapping[Any, V]]]
-) -> DataLoader[Any, V | None]:
+) -> DataLoader[Any, Any]:
+    """Loads one row per key; None where the row is missing or not visible to the caller."""
+
     async def load(keys: list[Any]) -> list[V | None]:
         async with db() as session:
             found = await fetch(session, keys)

@@ -5,7 +5,9 @@ Never filter results in Python: a rule lives here once and each query composes i
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, exists, literal, or_, select, true
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, exists, literal, or_, select, true
 
 from server.auth import Principal
 from server.models import Affiliation, Project, ProjectInstitution, ProjectMember
@@ -45,11 +47,11 @@ def project_visible(principal: Principal) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def _principal_institutions(principal: Principal) -> Select[tuple[int]] | None:
+def _principal_institutions(principal: Principal) -> Select[Any] | None:
     """The institutions a principal acts for: the account's and the researcher's current."""
-    selects: list[Select[tuple[int]]] = []
+    selects: list[Select[Any]] = []
     if principal.institution_id is not None:
-        selects.append(select(literal(principal.institution_id)))
+        selects.append(select(literal(principal.institution_id, type_=Integer)))
     if principal.researcher_id is not None:
         selects.append(
             select(Affiliation.institution_id).where(

@@ -75,7 +75,7 @@ async def paginate(
     if args.before is not None:
         window = window.where(key < decode_cursor(args.before, "before"))
     backwards = args.last is not None
-    size = args.last if backwards else (args.first if args.first is not None else DEFAULT_PAGE)
+    size = next(n for n in (args.last, args.first, DEFAULT_PAGE) if n is not None)
     ordered = window.order_by(key.desc() if backwards else key.asc()).limit(size + 1)
     rows = list((await session.scalars(ordered)).all())
     more = len(rows) > size

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import project_visible
@@ -298,14 +298,10 @@ async def _replace_links(
     session: AsyncSession, project_id: int, themes: list[int] | None, countries: list[str] | None
 ) -> None:
     if themes is not None:
-        await session.execute(
-            ProjectTheme.__table__.delete().where(ProjectTheme.project_id == project_id)
-        )
+        await session.execute(delete(ProjectTheme).where(ProjectTheme.project_id == project_id))
         session.add_all([ProjectTheme(project_id=project_id, theme_id=t) for t in themes])
     if countries is not None:
-        await session.execute(
-            ProjectCountry.__table__.delete().where(ProjectCountry.project_id == project_id)
-        )
+        await session.execute(delete(ProjectCountry).where(ProjectCountry.project_id == project_id))
         session.add_all([ProjectCountry(project_id=project_id, country_code=c) for c in countries])
     await session.flush()
 

@@ -488,7 +488,12 @@ def _insert_reference_data() -> None:
     op.bulk_insert(
         themes,
         [
-            {"id": ids[code], "parent_id": ids.get(parent), "code": code, "name": name}
+            {
+                "id": ids[code],
+                "parent_id": ids[parent] if parent else None,
+                "code": code,
+                "name": name,
+            }
             for code, parent, name, _ in SATREPS_THEMES
         ],
     )
