@@ -1,20 +1,633 @@
-"""(being written)"""
+"""Technical cooperation components: expert dispatch, training, equipment provision."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
 import strawberry
+from strawberry import relay
+
+from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.context import Info
+from schema.errors import UserError, mutate, read
+from schema.institutions import Country, Institution, given
+from schema.researchers import Researcher
+from schema.themes import Theme
+from server import cooperation as service
+from server import models
+from server.models.enums import CourseType as CourseTypeEnum
+from server.models.enums import EquipmentStatus as EquipmentStatusEnum
+from server.pagination import paginate
+
+if TYPE_CHECKING:
+    from schema.projects import Project
+
+CourseType = strawberry.enum(
+    CourseTypeEnum,
+    name="CourseType",
+    description="Knowledge Co-Creation Program courses in Japan (group and region focus,"
+    " country focus, young leaders), third-country training or in-country training",
+)
+EquipmentStatus = strawberry.enum(
+    EquipmentStatusEnum,
+    name="EquipmentStatus",
+    description="ordered -> delivered -> in_use <-> out_of_service; never back to ordered",
+)
+LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
+
+
+async def _project(info: Info, project_id: int) -> Project:
+    from schema.projects import Project
+
+    row = await info.context.loaders.project_by_id.load(project_id)
+    return Project.from_row(row)
+
+
+def _load_nodes(info: Info, fetch: Any, node_ids: list[str], convert: Callable[[Any], Any]) -> Any:
+    """`load_nodes` over a by-id loader that applies the caller's visibility ({id: [row]})."""
+    loader = info.context.loaders.many_visible(fetch)
+    return load_nodes(loader, node_ids, lambda rows: convert(rows[0]))
+
+
+# ---- types ---------------------------------------------------------------------------
+
+
+@strawberry.type(description="A Japanese (or third-country) expert sent to a partner country.")
+class ExpertDispatch(relay.Node):
+    id: relay.NodeID[int]
+    start_date: dt.date
+    end_date: dt.date | None
+    purpose: str | None
+    created_at: dt.datetime
+    project_id: strawberry.Private[int]
+    expert_id: strawberry.Private[int]
+    origin_code: strawberry.Private[str]
+    host_institution_id: strawberry.Private[int]
+    theme_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: models.ExpertDispatch) -> ExpertDispatch:
+        return cls(
+            id=row.id,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            purpose=row.purpose,
+            created_at=row.created_at,
+            project_id=row.project_id,
+            expert_id=row.expert_id,
+            origin_code=row.origin_country,
+            host_institution_id=row.host_institution_id,
+            theme_id=row.theme_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await _project(info, self.project_id)
+
+    @strawberry.field
+    async def expert(self, info: Info) -> Researcher:
+        return Researcher.from_row(await info.context.loaders.researcher_by_id.load(self.expert_id))
+
+    @strawberry.field(description="Japan or a third country; never a partner country")
+    async def origin_country(self, info: Info) -> Country:
+        return Country.from_row(await info.context.loaders.country_by_code.load(self.origin_code))
+
+    @strawberry.field(description="An institution in one of the project's partner countries")
+    async def host_institution(self, info: Info) -> Institution:
+        row = await info.context.loaders.institution_by_id.load(self.host_institution_id)
+        return Institution.from_row(row)
+
+    @strawberry.field
+    async def theme(self, info: Info) -> Theme | None:
+        if self.theme_id is None:
+            return None
+        return Theme.from_row(await info.context.loaders.theme_by_id.load(self.theme_id))
+
+    @strawberry.field(description="Partner researchers the expert works with")
+    async def counterparts(self, info: Info) -> list[Researcher]:
+        rows = await info.context.loaders.many(service.counterparts_by_dispatch).load(self.id)
+        return [Researcher.from_row(r) for r in rows]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[ExpertDispatch | None]:
+        return await _load_nodes(info, service.dispatches_by_id, node_ids, cls.from_row)
 
 
 @strawberry.type
-class CooperationQueries:
-    pass
+class TrainingParticipant:
+    researcher: Researcher
+    institution_id: strawberry.Private[int]
+
+    @strawberry.field(description="The partner institution the trainee comes from")
+    async def institution(self, info: Info) -> Institution:
+        row = await info.context.loaders.institution_by_id.load(self.institution_id)
+        return Institution.from_row(row)
 
 
-@strawberry.type
-class CooperationMutations:
-    pass
+@strawberry.type(description="A technical training course for researchers of partner institutions.")
+class TrainingCourse(relay.Node):
+    id: relay.NodeID[int]
+    title: str
+    course_type: CourseType  # type: ignore[valid-type]
+    start_date: dt.date
+    end_date: dt.date | None
+    outcome_notes: str | None
+    created_at: dt.datetime
+    project_id: strawberry.Private[int]
+    host_code: strawberry.Private[str]
+    host_institution_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: models.TrainingCourse) -> TrainingCourse:
+        return cls(
+            id=row.id,
+            title=row.title,
+            course_type=row.course_type,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            outcome_notes=row.outcome_notes,
+            created_at=row.created_at,
+            project_id=row.project_id,
+            host_code=row.host_country,
+            host_institution_id=row.host_institution_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await _project(info, self.project_id)
+
+    @strawberry.field
+    async def host_country(self, info: Info) -> Country:
+        return Country.from_row(await info.context.loaders.country_by_code.load(self.host_code))
+
+    @strawberry.field
+    async def host_institution(self, info: Info) -> Institution | None:
+        if self.host_institution_id is None:
+            return None
+        row = await info.context.loaders.institution_by_id.load(self.host_institution_id)
+        return Institution.from_row(row)
+
+    @strawberry.field
+    async def participants(self, info: Info) -> list[TrainingParticipant]:
+        rows = await info.context.loaders.many(service.participants_by_course).load(self.id)
+        return [
+            TrainingParticipant(researcher=Researcher.from_row(r), institution_id=p.institution_id)
+            for p, r in rows
+        ]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[TrainingCourse | None]:
+        return await _load_nodes(info, service.courses_by_id, node_ids, cls.from_row)
+
+
+@strawberry.type(
+    description="Equipment provided to a partner (or other participating) institution."
+)
+class EquipmentItem(relay.Node):
+    id: relay.NodeID[int]
+    item: str
+    category: str | None
+    quantity: int
+    value: Decimal | None = strawberry.field(description="Value in `currency`, 2 decimals")
+    currency: str | None = strawberry.field(description="ISO 4217 code, e.g. JPY")
+    delivery_date: dt.date | None
+    status: EquipmentStatus  # type: ignore[valid-type]
+    created_at: dt.datetime
+    project_id: strawberry.Private[int]
+    recipient_institution_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.EquipmentItem) -> EquipmentItem:
+        return cls(
+            id=row.id,
+            item=row.item,
+            category=row.category,
+            quantity=row.quantity,
+            value=row.value,
+            currency=row.currency,
+            delivery_date=row.delivery_date,
+            status=row.status,
+            created_at=row.created_at,
+            project_id=row.project_id,
+            recipient_institution_id=row.recipient_institution_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await _project(info, self.project_id)
+
+    @strawberry.field
+    async def recipient_institution(self, info: Info) -> Institution:
+        row = await info.context.loaders.institution_by_id.load(self.recipient_institution_id)
+        return Institution.from_row(row)
+
+    @strawberry.field(description="The status moves allowed from the current one")
+    def next_statuses(self) -> list[EquipmentStatus]:  # type: ignore[valid-type]
+        current = EquipmentStatusEnum(self.status)
+        moves = service.STATUS_MOVES[current] - {current}
+        return sorted(moves, key=list(EquipmentStatusEnum).index)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[EquipmentItem | None]:
+        return await _load_nodes(info, service.equipment_by_id, node_ids, cls.from_row)
 
 
 @strawberry.type
 class ProjectCooperationFields:
     """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""
+
+    @strawberry.field(description="Experts dispatched, by start date")
+    async def expert_dispatches(self, info: Info) -> list[ExpertDispatch]:
+        loader = info.context.loaders.many_visible(service.dispatches_by_project)
+        rows = await loader.load(self.id)  # type: ignore[attr-defined]
+        return [ExpertDispatch.from_row(r) for r in rows]
+
+    @strawberry.field(description="Training courses, by start date")
+    async def training_courses(self, info: Info) -> list[TrainingCourse]:
+        loader = info.context.loaders.many_visible(service.courses_by_project)
+        rows = await loader.load(self.id)  # type: ignore[attr-defined]
+        return [TrainingCourse.from_row(r) for r in rows]
+
+    @strawberry.field(description="Equipment provided, in the order recorded")
+    async def equipment(self, info: Info) -> list[EquipmentItem]:
+        loader = info.context.loaders.many_visible(service.equipment_by_project)
+        rows = await loader.load(self.id)  # type: ignore[attr-defined]
+        return [EquipmentItem.from_row(r) for r in rows]
+
+
+# ---- inputs and payloads -------------------------------------------------------------
+
+
+@strawberry.input
+class ExpertDispatchFilter:
+    project_id: relay.GlobalID | None = None
+    host_country: str | None = strawberry.field(
+        default=None, description="Country of the host institution"
+    )
+    theme_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="This theme or any of its sub-themes"
+    )
+    year: int | None = strawberry.field(default=None, description="Active during this year")
+    origin_country: str | None = None
+
+
+@strawberry.input
+class TrainingCourseFilter:
+    project_id: relay.GlobalID | None = None
+    host_country: str | None = None
+    course_type: CourseType | None = None  # type: ignore[valid-type]
+    year: int | None = strawberry.field(default=None, description="Held during this year")
+
+
+@strawberry.input
+class EquipmentItemFilter:
+    project_id: relay.GlobalID | None = None
+    recipient_country: str | None = strawberry.field(
+        default=None, description="Country of the recipient institution"
+    )
+    status: EquipmentStatus | None = None  # type: ignore[valid-type]
+    year: int | None = strawberry.field(default=None, description="Delivered during this year")
+
+
+@strawberry.input
+class CreateExpertDispatchInput:
+    project_id: relay.GlobalID
+    expert_id: relay.GlobalID = strawberry.field(description="The researcher sent")
+    host_institution_id: relay.GlobalID
+    start_date: dt.date
+    origin_country: str = strawberry.field(
+        default="JP", description="ISO 3166-1 alpha-2: Japan or a third country"
+    )
+    end_date: dt.date | None = None
+    theme_id: relay.GlobalID | None = None
+    purpose: str | None = None
+    counterpart_ids: list[relay.GlobalID] = strawberry.field(
+        default_factory=list, description="Researchers of partner-country institutions"
+    )
+
+
+@strawberry.input
+class CreateTrainingCourseInput:
+    project_id: relay.GlobalID
+    title: str
+    course_type: CourseType  # type: ignore[valid-type]
+    host_country: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
+    start_date: dt.date
+    end_date: dt.date | None = None
+    host_institution_id: relay.GlobalID | None = None
+    outcome_notes: str | None = None
+
+
+@strawberry.input
+class UpdateTrainingCourseInput:
+    id: relay.GlobalID
+    title: str | None = strawberry.UNSET
+    course_type: CourseType | None = strawberry.UNSET  # type: ignore[valid-type]
+    host_country: str | None = strawberry.UNSET
+    host_institution_id: relay.GlobalID | None = strawberry.UNSET
+    start_date: dt.date | None = strawberry.UNSET
+    end_date: dt.date | None = strawberry.UNSET
+    outcome_notes: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class AddTrainingParticipantInput:
+    course_id: relay.GlobalID
+    researcher_id: relay.GlobalID
+    institution_id: relay.GlobalID = strawberry.field(
+        description="A partner institution of the project the researcher is affiliated with"
+    )
+
+
+@strawberry.input
+class CreateEquipmentItemInput:
+    project_id: relay.GlobalID
+    item: str
+    recipient_institution_id: relay.GlobalID
+    category: str | None = None
+    quantity: int = 1
+    value: Decimal | None = None
+    currency: str | None = strawberry.field(
+        default=None, description="ISO 4217 code; required with a value"
+    )
+    delivery_date: dt.date | None = strawberry.field(
+        default=None, description="Required unless the status is ORDERED"
+    )
+    status: EquipmentStatus = EquipmentStatusEnum.ORDERED  # type: ignore[valid-type]
+
+
+@strawberry.input
+class UpdateEquipmentStatusInput:
+    id: relay.GlobalID
+    status: EquipmentStatus  # type: ignore[valid-type]
+    delivery_date: dt.date | None = None
+
+
+@strawberry.type
+class ExpertDispatchPayload:
+    expert_dispatch: ExpertDispatch | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TrainingCoursePayload:
+    training_course: TrainingCourse | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class EquipmentItemPayload:
+    equipment_item: EquipmentItem | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _opt_id(gid: relay.GlobalID | None, type_name: str, field: str) -> int | None:
+    return decode_id(gid, type_name, field) if gid is not None else None
+
+
+# ---- queries and mutations -----------------------------------------------------------
+
+
+@strawberry.type
+class CooperationQueries:
+    @strawberry.field
+    async def expert_dispatches(
+        self,
+        info: Info,
+        filter: ExpertDispatchFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ExpertDispatch]:
+        principal = info.context.principal
+
+        async def op(session: Any) -> Any:
+            flt = None
+            if filter is not None:
+                flt = service.DispatchFilter(
+                    project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
+                    host_country=filter.host_country,
+                    theme_id=_opt_id(filter.theme_id, "Theme", "filter.themeId"),
+                    year=filter.year,
+                    origin_country=filter.origin_country,
+                )
+            stmt = await service.dispatches_query(session, principal, flt)
+            return await paginate(
+                session, stmt, models.ExpertDispatch.id, page_args(first, after, last, before)
+            )
+
+        return connection(await read(info, op), ExpertDispatch.from_row)
+
+    @strawberry.field
+    async def training_courses(
+        self,
+        info: Info,
+        filter: TrainingCourseFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[TrainingCourse]:
+        principal = info.context.principal
+
+        async def op(session: Any) -> Any:
+            flt = None
+            if filter is not None:
+                flt = service.CourseFilter(
+                    project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
+                    host_country=filter.host_country,
+                    course_type=filter.course_type,
+                    year=filter.year,
+                )
+            return await paginate(
+                session,
+                service.courses_query(principal, flt),
+                models.TrainingCourse.id,
+                page_args(first, after, last, before),
+            )
+
+        return connection(await read(info, op), TrainingCourse.from_row)
+
+    @strawberry.field
+    async def equipment_items(
+        self,
+        info: Info,
+        filter: EquipmentItemFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[EquipmentItem]:
+        principal = info.context.principal
+
+        async def op(session: Any) -> Any:
+            flt = None
+            if filter is not None:
+                flt = service.EquipmentFilter(
+                    project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
+                    recipient_country=filter.recipient_country,
+                    status=filter.status,
+                    year=filter.year,
+                )
+            return await paginate(
+                session,
+                service.equipment_query(principal, flt),
+                models.EquipmentItem.id,
+                page_args(first, after, last, before),
+            )
+
+        return connection(await read(info, op), EquipmentItem.from_row)
+
+
+COURSE_FIELDS = (
+    "title",
+    "course_type",
+    "host_country",
+    "start_date",
+    "end_date",
+    "outcome_notes",
+)
+
+
+async def _dispatch_payload(info: Info, op: Any) -> ExpertDispatchPayload:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return ExpertDispatchPayload(errors=result)
+    return ExpertDispatchPayload(expert_dispatch=ExpertDispatch.from_row(result))
+
+
+async def _course_payload(info: Info, op: Any) -> TrainingCoursePayload:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return TrainingCoursePayload(errors=result)
+    return TrainingCoursePayload(training_course=TrainingCourse.from_row(result))
+
+
+async def _equipment_payload(info: Info, op: Any) -> EquipmentItemPayload:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return EquipmentItemPayload(errors=result)
+    return EquipmentItemPayload(equipment_item=EquipmentItem.from_row(result))
+
+
+@strawberry.type
+class CooperationMutations:
+    @strawberry.mutation
+    async def create_expert_dispatch(
+        self, info: Info, input: CreateExpertDispatchInput
+    ) -> ExpertDispatchPayload:
+        async def op(session: Any, principal: Any) -> models.ExpertDispatch:
+            values = {
+                "expert_id": decode_id(input.expert_id, "Researcher", "expertId"),
+                "origin_country": input.origin_country,
+                "host_institution_id": decode_id(
+                    input.host_institution_id, "Institution", "hostInstitutionId"
+                ),
+                "theme_id": _opt_id(input.theme_id, "Theme", "themeId"),
+                "start_date": input.start_date,
+                "end_date": input.end_date,
+                "purpose": input.purpose,
+                "counterpart_ids": [
+                    decode_id(gid, "Researcher", "counterpartIds") for gid in input.counterpart_ids
+                ],
+            }
+            project_id = decode_id(input.project_id, "Project", "projectId")
+            return await service.create_expert_dispatch(session, principal, project_id, values)
+
+        return await _dispatch_payload(info, op)
+
+    @strawberry.mutation
+    async def create_training_course(
+        self, info: Info, input: CreateTrainingCourseInput
+    ) -> TrainingCoursePayload:
+        async def op(session: Any, principal: Any) -> models.TrainingCourse:
+            values = given(input, *COURSE_FIELDS)
+            values["host_institution_id"] = _opt_id(
+                input.host_institution_id, "Institution", "hostInstitutionId"
+            )
+            project_id = decode_id(input.project_id, "Project", "projectId")
+            return await service.create_training_course(session, principal, project_id, values)
+
+        return await _course_payload(info, op)
+
+    @strawberry.mutation(description="Change a course; fields left out stay as they are")
+    async def update_training_course(
+        self, info: Info, input: UpdateTrainingCourseInput
+    ) -> TrainingCoursePayload:
+        async def op(session: Any, principal: Any) -> models.TrainingCourse:
+            values = given(input, *COURSE_FIELDS)
+            if input.host_institution_id is not strawberry.UNSET:
+                values["host_institution_id"] = _opt_id(
+                    input.host_institution_id, "Institution", "hostInstitutionId"
+                )
+            course_id = decode_id(input.id, "TrainingCourse", "id")
+            return await service.update_training_course(session, principal, course_id, values)
+
+        return await _course_payload(info, op)
+
+    @strawberry.mutation
+    async def add_training_participant(
+        self, info: Info, input: AddTrainingParticipantInput
+    ) -> TrainingCoursePayload:
+        async def op(session: Any, principal: Any) -> models.TrainingCourse:
+            course_id = decode_id(input.course_id, "TrainingCourse", "courseId")
+            await service.add_training_participant(
+                session,
+                principal,
+                course_id,
+                decode_id(input.researcher_id, "Researcher", "researcherId"),
+                decode_id(input.institution_id, "Institution", "institutionId"),
+            )
+            return await session.get(models.TrainingCourse, course_id)
+
+        return await _course_payload(info, op)
+
+    @strawberry.mutation
+    async def create_equipment_item(
+        self, info: Info, input: CreateEquipmentItemInput
+    ) -> EquipmentItemPayload:
+        async def op(session: Any, principal: Any) -> models.EquipmentItem:
+            values = {
+                "item": input.item,
+                "category": input.category,
+                "quantity": input.quantity,
+                "value": input.value,
+                "currency": input.currency,
+                "recipient_institution_id": decode_id(
+                    input.recipient_institution_id, "Institution", "recipientInstitutionId"
+                ),
+                "delivery_date": input.delivery_date,
+                "status": input.status,
+            }
+            project_id = decode_id(input.project_id, "Project", "projectId")
+            return await service.create_equipment_item(session, principal, project_id, values)
+
+        return await _equipment_payload(info, op)
+
+    @strawberry.mutation(
+        description="ordered -> delivered or in_use; delivered -> in_use or out_of_service;"
+        " in_use <-> out_of_service. A delivery date is needed past ordered."
+    )
+    async def update_equipment_status(
+        self, info: Info, input: UpdateEquipmentStatusInput
+    ) -> EquipmentItemPayload:
+        async def op(session: Any, principal: Any) -> models.EquipmentItem:
+            return await service.update_equipment_status(
+                session,
+                principal,
+                decode_id(input.id, "EquipmentItem", "id"),
+                input.status,
+                input.delivery_date,
+            )
+
+        return await _equipment_payload(info, op)
