@@ -1,20 +1,582 @@
-"""(being written)"""
+"""The Project Design Matrix (elements, indicators, measurements) and learning materials:
+types, queries, mutations. Rules live in server/pdm.py and server/materials.py."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
 import strawberry
+from strawberry import relay
+
+from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.context import Info
+from schema.errors import UserError, mutate, read
+from schema.institutions import given
+from server import materials as material_service
+from server import models
+from server import pdm as service
+from server.models.enums import MaterialKind as MaterialKindEnum
+from server.models.enums import PdmLevel as PdmLevelEnum
+from server.pagination import paginate
+
+if TYPE_CHECKING:
+    from schema.projects import Project
+
+PdmLevel = strawberry.enum(
+    PdmLevelEnum,
+    name="PdmLevel",
+    description="The rows of the Project Design Matrix, top down: overall goal, project"
+    " purpose, outputs, activities",
+)
+MaterialKind = strawberry.enum(MaterialKindEnum, name="MaterialKind")
+LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
 
 
-@strawberry.type
-class PdmQueries:
-    pass
+def plain(value: Decimal | None) -> Decimal | None:
+    """The same digits on every database: no trailing zeros, never an exponent."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
-@strawberry.type
-class PdmMutations:
-    pass
+async def _visible_one(info: Info, fetch: Callable[..., Any], key: int) -> Any:
+    """One row through a `many_visible` loader that returns {id: [row]} (caller-aware)."""
+    rows = await info.context.loaders.many_visible(fetch).load(key)
+    return rows[0] if rows else None
+
+
+async def _project(info: Info, project_id: int) -> Project | None:
+    from schema.projects import Project
+
+    row = await info.context.loaders.project_by_id.load(project_id)
+    return Project.from_row(row) if row is not None else None
+
+
+# ---- types -------------------------------------------------------------------------
+
+
+@strawberry.type(description="A dated measurement of an indicator, in the indicator's unit.")
+class IndicatorMeasurement:
+    measured_on: dt.date
+    value: Decimal
+    unit: str
+    note: str | None
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: models.IndicatorMeasurement) -> IndicatorMeasurement:
+        return cls(
+            measured_on=row.measured_on,
+            value=plain(row.value),  # type: ignore[arg-type]
+            unit=row.unit,
+            note=row.note,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="An objectively verifiable indicator of a PDM element.")
+class Indicator(relay.Node):
+    id: relay.NodeID[int]
+    description: str
+    unit: str
+    baseline: Decimal | None
+    target: Decimal | None
+    means_of_verification: str | None
+    element_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.Indicator) -> Indicator:
+        return cls(
+            id=row.id,
+            description=row.description,
+            unit=row.unit,
+            baseline=plain(row.baseline),
+            target=plain(row.target),
+            means_of_verification=row.means_of_verification,
+            element_id=row.element_id,
+        )
+
+    async def _measurements(self, info: Info) -> list[models.IndicatorMeasurement]:
+        loader = info.context.loaders.many_visible(service.measurements_by_indicator)
+        return await loader.load(self.id)
+
+    @strawberry.field(description="The PDM element this indicator measures")
+    async def element(self, info: Info) -> PdmElement | None:
+        row = await _visible_one(info, service.elements_by_id, self.element_id)
+        return PdmElement.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Oldest first (by date, then as recorded)")
+    async def measurements(self, info: Info) -> list[IndicatorMeasurement]:
+        return [IndicatorMeasurement.from_row(m) for m in await self._measurements(info)]
+
+    @strawberry.field(description="The measurement with the latest date (last recorded wins)")
+    async def latest_measurement(self, info: Info) -> IndicatorMeasurement | None:
+        rows = await self._measurements(info)
+        return IndicatorMeasurement.from_row(rows[-1]) if rows else None
+
+    @strawberry.field(
+        description="(latest - baseline) / (target - baseline): 0 at the baseline, 1 at the"
+        " target, not clamped; null without baseline, target (distinct) or measurement"
+    )
+    async def progress(self, info: Info) -> float | None:
+        rows = await self._measurements(info)
+        fraction = service.progress(self.baseline, self.target, rows[-1].value if rows else None)
+        return float(fraction) if fraction is not None else None
+
+    @strawberry.field(
+        description="Whether progress keeps up with a linear plan from the baseline at the"
+        " project's start to the target at its end, on the latest measurement's date; null"
+        " when progress or the project's period is unknown"
+    )
+    async def on_track(self, info: Info) -> bool | None:
+        rows = await self._measurements(info)
+        fraction = service.progress(self.baseline, self.target, rows[-1].value if rows else None)
+        if fraction is None:
+            return None
+        element = await _visible_one(info, service.elements_by_id, self.element_id)
+        project = (
+            await info.context.loaders.project_by_id.load(element.project_id) if element else None
+        )
+        return service.on_track(fraction, rows[-1].measured_on, project)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[Indicator | None]:
+        loader = info.context.loaders.many_visible(service.indicators_by_id)
+        return await load_nodes(loader, node_ids, lambda rows: cls.from_row(rows[0]))
+
+
+@strawberry.type(description="A row of the Project Design Matrix (JICA's logframe).")
+class PdmElement(relay.Node):
+    id: relay.NodeID[int]
+    level: PdmLevel  # type: ignore[valid-type]
+    description: str
+    position: int = strawberry.field(description="Orders siblings (then the id)")
+    project_id: strawberry.Private[int]
+    parent_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: models.PdmElement) -> PdmElement:
+        return cls(
+            id=row.id,
+            level=row.level,
+            description=row.description,
+            position=row.position,
+            project_id=row.project_id,
+            parent_id=row.parent_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject | None:
+        return await _project(info, self.project_id)
+
+    @strawberry.field(description="The output of an activity; null for the other levels")
+    async def parent(self, info: Info) -> PdmElement | None:
+        if self.parent_id is None:
+            return None
+        row = await _visible_one(info, service.elements_by_id, self.parent_id)
+        return PdmElement.from_row(row) if row is not None else None
+
+    @strawberry.field(description="The activities of an output, in order")
+    async def children(self, info: Info) -> list[PdmElement]:
+        rows = await info.context.loaders.many_visible(service.children_by_element).load(self.id)
+        return [PdmElement.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def indicators(self, info: Info) -> list[Indicator]:
+        rows = await info.context.loaders.many_visible(service.indicators_by_element).load(self.id)
+        return [Indicator.from_row(r) for r in rows]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[PdmElement | None]:
+        loader = info.context.loaders.many_visible(service.elements_by_id)
+        return await load_nodes(loader, node_ids, lambda rows: cls.from_row(rows[0]))
+
+
+@strawberry.type(
+    description="A project's PDM as a tree: the overall goal, the project purpose, and the"
+    " outputs (directly under the project) with their activities as `children`."
+)
+class DesignMatrix:
+    overall_goal: PdmElement | None
+    project_purpose: PdmElement | None
+    outputs: list[PdmElement]
+    elements: list[PdmElement] = strawberry.field(
+        description="Every element of the matrix, flat: by position, then id"
+    )
+
+
+@strawberry.type(
+    description="Seminar material or digital content of the JICA-Net library, produced by a"
+    " project. Its files will go through the upload pipeline (issue 4); for now a material is"
+    " a catalogue record with an optional link."
+)
+class LearningMaterial(relay.Node):
+    id: relay.NodeID[int]
+    title: str
+    kind: MaterialKind  # type: ignore[valid-type]
+    language: str = strawberry.field(
+        description="ISO 639-1 code, or ISO 639-3 when the language has no 639-1 code"
+    )
+    audience: str | None
+    licence: str = strawberry.field(description="Normalised SPDX license expression")
+    url: str | None
+    created_at: dt.datetime
+    project_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.LearningMaterial) -> LearningMaterial:
+        return cls(
+            id=row.id,
+            title=row.title,
+            kind=row.kind,
+            language=row.language,
+            audience=row.audience,
+            licence=row.licence,
+            url=row.url,
+            created_at=row.created_at,
+            project_id=row.project_id,
+        )
+
+    @strawberry.field(description="English name of the language")
+    def language_name(self) -> str | None:
+        return material_service.language_name(self.language)
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject | None:
+        return await _project(info, self.project_id)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[LearningMaterial | None]:
+        loader = info.context.loaders.many_visible(material_service.materials_by_id)
+        return await load_nodes(loader, node_ids, lambda rows: cls.from_row(rows[0]))
 
 
 @strawberry.type
 class ProjectPdmFields:
     """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""
+
+    @strawberry.field(description="The project's design matrix (logframe)")
+    async def design_matrix(self, info: Info) -> DesignMatrix:
+        loader = info.context.loaders.many_visible(service.elements_by_project)
+        rows = [PdmElement.from_row(r) for r in await loader.load(self.id)]  # type: ignore[attr-defined]
+
+        def first(level: PdmLevelEnum) -> PdmElement | None:
+            return next((e for e in rows if e.level == level), None)
+
+        return DesignMatrix(
+            overall_goal=first(PdmLevelEnum.OVERALL_GOAL),
+            project_purpose=first(PdmLevelEnum.PROJECT_PURPOSE),
+            outputs=[e for e in rows if e.level == PdmLevelEnum.OUTPUT],
+            elements=rows,
+        )
+
+    @strawberry.field(description="The project's learning materials, oldest first")
+    async def learning_materials(self, info: Info) -> list[LearningMaterial]:
+        loader = info.context.loaders.many_visible(material_service.materials_by_project)
+        rows = await loader.load(self.id)  # type: ignore[attr-defined]
+        return [LearningMaterial.from_row(r) for r in rows]
+
+
+# ---- inputs and payloads -----------------------------------------------------------
+
+
+@strawberry.input
+class IndicatorFilter:
+    project_id: relay.GlobalID | None = None
+    theme_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Projects of this theme or any of its sub-themes"
+    )
+    country: str | None = strawberry.field(default=None, description="A partner country")
+    level: PdmLevel | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="The level of the element the indicator measures"
+    )
+
+
+@strawberry.input
+class LearningMaterialFilter:
+    project_id: relay.GlobalID | None = None
+    language: str | None = strawberry.field(default=None, description="An ISO 639 code")
+    kind: MaterialKind | None = None  # type: ignore[valid-type]
+    theme_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Projects of this theme or any of its sub-themes"
+    )
+    country: str | None = strawberry.field(default=None, description="A partner country")
+    year: int | None = strawberry.field(
+        default=None,
+        description="Catalogued during this year, or produced by a project active that year",
+    )
+
+
+@strawberry.input
+class AddPdmElementInput:
+    project_id: relay.GlobalID
+    level: PdmLevel  # type: ignore[valid-type]
+    description: str
+    parent_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Required for an activity (its output); none for the rest"
+    )
+    position: int | None = strawberry.field(
+        default=None, description="Among siblings; default: after the last one"
+    )
+
+
+@strawberry.input
+class UpdatePdmElementInput:
+    id: relay.GlobalID
+    description: str | None = strawberry.UNSET
+    position: int | None = strawberry.UNSET
+
+
+@strawberry.input
+class AddIndicatorInput:
+    element_id: relay.GlobalID
+    description: str
+    unit: str
+    baseline: Decimal | None = None
+    target: Decimal | None = None
+    means_of_verification: str | None = None
+
+
+@strawberry.input
+class RecordMeasurementInput:
+    indicator_id: relay.GlobalID
+    measured_on: dt.date
+    value: Decimal
+    unit: str = strawberry.field(description="Must be the indicator's unit")
+    note: str | None = None
+
+
+@strawberry.input
+class AddLearningMaterialInput:
+    project_id: relay.GlobalID
+    title: str
+    kind: MaterialKind  # type: ignore[valid-type]
+    language: str = strawberry.field(description="ISO 639-1 or ISO 639-3 code")
+    licence: str = strawberry.field(description="SPDX license expression, e.g. CC-BY-4.0")
+    audience: str | None = None
+    url: str | None = None
+
+
+@strawberry.input
+class UpdateLearningMaterialInput:
+    id: relay.GlobalID
+    title: str | None = strawberry.UNSET
+    kind: MaterialKind | None = strawberry.UNSET  # type: ignore[valid-type]
+    language: str | None = strawberry.UNSET
+    licence: str | None = strawberry.UNSET
+    audience: str | None = strawberry.UNSET
+    url: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class PdmElementPayload:
+    element: PdmElement | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class IndicatorPayload:
+    indicator: Indicator | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RecordMeasurementPayload:
+    indicator: Indicator | None = None
+    measurement: IndicatorMeasurement | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LearningMaterialPayload:
+    learning_material: LearningMaterial | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+MATERIAL_FIELDS = ("title", "kind", "language", "licence", "audience", "url")
+
+
+def _theme_and_project(flt: Any) -> tuple[int | None, int | None]:
+    theme = decode_id(flt.theme_id, "Theme", "filter.themeId") if flt.theme_id else None
+    project = decode_id(flt.project_id, "Project", "filter.projectId") if flt.project_id else None
+    return theme, project
+
+
+# ---- queries and mutations ---------------------------------------------------------
+
+
+@strawberry.type
+class PdmQueries:
+    @strawberry.field(description="Indicators of the design matrices you may see")
+    async def indicators(
+        self,
+        info: Info,
+        filter: IndicatorFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Indicator]:
+        principal = info.context.principal
+
+        async def op(session: Any) -> Any:
+            flt = None
+            if filter is not None:
+                theme_id, project_id = _theme_and_project(filter)
+                flt = service.IndicatorFilter(
+                    project_id=project_id, theme_id=theme_id, country=filter.country
+                )
+                flt.level = filter.level
+            stmt = await service.indicators_query(session, principal, flt)
+            return await paginate(
+                session, stmt, models.Indicator.id, page_args(first, after, last, before)
+            )
+
+        return connection(await read(info, op), Indicator.from_row)
+
+    @strawberry.field(description="The learning materials (JICA-Net library) you may see")
+    async def learning_materials(
+        self,
+        info: Info,
+        filter: LearningMaterialFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[LearningMaterial]:
+        principal = info.context.principal
+
+        async def op(session: Any) -> Any:
+            flt = None
+            if filter is not None:
+                theme_id, project_id = _theme_and_project(filter)
+                flt = material_service.MaterialFilter(
+                    project_id=project_id,
+                    language=filter.language,
+                    theme_id=theme_id,
+                    country=filter.country,
+                    year=filter.year,
+                )
+                flt.kind = filter.kind
+            stmt = await material_service.materials_query(session, principal, flt)
+            return await paginate(
+                session, stmt, models.LearningMaterial.id, page_args(first, after, last, before)
+            )
+
+        return connection(await read(info, op), LearningMaterial.from_row)
+
+
+@strawberry.type
+class PdmMutations:
+    @strawberry.mutation
+    async def add_pdm_element(self, info: Info, input: AddPdmElementInput) -> PdmElementPayload:
+        async def op(session: Any, principal: Any) -> models.PdmElement:
+            project_id = decode_id(input.project_id, "Project", "projectId")
+            parent_id = (
+                decode_id(input.parent_id, "PdmElement", "parentId") if input.parent_id else None
+            )
+            return await service.add_element(
+                session,
+                principal,
+                project_id,
+                input.level,
+                input.description,
+                parent_id,
+                input.position,
+            )
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return PdmElementPayload(errors=result)
+        return PdmElementPayload(element=PdmElement.from_row(result))
+
+    @strawberry.mutation
+    async def update_pdm_element(
+        self, info: Info, input: UpdatePdmElementInput
+    ) -> PdmElementPayload:
+        async def op(session: Any, principal: Any) -> models.PdmElement:
+            element_id = decode_id(input.id, "PdmElement", "id")
+            values = given(input, "description", "position")
+            return await service.update_element(session, principal, element_id, values)
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return PdmElementPayload(errors=result)
+        return PdmElementPayload(element=PdmElement.from_row(result))
+
+    @strawberry.mutation
+    async def add_indicator(self, info: Info, input: AddIndicatorInput) -> IndicatorPayload:
+        async def op(session: Any, principal: Any) -> models.Indicator:
+            element_id = decode_id(input.element_id, "PdmElement", "elementId")
+            values = given(
+                input, "description", "unit", "baseline", "target", "means_of_verification"
+            )
+            return await service.add_indicator(session, principal, element_id, values)
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return IndicatorPayload(errors=result)
+        return IndicatorPayload(indicator=Indicator.from_row(result))
+
+    @strawberry.mutation
+    async def record_measurement(
+        self, info: Info, input: RecordMeasurementInput
+    ) -> RecordMeasurementPayload:
+        async def op(session: Any, principal: Any) -> Any:
+            return await service.record_measurement(
+                session,
+                principal,
+                decode_id(input.indicator_id, "Indicator", "indicatorId"),
+                input.measured_on,
+                input.value,
+                input.unit,
+                input.note,
+            )
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return RecordMeasurementPayload(errors=result)
+        indicator, measurement = result
+        return RecordMeasurementPayload(
+            indicator=Indicator.from_row(indicator),
+            measurement=IndicatorMeasurement.from_row(measurement),
+        )
+
+    @strawberry.mutation
+    async def add_learning_material(
+        self, info: Info, input: AddLearningMaterialInput
+    ) -> LearningMaterialPayload:
+        async def op(session: Any, principal: Any) -> models.LearningMaterial:
+            project_id = decode_id(input.project_id, "Project", "projectId")
+            values = given(input, *MATERIAL_FIELDS)
+            return await material_service.add_material(session, principal, project_id, values)
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return LearningMaterialPayload(errors=result)
+        return LearningMaterialPayload(learning_material=LearningMaterial.from_row(result))
+
+    @strawberry.mutation
+    async def update_learning_material(
+        self, info: Info, input: UpdateLearningMaterialInput
+    ) -> LearningMaterialPayload:
+        async def op(session: Any, principal: Any) -> models.LearningMaterial:
+            material_id = decode_id(input.id, "LearningMaterial", "id")
+            values = given(input, *MATERIAL_FIELDS)
+            return await material_service.update_material(session, principal, material_id, values)
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return LearningMaterialPayload(errors=result)
+        return LearningMaterialPayload(learning_material=LearningMaterial.from_row(result))
