@@ -1,20 +1,675 @@
-"""(being written)"""
+"""Monitoring and evaluation: JCC meetings, monitoring reports, evaluations (OECD-DAC),
+lessons learned and follow-up cooperation: types, project fields, queries, mutations.
+
+Every record is visible exactly when its project is. JCC meetings and monitoring reports are
+written by staff or the project's principal investigators; evaluations, lessons learned and
+follow-up cooperation by staff only (admin or program manager: JICA evaluates)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
 import strawberry
+from strawberry import relay
+
+from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.context import Info
+from schema.errors import UserError, mutate, read
+from server import evaluation as service
+from server.models import cooperation as models
+from server.models.enums import DacRating as DacRatingEnum
+from server.models.enums import EvaluationKind as EvaluationKindEnum
+from server.pagination import PageArgs, paginate
+
+if TYPE_CHECKING:
+    from schema.projects import Project
+
+T = TypeVar("T")
+LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
+
+EvaluationKind = strawberry.enum(
+    EvaluationKindEnum,
+    name="EvaluationKind",
+    description="ex-ante (planning), mid-term review (implementation), terminal (end of the"
+    " cooperation), ex-post (two years or more after completion)",
+)
+DacRating = strawberry.enum(
+    DacRatingEnum,
+    name="DacRating",
+    description="OECD-DAC criterion rating: A (highly satisfactory) to D (unsatisfactory)",
+)
 
 
-@strawberry.type
-class EvaluationQueries:
-    pass
+class _FirstOf:
+    """A `many_visible` loader of {id: [row]} seen as a loader of one row (or None) per id."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    async def load(self, key: int) -> Any:
+        rows = await self._loader.load(key)
+        return rows[0] if rows else None
+
+    async def load_many(self, keys: Iterable[int]) -> list[Any]:
+        return [rows[0] if rows else None for rows in await self._loader.load_many(list(keys))]
 
 
-@strawberry.type
-class EvaluationMutations:
-    pass
+def _by_id(info: Info, fetch: Any) -> _FirstOf:
+    return _FirstOf(info.context.loaders.many_visible(fetch))
+
+
+async def _project(info: Info, project_id: int) -> Project:
+    from schema.projects import Project
+
+    return Project.from_row(await info.context.loaders.project_by_id.load(project_id))
+
+
+# ---- types ---------------------------------------------------------------------------
+
+
+@strawberry.type(description="A meeting of the project's Joint Coordinating Committee.")
+class JccMeeting(relay.Node):
+    id: relay.NodeID[int]
+    held_on: dt.date
+    minutes: str | None
+    decisions: str | None
+    project_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.JccMeeting) -> JccMeeting:
+        return cls(
+            id=row.id,
+            held_on=row.held_on,
+            minutes=row.minutes,
+            decisions=row.decisions,
+            project_id=row.project_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await _project(info, self.project_id)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[JccMeeting | None]:
+        return await load_nodes(_by_id(info, service.jcc_meetings_by_id), node_ids, cls.from_row)
+
+
+@strawberry.type(description="A progress report of the project for one period.")
+class MonitoringReport(relay.Node):
+    id: relay.NodeID[int]
+    period_start: dt.date
+    period_end: dt.date
+    submitted_on: dt.date
+    summary: str | None
+    document_ref: str | None
+    project_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.MonitoringReport) -> MonitoringReport:
+        return cls(
+            id=row.id,
+            period_start=row.period_start,
+            period_end=row.period_end,
+            submitted_on=row.submitted_on,
+            summary=row.summary,
+            document_ref=row.document_ref,
+            project_id=row.project_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await _project(info, self.project_id)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[MonitoringReport | None]:
+        return await load_nodes(
+            _by_id(info, service.monitoring_reports_by_id), node_ids, cls.from_row
+        )
+
+
+@strawberry.type(description="Ratings on the six OECD-DAC evaluation criteria (null: not rated).")
+class DacRatings:
+    relevance: DacRating | None  # type: ignore[valid-type]
+    coherence: DacRating | None  # type: ignore[valid-type]
+    effectiveness: DacRating | None  # type: ignore[valid-type]
+    impact: DacRating | None  # type: ignore[valid-type]
+    efficiency: DacRating | None  # type: ignore[valid-type]
+    sustainability: DacRating | None  # type: ignore[valid-type]
+
+
+@strawberry.type(description="An ex-ante, mid-term, terminal or ex-post evaluation.")
+class Evaluation(relay.Node):
+    id: relay.NodeID[int]
+    kind: EvaluationKind  # type: ignore[valid-type]
+    evaluated_on: dt.date
+    summary: str | None
+    document_ref: str | None
+    ratings: DacRatings
+    created_at: dt.datetime
+    project_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.Evaluation) -> Evaluation:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            evaluated_on=row.evaluated_on,
+            summary=row.summary,
+            document_ref=row.document_ref,
+            ratings=DacRatings(**{c: getattr(row, c) for c in service.DAC_CRITERIA}),
+            created_at=row.created_at,
+            project_id=row.project_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await _project(info, self.project_id)
+
+    @strawberry.field(description="Lessons learned recorded from this evaluation")
+    async def lessons_learned(self, info: Info) -> list[LessonLearned]:
+        rows = await info.context.loaders.many(service.lessons_by_evaluation).load(self.id)
+        return [LessonLearned.from_row(r) for r in rows]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[Evaluation | None]:
+        return await load_nodes(_by_id(info, service.evaluations_by_id), node_ids, cls.from_row)
+
+
+@strawberry.type(description="A lesson learned from a project, possibly from one evaluation.")
+class LessonLearned(relay.Node):
+    id: relay.NodeID[int]
+    text: str
+    created_at: dt.datetime
+    project_id: strawberry.Private[int]
+    evaluation_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: models.LessonLearned) -> LessonLearned:
+        return cls(
+            id=row.id,
+            text=row.text,
+            created_at=row.created_at,
+            project_id=row.project_id,
+            evaluation_id=row.evaluation_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await _project(info, self.project_id)
+
+    @strawberry.field
+    async def evaluation(self, info: Info) -> Evaluation | None:
+        if self.evaluation_id is None:
+            return None
+        row = await _by_id(info, service.evaluations_by_id).load(self.evaluation_id)
+        return Evaluation.from_row(row) if row is not None else None
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[LessonLearned | None]:
+        return await load_nodes(_by_id(info, service.lessons_by_id), node_ids, cls.from_row)
+
+
+@strawberry.type(description="Follow-up cooperation after the project's completion.")
+class FollowUpCooperation(relay.Node):
+    id: relay.NodeID[int]
+    start_date: dt.date
+    end_date: dt.date | None
+    description: str
+    project_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.FollowUpCooperation) -> FollowUpCooperation:
+        return cls(
+            id=row.id,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            description=row.description,
+            project_id=row.project_id,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info) -> LazyProject:
+        return await _project(info, self.project_id)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[FollowUpCooperation | None]:
+        return await load_nodes(_by_id(info, service.follow_ups_by_id), node_ids, cls.from_row)
 
 
 @strawberry.type
 class ProjectEvaluationFields:
     """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""
+
+    @strawberry.field(description="Joint Coordinating Committee meetings, oldest first")
+    async def jcc_meetings(self, info: Info) -> list[JccMeeting]:
+        rows = await info.context.loaders.many(service.jcc_meetings_by_project).load(
+            self.id  # type: ignore[attr-defined]
+        )
+        return [JccMeeting.from_row(r) for r in rows]
+
+    @strawberry.field(description="Monitoring reports, by period")
+    async def monitoring_reports(self, info: Info) -> list[MonitoringReport]:
+        rows = await info.context.loaders.many(service.monitoring_reports_by_project).load(
+            self.id  # type: ignore[attr-defined]
+        )
+        return [MonitoringReport.from_row(r) for r in rows]
+
+    @strawberry.field(description="Evaluations, oldest first")
+    async def evaluations(self, info: Info) -> list[Evaluation]:
+        rows = await info.context.loaders.many(service.evaluations_by_project).load(
+            self.id  # type: ignore[attr-defined]
+        )
+        return [Evaluation.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def lessons_learned(self, info: Info) -> list[LessonLearned]:
+        rows = await info.context.loaders.many(service.lessons_by_project).load(
+            self.id  # type: ignore[attr-defined]
+        )
+        return [LessonLearned.from_row(r) for r in rows]
+
+    @strawberry.field(description="Follow-up cooperation after completion")
+    async def follow_ups(self, info: Info) -> list[FollowUpCooperation]:
+        rows = await info.context.loaders.many(service.follow_ups_by_project).load(
+            self.id  # type: ignore[attr-defined]
+        )
+        return [FollowUpCooperation.from_row(r) for r in rows]
+
+
+# ---- filters and inputs --------------------------------------------------------------
+
+THEME_DESCRIPTION = "Projects on this theme or any of its sub-themes"
+COUNTRY_DESCRIPTION = "Projects with this partner country (ISO 3166-1 alpha-2)"
+
+
+@strawberry.input
+class JccMeetingFilter:
+    project_id: relay.GlobalID | None = None
+    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
+    year: int | None = strawberry.field(default=None, description="Held during this year")
+
+
+@strawberry.input
+class MonitoringReportFilter:
+    project_id: relay.GlobalID | None = None
+    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
+    year: int | None = strawberry.field(
+        default=None, description="The reported period overlaps this year"
+    )
+
+
+@strawberry.input
+class EvaluationFilter:
+    project_id: relay.GlobalID | None = None
+    kind: EvaluationKind | None = None  # type: ignore[valid-type]
+    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
+    year: int | None = strawberry.field(default=None, description="Evaluated during this year")
+
+
+@strawberry.input
+class LessonLearnedFilter:
+    project_id: relay.GlobalID | None = None
+    evaluation_id: relay.GlobalID | None = None
+    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
+    text: str | None = strawberry.field(
+        default=None,
+        description="Case-insensitive substring of the lesson's text (a plain match for now;"
+        " full-text search comes later)",
+    )
+
+
+@strawberry.input
+class FollowUpCooperationFilter:
+    project_id: relay.GlobalID | None = None
+    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
+    year: int | None = strawberry.field(default=None, description="Active during this year")
+
+
+@strawberry.input
+class CreateJccMeetingInput:
+    project_id: relay.GlobalID
+    held_on: dt.date = strawberry.field(description="Within the project period")
+    minutes: str | None = None
+    decisions: str | None = None
+
+
+@strawberry.input
+class CreateMonitoringReportInput:
+    project_id: relay.GlobalID
+    period_start: dt.date
+    period_end: dt.date
+    submitted_on: dt.date = strawberry.field(description="On or after the end of the period")
+    summary: str | None = None
+    document_ref: str | None = None
+
+
+@strawberry.input
+class DacRatingsInput:
+    relevance: DacRating | None = None  # type: ignore[valid-type]
+    coherence: DacRating | None = None  # type: ignore[valid-type]
+    effectiveness: DacRating | None = None  # type: ignore[valid-type]
+    impact: DacRating | None = None  # type: ignore[valid-type]
+    efficiency: DacRating | None = None  # type: ignore[valid-type]
+    sustainability: DacRating | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class CreateEvaluationInput:
+    project_id: relay.GlobalID
+    kind: EvaluationKind  # type: ignore[valid-type]
+    evaluated_on: dt.date = strawberry.field(description="Not in the future")
+    ratings: DacRatingsInput | None = strawberry.field(
+        default=None, description="Optional, except that an ex-post evaluation rates all six"
+    )
+    summary: str | None = None
+    document_ref: str | None = None
+
+
+@strawberry.input
+class AddLessonLearnedInput:
+    project_id: relay.GlobalID
+    text: str
+    evaluation_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="The evaluation (of the same project) it comes from"
+    )
+
+
+@strawberry.input
+class CreateFollowUpCooperationInput:
+    project_id: relay.GlobalID
+    start_date: dt.date = strawberry.field(description="On or after the project's completion")
+    description: str
+    end_date: dt.date | None = None
+
+
+@strawberry.type
+class JccMeetingPayload:
+    jcc_meeting: JccMeeting | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MonitoringReportPayload:
+    monitoring_report: MonitoringReport | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class EvaluationPayload:
+    evaluation: Evaluation | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LessonLearnedPayload:
+    lesson_learned: LessonLearned | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class FollowUpCooperationPayload:
+    follow_up_cooperation: FollowUpCooperation | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+# ---- resolvers -----------------------------------------------------------------------
+
+
+def _record_filter(flt: Any) -> service.RecordFilter | None:
+    if flt is None:
+        return None
+
+    def gid(name: str, type_name: str) -> int | None:
+        value = getattr(flt, name, None)
+        field = "filter." + name.replace("_id", "Id")
+        return decode_id(value, type_name, field) if value is not None else None
+
+    return service.RecordFilter(
+        project_id=gid("project_id", "Project"),
+        theme_id=gid("theme_id", "Theme"),
+        evaluation_id=gid("evaluation_id", "Evaluation"),
+        country=flt.country,
+        year=getattr(flt, "year", None),
+        kind=getattr(flt, "kind", None),
+        text=getattr(flt, "text", None),
+    )
+
+
+async def _records(
+    info: Info, model: Any, flt: Any, args: PageArgs, convert: Callable[[Any], T]
+) -> Connection[T]:
+    principal = info.context.principal
+
+    async def op(session: Any) -> Any:
+        stmt = await service.records_query(session, principal, model, _record_filter(flt))
+        return await paginate(session, stmt, model.id, args)
+
+    return connection(await read(info, op), convert)
+
+
+async def _payload(
+    info: Info, op: Any, payload: Callable[..., T], name: str, convert: Callable[[Any], Any]
+) -> T:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return payload(errors=result)
+    return payload(**{name: convert(result)})
+
+
+def _project_id(input: Any) -> int:
+    return decode_id(input.project_id, "Project", "projectId")
+
+
+@strawberry.type
+class EvaluationQueries:
+    @strawberry.field(description="Joint Coordinating Committee meetings, in creation order")
+    async def jcc_meetings(
+        self,
+        info: Info,
+        filter: JccMeetingFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[JccMeeting]:
+        return await _records(
+            info,
+            models.JccMeeting,
+            filter,
+            page_args(first, after, last, before),
+            JccMeeting.from_row,
+        )
+
+    @strawberry.field
+    async def monitoring_reports(
+        self,
+        info: Info,
+        filter: MonitoringReportFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[MonitoringReport]:
+        return await _records(
+            info,
+            models.MonitoringReport,
+            filter,
+            page_args(first, after, last, before),
+            MonitoringReport.from_row,
+        )
+
+    @strawberry.field
+    async def evaluations(
+        self,
+        info: Info,
+        filter: EvaluationFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Evaluation]:
+        return await _records(
+            info,
+            models.Evaluation,
+            filter,
+            page_args(first, after, last, before),
+            Evaluation.from_row,
+        )
+
+    @strawberry.field(
+        description="Lessons learned across projects; `filter.text` is a case-insensitive"
+        " substring match for now (full-text search comes with a later issue)"
+    )
+    async def lessons_learned(
+        self,
+        info: Info,
+        filter: LessonLearnedFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[LessonLearned]:
+        return await _records(
+            info,
+            models.LessonLearned,
+            filter,
+            page_args(first, after, last, before),
+            LessonLearned.from_row,
+        )
+
+    @strawberry.field
+    async def follow_up_cooperations(
+        self,
+        info: Info,
+        filter: FollowUpCooperationFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[FollowUpCooperation]:
+        return await _records(
+            info,
+            models.FollowUpCooperation,
+            filter,
+            page_args(first, after, last, before),
+            FollowUpCooperation.from_row,
+        )
+
+
+@strawberry.type
+class EvaluationMutations:
+    @strawberry.mutation(description="Staff or the project's principal investigators")
+    async def create_jcc_meeting(
+        self, info: Info, input: CreateJccMeetingInput
+    ) -> JccMeetingPayload:
+        async def op(session: Any, principal: Any) -> models.JccMeeting:
+            return await service.create_jcc_meeting(
+                session,
+                principal,
+                _project_id(input),
+                input.held_on,
+                input.minutes,
+                input.decisions,
+            )
+
+        return await _payload(info, op, JccMeetingPayload, "jcc_meeting", JccMeeting.from_row)
+
+    @strawberry.mutation(description="Staff or the project's principal investigators")
+    async def create_monitoring_report(
+        self, info: Info, input: CreateMonitoringReportInput
+    ) -> MonitoringReportPayload:
+        async def op(session: Any, principal: Any) -> models.MonitoringReport:
+            return await service.create_monitoring_report(
+                session,
+                principal,
+                _project_id(input),
+                input.period_start,
+                input.period_end,
+                input.submitted_on,
+                input.summary,
+                input.document_ref,
+            )
+
+        return await _payload(
+            info, op, MonitoringReportPayload, "monitoring_report", MonitoringReport.from_row
+        )
+
+    @strawberry.mutation(description="Staff only (admin or program manager: JICA evaluates)")
+    async def create_evaluation(
+        self, info: Info, input: CreateEvaluationInput
+    ) -> EvaluationPayload:
+        async def op(session: Any, principal: Any) -> models.Evaluation:
+            ratings = (
+                {c: getattr(input.ratings, c) for c in service.DAC_CRITERIA}
+                if input.ratings is not None
+                else None
+            )
+            return await service.create_evaluation(
+                session,
+                principal,
+                _project_id(input),
+                input.kind,
+                input.evaluated_on,
+                ratings,
+                input.summary,
+                input.document_ref,
+            )
+
+        return await _payload(info, op, EvaluationPayload, "evaluation", Evaluation.from_row)
+
+    @strawberry.mutation(description="Staff only")
+    async def add_lesson_learned(
+        self, info: Info, input: AddLessonLearnedInput
+    ) -> LessonLearnedPayload:
+        async def op(session: Any, principal: Any) -> models.LessonLearned:
+            evaluation_id = (
+                decode_id(input.evaluation_id, "Evaluation", "evaluationId")
+                if input.evaluation_id is not None
+                else None
+            )
+            return await service.add_lesson_learned(
+                session, principal, _project_id(input), input.text, evaluation_id
+            )
+
+        return await _payload(
+            info, op, LessonLearnedPayload, "lesson_learned", LessonLearned.from_row
+        )
+
+    @strawberry.mutation(description="Staff only")
+    async def create_follow_up_cooperation(
+        self, info: Info, input: CreateFollowUpCooperationInput
+    ) -> FollowUpCooperationPayload:
+        async def op(session: Any, principal: Any) -> models.FollowUpCooperation:
+            return await service.create_follow_up(
+                session,
+                principal,
+                _project_id(input),
+                input.start_date,
+                input.end_date,
+                input.description,
+            )
+
+        return await _payload(
+            info,
+            op,
+            FollowUpCooperationPayload,
+            "follow_up_cooperation",
+            FollowUpCooperation.from_row,
+        )
