@@ -131,6 +131,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluations")),
+        sa.UniqueConstraint("project_id", "kind", name=op.f("uq_evaluations_project_id_kind")),
     )
     with op.batch_alter_table("evaluations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_evaluations_project_id"), ["project_id"], unique=False)
