@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,12 +43,6 @@ async def _project(info: Info, project_id: int) -> Project:
 
     row = await info.context.loaders.project_by_id.load(project_id)
     return Project.from_row(row)
-
-
-def _load_nodes(info: Info, fetch: Any, node_ids: list[str], convert: Callable[[Any], Any]) -> Any:
-    """`load_nodes` over a by-id loader that applies the caller's visibility ({id: [row]})."""
-    loader = info.context.loaders.many_visible(fetch)
-    return load_nodes(loader, node_ids, lambda rows: convert(rows[0]))
 
 
 # ---- types ---------------------------------------------------------------------------
@@ -115,7 +108,9 @@ class ExpertDispatch(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[ExpertDispatch | None]:
-        return await _load_nodes(info, service.dispatches_by_id, node_ids, cls.from_row)
+        return await load_nodes(
+            info.context.loaders.one_visible(service.dispatches_by_id), node_ids, cls.from_row
+        )
 
 
 @strawberry.type
@@ -184,7 +179,9 @@ class TrainingCourse(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[TrainingCourse | None]:
-        return await _load_nodes(info, service.courses_by_id, node_ids, cls.from_row)
+        return await load_nodes(
+            info.context.loaders.one_visible(service.courses_by_id), node_ids, cls.from_row
+        )
 
 
 @strawberry.type(
@@ -238,7 +235,9 @@ class EquipmentItem(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[EquipmentItem | None]:
-        return await _load_nodes(info, service.equipment_by_id, node_ids, cls.from_row)
+        return await load_nodes(
+            info.context.loaders.one_visible(service.equipment_by_id), node_ids, cls.from_row
+        )
 
 
 @strawberry.type

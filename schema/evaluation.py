@@ -8,7 +8,7 @@ follow-up cooperation by staff only (admin or program manager: JICA evaluates)."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
@@ -40,24 +40,6 @@ DacRating = strawberry.enum(
     name="DacRating",
     description="OECD-DAC criterion rating: A (highly satisfactory) to D (unsatisfactory)",
 )
-
-
-class _FirstOf:
-    """A `many_visible` loader of {id: [row]} seen as a loader of one row (or None) per id."""
-
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
-
-    async def load(self, key: int) -> Any:
-        rows = await self._loader.load(key)
-        return rows[0] if rows else None
-
-    async def load_many(self, keys: Iterable[int]) -> list[Any]:
-        return [rows[0] if rows else None for rows in await self._loader.load_many(list(keys))]
-
-
-def _by_id(info: Info, fetch: Any) -> _FirstOf:
-    return _FirstOf(info.context.loaders.many_visible(fetch))
 
 
 async def _project(info: Info, project_id: int) -> Project:
@@ -95,7 +77,9 @@ class JccMeeting(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[JccMeeting | None]:
-        return await load_nodes(_by_id(info, service.jcc_meetings_by_id), node_ids, cls.from_row)
+        return await load_nodes(
+            info.context.loaders.one_visible(service.jcc_meetings_by_id), node_ids, cls.from_row
+        )
 
 
 @strawberry.type(description="A progress report of the project for one period.")
@@ -129,7 +113,9 @@ class MonitoringReport(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[MonitoringReport | None]:
         return await load_nodes(
-            _by_id(info, service.monitoring_reports_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(service.monitoring_reports_by_id),
+            node_ids,
+            cls.from_row,
         )
 
 
@@ -180,7 +166,9 @@ class Evaluation(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Evaluation | None]:
-        return await load_nodes(_by_id(info, service.evaluations_by_id), node_ids, cls.from_row)
+        return await load_nodes(
+            info.context.loaders.one_visible(service.evaluations_by_id), node_ids, cls.from_row
+        )
 
 
 @strawberry.type(description="A lesson learned from a project, possibly from one evaluation.")
@@ -209,14 +197,18 @@ class LessonLearned(relay.Node):
     async def evaluation(self, info: Info) -> Evaluation | None:
         if self.evaluation_id is None:
             return None
-        row = await _by_id(info, service.evaluations_by_id).load(self.evaluation_id)
+        row = await info.context.loaders.one_visible(service.evaluations_by_id).load(
+            self.evaluation_id
+        )
         return Evaluation.from_row(row) if row is not None else None
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[LessonLearned | None]:
-        return await load_nodes(_by_id(info, service.lessons_by_id), node_ids, cls.from_row)
+        return await load_nodes(
+            info.context.loaders.one_visible(service.lessons_by_id), node_ids, cls.from_row
+        )
 
 
 @strawberry.type(description="Follow-up cooperation after the project's completion.")
@@ -245,7 +237,9 @@ class FollowUpCooperation(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[FollowUpCooperation | None]:
-        return await load_nodes(_by_id(info, service.follow_ups_by_id), node_ids, cls.from_row)
+        return await load_nodes(
+            info.context.loaders.one_visible(service.follow_ups_by_id), node_ids, cls.from_row
+        )
 
 
 @strawberry.type

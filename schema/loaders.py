@@ -80,6 +80,16 @@ class Loaders:
         """fetch(session, keys) -> {key: [rows]}."""
         return self._cached("many", fetch, lambda: _many(self._db, fetch))
 
+    def one_visible(
+        self, fetch: Callable[..., Awaitable[Mapping[Any, Any]]]
+    ) -> DataLoader[Any, Any]:
+        """fetch(session, principal, keys) -> {key: row the principal may see}."""
+
+        def bound(session: AsyncSession, keys: Sequence[Any]) -> Awaitable[Mapping[Any, Any]]:
+            return fetch(session, self._principal, keys)
+
+        return self._cached("one_visible", fetch, lambda: _one(self._db, bound))
+
     def many_visible(
         self, fetch: Callable[..., Awaitable[Mapping[Any, list[Any]]]]
     ) -> DataLoader[Any, Any]:

@@ -4,7 +4,6 @@ types, queries, mutations. Rules live in server/pdm.py and server/materials.py."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -42,12 +41,6 @@ def plain(value: Decimal | None) -> Decimal | None:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
-
-
-async def _visible_one(info: Info, fetch: Callable[..., Any], key: int) -> Any:
-    """One row through a `many_visible` loader that returns {id: [row]} (caller-aware)."""
-    rows = await info.context.loaders.many_visible(fetch).load(key)
-    return rows[0] if rows else None
 
 
 async def _project(info: Info, project_id: int) -> Project | None:
@@ -107,7 +100,7 @@ class Indicator(relay.Node):
 
     @strawberry.field(description="The PDM element this indicator measures")
     async def element(self, info: Info) -> PdmElement | None:
-        row = await _visible_one(info, service.elements_by_id, self.element_id)
+        row = await info.context.loaders.one_visible(service.elements_by_id).load(self.element_id)
         return PdmElement.from_row(row) if row is not None else None
 
     @strawberry.field(description="Oldest first (by date, then as recorded)")
@@ -138,7 +131,9 @@ class Indicator(relay.Node):
         fraction = service.progress(self.baseline, self.target, rows[-1].value if rows else None)
         if fraction is None:
             return None
-        element = await _visible_one(info, service.elements_by_id, self.element_id)
+        element = await info.context.loaders.one_visible(service.elements_by_id).load(
+            self.element_id
+        )
         project = (
             await info.context.loaders.project_by_id.load(element.project_id) if element else None
         )
@@ -148,8 +143,8 @@ class Indicator(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Indicator | None]:
-        loader = info.context.loaders.many_visible(service.indicators_by_id)
-        return await load_nodes(loader, node_ids, lambda rows: cls.from_row(rows[0]))
+        loader = info.context.loaders.one_visible(service.indicators_by_id)
+        return await load_nodes(loader, node_ids, cls.from_row)
 
 
 @strawberry.type(description="A row of the Project Design Matrix (JICA's logframe).")
@@ -180,7 +175,7 @@ class PdmElement(relay.Node):
     async def parent(self, info: Info) -> PdmElement | None:
         if self.parent_id is None:
             return None
-        row = await _visible_one(info, service.elements_by_id, self.parent_id)
+        row = await info.context.loaders.one_visible(service.elements_by_id).load(self.parent_id)
         return PdmElement.from_row(row) if row is not None else None
 
     @strawberry.field(description="The activities of an output, in order")
@@ -197,8 +192,8 @@ class PdmElement(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[PdmElement | None]:
-        loader = info.context.loaders.many_visible(service.elements_by_id)
-        return await load_nodes(loader, node_ids, lambda rows: cls.from_row(rows[0]))
+        loader = info.context.loaders.one_visible(service.elements_by_id)
+        return await load_nodes(loader, node_ids, cls.from_row)
 
 
 @strawberry.type(
@@ -258,8 +253,8 @@ class LearningMaterial(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[LearningMaterial | None]:
-        loader = info.context.loaders.many_visible(material_service.materials_by_id)
-        return await load_nodes(loader, node_ids, lambda rows: cls.from_row(rows[0]))
+        loader = info.context.loaders.one_visible(material_service.materials_by_id)
+        return await load_nodes(loader, node_ids, cls.from_row)
 
 
 @strawberry.type

@@ -5,9 +5,11 @@ Never filter results in Python: a rule lives here once and each query composes i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, exists, literal, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import Principal
 from server.models import Affiliation, Project, ProjectInstitution, ProjectMember
@@ -61,6 +63,18 @@ def _principal_institutions(principal: Principal) -> Select[Any] | None:
     if not selects:
         return None
     return selects[0] if len(selects) == 1 else select(selects[0].union(*selects[1:]).subquery())
+
+
+async def visible_by_id(
+    session: AsyncSession, principal: Principal, model: Any, ids: Sequence[int]
+) -> dict[int, Any]:
+    """Rows of a project-owned table by id, only those whose project the caller may see."""
+    rows = await session.scalars(
+        select(model)
+        .join(Project, Project.id == model.project_id)
+        .where(model.id.in_(ids), project_visible(principal))
+    )
+    return {row.id: row for row in rows}
 
 
 def email_visible(principal: Principal) -> bool:

@@ -17,7 +17,7 @@ import pycountry
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import project_visible
+from server.access import project_visible, visible_by_id
 from server.auth import Principal
 from server.db import group_rows, utcnow
 from server.errors import Collector, DomainError, NotFound
@@ -165,35 +165,23 @@ def equipment_query(principal: Principal, flt: EquipmentFilter | None) -> Select
     return stmt
 
 
-async def _by_id(
-    session: AsyncSession, principal: Principal, model: Any, ids: Sequence[int]
-) -> dict[int, list[Any]]:
-    rows = await session.execute(
-        select(model.id, model)
-        .join(Project, Project.id == model.project_id)
-        .where(model.id.in_(ids), project_visible(principal))
-    )
-    return group_rows(rows)
-
-
-# The by-id reads take the principal, so they are shaped for `loaders.many_visible`:
-# {id: [row]} with an empty list where the row is missing or not visible.
+# fetch(session, principal, ids) -> {id: row} for `loaders.one_visible` (node(id:), links).
 async def dispatches_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[ExpertDispatch]]:
-    return await _by_id(session, principal, ExpertDispatch, ids)
+) -> dict[int, ExpertDispatch]:
+    return await visible_by_id(session, principal, ExpertDispatch, ids)
 
 
 async def courses_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[TrainingCourse]]:
-    return await _by_id(session, principal, TrainingCourse, ids)
+) -> dict[int, TrainingCourse]:
+    return await visible_by_id(session, principal, TrainingCourse, ids)
 
 
 async def equipment_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[EquipmentItem]]:
-    return await _by_id(session, principal, EquipmentItem, ids)
+) -> dict[int, EquipmentItem]:
+    return await visible_by_id(session, principal, EquipmentItem, ids)
 
 
 async def dispatches_by_project(

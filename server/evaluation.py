@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import project_visible
+from server.access import project_visible, visible_by_id
 from server.auth import Principal
 from server.db import group_rows, utcnow
 from server.errors import Collector, NotFound
@@ -155,43 +155,35 @@ async def records_query(
     return stmt
 
 
-async def _by_id(
-    session: AsyncSession, principal: Principal, model: Any, ids: Sequence[int]
-) -> dict[int, list[Any]]:
-    rows = await session.scalars(_visible(model, principal).where(model.id.in_(ids)))
-    return {row.id: [row] for row in rows}
-
-
-# fetch(session, principal, ids) -> {id: [row]}: the visible row, for node(id:) and links
-# (a list so that the per-request `many_visible` loaders can batch them).
+# fetch(session, principal, ids) -> {id: row} for `loaders.one_visible` (node(id:), links).
 async def jcc_meetings_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[JccMeeting]]:
-    return await _by_id(session, principal, JccMeeting, ids)
+) -> dict[int, JccMeeting]:
+    return await visible_by_id(session, principal, JccMeeting, ids)
 
 
 async def monitoring_reports_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[MonitoringReport]]:
-    return await _by_id(session, principal, MonitoringReport, ids)
+) -> dict[int, MonitoringReport]:
+    return await visible_by_id(session, principal, MonitoringReport, ids)
 
 
 async def evaluations_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[Evaluation]]:
-    return await _by_id(session, principal, Evaluation, ids)
+) -> dict[int, Evaluation]:
+    return await visible_by_id(session, principal, Evaluation, ids)
 
 
 async def lessons_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[LessonLearned]]:
-    return await _by_id(session, principal, LessonLearned, ids)
+) -> dict[int, LessonLearned]:
+    return await visible_by_id(session, principal, LessonLearned, ids)
 
 
 async def follow_ups_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[FollowUpCooperation]]:
-    return await _by_id(session, principal, FollowUpCooperation, ids)
+) -> dict[int, FollowUpCooperation]:
+    return await visible_by_id(session, principal, FollowUpCooperation, ids)
 
 
 # fetch(session, project_ids) -> {project_id: [rows]}: fields of a project already visible.

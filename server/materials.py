@@ -20,7 +20,7 @@ from license_expression import get_spdx_licensing
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import project_visible
+from server.access import project_visible, visible_by_id
 from server.auth import Principal
 from server.db import group_rows, utcnow
 from server.errors import Collector, DomainError, NotFound
@@ -137,14 +137,8 @@ async def materials_query(
 
 async def materials_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[LearningMaterial]]:
-    """{id: [material]} for the visible ones (a one-row `many` loader: it knows the caller)."""
-    rows = await session.execute(
-        select(LearningMaterial.id, LearningMaterial)
-        .join(Project, Project.id == LearningMaterial.project_id)
-        .where(LearningMaterial.id.in_(ids), project_visible(principal))
-    )
-    return group_rows(rows)
+) -> dict[int, LearningMaterial]:
+    return await visible_by_id(session, principal, LearningMaterial, ids)
 
 
 async def materials_by_project(

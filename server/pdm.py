@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import project_visible
+from server.access import project_visible, visible_by_id
 from server.auth import Principal
 from server.db import group_rows, utcnow
 from server.errors import Collector, DomainError, NotFound
@@ -99,26 +99,20 @@ async def indicators_query(
 
 async def elements_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[PdmElement]]:
-    """{id: [element]} for the visible ones (a one-row `many` loader: it knows the caller)."""
-    rows = await session.execute(
-        select(PdmElement.id, PdmElement)
-        .join(Project, Project.id == PdmElement.project_id)
-        .where(PdmElement.id.in_(ids), project_visible(principal))
-    )
-    return group_rows(rows)
+) -> dict[int, PdmElement]:
+    return await visible_by_id(session, principal, PdmElement, ids)
 
 
 async def indicators_by_id(
     session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, list[Indicator]]:
-    rows = await session.execute(
-        select(Indicator.id, Indicator)
+) -> dict[int, Indicator]:
+    rows = await session.scalars(
+        select(Indicator)
         .join(PdmElement, PdmElement.id == Indicator.element_id)
         .join(Project, Project.id == PdmElement.project_id)
         .where(Indicator.id.in_(ids), project_visible(principal))
     )
-    return group_rows(rows)
+    return {row.id: row for row in rows}
 
 
 async def elements_by_project(
