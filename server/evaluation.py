@@ -35,7 +35,7 @@ from server.access import project_visible, visible_by_id
 from server.auth import Principal
 from server.db import group_rows, utcnow
 from server.errors import Collector, NotFound
-from server.models import Project, ProjectCountry, ProjectTheme
+from server.models import Project
 from server.models.cooperation import (
     Evaluation,
     FollowUpCooperation,
@@ -49,10 +49,11 @@ from server.projects import (
     EX_POST_DELAY_YEARS,
     check_within_project,
     completion_date,
+    in_partner_country,
+    in_theme,
     require_project_editor,
     visible_project,
 )
-from server.themes import theme_subtree_ids
 from server.validation import check_period, clean_text
 
 P = ProjectPhase
@@ -128,20 +129,9 @@ async def records_query(
     if flt.project_id is not None:
         stmt = stmt.where(model.project_id == flt.project_id)
     if flt.theme_id is not None:
-        subtree = await theme_subtree_ids(session, flt.theme_id)
-        stmt = stmt.where(
-            model.project_id.in_(
-                select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(subtree))
-            )
-        )
+        stmt = stmt.where(await in_theme(session, flt.theme_id))
     if flt.country:
-        stmt = stmt.where(
-            model.project_id.in_(
-                select(ProjectCountry.project_id).where(
-                    ProjectCountry.country_code == flt.country.strip().upper()
-                )
-            )
-        )
+        stmt = stmt.where(in_partner_country(flt.country))
     if flt.year is not None:
         stmt = stmt.where(_in_year(model, flt.year))
     if flt.kind is not None and model is Evaluation:

@@ -24,11 +24,10 @@ from server.access import project_visible, visible_by_id
 from server.auth import Principal
 from server.db import group_rows, utcnow
 from server.errors import Collector, DomainError, NotFound
-from server.models import LearningMaterial, Project, ProjectCountry, ProjectTheme
+from server.models import LearningMaterial, Project
 from server.models.enums import MaterialKind
 from server.permissions import require_signed_in
-from server.projects import require_project_editor, visible_project
-from server.themes import theme_subtree_ids
+from server.projects import in_partner_country, in_theme, require_project_editor, visible_project
 from server.validation import check_url, clean_text
 
 LICENCE_MAX = 100  # learning_materials.licence is String(100)
@@ -103,20 +102,9 @@ async def materials_query(
     if flt.kind is not None:
         stmt = stmt.where(LearningMaterial.kind == flt.kind)
     if flt.theme_id is not None:
-        subtree = await theme_subtree_ids(session, flt.theme_id)
-        stmt = stmt.where(
-            Project.id.in_(
-                select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(subtree))
-            )
-        )
+        stmt = stmt.where(await in_theme(session, flt.theme_id))
     if flt.country:
-        stmt = stmt.where(
-            Project.id.in_(
-                select(ProjectCountry.project_id).where(
-                    ProjectCountry.country_code == flt.country.strip().upper()
-                )
-            )
-        )
+        stmt = stmt.where(in_partner_country(flt.country))
     if flt.year is not None:
         first_day, last_day = dt.date(flt.year, 1, 1), dt.date(flt.year, 12, 31)
         start = dt.datetime(flt.year, 1, 1, tzinfo=dt.UTC)

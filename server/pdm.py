@@ -35,13 +35,16 @@ from server.models import (
     IndicatorMeasurement,
     PdmElement,
     Project,
-    ProjectCountry,
-    ProjectTheme,
 )
 from server.models.enums import PdmLevel
 from server.permissions import require_signed_in
-from server.projects import check_within_project, require_project_editor, visible_project
-from server.themes import theme_subtree_ids
+from server.projects import (
+    check_within_project,
+    in_partner_country,
+    in_theme,
+    require_project_editor,
+    visible_project,
+)
 from server.validation import clean_text
 
 SINGLE_LEVELS = (PdmLevel.OVERALL_GOAL, PdmLevel.PROJECT_PURPOSE)
@@ -80,20 +83,9 @@ async def indicators_query(
     if flt.level is not None:
         stmt = stmt.where(PdmElement.level == flt.level)
     if flt.theme_id is not None:
-        subtree = await theme_subtree_ids(session, flt.theme_id)
-        stmt = stmt.where(
-            Project.id.in_(
-                select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(subtree))
-            )
-        )
+        stmt = stmt.where(await in_theme(session, flt.theme_id))
     if flt.country:
-        stmt = stmt.where(
-            Project.id.in_(
-                select(ProjectCountry.project_id).where(
-                    ProjectCountry.country_code == flt.country.strip().upper()
-                )
-            )
-        )
+        stmt = stmt.where(in_partner_country(flt.country))
     return stmt
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, or_, select
+from sqlalchemy import ColumnElement, Select, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import project_visible
@@ -67,6 +67,21 @@ class ProjectFilter:
 # ---- reads -------------------------------------------------------------------------
 
 
+async def in_theme(session: AsyncSession, theme_id: int) -> ColumnElement[bool]:
+    """Projects tagged with the theme or any of its sub-themes."""
+    subtree = await theme_subtree_ids(session, theme_id)
+    return Project.id.in_(select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(subtree)))
+
+
+def in_partner_country(country: str) -> ColumnElement[bool]:
+    """Projects with this partner country."""
+    return Project.id.in_(
+        select(ProjectCountry.project_id).where(
+            ProjectCountry.country_code == country.strip().upper()
+        )
+    )
+
+
 async def projects_query(
     session: AsyncSession, principal: Principal, flt: ProjectFilter | None
 ) -> Select[Any]:
@@ -74,20 +89,9 @@ async def projects_query(
     if flt is None:
         return stmt
     if flt.theme_id is not None:
-        subtree = await theme_subtree_ids(session, flt.theme_id)
-        stmt = stmt.where(
-            Project.id.in_(
-                select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(subtree))
-            )
-        )
+        stmt = stmt.where(await in_theme(session, flt.theme_id))
     if flt.country:
-        stmt = stmt.where(
-            Project.id.in_(
-                select(ProjectCountry.project_id).where(
-                    ProjectCountry.country_code == flt.country.upper()
-                )
-            )
-        )
+        stmt = stmt.where(in_partner_country(flt.country))
     if flt.phase is not None:
         stmt = stmt.where(Project.phase == flt.phase)
     if flt.institution_id is not None:
