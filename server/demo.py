@@ -2,15 +2,22 @@
 
 `seed_demo` loads some fifty joint research projects between Japan and 36 partner
 countries, in the four SATREPS fields and in every lifecycle phase, with their partner
-countries, institutions, researchers, affiliations and phase history.
+countries, institutions, researchers, affiliations and phase history, and, in proportion to
+each project's phase and duration, its technical cooperation (expert dispatches with their
+counterparts, training courses with their trainees, equipment), its Project Design Matrix
+(goal, purpose, outputs, activities, indicators and their measurements) and its monitoring
+and evaluation (JCC meetings, monitoring reports, evaluations with lessons learned,
+follow-up cooperation, learning materials). See "cooperation" below for the proportions.
 
 What is real and what is not:
 - Institutions are real (names in English and in the local language or script, acronyms).
   ROR ids are set only for the two we are sure of; a checksum-valid id of another
   organisation would be false data, so the others stay None.
-- Projects, researchers, e-mail addresses (under the reserved `.example` domain) and
-  phase histories are fictional; every project summary says so. Researchers get no ORCID
-  iD: any checksum-valid iD falls in ORCID's issued blocks and may belong to a real person.
+- Projects, researchers, e-mail addresses (under the reserved `.example` domain), phase
+  histories and every cooperation, PDM and M&E record are fictional; every project summary
+  and evaluation summary says so, material URLs are under https://example.org/.
+  Researchers get no ORCID iD: any checksum-valid iD falls in ORCID's issued blocks and
+  may belong to a real person.
 
 Everything is deterministic: one `random.Random(seed)` and dates counted from
 REFERENCE_DATE (the day the graph is "as of"), never from today.
@@ -21,7 +28,9 @@ flush; the caller commits.
 
 `seed_scaled` builds a larger synthetic graph for benchmarks (N new themes x M projects x K
 institutions) from the same institution catalogue and the same project builder, so its
-projects obey the same rules (roles match countries, histories follow TRANSITIONS).
+projects obey the same rules (roles match countries, histories follow TRANSITIONS). It adds
+no cooperation, PDM or M&E records (their counts are 0): the benchmark reads the research
+graph, and leaving them out keeps a large benchmark load fast.
 """
 
 from __future__ import annotations
@@ -31,18 +40,31 @@ import itertools
 import random
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pycountry
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Base
 from server.models import (
     Affiliation,
+    DispatchCounterpart,
+    EquipmentItem,
+    Evaluation,
+    ExpertDispatch,
+    FollowUpCooperation,
+    Indicator,
+    IndicatorMeasurement,
     Institution,
+    JccMeeting,
+    LearningMaterial,
+    LessonLearned,
+    MonitoringReport,
+    PdmElement,
     PhaseTransition,
     Project,
     ProjectCountry,
@@ -51,8 +73,21 @@ from server.models import (
     ProjectTheme,
     Researcher,
     Theme,
+    TrainingCourse,
+    TrainingParticipant,
 )
-from server.models.enums import InstitutionKind, InstitutionRole, MemberRole, ProjectPhase
+from server.models.enums import (
+    CourseType,
+    DacRating,
+    EquipmentStatus,
+    EvaluationKind,
+    InstitutionKind,
+    InstitutionRole,
+    MaterialKind,
+    MemberRole,
+    PdmLevel,
+    ProjectPhase,
+)
 from server.projects import TRANSITIONS
 
 __all__ = [
@@ -691,6 +726,118 @@ class StepDraft:
     document_ref: str | None = None
 
 
+@dataclass(frozen=True)
+class DispatchDraft:
+    expert: PersonDraft
+    origin_country: str
+    host: str  # institution key
+    start: dt.date
+    end: dt.date
+    purpose: str
+    counterparts: tuple[PersonDraft, ...]
+
+
+@dataclass(frozen=True)
+class CourseDraft:
+    title: str
+    course_type: CourseType
+    host: str | None  # institution key
+    host_country: str
+    start: dt.date
+    end: dt.date
+    outcome_notes: str | None
+    participants: tuple[PersonDraft, ...]  # each attends for their own (partner) institution
+
+
+@dataclass(frozen=True)
+class EquipmentDraft:
+    item: str
+    category: str
+    quantity: int
+    value: Decimal
+    currency: str
+    recipient: str  # institution key
+    delivery: dt.date
+    status: EquipmentStatus
+
+
+@dataclass(frozen=True)
+class IndicatorDraft:
+    description: str
+    unit: str
+    baseline: Decimal
+    target: Decimal
+    verification: str
+    measurements: tuple[tuple[dt.date, Decimal, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ElementDraft:
+    level: PdmLevel
+    position: int
+    description: str
+    indicators: tuple[IndicatorDraft, ...] = ()
+    children: tuple[ElementDraft, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeetingDraft:
+    held_on: dt.date
+    minutes: str
+    decisions: str
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    period_start: dt.date
+    period_end: dt.date
+    submitted_on: dt.date
+    summary: str
+    document_ref: str
+
+
+@dataclass(frozen=True)
+class EvaluationDraft:
+    kind: EvaluationKind
+    evaluated_on: dt.date
+    summary: str
+    document_ref: str
+    ratings: tuple[DacRating, ...] | None = None  # the six DAC criteria, in DAC_CRITERIA order
+    lessons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FollowUpDraft:
+    start: dt.date
+    end: dt.date | None
+    description: str
+
+
+@dataclass(frozen=True)
+class MaterialDraft:
+    title: str
+    kind: MaterialKind
+    language: str
+    audience: str
+    licence: str
+    url: str | None
+
+
+@dataclass
+class CooperationDraft:
+    """A project's technical cooperation, PDM and M&E records (all empty before planning)."""
+
+    dispatches: list[DispatchDraft] = field(default_factory=list)
+    courses: list[CourseDraft] = field(default_factory=list)
+    equipment: list[EquipmentDraft] = field(default_factory=list)
+    pdm: list[ElementDraft] = field(default_factory=list)  # the overall goal, the purpose
+    meetings: list[MeetingDraft] = field(default_factory=list)
+    reports: list[ReportDraft] = field(default_factory=list)
+    evaluations: list[EvaluationDraft] = field(default_factory=list)
+    follow_ups: list[FollowUpDraft] = field(default_factory=list)
+    materials: list[MaterialDraft] = field(default_factory=list)
+
+
 @dataclass
 class ProjectDraft:
     acronym: str
@@ -705,6 +852,7 @@ class ProjectDraft:
     institutions: list[tuple[str, InstitutionRole]]
     members: list[tuple[PersonDraft, MemberRole]]
     history: list[StepDraft]
+    cooperation: CooperationDraft = field(default_factory=CooperationDraft)
 
 
 @dataclass(frozen=True)
@@ -937,6 +1085,7 @@ class _Planner:
         return person
 
     def _title(self, kind: InstitutionKind, senior: bool) -> str:
+        options: tuple[str, ...]
         if kind == InstitutionKind.UNIVERSITY:
             options = ("Professor",) if senior else ("Associate Professor", "Assistant Professor")
         else:
@@ -984,7 +1133,917 @@ def plan_demo(*, scale: int = 1, seed: int = DEMO_SEED) -> list[ProjectDraft]:
     if scale < 1:
         raise ValueError("scale must be at least 1")
     planner = _Planner(random.Random(seed))
-    return [planner.project(spec, copy=copy) for copy in range(1, scale + 1) for spec in PROJECTS]
+    drafts = [planner.project(spec, copy=copy) for copy in range(1, scale + 1) for spec in PROJECTS]
+    cooperation = _Cooperation(planner)  # after every project, so they stay as they were
+    for draft in drafts:
+        draft.cooperation = cooperation.plan(draft)
+    return drafts
+
+
+# ---- cooperation: dispatches, training, equipment, PDM, M&E, materials ---------------
+#
+# Planned after every project (same RNG, so the projects themselves do not change), only
+# for the demo graph: `plan_scaled` and `seed_scaled` leave these tables empty.
+#
+# Proportions, by phase:
+# - planning onwards (not withdrawn): a PDM (goal, purpose, 3-5 outputs of 2-4 activities,
+#   1-2 indicators per goal, purpose and output) and an ex-ante evaluation;
+# - implementation onwards: 2-6 expert dispatches and about one or two training courses per
+#   project-year so far, equipment, JCC meetings (yearly), monitoring reports (six-monthly),
+#   indicator measurements (baseline survey, then yearly), 0-3 learning materials, a
+#   mid-term review once past mid-term, and two to four junior counterparts as trainees;
+# - completed onwards: a terminal evaluation with lessons; follow-up cooperation when the
+#   history went through follow_up; an ex-post evaluation (six DAC ratings, lessons) in
+#   ex_post_evaluated, three years after the end date.
+# Nothing is dated after REFERENCE_DATE except planned deliveries (status `ordered`),
+# dispatches or courses under way, and a follow-up's planned end.
+
+PDM_PHASES = frozenset({P.PLANNING, *STARTED_PHASES})
+DAC_CRITERIA = ("relevance", "coherence", "effectiveness", "impact", "efficiency", "sustainability")
+JAPAN_COURSES = (CourseType.GROUP_REGION_FOCUS, CourseType.COUNTRY_FOCUS, CourseType.YOUNG_LEADERS)
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "VND", "CLP", "XAF"})  # ISO 4217 minor unit 0
+# fmt: off
+CURRENCY = {
+    "TH": "THB", "VN": "VND", "ID": "IDR", "PH": "PHP", "MY": "MYR", "MM": "MMK", "KH": "KHR",
+    "LA": "LAK", "MN": "MNT", "BD": "BDT", "LK": "LKR", "IN": "INR", "NP": "NPR", "PK": "PKR",
+    "BT": "BTN", "TR": "TRY", "KE": "KES", "TZ": "TZS", "ET": "ETB", "GH": "GHS", "ZM": "ZMW",
+    "ZA": "ZAR", "CM": "XAF", "GA": "XAF", "MZ": "MZN", "EG": "EGP", "MA": "MAD", "TN": "TND",
+    "NG": "NGN", "BR": "BRL", "MX": "MXN", "PE": "PEN", "CL": "CLP", "CO": "COP", "BO": "BOB",
+    "AR": "ARS", "EC": "USD",
+}
+# Rough yen per unit (demo values, not a rate source).
+YEN_PER_UNIT = {
+    "USD": 150.0, "THB": 4.3, "VND": 0.0059, "IDR": 0.0094, "PHP": 2.6, "MYR": 33.0,
+    "MMK": 0.071, "KHR": 0.037, "LAK": 0.0069, "MNT": 0.044, "BDT": 1.25, "LKR": 0.5,
+    "INR": 1.8, "NPR": 1.1, "PKR": 0.53, "BTN": 1.8, "TRY": 4.4, "KES": 1.16, "TZS": 0.058,
+    "ETB": 1.2, "GHS": 10.0, "ZMW": 5.6, "ZAR": 8.2, "XAF": 0.25, "MZN": 2.35, "EGP": 3.1,
+    "MAD": 15.0, "TND": 48.0, "NGN": 0.1, "BRL": 27.0, "MXN": 8.2, "PEN": 40.0, "CLP": 0.16,
+    "COP": 0.037, "BOB": 21.7, "ARS": 0.15,
+}
+# ISO 639-1 code of a language materials are written in, per partner country.
+LANGUAGE = {
+    "TH": "th", "VN": "vi", "ID": "id", "PH": "tl", "MY": "ms", "MM": "my", "KH": "km",
+    "LA": "lo", "MN": "mn", "BD": "bn", "LK": "si", "IN": "hi", "NP": "ne", "PK": "ur",
+    "BT": "dz", "TR": "tr", "KE": "sw", "TZ": "sw", "ET": "am", "GH": "en", "ZM": "en",
+    "ZA": "en", "CM": "fr", "GA": "fr", "MZ": "pt", "NG": "en", "EG": "ar", "MA": "ar",
+    "TN": "ar", "BR": "pt", "MX": "es", "PE": "es", "CL": "es", "CO": "es", "BO": "es",
+    "AR": "es", "EC": "es",
+}
+REGION = {
+    **dict.fromkeys("TH VN ID PH MY MM KH LA MN BD LK IN NP PK BT".split(), "Asia"),
+    **dict.fromkeys("TR EG MA TN".split(), "the Middle East and North Africa"),
+    **dict.fromkeys("KE TZ ET GH ZM ZA CM GA MZ NG".split(), "Sub-Saharan Africa"),
+    **dict.fromkeys("BR MX PE CL CO BO AR EC".split(), "Latin America"),
+}
+LICENCES = ("CC-BY-4.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-NC-SA-4.0",
+            "CC-BY-NC-ND-4.0")
+
+
+@dataclass(frozen=True)
+class Gear:
+    item: str
+    category: str
+    yen: tuple[int, int]  # unit value, thousands of yen
+    quantity: tuple[int, int] = (1, 1)
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    description: str
+    unit: str
+    baseline: tuple[int, int]
+    target: tuple[int, int]
+    verification: str
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    description: str
+    activities: tuple[str, ...]
+    indicators: tuple[IndicatorSpec, ...]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What a project of one SATREPS field buys, trains, aims at and measures."""
+
+    gear: tuple[Gear, ...]
+    goal: str
+    goal_indicators: tuple[IndicatorSpec, ...]
+    purpose: str
+    purpose_indicators: tuple[IndicatorSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    skills: tuple[str, ...]  # in-country training and dispatch topics
+    courses: tuple[str, ...]  # training-in-Japan topics
+    materials: tuple[str, ...]
+    audiences: tuple[str, ...]
+
+
+G = Gear
+X = IndicatorSpec
+O = OutputSpec  # noqa: E741
+PAPERS = X("Joint peer-reviewed papers published", "papers", (0, 0), (10, 25),
+           "Publication list of the project")
+TRAINED = X("Partner researchers and technicians trained", "persons", (0, 0), (20, 60),
+            "Training records")
+DEGREES = X("Partner researchers awarded a doctoral degree", "persons", (0, 0), (3, 8),
+            "University records")
+WORKSHOPS = X("Stakeholder workshops held with national and local agencies", "workshops",
+              (0, 0), (4, 10), "Workshop reports")
+GUIDELINES = X("Guidelines or manuals adopted by the responsible agency", "documents", (0, 0),
+               (2, 5), "Official notices of adoption")
+RESEARCH = O(
+    "Joint research produces new scientific knowledge published in international journals",
+    ("Design the joint research plan with the partner teams",
+     "Analyse samples and data jointly in partner and Japanese laboratories",
+     "Write and submit joint papers", "Present results at international conferences"),
+    (PAPERS,),
+)
+PEOPLE = O(
+    "Researchers and technicians of the partner institutions are trained to carry on the work",
+    ("Supervise doctoral and master's students in Japan and in the partner country",
+     "Hold in-country training courses on methods and equipment",
+     "Send researchers to Knowledge Co-Creation Program courses in Japan",
+     "Prepare standard operating procedures with the counterparts"),
+    (TRAINED, DEGREES),
+)
+OUTREACH = O(
+    "The results are shared with policy makers, practitioners and communities",
+    ("Hold stakeholder workshops", "Prepare policy briefs and manuals",
+     "Produce learning materials for extension staff", "Organise a final symposium"),
+    (WORKSHOPS, GUIDELINES),
+)
+GENERIC_OUTPUTS = (RESEARCH, PEOPLE, OUTREACH)
+GE_FIELD = FieldSpec(
+    gear=(
+        G("Automatic weather station", "Meteorological instruments", (1500, 4000), (2, 8)),
+        G("Eddy covariance flux tower system", "Flux measurement", (8000, 15000), (1, 2)),
+        G("Multiparameter water quality sonde", "Water quality", (1000, 2500), (2, 6)),
+        G("Drone with multispectral camera", "Remote sensing", (1500, 4000), (1, 3)),
+        G("Gas chromatograph-mass spectrometer", "Analytical instruments", (15000, 30000)),
+        G("CTD profiler", "Oceanographic instruments", (3000, 8000), (1, 2)),
+        G("PM2.5 and ozone monitor", "Air quality", (2000, 5000), (2, 6)),
+        G("Data server and storage array", "IT equipment", (3000, 8000)),
+        G("Fourier-transform infrared spectrometer", "Analytical instruments", (8000, 14000)),
+    ),
+    goal="Environmental policies and land and water management in the partner countries draw "
+    "on the project's monitoring system and scientific evidence",
+    goal_indicators=(
+        X("National or local plans citing the project's results", "plans", (0, 0), (2, 6),
+          "Government plans and policy documents"),
+        X("Area under management informed by the project's maps", "ha", (0, 500),
+          (5000, 50000), "Reports of the responsible agencies"),
+    ),
+    purpose="A system for observing, understanding and projecting the environmental changes "
+    "studied is established and run by the partner institutions",
+    purpose_indicators=(
+        X("Monitoring sites operated routinely by the partner institutions", "sites", (0, 2),
+          (8, 20), "Site operation logs"),
+        X("Share of observation data released within six months", "%", (0, 20), (70, 95),
+          "Data portal statistics"),
+    ),
+    outputs=(
+        O("An observation network is installed and operated with the partner agencies",
+          ("Select monitoring sites with local stakeholders",
+           "Install and calibrate the instruments",
+           "Train technicians in maintenance and data quality control",
+           "Run a shared database of observations"),
+          (X("Stations reporting to the shared database", "stations", (0, 2), (10, 30),
+             "Database records"),
+           X("Data availability of the network", "%", (0, 30), (80, 95),
+             "Quality control reports"))),
+        O("Processes and drivers of the changes are clarified by field and laboratory studies",
+          ("Conduct seasonal field surveys", "Analyse samples in partner laboratories",
+           "Quantify the fluxes and their drivers", "Compare sites along gradients"),
+          (X("Field survey campaigns completed", "campaigns", (0, 0), (6, 16),
+             "Survey reports"),)),
+        O("Models and scenarios support planning by the responsible agencies",
+          ("Develop and calibrate process models", "Downscale climate scenarios",
+           "Map risks and options with the agencies", "Hand the models over to the partners"),
+          (X("Agreement of model results with observations", "%", (30, 50), (70, 85),
+             "Validation reports"),)),
+    ),
+    skills=("sensor installation and calibration", "field sampling protocols",
+            "GIS and remote sensing analysis", "data quality control",
+            "laboratory analysis of environmental samples"),
+    courses=("environmental monitoring and assessment", "climate change adaptation",
+             "integrated water resources management"),
+    materials=("Field manual for environmental monitoring", "Lecture series on climate data",
+               "Guide to the observation database", "Video: maintaining the field stations"),
+    audiences=("Environmental agency staff", "Researchers and graduate students",
+               "Local government officials", "Community monitoring volunteers"),
+)
+CN_FIELD = FieldSpec(
+    gear=(
+        G("Pyranometer and photovoltaic test bench", "Solar energy", (2000, 6000), (1, 4)),
+        G("Battery cycler and potentiostat", "Electrochemistry", (5000, 12000), (1, 2)),
+        G("Gas chromatograph for biogas analysis", "Analytical instruments", (6000, 12000)),
+        G("Pilot-scale anaerobic digester", "Pilot plant", (20000, 45000)),
+        G("Real-time digital power system simulator", "Power systems", (30000, 60000)),
+        G("Magnetotelluric survey system", "Geophysical instruments", (15000, 30000)),
+        G("Smart meters", "Power systems", (30, 80), (20, 100)),
+        G("HPC compute server", "IT equipment", (8000, 20000), (1, 2)),
+        G("Electrolyser test stand", "Hydrogen", (10000, 25000)),
+    ),
+    goal="Low-carbon technologies demonstrated by the project are adopted in national energy "
+    "plans and by operators in the partner countries",
+    goal_indicators=(
+        X("Installed capacity using the project's technology", "MW", (0, 0), (5, 60),
+          "Operator statistics"),
+        X("Greenhouse gas emissions avoided per year", "t CO2e", (0, 0), (2000, 40000),
+          "MRV reports"),
+    ),
+    purpose="The partner institutions can design, test and evaluate the low-carbon energy "
+    "technology studied under local conditions",
+    purpose_indicators=(
+        X("Pilot systems operated by the partner institutions", "systems", (0, 0), (2, 6),
+          "Operation logs"),
+        X("Efficiency of the pilot system", "%", (20, 40), (55, 80), "Test reports"),
+    ),
+    outputs=(
+        O("The local resource and demand are assessed",
+          ("Survey the resource potential", "Measure the demand profiles",
+           "Build a resource database", "Map suitable sites"),
+          (X("Sites assessed", "sites", (0, 0), (10, 40), "Assessment reports"),)),
+        O("A pilot system is built and its performance evaluated",
+          ("Design the pilot system with the counterparts", "Procure and install the equipment",
+           "Run performance tests", "Evaluate costs and emissions over the life cycle"),
+          (X("Operating hours of the pilot system", "hours", (0, 0), (2000, 8000),
+             "Operation logs"),
+           X("Availability of the pilot system", "%", (0, 40), (85, 95), "Operation logs"))),
+        O("Policy options for deployment are proposed to the energy authorities",
+          ("Analyse regulations and tariffs", "Model deployment scenarios",
+           "Discuss options with the authorities", "Draft a deployment roadmap"),
+          (X("Policy proposals submitted to the authorities", "proposals", (0, 0), (2, 5),
+             "Letters of submission"),)),
+    ),
+    skills=("pilot plant operation", "power system simulation", "life-cycle assessment",
+            "laboratory safety", "performance testing"),
+    courses=("renewable energy policy", "energy efficiency and low-carbon cities",
+             "geothermal resource development"),
+    materials=("Operation manual of the pilot plant", "Lecture series on low-carbon energy",
+               "Case studies in renewable energy integration", "E-learning: life-cycle assessment"),
+    audiences=("Energy ministry officials", "Plant operators and engineers",
+               "Researchers and graduate students", "Utility staff"),
+)
+BIO_FIELD = FieldSpec(
+    gear=(
+        G("Benchtop DNA sequencer", "Molecular biology", (10000, 25000)),
+        G("PCR thermocycler", "Molecular biology", (800, 2000), (1, 3)),
+        G("Plant growth chamber", "Plant science", (3000, 8000), (1, 2)),
+        G("Soil nutrient analyser", "Soil science", (2000, 5000)),
+        G("Drone with multispectral camera", "Remote sensing", (1500, 4000), (1, 2)),
+        G("Recirculating aquaculture system", "Aquaculture", (5000, 15000)),
+        G("Ultra-low temperature freezer (-80 °C)", "Laboratory equipment", (1200, 2500),
+          (1, 3)),
+        G("Automatic weather station", "Meteorological instruments", (1500, 4000), (1, 4)),
+        G("Seed storage cold room", "Genebank", (8000, 20000)),
+    ),
+    goal="Farmers, fishers and herders in the target areas raise their yields and incomes "
+    "with the varieties, practices and services developed by the project",
+    goal_indicators=(
+        X("Households using the project's varieties or practices", "households", (0, 0),
+          (2000, 20000), "Extension service records"),
+        X("Average yield in the target areas", "t/ha", (1, 2), (3, 5), "Agricultural surveys"),
+    ),
+    purpose="Improved varieties, practices and management models are developed and validated "
+    "with the national research and extension services",
+    purpose_indicators=(
+        X("Improved lines or practices validated in farmers' fields", "lines", (0, 0), (3, 10),
+          "Trial reports"),
+        X("Extension officers using the project's guidelines", "persons", (0, 0), (50, 300),
+          "Extension service records"),
+    ),
+    outputs=(
+        O("Genetic and biological resources are characterised",
+          ("Collect and conserve germplasm", "Genotype the collection",
+           "Phenotype traits in the field", "Build a shared database"),
+          (X("Accessions characterised", "accessions", (0, 50), (300, 1500),
+             "Genebank database"),)),
+        O("Improved varieties or production practices are developed",
+          ("Cross and select breeding lines", "Run multi-location trials",
+           "Test management practices on farm", "Evaluate the economics with farmers"),
+          (X("Multi-location trials completed", "trials", (0, 0), (8, 30), "Trial reports"),
+           X("Yield gain over local practice in trials", "%", (0, 0), (15, 40),
+             "Trial reports"))),
+        O("A seed, extension or value-chain model is tested with communities",
+          ("Set up demonstration plots", "Train lead farmers",
+           "Pilot a seed or market system", "Monitor adoption"),
+          (X("Lead farmers trained", "persons", (0, 0), (100, 600), "Training records"),)),
+    ),
+    skills=("field trial design", "molecular marker analysis", "soil and plant analysis",
+            "statistical genetics", "aquaculture husbandry"),
+    courses=("crop breeding and seed systems", "sustainable agriculture and food security",
+             "fisheries and aquaculture management"),
+    materials=("Farmer field guide", "Lecture series on plant breeding",
+               "Video: on-farm trial methods", "Manual for extension officers"),
+    audiences=("Extension officers", "Farmers' organisations",
+               "Researchers and graduate students", "Agriculture ministry officials"),
+)
+DIS_FIELD = FieldSpec(
+    gear=(
+        G("Broadband seismometer", "Seismic instruments", (3000, 6000), (3, 12)),
+        G("Strong-motion accelerograph", "Seismic instruments", (1500, 3500), (5, 20)),
+        G("Continuous GNSS receiver", "Geodetic instruments", (1500, 3000), (3, 10)),
+        G("Tipping-bucket rain gauge", "Hydrological instruments", (150, 400), (10, 40)),
+        G("Radar water level gauge", "Hydrological instruments", (800, 2000), (3, 12)),
+        G("Ocean-bottom pressure gauge", "Tsunami instruments", (8000, 20000), (1, 3)),
+        G("HPC server for numerical simulation", "IT equipment", (10000, 30000)),
+        G("Drone with LiDAR", "Remote sensing", (5000, 12000)),
+        G("Borehole extensometer", "Geotechnical instruments", (1000, 3000), (2, 8)),
+    ),
+    goal="Disaster risk in the target regions is reduced through early warning, land-use "
+    "planning and resilient construction informed by the project",
+    goal_indicators=(
+        X("Municipalities using the project's hazard maps", "municipalities", (0, 0), (5, 40),
+          "Municipal plans"),
+        X("Population covered by early warning", "persons", (0, 0), (100000, 2000000),
+          "Disaster management agency records"),
+    ),
+    purpose="Hazard assessment and early-warning capability of the partner agencies is "
+    "strengthened with the project's observation network and models",
+    purpose_indicators=(
+        X("Lead time of warnings issued in tests", "minutes", (0, 5), (20, 60),
+          "Warning drill reports"),
+        X("Hazard maps issued by the partner agencies", "maps", (0, 0), (5, 25),
+          "Official publications"),
+    ),
+    outputs=(
+        O("A real-time observation network is built and operated",
+          ("Install stations at selected sites", "Build the telemetry and data centre",
+           "Train operators of the data centre", "Archive and share the observations"),
+          (X("Stations transmitting in real time", "stations", (0, 3), (15, 50),
+             "Data centre logs"),
+           X("Uptime of the data centre", "%", (0, 50), (90, 99), "Data centre logs"))),
+        O("Hazard and risk are assessed with models validated on local data",
+          ("Survey past events", "Develop hazard models", "Assess exposure and vulnerability",
+           "Produce hazard and risk maps"),
+          (X("Scenarios simulated and documented", "scenarios", (0, 0), (10, 40),
+             "Simulation reports"),)),
+        O("An early-warning and preparedness system is piloted with communities",
+          ("Define warning criteria with the agencies", "Pilot warning dissemination",
+           "Run evacuation drills", "Review the system after each event"),
+          (X("Communities taking part in drills", "communities", (0, 0), (5, 30),
+             "Drill reports"),)),
+    ),
+    skills=("seismic data processing", "hydrological modelling", "GNSS data analysis",
+            "hazard mapping with GIS", "station maintenance"),
+    courses=("disaster risk reduction", "earthquake and tsunami engineering",
+             "flood risk management"),
+    materials=("Hazard mapping manual", "Lecture series on early warning",
+               "Video: community evacuation drills", "Guide to the observation data centre"),
+    audiences=("Disaster management officers", "Local government officials",
+               "Researchers and graduate students", "Community leaders"),
+)
+INF_FIELD = FieldSpec(
+    gear=(
+        G("Real-time PCR system", "Molecular diagnostics", (4000, 8000), (1, 3)),
+        G("Next-generation sequencer", "Genomics", (15000, 40000)),
+        G("Class II biosafety cabinet", "Biosafety", (1500, 3500), (1, 4)),
+        G("Ultra-low temperature freezer (-80 °C)", "Laboratory equipment", (1200, 2500),
+          (1, 4)),
+        G("Fluorescence microscope", "Microscopy", (3000, 9000)),
+        G("Automated ELISA reader and washer", "Immunology", (1500, 4000)),
+        G("LAMP field diagnostic kit set", "Point-of-care diagnostics", (100, 300), (10, 50)),
+        G("Autoclave", "Laboratory equipment", (800, 2000), (1, 2)),
+        G("Insectary climate control unit", "Vector biology", (2000, 6000)),
+    ),
+    goal="The burden of the target disease falls through surveillance, diagnosis and control "
+    "measures adopted by the health authorities",
+    goal_indicators=(
+        X("Incidence in the target area", "cases/100000", (200, 600), (20, 120),
+          "Health information system"),
+        X("Districts applying the project's protocols", "districts", (0, 0), (5, 30),
+          "Ministry of health reports"),
+    ),
+    purpose="The partner laboratories detect, characterise and monitor the target pathogens "
+    "with validated methods and share the results with the health authorities",
+    purpose_indicators=(
+        X("Samples tested per year with the new methods", "samples", (0, 0), (2000, 12000),
+          "Laboratory information system"),
+        X("Median days from sampling to result", "days", (10, 21), (1, 4),
+          "Laboratory information system"),
+    ),
+    outputs=(
+        O("Laboratory capacity for diagnosis and biosafety is strengthened",
+          ("Set up the molecular laboratory", "Introduce quality management",
+           "Train laboratory staff in biosafety", "Join external quality assessment"),
+          (X("Laboratory staff certified in the methods", "persons", (0, 0), (10, 40),
+             "Training records"),
+           X("Score in external quality assessment", "%", (40, 60), (85, 98),
+             "EQA reports"))),
+        O("New diagnostics or treatments are developed and evaluated",
+          ("Develop candidate assays or compounds", "Evaluate them on clinical samples",
+           "Compare with reference methods", "Prepare technology transfer"),
+          (X("Sensitivity of the new diagnostic", "%", (50, 70), (90, 98),
+             "Evaluation study reports"),)),
+        O("A surveillance system links laboratories, clinics and the field",
+          ("Design sentinel surveillance with the ministry", "Collect samples at sentinel sites",
+           "Analyse trends and resistance", "Report to the health authorities"),
+          (X("Sentinel sites reporting", "sites", (0, 0), (6, 25), "Surveillance reports"),)),
+    ),
+    skills=("molecular diagnostics", "biosafety and biosecurity", "genomic epidemiology",
+            "vector surveillance", "laboratory quality management"),
+    courses=("infectious disease control", "laboratory diagnostics and biosafety",
+             "One Health approaches to zoonoses"),
+    materials=("Laboratory SOP collection", "Lecture series on genomic surveillance",
+               "Video: biosafety in the diagnostic laboratory", "Field guide to vector sampling"),
+    audiences=("Laboratory technicians", "Health workers", "Researchers and graduate students",
+               "Ministry of health officials"),
+)
+FIELDS: dict[str, FieldSpec] = {
+    GE: GE_FIELD, CN: CN_FIELD, BIO: BIO_FIELD, DIS: DIS_FIELD, INF: INF_FIELD,
+}
+DISPATCH_PURPOSES = (
+    "Joint field survey with the counterparts", "Installation and calibration of equipment",
+    "Training of counterparts in {skill}", "Laboratory work and joint data analysis",
+    "Review of the work plan and preparation of the JCC meeting",
+    "Lectures and seminars on {skill}", "Long-term assignment as project coordinator",
+    "Supervision of partner graduate students",
+)
+COURSE_OUTCOMES = (
+    "Participants drafted action plans for their institutions and presented them at the end "
+    "of the course.",
+    "All participants completed the course; two follow-up seminars were given at home.",
+    "Participants passed the practical assessment and now train colleagues.",
+    "Course evaluation: the practical sessions rated most useful; more time asked for data "
+    "analysis.",
+)
+JCC_DECISIONS = (
+    "Annual work plan approved.", "Revised PDM approved.",
+    "Counterpart staffing to be reinforced by the partner side.",
+    "Equipment procurement schedule confirmed.", "Data sharing agreement endorsed.",
+    "Plan for the dissemination of results adopted.",
+)
+REPORT_SUMMARIES = (
+    "Activities on schedule; equipment installed and counterparts trained.",
+    "Most activities on schedule; field work delayed by the rainy season.",
+    "Progress as planned; first joint results submitted for publication.",
+    "Delays in procurement made up; data collection complete for the period.",
+)
+LESSONS = (
+    "Assigning full-time counterparts from the start kept the research going between expert "
+    "dispatches.",
+    "Equipment chosen with the partner institutions' maintenance capacity in mind stayed in "
+    "use after the project.",
+    "Involving the responsible ministry in the JCC from the first year eased the adoption of "
+    "the results.",
+    "Joint supervision of doctoral students built lasting links between the research teams.",
+    "A data sharing agreement signed early avoided disputes over publication.",
+    "Budget for spare parts and consumables after the project is needed for sustainability.",
+    "Local-language materials reached practitioners that English reports did not.",
+)
+FOLLOW_UPS = (
+    "Follow-up cooperation to scale out the project's results with the responsible ministry.",
+    "Follow-up support for the maintenance of the observation network and data centre.",
+    "Follow-up training to institutionalise the methods in the national curriculum.",
+)
+EVALUATION_TEXT = {
+    EvaluationKind.EX_ANTE: "Ex-ante evaluation: the project is relevant to the partner "
+    "country's development policy and to Japan's cooperation policy.",
+    EvaluationKind.MID_TERM_REVIEW: "Mid-term review: most outputs on track; the PDM was "
+    "revised and the indicators of one output made more specific.",
+    EvaluationKind.TERMINAL: "Terminal evaluation: the project purpose is largely achieved; "
+    "sustainability depends on the partner side's budget for operation and maintenance.",
+    EvaluationKind.EX_POST: "Ex-post evaluation: the results remain in use; the effects on "
+    "the overall goal are partly confirmed.",
+}
+# fmt: on
+
+
+def _months_between(start: dt.date, end: dt.date) -> int:
+    """Whole months of a period that starts on the 1st and ends on a month's last day."""
+    return (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+class _Cooperation:
+    """Plans a project's cooperation records once the project itself is drafted."""
+
+    def __init__(self, planner: _Planner) -> None:
+        self.planner = planner
+        self.rng = planner.rng
+
+    def plan(self, draft: ProjectDraft) -> CooperationDraft:
+        coop = CooperationDraft()
+        fld = FIELDS.get(draft.theme)
+        if fld is None or draft.phase not in PDM_PHASES or draft.start_date is None:
+            return coop
+        assert draft.end_date is not None
+        steps = {s.to_phase: s.at.date() for s in draft.history}
+        coop.evaluations.append(self._ex_ante(draft, steps[P.PLANNING]))
+        started = draft.phase in STARTED_PHASES
+        if started:
+            self._add_juniors(draft)
+        coop.pdm = self._pdm(draft, fld, measured=started)
+        if not started:
+            return coop
+        coop.dispatches = self._dispatches(draft, fld)
+        coop.courses = self._courses(draft, fld)
+        coop.equipment = self._equipment(draft, fld)
+        coop.meetings = self._meetings(draft)
+        coop.reports = self._reports(draft)
+        coop.evaluations += self._evaluations(draft, steps)
+        if P.FOLLOW_UP in steps:
+            start = steps[P.FOLLOW_UP]
+            end = add_months(start, self.rng.choice((12, 24, 36))) - dt.timedelta(days=1)
+            coop.follow_ups.append(FollowUpDraft(start, end, self.rng.choice(FOLLOW_UPS)))
+        coop.materials = self._materials(draft, fld)
+        return coop
+
+    # -- who -----------------------------------------------------------------------------
+
+    def _country(self, person: PersonDraft) -> str:
+        return INSTITUTION_BY_KEY[person.institution].country
+
+    def _people(self, draft: ProjectDraft) -> list[PersonDraft]:
+        return list(dict.fromkeys(p for p, _ in draft.members))
+
+    def _japanese(self, draft: ProjectDraft) -> list[PersonDraft]:
+        return [p for p in self._people(draft) if self._country(p) == "JP"]
+
+    def _third(self, draft: ProjectDraft) -> list[PersonDraft]:
+        return [
+            p
+            for p in self._people(draft)
+            if self._country(p) != "JP" and self._country(p) not in draft.countries
+        ]
+
+    def _partner_side(self, draft: ProjectDraft) -> list[PersonDraft]:
+        partners = self._institutions(draft, R.PARTNER_LEAD, R.PARTNER_PARTICIPANT)
+        return [p for p in self._people(draft) if p.institution in partners]
+
+    @staticmethod
+    def _institutions(draft: ProjectDraft, *roles: InstitutionRole) -> list[str]:
+        return [key for key, role in draft.institutions if role in roles]
+
+    def _add_juniors(self, draft: ProjectDraft) -> None:
+        """Young partner researchers join as counterparts: the trainees of the project."""
+        partners = self._institutions(draft, R.PARTNER_LEAD, R.PARTNER_PARTICIPANT)
+        for _ in range(self.rng.randint(2, 4)):
+            taken = {p for p, _ in draft.members}
+            person = self.planner.person(self.rng.choice(partners), senior=False, exclude=taken)
+            draft.members.append((person, MemberRole.COUNTERPART))
+
+    # -- when ----------------------------------------------------------------------------
+
+    def _within(self, draft: ProjectDraft, days: int) -> tuple[dt.date, dt.date]:
+        """A `days`-long stretch inside the project period, starting by REFERENCE_DATE."""
+        assert draft.start_date is not None and draft.end_date is not None
+        latest = min(REFERENCE_DATE, draft.end_date - dt.timedelta(days=days))
+        span = max(0, (latest - draft.start_date).days)
+        begin = draft.start_date + dt.timedelta(days=self.rng.randint(0, span))
+        return begin, begin + dt.timedelta(days=days)
+
+    @staticmethod
+    def _years_so_far(draft: ProjectDraft) -> float:
+        assert draft.start_date is not None and draft.end_date is not None
+        until = min(draft.end_date, REFERENCE_DATE)
+        return max(0.25, (until - draft.start_date).days / 365.25)
+
+    # -- technical cooperation -----------------------------------------------------------
+
+    def _dispatches(self, draft: ProjectDraft, fld: FieldSpec) -> list[DispatchDraft]:
+        rng = self.rng
+        japanese, third = self._japanese(draft), self._third(draft)
+        partner_side = self._partner_side(draft)
+        hosts = self._institutions(draft, R.PARTNER_LEAD, R.PARTNER_PARTICIPANT)
+        dispatches = []
+        for _ in range(max(2, round(self._years_so_far(draft) * rng.uniform(2, 6)))):
+            if third and rng.random() < 0.12:
+                expert = rng.choice(third)
+                origin = self._country(expert)
+            else:
+                expert, origin = rng.choice(japanese), "JP"
+            host = rng.choice(hosts)
+            days = rng.choice(
+                (
+                    rng.randint(14, 45),
+                    rng.randint(14, 45),
+                    rng.randint(46, 120),
+                    rng.randint(121, 183),
+                )
+            )
+            start, end = self._within(draft, days)
+            local = [p for p in partner_side if p.institution == host] or partner_side
+            counterparts = rng.sample(local, min(len(local), rng.randint(1, 3)))
+            purpose = rng.choice(DISPATCH_PURPOSES).format(skill=rng.choice(fld.skills))
+            dispatches.append(
+                DispatchDraft(expert, origin, host, start, end, purpose, tuple(counterparts))
+            )
+        return sorted(dispatches, key=lambda d: (d.start, d.end))
+
+    def _courses(self, draft: ProjectDraft, fld: FieldSpec) -> list[CourseDraft]:
+        rng = self.rng
+        japanese = self._institutions(draft, R.JAPANESE_LEAD, R.JAPANESE_PARTICIPANT)
+        partners = self._institutions(draft, R.PARTNER_LEAD, R.PARTNER_PARTICIPANT)
+        third = self._institutions(draft, R.THIRD_COUNTRY)
+        trainees = self._partner_side(draft)
+        kinds = [*JAPAN_COURSES, CourseType.IN_COUNTRY]
+        weights = [15, 20, 10, 45]
+        if third:
+            kinds.append(CourseType.THIRD_COUNTRY)
+            weights.append(15)
+        courses = []
+        for _ in range(max(1, round(self._years_so_far(draft) * rng.uniform(0.8, 1.8)))):
+            kind = rng.choices(kinds, weights)[0]
+            skill = rng.choice(fld.skills)
+            if kind in JAPAN_COURSES:
+                host: str = rng.choice(japanese)
+                days, seats = rng.randint(21, 70), rng.randint(1, 3)
+                topic = rng.choice(fld.courses)
+                title = {
+                    CourseType.GROUP_REGION_FOCUS: f"Knowledge Co-Creation Program: {topic} "
+                    f"for {REGION[draft.countries[0]]}",
+                    CourseType.COUNTRY_FOCUS: f"Country-focused training in Japan: {topic} "
+                    f"for {_country_name(draft.countries[0])}",
+                    CourseType.YOUNG_LEADERS: f"Young Leaders Program: {topic}",
+                }[kind]
+            elif kind == CourseType.THIRD_COUNTRY:
+                host = rng.choice(third)
+                days, seats = rng.randint(7, 21), rng.randint(1, 3)
+                spec = INSTITUTION_BY_KEY[host]
+                title = f"Third-country training at {spec.acronym or spec.name_en}: {skill}"
+            else:
+                host = rng.choice(partners)
+                days, seats = rng.randint(3, 10), rng.randint(3, 8)
+                title = f"In-country training on {skill}"
+            host_country = INSTITUTION_BY_KEY[host].country
+            start, end = self._within(draft, days)
+            local = [p for p in trainees if self._country(p) == host_country] or trainees
+            pool = local if kind == CourseType.IN_COUNTRY else trainees
+            participants = rng.sample(pool, min(len(pool), seats))
+            outcome = rng.choice(COURSE_OUTCOMES) if end < REFERENCE_DATE else None
+            courses.append(
+                CourseDraft(
+                    title, kind, host, host_country, start, end, outcome, tuple(participants)
+                )
+            )
+        return sorted(courses, key=lambda c: (c.start, c.end))
+
+    def _equipment(self, draft: ProjectDraft, fld: FieldSpec) -> list[EquipmentDraft]:
+        rng = self.rng
+        assert draft.start_date is not None and draft.end_date is not None
+        partners = self._institutions(draft, R.PARTNER_LEAD, R.PARTNER_PARTICIPANT)
+        period = (draft.end_date - draft.start_date).days
+        items = []
+        for gear in rng.sample(fld.gear, rng.randint(3, 7)):
+            recipient = rng.choice(partners)
+            quantity = rng.randint(*gear.quantity)
+            yen = rng.randint(*gear.yen) * 1000 * quantity
+            draw = rng.random()
+            currency = (
+                "JPY"
+                if draw < 0.75
+                else "USD"
+                if draw < 0.87
+                else CURRENCY[INSTITUTION_BY_KEY[recipient].country]
+            )
+            value = Decimal(yen) / Decimal(str(YEN_PER_UNIT.get(currency, 1.0)))
+            step = (
+                Decimal(1000)
+                if currency == "JPY"
+                else Decimal(1)
+                if currency in ZERO_DECIMAL_CURRENCIES
+                else Decimal("0.01")
+            )
+            value = (value / step).quantize(Decimal(1)) * step
+            delivery = draft.start_date + dt.timedelta(
+                days=int(rng.triangular(30, period * 0.75, 240))
+            )
+            # Nothing is on order for years: what is not delivered arrives within six months.
+            soon = REFERENCE_DATE + dt.timedelta(days=rng.randint(20, 180))
+            delivery = min(delivery, soon, draft.end_date)
+            age = (REFERENCE_DATE - delivery).days
+            status = (
+                EquipmentStatus.ORDERED
+                if age < 0
+                else EquipmentStatus.DELIVERED
+                if age <= 90
+                else EquipmentStatus.OUT_OF_SERVICE
+                if age > 3 * 365 and rng.random() < 0.15
+                else EquipmentStatus.IN_USE
+            )
+            items.append(
+                EquipmentDraft(
+                    gear.item, gear.category, quantity, value, currency, recipient, delivery, status
+                )
+            )
+        return sorted(items, key=lambda e: (e.delivery, e.item))
+
+    # -- PDM -----------------------------------------------------------------------------
+
+    def _pdm(self, draft: ProjectDraft, fld: FieldSpec, *, measured: bool) -> list[ElementDraft]:
+        rng = self.rng
+        pool = [*fld.outputs, *GENERIC_OUTPUTS]
+        chosen = sorted(rng.sample(range(len(pool)), rng.randint(3, 5)))
+        outputs = []
+        for position, index in enumerate(chosen, start=1):
+            spec = pool[index]
+            activities = sorted(rng.sample(range(len(spec.activities)), rng.randint(2, 4)))
+            outputs.append(
+                ElementDraft(
+                    PdmLevel.OUTPUT,
+                    position,
+                    spec.description,
+                    self._indicators(draft, spec.indicators, measured=measured),
+                    tuple(
+                        ElementDraft(PdmLevel.ACTIVITY, n, f"{position}-{n}. {spec.activities[a]}")
+                        for n, a in enumerate(activities, start=1)
+                    ),
+                )
+            )
+        goal = ElementDraft(
+            PdmLevel.OVERALL_GOAL,
+            0,
+            fld.goal,
+            self._indicators(draft, fld.goal_indicators, measured=measured, pace=0.4),
+        )
+        purpose = ElementDraft(
+            PdmLevel.PROJECT_PURPOSE,
+            0,
+            fld.purpose,
+            self._indicators(draft, fld.purpose_indicators, measured=measured, pace=0.8),
+            tuple(outputs),
+        )
+        return [goal, purpose]
+
+    def _indicators(
+        self,
+        draft: ProjectDraft,
+        specs: Sequence[IndicatorSpec],
+        *,
+        measured: bool,
+        pace: float = 1.0,
+    ) -> tuple[IndicatorDraft, ...]:
+        rng = self.rng
+        chosen = sorted(rng.sample(range(len(specs)), rng.randint(1, min(2, len(specs)))))
+        indicators = []
+        for spec in (specs[i] for i in chosen):
+            baseline = Decimal(rng.randint(*spec.baseline))
+            target = Decimal(rng.randint(*spec.target))
+            measurements = (
+                self._measurements(draft, baseline, target, spec.unit, pace) if measured else ()
+            )
+            indicators.append(
+                IndicatorDraft(
+                    spec.description, spec.unit, baseline, target, spec.verification, measurements
+                )
+            )
+        return tuple(indicators)
+
+    def _measurements(
+        self, draft: ProjectDraft, baseline: Decimal, target: Decimal, unit: str, pace: float
+    ) -> tuple[tuple[dt.date, Decimal, str], ...]:
+        """A baseline survey, then yearly values moving from the baseline toward the target."""
+        assert draft.start_date is not None and draft.end_date is not None
+        months = _months_between(draft.start_date, draft.end_date)
+        achieved = min(1.0, pace * self.rng.uniform(0.7, 1.15))
+        curve = self.rng.uniform(0.8, 1.4)
+        step = Decimal("0.1") if unit in ("%", "t/ha", "days") else Decimal(1)
+        rows = []
+        for month in (3, *range(12, months + 1, 12)):
+            day = add_months(draft.start_date, month) - dt.timedelta(days=1)
+            if day > REFERENCE_DATE:
+                break
+            share = 0.0 if month == 3 else achieved * (month / months) ** curve
+            value = baseline + (target - baseline) * Decimal(str(round(share, 4)))
+            note = (
+                "Baseline survey"
+                if month == 3
+                else "Terminal evaluation"
+                if month == months
+                else f"Annual monitoring, year {month // 12}"
+            )
+            rows.append((day, value.quantize(step), note))
+        return tuple(rows)
+
+    # -- monitoring and evaluation -------------------------------------------------------
+
+    def _meetings(self, draft: ProjectDraft) -> list[MeetingDraft]:
+        assert draft.start_date is not None and draft.end_date is not None
+        meetings = []
+        for year in itertools.count():
+            held = add_months(draft.start_date, 12 * year + 1) + dt.timedelta(
+                days=self.rng.randint(0, 40)
+            )
+            if held > min(draft.end_date, REFERENCE_DATE):
+                break
+            minutes = (
+                f"{_ordinal(year + 1)} JCC meeting of {draft.acronym}: progress of the outputs "
+                "and the work plan for the coming year reviewed."
+            )
+            decisions = " ".join(self.rng.sample(JCC_DECISIONS, 2))
+            meetings.append(MeetingDraft(held, minutes, decisions))
+        return meetings
+
+    def _reports(self, draft: ProjectDraft) -> list[ReportDraft]:
+        assert draft.start_date is not None and draft.end_date is not None
+        reports = []
+        for n in itertools.count(1):
+            begin = add_months(draft.start_date, 6 * (n - 1))
+            end = add_months(draft.start_date, 6 * n) - dt.timedelta(days=1)
+            submitted = end + dt.timedelta(days=self.rng.randint(10, 45))
+            if end > draft.end_date or submitted > REFERENCE_DATE:
+                break
+            summary = self.rng.choice(REPORT_SUMMARIES)
+            reports.append(
+                ReportDraft(begin, end, submitted, summary, f"MR {draft.acronym} {n:02d}")
+            )
+        return reports
+
+    def _ex_ante(self, draft: ProjectDraft, planning: dt.date) -> EvaluationDraft:
+        day = min(planning + dt.timedelta(days=self.rng.randint(20, 90)), REFERENCE_DATE)
+        return EvaluationDraft(
+            EvaluationKind.EX_ANTE,
+            day,
+            EVALUATION_TEXT[EvaluationKind.EX_ANTE],
+            f"Ex-ante evaluation sheet {draft.acronym}",
+        )
+
+    def _evaluations(
+        self, draft: ProjectDraft, steps: Mapping[ProjectPhase, dt.date]
+    ) -> list[EvaluationDraft]:
+        rng = self.rng
+        assert draft.start_date is not None and draft.end_date is not None
+        months = _months_between(draft.start_date, draft.end_date)
+        evaluations = []
+        mid = add_months(draft.start_date, months // 2) + dt.timedelta(days=rng.randint(0, 60))
+        if mid <= REFERENCE_DATE:
+            evaluations.append(
+                EvaluationDraft(
+                    EvaluationKind.MID_TERM_REVIEW,
+                    mid,
+                    EVALUATION_TEXT[EvaluationKind.MID_TERM_REVIEW],
+                    f"Mid-term review report {draft.acronym} {mid:%Y}",
+                )
+            )
+        if P.COMPLETED in steps:
+            day = draft.end_date - dt.timedelta(days=rng.randint(60, 150))
+            evaluations.append(
+                EvaluationDraft(
+                    EvaluationKind.TERMINAL,
+                    day,
+                    EVALUATION_TEXT[EvaluationKind.TERMINAL],
+                    f"Terminal evaluation report {draft.acronym} {day:%Y}",
+                    lessons=self._lessons(),
+                )
+            )
+        if P.EX_POST_EVALUATED in steps:
+            day = steps[P.EX_POST_EVALUATED]
+            assert day >= _add_years(draft.end_date, 2)
+            ratings = tuple(
+                rng.choices(list(DacRating), weights=(30, 45, 20, 5))[0] for _ in DAC_CRITERIA
+            )
+            evaluations.append(
+                EvaluationDraft(
+                    EvaluationKind.EX_POST,
+                    day,
+                    EVALUATION_TEXT[EvaluationKind.EX_POST],
+                    f"Ex-post evaluation report {draft.acronym} {day:%Y}",
+                    ratings,
+                    self._lessons(),
+                )
+            )
+        return evaluations
+
+    def _lessons(self) -> tuple[str, ...]:
+        return tuple(self.rng.sample(LESSONS, self.rng.randint(1, 3)))
+
+    def _materials(self, draft: ProjectDraft, fld: FieldSpec) -> list[MaterialDraft]:
+        rng = self.rng
+        local = list(dict.fromkeys(LANGUAGE[c] for c in draft.countries))
+        materials = []
+        titles = rng.sample(fld.materials, rng.choice((0, 1, 1, 2, 2, 3)))
+        for n, title in enumerate(titles, start=1):
+            language = rng.choices(["en", "ja", rng.choice(local)], weights=(50, 15, 35))[0]
+            kind = (
+                MaterialKind.DIGITAL_CONTENT
+                if title.startswith(("Video", "E-learning", "Lecture series"))
+                else MaterialKind.SEMINAR_MATERIAL
+            )
+            url = (
+                f"https://example.org/satreps/{draft.acronym.lower()}/materials/{n}"
+                if rng.random() < 0.7
+                else None
+            )
+            materials.append(
+                MaterialDraft(
+                    f"{title} ({draft.acronym})",
+                    kind,
+                    language,
+                    rng.choice(fld.audiences),
+                    rng.choice(LICENCES),
+                    url,
+                )
+            )
+        return materials
 
 
 # ---- the synthetic benchmark graph ---------------------------------------------------
@@ -1174,7 +2233,9 @@ async def _institutions(
     by_name = {(i.name_en, i.country_code): i for i in existing}
     rows: dict[str, Institution] = {}
     for spec in specs:
-        row = by_ror.get(spec.ror_id) or by_name.get((spec.name_en, spec.country))
+        row = (by_ror.get(spec.ror_id) if spec.ror_id else None) or by_name.get(
+            (spec.name_en, spec.country)
+        )
         if row is None:
             row = Institution(
                 name_en=spec.name_en,
@@ -1242,10 +2303,276 @@ def _project_links(
     ]
 
 
+COOPERATION_TABLES = (
+    ExpertDispatch,
+    DispatchCounterpart,
+    TrainingCourse,
+    TrainingParticipant,
+    EquipmentItem,
+    PdmElement,
+    Indicator,
+    IndicatorMeasurement,
+    JccMeeting,
+    MonitoringReport,
+    Evaluation,
+    LessonLearned,
+    FollowUpCooperation,
+    LearningMaterial,
+)
+
+
+async def _insert(
+    session: AsyncSession,
+    model: type[Base],
+    rows: Sequence[dict[str, object]],
+    counts: Counter[str],
+) -> list[int]:
+    """Bulk INSERT (executemany); the new ids in the order of `rows` when the table has one."""
+    counts[model.__tablename__] += len(rows)
+    if not rows:
+        return []
+    if "id" not in model.__table__.c:
+        await session.execute(insert(model), list(rows))
+        return []
+    statement = insert(model).returning(model.__table__.c.id, sort_by_parameter_order=True)
+    return list(await session.scalars(statement, list(rows)))
+
+
+async def _persist_cooperation(
+    session: AsyncSession,
+    pairs: Sequence[tuple[ProjectDraft, Project]],
+    themes: Mapping[str, Theme],
+    institutions: Mapping[str, Institution],
+    researchers: Mapping[PersonDraft, Researcher],
+) -> Counter[str]:
+    """The cooperation rows, as bulk inserts: a few thousand rows, so no ORM unit of work.
+    Parents go first and hand their new ids to their children."""
+    counts: Counter[str] = Counter()
+
+    def inst(key: str) -> int:
+        return institutions[key].id
+
+    def who(person: PersonDraft) -> int:
+        return researchers[person].id
+
+    flat: dict[type[Base], list[dict[str, object]]] = defaultdict(list)
+    for draft, project in pairs:
+        coop, pid = draft.cooperation, project.id
+        flat[EquipmentItem] += [
+            {
+                "project_id": pid,
+                "item": q.item,
+                "category": q.category,
+                "quantity": q.quantity,
+                "value": q.value,
+                "currency": q.currency,
+                "recipient_institution_id": inst(q.recipient),
+                "delivery_date": q.delivery,
+                "status": q.status,
+            }
+            for q in coop.equipment
+        ]
+        flat[JccMeeting] += [
+            {
+                "project_id": pid,
+                "held_on": m.held_on,
+                "minutes": m.minutes,
+                "decisions": m.decisions,
+            }
+            for m in coop.meetings
+        ]
+        flat[MonitoringReport] += [
+            {
+                "project_id": pid,
+                "period_start": r.period_start,
+                "period_end": r.period_end,
+                "submitted_on": r.submitted_on,
+                "summary": r.summary,
+                "document_ref": r.document_ref,
+            }
+            for r in coop.reports
+        ]
+        flat[FollowUpCooperation] += [
+            {
+                "project_id": pid,
+                "start_date": f.start,
+                "end_date": f.end,
+                "description": f.description,
+            }
+            for f in coop.follow_ups
+        ]
+        flat[LearningMaterial] += [
+            {
+                "project_id": pid,
+                "title": m.title,
+                "kind": m.kind,
+                "language": m.language,
+                "audience": m.audience,
+                "licence": m.licence,
+                "url": m.url,
+            }
+            for m in coop.materials
+        ]
+    for model, rows in flat.items():
+        await _insert(session, model, rows, counts)
+
+    dispatches = [
+        (draft, project, d) for draft, project in pairs for d in draft.cooperation.dispatches
+    ]
+    ids = await _insert(
+        session,
+        ExpertDispatch,
+        [
+            {
+                "project_id": project.id,
+                "expert_id": who(d.expert),
+                "origin_country": d.origin_country,
+                "host_institution_id": inst(d.host),
+                "theme_id": themes[draft.theme].id,
+                "start_date": d.start,
+                "end_date": d.end,
+                "purpose": d.purpose,
+            }
+            for draft, project, d in dispatches
+        ],
+        counts,
+    )
+    await _insert(
+        session,
+        DispatchCounterpart,
+        [
+            {"dispatch_id": i, "researcher_id": who(p)}
+            for i, (_, _, d) in zip(ids, dispatches, strict=True)
+            for p in d.counterparts
+        ],
+        counts,
+    )
+
+    courses = [(project, c) for draft, project in pairs for c in draft.cooperation.courses]
+    ids = await _insert(
+        session,
+        TrainingCourse,
+        [
+            {
+                "project_id": project.id,
+                "title": c.title,
+                "course_type": c.course_type,
+                "host_institution_id": inst(c.host) if c.host else None,
+                "host_country": c.host_country,
+                "start_date": c.start,
+                "end_date": c.end,
+                "outcome_notes": c.outcome_notes,
+            }
+            for project, c in courses
+        ],
+        counts,
+    )
+    await _insert(
+        session,
+        TrainingParticipant,
+        [
+            {"course_id": i, "researcher_id": who(p), "institution_id": inst(p.institution)}
+            for i, (_, c) in zip(ids, courses, strict=True)
+            for p in c.participants
+        ],
+        counts,
+    )
+
+    evaluations = [(project, e) for draft, project in pairs for e in draft.cooperation.evaluations]
+    ids = await _insert(
+        session,
+        Evaluation,
+        [
+            {
+                "project_id": project.id,
+                "kind": e.kind,
+                "evaluated_on": e.evaluated_on,
+                "summary": f"{e.summary} Demo data: fictional.",
+                "document_ref": e.document_ref,
+                **dict.fromkeys(DAC_CRITERIA),
+                **(dict(zip(DAC_CRITERIA, e.ratings, strict=True)) if e.ratings else {}),
+            }
+            for project, e in evaluations
+        ],
+        counts,
+    )
+    await _insert(
+        session,
+        LessonLearned,
+        [
+            {"project_id": project.id, "evaluation_id": i, "text": text}
+            for i, (project, e) in zip(ids, evaluations, strict=True)
+            for text in e.lessons
+        ],
+        counts,
+    )
+
+    # The PDM, one level at a time: (project id, parent id, element) -> ids -> children.
+    level: list[tuple[int, int | None, ElementDraft]] = [
+        (project.id, None, e) for draft, project in pairs for e in draft.cooperation.pdm
+    ]
+    while level:
+        ids = await _insert(
+            session,
+            PdmElement,
+            [
+                {
+                    "project_id": pid,
+                    "level": e.level,
+                    "parent_id": parent,
+                    "position": e.position,
+                    "description": e.description,
+                }
+                for pid, parent, e in level
+            ],
+            counts,
+        )
+        indicators = [(i, x) for i, (_, _, e) in zip(ids, level, strict=True) for x in e.indicators]
+        indicator_ids = await _insert(
+            session,
+            Indicator,
+            [
+                {
+                    "element_id": i,
+                    "description": x.description,
+                    "unit": x.unit,
+                    "baseline": x.baseline,
+                    "target": x.target,
+                    "means_of_verification": x.verification,
+                }
+                for i, x in indicators
+            ],
+            counts,
+        )
+        await _insert(
+            session,
+            IndicatorMeasurement,
+            [
+                {
+                    "indicator_id": i,
+                    "measured_on": day,
+                    "value": value,
+                    "unit": x.unit,
+                    "note": note,
+                }
+                for i, (_, x) in zip(indicator_ids, indicators, strict=True)
+                for day, value, note in x.measurements
+            ],
+            counts,
+        )
+        level = [
+            (pid, i, child)
+            for i, (pid, _, e) in zip(ids, level, strict=True)
+            for child in e.children
+        ]
+    return counts
+
+
 async def _persist(
     session: AsyncSession, drafts: Sequence[ProjectDraft], themes: Mapping[str, Theme]
 ) -> dict[str, int]:
-    """Two flushes: first the rows others point at, then every link between them."""
+    """Two flushes (the rows others point at, then every link between them), then the
+    cooperation records as bulk inserts, parents before children."""
     institutions, new_institutions = await _institutions(
         session, (key for d in drafts for key, _ in d.institutions)
     )
@@ -1273,6 +2600,8 @@ async def _persist(
     ]
     session.add_all([*affiliations, *links])
     await session.flush()
+    pairs = list(zip(drafts, projects, strict=True))
+    cooperation = await _persist_cooperation(session, pairs, themes, institutions, researchers)
 
     def count(kind: type[Base]) -> int:
         return sum(1 for link in links if isinstance(link, kind))
@@ -1287,6 +2616,7 @@ async def _persist(
         "project_institutions": count(ProjectInstitution),
         "project_members": count(ProjectMember),
         "phase_transitions": count(PhaseTransition),
+        **{table.__tablename__: cooperation[table.__tablename__] for table in COOPERATION_TABLES},
     }
 
 
