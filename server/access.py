@@ -5,15 +5,16 @@ Never filter results in Python: a rule lives here once and each query composes i
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, exists, literal, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, exists, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import Principal
-from server.models import Affiliation, Project, ProjectInstitution, ProjectMember
-from server.models.enums import ProjectPhase
+from server.models import Affiliation, Dataset, Project, ProjectInstitution, ProjectMember
+from server.models.enums import AccessLevel, ProjectPhase
 
 # Before approval a project is a proposal under negotiation between governments:
 # only staff and the people and institutions named in it may see it.
@@ -75,6 +76,42 @@ async def visible_by_id(
         .where(model.id.in_(ids), project_visible(principal))
     )
     return {row.id: row for row in rows}
+
+
+def dataset_visible(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:
+    """Datasets the principal may see: the project must be visible, and then the access level.
+
+    public: anyone; embargoed: anyone after the date; project: members of the project;
+    institution: people of the owner institution. Staff see every dataset's metadata.
+    """
+
+    if principal.is_staff:
+        return true()
+    day = today or dt.datetime.now(dt.UTC).date()
+    open_now = or_(
+        Dataset.access_level == AccessLevel.PUBLIC,
+        and_(Dataset.access_level == AccessLevel.EMBARGOED, Dataset.embargo_until <= day),
+    )
+    clauses: list[ColumnElement[bool]] = [open_now]
+    if principal.researcher_id is not None:
+        clauses.append(
+            exists().where(
+                ProjectMember.project_id == Dataset.project_id,
+                ProjectMember.researcher_id == principal.researcher_id,
+            )
+        )
+    institution_ids = _principal_institutions(principal)
+    if institution_ids is not None:
+        clauses.append(
+            and_(
+                Dataset.access_level != AccessLevel.PROJECT,
+                Dataset.owner_institution_id.in_(institution_ids),
+            )
+        )
+    return and_(
+        exists().where(Project.id == Dataset.project_id, project_visible(principal)),
+        or_(*clauses),
+    )
 
 
 def email_visible(principal: Principal) -> bool:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pycountry
-from license_expression import get_spdx_licensing
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,10 +27,9 @@ from server.models import LearningMaterial, Project
 from server.models.enums import MaterialKind
 from server.permissions import require_signed_in
 from server.projects import in_partner_country, in_theme, require_project_editor, visible_project
-from server.validation import check_url, clean_text
+from server.validation import check_url, clean_text, normalize_licence
 
 LICENCE_MAX = 100  # learning_materials.licence is String(100)
-_SPDX = get_spdx_licensing()
 
 
 @dataclass
@@ -64,18 +62,6 @@ def normalize_language(value: str) -> str | None:
 def language_name(code: str) -> str | None:
     language = pycountry.languages.get(**{"alpha_2" if len(code) == 2 else "alpha_3": code})
     return language.name if language is not None else None
-
-
-def normalize_licence(value: str) -> str | None:
-    """The normalised SPDX license expression (e.g. "mit or cc-by-4.0" becomes
-    "MIT OR CC-BY-4.0"), or None when it is not a valid expression of known SPDX ids."""
-    try:
-        info = _SPDX.validate(value.strip())
-    except Exception:  # the parser raises on some malformed input instead of reporting it
-        return None
-    if info.errors or not info.normalized_expression:
-        return None
-    return str(info.normalized_expression)
 
 
 # ---- reads -------------------------------------------------------------------------

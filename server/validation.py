@@ -8,12 +8,14 @@ import unicodedata
 
 import idutils
 import pycountry
+from license_expression import get_spdx_licensing
 
 from server.errors import Collector
 
 _ROR_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 _ROR_RE = re.compile(r"^(?:https?://ror\.org/)?(0[0-9a-hjkmnp-tv-z]{6}[0-9]{2})$", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SPDX = get_spdx_licensing()
 _URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
@@ -88,3 +90,15 @@ def check_period(
 ) -> None:
     if start is not None and end is not None and end < start:
         errors.add("INVALID_PERIOD", "the end date is before the start date", field)
+
+
+def normalize_licence(value: str) -> str | None:
+    """The normalised SPDX license expression (e.g. "mit or cc-by-4.0" becomes
+    "MIT OR CC-BY-4.0"), or None when it is not a valid expression of known SPDX ids."""
+    try:
+        info = _SPDX.validate(value.strip())
+    except Exception:  # the parser raises on some malformed input instead of reporting it
+        return None
+    if info.errors or not info.normalized_expression:
+        return None
+    return str(info.normalized_expression)

@@ -266,3 +266,14 @@ __all__ += [
     "TrainingCourse",
     "TrainingParticipant",
 ]
+
+from server.models.datasets import (  # noqa: E402
+    Artifact,
+    Dataset,
+    DatasetFile,
+    DatasetTheme,
+    DatasetVersion,
+    Upload,
+)
+
+__all__ += ["Artifact", "Dataset", "DatasetFile", "DatasetTheme", "DatasetVersion", "Upload"]

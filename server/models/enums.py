@@ -96,3 +96,26 @@ class DacRating(enum.StrEnum):
 class MaterialKind(enum.StrEnum):
     SEMINAR_MATERIAL = "seminar_material"
     DIGITAL_CONTENT = "digital_content"
+
+
+class AccessLevel(enum.StrEnum):
+    PUBLIC = "public"
+    PROJECT = "project"
+    INSTITUTION = "institution"
+    EMBARGOED = "embargoed"
+
+
+class VersionState(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class UploadState(enum.StrEnum):
+    AWAITING_UPLOAD = "awaiting_upload"
+    UPLOADED = "uploaded"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    ABORTED = "aborted"

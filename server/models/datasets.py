@@ -1,0 +1,164 @@
+"""Datasets, their immutable versions, uploads and the files they become."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, UTCDateTime
+from server.models import str_enum, utcnow_column
+from server.models.enums import AccessLevel, UploadState, VersionState
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (
+        CheckConstraint(
+            "(access_level = 'embargoed') = (embargo_until IS NOT NULL)", "embargo_date"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    owner_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    licence: Mapped[str] = mapped_column(String(200), doc="SPDX license expression")
+    access_level: Mapped[AccessLevel] = mapped_column(str_enum(AccessLevel, "access_level"))
+    embargo_until: Mapped[dt.date | None] = mapped_column(Date)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime] = utcnow_column()
+    updated_at: Mapped[dt.datetime] = utcnow_column()
+
+
+class DatasetTheme(Base):
+    __tablename__ = "dataset_themes"
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id"), primary_key=True, index=True)
+
+
+class DatasetVersion(Base):
+    """Version n of a dataset: a draft accepts files; once published it never changes."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "number"),
+        CheckConstraint("number >= 1", "number_positive"),
+        CheckConstraint(
+            "(state = 'published') = (published_at IS NOT NULL)", "published_when_stamped"
+        ),
+        # at most one open draft per dataset
+        Index(
+            "uq_dataset_versions_one_draft",
+            "dataset_id",
+            unique=True,
+            sqlite_where=text("state = 'draft'"),
+            postgresql_where=text("state = 'draft'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[VersionState] = mapped_column(str_enum(VersionState, "version_state"))
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_versions.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime] = utcnow_column()
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+
+class Upload(Base):
+    """One file on its way into a draft version. The database is the truth of its state."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        CheckConstraint("declared_size >= 0", "declared_size_not_negative"),
+        CheckConstraint("attempts >= 0", "attempts_not_negative"),
+        Index("ix_uploads_state_lease", "state", "lease_expires_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    object_key: Mapped[str] = mapped_column(String(1024), unique=True)
+    declared_size: Mapped[int] = mapped_column(BigInteger)
+    declared_sha256: Mapped[str | None] = mapped_column(String(64))
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[UploadState] = mapped_column(str_enum(UploadState, "upload_state"), index=True)
+    multipart_id: Mapped[str | None] = mapped_column(String(1024))
+    part_size: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    detected_format: Mapped[str | None] = mapped_column(String(64))
+    media_type: Mapped[str | None] = mapped_column(String(255))
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime] = utcnow_column()
+    updated_at: Mapped[dt.datetime] = utcnow_column()
+    uploaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class DatasetFile(Base):
+    """A file of a version. Published versions' files never change; a new draft copies them."""
+
+    __tablename__ = "dataset_files"
+    __table_args__ = (UniqueConstraint("version_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True
+    )
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str | None] = mapped_column(String(255))
+    format: Mapped[str | None] = mapped_column(String(64))
+    raw_key: Mapped[str] = mapped_column(String(1024))
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = utcnow_column()
+
+
+class Artifact(Base):
+    """Something derived from a file (normalised Parquet, preview, profile), with its digest."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("file_id", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_files.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    bucket: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = utcnow_column()
