@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import dataset_visible
@@ -311,9 +311,7 @@ async def update_dataset(
     for key, value in fields.items():
         setattr(dataset, key, value)
     if themes is not None:
-        await session.execute(
-            DatasetTheme.__table__.delete().where(DatasetTheme.dataset_id == dataset.id)
-        )
+        await session.execute(delete(DatasetTheme).where(DatasetTheme.dataset_id == dataset.id))
         session.add_all([DatasetTheme(dataset_id=dataset.id, theme_id=t) for t in themes])
     dataset.updated_at = utcnow()
     await session.flush()
