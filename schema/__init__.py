@@ -20,12 +20,14 @@ from strawberry.types import ExecutionContext
 
 from schema.accounts import AccountQueries
 from schema.cooperation import CooperationMutations, CooperationQueries
+from schema.datasets import DatasetMutations, DatasetQueries
 from schema.errors import should_mask
 from schema.evaluation import EvaluationMutations, EvaluationQueries
 from schema.institutions import InstitutionMutations, InstitutionQueries
 from schema.pdm import PdmMutations, PdmQueries
 from schema.projects import ProjectMutations, ProjectQueries
 from schema.researchers import ResearcherMutations, ResearcherQueries
+from schema.scalars import SCALARS
 from schema.themes import ThemeMutations, ThemeQueries
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -41,6 +43,7 @@ class Query(
     CooperationQueries,
     PdmQueries,
     EvaluationQueries,
+    DatasetQueries,
 ):
     node: relay.Node | None = relay.node(description="Fetch any object by its global id")
     nodes: list[relay.Node | None] = relay.node(description="Fetch objects by their global ids")
@@ -55,6 +58,7 @@ class Mutation(
     CooperationMutations,
     PdmMutations,
     EvaluationMutations,
+    DatasetMutations,
 ):
     pass
 
@@ -73,7 +77,7 @@ def build_schema() -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
         extensions=[
             lambda: MaskErrors(should_mask_error=should_mask),
             lambda: QueryDepthLimiter(max_depth=12),

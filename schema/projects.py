@@ -11,6 +11,7 @@ from strawberry import relay
 from schema.connections import Connection, connection, decode_id, load_nodes, page_args
 from schema.context import Info
 from schema.cooperation import ProjectCooperationFields
+from schema.datasets import ProjectDatasetFields
 from schema.errors import UserError, mutate, read
 from schema.evaluation import ProjectEvaluationFields
 from schema.institutions import Country, Institution, given
@@ -65,7 +66,13 @@ class PhaseTransition:
 
 
 @strawberry.type(description="A SATREPS joint research project between Japan and partners.")
-class Project(ProjectCooperationFields, ProjectPdmFields, ProjectEvaluationFields, relay.Node):
+class Project(
+    ProjectCooperationFields,
+    ProjectPdmFields,
+    ProjectEvaluationFields,
+    ProjectDatasetFields,
+    relay.Node,
+):
     id: relay.NodeID[int]
     title: str
     acronym: str | None

@@ -81,8 +81,9 @@ async def visible_by_id(
 def dataset_visible(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:
     """Datasets the principal may see: the project must be visible, and then the access level.
 
-    public: anyone; embargoed: anyone after the date; project: members of the project;
-    institution: people of the owner institution. Staff see every dataset's metadata.
+    public: anyone; embargoed: anyone after the date, before it the project's members and the
+    owner institution's people; project: members of the project; institution: people of the
+    owner institution. Staff see every dataset's metadata (issue 6 refines file access).
     """
 
     if principal.is_staff:
@@ -95,16 +96,19 @@ def dataset_visible(principal: Principal, today: dt.date | None = None) -> Colum
     clauses: list[ColumnElement[bool]] = [open_now]
     if principal.researcher_id is not None:
         clauses.append(
-            exists().where(
-                ProjectMember.project_id == Dataset.project_id,
-                ProjectMember.researcher_id == principal.researcher_id,
+            and_(
+                Dataset.access_level.in_((AccessLevel.PROJECT, AccessLevel.EMBARGOED)),
+                exists().where(
+                    ProjectMember.project_id == Dataset.project_id,
+                    ProjectMember.researcher_id == principal.researcher_id,
+                ),
             )
         )
     institution_ids = _principal_institutions(principal)
     if institution_ids is not None:
         clauses.append(
             and_(
-                Dataset.access_level != AccessLevel.PROJECT,
+                Dataset.access_level.in_((AccessLevel.INSTITUTION, AccessLevel.EMBARGOED)),
                 Dataset.owner_institution_id.in_(institution_ids),
             )
         )

@@ -1,0 +1,402 @@
+"""Datasets and versions: types, queries, mutations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.context import Info
+from schema.errors import UserError, mutate, read
+from schema.institutions import Institution, given
+from schema.scalars import Long
+from schema.themes import Theme
+from server import datasets as service
+from server import models
+from server.models.enums import AccessLevel as AccessLevelEnum
+from server.models.enums import UploadState as UploadStateEnum
+from server.models.enums import VersionState as VersionStateEnum
+from server.pagination import paginate
+
+if TYPE_CHECKING:
+    from schema.projects import Project
+
+AccessLevel = strawberry.enum(AccessLevelEnum, name="AccessLevel")
+VersionState = strawberry.enum(VersionStateEnum, name="VersionState")
+UploadState = strawberry.enum(
+    UploadStateEnum,
+    name="UploadState",
+    description="AWAITING_UPLOAD -> UPLOADED -> QUEUED -> PROCESSING -> READY | FAILED |"
+    " REJECTED; ABORTED when the uploader gives up",
+)
+
+
+@strawberry.type(description="A file of a dataset version, with its digest.")
+class DatasetFile(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    size: Long
+    sha256: str
+    media_type: str | None
+    format: str | None
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: models.DatasetFile) -> DatasetFile:
+        return cls(
+            id=row.id,
+            name=row.name,
+            size=Long(row.size),
+            sha256=row.sha256,
+            media_type=row.media_type,
+            format=row.format,
+            created_at=row.created_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[DatasetFile | None]:
+        loader = info.context.loaders.one_visible(service.files_by_id)
+        return await load_nodes(loader, node_ids, cls.from_row)
+
+
+@strawberry.type(description="One file on its way into a draft version.")
+class Upload(relay.Node):
+    id: relay.NodeID[int]
+    filename: str
+    state: UploadState  # type: ignore[valid-type]
+    declared_size: Long
+    declared_sha256: str | None
+    content_type: str | None
+    attempts: int
+    error_code: str | None = strawberry.field(description="Stable code when FAILED/REJECTED")
+    error_message: str | None
+    size: Long | None
+    sha256: str | None
+    detected_format: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: models.Upload) -> Upload:
+        return cls(
+            id=row.id,
+            filename=row.filename,
+            state=row.state,
+            declared_size=Long(row.declared_size),
+            declared_sha256=row.declared_sha256,
+            content_type=row.content_type,
+            attempts=row.attempts,
+            error_code=row.error_code,
+            error_message=row.error_message,
+            size=Long(row.size) if row.size is not None else None,
+            sha256=row.sha256,
+            detected_format=row.detected_format,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            finished_at=row.finished_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[Upload | None]:
+        loader = info.context.loaders.one_visible(service.uploads_by_id)
+        return await load_nodes(loader, node_ids, cls.from_row)
+
+
+@strawberry.type(description="Version n of a dataset; published versions never change.")
+class DatasetVersion(relay.Node):
+    id: relay.NodeID[int]
+    number: int
+    state: VersionState  # type: ignore[valid-type]
+    note: str | None
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+    dataset_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.DatasetVersion) -> DatasetVersion:
+        return cls(
+            id=row.id,
+            number=row.number,
+            state=row.state,
+            note=row.note,
+            created_at=row.created_at,
+            published_at=row.published_at,
+            dataset_id=row.dataset_id,
+        )
+
+    @strawberry.field
+    async def files(self, info: Info) -> list[DatasetFile]:
+        rows = await info.context.loaders.many(service.files_by_version).load(self.id)
+        return [DatasetFile.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def uploads(self, info: Info) -> list[Upload]:
+        rows = await info.context.loaders.many(service.uploads_by_version).load(self.id)
+        return [Upload.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def dataset(self, info: Info) -> Dataset | None:
+        row = await info.context.loaders.one_visible(service.datasets_by_id).load(self.dataset_id)
+        return Dataset.from_row(row) if row is not None else None
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[DatasetVersion | None]:
+        loader = info.context.loaders.one_visible(service.versions_by_id)
+        return await load_nodes(loader, node_ids, cls.from_row)
+
+
+@strawberry.type(description="Research data of a project, owned by an institution.")
+class Dataset(relay.Node):
+    id: relay.NodeID[int]
+    title: str
+    description: str | None
+    keywords: list[str]
+    licence: str = strawberry.field(description="SPDX license expression")
+    access_level: AccessLevel  # type: ignore[valid-type]
+    embargo_until: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    project_id: strawberry.Private[int]
+    owner_institution_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.Dataset) -> Dataset:
+        return cls(
+            id=row.id,
+            title=row.title,
+            description=row.description,
+            keywords=list(row.keywords or []),
+            licence=row.licence,
+            access_level=row.access_level,
+            embargo_until=row.embargo_until,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            project_id=row.project_id,
+            owner_institution_id=row.owner_institution_id,
+        )
+
+    @strawberry.field
+    async def project(
+        self, info: Info
+    ) -> Annotated[Project, strawberry.lazy("schema.projects")] | None:
+        from schema.projects import Project
+
+        row = await info.context.loaders.project_by_id.load(self.project_id)
+        return Project.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def owner_institution(self, info: Info) -> Institution:
+        row = await info.context.loaders.institution_by_id.load(self.owner_institution_id)
+        return Institution.from_row(row)
+
+    @strawberry.field
+    async def themes(self, info: Info) -> list[Theme]:
+        rows = await info.context.loaders.many(service.themes_by_dataset).load(self.id)
+        return [Theme.from_row(r) for r in rows]
+
+    @strawberry.field(description="Oldest first")
+    async def versions(self, info: Info) -> list[DatasetVersion]:
+        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        return [DatasetVersion.from_row(r) for r in rows]
+
+    @strawberry.field(description="The newest published version, if any")
+    async def latest_version(self, info: Info) -> DatasetVersion | None:
+        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        published = [r for r in rows if r.state == VersionStateEnum.PUBLISHED]
+        return DatasetVersion.from_row(published[-1]) if published else None
+
+    @strawberry.field(description="The open draft, if any")
+    async def draft(self, info: Info) -> DatasetVersion | None:
+        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        drafts = [r for r in rows if r.state == VersionStateEnum.DRAFT]
+        return DatasetVersion.from_row(drafts[-1]) if drafts else None
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: list[str], required: bool = False
+    ) -> list[Dataset | None]:
+        loader = info.context.loaders.one_visible(service.datasets_by_id)
+        return await load_nodes(loader, node_ids, cls.from_row)
+
+
+@strawberry.type
+class ProjectDatasetFields:
+    """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""
+
+    @strawberry.field(description="The project's datasets that you may see")
+    async def datasets(self, info: Info) -> list[Dataset]:
+        project_id = self.id  # type: ignore[attr-defined]
+        rows = await info.context.loaders.many_visible(service.datasets_by_project).load(project_id)
+        return [Dataset.from_row(r) for r in rows]
+
+
+@strawberry.input
+class DatasetFilter:
+    project_id: relay.GlobalID | None = None
+    institution_id: relay.GlobalID | None = None
+    theme_id: relay.GlobalID | None = None
+    country: str | None = strawberry.field(default=None, description="A partner country")
+    access_level: AccessLevel | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class CreateDatasetInput:
+    project_id: relay.GlobalID
+    owner_institution_id: relay.GlobalID
+    title: str
+    licence: str = strawberry.field(description="SPDX license expression, e.g. CC-BY-4.0")
+    access_level: AccessLevel = AccessLevelEnum.PROJECT  # type: ignore[valid-type]
+    embargo_until: dt.date | None = None
+    description: str | None = None
+    keywords: list[str] = strawberry.field(default_factory=list)
+    theme_ids: list[relay.GlobalID] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateDatasetInput:
+    id: relay.GlobalID
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    keywords: list[str] | None = strawberry.UNSET
+    licence: str | None = strawberry.UNSET
+    access_level: AccessLevel | None = strawberry.UNSET  # type: ignore[valid-type]
+    embargo_until: dt.date | None = strawberry.UNSET
+    theme_ids: list[relay.GlobalID] | None = strawberry.UNSET
+
+
+@strawberry.type
+class DatasetPayload:
+    dataset: Dataset | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DatasetVersionPayload:
+    version: DatasetVersion | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+DATASET_FIELDS = ("title", "description", "keywords", "licence", "access_level", "embargo_until")
+
+
+def _theme_ids(ids: list[relay.GlobalID] | None) -> list[int]:
+    return [decode_id(gid, "Theme", "themeIds") for gid in ids or []]
+
+
+async def _dataset_payload(info: Info, op: Any) -> DatasetPayload:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return DatasetPayload(errors=result)
+    return DatasetPayload(dataset=Dataset.from_row(result))
+
+
+async def _version_payload(info: Info, op: Any) -> DatasetVersionPayload:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return DatasetVersionPayload(errors=result)
+    return DatasetVersionPayload(version=DatasetVersion.from_row(result))
+
+
+@strawberry.type
+class DatasetQueries:
+    @strawberry.field(description="Datasets you may see")
+    async def datasets(
+        self,
+        info: Info,
+        filter: DatasetFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Dataset]:
+        principal = info.context.principal
+
+        async def op(session: Any) -> Any:
+            flt = None
+            if filter is not None:
+                flt = service.DatasetFilter(
+                    country=filter.country, access_level=filter.access_level
+                )
+                if filter.project_id is not None:
+                    flt.project_id = decode_id(filter.project_id, "Project", "filter.projectId")
+                if filter.institution_id is not None:
+                    flt.institution_id = decode_id(
+                        filter.institution_id, "Institution", "filter.institutionId"
+                    )
+                if filter.theme_id is not None:
+                    flt.theme_id = decode_id(filter.theme_id, "Theme", "filter.themeId")
+            stmt = await service.datasets_query(session, principal, flt)
+            return await paginate(
+                session, stmt, models.Dataset.id, page_args(first, after, last, before)
+            )
+
+        return connection(await read(info, op), Dataset.from_row)
+
+
+@strawberry.type
+class DatasetMutations:
+    @strawberry.mutation(description="A new dataset, with version 1 open as a draft")
+    async def create_dataset(self, info: Info, input: CreateDatasetInput) -> DatasetPayload:
+        async def op(session: Any, principal: Any) -> models.Dataset:
+            values = given(input, *DATASET_FIELDS)
+            values["theme_ids"] = _theme_ids(input.theme_ids)
+            return await service.create_dataset(
+                session,
+                principal,
+                decode_id(input.project_id, "Project", "projectId"),
+                decode_id(input.owner_institution_id, "Institution", "ownerInstitutionId"),
+                values,
+            )
+
+        return await _dataset_payload(info, op)
+
+    @strawberry.mutation
+    async def update_dataset(self, info: Info, input: UpdateDatasetInput) -> DatasetPayload:
+        async def op(session: Any, principal: Any) -> models.Dataset:
+            values = given(input, *DATASET_FIELDS)
+            if input.theme_ids is not strawberry.UNSET:
+                values["theme_ids"] = _theme_ids(input.theme_ids)
+            dataset_id = decode_id(input.id, "Dataset", "id")
+            return await service.update_dataset(session, principal, dataset_id, values)
+
+        return await _dataset_payload(info, op)
+
+    @strawberry.mutation(description="Freeze a draft for ever; a new draft starts from it")
+    async def publish_dataset_version(
+        self, info: Info, version_id: relay.GlobalID, note: str | None = None
+    ) -> DatasetVersionPayload:
+        async def op(session: Any, principal: Any) -> models.DatasetVersion:
+            vid = decode_id(version_id, "DatasetVersion", "versionId")
+            return await service.publish_version(session, principal, vid, note)
+
+        return await _version_payload(info, op)
+
+    @strawberry.mutation(description="Open the next version as a draft with the latest files")
+    async def start_dataset_draft(
+        self, info: Info, dataset_id: relay.GlobalID
+    ) -> DatasetVersionPayload:
+        async def op(session: Any, principal: Any) -> models.DatasetVersion:
+            did = decode_id(dataset_id, "Dataset", "datasetId")
+            return await service.start_draft(session, principal, did)
+
+        return await _version_payload(info, op)
+
+    @strawberry.mutation(description="Take a file out of a draft version")
+    async def remove_dataset_file(
+        self, info: Info, file_id: relay.GlobalID
+    ) -> DatasetVersionPayload:
+        async def op(session: Any, principal: Any) -> models.DatasetVersion:
+            fid = decode_id(file_id, "DatasetFile", "fileId")
+            return await service.remove_file(session, principal, fid)
+
+        return await _version_payload(info, op)
