@@ -1,0 +1,101 @@
+"""Background jobs by name: arq (Redis) in production, an in-process runner when embedded.
+
+The API never imports a job: it asks for one by name, after its transaction committed (a
+worker must never look for a row that is not there yet). The database stays the truth of
+every job's state; the queue only carries ids, and the reconciler re-enqueues what the
+database says is waiting, so a lost queue loses nothing. arq is in maintenance mode, so
+every use of it stays behind this module and `workers/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+JobFunction = Callable[..., Awaitable[Any]]
+
+
+class JobQueue(Protocol):
+    async def enqueue(self, name: str, *args: Any, job_id: str) -> bool:
+        """Queue `name(*args)`; False when a job with this id is already queued or running."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class InProcessJobs:
+    """Runs the same job functions as the workers, as tasks of this process (embedded mode).
+
+    `functions` maps job names to coroutine functions taking (ctx, *args), like arq's.
+    Concurrency is bounded; job ids de-duplicate while a job is pending or running.
+    """
+
+    def __init__(
+        self,
+        functions: Mapping[str, JobFunction],
+        *,
+        ctx: dict[str, Any] | None = None,
+        concurrency: int = 2,
+    ) -> None:
+        self._functions = dict(functions)
+        self._ctx = ctx if ctx is not None else {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._active: dict[str, asyncio.Task[Any]] = {}
+
+    async def enqueue(self, name: str, *args: Any, job_id: str) -> bool:
+        if name not in self._functions:
+            raise KeyError(f"no job named {name!r}")
+        if job_id in self._active:
+            return False
+        task = asyncio.create_task(self._run(name, args, job_id), name=job_id)
+        self._active[job_id] = task
+        return True
+
+    async def _run(self, name: str, args: tuple[Any, ...], job_id: str) -> None:
+        try:
+            async with self._slots:
+                await self._functions[name]({**self._ctx, "job_id": job_id}, *args)
+        except Exception:  # the job records its own outcome in the database
+            log.exception("job %s failed", job_id)
+        finally:
+            self._active.pop(job_id, None)
+
+    async def drain(self) -> None:
+        """Wait for every queued and running job (tests, shutdown)."""
+        while self._active:
+            await asyncio.gather(*list(self._active.values()), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+
+
+class ArqJobs:
+    """Enqueues into Redis for `satreps worker` processes (arq)."""
+
+    def __init__(self, redis_url: str, *, queue_name: str = "satreps:queue") -> None:
+        self._redis_url = redis_url
+        self._queue_name = queue_name
+        self._pool: Any = None
+
+    async def _connect(self) -> Any:
+        if self._pool is None:
+            from arq import create_pool
+            from arq.connections import RedisSettings
+
+            self._pool = await create_pool(
+                RedisSettings.from_dsn(self._redis_url), default_queue_name=self._queue_name
+            )
+        return self._pool
+
+    async def enqueue(self, name: str, *args: Any, job_id: str) -> bool:
+        pool = await self._connect()
+        job = await pool.enqueue_job(name, *args, _job_id=job_id, _queue_name=self._queue_name)
+        return job is not None
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
