@@ -20,6 +20,7 @@ from schema.context import Context
 from server.auth import ANONYMOUS, AuthError, Principal, authenticate
 from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
+from server.storage import store_from_settings
 
 _STATE_KEY = "satreps"
 
@@ -98,6 +99,7 @@ def create_app(
     sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> Starlette:
     settings = settings or get_settings()
+    store = store_from_settings(settings)
     owned_engine = None
     if sessions is None:
         owned_engine = engine_from_settings(settings)
@@ -107,16 +109,28 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
+        checks: dict[str, str] = {}
         try:
             async with sessions() as session:
                 await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
         except Exception as error:  # report, never crash the probe
-            return JSONResponse({"status": "unavailable", "database": str(error)[:200]}, 503)
-        return JSONResponse({"status": "ready", "database": "ok"})
+            checks["database"] = str(error)[:200]
+        try:
+            await store.check()
+            checks["objects"] = "ok"
+        except Exception as error:
+            checks["objects"] = str(error)[:200]
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", **checks}, 200 if ready else 503
+        )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await store.ensure_buckets()
         yield
+        store.close()
         if owned_engine is not None:
             await owned_engine.dispose()
 
@@ -131,4 +145,5 @@ def create_app(
     )
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.store = store
     return app

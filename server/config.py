@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,33 @@ class Settings(BaseSettings):
     )
     object_dir: Path = Field(
         default=Path("./var/objects"), description="Local object store directory (embedded mode)"
+    )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="S3/MinIO endpoint host:port; when unset, objects live under object_dir",
+    )
+    s3_access_key: str = Field(default="", description="S3 access key")
+    s3_secret_key: SecretStr = Field(default=SecretStr(""), description="S3 secret key")
+    s3_secure: bool = Field(default=True, description="Use HTTPS for S3")
+    s3_region: str = Field(
+        default="us-east-1", description="S3 region (fixed: presigning needs no call)"
+    )
+    bucket_raw: str = Field(
+        default="satreps-raw", description="Bucket for raw uploads (object lock where supported)"
+    )
+    bucket_artifacts: str = Field(
+        default="satreps-artifacts", description="Bucket for derived artifacts"
+    )
+    bucket_provenance: str = Field(
+        default="satreps-provenance", description="Bucket for provenance documents"
+    )
+    raw_retention_days: int = Field(
+        default=365, description="GOVERNANCE retention of raw objects in days (0: lock, no default)"
+    )
+    storage_workers: int = Field(default=8, description="Threads for object-store I/O")
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for arq workers and events; when unset, jobs run in-process",
     )
     auto_migrate: bool = Field(
         default=True, description="Apply Alembic migrations when `satreps serve` starts"
@@ -41,6 +68,8 @@ def settings_table() -> str:
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for name, info in Settings.model_fields.items():
         default = info.default
+        if isinstance(default, SecretStr):
+            default = "" if not default.get_secret_value() else "(secret)"
         shown = str(default) if not isinstance(default, bool) else str(default).lower()
         rows.append(f"| `{prefix}{name.upper()}` | `{shown}` | {info.description or ''} |")
     return "\n".join(rows) + "\n"

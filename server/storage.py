@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import IO, Any, ClassVar, NamedTuple, TypeVar, cast
 from urllib.parse import quote
 
+from server.config import Settings
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -1720,3 +1722,20 @@ class S3ObjectStore(ObjectStore):
         check_key(key)
         with contextlib.suppress(UploadNotFound):
             await self._run(self._multipart.abort, bucket, key, upload_id)
+
+
+def store_from_settings(settings: Settings) -> ObjectStore:
+    """S3/MinIO when `s3_endpoint` is set, else the local directory `object_dir`."""
+    buckets = Buckets(settings.bucket_raw, settings.bucket_artifacts, settings.bucket_provenance)
+    if settings.s3_endpoint:
+        return S3ObjectStore(
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key.get_secret_value(),
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+            buckets=buckets,
+            raw_retention_days=settings.raw_retention_days,
+            max_workers=settings.storage_workers,
+        )
+    return LocalObjectStore(settings.object_dir, buckets, max_workers=settings.storage_workers)

@@ -142,8 +142,9 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, sessions=sessions)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
+    async with app.router.lifespan_context(app):  # start-up and shut-down run as in serve
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
 
 
 @dataclass
