@@ -1,0 +1,163 @@
+"""Format detection: magic bytes first, then text sniffing, then the extension as a tiebreak.
+
+Hand-written magic table rather than `puremagic`/`filetype`: the formats we act on are a
+dozen fixed signatures, those libraries do not sniff text formats (CSV/JSON) at all, and
+telling xlsx from zip needs the central directory, which we read ourselves (`zip_kind`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import zipfile
+from collections import Counter
+from pathlib import Path, PurePath
+
+from .model import DetectedFormat
+from .text import decode_head, sniff_encoding
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"PAR1", "parquet", "application/vnd.apache.parquet"),
+    (b"%PDF-", "pdf", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "png", "image/png"),
+    (b"\xff\xd8\xff", "jpeg", "image/jpeg"),
+    (b"GIF87a", "gif", "image/gif"),
+    (b"GIF89a", "gif", "image/gif"),
+    (b"II*\x00", "tiff", "image/tiff"),
+    (b"MM\x00*", "tiff", "image/tiff"),
+    (b"\x89HDF\r\n\x1a\n", "hdf5", "application/x-hdf5"),
+    (b"CDF\x01", "netcdf", "application/x-netcdf"),
+    (b"CDF\x02", "netcdf", "application/x-netcdf"),
+    (b"\x1f\x8b", "gzip", "application/gzip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole2", "application/x-ole-storage"),
+    (b"PK\x03\x04", "zip", "application/zip"),
+    (b"PK\x05\x06", "zip", "application/zip"),
+)
+_NETCDF_EXT = {".nc", ".nc4", ".netcdf", ".cdf"}
+_TEXT_KINDS = {
+    "csv": ("text/csv", True),
+    "tsv": ("text/tab-separated-values", True),
+    "ndjson": ("application/x-ndjson", True),
+    "json": ("application/json", False),
+    "json-array": ("application/json", True),
+    "geojson": ("application/geo+json", True),
+    "text": ("text/plain", False),
+}
+_DELIMITERS = (",", "\t", ";", "|")
+_GEOJSON = re.compile(r'"type"\s*:\s*"(FeatureCollection|Feature)"')
+
+OPAQUE = DetectedFormat("opaque", "application/octet-stream", False)
+
+
+def detect_format(head: bytes, filename: str, path: Path | None = None) -> DetectedFormat:
+    """Detect from the first bytes; `path` (a seekable copy) lets ZIPs be told apart."""
+    ext = PurePath(filename).suffix.lower()
+    for magic, kind, media in _MAGIC:
+        if head.startswith(magic):
+            return _refine_binary(kind, media, head, ext, path)
+    if head[8:12] == b"WEBP" and head.startswith(b"RIFF"):
+        return DetectedFormat("webp", "image/webp", False)
+    encoding = sniff_encoding(head)
+    if encoding is None or not head:
+        return OPAQUE
+    return _sniff_text(decode_head(head, encoding), encoding, ext)
+
+
+def _refine_binary(
+    kind: str, media: str, head: bytes, ext: str, path: Path | None
+) -> DetectedFormat:
+    if kind == "hdf5" and ext in _NETCDF_EXT:
+        return DetectedFormat("netcdf", "application/x-netcdf", False, detail="netcdf4")
+    if kind == "ole2" and ext in {".xls", ".xlt"}:
+        return DetectedFormat("xls", "application/vnd.ms-excel", False)
+    if kind == "zip":
+        sub = zip_kind(path) if path is not None else _zip_kind_from_head(head, ext)
+        if sub == "xlsx":
+            return DetectedFormat("xlsx", XLSX, False)
+    return DetectedFormat(kind, media, kind == "parquet")
+
+
+def zip_kind(path: Path) -> str:
+    """'xlsx' when the central directory holds a workbook, else 'zip' (also if unreadable)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "zip"
+    return "xlsx" if any(n.startswith("xl/") for n in names) else "zip"
+
+
+def _zip_kind_from_head(head: bytes, ext: str) -> str:
+    return "xlsx" if b"xl/" in head[:4096] or ext in {".xlsx", ".xlsm"} else "zip"
+
+
+def _text(kind: str, encoding: str, delimiter: str | None = None) -> DetectedFormat:
+    media, tabular = _TEXT_KINDS[kind]
+    return DetectedFormat(
+        "json" if kind == "json-array" else kind,
+        media,
+        tabular,
+        encoding=encoding,
+        delimiter=delimiter,
+        detail="array" if kind == "json-array" else None,
+    )
+
+
+def _sniff_text(text: str, encoding: str, ext: str) -> DetectedFormat:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped[:1] in ("{", "["):
+        json_kind = _sniff_json(stripped, ext)
+        if json_kind is not None:
+            return _text(json_kind, encoding)
+    delimiter = sniff_delimiter(text, ext)
+    if delimiter is not None:
+        return _text("tsv" if delimiter == "\t" else "csv", encoding, delimiter)
+    if ext in {".csv", ".tsv", ".tab"}:
+        return _text("tsv" if ext != ".csv" else "csv", encoding, "," if ext == ".csv" else "\t")
+    return _text("text", encoding)
+
+
+def _sniff_json(text: str, ext: str) -> str | None:
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    complete = lines[:-1] if len(lines) > 1 else lines
+    if len(complete) >= 2 and all(_is_json_object(ln) for ln in complete):
+        return "ndjson"
+    if text.startswith("{"):
+        if _GEOJSON.search(text[:65536]):
+            return "geojson"
+        if ext in {".ndjson", ".jsonl"} and _is_json_object(lines[0]):
+            return "ndjson"
+        return "json"
+    return "json-array"
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def sniff_delimiter(text: str, ext: str) -> str | None:
+    """The delimiter giving the same field count (>= 2) on most of the first lines."""
+    lines = text.splitlines()[:50]
+    if len(lines) > 1 and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]
+    lines = [ln for ln in lines if ln.strip()]
+    if not lines:
+        return None
+    preferred = "\t" if ext in {".tsv", ".tab"} else ","
+    best: tuple[float, int, int, str] | None = None
+    for delim in _DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delim)]
+        width, hits = Counter(counts).most_common(1)[0]
+        if width < 2:
+            continue
+        score = (hits / len(counts), int(delim == preferred), width, delim)
+        if best is None or score[:3] > best[:3]:
+            best = score
+    if best is None or best[0] < 0.8:
+        return None
+    return best[3]

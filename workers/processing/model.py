@@ -1,0 +1,71 @@
+"""Value types of the processing core: limits, detected format, result, typed failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+
+class ErrorCode(StrEnum):
+    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
+    SIZE_MISMATCH = "SIZE_MISMATCH"
+    EMPTY_FILE = "EMPTY_FILE"
+    UNREADABLE = "UNREADABLE"
+    TOO_LARGE = "TOO_LARGE"
+    ZIP_BOMB = "ZIP_BOMB"
+
+
+class ProcessingError(Exception):
+    """A permanent failure: the upload ends in FAILED with this code and message."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_bytes: int = 64 * GiB
+    head_bytes: int = 64 * KiB
+    read_chunk: int = 1 * MiB
+    block_size: int = 1 * MiB  # pyarrow CSV RSS grows ~50x the block size
+    row_group_bytes: int = 4 * MiB  # Parquet writer RSS grows ~10x the row group
+    preview_rows: int = 100
+    max_columns: int = 4096
+    max_type_restarts: int = 16
+    json_max_bytes: int = 2 * GiB
+    json_max_value_bytes: int = 64 * MiB
+    zip_max_members: int = 100_000
+    zip_max_uncompressed: int = 16 * GiB
+    zip_max_ratio: float = 200.0
+    zip_ratio_min_bytes: int = 16 * MiB
+    zip_verify_members: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedFormat:
+    kind: str
+    media_type: str
+    tabular: bool
+    encoding: str | None = None
+    delimiter: str | None = None
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class ProcessingResult:
+    sha256: str
+    size: int
+    format: DetectedFormat
+    profile: dict[str, Any] | None = None
+    parquet_path: Path | None = None
+    preview: list[dict[str, Any]] | None = None
+    archive: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)

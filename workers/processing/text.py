@@ -1,0 +1,177 @@
+"""Text encodings: sniffing from the head, and a streaming transcoder to UTF-8.
+
+Behaviour for researchers' files:
+- A BOM wins (UTF-8, UTF-16, UTF-32).
+- Valid UTF-8 in the head: UTF-8. If a later byte is not valid UTF-8 (a file assembled from
+  UTF-8 and Latin-1/Windows-1252 parts), that byte is decoded as Windows-1252 instead
+  ("mixed" decoding, `MIXED`), so "Müller" stays "Müller" whichever encoding a line used.
+- A head with more valid multi-byte UTF-8 characters than invalid bytes: `MIXED`.
+- Otherwise charset-normalizer guesses. A Western single-byte guess (cp1252, Latin-1) is
+  treated as `MIXED` too, which also keeps any UTF-8 lines right; another guess (cp932/
+  Shift_JIS, GB18030, EUC-KR, ...) is used as is, undecodable bytes becoming U+FFFD.
+Every fallback or replacement is counted, and the count is reported as a warning.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import threading
+from typing import BinaryIO
+
+MIXED = "utf-8+cp1252"
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_WESTERN = {"cp1252", "windows-1252", "latin_1", "iso8859_1", "iso8859_15", "ascii"}
+_ALIASES = {"shift_jis": "cp932", "shift_jis_2004": "cp932", "euc_jp": "euc_jp"}
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+
+_counter = threading.local()
+
+
+def _count() -> None:
+    _counter.n = getattr(_counter, "n", 0) + 1
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _count()
+    bad = bytes(exc.object[exc.start : exc.end])
+    try:
+        return bad.decode("cp1252"), exc.end
+    except UnicodeDecodeError:
+        return bad.decode("latin-1"), exc.end
+
+
+def _counting_replace(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _count()
+    return "\ufffd", exc.end
+
+
+codecs.register_error("satreps-cp1252", _cp1252_fallback)
+codecs.register_error("satreps-replace", _counting_replace)
+
+
+def looks_binary(head: bytes) -> bool:
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    controls = len(head) - len(head.translate(None, _CONTROL))
+    return controls > len(head) // 100
+
+
+def sniff_encoding(head: bytes) -> str | None:
+    """The encoding of a text head, or None when the bytes do not look like text."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    if looks_binary(head):
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if _mostly_utf8(head):
+        return MIXED
+    guess = _guess(head)
+    if guess is None or guess in _WESTERN:
+        return MIXED
+    return guess
+
+
+def _mostly_utf8(head: bytes) -> bool:
+    """More valid multi-byte UTF-8 characters than invalid bytes: UTF-8 with strays."""
+    text = head.decode("utf-8", errors="surrogateescape")
+    invalid = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    valid = sum(1 for ch in text if ch >= "\x80") - invalid
+    return valid >= invalid
+
+
+def _guess(head: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(head[: 64 * 1024]).best()
+    if best is None:
+        return None
+    name = best.encoding.lower()
+    return _ALIASES.get(name, name)
+
+
+def make_decoder(encoding: str) -> codecs.IncrementalDecoder:
+    if encoding == MIXED:
+        return codecs.getincrementaldecoder("utf-8")(errors="satreps-cp1252")
+    return codecs.getincrementaldecoder(encoding)(errors="satreps-replace")
+
+
+def decode_head(head: bytes, encoding: str) -> str:
+    return make_decoder(encoding).decode(head, final=False)
+
+
+class TranscodingReader(io.RawIOBase):
+    """A read-only stream that yields UTF-8 decoded from `encoding`, counting fallbacks."""
+
+    def __init__(self, raw: BinaryIO, encoding: str, chunk: int = 1024 * 1024) -> None:
+        super().__init__()
+        self._raw = raw
+        self._decoder = make_decoder(encoding)
+        self._chunk = chunk
+        self._buf = bytearray()
+        self._eof = False
+        self._pos = 0
+        self.replaced = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def _fill(self) -> None:
+        raw = self._raw.read(self._chunk)
+        _counter.n = 0
+        text = self._decoder.decode(raw, final=not raw)
+        self.replaced += _counter.n
+        self._eof = not raw
+        self._buf += text.encode("utf-8")
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = -1 if size is None else size
+        while (want < 0 or len(self._buf) < want) and not self._eof:
+            self._fill()
+        n = len(self._buf) if want < 0 else min(want, len(self._buf))
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        self._pos += n
+        return out
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def reset_fallbacks() -> None:
+    _counter.n = 0
+
+
+def fallbacks() -> int:
+    """Fallbacks counted in this thread since `reset_fallbacks` (text-stream decoding)."""
+    return int(getattr(_counter, "n", 0))
+
+
+def error_handler(encoding: str) -> str:
+    return "satreps-cp1252" if encoding == MIXED else "satreps-replace"
+
+
+def python_encoding(encoding: str) -> str:
+    return "utf-8" if encoding == MIXED else encoding
