@@ -29,6 +29,7 @@ from schema.projects import ProjectMutations, ProjectQueries
 from schema.researchers import ResearcherMutations, ResearcherQueries
 from schema.scalars import SCALARS
 from schema.themes import ThemeMutations, ThemeQueries
+from schema.uploads import UploadMutations, UploadQueries
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -44,6 +45,7 @@ class Query(
     PdmQueries,
     EvaluationQueries,
     DatasetQueries,
+    UploadQueries,
 ):
     node: relay.Node | None = relay.node(description="Fetch any object by its global id")
     nodes: list[relay.Node | None] = relay.node(description="Fetch objects by their global ids")
@@ -59,6 +61,7 @@ class Mutation(
     PdmMutations,
     EvaluationMutations,
     DatasetMutations,
+    UploadMutations,
 ):
     pass
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info as _Info
@@ -13,6 +14,9 @@ from strawberry.types import Info as _Info
 from schema.loaders import Loaders
 from server.auth import Principal
 from server.config import Settings
+from server.jobs import JobQueue
+from server.storage import ObjectStore
+from server.url_signing import UrlSigner
 
 
 @dataclass
@@ -20,13 +24,26 @@ class Context:
     session: AsyncSession
     principal: Principal
     settings: Settings
+    store: ObjectStore
+    signer: UrlSigner
+    jobs: JobQueue
     loaders: Loaders = field(init=False)
+    # jobs to enqueue once the mutation's transaction has committed, never before
+    after_commit: list[tuple[str, tuple[Any, ...], str]] = field(default_factory=list)
     # graphql-core resolves sibling fields concurrently; one AsyncSession must not
     # run two statements at once, so every use of it takes this lock.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, self.principal)
+
+    def enqueue_after_commit(self, name: str, *args: Any, job_id: str) -> None:
+        self.after_commit.append((name, args, job_id))
+
+    async def flush_jobs(self) -> None:
+        pending, self.after_commit = self.after_commit, []
+        for name, args, job_id in pending:
+            await self.jobs.enqueue(name, *args, job_id=job_id)
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:

@@ -55,16 +55,20 @@ async def mutate(
         try:
             result = await op(session, ctx.principal)
             await session.commit()
-            return result
         except DomainError as error:
             await session.rollback()
+            ctx.after_commit.clear()
             return user_errors(error)
         except IntegrityError:
             await session.rollback()
+            ctx.after_commit.clear()
             return [UserError(field=None, code="CONFLICT", message="conflicts with existing data")]
         except BaseException:
             await session.rollback()
+            ctx.after_commit.clear()
             raise
+    await ctx.flush_jobs()  # the rows exist now: a worker will find them
+    return result
 
 
 async def read(info: strawberry.Info, op: Callable[[AsyncSession], Awaitable[T]]) -> T:

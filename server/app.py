@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -20,7 +22,10 @@ from schema.context import Context
 from server.auth import ANONYMOUS, AuthError, Principal, authenticate
 from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
-from server.storage import store_from_settings
+from server.jobs import ArqJobs, InProcessJobs, JobQueue
+from server.storage import ObjectStore, store_from_settings
+from server.upload_endpoint import upload_endpoint
+from server.url_signing import UrlSigner
 
 _STATE_KEY = "satreps"
 
@@ -36,7 +41,14 @@ def _graphql_error(status: int, code: str, message: str, **headers: str) -> JSON
 class GraphQLEndpoint(GraphQL[Context, None]):
     """Strawberry's ASGI view with a session, a principal and limits around each request."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        store: ObjectStore,
+        signer: UrlSigner,
+        jobs: JobQueue,
+    ) -> None:
         super().__init__(
             build_schema(),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -44,6 +56,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
         self.settings = settings
         self.sessions = sessions
+        self.store = store
+        self.signer = signer
+        self.jobs = jobs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,20 +105,43 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         session, principal = request.scope["state"][_STATE_KEY]
-        return Context(session=session, principal=principal, settings=self.settings)
+        return Context(
+            session=session,
+            principal=principal,
+            settings=self.settings,
+            store=self.store,
+            signer=self.signer,
+            jobs=self.jobs,
+        )
+
+
+def build_jobs(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], store: ObjectStore
+) -> JobQueue:
+    """arq when Redis is configured; else the same job functions, run in this process."""
+    if settings.redis_url:
+        return ArqJobs(settings.redis_url)
+    from workers.jobs import JOBS  # the composition root may import the worker side
+
+    ctx = {"sessions": sessions, "store": store, "settings": settings}
+    return InProcessJobs(JOBS, ctx=ctx, concurrency=settings.inprocess_jobs)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     sessions: async_sessionmaker[AsyncSession] | None = None,
+    jobs: JobQueue | None = None,
 ) -> Starlette:
     settings = settings or get_settings()
     store = store_from_settings(settings)
+    signer = UrlSigner.from_file(Path(settings.object_dir) / ".satreps" / "url-key")
     owned_engine = None
     if sessions is None:
         owned_engine = engine_from_settings(settings)
         sessions = session_factory(owned_engine)
+    owns_jobs = jobs is None
+    jobs = jobs or build_jobs(settings, sessions, store)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -129,16 +167,29 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.ensure_buckets()
+        reconciler = None
+        if owns_jobs and isinstance(jobs, InProcessJobs):
+            from workers.pipeline import reconcile_forever
+
+            reconciler = asyncio.create_task(reconcile_forever(sessions, jobs))
         yield
+        if reconciler is not None:
+            reconciler.cancel()
+        await jobs.close()
         store.close()
         if owned_engine is not None:
             await owned_engine.dispose()
 
-    graphql = GraphQLEndpoint(settings, sessions)
+    graphql = GraphQLEndpoint(settings, sessions, store, signer, jobs)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
+            Route(
+                "/uploads/{upload_id:int}",
+                upload_endpoint(sessions, store, signer),
+                methods=["PUT"],
+            ),
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
@@ -146,4 +197,5 @@ def create_app(
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.store = store
+    app.state.jobs = jobs
     return app

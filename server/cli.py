@@ -77,6 +77,16 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Run an arq worker: processes uploads and reconciles the queue with the database."""
+    from arq.worker import run_worker
+
+    from workers.main import worker_settings
+
+    run_worker(worker_settings(get_settings()))
+
+
+@app.command()
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo research graph")] = False,
 ) -> None:

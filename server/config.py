@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=None,
         description="Redis URL for arq workers and events; when unset, jobs run in-process",
     )
+    inprocess_jobs: int = Field(
+        default=2, description="Jobs run at once inside `satreps serve` when no Redis is set"
+    )
+    max_upload_bytes: int = Field(
+        default=50 * 1024**3, description="Largest accepted upload, in bytes"
+    )
     auto_migrate: bool = Field(
         default=True, description="Apply Alembic migrations when `satreps serve` starts"
     )

@@ -435,3 +435,27 @@ async def remove_file(session: AsyncSession, principal: Principal, file_id: int)
     await session.delete(row)
     await session.flush()
     return version
+
+
+async def files_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, DatasetFile]:
+    rows = await session.scalars(
+        select(DatasetFile)
+        .join(DatasetVersion, DatasetVersion.id == DatasetFile.version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetFile.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def uploads_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, Upload]:
+    rows = await session.scalars(
+        select(Upload)
+        .join(DatasetVersion, DatasetVersion.id == Upload.version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(Upload.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+PROCESS_UPLOAD = "process_upload"  # the name the API asks for; workers/jobs.py maps it
 JobFunction = Callable[..., Awaitable[Any]]
 
 
@@ -39,20 +40,28 @@ class InProcessJobs:
         *,
         ctx: dict[str, Any] | None = None,
         concurrency: int = 2,
+        autostart: bool = True,
     ) -> None:
         self._functions = dict(functions)
         self._ctx = ctx if ctx is not None else {}
         self._slots = asyncio.Semaphore(concurrency)
         self._active: dict[str, asyncio.Task[Any]] = {}
+        self._held: dict[str, tuple[str, tuple[Any, ...]]] = {}
+        self._autostart = autostart  # False: jobs wait for drain() (deterministic tests)
 
     async def enqueue(self, name: str, *args: Any, job_id: str) -> bool:
         if name not in self._functions:
             raise KeyError(f"no job named {name!r}")
-        if job_id in self._active:
+        if job_id in self._active or job_id in self._held:
             return False
-        task = asyncio.create_task(self._run(name, args, job_id), name=job_id)
-        self._active[job_id] = task
+        if self._autostart:
+            self._start(name, args, job_id)
+        else:
+            self._held[job_id] = (name, args)
         return True
+
+    def _start(self, name: str, args: tuple[Any, ...], job_id: str) -> None:
+        self._active[job_id] = asyncio.create_task(self._run(name, args, job_id), name=job_id)
 
     async def _run(self, name: str, args: tuple[Any, ...], job_id: str) -> None:
         try:
@@ -64,8 +73,11 @@ class InProcessJobs:
             self._active.pop(job_id, None)
 
     async def drain(self) -> None:
-        """Wait for every queued and running job (tests, shutdown)."""
-        while self._active:
+        """Start held jobs and wait for every queued and running job (tests, shutdown)."""
+        while self._held or self._active:
+            held, self._held = self._held, {}
+            for job_id, (name, args) in held.items():
+                self._start(name, args, job_id)
             await asyncio.gather(*list(self._active.values()), return_exceptions=True)
 
     async def close(self) -> None:
@@ -76,6 +88,7 @@ class ArqJobs:
     """Enqueues into Redis for `satreps worker` processes (arq)."""
 
     def __init__(self, redis_url: str, *, queue_name: str = "satreps:queue") -> None:
+        # the same queue name as workers/main.py QUEUE
         self._redis_url = redis_url
         self._queue_name = queue_name
         self._pool: Any = None

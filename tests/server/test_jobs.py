@@ -53,8 +53,9 @@ async def test_arq_enqueues_on_redis_and_a_worker_runs_it():
     queue = f"satreps:test:{uuid.uuid4().hex}"
     jobs = ArqJobs(REDIS_URL, queue_name=queue)
     try:
-        assert await jobs.enqueue("arq_record", 7, job_id="job-7")
-        assert not await jobs.enqueue("arq_record", 7, job_id="job-7")  # de-duplicated
+        job_id = f"job-7-{uuid.uuid4().hex}"  # arq keeps results (and so the id) for an hour
+        assert await jobs.enqueue("arq_record", 7, job_id=job_id)
+        assert not await jobs.enqueue("arq_record", 7, job_id=job_id)  # de-duplicated
         seen: list = []
         worker = Worker(
             functions=[arq_record],
@@ -66,9 +67,19 @@ async def test_arq_enqueues_on_redis_and_a_worker_runs_it():
             handle_signals=False,
         )
         await worker.main()
-        assert seen == [("job-7", 7)]
+        assert seen == [(job_id, 7)]
         await worker.close()
     finally:
         pool = await jobs._connect()
         await pool.delete(queue)
         await jobs.close()
+
+
+async def test_held_jobs_wait_for_drain():
+    seen: list = []
+    jobs = InProcessJobs({"record": record}, autostart=False)
+    await jobs.enqueue("record", 1, seen, job_id="h")
+    await asyncio.sleep(0.05)
+    assert seen == []
+    await jobs.drain()
+    assert seen == [("h", 1)]

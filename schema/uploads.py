@@ -1,0 +1,176 @@
+"""Uploads: startUpload, refreshUploadUrls, completeUpload, abortUpload, upload(id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from schema.connections import decode_id
+from schema.context import Info
+from schema.datasets import Upload
+from schema.errors import UserError, mutate, read
+from schema.scalars import Long
+from server import uploads as service
+from server.jobs import PROCESS_UPLOAD
+from server.models.enums import UploadState
+
+
+@strawberry.type
+class UploadPart:
+    part_number: int
+    url: str
+
+
+@strawberry.type(description="Where to send the bytes: one PUT URL, or a URL per part")
+class UploadInstructions:
+    put_url: str | None
+    part_size: Long | None
+    part_count: int | None
+    parts: list[UploadPart]
+    expires_at: dt.datetime | None
+
+
+@strawberry.type
+class StartUploadPayload:
+    upload: Upload | None = None
+    instructions: UploadInstructions | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UploadPayload:
+    upload: Upload | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ReceivedPart:
+    part_number: int
+    size: Long
+    etag: str
+
+
+def _instructions(ticket: service.UploadTicket) -> UploadInstructions:
+    return UploadInstructions(
+        put_url=ticket.put_url,
+        part_size=Long(ticket.part_size) if ticket.part_size else None,
+        part_count=ticket.part_count,
+        parts=[UploadPart(part_number=n, url=u) for n, u in sorted(ticket.part_urls.items())],
+        expires_at=ticket.expires_at,
+    )
+
+
+async def _start_payload(info: Info, op: Any) -> StartUploadPayload:
+    result = await mutate(info, op)
+    if isinstance(result, list):
+        return StartUploadPayload(errors=result)
+    return StartUploadPayload(
+        upload=Upload.from_row(result.upload), instructions=_instructions(result)
+    )
+
+
+@strawberry.type
+class UploadQueries:
+    @strawberry.field(description="The parts of a multipart upload the store has received")
+    async def upload_parts_received(
+        self, info: Info, upload_id: relay.GlobalID
+    ) -> list[ReceivedPart]:
+        ctx = info.context
+
+        async def op(session: Any) -> Any:
+            upload, _, _ = await service.visible_upload(
+                session, ctx.principal, decode_id(upload_id, "Upload", "uploadId")
+            )
+            return await service.parts_received(ctx.store, upload)
+
+        parts = await read(info, op)
+        return [
+            ReceivedPart(part_number=p.part_number, size=Long(p.size), etag=p.etag) for p in parts
+        ]
+
+
+@strawberry.type
+class UploadMutations:
+    @strawberry.mutation(description="Declare a file; get URLs to send its bytes to")
+    async def start_upload(
+        self,
+        info: Info,
+        dataset_version_id: relay.GlobalID,
+        filename: str,
+        byte_size: Long,
+        sha256: str | None = None,
+        content_type: str | None = None,
+    ) -> StartUploadPayload:
+        ctx = info.context
+
+        async def op(session: Any, principal: Any) -> service.UploadTicket:
+            return await service.start_upload(
+                session,
+                principal,
+                ctx.store,
+                ctx.signer,
+                version_id=decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId"),
+                filename=filename,
+                byte_size=int(byte_size),
+                max_bytes=ctx.settings.max_upload_bytes,
+                sha256=sha256,
+                content_type=content_type,
+            )
+
+        return await _start_payload(info, op)
+
+    @strawberry.mutation(description="New URLs for an unfinished upload (all parts, or some)")
+    async def refresh_upload_urls(
+        self, info: Info, upload_id: relay.GlobalID, part_numbers: list[int] | None = None
+    ) -> StartUploadPayload:
+        ctx = info.context
+
+        async def op(session: Any, principal: Any) -> service.UploadTicket:
+            return await service.refresh_urls(
+                session,
+                principal,
+                ctx.store,
+                ctx.signer,
+                decode_id(upload_id, "Upload", "uploadId"),
+                part_numbers,
+            )
+
+        return await _start_payload(info, op)
+
+    @strawberry.mutation(description="The bytes are sent: check them and queue processing")
+    async def complete_upload(self, info: Info, upload_id: relay.GlobalID) -> UploadPayload:
+        ctx = info.context
+
+        async def op(session: Any, principal: Any) -> Any:
+            upload = await service.complete_upload(
+                session, principal, ctx.store, decode_id(upload_id, "Upload", "uploadId")
+            )
+            if upload.state == UploadState.QUEUED:
+                ctx.enqueue_after_commit(
+                    PROCESS_UPLOAD,
+                    upload.id,
+                    job_id=f"{PROCESS_UPLOAD}:{upload.id}:{upload.attempts}",
+                )
+            return upload
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return UploadPayload(errors=result)
+        return UploadPayload(upload=Upload.from_row(result))
+
+    @strawberry.mutation(description="Give up an upload that has not been processed")
+    async def abort_upload(self, info: Info, upload_id: relay.GlobalID) -> UploadPayload:
+        ctx = info.context
+
+        async def op(session: Any, principal: Any) -> Any:
+            return await service.abort_upload(
+                session, principal, ctx.store, decode_id(upload_id, "Upload", "uploadId")
+            )
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return UploadPayload(errors=result)
+        return UploadPayload(upload=Upload.from_row(result))

@@ -1,0 +1,167 @@
+"""Uploads end to end in embedded mode: signed URLs of the server, in-process processing."""
+
+from __future__ import annotations
+
+import hashlib
+
+from server.models.enums import InstitutionRole, ProjectPhase
+from tests.factories import gid
+
+CREATE = """mutation($input: CreateDatasetInput!) {
+  createDataset(input: $input) { dataset { id draft { id } } errors { code } } }"""
+START = """mutation($v: ID!, $name: String!, $size: Long!, $sha: String) {
+  startUpload(datasetVersionId: $v, filename: $name, byteSize: $size, sha256: $sha) {
+    upload { id state filename declaredSize }
+    instructions { putUrl partSize partCount parts { partNumber url } }
+    errors { field code message } } }"""
+COMPLETE = """mutation($u: ID!) { completeUpload(uploadId: $u) {
+    upload { id state errorCode errorMessage size } errors { field code message } } }"""
+ABORT = (
+    """mutation($u: ID!) { abortUpload(uploadId: $u) { upload { state } errors { field code } } }"""
+)
+PUBLISH = """mutation($v: ID!) { publishDatasetVersion(versionId: $v) { errors { code } } }"""
+UPLOAD = """query($u: ID!) { node(id: $u) { ... on Upload {
+    state attempts errorCode errorMessage sha256 size detectedFormat } } }"""
+VERSION = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
+    files { name size sha256 format mediaType } } } }"""
+CSV = b"station,date,level_m\nBKK-01,2023-01-01,1.52\nBKK-01,2023-01-02,1.61\nAYU-07,2023-01-01,\n"
+
+
+def codes(payload: dict) -> set[tuple[str | None, str]]:
+    return {(e["field"], e["code"]) for e in payload["errors"]}
+
+
+async def draft_version(admin, factory) -> str:
+    project = await factory.project(phase=ProjectPhase.IMPLEMENTATION, countries=("TH",))
+    inst = await factory.institution("JP")
+    await factory.link(project.id, inst.id, InstitutionRole.JAPANESE_LEAD)
+    given = {
+        "projectId": gid("Project", project.id),
+        "ownerInstitutionId": gid("Institution", inst.id),
+        "title": "River levels",
+        "licence": "CC-BY-4.0",
+    }
+    return (await admin(CREATE, {"input": given}))["createDataset"]["dataset"]["draft"]["id"]
+
+
+async def send(client, url: str, body: bytes):
+    return await client.put(url.removeprefix("http://testserver"), content=body)
+
+
+async def upload_file(admin, client, version: str, name: str, body: bytes, sha: str | None = None):
+    started = (await admin(START, {"v": version, "name": name, "size": len(body), "sha": sha}))[
+        "startUpload"
+    ]
+    assert started["errors"] == [], started
+    response = await send(client, started["instructions"]["putUrl"], body)
+    assert response.status_code == 200, response.text
+    return started["upload"]["id"]
+
+
+async def test_csv_upload_becomes_a_ready_profiled_file(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    upload = await upload_file(
+        admin, client, version, "levels.csv", CSV, hashlib.sha256(CSV).hexdigest()
+    )
+    done = (await admin(COMPLETE, {"u": upload}))["completeUpload"]
+    assert done["errors"] == [] and done["upload"]["state"] == "QUEUED"
+    await jobs.drain()
+    state = (await admin(UPLOAD, {"u": upload}))["node"]
+    assert state["state"] == "READY", state
+    assert state["sha256"] == hashlib.sha256(CSV).hexdigest() and state["size"] == len(CSV)
+    assert state["detectedFormat"] == "csv" and state["attempts"] == 1
+    files = (await admin(VERSION, {"v": version}))["node"]["files"]
+    assert files == [
+        {
+            "name": "levels.csv",
+            "size": len(CSV),
+            "sha256": hashlib.sha256(CSV).hexdigest(),
+            "format": "csv",
+            "mediaType": files[0]["mediaType"],
+        }
+    ]
+    assert (await admin(PUBLISH, {"v": version}))["publishDatasetVersion"]["errors"] == []
+    # a published version takes no more uploads
+    late = (await admin(START, {"v": version, "name": "late.csv", "size": 3}))["startUpload"]
+    assert codes(late) == {("versionId", "VERSION_PUBLISHED")}
+
+
+async def test_checksum_mismatch_fails_with_a_code(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    upload = await upload_file(admin, client, version, "levels.csv", CSV, "0" * 64)
+    assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    state = (await admin(UPLOAD, {"u": upload}))["node"]
+    assert state["state"] == "FAILED" and state["errorCode"] == "CHECKSUM_MISMATCH"
+    assert (await admin(VERSION, {"v": version}))["node"]["files"] == []
+
+
+async def test_bad_declarations_are_refused_at_start(admin, factory):
+    version = await draft_version(admin, factory)
+    cases = [
+        ({"name": "empty.csv", "size": 0}, {("byteSize", "EMPTY_FILE")}),
+        ({"name": "../../etc/passwd", "size": 5}, {("filename", "INVALID_FILENAME")}),
+        ({"name": "a\x00b.csv", "size": 5}, {("filename", "INVALID_FILENAME")}),
+        ({"name": "x" * 300 + ".csv", "size": 5}, {("filename", "NAME_TOO_LONG")}),
+        ({"name": "ok.csv", "size": 5, "sha": "xyz"}, {("sha256", "INVALID_SHA256")}),
+        ({"name": "huge.bin", "size": 10**15}, {("byteSize", "TOO_LARGE")}),
+    ]
+    for given, expected in cases:
+        payload = (await admin(START, {"v": version, **given}))["startUpload"]
+        assert payload["upload"] is None and codes(payload) == expected, given
+    ok = (await admin(START, {"v": version, "name": "データ 2023.csv", "size": 5}))["startUpload"]
+    assert ok["errors"] == [] and ok["upload"]["filename"] == "データ 2023.csv"
+    dup = (await admin(START, {"v": version, "name": "データ 2023.csv", "size": 5}))["startUpload"]
+    assert codes(dup) == {("filename", "DUPLICATE_NAME")}
+
+
+async def test_truncated_upload_and_completing_twice(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    started = (await admin(START, {"v": version, "name": "cut.csv", "size": len(CSV)}))[
+        "startUpload"
+    ]
+    short = await send(client, started["instructions"]["putUrl"], CSV[:10])
+    assert short.status_code == 400 and short.json()["error"]["code"] == "SIZE_MISMATCH"
+    upload = started["upload"]["id"]
+    early = (await admin(COMPLETE, {"u": upload}))["completeUpload"]
+    assert codes(early) == {("uploadId", "NOT_UPLOADED")}
+    assert (await send(client, started["instructions"]["putUrl"], CSV)).status_code == 200
+    assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    again = (await admin(COMPLETE, {"u": upload}))["completeUpload"]
+    assert codes(again) == {("uploadId", "INVALID_UPLOAD_STATE")}
+    await jobs.drain()
+    assert (await admin(UPLOAD, {"u": upload}))["node"]["state"] == "READY"
+
+
+async def test_signed_urls_are_checked(admin, factory, client):
+    version = await draft_version(admin, factory)
+    started = (await admin(START, {"v": version, "name": "a.csv", "size": len(CSV)}))["startUpload"]
+    url = started["instructions"]["putUrl"]
+    tampered = url.replace("signature=", "signature=0")
+    assert (await send(client, tampered, CSV)).status_code == 403
+    assert (await send(client, url.split("?")[0], CSV)).status_code == 400
+    aborted = (await admin(ABORT, {"u": started["upload"]["id"]}))["abortUpload"]
+    assert aborted["upload"]["state"] == "ABORTED"
+    assert (await send(client, url, CSV)).status_code == 409
+
+
+async def test_large_files_go_in_parts(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    size = 70 * 1024 * 1024  # above the single-PUT limit of 64 MiB
+    started = (await admin(START, {"v": version, "name": "big.bin", "size": size}))["startUpload"]
+    assert started["errors"] == []
+    instructions = started["instructions"]
+    assert instructions["putUrl"] is None and instructions["partCount"] == 5
+    part_size = instructions["partSize"]
+    upload = started["upload"]["id"]
+    missing = (await admin(COMPLETE, {"u": upload}))["completeUpload"]
+    assert codes(missing) == {("uploadId", "PARTS_MISSING")}
+    block = bytes(range(256)) * (part_size // 256)
+    for part in instructions["parts"]:
+        n = part["partNumber"]
+        body = block if n < 5 else block[: size - part_size * 4]
+        assert (await send(client, part["url"], body)).status_code == 200
+    assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    state = (await admin(UPLOAD, {"u": upload}))["node"]
+    assert state["state"] == "READY" and state["size"] == size

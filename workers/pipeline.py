@@ -1,0 +1,298 @@
+"""process_upload: stream the raw object once, derive artifacts, make the file visible.
+
+Runs under arq (`satreps worker`) or in-process (embedded); at least once either way, so it
+is idempotent: a lease in the database decides who works on an upload, artifacts of each
+attempt get their own keys, and one transaction makes the file, its artifacts and READY
+visible together. A killed worker's lease expires within LEASE; the reconciler then
+queues the upload again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.db import utcnow
+from server.jobs import PROCESS_UPLOAD, JobQueue
+from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
+from server.models.enums import UploadState
+from server.storage import ObjectStore, StorageError, safe_key
+from server.upload_states import move
+from workers.processing import ProcessingError, ProcessingResult, process_stream
+
+log = logging.getLogger(__name__)
+LEASE = dt.timedelta(seconds=30)
+HEARTBEAT = 10.0
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
+STALE_QUEUED = dt.timedelta(seconds=60)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def claim(sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str) -> bool:
+    """Atomically take a queued upload, or one whose worker's lease ran out."""
+    now = utcnow()
+    async with sessions() as session:
+        result = await session.execute(
+            update(Upload)
+            .where(
+                Upload.id == upload_id,
+                or_(
+                    Upload.state == UploadState.QUEUED,
+                    and_(Upload.state == UploadState.PROCESSING, Upload.lease_expires_at < now),
+                ),
+            )
+            .values(
+                state=UploadState.PROCESSING,
+                lease_owner=owner,
+                lease_expires_at=now + LEASE,
+                attempts=Upload.attempts + 1,
+                started_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def _heartbeat(
+    sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str
+) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT)
+        async with sessions() as session:
+            await session.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.lease_owner == owner)
+                .values(lease_expires_at=utcnow() + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+
+
+async def process_upload(ctx: dict[str, Any], upload_id: int) -> str:
+    sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
+    owner = worker_id()
+    if not await claim(sessions, upload_id, owner):
+        return "skipped"  # done, gone, or someone else holds a live lease
+    beat = asyncio.create_task(_heartbeat(sessions, upload_id, owner))
+    try:
+        return await _run_with_retries(ctx, upload_id, owner)
+    finally:
+        beat.cancel()
+
+
+async def _run_with_retries(ctx: dict[str, Any], upload_id: int, owner: str) -> str:
+    for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+        try:
+            return await _process_once(ctx, upload_id, owner)
+        except (StorageError, OperationalError, OSError) as error:
+            transient = not isinstance(error, StorageError) or error.transient
+            if not transient or delay is None:
+                if transient:  # out of patience: the reconciler queues it again later
+                    await _release(ctx["sessions"], upload_id, owner)
+                    return "requeued"
+                await _finish_failed(ctx["sessions"], upload_id, owner, "STORAGE_ERROR", str(error))
+                return "failed"
+            log.warning(
+                "upload %s: transient fault (%s), retry %d in %.0fs",
+                upload_id,
+                error,
+                attempt + 1,
+                delay,
+            )
+            await asyncio.sleep(delay)
+    return "requeued"
+
+
+async def _process_once(ctx: dict[str, Any], upload_id: int, owner: str) -> str:
+    sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
+    store: ObjectStore = ctx["store"]
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(Upload, DatasetVersion, Dataset)
+                .join(DatasetVersion, DatasetVersion.id == Upload.version_id)
+                .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+                .where(Upload.id == upload_id)
+            )
+        ).first()
+    if row is None:
+        return "gone"
+    upload, version, dataset = row
+    workroot = Path(ctx["settings"].object_dir) / ".satreps" / "work"
+    workroot.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=workroot) as work:
+        reader = await store.open_read(store.buckets.raw, upload.object_key)
+        try:
+            result = await process_stream(
+                reader,
+                filename=upload.filename,
+                declared_size=upload.declared_size,
+                declared_sha256=upload.declared_sha256,
+                workdir=Path(work),
+            )
+        except ProcessingError as error:
+            await _finish_failed(sessions, upload_id, owner, str(error.code), error.message)
+            return "failed"
+        finally:
+            await reader.aclose()
+        prefix = safe_key(
+            "datasets",
+            str(dataset.id),
+            f"v{version.number}",
+            "uploads",
+            str(upload.id),
+            f"attempt-{upload.attempts}",
+        )
+        artifacts = await _write_artifacts(store, prefix, result)
+    return await _finish_ready(sessions, upload_id, owner, result, artifacts)
+
+
+async def _write_artifacts(
+    store: ObjectStore, prefix: str, result: ProcessingResult
+) -> list[dict[str, Any]]:
+    bucket = store.buckets.artifacts
+    written: list[dict[str, Any]] = []
+
+    async def put(kind: str, name: str, data: Any, media_type: str) -> None:
+        info = await store.put(bucket, f"{prefix}/{name}", data, content_type=media_type)
+        written.append(
+            {
+                "kind": kind,
+                "bucket": bucket,
+                "key": info.key,
+                "size": info.size,
+                "sha256": info.sha256,
+                "media_type": media_type,
+            }
+        )
+
+    if result.parquet_path is not None:
+        await put("parquet", "data.parquet", result.parquet_path, "application/vnd.apache.parquet")
+    if result.preview is not None:
+        body = json.dumps(result.preview, ensure_ascii=False, default=str).encode()
+        await put("preview", "preview.json", body, "application/json")
+    if result.profile is not None:
+        body = json.dumps(result.profile, ensure_ascii=False, default=str).encode()
+        await put("profile", "profile.json", body, "application/json")
+    return written
+
+
+async def _owned(session: AsyncSession, upload_id: int, owner: str) -> Upload | None:
+    upload = await session.scalar(select(Upload).where(Upload.id == upload_id).with_for_update())
+    if upload is None or upload.lease_owner != owner or upload.state != UploadState.PROCESSING:
+        return None  # the lease moved on: another worker owns the outcome
+    return upload
+
+
+async def _finish_ready(
+    sessions: async_sessionmaker[AsyncSession],
+    upload_id: int,
+    owner: str,
+    result: ProcessingResult,
+    artifacts: list[dict[str, Any]],
+) -> str:
+    async with sessions() as session:
+        upload = await _owned(session, upload_id, owner)
+        if upload is None:
+            return "lost-lease"
+        file = DatasetFile(
+            version_id=upload.version_id,
+            upload_id=upload.id,
+            name=upload.filename,
+            size=result.size,
+            sha256=result.sha256,
+            media_type=result.format.media_type,
+            format=result.format.kind,
+            raw_key=upload.object_key,
+            profile=result.profile,
+        )
+        session.add(file)
+        await session.flush()
+        session.add_all(
+            [
+                Artifact(
+                    file_id=file.id,
+                    **{k: v for k, v in a.items() if k != "sha256"},
+                    sha256=a["sha256"] or "",
+                )
+                for a in artifacts
+            ]
+        )
+        upload.size, upload.sha256 = result.size, result.sha256
+        upload.detected_format, upload.media_type = result.format.kind, result.format.media_type
+        upload.lease_owner = upload.lease_expires_at = None
+        move(upload, UploadState.READY)
+        await session.commit()
+    return "ready"
+
+
+async def _finish_failed(
+    sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str, code: str, message: str
+) -> None:
+    async with sessions() as session:
+        upload = await _owned(session, upload_id, owner)
+        if upload is None:
+            return
+        upload.lease_owner = upload.lease_expires_at = None
+        move(upload, UploadState.FAILED, code=code, message=message[:2000])
+        await session.commit()
+
+
+async def _release(sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str) -> None:
+    async with sessions() as session:
+        upload = await _owned(session, upload_id, owner)
+        if upload is None:
+            return
+        upload.lease_owner = upload.lease_expires_at = None
+        move(upload, UploadState.QUEUED)
+        await session.commit()
+
+
+async def waiting_uploads(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[int, int]]:
+    """(id, attempts) of uploads the database says should be worked on and are not:
+    queued for a while, or processing under an expired lease."""
+    now = utcnow()
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Upload.id, Upload.attempts).where(
+                or_(
+                    and_(Upload.state == UploadState.QUEUED, Upload.queued_at < now - STALE_QUEUED),
+                    and_(Upload.state == UploadState.PROCESSING, Upload.lease_expires_at < now),
+                )
+            )
+        )
+        return [(upload_id, attempts) for upload_id, attempts in rows]
+
+
+def job_id(upload_id: int, attempts: int) -> str:
+    return f"process_upload:{upload_id}:{attempts}"
+
+
+async def reconcile_forever(
+    sessions: async_sessionmaker[AsyncSession], jobs: JobQueue, every: float = 15.0
+) -> None:
+    """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py."""
+    while True:
+        try:
+            for upload_id, attempts in await waiting_uploads(sessions):
+                await jobs.enqueue(PROCESS_UPLOAD, upload_id, job_id=job_id(upload_id, attempts))
+        except Exception:  # keep reconciling; the next round retries
+            log.exception("reconcile failed")
+        await asyncio.sleep(every)
