@@ -29,7 +29,7 @@ from schema.projects import ProjectMutations, ProjectQueries
 from schema.researchers import ResearcherMutations, ResearcherQueries
 from schema.scalars import SCALARS
 from schema.themes import ThemeMutations, ThemeQueries
-from schema.uploads import UploadMutations, UploadQueries
+from schema.uploads import UploadMutations, UploadQueries, UploadSubscriptions
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -66,6 +66,11 @@ class Mutation(
     pass
 
 
+@strawberry.type
+class Subscription(UploadSubscriptions):
+    pass
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -80,6 +85,7 @@ def build_schema() -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
         extensions=[
             lambda: MaskErrors(should_mask_error=should_mask),

@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.types import Info as _Info
 
 from schema.loaders import Loaders
 from server.auth import Principal
 from server.config import Settings
+from server.events import EventBus
 from server.jobs import JobQueue
 from server.storage import ObjectStore
 from server.url_signing import UrlSigner
@@ -27,15 +28,23 @@ class Context:
     store: ObjectStore
     signer: UrlSigner
     jobs: JobQueue
+    events: EventBus
+    sessions: async_sessionmaker[AsyncSession]
     loaders: Loaders = field(init=False)
+    connection_params: dict[str, Any] | None = None  # WebSocket connection_init payload
     # jobs to enqueue once the mutation's transaction has committed, never before
     after_commit: list[tuple[str, tuple[Any, ...], str]] = field(default_factory=list)
+    events_after_commit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # graphql-core resolves sibling fields concurrently; one AsyncSession must not
     # run two statements at once, so every use of it takes this lock.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, self.principal)
+
+    def set_principal(self, principal: Principal) -> None:
+        self.principal = principal
+        self.loaders = Loaders(self.db, principal)
 
     def enqueue_after_commit(self, name: str, *args: Any, job_id: str) -> None:
         self.after_commit.append((name, args, job_id))
@@ -44,6 +53,9 @@ class Context:
         pending, self.after_commit = self.after_commit, []
         for name, args, job_id in pending:
             await self.jobs.enqueue(name, *args, job_id=job_id)
+        events, self.events_after_commit = self.events_after_commit, []
+        for channel, message in events:
+            await self.events.publish(channel, message)
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:

@@ -58,14 +58,17 @@ async def mutate(
         except DomainError as error:
             await session.rollback()
             ctx.after_commit.clear()
+            ctx.events_after_commit.clear()
             return user_errors(error)
         except IntegrityError:
             await session.rollback()
             ctx.after_commit.clear()
+            ctx.events_after_commit.clear()
             return [UserError(field=None, code="CONFLICT", message="conflicts with existing data")]
         except BaseException:
             await session.rollback()
             ctx.after_commit.clear()
+            ctx.events_after_commit.clear()
             raise
     await ctx.flush_jobs()  # the rows exist now: a worker will find them
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
@@ -11,11 +12,15 @@ from strawberry import relay
 from schema.connections import decode_id
 from schema.context import Info
 from schema.datasets import Upload
-from schema.errors import UserError, mutate, read
+from schema.errors import PublicError, UserError, mutate, read
 from schema.scalars import Long
+from server import datasets
 from server import uploads as service
+from server.errors import DomainError
+from server.events import upload_channel
 from server.jobs import PROCESS_UPLOAD
 from server.models.enums import UploadState
+from server.upload_states import FINAL
 
 
 @strawberry.type
@@ -148,6 +153,9 @@ class UploadMutations:
             upload = await service.complete_upload(
                 session, principal, ctx.store, decode_id(upload_id, "Upload", "uploadId")
             )
+            ctx.events_after_commit.append(
+                (upload_channel(upload.id), {"uploadId": upload.id, "state": upload.state.value})
+            )
             if upload.state == UploadState.QUEUED:
                 ctx.enqueue_after_commit(
                     PROCESS_UPLOAD,
@@ -174,3 +182,37 @@ class UploadMutations:
         if isinstance(result, list):
             return UploadPayload(errors=result)
         return UploadPayload(upload=Upload.from_row(result))
+
+
+@strawberry.type
+class UploadSubscriptions:
+    @strawberry.subscription(
+        description="The upload now, then each change until it is READY, FAILED, REJECTED"
+        " or ABORTED (graphql-transport-ws; authenticate in connection_init)"
+    )
+    async def upload_status(
+        self, info: Info, upload_id: relay.GlobalID
+    ) -> AsyncGenerator[Upload, None]:
+        ctx = info.context
+        try:
+            uid = decode_id(upload_id, "Upload", "uploadId")
+        except DomainError as error:
+            raise PublicError(error) from error
+
+        async def current() -> Any:
+            async with ctx.sessions() as session:
+                found = await datasets.uploads_by_id(session, ctx.principal, [uid])
+            if uid not in found:
+                raise PublicError(DomainError.one("NOT_FOUND", "upload not found", "uploadId"))
+            return found[uid]
+
+        # subscribe first, then read: a change between the two is never missed
+        async with ctx.events.subscribe(upload_channel(uid)) as changes:
+            row = await current()
+            yield Upload.from_row(row)
+            while row.state not in FINAL:
+                await anext(changes)
+                fresh = await current()
+                if fresh.state != row.state or fresh.attempts != row.attempts:
+                    yield Upload.from_row(fresh)
+                row = fresh

@@ -13,15 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build_schema
 from schema.context import Context
 from server.auth import ANONYMOUS, AuthError, Principal, authenticate
 from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
+from server.events import EventBus, bus_from_url
 from server.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.storage import ObjectStore, store_from_settings
 from server.upload_endpoint import upload_endpoint
@@ -48,6 +51,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         store: ObjectStore,
         signer: UrlSigner,
         jobs: JobQueue,
+        events: EventBus,
     ) -> None:
         super().__init__(
             build_schema(),
@@ -59,6 +63,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.store = store
         self.signer = signer
         self.jobs = jobs
+        self.events = events
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,7 +109,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return principal
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        session, principal = request.scope["state"][_STATE_KEY]
+        if request.scope["type"] == "websocket":
+            # a long-lived connection: the principal comes with connection_init, and
+            # subscriptions read through short sessions of their own
+            session, principal = self.sessions(), ANONYMOUS
+        else:
+            session, principal = request.scope["state"][_STATE_KEY]
         return Context(
             session=session,
             principal=principal,
@@ -112,18 +122,39 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             store=self.store,
             signer=self.signer,
             jobs=self.jobs,
+            events=self.events,
+            sessions=self.sessions,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket in connection_init: {"Authorization": "Bearer <token>"}."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if not header:
+            return UNSET
+        scheme, _, token = str(header).partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ConnectionRejectionError({"message": "Authorization must be 'Bearer <token>'"})
+        async with self.sessions() as session:
+            try:
+                context.set_principal(await authenticate(session, token.strip()))
+            except AuthError as error:
+                raise ConnectionRejectionError({"message": str(error)}) from None
+        return UNSET
 
 
 def build_jobs(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], store: ObjectStore
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    store: ObjectStore,
+    events: EventBus,
 ) -> JobQueue:
     """arq when Redis is configured; else the same job functions, run in this process."""
     if settings.redis_url:
         return ArqJobs(settings.redis_url)
     from workers.jobs import JOBS  # the composition root may import the worker side
 
-    ctx = {"sessions": sessions, "store": store, "settings": settings}
+    ctx = {"sessions": sessions, "store": store, "settings": settings, "events": events}
     return InProcessJobs(JOBS, ctx=ctx, concurrency=settings.inprocess_jobs)
 
 
@@ -132,6 +163,7 @@ def create_app(
     *,
     sessions: async_sessionmaker[AsyncSession] | None = None,
     jobs: JobQueue | None = None,
+    events: EventBus | None = None,
 ) -> Starlette:
     settings = settings or get_settings()
     store = store_from_settings(settings)
@@ -140,8 +172,9 @@ def create_app(
     if sessions is None:
         owned_engine = engine_from_settings(settings)
         sessions = session_factory(owned_engine)
+    events = events or bus_from_url(settings.redis_url)
     owns_jobs = jobs is None
-    jobs = jobs or build_jobs(settings, sessions, store)
+    jobs = jobs or build_jobs(settings, sessions, store, events)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -176,14 +209,16 @@ def create_app(
         if reconciler is not None:
             reconciler.cancel()
         await jobs.close()
+        await events.close()
         store.close()
         if owned_engine is not None:
             await owned_engine.dispose()
 
-    graphql = GraphQLEndpoint(settings, sessions, store, signer, jobs)
+    graphql = GraphQLEndpoint(settings, sessions, store, signer, jobs, events)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route(
                 "/uploads/{upload_id:int}",
@@ -198,4 +233,5 @@ def create_app(
     app.state.sessions = sessions
     app.state.store = store
     app.state.jobs = jobs
+    app.state.events = events
     return app

@@ -77,6 +77,46 @@ def serve(
 
 
 @app.command()
+def upload(
+    file: Annotated[Path, typer.Argument(help="The file to upload")],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            help="DatasetVersion id, or a Dataset id (its open draft version is used)",
+        ),
+    ],
+    token: Annotated[
+        str | None, typer.Option(envvar="SATREPS_TOKEN", help="API token ($SATREPS_TOKEN)")
+    ] = None,
+    url: Annotated[
+        str, typer.Option(envvar="SATREPS_URL", help="GraphQL endpoint ($SATREPS_URL)")
+    ] = "http://127.0.0.1:8000/graphql",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="Where to keep the resume state (default: <file>.satreps-upload.json)"),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the server to verify the file")
+    ] = 600.0,
+) -> None:
+    """Upload a file into a dataset's draft: multipart above 64 MiB, resumable, sha256-checked.
+
+    Run the same command again after an interruption to send only the missing parts.
+    Exits 0 when the file is READY, 1 otherwise (with the error code and message).
+    """
+    from server.upload_client import run
+
+    def echo(message: str, err: bool) -> None:
+        typer.echo(message, err=err)
+
+    raise typer.Exit(
+        run(file, dataset, url, token, progress, state_file, poll_timeout=timeout, echo=echo)
+    )
+
+
+@app.command()
 def worker() -> None:
     """Run an arq worker: processes uploads and reconciles the queue with the database."""
     from arq.worker import run_worker

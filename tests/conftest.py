@@ -21,6 +21,7 @@ from server.app import create_app
 from server.auth import Principal, ensure_account, issue_token
 from server.config import Settings
 from server.db import make_engine
+from server.events import MemoryBus
 from server.jobs import InProcessJobs
 from server.migrations import upgrade
 from server.models.enums import AccountRole
@@ -139,19 +140,34 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def jobs(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> InProcessJobs:
+def events() -> MemoryBus:
+    return MemoryBus()
+
+
+@pytest.fixture
+def jobs(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], events: MemoryBus
+) -> InProcessJobs:
     """The worker's job functions, held until the test calls `await jobs.drain()`."""
     from workers.jobs import JOBS
 
-    ctx = {"sessions": sessions, "store": store_from_settings(settings), "settings": settings}
+    ctx = {
+        "sessions": sessions,
+        "store": store_from_settings(settings),
+        "settings": settings,
+        "events": events,
+    }
     return InProcessJobs(JOBS, ctx=ctx, autostart=False)
 
 
 @pytest.fixture
 async def client(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], jobs: InProcessJobs
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    jobs: InProcessJobs,
+    events: MemoryBus,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, sessions=sessions, jobs=jobs)
+    app = create_app(settings, sessions=sessions, jobs=jobs, events=events)
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app):  # start-up and shut-down run as in serve
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

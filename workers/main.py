@@ -14,6 +14,7 @@ from arq.connections import RedisSettings
 
 from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
+from server.events import bus_from_url
 from server.jobs import PROCESS_UPLOAD
 from server.storage import store_from_settings
 from workers.pipeline import job_id, process_upload, waiting_uploads
@@ -37,11 +38,13 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = engine_from_settings(settings)
     ctx["sessions"] = session_factory(ctx["engine"])
     ctx["store"] = store_from_settings(settings)
+    ctx["events"] = bus_from_url(settings.redis_url)
     await ctx["store"].ensure_buckets()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     ctx["store"].close()
+    await ctx["events"].close()
     await ctx["engine"].dispose()
 
 

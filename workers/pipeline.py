@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import utcnow
+from server.events import upload_channel
 from server.jobs import PROCESS_UPLOAD, JobQueue
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
@@ -37,6 +38,18 @@ LEASE = dt.timedelta(seconds=30)
 HEARTBEAT = 10.0
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 STALE_QUEUED = dt.timedelta(seconds=60)
+
+
+async def _announce(ctx: dict[str, Any], upload_id: int, state: UploadState) -> None:
+    """Tell subscribers to look again (the database holds the state itself)."""
+    events = ctx.get("events")
+    if events is not None:
+        try:
+            await events.publish(
+                upload_channel(upload_id), {"uploadId": upload_id, "state": state.value}
+            )
+        except Exception:  # an event lost is a refresh missed, never a job failed
+            log.warning("could not publish the status of upload %s", upload_id, exc_info=True)
 
 
 def worker_id() -> str:
@@ -90,11 +103,20 @@ async def process_upload(ctx: dict[str, Any], upload_id: int) -> str:
     owner = worker_id()
     if not await claim(sessions, upload_id, owner):
         return "skipped"  # done, gone, or someone else holds a live lease
+    await _announce(ctx, upload_id, UploadState.PROCESSING)
     beat = asyncio.create_task(_heartbeat(sessions, upload_id, owner))
     try:
-        return await _run_with_retries(ctx, upload_id, owner)
+        outcome = await _run_with_retries(ctx, upload_id, owner)
     finally:
         beat.cancel()
+    final = {
+        "ready": UploadState.READY,
+        "failed": UploadState.FAILED,
+        "requeued": UploadState.QUEUED,
+    }
+    if outcome in final:
+        await _announce(ctx, upload_id, final[outcome])
+    return outcome
 
 
 async def _run_with_retries(ctx: dict[str, Any], upload_id: int, owner: str) -> str:
