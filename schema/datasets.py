@@ -64,7 +64,7 @@ class DatasetFile(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
-@strawberry.type(description="One file on its way into a draft version.")
+@strawberry.type(name="DatasetUpload", description="One file on its way into a draft version.")
 class Upload(relay.Node):
     id: relay.NodeID[int]
     filename: str

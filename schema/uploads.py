@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
 
 import strawberry
+from starlette.datastructures import UploadFile as StarletteUploadFile
 from strawberry import relay
+from strawberry.file_uploads import Upload as FileUpload
 
 from schema.connections import decode_id
 from schema.context import Info
@@ -58,6 +60,15 @@ class ReceivedPart:
     etag: str
 
 
+def _after_complete(ctx: Any, upload: Any) -> None:
+    """Once committed: tell subscribers, and queue processing when the upload is QUEUED."""
+    message = {"uploadId": upload.id, "state": upload.state.value}
+    ctx.events_after_commit.append((upload_channel(upload.id), message))
+    if upload.state == UploadState.QUEUED:
+        job = f"{PROCESS_UPLOAD}:{upload.id}:{upload.attempts}"
+        ctx.enqueue_after_commit(PROCESS_UPLOAD, upload.id, job_id=job)
+
+
 def _instructions(ticket: service.UploadTicket) -> UploadInstructions:
     return UploadInstructions(
         put_url=ticket.put_url,
@@ -87,7 +98,7 @@ class UploadQueries:
 
         async def op(session: Any) -> Any:
             upload, _, _ = await service.visible_upload(
-                session, ctx.principal, decode_id(upload_id, "Upload", "uploadId")
+                session, ctx.principal, decode_id(upload_id, "DatasetUpload", "uploadId")
             )
             return await service.parts_received(ctx.store, upload)
 
@@ -139,7 +150,7 @@ class UploadMutations:
                 principal,
                 ctx.store,
                 ctx.signer,
-                decode_id(upload_id, "Upload", "uploadId"),
+                decode_id(upload_id, "DatasetUpload", "uploadId"),
                 part_numbers,
             )
 
@@ -151,17 +162,48 @@ class UploadMutations:
 
         async def op(session: Any, principal: Any) -> Any:
             upload = await service.complete_upload(
-                session, principal, ctx.store, decode_id(upload_id, "Upload", "uploadId")
+                session, principal, ctx.store, decode_id(upload_id, "DatasetUpload", "uploadId")
             )
-            ctx.events_after_commit.append(
-                (upload_channel(upload.id), {"uploadId": upload.id, "state": upload.state.value})
+            _after_complete(ctx, upload)
+            return upload
+
+        result = await mutate(info, op)
+        if isinstance(result, list):
+            return UploadPayload(errors=result)
+        return UploadPayload(upload=Upload.from_row(result))
+
+    @strawberry.mutation(
+        description="Send a small file through the API (GraphQL multipart request spec;"
+        " needs the Apollo-Require-Preflight header). Larger files: startUpload."
+    )
+    async def upload_file(
+        self,
+        info: Info,
+        dataset_version_id: relay.GlobalID,
+        file: FileUpload,
+        sha256: str | None = None,
+    ) -> UploadPayload:
+        ctx = info.context
+        content = cast(StarletteUploadFile, file)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while block := await content.read(1024 * 1024):
+                yield block
+
+        async def op(session: Any, principal: Any) -> Any:
+            upload = await service.upload_through_api(
+                session,
+                principal,
+                ctx.store,
+                version_id=decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId"),
+                filename=content.filename or "",
+                byte_size=content.size or 0,
+                max_bytes=ctx.settings.max_api_upload_bytes,
+                chunks=chunks(),
+                sha256=sha256,
+                content_type=content.content_type,
             )
-            if upload.state == UploadState.QUEUED:
-                ctx.enqueue_after_commit(
-                    PROCESS_UPLOAD,
-                    upload.id,
-                    job_id=f"{PROCESS_UPLOAD}:{upload.id}:{upload.attempts}",
-                )
+            _after_complete(ctx, upload)
             return upload
 
         result = await mutate(info, op)
@@ -175,7 +217,7 @@ class UploadMutations:
 
         async def op(session: Any, principal: Any) -> Any:
             return await service.abort_upload(
-                session, principal, ctx.store, decode_id(upload_id, "Upload", "uploadId")
+                session, principal, ctx.store, decode_id(upload_id, "DatasetUpload", "uploadId")
             )
 
         result = await mutate(info, op)
@@ -195,7 +237,7 @@ class UploadSubscriptions:
     ) -> AsyncGenerator[Upload, None]:
         ctx = info.context
         try:
-            uid = decode_id(upload_id, "Upload", "uploadId")
+            uid = decode_id(upload_id, "DatasetUpload", "uploadId")
         except DomainError as error:
             raise PublicError(error) from error
 

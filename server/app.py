@@ -56,7 +56,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         super().__init__(
             build_schema(),
             graphql_ide="graphiql" if settings.graphiql else None,
-            multipart_uploads_enabled=False,
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         self.sessions = sessions
@@ -88,12 +88,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     def _check_size(self, request: Request) -> Response | None:
         length = request.headers.get("content-length")
-        if length is not None and (
-            not length.isdigit() or int(length) > self.settings.max_body_bytes
-        ):
-            return _graphql_error(
-                413, "REQUEST_TOO_LARGE", f"request body over {self.settings.max_body_bytes} bytes"
-            )
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        if multipart:
+            # a form post is a "simple" request browsers send cross-site without asking:
+            # demand a header that forces a CORS preflight (as Apollo Server does)
+            if not (
+                request.headers.get("apollo-require-preflight")
+                or request.headers.get("x-apollo-operation-name")
+            ):
+                return _graphql_error(
+                    400,
+                    "CSRF_PREFLIGHT_REQUIRED",
+                    "multipart requests need an Apollo-Require-Preflight header",
+                )
+            if length is None:
+                return _graphql_error(411, "LENGTH_REQUIRED", "send a Content-Length")
+        limit = self.settings.max_api_upload_bytes if multipart else self.settings.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return _graphql_error(413, "REQUEST_TOO_LARGE", f"request body over {limit} bytes")
         return None
 
     @staticmethod

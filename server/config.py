@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=50 * 1024**3, description="Largest accepted upload, in bytes"
     )
+    max_api_upload_bytes: int = Field(
+        default=100 * 1024**2,
+        description="Largest file sent through the API (GraphQL multipart); larger: startUpload",
+    )
     auto_migrate: bool = Field(
         default=True, description="Apply Alembic migrations when `satreps serve` starts"
     )

@@ -59,7 +59,7 @@ COMPLETE = """mutation($u: ID!) { completeUpload(uploadId: $u) {
   upload { id state errorCode errorMessage } errors { field code message } } }"""
 ABORT = """mutation($u: ID!) { abortUpload(uploadId: $u) {
   upload { id state } errors { field code message } } }"""
-STATUS = """query($u: ID!) { node(id: $u) { ... on Upload {
+STATUS = """query($u: ID!) { node(id: $u) { ... on DatasetUpload {
   id state errorCode errorMessage } } }"""
 
 

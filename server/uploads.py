@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -94,6 +94,74 @@ async def start_upload(
     sha256: str | None = None,
     content_type: str | None = None,
 ) -> UploadTicket:
+    upload = await declare_upload(
+        session,
+        principal,
+        version_id=version_id,
+        filename=filename,
+        byte_size=byte_size,
+        max_bytes=max_bytes,
+        sha256=sha256,
+        content_type=content_type,
+    )
+    ticket = UploadTicket(upload=upload)
+    if byte_size > SINGLE_PUT_MAX:
+        upload.part_size, count = plan_parts(byte_size)
+        upload.multipart_id = await _storage(
+            store.create_multipart(store.buckets.raw, upload.object_key, content_type)
+        )
+        ticket.part_size, ticket.part_count = upload.part_size, count
+    await session.flush()
+    first = range(1, min(ticket.part_count or 0, URLS_PER_REQUEST) + 1)
+    await issue_urls(store, signer, ticket, parts=first)
+    return ticket
+
+
+async def upload_through_api(
+    session: AsyncSession,
+    principal: Principal,
+    store: ObjectStore,
+    *,
+    version_id: int,
+    filename: str,
+    byte_size: int,
+    max_bytes: int,
+    chunks: AsyncIterator[bytes],
+    sha256: str | None = None,
+    content_type: str | None = None,
+) -> Upload:
+    """A small file sent through the API (GraphQL multipart request): stored, then checked
+    and queued exactly like a direct upload."""
+    upload = await declare_upload(
+        session,
+        principal,
+        version_id=version_id,
+        filename=filename,
+        byte_size=byte_size,
+        max_bytes=max_bytes,
+        sha256=sha256,
+        content_type=content_type,
+    )
+    await _storage(
+        store.put(
+            store.buckets.raw, upload.object_key, chunks, size=byte_size, content_type=content_type
+        )
+    )
+    return await complete_upload(session, principal, store, upload.id)
+
+
+async def declare_upload(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    version_id: int,
+    filename: str,
+    byte_size: int,
+    max_bytes: int,
+    sha256: str | None = None,
+    content_type: str | None = None,
+) -> Upload:
+    """Check the declaration and record the upload (AWAITING_UPLOAD) with its object key."""
     version, dataset = await visible_version(session, principal, version_id)
     await require_contributor(session, principal, dataset)
     await require_draft(version)
@@ -125,18 +193,8 @@ async def start_upload(
     session.add(upload)
     await session.flush()
     upload.object_key = raw_key(dataset, version, upload)
-    ticket = UploadTicket(upload=upload)
-    if byte_size > SINGLE_PUT_MAX:
-        upload.part_size, count = plan_parts(byte_size)
-        upload.multipart_id = await _storage(
-            store.create_multipart(store.buckets.raw, upload.object_key, content_type)
-        )
-        ticket.part_size, ticket.part_count = upload.part_size, count
     await session.flush()
-    await issue_urls(
-        store, signer, ticket, parts=range(1, min(ticket.part_count or 0, URLS_PER_REQUEST) + 1)
-    )
-    return ticket
+    return upload
 
 
 def raw_key(dataset: Dataset, version: DatasetVersion, upload: Upload) -> str:

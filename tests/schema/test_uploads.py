@@ -20,7 +20,7 @@ ABORT = (
     """mutation($u: ID!) { abortUpload(uploadId: $u) { upload { state } errors { field code } } }"""
 )
 PUBLISH = """mutation($v: ID!) { publishDatasetVersion(versionId: $v) { errors { code } } }"""
-UPLOAD = """query($u: ID!) { node(id: $u) { ... on Upload {
+UPLOAD = """query($u: ID!) { node(id: $u) { ... on DatasetUpload {
     state attempts errorCode errorMessage sha256 size detectedFormat } } }"""
 VERSION = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
     files { name size sha256 format mediaType } } } }"""

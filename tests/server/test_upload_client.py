@@ -38,7 +38,7 @@ DATASET = """mutation($input: CreateDatasetInput!) {
 FILES = (
     """query($v: ID!) { node(id: $v) { ... on DatasetVersion { files { name size sha256 } } } }"""
 )
-UPLOAD = """query($u: ID!) { node(id: $u) { ... on Upload { state } } }"""
+UPLOAD = """query($u: ID!) { node(id: $u) { ... on DatasetUpload { state } } }"""
 
 
 @pytest.fixture(scope="module")
