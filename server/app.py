@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -216,7 +217,8 @@ def create_app(
         if owns_jobs and isinstance(jobs, InProcessJobs):
             from workers.pipeline import reconcile_forever
 
-            reconciler = asyncio.create_task(reconcile_forever(sessions, jobs))
+            stale = dt.timedelta(seconds=settings.upload_stale_queued_seconds)
+            reconciler = asyncio.create_task(reconcile_forever(sessions, jobs, stale_queued=stale))
         yield
         if reconciler is not None:
             reconciler.cancel()

@@ -119,10 +119,17 @@ def upload(
 @app.command()
 def worker() -> None:
     """Run an arq worker: processes uploads and reconciles the queue with the database."""
+    import logging
+
     from arq.worker import run_worker
 
     from workers.main import worker_settings
 
+    # run_worker configures no logging: without this the worker prints nothing but bare
+    # WARNING messages (logging.lastResort), not even a job starting or ending.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     run_worker(worker_settings(get_settings()))
 
 

@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     inprocess_jobs: int = Field(
         default=2, description="Jobs run at once inside `satreps serve` when no Redis is set"
     )
+    upload_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A worker's hold on an upload without a heartbeat (renewed every third)",
+    )
+    upload_stale_queued_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long an upload waits QUEUED before the reconciler queues it again",
+    )
     max_upload_bytes: int = Field(
         default=50 * 1024**3, description="Largest accepted upload, in bytes"
     )

@@ -7,6 +7,7 @@ lost Redis or a killed worker loses nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from arq import cron
@@ -24,7 +25,8 @@ QUEUE = "satreps:queue"
 
 async def reconcile(ctx: dict[str, Any]) -> int:
     queued = 0
-    for upload_id, attempts in await waiting_uploads(ctx["sessions"]):
+    stale = dt.timedelta(seconds=ctx["settings"].upload_stale_queued_seconds)
+    for upload_id, attempts in await waiting_uploads(ctx["sessions"], stale):
         job = await ctx["redis"].enqueue_job(
             PROCESS_UPLOAD, upload_id, _job_id=job_id(upload_id, attempts), _queue_name=QUEUE
         )

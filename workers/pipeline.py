@@ -56,7 +56,17 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-async def claim(sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str) -> bool:
+def lease_of(ctx: dict[str, Any]) -> dt.timedelta:
+    settings = ctx.get("settings")
+    return dt.timedelta(seconds=settings.upload_lease_seconds) if settings is not None else LEASE
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession],
+    upload_id: int,
+    owner: str,
+    lease: dt.timedelta = LEASE,
+) -> bool:
     """Atomically take a queued upload, or one whose worker's lease ran out."""
     now = utcnow()
     async with sessions() as session:
@@ -72,7 +82,7 @@ async def claim(sessions: async_sessionmaker[AsyncSession], upload_id: int, owne
             .values(
                 state=UploadState.PROCESSING,
                 lease_owner=owner,
-                lease_expires_at=now + LEASE,
+                lease_expires_at=now + lease,
                 attempts=Upload.attempts + 1,
                 started_at=now,
                 updated_at=now,
@@ -84,15 +94,19 @@ async def claim(sessions: async_sessionmaker[AsyncSession], upload_id: int, owne
 
 
 async def _heartbeat(
-    sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str
+    sessions: async_sessionmaker[AsyncSession],
+    upload_id: int,
+    owner: str,
+    lease: dt.timedelta = LEASE,
 ) -> None:
+    every = HEARTBEAT if lease == LEASE else lease.total_seconds() / 3
     while True:
-        await asyncio.sleep(HEARTBEAT)
+        await asyncio.sleep(every)
         async with sessions() as session:
             await session.execute(
                 update(Upload)
                 .where(Upload.id == upload_id, Upload.lease_owner == owner)
-                .values(lease_expires_at=utcnow() + LEASE)
+                .values(lease_expires_at=utcnow() + lease)
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
@@ -101,10 +115,11 @@ async def _heartbeat(
 async def process_upload(ctx: dict[str, Any], upload_id: int) -> str:
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     owner = worker_id()
-    if not await claim(sessions, upload_id, owner):
+    lease = lease_of(ctx)
+    if not await claim(sessions, upload_id, owner, lease):
         return "skipped"  # done, gone, or someone else holds a live lease
     await _announce(ctx, upload_id, UploadState.PROCESSING)
-    beat = asyncio.create_task(_heartbeat(sessions, upload_id, owner))
+    beat = asyncio.create_task(_heartbeat(sessions, upload_id, owner, lease))
     try:
         outcome = await _run_with_retries(ctx, upload_id, owner)
     finally:
@@ -287,7 +302,9 @@ async def _release(sessions: async_sessionmaker[AsyncSession], upload_id: int, o
         await session.commit()
 
 
-async def waiting_uploads(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[int, int]]:
+async def waiting_uploads(
+    sessions: async_sessionmaker[AsyncSession], stale_queued: dt.timedelta = STALE_QUEUED
+) -> list[tuple[int, int]]:
     """(id, attempts) of uploads the database says should be worked on and are not:
     queued for a while, or processing under an expired lease."""
     now = utcnow()
@@ -295,7 +312,7 @@ async def waiting_uploads(sessions: async_sessionmaker[AsyncSession]) -> list[tu
         rows = await session.execute(
             select(Upload.id, Upload.attempts).where(
                 or_(
-                    and_(Upload.state == UploadState.QUEUED, Upload.queued_at < now - STALE_QUEUED),
+                    and_(Upload.state == UploadState.QUEUED, Upload.queued_at < now - stale_queued),
                     and_(Upload.state == UploadState.PROCESSING, Upload.lease_expires_at < now),
                 )
             )
@@ -308,12 +325,15 @@ def job_id(upload_id: int, attempts: int) -> str:
 
 
 async def reconcile_forever(
-    sessions: async_sessionmaker[AsyncSession], jobs: JobQueue, every: float = 15.0
+    sessions: async_sessionmaker[AsyncSession],
+    jobs: JobQueue,
+    every: float = 15.0,
+    stale_queued: dt.timedelta = STALE_QUEUED,
 ) -> None:
     """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py."""
     while True:
         try:
-            for upload_id, attempts in await waiting_uploads(sessions):
+            for upload_id, attempts in await waiting_uploads(sessions, stale_queued):
                 await jobs.enqueue(PROCESS_UPLOAD, upload_id, job_id=job_id(upload_id, attempts))
         except Exception:  # keep reconciling; the next round retries
             log.exception("reconcile failed")
