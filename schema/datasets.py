@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+import json
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry import relay
+from strawberry.scalars import JSON
 
 from schema.connections import Connection, connection, decode_id, load_nodes, page_args
 from schema.context import Info
@@ -24,6 +26,7 @@ from server.pagination import paginate
 if TYPE_CHECKING:
     from schema.projects import Project
 
+PREVIEW_MAX = 4 * 1024 * 1024
 AccessLevel = strawberry.enum(AccessLevelEnum, name="AccessLevel")
 VersionState = strawberry.enum(VersionStateEnum, name="VersionState")
 UploadState = strawberry.enum(
@@ -32,6 +35,14 @@ UploadState = strawberry.enum(
     description="AWAITING_UPLOAD -> UPLOADED -> QUEUED -> PROCESSING -> READY | FAILED |"
     " REJECTED; ABORTED when the uploader gives up",
 )
+
+
+@strawberry.type(description="Something derived from a file, with its digest.")
+class Artifact:
+    kind: str = strawberry.field(description="parquet (normalised table), preview, profile")
+    size: Long
+    sha256: str
+    media_type: str | None
 
 
 @strawberry.type(description="A file of a dataset version, with its digest.")
@@ -43,6 +54,31 @@ class DatasetFile(relay.Node):
     media_type: str | None
     format: str | None
     created_at: dt.datetime
+    profile_data: strawberry.Private[dict[str, Any] | None]
+
+    @strawberry.field(
+        description="For tables: rows and, per column, type, nulls, min, max, mean, distinct"
+    )
+    def profile(self) -> JSON | None:
+        return cast(JSON | None, self.profile_data)
+
+    @strawberry.field
+    async def artifacts(self, info: Info) -> list[Artifact]:
+        rows = await info.context.loaders.many(service.artifacts_by_file).load(self.id)
+        return [
+            Artifact(kind=a.kind, size=Long(a.size), sha256=a.sha256, media_type=a.media_type)
+            for a in rows
+        ]
+
+    @strawberry.field(description="For tables: the first 100 rows")
+    async def preview(self, info: Info) -> JSON | None:
+        rows = await info.context.loaders.many(service.artifacts_by_file).load(self.id)
+        found = [a for a in rows if a.kind == "preview"]
+        if not found:
+            return None
+        store = info.context.store
+        body = await store.get_bytes(found[0].bucket, found[0].key, max_size=PREVIEW_MAX)
+        return json.loads(body)
 
     @classmethod
     def from_row(cls, row: models.DatasetFile) -> DatasetFile:
@@ -54,6 +90,7 @@ class DatasetFile(relay.Node):
             media_type=row.media_type,
             format=row.format,
             created_at=row.created_at,
+            profile_data=row.profile,
         )
 
     @classmethod

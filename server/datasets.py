@@ -14,6 +14,7 @@ from server.auth import Principal
 from server.db import group_rows, utcnow
 from server.errors import Collector, DomainError, Forbidden, NotFound
 from server.models import (
+    Artifact,
     Dataset,
     DatasetFile,
     DatasetTheme,
@@ -459,3 +460,14 @@ async def uploads_by_id(
         .where(Upload.id.in_(ids), dataset_visible(principal))
     )
     return {row.id: row for row in rows}
+
+
+async def artifacts_by_file(
+    session: AsyncSession, file_ids: Sequence[int]
+) -> dict[int, list[Artifact]]:
+    rows = await session.execute(
+        select(Artifact.file_id, Artifact)
+        .where(Artifact.file_id.in_(file_ids))
+        .order_by(Artifact.kind)
+    )
+    return group_rows(rows)

@@ -4,8 +4,11 @@ states arrive as the upload moves, and the token rides in connection_init."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 import socket
 
+import httpx
 import pytest
 import uvicorn
 from gql import Client, GraphQLRequest
@@ -14,6 +17,8 @@ from gql.transport.exceptions import (
     TransportConnectionFailed,
     TransportQueryError,
 )
+from gql.transport.file_upload import FileVar
+from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 from gql.transport.websockets_protocol import WebsocketsProtocolTransportBase
 
@@ -126,3 +131,74 @@ async def test_a_bad_token_is_refused_and_hidden_uploads_stay_hidden(
             async for _ in session.subscribe(request):
                 pass
     assert "not found" in str(caught.value)
+
+
+START_GQL = """mutation($v: ID!, $name: String!, $size: Long!, $sha: String) {
+      startUpload(datasetVersionId: $v, filename: $name, byteSize: $size, sha256: $sha) {
+        upload { id } instructions { putUrl } errors { code message } } }"""
+COMPLETE_GQL = (
+    "mutation($u: ID!) { completeUpload(uploadId: $u) { upload { state } errors { code } } }"
+)
+UPLOAD_FILE_GQL = """mutation($v: ID!, $file: Upload!) { uploadFile(datasetVersionId: $v, file: $file) {
+        upload { id state } errors { code message } } }"""
+FILES_GQL = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
+        files { name format profile preview artifacts { kind size sha256 } } } } }"""
+
+
+async def test_gql_client_end_to_end(admin, factory, jobs, live_server, make_token):
+    """As a researcher's script would: gql over HTTP for the mutations, a PUT of the bytes,
+    gql over WebSockets to wait for READY, then the profile and preview; and a small file
+    through gql's multipart file upload."""
+    version = await draft_version(admin, factory)
+    token = await make_token(AccountRole.ADMIN)
+    http = HTTPXAsyncTransport(
+        url=f"http://{live_server}/graphql",
+        headers={"Authorization": f"Bearer {token}", "Apollo-Require-Preflight": "true"},
+    )
+    sha = hashlib.sha256(CSV).hexdigest()
+    async with Client(transport=http) as api:
+        variables = {"v": version, "name": "levels.csv", "size": len(CSV), "sha": sha}
+        started = (await api.execute(GraphQLRequest(START_GQL, variable_values=variables)))[
+            "startUpload"
+        ]
+        assert started["errors"] == []
+        upload = started["upload"]["id"]
+        async with httpx.AsyncClient(base_url=f"http://{live_server}") as raw:
+            assert (
+                await raw.put(started["instructions"]["putUrl"], content=CSV)
+            ).status_code == 200
+        states: list[str] = []
+        first = asyncio.Event()
+
+        async def follow() -> None:
+            request = GraphQLRequest(SUBSCRIBE.document, variable_values={"u": upload})
+            async with Client(transport=transport(live_server, token)) as ws:
+                async for result in ws.subscribe(request):
+                    states.append(result["uploadStatus"]["state"])
+                    first.set()
+
+        follower = asyncio.create_task(follow())
+        await asyncio.wait_for(first.wait(), 10)
+        complete = GraphQLRequest(COMPLETE_GQL, variable_values={"u": upload})
+        assert (await api.execute(complete))["completeUpload"]["errors"] == []
+        await jobs.drain()
+        await asyncio.wait_for(follower, 10)
+        assert states[-1] == "READY"
+
+        tiny = FileVar(io.BytesIO(b"a,b\n1,2\n"), filename="tiny.csv")
+        small = GraphQLRequest(UPLOAD_FILE_GQL, variable_values={"v": version, "file": tiny})
+        sent = (await api.execute(small, upload_files=True))["uploadFile"]
+        assert sent["errors"] == [] and sent["upload"]["state"] == "QUEUED"
+        await jobs.drain()
+
+        files_request = GraphQLRequest(FILES_GQL, variable_values={"v": version})
+        files = {f["name"]: f for f in (await api.execute(files_request))["node"]["files"]}
+    levels = files["levels.csv"]
+    assert levels["format"] == "csv"
+    assert levels["profile"]["rows"] == 3
+    columns = {c["name"]: c for c in levels["profile"]["columns"]}
+    assert columns["level_m"]["null_count"] == 1
+    assert columns["level_m"]["max"] == 1.61
+    assert levels["preview"][0]["station"] == "BKK-01" and len(levels["preview"]) == 3
+    assert {a["kind"] for a in levels["artifacts"]} == {"parquet", "preview", "profile"}
+    assert files["tiny.csv"]["profile"]["rows"] == 1
