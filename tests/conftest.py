@@ -157,7 +157,9 @@ def jobs(
         "settings": settings,
         "events": events,
     }
-    return InProcessJobs(JOBS, ctx=ctx, autostart=False)
+    # one at a time: every session of a test shares one connection (the rolled-back
+    # transaction), which cannot serve two jobs' statements at once
+    return InProcessJobs(JOBS, ctx=ctx, autostart=False, concurrency=1)
 
 
 @pytest.fixture

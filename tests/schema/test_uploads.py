@@ -165,3 +165,53 @@ async def test_large_files_go_in_parts(admin, factory, client, jobs):
     await jobs.drain()
     state = (await admin(UPLOAD, {"u": upload}))["node"]
     assert state["state"] == "READY" and state["size"] == size
+
+
+def zip_bomb() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("zeros.bin", "w", force_zip64=True) as member:
+            block = bytes(1024 * 1024)
+            for _ in range(64):  # 64 MiB of zeros: about 64 KiB compressed
+                member.write(block)
+    return buffer.getvalue()
+
+
+BAD_FILES = {
+    "corrupt.parquet": (b"PAR1" + b"\x00garbage" * 100 + b"PAR1", "UNREADABLE"),
+    "bomb.zip": (None, "ZIP_BOMB"),
+}
+
+
+async def test_bad_files_fail_with_a_code_and_leave_nothing_visible(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    uploads = {}
+    for name, (body, _) in BAD_FILES.items():
+        body = body if body is not None else zip_bomb()
+        uploads[name] = await upload_file(admin, client, version, name, body)
+        assert (await admin(COMPLETE, {"u": uploads[name]}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    for name, (_, code) in BAD_FILES.items():
+        state = (await admin(UPLOAD, {"u": uploads[name]}))["node"]
+        assert (state["state"], state["errorCode"]) == ("FAILED", code), (name, state)
+    assert (await admin(VERSION, {"v": version}))["node"]["files"] == []
+
+
+async def test_messy_csv_is_read_not_rejected(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    messy = "station,name,level\nA,Müller,1\nB,Nguyễn,2,EXTRA\nC,Ørsted,3\n".encode()
+    messy += "D,Gon\xe7alves,4\n".encode("latin-1")  # a Latin-1 line in a UTF-8 file
+    upload = await upload_file(admin, client, version, "messy.csv", messy)
+    assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    assert (await admin(UPLOAD, {"u": upload}))["node"]["state"] == "READY"
+    query = (
+        f'{{ node(id: "{version}") {{ ... on DatasetVersion {{ files {{ profile preview }} }} }} }}'
+    )
+    file = (await admin(query))["node"]["files"][0]
+    assert file["profile"]["rows"] == 3  # the ragged row is skipped and counted
+    assert file["profile"]["skipped_rows"] == 1
+    assert [row["name"] for row in file["preview"]] == ["Müller", "Ørsted", "Gonçalves"]
