@@ -18,6 +18,7 @@ from schema.scalars import Long
 from schema.themes import Theme
 from server import datasets as service
 from server import models
+from server import uploads as uploads_service
 from server.models.enums import AccessLevel as AccessLevelEnum
 from server.models.enums import UploadState as UploadStateEnum
 from server.models.enums import VersionState as VersionStateEnum
@@ -101,6 +102,13 @@ class DatasetFile(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
+@strawberry.type
+class ReceivedPart:
+    part_number: int
+    size: Long
+    etag: str
+
+
 @strawberry.type(name="DatasetUpload", description="One file on its way into a draft version.")
 class Upload(relay.Node):
     id: relay.NodeID[int]
@@ -118,6 +126,21 @@ class Upload(relay.Node):
     created_at: dt.datetime
     updated_at: dt.datetime
     finished_at: dt.datetime | None
+    part_size: Long | None = strawberry.field(description="Multipart uploads only")
+    row: strawberry.Private[models.Upload]
+
+    @strawberry.field(description="Multipart uploads: how many parts the file is cut into")
+    def part_count(self) -> int | None:
+        return uploads_service.part_count(self.row) if self.row.multipart_id else None
+
+    @strawberry.field(
+        description="Parts the object store has received so far (resume: send the others)"
+    )
+    async def parts_received(self, info: Info) -> list[ReceivedPart]:
+        parts = await uploads_service.parts_received(info.context.store, self.row)
+        return [
+            ReceivedPart(part_number=p.part_number, size=Long(p.size), etag=p.etag) for p in parts
+        ]
 
     @classmethod
     def from_row(cls, row: models.Upload) -> Upload:
@@ -137,6 +160,8 @@ class Upload(relay.Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
             finished_at=row.finished_at,
+            part_size=Long(row.part_size) if row.part_size else None,
+            row=row,
         )
 
     @classmethod

@@ -14,7 +14,7 @@ from strawberry.file_uploads import Upload as FileUpload
 from schema.connections import decode_id
 from schema.context import Info
 from schema.datasets import Upload
-from schema.errors import PublicError, UserError, mutate, read
+from schema.errors import PublicError, UserError, mutate
 from schema.scalars import Long
 from server import datasets
 from server import uploads as service
@@ -53,13 +53,6 @@ class UploadPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
-class ReceivedPart:
-    part_number: int
-    size: Long
-    etag: str
-
-
 def _after_complete(ctx: Any, upload: Any) -> None:
     """Once committed: tell subscribers, and queue processing when the upload is QUEUED."""
     message = {"uploadId": upload.id, "state": upload.state.value}
@@ -90,22 +83,14 @@ async def _start_payload(info: Info, op: Any) -> StartUploadPayload:
 
 @strawberry.type
 class UploadQueries:
-    @strawberry.field(description="The parts of a multipart upload the store has received")
-    async def upload_parts_received(
-        self, info: Info, upload_id: relay.GlobalID
-    ) -> list[ReceivedPart]:
-        ctx = info.context
-
-        async def op(session: Any) -> Any:
-            upload, _, _ = await service.visible_upload(
-                session, ctx.principal, decode_id(upload_id, "DatasetUpload", "uploadId")
-            )
-            return await service.parts_received(ctx.store, upload)
-
-        parts = await read(info, op)
-        return [
-            ReceivedPart(part_number=p.part_number, size=Long(p.size), etag=p.etag) for p in parts
-        ]
+    @strawberry.field(description="An upload you may see, by its id")
+    async def upload(self, info: Info, id: relay.GlobalID) -> Upload | None:
+        try:
+            upload_id = decode_id(id, "DatasetUpload", "id")
+        except DomainError as error:
+            raise PublicError(error) from error
+        row = await info.context.loaders.one_visible(datasets.uploads_by_id).load(upload_id)
+        return Upload.from_row(row) if row is not None else None
 
 
 @strawberry.type

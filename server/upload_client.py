@@ -13,7 +13,7 @@ The flow, through the public GraphQL API only:
 
 Resume: a small state file (`<file>.satreps-upload.json` next to the file, or the path given)
 records the upload id, the file's size, mtime and sha256. Run the same command again after an
-interruption: if the file is unchanged the sha256 is not recomputed, `uploadPartsReceived`
+interruption: if the file is unchanged the sha256 is not recomputed, `upload(id) { partsReceived }`
 tells which parts the store already has and only the missing ones are sent (with fresh URLs
 from `refreshUploadUrls`). If the file changed, the old upload is aborted and the upload
 starts over. The state file is removed once the upload reaches a final state.
@@ -54,7 +54,7 @@ START = f"""mutation($v: ID!, $name: String!, $size: Long!, $sha: String, $type:
               contentType: $type) {{ {INSTRUCTIONS} }} }}"""
 REFRESH = f"""mutation($u: ID!, $parts: [Int!]) {{
   refreshUploadUrls(uploadId: $u, partNumbers: $parts) {{ {INSTRUCTIONS} }} }}"""
-RECEIVED = """query($u: ID!) { uploadPartsReceived(uploadId: $u) { partNumber size etag } }"""
+RECEIVED = """query($u: ID!) { upload(id: $u) { partsReceived { partNumber size etag } } }"""
 COMPLETE = """mutation($u: ID!) { completeUpload(uploadId: $u) {
   upload { id state errorCode errorMessage } errors { field code message } } }"""
 ABORT = """mutation($u: ID!) { abortUpload(uploadId: $u) {
@@ -370,7 +370,9 @@ class Uploader:
         plan = Plan.from_payload(first)
         if plan.put_url is None:
             assert plan.part_size and plan.part_count
-            received = self.graphql(RECEIVED, u=upload_id)["uploadPartsReceived"]
+            received = (self.graphql(RECEIVED, u=upload_id)["upload"] or {}).get(
+                "partsReceived", []
+            )
             have = {
                 p["partNumber"]
                 for p in received
