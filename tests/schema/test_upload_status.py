@@ -53,6 +53,7 @@ def sessions(real_engine):
     return session_factory(real_engine)
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
 SUBSCRIBE = GraphQLRequest(
     "subscription($u: ID!) { uploadStatus(uploadId: $u) { state attempts errorCode } }"
 )
@@ -202,3 +203,68 @@ async def test_gql_client_end_to_end(admin, factory, jobs, live_server, make_tok
     assert levels["preview"][0]["station"] == "BKK-01" and len(levels["preview"]) == 3
     assert {a["kind"] for a in levels["artifacts"]} == {"parquet", "preview", "profile"}
     assert files["tiny.csv"]["profile"]["rows"] == 1
+
+
+async def test_events_cross_processes_through_redis(
+    admin, factory, client, settings, sessions, make_token
+):
+    """Production wiring: the worker publishes on its own Redis connection, the API replica
+    serving the subscription listens on another; the subscriber still sees every state."""
+    from server.events import RedisBus
+    from server.jobs import InProcessJobs
+    from server.storage import store_from_settings
+    from workers.jobs import JOBS
+
+    worker_bus, api_bus = RedisBus(REDIS_URL), RedisBus(REDIS_URL)
+    ctx = {
+        "sessions": sessions,
+        "store": store_from_settings(settings),
+        "settings": settings,
+        "events": worker_bus,
+    }
+    worker = InProcessJobs(JOBS, ctx=ctx, autostart=False, concurrency=1)
+    port = free_port()
+    app = create_app(settings, sessions=sessions, jobs=worker, events=api_bus)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+            await asyncio.sleep(0.02)
+        address = f"127.0.0.1:{port}"
+        version = await draft_version(admin, factory)
+        token = await make_token(AccountRole.ADMIN)
+        async with httpx.AsyncClient(base_url=f"http://{address}") as api:
+            headers = {"Authorization": f"Bearer {token}"}
+            variables = {"v": version, "name": "levels.csv", "size": len(CSV), "sha": None}
+            started = (
+                await api.post(
+                    "/graphql", json={"query": START, "variables": variables}, headers=headers
+                )
+            ).json()["data"]["startUpload"]
+            upload = started["upload"]["id"]
+            seen: list[str] = []
+            first = asyncio.Event()
+
+            async def follow() -> None:
+                request = GraphQLRequest(SUBSCRIBE.document, variable_values={"u": upload})
+                async with Client(transport=transport(address, token)) as ws:
+                    async for result in ws.subscribe(request):
+                        seen.append(result["uploadStatus"]["state"])
+                        first.set()
+
+            follower = asyncio.create_task(follow())
+            await asyncio.wait_for(first.wait(), 10)
+            assert (
+                await api.put(started["instructions"]["putUrl"], content=CSV)
+            ).status_code == 200
+            done = await api.post(
+                "/graphql", json={"query": COMPLETE, "variables": {"u": upload}}, headers=headers
+            )
+            assert done.json()["data"]["completeUpload"]["errors"] == []
+            await worker.drain()
+            await asyncio.wait_for(follower, 10)
+        assert seen == ["AWAITING_UPLOAD", "QUEUED", "PROCESSING", "READY"]
+    finally:
+        server.should_exit = True
+        await serving
+        await worker_bus.close()
