@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         default=2, description="Jobs run at once inside `satreps serve` when no Redis is set"
     )
     upload_lease_seconds: float = Field(
-        default=30.0,
+        default=20.0,
         gt=0,
         description="A worker's hold on an upload without a heartbeat (renewed every third)",
     )

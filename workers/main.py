@@ -57,7 +57,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         )
     return {
         "functions": [process_upload],
-        "cron_jobs": [cron(reconcile, second={0, 15, 30, 45}, run_at_startup=True)],
+        "cron_jobs": [cron(reconcile, second=set(range(0, 60, 5)), run_at_startup=True)],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),

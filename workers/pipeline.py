@@ -34,8 +34,8 @@ from server.upload_states import move
 from workers.processing import ProcessingError, ProcessingResult, process_stream
 
 log = logging.getLogger(__name__)
-LEASE = dt.timedelta(seconds=30)
-HEARTBEAT = 10.0
+LEASE = dt.timedelta(seconds=20)  # a killed worker's upload runs again within ~25 s
+HEARTBEAT = LEASE.total_seconds() / 3
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 STALE_QUEUED = dt.timedelta(seconds=60)
 
@@ -327,7 +327,7 @@ def job_id(upload_id: int, attempts: int) -> str:
 async def reconcile_forever(
     sessions: async_sessionmaker[AsyncSession],
     jobs: JobQueue,
-    every: float = 15.0,
+    every: float = 5.0,
     stale_queued: dt.timedelta = STALE_QUEUED,
 ) -> None:
     """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py."""
