@@ -86,3 +86,12 @@ async def load_nodes(
     keys = sorted({i for i in wanted if i is not None})
     found = dict(zip(keys, await loader.load_many(keys), strict=True))
     return [convert(found[i]) if i is not None and found.get(i) else None for i in wanted]
+
+
+async def project_node(info: Any, project_id: int) -> Any:
+    """The Project type for a project id, through the request's visibility-aware loader
+    (None when the caller may not see it)."""
+    from schema.projects import Project
+
+    row = await info.context.loaders.project_by_id.load(project_id)
+    return Project.from_row(row) if row is not None else None

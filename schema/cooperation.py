@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
-from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.connections import (
+    Connection,
+    connection,
+    decode_id,
+    load_nodes,
+    page_args,
+    project_node,
+)
 from schema.context import Info
 from schema.errors import UserError, mutate, read
 from schema.institutions import Country, Institution, given
@@ -36,13 +43,6 @@ EquipmentStatus = strawberry.enum(
     description="ordered -> delivered -> in_use <-> out_of_service; never back to ordered",
 )
 LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
-
-
-async def _project(info: Info, project_id: int) -> Project:
-    from schema.projects import Project
-
-    row = await info.context.loaders.project_by_id.load(project_id)
-    return Project.from_row(row)
 
 
 # ---- types ---------------------------------------------------------------------------
@@ -78,7 +78,7 @@ class ExpertDispatch(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @strawberry.field
     async def expert(self, info: Info) -> Researcher:
@@ -154,7 +154,7 @@ class TrainingCourse(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @strawberry.field
     async def host_country(self, info: Info) -> Country:
@@ -218,7 +218,7 @@ class EquipmentItem(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @strawberry.field
     async def recipient_institution(self, info: Info) -> Institution:

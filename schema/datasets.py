@@ -10,7 +10,14 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.connections import (
+    Connection,
+    connection,
+    decode_id,
+    load_nodes,
+    page_args,
+    project_node,
+)
 from schema.context import Info
 from schema.errors import UserError, mutate, read
 from schema.institutions import Institution, given
@@ -251,10 +258,7 @@ class Dataset(relay.Node):
     async def project(
         self, info: Info
     ) -> Annotated[Project, strawberry.lazy("schema.projects")] | None:
-        from schema.projects import Project
-
-        row = await info.context.loaders.project_by_id.load(self.project_id)
-        return Project.from_row(row) if row is not None else None
+        return await project_node(info, self.project_id)
 
     @strawberry.field
     async def owner_institution(self, info: Info) -> Institution:

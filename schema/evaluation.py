@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import strawberry
 from strawberry import relay
 
-from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.connections import (
+    Connection,
+    connection,
+    decode_id,
+    load_nodes,
+    page_args,
+    project_node,
+)
 from schema.context import Info
 from schema.errors import UserError, mutate, read
 from server import evaluation as service
@@ -42,12 +49,6 @@ DacRating = strawberry.enum(
 )
 
 
-async def _project(info: Info, project_id: int) -> Project:
-    from schema.projects import Project
-
-    return Project.from_row(await info.context.loaders.project_by_id.load(project_id))
-
-
 # ---- types ---------------------------------------------------------------------------
 
 
@@ -71,7 +72,7 @@ class JccMeeting(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -106,7 +107,7 @@ class MonitoringReport(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -155,7 +156,7 @@ class Evaluation(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @strawberry.field(description="Lessons learned recorded from this evaluation")
     async def lessons_learned(self, info: Info) -> list[LessonLearned]:
@@ -191,7 +192,7 @@ class LessonLearned(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @strawberry.field
     async def evaluation(self, info: Info) -> Evaluation | None:
@@ -231,7 +232,7 @@ class FollowUpCooperation(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
-from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.connections import (
+    Connection,
+    connection,
+    decode_id,
+    load_nodes,
+    page_args,
+    project_node,
+)
 from schema.context import Info
 from schema.errors import UserError, mutate, read
 from schema.institutions import given
@@ -41,13 +48,6 @@ def plain(value: Decimal | None) -> Decimal | None:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
-
-
-async def _project(info: Info, project_id: int) -> Project | None:
-    from schema.projects import Project
-
-    row = await info.context.loaders.project_by_id.load(project_id)
-    return Project.from_row(row) if row is not None else None
 
 
 # ---- types -------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class PdmElement(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject | None:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @strawberry.field(description="The output of an activity; null for the other levels")
     async def parent(self, info: Info) -> PdmElement | None:
@@ -247,7 +247,7 @@ class LearningMaterial(relay.Node):
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject | None:
-        return await _project(info, self.project_id)
+        return await project_node(info, self.project_id)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
