@@ -334,7 +334,7 @@ async def visible_version(
     return row[0], row[1]
 
 
-async def require_draft(version: DatasetVersion, field: str = "versionId") -> None:
+def require_draft(version: DatasetVersion, field: str = "versionId") -> None:
     if version.state != VersionState.DRAFT:
         raise DomainError.one(
             "VERSION_PUBLISHED",
@@ -349,7 +349,7 @@ async def publish_version(
     """Freeze a draft for ever: no file can be added, changed or removed afterwards."""
     version, dataset = await visible_version(session, principal, version_id)
     await require_contributor(session, principal, dataset)
-    await require_draft(version)
+    require_draft(version)
     errors = Collector()
     clean_note = clean_text(errors, "note", note, max_len=5000)
     pending = await session.scalar(
@@ -432,7 +432,7 @@ async def remove_file(session: AsyncSession, principal: Principal, file_id: int)
         raise NotFound("file", "fileId")
     version, dataset = await visible_version(session, principal, row.version_id, "fileId")
     await require_contributor(session, principal, dataset)
-    await require_draft(version, "fileId")
+    require_draft(version, "fileId")
     await session.delete(row)
     await session.flush()
     return version

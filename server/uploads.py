@@ -164,7 +164,7 @@ async def declare_upload(
     """Check the declaration and record the upload (AWAITING_UPLOAD) with its object key."""
     version, dataset = await visible_version(session, principal, version_id)
     await require_contributor(session, principal, dataset)
-    await require_draft(version)
+    require_draft(version)
     errors = Collector()
     name = check_filename(errors, filename)
     if byte_size < 0:
@@ -311,7 +311,7 @@ async def complete_upload(
     the job after commit). A wrong size rejects the upload; the raw object stays."""
     upload, version, _ = await visible_upload(session, principal, upload_id)
     _require_state(upload, UploadState.AWAITING_UPLOAD)
-    await require_draft(version, "uploadId")
+    require_draft(version, "uploadId")
     bucket, key = store.buckets.raw, upload.object_key
     if upload.multipart_id is not None:
         parts = await parts_received(store, upload)

@@ -215,7 +215,7 @@ async def _write_artifacts(
                 "bucket": bucket,
                 "key": info.key,
                 "size": info.size,
-                "sha256": info.sha256,
+                "sha256": info.sha256 or "",
                 "media_type": media_type,
             }
         )
@@ -262,16 +262,7 @@ async def _finish_ready(
         )
         session.add(file)
         await session.flush()
-        session.add_all(
-            [
-                Artifact(
-                    file_id=file.id,
-                    **{k: v for k, v in a.items() if k != "sha256"},
-                    sha256=a["sha256"] or "",
-                )
-                for a in artifacts
-            ]
-        )
+        session.add_all([Artifact(file_id=file.id, **a) for a in artifacts])
         upload.size, upload.sha256 = result.size, result.sha256
         upload.detected_format, upload.media_type = result.format.kind, result.format.media_type
         upload.lease_owner = upload.lease_expires_at = None
