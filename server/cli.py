@@ -41,7 +41,7 @@ def _run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable
 
 
 @app.command()
-def migrate(revision: str = "head") -> None:
+def migrate(revision: str = "heads") -> None:
     """Apply the database migrations."""
     from server.migrations import upgrade
 
