@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 PROCESS_UPLOAD = "process_upload"  # the name the API asks for; workers/jobs.py maps it
+FIXITY_CHECK = "fixity_check"  # (version_id, run_id): re-hash a version's raw objects
+WRITE_PROVENANCE = "write_provenance"  # (version_id,): PROV + RO-Crate copies in the bucket
 JobFunction = Callable[..., Awaitable[Any]]
 
 

@@ -29,6 +29,7 @@ from server.events import upload_channel
 from server.jobs import PROCESS_UPLOAD, JobQueue
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
+from server.provenance.records import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
 from server.upload_states import move
 from workers.processing import ProcessingError, ProcessingResult, process_stream
@@ -262,11 +263,17 @@ async def _finish_ready(
         )
         session.add(file)
         await session.flush()
-        session.add_all([Artifact(file_id=file.id, **a) for a in artifacts])
+        rows = [Artifact(file_id=file.id, **a) for a in artifacts]
+        session.add_all(rows)
         upload.size, upload.sha256 = result.size, result.sha256
         upload.detected_format, upload.media_type = result.format.kind, result.format.media_type
         upload.lease_owner = upload.lease_expires_at = None
         move(upload, UploadState.READY)
+        await session.flush()
+        # PROV in the same transaction: the ingest activity exists once, iff READY does
+        await record_ingest(
+            session, upload, outcome="ready", result=result, file=file, artifacts=rows
+        )
         await session.commit()
     return "ready"
 
@@ -280,6 +287,7 @@ async def _finish_failed(
             return
         upload.lease_owner = upload.lease_expires_at = None
         move(upload, UploadState.FAILED, code=code, message=message[:2000])
+        await record_ingest(session, upload, outcome="failed", error_code=code)
         await session.commit()
 
 

@@ -1,0 +1,502 @@
+"""Exports of a dataset version's provenance: PROV-JSON, PROV-O (JSON-LD, Turtle) and PROV-N
+through the `prov` package, and an RO-Crate (`ro-crate-metadata.json`) through `rocrate`.
+
+A version's record is its upstream lineage (files, uploads, people, institutions, source
+versions of other datasets, recursively) and what its files' processing produced (ingest
+activities, artifacts, fixity checks). Exports are built for a principal: nodes they may not
+see appear with their kind only. The copies kept in the provenance bucket are the full record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from prov.constants import PROV, PROV_LABEL, PROV_TYPE
+from prov.model import ProvDocument
+from rocrate.model.contextentity import ContextEntity
+from rocrate.model.person import Person
+from rocrate.rocrate import ROCrate
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import Principal
+from server.datasets import visible_version
+from server.errors import DomainError, NotFound
+from server.models import Dataset, DatasetFile, DatasetVersion, Institution
+from server.models.provenance import ProvEdge, ProvNode
+from server.models.provenance import ProvKind as K
+from server.models.provenance import ProvRelation as R
+from server.provenance import records
+from server.provenance.lineage import (
+    MAX_DEPTH,
+    SYSTEM,
+    Direction,
+    GraphEdge,
+    GraphNode,
+    graph,
+)
+from server.storage import ObjectStore, StorageError
+
+log = logging.getLogger(__name__)
+ORCID = "https://orcid.org/"
+ROR = "https://ror.org/"
+PROV_FILE = "prov.json"
+CRATE_FILE = "ro-crate-metadata.json"
+URL_LIFETIME = dt.timedelta(hours=1)
+_SPDX_ID = re.compile(r"^[A-Za-z0-9.+-]+$")
+
+
+class ExportFormat(enum.StrEnum):
+    PROV_JSON = "prov-json"
+    PROV_JSONLD = "prov-jsonld"  # PROV-O as JSON-LD
+    PROV_TURTLE = "prov-turtle"  # PROV-O as Turtle
+    PROV_N = "prov-n"
+    RO_CRATE = "ro-crate"
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    media_type: str
+    filename: str
+    prov_format: str | None = None
+    prov_args: tuple[tuple[str, str], ...] = ()
+
+
+FORMATS: dict[ExportFormat, FormatInfo] = {
+    ExportFormat.PROV_JSON: FormatInfo("application/json", "prov.json", "json"),
+    ExportFormat.PROV_JSONLD: FormatInfo(
+        "application/ld+json", "prov.jsonld", "rdf", (("rdf_format", "json-ld"),)
+    ),
+    ExportFormat.PROV_TURTLE: FormatInfo(
+        "text/turtle", "prov.ttl", "rdf", (("rdf_format", "turtle"),)
+    ),
+    ExportFormat.PROV_N: FormatInfo("text/provenance-notation", "prov.provn", "provn"),
+    ExportFormat.RO_CRATE: FormatInfo("application/ld+json", CRATE_FILE),
+}
+
+
+@dataclass
+class Bundle:
+    version: DatasetVersion
+    dataset: Dataset
+    files: list[DatasetFile]
+    root_id: int | None
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+
+
+@dataclass
+class Export:
+    format: ExportFormat
+    media_type: str
+    filename: str
+    text: str
+
+
+# ---- the record of a version -------------------------------------------------------------
+
+
+async def bundle(
+    session: AsyncSession, principal: Principal, version_id: int, field: str = "versionId"
+) -> Bundle:
+    version, dataset = await visible_version(session, principal, version_id, field)
+    files = list(
+        (
+            await session.scalars(
+                select(DatasetFile)
+                .where(DatasetFile.version_id == version.id)
+                .order_by(DatasetFile.name)
+            )
+        ).all()
+    )
+    root = await session.scalar(select(ProvNode.id).where(ProvNode.key == f"version-{version.id}"))
+    if root is None:
+        return Bundle(version, dataset, files, None, [], [])
+    found: dict[int, GraphNode] = {}
+    upstream = await graph(session, principal, [root], Direction.UPSTREAM, MAX_DEPTH)
+    found.update((n.id, n) for n in upstream.nodes)
+    raws = [n.id for n in upstream.nodes if n.depth == 1 and n.record_type == "raw_upload"]
+    if raws:
+        around = await graph(session, principal, raws, Direction.DOWNSTREAM, 1)
+        done = [
+            n.id
+            for n in around.nodes
+            if n.record_type in ("artifact", "ingest", "fixity_check") and n.id not in found
+        ]
+        if done:
+            closure = await graph(session, principal, done, Direction.UPSTREAM, 1)
+            found.update((n.id, n) for n in closure.nodes if n.id not in found)
+    nodes = sorted(found.values(), key=lambda n: (n.depth, n.id))
+    return Bundle(version, dataset, files, root, nodes, await _edges_among(session, found))
+
+
+async def _edges_among(session: AsyncSession, nodes: dict[int, GraphNode]) -> list[GraphEdge]:
+    ids = list(nodes)
+    rows = await session.scalars(
+        select(ProvEdge)
+        .where(ProvEdge.subject_id.in_(ids), ProvEdge.object_id.in_(ids))
+        .order_by(ProvEdge.id)
+    )
+    return [GraphEdge(e.id, e.relation, e.subject_id, e.object_id, e.attributes) for e in rows]
+
+
+# ---- PROV --------------------------------------------------------------------------------
+
+
+def prov_document(found: Bundle, namespace: str) -> ProvDocument:
+    doc = ProvDocument()
+    doc.add_namespace("satreps", namespace)
+    doc.add_namespace("orcid", ORCID)
+    doc.add_namespace("ror", ROR)
+    names = {n.id: _qualified(n) for n in found.nodes}
+    for node in found.nodes:
+        _add_record(doc, names[node.id], node)
+    for edge in found.edges:
+        _add_relation(doc, names[edge.subject_id], names[edge.object_id], edge)
+    return doc
+
+
+def _qualified(node: GraphNode) -> str:
+    if node.redacted:
+        return f"satreps:redacted-{node.id}"
+    if node.record_type == "researcher" and node.attributes.get("orcid"):
+        return f"orcid:{node.attributes['orcid']}"
+    if node.record_type == "institution" and node.attributes.get("ror"):
+        return f"ror:{node.attributes['ror']}"
+    return f"satreps:{node.key}"
+
+
+_AGENT_TYPES = {
+    "researcher": PROV["Person"],
+    "account": PROV["Person"],
+    "institution": PROV["Organization"],
+    "software": PROV["SoftwareAgent"],
+}
+
+
+def _add_record(doc: ProvDocument, name: str, node: GraphNode) -> None:
+    attributes: list[tuple[Any, Any]] = []
+    if not node.redacted:
+        attributes.append((PROV_TYPE, doc.valid_qualified_name(f"satreps:{node.record_type}")))
+        if node.kind == K.AGENT:
+            attributes.append((PROV_TYPE, _AGENT_TYPES.get(node.record_type, PROV["Agent"])))
+        if node.label:
+            attributes.append((PROV_LABEL, node.label))
+        attributes += [(f"satreps:{k}", _literal(v)) for k, v in sorted(node.attributes.items())]
+    if node.kind == K.ENTITY:
+        doc.entity(name, attributes)
+    elif node.kind == K.ACTIVITY:
+        doc.activity(name, node.started_at, node.ended_at, attributes)
+    else:
+        doc.agent(name, attributes)
+
+
+def _literal(value: Any) -> str | int:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return value
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _add_relation(doc: ProvDocument, subject: str, obj: str, edge: GraphEdge) -> None:
+    extra: list[tuple[Any, Any]] = []
+    for key, value in sorted((edge.attributes or {}).items()):
+        if key == "type" and value == "prov:Revision":
+            extra.append((PROV_TYPE, PROV["Revision"]))
+        elif key not in ("agent", "registeredBy"):
+            extra.append((f"satreps:{key}", _literal(value)))
+    ident = f"satreps:edge-{edge.id}" if extra else None
+    attrs = extra or None
+    match edge.relation:
+        case R.USED:
+            doc.used(subject, obj, identifier=ident, other_attributes=attrs)
+        case R.WAS_GENERATED_BY:
+            doc.wasGeneratedBy(subject, obj, identifier=ident, other_attributes=attrs)
+        case R.WAS_DERIVED_FROM:
+            doc.wasDerivedFrom(subject, obj, identifier=ident, other_attributes=attrs)
+        case R.WAS_ATTRIBUTED_TO:
+            doc.wasAttributedTo(subject, obj, identifier=ident, other_attributes=attrs)
+        case R.WAS_ASSOCIATED_WITH:
+            doc.wasAssociatedWith(subject, obj, identifier=ident, other_attributes=attrs)
+        case R.ACTED_ON_BEHALF_OF:
+            doc.actedOnBehalfOf(subject, obj, identifier=ident, other_attributes=attrs)
+        case R.WAS_INFORMED_BY:
+            doc.wasInformedBy(subject, obj, identifier=ident, other_attributes=attrs)
+        case R.SPECIALIZATION_OF:
+            doc.specializationOf(subject, obj)
+
+
+def serialize_prov(doc: ProvDocument, fmt: ExportFormat) -> str:
+    info = FORMATS[fmt]
+    assert info.prov_format is not None
+    text = doc.serialize(format=info.prov_format, **dict(info.prov_args))
+    assert text is not None
+    return text
+
+
+def parse_prov(text: str, fmt: ExportFormat) -> ProvDocument:
+    """Read an export back with the `prov` package (the inverse of serialize_prov)."""
+    info = FORMATS[fmt]
+    assert info.prov_format is not None
+    return ProvDocument.deserialize(content=text, format=info.prov_format, **dict(info.prov_args))
+
+
+# ---- RO-Crate ----------------------------------------------------------------------------
+
+
+async def ro_crate(
+    session: AsyncSession, found: Bundle, namespace: str, raw_bucket: str
+) -> dict[str, Any]:
+    """`ro-crate-metadata.json` of a version: its files with digests, the people and
+    institutions behind it, its licence, the versions it derives from, how each file was
+    processed (CreateAction) and the PROV document beside it."""
+    version, dataset = found.version, found.dataset
+    crate = ROCrate()
+    root = crate.root_dataset
+    root["name"] = f"{dataset.title} (version {version.number})"
+    root["description"] = dataset.description or f"Version {version.number} of {dataset.title}"
+    root["datePublished"] = (version.published_at or version.created_at).isoformat()
+    root["version"] = str(version.number)
+    root["identifier"] = f"{namespace}version-{version.id}"
+    if dataset.keywords:
+        root["keywords"] = list(dataset.keywords)
+    root["license"] = crate.add(_licence(crate, dataset.licence))
+    owner = await session.get(Institution, dataset.owner_institution_id)
+    if owner is not None:
+        root["publisher"] = crate.add(_organisation(crate, owner))
+    by_upload = {f.upload_id: f for f in found.files if f.upload_id is not None}
+    entities: dict[int, Any] = {}
+    for file in found.files:
+        entities[file.id] = crate.add_file(
+            None,
+            dest_path=file.name,
+            properties={
+                "name": file.name,
+                "description": f"{file.format or 'file'} of {file.size} bytes",
+                "contentSize": str(file.size),
+                "encodingFormat": file.media_type or "application/octet-stream",
+                "sha256": file.sha256,
+                "contentUrl": f"s3://{raw_bucket}/{file.raw_key}",
+            },
+        )
+    crate.add_file(
+        None,
+        dest_path=PROV_FILE,
+        properties={
+            "name": "W3C PROV provenance of this version (PROV-JSON)",
+            "description": "Entities, activities and agents of every upload and processing step",
+            "encodingFormat": "application/json",
+            "conformsTo": {"@id": "https://www.w3.org/submissions/prov-json/"},
+            "about": {"@id": "./"},
+        },
+    )
+    people = _people(crate, found)
+    if people:
+        root["author"] = people
+    sources = _sources(crate, found, namespace)
+    if sources:
+        root["isBasedOn"] = sources
+    actions = _actions(crate, found, by_upload, entities)
+    if actions:
+        root["mentions"] = actions
+    metadata: dict[str, Any] = crate.metadata.generate()
+    return metadata
+
+
+def _licence(crate: ROCrate, expression: str) -> ContextEntity:
+    ident = f"https://spdx.org/licenses/{expression}" if _SPDX_ID.match(expression) else "#licence"
+    return ContextEntity(
+        crate,
+        ident,
+        properties={
+            "@type": "CreativeWork",
+            "name": expression,
+            "description": f"SPDX license expression {expression}",
+        },
+    )
+
+
+def _organisation(crate: ROCrate, inst: Institution) -> ContextEntity:
+    ident = f"{ROR}{inst.ror_id}" if inst.ror_id else f"#institution-{inst.id}"
+    url = inst.website or (f"{ROR}{inst.ror_id}" if inst.ror_id else None)
+    properties: dict[str, Any] = {"@type": "Organization", "name": inst.name_en}
+    if url:
+        properties["url"] = url
+    return ContextEntity(crate, ident, properties=properties)
+
+
+def _people(crate: ROCrate, found: Bundle) -> list[Any]:
+    """Who made the version: the agents its files and the version are attributed to."""
+    by_id = {n.id: n for n in found.nodes}
+    attributed = {
+        e.object_id
+        for e in found.edges
+        if e.relation == R.WAS_ATTRIBUTED_TO
+        and by_id[e.subject_id].record_type in ("raw_upload", "dataset_version")
+        and by_id[e.subject_id].depth <= 1
+    }
+    behalf = {e.subject_id: e.object_id for e in found.edges if e.relation == R.ACTED_ON_BEHALF_OF}
+    people = []
+    for agent_id in sorted(attributed):
+        agent = by_id[agent_id]
+        if agent.redacted or agent.record_type not in ("researcher", "account"):
+            continue
+        orcid = agent.attributes.get("orcid")
+        ident = f"{ORCID}{orcid}" if orcid else f"#{agent.key}"
+        properties: dict[str, Any] = {"name": agent.label or agent.key}
+        institution = by_id.get(behalf.get(agent_id, -1))
+        if institution is not None and not institution.redacted:
+            ror = institution.attributes.get("ror")
+            org_id = f"{ROR}{ror}" if ror else f"#{institution.key}"
+            if crate.get(org_id) is None:
+                crate.add(
+                    ContextEntity(
+                        crate,
+                        org_id,
+                        properties={"@type": "Organization", "name": institution.label},
+                    )
+                )
+            properties["affiliation"] = {"@id": org_id}
+        people.append(crate.add(Person(crate, ident, properties=properties)))
+    return people
+
+
+def _sources(crate: ROCrate, found: Bundle, namespace: str) -> list[Any]:
+    by_id = {n.id: n for n in found.nodes}
+    out = []
+    for edge in found.edges:
+        if edge.relation != R.WAS_DERIVED_FROM or edge.subject_id != found.root_id:
+            continue
+        source = by_id[edge.object_id]
+        if source.record_type != "dataset_version":
+            continue
+        if source.redacted:
+            ident, properties = f"#redacted-{source.id}", {"name": "a restricted dataset version"}
+        else:
+            ident, properties = f"{namespace}{source.key}", {"name": source.label or ""}
+        properties = {"@type": "CreativeWork", **properties}
+        out.append(crate.add(ContextEntity(crate, ident, properties=properties)))
+    return out
+
+
+def _actions(
+    crate: ROCrate, found: Bundle, by_upload: dict[int, DatasetFile], entities: dict[int, Any]
+) -> list[Any]:
+    software: Any = None
+    out = []
+    for node in found.nodes:
+        if node.redacted or node.record_type != "ingest" or node.object_id not in by_upload:
+            continue
+        if software is None:
+            version = node.attributes.get("softwareVersion", records.software_version())
+            software = crate.add(
+                ContextEntity(
+                    crate,
+                    f"#{records.SOFTWARE_NAME}-{version}",
+                    properties={
+                        "@type": "SoftwareApplication",
+                        "name": records.SOFTWARE_NAME,
+                        "version": version,
+                    },
+                )
+            )
+        file = entities[by_upload[node.object_id].id]
+        properties: dict[str, Any] = {
+            "@type": "CreateAction",
+            "name": node.label,
+            "instrument": {"@id": software.id},
+            "object": {"@id": file.id},
+            "result": {"@id": file.id},
+            "actionStatus": {
+                "@id": "http://schema.org/CompletedActionStatus"
+                if node.attributes.get("outcome") == "ready"
+                else "http://schema.org/FailedActionStatus"
+            },
+            "description": "steps: " + ", ".join(node.attributes.get("steps") or []),
+        }
+        if node.started_at:
+            properties["startTime"] = node.started_at.isoformat()
+        if node.ended_at:
+            properties["endTime"] = node.ended_at.isoformat()
+        out.append(crate.add(ContextEntity(crate, f"#{node.key}", properties=properties)))
+    return out
+
+
+# ---- exports -----------------------------------------------------------------------------
+
+
+async def export_version(
+    session: AsyncSession,
+    principal: Principal,
+    version_id: int,
+    fmt: ExportFormat,
+    *,
+    namespace: str,
+    raw_bucket: str,
+) -> Export:
+    found = await bundle(session, principal, version_id)
+    info = FORMATS[fmt]
+    if fmt == ExportFormat.RO_CRATE:
+        metadata = await ro_crate(session, found, namespace, raw_bucket)
+        text = json.dumps(metadata, indent=2, ensure_ascii=False)
+    else:
+        text = serialize_prov(prov_document(found, namespace), fmt)
+    return Export(fmt, info.media_type, info.filename, text)
+
+
+async def export_url(
+    store: ObjectStore, version: DatasetVersion, export: Export, expires: dt.timedelta
+) -> str:
+    """A signed download URL of an export (kept in the provenance bucket under its digest)."""
+    if not store.supports_presigned:
+        raise DomainError.one(
+            "SIGNED_URL_UNSUPPORTED",
+            "this server's object store cannot sign download URLs; ask for the text",
+            "url",
+        )
+    body = export.text.encode()
+    digest = hashlib.sha256(body).hexdigest()
+    key = f"exports/{version.dataset_id}/v{version.number}/{digest[:32]}/{export.filename}"
+    bucket = store.buckets.provenance
+    try:
+        await store.put(bucket, key, body, size=len(body), content_type=export.media_type)
+        return await store.presigned_get(bucket, key, expires, filename=export.filename)
+    except StorageError as error:
+        raise DomainError.one("STORAGE_UNAVAILABLE", str(error)[:300], "url") from error
+
+
+async def write_copies(
+    session: AsyncSession, store: ObjectStore, version_id: int, *, namespace: str
+) -> list[str]:
+    """Put the full PROV document and RO-Crate metadata beside the data, in the provenance
+    bucket under the version's prefix, so the bucket alone still tells the story."""
+    try:
+        found = await bundle(session, SYSTEM, version_id)
+    except NotFound:
+        return []
+    prefix = records.version_prefix(found.dataset.id, found.version.number)
+    prov_text = serialize_prov(prov_document(found, namespace), ExportFormat.PROV_JSON)
+    crate = await ro_crate(session, found, namespace, store.buckets.raw)
+    written = []
+    for name, text, media in (
+        (PROV_FILE, prov_text, "application/json"),
+        (CRATE_FILE, json.dumps(crate, indent=2, ensure_ascii=False), "application/ld+json"),
+    ):
+        body = text.encode()
+        info = await store.put(
+            store.buckets.provenance, f"{prefix}/{name}", body, size=len(body), content_type=media
+        )
+        written.append(info.key)
+    return written
