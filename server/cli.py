@@ -59,9 +59,11 @@ def serve(
     """Serve the API (embedded by default: SQLite under ./var, nothing else to install)."""
     import uvicorn
 
+    from server.logs import configure_logging, logging_config
     from server.migrations import upgrade
 
     settings = get_settings()
+    configure_logging(settings)
     if settings.auto_migrate:
         upgrade(settings.database_url)
     typer.echo(f"satreps-hub on http://{host}:{port}/graphql ({settings.database_url})")
@@ -72,7 +74,11 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
-        log_level="info",
+        log_config=logging_config(settings),
+        access_log=False,  # server/middleware.py logs each request, with its request id
+        # SIGTERM: stop accepting, close WebSockets (1012, clients reconnect elsewhere),
+        # let running requests finish within the grace period
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
@@ -119,18 +125,16 @@ def upload(
 @app.command()
 def worker() -> None:
     """Run an arq worker: processes uploads and reconciles the queue with the database."""
-    import logging
-
     from arq.worker import run_worker
 
+    from server.logs import configure_logging
     from workers.main import worker_settings
 
     # run_worker configures no logging: without this the worker prints nothing but bare
     # WARNING messages (logging.lastResort), not even a job starting or ending.
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    run_worker(worker_settings(get_settings()))
+    settings = get_settings()
+    configure_logging(settings)
+    run_worker(worker_settings(settings))
 
 
 @app.command()
