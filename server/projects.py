@@ -28,6 +28,7 @@ from server.models import (
 )
 from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
 from server.permissions import CURATORS, STAFF, require_role, require_signed_in
+from server.provenance.records import record_phase_transition
 from server.themes import theme_subtree_ids
 from server.validation import check_period, clean_text, normalize_country
 
@@ -557,20 +558,20 @@ async def transition_phase(
             "rdSignedOn",
         )
     errors.raise_if_any()
-    session.add(
-        PhaseTransition(
-            project_id=project.id,
-            from_phase=project.phase,
-            to_phase=to_phase,
-            account_id=principal.account_id,
-            note=clean_note,
-            document_ref=clean_ref,
-            override_reason=reason,
-        )
+    transition = PhaseTransition(
+        project_id=project.id,
+        from_phase=project.phase,
+        to_phase=to_phase,
+        account_id=principal.account_id,
+        note=clean_note,
+        document_ref=clean_ref,
+        override_reason=reason,
     )
+    session.add(transition)
     project.phase = to_phase
     if rd_signed_on is not None:
         project.rd_signed_on = rd_signed_on
     project.updated_at = utcnow()
     await session.flush()
+    await record_phase_transition(session, principal, project, transition)
     return project

@@ -23,6 +23,7 @@ from server.datasets import require_contributor, require_draft, visible_version
 from server.errors import Collector, DomainError, NotFound
 from server.models import Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
+from server.provenance.records import record_upload
 from server.storage import ObjectStore, PartInfo, StorageError, safe_key
 from server.upload_states import FINAL, move
 from server.url_signing import UrlSigner
@@ -129,6 +130,7 @@ async def upload_through_api(
     chunks: AsyncIterator[bytes],
     sha256: str | None = None,
     content_type: str | None = None,
+    client: str | None = None,
 ) -> Upload:
     """A small file sent through the API (GraphQL multipart request): stored, then checked
     and queued exactly like a direct upload."""
@@ -147,7 +149,9 @@ async def upload_through_api(
             store.buckets.raw, upload.object_key, chunks, size=byte_size, content_type=content_type
         )
     )
-    return await complete_upload(session, principal, store, upload.id)
+    return await complete_upload(
+        session, principal, store, upload.id, client=client, transport="GraphQL multipart request"
+    )
 
 
 async def declare_upload(
@@ -305,7 +309,13 @@ async def parts_received(store: ObjectStore, upload: Upload) -> list[PartInfo]:
 
 
 async def complete_upload(
-    session: AsyncSession, principal: Principal, store: ObjectStore, upload_id: int
+    session: AsyncSession,
+    principal: Principal,
+    store: ObjectStore,
+    upload_id: int,
+    *,
+    client: str | None = None,
+    transport: str | None = None,
 ) -> Upload:
     """Check the object against the declaration; queue it for processing (the caller enqueues
     the job after commit). A wrong size rejects the upload; the raw object stays."""
@@ -340,6 +350,11 @@ async def complete_upload(
     else:
         move(upload, UploadState.QUEUED)
     await session.flush()
+    if transport is None:
+        how = "multipart" if upload.multipart_id else "single PUT"
+        where = "presigned object-store URL" if store.supports_presigned else "server endpoint"
+        transport = f"{how} to a {where}"
+    await record_upload(session, upload, client=client, transport=transport)
     return upload
 
 

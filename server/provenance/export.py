@@ -10,7 +10,6 @@ see appear with their kind only. The copies kept in the provenance bucket are th
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import json
 import logging
@@ -33,7 +32,7 @@ from server.models import Dataset, DatasetFile, DatasetVersion, Institution
 from server.models.provenance import ProvEdge, ProvNode
 from server.models.provenance import ProvKind as K
 from server.models.provenance import ProvRelation as R
-from server.provenance import records
+from server.provenance import ExportFormat, records
 from server.provenance.lineage import (
     MAX_DEPTH,
     SYSTEM,
@@ -51,14 +50,6 @@ PROV_FILE = "prov.json"
 CRATE_FILE = "ro-crate-metadata.json"
 URL_LIFETIME = dt.timedelta(hours=1)
 _SPDX_ID = re.compile(r"^[A-Za-z0-9.+-]+$")
-
-
-class ExportFormat(enum.StrEnum):
-    PROV_JSON = "prov-json"
-    PROV_JSONLD = "prov-jsonld"  # PROV-O as JSON-LD
-    PROV_TURTLE = "prov-turtle"  # PROV-O as Turtle
-    PROV_N = "prov-n"
-    RO_CRATE = "ro-crate"
 
 
 @dataclass(frozen=True)
