@@ -40,6 +40,7 @@ from server.provenance.lineage import (
     GraphEdge,
     GraphNode,
     graph,
+    redact_edges,
 )
 from server.storage import ObjectStore, StorageError
 
@@ -125,17 +126,17 @@ async def bundle(
             closure = await graph(session, principal, done, Direction.UPSTREAM, 1)
             found.update((n.id, n) for n in closure.nodes if n.id not in found)
     nodes = sorted(found.values(), key=lambda n: (n.depth, n.id))
-    return Bundle(version, dataset, files, root, nodes, await _edges_among(session, found))
+    return Bundle(version, dataset, files, root, nodes, await _edges_among(session, nodes))
 
 
-async def _edges_among(session: AsyncSession, nodes: dict[int, GraphNode]) -> list[GraphEdge]:
-    ids = list(nodes)
+async def _edges_among(session: AsyncSession, nodes: list[GraphNode]) -> list[GraphEdge]:
+    ids = [n.id for n in nodes]
     rows = await session.scalars(
         select(ProvEdge)
         .where(ProvEdge.subject_id.in_(ids), ProvEdge.object_id.in_(ids))
         .order_by(ProvEdge.id)
     )
-    return [GraphEdge(e.id, e.relation, e.subject_id, e.object_id, e.attributes) for e in rows]
+    return redact_edges(nodes, rows.all())
 
 
 # ---- PROV --------------------------------------------------------------------------------
@@ -232,7 +233,12 @@ def _add_relation(doc: ProvDocument, subject: str, obj: str, edge: GraphEdge) ->
 def serialize_prov(doc: ProvDocument, fmt: ExportFormat) -> str:
     info = FORMATS[fmt]
     assert info.prov_format is not None
-    text = doc.serialize(format=info.prov_format, **dict(info.prov_args))
+    args: dict[str, Any] = dict(info.prov_args)
+    if fmt == ExportFormat.PROV_JSONLD:  # compact, with the document's prefixes
+        prefixes = {ns.prefix: ns.uri for ns in doc.get_registered_namespaces()}
+        prefixes |= {"prov": str(PROV.uri), "xsd": "http://www.w3.org/2001/XMLSchema#"}
+        args |= {"context": prefixes, "auto_compact": True}
+    text = doc.serialize(format=info.prov_format, **args)
     assert text is not None
     return text
 
@@ -299,7 +305,7 @@ async def ro_crate(
     sources = _sources(crate, found, namespace)
     if sources:
         root["isBasedOn"] = sources
-    actions = _actions(crate, found, by_upload, entities)
+    actions = _actions(crate, found, namespace, by_upload, entities)
     if actions:
         root["mentions"] = actions
     metadata: dict[str, Any] = crate.metadata.generate()
@@ -383,7 +389,11 @@ def _sources(crate: ROCrate, found: Bundle, namespace: str) -> list[Any]:
 
 
 def _actions(
-    crate: ROCrate, found: Bundle, by_upload: dict[int, DatasetFile], entities: dict[int, Any]
+    crate: ROCrate,
+    found: Bundle,
+    namespace: str,
+    by_upload: dict[int, DatasetFile],
+    entities: dict[int, Any],
 ) -> list[Any]:
     software: Any = None
     out = []
@@ -392,14 +402,16 @@ def _actions(
             continue
         if software is None:
             version = node.attributes.get("softwareVersion", records.software_version())
+            ident = f"{namespace}software-{records.SOFTWARE_NAME}-{version}"  # its PROV agent
             software = crate.add(
                 ContextEntity(
                     crate,
-                    f"#{records.SOFTWARE_NAME}-{version}",
+                    ident,
                     properties={
                         "@type": "SoftwareApplication",
                         "name": records.SOFTWARE_NAME,
                         "version": version,
+                        "url": ident,
                     },
                 )
             )

@@ -160,12 +160,26 @@ async def graph(
             .order_by(ProvEdge.id)
         )
     ).all()
-    edges = [
-        GraphEdge(e.id, e.relation, e.subject_id, e.object_id, e.attributes)
-        for e in edge_rows
-        if e.subject_id in kept and e.object_id in kept
-    ]
+    edges = redact_edges(
+        nodes, [e for e in edge_rows if e.subject_id in kept and e.object_id in kept]
+    )
     return Graph(root_id=start[0], nodes=nodes, edges=edges, truncated=truncated)
+
+
+def redact_edges(nodes: Sequence[GraphNode], rows: Sequence[ProvEdge]) -> list[GraphEdge]:
+    """Edges as the caller may see them: a relation that touches a redacted node keeps its
+    type and ends, never its attributes (a file name, a note)."""
+    hidden = {n.id for n in nodes if n.redacted}
+    return [
+        GraphEdge(
+            e.id,
+            e.relation,
+            e.subject_id,
+            e.object_id,
+            None if hidden & {e.subject_id, e.object_id} else e.attributes,
+        )
+        for e in rows
+    ]
 
 
 def _graph_node(row: ProvNode, depth: int, visible: bool) -> GraphNode:

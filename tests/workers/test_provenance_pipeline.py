@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 
 from server.db import utcnow
 from server.models import Artifact, DatasetFile, Upload
-from server.models.enums import UploadState
 from server.provenance.records import software_version
 from server.storage import ObjectStore, StoreUnavailable, store_from_settings
 from tests.fixtures.provenance import (
