@@ -152,7 +152,7 @@ async def graph(
     truncated = len(rows) > limit
     nodes = [_graph_node(row[0], int(row[1]), bool(row[2])) for row in rows[:limit]]
     kept = {n.id for n in nodes}
-    ids = select(reached.c.node_id)
+    ids = sorted(kept)  # the walk's result, not the walk again
     edge_rows = (
         await session.scalars(
             select(ProvEdge)
