@@ -10,9 +10,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+RECHECK_SECONDS = 5.0  # a subscriber looks at the database at least this often
+
 
 def upload_channel(upload_id: int) -> str:
     return f"satreps:upload:{upload_id}"
+
+
+async def or_every(
+    changes: AsyncIterator[dict[str, Any]], seconds: float
+) -> AsyncIterator[dict[str, Any] | None]:
+    """Each message of `changes`, or None after `seconds` without one. Events only say "look
+    again", and a process killed between its commit and its event sends none: a subscriber
+    that also looks every few seconds misses no final state."""
+    pending: asyncio.Future[dict[str, Any]] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(changes))
+            done, _ = await asyncio.wait({pending}, timeout=seconds)
+            if done:
+                message, pending = pending.result(), None
+                yield message
+            else:
+                yield None
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 class EventBus(Protocol):
