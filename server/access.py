@@ -13,7 +13,15 @@ from sqlalchemy import ColumnElement, Integer, Select, and_, exists, literal, or
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import Principal
-from server.models import Affiliation, Dataset, Project, ProjectInstitution, ProjectMember
+from server.models import (
+    Affiliation,
+    Dataset,
+    DatasetFile,
+    DatasetVersion,
+    Project,
+    ProjectInstitution,
+    ProjectMember,
+)
 from server.models.enums import AccessLevel, ProjectPhase
 
 # Before approval a project is a proposal under negotiation between governments:
@@ -34,18 +42,22 @@ def project_visible(principal: Principal) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = [Project.phase.in_(PUBLIC_PHASES)]
     if principal.researcher_id is not None:
         clauses.append(
-            exists().where(
+            exists()
+            .where(
                 ProjectMember.project_id == Project.id,
                 ProjectMember.researcher_id == principal.researcher_id,
             )
+            .correlate(Project)  # also inside queries that join the link tables
         )
     institution_ids = _principal_institutions(principal)
     if institution_ids is not None:
         clauses.append(
-            exists().where(
+            exists()
+            .where(
                 ProjectInstitution.project_id == Project.id,
                 ProjectInstitution.institution_id.in_(institution_ids),
             )
+            .correlate(Project)
         )
     return or_(*clauses)
 
@@ -78,44 +90,79 @@ async def visible_by_id(
     return {row.id: row for row in rows}
 
 
-def dataset_visible(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:
-    """Datasets the principal may see: the project must be visible, and then the access level.
+def _level_rules(principal: Principal, day: dt.date | None) -> ColumnElement[bool]:
+    """The access level's rule, for anyone but an admin:
 
-    public: anyone; embargoed: anyone after the date, before it the project's members and the
-    owner institution's people; project: members of the project; institution: people of the
-    owner institution. Staff see every dataset's metadata (issue 6 refines file access).
+    public: anyone. embargoed: anyone once the date has come; before it the project's
+    members and the owner institution's people. project: the project's members and the
+    owner institution's people. institution: the owner institution's people only.
     """
-
-    if principal.is_staff:
-        return true()
-    day = today or dt.datetime.now(dt.UTC).date()
-    open_now = or_(
+    today = day or dt.datetime.now(dt.UTC).date()
+    clauses: list[ColumnElement[bool]] = [
         Dataset.access_level == AccessLevel.PUBLIC,
-        and_(Dataset.access_level == AccessLevel.EMBARGOED, Dataset.embargo_until <= day),
-    )
-    clauses: list[ColumnElement[bool]] = [open_now]
+        and_(Dataset.access_level == AccessLevel.EMBARGOED, Dataset.embargo_until <= today),
+    ]
     if principal.researcher_id is not None:
         clauses.append(
             and_(
                 Dataset.access_level.in_((AccessLevel.PROJECT, AccessLevel.EMBARGOED)),
-                exists().where(
+                exists()
+                .where(
                     ProjectMember.project_id == Dataset.project_id,
                     ProjectMember.researcher_id == principal.researcher_id,
-                ),
+                )
+                .correlate(Dataset),
             )
         )
     institution_ids = _principal_institutions(principal)
     if institution_ids is not None:
-        clauses.append(
-            and_(
-                Dataset.access_level.in_((AccessLevel.INSTITUTION, AccessLevel.EMBARGOED)),
-                Dataset.owner_institution_id.in_(institution_ids),
-            )
-        )
+        # the owner institution always reads its own datasets, whatever their level
+        clauses.append(Dataset.owner_institution_id.in_(institution_ids))
+    return or_(*clauses)
+
+
+def dataset_visible(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:
+    """Datasets whose metadata (title, versions, file names, counts) the principal may see.
+
+    Staff (admins, program managers) see all metadata; anyone else needs the project to be
+    visible and the access level's rule (`_level_rules`) to let them in.
+    """
+    if principal.is_staff:
+        return true()
     return and_(
-        exists().where(Project.id == Dataset.project_id, project_visible(principal)),
-        or_(*clauses),
+        exists()
+        .where(Project.id == Dataset.project_id, project_visible(principal))
+        .correlate(Dataset),
+        _level_rules(principal, today),
     )
+
+
+def dataset_readable(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:
+    """Datasets whose data (file contents: downloads, previews, profiles) the principal may
+    read. Admins read everything; a program manager reads restricted data only where the
+    level's rule lets them in as anyone else (a member of the project or institution)."""
+    if principal.is_admin:
+        return true()
+    return and_(
+        exists()
+        .where(Project.id == Dataset.project_id, project_visible(principal))
+        .correlate(Dataset),
+        _level_rules(principal, today),
+    )
+
+
+async def readable_file_ids(
+    session: AsyncSession, principal: Principal, file_ids: Sequence[int]
+) -> dict[int, bool]:
+    """{file id: True} for the files whose contents the principal may read."""
+
+    rows = await session.scalars(
+        select(DatasetFile.id)
+        .join(DatasetVersion, DatasetVersion.id == DatasetFile.version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetFile.id.in_(file_ids), dataset_readable(principal))
+    )
+    return {file_id: True for file_id in rows}
 
 
 def email_visible(principal: Principal) -> bool:

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
@@ -16,6 +16,25 @@ from server.models import Account, ApiToken, Institution, Researcher
 from server.models.enums import AccountRole
 
 TOKEN_PREFIX = "sh_"
+# read: queries and subscriptions; write: the research graph's mutations; upload: datasets
+# and their files; admin: an admin account's powers (without it an admin acts as nobody).
+SCOPES = ("read", "write", "upload", "admin")
+ALL_SCOPES = frozenset(SCOPES)
+LAST_USED_EVERY = dt.timedelta(minutes=1)
+
+
+def default_scopes(role: AccountRole) -> tuple[str, ...]:
+    return SCOPES if role == AccountRole.ADMIN else ("read", "write", "upload")
+
+
+def parse_scopes(raw: str | list[str] | tuple[str, ...] | None) -> frozenset[str]:
+    """Scopes from a space-separated string or a list; unknown names are refused."""
+    words = raw.split() if isinstance(raw, str) else list(raw or [])
+    if unknown := sorted(set(words) - ALL_SCOPES):
+        raise DomainError.one(
+            "INVALID_SCOPE", f"unknown scopes {unknown}; known: {' '.join(SCOPES)}", "scopes"
+        )
+    return frozenset(words)
 
 
 @dataclass(frozen=True)
@@ -24,6 +43,8 @@ class Principal:
     role: AccountRole | None = None
     researcher_id: int | None = None
     institution_id: int | None = None
+    username: str | None = None
+    scopes: frozenset[str] = ALL_SCOPES
 
     @property
     def is_authenticated(self) -> bool:
@@ -31,15 +52,25 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == AccountRole.ADMIN
+        return self.has_role(AccountRole.ADMIN)
 
     @property
     def is_staff(self) -> bool:
         """Admins and program managers: they read all metadata and steer the programme."""
-        return self.role in (AccountRole.ADMIN, AccountRole.PROGRAM_MANAGER)
+        return self.has_role(AccountRole.ADMIN, AccountRole.PROGRAM_MANAGER)
 
     def has_role(self, *roles: AccountRole) -> bool:
-        return self.role in roles
+        """The account has one of the roles; an admin's powers also need the admin scope."""
+        if self.role not in roles:
+            return False
+        return self.role != AccountRole.ADMIN or "admin" in self.scopes
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def actor(self) -> str:
+        return self.username or ("anonymous" if self.account_id is None else f"#{self.account_id}")
 
 
 ANONYMOUS = Principal()
@@ -79,11 +110,20 @@ async def ensure_account(
 
 
 async def issue_token(
-    session: AsyncSession, account: Account, *, ttl: dt.timedelta, name: str | None = None
+    session: AsyncSession,
+    account: Account,
+    *,
+    ttl: dt.timedelta,
+    name: str | None = None,
+    scopes: list[str] | tuple[str, ...] | None = None,
 ) -> tuple[ApiToken, str]:
-    """Returns the row and the plaintext token; the plaintext is never stored."""
+    """Returns the row and the plaintext token; the plaintext is never stored.
+    Scopes default to all the account's role can use."""
     if ttl <= dt.timedelta(0):
         raise DomainError.one("INVALID_EXPIRY", "token lifetime must be positive", "ttl")
+    chosen = parse_scopes(scopes) if scopes else frozenset(default_scopes(account.role))
+    if not chosen:
+        raise DomainError.one("INVALID_SCOPE", "a token needs at least one scope", "scopes")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         account_id=account.id,
@@ -91,6 +131,7 @@ async def issue_token(
         prefix=plaintext[:10],
         name=name,
         expires_at=utcnow() + ttl,
+        scopes=" ".join(s for s in SCOPES if s in chosen),
     )
     session.add(row)
     await session.flush()
@@ -107,7 +148,20 @@ async def revoke_token(session: AsyncSession, token_id: int) -> ApiToken:
     return row
 
 
+def principal_of(account: Account, scopes: frozenset[str]) -> Principal:
+    return Principal(
+        account_id=account.id,
+        role=account.role,
+        researcher_id=account.researcher_id,
+        institution_id=account.institution_id,
+        username=account.username,
+        scopes=scopes,
+    )
+
+
 async def authenticate(session: AsyncSession, token: str) -> Principal:
+    """The principal of an API token. Notes when it was last used (at most once a minute, so
+    a busy client costs one small UPDATE a minute, not one per request)."""
     row = await session.execute(
         select(ApiToken, Account)
         .join(Account, Account.id == ApiToken.account_id)
@@ -119,11 +173,20 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
     api_token, account = found
     if api_token.revoked_at is not None:
         raise AuthError("token revoked")
-    if api_token.expires_at <= utcnow():
+    now = utcnow()
+    if api_token.expires_at <= now:
         raise AuthError("token expired")
-    return Principal(
-        account_id=account.id,
-        role=account.role,
-        researcher_id=account.researcher_id,
-        institution_id=account.institution_id,
-    )
+    if api_token.last_used_at is None or api_token.last_used_at <= now - LAST_USED_EVERY:
+        await session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == api_token.id,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at <= now - LAST_USED_EVERY,
+                ),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return principal_of(account, frozenset(api_token.scopes.split()))

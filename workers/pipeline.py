@@ -329,11 +329,15 @@ async def reconcile_forever(
     every: float = 5.0,
     stale_queued: dt.timedelta = STALE_QUEUED,
 ) -> None:
-    """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py."""
+    """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py; it also
+    lifts embargoes that have ended (the embargo cron of workers/main.py)."""
+    from server.embargo import lift_embargoes
+
     while True:
         try:
             for upload_id, attempts in await waiting_uploads(sessions, stale_queued):
                 await jobs.enqueue(PROCESS_UPLOAD, upload_id, job_id=job_id(upload_id, attempts))
+            await lift_embargoes(sessions)
         except Exception:  # keep reconciling; the next round retries
             log.exception("reconcile failed")
         await asyncio.sleep(every)
