@@ -32,6 +32,11 @@ class Context:
     sessions: async_sessionmaker[AsyncSession]
     loaders: Loaders = field(init=False)
     connection_params: dict[str, Any] | None = None  # WebSocket connection_init payload
+    client: str | None = None  # the caller's address (anonymous callers are limited by it)
+    user_agent: str | None = None  # recorded as the client of an upload (PROV)
+    response: Any = None  # the HTTP response being built (headers); None on a WebSocket
+    limiter: Any = None  # the RateLimiter (server/ratelimit.py)
+    rate_limit: Any = None  # this request's Charge, set before execution
     # jobs to enqueue once the mutation's transaction has committed, never before
     after_commit: list[tuple[str, tuple[Any, ...], str]] = field(default_factory=list)
     events_after_commit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

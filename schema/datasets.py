@@ -19,13 +19,18 @@ from schema.connections import (
     project_node,
 )
 from schema.context import Info
-from schema.errors import UserError, mutate, read
+from schema.errors import PublicError, UserError, mutate, read
 from schema.institutions import Institution, given
+from schema.provenance import VersionProvenanceFields
 from schema.scalars import Long
 from schema.themes import Theme
 from server import datasets as service
 from server import models
 from server import uploads as uploads_service
+from server.access import readable_file_ids
+from server.downloads import issue_download
+from server.errors import DomainError
+from server.jobs import WRITE_PROVENANCE
 from server.models.enums import AccessLevel as AccessLevelEnum
 from server.models.enums import UploadState as UploadStateEnum
 from server.models.enums import VersionState as VersionStateEnum
@@ -53,6 +58,12 @@ class Artifact:
     media_type: str | None
 
 
+@strawberry.type(description="Where to download a file from, until when")
+class DownloadUrl:
+    url: str
+    expires_at: dt.datetime
+
+
 @strawberry.type(description="A file of a dataset version, with its digest.")
 class DatasetFile(relay.Node):
     id: relay.NodeID[int]
@@ -64,11 +75,42 @@ class DatasetFile(relay.Node):
     created_at: dt.datetime
     profile_data: strawberry.Private[dict[str, Any] | None]
 
+    async def _readable(self, info: Info) -> bool:
+        """May the caller read this file's data (not only its metadata)?"""
+        return bool(await info.context.loaders.one_visible(readable_file_ids).load(self.id))
+
     @strawberry.field(
         description="For tables: rows and, per column, type, nulls, min, max, mean, distinct"
+        " (null when you may see the file but not read its data)"
     )
-    def profile(self) -> JSON | None:
+    async def profile(self, info: Info) -> JSON | None:
+        if not await self._readable(info):
+            return None
         return cast(JSON | None, self.profile_data)
+
+    @strawberry.field(
+        description="A URL to fetch the file's bytes, valid for a few minutes; only for callers"
+        " who may read the data (FORBIDDEN otherwise). Every URL issued is audited."
+    )
+    async def download_url(self, info: Info) -> DownloadUrl:
+        ctx = info.context
+        lifetime = dt.timedelta(minutes=ctx.settings.download_url_minutes)
+        async with ctx.db() as session:
+            try:
+                ticket = await issue_download(
+                    session,
+                    ctx.principal,
+                    ctx.store,
+                    ctx.signer,
+                    self.id,
+                    lifetime=lifetime,
+                    client=ctx.client,
+                )
+            except DomainError as error:
+                await session.commit()  # the refusal stays on record
+                raise PublicError(error) from error
+            await session.commit()
+        return DownloadUrl(url=ticket.url, expires_at=ticket.expires_at)
 
     @strawberry.field
     async def artifacts(self, info: Info) -> list[Artifact]:
@@ -78,8 +120,12 @@ class DatasetFile(relay.Node):
             for a in rows
         ]
 
-    @strawberry.field(description="For tables: the first 100 rows")
+    @strawberry.field(
+        description="For tables: the first 100 rows (null when you may not read the data)"
+    )
     async def preview(self, info: Info) -> JSON | None:
+        if not await self._readable(info):
+            return None
         rows = await info.context.loaders.many(service.artifacts_by_file).load(self.id)
         found = [a for a in rows if a.kind == "preview"]
         if not found:
@@ -180,7 +226,7 @@ class Upload(relay.Node):
 
 
 @strawberry.type(description="Version n of a dataset; published versions never change.")
-class DatasetVersion(relay.Node):
+class DatasetVersion(VersionProvenanceFields, relay.Node):
     id: relay.NodeID[int]
     number: int
     state: VersionState  # type: ignore[valid-type]
@@ -360,21 +406,62 @@ def _theme_ids(ids: list[relay.GlobalID] | None) -> list[int]:
 
 
 async def _dataset_payload(info: Info, op: Any) -> DatasetPayload:
-    result = await mutate(info, op)
+    result = await mutate(info, op, scope="upload")
     if isinstance(result, list):
         return DatasetPayload(errors=result)
     return DatasetPayload(dataset=Dataset.from_row(result))
 
 
 async def _version_payload(info: Info, op: Any) -> DatasetVersionPayload:
-    result = await mutate(info, op)
+    result = await mutate(info, op, scope="upload")
     if isinstance(result, list):
         return DatasetVersionPayload(errors=result)
     return DatasetVersionPayload(version=DatasetVersion.from_row(result))
 
 
 @strawberry.type
+class AccessLevelCount:
+    access_level: AccessLevel  # type: ignore[valid-type]
+    count: int
+
+
+@strawberry.type(description="Counts of the datasets you may see")
+class DatasetStats:
+    total: int
+    by_access_level: list[AccessLevelCount]
+
+
+def _dataset_filter(filter: DatasetFilter | None) -> service.DatasetFilter | None:
+    if filter is None:
+        return None
+    flt = service.DatasetFilter(country=filter.country, access_level=filter.access_level)
+    if filter.project_id is not None:
+        flt.project_id = decode_id(filter.project_id, "Project", "filter.projectId")
+    if filter.institution_id is not None:
+        flt.institution_id = decode_id(filter.institution_id, "Institution", "filter.institutionId")
+    if filter.theme_id is not None:
+        flt.theme_id = decode_id(filter.theme_id, "Theme", "filter.themeId")
+    return flt
+
+
+@strawberry.type
 class DatasetQueries:
+    @strawberry.field(description="How many datasets you may see, per access level")
+    async def dataset_stats(self, info: Info, filter: DatasetFilter | None = None) -> DatasetStats:
+        principal = info.context.principal
+
+        async def op(session: Any) -> dict[AccessLevelEnum, int]:
+            return await service.dataset_counts(session, principal, _dataset_filter(filter))
+
+        counts = await read(info, op)
+        return DatasetStats(
+            total=sum(counts.values()),
+            by_access_level=[
+                AccessLevelCount(access_level=level, count=counts.get(level, 0))
+                for level in AccessLevelEnum
+            ],
+        )
+
     @strawberry.field(description="Datasets you may see")
     async def datasets(
         self,
@@ -388,19 +475,7 @@ class DatasetQueries:
         principal = info.context.principal
 
         async def op(session: Any) -> Any:
-            flt = None
-            if filter is not None:
-                flt = service.DatasetFilter(
-                    country=filter.country, access_level=filter.access_level
-                )
-                if filter.project_id is not None:
-                    flt.project_id = decode_id(filter.project_id, "Project", "filter.projectId")
-                if filter.institution_id is not None:
-                    flt.institution_id = decode_id(
-                        filter.institution_id, "Institution", "filter.institutionId"
-                    )
-                if filter.theme_id is not None:
-                    flt.theme_id = decode_id(filter.theme_id, "Theme", "filter.themeId")
+            flt = _dataset_filter(filter)
             stmt = await service.datasets_query(session, principal, flt)
             return await paginate(
                 session, stmt, models.Dataset.id, page_args(first, after, last, before)
@@ -443,7 +518,11 @@ class DatasetMutations:
     ) -> DatasetVersionPayload:
         async def op(session: Any, principal: Any) -> models.DatasetVersion:
             vid = decode_id(version_id, "DatasetVersion", "versionId")
-            return await service.publish_version(session, principal, vid, note)
+            version = await service.publish_version(session, principal, vid, note)
+            # once committed: the PROV and RO-Crate copies beside the data
+            job = f"{WRITE_PROVENANCE}:{vid}:published"
+            info.context.enqueue_after_commit(WRITE_PROVENANCE, vid, job_id=job)
+            return version
 
         return await _version_payload(info, op)
 

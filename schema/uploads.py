@@ -19,7 +19,7 @@ from schema.scalars import Long
 from server import datasets
 from server import uploads as service
 from server.errors import DomainError
-from server.events import upload_channel
+from server.events import RECHECK_SECONDS, or_every, upload_channel
 from server.jobs import PROCESS_UPLOAD
 from server.models.enums import UploadState
 from server.upload_states import FINAL
@@ -73,7 +73,7 @@ def _instructions(ticket: service.UploadTicket) -> UploadInstructions:
 
 
 async def _start_payload(info: Info, op: Any) -> StartUploadPayload:
-    result = await mutate(info, op)
+    result = await mutate(info, op, scope="upload")
     if isinstance(result, list):
         return StartUploadPayload(errors=result)
     return StartUploadPayload(
@@ -147,12 +147,16 @@ class UploadMutations:
 
         async def op(session: Any, principal: Any) -> Any:
             upload = await service.complete_upload(
-                session, principal, ctx.store, decode_id(upload_id, "DatasetUpload", "uploadId")
+                session,
+                principal,
+                ctx.store,
+                decode_id(upload_id, "DatasetUpload", "uploadId"),
+                client=ctx.user_agent,
             )
             _after_complete(ctx, upload)
             return upload
 
-        result = await mutate(info, op)
+        result = await mutate(info, op, scope="upload")
         if isinstance(result, list):
             return UploadPayload(errors=result)
         return UploadPayload(upload=Upload.from_row(result))
@@ -187,11 +191,12 @@ class UploadMutations:
                 chunks=chunks(),
                 sha256=sha256,
                 content_type=content.content_type,
+                client=ctx.user_agent,
             )
             _after_complete(ctx, upload)
             return upload
 
-        result = await mutate(info, op)
+        result = await mutate(info, op, scope="upload")
         if isinstance(result, list):
             return UploadPayload(errors=result)
         return UploadPayload(upload=Upload.from_row(result))
@@ -205,7 +210,7 @@ class UploadMutations:
                 session, principal, ctx.store, decode_id(upload_id, "DatasetUpload", "uploadId")
             )
 
-        result = await mutate(info, op)
+        result = await mutate(info, op, scope="upload")
         if isinstance(result, list):
             return UploadPayload(errors=result)
         return UploadPayload(upload=Upload.from_row(result))
@@ -234,7 +239,8 @@ class UploadSubscriptions:
             return found[uid]
 
         # subscribe first, then read: a change between the two is never missed
-        async with ctx.events.subscribe(upload_channel(uid)) as changes:
+        async with ctx.events.subscribe(upload_channel(uid)) as events:
+            changes = or_every(events, RECHECK_SECONDS)  # a killed worker sends no event
             row = await current()
             yield Upload.from_row(row)
             while row.state not in FINAL:

@@ -1,0 +1,106 @@
+"""The audit log, for admins: auditLog(filter, first/after, last/before)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.connections import Connection, connection, page_args
+from schema.context import Info
+from schema.errors import read
+from server import audit as service
+from server import models
+from server.errors import DomainError, Forbidden
+from server.pagination import paginate
+
+AuditOutcome = strawberry.enum(
+    service.Outcome,
+    name="AuditOutcome",
+    description="OK; DENIED (the caller may not); REJECTED (a rule refused the input);"
+    " ERROR (our fault, masked from the caller)",
+)
+
+
+@strawberry.type(description="One recorded action: who, what, when, target, outcome.")
+class AuditEvent:
+    id: int
+    at: dt.datetime
+    actor: str = strawberry.field(description="username, 'anonymous' or 'system'")
+    action: str = strawberry.field(
+        description="the mutation's name, downloadUrl, or liftEmbargo (system)"
+    )
+    target_type: str | None
+    target_id: int | None = strawberry.field(description="the database id of the target")
+    outcome: AuditOutcome  # type: ignore[valid-type]
+    code: str | None = strawberry.field(description="the error code when not OK")
+    detail: JSON | None = strawberry.field(description="the arguments, and what else matters")
+    client: str | None = strawberry.field(description="the caller's address")
+
+    @classmethod
+    def from_row(cls, row: models.AuditEvent) -> AuditEvent:
+        return cls(
+            id=row.id,
+            at=row.at,
+            actor=row.actor,
+            action=row.action,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            outcome=service.Outcome(row.outcome),
+            code=row.code,
+            detail=cast(JSON | None, row.detail),
+            client=row.client,
+        )
+
+
+@strawberry.input
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    outcome: AuditOutcome | None = None  # type: ignore[valid-type]
+    target_type: str | None = strawberry.field(default=None, description="e.g. Dataset")
+    target_id: int | None = None
+    since: dt.datetime | None = strawberry.field(default=None, description="inclusive")
+    until: dt.datetime | None = strawberry.field(default=None, description="exclusive")
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field(description="The audit log, oldest first (use last/before for the newest)")
+    async def audit_log(
+        self,
+        info: Info,
+        filter: AuditFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[AuditEvent]:
+        principal = info.context.principal
+
+        async def op(session: Any) -> Any:
+            if not principal.is_authenticated:
+                raise DomainError.one("UNAUTHENTICATED", "the audit log needs an API token")
+            if not principal.is_admin:
+                raise Forbidden("only admins (with the admin scope) read the audit log")
+            flt = None
+            if filter is not None:
+                flt = service.AuditFilter(
+                    actor=filter.actor,
+                    action=filter.action,
+                    outcome=filter.outcome.value if filter.outcome else None,
+                    target_type=filter.target_type,
+                    target_id=filter.target_id,
+                    since=filter.since,
+                    until=filter.until,
+                )
+            return await paginate(
+                session,
+                service.audit_query(flt),
+                models.AuditEvent.id,
+                page_args(first, after, last, before),
+            )
+
+        return connection(await read(info, op), AuditEvent.from_row)

@@ -1,0 +1,302 @@
+"""Protecting the API: limits on the document (tokens, depth, aliases), introspection by
+setting, a cost counted before execution (GitHub style), a per-principal rate limit, the
+read scope, and stable codes on the errors these give.
+
+Cost: 1 for the request, plus for every connection the nodes it may return, which is its
+`first` (or `last`, else the default page of 20) times the nodes its parents may return;
+a plain list counts 10 per parent (`nodes(ids:)` counts its ids). So `projects(first: 50)
+{ nodes { institutions { id } } }` costs 1 + 50 + 50 x 10 = 551. A query over
+`max_query_cost` is refused unexecuted. The rate limit charges points: the cost / 100,
+rounded up (at least 1), as GitHub does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import AsyncIterator, Iterator
+from functools import cache
+from typing import Any
+
+import strawberry
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+)
+from graphql.utilities import get_operation_ast, value_from_ast_untyped
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.types.graphql import OperationType
+
+from schema.context import Info
+from server.pagination import DEFAULT_PAGE
+from server.ratelimit import Charge
+
+LIST_ESTIMATE = 5
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
+
+
+# ---- limits on the document ------------------------------------------------------------
+
+
+@cache
+def validation_rules(
+    max_depth: int, max_aliases: int, introspection: bool
+) -> tuple[type[ASTValidationRule], ...]:
+    """Built once per configuration, so the validation cache (keyed by the rules) hits."""
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
+    if not introspection:
+        rules += DisableIntrospection().validation_rules
+    return tuple(rules)
+
+
+# ---- cost --------------------------------------------------------------------------------
+
+
+def _arg(field: FieldNode, name: str, variables: dict[str, Any]) -> Any:
+    for argument in field.arguments or ():
+        if argument.name.value == name:
+            return _value(argument.value, variables)
+    return None
+
+
+def _value(node: ValueNode, variables: dict[str, Any]) -> Any:
+    if isinstance(node, VariableNode):
+        return variables.get(node.name.value)
+    if isinstance(node, ListValueNode):
+        return [_value(v, variables) for v in node.values]
+    return value_from_ast_untyped(node, variables)
+
+
+def _is_connection(type_: Any) -> bool:
+    return isinstance(type_, GraphQLObjectType) and type_.name.endswith("Connection")
+
+
+def _is_list(type_: Any) -> bool:
+    while isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    return isinstance(type_, GraphQLList)
+
+
+class _Cost:
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]):
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+
+    def selections(self, parent: Any, selection_set: SelectionSetNode, multiplier: int) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(parent, selection, multiplier)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selections(target, selection.selection_set, multiplier)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None:
+                    target = self.schema.get_type(fragment.type_condition.name.value)
+                    total += self.selections(target, fragment.selection_set, multiplier)
+        return total
+
+    def field(self, parent: Any, node: FieldNode, multiplier: int) -> int:
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return 0
+        definition = parent.fields.get(node.name.value)
+        if definition is None or node.selection_set is None:
+            return 0  # scalars, enums, introspection: free
+        named = get_named_type(definition.type)
+        size = self.size(parent, definition.type, named, node)
+        if size is None:  # a single object: its fields cost what they ask for
+            return self.selections(named, node.selection_set, multiplier)
+        multiplier *= size
+        return multiplier + self.selections(named, node.selection_set, multiplier)
+
+    def size(self, parent: Any, type_: Any, named: Any, node: FieldNode) -> int | None:
+        """How many nodes a field may return per parent; None for a single object."""
+        if _is_connection(named):
+            size = _arg(node, "first", self.variables)
+            if size is None:
+                size = _arg(node, "last", self.variables)
+            return max(size, 0) if isinstance(size, int) else DEFAULT_PAGE
+        if _is_list(type_) and not _is_connection(parent):  # edges/nodes: counted above
+            ids = _arg(node, "ids", self.variables)
+            return len(ids) if isinstance(ids, list) else LIST_ESTIMATE
+        return None
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> int:
+    operation = get_operation_ast(document, operation_name)
+    if not isinstance(operation, OperationDefinitionNode):
+        return 1
+    root = schema.get_root_type(operation.operation)
+    return 1 + _Cost(schema, document, variables or {}).selections(root, operation.selection_set, 1)
+
+
+def points(cost: int) -> int:
+    """What a query of this cost takes from the hourly budget."""
+    return max(1, math.ceil(cost / 100))
+
+
+# ---- the extension --------------------------------------------------------------------------
+
+
+def _refuse(code: str, message: str, **extra: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code, **extra})
+
+
+class Protection(SchemaExtension):
+    """Applies the request's settings: limits on the document before parsing and validation,
+    then, before execution, the read scope, the cost limit and the rate limit."""
+
+    def on_operation(self) -> Iterator[None]:
+        ec = self.execution_context
+        settings = ec.context.settings
+        ec.parse_options["max_tokens"] = settings.max_query_tokens
+        ec.validation_rules = ec.validation_rules + validation_rules(
+            settings.max_query_depth, settings.max_query_aliases, settings.graphql_introspection
+        )
+        yield
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        ec = self.execution_context
+        ctx = ec.context
+        settings = ctx.settings
+        principal = ctx.principal
+        if (
+            ec.operation_type in (OperationType.QUERY, OperationType.SUBSCRIPTION)
+            and principal.is_authenticated
+            and not principal.has_scope("read")
+        ):
+            raise _refuse("INSUFFICIENT_SCOPE", "this token lacks the read scope")
+        assert ec.graphql_document is not None
+        cost = query_cost(ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables)
+        if cost > settings.max_query_cost:
+            raise _refuse(
+                "QUERY_TOO_COSTLY",
+                f"this query may return {cost} nodes, over the limit of {settings.max_query_cost}"
+                "; ask for smaller pages (first/last) or fewer nested lists",
+                cost=cost,
+                maxCost=settings.max_query_cost,
+            )
+        await self._charge(ctx, points(cost))
+        yield
+
+    async def _charge(self, ctx: Any, cost: int) -> None:
+        principal = ctx.principal
+        if principal.is_authenticated:
+            key, limit = f"account:{principal.account_id}", ctx.settings.rate_limit_points
+        else:
+            key, limit = (
+                f"client:{ctx.client or 'unknown'}",
+                ctx.settings.rate_limit_anonymous_points,
+            )
+        if limit <= 0 or ctx.limiter is None:
+            return
+        charge: Charge = await ctx.limiter.charge(key, cost, limit)
+        ctx.rate_limit = charge
+        if ctx.response is not None:
+            ctx.response.headers.update(
+                {
+                    "X-RateLimit-Limit": str(charge.limit),
+                    "X-RateLimit-Remaining": str(charge.remaining),
+                    "X-RateLimit-Used": str(charge.used),
+                    "X-RateLimit-Reset": str(int(charge.reset_at.timestamp())),
+                }
+            )
+        if not charge.allowed:
+            if ctx.response is not None:
+                ctx.response.status_code = 429
+            raise _refuse(
+                "RATE_LIMITED",
+                f"rate limit exceeded: this query needs {cost} points and {charge.remaining}"
+                f" of {charge.limit} are left until {charge.reset_at.isoformat()}",
+                cost=cost,
+                remaining=charge.remaining,
+                resetAt=charge.reset_at.isoformat(),
+            )
+
+
+# ---- stable codes on the errors the GraphQL layer gives -------------------------------------
+
+_CODES = (
+    ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
+    ("tokens. Parsing aborted", "QUERY_TOO_LARGE"),
+    ("aliases found", "TOO_MANY_ALIASES"),
+    ("introspection has been disabled", "INTROSPECTION_DISABLED"),
+    ("Syntax Error", "GRAPHQL_PARSE_FAILED"),
+)
+
+
+def tag_error(error: GraphQLError, suggestions: bool) -> None:
+    """Give an error of the GraphQL layer (syntax, validation, limits) a stable code, and
+    drop 'Did you mean ...?' hints when suggestions are off."""
+    if not suggestions:
+        error.message = _SUGGESTION.sub("", error.message)
+    extensions = dict(error.extensions or {})
+    if "code" in extensions or error.original_error is not None:
+        return
+    code = next((c for text, c in _CODES if text in error.message), None)
+    if code is None and error.path is None:
+        code = "GRAPHQL_VALIDATION_FAILED"
+    if code is not None:
+        error.extensions = {**extensions, "code": code}
+
+
+# ---- rateLimit { cost remaining resetAt } ------------------------------------------------
+
+
+@strawberry.type(description="Your rate limit: points per hour, charged before execution")
+class RateLimit:
+    limit: int
+    cost: int = strawberry.field(description="What this request cost")
+    used: int
+    remaining: int
+    reset_at: str = strawberry.field(description="When the budget is full again (ISO 8601)")
+
+
+@strawberry.type
+class ProtectionQueries:
+    @strawberry.field(description="Your rate limit after this request; null when unlimited")
+    def rate_limit(self, info: Info) -> RateLimit | None:
+        charge: Charge | None = info.context.rate_limit
+        if charge is None:
+            return None
+        return RateLimit(
+            limit=charge.limit,
+            cost=charge.cost,
+            used=charge.used,
+            remaining=charge.remaining,
+            reset_at=charge.reset_at.isoformat(),
+        )

@@ -1,0 +1,78 @@
+"""What the GraphQL endpoint checks around each request: who is calling (API token or OIDC
+JWT), the rate limiter it charges, and the embedded mode's signed download URLs."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from server.auth import ANONYMOUS, AuthError, Principal, authenticate
+from server.config import Settings
+from server.models import DatasetFile
+from server.oidc import OidcVerifier, looks_like_jwt
+from server.ratelimit import RateLimiter, limiter_from_settings
+from server.storage import ObjectNotFound, ObjectStore, content_disposition
+from server.url_signing import UrlSigner
+
+
+class Guard:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        store: ObjectStore,
+        signer: UrlSigner,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.signer = signer
+        self.oidc = OidcVerifier.from_settings(settings)
+        self.limiter: RateLimiter = limiter_from_settings(settings)
+
+    async def principal(self, session: AsyncSession, header: str | None) -> Principal:
+        """ANONYMOUS without a header; AuthError for a malformed or unusable credential."""
+        if not header:
+            return ANONYMOUS
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthError("the Authorization header must be 'Bearer <token>'")
+        if self.oidc is not None and looks_like_jwt(token):
+            principal = await self.oidc.authenticate(session, token)
+        else:
+            principal = await authenticate(session, token)
+        await session.commit()  # keep last-used times and new identities; end the read
+        return principal
+
+    async def download(self, request: Request) -> Response:
+        """GET /graphql?download=<file id>&expires=..&signature=.. (embedded mode): the URL
+        is the capability, issued by `downloadUrl` to a caller who may read the file."""
+        try:
+            file_id = int(request.query_params["download"])
+            expires = int(request.query_params["expires"])
+            signature = request.query_params["signature"]
+        except (KeyError, ValueError):
+            return _error(400, "BAD_URL", "not a download URL issued by this server")
+        if problem := self.signer.verify_download(file_id, expires, signature):
+            return _error(403, "URL_REFUSED", problem)
+        async with self.sessions() as session:
+            row = await session.get(DatasetFile, file_id)
+        if row is None:
+            return _error(404, "NOT_FOUND", "file not found")
+        try:
+            reader = await self.store.open_read(self.store.buckets.raw, row.raw_key)
+        except ObjectNotFound:
+            return _error(404, "NOT_FOUND", "file not found")
+        headers = {
+            "Content-Length": str(reader.length),
+            "Content-Disposition": content_disposition(row.name),
+            "Cache-Control": "private, no-store",
+        }
+        return StreamingResponse(
+            reader, media_type=row.media_type or "application/octet-stream", headers=headers
+        )
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
