@@ -90,6 +90,14 @@ CHILD_TIMEOUT = 1800.0
 TARGET_OPAQUE, TARGET_CSV, TARGET_RSS, TARGET_LATENCY_MS = 0.6, 0.5, 256.0, 20.0
 
 
+def parent_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def say(*parts: object) -> None:
     print(*parts, flush=True)
 
@@ -109,7 +117,9 @@ CHILD = textwrap.dedent(
                     return int(line.split()[1]) / 1024
 
     def peak_mib():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        # VmHWM: this process's own high-water mark. Not ru_maxrss: Linux carries the
+        # parent's RSS over exec (vfork), so ru_maxrss reports the benchmark's own size
+        return rss_mib("VmHWM:")
 
     out = {}
     if mode == "pipeline":
@@ -130,6 +140,7 @@ CHILD = textwrap.dedent(
             }
             try:
                 out["rss_before_mib"] = rss_mib()
+                out["hwm_before_mib"] = rss_mib("VmHWM:")
                 start = time.perf_counter()
                 out["outcome"] = await process_upload(ctx, arg["upload_id"])
                 out["seconds"] = time.perf_counter() - start
@@ -172,6 +183,7 @@ CHILD = textwrap.dedent(
     else:
         raise SystemExit(f"unknown mode {mode}")
     out["peak_mib"] = peak_mib()
+    out["ru_maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
     """
 )
@@ -505,6 +517,11 @@ async def one_size(bench: Bench, kind: str, mib: int) -> Row:
         if result.arrow_s is not None:
             line += f", pyarrow {result.mbps(result.arrow_s):.0f} MB/s (peak RSS {result.arrow_peak:.0f} MiB)"
         say(line)
+        say(
+            f"    worker RSS before the job {ours['rss_before_mib']:.0f} MiB, its peak until then"
+            f" {ours['hwm_before_mib']:.0f} MiB; ru_maxrss {ours['ru_maxrss_mib']:.0f} MiB"
+            f" (inherits the parent's {parent_mib():.0f} MiB over exec)"
+        )
         return result
     finally:
         path.unlink(missing_ok=True)

@@ -1437,6 +1437,8 @@ class S3ObjectStore(ObjectStore):
             part_size = -(-size // (MAX_PARTS * MiB)) * MiB  # whole MiB, at most MAX_PARTS
             if part_size > MAX_PART_SIZE:
                 raise StorageError(f"object of {size} bytes is too large for S3")
+        if isinstance(data, os.PathLike) and size is not None and size > part_size:
+            return await self._put_file(bucket, key, data, size, part_size, content_type, meta)
 
         hasher = hashlib.sha256()
         buffer = bytearray()
@@ -1497,6 +1499,55 @@ class S3ObjectStore(ObjectStore):
             bucket=bucket,
             key=key,
             size=total,
+            etag=(result.etag or "").strip('"'),
+            sha256=hasher.hexdigest(),
+            content_type=content_type or "application/octet-stream",
+            version_id=result.version_id,
+            metadata=meta,
+        )
+
+    async def _put_file(
+        self,
+        bucket: str,
+        key: str,
+        path: os.PathLike[str],
+        size: int,
+        part_size: int,
+        content_type: str | None,
+        meta: dict[str, str],
+    ) -> ObjectInfo:
+        """A local file, part by part: each part is read and sent by one pool thread, so a
+        single part is in memory at a time (not a buffer, a part and a part in flight)."""
+        hasher = hashlib.sha256()
+
+        def send(number: int, offset: int) -> str:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                part = fh.read(part_size)
+            if len(part) != min(part_size, size - offset):
+                raise SizeMismatch(f"{path} shrank below {size} bytes while being stored")
+            hasher.update(part)
+            return self._multipart.upload_part(bucket, key, upload_id, number, part)
+
+        upload_id: str = await self._run(
+            self._multipart.create, bucket, key, _put_headers(content_type, meta)
+        )
+        try:
+            etags = [
+                (number, await self._run(send, number, offset))
+                for number, offset in enumerate(range(0, size, part_size), start=1)
+            ]
+            if os.stat(path).st_size != size:
+                raise SizeMismatch(f"{path} changed size while being stored")
+            result = await self._run(self._multipart.complete, bucket, key, upload_id, etags)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._run(self._multipart.abort, bucket, key, upload_id))
+            raise
+        return ObjectInfo(
+            bucket=bucket,
+            key=key,
+            size=size,
             etag=(result.etag or "").strip('"'),
             sha256=hasher.hexdigest(),
             content_type=content_type or "application/octet-stream",

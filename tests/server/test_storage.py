@@ -213,6 +213,10 @@ async def test_streams_40_mib_in_bounded_chunks(
     assert from_file.sha256 == hashlib.sha256(payload).hexdigest()
     ranged = await store.open_read(bucket, f"{prefix}/file.bin", 16 * MiB - 10, 20)
     assert await ranged.read_all() == payload[16 * MiB - 10 : 16 * MiB + 10]
+    # A file shorter than the size the caller vouches for stores nothing.
+    with pytest.raises(SizeMismatch):
+        await store.put(bucket, f"{prefix}/short-file.bin", path, size=len(payload) + 1)
+    assert await store.stat(bucket, f"{prefix}/short-file.bin") is None
 
 
 async def test_failed_or_short_put_stores_nothing(store: ObjectStore, prefix: str) -> None:

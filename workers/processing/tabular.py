@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from . import jsonstream
 from .model import DetectedFormat, ErrorCode, Limits, ProcessingError
 from .profile import TableSink
+from .spool import Spool
 from .text import MIXED, TranscodingReader, decode_head
 
 _COLUMN_ERROR = re.compile(
@@ -77,8 +78,9 @@ def header_names(head: bytes, fmt: DetectedFormat) -> list[str]:
 
 
 def process_csv(
-    path: Path, head: bytes, fmt: DetectedFormat, out: Path, limits: Limits
+    path: Path | Spool, head: bytes, fmt: DetectedFormat, out: Path, limits: Limits
 ) -> tuple[TableSink, dict[str, Any]]:
+    """A CSV/TSV file, or a spool still being written (read as it grows)."""
     names = header_names(head, fmt)
     if not names:
         raise ProcessingError(ErrorCode.UNREADABLE, "no header row")
@@ -98,8 +100,11 @@ def process_csv(
     raise ProcessingError(ErrorCode.UNREADABLE, "column types never settled")
 
 
-def _open_source(path: Path, encoding: str) -> tuple[BinaryIO, TranscodingReader | None]:
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+def _open_source(path: Path | Spool, encoding: str) -> tuple[BinaryIO, TranscodingReader | None]:
+    if isinstance(path, Spool):
+        raw: BinaryIO = path.reader()  # type: ignore[assignment]
+    else:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     if encoding in ("utf-8", "utf-8-sig", "ascii"):  # Arrow skips a UTF-8 BOM itself
         return raw, None
     reader = TranscodingReader(raw, encoding)
@@ -107,7 +112,7 @@ def _open_source(path: Path, encoding: str) -> tuple[BinaryIO, TranscodingReader
 
 
 def _read_csv_once(
-    path: Path,
+    path: Path | Spool,
     names: list[str],
     fmt: DetectedFormat,
     encoding: str,
