@@ -12,7 +12,8 @@ Part 1, throughput and memory, per size (MiB): an opaque file (random bytes) and
 the store's streaming `put`, given Dataset/Version/Upload rows through the ORM (QUEUED, the
 raw key), then `workers.pipeline.process_upload` runs in a CHILD process with the ctx a
 worker builds. Its time is the call alone (no interpreter start); MB/s = bytes / time; its
-peak RSS (`ru_maxrss`) is the worker's. Baselines, each in its own child, on the same bytes:
+peak RSS is the child's own high-water mark (VmHWM; not ru_maxrss, which Linux carries over
+from the parent across exec). Baselines, each in its own child, on the same bytes:
 
   (a) GET of the same object with the minio SDK (4 MiB reads) + hashlib.sha256, run before
       and after the pipeline, the faster kept (target: opaque pipeline >= 0.6x of (a));
