@@ -330,7 +330,7 @@ async def process_stream(
         workdir=workdir,
     )
     try:
-        async for chunk in chunks:
+        async for chunk in _read_ahead(chunks):
             if len(chunk) < _INLINE_HASH:
                 proc.write(chunk)
             else:
@@ -339,3 +339,23 @@ async def process_stream(
         proc.cleanup()
         raise
     return await asyncio.to_thread(proc.finish)
+
+
+async def _read_ahead(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Fetch the next chunk while the caller hashes this one: the download and the hash
+    overlap, with one chunk in hand and one on the way."""
+    source = aiter(chunks)
+    pending: asyncio.Future[bytes] = asyncio.ensure_future(anext(source))
+    try:
+        while True:
+            try:
+                chunk = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.ensure_future(anext(source))
+            yield chunk
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
