@@ -1495,16 +1495,7 @@ class S3ObjectStore(ObjectStore):
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._run(self._multipart.abort, bucket, key, upload_id))
             raise
-        return ObjectInfo(
-            bucket=bucket,
-            key=key,
-            size=total,
-            etag=(result.etag or "").strip('"'),
-            sha256=hasher.hexdigest(),
-            content_type=content_type or "application/octet-stream",
-            version_id=result.version_id,
-            metadata=meta,
-        )
+        return _assembled(bucket, key, total, result, hasher.hexdigest(), content_type, meta)
 
     async def _put_file(
         self,
@@ -1544,16 +1535,7 @@ class S3ObjectStore(ObjectStore):
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._run(self._multipart.abort, bucket, key, upload_id))
             raise
-        return ObjectInfo(
-            bucket=bucket,
-            key=key,
-            size=size,
-            etag=(result.etag or "").strip('"'),
-            sha256=hasher.hexdigest(),
-            content_type=content_type or "application/octet-stream",
-            version_id=result.version_id,
-            metadata=meta,
-        )
+        return _assembled(bucket, key, size, result, hasher.hexdigest(), content_type, meta)
 
     async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
         check_bucket(bucket)
@@ -1773,6 +1755,28 @@ class S3ObjectStore(ObjectStore):
         check_key(key)
         with contextlib.suppress(UploadNotFound):
             await self._run(self._multipart.abort, bucket, key, upload_id)
+
+
+def _assembled(
+    bucket: str,
+    key: str,
+    size: int,
+    result: Any,
+    sha256: str,
+    content_type: str | None,
+    meta: dict[str, str],
+) -> ObjectInfo:
+    """What a completed multipart upload stored."""
+    return ObjectInfo(
+        bucket=bucket,
+        key=key,
+        size=size,
+        etag=(result.etag or "").strip('"'),
+        sha256=sha256,
+        content_type=content_type or "application/octet-stream",
+        version_id=result.version_id,
+        metadata=meta,
+    )
 
 
 def store_from_settings(settings: Settings) -> ObjectStore:
