@@ -264,7 +264,9 @@ async def test_guessed_ids_reveal_nothing_more(role, gql, sessions):
         every = set().union(*(r[type_name] for r in reachable.values()))
         ids = [int(__import__("base64").b64decode(g).decode().split(":")[1]) for g in every]
         guesses = [gid(type_name, i) for i in range(min(ids) - 3, max(ids) + 4)]
-        data = await _data(client, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": guesses})
+        data = await _data(
+            client, "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": guesses}
+        )
         found = {n["id"] for n in data["nodes"] if n is not None}
         assert found == set().union(*(reachable[lvl][type_name] for lvl in allowed)), type_name
         assert found < every  # something was hidden
