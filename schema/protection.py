@@ -259,11 +259,13 @@ _CODES = (
 )
 
 
-def tag_error(error: GraphQLError, suggestions: bool) -> None:
-    """Give an error of the GraphQL layer (syntax, validation, limits) a stable code, and
-    drop 'Did you mean ...?' hints when suggestions are off."""
-    if not suggestions:
-        error.message = _SUGGESTION.sub("", error.message)
+def without_suggestions(message: str) -> str:
+    return _SUGGESTION.sub("", message)
+
+
+def tag_error(error: GraphQLError) -> None:
+    """Give an error of the GraphQL layer (syntax, validation, limits) a stable code.
+    (Validation errors are cached and shared: only ever add what any request would.)"""
     extensions = dict(error.extensions or {})
     if "code" in extensions or error.original_error is not None:
         return
