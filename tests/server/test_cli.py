@@ -84,7 +84,7 @@ def test_migrate_creates_a_fresh_sqlite_database(tmp_path: Path) -> None:
     result = satreps(f"sqlite+aiosqlite:///{db}", tmp_path, "migrate")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "database at head"
+    assert result.stdout.strip() == "database at heads"
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         (version,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
