@@ -8,17 +8,12 @@ from pathlib import Path
 import strawberry
 from graphql import GraphQLError
 from strawberry import relay
-from strawberry.extensions import (
-    MaskErrors,
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.accounts import AccountQueries
+from schema.audit import AuditQueries
 from schema.cooperation import CooperationMutations, CooperationQueries
 from schema.datasets import DatasetMutations, DatasetQueries
 from schema.errors import should_mask
@@ -26,6 +21,8 @@ from schema.evaluation import EvaluationMutations, EvaluationQueries
 from schema.institutions import InstitutionMutations, InstitutionQueries
 from schema.pdm import PdmMutations, PdmQueries
 from schema.projects import ProjectMutations, ProjectQueries
+from schema.protection import Protection, ProtectionQueries, tag_error
+from schema.provenance import ProvenanceMutations, ProvenanceQueries
 from schema.researchers import ResearcherMutations, ResearcherQueries
 from schema.scalars import SCALARS
 from schema.themes import ThemeMutations, ThemeQueries
@@ -46,6 +43,9 @@ class Query(
     EvaluationQueries,
     DatasetQueries,
     UploadQueries,
+    ProvenanceQueries,
+    AuditQueries,
+    ProtectionQueries,
 ):
     node: relay.Node | None = relay.node(description="Fetch any object by its global id")
     nodes: list[relay.Node | None] = relay.node(description="Fetch objects by their global ids")
@@ -62,6 +62,7 @@ class Mutation(
     EvaluationMutations,
     DatasetMutations,
     UploadMutations,
+    ProvenanceMutations,
 ):
     pass
 
@@ -75,7 +76,10 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log what went wrong on our side; a client's mistake is its answer, not our log."""
+        """Log what went wrong on our side; a client's mistake is its answer, not our log.
+        Errors of the GraphQL layer get a stable code."""
+        for error in errors:
+            tag_error(error)
         super().process_errors([e for e in errors if should_mask(e)], execution_context)
 
 
@@ -87,10 +91,10 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
+        # limits come from each request's settings (Protection), so one schema serves all
         extensions=[
+            Protection,
             lambda: MaskErrors(should_mask_error=should_mask),
-            lambda: QueryDepthLimiter(max_depth=12),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],

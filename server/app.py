@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,7 +21,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build_schema
 from schema.context import Context
-from server.auth import ANONYMOUS, AuthError, Principal, authenticate
+from server.auth import ANONYMOUS, AuthError, Principal
 from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
 from server.events import EventBus, bus_from_url
@@ -54,10 +53,17 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         jobs: JobQueue,
         events: EventBus,
     ) -> None:
+        from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+        from server.http_guard import Guard
+
         super().__init__(
             build_schema(),
             graphql_ide="graphiql" if settings.graphiql else None,
             multipart_uploads_enabled=True,
+            # the one maintained protocol; no legacy graphql-ws, no HTTP streams
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.settings = settings
         self.sessions = sessions
@@ -65,12 +71,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.signer = signer
         self.jobs = jobs
         self.events = events
+        self.guard = Guard(settings, sessions, store, signer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        if request.method == "GET" and "download" in request.query_params:
+            await (await self.guard.download(request))(scope, receive, send)
+            return
         rejection = self._check_size(request)
         if rejection is not None:
             await rejection(scope, receive, send)
@@ -109,25 +119,46 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return _graphql_error(413, "REQUEST_TOO_LARGE", f"request body over {limit} bytes")
         return None
 
-    @staticmethod
-    async def _principal(session: AsyncSession, request: Request) -> Principal:
-        header = request.headers.get("authorization")
-        if not header:
-            return ANONYMOUS
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError("the Authorization header must be 'Bearer <token>'")
-        principal = await authenticate(session, token.strip())
-        await session.commit()  # end the read transaction the lookup opened
-        return principal
+    async def _principal(self, session: AsyncSession, request: Request) -> Principal:
+        return await self.guard.principal(session, request.headers.get("authorization"))
+
+    async def process_result(self, request: Request, result: Any) -> Any:
+        """Field suggestions ('Did you mean ...?') are dropped when the setting is off."""
+        from schema.protection import without_suggestions
+
+        response = await super().process_result(request, result)
+        if not self.settings.field_suggestions:
+            errors: list[Any] = list(response.get("errors") or [])
+            for error in errors:
+                error["message"] = without_suggestions(error["message"])
+        return response
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """Queries and mutations end within the execution timeout (a mutation cut short
+        rolls back); subscriptions are long-lived and only their start is timed."""
+        import asyncio
+
+        from graphql import GraphQLError
+        from strawberry.types import ExecutionResult
+
+        limit = self.settings.execution_timeout_seconds
+        try:
+            async with asyncio.timeout(limit):
+                return await super().execute_operation(*args, **kwargs)
+        except TimeoutError:
+            message = f"the operation took longer than {limit:g} s and was stopped"
+            error = GraphQLError(message, extensions={"code": "TIMEOUT"})
+            return ExecutionResult(data=None, errors=[error])
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        if request.scope["type"] == "websocket":
+        websocket = request.scope["type"] == "websocket"
+        if websocket:
             # a long-lived connection: the principal comes with connection_init, and
             # subscriptions read through short sessions of their own
             session, principal = self.sessions(), ANONYMOUS
         else:
             session, principal = request.scope["state"][_STATE_KEY]
+        client = request.scope.get("client")
         return Context(
             session=session,
             principal=principal,
@@ -137,6 +168,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             jobs=self.jobs,
             events=self.events,
             sessions=self.sessions,
+            client=client[0] if client else None,
+            user_agent=request.headers.get("user-agent"),
+            response=None if websocket else response,
+            limiter=self.guard.limiter,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -145,12 +180,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         header = params.get("Authorization") or params.get("authorization")
         if not header:
             return UNSET
-        scheme, _, token = str(header).partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ConnectionRejectionError({"message": "Authorization must be 'Bearer <token>'"})
         async with self.sessions() as session:
             try:
-                context.set_principal(await authenticate(session, token.strip()))
+                context.set_principal(await self.guard.principal(session, str(header)))
             except AuthError as error:
                 raise ConnectionRejectionError({"message": str(error)}) from None
         return UNSET
@@ -189,26 +221,12 @@ def create_app(
     owns_jobs = jobs is None
     jobs = jobs or build_jobs(settings, sessions, store, events)
 
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+    from starlette.middleware import Middleware
 
-    async def readyz(_: Request) -> Response:
-        checks: dict[str, str] = {}
-        try:
-            async with sessions() as session:
-                await session.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as error:  # report, never crash the probe
-            checks["database"] = str(error)[:200]
-        try:
-            await store.check()
-            checks["objects"] = "ok"
-        except Exception as error:
-            checks["objects"] = str(error)[:200]
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", **checks}, 200 if ready else 503
-        )
+    from server.middleware import RequestMiddleware
+    from server.probes import Probes
+
+    probes = Probes(settings, sessions, store)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -224,6 +242,7 @@ def create_app(
             reconciler.cancel()
         await jobs.close()
         await events.close()
+        await probes.close()
         store.close()
         if owned_engine is not None:
             await owned_engine.dispose()
@@ -233,15 +252,17 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
+            Route("/healthz", probes.healthz),
             Route(
                 "/uploads/{upload_id:int}",
                 upload_endpoint(sessions, store, signer),
                 methods=["PUT"],
             ),
-            Route("/readyz", readyz),
+            Route("/readyz", probes.readyz),
+            Route("/metrics", probes.metrics),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)],
     )
     app.state.settings = settings
     app.state.sessions = sessions

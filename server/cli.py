@@ -15,6 +15,7 @@ from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
 from server.errors import DomainError
 from server.models.enums import AccountRole
+from server.provenance import ExportFormat as ProvFormat
 
 T = TypeVar("T")
 app = typer.Typer(help="satreps-hub: the SATREPS collaboration server", no_args_is_help=True)
@@ -157,6 +158,97 @@ def seed(
     typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
+def _version_pk(raw: str) -> int:
+    """A dataset version's id: the number, or its GraphQL global id."""
+    if raw.isdigit():
+        return int(raw)
+    from strawberry.relay import from_base64
+
+    try:
+        type_name, pk = from_base64(raw)
+    except Exception:
+        type_name, pk = "", ""
+    if type_name != "DatasetVersion" or not pk.isdigit():
+        raise typer.BadParameter(f"{raw!r} is not a DatasetVersion id", param_hint="VERSION_ID")
+    return int(pk)
+
+
+@app.command("export")
+def export_provenance(
+    version_id: Annotated[str, typer.Argument(help="DatasetVersion id (number or global id)")],
+    format: Annotated[
+        ProvFormat, typer.Option("--format", "-f", help="What to write")
+    ] = ProvFormat.PROV_JSON,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
+    ] = None,
+) -> None:
+    """Export a dataset version's provenance: PROV-JSON, PROV-O (JSON-LD, Turtle), PROV-N,
+    or RO-Crate metadata (the full record: this is an operator's command)."""
+    from server.provenance.export import export_version
+    from server.provenance.lineage import SYSTEM
+
+    settings = get_settings()
+    pk = _version_pk(version_id)
+
+    async def work(session: AsyncSession) -> str:
+        found = await export_version(
+            session,
+            SYSTEM,
+            pk,
+            format,
+            namespace=settings.prov_namespace,
+            raw_bucket=settings.bucket_raw,
+        )
+        return found.text
+
+    text = _run_in_session(settings, work)
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+@app.command()
+def fixity(
+    version_id: Annotated[str, typer.Argument(help="DatasetVersion id (number or global id)")],
+) -> None:
+    """Re-hash a version's raw objects now and record the outcome (a PROV fixity-check
+    activity). Exits 0 when every file matches its recorded size and sha256, 1 otherwise."""
+    import uuid
+
+    from server.provenance.export import write_copies
+    from server.provenance.fixity import FixityReport, run_fixity_check
+    from server.storage import store_from_settings
+
+    settings = get_settings()
+    pk = _version_pk(version_id)
+
+    async def main() -> FixityReport:
+        engine = engine_from_settings(settings)
+        store = store_from_settings(settings)
+        try:
+            sessions = session_factory(engine)
+            report = await run_fixity_check(sessions, store, pk, uuid.uuid4().hex[:12])
+            if report.outcome != "gone":
+                async with sessions() as session:
+                    await write_copies(session, store, pk, namespace=settings.prov_namespace)
+            return report
+        finally:
+            store.close()
+            await engine.dispose()
+
+    report = asyncio.run(main())
+    if report.outcome == "gone":
+        typer.echo(f"error: dataset version {pk} not found", err=True)
+        raise typer.Exit(1)
+    for name, result in sorted(report.results.items()):
+        typer.echo(f"{result:>8}  {name}" if result == "ok" else f"  FAILED  {name}: {result}")
+    typer.echo(f"fixity {report.outcome}: {len(report.results)} file(s), run {report.run_id}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @app.command("export-schema")
 def export_schema(
     output: Annotated[Path, typer.Option(help="Where to write the SDL")] = Path(
@@ -188,6 +280,10 @@ def token_create(
         int | None, typer.Option(help="Link the account to a researcher")
     ] = None,
     institution_id: Annotated[int | None, typer.Option(help="Link to an institution")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="read, write, upload or admin (repeat; default: all the role can use)"),
+    ] = None,
 ) -> None:
     """Create an account's API token and print it (once: only its hash is stored)."""
     from server.auth import ensure_account, issue_token
@@ -195,16 +291,18 @@ def token_create(
     settings = get_settings()
     ttl = dt.timedelta(days=days if days is not None else settings.token_ttl_days)
 
-    async def work(session: AsyncSession) -> tuple[int, str, dt.datetime]:
+    async def work(session: AsyncSession) -> tuple[int, str, dt.datetime, str]:
         account = await ensure_account(
             session, user, role, researcher_id=researcher_id, institution_id=institution_id
         )
-        row, plaintext = await issue_token(session, account, ttl=ttl, name=name)
-        return row.id, plaintext, row.expires_at
+        row, plaintext = await issue_token(session, account, ttl=ttl, name=name, scopes=scope)
+        return row.id, plaintext, row.expires_at, row.scopes
 
-    token_id, plaintext, expires = _run_in_session(settings, work)
+    token_id, plaintext, expires, scopes = _run_in_session(settings, work)
     typer.echo(
-        f"token id {token_id} for {user} ({role.value}), expires {expires:%Y-%m-%d}", err=True
+        f"token id {token_id} for {user} ({role.value}), scopes {scopes},"
+        f" expires {expires:%Y-%m-%d}",
+        err=True,
     )
     typer.echo(plaintext)
 

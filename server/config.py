@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     )
     bucket_provenance: str = Field(
         default="satreps-provenance", description="Bucket for provenance documents"
+    )
+    prov_namespace: str = Field(
+        default="https://satreps-hub.example/prov/",
+        pattern=r"^https?://\S+[/#]$",
+        description="Base IRI of the ids in provenance exports (PROV, RO-Crate); ends in / or #",
     )
     raw_retention_days: int = Field(
         default=365, description="GOVERNANCE retention of raw objects in days (0: lock, no default)"
@@ -74,8 +80,93 @@ class Settings(BaseSettings):
         default=1_048_576, description="Largest accepted GraphQL request body, in bytes"
     )
     token_ttl_days: int = Field(default=90, description="Default lifetime of new API tokens")
+    graphql_introspection: bool = Field(
+        default=True, description="Answer introspection queries (`__schema`, `__type`)"
+    )
+    field_suggestions: bool = Field(
+        default=True, description="'Did you mean ...?' hints in errors (turn off in production)"
+    )
+    max_query_depth: int = Field(default=12, ge=1, description="Deepest selection nesting")
+    max_query_tokens: int = Field(
+        default=2000, ge=1, description="Most lexical tokens in one GraphQL document"
+    )
+    max_query_aliases: int = Field(default=30, ge=0, description="Most aliases in one document")
+    max_query_cost: int = Field(
+        default=50_000,
+        ge=1,
+        description="Most nodes one query may ask for, counted before execution "
+        "(connections count their `first`, plain lists 10)",
+    )
+    rate_limit_points: int = Field(
+        default=5000,
+        ge=0,
+        description="Points per hour for each signed-in account; a query costs its nodes / 100,"
+        " at least 1 (0: no limit)",
+    )
+    rate_limit_anonymous_points: int = Field(
+        default=1000,
+        ge=0,
+        description="Points per hour for each anonymous client address (0: no limit)",
+    )
+    execution_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest a query or mutation may run"
+    )
+    max_subscriptions_per_connection: int = Field(
+        default=10, ge=1, description="Operations at once on one WebSocket"
+    )
+    download_url_minutes: int = Field(
+        default=5, ge=1, le=60, description="Lifetime of a dataset file's download URL"
+    )
+    oidc_issuer: str | None = Field(
+        default=None, description="Accept JWTs from this OpenID Connect issuer (`iss`)"
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS (signing keys) URL; http(s) or file"
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="Required `aud` of OIDC tokens (unset: not checked)"
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="Claim naming the account of a new identity"
+    )
+    oidc_role_claim: str = Field(
+        default="satreps_role", description="Claim with the role of a new identity's account"
+    )
+    oidc_default_role: str = Field(
+        default="researcher", description="Role of a new identity's account without the claim"
+    )
+    oidc_jwks_cache_seconds: int = Field(
+        default=300, ge=0, description="How long fetched signing keys are kept"
+    )
     db_pool_size: int = Field(default=10, description="Connection pool size (PostgreSQL)")
     sql_echo: bool = Field(default=False, description="Log every SQL statement")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="Log lines as JSON objects (one per line) or plain text"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level logged"
+    )
+    shutdown_grace_seconds: int = Field(
+        default=25,
+        ge=0,
+        description="On SIGTERM the API stops accepting, then waits this long for requests "
+        "and WebSockets to finish",
+    )
+    worker_shutdown_grace_seconds: int = Field(
+        default=20,
+        ge=0,
+        description="On SIGTERM a worker takes no new job and lets running ones finish this "
+        "long; then it hands them back at once (0: hand back at once)",
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of `satreps worker`'s Prometheus /metrics (0: off)",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="Interface of the worker's /metrics (0.0.0.0 in pods)"
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import dataset_visible
+from server.access import dataset_readable, dataset_visible
 from server.auth import Principal
 from server.db import group_rows, utcnow
 from server.errors import Collector, DomainError, Forbidden, NotFound
@@ -27,8 +27,9 @@ from server.models import (
     Upload,
 )
 from server.models.enums import AccessLevel, AccountRole, UploadState, VersionState
-from server.permissions import STAFF, require_signed_in
+from server.permissions import require_signed_in
 from server.projects import in_partner_country, in_theme, visible_project
+from server.provenance.records import record_publish
 from server.validation import clean_text, normalize_licence
 
 MAX_KEYWORDS = 50
@@ -55,11 +56,15 @@ class DatasetFilter:
 async def may_contribute(
     session: AsyncSession, principal: Principal, project_id: int, institution_id: int
 ) -> bool:
-    """Staff; a researcher who is a member of the project; an institution uploader acting
-    for an institution that takes part in the project (and owns the dataset)."""
-    if principal.has_role(*STAFF):
+    """An admin; a researcher (or a program manager) who is a member of the project; an
+    institution uploader acting for the owner institution (which takes part in the project).
+    A program manager who is not a member steers the programme but writes no data."""
+    if principal.is_admin:
         return True
-    if principal.role == AccountRole.RESEARCHER and principal.researcher_id is not None:
+    if (
+        principal.has_role(AccountRole.RESEARCHER, AccountRole.PROGRAM_MANAGER)
+        and principal.researcher_id is not None
+    ):
         return bool(
             await session.scalar(
                 select(ProjectMember.id).where(
@@ -79,7 +84,11 @@ async def require_contributor(
     require_signed_in(principal)
     if not await may_contribute(
         session, principal, dataset.project_id, dataset.owner_institution_id
+    ) or not await session.scalar(
+        select(Dataset.id).where(Dataset.id == dataset.id, dataset_readable(principal))
     ):
+        # a contributor reads what they write to: a project member from another institution
+        # does not write into an institution-level dataset
         raise Forbidden("only the project's members or its institutions' uploaders may do this")
 
 
@@ -106,6 +115,18 @@ async def datasets_query(
             projects = projects.where(in_partner_country(flt.country))
         stmt = stmt.where(Dataset.project_id.in_(projects))
     return stmt
+
+
+async def dataset_counts(
+    session: AsyncSession, principal: Principal, flt: DatasetFilter | None
+) -> dict[AccessLevel, int]:
+    """How many datasets per access level, among those the principal may see (an aggregate
+    never counts what its caller may not know exists)."""
+    visible = (await datasets_query(session, principal, flt)).subquery()
+    rows = await session.execute(
+        select(visible.c.access_level, func.count()).group_by(visible.c.access_level)
+    )
+    return {AccessLevel(level): count for level, count in rows.all()}
 
 
 async def datasets_by_id(
@@ -373,6 +394,7 @@ async def publish_version(
     if clean_note is not None:
         version.note = clean_note
     await session.flush()
+    await record_publish(session, principal, version, dataset)
     return version
 
 

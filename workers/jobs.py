@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from server.jobs import PROCESS_UPLOAD, JobFunction
-from workers.pipeline import process_upload
+from server.jobs import FIXITY_CHECK, PROCESS_UPLOAD, WRITE_PROVENANCE, JobFunction
+from workers.instrument import hand_back_upload, instrumented
+from workers.provenance import fixity_check, process_upload_with_provenance, write_provenance
 
-JOBS: dict[str, JobFunction] = {PROCESS_UPLOAD: process_upload}
+JOBS: dict[str, JobFunction] = {
+    PROCESS_UPLOAD: instrumented(
+        PROCESS_UPLOAD, process_upload_with_provenance, on_cancel=hand_back_upload
+    ),
+    FIXITY_CHECK: instrumented(FIXITY_CHECK, fixity_check),
+    WRITE_PROVENANCE: instrumented(WRITE_PROVENANCE, write_provenance),
+}

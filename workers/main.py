@@ -8,30 +8,53 @@ lost Redis or a killed worker loses nothing.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import logging
+import uuid
+from typing import Any, cast
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix
+from arq.typing import WorkerCoroutine
 
 from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
 from server.events import bus_from_url
 from server.jobs import PROCESS_UPLOAD
+from server.metrics import MetricsServer, queue_depth
 from server.storage import store_from_settings
-from workers.pipeline import job_id, process_upload, waiting_uploads
+from workers.jobs import JOBS
+from workers.pipeline import job_id, waiting_uploads
 
 QUEUE = "satreps:queue"
+log = logging.getLogger(__name__)
 
 
 async def reconcile(ctx: dict[str, Any]) -> int:
     queued = 0
     stale = dt.timedelta(seconds=ctx["settings"].upload_stale_queued_seconds)
     for upload_id, attempts in await waiting_uploads(ctx["sessions"], stale):
-        job = await ctx["redis"].enqueue_job(
-            PROCESS_UPLOAD, upload_id, _job_id=job_id(upload_id, attempts), _queue_name=QUEUE
-        )
-        queued += job is not None
+        queued += await requeue(ctx["redis"], upload_id, job_id(upload_id, attempts))
     return queued
+
+
+async def requeue(redis: Any, upload_id: int, job: str) -> bool:
+    """Queue the upload's job again. arq refuses a job id it still knows; when that job is
+    not waiting in the queue (a worker took it and died before claiming the upload, so its
+    in-progress mark lasts for the job timeout), queue it under a fresh id. The claim in the
+    database keeps a duplicate harmless."""
+    if await redis.enqueue_job(PROCESS_UPLOAD, upload_id, _job_id=job, _queue_name=QUEUE):
+        return True
+    waiting = await redis.zscore(QUEUE, job) is not None
+    if waiting and not await redis.exists(in_progress_key_prefix + job):
+        return False  # it will run
+    fresh = f"{job}:{uuid.uuid4().hex[:8]}"
+    log.info(
+        "upload %s: job %s is held by no live worker, queued again as %s", upload_id, job, fresh
+    )
+    return bool(
+        await redis.enqueue_job(PROCESS_UPLOAD, upload_id, _job_id=fresh, _queue_name=QUEUE)
+    )
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -42,9 +65,21 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["store"] = store_from_settings(settings)
     ctx["events"] = bus_from_url(settings.redis_url)
     await ctx["store"].ensure_buckets()
+    if settings.worker_metrics_port:
+        ctx["metrics"] = metrics_server(settings, ctx["redis"])
+        await ctx["metrics"].start()
+
+
+def metrics_server(settings: Settings, redis: Any) -> MetricsServer:
+    async def queue() -> Any:
+        return await queue_depth(redis, QUEUE)
+
+    return MetricsServer(settings.worker_metrics_host, settings.worker_metrics_port, [queue])
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "metrics" in ctx:
+        await ctx["metrics"].close()
     ctx["store"].close()
     await ctx["events"].close()
     await ctx["engine"].dispose()
@@ -55,9 +90,15 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         raise SystemExit(
             "satreps worker needs SATREPS_REDIS_URL (embedded mode processes in `serve`)"
         )
+    from workers.embargo import lift_embargoes_job
+
     return {
-        "functions": [process_upload],
-        "cron_jobs": [cron(reconcile, second=set(range(0, 60, 5)), run_at_startup=True)],
+        "functions": [func(cast(WorkerCoroutine, job), name=name) for name, job in JOBS.items()],
+        "cron_jobs": [
+            cron(reconcile, second=set(range(0, 60, 5)), run_at_startup=True),
+            # arq runs a cron job once across all workers (its job id is the time)
+            cron(lift_embargoes_job, minute=set(range(0, 60, 10)), run_at_startup=True),
+        ],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
@@ -66,5 +107,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "max_jobs": 8,
         "job_timeout": 6 * 3600,  # big files; a killed worker is recovered by the lease
         "keep_result": 60,
+        # SIGTERM: take no new job, let running ones finish this long, then cancel them
+        # (a cancelled upload job hands its lease back: workers/instrument.py)
+        "job_completion_wait": settings.worker_shutdown_grace_seconds,
         "ctx": {"settings": settings},
     }

@@ -230,6 +230,9 @@ class ApiToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str] = mapped_column(
+        String(100), default="read", doc="space-separated: read write upload admin"
+    )
 
 
 # Registered on Base.metadata by import (after the names above they depend on).
@@ -277,3 +280,11 @@ from server.models.datasets import (  # noqa: E402
 )
 
 __all__ += ["Artifact", "Dataset", "DatasetFile", "DatasetTheme", "DatasetVersion", "Upload"]
+
+from server.models.access import AuditEvent, OidcIdentity  # noqa: E402
+
+__all__ += ["AuditEvent", "OidcIdentity"]
+
+from server.models.provenance import ProvEdge, ProvKind, ProvNode, ProvRelation  # noqa: E402
+
+__all__ += ["ProvEdge", "ProvKind", "ProvNode", "ProvRelation"]
