@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     bucket_provenance: str = Field(
         default="satreps-provenance", description="Bucket for provenance documents"
     )
+    prov_copy_window_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="READY uploads of a version within this window share one rewrite of its"
+        " PROV/RO-Crate bucket copies (0: rewrite after each)",
+    )
     prov_namespace: str = Field(
         default="https://satreps-hub.example/prov/",
         pattern=r"^https?://\S+[/#]$",

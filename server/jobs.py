@@ -22,8 +22,9 @@ JobFunction = Callable[..., Awaitable[Any]]
 
 
 class JobQueue(Protocol):
-    async def enqueue(self, name: str, *args: Any, job_id: str) -> bool:
-        """Queue `name(*args)`; False when a job with this id is already queued or running."""
+    async def enqueue(self, name: str, *args: Any, job_id: str, defer_seconds: float = 0.0) -> bool:
+        """Queue `name(*args)` to start no sooner than `defer_seconds` from now; False when a
+        job with this id is already queued or running."""
         ...
 
     async def close(self) -> None: ...
@@ -48,27 +49,32 @@ class InProcessJobs:
         self._ctx = ctx if ctx is not None else {}
         self._slots = asyncio.Semaphore(concurrency)
         self._active: dict[str, asyncio.Task[Any]] = {}
-        self._held: dict[str, tuple[str, tuple[Any, ...]]] = {}
+        self._held: dict[str, tuple[str, tuple[Any, ...], float]] = {}
         self._autostart = autostart  # False: jobs wait for drain() (deterministic tests)
 
-    async def enqueue(self, name: str, *args: Any, job_id: str) -> bool:
+    async def enqueue(self, name: str, *args: Any, job_id: str, defer_seconds: float = 0.0) -> bool:
         if name not in self._functions:
             raise KeyError(f"no job named {name!r}")
         if job_id in self._active or job_id in self._held:
             return False
         if self._autostart:
-            self._start(name, args, job_id)
+            self._start(name, args, job_id, defer_seconds)
         else:
-            self._held[job_id] = (name, args)
+            self._held[job_id] = (name, args, defer_seconds)
         return True
 
-    def _start(self, name: str, args: tuple[Any, ...], job_id: str) -> None:
-        self._active[job_id] = asyncio.create_task(self._run(name, args, job_id), name=job_id)
+    def _start(self, name: str, args: tuple[Any, ...], job_id: str, defer: float = 0.0) -> None:
+        self._active[job_id] = asyncio.create_task(
+            self._run(name, args, job_id, defer), name=job_id
+        )
 
-    async def _run(self, name: str, args: tuple[Any, ...], job_id: str) -> None:
+    async def _run(self, name: str, args: tuple[Any, ...], job_id: str, defer: float) -> None:
         try:
+            if defer > 0:
+                await asyncio.sleep(defer)
             async with self._slots:
-                await self._functions[name]({**self._ctx, "job_id": job_id}, *args)
+                # "jobs": a job may queue follow-ups, as arq's ctx["redis"] lets it
+                await self._functions[name]({**self._ctx, "jobs": self, "job_id": job_id}, *args)
         except Exception:  # the job records its own outcome in the database
             log.exception("job %s failed", job_id)
         finally:
@@ -78,8 +84,8 @@ class InProcessJobs:
         """Start held jobs and wait for every queued and running job (tests, shutdown)."""
         while self._held or self._active:
             held, self._held = self._held, {}
-            for job_id, (name, args) in held.items():
-                self._start(name, args, job_id)
+            for job_id, (name, args, defer) in held.items():
+                self._start(name, args, job_id, defer)
             await asyncio.gather(*list(self._active.values()), return_exceptions=True)
 
     async def close(self) -> None:
@@ -105,9 +111,15 @@ class ArqJobs:
             )
         return self._pool
 
-    async def enqueue(self, name: str, *args: Any, job_id: str) -> bool:
+    async def enqueue(self, name: str, *args: Any, job_id: str, defer_seconds: float = 0.0) -> bool:
         pool = await self._connect()
-        job = await pool.enqueue_job(name, *args, _job_id=job_id, _queue_name=self._queue_name)
+        job = await pool.enqueue_job(
+            name,
+            *args,
+            _job_id=job_id,
+            _queue_name=self._queue_name,
+            _defer_by=defer_seconds if defer_seconds > 0 else None,
+        )
         return job is not None
 
     async def close(self) -> None:

@@ -136,7 +136,11 @@ def statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url="sqlite+aiosqlite:///unused.db", object_dir=tmp_path / "objects")
+    return Settings(
+        database_url="sqlite+aiosqlite:///unused.db",
+        object_dir=tmp_path / "objects",
+        prov_copy_window_seconds=0.05,  # drain() waits for the deferred copy job
+    )
 
 
 @pytest.fixture

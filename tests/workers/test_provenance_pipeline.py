@@ -190,3 +190,42 @@ async def test_a_lost_lease_taken_over_and_a_rerun_record_one_ingest(
     nodes, edges = await prov_records(sessions)
     assert set(nodes) == set(first_nodes) and edges == first_edges
     assert activities(nodes) == {f"upload-activity-{upload_id}", f"ingest-{upload_id}"}
+
+
+async def test_bucket_copies_of_a_busy_version_are_rewritten_once_per_window(
+    sessions, factory, settings, store
+):
+    """Five uploads READY within one window: one deferred rewrite of the copies, and it
+    holds all five ingests (not one rewrite per upload, which is quadratic in files)."""
+    from server.jobs import PROCESS_UPLOAD, WRITE_PROVENANCE, InProcessJobs
+    from workers.provenance import process_upload_with_provenance, write_provenance
+
+    who, dataset_id, version_id, first = await uploaded(sessions, factory, store)
+    ids = [first] + [
+        await send(sessions, store, who, version_id, name=f"levels-{i}.csv") for i in range(4)
+    ]
+    runs: list[int] = []
+
+    async def counted(ctx: dict[str, Any], vid: int) -> str:
+        runs.append(vid)
+        return await write_provenance(ctx, vid)
+
+    slow = settings.model_copy(update={"prov_copy_window_seconds": 2.0})
+    jobs = InProcessJobs(
+        {PROCESS_UPLOAD: process_upload_with_provenance, WRITE_PROVENANCE: counted},
+        ctx=worker_ctx(sessions, store, slow),
+        autostart=False,
+        concurrency=1,
+    )
+    for upload_id in ids:
+        assert await jobs.enqueue(PROCESS_UPLOAD, upload_id, job_id=f"u{upload_id}")
+    # a 2 s window: the five READYs share a slot unless a boundary falls in between
+    await jobs.drain()
+    assert 1 <= len(runs) <= 2 and set(runs) == {version_id}
+
+    text = await store.get_bytes(store.buckets.provenance, f"datasets/{dataset_id}/v1/prov.json")
+    names = {
+        str(r.identifier)
+        for r in ProvDocument.deserialize(content=text, format="json").get_records()
+    }
+    assert {f"satreps:ingest-{u}" for u in ids} <= names

@@ -1,7 +1,7 @@
 """provenance: W3C PROV nodes and typed edges
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004 (written beside 0004 on 0003; put after it as one line of history)
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
