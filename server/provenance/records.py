@@ -79,12 +79,32 @@ async def ensure_node(
         "ended_at": ended_at,
         "created_at": utcnow(),
     }
-    await session.execute(
-        _insert(session, ProvNode).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    known = _known(session)
+    if key in known:
+        return known[key]
+    # one round trip whether the node is new or not: a no-op update makes RETURNING
+    # give the existing row's id (DO NOTHING returns no row on a conflict)
+    statement = _insert(session, ProvNode).values(**values)
+    node_id = await session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=["key"], set_={"key": statement.excluded.key}
+        ).returning(ProvNode.id)
     )
-    node_id = await session.scalar(select(ProvNode.id).where(ProvNode.key == key))
     assert node_id is not None
+    known[key] = node_id
     return node_id
+
+
+def _known(session: AsyncSession) -> dict[Any, Any]:
+    """Node ids (by key) and edges already written in this session's current transaction,
+    so one record does not ask the database twice; forgotten with the transaction."""
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get("prov_known")
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, {})
+        session.info["prov_known"] = cached
+    known: dict[Any, Any] = cached[1]
+    return known
 
 
 async def set_attributes(session: AsyncSession, node_id: int, **values: Any) -> None:
@@ -99,6 +119,9 @@ async def set_attributes(session: AsyncSession, node_id: int, **values: Any) -> 
     )
 
 
+Edge = tuple[ProvRelation, int, int, dict[str, Any] | None]
+
+
 async def link(
     session: AsyncSession,
     relation: ProvRelation,
@@ -106,17 +129,33 @@ async def link(
     object_id: int,
     attributes: dict[str, Any] | None = None,
 ) -> None:
-    await session.execute(
-        _insert(session, ProvEdge)
-        .values(
-            relation=relation,
-            subject_id=subject_id,
-            object_id=object_id,
-            attributes=_clean(attributes) if attributes else None,
-            created_at=utcnow(),
+    await link_all(session, [(relation, subject_id, object_id, attributes)])
+
+
+async def link_all(session: AsyncSession, edges: Sequence[Edge]) -> None:
+    """Relations in one statement; those already there (or written in this transaction)
+    are left as they are."""
+    known = _known(session)
+    rows = []
+    for relation, subject_id, object_id, attributes in edges:
+        if (relation, subject_id, object_id) in known:
+            continue
+        known[(relation, subject_id, object_id)] = True
+        rows.append(
+            {
+                "relation": relation,
+                "subject_id": subject_id,
+                "object_id": object_id,
+                "attributes": _clean(attributes) if attributes else None,
+                "created_at": utcnow(),
+            }
         )
-        .on_conflict_do_nothing(index_elements=["subject_id", "object_id", "relation"])
-    )
+    if rows:
+        await session.execute(
+            _insert(session, ProvEdge)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["subject_id", "object_id", "relation"])
+        )
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +364,19 @@ async def record_ingest(
 ) -> int:
     """The ingest activity of an upload, written once, in the transaction that commits the
     outcome (READY or FAILED): a retried or re-run job never adds a second one."""
-    raw, upload_activity = await record_upload(session, upload)
+    rows = await session.execute(
+        select(ProvNode.key, ProvNode.id).where(
+            ProvNode.key.in_([f"upload-{upload.id}", f"upload-activity-{upload.id}"])
+        )
+    )
+    recorded = {key: node_id for key, node_id in rows.tuples()}
+    if len(recorded) == 2:  # completeUpload recorded them: read, do not record again
+        raw, upload_activity = (
+            recorded[f"upload-{upload.id}"],
+            recorded[f"upload-activity-{upload.id}"],
+        )
+    else:
+        raw, upload_activity = await record_upload(session, upload)
     version, dataset = await _version_and_dataset(session, upload.version_id)
     steps = processing_steps(result) if result is not None else None
     if steps is not None and artifacts:
@@ -350,9 +401,11 @@ async def record_ingest(
         started_at=upload.started_at,
         ended_at=utcnow(),
     )
-    await link(session, R.USED, ingest, raw)
-    await link(session, R.WAS_ASSOCIATED_WITH, ingest, await software_agent(session))
-    await link(session, R.WAS_INFORMED_BY, ingest, upload_activity)
+    edges: list[Edge] = [
+        (R.USED, ingest, raw, None),
+        (R.WAS_ASSOCIATED_WITH, ingest, await software_agent(session), None),
+        (R.WAS_INFORMED_BY, ingest, upload_activity, None),
+    ]
     if result is not None:
         await set_attributes(session, raw, sha256=result.sha256, size=result.size)
     for artifact in artifacts:
@@ -374,11 +427,11 @@ async def record_ingest(
                 "mediaType": artifact.media_type,
             },
         )
-        await link(session, R.WAS_GENERATED_BY, node, ingest)
-        await link(session, R.WAS_DERIVED_FROM, node, raw)
+        edges += [(R.WAS_GENERATED_BY, node, ingest, None), (R.WAS_DERIVED_FROM, node, raw, None)]
     if file is not None:
         node = await version_entity(session, version, dataset)
-        await link(session, R.WAS_DERIVED_FROM, node, raw, {"file": file.name})
+        edges.append((R.WAS_DERIVED_FROM, node, raw, {"file": file.name}))
+    await link_all(session, edges)
     return ingest
 
 
