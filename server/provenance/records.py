@@ -369,7 +369,7 @@ async def record_ingest(
             ProvNode.key.in_([f"upload-{upload.id}", f"upload-activity-{upload.id}"])
         )
     )
-    recorded = {key: node_id for key, node_id in rows.tuples()}
+    recorded = {key: node_id for key, node_id in rows}
     if len(recorded) == 2:  # completeUpload recorded them: read, do not record again
         raw, upload_activity = (
             recorded[f"upload-{upload.id}"],
