@@ -741,3 +741,21 @@ def test_a_download_that_breaks_stops_the_early_parse(tmp_path: Path) -> None:
         )
     assert not _parse_threads()
     assert not list((tmp_path / "work").glob("*.spool"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": [1, 2, ', b'{"a": 1} trailing', b'{"a": 1,}', b'{"a": {"b": [1, 2}}', b'{"a" 1}'],
+)
+def test_a_broken_json_document_is_unreadable(tmp_path: Path, body: bytes) -> None:
+    """A top-level object is no table, but it is still checked to its last byte."""
+    fails(ErrorCode.UNREADABLE, tmp_path, body, "doc.json")
+
+
+def test_a_json_document_is_walked_not_loaded(tmp_path: Path) -> None:
+    """Nested objects are walked member by member: a document far larger than the value
+    cap is fine as long as each leaf and array element fits under it."""
+    members = ",".join(f'"k{i}": {{"values": [{i}, {i + 1}], "note": "x"}}' for i in range(5000))
+    body = f'{{"meta": {{"site": "Lima"}}, "data": {{{members}}}}}'.encode()
+    result = run(tmp_path, body, "doc.json", limits=Limits(json_max_value_bytes=4096))
+    assert result.format.kind == "json" and result.profile is None

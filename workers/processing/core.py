@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import tabular
+from . import jsonstream, tabular
 from .archive import inspect_zip
 from .detect import detect_format
 from .model import DetectedFormat, ErrorCode, Limits, ProcessingError, ProcessingResult
@@ -209,6 +209,14 @@ class UploadProcessor:
         if fmt.kind in ("zip", "xlsx"):
             result.format = detect_format(bytes(self._head), self.filename, path=source)
             result.archive = inspect_zip(source, self.size, self.limits)
+            return
+        if fmt.kind == "json" and not fmt.tabular:  # a document, not a table: check it
+            if self.size <= self.limits.json_max_bytes:
+                jsonstream.validate(source, fmt, self.limits)
+            else:
+                result.warnings.append(
+                    f"json over {self.limits.json_max_bytes} bytes: kept, not validated"
+                )
             return
         if not fmt.tabular:
             return

@@ -240,6 +240,31 @@ def _open(path: Path, encoding: str) -> TextIO:
     )
 
 
+_MAX_DEPTH = 64
+
+
+def validate(path: Path, fmt: DetectedFormat, limits: Limits) -> None:
+    """Check that a JSON document that is not a table (a top-level object) is well formed
+    from its first byte to its last, in bounded memory: objects and arrays are walked
+    member by member; only leaves and array elements are decoded whole (each at most
+    `Limits.json_max_value_bytes`). Raises UNREADABLE at the first fault."""
+    with _open(path, fmt.encoding or "utf-8") as stream:
+        scanner = Scanner(stream, limits)
+        if scanner.peek() == "":
+            raise _unreadable("no JSON value")
+        _walk(scanner, 0)
+        if scanner.peek() != "":
+            raise _unreadable(f"data after the JSON value near character {scanner.pos}")
+
+
+def _walk(scanner: Scanner, depth: int) -> None:
+    if depth < _MAX_DEPTH and scanner.peek() == "{":
+        for _ in scanner.members():
+            _walk(scanner, depth + 1)
+    else:
+        scanner.value()
+
+
 def to_sink(
     path: Path, fmt: DetectedFormat, out: Path, limits: Limits
 ) -> tuple[TableSink, dict[str, Any]]:
