@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.accounts import AccountQueries
+from schema.analytics import AnalyticsQueries
 from schema.audit import AuditQueries
 from schema.cooperation import CooperationMutations, CooperationQueries
 from schema.datasets import DatasetMutations, DatasetQueries
@@ -24,6 +25,7 @@ from schema.projects import ProjectMutations, ProjectQueries
 from schema.protection import Protection, ProtectionQueries, tag_error
 from schema.provenance import ProvenanceMutations, ProvenanceQueries
 from schema.researchers import ResearcherMutations, ResearcherQueries
+from schema.search import SearchQueries
 from schema.scalars import SCALARS
 from schema.themes import ThemeMutations, ThemeQueries
 from schema.uploads import UploadMutations, UploadQueries, UploadSubscriptions
@@ -46,6 +48,8 @@ class Query(
     ProvenanceQueries,
     AuditQueries,
     ProtectionQueries,
+    AnalyticsQueries,
+    SearchQueries,
 ):
     node: relay.Node | None = relay.node(description="Fetch any object by its global id")
     nodes: list[relay.Node | None] = relay.node(description="Fetch objects by their global ids")
