@@ -223,6 +223,7 @@ def create_app(
 
     from starlette.middleware import Middleware
 
+    from server.dashboard import dashboard_routes
     from server.middleware import RequestMiddleware
     from server.probes import Probes
 
@@ -260,6 +261,7 @@ def create_app(
             ),
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.metrics),
+            *dashboard_routes(),
         ],
         lifespan=lifespan,
         middleware=[Middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)],
