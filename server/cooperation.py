@@ -43,7 +43,7 @@ from server.projects import (
     visible_project,
 )
 from server.themes import theme_subtree_ids
-from server.validation import clean_text, normalize_country
+from server.validation import clean_text, normalize_country, year_bounds
 
 # Knowledge Co-Creation Program courses are held in Japan; the others outside it.
 KCCP_COURSES = frozenset(
@@ -100,7 +100,7 @@ def _visible(model: Any, principal: Principal) -> Select[Any]:
 
 
 def _active_in(start: Any, end: Any, year: int) -> ColumnElement[bool]:
-    first_day, last_day = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    first_day, last_day = year_bounds(year)
     return and_(start <= last_day, or_(end.is_(None), end >= first_day))
 
 
@@ -158,9 +158,9 @@ def equipment_query(principal: Principal, flt: EquipmentFilter | None) -> Select
     if flt.status is not None:
         stmt = stmt.where(EquipmentItem.status == flt.status)
     if flt.year is not None:  # delivered during that year
+        first_day, last_day = year_bounds(flt.year)
         stmt = stmt.where(
-            EquipmentItem.delivery_date >= dt.date(flt.year, 1, 1),
-            EquipmentItem.delivery_date <= dt.date(flt.year, 12, 31),
+            EquipmentItem.delivery_date >= first_day, EquipmentItem.delivery_date <= last_day
         )
     return stmt
 

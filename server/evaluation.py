@@ -54,7 +54,7 @@ from server.projects import (
     require_project_editor,
     visible_project,
 )
-from server.validation import check_period, clean_text
+from server.validation import check_period, clean_text, year_bounds
 
 P = ProjectPhase
 COMPLETED_PHASES = frozenset({P.COMPLETED, P.FOLLOW_UP, P.EX_POST_EVALUATED})
@@ -99,13 +99,9 @@ def _visible(model: Any, principal: Principal) -> Select[Any]:
     )
 
 
-def _year_bounds(year: int) -> tuple[dt.date, dt.date]:
-    return dt.date(year, 1, 1), dt.date(year, 12, 31)
-
-
 def _in_year(model: Any, year: int) -> Any:
     """The record's date (or period) falls in / overlaps the calendar year."""
-    first, last = _year_bounds(year)
+    first, last = year_bounds(year)
     if model is JccMeeting:
         return JccMeeting.held_on.between(first, last)
     if model is Evaluation:

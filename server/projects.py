@@ -30,7 +30,7 @@ from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
 from server.permissions import CURATORS, STAFF, require_role, require_signed_in
 from server.provenance.records import record_phase_transition
 from server.themes import theme_subtree_ids
-from server.validation import check_period, clean_text, normalize_country
+from server.validation import check_period, clean_text, normalize_country, year_bounds
 
 P = ProjectPhase
 # The implementation process of the seed document: identification/formulation, request
@@ -104,7 +104,7 @@ async def projects_query(
             )
         )
     if flt.year is not None:
-        first_day, last_day = dt.date(flt.year, 1, 1), dt.date(flt.year, 12, 31)
+        first_day, last_day = year_bounds(flt.year)
         stmt = stmt.where(
             Project.start_date <= last_day,
             or_(Project.end_date.is_(None), Project.end_date >= first_day),

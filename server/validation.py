@@ -10,7 +10,7 @@ import idutils
 import pycountry
 from license_expression import get_spdx_licensing
 
-from server.errors import Collector
+from server.errors import Collector, DomainError
 
 _ROR_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 _ROR_RE = re.compile(r"^(?:https?://ror\.org/)?(0[0-9a-hjkmnp-tv-z]{6}[0-9]{2})$", re.IGNORECASE)
@@ -102,3 +102,12 @@ def normalize_licence(value: str) -> str | None:
     if info.errors or not info.normalized_expression:
         return None
     return str(info.normalized_expression)
+
+
+def year_bounds(year: int, field: str = "year") -> tuple[dt.date, dt.date]:
+    """The first and last day of a calendar year a filter names (1 to 9999: Python's dates)."""
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise DomainError.one(
+            "INVALID_YEAR", f"{field} must be between {dt.MINYEAR} and {dt.MAXYEAR}", field
+        )
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
