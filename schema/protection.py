@@ -46,9 +46,11 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.relay.types import GlobalIDValueError
 from strawberry.types.graphql import OperationType
 
 from schema.context import Info
+from server.errors import DomainError
 from server.pagination import DEFAULT_PAGE
 from server.ratelimit import Charge
 
@@ -267,7 +269,19 @@ def tag_error(error: GraphQLError) -> None:
     """Give an error of the GraphQL layer (syntax, validation, limits) a stable code.
     (Validation errors are cached and shared: only ever add what any request would.)"""
     extensions = dict(error.extensions or {})
-    if "code" in extensions or error.original_error is not None:
+    if "code" in extensions:
+        return
+    original = error.original_error
+    if isinstance(original, GlobalIDValueError):
+        # an argument that is no global id at all: shown as is (not masked), so coded
+        error.extensions = {**extensions, "code": "INVALID_ID"}
+        return
+    if isinstance(original, DomainError):
+        # raised by a resolver without schema.errors.read(): coded as read() would have
+        first = original.details[0]
+        error.extensions = {**extensions, "code": first.code, "field": first.field}
+        return
+    if error.original_error is not None:
         return
     code = next((c for text, c in _CODES if text in error.message), None)
     if code is None and error.path is None:
