@@ -7,7 +7,7 @@ whatever happens), migrates it and seeds a synthetic graph (`server.demo.seed_sc
 default 20 themes x 25 projects x 4 institutions). A child process then serves two apps
 with uvicorn on free loopback ports and drives them with one httpx client:
 
-- graphql: `server.app.create_app`, queried as an admin with a bearer token;
+- graphql: `server.app.create_app` (rate limits off), queried as an admin with a bearer token;
 - plain:   a Starlette endpoint answering the same data from ONE PostgreSQL statement
            built with json_agg / json_build_object (no authentication, no Python JSON).
 
@@ -15,6 +15,17 @@ Both answers are compared as normalised multisets before any timing. Then each e
 gets a warm-up and N sequential requests (and N more from C concurrent workers). SQL
 statements per GraphQL request are counted with a `before_cursor_execute` listener on the
 GraphQL app's engine.
+
+Access filters (issue 6): the same nested query as anonymous, as a researcher and as an
+admin. The admin's reads are unfiltered (`project_visible` is `true` for staff); anonymous
+callers get the phase filter, the researcher the phase filter OR membership OR one of their
+institutions' projects (a bench researcher who is a member of `--member-projects` projects,
+half of them before approval, and affiliated with one institution). Each principal's answer
+is checked against hand-written SQL counts first; then the three are measured in
+`--rounds` interleaved rounds (sequential, then concurrent) and the median req/s reported,
+with the ratios to the admin's. The filters cost at most 20% of throughput when both
+filtered principals reach 0.8 of the admin's req/s. The filtered answers are smaller (fewer
+projects), so the same ratio is also given per project returned.
 
 Why a child process: a crash or a hang of the servers must not leave the database behind
 (the parent drops it and reports the exit status). On CPython 3.11.7, migrating, seeding
@@ -44,20 +55,22 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.access import PUBLIC_PHASES
 from server.app import create_app
 from server.auth import ensure_account, issue_token
 from server.config import Settings
 from server.db import make_engine, session_factory
 from server.demo import seed_scaled
 from server.migrations import upgrade
-from server.models.enums import AccountRole
+from server.models import Affiliation, Project, ProjectInstitution, ProjectMember, Researcher
+from server.models.enums import AccountRole, MemberRole
 
 PG_ADMIN_URL = os.environ.get(
     "SATREPS_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -107,6 +120,48 @@ LEFT JOIN LATERAL (
 """
 
 
+def _public_phases_sql() -> str:
+    return ", ".join(f"'{phase.value}'" for phase in PUBLIC_PHASES)
+
+
+# Theme-project pairs each principal may see, written by hand (not with server.access):
+# anonymous: public phases; researcher: that OR a member OR one of their institutions takes
+# part; admin: all.
+VISIBLE_PAIRS_SQL = """
+SELECT count(*) FROM project_themes pt JOIN projects pr ON pr.id = pt.project_id
+WHERE {condition}
+"""
+PUBLIC_CONDITION = "pr.phase IN ({phases})"
+RESEARCHER_CONDITION = (
+    PUBLIC_CONDITION
+    + " OR pr.id IN (SELECT project_id FROM project_members WHERE researcher_id = {rid})"
+    " OR pr.id IN (SELECT pi.project_id FROM project_institutions pi JOIN affiliations a"
+    " ON a.institution_id = pi.institution_id WHERE a.researcher_id = {rid}"
+    " AND a.end_date IS NULL)"
+)
+
+
+async def expected_pairs(engine: AsyncEngine) -> dict[str, int]:
+    phases = _public_phases_sql()
+    async with engine.connect() as conn:
+        rid = (
+            await conn.exec_driver_sql(
+                "SELECT id FROM researchers WHERE name_en = 'Bench Researcher'"
+            )
+        ).scalar_one()
+        conditions = {
+            "anonymous": PUBLIC_CONDITION.format(phases=phases),
+            "researcher": RESEARCHER_CONDITION.format(phases=phases, rid=rid),
+            "admin": "true",
+        }
+        return {
+            name: (
+                await conn.exec_driver_sql(VISIBLE_PAIRS_SQL.format(condition=condition))
+            ).scalar_one()
+            for name, condition in conditions.items()
+        }
+
+
 # ---- database lifecycle ----------------------------------------------------------------
 
 
@@ -132,9 +187,10 @@ def fresh_database() -> Iterator[str]:
         say(f"dropped database {name}")
 
 
-async def seed(url: str, args: argparse.Namespace) -> tuple[dict[str, int], str]:
-    """The scaled graph and an admin token, committed."""
+async def seed(url: str, args: argparse.Namespace) -> tuple[dict[str, int], dict[str, str]]:
+    """The scaled graph, a bench researcher and the tokens by principal, committed."""
     engine = make_engine(url)
+    ttl = dt.timedelta(hours=2)
     try:
         async with session_factory(engine)() as session:
             counts = await seed_scaled(
@@ -143,12 +199,54 @@ async def seed(url: str, args: argparse.Namespace) -> tuple[dict[str, int], str]
                 projects_per_theme=args.projects,
                 institutions_per_project=args.institutions,
             )
-            account = await ensure_account(session, "bench-admin", AccountRole.ADMIN)
-            _, token = await issue_token(session, account, ttl=dt.timedelta(hours=2))
+            await session.flush()
+            researcher_id = await add_bench_researcher(session, args.member_projects)
+            admin = await ensure_account(session, "bench-admin", AccountRole.ADMIN)
+            researcher = await ensure_account(
+                session, "bench-researcher", AccountRole.RESEARCHER, researcher_id=researcher_id
+            )
+            tokens = {"anonymous": ""}
+            for name, account in (("researcher", researcher), ("admin", admin)):
+                _, tokens[name] = await issue_token(session, account, ttl=ttl)
             await session.commit()
     finally:
         await engine.dispose()
-    return counts, token
+    return counts, tokens
+
+
+async def add_bench_researcher(session: Any, member_projects: int) -> int:
+    """A researcher affiliated with the institution in the fewest projects, a member of
+    `member_projects` projects: half before approval (visible to them only as members),
+    half after."""
+    # the institution in the fewest projects: its projects add a few to what members see
+    institution_id = await session.scalar(
+        select(ProjectInstitution.institution_id)
+        .group_by(ProjectInstitution.institution_id)
+        .order_by(func.count(), ProjectInstitution.institution_id)
+        .limit(1)
+    )
+    person = Researcher(name_en="Bench Researcher", email="bench@example.org")
+    session.add(person)
+    await session.flush()
+    session.add(Affiliation(researcher_id=person.id, institution_id=institution_id))
+    hidden = await session.scalars(
+        select(Project.id)
+        .where(Project.phase.not_in(PUBLIC_PHASES))
+        .order_by(Project.id)
+        .limit(member_projects // 2)
+    )
+    public = await session.scalars(
+        select(Project.id)
+        .where(Project.phase.in_(PUBLIC_PHASES))
+        .order_by(Project.id)
+        .limit(member_projects - member_projects // 2)
+    )
+    session.add_all(
+        ProjectMember(project_id=pid, researcher_id=person.id, role=MemberRole.MEMBER)
+        for pid in [*hidden, *public]
+    )
+    await session.flush()
+    return int(person.id)
 
 
 # ---- servers ---------------------------------------------------------------------------
@@ -301,28 +399,40 @@ async def compare(
     return objects, statements, len(gql_response.content)
 
 
-async def measure_all(url: str, token: str, args: argparse.Namespace) -> None:
+PRINCIPALS = ("anonymous", "researcher", "admin")
+
+
+async def measure_all(url: str, tokens: dict[str, str], args: argparse.Namespace) -> None:
     engine, plain_engine = make_engine(url), make_engine(url)
     counter = StatementCounter()
     event.listen(engine.sync_engine, "before_cursor_execute", counter)
-    app = create_app(Settings(database_url=url), sessions=session_factory(engine))
+    # no rate limits: thousands of requests from one account and one address
+    settings = Settings(database_url=url, rate_limit_points=0, rate_limit_anonymous_points=0)
+    app = create_app(settings, sessions=session_factory(engine))
     try:
         async with (
             serving(app) as gql_url,
             serving(plain_app(plain_engine)) as plain_url,
             httpx.AsyncClient(timeout=60) as client,
         ):
-            headers = {"Authorization": f"Bearer {token}"}
 
-            def gql_send() -> Awaitable[httpx.Response]:
-                return client.post(
-                    f"{gql_url}/graphql", json={"query": GRAPHQL_QUERY}, headers=headers
-                )
+            def sender(principal: str) -> Send:
+                token = tokens[principal]
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+                def send() -> Awaitable[httpx.Response]:
+                    return client.post(
+                        f"{gql_url}/graphql", json={"query": GRAPHQL_QUERY}, headers=headers
+                    )
+
+                return send
 
             def plain_send() -> Awaitable[httpx.Response]:
                 return client.get(f"{plain_url}/themes")
 
-            await bench(args, gql_send, plain_send, counter)
+            senders = {name: sender(name) for name in PRINCIPALS}
+            await bench(args, senders["admin"], plain_send, counter)
+            await bench_principals(args, senders, await expected_pairs(plain_engine))
     finally:
         await engine.dispose()
         await plain_engine.dispose()
@@ -353,10 +463,76 @@ async def bench(
         report(f"concurrency {args.concurrency}", graphql, plain)
 
 
-def measuring_process(url: str, token: str, args: argparse.Namespace) -> None:
+async def bench_principals(
+    args: argparse.Namespace, senders: dict[str, Send], expected: dict[str, int]
+) -> None:
+    """The nested query as anonymous, researcher and admin: answers checked, then measured
+    in interleaved rounds; the verdict compares the filtered to the unfiltered (admin)."""
+    say("\naccess filters: the same query as anonymous, researcher and admin (rate limits off)")
+    pairs: dict[str, int] = {}
+    for name, send in senders.items():
+        response = await send()
+        body = response.json()
+        if response.status_code != 200 or "errors" in body:
+            raise RuntimeError(f"{name}: HTTP {response.status_code} {response.text[:300]}")
+        pairs[name] = sum(len(t["projects"]) for t in body["data"]["themes"])
+        if pairs[name] != expected[name]:
+            raise RuntimeError(
+                f"{name} sees {pairs[name]} theme-project pairs, SQL says {expected[name]}"
+            )
+    if not pairs["anonymous"] < pairs["researcher"] <= pairs["admin"]:
+        raise RuntimeError(f"the filters do not tell the principals apart: {pairs}")
+    say(
+        "  answers checked against hand-written SQL: theme-project pairs "
+        + ", ".join(f"{name} {count}" for name, count in pairs.items())
+    )
+    for send in senders.values():
+        await measure(send, args.warmup, 1)
+
+    modes = [("sequential", 1)]
+    if args.concurrency > 1:
+        modes.append((f"concurrency {args.concurrency}", args.concurrency))
+    verdicts = []
+    for title, concurrency in modes:
+        runs: dict[str, list[Stats]] = {name: [] for name in senders}
+        for _ in range(args.rounds):
+            for name, send in senders.items():
+                runs[name].append(await measure(send, args.requests, concurrency))
+        rps = {name: statistics.median(s.rps for s in stats) for name, stats in runs.items()}
+        say(f"\n  {title}, median of {args.rounds} rounds x {args.requests} requests")
+        say(
+            f"  {'principal':<11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'pairs':>6} "
+            f"{'vs admin':>9} {'per pair vs admin':>18}"
+        )
+        for name in senders:
+            latencies = [x for s in runs[name] for x in s.latencies]
+            merged = Stats(len(latencies), 1.0, latencies)
+            ratio = rps[name] / rps["admin"]
+            per_pair = (rps[name] * pairs[name]) / (rps["admin"] * pairs["admin"])
+            say(
+                f"  {name:<11} {rps[name]:>8.1f} {merged.percentile(50):>8.1f} "
+                f"{merged.percentile(99):>8.1f} {pairs[name]:>6d} {ratio:>8.3f}x "
+                f"{per_pair:>17.3f}x"
+            )
+        say(
+            f"  researcher/anonymous {rps['researcher'] / rps['anonymous']:.3f}x, "
+            f"admin/anonymous {rps['admin'] / rps['anonymous']:.3f}x"
+        )
+        worst = min(rps["anonymous"], rps["researcher"]) / rps["admin"]
+        verdicts.append((title, worst))
+    say("")
+    for title, worst in verdicts:
+        met = "MET" if worst >= 0.8 else "MISSED"
+        say(
+            f"  target (filtered >= 0.8 x unfiltered req/s), {title}: {met} "
+            f"(slowest filtered principal at {worst:.3f}x the admin)"
+        )
+
+
+def measuring_process(url: str, tokens: dict[str, str], args: argparse.Namespace) -> None:
     """Servers and client, in a child process: if the server crashes, the parent still
     drops the database and says so."""
-    asyncio.run(measure_all(url, token, args))
+    asyncio.run(measure_all(url, tokens, args))
 
 
 def say(text: str) -> None:
@@ -374,11 +550,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--projects", type=int, default=25, help="projects per theme")
     parser.add_argument("--institutions", type=int, default=4, help="institutions per project")
     parser.add_argument(
+        "--member-projects", type=int, default=20, help="projects the bench researcher is in"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds per principal (median)"
+    )
+    parser.add_argument(
         "--timeout", type=float, default=900, help="seconds before the measuring is stopped"
     )
     args = parser.parse_args()
-    if args.requests < 2 or args.warmup < 0:
-        parser.error("--requests must be at least 2 and --warmup not negative")
+    if args.requests < 2 or args.warmup < 0 or args.rounds < 1 or args.member_projects < 2:
+        parser.error(
+            "--requests and --member-projects must be at least 2, --rounds at least 1"
+            " and --warmup not negative"
+        )
     return args
 
 
@@ -387,7 +572,7 @@ def main() -> int:
     with fresh_database() as url:
         upgrade(url)
         began = time.perf_counter()
-        counts, token = asyncio.run(seed(url, args))
+        counts, tokens = asyncio.run(seed(url, args))
         say(
             f"seeded {counts['themes']} themes x {args.projects} projects x "
             f"{args.institutions} institutions: {counts['projects']} projects, "
@@ -395,7 +580,7 @@ def main() -> int:
             f"{counts['institutions']} institutions, in {time.perf_counter() - began:.1f} s"
         )
         child = multiprocessing.get_context("spawn").Process(
-            target=measuring_process, args=(url, token, args)
+            target=measuring_process, args=(url, tokens, args)
         )
         child.start()
         child.join(args.timeout)
