@@ -25,8 +25,8 @@ from schema.projects import ProjectMutations, ProjectQueries
 from schema.protection import Protection, ProtectionQueries, tag_error
 from schema.provenance import ProvenanceMutations, ProvenanceQueries
 from schema.researchers import ResearcherMutations, ResearcherQueries
-from schema.search import SearchQueries
 from schema.scalars import SCALARS
+from schema.search import SearchQueries
 from schema.themes import ThemeMutations, ThemeQueries
 from schema.uploads import UploadMutations, UploadQueries, UploadSubscriptions
 

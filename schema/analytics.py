@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -40,7 +40,7 @@ def to_filter(flt: StatsFilter | None) -> service.StatsFilter:
     return service.StatsFilter(
         themes=[decode_id(t, "Theme", "filter.themes") for t in flt.themes or []],
         countries=list(flt.countries or []),
-        phases=[ProjectPhaseEnum(p.value if hasattr(p, "value") else p) for p in flt.phases or []],
+        phases=[ProjectPhaseEnum(p) for p in flt.phases or []],
         years=list(flt.years or []),
     )
 
@@ -291,12 +291,21 @@ class AnalyticsQueries:
 
     @strawberry.field(description="Institutions as nodes, shared projects and datasets as edges")
     async def collaboration_network(
-        self, info: Info, filter: StatsFilter | None = None
+        self,
+        info: Info,
+        filter: StatsFilter | None = None,
+        max_edges: Annotated[
+            int,
+            strawberry.argument(
+                description="Keep the strongest edges (most shared projects), "
+                f"at most {service.MAX_EDGES}"
+            ),
+        ] = 500,
     ) -> CollaborationNetwork:
         principal, flt = info.context.principal, to_filter(filter)
 
         async def op(session: Any) -> service.Network:
-            return await service.collaboration_network(session, principal, flt)
+            return await service.collaboration_network(session, principal, flt, max_edges)
 
         net = await read(info, op)
         return CollaborationNetwork(

@@ -5,14 +5,58 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from sqlalchemy import (
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from server.access import dataset_visible, project_visible
 from server.auth import Principal
-from server.models.enums import DacRating, InstitutionKind, ProjectPhase
+from server.errors import Collector, DomainError
+from server.models import (
+    Dataset,
+    DatasetVersion,
+    EquipmentItem,
+    Evaluation,
+    ExpertDispatch,
+    Indicator,
+    IndicatorMeasurement,
+    Institution,
+    PdmElement,
+    Project,
+    ProjectCountry,
+    ProjectInstitution,
+    ProjectMember,
+    ProjectTheme,
+    Theme,
+    ThemeSdg,
+    TrainingCourse,
+    TrainingParticipant,
+    Upload,
+)
+from server.models.enums import (
+    DacRating,
+    InstitutionKind,
+    InstitutionRole,
+    ProjectPhase,
+    UploadState,
+)
 
 Dimension = Literal["total", "theme", "country", "phase", "year", "sdg"]
 
@@ -96,25 +140,497 @@ class Point:
     datasets: int
 
 
+# ---- the projects in scope ---------------------------------------------------------------
+
+MAX_FILTER_ITEMS = 100
+_JAPAN_ROLES = (InstitutionRole.JAPANESE_LEAD, InstitutionRole.JAPANESE_PARTICIPANT)
+_PARTNER_ROLES = (InstitutionRole.PARTNER_LEAD, InstitutionRole.PARTNER_PARTICIPANT)
+_CRITERIA = ("relevance", "coherence", "effectiveness", "impact", "efficiency", "sustainability")
+
+
+def check_filter(flt: StatsFilter) -> StatsFilter:
+    """The filter with countries upper-cased, or INVALID_FILTER naming what is wrong."""
+    errors = Collector()
+    for name in ("themes", "countries", "phases", "years"):
+        if len(getattr(flt, name)) > MAX_FILTER_ITEMS:
+            errors.add("INVALID_FILTER", f"at most {MAX_FILTER_ITEMS} {name} in one filter", name)
+    countries = [c.strip().upper() for c in flt.countries]
+    for code in countries:
+        if not (len(code) == 2 and code.isascii() and code.isalpha()):
+            errors.add("INVALID_FILTER", f"{code!r} is not an ISO 3166-1 alpha-2 code", "countries")
+    for year in flt.years:
+        if not 1900 <= year <= 2200:
+            errors.add("INVALID_FILTER", f"{year} is not a year between 1900 and 2200", "years")
+    errors.raise_if_any()
+    return StatsFilter(list(flt.themes), countries, list(flt.phases), list(flt.years))
+
+
+def _ancestors(name: str) -> Any:
+    """(theme_id, ancestor_id) for every theme and each of its ancestors, itself included."""
+    anc = select(Theme.id.label("theme_id"), Theme.id.label("ancestor_id")).cte(
+        name, recursive=True
+    )
+    parent = aliased(Theme)
+    return anc.union_all(
+        select(anc.c.theme_id, parent.parent_id)
+        .join(parent, parent.id == anc.c.ancestor_id)
+        .where(parent.parent_id.is_not(None))
+    )
+
+
+def _scope(principal: Principal, flt: StatsFilter) -> Any:
+    """The projects the principal may see that match the filter: (pid, phase, start_date)."""
+    stmt = select(
+        Project.id.label("pid"), Project.phase.label("phase"), Project.start_date.label("start")
+    ).where(project_visible(principal))
+    if flt.themes:
+        anc = _ancestors("filter_ancestors")
+        stmt = stmt.where(
+            Project.id.in_(
+                select(ProjectTheme.project_id)
+                .join(anc, anc.c.theme_id == ProjectTheme.theme_id)
+                .where(anc.c.ancestor_id.in_(flt.themes))
+            )
+        )
+    if flt.countries:
+        stmt = stmt.where(
+            Project.id.in_(
+                select(ProjectCountry.project_id).where(
+                    ProjectCountry.country_code.in_(flt.countries)
+                )
+            )
+        )
+    if flt.phases:
+        stmt = stmt.where(Project.phase.in_(flt.phases))
+    if flt.years:
+        stmt = stmt.where(
+            or_(
+                *(
+                    and_(
+                        Project.start_date >= dt.date(y, 1, 1),
+                        Project.start_date < dt.date(y + 1, 1, 1),
+                    )
+                    for y in flt.years
+                )
+            )
+        )
+    return stmt.subquery("scope")
+
+
+def _year(column: Any, dialect: str) -> Any:
+    if dialect == "sqlite":
+        return cast(func.strftime("%Y", column), Integer)
+    return cast(func.extract("year", column), Integer)
+
+
+def _month(column: Any, dialect: str) -> Any:
+    """'YYYY-MM' of a date or timestamp."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
+def _days(start: Any, end: Any, dialect: str) -> Any:
+    if dialect == "sqlite":
+        return func.julianday(end) - func.julianday(start)
+    return end - start
+
+
+def _keys(scope: Any, dimension: Dimension, dialect: str) -> Any:
+    """(pid, key) pairs, distinct: which group(s) each project in scope falls in."""
+    if dimension == "total":
+        stmt = select(scope.c.pid, literal(0).label("key"))
+    elif dimension == "phase":
+        stmt = select(scope.c.pid, scope.c.phase.label("key"))
+    elif dimension == "year":
+        stmt = select(scope.c.pid, _year(scope.c.start, dialect).label("key")).where(
+            scope.c.start.is_not(None)
+        )
+    elif dimension == "country":
+        stmt = select(scope.c.pid, ProjectCountry.country_code.label("key")).join(
+            ProjectCountry, ProjectCountry.project_id == scope.c.pid
+        )
+    else:
+        anc = _ancestors("theme_ancestors")
+        by_theme = (
+            select(scope.c.pid, anc.c.ancestor_id.label("key"))
+            .join(ProjectTheme, ProjectTheme.project_id == scope.c.pid)
+            .join(anc, anc.c.theme_id == ProjectTheme.theme_id)
+        )
+        if dimension == "sdg":
+            themed = by_theme.subquery("themed")
+            stmt = select(themed.c.pid, ThemeSdg.sdg.label("key")).join(
+                ThemeSdg, ThemeSdg.theme_id == themed.c.key
+            )
+        else:
+            stmt = by_theme
+    return stmt.distinct().subquery("keys")
+
+
+# ---- figures ------------------------------------------------------------------------------
+
+
 async def figures(
     session: AsyncSession, principal: Principal, flt: StatsFilter, dimension: Dimension
 ) -> dict[Any, Figures]:
-    raise NotImplementedError
+    """Figures per group of the dimension ("total": one group, key None)."""
+    dialect = session.get_bind().dialect.name
+    flt = check_filter(flt)
+    keys = _keys(_scope(principal, flt), dimension, dialect)
+    out: dict[Any, Figures] = defaultdict(Figures)
+    for step in (
+        _projects,
+        _institutions,
+        _researchers,
+        _experts,
+        _training,
+        _equipment,
+        _indicators,
+        _evaluations,
+        _datasets,
+        _versions,
+        _uploads,
+    ):
+        await step(session, principal, keys, out, dialect)
+    if dimension == "total":
+        return {None: out.get(0, Figures())}
+    return {k: v for k, v in out.items() if v.projects}
+
+
+Step = Any
+
+
+async def _projects(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
+    for key, n in await session.execute(select(keys.c.key, func.count()).group_by(keys.c.key)):
+        out[key].projects = n
+
+
+def _distinct_when(roles: Sequence[InstitutionRole]) -> Any:
+    pi = ProjectInstitution
+    return func.count(distinct(case((pi.role.in_(roles), pi.institution_id))))
+
+
+async def _institutions(
+    session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str
+) -> None:
+    pi = ProjectInstitution
+    stmt = (
+        select(
+            keys.c.key,
+            func.count(distinct(pi.institution_id)),
+            _distinct_when(_JAPAN_ROLES),
+            _distinct_when(_PARTNER_ROLES),
+            _distinct_when((InstitutionRole.THIRD_COUNTRY,)),
+        )
+        .join(pi, pi.project_id == keys.c.pid)
+        .group_by(keys.c.key)
+    )
+    for key, total, japan, partner, third in await session.execute(stmt):
+        f = out[key]
+        f.institutions, f.japanese_institutions = total, japan
+        f.partner_institutions, f.third_country_institutions = partner, third
+
+
+async def _researchers(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
+    stmt = (
+        select(keys.c.key, func.count(distinct(ProjectMember.researcher_id)))
+        .join(ProjectMember, ProjectMember.project_id == keys.c.pid)
+        .group_by(keys.c.key)
+    )
+    for key, n in await session.execute(stmt):
+        out[key].researchers = n
+
+
+async def _experts(
+    session: AsyncSession, _p: Principal, keys: Any, out: Step, dialect: str
+) -> None:
+    e = ExpertDispatch
+    days = func.coalesce(_days(e.start_date, e.end_date, dialect), 0)
+    stmt = (
+        select(keys.c.key, e.origin_country, func.count(), func.sum(days))
+        .join(e, e.project_id == keys.c.pid)
+        .group_by(keys.c.key, e.origin_country)
+    )
+    for key, origin, n, total_days in await session.execute(stmt):
+        f = out[key]
+        months = float(total_days or 0) / 30
+        f.expert_dispatches += n
+        f.expert_person_months += months
+        f.experts_by_origin[origin] = (n, months)
+
+
+async def _training(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
+    stmt = (
+        select(keys.c.key, func.count())
+        .join(TrainingCourse, TrainingCourse.project_id == keys.c.pid)
+        .join(TrainingParticipant, TrainingParticipant.course_id == TrainingCourse.id)
+        .group_by(keys.c.key)
+    )
+    for key, n in await session.execute(stmt):
+        out[key].training_participants = n
+
+
+async def _equipment(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
+    stmt = (
+        select(keys.c.key, func.sum(EquipmentItem.value))
+        .join(EquipmentItem, EquipmentItem.project_id == keys.c.pid)
+        .group_by(keys.c.key)
+    )
+    for key, value in await session.execute(stmt):
+        out[key].equipment_value = Decimal(str(value or 0))
+
+
+async def _indicators(
+    session: AsyncSession, _p: Principal, keys: Any, out: Step, dialect: str
+) -> None:
+    """An indicator is on track when its latest measurement keeps up with a linear plan from
+    the baseline at the project's start to the target at its end (server/pdm.py on_track)."""
+    m = IndicatorMeasurement
+    ranked = select(
+        m.indicator_id,
+        m.value,
+        m.measured_on,
+        func.row_number()
+        .over(partition_by=m.indicator_id, order_by=(m.measured_on.desc(), m.id.desc()))
+        .label("n"),
+    ).subquery("ranked")
+    latest = select(ranked).where(ranked.c.n == 1).subquery("latest")
+    i, p = Indicator, Project
+    span = _days(p.start_date, p.end_date, dialect)
+    elapsed = _days(p.start_date, latest.c.measured_on, dialect)
+    planned = case((elapsed <= 0, 0.0), (elapsed >= span, 1.0), else_=cast(elapsed, Float) / span)
+    fraction = cast(latest.c.value - i.baseline, Float) / cast(i.target - i.baseline, Float)
+    on_track = and_(
+        i.baseline.is_not(None),
+        i.target.is_not(None),
+        i.target != i.baseline,
+        p.start_date.is_not(None),
+        p.end_date > p.start_date,
+        fraction >= planned,
+    )
+    stmt = (
+        select(keys.c.key, func.count(), func.sum(case((on_track, 1), else_=0)))
+        .join(PdmElement, PdmElement.project_id == keys.c.pid)
+        .join(i, i.element_id == PdmElement.id)
+        .join(p, p.id == keys.c.pid)
+        .outerjoin(latest, latest.c.indicator_id == i.id)
+        .group_by(keys.c.key)
+    )
+    for key, n, good in await session.execute(stmt):
+        out[key].indicators, out[key].indicators_on_track = n, int(good or 0)
+
+
+async def _evaluations(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
+    ev = Evaluation
+    for key, n in await session.execute(
+        select(keys.c.key, func.count()).join(ev, ev.project_id == keys.c.pid).group_by(keys.c.key)
+    ):
+        out[key].evaluations = n
+    parts = [
+        select(
+            keys.c.key,
+            literal(name).label("criterion"),
+            getattr(ev, name).label("rating"),
+            func.count().label("n"),
+        )
+        .join(ev, ev.project_id == keys.c.pid)
+        .where(getattr(ev, name).is_not(None))
+        .group_by(keys.c.key, getattr(ev, name))
+        for name in _CRITERIA
+    ]
+    for key, criterion, rating, n in await session.execute(union_all(*parts)):
+        out[key].ratings[(criterion, DacRating(rating))] = n
+
+
+def _visible_datasets(principal: Principal, keys: Any) -> Any:
+    return (
+        select(keys.c.key, Dataset.id.label("did"))
+        .join(Dataset, Dataset.project_id == keys.c.pid)
+        .where(dataset_visible(principal))
+    )
+
+
+async def _datasets(
+    session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
+) -> None:
+    seen = _visible_datasets(principal, keys).subquery("seen")
+    for key, n in await session.execute(select(seen.c.key, func.count()).group_by(seen.c.key)):
+        out[key].datasets = n
+
+
+async def _versions(
+    session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
+) -> None:
+    seen = _visible_datasets(principal, keys).subquery("seen")
+    stmt = (
+        select(seen.c.key, func.count())
+        .join(DatasetVersion, DatasetVersion.dataset_id == seen.c.did)
+        .group_by(seen.c.key)
+    )
+    for key, n in await session.execute(stmt):
+        out[key].versions = n
+
+
+async def _uploads(
+    session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
+) -> None:
+    seen = _visible_datasets(principal, keys).subquery("seen")
+    u = Upload
+    ready = u.state == UploadState.READY
+    stmt = (
+        select(
+            seen.c.key,
+            func.sum(case((ready, 1), else_=0)),
+            func.sum(case((u.state == UploadState.FAILED, 1), else_=0)),
+            func.sum(case((ready, func.coalesce(u.size, u.declared_size)), else_=0)),
+        )
+        .join(DatasetVersion, DatasetVersion.dataset_id == seen.c.did)
+        .join(u, u.version_id == DatasetVersion.id)
+        .where(u.state.in_((UploadState.READY, UploadState.FAILED)))
+        .group_by(seen.c.key)
+    )
+    for key, ready_n, failed_n, size in await session.execute(stmt):
+        f = out[key]
+        f.uploads_ready, f.uploads_failed, f.bytes_stored = (
+            int(ready_n),
+            int(failed_n),
+            int(size or 0),
+        )
+
+
+# ---- the theme x country matrix, the network, the time series ----------------------------
 
 
 async def theme_country_matrix(
     session: AsyncSession, principal: Principal, flt: StatsFilter
 ) -> list[Cell]:
-    raise NotImplementedError
+    dialect = session.get_bind().dialect.name
+    keys = _keys(_scope(principal, check_filter(flt)), "theme", dialect)
+    pc = ProjectCountry
+    projects = (
+        select(keys.c.key, pc.country_code, func.count())
+        .join(pc, pc.project_id == keys.c.pid)
+        .group_by(keys.c.key, pc.country_code)
+    )
+    seen = _visible_datasets(principal, keys).subquery("seen")
+    datasets = (
+        select(seen.c.key, pc.country_code, func.count())
+        .join(Dataset, Dataset.id == seen.c.did)
+        .join(pc, pc.project_id == Dataset.project_id)
+        .group_by(seen.c.key, pc.country_code)
+    )
+    counts = {(t, c): n for t, c, n in await session.execute(datasets)}
+    return [
+        Cell(theme_id=t, country=c, projects=n, datasets=counts.get((t, c), 0))
+        for t, c, n in sorted(await session.execute(projects))
+    ]
+
+
+def _side(japan: int, partner: int) -> Side:
+    if japan:
+        return Side.JAPAN
+    return Side.PARTNER if partner else Side.THIRD_COUNTRY
+
+
+MAX_EDGES = 5000
 
 
 async def collaboration_network(
-    session: AsyncSession, principal: Principal, flt: StatsFilter
+    session: AsyncSession, principal: Principal, flt: StatsFilter, max_edges: int = 500
 ) -> Network:
-    raise NotImplementedError
+    """Institutions of the projects in scope; an edge per pair sharing a project, the
+    strongest `max_edges` edges (and the nodes they join) when there are more."""
+    if not 0 <= max_edges <= MAX_EDGES:
+        raise DomainError.one(
+            "INVALID_PAGE_SIZE", f"maxEdges must be between 0 and {MAX_EDGES}", "maxEdges"
+        )
+    scope = _scope(principal, check_filter(flt))
+    pi = ProjectInstitution
+    is_japan = func.max(case((pi.role.in_(_JAPAN_ROLES), 1), else_=0))
+    is_partner = func.max(case((pi.role.in_(_PARTNER_ROLES), 1), else_=0))
+    node_rows = await session.execute(
+        select(
+            Institution.id,
+            Institution.name_en,
+            Institution.country_code,
+            Institution.kind,
+            is_japan,
+            is_partner,
+            func.count(distinct(pi.project_id)),
+        )
+        .join(pi, pi.institution_id == Institution.id)
+        .join(scope, scope.c.pid == pi.project_id)
+        .group_by(Institution.id, Institution.name_en, Institution.country_code, Institution.kind)
+    )
+    nodes = {
+        r[0]: Node(
+            id=r[0], name=r[1], country=r[2], kind=r[3], side=_side(r[4], r[5]), projects=r[6]
+        )
+        for r in node_rows
+    }
+    a, b = aliased(ProjectInstitution), aliased(ProjectInstitution)
+    per_project = (
+        select(Dataset.project_id.label("pid"), func.count().label("n"))
+        .join(scope, scope.c.pid == Dataset.project_id)
+        .where(dataset_visible(principal))
+        .group_by(Dataset.project_id)
+        .subquery("per_project")
+    )
+    shared = func.count()
+    edge_rows = await session.execute(
+        select(
+            a.institution_id, b.institution_id, shared, func.coalesce(func.sum(per_project.c.n), 0)
+        )
+        .join(b, and_(b.project_id == a.project_id, b.institution_id > a.institution_id))
+        .join(scope, scope.c.pid == a.project_id)
+        .outerjoin(per_project, per_project.c.pid == a.project_id)
+        .group_by(a.institution_id, b.institution_id)
+        .order_by(shared.desc(), a.institution_id, b.institution_id)
+        .limit(max_edges)
+    )
+    edges = []
+    for src, dst, n_projects, n_datasets in edge_rows:
+        sides = {nodes[src].side, nodes[dst].side}
+        edges.append(
+            Edge(src, dst, n_projects, int(n_datasets), sides == {Side.JAPAN, Side.PARTNER})
+        )
+    return Network(nodes=sorted(nodes.values(), key=lambda n: n.id), edges=edges)
 
 
 async def activity_series(
     session: AsyncSession, principal: Principal, flt: StatsFilter
 ) -> list[Point]:
-    raise NotImplementedError
+    """Per theme (a parent includes its sub-themes) and month: projects started, and datasets
+    whose first version was published then (datasets count under their project's themes)."""
+    dialect = session.get_bind().dialect.name
+    scope = _scope(principal, check_filter(flt))
+    keys = _keys(scope, "theme", dialect)
+    started = _month(scope.c.start, dialect)
+    projects = (
+        select(keys.c.key, started, func.count())
+        .join(scope, scope.c.pid == keys.c.pid)
+        .where(scope.c.start.is_not(None))
+        .group_by(keys.c.key, started)
+    )
+    seen = _visible_datasets(principal, keys).subquery("seen")
+    first = (
+        select(DatasetVersion.dataset_id, func.min(DatasetVersion.published_at).label("at"))
+        .where(DatasetVersion.published_at.is_not(None))
+        .group_by(DatasetVersion.dataset_id)
+        .subquery("first_published")
+    )
+    published = _month(first.c.at, dialect)
+    datasets = (
+        select(seen.c.key, published, func.count())
+        .join(first, first.c.dataset_id == seen.c.did)
+        .group_by(seen.c.key, published)
+    )
+    counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for key, month, n in await session.execute(projects):
+        counts[(key, month)][0] = n
+    for key, month, n in await session.execute(datasets):
+        counts[(key, month)][1] = n
+    return [
+        Point(theme_id=t, month=dt.date(int(m[:4]), int(m[5:7]), 1), projects=p, datasets=d)
+        for (t, m), (p, d) in sorted(counts.items())
+    ]
