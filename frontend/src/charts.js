@@ -5,10 +5,10 @@ import { interpolateYlGnBu } from "d3-scale-chromatic";
 import { el, svg } from "./dom.js";
 
 /** rows: [{key,label}], cols: [{key,label}], cells: Map(`${row}|${col}` -> count) */
-export function heatmap(container, rows, cols, cells) {
+export function heatmap(container, rows, cols, cells, metric = "projects") {
   container.replaceChildren();
   if (!rows.length || !cols.length) {
-    container.append(el("p", { class: "empty", text: "No projects to show." }));
+    container.append(el("p", { class: "empty", text: `No ${metric} to show.` }));
     return;
   }
   const cell = 26;
@@ -25,7 +25,8 @@ export function heatmap(container, rows, cols, cells) {
     width,
     height,
     role: "img",
-    "aria-label": "Projects per theme and partner country",
+    "aria-label": `${metric} per theme and partner country`,
+    "data-metric": metric,
     "data-rows": rows.length,
     "data-cols": cols.length,
   });
@@ -36,7 +37,9 @@ export function heatmap(container, rows, cols, cells) {
     );
   }
   for (const r of rows) {
-    root.append(svg("text", { x: left - 6, y: y(r.key) + cell / 2 + 4, class: "row-label" }, r.label));
+    root.append(
+      svg("text", { x: left - 6, y: y(r.key) + cell / 2 + 4, class: "row-label", "data-theme": r.key }, r.label, svg("title", {}, r.title || r.label)),
+    );
     for (const c of cols) {
       const count = cells.get(`${r.key}|${c.key}`) || 0;
       const rect = svg("rect", {
@@ -50,7 +53,7 @@ export function heatmap(container, rows, cols, cells) {
         "data-country": c.key,
         "data-count": count,
       });
-      rect.append(svg("title", {}, `${r.label} x ${c.label}: ${count} project${count === 1 ? "" : "s"}`));
+      rect.append(svg("title", {}, `${r.title || r.label} x ${c.label}: ${count} ${metric}`));
       root.append(rect);
       if (count) {
         root.append(
@@ -108,11 +111,11 @@ export function network(container, nodes, edges) {
   }
   const radius = scaleSqrt().domain([0, Math.max(1, ...degree.values())]).range([3, 13]);
   const simulation = forceSimulation(simNodes)
-    .force("link", forceLink(simEdges).id((d) => d.id).distance(50).strength(0.4))
-    .force("charge", forceManyBody().strength(-45))
+    .force("link", forceLink(simEdges).id((d) => d.id).distance(60).strength(0.3))
+    .force("charge", forceManyBody().strength(-110))
     .force("center", forceCenter(width / 2, height / 2))
-    .force("x", forceX(width / 2).strength(0.05))
-    .force("y", forceY(height / 2).strength(0.08))
+    .force("x", forceX(width / 2).strength(0.03))
+    .force("y", forceY(height / 2).strength(0.05))
     .force("collide", forceCollide((d) => radius(degree.get(d.id) || 0) + 1))
     .stop();
   // a fixed number of ticks: the same picture every time, no animation to wait for
@@ -146,7 +149,7 @@ export function network(container, nodes, edges) {
           "data-target": e.target.id,
           "data-weight": e.weight,
         },
-        svg("title", {}, `${e.source.label} - ${e.target.label}: ${e.weight}`),
+        svg("title", {}, `${e.source.label} - ${e.target.label}: ${e.title || e.weight}`),
       ),
     );
   }

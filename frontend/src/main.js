@@ -1,6 +1,6 @@
 // /dashboard: everything below is read through /graphql with the caller's token.
 import "./style.css";
-import { allNodes, getToken, gql, resetSubscriptions, setToken, subscribe } from "./api.js";
+import { getToken, gql, resetSubscriptions, setToken, subscribe } from "./api.js";
 import { barChart, heatmap, network } from "./charts.js";
 import { el, panelState } from "./dom.js";
 import { initSearch } from "./search.js";
@@ -20,94 +20,153 @@ const PHASES = [
 const FINAL = new Set(["READY", "FAILED", "REJECTED", "ABORTED"]);
 const $ = (selector) => document.querySelector(selector);
 
-const PROJECTS = `query Projects($after: String) {
-  projects(first: 100, after: $after) {
-    edges { node {
-      id acronym phase
-      themes { code name }
-      partnerCountries { code name }
-      institutions { role institution { id nameEn acronym country { code } } }
-    } }
-    pageInfo { hasNextPage endCursor }
+const STATS = `query Stats($filter: StatsFilter) {
+  themes { code name parent { code } }
+  themeStats(filter: $filter) {
+    totals { projects institutions japaneseInstitutions partnerInstitutions thirdCountryInstitutions
+             researchers datasets versions uploadsReady uploadsFailed bytesStored }
+    matrix { theme { code } countryCode projects datasets }
+    byPhase { phase figures { projects } }
   }
 }`;
+const NETWORK = `query Network($filter: StatsFilter) {
+  collaborationNetwork(filter: $filter) {
+    nodes { id name countryCode side projects }
+    edges { source target sharedProjects sharedDatasets japanPartner weight }
+  }
+}`;
+const SIDES = { JAPAN: "jp", PARTNER: "partner", THIRD_COUNTRY: "third" };
 
 function label(text) {
   return text.replaceAll("_", " ").toLowerCase().replace(/^./, (c) => c.toUpperCase());
 }
 
-function theMatrix(projects) {
-  const rows = new Map();
-  const cols = new Map();
-  const cells = new Map();
-  for (const p of projects) {
-    for (const t of p.themes) {
-      rows.set(t.code, { key: t.code, label: `${t.code} ${t.name}` });
-      for (const c of p.partnerCountries) {
-        cols.set(c.code, { key: c.code, label: c.name });
-        const key = `${t.code}|${c.code}`;
-        cells.set(key, (cells.get(key) || 0) + 1);
-      }
-    }
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
   }
-  const byKey = (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  return { rows: [...rows.values()].sort(byKey), cols: [...cols.values()].sort(byKey), cells };
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
 }
 
-function thePhases(projects) {
-  const counts = new Map(PHASES.map((p) => [p, 0]));
-  for (const p of projects) counts.set(p.phase, (counts.get(p.phase) || 0) + 1);
-  return [...counts].map(([key, count]) => ({ key, label: label(key), count }));
-}
-
-function theNetwork(projects) {
-  const nodes = new Map();
-  const edges = new Map();
-  for (const p of projects) {
-    const members = [];
-    for (const { role, institution: i } of p.institutions) {
-      const side = i.country.code === "JP" ? "jp" : role === "THIRD_COUNTRY" ? "third" : "partner";
-      if (!nodes.has(i.id)) nodes.set(i.id, { id: i.id, label: i.acronym || i.nameEn, country: i.country.code, side });
-      if (!members.includes(i.id)) members.push(i.id);
-    }
-    members.sort();
-    for (let a = 0; a < members.length; a++) {
-      for (let b = a + 1; b < members.length; b++) {
-        const key = `${members[a]} ${members[b]}`;
-        edges.set(key, (edges.get(key) || 0) + 1);
-      }
-    }
+/** Rows in tree order (a theme, then its sub-themes), only themes with a cell. */
+function theMatrix(themes, cells, metric) {
+  const present = new Set(cells.map((c) => c.theme.code));
+  const children = new Map();
+  for (const t of themes) {
+    const parent = t.parent ? t.parent.code : "";
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(t);
   }
-  const list = [...edges].map(([key, weight]) => {
-    const [source, target] = key.split(" ");
-    const sides = new Set([nodes.get(source).side, nodes.get(target).side]);
-    const kind = sides.has("jp") && sides.has("partner") ? "jp-partner" : "other";
-    return { source, target, weight, kind };
-  });
-  return { nodes: [...nodes.values()], edges: list };
+  const rows = [];
+  const walk = (parent, depth) => {
+    for (const t of children.get(parent) || []) {
+      if (present.has(t.code)) rows.push({ key: t.code, label: depth ? `${"\u203a ".repeat(depth)}${t.name}` : t.name, title: t.name });
+      walk(t.code, depth + 1);
+    }
+  };
+  walk("", 0);
+  const counts = new Map();
+  const cols = new Set();
+  for (const c of cells) {
+    cols.add(c.countryCode);
+    counts.set(`${c.theme.code}|${c.countryCode}`, c[metric]);
+  }
+  return { rows, cols: [...cols].sort().map((code) => ({ key: code, label: code })), cells: counts };
 }
 
-async function loadCharts() {
-  const panels = ["#matrix-panel", "#phase-panel", "#network-panel"].map((s) => $(s));
+let stats = null;
+
+function drawMatrix() {
+  const metric = $("#matrix-metric").value;
+  const m = theMatrix(stats.themes, stats.themeStats.matrix, metric);
+  heatmap($("#matrix"), m.rows, m.cols, m.cells, metric);
+}
+
+function drawTotals(t) {
+  const items = [
+    ["projects", "Projects", t.projects],
+    ["institutions", "Institutions", t.institutions],
+    ["japaneseInstitutions", "Japanese", t.japaneseInstitutions],
+    ["partnerInstitutions", "Partner", t.partnerInstitutions],
+    ["thirdCountryInstitutions", "Third country", t.thirdCountryInstitutions],
+    ["researchers", "Researchers", t.researchers],
+    ["datasets", "Datasets", t.datasets],
+    ["versions", "Versions", t.versions],
+    ["uploadsReady", "Uploads ready", t.uploadsReady],
+    ["uploadsFailed", "Uploads failed", t.uploadsFailed],
+    ["bytesStored", "Stored", bytes(t.bytesStored)],
+  ];
+  $("#totals").replaceChildren(
+    ...items.map(([key, name, value]) =>
+      el("div", { class: "kpi", "data-key": key, "data-value": key === "bytesStored" ? t.bytesStored : value }, el("strong", { text: value }), el("span", { text: name })),
+    ),
+  );
+}
+
+function currentFilter() {
+  const phase = $("#filter-phase").value;
+  const year = $("#filter-year").value.trim();
+  const country = $("#filter-country").value.trim().toUpperCase();
+  const filter = {};
+  if (phase) filter.phases = [phase];
+  if (/^\d{4}$/.test(year)) filter.years = [Number(year)];
+  if (/^[A-Z]{2}$/.test(country)) filter.countries = [country];
+  return Object.keys(filter).length ? filter : null;
+}
+
+async function loadStats(filter) {
+  const panels = ["#totals-panel", "#matrix-panel", "#phase-panel"].map((s) => $(s));
   panels.forEach((p) => panelState(p, "loading"));
-  let projects;
   try {
-    projects = await allNodes(PROJECTS, "projects");
+    stats = await gql(STATS, { filter });
   } catch (error) {
     panels.forEach((p) => panelState(p, "error", error.message));
     return;
   }
-  const m = theMatrix(projects);
-  heatmap($("#matrix"), m.rows, m.cols, m.cells);
+  drawTotals(stats.themeStats.totals);
   panelState(panels[0], "ready");
-  const phases = thePhases(projects);
-  barChart($("#phases"), phases);
-  $("#phase-panel").dataset.total = String(projects.length);
+  drawMatrix();
   panelState(panels[1], "ready");
-  const net = theNetwork(projects);
-  network($("#network"), net.nodes, net.edges);
-  $("#network-summary").textContent = `${net.nodes.length} institutions, ${net.edges.length} links`;
+  const byPhase = new Map(stats.themeStats.byPhase.map((p) => [p.phase, p.figures.projects]));
+  barChart(
+    $("#phases"),
+    PHASES.map((key) => ({ key, label: label(key), count: byPhase.get(key) || 0 })),
+  );
   panelState(panels[2], "ready");
+}
+
+async function loadNetwork(filter) {
+  const panel = $("#network-panel");
+  panelState(panel, "loading");
+  let data;
+  try {
+    data = await gql(NETWORK, { filter });
+  } catch (error) {
+    panelState(panel, "error", error.message);
+    return;
+  }
+  const { nodes, edges } = data.collaborationNetwork;
+  network(
+    $("#network"),
+    nodes.map((n) => ({ id: n.id, label: n.name, country: n.countryCode, side: SIDES[n.side], projects: n.projects })),
+    edges.map((e) => ({
+      source: e.source,
+      target: e.target,
+      weight: e.weight,
+      kind: e.japanPartner ? "jp-partner" : "other",
+      title: `${e.sharedProjects} shared project${e.sharedProjects === 1 ? "" : "s"}, ${e.sharedDatasets} shared dataset${e.sharedDatasets === 1 ? "" : "s"}`,
+    })),
+  );
+  $("#network-summary").textContent = `${nodes.length} institutions, ${edges.length} links`;
+  panelState(panel, "ready");
+}
+
+function loadCharts() {
+  const filter = currentFilter();
+  return Promise.all([loadStats(filter), loadNetwork(filter)]);
 }
 
 // ---- upload pipeline: recent uploads, each unfinished one followed by uploadStatus ----
@@ -234,6 +293,12 @@ function init() {
     setToken("");
     reloadAll();
   });
+  for (const option of PHASES) $("#filter-phase").append(el("option", { value: option, text: label(option) }));
+  $("#filter-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadCharts();
+  });
+  $("#matrix-metric").addEventListener("change", () => stats && drawMatrix());
   initSearch();
   reloadAll();
   // new uploads appear without a reload; changes of known ones arrive by subscription

@@ -1,12 +1,95 @@
-// The search box: waits for the backend's `search` field.
-import { el } from "./dom.js";
+// The search box: `search(query, types, first, after)`, hits ranked by the server, with the
+// server's highlight (HTML-escaped text with <mark>) rebuilt as DOM nodes, never as HTML.
+import { gql } from "./api.js";
+import { el, panelState } from "./dom.js";
+
+const SEARCH = `query Search($query: String!, $types: [SearchType!], $after: String) {
+  search(query: $query, types: $types, first: 20, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      rank highlight type
+      node {
+        __typename
+        ... on Project { id acronym title phase }
+        ... on Dataset { id title accessLevel }
+        ... on Institution { id nameEn country { code } }
+        ... on Researcher { id nameEn nameLocal }
+      }
+    }
+  }
+}`;
+const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
+
+function unescape(text) {
+  return text.replace(/&(amp|lt|gt|quot|#x27|#39);/g, (m) => ENTITIES[m]);
+}
+
+/** "a <mark>b</mark> c" (escaped) -> [text, <mark>, text]. */
+export function highlighted(html) {
+  const parts = html.split(/<mark>|<\/mark>/);
+  return parts.map((part, i) => (i % 2 ? el("mark", { text: unescape(part) }) : unescape(part)));
+}
+
+function title(node) {
+  switch (node.__typename) {
+    case "Project":
+      return node.acronym ? `${node.acronym}: ${node.title}` : node.title;
+    case "Dataset":
+      return node.title;
+    case "Institution":
+      return `${node.nameEn} (${node.country.code})`;
+    case "Researcher":
+      return node.nameLocal ? `${node.nameEn} (${node.nameLocal})` : node.nameEn;
+    default:
+      return node.id;
+  }
+}
+
+let last = null;
+
+async function run(more) {
+  const panel = document.querySelector("#search-panel");
+  const list = document.querySelector("#search-results");
+  const button = document.querySelector("#search-more");
+  panel.hidden = false;
+  if (!more) list.replaceChildren();
+  panelState(panel, "loading");
+  let data;
+  try {
+    data = await gql(SEARCH, { ...last, after: more ? last.after : null });
+  } catch (error) {
+    panelState(panel, "error", error.message);
+    return;
+  }
+  const result = data.search;
+  for (const edge of result.edges) {
+    list.append(
+      el(
+        "li",
+        { "data-type": edge.type, "data-id": edge.node.id, "data-rank": edge.rank },
+        el("span", { class: "hit-type", text: edge.type }),
+        el("strong", { class: "hit-title", text: title(edge.node) }),
+        el("div", { class: "hit-highlight" }, highlighted(edge.highlight)),
+      ),
+    );
+  }
+  last.after = result.pageInfo.endCursor;
+  button.hidden = !result.pageInfo.hasNextPage;
+  const summary = document.querySelector("#search-summary");
+  summary.textContent = `${result.totalCount} hit${result.totalCount === 1 ? "" : "s"} for \u201c${last.query}\u201d`;
+  panel.dataset.total = String(result.totalCount);
+  panelState(panel, "ready");
+}
 
 export function initSearch() {
-  const form = document.querySelector("#search-form");
-  form.addEventListener("submit", (event) => {
+  document.querySelector("#search-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const panel = document.querySelector("#search-panel");
-    panel.hidden = false;
-    document.querySelector("#search-results").replaceChildren(el("li", { text: "Search is not available yet." }));
+    const query = document.querySelector("#search").value.trim();
+    if (!query) return;
+    const type = document.querySelector("#search-type").value;
+    last = { query, types: type ? [type] : null, after: null };
+    run(false);
   });
+  document.querySelector("#search-more").addEventListener("click", () => last && run(true));
 }

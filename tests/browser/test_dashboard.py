@@ -16,13 +16,25 @@ pytest.importorskip("selenium", reason="selenium is a test extra: pip install -e
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 from server.demo import PROJECTS as DEMO_PROJECTS  # noqa: E402
 from tests.browser.conftest import LiveServer  # noqa: E402
 
 pytestmark = pytest.mark.browser
 WAIT = 30.0
+PHASES = [
+    "IDENTIFICATION",
+    "REQUESTED",
+    "APPROVED",
+    "PLANNING",
+    "IMPLEMENTATION",
+    "COMPLETED",
+    "FOLLOW_UP",
+    "EX_POST_EVALUATED",
+    "REJECTED",
+    "WITHDRAWN",
+]
 
 PROJECTS = """query Projects($after: String) {
   projects(first: 100, after: $after) {
@@ -79,62 +91,170 @@ def no_console_errors(driver: WebDriver) -> None:
     assert not severe, severe
 
 
+STATS = """{ themeStats {
+    totals { projects institutions datasets uploadsReady }
+    matrix { theme { code } countryCode projects datasets }
+    byPhase { phase figures { projects } } } }"""
+NETWORK = """{ collaborationNetwork {
+    nodes { id side } edges { source target weight japanPartner } } }"""
+
+
 def test_charts_match_the_api_and_the_demo(
     chromium: WebDriver, live_server: LiveServer, artefact
 ) -> None:
     projects = all_projects(live_server, "program_manager")
+    stats = live_server.gql(STATS, role="program_manager")["themeStats"]
+    graph = live_server.gql(NETWORK, role="program_manager")["collaborationNetwork"]
     open_dashboard(chromium, live_server, "program_manager")
     assert chromium.find_element(By.ID, "who").text == "signed in: Program manager"
 
-    # projects by phase: the API's counts, and the demo's own (52 projects, 13 running)
-    shown = {phase: int(n) for phase, n in attrs(chromium, "rect.bar", "data-phase", "data-count")}
-    assert shown == {p: n for p, n in Counter(p["phase"] for p in projects).items()} | {
-        p: 0 for p in shown if p not in {q["phase"] for q in projects}
-    }
-    assert sum(shown.values()) == len(DEMO_PROJECTS) == 52
-    assert shown["IMPLEMENTATION"] == 13
-    assert shown == dict(Counter(p.phase.name for p in DEMO_PROJECTS)) | {
-        p: 0 for p in shown if p not in {d.phase.name for d in DEMO_PROJECTS}
-    }
+    totals = dict(attrs(chromium, "#totals .kpi", "data-key", "data-value"))
+    assert int(totals["projects"]) == stats["totals"]["projects"] == len(DEMO_PROJECTS) == 52
+    assert int(totals["institutions"]) == stats["totals"]["institutions"]
 
-    # theme x country: every non-empty cell is the number of projects the API lists there
-    expected = Counter(
-        (t["code"], c["code"]) for p in projects for t in p["themes"] for c in p["partnerCountries"]
-    )
-    cells = {
-        (theme, country): int(n)
-        for theme, country, n in attrs(
-            chromium, "rect.cell", "data-theme", "data-country", "data-count"
-        )
+    # projects by phase: themeStats' counts, the projects list's, and the demo's own
+    shown = {phase: int(n) for phase, n in attrs(chromium, "rect.bar", "data-phase", "data-count")}
+    assert list(shown) == PHASES  # every phase, in lifecycle order
+    assert {k: v for k, v in shown.items() if v} == {
+        p["phase"]: p["figures"]["projects"] for p in stats["byPhase"] if p["figures"]["projects"]
     }
-    assert {k: v for k, v in cells.items() if v} == dict(expected)
-    countries = {c for _, c in cells}
+    assert {k: v for k, v in shown.items() if v} == dict(Counter(p["phase"] for p in projects))
+    assert {k: v for k, v in shown.items() if v} == dict(
+        Counter(p.phase.name for p in DEMO_PROJECTS)
+    )
+    assert shown["IMPLEMENTATION"] == 13 and shown["EX_POST_EVALUATED"] == 8
+
+    # theme x country: every non-empty cell is themeStats' matrix cell
+    def cells() -> dict[tuple[str, str], int]:
+        rows = attrs(chromium, "rect.cell", "data-theme", "data-country", "data-count")
+        return {(theme, country): int(n) for theme, country, n in rows if int(n)}
+
+    assert (
+        chromium.find_element(By.CSS_SELECTOR, "#matrix svg").get_attribute("data-metric")
+        == "projects"
+    )
+    assert cells() == {
+        (c["theme"]["code"], c["countryCode"]): c["projects"]
+        for c in stats["matrix"]
+        if c["projects"]
+    }
+    countries = {c for _, c in cells()}
     assert countries == {c for d in DEMO_PROJECTS for c in d.countries}
     assert len(countries) >= 25
+    # a project tagged with a theme counts in that theme's row (a parent's row includes it)
     coral = next(p for p in projects if p["acronym"] == "CORAL-TRIANGLE")
     assert {c["code"] for c in coral["partnerCountries"]} == {"ID", "PH"}
-    assert cells[(coral["themes"][0]["code"], "ID")] >= 1
-
-    # the network: every institution of a project, an edge per pair that shares one
-    institutions = {i["institution"]["id"] for p in projects for i in p["institutions"]}
-    pairs = {
-        tuple(sorted((a, b)))
-        for p in projects
-        for a in {i["institution"]["id"] for i in p["institutions"]}
-        for b in {i["institution"]["id"] for i in p["institutions"]}
-        if a < b
+    assert cells()[(coral["themes"][0]["code"], "PH")] >= 1
+    per_theme_country = Counter(
+        (t["code"], c["code"]) for p in projects for t in p["themes"] for c in p["partnerCountries"]
+    )
+    for key, n in per_theme_country.items():
+        assert cells()[key] >= n, key
+    # the datasets view of the same matrix
+    Select(chromium.find_element(By.ID, "matrix-metric")).select_by_value("datasets")
+    assert (
+        chromium.find_element(By.CSS_SELECTOR, "#matrix svg").get_attribute("data-metric")
+        == "datasets"
+    )
+    assert cells() == {
+        (c["theme"]["code"], c["countryCode"]): c["datasets"]
+        for c in stats["matrix"]
+        if c["datasets"]
     }
+    Select(chromium.find_element(By.ID, "matrix-metric")).select_by_value("projects")
+
+    # the network: collaborationNetwork's nodes and edges, Japan <-> partner edges marked
     svg = chromium.find_element(By.CSS_SELECTOR, "#network svg")
-    assert int(svg.get_attribute("data-nodes")) == len(institutions)
-    assert int(svg.get_attribute("data-edges")) == len(pairs)
-    assert {n for (n,) in attrs(chromium, "circle.node", "data-id")} == institutions
-    sides = Counter(cls.split()[1] for (cls,) in attrs(chromium, "circle.node", "class"))
-    assert sides["jp"] > 0 and sides["partner"] > 0
-    assert attrs(chromium, "line.link.jp-partner", "data-weight")
+    assert int(svg.get_attribute("data-nodes")) == len(graph["nodes"])
+    assert int(svg.get_attribute("data-edges")) == len(graph["edges"])
+    side = {"JAPAN": "jp", "PARTNER": "partner", "THIRD_COUNTRY": "third"}
+    assert {(i, c.split()[1]) for i, c in attrs(chromium, "circle.node", "data-id", "class")} == {
+        (n["id"], side[n["side"]]) for n in graph["nodes"]
+    }
+    assert {
+        (a, b, int(w), "jp-partner" in c)
+        for a, b, w, c in attrs(
+            chromium, "line.link", "data-source", "data-target", "data-weight", "class"
+        )
+    } == {(e["source"], e["target"], e["weight"], e["japanPartner"]) for e in graph["edges"]}
+    # every institution of a project is in it, and the pairs that share one are linked
+    institutions = {i["institution"]["id"] for p in projects for i in p["institutions"]}
+    assert {n["id"] for n in graph["nodes"]} == institutions
+    sides = Counter(n["side"] for n in graph["nodes"])
+    assert sides["JAPAN"] > 0 and sides["PARTNER"] > 0 and sides["THIRD_COUNTRY"] > 0
 
     no_console_errors(chromium)
     path = artefact(chromium, "dashboard-program-manager")
     assert path.stat().st_size > 10_000
+
+
+def test_a_filter_narrows_every_chart(chromium: WebDriver, live_server: LiveServer) -> None:
+    open_dashboard(chromium, live_server, "program_manager")
+    filtered = {"phases": ["IMPLEMENTATION"]}
+    stats = live_server.gql(
+        "query($f: StatsFilter) { themeStats(filter: $f) { totals { projects } } "
+        "collaborationNetwork(filter: $f) { nodes { id } edges { source } } }",
+        {"f": filtered},
+        role="program_manager",
+    )
+    Select(chromium.find_element(By.ID, "filter-phase")).select_by_value("IMPLEMENTATION")
+    chromium.find_element(By.CSS_SELECTOR, "#filter-form button").click()
+
+    def narrowed(d: WebDriver) -> bool:
+        kpi = dict(attrs(d, "#totals .kpi", "data-key", "data-value"))
+        return kpi.get("projects") == "13"
+
+    WebDriverWait(chromium, WAIT).until(narrowed)
+    wait_ready(chromium, "#matrix-panel", "#phase-panel", "#network-panel")
+    bars = {p: int(n) for p, n in attrs(chromium, "rect.bar", "data-phase", "data-count")}
+    assert {k: v for k, v in bars.items() if v} == {"IMPLEMENTATION": 13}
+    assert stats["themeStats"]["totals"]["projects"] == 13
+    WebDriverWait(chromium, WAIT).until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, "#network svg").get_attribute("data-nodes")
+            == str(len(stats["collaborationNetwork"]["nodes"]))
+        )
+    )
+    no_console_errors(chromium)
+
+
+def test_search_shows_ranked_hits_with_highlights(
+    chromium: WebDriver, live_server: LiveServer, artefact
+) -> None:
+    api = live_server.gql(
+        """{ search(query: "coral", first: 20) { totalCount
+             edges { type highlight node { ... on Project { id acronym } } } } }""",
+        role="program_manager",
+    )["search"]
+    open_dashboard(chromium, live_server, "program_manager")
+    box = chromium.find_element(By.ID, "search")
+    box.send_keys("coral")
+    chromium.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    WebDriverWait(chromium, WAIT).until(
+        lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "ready"
+    )
+    hits = attrs(chromium, "#search-results li", "data-type", "data-id")
+    assert hits == [(e["type"], e["node"]["id"]) for e in api["edges"]]
+    assert api["totalCount"] >= 1
+    first = chromium.find_element(By.CSS_SELECTOR, "#search-results li")
+    assert "CORAL-TRIANGLE" in first.find_element(By.CLASS_NAME, "hit-title").text
+    marks = [m.text.lower() for m in first.find_elements(By.TAG_NAME, "mark")]
+    assert marks and all(m == "coral" for m in marks)
+    summary = chromium.find_element(By.ID, "search-summary").text
+    assert summary.startswith(f"{api['totalCount']} hit")
+
+    # a type narrows the search; a query with no match says so
+    Select(chromium.find_element(By.ID, "search-type")).select_by_value("INSTITUTION")
+    box.clear()
+    box.send_keys("university")
+    chromium.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    WebDriverWait(chromium, WAIT).until(
+        lambda d: d.find_element(By.ID, "search-summary").text.endswith("\u201cuniversity\u201d")
+    )
+    types = {t for (t,) in attrs(chromium, "#search-results li", "data-type")}
+    assert types == {"INSTITUTION"}
+    no_console_errors(chromium)
+    artefact(chromium, "dashboard-search")
 
 
 def test_anonymous_sees_public_projects_only(chromium: WebDriver, live_server: LiveServer) -> None:
@@ -142,8 +262,11 @@ def test_anonymous_sees_public_projects_only(chromium: WebDriver, live_server: L
     open_dashboard(chromium, live_server, None)
     assert chromium.find_element(By.ID, "who").text == "anonymous (public data)"
     assert chromium.execute_script("return sessionStorage.getItem('satreps.token')") is None
+    anonymous = live_server.gql("{ themeStats { totals { projects } } }")["themeStats"]
     shown = sum(int(n) for (n,) in attrs(chromium, "rect.bar", "data-count"))
-    assert shown == len(public)
+    assert shown == len(public) == anonymous["totals"]["projects"]
+    kpi = dict(attrs(chromium, "#totals .kpi", "data-key", "data-value"))
+    assert int(kpi["projects"]) == len(public)
     no_console_errors(chromium)
 
 
