@@ -74,7 +74,7 @@ class SearchQueries:
         after: str | None = None,
     ) -> SearchConnection:
         principal = info.context.principal
-        wanted = [service.SearchType(t.value if hasattr(t, "value") else t) for t in types or []]
+        wanted: list[service.SearchType] = list(types or [])
 
         async def op(session: Any) -> service.Results:
             return await service.search(session, principal, query, wanted, first, after)
