@@ -106,12 +106,14 @@ class Settings(BaseSettings):
     rate_limit_points: int = Field(
         default=5000,
         ge=0,
+        le=2**31 - 1,  # rateLimit reports it as a GraphQL Int (32-bit)
         description="Points per hour for each signed-in account; a query costs its nodes / 100,"
         " at least 1 (0: no limit)",
     )
     rate_limit_anonymous_points: int = Field(
         default=1000,
         ge=0,
+        le=2**31 - 1,  # rateLimit reports it as a GraphQL Int (32-bit)
         description="Points per hour for each anonymous client address (0: no limit)",
     )
     execution_timeout_seconds: float = Field(
