@@ -173,3 +173,52 @@ export function network(container, nodes, edges) {
   root.append(links, dots);
   container.append(root);
 }
+
+/** months: [{month: "YYYY-MM-01", started, published}] in order: paired columns per month. */
+export function activity(container, months) {
+  container.replaceChildren();
+  if (!months.length) {
+    container.append(el("p", { class: "empty", text: "No activity to show." }));
+    return;
+  }
+  const left = 34;
+  const top = 8;
+  const plot = 170;
+  const step = Math.max(3, Math.min(24, 900 / months.length));
+  const width = left + months.length * step + 10;
+  const height = top + plot + 40;
+  const max = Math.max(1, ...months.map((m) => Math.max(m.started, m.published)));
+  const y = scaleLinear().domain([0, max]).nice().range([top + plot, top]);
+  const root = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    width,
+    height,
+    role: "img",
+    "aria-label": "Projects started and datasets published per month",
+    "data-months": months.length,
+  });
+  for (const tick of y.ticks(4)) {
+    root.append(
+      svg("line", { x1: left, x2: width - 10, y1: y(tick), y2: y(tick), class: "grid" }),
+      svg("text", { x: left - 4, y: y(tick) + 4, class: "row-label" }, tick),
+    );
+  }
+  months.forEach((m, i) => {
+    const x = left + i * step;
+    const bar = Math.max(1, (step - 1) / 2);
+    for (const [key, value, dx] of [["started", m.started, 0], ["published", m.published, bar]]) {
+      if (!value) continue;
+      root.append(
+        svg(
+          "rect",
+          { x: x + dx, y: y(value), width: bar, height: y(0) - y(value), class: `activity ${key}`, "data-month": m.month, [`data-${key}`]: value },
+          svg("title", {}, `${m.month.slice(0, 7)}: ${value} ${key === "started" ? "projects started" : "datasets published"}`),
+        ),
+      );
+    }
+    if (m.month.slice(5, 7) === "01" || i === 0) {
+      root.append(svg("text", { x: x, y: top + plot + 14, class: "col-label" }, m.month.slice(0, 4)));
+    }
+  });
+  container.append(root);
+}

@@ -1,7 +1,7 @@
 // /dashboard: everything below is read through /graphql with the caller's token.
 import "./style.css";
 import { getToken, gql, resetSubscriptions, setToken, subscribe } from "./api.js";
-import { barChart, heatmap, network } from "./charts.js";
+import { activity, barChart, heatmap, network } from "./charts.js";
 import { el, panelState } from "./dom.js";
 import { initSearch } from "./search.js";
 
@@ -164,9 +164,51 @@ async function loadNetwork(filter) {
   panelState(panel, "ready");
 }
 
+const ACTIVITY = `query Activity($filter: StatsFilter) {
+  activityTimeSeries(filter: $filter) { month projectsStarted datasetsPublished theme { code parent { code } } }
+}`;
+
+/** The series summed over the top-level themes (a parent includes its sub-themes), every
+ * month from the first to the last (gaps as zero). */
+function monthly(points) {
+  const sums = new Map();
+  for (const p of points) {
+    if (p.theme.parent) continue;
+    const s = sums.get(p.month) || { month: p.month, started: 0, published: 0 };
+    s.started += p.projectsStarted;
+    s.published += p.datasetsPublished;
+    sums.set(p.month, s);
+  }
+  const known = [...sums.keys()].sort();
+  if (!known.length) return [];
+  const months = [];
+  let [year, month] = known[0].split("-").map(Number);
+  const [lastYear, lastMonth] = known[known.length - 1].split("-").map(Number);
+  while (year < lastYear || (year === lastYear && month <= lastMonth)) {
+    const key = `${year}-${String(month).padStart(2, "0")}-01`;
+    months.push(sums.get(key) || { month: key, started: 0, published: 0 });
+    month += 1;
+    if (month > 12) [year, month] = [year + 1, 1];
+  }
+  return months;
+}
+
+async function loadActivity(filter) {
+  const panel = $("#activity-panel");
+  panelState(panel, "loading");
+  try {
+    const data = await gql(ACTIVITY, { filter });
+    activity($("#activity"), monthly(data.activityTimeSeries));
+  } catch (error) {
+    panelState(panel, "error", error.message);
+    return;
+  }
+  panelState(panel, "ready");
+}
+
 function loadCharts() {
   const filter = currentFilter();
-  return Promise.all([loadStats(filter), loadNetwork(filter)]);
+  return Promise.all([loadStats(filter), loadNetwork(filter), loadActivity(filter)]);
 }
 
 // ---- upload pipeline: recent uploads, each unfinished one followed by uploadStatus ----

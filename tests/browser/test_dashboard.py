@@ -38,7 +38,7 @@ PHASES = [
 
 PROJECTS = """query Projects($after: String) {
   projects(first: 100, after: $after) {
-    edges { node { id acronym phase themes { code } partnerCountries { code }
+    edges { node { id acronym phase startDate themes { code } partnerCountries { code }
                    institutions { institution { id } } } }
     pageInfo { hasNextPage endCursor } } }"""
 
@@ -64,7 +64,15 @@ def open_dashboard(driver: WebDriver, server: LiveServer, role: str | None) -> N
         driver.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
     else:
         driver.find_element(By.ID, "token-clear").click()
-    wait_ready(driver, "#matrix-panel", "#phase-panel", "#network-panel", "#uploads-panel")
+    wait_ready(
+        driver,
+        "#totals-panel",
+        "#matrix-panel",
+        "#phase-panel",
+        "#network-panel",
+        "#activity-panel",
+        "#uploads-panel",
+    )
 
 
 def wait_ready(driver: WebDriver, *panels: str) -> None:
@@ -182,6 +190,23 @@ def test_charts_match_the_api_and_the_demo(
     assert {n["id"] for n in graph["nodes"]} == institutions
     sides = Counter(n["side"] for n in graph["nodes"])
     assert sides["JAPAN"] > 0 and sides["PARTNER"] > 0 and sides["THIRD_COUNTRY"] > 0
+
+    # activity per month: activityTimeSeries summed over the top-level themes (a parent
+    # includes its sub-themes); each demo project has one theme, so each start counts once
+    series = live_server.gql(
+        "{ activityTimeSeries { month projectsStarted theme { parent { code } } } }",
+        role="program_manager",
+    )["activityTimeSeries"]
+    started: Counter[str] = Counter()
+    for point in series:
+        if point["theme"]["parent"] is None:
+            started[point["month"]] += point["projectsStarted"]
+    shown_started = {
+        month: int(n)
+        for month, n in attrs(chromium, "rect.activity.started", "data-month", "data-started")
+    }
+    assert shown_started == {m: n for m, n in started.items() if n}
+    assert sum(shown_started.values()) == sum(1 for p in projects if p["startDate"])
 
     no_console_errors(chromium)
     path = artefact(chromium, "dashboard-program-manager")
