@@ -29,8 +29,9 @@ const STATS = `query Stats($filter: StatsFilter) {
     byPhase { phase figures { projects } }
   }
 }`;
-const NETWORK = `query Network($filter: StatsFilter) {
-  collaborationNetwork(filter: $filter) {
+const MAX_EDGES = 500;
+const NETWORK = `query Network($filter: StatsFilter, $maxEdges: Int!) {
+  collaborationNetwork(filter: $filter, maxEdges: $maxEdges) {
     nodes { id name countryCode side projects }
     edges { source target sharedProjects sharedDatasets japanPartner weight }
   }
@@ -143,7 +144,7 @@ async function loadNetwork(filter) {
   panelState(panel, "loading");
   let data;
   try {
-    data = await gql(NETWORK, { filter });
+    data = await gql(NETWORK, { filter, maxEdges: MAX_EDGES });
   } catch (error) {
     panelState(panel, "error", error.message);
     return;
@@ -160,7 +161,8 @@ async function loadNetwork(filter) {
       title: `${e.sharedProjects} shared project${e.sharedProjects === 1 ? "" : "s"}, ${e.sharedDatasets} shared dataset${e.sharedDatasets === 1 ? "" : "s"}`,
     })),
   );
-  $("#network-summary").textContent = `${nodes.length} institutions, ${edges.length} links`;
+  const strongest = edges.length >= MAX_EDGES ? ` (the ${MAX_EDGES} strongest)` : "";
+  $("#network-summary").textContent = `${nodes.length} institutions, ${edges.length} links${strongest}`;
   panelState(panel, "ready");
 }
 
