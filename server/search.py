@@ -42,6 +42,12 @@ _CURSOR_PREFIX = "s1:"
 _START, _STOP = "\x02", "\x03"
 
 
+def mapped_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """For Alembic's comparison: the search tables (and FTS5's shadow tables) are kept by
+    the triggers of migration 0006, not by models."""
+    return not (type_ == "table" and name is not None and name.startswith("search_"))
+
+
 class SearchType(enum.StrEnum):
     PROJECT = "project"
     DATASET = "dataset"

@@ -15,6 +15,7 @@ from sqlalchemy import inspect
 from server.db import make_engine
 from server.migrations import downgrade, upgrade
 from server.models import Base
+from server.search import mapped_name
 from tests.conftest import postgres_database
 
 
@@ -33,7 +34,8 @@ def schema_state(url: str) -> tuple[list[Any], list[str]]:
         async with engine.connect() as conn:
 
             def check(sync_conn: Any) -> tuple[list[Any], list[str]]:
-                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                opts = {"compare_type": True, "include_name": mapped_name}
+                context = MigrationContext.configure(sync_conn, opts=opts)
                 return compare_metadata(context, Base.metadata), inspect(
                     sync_conn
                 ).get_table_names()
