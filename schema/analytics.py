@@ -176,6 +176,14 @@ class ThemeStats:
 
         return {k: StatsFigures.of(f) for k, f in (await read(info, op)).items()}
 
+    @strawberry.field(
+        description="When the materialised figures (cooperation components, dataset versions, "
+        "bytes and uploads; every dataset count of staff) were last computed by the workers; "
+        "projects, institutions, researchers and what you may see are always read live"
+    )
+    async def refreshed_at(self, info: Info) -> dt.datetime | None:
+        return await read(info, service.refreshed_at)
+
     @strawberry.field(description="All projects matching the filter")
     async def totals(self, info: Info) -> StatsFigures:
         return (await self._figures(info, "total"))[None]

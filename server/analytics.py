@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -13,11 +12,14 @@ from typing import Any, Literal
 from sqlalchemy import (
     Float,
     Integer,
+    Select,
     and_,
     case,
     cast,
+    delete,
     distinct,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -44,6 +46,11 @@ from server.models import (
     ProjectInstitution,
     ProjectMember,
     ProjectTheme,
+    StatsDataset,
+    StatsProject,
+    StatsProjectOrigin,
+    StatsProjectRating,
+    StatsRefresh,
     Theme,
     ThemeSdg,
     TrainingCourse,
@@ -51,6 +58,7 @@ from server.models import (
     Upload,
 )
 from server.models.enums import (
+    AccountRole,
     DacRating,
     InstitutionKind,
     InstitutionRole,
@@ -273,28 +281,226 @@ def _keys(scope: Any, dimension: Dimension, dialect: str) -> Any:
 async def figures(
     session: AsyncSession, principal: Principal, flt: StatsFilter, dimension: Dimension
 ) -> dict[Any, Figures]:
-    """Figures per group of the dimension ("total": one group, key None)."""
+    """Figures per group of the dimension ("total": one group, key None). Projects,
+    institutions, researchers and what the caller may see are read live; the cooperation
+    and dataset figures come from the materialised stats_* tables (refresh_stats)."""
     dialect = session.get_bind().dialect.name
     flt = check_filter(flt)
     keys = _keys(_scope(principal, flt), dimension, dialect)
     out: dict[Any, Figures] = defaultdict(Figures)
-    for step in (
-        _projects,
-        _institutions,
-        _researchers,
-        _experts,
-        _training,
-        _equipment,
-        _indicators,
-        _evaluations,
-        _datasets,
-        _versions,
-        _uploads,
-    ):
+    steps = [_project_sums, _origins, _ratings, _institutions, _researchers]
+    if not principal.is_staff:  # staff see every dataset's metadata: the sums hold them
+        steps.append(_visible_dataset_sums)
+    for step in steps:
         await step(session, principal, keys, out, dialect)
     if dimension == "total":
         return {None: out.get(0, Figures())}
     return {k: v for k, v in out.items() if v.projects}
+
+
+async def refreshed_at(session: AsyncSession) -> dt.datetime | None:
+    return await session.scalar(select(func.max(StatsRefresh.refreshed_at)))
+
+
+async def _project_sums(
+    session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
+) -> None:
+    sp = StatsProject
+    columns = [
+        sp.dispatches,
+        sp.dispatch_days,
+        sp.participants,
+        sp.equipment_value,
+        sp.indicators,
+        sp.indicators_on_track,
+        sp.evaluations,
+    ]
+    datasets = [sp.datasets, sp.versions, sp.bytes_stored, sp.uploads_ready, sp.uploads_failed]
+    if principal.is_staff:
+        columns += datasets
+    stmt = (
+        select(keys.c.key, func.count(), *(func.coalesce(func.sum(c), 0) for c in columns))
+        .outerjoin(sp, sp.project_id == keys.c.pid)
+        .group_by(keys.c.key)
+    )
+    for key, n, *sums in await session.execute(stmt):
+        f = out[key]
+        f.projects = n
+        f.expert_dispatches, days, f.training_participants = int(sums[0]), sums[1], int(sums[2])
+        f.expert_person_months = float(days) / 30
+        f.equipment_value = Decimal(str(sums[3]))
+        f.indicators, f.indicators_on_track, f.evaluations = map(int, sums[4:7])
+        if principal.is_staff:
+            f.datasets, f.versions, f.bytes_stored, f.uploads_ready, f.uploads_failed = map(
+                int, sums[7:12]
+            )
+
+
+async def _origins(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
+    o = StatsProjectOrigin
+    stmt = (
+        select(keys.c.key, o.origin_country, func.sum(o.dispatches), func.sum(o.days))
+        .join(o, o.project_id == keys.c.pid)
+        .group_by(keys.c.key, o.origin_country)
+    )
+    for key, origin, n, days in await session.execute(stmt):
+        out[key].experts_by_origin[origin] = (int(n), float(days) / 30)
+
+
+async def _ratings(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
+    r = StatsProjectRating
+    stmt = (
+        select(keys.c.key, r.criterion, r.rating, func.sum(r.count))
+        .join(r, r.project_id == keys.c.pid)
+        .group_by(keys.c.key, r.criterion, r.rating)
+    )
+    for key, criterion, rating, n in await session.execute(stmt):
+        out[key].ratings[(criterion, DacRating(rating))] = int(n)
+
+
+async def _visible_dataset_sums(
+    session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
+) -> None:
+    seen = _visible_datasets(principal, keys).subquery("seen")
+    sd = StatsDataset
+    stmt = (
+        select(
+            seen.c.key,
+            func.count(),
+            *(
+                func.coalesce(func.sum(c), 0)
+                for c in (sd.versions, sd.bytes_stored, sd.uploads_ready, sd.uploads_failed)
+            ),
+        )
+        .outerjoin(sd, sd.dataset_id == seen.c.did)
+        .group_by(seen.c.key)
+    )
+    for key, n, versions, size, ready, failed in await session.execute(stmt):
+        f = out[key]
+        f.datasets, f.versions, f.bytes_stored = n, int(versions), int(size)
+        f.uploads_ready, f.uploads_failed = int(ready), int(failed)
+
+
+# ---- refreshing the materialised figures ----------------------------------------------------
+
+STATS_REFRESH_SECONDS = 60
+_ADMIN = Principal(role=AccountRole.ADMIN)
+
+
+async def refresh_stats(session: AsyncSession) -> None:
+    """Rebuild the stats_* tables from the live rows, in the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    for model in (StatsProject, StatsProjectOrigin, StatsProjectRating, StatsDataset):
+        await session.execute(delete(model))
+    await session.execute(insert(StatsDataset).from_select(_DATASET_COLUMNS, _dataset_figures()))
+    keys = select(Project.id.label("pid"), Project.id.label("key")).subquery("keys")
+    out: dict[Any, Figures] = defaultdict(Figures)
+    for step in (_experts, _training, _equipment, _indicators, _evaluations):
+        await step(session, _ADMIN, keys, out, dialect)
+    sd = StatsDataset
+    per_project = select(
+        sd.project_id,
+        func.count(),
+        func.sum(sd.versions),
+        func.sum(sd.bytes_stored),
+        func.sum(sd.uploads_ready),
+        func.sum(sd.uploads_failed),
+    ).group_by(sd.project_id)
+    for pid, n, versions, size, ready, failed in await session.execute(per_project):
+        f = out[pid]
+        f.datasets, f.versions, f.bytes_stored = n, int(versions), int(size)
+        f.uploads_ready, f.uploads_failed = int(ready), int(failed)
+    await _store(session, out)
+    await session.execute(delete(StatsRefresh))
+    session.add(StatsRefresh(id=1, refreshed_at=dt.datetime.now(dt.UTC)))
+    await session.flush()
+
+
+async def _store(session: AsyncSession, out: dict[Any, Figures]) -> None:
+    projects, origins, ratings = [], [], []
+    for pid, f in out.items():
+        projects.append(
+            {
+                "project_id": pid,
+                "dispatches": f.expert_dispatches,
+                "dispatch_days": f.expert_person_months * 30,
+                "participants": f.training_participants,
+                "equipment_value": f.equipment_value,
+                "indicators": f.indicators,
+                "indicators_on_track": f.indicators_on_track,
+                "evaluations": f.evaluations,
+                "datasets": f.datasets,
+                "versions": f.versions,
+                "bytes_stored": f.bytes_stored,
+                "uploads_ready": f.uploads_ready,
+                "uploads_failed": f.uploads_failed,
+            }
+        )
+        origins += [
+            {"project_id": pid, "origin_country": c, "dispatches": n, "days": months * 30}
+            for c, (n, months) in f.experts_by_origin.items()
+        ]
+        ratings += [
+            {"project_id": pid, "criterion": c, "rating": r.value, "count": n}
+            for (c, r), n in f.ratings.items()
+        ]
+    for model, rows in (
+        (StatsProject, projects),
+        (StatsProjectOrigin, origins),
+        (StatsProjectRating, ratings),
+    ):
+        for i in range(0, len(rows), 5000):
+            await session.execute(insert(model), rows[i : i + 5000])
+
+
+_DATASET_COLUMNS = [
+    "dataset_id",
+    "project_id",
+    "versions",
+    "bytes_stored",
+    "uploads_ready",
+    "uploads_failed",
+    "first_published_at",
+]
+
+
+def _dataset_figures() -> Select[Any]:
+    v, u = DatasetVersion, Upload
+    versions = (
+        select(
+            v.dataset_id.label("did"),
+            func.count().label("n"),
+            func.min(v.published_at).label("first"),
+        )
+        .group_by(v.dataset_id)
+        .subquery("versions")
+    )
+    ready = u.state == UploadState.READY
+    uploads = (
+        select(
+            v.dataset_id.label("did"),
+            func.sum(case((ready, func.coalesce(u.size, u.declared_size)), else_=0)).label("size"),
+            func.sum(case((ready, 1), else_=0)).label("ready"),
+            func.sum(case((u.state == UploadState.FAILED, 1), else_=0)).label("failed"),
+        )
+        .join(u, u.version_id == v.id)
+        .where(u.state.in_((UploadState.READY, UploadState.FAILED)))
+        .group_by(v.dataset_id)
+        .subquery("uploads")
+    )
+    return (
+        select(
+            Dataset.id,
+            Dataset.project_id,
+            func.coalesce(versions.c.n, 0),
+            func.coalesce(uploads.c.size, 0),
+            func.coalesce(uploads.c.ready, 0),
+            func.coalesce(uploads.c.failed, 0),
+            versions.c.first,
+        )
+        .outerjoin(versions, versions.c.did == Dataset.id)
+        .outerjoin(uploads, uploads.c.did == Dataset.id)
+    )
 
 
 Step = Any
@@ -305,38 +511,40 @@ async def _projects(session: AsyncSession, _p: Principal, keys: Any, out: Step, 
         out[key].projects = n
 
 
-def _distinct_when(roles: Sequence[InstitutionRole]) -> Any:
-    pi = ProjectInstitution
-    return func.count(distinct(case((pi.role.in_(roles), pi.institution_id))))
-
-
 async def _institutions(
     session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str
 ) -> None:
     pi = ProjectInstitution
-    stmt = (
+    per_institution = (
         select(
             keys.c.key,
-            func.count(distinct(pi.institution_id)),
-            _distinct_when(_JAPAN_ROLES),
-            _distinct_when(_PARTNER_ROLES),
-            _distinct_when((InstitutionRole.THIRD_COUNTRY,)),
+            pi.institution_id,
+            func.max(case((pi.role.in_(_JAPAN_ROLES), 1), else_=0)).label("japan"),
+            func.max(case((pi.role.in_(_PARTNER_ROLES), 1), else_=0)).label("partner"),
+            func.max(case((pi.role == InstitutionRole.THIRD_COUNTRY, 1), else_=0)).label("third"),
         )
         .join(pi, pi.project_id == keys.c.pid)
-        .group_by(keys.c.key)
+        .group_by(keys.c.key, pi.institution_id)
+        .subquery("per_institution")
     )
+    c = per_institution.c
+    stmt = select(
+        c.key, func.count(), func.sum(c.japan), func.sum(c.partner), func.sum(c.third)
+    ).group_by(c.key)
     for key, total, japan, partner, third in await session.execute(stmt):
         f = out[key]
-        f.institutions, f.japanese_institutions = total, japan
-        f.partner_institutions, f.third_country_institutions = partner, third
+        f.institutions, f.japanese_institutions = total, int(japan)
+        f.partner_institutions, f.third_country_institutions = int(partner), int(third)
 
 
 async def _researchers(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
-    stmt = (
-        select(keys.c.key, func.count(distinct(ProjectMember.researcher_id)))
+    pairs = (
+        select(keys.c.key, ProjectMember.researcher_id)
         .join(ProjectMember, ProjectMember.project_id == keys.c.pid)
-        .group_by(keys.c.key)
+        .distinct()
+        .subquery("pairs")
     )
+    stmt = select(pairs.c.key, func.count()).group_by(pairs.c.key)
     for key, n in await session.execute(stmt):
         out[key].researchers = n
 
@@ -450,54 +658,6 @@ def _visible_datasets(principal: Principal, keys: Any) -> Any:
     )
 
 
-async def _datasets(
-    session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
-) -> None:
-    seen = _visible_datasets(principal, keys).subquery("seen")
-    for key, n in await session.execute(select(seen.c.key, func.count()).group_by(seen.c.key)):
-        out[key].datasets = n
-
-
-async def _versions(
-    session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
-) -> None:
-    seen = _visible_datasets(principal, keys).subquery("seen")
-    stmt = (
-        select(seen.c.key, func.count())
-        .join(DatasetVersion, DatasetVersion.dataset_id == seen.c.did)
-        .group_by(seen.c.key)
-    )
-    for key, n in await session.execute(stmt):
-        out[key].versions = n
-
-
-async def _uploads(
-    session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
-) -> None:
-    seen = _visible_datasets(principal, keys).subquery("seen")
-    u = Upload
-    ready = u.state == UploadState.READY
-    stmt = (
-        select(
-            seen.c.key,
-            func.sum(case((ready, 1), else_=0)),
-            func.sum(case((u.state == UploadState.FAILED, 1), else_=0)),
-            func.sum(case((ready, func.coalesce(u.size, u.declared_size)), else_=0)),
-        )
-        .join(DatasetVersion, DatasetVersion.dataset_id == seen.c.did)
-        .join(u, u.version_id == DatasetVersion.id)
-        .where(u.state.in_((UploadState.READY, UploadState.FAILED)))
-        .group_by(seen.c.key)
-    )
-    for key, ready_n, failed_n, size in await session.execute(stmt):
-        f = out[key]
-        f.uploads_ready, f.uploads_failed, f.bytes_stored = (
-            int(ready_n),
-            int(failed_n),
-            int(size or 0),
-        )
-
-
 # ---- the theme x country matrix, the network, the time series ----------------------------
 
 
@@ -512,14 +672,22 @@ async def theme_country_matrix(
         .join(pc, pc.project_id == keys.c.pid)
         .group_by(keys.c.key, pc.country_code)
     )
-    seen = _visible_datasets(principal, keys).subquery("seen")
-    datasets = (
-        select(seen.c.key, pc.country_code, func.count())
-        .join(Dataset, Dataset.id == seen.c.did)
-        .join(pc, pc.project_id == Dataset.project_id)
-        .group_by(seen.c.key, pc.country_code)
-    )
-    counts = {(t, c): n for t, c, n in await session.execute(datasets)}
+    if principal.is_staff:
+        datasets = (
+            select(keys.c.key, pc.country_code, func.sum(StatsProject.datasets))
+            .join(pc, pc.project_id == keys.c.pid)
+            .join(StatsProject, StatsProject.project_id == keys.c.pid)
+            .group_by(keys.c.key, pc.country_code)
+        )
+    else:
+        seen = _visible_datasets(principal, keys).subquery("seen")
+        datasets = (
+            select(seen.c.key, pc.country_code, func.count())
+            .join(Dataset, Dataset.id == seen.c.did)
+            .join(pc, pc.project_id == Dataset.project_id)
+            .group_by(seen.c.key, pc.country_code)
+        )
+    counts = {(t, c): int(n) for t, c, n in await session.execute(datasets)}
     return [
         Cell(theme_id=t, country=c, projects=n, datasets=counts.get((t, c), 0))
         for t, c, n in sorted(await session.execute(projects))
@@ -569,13 +737,7 @@ async def collaboration_network(
         for r in node_rows
     }
     a, b = aliased(ProjectInstitution), aliased(ProjectInstitution)
-    per_project = (
-        select(Dataset.project_id.label("pid"), func.count().label("n"))
-        .join(scope, scope.c.pid == Dataset.project_id)
-        .where(dataset_visible(principal))
-        .group_by(Dataset.project_id)
-        .subquery("per_project")
-    )
+    per_project = _datasets_per_project(principal, scope)
     shared = func.count()
     edge_rows = await session.execute(
         select(
@@ -597,6 +759,23 @@ async def collaboration_network(
     return Network(nodes=sorted(nodes.values(), key=lambda n: n.id), edges=edges)
 
 
+def _datasets_per_project(principal: Principal, scope: Any) -> Any:
+    """(pid, n): the datasets the principal may see, per project in scope."""
+    if principal.is_staff:
+        sp = StatsProject
+        stmt = select(sp.project_id.label("pid"), sp.datasets.label("n")).join(
+            scope, scope.c.pid == sp.project_id
+        )
+    else:
+        stmt = (
+            select(Dataset.project_id.label("pid"), func.count().label("n"))
+            .join(scope, scope.c.pid == Dataset.project_id)
+            .where(dataset_visible(principal))
+            .group_by(Dataset.project_id)
+        )
+    return stmt.subquery("per_project")
+
+
 async def activity_series(
     session: AsyncSession, principal: Principal, flt: StatsFilter
 ) -> list[Point]:
@@ -612,18 +791,17 @@ async def activity_series(
         .where(scope.c.start.is_not(None))
         .group_by(keys.c.key, started)
     )
-    seen = _visible_datasets(principal, keys).subquery("seen")
-    first = (
-        select(DatasetVersion.dataset_id, func.min(DatasetVersion.published_at).label("at"))
-        .where(DatasetVersion.published_at.is_not(None))
-        .group_by(DatasetVersion.dataset_id)
-        .subquery("first_published")
-    )
-    published = _month(first.c.at, dialect)
+    sd = StatsDataset
+    published = _month(sd.first_published_at, dialect)
+    if principal.is_staff:
+        key, source = keys.c.key, select(keys.c.key).join(sd, sd.project_id == keys.c.pid)
+    else:
+        seen = _visible_datasets(principal, keys).subquery("seen")
+        key, source = seen.c.key, select(seen.c.key).join(sd, sd.dataset_id == seen.c.did)
     datasets = (
-        select(seen.c.key, published, func.count())
-        .join(first, first.c.dataset_id == seen.c.did)
-        .group_by(seen.c.key, published)
+        source.add_columns(published, func.count())
+        .where(sd.first_published_at.is_not(None))
+        .group_by(key, published)
     )
     counts: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     for key, month, n in await session.execute(projects):

@@ -2632,7 +2632,11 @@ async def seed_demo(
     if await session.scalar(select(Project.id).where(Project.acronym.in_(markers)).limit(1)):
         raise DemoDataExists("the demo graph is already loaded (its project acronyms exist)")
     themes = await _themes_by_code(session, {d.theme for d in drafts})
-    return await _persist(session, drafts, themes)
+    counts = await _persist(session, drafts, themes)
+    from server.analytics import refresh_stats
+
+    await refresh_stats(session)  # themeStats' figures, without waiting for the workers
+    return counts
 
 
 async def seed_scaled(

@@ -91,6 +91,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             "satreps worker needs SATREPS_REDIS_URL (embedded mode processes in `serve`)"
         )
     from workers.embargo import lift_embargoes_job
+    from workers.stats import refresh_stats_job
 
     return {
         "functions": [func(cast(WorkerCoroutine, job), name=name) for name, job in JOBS.items()],
@@ -98,6 +99,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             cron(reconcile, second=set(range(0, 60, 5)), run_at_startup=True),
             # arq runs a cron job once across all workers (its job id is the time)
             cron(lift_embargoes_job, minute=set(range(0, 60, 10)), run_at_startup=True),
+            # the materialised figures of themeStats (server/analytics.py), once a minute
+            cron(refresh_stats_job, second={30}, run_at_startup=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

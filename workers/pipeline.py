@@ -13,9 +13,11 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import math
 import os
 import socket
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -330,14 +332,22 @@ async def reconcile_forever(
     stale_queued: dt.timedelta = STALE_QUEUED,
 ) -> None:
     """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py; it also
-    lifts embargoes that have ended (the embargo cron of workers/main.py)."""
+    lifts embargoes that have ended (the embargo cron of workers/main.py) and rebuilds the
+    materialised figures of themeStats (the stats cron), at start and once a minute."""
+    from server.analytics import STATS_REFRESH_SECONDS, refresh_stats
     from server.embargo import lift_embargoes
 
+    last_refresh = -math.inf
     while True:
         try:
             for upload_id, attempts in await waiting_uploads(sessions, stale_queued):
                 await jobs.enqueue(PROCESS_UPLOAD, upload_id, job_id=job_id(upload_id, attempts))
             await lift_embargoes(sessions)
+            if time.monotonic() - last_refresh >= STATS_REFRESH_SECONDS:
+                async with sessions() as session:
+                    await refresh_stats(session)
+                    await session.commit()
+                last_refresh = time.monotonic()
         except Exception:  # keep reconciling; the next round retries
             log.exception("reconcile failed")
         await asyncio.sleep(every)

@@ -288,3 +288,19 @@ __all__ += ["AuditEvent", "OidcIdentity"]
 from server.models.provenance import ProvEdge, ProvKind, ProvNode, ProvRelation  # noqa: E402
 
 __all__ += ["ProvEdge", "ProvKind", "ProvNode", "ProvRelation"]
+
+from server.models.stats import (  # noqa: E402
+    StatsDataset,
+    StatsProject,
+    StatsProjectOrigin,
+    StatsProjectRating,
+    StatsRefresh,
+)
+
+__all__ += [
+    "StatsDataset",
+    "StatsProject",
+    "StatsProjectOrigin",
+    "StatsProjectRating",
+    "StatsRefresh",
+]

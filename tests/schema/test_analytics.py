@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from server import analytics
 from server.models import (
@@ -256,6 +257,8 @@ async def world(factory: Any, sessions: Any) -> World:
                 _upload(v3, UploadState.READY, 1000),
             ]
         )
+        await s.flush()
+        await analytics.refresh_stats(s)  # what the worker cron does
         await s.commit()
     return World(j1, p1, p2, t1, r1, a.id, b.id, c.id)
 
@@ -452,6 +455,28 @@ async def test_activity_time_series(gql: Any, world: World, make_token: Any):
         ("carbon-neutral-energy", "2024-03-01", 0, 1),
         ("environment-energy", "2024-03-01", 0, 1),
     }
+
+
+async def test_visibility_is_live_between_refreshes(
+    gql: Any, world: World, sessions: Any, make_token: Any
+):
+    """The materialised figures may lag; who may see what never does."""
+    async with sessions() as s:
+        d1 = await s.scalar(select(Dataset).where(Dataset.title == "Public rainfall"))
+        d1.access_level = AccessLevel.INSTITUTION
+        s.add(_dataset(world.b, world.j1, "New public", AccessLevel.PUBLIC))
+        await s.commit()
+    totals = (await gql(THEME_STATS))["themeStats"]["totals"]
+    assert (totals["datasets"], totals["versions"], totals["bytesStored"]) == (1, 0, 0)
+    token = await make_token(AccountRole.PROGRAM_MANAGER)
+    stale = await gql.as_(token)("{ themeStats { refreshedAt totals { datasets } } }")
+    assert stale["themeStats"]["totals"]["datasets"] == 3  # until the next refresh
+    async with sessions() as s:
+        await analytics.refresh_stats(s)
+        await s.commit()
+    fresh = await gql.as_(token)("{ themeStats { refreshedAt totals { datasets } } }")
+    assert fresh["themeStats"]["totals"]["datasets"] == 4
+    assert fresh["themeStats"]["refreshedAt"] >= stale["themeStats"]["refreshedAt"]
 
 
 async def test_network_edge_cap(gql: Any, world: World):

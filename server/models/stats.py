@@ -1,0 +1,67 @@
+"""Materialised programme figures (server/analytics.py refresh_stats), rebuilt by the worker
+cron and the embedded reconciler. Who may see what is never stored here: every query joins
+the live projects and datasets and applies server/access.py to them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Float, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, UTCDateTime
+
+
+class StatsProject(Base):
+    """Per project: its cooperation figures, and its datasets' (all of them: for staff)."""
+
+    __tablename__ = "stats_projects"
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dispatches: Mapped[int] = mapped_column(Integer, default=0)
+    dispatch_days: Mapped[float] = mapped_column(Float, default=0.0)
+    participants: Mapped[int] = mapped_column(Integer, default=0)
+    equipment_value: Mapped[Decimal] = mapped_column(Numeric(18, 2), default=0)
+    indicators: Mapped[int] = mapped_column(Integer, default=0)
+    indicators_on_track: Mapped[int] = mapped_column(Integer, default=0)
+    evaluations: Mapped[int] = mapped_column(Integer, default=0)
+    datasets: Mapped[int] = mapped_column(Integer, default=0)
+    versions: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_stored: Mapped[int] = mapped_column(BigInteger, default=0)
+    uploads_ready: Mapped[int] = mapped_column(Integer, default=0)
+    uploads_failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatsProjectOrigin(Base):
+    __tablename__ = "stats_project_origins"
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    dispatches: Mapped[int] = mapped_column(Integer)
+    days: Mapped[float] = mapped_column(Float)
+
+
+class StatsProjectRating(Base):
+    __tablename__ = "stats_project_ratings"
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rating: Mapped[str] = mapped_column(String(1), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class StatsDataset(Base):
+    """Per dataset: versions, bytes and uploads (its visibility is read live)."""
+
+    __tablename__ = "stats_datasets"
+    dataset_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer, index=True)
+    versions: Mapped[int] = mapped_column(Integer)
+    bytes_stored: Mapped[int] = mapped_column(BigInteger)
+    uploads_ready: Mapped[int] = mapped_column(Integer)
+    uploads_failed: Mapped[int] = mapped_column(Integer)
+    first_published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class StatsRefresh(Base):
+    __tablename__ = "stats_refreshes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
