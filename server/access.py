@@ -137,6 +137,16 @@ def dataset_visible(principal: Principal, today: dt.date | None = None) -> Colum
     )
 
 
+def dataset_level_visible(
+    principal: Principal, today: dt.date | None = None
+) -> ColumnElement[bool]:
+    """`dataset_visible` for a query already kept to the projects the principal may see
+    (joined through `project_visible`): the access level's rule alone."""
+    if principal.is_staff:
+        return true()
+    return _level_rules(principal, today)
+
+
 def dataset_readable(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:
     """Datasets whose data (file contents: downloads, previews, profiles) the principal may
     read. Admins read everything; a program manager reads restricted data only where the

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from server.access import dataset_visible, project_visible
+from server.access import dataset_level_visible, dataset_visible, project_visible
 from server.auth import Principal
 from server.errors import Collector, DomainError
 from server.models import (
@@ -46,6 +46,7 @@ from server.models import (
     ProjectInstitution,
     ProjectMember,
     ProjectTheme,
+    StatsCube,
     StatsDataset,
     StatsProject,
     StatsProjectOrigin,
@@ -284,8 +285,18 @@ async def figures(
     """Figures per group of the dimension ("total": one group, key None). Projects,
     institutions, researchers and what the caller may see are read live; the cooperation
     and dataset figures come from the materialised stats_* tables (refresh_stats)."""
-    dialect = session.get_bind().dialect.name
     flt = check_filter(flt)
+    if principal.is_staff and flt == StatsFilter():
+        cached = await _from_cube(session, dimension)
+        if cached is not None:
+            return cached
+    return await _live_figures(session, principal, flt, dimension)
+
+
+async def _live_figures(
+    session: AsyncSession, principal: Principal, flt: StatsFilter, dimension: Dimension
+) -> dict[Any, Figures]:
+    dialect = session.get_bind().dialect.name
     keys = _keys(_scope(principal, flt), dimension, dialect)
     out: dict[Any, Figures] = defaultdict(Figures)
     steps = [_project_sums, _origins, _ratings, _institutions, _researchers]
@@ -296,6 +307,58 @@ async def figures(
     if dimension == "total":
         return {None: out.get(0, Figures())}
     return {k: v for k, v in out.items() if v.projects}
+
+
+DIMENSIONS: tuple[Dimension, ...] = ("total", "theme", "country", "phase", "year", "sdg")
+_KEY_TYPES: dict[str, Any] = {
+    "total": lambda _: None,
+    "theme": int,
+    "country": str,
+    "phase": ProjectPhase,
+    "year": int,
+    "sdg": int,
+}
+
+
+def _to_json(f: Figures) -> dict[str, Any]:
+    data = {k: v for k, v in vars(f).items() if k not in ("experts_by_origin", "ratings")}
+    data["equipment_value"] = str(f.equipment_value)
+    data["experts_by_origin"] = [[c, n, pm] for c, (n, pm) in f.experts_by_origin.items()]
+    data["ratings"] = [[c, r.value, n] for (c, r), n in f.ratings.items()]
+    return data
+
+
+def _from_json(data: dict[str, Any]) -> Figures:
+    values = dict(data)
+    values["equipment_value"] = Decimal(values["equipment_value"])
+    values["experts_by_origin"] = {c: (n, pm) for c, n, pm in values["experts_by_origin"]}
+    ratings: dict[tuple[str, DacRating], int] = defaultdict(int)
+    for c, r, n in values["ratings"]:
+        ratings[(c, DacRating(r))] = n
+    values["ratings"] = ratings
+    return Figures(**values)
+
+
+async def _from_cube(session: AsyncSession, dimension: Dimension) -> dict[Any, Figures] | None:
+    """The staff's unfiltered figures as of the last refresh; None before the first one."""
+    rows = (
+        await session.execute(
+            select(StatsCube.key, StatsCube.figures).where(StatsCube.dimension == dimension)
+        )
+    ).all()
+    if not rows:
+        return None
+    convert = _KEY_TYPES[dimension]
+    return {convert(key): _from_json(data) for key, data in rows}
+
+
+async def _build_cube(session: AsyncSession) -> None:
+    rows = [
+        {"dimension": dimension, "key": str(key), "figures": _to_json(f)}
+        for dimension in DIMENSIONS
+        for key, f in (await _live_figures(session, _ADMIN, StatsFilter(), dimension)).items()
+    ]
+    await session.execute(insert(StatsCube), rows)
 
 
 async def refreshed_at(session: AsyncSession) -> dt.datetime | None:
@@ -390,7 +453,7 @@ _ADMIN = Principal(role=AccountRole.ADMIN)
 async def refresh_stats(session: AsyncSession) -> None:
     """Rebuild the stats_* tables from the live rows, in the caller's transaction."""
     dialect = session.get_bind().dialect.name
-    for model in (StatsProject, StatsProjectOrigin, StatsProjectRating, StatsDataset):
+    for model in (StatsProject, StatsProjectOrigin, StatsProjectRating, StatsDataset, StatsCube):
         await session.execute(delete(model))
     await session.execute(insert(StatsDataset).from_select(_DATASET_COLUMNS, _dataset_figures()))
     keys = select(Project.id.label("pid"), Project.id.label("key")).subquery("keys")
@@ -411,6 +474,8 @@ async def refresh_stats(session: AsyncSession) -> None:
         f.datasets, f.versions, f.bytes_stored = n, int(versions), int(size)
         f.uploads_ready, f.uploads_failed = int(ready), int(failed)
     await _store(session, out)
+    await session.flush()
+    await _build_cube(session)
     await session.execute(delete(StatsRefresh))
     session.add(StatsRefresh(id=1, refreshed_at=dt.datetime.now(dt.UTC)))
     await session.flush()
@@ -651,10 +716,12 @@ async def _evaluations(session: AsyncSession, _p: Principal, keys: Any, out: Ste
 
 
 def _visible_datasets(principal: Principal, keys: Any) -> Any:
+    """(key, did): the datasets the principal may see of the projects in `keys` (which
+    already holds only projects the principal may see)."""
     return (
         select(keys.c.key, Dataset.id.label("did"))
         .join(Dataset, Dataset.project_id == keys.c.pid)
-        .where(dataset_visible(principal))
+        .where(dataset_level_visible(principal))
     )
 
 

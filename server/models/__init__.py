@@ -290,6 +290,7 @@ from server.models.provenance import ProvEdge, ProvKind, ProvNode, ProvRelation 
 __all__ += ["ProvEdge", "ProvKind", "ProvNode", "ProvRelation"]
 
 from server.models.stats import (  # noqa: E402
+    StatsCube,
     StatsDataset,
     StatsProject,
     StatsProjectOrigin,
@@ -298,6 +299,7 @@ from server.models.stats import (  # noqa: E402
 )
 
 __all__ += [
+    "StatsCube",
     "StatsDataset",
     "StatsProject",
     "StatsProjectOrigin",

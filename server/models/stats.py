@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, Float, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, UTCDateTime
@@ -65,3 +66,12 @@ class StatsRefresh(Base):
     __tablename__ = "stats_refreshes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class StatsCube(Base):
+    """themeStats for staff without a filter, per dimension and group, as of the refresh."""
+
+    __tablename__ = "stats_cube"
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -69,6 +69,13 @@ def upgrade() -> None:
         op.f("ix_stats_datasets_project_id"), "stats_datasets", ["project_id"], unique=False
     )
     op.create_table(
+        "stats_cube",
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("figures", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("dimension", "key", name=op.f("pk_stats_cube")),
+    )
+    op.create_table(
         "stats_refreshes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
@@ -80,6 +87,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_stats_datasets_project_id"), table_name="stats_datasets")
     for table in (
         "stats_refreshes",
+        "stats_cube",
         "stats_datasets",
         "stats_project_ratings",
         "stats_project_origins",
