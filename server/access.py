@@ -97,28 +97,46 @@ def _level_rules(principal: Principal, day: dt.date | None) -> ColumnElement[boo
     members and the owner institution's people. project: the project's members and the
     owner institution's people. institution: the owner institution's people only.
     """
+    clauses = [level_rule_on(principal, Dataset, Dataset, day)]
+    owner = owner_rule_on(principal, Dataset)
+    if owner is not None:
+        clauses.append(owner)
+    return or_(*clauses)
+
+
+def level_rule_on(
+    principal: Principal, rows: Any, correlate: Any, day: dt.date | None = None
+) -> ColumnElement[bool]:
+    """The level's rule but the owner's, over any rows with the dataset's access_level,
+    embargo_until and project_id (datasets, or aggregates of them such as
+    stats_dataset_buckets): public, embargo passed, or a member of the project."""
     today = day or dt.datetime.now(dt.UTC).date()
     clauses: list[ColumnElement[bool]] = [
-        Dataset.access_level == AccessLevel.PUBLIC,
-        and_(Dataset.access_level == AccessLevel.EMBARGOED, Dataset.embargo_until <= today),
+        rows.access_level == AccessLevel.PUBLIC,
+        and_(rows.access_level == AccessLevel.EMBARGOED, rows.embargo_until <= today),
     ]
     if principal.researcher_id is not None:
         clauses.append(
             and_(
-                Dataset.access_level.in_((AccessLevel.PROJECT, AccessLevel.EMBARGOED)),
+                rows.access_level.in_((AccessLevel.PROJECT, AccessLevel.EMBARGOED)),
                 exists()
                 .where(
-                    ProjectMember.project_id == Dataset.project_id,
+                    ProjectMember.project_id == rows.project_id,
                     ProjectMember.researcher_id == principal.researcher_id,
                 )
-                .correlate(Dataset),
+                .correlate(correlate),
             )
         )
-    institution_ids = _principal_institutions(principal)
-    if institution_ids is not None:
-        # the owner institution always reads its own datasets, whatever their level
-        clauses.append(Dataset.owner_institution_id.in_(institution_ids))
     return or_(*clauses)
+
+
+def owner_rule_on(principal: Principal, rows: Any) -> ColumnElement[bool] | None:
+    """The owner institution always reads its own datasets, whatever their level; None
+    for a principal who acts for no institution."""
+    institution_ids = _principal_institutions(principal)
+    if institution_ids is None:
+        return None
+    return rows.owner_institution_id.in_(institution_ids)
 
 
 def dataset_visible(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:

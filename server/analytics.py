@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     union_all,
@@ -28,7 +29,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from server.access import dataset_level_visible, dataset_visible, project_visible
+from server.access import (
+    dataset_level_visible,
+    dataset_visible,
+    level_rule_on,
+    owner_rule_on,
+    project_visible,
+)
 from server.auth import Principal
 from server.errors import Collector, DomainError
 from server.models import (
@@ -48,6 +55,7 @@ from server.models import (
     ProjectTheme,
     StatsCube,
     StatsDataset,
+    StatsDatasetBucket,
     StatsProject,
     StatsProjectOrigin,
     StatsProjectRating,
@@ -66,6 +74,7 @@ from server.models.enums import (
     ProjectPhase,
     UploadState,
 )
+from server.models.stats import NO_EMBARGO
 
 Dimension = Literal["total", "theme", "country", "phase", "year", "sdg"]
 
@@ -426,24 +435,43 @@ async def _ratings(session: AsyncSession, _p: Principal, keys: Any, out: Step, _
 async def _visible_dataset_sums(
     session: AsyncSession, principal: Principal, keys: Any, out: Step, _d: str
 ) -> None:
-    seen = _visible_datasets(principal, keys).subquery("seen")
-    sd = StatsDataset
-    stmt = (
-        select(
-            seen.c.key,
-            func.count(),
-            *(
-                func.coalesce(func.sum(c), 0)
-                for c in (sd.versions, sd.bytes_stored, sd.uploads_ready, sd.uploads_failed)
-            ),
-        )
-        .outerjoin(sd, sd.dataset_id == seen.c.did)
-        .group_by(seen.c.key)
+    """Datasets the principal may see: the buckets whose level lets them in (public,
+    embargo passed, member of the project), then those they see only as people of the
+    owner institution, one by one."""
+    b = StatsDatasetBucket
+    sums = [b.datasets, b.versions, b.bytes_stored, b.uploads_ready, b.uploads_failed]
+    by_level = (
+        select(keys.c.key, *(func.sum(c) for c in sums))
+        .join(b, b.project_id == keys.c.pid)
+        .where(level_rule_on(principal, b, b))
+        .group_by(keys.c.key)
     )
-    for key, n, versions, size, ready, failed in await session.execute(stmt):
-        f = out[key]
-        f.datasets, f.versions, f.bytes_stored = n, int(versions), int(size)
-        f.uploads_ready, f.uploads_failed = int(ready), int(failed)
+    statements = [by_level]
+    owner = owner_rule_on(principal, Dataset)
+    if owner is not None:
+        sd = StatsDataset
+        statements.append(
+            select(
+                keys.c.key,
+                func.count(),
+                *(
+                    func.coalesce(func.sum(c), 0)
+                    for c in (sd.versions, sd.bytes_stored, sd.uploads_ready, sd.uploads_failed)
+                ),
+            )
+            .join(Dataset, Dataset.project_id == keys.c.pid)
+            .outerjoin(sd, sd.dataset_id == Dataset.id)
+            .where(owner, not_(level_rule_on(principal, Dataset, Dataset)))
+            .group_by(keys.c.key)
+        )
+    for stmt in statements:
+        for key, n, versions, size, ready, failed in await session.execute(stmt):
+            f = out[key]
+            f.datasets += int(n or 0)
+            f.versions += int(versions or 0)
+            f.bytes_stored += int(size or 0)
+            f.uploads_ready += int(ready or 0)
+            f.uploads_failed += int(failed or 0)
 
 
 # ---- refreshing the materialised figures ----------------------------------------------------
@@ -458,6 +486,8 @@ async def refresh_stats(session: AsyncSession) -> None:
     for model in (StatsProject, StatsProjectOrigin, StatsProjectRating, StatsDataset, StatsCube):
         await session.execute(delete(model))
     await session.execute(insert(StatsDataset).from_select(_DATASET_COLUMNS, _dataset_figures()))
+    await session.execute(delete(StatsDatasetBucket))
+    await session.execute(insert(StatsDatasetBucket).from_select(_BUCKET_COLUMNS, _buckets()))
     keys = select(Project.id.label("pid"), Project.id.label("key")).subquery("keys")
     out: dict[Any, Figures] = defaultdict(Figures)
     for step in (_experts, _training, _equipment, _indicators, _evaluations):
@@ -529,6 +559,37 @@ _DATASET_COLUMNS = [
     "uploads_failed",
     "first_published_at",
 ]
+
+
+_BUCKET_COLUMNS = [
+    "project_id",
+    "access_level",
+    "embargo_until",
+    "datasets",
+    "versions",
+    "bytes_stored",
+    "uploads_ready",
+    "uploads_failed",
+]
+
+
+def _buckets() -> Any:
+    sd = StatsDataset
+    embargo = func.coalesce(Dataset.embargo_until, NO_EMBARGO)
+    return (
+        select(
+            Dataset.project_id,
+            Dataset.access_level,
+            embargo,
+            func.count(),
+            *(
+                func.coalesce(func.sum(c), 0)
+                for c in (sd.versions, sd.bytes_stored, sd.uploads_ready, sd.uploads_failed)
+            ),
+        )
+        .outerjoin(sd, sd.dataset_id == Dataset.id)
+        .group_by(Dataset.project_id, Dataset.access_level, embargo)
+    )
 
 
 def _dataset_figures() -> Select[Any]:

@@ -292,6 +292,7 @@ __all__ += ["ProvEdge", "ProvKind", "ProvNode", "ProvRelation"]
 from server.models.stats import (  # noqa: E402
     StatsCube,
     StatsDataset,
+    StatsDatasetBucket,
     StatsProject,
     StatsProjectOrigin,
     StatsProjectRating,
@@ -301,6 +302,7 @@ from server.models.stats import (  # noqa: E402
 __all__ += [
     "StatsCube",
     "StatsDataset",
+    "StatsDatasetBucket",
     "StatsProject",
     "StatsProjectOrigin",
     "StatsProjectRating",

@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, Date, Float, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, UTCDateTime
@@ -75,3 +75,23 @@ class StatsCube(Base):
     dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+NO_EMBARGO = dt.date(1900, 1, 1)  # not date.min: asyncpg sends it as -infinity
+
+
+class StatsDatasetBucket(Base):
+    """Datasets per project, access level and embargo date (NO_EMBARGO when none), with
+    their figures: kept in step with the datasets by triggers (migration 0007), so the
+    access rules applied to a bucket are the rules of its datasets now; the figures are
+    those of the last refresh."""
+
+    __tablename__ = "stats_dataset_buckets"
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    access_level: Mapped[str] = mapped_column(String(32), primary_key=True)
+    embargo_until: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    datasets: Mapped[int] = mapped_column(Integer)
+    versions: Mapped[int] = mapped_column(Integer)
+    bytes_stored: Mapped[int] = mapped_column(BigInteger)
+    uploads_ready: Mapped[int] = mapped_column(Integer)
+    uploads_failed: Mapped[int] = mapped_column(Integer)
