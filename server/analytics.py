@@ -480,6 +480,37 @@ STATS_REFRESH_SECONDS = 60
 _ADMIN = Principal(role=AccountRole.ADMIN)
 
 
+_SOURCES = (
+    Project,
+    ProjectTheme,
+    ProjectCountry,
+    ExpertDispatch,
+    TrainingParticipant,
+    EquipmentItem,
+    Indicator,
+    IndicatorMeasurement,
+    Evaluation,
+    Dataset,
+    DatasetVersion,
+    Upload,
+)
+
+
+async def stats_fingerprint(session: AsyncSession) -> tuple[Any, ...]:
+    """What the materialised figures were built from, cheaply: row counts and the newest
+    change of the source tables. The embedded reconciler rebuilds only when it moves (on
+    SQLite every commit may fail a concurrent read-then-write transaction)."""
+    parts: list[Any] = [
+        select(func.count()).select_from(model).scalar_subquery() for model in _SOURCES
+    ]
+    parts += [
+        select(func.max(model.updated_at)).scalar_subquery() for model in (Project, Dataset, Upload)
+    ]
+    parts.append(select(func.max(DatasetVersion.published_at)).scalar_subquery())
+    parts.append(select(func.count()).select_from(StatsRefresh).scalar_subquery())
+    return tuple((await session.execute(select(*parts))).one())
+
+
 async def refresh_stats(session: AsyncSession) -> None:
     """Rebuild the stats_* tables from the live rows, in the caller's transaction."""
     dialect = session.get_bind().dialect.name

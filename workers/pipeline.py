@@ -333,11 +333,12 @@ async def reconcile_forever(
 ) -> None:
     """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py; it also
     lifts embargoes that have ended (the embargo cron of workers/main.py) and rebuilds the
-    materialised figures of themeStats (the stats cron), at start and once a minute."""
-    from server.analytics import STATS_REFRESH_SECONDS, refresh_stats
+    materialised figures of themeStats (the stats cron) once a minute when their sources
+    changed (server.analytics.stats_fingerprint)."""
+    from server.analytics import STATS_REFRESH_SECONDS, refresh_stats, stats_fingerprint
     from server.embargo import lift_embargoes
 
-    last_refresh = -math.inf
+    last_refresh, built_from = -math.inf, None
     while True:
         try:
             for upload_id, attempts in await waiting_uploads(sessions, stale_queued):
@@ -345,9 +346,14 @@ async def reconcile_forever(
             await lift_embargoes(sessions)
             if time.monotonic() - last_refresh >= STATS_REFRESH_SECONDS:
                 async with sessions() as session:
-                    await refresh_stats(session)
-                    await session.commit()
-                last_refresh = time.monotonic()
+                    now = await stats_fingerprint(session)
+                    if built_from is None and (now[-1] or not now[0]):
+                        built_from = now  # refreshed by an earlier run, or nothing to build
+                    if now != built_from:
+                        await refresh_stats(session)
+                        await session.commit()
+                        now = await stats_fingerprint(session)
+                built_from, last_refresh = now, time.monotonic()
         except Exception:  # keep reconciling; the next round retries
             log.exception("reconcile failed")
         await asyncio.sleep(every)
