@@ -118,13 +118,15 @@ function currentFilter() {
   return Object.keys(filter).length ? filter : null;
 }
 
-async function loadStats(filter) {
+async function loadStats(filter, seq) {
   const panels = ["#totals-panel", "#matrix-panel", "#phase-panel"].map((s) => $(s));
   panels.forEach((p) => panelState(p, "loading"));
   try {
-    stats = await gql(STATS, { filter });
+    const data = await gql(STATS, { filter });
+    if (seq !== generation) return; // a newer filter is on its way
+    stats = data;
   } catch (error) {
-    panels.forEach((p) => panelState(p, "error", error.message));
+    if (seq === generation) panels.forEach((p) => panelState(p, "error", error.message));
     return;
   }
   drawTotals(stats.themeStats.totals);
@@ -139,16 +141,17 @@ async function loadStats(filter) {
   panelState(panels[2], "ready");
 }
 
-async function loadNetwork(filter) {
+async function loadNetwork(filter, seq) {
   const panel = $("#network-panel");
   panelState(panel, "loading");
   let data;
   try {
     data = await gql(NETWORK, { filter, maxEdges: MAX_EDGES });
   } catch (error) {
-    panelState(panel, "error", error.message);
+    if (seq === generation) panelState(panel, "error", error.message);
     return;
   }
+  if (seq !== generation) return;
   const { nodes, edges } = data.collaborationNetwork;
   network(
     $("#network"),
@@ -195,22 +198,26 @@ function monthly(points) {
   return months;
 }
 
-async function loadActivity(filter) {
+async function loadActivity(filter, seq) {
   const panel = $("#activity-panel");
   panelState(panel, "loading");
   try {
     const data = await gql(ACTIVITY, { filter });
+    if (seq !== generation) return;
     activity($("#activity"), monthly(data.activityTimeSeries));
   } catch (error) {
-    panelState(panel, "error", error.message);
+    if (seq === generation) panelState(panel, "error", error.message);
     return;
   }
   panelState(panel, "ready");
 }
 
+let generation = 0; // only the latest filter's answers are drawn
+
 function loadCharts() {
   const filter = currentFilter();
-  return Promise.all([loadStats(filter), loadNetwork(filter), loadActivity(filter)]);
+  const seq = ++generation;
+  return Promise.all([loadStats(filter, seq), loadNetwork(filter, seq), loadActivity(filter, seq)]);
 }
 
 // ---- upload pipeline: recent uploads, each unfinished one followed by uploadStatus ----
