@@ -5,6 +5,7 @@ Every input is generated here, in tmp_path; nothing touches a database or object
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import gzip
@@ -584,6 +585,42 @@ async def test_async_stream(tmp_path: Path) -> None:
         workdir=tmp_path,
     )
     assert result.profile is not None and result.profile["rows"] == 20_050
+
+
+async def test_a_cancelled_stream_leaves_its_source_closable(tmp_path: Path) -> None:
+    """A worker stopping cancels the job mid-download; the job then closes the object reader.
+    The read-ahead fetch must be over by then: closing an async generator that is still
+    running raises RuntimeError, which replaced the cancellation (the upload was then
+    neither handed back nor failed; seen in CI as an upload stuck in PROCESSING)."""
+    fetching = asyncio.Event()
+
+    async def source() -> AsyncIterator[bytes]:
+        yield b"station,level\n"
+        while True:
+            fetching.set()
+            await asyncio.sleep(0.005)
+            yield b"ST-1,1.5\n" * 40_000  # large: hashed in a thread
+
+    chunks = source()
+    for _ in range(20):
+        fetching.clear()
+        job = asyncio.create_task(
+            process_stream(
+                chunks,
+                filename="s.csv",
+                declared_size=None,
+                declared_sha256=None,
+                workdir=tmp_path,
+            )
+        )
+        await fetching.wait()
+        await asyncio.sleep(0.01 * (_ % 4))
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        await chunks.aclose()  # RuntimeError here before the fix
+        chunks = source()
+    assert not _parse_threads()
 
 
 # --- bounded memory -------------------------------------------------------------------------

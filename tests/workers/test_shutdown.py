@@ -55,7 +55,9 @@ async def test_sigterm_hands_a_long_job_back_at_once(stack: Stack, tmp_path: Pat
 
     assert await stop(first) == 0
     handed = await stack.upload(upload_id)
-    assert handed.state == UploadState.QUEUED, "not handed back (or finished before the signal)"
+    assert handed.state == UploadState.QUEUED, (
+        f"not handed back (or finished before the signal):\n{first.output()[-4000:]}"
+    )
     assert handed.lease_owner is None and handed.attempts == 1
     assert "handed back" in first.output()
     assert lease_owner is not None  # without the hand-back it would stay theirs for 60 s

@@ -338,11 +338,15 @@ async def process_stream(
         workdir=workdir,
     )
     try:
-        async for chunk in _read_ahead(chunks):
-            if len(chunk) < _INLINE_HASH:
-                proc.write(chunk)
-            else:
-                await asyncio.to_thread(proc.write, chunk)
+        # aclosing: the fetch on the way is cancelled and awaited before we leave, whatever
+        # the way out, so the caller may close the source at once (closing an async
+        # generator while a fetch runs in it raises RuntimeError, hiding the cancellation)
+        async with contextlib.aclosing(_read_ahead(chunks)) as ahead:
+            async for chunk in ahead:
+                if len(chunk) < _INLINE_HASH:
+                    proc.write(chunk)
+                else:
+                    await asyncio.to_thread(proc.write, chunk)
     except BaseException:
         proc.cleanup()
         raise
@@ -365,5 +369,7 @@ async def _read_ahead(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     finally:
         if not pending.done():
             pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+            # wait() neither raises the fetch's own error nor swallows our cancellation
+            await asyncio.wait([pending])
+        if not pending.cancelled():
+            pending.exception()  # retrieved: a failed fetch we no longer need is not logged
