@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -353,7 +353,7 @@ async def process_stream(
     return await asyncio.to_thread(proc.finish)
 
 
-async def _read_ahead(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _read_ahead(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes]:
     """Fetch the next chunk while the caller hashes this one: the download and the hash
     overlap, with one chunk in hand and one on the way."""
     source = aiter(chunks)
