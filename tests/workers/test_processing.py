@@ -602,7 +602,7 @@ async def test_a_cancelled_stream_leaves_its_source_closable(tmp_path: Path) -> 
             yield b"ST-1,1.5\n" * 40_000  # large: hashed in a thread
 
     chunks = source()
-    for _ in range(20):
+    for attempt in range(20):
         fetching.clear()
         job = asyncio.create_task(
             process_stream(
@@ -614,7 +614,7 @@ async def test_a_cancelled_stream_leaves_its_source_closable(tmp_path: Path) -> 
             )
         )
         await fetching.wait()
-        await asyncio.sleep(0.01 * (_ % 4))
+        await asyncio.sleep(0.01 * (attempt % 4))  # cancel at different moments
         job.cancel()
         with pytest.raises(asyncio.CancelledError):
             await job
