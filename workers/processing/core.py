@@ -337,6 +337,7 @@ async def process_stream(
         limits=limits,
         workdir=workdir,
     )
+    writing: asyncio.Future[None] | None = None
     try:
         # aclosing: the fetch on the way is cancelled and awaited before we leave, whatever
         # the way out, so the caller may close the source at once (closing an async
@@ -346,8 +347,13 @@ async def process_stream(
                 if len(chunk) < _INLINE_HASH:
                     proc.write(chunk)
                 else:
-                    await asyncio.to_thread(proc.write, chunk)
+                    # shielded: a cancellation must not leave the thread writing behind
+                    # cleanup's back (it could start the parse thread after cleanup ran)
+                    writing = asyncio.ensure_future(asyncio.to_thread(proc.write, chunk))
+                    await asyncio.shield(writing)
     except BaseException:
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])
         proc.cleanup()
         raise
     return await asyncio.to_thread(proc.finish)
