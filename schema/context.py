@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from server.events import EventBus
 from server.jobs import JobQueue
 from server.storage import ObjectStore
 from server.url_signing import UrlSigner
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,12 +58,16 @@ class Context:
         self.after_commit.append((name, args, job_id))
 
     async def flush_jobs(self) -> None:
+        # events first: a worker's own events for a job must come after the one that queued it
+        events, self.events_after_commit = self.events_after_commit, []
+        for channel, message in events:
+            try:
+                await self.events.publish(channel, message)
+            except Exception:  # an event lost is a refresh missed; the job must still go
+                log.warning("could not publish on %s", channel, exc_info=True)
         pending, self.after_commit = self.after_commit, []
         for name, args, job_id in pending:
             await self.jobs.enqueue(name, *args, job_id=job_id)
-        events, self.events_after_commit = self.events_after_commit, []
-        for channel, message in events:
-            await self.events.publish(channel, message)
 
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:

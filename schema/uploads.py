@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
@@ -19,10 +20,10 @@ from schema.scalars import Long
 from server import datasets
 from server import uploads as service
 from server.errors import DomainError
-from server.events import RECHECK_SECONDS, or_every, upload_channel
+from server.events import CATCH_UP_SECONDS, RECHECK_SECONDS, or_every, upload_channel
 from server.jobs import PROCESS_UPLOAD
 from server.models.enums import UploadState
-from server.upload_states import FINAL
+from server.upload_states import FINAL, passed_through
 
 
 @strawberry.type
@@ -240,12 +241,40 @@ class UploadSubscriptions:
 
         # subscribe first, then read: a change between the two is never missed
         async with ctx.events.subscribe(upload_channel(uid)) as events:
-            changes = or_every(events, RECHECK_SECONDS)  # a killed worker sends no event
+            behind = False  # the row is further on than the states shown so far
+
+            def wait() -> float:
+                return CATCH_UP_SECONDS if behind else RECHECK_SECONDS
+
+            changes = or_every(events, wait)  # a killed worker sends no event
             row = await current()
             yield Upload.from_row(row)
-            while row.state not in FINAL:
-                await anext(changes)
+            shown: tuple[UploadState, int | None] = (row.state, row.attempts)
+            while shown[0] not in FINAL:
+                message = await anext(changes)
                 fresh = await current()
-                if fresh.state != row.state or fresh.attempts != row.attempts:
+                announced = _announced_state(message)
+                if announced is not None and passed_through(shown[0], announced, fresh.state):
+                    # the row moved on before we read it: the states events told of still
+                    # reach the subscriber, in order, while their events keep coming
+                    yield _as_of(fresh, announced)
+                    shown, behind = (announced, None), True
+                    continue
+                behind = False
+                if (fresh.state, fresh.attempts) != shown:
                     yield Upload.from_row(fresh)
-                row = fresh
+                shown = (fresh.state, fresh.attempts)
+
+
+def _as_of(row: Any, state: UploadState) -> Upload:
+    """The upload as it was in `state`, a state it has since left (never a final one)."""
+    return dataclasses.replace(
+        Upload.from_row(row), state=state, finished_at=None, error_code=None, error_message=None
+    )
+
+
+def _announced_state(message: dict[str, Any] | None) -> UploadState | None:
+    try:
+        return UploadState(message["state"]) if message else None
+    except (KeyError, ValueError):
+        return None

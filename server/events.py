@@ -1,16 +1,19 @@
 """Status events: Redis pub/sub in production (any API replica sees any worker's events),
-in memory when embedded. Events only say "look again": the database stays the truth."""
+in memory when embedded. An event names the state an upload has just entered; a subscriber
+reads the row again (the database stays the truth) and, when the row has already moved on,
+still shows the states it passed through, in order."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 RECHECK_SECONDS = 5.0  # a subscriber looks at the database at least this often
+CATCH_UP_SECONDS = 0.5  # how long a subscriber shown an older state waits for its next event
 
 
 def upload_channel(upload_id: int) -> str:
@@ -18,17 +21,18 @@ def upload_channel(upload_id: int) -> str:
 
 
 async def or_every(
-    changes: AsyncIterator[dict[str, Any]], seconds: float
+    changes: AsyncIterator[dict[str, Any]], seconds: float | Callable[[], float]
 ) -> AsyncIterator[dict[str, Any] | None]:
-    """Each message of `changes`, or None after `seconds` without one. Events only say "look
-    again", and a process killed between its commit and its event sends none: a subscriber
-    that also looks every few seconds misses no final state."""
+    """Each message of `changes`, or None after `seconds` (a number, or asked each time)
+    without one. A process killed between its commit and its event sends none: a
+    subscriber that also looks every few seconds misses no final state."""
     pending: asyncio.Future[dict[str, Any]] | None = None
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(changes))
-            done, _ = await asyncio.wait({pending}, timeout=seconds)
+            timeout = seconds() if callable(seconds) else seconds
+            done, _ = await asyncio.wait({pending}, timeout=timeout)
             if done:
                 message, pending = pending.result(), None
                 yield message

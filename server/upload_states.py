@@ -58,3 +58,26 @@ def move(
         upload.error_code, upload.error_message = code or "FAILED", message
     if to == S.PROCESSING:
         upload.attempts += 1
+
+
+def _reachable(start: UploadState) -> frozenset[UploadState]:
+    seen: set[UploadState] = set()
+    frontier = set(NEXT[start])
+    while frontier:
+        state = frontier.pop()
+        seen.add(state)
+        frontier |= NEXT[state] - seen
+    return frozenset(seen)
+
+
+REACHABLE = {state: _reachable(state) for state in NEXT}
+
+
+def passed_through(last: UploadState, announced: UploadState, now: UploadState) -> bool:
+    """Whether an upload last seen `last` and now `now` went through `announced` on its way:
+    a subscriber that reads the row after an event may find it already further on."""
+    return (
+        announced not in (last, now)
+        and announced in REACHABLE[last]
+        and now in REACHABLE[announced]
+    )

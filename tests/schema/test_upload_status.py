@@ -116,6 +116,49 @@ async def test_subscriber_sees_each_state_until_ready(
     assert seen == ["AWAITING_UPLOAD", "QUEUED", "PROCESSING", "READY"]
 
 
+async def test_events_read_late_still_give_each_state_in_order(
+    admin, factory, client, jobs, events, live_server, make_token
+):
+    """The subscriber reads the row after each event; when the worker has already moved on
+    (here: every event held until the job is done), the states it passed through still
+    arrive, in order, before the current one."""
+    version = await draft_version(admin, factory)
+    started = (await admin(START, {"v": version, "name": "levels.csv", "size": len(CSV)}))[
+        "startUpload"
+    ]
+    upload = started["upload"]["id"]
+    token = await make_token(AccountRole.ADMIN)
+    seen: list[str] = []
+    first = asyncio.Event()
+    request = GraphQLRequest(SUBSCRIBE.document, variable_values={"u": upload})
+
+    async def follow() -> None:
+        async with Client(transport=transport(live_server, token)) as session:
+            async for result in session.subscribe(request):
+                seen.append(result["uploadStatus"]["state"])
+                first.set()
+
+    follower = asyncio.create_task(follow())
+    await asyncio.wait_for(first.wait(), 10)
+    held: list[tuple[str, dict]] = []
+    deliver = events.publish
+
+    async def hold(channel: str, message: dict) -> None:
+        held.append((channel, message))
+
+    events.publish = hold
+    put_url = started["instructions"]["putUrl"].removeprefix("http://testserver")
+    assert (await client.put(put_url, content=CSV)).status_code == 200
+    assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    assert [m["state"] for _, m in held] == ["queued", "processing", "ready"]
+    events.publish = deliver
+    for channel, message in held:
+        await deliver(channel, message)
+    await asyncio.wait_for(follower, 10)
+    assert seen == ["AWAITING_UPLOAD", "QUEUED", "PROCESSING", "READY"]
+
+
 async def test_a_bad_token_is_refused_and_hidden_uploads_stay_hidden(
     admin, factory, live_server, make_token
 ):

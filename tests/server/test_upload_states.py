@@ -7,7 +7,7 @@ import pytest
 from server.errors import DomainError
 from server.models import Upload
 from server.models.enums import UploadState as S
-from server.upload_states import FINAL, NEXT, move
+from server.upload_states import FINAL, NEXT, move, passed_through
 
 
 def fresh(state: S = S.AWAITING_UPLOAD) -> Upload:
@@ -56,3 +56,19 @@ def test_every_forbidden_move_is_refused(start):
 
 def test_final_states():
     assert FINAL == {S.READY, S.FAILED, S.REJECTED, S.ABORTED}
+
+
+@pytest.mark.parametrize(
+    ("last", "announced", "now", "expected"),
+    [
+        (S.AWAITING_UPLOAD, S.QUEUED, S.READY, True),  # read late: QUEUED still shown
+        (S.QUEUED, S.PROCESSING, S.READY, True),
+        (S.QUEUED, S.PROCESSING, S.QUEUED, True),  # a retry: PROCESSING came between
+        (S.PROCESSING, S.PROCESSING, S.READY, False),  # already shown
+        (S.QUEUED, S.READY, S.READY, False),  # the current state is shown as such
+        (S.READY, S.QUEUED, S.READY, False),  # nothing follows a final state
+        (S.AWAITING_UPLOAD, S.FAILED, S.READY, False),  # READY never follows FAILED
+    ],
+)
+def test_passed_through(last, announced, now, expected):
+    assert passed_through(last, announced, now) is expected
