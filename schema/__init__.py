@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from schema.accounts import AccountQueries
 from schema.analytics import AnalyticsQueries
 from schema.audit import AuditQueries
+from schema.compiled import CompilingExecutor
 from schema.cooperation import CooperationMutations, CooperationQueries
 from schema.datasets import DatasetMutations, DatasetQueries
 from schema.errors import should_mask
@@ -95,6 +96,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
+        execution_context_class=CompilingExecutor,  # root fields of queries compiled to SQL
         # limits come from each request's settings (Protection), so one schema serves all
         extensions=[
             Protection,

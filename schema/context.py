@@ -40,6 +40,9 @@ class Context:
     response: Any = None  # the HTTP response being built (headers); None on a WebSocket
     limiter: Any = None  # the RateLimiter (server/ratelimit.py)
     rate_limit: Any = None  # this request's Charge, set before execution
+    # root fields of queries may answer with the database's JSON text (schema/compiled):
+    # only where the response is encoded by GraphQLEndpoint.encode_json (HTTP)
+    raw_json: bool = False
     # jobs to enqueue once the mutation's transaction has committed, never before
     after_commit: list[tuple[str, tuple[Any, ...], str]] = field(default_factory=list)
     events_after_commit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

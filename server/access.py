@@ -36,28 +36,30 @@ PUBLIC_PHASES = (
 )
 
 
-def project_visible(principal: Principal) -> ColumnElement[bool]:
+def project_visible(principal: Principal, project: Any = Project) -> ColumnElement[bool]:
+    """The projects the principal may see; `project` is the Project entity or an alias of it
+    (the compiled read path gives every nesting level its own)."""
     if principal.is_staff:
         return true()
-    clauses: list[ColumnElement[bool]] = [Project.phase.in_(PUBLIC_PHASES)]
+    clauses: list[ColumnElement[bool]] = [project.phase.in_(PUBLIC_PHASES)]
     if principal.researcher_id is not None:
         clauses.append(
             exists()
             .where(
-                ProjectMember.project_id == Project.id,
+                ProjectMember.project_id == project.id,
                 ProjectMember.researcher_id == principal.researcher_id,
             )
-            .correlate(Project)  # also inside queries that join the link tables
+            .correlate(project)  # also inside queries that join the link tables
         )
     institution_ids = _principal_institutions(principal)
     if institution_ids is not None:
         clauses.append(
             exists()
             .where(
-                ProjectInstitution.project_id == Project.id,
+                ProjectInstitution.project_id == project.id,
                 ProjectInstitution.institution_id.in_(institution_ids),
             )
-            .correlate(Project)
+            .correlate(project)
         )
     return or_(*clauses)
 

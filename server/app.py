@@ -172,7 +172,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             user_agent=request.headers.get("user-agent"),
             response=None if websocket else response,
             limiter=self.guard.limiter,
+            raw_json=self.settings.compiled_reads and not websocket,
         )
+
+    def encode_json(self, data: object) -> str:
+        from schema.compiled import encode_response
+
+        return encode_response(data)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket in connection_init: {"Authorization": "Bearer <token>"}."""

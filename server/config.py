@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     field_suggestions: bool = Field(
         default=True, description="'Did you mean ...?' hints in errors (turn off in production)"
     )
+    compiled_reads: bool = Field(
+        default=True,
+        description="Answer the root fields of read-only queries that map to the model with"
+        " one SQL statement each, built as JSON by the database (off: every field through"
+        " strawberry's resolvers)",
+    )
     max_query_depth: int = Field(default=12, ge=1, description="Deepest selection nesting")
     max_query_tokens: int = Field(
         default=2000, ge=1, description="Most lexical tokens in one GraphQL document"

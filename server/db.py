@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -73,6 +74,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
+    # SQLite has no base64 in SQL: the compiled read path builds global ids and cursors
+    for name, encode in (
+        ("satreps_b64", base64.b64encode),
+        ("satreps_b64url", base64.urlsafe_b64encode),
+    ):
+        dbapi_conn.create_function(name, 1, _text_codec(encode), deterministic=True)
+    dbapi_conn.create_function("satreps_isoformat", 1, _isoformat, deterministic=True)
+
+
+def _isoformat(stored: str | None) -> str | None:
+    """A stored UTC datetime as the API writes it (datetime.isoformat)."""
+    if stored is None:
+        return None
+    return dt.datetime.fromisoformat(stored).replace(tzinfo=dt.UTC).isoformat()
+
+
+def _text_codec(encode: Any) -> Any:
+    def apply(value: Any) -> str | None:
+        return None if value is None else encode(str(value).encode()).decode()
+
+    return apply
 
 
 def _sqlite_begin(conn: Any) -> None:

@@ -1,0 +1,139 @@
+"""The compiled read path: root fields of a query answered by one SQL statement each, the
+JSON built by the database and passed through to the response without being rebuilt.
+
+strawberry parses, validates, applies the limits and the extensions as for any request;
+graphql-core's executor then asks, for each root field of a query, whether the whole
+selection maps to the model (`compiler.ROOTS`, `compiler.FIELDS`). If so the field is one
+statement whose JSON text goes into the response as it is (`RawJSON`, spliced by
+`encode_response`); if not (a custom resolver, a mutation, a subscription, an argument
+strawberry would refuse) graphql-core resolves it through strawberry as before. A query may
+mix both. `Settings.compiled_reads` turns the path off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from graphql import GraphQLObjectType, OperationType
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import Path
+from sqlalchemy.exc import OperationalError
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.compiled.compiler import ROOTS, Compiler
+from schema.compiled.sqljson import NotCompilable, SqlJson
+
+log = logging.getLogger(__name__)
+TOO_DEEP = "parser stack overflow"
+
+
+class RawJSON:
+    """A root field's value as JSON text from the database."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"RawJSON({self.text[:40]!r}...)"
+
+    def value(self) -> Any:
+        return json.loads(self.text)
+
+
+class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, with the root fields of queries compiled where they can be."""
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        if path.prev is None and self.operation.operation == OperationType.QUERY:
+            compiled = self._compile(parent_type, field_details_list)
+            if compiled is not None:
+                return self._run(compiled, parent_type, source, field_details_list, path)
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+    def _compile(self, parent_type: GraphQLObjectType, details: FieldDetailsList) -> Any:
+        ctx = self.context_value
+        if not getattr(ctx, "raw_json", False):
+            return None
+        root = ROOTS.get(details[0].node.name.value)
+        if root is None:
+            return None
+        try:
+            dialect = ctx.session.bind.dialect.name
+            compiler = Compiler(self, ctx.principal, SqlJson(dialect))
+            value = root(compiler, details, compiler.arguments(parent_type, details))
+            return compiler.json.statement(value)
+        except NotCompilable as reason:
+            log.debug("%s answered by strawberry: %s", details[0].node.name.value, reason)
+            return None
+
+    async def _run(
+        self,
+        stmt: Any,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        details: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        try:
+            async with self.context_value.db() as session:
+                text = await session.scalar(stmt)
+        except OperationalError as error:
+            if TOO_DEEP not in str(error):
+                return self._failed(error, parent_type, details, path)
+            # SQLite's parser refuses statements nested too deeply (before running them,
+            # so the transaction is intact): strawberry answers this one
+            log.info("%s answered by strawberry: %s", details[0].node.name.value, TOO_DEEP)
+            resolved = super().execute_field(parent_type, source, details, path, None)
+            return await resolved if self.is_awaitable(resolved) else resolved
+        except Exception as error:
+            return self._failed(error, parent_type, details, path)
+        return None if text is None else RawJSON(text)
+
+    def _failed(
+        self,
+        error: Exception,
+        parent_type: GraphQLObjectType,
+        details: FieldDetailsList,
+        path: Path,
+    ) -> None:
+        field_def = parent_type.fields[details[0].node.name.value]
+        self.handle_field_error(error, field_def.type, details, path)
+
+
+def encode_response(data: Any) -> str:
+    """The response as JSON, the compiled fields' text spliced in as it came."""
+    fields = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(fields, dict) or not any(isinstance(v, RawJSON) for v in fields.values()):
+        return json.dumps(data, separators=(",", ":"))
+    parts = []
+    for key, value in data.items():
+        if key == "data":
+            members = ",".join(
+                f"{json.dumps(name)}:{_encode_value(item)}" for name, item in fields.items()
+            )
+            parts.append(f'"data":{{{members}}}')
+        else:
+            parts.append(f"{json.dumps(key)}:{json.dumps(value, separators=(',', ':'))}")
+    return "{" + ",".join(parts) + "}"
+
+
+def _encode_value(value: Any) -> str:
+    if isinstance(value, RawJSON):
+        return value.text
+    return json.dumps(value, separators=(",", ":"))
+
+
+__all__ = ["CompilingExecutor", "NotCompilable", "RawJSON", "encode_response"]

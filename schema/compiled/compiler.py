@@ -1,0 +1,516 @@
+"""A GraphQL root field compiled into one SQL statement that returns the field's JSON.
+
+Types map to tables, fields to columns, relationships, connections and expressions of
+the model; the access rules of `server.access` go into the statement as SQL. Every level of
+nesting reads through aliases of its own, so no subquery is ever correlated by mistake.
+Anything outside the map, and any argument strawberry would answer with an error, raises
+NotCompilable: strawberry then resolves the field as before, errors and all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLObjectType
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.values import get_argument_values
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, true
+from sqlalchemy.orm import aliased
+from strawberry.relay import GlobalID
+
+from schema.compiled.sqljson import NotCompilable, SqlJson, sql_text
+from server import models as m
+from server.access import email_visible, project_visible
+from server.auth import Principal
+from server.errors import DomainError
+from server.models.enums import InstitutionKind, InstitutionRole, MemberRole, ProjectPhase
+from server.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor
+
+Builder = Callable[["Compiler", Any, FieldDetailsList, dict[str, Any]], ColumnElement[Any]]
+
+
+@dataclass
+class Compiler:
+    """Compiles one root field of one request: the executor gives fragments, variables and
+    arguments exactly as graphql-core would use them."""
+
+    executor: Any
+    principal: Principal
+    json: SqlJson
+
+    def object(self, type_name: str, row: Any, details: FieldDetailsList) -> ColumnElement[Any]:
+        """The JSON object of `type_name` for the row (an alias) with the selection of
+        `details`, built from the columns and nested statements of the type's fields."""
+        gtype = self.executor.schema.get_type(type_name)
+        if not isinstance(gtype, GraphQLObjectType):
+            raise NotCompilable(type_name)
+        collected = self.executor.collect_subfields(gtype, details)
+        if collected.new_defer_usages or collected.forbidden_directive_instances:
+            raise NotCompilable("@defer / @stream")
+        fields = FIELDS.get(type_name)
+        if fields is None:
+            raise NotCompilable(type_name)
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        for response_name, sub in collected.grouped_field_set.items():
+            name = sub[0].node.name.value
+            if name == "__typename":
+                pairs.append((response_name, sql_text(type_name)))
+                continue
+            build = fields.get(name)
+            if build is None:
+                raise NotCompilable(f"{type_name}.{name}")
+            pairs.append((response_name, build(self, row, sub, self.arguments(gtype, sub))))
+        return self.json.obj(pairs)
+
+    def arguments(self, gtype: GraphQLObjectType, details: FieldDetailsList) -> dict[str, Any]:
+        first = details[0]
+        field_def = gtype.fields[first.node.name.value]
+        if not field_def.args and not first.node.arguments:
+            return {}
+        return get_argument_values(
+            field_def,
+            first.node,
+            self.executor.variable_values,
+            first.fragment_variable_values,
+            self.executor.hide_suggestions,
+        )
+
+    def visible(self, project: Any) -> ColumnElement[bool]:
+        return project_visible(self.principal, project)
+
+    def project_list(
+        self, details: FieldDetailsList, link: Any, link_key: Any, outer_key: Any
+    ) -> ColumnElement[Any]:
+        """The projects joined to the outer row through a link table, that the principal
+        may see, in id order (the dataloaders' order)."""
+        project = aliased(m.Project)
+        rows = (
+            select(project)
+            .select_from(link)
+            .join(project, project.id == link.project_id)
+            .where(link_key == outer_key, self.visible(project))
+        )
+        return self.json.array(rows, self.object("Project", project, details), [project.id])
+
+
+def column(name: str) -> Builder:
+    return lambda c, row, details, args: getattr(row, name)
+
+
+def as_datetime(name: str) -> Builder:
+    return lambda c, row, details, args: c.json.datetime(getattr(row, name))
+
+
+def as_date(name: str) -> Builder:
+    return lambda c, row, details, args: c.json.date(getattr(row, name))
+
+
+def as_enum(name: str, enum_cls: Any) -> Builder:
+    return lambda c, row, details, args: c.json.enum(getattr(row, name), enum_cls)
+
+
+def global_id(type_name: str) -> Builder:
+    return lambda c, row, details, args: c.json.global_id(type_name, row.id)
+
+
+def prefixed_url(name: str, prefix: str) -> Builder:
+    def build(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+        value = getattr(row, name)
+        return func.nullif(sql_text(prefix).op("||")(func.coalesce(value, "")), prefix)
+
+    return build
+
+
+# --- Theme ---------------------------------------------------------------------------
+
+
+def theme_parent(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    parent = aliased(m.Theme)
+    rows = select(parent).where(parent.id == row.parent_id)
+    return c.json.one(rows, c.object("Theme", parent, details))
+
+
+def theme_children(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    child = aliased(m.Theme)
+    rows = select(child).where(child.parent_id == row.id)
+    return c.json.array(rows, c.object("Theme", child, details), [child.id])
+
+
+def theme_sdgs(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    sdg = aliased(m.ThemeSdg)
+    return c.json.array(select(sdg).where(sdg.theme_id == row.id), sdg.sdg, [sdg.sdg])
+
+
+def theme_projects(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link = aliased(m.ProjectTheme)
+    return c.project_list(details, link, link.theme_id, row.id)
+
+
+# --- Country and institution ------------------------------------------------------------
+
+
+def country_of(key: str) -> Builder:
+    def build(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+        country = aliased(m.Country)
+        rows = select(country).where(country.code == getattr(row, key))
+        return c.json.one(rows, c.object("Country", country, details))
+
+    return build
+
+
+def institution_of(key: str) -> Builder:
+    def build(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+        institution = aliased(m.Institution)
+        rows = select(institution).where(institution.id == getattr(row, key))
+        return c.json.one(rows, c.object("Institution", institution, details))
+
+    return build
+
+
+def institution_projects(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link = aliased(m.ProjectInstitution)
+    return c.project_list(details, link, link.institution_id, row.id)
+
+
+# --- Project ------------------------------------------------------------------------------
+
+
+def project_themes(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link, theme = aliased(m.ProjectTheme), aliased(m.Theme)
+    rows = (
+        select(theme)
+        .select_from(link)
+        .join(theme, theme.id == link.theme_id)
+        .where(link.project_id == row.id)
+    )
+    return c.json.array(rows, c.object("Theme", theme, details), [theme.id])
+
+
+def project_countries(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link, country = aliased(m.ProjectCountry), aliased(m.Country)
+    rows = (
+        select(country)
+        .select_from(link)
+        .join(country, country.code == link.country_code)
+        .where(link.project_id == row.id)
+    )
+    return c.json.array(rows, c.object("Country", country, details), [country.code])
+
+
+def project_institutions(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link = aliased(m.ProjectInstitution)
+    rows = select(link).where(link.project_id == row.id)
+    return c.json.array(rows, c.object("ProjectInstitution", link, details), [link.id])
+
+
+def project_members(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link = aliased(m.ProjectMember)
+    rows = select(link).where(link.project_id == row.id)
+    return c.json.array(rows, c.object("ProjectMember", link, details), [link.id])
+
+
+def member_institution(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    return institution_of("institution_id")(c, row, details, args)
+
+
+# --- Researcher ---------------------------------------------------------------------------
+
+
+def researcher_email(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    return row.email if email_visible(c.principal) else literal_column("NULL")
+
+
+def researcher_affiliations(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link = aliased(m.Affiliation)
+    rows = select(link).where(link.researcher_id == row.id)
+    order = [link.start_date.desc(), link.id]
+    return c.json.array(rows, c.object("Affiliation", link, details), order)
+
+
+def researcher_projects(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link = aliased(m.ProjectMember)
+    return c.project_list(details, link, link.researcher_id, row.id)
+
+
+def researcher_of(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    researcher = aliased(m.Researcher)
+    rows = select(researcher).where(researcher.id == row.researcher_id)
+    return c.json.one(rows, c.object("Researcher", researcher, details))
+
+
+FIELDS: dict[str, dict[str, Builder]] = {
+    "Theme": {
+        "id": global_id("Theme"),
+        "code": column("code"),
+        "name": column("name"),
+        "description": column("description"),
+        "parent": theme_parent,
+        "children": theme_children,
+        "sdgs": theme_sdgs,
+        "projects": theme_projects,
+    },
+    "Country": {"code": column("code"), "name": column("name")},
+    "Institution": {
+        "id": global_id("Institution"),
+        "nameEn": column("name_en"),
+        "nameLocal": column("name_local"),
+        "acronym": column("acronym"),
+        "kind": as_enum("kind", InstitutionKind),
+        "rorId": column("ror_id"),
+        "website": column("website"),
+        "createdAt": as_datetime("created_at"),
+        "rorUrl": prefixed_url("ror_id", "https://ror.org/"),
+        "country": country_of("country_code"),
+        "projects": institution_projects,
+    },
+    "Project": {
+        "id": global_id("Project"),
+        "title": column("title"),
+        "acronym": column("acronym"),
+        "summary": column("summary"),
+        "startDate": as_date("start_date"),
+        "endDate": as_date("end_date"),
+        "phase": as_enum("phase", ProjectPhase),
+        "rdSignedOn": as_date("rd_signed_on"),
+        "createdAt": as_datetime("created_at"),
+        "updatedAt": as_datetime("updated_at"),
+        "themes": project_themes,
+        "partnerCountries": project_countries,
+        "institutions": project_institutions,
+        "members": project_members,
+    },
+    "ProjectInstitution": {
+        "role": as_enum("role", InstitutionRole),
+        "institution": institution_of("institution_id"),
+    },
+    "ProjectMember": {
+        "role": as_enum("role", MemberRole),
+        "researcher": researcher_of,
+        "institution": member_institution,
+    },
+    "Researcher": {
+        "id": global_id("Researcher"),
+        "nameEn": column("name_en"),
+        "nameLocal": column("name_local"),
+        "orcid": column("orcid"),
+        "createdAt": as_datetime("created_at"),
+        "orcidUrl": prefixed_url("orcid", "https://orcid.org/"),
+        "email": researcher_email,
+        "affiliations": researcher_affiliations,
+        "projects": researcher_projects,
+    },
+    "Affiliation": {
+        "title": column("title"),
+        "startDate": as_date("start_date"),
+        "endDate": as_date("end_date"),
+        "institution": institution_of("institution_id"),
+    },
+}
+
+# --- Root fields -----------------------------------------------------------------------------
+
+NODE_MODELS: dict[str, Any] = {
+    "Theme": m.Theme,
+    "Project": m.Project,
+    "Institution": m.Institution,
+    "Researcher": m.Researcher,
+}
+
+
+def root_themes(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
+    theme = aliased(m.Theme)
+    rows = select(theme)
+    if args.get("rootsOnly"):
+        rows = rows.where(theme.parent_id.is_(None))
+    return c.json.array(rows, c.object("Theme", theme, details), [theme.id])
+
+
+def root_node(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
+    try:
+        gid = GlobalID.from_id(args["id"])
+        key = int(gid.node_id)
+    except Exception as error:  # strawberry answers a malformed id (null or an error)
+        raise NotCompilable("id") from error
+    model = NODE_MODELS.get(gid.type_name)
+    if model is None:
+        raise NotCompilable(gid.type_name)
+    row = aliased(model)
+    rows = select(row).where(row.id == key)
+    if model is m.Project:
+        rows = rows.where(c.visible(row))
+    return c.json.one(rows, c.object(gid.type_name, row, details))
+
+
+def page_size(args: dict[str, Any]) -> tuple[int, int | None]:
+    """(size, after key) of a forward page; anything else is strawberry's to answer."""
+    if args.get("last") is not None or args.get("before") is not None:
+        raise NotCompilable("backward pages")
+    first = args.get("first")
+    if first is not None and not 0 <= first <= MAX_PAGE:
+        raise NotCompilable("first")
+    after = args.get("after")
+    try:
+        key = decode_cursor(after, "after") if after is not None else None
+    except DomainError as error:
+        raise NotCompilable("after") from error
+    return (DEFAULT_PAGE if first is None else first), key
+
+
+def connection(
+    c: Compiler,
+    details: FieldDetailsList,
+    args: dict[str, Any],
+    base: Select[Any],
+    model: Any,
+    node_type: str,
+) -> ColumnElement[Any]:
+    """A keyset page of `base` (a select of one entity, filters and access rules applied) as
+    the Connection JSON: totalCount, edges { cursor node }, nodes, pageInfo."""
+    size, after = page_size(args)
+    matching = base.subquery()
+    total = select(func.count()).select_from(matching).scalar_subquery()
+    window_rows = base if after is None else base.where(model.id > after)
+    window = window_rows.order_by(model.id).limit(size + 1).subquery()
+    row = aliased(model, window)
+    in_page = select(row).order_by(row.id).limit(size)
+    page = in_page.subquery()
+    node = aliased(model, page)
+    gtype = c.executor.schema.get_type(f"{node_type}Connection")
+    collected = c.executor.collect_subfields(gtype, details)
+    if collected.new_defer_usages or collected.forbidden_directive_instances:
+        raise NotCompilable("@defer / @stream")
+    pairs: list[tuple[str, ColumnElement[Any]]] = []
+    for response_name, sub in collected.grouped_field_set.items():
+        name = sub[0].node.name.value
+        if name == "__typename":
+            value: ColumnElement[Any] = sql_text(f"{node_type}Connection")
+        elif name == "totalCount":
+            value = total
+        elif name == "nodes":
+            value = c.json.array(select(node), c.object(node_type, node, sub), [node.id])
+        elif name == "edges":
+            edge = edge_object(c, sub, node, node_type)
+            value = c.json.array(select(node), edge, [node.id])
+        elif name == "pageInfo":
+            value = page_info(c, sub, window, page, size, after)
+        else:
+            raise NotCompilable(name)
+        pairs.append((response_name, value))
+    return c.json.obj(pairs)
+
+
+def edge_object(c: Compiler, details: FieldDetailsList, node: Any, node_type: str) -> Any:
+    gtype = c.executor.schema.get_type(f"{node_type}Edge")
+    collected = c.executor.collect_subfields(gtype, details)
+    pairs: list[tuple[str, ColumnElement[Any]]] = []
+    for response_name, sub in collected.grouped_field_set.items():
+        name = sub[0].node.name.value
+        if name == "__typename":
+            pairs.append((response_name, sql_text(f"{node_type}Edge")))
+        elif name == "cursor":
+            pairs.append((response_name, c.json.cursor(node.id)))
+        elif name == "node":
+            pairs.append((response_name, c.object(node_type, node, sub)))
+        else:
+            raise NotCompilable(name)
+    return c.json.obj(pairs)
+
+
+def page_info(
+    c: Compiler, details: FieldDetailsList, window: Any, page: Any, size: int, after: int | None
+) -> Any:
+    gtype = c.executor.schema.get_type("PageInfo")
+    collected = c.executor.collect_subfields(gtype, details)
+    more = select(func.count()).select_from(window).scalar_subquery() > size
+    pairs: list[tuple[str, ColumnElement[Any]]] = []
+    for response_name, sub in collected.grouped_field_set.items():
+        name = sub[0].node.name.value
+        if name == "__typename":
+            value: ColumnElement[Any] = sql_text("PageInfo")
+        elif name == "hasNextPage":
+            value = c.json.boolean(more)
+        elif name == "hasPreviousPage":
+            value = c.json.boolean(true() if after is not None else ~true())
+        elif name in ("startCursor", "endCursor"):
+            edge = func.min(page.c.id) if name == "startCursor" else func.max(page.c.id)
+            value = select(c.json.cursor(edge)).select_from(page).scalar_subquery()
+        else:
+            raise NotCompilable(name)
+        pairs.append((response_name, value))
+    return c.json.obj(pairs)
+
+
+def root_projects(
+    c: Compiler, details: FieldDetailsList, args: dict[str, Any]
+) -> ColumnElement[Any]:
+    from server.projects import in_partner_country
+
+    base = select(m.Project).where(c.visible(m.Project))
+    flt = args.get("filter") or {}
+    if flt.get("themeId") is not None or flt.get("year") is not None:
+        raise NotCompilable("filter.themeId / filter.year")  # a subtree walk / a date check
+    if flt.get("country"):
+        base = base.where(in_partner_country(flt["country"]))
+    if flt.get("phase") is not None:
+        base = base.where(m.Project.phase == ProjectPhase(flt["phase"]))
+    if flt.get("institutionId") is not None:
+        institution = id_of(flt["institutionId"], "Institution")
+        linked = select(m.ProjectInstitution.project_id).where(
+            m.ProjectInstitution.institution_id == institution
+        )
+        base = base.where(m.Project.id.in_(linked))
+    return connection(c, details, args, base, m.Project, "Project")
+
+
+def root_institutions(
+    c: Compiler, details: FieldDetailsList, args: dict[str, Any]
+) -> ColumnElement[Any]:
+    from server.institutions import InstitutionFilter, institutions_query
+
+    flt = args.get("filter")
+    service_filter = None
+    if flt:
+        kind = flt.get("kind")
+        service_filter = InstitutionFilter(
+            country=flt.get("country"),
+            kind=InstitutionKind(kind) if kind is not None else None,
+            name=flt.get("name"),
+        )
+    base = institutions_query(service_filter)
+    return connection(c, details, args, base, m.Institution, "Institution")
+
+
+def root_researchers(
+    c: Compiler, details: FieldDetailsList, args: dict[str, Any]
+) -> ColumnElement[Any]:
+    from server.researchers import ResearcherFilter, researchers_query
+
+    flt = args.get("filter")
+    service_filter = None
+    if flt:
+        service_filter = ResearcherFilter(name=flt.get("name"), orcid=flt.get("orcid"))
+        if flt.get("institutionId") is not None:
+            service_filter.institution_id = id_of(flt["institutionId"], "Institution")
+    base = researchers_query(service_filter)
+    return connection(c, details, args, base, m.Researcher, "Researcher")
+
+
+def id_of(value: Any, type_name: str) -> int:
+    try:
+        gid = value if isinstance(value, GlobalID) else GlobalID.from_id(value)
+        if gid.type_name == type_name:
+            return int(gid.node_id)
+    except Exception:
+        pass
+    raise NotCompilable("id")  # strawberry answers with its INVALID_ID error
+
+
+ROOTS: dict[str, Callable[[Compiler, FieldDetailsList, dict[str, Any]], ColumnElement[Any]]] = {
+    "themes": root_themes,
+    "node": root_node,
+    "projects": root_projects,
+    "institutions": root_institutions,
+    "researchers": root_researchers,
+}
