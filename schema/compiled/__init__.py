@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from graphql import GraphQLObjectType, OperationType
@@ -22,11 +23,15 @@ from graphql.pyutils import Path
 from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.compiled.compiler import ROOTS, Compiler
+from schema.compiled.compiler import ROOTS, Compiler, principal_key
 from schema.compiled.sqljson import NotCompilable, SqlJson
 
 log = logging.getLogger(__name__)
 TOO_DEEP = "parser stack overflow"
+# plans per document field, variables and principal shape: parse and validation are cached
+# by strawberry (ParserCache keeps a document's nodes while the query text repeats)
+PLAN_CACHE_SIZE = 1024
+PLANS: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
 
 
 class RawJSON:
@@ -70,14 +75,39 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         root = ROOTS.get(details[0].node.name.value)
         if root is None:
             return None
+        dialect = ctx.session.bind.dialect.name
+        key = self._plan_key(dialect, ctx.principal, details)
+        found = PLANS.get(key)
+        if found is not None and found[0] is details[0].node:
+            PLANS.move_to_end(key)
+            return found[1]
         try:
-            dialect = ctx.session.bind.dialect.name
             compiler = Compiler(self, ctx.principal, SqlJson(dialect))
             value = root(compiler, details, compiler.arguments(parent_type, details))
-            return compiler.json.statement(value)
+            stmt = compiler.json.statement(value)
         except NotCompilable as reason:
             log.debug("%s answered by strawberry: %s", details[0].node.name.value, reason)
-            return None
+            stmt = None
+        # the field node is kept with its plan: its id cannot be reused while cached
+        PLANS[key] = (details[0].node, stmt)
+        if len(PLANS) > PLAN_CACHE_SIZE:
+            PLANS.popitem(last=False)
+        return stmt
+
+    def _plan_key(self, dialect: str, principal: Any, details: FieldDetailsList) -> Any:
+        """A plan depends on the document's field, the variables' values (arguments,
+        @include/@skip) and what the access rules of the principal read."""
+        try:
+            variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            variables = repr(self.variable_values.coerced)
+        return (
+            dialect,
+            id(details[0].node),
+            len(details),
+            variables,
+            principal_key(principal),
+        )
 
     async def _run(
         self,

@@ -46,9 +46,7 @@ class SqlJson:
             args += [sql_text(key), value]
         return func.json_build_object(*args) if self.pg else func.json_object(*args)
 
-    def array(
-        self, rows: Select[Any], item: Any, order: list[Any]
-    ) -> ColumnElement[Any]:
+    def array(self, rows: Select[Any], item: Any, order: list[Any]) -> ColumnElement[Any]:
         """The JSON array of `item` over `rows` (a select giving FROM and WHERE), in order."""
         if self.pg:
             agg = aggregate_order_by(func.json_agg(item), *order)

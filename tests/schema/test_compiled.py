@@ -66,6 +66,8 @@ RESEARCHERS = """{ researchers(first: 3) { totalCount nodes { nameEn email affil
 NESTED = """{ themes { id name sdgs children { code } projects { id title startDate createdAt
     themes { code } partnerCountries { name }
     institutions { role institution { id nameEn rorUrl country { name } } } } } }"""
+NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Theme { code }
+    ... on Project { title } } }"""
 MIXED = """{ me { role } themes(rootsOnly: true) { code } countries { code }
     projects(first: 2) { totalCount } }"""
 
@@ -87,6 +89,9 @@ def written(world: World) -> list[tuple[str, dict[str, Any]]]:
         (NODE, {"id": gid("Project", 10**9)}),
         (NODE, {"id": gid("Dataset", world.samples["public"].dataset)}),  # not compiled
         (NODE, {"id": "not-an-id"}),
+        (NODES, {"ids": [gid("Theme", 2), gid("Project", project), gid("Project", proposal)]}),
+        (NODES, {"ids": [gid("Theme", 2), gid("Dataset", 1)]}),  # a type not compiled
+        (NODES, {"ids": [gid("Theme", 10**9), "bad"]}),
         (PROJECT_PAGE, {}),
         (PROJECT_PAGE, {"first": 1}),
         (PROJECT_PAGE, {"first": 0}),
