@@ -43,6 +43,11 @@ class Context:
     # root fields of queries may answer with the database's JSON text (schema/compiled):
     # only where the response is encoded by GraphQLEndpoint.encode_json (HTTP)
     raw_json: bool = False
+    fast_key: Any = None  # this request's key in the compiled documents' fast path
+    fast_plans: Any = None  # the app's FastPlans (schema/compiled/fast.py)
+    query_points: int | None = None  # what the request took from the rate-limit budget
+    root_fields: int = 0  # root fields executed, and those answered compiled:
+    compiled_roots: list[tuple[str, Any]] = field(default_factory=list)
     # jobs to enqueue once the mutation's transaction has committed, never before
     after_commit: list[tuple[str, tuple[Any, ...], str]] = field(default_factory=list)
     events_after_commit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

@@ -212,31 +212,17 @@ class Protection(SchemaExtension):
                 cost=cost,
                 maxCost=settings.max_query_cost,
             )
-        await self._charge(ctx, points(cost))
+        ctx.query_points = points(cost)  # a compiled document's fast path charges the same
+        await self._charge(ctx, ctx.query_points)
         yield
 
     async def _charge(self, ctx: Any, cost: int) -> None:
-        principal = ctx.principal
-        if principal.is_authenticated:
-            key, limit = f"account:{principal.account_id}", ctx.settings.rate_limit_points
-        else:
-            key, limit = (
-                f"client:{ctx.client or 'unknown'}",
-                ctx.settings.rate_limit_anonymous_points,
-            )
-        if limit <= 0 or ctx.limiter is None:
+        charge = await charge_budget(ctx, cost)
+        if charge is None:
             return
-        charge: Charge = await ctx.limiter.charge(key, cost, limit)
         ctx.rate_limit = charge
         if ctx.response is not None:
-            ctx.response.headers.update(
-                {
-                    "X-RateLimit-Limit": str(charge.limit),
-                    "X-RateLimit-Remaining": str(charge.remaining),
-                    "X-RateLimit-Used": str(charge.used),
-                    "X-RateLimit-Reset": str(int(charge.reset_at.timestamp())),
-                }
-            )
+            ctx.response.headers.update(rate_limit_headers(charge))
         if not charge.allowed:
             if ctx.response is not None:
                 ctx.response.status_code = 429
@@ -248,6 +234,30 @@ class Protection(SchemaExtension):
                 remaining=charge.remaining,
                 resetAt=charge.reset_at.isoformat(),
             )
+
+
+async def charge_budget(ctx: Any, cost: int) -> Charge | None:
+    """Take `cost` points from the principal's hourly budget (a refused charge takes
+    nothing); None when the principal is not limited. `ctx` has principal, settings,
+    client and limiter."""
+    principal = ctx.principal
+    if principal.is_authenticated:
+        key, limit = f"account:{principal.account_id}", ctx.settings.rate_limit_points
+    else:
+        key, limit = f"client:{ctx.client or 'unknown'}", ctx.settings.rate_limit_anonymous_points
+    if limit <= 0 or ctx.limiter is None:
+        return None
+    result: Charge = await ctx.limiter.charge(key, cost, limit)
+    return result
+
+
+def rate_limit_headers(charge: Charge) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(charge.limit),
+        "X-RateLimit-Remaining": str(charge.remaining),
+        "X-RateLimit-Used": str(charge.used),
+        "X-RateLimit-Reset": str(int(charge.reset_at.timestamp())),
+    }
 
 
 # ---- stable codes on the errors the GraphQL layer gives -------------------------------------

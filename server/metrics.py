@@ -65,6 +65,13 @@ ERRORS = Counter(
     ["route", "operation", "kind"],
     registry=REGISTRY,
 )
+ROOT_FIELDS = Counter(
+    "satreps_graphql_root_fields",
+    "Root fields of queries by how they were answered: compiled (one SQL statement), fast"
+    " (a document seen before, its statements alone) or resolved (strawberry's resolvers)",
+    ["how"],
+    registry=REGISTRY,
+)
 WEBSOCKETS = Gauge(
     "satreps_websocket_connections",
     "Open WebSocket connections (GraphQL subscriptions)",

@@ -25,6 +25,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.compiled.compiler import ROOTS, Compiler, principal_key
 from schema.compiled.sqljson import NotCompilable, SqlJson
+from server.metrics import ROOT_FIELDS
 
 log = logging.getLogger(__name__)
 TOO_DEEP = "parser stack overflow"
@@ -60,18 +61,23 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        if path.prev is None and self.operation.operation == OperationType.QUERY:
+        ctx = self.context_value
+        if (
+            path.prev is None
+            and self.operation.operation == OperationType.QUERY
+            and getattr(ctx, "raw_json", False)
+        ):
+            ctx.root_fields += 1
             compiled = self._compile(parent_type, field_details_list)
             if compiled is not None:
                 return self._run(compiled, parent_type, source, field_details_list, path)
+            ROOT_FIELDS.labels("resolved").inc()
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
 
     def _compile(self, parent_type: GraphQLObjectType, details: FieldDetailsList) -> Any:
         ctx = self.context_value
-        if not getattr(ctx, "raw_json", False):
-            return None
         root = ROOTS.get(details[0].node.name.value)
         if root is None:
             return None
@@ -126,11 +132,34 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             # SQLite's parser refuses statements nested too deeply (before running them,
             # so the transaction is intact): strawberry answers this one
             log.info("%s answered by strawberry: %s", details[0].node.name.value, TOO_DEEP)
+            ROOT_FIELDS.labels("resolved").inc()
             resolved = super().execute_field(parent_type, source, details, path, None)
             return await resolved if self.is_awaitable(resolved) else resolved
         except Exception as error:
             return self._failed(error, parent_type, details, path)
+        self.context_value.compiled_roots.append((path.key, stmt))
+        ROOT_FIELDS.labels("compiled").inc()
         return None if text is None else RawJSON(text)
+
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        """The response; a query answered wholly by compiled statements and without an
+        error is kept for the fast path (`schema.compiled.fast`)."""
+        response = super().build_response(data)
+        ctx = self.context_value
+        key = getattr(ctx, "fast_key", None)
+        plans = getattr(ctx, "fast_plans", None)
+        compiled = dict(getattr(ctx, "compiled_roots", ()))
+        if (
+            key is not None
+            and plans is not None
+            and data is not None
+            and not self.collected_errors.errors
+            and ctx.query_points is not None
+            and len(compiled) == ctx.root_fields == len(data)
+            and all(name in compiled for name in data)
+        ):
+            plans.record(key, [(name, compiled[name]) for name in data], ctx.query_points)
+        return response
 
     def _failed(
         self,

@@ -29,6 +29,8 @@ from sqlalchemy import event
 from schema import SDL_PATH, build_schema
 from schema.compiled.compiler import FIELDS, ROOTS
 from server.app import create_app
+from server.metrics import ROOT_FIELDS
+from server.models.enums import AccountRole
 from tests.factories import gid
 from tests.fixtures.access_world import World, build_world
 
@@ -198,10 +200,12 @@ async def differences(
         token = world.tokens[role]
         for query, variables in documents:
             compiled = await answer(client, token, query, variables)
+            again = await answer(client, token, query, variables)  # the fast path, if kept
             resolved = await answer(strawberry_client, token, query, variables)
-            if compiled != resolved:
+            if not compiled == again == resolved:
                 wrong.append(
                     f"{role} {query[:60]!r} {variables}:\n compiled {json.dumps(compiled)[:600]}"
+                    f"\n again {json.dumps(again)[:600]}"
                     f"\n strawberry {json.dumps(resolved)[:600]}"
                 )
     return wrong
@@ -259,3 +263,33 @@ async def test_the_setting_turns_the_path_off(admin, strawberry_client, engine, 
         status, body = await answer(strawberry_client, admin.token, NESTED, {})
     assert status == 200 and "errors" not in body
     assert len(compiled) == 1 and len(resolved) >= 8  # the dataloaders: one per level
+
+
+async def test_a_document_seen_before_is_answered_by_its_statements_alone(admin, engine, sessions):
+    world = await build_world(sessions)
+    variables = {"id": gid("Institution", world.owner)}
+    before = {how: ROOT_FIELDS.labels(how)._value.get() for how in ("compiled", "fast")}
+    with answering_statements(engine) as first:
+        answer_one = await admin(NODE, variables)
+    with answering_statements(engine) as second:
+        answer_two = await admin(NODE, variables)
+    after = {how: ROOT_FIELDS.labels(how)._value.get() for how in ("compiled", "fast")}
+    assert answer_one == answer_two and answer_one["node"]["__typename"] == "Institution"
+    assert len(first) == len(second) == 1
+    assert (after["compiled"] - before["compiled"], after["fast"] - before["fast"]) == (1, 1)
+
+
+async def test_the_fast_path_charges_the_rate_limit(settings, sessions, jobs, events, make_token):
+    limited = settings.model_copy(update={"rate_limit_points": 3})
+    app = create_app(limited, sessions=sessions, jobs=jobs, events=events)
+    token = await make_token(AccountRole.RESEARCHER)
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"query": "{ themes { code } }"}
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            answers = [await http.post("/graphql", json=body, headers=headers) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert answers[1].json() == answers[0].json()
+    assert answers[3].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
