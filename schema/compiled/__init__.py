@@ -158,7 +158,8 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             and len(compiled) == ctx.root_fields == len(data)
             and all(name in compiled for name in data)
         ):
-            plans.record(key, [(name, compiled[name]) for name in data], ctx.query_points)
+            fields = [(name, compiled[name]) for name in data]
+            plans.record(key, fields, ctx.query_points, ctx.session.bind.dialect)
         return response
 
     def _failed(

@@ -24,8 +24,20 @@ FAST_CACHE_SIZE = 256
 
 @dataclass(frozen=True)
 class FastPlan:
-    fields: tuple[tuple[str, Any], ...]  # (response name, statement), in response order
+    # (response name, SQL, its parameters), in response order: compiled once for the
+    # dialect and sent to the driver as they are
+    fields: tuple[tuple[str, str, Any], ...]
     points: int  # what the request takes from the rate-limit budget
+
+
+def driver_sql(stmt: Any, dialect: Any) -> tuple[str, Any]:
+    """The statement as the driver takes it: SQL text and its parameters (positional for
+    asyncpg and sqlite), IN lists expanded."""
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positional:
+        return compiled.string, tuple(params[name] for name in compiled.positiontup or ())
+    return compiled.string, params
 
 
 def fast_key(payload: Any, principal: Any) -> Any:
@@ -60,8 +72,9 @@ class FastPlans:
             self._plans.move_to_end(key)
         return plan
 
-    def record(self, key: Any, fields: list[tuple[str, Any]], points: int) -> None:
-        self._plans[key] = FastPlan(tuple(fields), points)
+    def record(self, key: Any, fields: list[tuple[str, Any]], points: int, dialect: Any) -> None:
+        compiled = tuple((name, *driver_sql(stmt, dialect)) for name, stmt in fields)
+        self._plans[key] = FastPlan(compiled, points)
         if len(self._plans) > self.size:
             self._plans.popitem(last=False)
 
@@ -69,7 +82,8 @@ class FastPlans:
 async def answer(plan: FastPlan, session: Any) -> str:
     """The response body: each statement's JSON text under its response name."""
     parts = []
-    for name, stmt in plan.fields:
-        text = await session.scalar(stmt)
+    connection = await session.connection()
+    for name, sql, params in plan.fields:
+        text = (await connection.exec_driver_sql(sql, params)).scalar()
         parts.append(f"{json.dumps(name)}:{'null' if text is None else text}")
     return '{"data":{' + ",".join(parts) + "}}"
