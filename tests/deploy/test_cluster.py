@@ -21,6 +21,7 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -361,6 +362,42 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
             await flush_redis()
 
 
+@asynccontextmanager
+async def announced_events() -> AsyncIterator[dict[int, list[str]]]:
+    """Every upload event published on Redis while the block runs, per upload, in order
+    (consecutive repeats once: a retried job announces PROCESSING again)."""
+    redis = Redis.from_url(REDIS_URL)
+    pubsub = redis.pubsub()
+    await pubsub.psubscribe("satreps:upload:*")
+    told: dict[int, list[str]] = {}
+
+    async def record() -> None:
+        async for message in pubsub.listen():
+            if message.get("type") != "pmessage":
+                continue
+            upload = int(message["channel"].decode().rsplit(":", 1)[1])
+            state = json.loads(message["data"])["state"].upper()
+            states = told.setdefault(upload, [])
+            if not states or states[-1] != state:
+                states.append(state)
+
+    listener = asyncio.create_task(record())
+    try:
+        yield told
+    finally:
+        await asyncio.sleep(0.5)  # the last events on their way
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await pubsub.aclose()
+        await redis.aclose()
+
+
+def in_order(wanted: list[str], seen: list[str]) -> bool:
+    """`wanted` is a subsequence of `seen`."""
+    rest = iter(seen)
+    return all(any(state == got for got in rest) for state in wanted)
+
+
 def pk(global_id: str) -> int:
     return int(from_base64(global_id)[1])
 
@@ -437,11 +474,12 @@ async def scenario(d: Deployment, sessions: Any) -> None:
         assert created["createDataset"]["errors"] == []
         version = created["createDataset"]["dataset"]["draft"]["id"]
 
-        killer = asyncio.create_task(kill_when_busy())
-        results = await asyncio.gather(
-            *(run_client(api, replica_a, version, batch, s3, completed) for batch in batches)
-        )
-        await killer
+        async with announced_events() as announced:
+            killer = asyncio.create_task(kill_when_busy())
+            results = await asyncio.gather(
+                *(run_client(api, replica_a, version, batch, s3, completed) for batch in batches)
+            )
+            await killer
         watches = [w for batch in results for w in batch]
 
         # the proxy saw B die and sends everything to A
@@ -517,6 +555,9 @@ async def scenario(d: Deployment, sessions: Any) -> None:
         assert watch.states[0] == "AWAITING_UPLOAD", (expected.name, watch.states)
         assert watch.states[-1] == expected.expect, (expected.name, watch.states)
         assert not TERMINAL & set(watch.states[:-1]), (expected.name, watch.states)
+        # every state a process announced reached the subscriber, in order
+        told = announced.get(upload.id, [])
+        assert in_order(told, watch.states), (expected.name, told, watch.states)
         assert files_per_upload.get(upload.id, 0) == (1 if expected.expect == "READY" else 0)
         if expected.expect == "READY":
             assert upload.sha256 == expected.sha and upload.size == len(expected.body)
