@@ -44,6 +44,13 @@ def _graphql_error(status: int, code: str, message: str, **headers: str) -> JSON
     )
 
 
+def timeout_error(limit: float) -> Any:
+    from graphql import GraphQLError
+
+    message = f"the operation took longer than {limit:g} s and was stopped"
+    return GraphQLError(message, extensions={"code": "TIMEOUT"})
+
+
 class GraphQLEndpoint(GraphQL[Context, None]):
     """Strawberry's ASGI view with a session, a principal and limits around each request."""
 
@@ -122,7 +129,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         from schema.protection import charge_budget, rate_limit_headers
         from server.metrics import ROOT_FIELDS
 
-        body = await request.body()
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return request.receive  # uploads stream on, unread
+        body = await request.body()  # within max_body_bytes (checked before)
         sent = False
 
         async def replay() -> Message:
@@ -132,8 +141,6 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 return {"type": "http.request", "body": body, "more_body": False}
             return await request.receive()
 
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            return replay
         try:
             key = fast.fast_key(json.loads(body), principal)
         except ValueError:
@@ -152,9 +159,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         charge = await charge_budget(budget, plan.points)
         if charge is not None and not charge.allowed:
             return replay  # strawberry refuses it as ever (a refused charge takes nothing)
+        limit = self.settings.execution_timeout_seconds
         try:
-            async with asyncio.timeout(self.settings.execution_timeout_seconds):
+            async with asyncio.timeout(limit):
                 text = await fast.answer(plan, session)
+        except TimeoutError:  # as execute_operation answers it
+            text = json.dumps({"data": None, "errors": [timeout_error(limit).formatted]})
         except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
             await session.rollback()
             return replay
@@ -204,7 +214,6 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         rolls back); subscriptions are long-lived and only their start is timed."""
         import asyncio
 
-        from graphql import GraphQLError
         from strawberry.types import ExecutionResult
 
         limit = self.settings.execution_timeout_seconds
@@ -212,9 +221,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             async with asyncio.timeout(limit):
                 return await super().execute_operation(*args, **kwargs)
         except TimeoutError:
-            message = f"the operation took longer than {limit:g} s and was stopped"
-            error = GraphQLError(message, extensions={"code": "TIMEOUT"})
-            return ExecutionResult(data=None, errors=[error])
+            return ExecutionResult(data=None, errors=[timeout_error(limit)])
 
     async def get_context(self, request: Any, response: Any) -> Context:
         websocket = request.scope["type"] == "websocket"

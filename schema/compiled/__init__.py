@@ -46,9 +46,6 @@ class RawJSON:
     def __repr__(self) -> str:
         return f"RawJSON({self.text[:40]!r}...)"
 
-    def value(self) -> Any:
-        return json.loads(self.text)
-
 
 class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, with the root fields of queries compiled where they can be."""
