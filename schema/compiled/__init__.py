@@ -23,7 +23,8 @@ from graphql.pyutils import Path
 from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.compiled.compiler import ROOTS, Compiler, principal_key
+from schema.compiled.compiler import Compiler, principal_key
+from schema.compiled.roots import ROOTS
 from schema.compiled.sqljson import NotCompilable, SqlJson
 from server.metrics import ROOT_FIELDS
 

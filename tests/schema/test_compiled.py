@@ -28,7 +28,8 @@ from hypothesis_graphql import queries
 from sqlalchemy import event
 
 from schema import SDL_PATH, build_schema
-from schema.compiled.compiler import FIELDS, ROOTS
+from schema.compiled.compiler import FIELDS
+from schema.compiled.roots import ROOTS
 from server.app import create_app
 from server.metrics import ROOT_FIELDS
 from server.models.enums import AccountRole

@@ -1,0 +1,233 @@
+"""The root fields the compiler answers: each returns the JSON expression of its value, to be
+selected as one statement (`SqlJson.statement`). Arguments strawberry would refuse raise
+NotCompilable, so its errors stay its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql.execution.collect_fields import FieldDetailsList
+from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy.orm import aliased
+from strawberry.relay import GlobalID
+
+from schema.compiled.compiler import Compiler
+from schema.compiled.sqljson import MAX_PAIRS, NotCompilable, sql_text
+from server import models as m
+from server.errors import DomainError
+from server.models.enums import InstitutionKind, ProjectPhase
+from server.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor
+
+NODE_MODELS: dict[str, Any] = {
+    "Theme": m.Theme,
+    "Project": m.Project,
+    "Institution": m.Institution,
+    "Researcher": m.Researcher,
+}
+
+
+def root_themes(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
+    theme = aliased(m.Theme)
+    rows = select(theme)
+    if args.get("rootsOnly"):
+        rows = rows.where(theme.parent_id.is_(None))
+    return c.json.array(rows, c.object("Theme", theme, details), [theme.id])
+
+
+def root_node(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
+    try:
+        gid = GlobalID.from_id(args["id"])
+        key = int(gid.node_id)
+    except Exception as error:  # strawberry answers a malformed id (null or an error)
+        raise NotCompilable("id") from error
+    model = NODE_MODELS.get(gid.type_name)
+    if model is None:
+        raise NotCompilable(gid.type_name)
+    row = aliased(model)
+    rows = select(row).where(row.id == key)
+    if model is m.Project:
+        rows = rows.where(c.visible(row))
+    return c.json.one(rows, c.object(gid.type_name, row, details))
+
+
+def root_nodes(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
+    ids = args["ids"]
+    if not ids or len(ids) > MAX_PAIRS:
+        raise NotCompilable("ids")
+    values = [root_node(c, details, {"id": one}) for one in ids]
+    return func.json_build_array(*values) if c.json.pg else func.json_array(*values)
+
+
+def page_size(args: dict[str, Any]) -> tuple[int, int | None]:
+    """(size, after key) of a forward page; anything else is strawberry's to answer."""
+    if args.get("last") is not None or args.get("before") is not None:
+        raise NotCompilable("backward pages")
+    first = args.get("first")
+    if first is not None and not 0 <= first <= MAX_PAGE:
+        raise NotCompilable("first")
+    after = args.get("after")
+    try:
+        key = decode_cursor(after, "after") if after is not None else None
+    except DomainError as error:
+        raise NotCompilable("after") from error
+    return (DEFAULT_PAGE if first is None else first), key
+
+
+def connection(
+    c: Compiler,
+    details: FieldDetailsList,
+    args: dict[str, Any],
+    base: Select[Any],
+    model: Any,
+    node_type: str,
+) -> ColumnElement[Any]:
+    """A keyset page of `base` (a select of one entity, filters and access rules applied) as
+    the Connection JSON: totalCount, edges { cursor node }, nodes, pageInfo."""
+    size, after = page_size(args)
+    matching = base.subquery()
+    total = select(func.count()).select_from(matching).scalar_subquery()
+    window_rows = base if after is None else base.where(model.id > after)
+    window = window_rows.order_by(model.id).limit(size + 1).subquery()
+    row = aliased(model, window)
+    in_page = select(row).order_by(row.id).limit(size)
+    page = in_page.subquery()
+    node = aliased(model, page)
+    gtype = c.executor.schema.get_type(f"{node_type}Connection")
+    collected = c.executor.collect_subfields(gtype, details)
+    if collected.new_defer_usages or collected.forbidden_directive_instances:
+        raise NotCompilable("@defer / @stream")
+    pairs: list[tuple[str, ColumnElement[Any]]] = []
+    for response_name, sub in collected.grouped_field_set.items():
+        name = sub[0].node.name.value
+        if name == "__typename":
+            value: ColumnElement[Any] = sql_text(f"{node_type}Connection")
+        elif name == "totalCount":
+            value = total
+        elif name == "nodes":
+            value = c.json.array(select(node), c.object(node_type, node, sub), [node.id])
+        elif name == "edges":
+            edge = edge_object(c, sub, node, node_type)
+            value = c.json.array(select(node), edge, [node.id])
+        elif name == "pageInfo":
+            value = page_info(c, sub, window, page, size, after)
+        else:
+            raise NotCompilable(name)
+        pairs.append((response_name, value))
+    return c.json.obj(pairs)
+
+
+def edge_object(c: Compiler, details: FieldDetailsList, node: Any, node_type: str) -> Any:
+    gtype = c.executor.schema.get_type(f"{node_type}Edge")
+    collected = c.executor.collect_subfields(gtype, details)
+    pairs: list[tuple[str, ColumnElement[Any]]] = []
+    for response_name, sub in collected.grouped_field_set.items():
+        name = sub[0].node.name.value
+        if name == "__typename":
+            pairs.append((response_name, sql_text(f"{node_type}Edge")))
+        elif name == "cursor":
+            pairs.append((response_name, c.json.cursor(node.id)))
+        elif name == "node":
+            pairs.append((response_name, c.object(node_type, node, sub)))
+        else:
+            raise NotCompilable(name)
+    return c.json.obj(pairs)
+
+
+def page_info(
+    c: Compiler, details: FieldDetailsList, window: Any, page: Any, size: int, after: int | None
+) -> Any:
+    gtype = c.executor.schema.get_type("PageInfo")
+    collected = c.executor.collect_subfields(gtype, details)
+    more = select(func.count()).select_from(window).scalar_subquery() > size
+    pairs: list[tuple[str, ColumnElement[Any]]] = []
+    for response_name, sub in collected.grouped_field_set.items():
+        name = sub[0].node.name.value
+        if name == "__typename":
+            value: ColumnElement[Any] = sql_text("PageInfo")
+        elif name == "hasNextPage":
+            value = c.json.boolean(more)
+        elif name == "hasPreviousPage":
+            value = c.json.boolean(true() if after is not None else ~true())
+        elif name in ("startCursor", "endCursor"):
+            edge = func.min(page.c.id) if name == "startCursor" else func.max(page.c.id)
+            value = select(c.json.cursor(edge)).select_from(page).scalar_subquery()
+        else:
+            raise NotCompilable(name)
+        pairs.append((response_name, value))
+    return c.json.obj(pairs)
+
+
+def root_projects(
+    c: Compiler, details: FieldDetailsList, args: dict[str, Any]
+) -> ColumnElement[Any]:
+    from server.projects import in_partner_country
+
+    base = select(m.Project).where(c.visible(m.Project))
+    flt = args.get("filter") or {}
+    if flt.get("themeId") is not None or flt.get("year") is not None:
+        raise NotCompilable("filter.themeId / filter.year")  # a subtree walk / a date check
+    if flt.get("country"):
+        base = base.where(in_partner_country(flt["country"]))
+    if flt.get("phase") is not None:
+        base = base.where(m.Project.phase == ProjectPhase(flt["phase"]))
+    if flt.get("institutionId") is not None:
+        institution = id_of(flt["institutionId"], "Institution")
+        linked = select(m.ProjectInstitution.project_id).where(
+            m.ProjectInstitution.institution_id == institution
+        )
+        base = base.where(m.Project.id.in_(linked))
+    return connection(c, details, args, base, m.Project, "Project")
+
+
+def root_institutions(
+    c: Compiler, details: FieldDetailsList, args: dict[str, Any]
+) -> ColumnElement[Any]:
+    from server.institutions import InstitutionFilter, institutions_query
+
+    flt = args.get("filter")
+    service_filter = None
+    if flt:
+        kind = flt.get("kind")
+        service_filter = InstitutionFilter(
+            country=flt.get("country"),
+            kind=InstitutionKind(kind) if kind is not None else None,
+            name=flt.get("name"),
+        )
+    base = institutions_query(service_filter)
+    return connection(c, details, args, base, m.Institution, "Institution")
+
+
+def root_researchers(
+    c: Compiler, details: FieldDetailsList, args: dict[str, Any]
+) -> ColumnElement[Any]:
+    from server.researchers import ResearcherFilter, researchers_query
+
+    flt = args.get("filter")
+    service_filter = None
+    if flt:
+        service_filter = ResearcherFilter(name=flt.get("name"), orcid=flt.get("orcid"))
+        if flt.get("institutionId") is not None:
+            service_filter.institution_id = id_of(flt["institutionId"], "Institution")
+    base = researchers_query(service_filter)
+    return connection(c, details, args, base, m.Researcher, "Researcher")
+
+
+def id_of(value: Any, type_name: str) -> int:
+    try:
+        gid = value if isinstance(value, GlobalID) else GlobalID.from_id(value)
+        if gid.type_name == type_name:
+            return int(gid.node_id)
+    except Exception:
+        pass
+    raise NotCompilable("id")  # strawberry answers with its INVALID_ID error
+
+
+ROOTS: dict[str, Callable[[Compiler, FieldDetailsList, dict[str, Any]], ColumnElement[Any]]] = {
+    "themes": root_themes,
+    "node": root_node,
+    "nodes": root_nodes,
+    "projects": root_projects,
+    "institutions": root_institutions,
+    "researchers": root_researchers,
+}
