@@ -92,15 +92,17 @@ async def visible_by_id(
     return {row.id: row for row in rows}
 
 
-def _level_rules(principal: Principal, day: dt.date | None) -> ColumnElement[bool]:
+def _level_rules(
+    principal: Principal, day: dt.date | None, rows: Any = Dataset
+) -> ColumnElement[bool]:
     """The access level's rule, for anyone but an admin:
 
     public: anyone. embargoed: anyone once the date has come; before it the project's
     members and the owner institution's people. project: the project's members and the
     owner institution's people. institution: the owner institution's people only.
     """
-    clauses = [level_rule_on(principal, Dataset, Dataset, day)]
-    owner = owner_rule_on(principal, Dataset)
+    clauses = [level_rule_on(principal, rows, rows, day)]
+    owner = owner_rule_on(principal, rows)
     if owner is not None:
         clauses.append(owner)
     return or_(*clauses)
@@ -141,8 +143,11 @@ def owner_rule_on(principal: Principal, rows: Any) -> ColumnElement[bool] | None
     return rows.owner_institution_id.in_(institution_ids)
 
 
-def dataset_visible(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:
-    """Datasets whose metadata (title, versions, file names, counts) the principal may see.
+def dataset_visible(
+    principal: Principal, today: dt.date | None = None, dataset: Any = Dataset
+) -> ColumnElement[bool]:
+    """Datasets whose metadata (title, versions, file names, counts) the principal may see;
+    `dataset` is the Dataset entity or an alias of it.
 
     Staff (admins, program managers) see all metadata; anyone else needs the project to be
     visible and the access level's rule (`_level_rules`) to let them in.
@@ -151,9 +156,9 @@ def dataset_visible(principal: Principal, today: dt.date | None = None) -> Colum
         return true()
     return and_(
         exists()
-        .where(Project.id == Dataset.project_id, project_visible(principal))
-        .correlate(Dataset),
-        _level_rules(principal, today),
+        .where(Project.id == dataset.project_id, project_visible(principal))
+        .correlate(dataset),
+        _level_rules(principal, today, dataset),
     )
 
 

@@ -10,6 +10,7 @@ NotCompilable: strawberry then resolves the field as before, errors and all.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +23,20 @@ from sqlalchemy.orm import aliased
 
 from schema.compiled.sqljson import NotCompilable, SqlJson, sql_text
 from server import models as m
-from server.access import email_visible, project_visible
+from server.access import dataset_visible, email_visible, project_visible
 from server.auth import Principal
-from server.models.enums import InstitutionKind, InstitutionRole, MemberRole, ProjectPhase
+from server.models.enums import (
+    AccessLevel,
+    InstitutionKind,
+    InstitutionRole,
+    MemberRole,
+    ProjectPhase,
+)
+
+
+def today() -> dt.date:
+    """The date the access rules compare embargoes with (as server.access does)."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 def principal_key(principal: Principal) -> tuple[Any, ...]:
@@ -90,6 +102,11 @@ class Compiler:
 
     def visible(self, project: Any) -> ColumnElement[bool]:
         return project_visible(self.principal, project)
+
+    def dataset_visible(self, dataset: Any) -> ColumnElement[bool]:
+        """The datasets the principal may see (their metadata), as of today: plans that
+        use it are keyed by the date too (embargoes pass with it)."""
+        return dataset_visible(self.principal, None, dataset)
 
     def visible_set(self, project: Any) -> ColumnElement[bool]:
         """`visible` for lists nested in lists: the projects the principal may see are
@@ -236,6 +253,36 @@ def member_institution(c: Compiler, row: Any, details: FieldDetailsList, args: A
     return institution_of("institution_id")(c, row, details, args)
 
 
+def project_datasets(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    dataset = aliased(m.Dataset)
+    rows = select(dataset).where(dataset.project_id == row.id, c.dataset_visible(dataset))
+    return c.json.array(rows, c.object("Dataset", dataset, details), [dataset.id])
+
+
+# --- Dataset ------------------------------------------------------------------------------
+
+
+def dataset_project(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    project = aliased(m.Project)
+    rows = select(project).where(project.id == row.project_id, c.visible(project))
+    return c.json.one(rows, c.object("Project", project, details))
+
+
+def dataset_themes(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    link, theme = aliased(m.DatasetTheme), aliased(m.Theme)
+    rows = (
+        select(theme)
+        .select_from(link)
+        .join(theme, theme.id == link.theme_id)
+        .where(link.dataset_id == row.id)
+    )
+    return c.json.array(rows, c.object("Theme", theme, details), [theme.id])
+
+
+def dataset_keywords(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    return c.json.json_list(row.keywords)
+
+
 # --- Researcher ---------------------------------------------------------------------------
 
 
@@ -301,6 +348,21 @@ FIELDS: dict[str, dict[str, Builder]] = {
         "partnerCountries": project_countries,
         "institutions": project_institutions,
         "members": project_members,
+        "datasets": project_datasets,
+    },
+    "Dataset": {
+        "id": global_id("Dataset"),
+        "title": column("title"),
+        "description": column("description"),
+        "keywords": dataset_keywords,
+        "licence": column("licence"),
+        "accessLevel": as_enum("access_level", AccessLevel),
+        "embargoUntil": as_date("embargo_until"),
+        "createdAt": as_datetime("created_at"),
+        "updatedAt": as_datetime("updated_at"),
+        "project": dataset_project,
+        "ownerInstitution": institution_of("owner_institution_id"),
+        "themes": dataset_themes,
     },
     "ProjectInstitution": {
         "role": as_enum("role", InstitutionRole),

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from schema.compiled.compiler import principal_key
+from schema.compiled.compiler import principal_key, today
 
 FAST_CACHE_SIZE = 256
 
@@ -34,7 +34,11 @@ def driver_sql(stmt: Any, dialect: Any) -> tuple[str, Any]:
     """The statement as the driver takes it: SQL text and its parameters (positional for
     asyncpg and sqlite), IN lists expanded."""
     compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
+    processors = compiled._bind_processors  # the types' conversions, as an execution applies
+    params = {
+        name: processors[name](value) if name in processors else value
+        for name, value in compiled.construct_params().items()
+    }
     if compiled.positional:
         return compiled.string, tuple(params[name] for name in compiled.positiontup or ())
     return compiled.string, params
@@ -55,7 +59,7 @@ def fast_key(payload: Any, principal: Any) -> Any:
     except (TypeError, ValueError):
         return None
     digest = hashlib.sha256(payload["query"].encode()).digest()
-    return (digest, payload.get("operationName"), variables, principal_key(principal))
+    return (digest, payload.get("operationName"), variables, principal_key(principal), today())
 
 
 class FastPlans:

@@ -24,6 +24,7 @@ NODE_MODELS: dict[str, Any] = {
     "Project": m.Project,
     "Institution": m.Institution,
     "Researcher": m.Researcher,
+    "Dataset": m.Dataset,
 }
 
 
@@ -48,6 +49,8 @@ def root_node(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> C
     rows = select(row).where(row.id == key)
     if model is m.Project:
         rows = rows.where(c.visible(row))
+    elif model is m.Dataset:
+        rows = rows.where(c.dataset_visible(row))
     return c.json.one(rows, c.object(gid.type_name, row, details))
 
 

@@ -8,6 +8,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Select,
     Text,
@@ -106,6 +107,12 @@ class SqlJson:
         if self.pg:
             return condition
         return func.json(case((condition, "true"), else_="false"))
+
+    def json_list(self, column: Any) -> ColumnElement[Any]:
+        """A JSON column holding a list: itself, or [] when null."""
+        if self.pg:
+            return func.coalesce(cast(column, JSON), literal_column("'[]'::json"))
+        return func.json(func.coalesce(column, "[]"))
 
     def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """A JSON value from a subquery kept as JSON (SQLite loses the JSON subtype there)."""

@@ -70,6 +70,12 @@ RESEARCHERS = """{ researchers(first: 3) { totalCount nodes { nameEn email affil
 NESTED = """{ themes { id name sdgs children { code } projects { id title startDate createdAt
     themes { code } partnerCountries { name }
     institutions { role institution { id nameEn rorUrl country { name } } } } } }"""
+DATASET = """query($id: ID!) { node(id: $id) { __typename id ... on Dataset { title description
+    keywords licence accessLevel embargoUntil createdAt updatedAt
+    project { title datasets { title accessLevel } } ownerInstitution { nameEn }
+    themes { code } } } }"""
+PROJECT_DATASETS = """{ projects(first: 10) { nodes { title
+    datasets { id title keywords accessLevel embargoUntil themes { code } } } } }"""
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Theme { code }
     ... on Project { title } } }"""
 MIXED = """{ me { role } themes(rootsOnly: true) { code } countries { code }
@@ -91,7 +97,7 @@ def written(world: World) -> list[tuple[str, dict[str, Any]]]:
         (NODE, {"id": gid("Institution", world.owner)}),
         (NODE, {"id": gid("Theme", 5)}),
         (NODE, {"id": gid("Project", 10**9)}),
-        (NODE, {"id": gid("Dataset", world.samples["public"].dataset)}),  # not compiled
+        (NODE, {"id": gid("DatasetVersion", world.samples["public"].draft)}),  # not compiled
         (NODE, {"id": "not-an-id"}),
         (NODES, {"ids": [gid("Theme", 2), gid("Project", project), gid("Project", proposal)]}),
         (NODES, {"ids": [gid("Theme", 2), gid("Dataset", 1)]}),  # a type not compiled
@@ -105,6 +111,8 @@ def written(world: World) -> list[tuple[str, dict[str, Any]]]:
         (PROJECT_PAGE, {"filter": {"institutionId": gid("Project", 1)}}),  # INVALID_ID
         (PROJECT_PAGE, {"first": 101}),  # INVALID_PAGE_SIZE
         (PROJECT_PAGE, {"after": "garbage"}),  # INVALID_CURSOR
+        *((DATASET, {"id": gid("Dataset", sample.dataset)}) for sample in world.samples.values()),
+        (PROJECT_DATASETS, {}),
         (INSTITUTIONS, {"first": 2}),
         (INSTITUTIONS, {"filter": {"country": "JP", "kind": "UNIVERSITY"}}),
         (RESEARCHERS, {}),
