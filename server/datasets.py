@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import dataset_readable, dataset_visible
@@ -98,6 +98,17 @@ async def require_contributor(
 async def datasets_query(
     session: AsyncSession, principal: Principal, flt: DatasetFilter | None
 ) -> Select[Any]:
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return datasets_filtered(principal, flt, themed)
+
+
+def datasets_filtered(
+    principal: Principal, flt: DatasetFilter | None, themed: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """The datasets the principal may see that match the filter; `themed` is the theme
+    filter's clause over projects (`in_theme`), given when the filter names a theme."""
     stmt = select(Dataset).where(dataset_visible(principal))
     if flt is None:
         return stmt
@@ -107,10 +118,10 @@ async def datasets_query(
         stmt = stmt.where(Dataset.owner_institution_id == flt.institution_id)
     if flt.access_level is not None:
         stmt = stmt.where(Dataset.access_level == flt.access_level)
-    if flt.theme_id is not None or flt.country:
+    if themed is not None or flt.country:
         projects = select(Project.id)
-        if flt.theme_id is not None:
-            projects = projects.where(await in_theme(session, flt.theme_id))
+        if themed is not None:
+            projects = projects.where(themed)
         if flt.country:
             projects = projects.where(in_partner_country(flt.country))
         stmt = stmt.where(Dataset.project_id.in_(projects))

@@ -16,7 +16,7 @@ from schema.compiled.compiler import Compiler
 from schema.compiled.sqljson import MAX_PAIRS, NotCompilable, sql_text
 from server import models as m
 from server.errors import DomainError
-from server.models.enums import InstitutionKind, ProjectPhase
+from server.models.enums import AccessLevel, InstitutionKind, ProjectPhase
 from server.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor
 
 NODE_MODELS: dict[str, Any] = {
@@ -216,6 +216,29 @@ def root_researchers(
     return connection(c, details, args, base, m.Researcher, "Researcher")
 
 
+def root_datasets(
+    c: Compiler, details: FieldDetailsList, args: dict[str, Any]
+) -> ColumnElement[Any]:
+    from server.datasets import DatasetFilter, datasets_filtered
+
+    flt = args.get("filter")
+    service_filter = None
+    if flt:
+        if flt.get("themeId") is not None:
+            raise NotCompilable("filter.themeId")  # a subtree walk
+        level = flt.get("accessLevel")
+        service_filter = DatasetFilter(
+            country=flt.get("country"),
+            access_level=AccessLevel(level) if level is not None else None,
+        )
+        if flt.get("projectId") is not None:
+            service_filter.project_id = id_of(flt["projectId"], "Project")
+        if flt.get("institutionId") is not None:
+            service_filter.institution_id = id_of(flt["institutionId"], "Institution")
+    base = datasets_filtered(c.principal, service_filter)
+    return connection(c, details, args, base, m.Dataset, "Dataset")
+
+
 def id_of(value: Any, type_name: str) -> int:
     try:
         gid = value if isinstance(value, GlobalID) else GlobalID.from_id(value)
@@ -233,4 +256,5 @@ ROOTS: dict[str, Callable[[Compiler, FieldDetailsList, dict[str, Any]], ColumnEl
     "projects": root_projects,
     "institutions": root_institutions,
     "researchers": root_researchers,
+    "datasets": root_datasets,
 }

@@ -76,6 +76,10 @@ DATASET = """query($id: ID!) { node(id: $id) { __typename id ... on Dataset { ti
     themes { code } } } }"""
 PROJECT_DATASETS = """{ projects(first: 10) { nodes { title
     datasets { id title keywords accessLevel embargoUntil themes { code } } } } }"""
+DATASET_PAGE = """query($first: Int, $filter: DatasetFilter) {
+  datasets(first: $first, filter: $filter) { totalCount
+    edges { cursor node { title accessLevel project { title } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Theme { code }
     ... on Project { title } } }"""
 MIXED = """{ me { role } themes(rootsOnly: true) { code } countries { code }
@@ -113,6 +117,11 @@ def written(world: World) -> list[tuple[str, dict[str, Any]]]:
         (PROJECT_PAGE, {"after": "garbage"}),  # INVALID_CURSOR
         *((DATASET, {"id": gid("Dataset", sample.dataset)}) for sample in world.samples.values()),
         (PROJECT_DATASETS, {}),
+        (DATASET_PAGE, {}),
+        (DATASET_PAGE, {"first": 2, "filter": {"accessLevel": "PUBLIC", "country": "TH"}}),
+        (DATASET_PAGE, {"filter": {"projectId": gid("Project", project)}}),
+        (DATASET_PAGE, {"filter": {"institutionId": gid("Institution", world.owner)}}),
+        (DATASET_PAGE, {"filter": {"themeId": gid("Theme", 1)}}),  # strawberry's
         (INSTITUTIONS, {"first": 2}),
         (INSTITUTIONS, {"filter": {"country": "JP", "kind": "UNIVERSITY"}}),
         (RESEARCHERS, {}),
@@ -156,7 +165,7 @@ def compiled_subset_sdl() -> str:
     return print_ast(DocumentNode(definitions=tuple(definitions)))
 
 
-PAGED = {"Project", "Institution", "Researcher"}
+PAGED = {"Project", "Institution", "Researcher", "Dataset"}
 
 
 def generated(per_root: int) -> list[str]:
