@@ -66,25 +66,40 @@ class Compiler:
     def object(self, type_name: str, row: Any, details: FieldDetailsList) -> ColumnElement[Any]:
         """The JSON object of `type_name` for the row (an alias) with the selection of
         `details`, built from the columns and nested statements of the type's fields."""
+        fields = FIELDS.get(type_name)
+        if fields is None:
+            raise NotCompilable(type_name)
+        gtype = self.executor.schema.get_type(type_name)
+
+        def value(name: str, sub: FieldDetailsList) -> ColumnElement[Any]:
+            build = fields.get(name)
+            if build is None:
+                raise NotCompilable(f"{type_name}.{name}")
+            return build(self, row, sub, self.arguments(gtype, sub))
+
+        return self.selection(type_name, details, value)
+
+    def selection(
+        self,
+        type_name: str,
+        details: FieldDetailsList,
+        value: Callable[[str, FieldDetailsList], ColumnElement[Any]],
+    ) -> ColumnElement[Any]:
+        """The JSON object of the selection of `details` on the object type `type_name`:
+        `__typename`, and `value(field name, its details)` for every other field (which
+        raises NotCompilable for a field it cannot answer)."""
         gtype = self.executor.schema.get_type(type_name)
         if not isinstance(gtype, GraphQLObjectType):
             raise NotCompilable(type_name)
         collected = self.executor.collect_subfields(gtype, details)
         if collected.new_defer_usages or collected.forbidden_directive_instances:
             raise NotCompilable("@defer / @stream")
-        fields = FIELDS.get(type_name)
-        if fields is None:
-            raise NotCompilable(type_name)
         pairs: list[tuple[str, ColumnElement[Any]]] = []
         for response_name, sub in collected.grouped_field_set.items():
             name = sub[0].node.name.value
-            if name == "__typename":
-                pairs.append((response_name, sql_text(type_name)))
-                continue
-            build = fields.get(name)
-            if build is None:
-                raise NotCompilable(f"{type_name}.{name}")
-            pairs.append((response_name, build(self, row, sub, self.arguments(gtype, sub))))
+            pairs.append(
+                (response_name, sql_text(type_name) if name == "__typename" else value(name, sub))
+            )
         return self.json.obj(pairs)
 
     def arguments(self, gtype: GraphQLObjectType, details: FieldDetailsList) -> dict[str, Any]:
@@ -215,26 +230,32 @@ def institution_projects(c: Compiler, row: Any, details: FieldDetailsList, args:
 # --- Project ------------------------------------------------------------------------------
 
 
+def linked(
+    c: Compiler,
+    details: FieldDetailsList,
+    link: Any,
+    owned: ColumnElement[bool],
+    target: Any,
+    joined: ColumnElement[bool],
+    type_name: str,
+    key: Any,
+) -> ColumnElement[Any]:
+    """The `type_name` rows joined to the outer row through a link table, ordered by `key`:
+    `owned` picks the outer row's links, `joined` ties a link to its target."""
+    rows = select(target).select_from(link).join(target, joined).where(owned)
+    return c.json.array(rows, c.object(type_name, target, details), [key])
+
+
 def project_themes(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
     link, theme = aliased(m.ProjectTheme), aliased(m.Theme)
-    rows = (
-        select(theme)
-        .select_from(link)
-        .join(theme, theme.id == link.theme_id)
-        .where(link.project_id == row.id)
-    )
-    return c.json.array(rows, c.object("Theme", theme, details), [theme.id])
+    owned, joined = link.project_id == row.id, theme.id == link.theme_id
+    return linked(c, details, link, owned, theme, joined, "Theme", theme.id)
 
 
 def project_countries(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
     link, country = aliased(m.ProjectCountry), aliased(m.Country)
-    rows = (
-        select(country)
-        .select_from(link)
-        .join(country, country.code == link.country_code)
-        .where(link.project_id == row.id)
-    )
-    return c.json.array(rows, c.object("Country", country, details), [country.code])
+    owned, joined = link.project_id == row.id, country.code == link.country_code
+    return linked(c, details, link, owned, country, joined, "Country", country.code)
 
 
 def project_institutions(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
@@ -270,13 +291,8 @@ def dataset_project(c: Compiler, row: Any, details: FieldDetailsList, args: Any)
 
 def dataset_themes(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
     link, theme = aliased(m.DatasetTheme), aliased(m.Theme)
-    rows = (
-        select(theme)
-        .select_from(link)
-        .join(theme, theme.id == link.theme_id)
-        .where(link.dataset_id == row.id)
-    )
-    return c.json.array(rows, c.object("Theme", theme, details), [theme.id])
+    owned, joined = link.dataset_id == row.id, theme.id == link.theme_id
+    return linked(c, details, link, owned, theme, joined, "Theme", theme.id)
 
 
 def dataset_keywords(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from strawberry.relay import GlobalID
 
 from schema.compiled.compiler import Compiler
-from schema.compiled.sqljson import MAX_PAIRS, NotCompilable, sql_text
+from schema.compiled.sqljson import MAX_PAIRS, NotCompilable
 from server import models as m
 from server.errors import DomainError
 from server.models.enums import AccessLevel, InstitutionKind, ProjectPhase
@@ -96,69 +96,48 @@ def connection(
     in_page = select(row).order_by(row.id).limit(size)
     page = in_page.subquery()
     node = aliased(model, page)
-    gtype = c.executor.schema.get_type(f"{node_type}Connection")
-    collected = c.executor.collect_subfields(gtype, details)
-    if collected.new_defer_usages or collected.forbidden_directive_instances:
-        raise NotCompilable("@defer / @stream")
-    pairs: list[tuple[str, ColumnElement[Any]]] = []
-    for response_name, sub in collected.grouped_field_set.items():
-        name = sub[0].node.name.value
-        if name == "__typename":
-            value: ColumnElement[Any] = sql_text(f"{node_type}Connection")
-        elif name == "totalCount":
-            value = total
-        elif name == "nodes":
-            value = c.json.array(select(node), c.object(node_type, node, sub), [node.id])
-        elif name == "edges":
-            edge = edge_object(c, sub, node, node_type)
-            value = c.json.array(select(node), edge, [node.id])
-        elif name == "pageInfo":
-            value = page_info(c, sub, window, page, size, after)
-        else:
-            raise NotCompilable(name)
-        pairs.append((response_name, value))
-    return c.json.obj(pairs)
+
+    def value(name: str, sub: FieldDetailsList) -> ColumnElement[Any]:
+        if name == "totalCount":
+            return total
+        if name == "nodes":
+            return c.json.array(select(node), c.object(node_type, node, sub), [node.id])
+        if name == "edges":
+            return c.json.array(select(node), edge_object(c, sub, node, node_type), [node.id])
+        if name == "pageInfo":
+            return page_info(c, sub, window, page, size, after)
+        raise NotCompilable(name)
+
+    return c.selection(f"{node_type}Connection", details, value)
 
 
 def edge_object(c: Compiler, details: FieldDetailsList, node: Any, node_type: str) -> Any:
-    gtype = c.executor.schema.get_type(f"{node_type}Edge")
-    collected = c.executor.collect_subfields(gtype, details)
-    pairs: list[tuple[str, ColumnElement[Any]]] = []
-    for response_name, sub in collected.grouped_field_set.items():
-        name = sub[0].node.name.value
-        if name == "__typename":
-            pairs.append((response_name, sql_text(f"{node_type}Edge")))
-        elif name == "cursor":
-            pairs.append((response_name, c.json.cursor(node.id)))
-        elif name == "node":
-            pairs.append((response_name, c.object(node_type, node, sub)))
-        else:
-            raise NotCompilable(name)
-    return c.json.obj(pairs)
+    def value(name: str, sub: FieldDetailsList) -> ColumnElement[Any]:
+        if name == "cursor":
+            return c.json.cursor(node.id)
+        if name == "node":
+            return c.object(node_type, node, sub)
+        raise NotCompilable(name)
+
+    return c.selection(f"{node_type}Edge", details, value)
 
 
 def page_info(
     c: Compiler, details: FieldDetailsList, window: Any, page: Any, size: int, after: int | None
 ) -> Any:
-    gtype = c.executor.schema.get_type("PageInfo")
-    collected = c.executor.collect_subfields(gtype, details)
     more = select(func.count()).select_from(window).scalar_subquery() > size
-    pairs: list[tuple[str, ColumnElement[Any]]] = []
-    for response_name, sub in collected.grouped_field_set.items():
-        name = sub[0].node.name.value
-        if name == "__typename":
-            value: ColumnElement[Any] = sql_text("PageInfo")
-        elif name == "hasNextPage":
-            value = c.json.boolean(more)
-        elif name == "hasPreviousPage":
-            value = c.json.boolean(true() if after is not None else ~true())
-        elif name in ("startCursor", "endCursor"):
+
+    def value(name: str, sub: FieldDetailsList) -> ColumnElement[Any]:
+        if name == "hasNextPage":
+            return c.json.boolean(more)
+        if name == "hasPreviousPage":
+            return c.json.boolean(true() if after is not None else ~true())
+        if name in ("startCursor", "endCursor"):
             edge = func.min(page.c.id) if name == "startCursor" else func.max(page.c.id)
-            value = select(c.json.cursor(edge)).select_from(page).scalar_subquery()
-        else:
-            raise NotCompilable(name)
-        pairs.append((response_name, value))
-    return c.json.obj(pairs)
+            return select(c.json.cursor(edge)).select_from(page).scalar_subquery()
+        raise NotCompilable(name)
+
+    return c.selection("PageInfo", details, value)
 
 
 def root_projects(
