@@ -87,6 +87,24 @@ def transport(address: str, token: str | None) -> WebsocketsTransport:
     )
 
 
+async def following(address: str, token: str, upload: str) -> tuple[asyncio.Task[None], list[str]]:
+    """A subscriber to the upload's states over a real WebSocket, and the states it has
+    seen, once the current state (which comes first) has arrived."""
+    seen: list[str] = []
+    first = asyncio.Event()
+    request = GraphQLRequest(SUBSCRIBE.document, variable_values={"u": upload})
+
+    async def follow() -> None:
+        async with Client(transport=transport(address, token)) as session:
+            async for result in session.subscribe(request):
+                seen.append(result["uploadStatus"]["state"])
+                first.set()
+
+    follower = asyncio.create_task(follow())
+    await asyncio.wait_for(first.wait(), 10)
+    return follower, seen
+
+
 async def test_subscriber_sees_each_state_until_ready(
     admin, factory, client, jobs, live_server, make_token
 ):
@@ -96,18 +114,7 @@ async def test_subscriber_sees_each_state_until_ready(
     ]
     upload = started["upload"]["id"]
     token = await make_token(AccountRole.ADMIN)
-    seen: list[str] = []
-    first = asyncio.Event()
-    request = GraphQLRequest(SUBSCRIBE.document, variable_values={"u": upload})
-
-    async def follow() -> None:
-        async with Client(transport=transport(live_server, token)) as session:
-            async for result in session.subscribe(request):
-                seen.append(result["uploadStatus"]["state"])
-                first.set()
-
-    follower = asyncio.create_task(follow())
-    await asyncio.wait_for(first.wait(), 10)  # the current state comes first
+    follower, seen = await following(live_server, token, upload)
     put_url = started["instructions"]["putUrl"].removeprefix("http://testserver")
     assert (await client.put(put_url, content=CSV)).status_code == 200
     assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
@@ -128,18 +135,7 @@ async def test_events_read_late_still_give_each_state_in_order(
     ]
     upload = started["upload"]["id"]
     token = await make_token(AccountRole.ADMIN)
-    seen: list[str] = []
-    first = asyncio.Event()
-    request = GraphQLRequest(SUBSCRIBE.document, variable_values={"u": upload})
-
-    async def follow() -> None:
-        async with Client(transport=transport(live_server, token)) as session:
-            async for result in session.subscribe(request):
-                seen.append(result["uploadStatus"]["state"])
-                first.set()
-
-    follower = asyncio.create_task(follow())
-    await asyncio.wait_for(first.wait(), 10)
+    follower, seen = await following(live_server, token, upload)
     held: list[tuple[str, dict]] = []
     deliver = events.publish
 
@@ -285,18 +281,7 @@ async def test_events_cross_processes_through_redis(
                 )
             ).json()["data"]["startUpload"]
             upload = started["upload"]["id"]
-            seen: list[str] = []
-            first = asyncio.Event()
-
-            async def follow() -> None:
-                request = GraphQLRequest(SUBSCRIBE.document, variable_values={"u": upload})
-                async with Client(transport=transport(address, token)) as ws:
-                    async for result in ws.subscribe(request):
-                        seen.append(result["uploadStatus"]["state"])
-                        first.set()
-
-            follower = asyncio.create_task(follow())
-            await asyncio.wait_for(first.wait(), 10)
+            follower, seen = await following(address, token, upload)
             assert (
                 await api.put(started["instructions"]["putUrl"], content=CSV)
             ).status_code == 200
