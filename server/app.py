@@ -44,6 +44,12 @@ def _graphql_error(status: int, code: str, message: str, **headers: str) -> JSON
     )
 
 
+def _client_address(scope: Scope) -> str | None:
+    """The caller's address (anonymous callers' rate limits are kept by it)."""
+    client = scope.get("client")
+    return client[0] if client else None
+
+
 def timeout_error(limit: float) -> Any:
     from graphql import GraphQLError
 
@@ -149,11 +155,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         plan = self.fast_plans.lookup(key) if key is not None else None
         if plan is None:
             return replay
-        client = request.scope.get("client")
         budget = SimpleNamespace(
             principal=principal,
             settings=self.settings,
-            client=client[0] if client else None,
+            client=_client_address(request.scope),
             limiter=self.guard.limiter,
         )
         charge = await charge_budget(budget, plan.points)
@@ -231,7 +236,6 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             session, principal = self.sessions(), ANONYMOUS
         else:
             session, principal = request.scope["state"][_STATE_KEY]
-        client = request.scope.get("client")
         return Context(
             session=session,
             principal=principal,
@@ -241,7 +245,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             jobs=self.jobs,
             events=self.events,
             sessions=self.sessions,
-            client=client[0] if client else None,
+            client=_client_address(request.scope),
             user_agent=request.headers.get("user-agent"),
             response=None if websocket else response,
             limiter=self.guard.limiter,
