@@ -64,6 +64,17 @@ def project_visible(principal: Principal, project: Any = Project) -> ColumnEleme
     return or_(*clauses)
 
 
+def sees_as_public(principal: Principal) -> bool:
+    """Whether the principal's rules are the public's: no staff role, no researcher, no
+    institution (anonymous, or an account linked to nobody). Such principals may share
+    what is computed for the public."""
+    return (
+        not principal.is_staff
+        and principal.researcher_id is None
+        and principal.institution_id is None
+    )
+
+
 def _principal_institutions(principal: Principal) -> Select[Any] | None:
     """The institutions a principal acts for: the account's and the researcher's current."""
     selects: list[Select[Any]] = []
@@ -172,17 +183,20 @@ def dataset_level_visible(
     return _level_rules(principal, today)
 
 
-def dataset_readable(principal: Principal, today: dt.date | None = None) -> ColumnElement[bool]:
+def dataset_readable(
+    principal: Principal, today: dt.date | None = None, dataset: Any = Dataset
+) -> ColumnElement[bool]:
     """Datasets whose data (file contents: downloads, previews, profiles) the principal may
-    read. Admins read everything; a program manager reads restricted data only where the
-    level's rule lets them in as anyone else (a member of the project or institution)."""
+    read; `dataset` is the Dataset entity or an alias of it. Admins read everything; a
+    program manager reads restricted data only where the level's rule lets them in as
+    anyone else (a member of the project or institution)."""
     if principal.is_admin:
         return true()
     return and_(
         exists()
-        .where(Project.id == Dataset.project_id, project_visible(principal))
-        .correlate(Dataset),
-        _level_rules(principal, today),
+        .where(Project.id == dataset.project_id, project_visible(principal))
+        .correlate(dataset),
+        _level_rules(principal, today, dataset),
     )
 
 

@@ -35,6 +35,7 @@ from server.access import (
     level_rule_on,
     owner_rule_on,
     project_visible,
+    sees_as_public,
 )
 from server.auth import Principal
 from server.errors import Collector, DomainError
@@ -59,6 +60,7 @@ from server.models import (
     StatsProject,
     StatsProjectOrigin,
     StatsProjectRating,
+    StatsPublicProject,
     StatsRefresh,
     Theme,
     ThemeSdg,
@@ -293,26 +295,44 @@ async def figures(
 ) -> dict[Any, Figures]:
     """Figures per group of the dimension ("total": one group, key None). Projects,
     institutions, researchers and what the caller may see are read live; the cooperation
-    and dataset figures come from the materialised stats_* tables (refresh_stats)."""
+    and dataset figures come from the materialised stats_* tables (refresh_stats).
+
+    Without a filter, staff read every figure as of the refresh (the cube); so does the
+    public, but for its datasets (read live), and only while the projects it may see are
+    exactly those it could see at the refresh: who may see what never lags."""
     flt = check_filter(flt)
-    if principal.is_staff and flt == StatsFilter():
-        cached = await _from_cube(session, dimension)
+    if flt == StatsFilter():
+        if principal.is_staff:
+            cached = await _from_cube(session, dimension)
+        elif sees_as_public(principal):
+            cached = await _from_public_cube(session, principal, dimension)
+        else:
+            cached = None
         if cached is not None:
             return cached
     return await _live_figures(session, principal, flt, dimension)
 
 
 async def _live_figures(
-    session: AsyncSession, principal: Principal, flt: StatsFilter, dimension: Dimension
+    session: AsyncSession,
+    principal: Principal,
+    flt: StatsFilter,
+    dimension: Dimension,
+    *,
+    datasets: bool = True,
 ) -> dict[Any, Figures]:
     dialect = session.get_bind().dialect.name
     keys = _keys(_scope(principal, flt), dimension, dialect)
     out: dict[Any, Figures] = defaultdict(Figures)
     steps = [_project_sums, _origins, _ratings, _institutions, _researchers]
-    if not principal.is_staff:  # staff see every dataset's metadata: the sums hold them
+    if datasets and not principal.is_staff:  # staff see every dataset's metadata: the sums
         steps.append(_visible_dataset_sums)
     for step in steps:
         await step(session, principal, keys, out, dialect)
+    return _groups(out, dimension)
+
+
+def _groups(out: dict[Any, Figures], dimension: Dimension) -> dict[Any, Figures]:
     if dimension == "total":
         return {None: out.get(0, Figures())}
     return {k: v for k, v in out.items() if v.projects}
@@ -361,15 +381,71 @@ async def _from_cube(session: AsyncSession, dimension: Dimension) -> dict[Any, F
     return {convert(key): _from_json(data) for key, data in rows}
 
 
+def _public_changed() -> Any:
+    """Whether the projects the public may see are no longer those of the last refresh: one
+    became visible (or was created), or one seen then is no longer visible (or is gone)."""
+    snapshot = StatsPublicProject
+    visible = project_visible(_PUBLIC)
+    appeared = (
+        select(Project.id)
+        .outerjoin(snapshot, snapshot.project_id == Project.id)
+        .where(visible, snapshot.project_id.is_(None))
+    )
+    vanished = (
+        select(snapshot.project_id)
+        .outerjoin(Project, Project.id == snapshot.project_id)
+        .where(or_(Project.id.is_(None), not_(visible)))
+    )
+    return or_(appeared.exists(), vanished.exists())
+
+
+async def _from_public_cube(
+    session: AsyncSession, principal: Principal, dimension: Dimension
+) -> dict[Any, Figures] | None:
+    """The public's unfiltered figures: the refresh's but for the datasets, which are summed
+    live over the buckets the principal may see; None before the first refresh or when the
+    public's projects changed since (the live queries answer then)."""
+    rows = (
+        await session.execute(
+            select(StatsCube.key, StatsCube.figures).where(
+                StatsCube.dimension == f"public/{dimension}", not_(_public_changed())
+            )
+        )
+    ).all()
+    if not rows:
+        return None
+    convert = _KEY_TYPES[dimension]
+    out: dict[Any, Figures] = defaultdict(Figures)
+    for key, data in rows:
+        out[0 if dimension == "total" else convert(key)] = _from_json(data)
+    dialect = session.get_bind().dialect.name
+    keys = _keys(_scope(principal, StatsFilter()), dimension, dialect)
+    await _visible_dataset_sums(session, principal, keys, out, dialect)
+    return _groups(out, dimension)
+
+
 async def _build_cube(session: AsyncSession) -> None:
     rows = [
         {"dimension": dimension, "key": str(key), "figures": _to_json(f)}
         for dimension in DIMENSIONS
         for key, f in (await _live_figures(session, _ADMIN, StatsFilter(), dimension)).items()
     ]
+    rows += [
+        {"dimension": f"public/{dimension}", "key": str(key), "figures": _to_json(f)}
+        for dimension in DIMENSIONS
+        for key, f in (
+            await _live_figures(session, _PUBLIC, StatsFilter(), dimension, datasets=False)
+        ).items()
+    ]
     network = await _live_network(session, _ADMIN, StatsFilter(), MAX_EDGES)
     rows.append({"dimension": "network", "key": "", "figures": _network_json(network)})
     await session.execute(insert(StatsCube), rows)
+    await session.execute(delete(StatsPublicProject))
+    await session.execute(
+        insert(StatsPublicProject).from_select(
+            ["project_id"], select(Project.id).where(project_visible(_PUBLIC))
+        )
+    )
 
 
 async def refreshed_at(session: AsyncSession) -> dt.datetime | None:
@@ -478,6 +554,7 @@ async def _visible_dataset_sums(
 
 STATS_REFRESH_SECONDS = 60
 _ADMIN = Principal(role=AccountRole.ADMIN)
+_PUBLIC = Principal()  # anonymous: whose rules every principal that sees_as_public shares
 
 
 _SOURCES = (

@@ -296,6 +296,7 @@ from server.models.stats import (  # noqa: E402
     StatsProject,
     StatsProjectOrigin,
     StatsProjectRating,
+    StatsPublicProject,
     StatsRefresh,
 )
 
@@ -306,5 +307,6 @@ __all__ += [
     "StatsProject",
     "StatsProjectOrigin",
     "StatsProjectRating",
+    "StatsPublicProject",
     "StatsRefresh",
 ]

@@ -1,6 +1,7 @@
 """Materialised programme figures (server/analytics.py refresh_stats), rebuilt by the worker
-cron and the embedded reconciler. Who may see what is never stored here: every query joins
-the live projects and datasets and applies server/access.py to them."""
+cron and the embedded reconciler. Who may see what is never decided here: every query joins
+the live projects and datasets and applies server/access.py to them, or (the public cube)
+first checks that the projects the public may see are still those it was built from."""
 
 from __future__ import annotations
 
@@ -69,12 +70,21 @@ class StatsRefresh(Base):
 
 
 class StatsCube(Base):
-    """themeStats for staff without a filter, per dimension and group, as of the refresh."""
+    """themeStats without a filter, per dimension and group, as of the refresh: for staff
+    (dimension "theme", ...) and, but for the datasets, for the public ("public/theme")."""
 
     __tablename__ = "stats_cube"
     dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StatsPublicProject(Base):
+    """The projects the public could see at the refresh: the public cube answers only while
+    they are still exactly those the public may see."""
+
+    __tablename__ = "stats_public_projects"
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 NO_EMBARGO = dt.date(1900, 1, 1)  # not date.min: asyncpg sends it as -infinity

@@ -21,6 +21,7 @@ from server.models import (
     Indicator,
     IndicatorMeasurement,
     PdmElement,
+    Project,
     TrainingCourse,
     TrainingParticipant,
     Upload,
@@ -502,3 +503,42 @@ async def test_staff_cube_answers_as_the_live_queries(gql: Any, world: World, ma
     assert (await staff(NETWORK))["collaborationNetwork"] == (
         await staff(NETWORK, {"filter": everything})
     )["collaborationNetwork"]
+
+
+async def test_public_cube_answers_as_the_live_queries(gql: Any, world: World, make_token: Any):
+    """The public without a filter reads the figures materialised at the refresh (its datasets
+    summed live); a filter that keeps every project runs the live queries: both agree, for
+    anonymous and for an account linked to no researcher and no institution."""
+    everything = {"years": [2022, 2023, 2024]}
+    unlinked = gql.as_(await make_token(AccountRole.RESEARCHER))
+    for caller in (gql, unlinked):
+        cube = (await caller(THEME_STATS))["themeStats"]
+        assert cube["totals"]["projects"] == 2
+        assert cube == (await caller(THEME_STATS, {"filter": everything}))["themeStats"]
+
+
+async def test_public_cube_lags_figures_never_visibility(
+    gql: Any, world: World, factory: Any, sessions: Any
+):
+    """A figure of a public project may lag until the next refresh (as the staff's cube);
+    a project the public may newly see, or no longer see, counts (or stops counting) at once."""
+
+    async def totals() -> tuple[int, int, int]:
+        t = (await gql(THEME_STATS))["themeStats"]["totals"]
+        return t["projects"], t["researchers"], t["expertDispatches"]
+
+    newcomer = (await factory.researcher()).id
+    await factory.member(world.a, newcomer, MemberRole.MEMBER)
+    assert await totals() == (2, 3, 3)  # the cube, as of the refresh
+    async with sessions() as s:
+        (await s.get(Project, world.c)).phase = ProjectPhase.APPROVED
+        await s.commit()
+    assert await totals() == (3, 4, 4)  # live: C and the newcomer count at once
+    async with sessions() as s:
+        await analytics.refresh_stats(s)
+        await s.commit()
+    assert await totals() == (3, 4, 4)  # the cube again, now with C
+    async with sessions() as s:
+        (await s.get(Project, world.b)).phase = ProjectPhase.REQUESTED
+        await s.commit()
+    assert await totals() == (2, 3, 2)  # B is a proposal again: gone at once
