@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
@@ -159,28 +159,43 @@ def principal_of(account: Account, scopes: frozenset[str]) -> Principal:
     )
 
 
-async def authenticate(session: AsyncSession, token: str) -> Principal:
-    """The principal of an API token. Notes when it was last used (at most once a minute, so
-    a busy client costs one small UPDATE a minute, not one per request)."""
-    row = await session.execute(
-        select(ApiToken, Account)
-        .join(Account, Account.id == ApiToken.account_id)
-        .where(ApiToken.token_hash == hash_token(token))
+# built once: constructing the statement costs more than running it
+_TOKEN_LOOKUP = (
+    select(
+        ApiToken.id,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        ApiToken.last_used_at,
+        ApiToken.scopes,
+        Account.id,
+        Account.role,
+        Account.researcher_id,
+        Account.institution_id,
+        Account.username,
     )
-    found = row.first()
+    .join(Account, Account.id == ApiToken.account_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal:
+    """The principal of an API token, in one small SELECT of the columns it needs. Notes
+    when the token was last used (at most once a minute, so a busy client costs one small
+    UPDATE a minute, not one per request) and marks the session as written then."""
+    found = (await session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)})).first()
     if found is None:
         raise AuthError("invalid token")
-    api_token, account = found
-    if api_token.revoked_at is not None:
+    token_id, revoked_at, expires_at, last_used_at, scopes, *account = found
+    if revoked_at is not None:
         raise AuthError("token revoked")
     now = utcnow()
-    if api_token.expires_at <= now:
+    if expires_at <= now:
         raise AuthError("token expired")
-    if api_token.last_used_at is None or api_token.last_used_at <= now - LAST_USED_EVERY:
+    if last_used_at is None or last_used_at <= now - LAST_USED_EVERY:
         await session.execute(
             update(ApiToken)
             .where(
-                ApiToken.id == api_token.id,
+                ApiToken.id == token_id,
                 or_(
                     ApiToken.last_used_at.is_(None),
                     ApiToken.last_used_at <= now - LAST_USED_EVERY,
@@ -189,4 +204,26 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
-    return principal_of(account, frozenset(api_token.scopes.split()))
+        mark_written(session)
+    account_id, role, researcher_id, institution_id, username = account
+    return Principal(
+        account_id=account_id,
+        role=role,
+        researcher_id=researcher_id,
+        institution_id=institution_id,
+        username=username,
+        scopes=frozenset(scopes.split()),
+    )
+
+
+_WROTE = "satreps.auth.wrote"
+
+
+def mark_written(session: AsyncSession) -> None:
+    """Authentication wrote (a last-used time, a new identity): the caller commits it."""
+    session.info[_WROTE] = True
+
+
+def take_written(session: AsyncSession) -> bool:
+    """Whether authentication wrote since last asked (and forget it)."""
+    return bool(session.info.pop(_WROTE, False))

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from server.auth import ANONYMOUS, AuthError, Principal, authenticate
+from server.auth import ANONYMOUS, AuthError, Principal, authenticate, take_written
 from server.config import Settings
 from server.models import DatasetFile
 from server.oidc import OidcVerifier, looks_like_jwt
@@ -42,7 +42,13 @@ class Guard:
             principal = await self.oidc.authenticate(session, token)
         else:
             principal = await authenticate(session, token)
-        await session.commit()  # keep last-used times and new identities; end the read
+        # keep last-used times and new identities; on SQLite end the read as well, so that a
+        # write later in the request does not upgrade a stale snapshot (SQLITE_BUSY). On
+        # PostgreSQL (read committed) a read needs no COMMIT: the request's own statements
+        # go on in the same transaction, a round trip (and a BEGIN) saved.
+        wrote = take_written(session)
+        if wrote or session.get_bind().dialect.name == "sqlite":
+            await session.commit()
         return principal
 
     async def download(self, request: Request) -> Response:

@@ -14,7 +14,14 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import LAST_USED_EVERY, SCOPES, AuthError, Principal, principal_of
+from server.auth import (
+    LAST_USED_EVERY,
+    SCOPES,
+    AuthError,
+    Principal,
+    mark_written,
+    principal_of,
+)
 from server.config import Settings
 from server.db import utcnow
 from server.models import Account, OidcIdentity
@@ -88,6 +95,7 @@ class OidcVerifier:
             if identity.last_seen_at <= now - LAST_USED_EVERY:
                 identity.last_seen_at = now
                 await session.flush()
+                mark_written(session)
         return principal_of(account, _scopes(claims.get("scope")))
 
     async def _new_account(
@@ -106,6 +114,7 @@ class OidcVerifier:
         await session.flush()
         session.add(OidcIdentity(account_id=account.id, issuer=self.issuer, subject=subject))
         await session.flush()
+        mark_written(session)
         return account
 
 
