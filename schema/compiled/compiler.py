@@ -18,12 +18,12 @@ from typing import Any
 from graphql import GraphQLObjectType
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
-from sqlalchemy import ColumnElement, func, literal_column, select, true
+from sqlalchemy import ColumnElement, case, exists, func, literal_column, select, true
 from sqlalchemy.orm import aliased
 
 from schema.compiled.sqljson import NotCompilable, SqlJson, sql_text
 from server import models as m
-from server.access import dataset_visible, email_visible, project_visible
+from server.access import dataset_readable, dataset_visible, email_visible, project_visible
 from server.auth import Principal
 from server.models.enums import (
     AccessLevel,
@@ -31,6 +31,8 @@ from server.models.enums import (
     InstitutionRole,
     MemberRole,
     ProjectPhase,
+    UploadState,
+    VersionState,
 )
 
 
@@ -44,6 +46,7 @@ def principal_key(principal: Principal) -> tuple[Any, ...]:
     the e-mail rule): principals alike in these share plans."""
     return (
         principal.is_staff,
+        principal.is_admin,  # admins alone read all data (dataset_readable)
         principal.is_authenticated,
         principal.researcher_id,
         principal.institution_id,
@@ -122,6 +125,10 @@ class Compiler:
         """The datasets the principal may see (their metadata), as of today: plans that
         use it are keyed by the date too (embargoes pass with it)."""
         return dataset_visible(self.principal, None, dataset)
+
+    def dataset_readable(self, dataset: Any) -> ColumnElement[bool]:
+        """The datasets whose data the principal may read (profiles), as of today."""
+        return dataset_readable(self.principal, None, dataset)
 
     def visible_set(self, project: Any) -> ColumnElement[bool]:
         """`visible` for lists nested in lists: the projects the principal may see are
@@ -299,6 +306,79 @@ def dataset_keywords(c: Compiler, row: Any, details: FieldDetailsList, args: Any
     return c.json.json_list(row.keywords)
 
 
+def dataset_versions(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    version = aliased(m.DatasetVersion)
+    rows = select(version).where(version.dataset_id == row.id)
+    return c.json.array(rows, c.object("DatasetVersion", version, details), [version.number])
+
+
+def newest_version(state: VersionState) -> Builder:
+    """The dataset's version in `state` with the highest number (latestVersion, draft)."""
+
+    def build(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+        version = aliased(m.DatasetVersion)
+        rows = (
+            select(version)
+            .where(version.dataset_id == row.id, version.state == state)
+            .order_by(version.number.desc())
+        )
+        return c.json.one(rows, c.object("DatasetVersion", version, details))
+
+    return build
+
+
+# --- Dataset versions, files, uploads -----------------------------------------------------
+
+
+def version_dataset(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    dataset = aliased(m.Dataset)
+    rows = select(dataset).where(dataset.id == row.dataset_id, c.dataset_visible(dataset))
+    return c.json.one(rows, c.object("Dataset", dataset, details))
+
+
+def version_files(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    file = aliased(m.DatasetFile)
+    rows = select(file).where(file.version_id == row.id)
+    return c.json.array(rows, c.object("DatasetFile", file, details), [file.name])
+
+
+def version_uploads(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    upload = aliased(m.Upload)
+    rows = select(upload).where(upload.version_id == row.id)
+    return c.json.array(rows, c.object("DatasetUpload", upload, details), [upload.id])
+
+
+def file_profile(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    """The profile, null unless the principal may read the file's data."""
+    version, dataset = aliased(m.DatasetVersion), aliased(m.Dataset)
+    readable = (
+        exists()
+        .where(
+            version.id == row.version_id,
+            dataset.id == version.dataset_id,
+            c.dataset_readable(dataset),
+        )
+        .correlate(row)
+    )
+    return case((readable, c.json.nested(row.profile)), else_=literal_column("NULL"))
+
+
+def file_artifacts(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    artifact = aliased(m.Artifact)
+    rows = select(artifact).where(artifact.file_id == row.id)
+    return c.json.array(rows, c.object("Artifact", artifact, details), [artifact.kind])
+
+
+def upload_part_size(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    return func.nullif(row.part_size, 0)  # the resolver's `if row.part_size`
+
+
+def upload_part_count(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    """uploads.part_count (the parts' ceiling) for multipart uploads, else null."""
+    parts = (row.declared_size + row.part_size - 1) // row.part_size
+    return case((row.multipart_id.is_not(None), parts), else_=literal_column("NULL"))
+
+
 # --- Researcher ---------------------------------------------------------------------------
 
 
@@ -379,6 +459,59 @@ FIELDS: dict[str, dict[str, Builder]] = {
         "project": dataset_project,
         "ownerInstitution": institution_of("owner_institution_id"),
         "themes": dataset_themes,
+        "versions": dataset_versions,
+        "latestVersion": newest_version(VersionState.PUBLISHED),
+        "draft": newest_version(VersionState.DRAFT),
+    },
+    # provenance, lineage and provenanceExport walk graphs in Python: strawberry's
+    "DatasetVersion": {
+        "id": global_id("DatasetVersion"),
+        "number": column("number"),
+        "state": as_enum("state", VersionState),
+        "note": column("note"),
+        "createdAt": as_datetime("created_at"),
+        "publishedAt": as_datetime("published_at"),
+        "files": version_files,
+        "uploads": version_uploads,
+        "dataset": version_dataset,
+    },
+    # downloadUrl (signed, audited) and preview (the object store) are strawberry's
+    "DatasetFile": {
+        "id": global_id("DatasetFile"),
+        "name": column("name"),
+        "size": column("size"),
+        "sha256": column("sha256"),
+        "mediaType": column("media_type"),
+        "format": column("format"),
+        "createdAt": as_datetime("created_at"),
+        "profile": file_profile,
+        "artifacts": file_artifacts,
+    },
+    "Artifact": {
+        "kind": column("kind"),
+        "size": column("size"),
+        "sha256": column("sha256"),
+        "mediaType": column("media_type"),
+    },
+    # partsReceived asks the object store: strawberry's
+    "DatasetUpload": {
+        "id": global_id("DatasetUpload"),
+        "filename": column("filename"),
+        "state": as_enum("state", UploadState),
+        "declaredSize": column("declared_size"),
+        "declaredSha256": column("declared_sha256"),
+        "contentType": column("content_type"),
+        "attempts": column("attempts"),
+        "errorCode": column("error_code"),
+        "errorMessage": column("error_message"),
+        "size": column("size"),
+        "sha256": column("sha256"),
+        "detectedFormat": column("detected_format"),
+        "createdAt": as_datetime("created_at"),
+        "updatedAt": as_datetime("updated_at"),
+        "finishedAt": as_datetime("finished_at"),
+        "partSize": upload_part_size,
+        "partCount": upload_part_count,
     },
     "ProjectInstitution": {
         "role": as_enum("role", InstitutionRole),

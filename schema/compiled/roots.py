@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql.execution.collect_fields import FieldDetailsList
-from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy import ColumnElement, Select, exists, func, select, true
 from sqlalchemy.orm import aliased
 from strawberry.relay import GlobalID
 
@@ -25,6 +25,9 @@ NODE_MODELS: dict[str, Any] = {
     "Institution": m.Institution,
     "Researcher": m.Researcher,
     "Dataset": m.Dataset,
+    "DatasetVersion": m.DatasetVersion,
+    "DatasetFile": m.DatasetFile,
+    "DatasetUpload": m.Upload,
 }
 
 
@@ -46,12 +49,27 @@ def root_node(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> C
     if model is None:
         raise NotCompilable(gid.type_name)
     row = aliased(model)
-    rows = select(row).where(row.id == key)
-    if model is m.Project:
-        rows = rows.where(c.visible(row))
-    elif model is m.Dataset:
-        rows = rows.where(c.dataset_visible(row))
+    rows = select(row).where(row.id == key, node_visible(c, model, row))
     return c.json.one(rows, c.object(gid.type_name, row, details))
+
+
+def node_visible(c: Compiler, model: Any, row: Any) -> ColumnElement[bool]:
+    """The rule of the type's resolve_nodes over `row` (an alias of `model`)."""
+    if model is m.Project:
+        return c.visible(row)
+    if model is m.Dataset:
+        return c.dataset_visible(row)
+    if model in (m.DatasetVersion, m.DatasetFile, m.Upload):
+        return version_visible(c, row.id if model is m.DatasetVersion else row.version_id)
+    return true()  # themes, institutions, researchers: anyone's
+
+
+def version_visible(c: Compiler, version_id: Any) -> ColumnElement[bool]:
+    """The version's dataset is visible (versions_by_id, files_by_id, uploads_by_id)."""
+    version, dataset = aliased(m.DatasetVersion), aliased(m.Dataset)
+    return exists().where(
+        version.id == version_id, dataset.id == version.dataset_id, c.dataset_visible(dataset)
+    )
 
 
 def root_nodes(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
@@ -228,6 +246,14 @@ def id_of(value: Any, type_name: str) -> int:
     raise NotCompilable("id")  # strawberry answers with its INVALID_ID error
 
 
+def root_upload(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
+    upload = aliased(m.Upload)
+    rows = select(upload).where(
+        upload.id == id_of(args["id"], "DatasetUpload"), node_visible(c, m.Upload, upload)
+    )
+    return c.json.one(rows, c.object("DatasetUpload", upload, details))
+
+
 ROOTS: dict[str, Callable[[Compiler, FieldDetailsList, dict[str, Any]], ColumnElement[Any]]] = {
     "themes": root_themes,
     "node": root_node,
@@ -236,4 +262,5 @@ ROOTS: dict[str, Callable[[Compiler, FieldDetailsList, dict[str, Any]], ColumnEl
     "institutions": root_institutions,
     "researchers": root_researchers,
     "datasets": root_datasets,
+    "upload": root_upload,
 }
