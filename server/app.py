@@ -105,6 +105,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await rejection(scope, receive, send)
             return
         async with self.sessions() as session:
+            fast = self.settings.compiled_reads and request.method == "POST"
+            hinted = self.guard.hinted(request.headers.get("authorization")) if fast else None
+            if hinted is not None:  # a token seen before: the token and the data at once
+                rest = await self._fast_path(request, session, hinted[1], scope, send, hinted[0])
+                if rest is None:
+                    return
+                receive = rest
             try:
                 principal = await self._principal(session, request)
             except AuthError as error:
@@ -114,7 +121,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 await response(scope, receive, send)
                 return
             scope.setdefault("state", {})[_STATE_KEY] = (session, principal)
-            if self.settings.compiled_reads and request.method == "POST":
+            if fast:
                 rest = await self._fast_path(request, session, principal, scope, send)
                 if rest is None:
                     return
@@ -128,16 +135,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         principal: Principal,
         scope: Scope,
         send: Send,
+        token_hash: str | None = None,
     ) -> Receive | None:
         """Answer a document seen before with every root field compiled from its statements
-        (schema/compiled/fast.py); None when answered, else the receive to go on with."""
+        (schema/compiled/fast.py); None when answered, else the receive to go on with.
+        With `token_hash` (the principal is the token's hint, not yet checked) only the
+        fused statement may answer, and only if it finds the token still that principal."""
         from schema.compiled import fast
         from schema.protection import charge_budget, rate_limit_headers
         from server.metrics import ROOT_FIELDS
 
         if not request.headers.get("content-type", "").startswith("application/json"):
             return request.receive  # uploads stream on, unread
-        body = await request.body()  # within max_body_bytes (checked before)
+        body = await request.body()  # within max_body_bytes (checked before); kept
         sent = False
 
         async def replay() -> Message:
@@ -151,9 +161,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             key = fast.fast_key(json.loads(body), principal)
         except ValueError:
             return replay
-        scope["state"][_FAST_KEY] = key
+        if token_hash is None:
+            scope.setdefault("state", {})[_FAST_KEY] = key
         plan = self.fast_plans.lookup(key) if key is not None else None
-        if plan is None:
+        if plan is None or (token_hash is not None and plan.fused is None):
             return replay
         budget = SimpleNamespace(
             principal=principal,
@@ -167,11 +178,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         limit = self.settings.execution_timeout_seconds
         try:
             async with asyncio.timeout(limit):
-                text = await fast.answer(plan, session)
+                if token_hash is None:
+                    text: str | None = await fast.answer(plan, session)
+                else:
+                    text = await fast.answer_fused(plan, session, token_hash, principal)
         except TimeoutError:  # as execute_operation answers it
+            if token_hash is not None:
+                return replay  # not answered before the token is checked
             text = json.dumps({"data": None, "errors": [timeout_error(limit).formatted]})
         except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
             await session.rollback()
+            return replay
+        if text is None:  # the token is no longer what it was: authenticate it as ever
+            assert token_hash is not None
+            self.guard.forget(token_hash)
             return replay
         ROOT_FIELDS.labels("fast").inc(len(plan.fields))
         headers = rate_limit_headers(charge) if charge is not None else {}

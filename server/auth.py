@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,8 +160,10 @@ def principal_of(account: Account, scopes: frozenset[str]) -> Principal:
     )
 
 
-# built once: constructing the statement costs more than running it
-_TOKEN_LOOKUP = (
+# built once: constructing the statement costs more than running it. The compiled read
+# path's fast plans add their fields to it (schema/compiled/fast.py), so a request with a
+# known token is one statement; TOKEN_WIDTH columns of the token and its account come first.
+TOKEN_LOOKUP = (
     select(
         ApiToken.id,
         ApiToken.revoked_at,
@@ -174,28 +177,53 @@ _TOKEN_LOOKUP = (
         Account.username,
     )
     .join(Account, Account.id == ApiToken.account_id)
-    .where(ApiToken.token_hash == bindparam("token_hash"))
+    .where(ApiToken.token_hash == bindparam("token_hash", ""))
 )
+TOKEN_WIDTH = 10
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    principal: Principal
+    token_id: int
+    stale: bool  # its last-used time is due to be written
+
+
+def check_token(row: Any, now: dt.datetime | None = None) -> TokenCheck:
+    """The principal of a row of TOKEN_LOOKUP, or AuthError (revoked, expired)."""
+    token_id, revoked_at, expires_at, last_used_at, scopes, *account = row[:TOKEN_WIDTH]
+    if revoked_at is not None:
+        raise AuthError("token revoked")
+    now = now or utcnow()
+    if expires_at <= now:
+        raise AuthError("token expired")
+    account_id, role, researcher_id, institution_id, username = account
+    principal = Principal(
+        account_id=account_id,
+        role=role,
+        researcher_id=researcher_id,
+        institution_id=institution_id,
+        username=username,
+        scopes=frozenset(scopes.split()),
+    )
+    stale = last_used_at is None or last_used_at <= now - LAST_USED_EVERY
+    return TokenCheck(principal, token_id, stale)
 
 
 async def authenticate(session: AsyncSession, token: str) -> Principal:
     """The principal of an API token, in one small SELECT of the columns it needs. Notes
     when the token was last used (at most once a minute, so a busy client costs one small
     UPDATE a minute, not one per request) and marks the session as written then."""
-    found = (await session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)})).first()
+    found = (await session.execute(TOKEN_LOOKUP, {"token_hash": hash_token(token)})).first()
     if found is None:
         raise AuthError("invalid token")
-    token_id, revoked_at, expires_at, last_used_at, scopes, *account = found
-    if revoked_at is not None:
-        raise AuthError("token revoked")
     now = utcnow()
-    if expires_at <= now:
-        raise AuthError("token expired")
-    if last_used_at is None or last_used_at <= now - LAST_USED_EVERY:
+    check = check_token(found, now)
+    if check.stale:
         await session.execute(
             update(ApiToken)
             .where(
-                ApiToken.id == token_id,
+                ApiToken.id == check.token_id,
                 or_(
                     ApiToken.last_used_at.is_(None),
                     ApiToken.last_used_at <= now - LAST_USED_EVERY,
@@ -205,15 +233,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
             .execution_options(synchronize_session=False)
         )
         mark_written(session)
-    account_id, role, researcher_id, institution_id, username = account
-    return Principal(
-        account_id=account_id,
-        role=role,
-        researcher_id=researcher_id,
-        institution_id=institution_id,
-        username=username,
-        scopes=frozenset(scopes.split()),
-    )
+    return check.principal
 
 
 _WROTE = "satreps.auth.wrote"

@@ -7,6 +7,14 @@ charged (the same points), the statements run, the JSON texts joined; strawberry
 validation, limits and execution are skipped, as their verdict for this exact document,
 these variables and this principal shape cannot change. Whatever else happens (a refused
 charge, a database error) goes back through strawberry, which answers as it always does.
+
+A plan kept for an API token's principal also has a fused form: the token lookup of
+`server.auth` with every field added to it as a column, one statement and one round trip
+for the whole request. The app sends it when it last saw the token as this principal
+(`Guard.hinted`); the token's row read in that same statement must still give exactly that
+principal (not revoked, not expired, same account, role, links and scopes, last-used time
+not due), or the answer is dropped and the request authenticated as ever: a hint never
+lets a revoked token or a changed account read anything.
 """
 
 from __future__ import annotations
@@ -23,17 +31,34 @@ FAST_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
+class Fused:
+    """The token lookup and every field in one statement, for the driver."""
+
+    sql: str
+    params: tuple[Any, ...]
+    token_at: int  # where in the parameters the token's hash goes
+    # the token columns' result conversions (the driver's raw values: text dates on SQLite)
+    convert: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class FastPlan:
     # (response name, SQL, its parameters), in response order: compiled once for the
     # dialect and sent to the driver as they are
     fields: tuple[tuple[str, str, Any], ...]
     points: int  # what the request takes from the rate-limit budget
+    # the token lookup and every field in one statement: SQL, parameters, and where in them
+    # the token's hash goes (authenticated principals' plans only)
+    fused: Fused | None = None
 
 
 def driver_sql(stmt: Any, dialect: Any) -> tuple[str, Any]:
     """The statement as the driver takes it: SQL text and its parameters (positional for
     asyncpg and sqlite), IN lists expanded."""
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    return _for_driver(stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True}))
+
+
+def _for_driver(compiled: Any) -> tuple[str, Any]:
     processors = compiled._bind_processors  # the types' conversions, as an execution applies
     params = {
         name: processors[name](value) if name in processors else value
@@ -42,6 +67,22 @@ def driver_sql(stmt: Any, dialect: Any) -> tuple[str, Any]:
     if compiled.positional:
         return compiled.string, tuple(params[name] for name in compiled.positiontup or ())
     return compiled.string, params
+
+
+def fused_sql(fields: list[tuple[str, Any]], dialect: Any) -> Fused:
+    """The token lookup with each field's statement as a column of it, for the driver."""
+    from server.auth import TOKEN_LOOKUP, TOKEN_WIDTH
+
+    stmt = TOKEN_LOOKUP.add_columns(*(field.scalar_subquery() for _, field in fields))
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    sql, params = _for_driver(compiled)
+    if not compiled.positional:
+        raise NotImplementedError("named parameters")  # asyncpg and sqlite are positional
+    convert = tuple(
+        column.type._cached_result_processor(dialect, None)
+        for column in list(TOKEN_LOOKUP.selected_columns)[:TOKEN_WIDTH]
+    )
+    return Fused(sql, params, (compiled.positiontup or []).index("token_hash"), convert)
 
 
 def fast_key(payload: Any, principal: Any) -> Any:
@@ -78,16 +119,48 @@ class FastPlans:
 
     def record(self, key: Any, fields: list[tuple[str, Any]], points: int, dialect: Any) -> None:
         compiled = tuple((name, *driver_sql(stmt, dialect)) for name, stmt in fields)
-        self._plans[key] = FastPlan(compiled, points)
+        authenticated = key[3][1]  # principal_key: (is_staff, is_authenticated, ...)
+        fused = fused_sql(fields, dialect) if authenticated else None
+        self._plans[key] = FastPlan(compiled, points, fused)
         if len(self._plans) > self.size:
             self._plans.popitem(last=False)
 
 
+def _body(plan: FastPlan, texts: Any) -> str:
+    parts = [
+        f"{json.dumps(name)}:{'null' if text is None else text}"
+        for (name, _, _), text in zip(plan.fields, texts, strict=True)
+    ]
+    return '{"data":{' + ",".join(parts) + "}}"
+
+
+async def answer_fused(plan: FastPlan, session: Any, token_hash: str, principal: Any) -> str | None:
+    """The response body from the fused statement, or None unless the token's row read with
+    it gives exactly `principal` now (the caller then authenticates as ever)."""
+    from server.auth import TOKEN_WIDTH, AuthError, check_token
+
+    fused = plan.fused
+    assert fused is not None
+    values = list(fused.params)
+    values[fused.token_at] = token_hash
+    connection = await session.connection()
+    row = (await connection.exec_driver_sql(fused.sql, tuple(values))).first()
+    if row is None:
+        return None
+    token = [f(v) if f else v for f, v in zip(fused.convert, row[:TOKEN_WIDTH], strict=True)]
+    try:
+        check = check_token(token)
+    except AuthError:
+        return None
+    if check.stale or check.principal != principal:
+        return None
+    return _body(plan, row[TOKEN_WIDTH:])
+
+
 async def answer(plan: FastPlan, session: Any) -> str:
     """The response body: each statement's JSON text under its response name."""
-    parts = []
     connection = await session.connection()
-    for name, sql, params in plan.fields:
-        text = (await connection.exec_driver_sql(sql, params)).scalar()
-        parts.append(f"{json.dumps(name)}:{'null' if text is None else text}")
-    return '{"data":{' + ",".join(parts) + "}}"
+    texts = [
+        (await connection.exec_driver_sql(sql, params)).scalar() for _, sql, params in plan.fields
+    ]
+    return _body(plan, texts)

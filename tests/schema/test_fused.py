@@ -1,0 +1,130 @@
+"""The fused fast path: a document seen before, from an API token seen before, is answered
+by one statement that reads the token and the data together (schema/compiled/fast.py). The
+token's row read in it must still give the principal the token was last seen as; anything
+else (revoked, expired, a changed account, a last-used time due) is authenticated as ever."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+
+from server.auth import hash_token
+from server.db import utcnow
+from server.metrics import ROOT_FIELDS
+from server.models import Account, ApiToken
+from server.models.enums import AccountRole
+from tests.factories import gid
+from tests.fixtures.access_world import build_world
+
+PROJECT = "query($id: ID!) { node(id: $id) { __typename id ... on Project { title phase } } }"
+
+
+@contextmanager
+def every_statement(engine: Any) -> Iterator[list[str]]:
+    """The SQL statements run while the block runs, transaction control aside."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        first = statement.split(None, 1)[0].upper()
+        if first not in ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT"):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+def fast_fields() -> float:
+    return ROOT_FIELDS.labels("fast")._value.get()
+
+
+async def _token_row(sessions: Any, token: str) -> tuple[Any, ApiToken]:
+    session = sessions()
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    return session, row
+
+
+async def _proposal(gql: Any, sessions: Any) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The admin's token, the variables naming the proposal (only staff and its people see
+    it), and the admin's first answer (which authenticates and keeps the plan)."""
+    world = await build_world(sessions)
+    token = world.tokens["admin"]
+    assert token is not None
+    variables = {"id": gid("Project", world.samples["proposal"].project)}
+    first = await gql.as_(token)(PROJECT, variables)
+    assert first["node"]["phase"] == "IDENTIFICATION"  # a proposal
+    return token, variables, first
+
+
+async def test_a_known_token_and_document_take_one_statement(gql, engine, sessions):
+    token, variables, first = await _proposal(gql, sessions)
+    before = fast_fields()
+    with every_statement(engine) as seen:
+        again = await gql.as_(token)(PROJECT, variables)
+    assert again == first
+    assert len(seen) == 1 and "api_tokens" in seen[0], seen  # the token and the data at once
+    assert fast_fields() - before == 1
+
+
+async def test_a_token_revoked_after_it_was_seen_reads_nothing(gql, sessions):
+    token, variables, _ = await _proposal(gql, sessions)
+    session, row = await _token_row(sessions, token)
+    async with session:
+        row.revoked_at = utcnow()
+        await session.commit()
+    response = await gql.post(PROJECT, variables, token=token)
+    assert response.status_code == 401 and response.json()["data"] is None
+    assert response.json()["errors"][0]["message"] == "token revoked"
+
+
+async def test_a_token_expired_after_it_was_seen_reads_nothing(gql, sessions):
+    token, variables, _ = await _proposal(gql, sessions)
+    session, row = await _token_row(sessions, token)
+    async with session:
+        row.expires_at = utcnow() - dt.timedelta(seconds=1)
+        await session.commit()
+    response = await gql.post(PROJECT, variables, token=token)
+    assert response.status_code == 401 and response.json()["data"] is None
+    assert response.json()["errors"][0]["message"] == "token expired"
+
+
+async def test_an_account_changed_after_its_token_was_seen_reads_as_it_is_now(
+    gql, engine, sessions
+):
+    token, variables, _ = await _proposal(gql, sessions)
+    session, row = await _token_row(sessions, token)
+    async with session:
+        account = await session.get(Account, row.account_id)
+        assert account is not None
+        account.role = AccountRole.RESEARCHER  # no longer staff: the proposal is hidden
+        await session.commit()
+    with every_statement(engine) as seen:
+        assert await gql.as_(token)(PROJECT, variables) == {"node": None}
+    assert len(seen) > 1  # the fused answer was dropped: authenticated, then answered
+    assert await gql.as_(token)(PROJECT, variables) == {"node": None}  # and so it stays
+
+
+async def test_a_last_used_time_due_is_written(gql, sessions):
+    token, variables, first = await _proposal(gql, sessions)
+    long_ago = utcnow() - dt.timedelta(minutes=5)
+    session, row = await _token_row(sessions, token)
+    async with session:
+        row.last_used_at = long_ago
+        await session.commit()
+    assert await gql.as_(token)(PROJECT, variables) == first
+    session, row = await _token_row(sessions, token)
+    async with session:
+        assert row.last_used_at > long_ago
+
+
+async def test_an_unknown_token_is_refused_as_ever(gql, sessions):
+    token, variables, _ = await _proposal(gql, sessions)
+    response = await gql.post(PROJECT, variables, token=token[:-2] + "xx")
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["message"] == "invalid token"
