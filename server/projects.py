@@ -29,7 +29,7 @@ from server.models import (
 from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
 from server.permissions import CURATORS, STAFF, require_role, require_signed_in
 from server.provenance.records import record_phase_transition
-from server.themes import theme_subtree_ids
+from server.themes import theme_subtree, theme_subtree_ids
 from server.validation import check_period, clean_text, normalize_country, year_bounds
 
 P = ProjectPhase
@@ -70,8 +70,17 @@ class ProjectFilter:
 
 async def in_theme(session: AsyncSession, theme_id: int) -> ColumnElement[bool]:
     """Projects tagged with the theme or any of its sub-themes."""
-    subtree = await theme_subtree_ids(session, theme_id)
-    return Project.id.in_(select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(subtree)))
+    return tagged_with(await theme_subtree_ids(session, theme_id))
+
+
+def in_theme_tree(theme_id: int) -> ColumnElement[bool]:
+    """`in_theme` as one clause: the sub-themes are found by the statement itself."""
+    return tagged_with(theme_subtree(theme_id))
+
+
+def tagged_with(themes: Any) -> ColumnElement[bool]:
+    """Projects tagged with one of `themes` (ids, or a select of them)."""
+    return Project.id.in_(select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(themes)))
 
 
 def in_partner_country(country: str) -> ColumnElement[bool]:
@@ -86,11 +95,22 @@ def in_partner_country(country: str) -> ColumnElement[bool]:
 async def projects_query(
     session: AsyncSession, principal: Principal, flt: ProjectFilter | None
 ) -> Select[Any]:
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return projects_filtered(principal, flt, themed)
+
+
+def projects_filtered(
+    principal: Principal, flt: ProjectFilter | None, themed: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """The projects the principal may see that match the filter; `themed` is the theme
+    filter's clause (`in_theme`, `in_theme_tree`), given when the filter names a theme."""
     stmt = select(Project).where(project_visible(principal))
     if flt is None:
         return stmt
-    if flt.theme_id is not None:
-        stmt = stmt.where(await in_theme(session, flt.theme_id))
+    if themed is not None:
+        stmt = stmt.where(themed)
     if flt.country:
         stmt = stmt.where(in_partner_country(flt.country))
     if flt.phase is not None:

@@ -6,9 +6,11 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from server.auth import Principal
 from server.db import group_rows
@@ -55,6 +57,16 @@ async def theme_subtree_ids(session: AsyncSession, theme_id: int) -> list[int]:
         found.append(current)
         stack.extend(children[current])
     return found
+
+
+def theme_subtree(theme_id: int) -> Select[Any]:
+    """The ids of `theme_subtree_ids` as a select (a recursive CTE), for a statement built
+    without a session: the database walks the tree when the statement runs. The CTE is
+    anonymous: statements that name two themes (fused into one) get one name each."""
+    tree = select(literal(theme_id, Integer).label("id")).cte(recursive=True)
+    child = aliased(Theme)
+    tree = tree.union(select(child.id).where(child.parent_id == tree.c.id))
+    return select(tree.c.id)
 
 
 def slugify(text: str) -> str:
