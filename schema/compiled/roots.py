@@ -5,6 +5,7 @@ NotCompilable, so its errors stay its own."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from graphql.execution.collect_fields import FieldDetailsList
@@ -80,19 +81,43 @@ def root_nodes(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> 
     return func.json_build_array(*values) if c.json.pg else func.json_array(*values)
 
 
-def page_size(args: dict[str, Any]) -> tuple[int, int | None]:
-    """(size, after key) of a forward page; anything else is strawberry's to answer."""
-    if args.get("last") is not None or args.get("before") is not None:
-        raise NotCompilable("backward pages")
-    first = args.get("first")
-    if first is not None and not 0 <= first <= MAX_PAGE:
-        raise NotCompilable("first")
-    after = args.get("after")
+@dataclass(frozen=True)
+class PageWindow:
+    """The page `server.pagination.paginate` reads: `size` rows after `after` and before
+    `before`, taken from the end of the list when `backwards` (`last`)."""
+
+    size: int
+    after: int | None
+    before: int | None
+    backwards: bool
+
+
+def page_window(args: dict[str, Any]) -> PageWindow:
+    """The page the arguments ask for; anything paginate refuses is strawberry's to answer."""
+    first, last = args.get("first"), args.get("last")
+    for value in (first, last):
+        if value is not None and not 0 <= value <= MAX_PAGE:
+            raise NotCompilable("first / last")
+    if first is not None and last is not None:
+        raise NotCompilable("first and last")
+    size = next(n for n in (last, first, DEFAULT_PAGE) if n is not None)
+    after, before = cursor_key(args, "after"), cursor_key(args, "before")
+    return PageWindow(size, after, before, backwards=last is not None)
+
+
+def cursor_key(args: dict[str, Any], name: str) -> int | None:
+    """The key in a cursor argument; a key no id column can hold fails in the driver, which
+    strawberry reports (an int4 on PostgreSQL)."""
+    cursor = args.get(name)
+    if cursor is None:
+        return None
     try:
-        key = decode_cursor(after, "after") if after is not None else None
+        key = decode_cursor(cursor, name)
     except DomainError as error:
-        raise NotCompilable("after") from error
-    return (DEFAULT_PAGE if first is None else first), key
+        raise NotCompilable(name) from error
+    if not -(2**31) <= key < 2**31:
+        raise NotCompilable(name)
+    return key
 
 
 def connection(
@@ -104,14 +129,20 @@ def connection(
     node_type: str,
 ) -> ColumnElement[Any]:
     """A keyset page of `base` (a select of one entity, filters and access rules applied) as
-    the Connection JSON: totalCount, edges { cursor node }, nodes, pageInfo."""
-    size, after = page_size(args)
+    the Connection JSON: totalCount, edges { cursor node }, nodes, pageInfo. As paginate
+    does, a backward page takes the last rows of the window, edges still in id order."""
+    w = page_window(args)
     matching = base.subquery()
     total = select(func.count()).select_from(matching).scalar_subquery()
-    window_rows = base if after is None else base.where(model.id > after)
-    window = window_rows.order_by(model.id).limit(size + 1).subquery()
+    window_rows = base
+    if w.after is not None:
+        window_rows = window_rows.where(model.id > w.after)
+    if w.before is not None:
+        window_rows = window_rows.where(model.id < w.before)
+    order = model.id.desc() if w.backwards else model.id
+    window = window_rows.order_by(order).limit(w.size + 1).subquery()
     row = aliased(model, window)
-    in_page = select(row).order_by(row.id).limit(size)
+    in_page = select(row).order_by(row.id.desc() if w.backwards else row.id).limit(w.size)
     page = in_page.subquery()
     node = aliased(model, page)
 
@@ -123,7 +154,7 @@ def connection(
         if name == "edges":
             return c.json.array(select(node), edge_object(c, sub, node, node_type), [node.id])
         if name == "pageInfo":
-            return page_info(c, sub, window, page, size, after)
+            return page_info(c, sub, window, page, w)
         raise NotCompilable(name)
 
     return c.selection(f"{node_type}Connection", details, value)
@@ -140,16 +171,18 @@ def edge_object(c: Compiler, details: FieldDetailsList, node: Any, node_type: st
     return c.selection(f"{node_type}Edge", details, value)
 
 
-def page_info(
-    c: Compiler, details: FieldDetailsList, window: Any, page: Any, size: int, after: int | None
-) -> Any:
-    more = select(func.count()).select_from(window).scalar_subquery() > size
+def page_info(c: Compiler, details: FieldDetailsList, window: Any, page: Any, w: PageWindow) -> Any:
+    """paginate's flags: more rows in the window than the page holds means a page further
+    in the direction read; the other way, whether a cursor bounds the window there."""
+    more = select(func.count()).select_from(window).scalar_subquery() > w.size
+    flags = {
+        "hasNextPage": more if not w.backwards else constant(w.before is not None),
+        "hasPreviousPage": more if w.backwards else constant(w.after is not None),
+    }
 
     def value(name: str, sub: FieldDetailsList) -> ColumnElement[Any]:
-        if name == "hasNextPage":
-            return c.json.boolean(more)
-        if name == "hasPreviousPage":
-            return c.json.boolean(true() if after is not None else ~true())
+        if name in flags:
+            return c.json.boolean(flags[name])
         if name in ("startCursor", "endCursor"):
             edge = func.min(page.c.id) if name == "startCursor" else func.max(page.c.id)
             return select(c.json.cursor(edge)).select_from(page).scalar_subquery()
@@ -158,25 +191,33 @@ def page_info(
     return c.selection("PageInfo", details, value)
 
 
+def constant(flag: bool) -> ColumnElement[bool]:
+    return true() if flag else ~true()
+
+
 def root_projects(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.projects import in_partner_country
+    from server.projects import ProjectFilter, in_theme_tree, projects_filtered
 
-    base = select(m.Project).where(c.visible(m.Project))
-    flt = args.get("filter") or {}
-    if flt.get("themeId") is not None or flt.get("year") is not None:
-        raise NotCompilable("filter.themeId / filter.year")  # a subtree walk / a date check
-    if flt.get("country"):
-        base = base.where(in_partner_country(flt["country"]))
-    if flt.get("phase") is not None:
-        base = base.where(m.Project.phase == ProjectPhase(flt["phase"]))
-    if flt.get("institutionId") is not None:
-        institution = id_of(flt["institutionId"], "Institution")
-        linked = select(m.ProjectInstitution.project_id).where(
-            m.ProjectInstitution.institution_id == institution
+    flt = args.get("filter")
+    service_filter, themed = None, None
+    if flt:
+        phase = flt.get("phase")
+        service_filter = ProjectFilter(
+            country=flt.get("country"),
+            phase=ProjectPhase(phase) if phase is not None else None,
+            year=flt.get("year"),
         )
-        base = base.where(m.Project.id.in_(linked))
+        if flt.get("themeId") is not None:
+            service_filter.theme_id = id_of(flt["themeId"], "Theme")
+            themed = in_theme_tree(service_filter.theme_id)
+        if flt.get("institutionId") is not None:
+            service_filter.institution_id = id_of(flt["institutionId"], "Institution")
+    try:
+        base = projects_filtered(c.principal, service_filter, themed)
+    except DomainError as error:  # a year out of range: strawberry's INVALID_YEAR
+        raise NotCompilable("filter.year") from error
     return connection(c, details, args, base, m.Project, "Project")
 
 
@@ -217,12 +258,11 @@ def root_datasets(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
     from server.datasets import DatasetFilter, datasets_filtered
+    from server.projects import in_theme_tree
 
     flt = args.get("filter")
-    service_filter = None
+    service_filter, themed = None, None
     if flt:
-        if flt.get("themeId") is not None:
-            raise NotCompilable("filter.themeId")  # a subtree walk
         level = flt.get("accessLevel")
         service_filter = DatasetFilter(
             country=flt.get("country"),
@@ -232,7 +272,10 @@ def root_datasets(
             service_filter.project_id = id_of(flt["projectId"], "Project")
         if flt.get("institutionId") is not None:
             service_filter.institution_id = id_of(flt["institutionId"], "Institution")
-    base = datasets_filtered(c.principal, service_filter)
+        if flt.get("themeId") is not None:
+            service_filter.theme_id = id_of(flt["themeId"], "Theme")
+            themed = in_theme_tree(service_filter.theme_id)
+    base = datasets_filtered(c.principal, service_filter, themed)
     return connection(c, details, args, base, m.Dataset, "Dataset")
 
 
