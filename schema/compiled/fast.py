@@ -21,13 +21,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from schema.compiled.compiler import principal_key, today
 
+log = logging.getLogger(__name__)
 FAST_CACHE_SIZE = 256
+
+
+class FastKey(NamedTuple):
+    """A request's document, variables and principal shape, and the date the rules read."""
+
+    digest: bytes
+    operation: str | None
+    variables: str
+    principal: tuple[Any, ...]
+    authenticated: bool  # only an API token's plans are fused with its lookup
+    today: Any
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,14 @@ def fast_key(payload: Any, principal: Any) -> Any:
     except (TypeError, ValueError):
         return None
     digest = hashlib.sha256(payload["query"].encode()).digest()
-    return (digest, payload.get("operationName"), variables, principal_key(principal), today())
+    return FastKey(
+        digest,
+        payload.get("operationName"),
+        variables,
+        principal_key(principal),
+        principal.is_authenticated,
+        today(),
+    )
 
 
 class FastPlans:
@@ -117,10 +137,22 @@ class FastPlans:
             self._plans.move_to_end(key)
         return plan
 
-    def record(self, key: Any, fields: list[tuple[str, Any]], points: int, dialect: Any) -> None:
-        compiled = tuple((name, *driver_sql(stmt, dialect)) for name, stmt in fields)
-        authenticated = key[3][1]  # principal_key: (is_staff, is_authenticated, ...)
-        fused = fused_sql(fields, dialect) if authenticated else None
+    def record(
+        self, key: FastKey, fields: list[tuple[str, Any]], points: int, dialect: Any
+    ) -> None:
+        """Keep a plan (the response it came from is answered already: a statement that
+        cannot be kept, e.g. two CTEs of one name once fused, is only logged)."""
+        try:
+            compiled = tuple((name, *driver_sql(stmt, dialect)) for name, stmt in fields)
+        except Exception:
+            log.warning("a fast plan could not be kept", exc_info=True)
+            return
+        fused = None
+        if key.authenticated:
+            try:
+                fused = fused_sql(fields, dialect)
+            except Exception:
+                log.warning("a fused fast plan could not be kept", exc_info=True)
         self._plans[key] = FastPlan(compiled, points, fused)
         if len(self._plans) > self.size:
             self._plans.popitem(last=False)

@@ -72,6 +72,17 @@ async def test_a_known_token_and_document_take_one_statement(gql, engine, sessio
     assert fast_fields() - before == 1
 
 
+async def test_a_researchers_token_takes_one_statement_too(gql, engine, sessions):
+    world = await build_world(sessions)
+    researcher = gql.as_(world.tokens["researcher_outsider"])
+    variables = {"id": gid("Project", world.samples["public"].project)}
+    first = await researcher(PROJECT, variables)
+    with every_statement(engine) as seen:
+        assert await researcher(PROJECT, variables) == first
+    assert first["node"]["phase"] == "IMPLEMENTATION"
+    assert len(seen) == 1 and "api_tokens" in seen[0], seen
+
+
 async def test_a_token_revoked_after_it_was_seen_reads_nothing(gql, sessions):
     token, variables, _ = await _proposal(gql, sessions)
     session, row = await _token_row(sessions, token)
@@ -128,3 +139,23 @@ async def test_an_unknown_token_is_refused_as_ever(gql, sessions):
     response = await gql.post(PROJECT, variables, token=token[:-2] + "xx")
     assert response.status_code == 401
     assert response.json()["errors"][0]["message"] == "invalid token"
+
+
+def test_a_plan_that_cannot_be_fused_is_kept_unfused(caplog):
+    """Two fields each with a CTE of one name cannot share a statement: the plan is kept
+    without its fused form (the response it came from was answered already)."""
+    from sqlalchemy import literal
+    from sqlalchemy.dialects import postgresql
+
+    from schema.compiled.fast import FastKey, FastPlans
+
+    def field() -> Any:
+        named = select(literal(1).label("n")).cte("same_name")
+        return select(named.c.n)
+
+    plans = FastPlans()
+    key = FastKey(b"digest", None, "{}", (), True, dt.date(2026, 1, 1))
+    plans.record(key, [("a", field()), ("b", field())], 1, postgresql.dialect())
+    plan = plans.lookup(key)
+    assert plan is not None and len(plan.fields) == 2 and plan.fused is None
+    assert "could not be kept" in caplog.text
