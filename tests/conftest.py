@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import graphql
 import httpx
 import pytest
 from sqlalchemy import event
@@ -27,6 +28,7 @@ from server.migrations import upgrade
 from server.models.enums import AccountRole
 from server.storage import store_from_settings
 from tests.factories import Factory
+from tests.twin import TWIN, sending
 
 PG_ADMIN_URL = os.environ.get(
     "SATREPS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -95,7 +97,7 @@ class StatementCounter:
         self.active = False
 
     def __call__(self, *_: Any) -> None:
-        if self.active:
+        if self.active and not TWIN.sending:
             self.count += 1
 
     @contextmanager
@@ -180,19 +182,72 @@ async def client(
             yield http
 
 
+# SATREPS_TEST_DIFFERENTIAL=1: every query a test sends through `gql` is sent to a second
+# app with the compiled read path off as well, and both answers (status and body) must be
+# identical (scripts/test's second pass)
+DIFFERENTIAL = os.environ.get("SATREPS_TEST_DIFFERENTIAL") == "1"
+
+
+@pytest.fixture
+async def strawberry_twin(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    jobs: InProcessJobs,
+    events: MemoryBus,
+) -> AsyncIterator[httpx.AsyncClient | None]:
+    if not DIFFERENTIAL:
+        yield None
+        return
+    resolved = settings.model_copy(update={"compiled_reads": False})
+    app = create_app(resolved, sessions=sessions, jobs=jobs, events=events)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+# reads with effects of their own, sent once: a download URL is audited and signed with
+# its expiry time
+EFFECTFUL_FIELDS = ("downloadUrl",)
+
+
+def _reads_only(query: str) -> bool:
+    """Whether a document holds queries without effects only (mutations, subscriptions and
+    effectful fields are sent once)."""
+    if any(name in query for name in EFFECTFUL_FIELDS):
+        return False
+    try:
+        document = graphql.parse(query)
+    except graphql.GraphQLError:
+        return True  # both paths answer the syntax error
+    return all(
+        d.operation == graphql.OperationType.QUERY
+        for d in document.definitions
+        if isinstance(d, graphql.OperationDefinitionNode)
+    )
+
+
 @dataclass
 class GraphQLClient:
     http: httpx.AsyncClient
     token: str | None = None
+    twin: httpx.AsyncClient | None = None  # the strawberry-only app (DIFFERENTIAL)
 
     async def post(
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
     ) -> httpx.Response:
         token = token if token is not None else self.token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
+        body = {"query": query, "variables": variables or {}}
+        response = await self.http.post("/graphql", json=body, headers=headers)
+        if self.twin is not None and _reads_only(query):
+            with sending():
+                resolved = await self.twin.post("/graphql", json=body, headers=headers)
+            assert (resolved.status_code, resolved.json()) == (
+                response.status_code,
+                response.json(),
+            ), f"the compiled and strawberry paths answer differently: {query}"
+        return response
 
     async def __call__(
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
@@ -215,13 +270,13 @@ class GraphQLClient:
         return body["errors"]
 
     def as_(self, token: str | None) -> GraphQLClient:
-        return GraphQLClient(self.http, token)
+        return GraphQLClient(self.http, token, self.twin)
 
 
 @pytest.fixture
-def gql(client: httpx.AsyncClient) -> GraphQLClient:
+def gql(client: httpx.AsyncClient, strawberry_twin: httpx.AsyncClient | None) -> GraphQLClient:
     """An anonymous client; `gql.as_(token)` acts with a token."""
-    return GraphQLClient(client)
+    return GraphQLClient(client, twin=strawberry_twin)
 
 
 @pytest.fixture
