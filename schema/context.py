@@ -40,6 +40,9 @@ class Context:
     response: Any = None  # the HTTP response being built (headers); None on a WebSocket
     limiter: Any = None  # the RateLimiter (server/ratelimit.py)
     rate_limit: Any = None  # this request's Charge, set before execution
+    # a Charge the fast path already took for this request, with its points and account,
+    # before handing the request on: the execution takes it instead of charging again
+    prepaid: tuple[int | None, int, Any] | None = None
     # root fields of queries may answer with the database's JSON text (schema/compiled):
     # only where the response is encoded by GraphQLEndpoint.encode_json (HTTP)
     raw_json: bool = False

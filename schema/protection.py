@@ -217,7 +217,11 @@ class Protection(SchemaExtension):
         yield
 
     async def _charge(self, ctx: Any, cost: int) -> None:
-        charge = await charge_budget(ctx, cost)
+        prepaid = getattr(ctx, "prepaid", None)
+        if prepaid is not None and prepaid[:2] == (ctx.principal.account_id, cost):
+            charge = prepaid[2]  # the fast path took it, then handed the request on
+        else:
+            charge = await charge_budget(ctx, cost)
         if charge is None:
             return
         ctx.rate_limit = charge

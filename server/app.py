@@ -34,6 +34,7 @@ from server.url_signing import UrlSigner
 
 _STATE_KEY = "satreps"
 _FAST_KEY = "satreps.fast_key"  # the request's key in the compiled fast path
+_PREPAID_KEY = "satreps.prepaid"  # a charge the fast path took before handing on
 
 
 def _graphql_error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -142,7 +143,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         With `token_hash` (the principal is the token's hint, not yet checked) only the
         fused statement may answer, and only if it finds the token still that principal."""
         from schema.compiled import fast
-        from schema.protection import charge_budget, rate_limit_headers
+        from schema.protection import rate_limit_headers
         from server.metrics import ROOT_FIELDS
 
         if not request.headers.get("content-type", "").startswith("application/json"):
@@ -166,13 +167,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         plan = self.fast_plans.lookup(key) if key is not None else None
         if plan is None or (token_hash is not None and plan.fused is None):
             return replay
-        budget = SimpleNamespace(
-            principal=principal,
-            settings=self.settings,
-            client=_client_address(request.scope),
-            limiter=self.guard.limiter,
-        )
-        charge = await charge_budget(budget, plan.points)
+        charge = await self._prepay(scope, principal, plan.points)
         if charge is not None and not charge.allowed:
             return replay  # strawberry refuses it as ever (a refused charge takes nothing)
         limit = self.settings.execution_timeout_seconds
@@ -197,6 +192,27 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         headers = rate_limit_headers(charge) if charge is not None else {}
         await Response(text, media_type="application/json", headers=headers)(scope, replay, send)
         return None
+
+    async def _prepay(self, scope: Scope, principal: Principal, points: int) -> Any:
+        """The fast path's charge of the rate-limit budget (None: not limited). Kept in the
+        request's state: if the request is handed on (to the fused path's fallback, or to
+        strawberry), the same points for the same account are not charged twice."""
+        from schema.protection import charge_budget
+
+        state = scope.setdefault("state", {})
+        prepaid = state.get(_PREPAID_KEY)
+        if prepaid is not None and prepaid[:2] == (principal.account_id, points):
+            return prepaid[2]
+        budget = SimpleNamespace(
+            principal=principal,
+            settings=self.settings,
+            client=_client_address(scope),
+            limiter=self.guard.limiter,
+        )
+        charge = await charge_budget(budget, points)
+        if charge is not None and charge.allowed:
+            state[_PREPAID_KEY] = (principal.account_id, points, charge)
+        return charge
 
     def _check_size(self, request: Request) -> Response | None:
         length = request.headers.get("content-length")
@@ -272,6 +288,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             raw_json=self.settings.compiled_reads and not websocket,
             fast_key=None if websocket else request.scope.get("state", {}).get(_FAST_KEY),
             fast_plans=self.fast_plans,
+            prepaid=None if websocket else request.scope.get("state", {}).get(_PREPAID_KEY),
         )
 
     def encode_json(self, data: object) -> str:

@@ -162,3 +162,37 @@ def test_a_plan_that_cannot_be_fused_is_kept_unfused(caplog):
     plan = plans.lookup(key)
     assert plan is not None and len(plan.fields) == 2 and plan.fused is None
     assert "could not be kept" in caplog.text
+
+
+async def test_a_request_handed_on_is_charged_once(
+    settings, sessions, jobs, events, make_token, monkeypatch
+):
+    """The fast path charges the budget before its statement runs; when it hands the request
+    on (the fused answer dropped, a database error), the same points are not taken again."""
+    import httpx
+
+    from schema.compiled import fast
+    from server.app import create_app
+
+    limited = settings.model_copy(update={"rate_limit_points": 10})
+    app = create_app(limited, sessions=sessions, jobs=jobs, events=events)
+    headers = {"Authorization": f"Bearer {await make_token(AccountRole.RESEARCHER)}"}
+    body = {"query": "{ themes { code } }"}
+    transport = httpx.ASGITransport(app=app)
+
+    async def dropped(*_: Any) -> None:
+        return None  # as if the token were no longer what it was
+
+    async def failing(*_: Any) -> str:
+        raise RuntimeError("the database went away")
+
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            answers = [await http.post("/graphql", json=body, headers=headers)]
+            monkeypatch.setattr(fast, "answer_fused", dropped)  # then fast.answer answers
+            answers.append(await http.post("/graphql", json=body, headers=headers))
+            monkeypatch.setattr(fast, "answer", failing)  # then strawberry answers
+            answers.append(await http.post("/graphql", json=body, headers=headers))
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[2].json() == answers[1].json() == answers[0].json()
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["9", "8", "7"]
