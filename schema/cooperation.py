@@ -227,9 +227,7 @@ class EquipmentItem(relay.Node):
 
     @strawberry.field(description="The status moves allowed from the current one")
     def next_statuses(self) -> list[EquipmentStatus]:  # type: ignore[valid-type]
-        current = EquipmentStatusEnum(self.status)
-        moves = service.STATUS_MOVES[current] - {current}
-        return sorted(moves, key=list(EquipmentStatusEnum).index)
+        return service.next_statuses(EquipmentStatusEnum(self.status))
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

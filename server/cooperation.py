@@ -63,6 +63,12 @@ MAX_VALUE = Decimal(10) ** 14  # Numeric(16, 2)
 CENTS = Decimal("0.01")
 
 
+def next_statuses(current: EquipmentStatus) -> list[EquipmentStatus]:
+    """The statuses an item may move to from `current` (not staying), in the enum's order."""
+    moves = STATUS_MOVES[current] - {current}
+    return sorted(moves, key=list(EquipmentStatus).index)
+
+
 @dataclass
 class DispatchFilter:
     project_id: int | None = None
@@ -111,6 +117,17 @@ def _institutions_in(country: str) -> Select[Any]:
 async def dispatches_query(
     session: AsyncSession, principal: Principal, flt: DispatchFilter | None
 ) -> Select[Any]:
+    subtree = None
+    if flt is not None and flt.theme_id is not None:
+        subtree = await theme_subtree_ids(session, flt.theme_id)
+    return dispatches_filtered(principal, flt, subtree)
+
+
+def dispatches_filtered(
+    principal: Principal, flt: DispatchFilter | None, subtree: Any = None
+) -> Select[Any]:
+    """The dispatches the principal may see that match the filter; `subtree` holds the
+    theme filter's theme ids (or a select of them), given when the filter names a theme."""
     stmt = _visible(ExpertDispatch, principal)
     if flt is None:
         return stmt
@@ -120,8 +137,7 @@ async def dispatches_query(
         stmt = stmt.where(
             ExpertDispatch.host_institution_id.in_(_institutions_in(flt.host_country))
         )
-    if flt.theme_id is not None:
-        subtree = await theme_subtree_ids(session, flt.theme_id)
+    if subtree is not None:
         stmt = stmt.where(ExpertDispatch.theme_id.in_(subtree))
     if flt.year is not None:
         stmt = stmt.where(_active_in(ExpertDispatch.start_date, ExpertDispatch.end_date, flt.year))

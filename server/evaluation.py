@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import project_visible, visible_by_id
@@ -119,13 +119,27 @@ async def records_query(
     session: AsyncSession, principal: Principal, model: Any, flt: RecordFilter | None
 ) -> Select[Any]:
     """The records of `model` the principal may see, narrowed by the filter."""
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return records_filtered(principal, model, flt, themed)
+
+
+def records_filtered(
+    principal: Principal,
+    model: Any,
+    flt: RecordFilter | None,
+    themed: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """`records_query` given the theme filter's clause over projects (`themed`, when the
+    filter names a theme)."""
     stmt = _visible(model, principal)
     if flt is None:
         return stmt
     if flt.project_id is not None:
         stmt = stmt.where(model.project_id == flt.project_id)
-    if flt.theme_id is not None:
-        stmt = stmt.where(await in_theme(session, flt.theme_id))
+    if themed is not None:
+        stmt = stmt.where(themed)
     if flt.country:
         stmt = stmt.where(in_partner_country(flt.country))
     if flt.year is not None:

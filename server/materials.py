@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pycountry
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import project_visible, visible_by_id
@@ -70,7 +70,18 @@ def language_name(code: str) -> str | None:
 async def materials_query(
     session: AsyncSession, principal: Principal, flt: MaterialFilter | None
 ) -> Select[Any]:
-    """`year`: the material was catalogued that year, or its project was active that year."""
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return materials_filtered(principal, flt, themed)
+
+
+def materials_filtered(
+    principal: Principal, flt: MaterialFilter | None, themed: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """The materials the principal may see that match the filter; `themed` is the theme
+    filter's clause over projects, given when the filter names a theme. `year`: the
+    material was catalogued that year, or its project was active that year."""
     stmt = (
         select(LearningMaterial)
         .join(Project, Project.id == LearningMaterial.project_id)
@@ -87,8 +98,8 @@ async def materials_query(
         )
     if flt.kind is not None:
         stmt = stmt.where(LearningMaterial.kind == flt.kind)
-    if flt.theme_id is not None:
-        stmt = stmt.where(await in_theme(session, flt.theme_id))
+    if themed is not None:
+        stmt = stmt.where(themed)
     if flt.country:
         stmt = stmt.where(in_partner_country(flt.country))
     if flt.year is not None:

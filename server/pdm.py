@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import project_visible, visible_by_id
@@ -70,6 +70,17 @@ class IndicatorFilter:
 async def indicators_query(
     session: AsyncSession, principal: Principal, flt: IndicatorFilter | None
 ) -> Select[Any]:
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return indicators_filtered(principal, flt, themed)
+
+
+def indicators_filtered(
+    principal: Principal, flt: IndicatorFilter | None, themed: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """The indicators the principal may see that match the filter; `themed` is the theme
+    filter's clause over projects, given when the filter names a theme."""
     stmt = (
         select(Indicator)
         .join(PdmElement, PdmElement.id == Indicator.element_id)
@@ -82,8 +93,8 @@ async def indicators_query(
         stmt = stmt.where(PdmElement.project_id == flt.project_id)
     if flt.level is not None:
         stmt = stmt.where(PdmElement.level == flt.level)
-    if flt.theme_id is not None:
-        stmt = stmt.where(await in_theme(session, flt.theme_id))
+    if themed is not None:
+        stmt = stmt.where(themed)
     if flt.country:
         stmt = stmt.where(in_partner_country(flt.country))
     return stmt
