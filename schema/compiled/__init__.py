@@ -23,6 +23,7 @@ from graphql.pyutils import Path
 from sqlalchemy.exc import OperationalError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema.compiled import components  # noqa: F401 (registers the component types and roots)
 from schema.compiled.compiler import Compiler, principal_key, today
 from schema.compiled.roots import ROOTS
 from schema.compiled.sqljson import NotCompilable, SqlJson

@@ -29,7 +29,31 @@ NODE_MODELS: dict[str, Any] = {
     "DatasetVersion": m.DatasetVersion,
     "DatasetFile": m.DatasetFile,
     "DatasetUpload": m.Upload,
+    "ExpertDispatch": m.ExpertDispatch,
+    "TrainingCourse": m.TrainingCourse,
+    "EquipmentItem": m.EquipmentItem,
+    "PdmElement": m.PdmElement,
+    "Indicator": m.Indicator,
+    "LearningMaterial": m.LearningMaterial,
+    "JccMeeting": m.JccMeeting,
+    "MonitoringReport": m.MonitoringReport,
+    "Evaluation": m.Evaluation,
+    "LessonLearned": m.LessonLearned,
+    "FollowUpCooperation": m.FollowUpCooperation,
 }
+# records visible exactly when their project is (access.visible_by_id)
+PROJECT_RECORDS = (
+    m.ExpertDispatch,
+    m.TrainingCourse,
+    m.EquipmentItem,
+    m.PdmElement,
+    m.LearningMaterial,
+    m.JccMeeting,
+    m.MonitoringReport,
+    m.Evaluation,
+    m.LessonLearned,
+    m.FollowUpCooperation,
+)
 
 
 def root_themes(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
@@ -62,7 +86,23 @@ def node_visible(c: Compiler, model: Any, row: Any) -> ColumnElement[bool]:
         return c.dataset_visible(row)
     if model in (m.DatasetVersion, m.DatasetFile, m.Upload):
         return version_visible(c, row.id if model is m.DatasetVersion else row.version_id)
+    if model in PROJECT_RECORDS:
+        return project_visible_by_id(c, row.project_id)
+    if model is m.Indicator:
+        return element_visible_by_id(c, row.element_id)
     return true()  # themes, institutions, researchers: anyone's
+
+
+def project_visible_by_id(c: Compiler, project_id: Any) -> ColumnElement[bool]:
+    """The project `project_id` names is one the principal may see."""
+    project = aliased(m.Project)
+    return exists().where(project.id == project_id, c.visible(project))
+
+
+def element_visible_by_id(c: Compiler, element_id: Any) -> ColumnElement[bool]:
+    """The PDM element's project is visible (pdm.indicators_by_id)."""
+    element = aliased(m.PdmElement)
+    return exists().where(element.id == element_id, project_visible_by_id(c, element.project_id))
 
 
 def version_visible(c: Compiler, version_id: Any) -> ColumnElement[bool]:

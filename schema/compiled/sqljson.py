@@ -5,6 +5,7 @@ value is JSON text exactly as strawberry would serialise the same field."""
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any
 
 from sqlalchemy import (
@@ -98,6 +99,31 @@ class SqlJson:
     def enum(self, column: Any, enum_cls: type[enum.Enum]) -> ColumnElement[Any]:
         """The GraphQL name of a stored enum value (strawberry uses the member's name)."""
         return case({member.value: member.name for member in enum_cls}, value=column)
+
+    def decimal(self, column: Any, places: int) -> ColumnElement[Any]:
+        """str() of a Numeric(n, places) value as the driver returns it: `places` digits
+        after the point (asyncpg's Decimal; SQLAlchemy's '%.<places>f' of SQLite's float)."""
+        if self.pg:
+            return cast(column, Text)
+        text = func.printf(literal_column(f"'%.{int(places)}f'"), column)
+        return case((column.is_(None), None), else_=text)
+
+    def plain_decimal(self, column: Any, places: int) -> ColumnElement[Any]:
+        """schema.pdm.plain() of a Numeric(n, places) value: no trailing zeros, no point
+        when integral, never an exponent."""
+        if self.pg:
+            return cast(func.trim_scale(column), Text)
+        fixed = func.printf(literal_column(f"'%.{int(places)}f'"), column)
+        text = func.rtrim(func.rtrim(fixed, literal_column("'0'")), literal_column("'.'"))
+        return case((column.is_(None), None), else_=text)
+
+    def lookup(self, column: Any, table: dict[Any, Any]) -> ColumnElement[Any]:
+        """The JSON value `table[column]` (constants of ours, never user input)."""
+        texts = {
+            key: sql_text(json.dumps(value, separators=(",", ":"))) for key, value in table.items()
+        }
+        chosen = case(texts, value=column)
+        return cast(chosen, JSON) if self.pg else func.json(chosen)
 
     def statement(self, value: ColumnElement[Any]) -> Select[Any]:
         """The one-row statement answering a root field: its JSON as text."""
