@@ -5,7 +5,8 @@ the design matrix and learning materials (schema/pdm.py), monitoring and evaluat
 Every record is visible exactly when its project is (the services' rule): lists under a
 project the compiler already shows need no further rule; a record reached any other way
 (node, a link between records, a root connection) goes through its project's rule. The
-root connections take their rows from the services' own filtered queries. Importing this
+root connections take their rows from the services' own filtered queries (a theme filter's
+sub-themes found by the statement: `in_theme_tree`, `theme_subtree`). Importing this
 module registers its types in `FIELDS` and its roots in `ROOTS`.
 """
 
@@ -375,9 +376,12 @@ def optional_id(flt: dict[str, Any], key: str, type_name: str) -> int | None:
     return id_of(value, type_name) if value is not None else None
 
 
-def no_theme(flt: dict[str, Any]) -> None:
-    if flt.get("themeId") is not None:
-        raise NotCompilable("filter.themeId")  # a subtree walk before the statement
+def themed(flt: dict[str, Any]) -> ColumnElement[bool] | None:
+    """The theme filter's clause over projects, the sub-themes found by the statement."""
+    from server.projects import in_theme_tree
+
+    theme = optional_id(flt, "themeId", "Theme")
+    return in_theme_tree(theme) if theme is not None else None
 
 
 def paged(
@@ -396,18 +400,21 @@ def root_expert_dispatches(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
     from server.cooperation import DispatchFilter, dispatches_filtered
+    from server.themes import theme_subtree
 
     flt = args.get("filter")
-    service_filter = None
+    service_filter, subtree = None, None
     if flt:
-        no_theme(flt)
         service_filter = DispatchFilter(
             project_id=optional_id(flt, "projectId", "Project"),
             host_country=flt.get("hostCountry"),
+            theme_id=optional_id(flt, "themeId", "Theme"),
             year=flt.get("year"),
             origin_country=flt.get("originCountry"),
         )
-    build = lambda: dispatches_filtered(c.principal, service_filter)  # noqa: E731
+        if service_filter.theme_id is not None:
+            subtree = theme_subtree(service_filter.theme_id)
+    build = lambda: dispatches_filtered(c.principal, service_filter, subtree)  # noqa: E731
     return paged(c, details, args, build, m.ExpertDispatch, "ExpertDispatch")
 
 
@@ -455,16 +462,16 @@ def root_indicators(
     from server.pdm import IndicatorFilter, indicators_filtered
 
     flt = args.get("filter")
-    service_filter = None
+    service_filter, theme = None, None
     if flt:
-        no_theme(flt)
         level = flt.get("level")
         service_filter = IndicatorFilter(
             project_id=optional_id(flt, "projectId", "Project"),
             country=flt.get("country"),
             level=PdmLevel(level) if level is not None else None,
         )
-    build = lambda: indicators_filtered(c.principal, service_filter)  # noqa: E731
+        theme = themed(flt)
+    build = lambda: indicators_filtered(c.principal, service_filter, theme)  # noqa: E731
     return paged(c, details, args, build, m.Indicator, "Indicator")
 
 
@@ -474,9 +481,8 @@ def root_learning_materials(
     from server.materials import MaterialFilter, materials_filtered
 
     flt = args.get("filter")
-    service_filter = None
+    service_filter, theme = None, None
     if flt:
-        no_theme(flt)
         kind = flt.get("kind")
         service_filter = MaterialFilter(
             project_id=optional_id(flt, "projectId", "Project"),
@@ -485,7 +491,8 @@ def root_learning_materials(
             country=flt.get("country"),
             year=flt.get("year"),
         )
-    build = lambda: materials_filtered(c.principal, service_filter)  # noqa: E731
+        theme = themed(flt)
+    build = lambda: materials_filtered(c.principal, service_filter, theme)  # noqa: E731
     return paged(c, details, args, build, m.LearningMaterial, "LearningMaterial")
 
 
@@ -496,9 +503,9 @@ def records(model: Any, type_name: str) -> Any:
         from server.evaluation import RecordFilter, records_filtered
 
         flt = args.get("filter")
-        service_filter = None
+        service_filter, theme = None, None
         if flt:
-            no_theme(flt)
+            theme = themed(flt)
             kind = flt.get("kind")
             service_filter = RecordFilter(
                 project_id=optional_id(flt, "projectId", "Project"),
@@ -508,7 +515,7 @@ def records(model: Any, type_name: str) -> Any:
                 kind=EvaluationKind(kind) if kind is not None else None,
                 text=flt.get("text"),
             )
-        build = lambda: records_filtered(c.principal, model, service_filter)  # noqa: E731
+        build = lambda: records_filtered(c.principal, model, service_filter, theme)  # noqa: E731
         return paged(c, details, args, build, model, type_name)
 
     return root

@@ -229,6 +229,9 @@ def filtered(root: str) -> str:
     )
 
 
+THEMES = (1, 5, 10**6)  # a root theme, the world projects' theme, none
+
+
 def component_filters(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]]:
     project = gid("Project", world.samples["public"].project)
     proposal = gid("Project", world.samples["proposal"].project)
@@ -239,7 +242,7 @@ def component_filters(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]]:
             {"originCountry": "jp", "projectId": proposal},
             {"year": 2022},
             {"year": 0},  # INVALID_YEAR
-            {"themeId": gid("Theme", 1)},  # strawberry's: a subtree walk
+            *({"themeId": gid("Theme", theme)} for theme in THEMES),
         ],
         "trainingCourses": [
             {"courseType": "IN_COUNTRY", "hostCountry": "TH"},
@@ -251,35 +254,48 @@ def component_filters(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]]:
             {"recipientCountry": "TH", "year": 2023},
             {"year": 10000},
         ],
-        "indicators": [{"level": "OUTPUT", "country": "TH"}, {"projectId": proposal}],
+        "indicators": [
+            {"level": "OUTPUT", "country": "TH"},
+            {"projectId": proposal},
+            *({"themeId": gid("Theme", theme)} for theme in THEMES),
+        ],
         "learningMaterials": [
             {"language": "eng", "kind": "SEMINAR_MATERIAL"},
             {"year": 2023},
             {"year": 9999},  # a ValueError in the service: strawberry's
             {"language": "zz", "country": "TH"},
+            {"themeId": gid("Theme", 1), "kind": "DIGITAL_CONTENT"},
         ],
         "jccMeetings": [{"year": 2023}, {"country": "JP"}],
         "monitoringReports": [{"year": 2022, "projectId": project}],
-        "evaluations": [{"kind": "EX_ANTE"}, {"year": 2023, "country": "TH"}],
+        "evaluations": [
+            {"kind": "EX_ANTE"},
+            {"year": 2023, "country": "TH"},
+            *({"themeId": gid("Theme", theme)} for theme in THEMES),
+        ],
         "lessonsLearned": [
             {"text": " data "},
             {"evaluationId": evaluation},
             {"text": "%"},
             {"evaluationId": project},  # INVALID_ID
         ],
-        "followUpCooperations": [{"year": 2028}, {"year": 2027}],
+        "followUpCooperations": [
+            {"year": 2028},
+            {"year": 2027},
+            {"themeId": gid("Theme", 5), "country": "th"},
+        ],
     }
     return [(filtered(root), {"filter": flt}) for root, flts in by_root.items() for flt in flts]
 
 
 def strawberrys(flt: dict[str, Any]) -> bool:
-    """Whether strawberry answers the filter: a theme (a subtree walk), a year the service
-    refuses, an id of another type."""
+    """Whether strawberry answers the filter: a year the service refuses, an id of another
+    type."""
     wrong_id = any(
         key.endswith("Id") and GlobalID.from_id(value).type_name != key[:-2].capitalize()
         for key, value in flt.items()
     )
-    return "themeId" in flt or flt.get("year") in (0, 9999, 10000) or wrong_id
+    return flt.get("year") in (0, 9999, 10000) or wrong_id
 
 
 def component_documents(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]]:
