@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -43,6 +43,20 @@ def _graphql_error(status: int, code: str, message: str, **headers: str) -> JSON
         status_code=status,
         headers=headers or None,
     )
+
+
+def _replay_body(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives `body` again first, then goes on with `receive`."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _client_address(scope: Scope) -> str | None:
@@ -88,6 +102,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.signer = signer
         self.jobs = jobs
         self.events = events
+        self.engine = sessions.kw["bind"]  # the fast path's connections, without a session
         self.guard = Guard(settings, sessions, store, signer)
         from schema.compiled.fast import FastPlans
 
@@ -105,14 +120,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if rejection is not None:
             await rejection(scope, receive, send)
             return
+        fast = self.settings.compiled_reads and request.method == "POST"
+        tried = False  # the fast path, before a session is opened
+        if fast:
+            header = request.headers.get("authorization")
+            hinted = self.guard.hinted(header) if header else None
+            rest: Receive | None = receive
+            if not header:  # anonymous: nothing to look up
+                rest, tried = await self._fast_path(request, None, ANONYMOUS, scope, send), True
+            elif hinted is not None:  # a token seen before: the token and the data at once
+                rest = await self._fast_path(request, None, hinted[1], scope, send, hinted[0])
+            if rest is None:
+                return
+            receive = rest
         async with self.sessions() as session:
-            fast = self.settings.compiled_reads and request.method == "POST"
-            hinted = self.guard.hinted(request.headers.get("authorization")) if fast else None
-            if hinted is not None:  # a token seen before: the token and the data at once
-                rest = await self._fast_path(request, session, hinted[1], scope, send, hinted[0])
-                if rest is None:
-                    return
-                receive = rest
             try:
                 principal = await self._principal(session, request)
             except AuthError as error:
@@ -122,7 +143,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 await response(scope, receive, send)
                 return
             scope.setdefault("state", {})[_STATE_KEY] = (session, principal)
-            if fast:
+            if fast and not tried:
+                request = Request(scope, receive)
                 rest = await self._fast_path(request, session, principal, scope, send)
                 if rest is None:
                     return
@@ -132,7 +154,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def _fast_path(
         self,
         request: Request,
-        session: AsyncSession,
+        session: AsyncSession | None,
         principal: Principal,
         scope: Scope,
         send: Send,
@@ -141,57 +163,73 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         """Answer a document seen before with every root field compiled from its statements
         (schema/compiled/fast.py); None when answered, else the receive to go on with.
         With `token_hash` (the principal is the token's hint, not yet checked) only the
-        fused statement may answer, and only if it finds the token still that principal."""
+        fused statement may answer, and only if it finds the token still that principal.
+        Without a session (an anonymous request, or a hinted token: nothing looked up yet)
+        the statement runs on a connection of its own, no session opened."""
         from schema.compiled import fast
         from schema.protection import rate_limit_headers
         from server.metrics import ROOT_FIELDS
+        from server.middleware import BODY_STATE
 
         if not request.headers.get("content-type", "").startswith("application/json"):
             return request.receive  # uploads stream on, unread
-        body = await request.body()  # within max_body_bytes (checked before); kept
-        sent = False
+        state = scope.setdefault("state", {})
+        parsed = state.get(BODY_STATE)  # the middleware's read of the body, left to replay
+        if parsed is None:  # the app without its middleware (a test's): read it here
+            from server.middleware import BODIES
 
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await request.receive()
-
-        try:
-            key = fast.fast_key(json.loads(body), principal)
-        except ValueError:
-            return replay
+            parsed = BODIES.parse(await request.body())  # within max_body_bytes; kept
+            state[BODY_STATE] = parsed
+            receive = _replay_body(parsed.raw, request.receive)
+        else:
+            receive = request.receive
+        key = fast.fast_key(parsed, principal)
         if token_hash is None:
-            scope.setdefault("state", {})[_FAST_KEY] = key
+            state[_FAST_KEY] = key
         plan = self.fast_plans.lookup(key) if key is not None else None
         if plan is None or (token_hash is not None and plan.fused is None):
-            return replay
+            return receive
         charge = await self._prepay(scope, principal, plan.points)
         if charge is not None and not charge.allowed:
-            return replay  # strawberry refuses it as ever (a refused charge takes nothing)
+            return receive  # strawberry refuses it as ever (a refused charge takes nothing)
         limit = self.settings.execution_timeout_seconds
         try:
             async with asyncio.timeout(limit):
-                if token_hash is None:
-                    text: str | None = await fast.answer(plan, session)
+                if session is not None:
+                    text: str | None = await fast.answer(plan, await session.connection())
                 else:
-                    text = await fast.answer_fused(plan, session, token_hash, principal)
+                    async with self._connection() as connection:
+                        if token_hash is None:
+                            text = await fast.answer(plan, connection)
+                        else:
+                            text = await fast.answer_fused(plan, connection, token_hash, principal)
         except TimeoutError:  # as execute_operation answers it
             if token_hash is not None:
-                return replay  # not answered before the token is checked
+                return receive  # not answered before the token is checked
             text = json.dumps({"data": None, "errors": [timeout_error(limit).formatted]})
         except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
-            await session.rollback()
-            return replay
+            if session is not None:
+                await session.rollback()
+            return receive
         if text is None:  # the token is no longer what it was: authenticate it as ever
             assert token_hash is not None
             self.guard.forget(token_hash)
-            return replay
+            return receive
         ROOT_FIELDS.labels("fast").inc(len(plan.fields))
         headers = rate_limit_headers(charge) if charge is not None else {}
-        await Response(text, media_type="application/json", headers=headers)(scope, replay, send)
+        await Response(text, media_type="application/json", headers=headers)(scope, receive, send)
         return None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for the fused statement, without a session: the engine's, or the
+        connection the sessions are bound to (the tests' transaction), through a session."""
+        if isinstance(self.engine, AsyncEngine):
+            async with self.engine.connect() as connection:
+                yield connection
+        else:
+            async with self.sessions() as session:
+                yield await session.connection()
 
     async def _prepay(self, scope: Scope, principal: Principal, points: int) -> Any:
         """The fast path's charge of the rate-limit budget (None: not limited). Kept in the

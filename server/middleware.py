@@ -3,7 +3,10 @@ operation name, one JSON access-log line per request, latency and error metrics.
 
 Pure ASGI, so a streaming response or a WebSocket passes through untouched. A GraphQL
 POST body is read once here (up to the body limit) to find the operation name, then handed
-on unchanged.
+on unchanged; what was parsed of it goes in the request's state (`GraphQLBody`, under
+`BODY_STATE`) for the endpoint's compiled fast path. Clients send the same few documents
+over and over: the parse of a small body is kept by its bytes (`BODIES`), so a body seen
+before is neither parsed nor searched for its operation name again.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -27,6 +32,46 @@ _NAMED_OPERATION = re.compile(
 )
 _VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 INSPECT_LIMIT = 1_048_576  # bytes of a GraphQL response looked at for top-level errors
+BODY_STATE = "satreps.graphql_body"  # the request state's GraphQLBody
+
+
+@dataclass(slots=True, eq=False)
+class GraphQLBody:
+    """A JSON request body as read here. `payload` is shared by every request of the same
+    bytes: read it, never change it."""
+
+    raw: bytes
+    payload: Any  # the parsed JSON; None when the body is not JSON
+    operation: str | None
+    fast: Any = None  # what the compiled fast path derives from it, worked out once
+
+
+class BodyCache:
+    """The parses of small bodies by their bytes, least recently used first out."""
+
+    def __init__(self, size: int = 512, largest: int = 8192) -> None:
+        self.size = size
+        self.largest = largest  # bytes: bigger bodies are parsed every time, never kept
+        self._bodies: OrderedDict[bytes, GraphQLBody] = OrderedDict()
+
+    def parse(self, raw: bytes) -> GraphQLBody:
+        kept = self._bodies.get(raw)
+        if kept is not None:
+            self._bodies.move_to_end(raw)
+            return kept
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        body = GraphQLBody(raw, payload, operation_name(payload))
+        if len(raw) <= self.largest:
+            self._bodies[raw] = body
+            if len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)
+        return body
+
+
+BODIES = BodyCache()
 
 
 def operation_name(payload: Any) -> str | None:
@@ -166,12 +211,10 @@ class RequestMiddleware:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        try:
-            name = operation_name(json.loads(body))
-        except ValueError:
-            name = None
-        return name, _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+        body = BODIES.parse(b"".join(chunks))
+        scope.setdefault("state", {})[BODY_STATE] = body
+        message = {"type": "http.request", "body": body.raw, "more_body": False}
+        return body.operation, _replay([message], receive)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = request_id_from(_header(scope, HEADER))

@@ -98,28 +98,40 @@ def fused_sql(fields: list[tuple[str, Any]], dialect: Any) -> Fused:
     return Fused(sql, params, (compiled.positiontup or []).index("token_hash"), convert)
 
 
-def fast_key(payload: Any, principal: Any) -> Any:
-    """The key of a JSON request body, or None when it cannot take the fast path."""
+_NOT_FAST = ()  # a body's parts when it cannot take the fast path
+
+
+def request_parts(payload: Any) -> tuple[bytes, str | None, str] | tuple[()]:
+    """(document digest, operation name, variables as canonical JSON) of a JSON request
+    body, or () when it cannot take the fast path."""
     if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-        return None
+        return _NOT_FAST
     if set(payload) - {"query", "variables", "operationName", "extensions"}:
-        return None
+        return _NOT_FAST
     if payload.get("extensions"):
-        return None
-    if principal.is_authenticated and not principal.has_scope("read"):
-        return None
+        return _NOT_FAST
+    operation = payload.get("operationName")
+    if operation is not None and not isinstance(operation, str):
+        return _NOT_FAST
     try:
         variables = json.dumps(payload.get("variables") or {}, sort_keys=True)
     except (TypeError, ValueError):
+        return _NOT_FAST
+    return hashlib.sha256(payload["query"].encode()).digest(), operation, variables
+
+
+def fast_key(body: Any, principal: Any) -> FastKey | None:
+    """The key of a request (`body`: the middleware's GraphQLBody, whose parts are worked
+    out once for all the requests of its bytes), or None when it cannot take the fast path."""
+    if body.fast is None:
+        body.fast = request_parts(body.payload)
+    if not body.fast:
         return None
-    digest = hashlib.sha256(payload["query"].encode()).digest()
+    if principal.is_authenticated and not principal.has_scope("read"):
+        return None
+    digest, operation, variables = body.fast
     return FastKey(
-        digest,
-        payload.get("operationName"),
-        variables,
-        principal_key(principal),
-        principal.is_authenticated,
-        today(),
+        digest, operation, variables, principal_key(principal), principal.is_authenticated, today()
     )
 
 
@@ -166,16 +178,18 @@ def _body(plan: FastPlan, texts: Any) -> str:
     return '{"data":{' + ",".join(parts) + "}}"
 
 
-async def answer_fused(plan: FastPlan, session: Any, token_hash: str, principal: Any) -> str | None:
-    """The response body from the fused statement, or None unless the token's row read with
-    it gives exactly `principal` now (the caller then authenticates as ever)."""
+async def answer_fused(
+    plan: FastPlan, connection: Any, token_hash: str, principal: Any
+) -> str | None:
+    """The response body from the fused statement (on an AsyncConnection), or None unless
+    the token's row read with it gives exactly `principal` now (the caller then
+    authenticates as ever)."""
     from server.auth import TOKEN_WIDTH, AuthError, check_token
 
     fused = plan.fused
     assert fused is not None
     values = list(fused.params)
     values[fused.token_at] = token_hash
-    connection = await session.connection()
     row = (await connection.exec_driver_sql(fused.sql, tuple(values))).first()
     if row is None:
         return None
@@ -189,9 +203,9 @@ async def answer_fused(plan: FastPlan, session: Any, token_hash: str, principal:
     return _body(plan, row[TOKEN_WIDTH:])
 
 
-async def answer(plan: FastPlan, session: Any) -> str:
-    """The response body: each statement's JSON text under its response name."""
-    connection = await session.connection()
+async def answer(plan: FastPlan, connection: Any) -> str:
+    """The response body: each statement's JSON text under its response name (on an
+    AsyncConnection)."""
     texts = [
         (await connection.exec_driver_sql(sql, params)).scalar() for _, sql, params in plan.fields
     ]

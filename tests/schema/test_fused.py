@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from server.auth import hash_token
 from server.db import utcnow
@@ -196,3 +196,59 @@ async def test_a_request_handed_on_is_charged_once(
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert answers[2].json() == answers[1].json() == answers[0].json()
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["9", "8", "7"]
+
+
+async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(engine, settings):
+    """The app as served (sessions bound to an engine, not to the tests' transaction): the
+    fused statement runs on a connection checked out for it alone, no session opened; a
+    token revoked since (committed) reads nothing. Its rows are committed, then deleted."""
+    import uuid
+
+    import httpx
+    from sqlalchemy import delete
+
+    from server.app import create_app
+    from server.auth import ensure_account, issue_token
+    from server.db import session_factory
+    from server.jobs import InProcessJobs
+
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        account = await ensure_account(session, f"fused-{uuid.uuid4().hex[:8]}", AccountRole.ADMIN)
+        _, token = await issue_token(session, account, ttl=dt.timedelta(hours=1))
+        await session.commit()
+    checkouts: list[Any] = []
+
+    def checkout(*args: Any) -> None:
+        checkouts.append(args)
+
+    event.listen(engine.sync_engine, "checkout", checkout)
+    jobs = InProcessJobs({}, autostart=False)
+    app = create_app(settings, sessions=sessions, jobs=jobs)
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"query": "{ projects(first: 1) { totalCount edges { node { id } } } }"}
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+                first = await http.post("/graphql", json=body, headers=headers)
+                checkouts.clear()
+                with every_statement(engine) as seen:
+                    again = await http.post("/graphql", json=body, headers=headers)
+                assert again.status_code == 200 and again.json() == first.json()
+                assert "errors" not in again.json()
+                assert len(seen) == 1 and "api_tokens" in seen[0], seen
+                assert len(checkouts) == 1  # one connection, one statement
+                async with sessions() as session:
+                    revoke = update(ApiToken).where(ApiToken.account_id == account.id)
+                    await session.execute(revoke.values(revoked_at=utcnow()))
+                    await session.commit()
+                revoked = await http.post("/graphql", json=body, headers=headers)
+                assert revoked.status_code == 401, revoked.text
+    finally:
+        event.remove(engine.sync_engine, "checkout", checkout)
+        await jobs.close()
+        async with sessions() as session:
+            await session.execute(delete(ApiToken).where(ApiToken.account_id == account.id))
+            await session.execute(delete(Account).where(Account.id == account.id))
+            await session.commit()

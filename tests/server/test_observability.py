@@ -20,7 +20,7 @@ from server.app import create_app
 from server.config import Settings
 from server.logs import ContextFilter, JsonFormatter, logging_config, request_id_var
 from server.metrics import MetricsServer, operation_label, queue_depth
-from server.middleware import operation_name
+from server.middleware import BodyCache, operation_name
 from tests.conftest import GraphQLClient
 from tests.schema.test_uploads import START, draft_version
 
@@ -114,6 +114,23 @@ def test_operation_names_are_read_from_the_request_and_bounded():
     for i in range(600):  # a client inventing names cannot grow the label set for ever
         operation_label(f"Generated{i}")
     assert operation_label("YetAnotherNewName") == "other"
+
+
+def test_small_bodies_are_parsed_once_by_their_bytes():
+    cache = BodyCache(size=2, largest=64)
+    raw = b'{"query": "query Q { themes { id } }"}'
+    first = cache.parse(raw)
+    assert first.payload == {"query": "query Q { themes { id } }"} and first.operation == "Q"
+    assert cache.parse(bytes(raw)) is first  # equal bytes: the same parse, not parsed again
+    other = b'{"query": "{ a }", "operationName": "A"}'
+    assert cache.parse(other).operation == "A"
+    cache.parse(b'{"query": "{ b }"}')  # a third body: the least recently used goes
+    assert cache.parse(raw) is not first and cache.parse(raw).payload == first.payload
+    large = b'{"query": "{ themes { id } }", "variables": {"pad": "' + b"x" * 64 + b'"}}'
+    assert cache.parse(large) is not cache.parse(large)  # over `largest`: never kept
+    broken = cache.parse(b'{"query": ')
+    assert broken.payload is None and broken.operation is None
+    assert cache.parse(b"\xff\xfe").payload is None  # not UTF-8: not JSON either
 
 
 async def test_the_request_id_is_taken_returned_and_logged(client, gql, log_lines):
