@@ -22,12 +22,17 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build_schema
+from schema.compiled import fast
+from schema.compiled.fast import FastPlans
 from schema.context import Context
+from schema.protection import charge_budget, rate_limit_headers
 from server.auth import ANONYMOUS, AuthError, Principal
 from server.config import Settings, get_settings
 from server.db import engine_from_settings, session_factory
 from server.events import EventBus, bus_from_url
 from server.jobs import ArqJobs, InProcessJobs, JobQueue
+from server.metrics import ROOT_FIELDS
+from server.middleware import BODIES, BODY_STATE
 from server.storage import ObjectStore, store_from_settings
 from server.upload_endpoint import upload_endpoint
 from server.url_signing import UrlSigner
@@ -43,6 +48,17 @@ def _graphql_error(status: int, code: str, message: str, **headers: str) -> JSON
         status_code=status,
         headers=headers or None,
     )
+
+
+def _fast_engine(bind: Any) -> Any:
+    """Where the fast path takes its connections, without a session: the sessions' engine,
+    in autocommit on PostgreSQL. Its statements are each one SELECT, which READ COMMITTED
+    gives a snapshot of its own either way; what autocommit drops is the BEGIN and the
+    ROLLBACK around them, two of a request's round trips. (Sessions bound to a connection,
+    the tests' transaction: that connection, through a session.)"""
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        return bind.execution_options(isolation_level="AUTOCOMMIT")
+    return bind
 
 
 def _replay_body(body: bytes, receive: Receive) -> Receive:
@@ -102,9 +118,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.signer = signer
         self.jobs = jobs
         self.events = events
-        self.engine = sessions.kw["bind"]  # the fast path's connections, without a session
+        self.engine = _fast_engine(sessions.kw["bind"])
         self.guard = Guard(settings, sessions, store, signer)
-        from schema.compiled.fast import FastPlans
 
         self.fast_plans = FastPlans()
 
@@ -166,18 +181,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         fused statement may answer, and only if it finds the token still that principal.
         Without a session (an anonymous request, or a hinted token: nothing looked up yet)
         the statement runs on a connection of its own, no session opened."""
-        from schema.compiled import fast
-        from schema.protection import rate_limit_headers
-        from server.metrics import ROOT_FIELDS
-        from server.middleware import BODY_STATE
 
         if not request.headers.get("content-type", "").startswith("application/json"):
             return request.receive  # uploads stream on, unread
         state = scope.setdefault("state", {})
         parsed = state.get(BODY_STATE)  # the middleware's read of the body, left to replay
         if parsed is None:  # the app without its middleware (a test's): read it here
-            from server.middleware import BODIES
-
             parsed = BODIES.parse(await request.body())  # within max_body_bytes; kept
             state[BODY_STATE] = parsed
             receive = _replay_body(parsed.raw, request.receive)
@@ -235,7 +244,6 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         """The fast path's charge of the rate-limit budget (None: not limited). Kept in the
         request's state: if the request is handed on (to the fused path's fallback, or to
         strawberry), the same points for the same account are not charged twice."""
-        from schema.protection import charge_budget
 
         state = scope.setdefault("state", {})
         prepaid = state.get(_PREPAID_KEY)

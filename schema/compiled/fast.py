@@ -24,6 +24,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from schema.compiled.compiler import principal_key, today
@@ -63,6 +64,11 @@ class FastPlan:
     # the token lookup and every field in one statement: SQL, parameters, and where in them
     # the token's hash goes (authenticated principals' plans only)
     fused: Fused | None = None
+
+    @cached_property
+    def heads(self) -> tuple[str, ...]:
+        """Each field's `"name":` in the response body."""
+        return tuple(f"{json.dumps(name)}:" for name, _, _ in self.fields)
 
 
 def driver_sql(stmt: Any, dialect: Any) -> tuple[str, Any]:
@@ -172,8 +178,8 @@ class FastPlans:
 
 def _body(plan: FastPlan, texts: Any) -> str:
     parts = [
-        f"{json.dumps(name)}:{'null' if text is None else text}"
-        for (name, _, _), text in zip(plan.fields, texts, strict=True)
+        head + ("null" if text is None else text)
+        for head, text in zip(plan.heads, texts, strict=True)
     ]
     return '{"data":{' + ",".join(parts) + "}}"
 
