@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
@@ -32,7 +32,7 @@ from server.db import engine_from_settings, session_factory
 from server.events import EventBus, bus_from_url
 from server.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.metrics import ROOT_FIELDS
-from server.middleware import BODIES, BODY_STATE
+from server.middleware import BODY_STATE
 from server.storage import ObjectStore, store_from_settings
 from server.upload_endpoint import upload_endpoint
 from server.url_signing import UrlSigner
@@ -59,20 +59,6 @@ def _fast_engine(bind: Any) -> Any:
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
         return bind.execution_options(isolation_level="AUTOCOMMIT")
     return bind
-
-
-def _replay_body(body: bytes, receive: Receive) -> Receive:
-    """A receive that gives `body` again first, then goes on with `receive`."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _client_address(scope: Scope) -> str | None:
@@ -186,12 +172,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return request.receive  # uploads stream on, unread
         state = scope.setdefault("state", {})
         parsed = state.get(BODY_STATE)  # the middleware's read of the body, left to replay
-        if parsed is None:  # the app without its middleware (a test's): read it here
-            parsed = BODIES.parse(await request.body())  # within max_body_bytes; kept
-            state[BODY_STATE] = parsed
-            receive = _replay_body(parsed.raw, request.receive)
-        else:
-            receive = request.receive
+        if parsed is None:  # not read there (an app without server.middleware): strawberry's
+            return request.receive
+        receive = request.receive
         key = fast.fast_key(parsed, principal)
         if token_hash is None:
             state[_FAST_KEY] = key

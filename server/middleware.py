@@ -124,8 +124,13 @@ class RequestMiddleware:
         request_id = request_id_from(_header(scope, HEADER))
         route = route_of(scope["path"])
         operation: str | None = None
+        app = self.app
         if route == "/graphql":
-            operation, receive = await self._graphql_operation(scope, receive)
+            operation, read = await self._graphql_operation(scope, receive)
+            if read is None:  # a body without a Content-Length, over the limit
+                app = _too_large(self.max_body_bytes)
+            else:
+                receive = read
         rid_token = request_id_var.set(request_id)
         op_token = operation_var.set(operation)
         status = 500
@@ -149,7 +154,7 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             label = operation_label(operation) if route == "/graphql" else ""
@@ -187,8 +192,10 @@ class RequestMiddleware:
 
     async def _graphql_operation(
         self, scope: Scope, receive: Receive
-    ) -> tuple[str | None, Receive]:
-        """Read a JSON body (within the limit) to name the operation; replay it after."""
+    ) -> tuple[str | None, Receive | None]:
+        """Read a JSON body (within the limit) to name the operation; replay it after. A
+        body sent without a Content-Length (chunked) is read up to the limit: over it, the
+        receive is None and the request refused."""
         if scope["method"] == "GET":
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             given = {k: v[0] for k, v in query.items()}
@@ -198,23 +205,25 @@ class RequestMiddleware:
         if (
             scope["method"] != "POST"
             or not ctype.startswith("application/json")
-            or length is None
-            or not length.isdigit()
-            or int(length) > self.max_body_bytes
+            or (length is not None and (not length.isdigit() or int(length) > self.max_body_bytes))
         ):
             return None, receive  # the endpoint answers it (or refuses it) as usual
         chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return None, _replay([message], receive)
+                return None, replay([message], receive)
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                return None, None
             if not message.get("more_body", False):
                 break
         body = BODIES.parse(b"".join(chunks))
         scope.setdefault("state", {})[BODY_STATE] = body
         message = {"type": "http.request", "body": body.raw, "more_body": False}
-        return body.operation, _replay([message], receive)
+        return body.operation, replay([message], receive)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = request_id_from(_header(scope, HEADER))
@@ -235,7 +244,8 @@ class RequestMiddleware:
             request_id_var.reset(token)
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives `messages` first, then goes on with `receive`."""
     pending = list(messages)
 
     async def replayed() -> Message:
@@ -244,6 +254,17 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+def _too_large(limit: int) -> ASGIApp:
+    """The endpoint's refusal of a body over the limit (server.app._check_size's)."""
+    from starlette.responses import JSONResponse
+
+    error = {
+        "message": f"request body over {limit} bytes",
+        "extensions": {"code": "REQUEST_TOO_LARGE"},
+    }
+    return JSONResponse({"data": None, "errors": [error]}, status_code=413)
 
 
 def _has_top_level_errors(body: bytes) -> bool:

@@ -56,6 +56,33 @@ async def test_oversized_body_is_413(client, settings):
     assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
 
 
+async def test_a_chunked_body_is_read_up_to_the_limit(client, settings):
+    """A JSON body sent without a Content-Length (chunked) is refused as soon as it passes
+    the limit; within it, it is answered as any other, the fast path included."""
+    import json
+
+    def chunked(payload: dict[str, object]) -> object:
+        raw = json.dumps(payload).encode()
+
+        async def chunks() -> object:
+            for at in range(0, len(raw), 1000):
+                yield raw[at : at + 1000]
+
+        return chunks()
+
+    headers = {"Content-Type": "application/json"}
+    big = {"query": "{ themes { code } }", "variables": {"pad": "x" * settings.max_body_bytes}}
+    refused = await client.post("/graphql", content=chunked(big), headers=headers)
+    assert refused.status_code == 413
+    assert refused.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+    small = {"query": "{ themes { code } }"}
+    sized = await client.post("/graphql", json=small)
+    for _ in range(2):  # the second time from the fast path
+        answer = await client.post("/graphql", content=chunked(small), headers=headers)
+        assert "content-length" not in answer.request.headers
+        assert answer.status_code == 200 and answer.json() == sized.json()
+
+
 async def test_deep_queries_are_refused(gql):
     deep = "{ themes { " + "children { " * 12 + "id" + " }" * 12 + " } }"
     errors = await gql.errors(deep)
