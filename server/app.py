@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -32,7 +32,7 @@ from server.db import engine_from_settings, session_factory
 from server.events import EventBus, bus_from_url
 from server.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.metrics import ROOT_FIELDS
-from server.middleware import BODY_STATE
+from server.middleware import BODY_STATE, graphql_error, too_large
 from server.storage import ObjectStore, store_from_settings
 from server.upload_endpoint import upload_endpoint
 from server.url_signing import UrlSigner
@@ -42,21 +42,15 @@ _FAST_KEY = "satreps.fast_key"  # the request's key in the compiled fast path
 _PREPAID_KEY = "satreps.prepaid"  # a charge the fast path took before handing on
 
 
-def _graphql_error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
-        status_code=status,
-        headers=headers or None,
-    )
-
-
-def _fast_engine(bind: Any) -> Any:
+def _fast_engine(bind: Any) -> AsyncEngine | None:
     """Where the fast path takes its connections, without a session: the sessions' engine,
     in autocommit on PostgreSQL. Its statements are each one SELECT, which READ COMMITTED
     gives a snapshot of its own either way; what autocommit drops is the BEGIN and the
-    ROLLBACK around them, two of a request's round trips. (Sessions bound to a connection,
-    the tests' transaction: that connection, through a session.)"""
-    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+    ROLLBACK around them, two of a request's round trips. None for sessions bound to a
+    connection (the tests' transaction): the fast path takes that one, through a session."""
+    if not isinstance(bind, AsyncEngine):
+        return None
+    if bind.dialect.name == "postgresql":
         return bind.execution_options(isolation_level="AUTOCOMMIT")
     return bind
 
@@ -138,7 +132,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             try:
                 principal = await self._principal(session, request)
             except AuthError as error:
-                response = _graphql_error(
+                response = graphql_error(
                     401, "UNAUTHENTICATED", str(error), **{"WWW-Authenticate": "Bearer"}
                 )
                 await response(scope, receive, send)
@@ -216,7 +210,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
         """A connection for the fused statement, without a session: the engine's, or the
         connection the sessions are bound to (the tests' transaction), through a session."""
-        if isinstance(self.engine, AsyncEngine):
+        if self.engine is not None:
             async with self.engine.connect() as connection:
                 yield connection
         else:
@@ -253,16 +247,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 request.headers.get("apollo-require-preflight")
                 or request.headers.get("x-apollo-operation-name")
             ):
-                return _graphql_error(
+                return graphql_error(
                     400,
                     "CSRF_PREFLIGHT_REQUIRED",
                     "multipart requests need an Apollo-Require-Preflight header",
                 )
             if length is None:
-                return _graphql_error(411, "LENGTH_REQUIRED", "send a Content-Length")
+                return graphql_error(411, "LENGTH_REQUIRED", "send a Content-Length")
         limit = self.settings.max_api_upload_bytes if multipart else self.settings.max_body_bytes
         if length is not None and (not length.isdigit() or int(length) > limit):
-            return _graphql_error(413, "REQUEST_TOO_LARGE", f"request body over {limit} bytes")
+            return too_large(limit)
         return None
 
     async def _principal(self, session: AsyncSession, request: Request) -> Principal:

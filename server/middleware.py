@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.logs import operation_var, request_id_from, request_id_var
@@ -128,7 +129,7 @@ class RequestMiddleware:
         if route == "/graphql":
             operation, read = await self._graphql_operation(scope, receive)
             if read is None:  # a body without a Content-Length, over the limit
-                app = _too_large(self.max_body_bytes)
+                app = too_large(self.max_body_bytes)
             else:
                 receive = read
         rid_token = request_id_var.set(request_id)
@@ -213,7 +214,7 @@ class RequestMiddleware:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return None, replay([message], receive)
+                return None, _replay([message], receive)
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_body_bytes:
@@ -223,7 +224,7 @@ class RequestMiddleware:
         body = BODIES.parse(b"".join(chunks))
         scope.setdefault("state", {})[BODY_STATE] = body
         message = {"type": "http.request", "body": body.raw, "more_body": False}
-        return body.operation, replay([message], receive)
+        return body.operation, _replay([message], receive)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = request_id_from(_header(scope, HEADER))
@@ -244,7 +245,7 @@ class RequestMiddleware:
             request_id_var.reset(token)
 
 
-def replay(messages: list[Message], receive: Receive) -> Receive:
+def _replay(messages: list[Message], receive: Receive) -> Receive:
     """A receive that gives `messages` first, then goes on with `receive`."""
     pending = list(messages)
 
@@ -256,15 +257,18 @@ def replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-def _too_large(limit: int) -> ASGIApp:
-    """The endpoint's refusal of a body over the limit (server.app._check_size's)."""
-    from starlette.responses import JSONResponse
+def graphql_error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    """An HTTP-level refusal in GraphQL's error shape (the endpoint's and this module's)."""
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers or None,
+    )
 
-    error = {
-        "message": f"request body over {limit} bytes",
-        "extensions": {"code": "REQUEST_TOO_LARGE"},
-    }
-    return JSONResponse({"data": None, "errors": [error]}, status_code=413)
+
+def too_large(limit: int) -> JSONResponse:
+    """The refusal of a body over `limit` bytes."""
+    return graphql_error(413, "REQUEST_TOO_LARGE", f"request body over {limit} bytes")
 
 
 def _has_top_level_errors(body: bytes) -> bool:
