@@ -8,7 +8,7 @@
 
 One run measures three queries on PostgreSQL and on SQLite, each through three paths:
 
-- compiled:     `server.app.create_app` with `Settings.compiled_reads` on (root fields
+- compiled:     `server.http.app.create_app` with `Settings.compiled_reads` on (root fields
                 answered by one SQL statement that builds the JSON, `schema/compiled`);
                 until a root field is compiled, it is answered through strawberry;
 - strawberry:   the same app with `compiled_reads` off (resolvers and dataloaders);
@@ -126,13 +126,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.access import PUBLIC_PHASES
-from server.app import create_app
-from server.auth import ensure_account, issue_token
-from server.config import Settings
-from server.db import make_engine, session_factory, utcnow
+from server.access.auth import ensure_account, issue_token
+from server.access.visibility import PUBLIC_PHASES
+from server.core.config import Settings
+from server.core.db import make_engine, session_factory, utcnow
+from server.core.jobs import InProcessJobs
+from server.core.pagination import decode_cursor
 from server.demo import seed_scaled
-from server.jobs import InProcessJobs
+from server.http.app import create_app
 from server.migrations import upgrade
 from server.models import (
     Affiliation,
@@ -143,7 +144,6 @@ from server.models import (
     Researcher,
 )
 from server.models.enums import AccountRole, MemberRole
-from server.pagination import decode_cursor
 
 PG_ADMIN_URL = os.environ.get(
     "SATREPS_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -210,7 +210,7 @@ def global_id(dialect: str, type_name: str, column: str) -> str:
 
 
 def cursor(dialect: str, column: str) -> str:
-    """server.pagination.encode_cursor: urlsafe base64("k1:id")."""
+    """server.core.pagination.encode_cursor: urlsafe base64("k1:id")."""
     encode = pg_base64 if dialect == "postgresql" else sqlite_base64
     return encode("k1:", column, urlsafe=True)
 
@@ -412,7 +412,7 @@ def _public_phases_sql() -> str:
     return ", ".join(f"'{phase.value}'" for phase in PUBLIC_PHASES)
 
 
-# Theme-project pairs each principal may see, written by hand (not with server.access):
+# Theme-project pairs each principal may see, written by hand (not with server.access.visibility):
 # anonymous: public phases; researcher: that OR a member OR one of their institutions takes
 # part; admin: all.
 VISIBLE_PAIRS_SQL = """

@@ -23,7 +23,7 @@ from the parent across exec). Baselines, each in its own child, on the same byte
 Target for the worker: peak RSS <= 256 MiB, flat in file size.
 
 Part 2, jobs: a real `satreps worker` subprocess (the production settings of
-workers/main.py); uploads of a few hundred bytes are enqueued through `server.jobs.ArqJobs`.
+workers/main.py); uploads of a few hundred bytes are enqueued through `server.core.jobs.ArqJobs`.
 Start latency is started_at (stamped by the worker when it claims) minus the time just before
 enqueue, one job at a time (target p50 <= 20 ms); small-file jobs/s is N jobs enqueued at
 once until all READY.
@@ -62,9 +62,11 @@ from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 
-from server.config import Settings  # noqa: E402
-from server.db import make_engine, session_factory, utcnow  # noqa: E402
-from server.jobs import PROCESS_UPLOAD, ArqJobs  # noqa: E402
+from server.core.config import Settings  # noqa: E402
+from server.core.db import make_engine, session_factory, utcnow  # noqa: E402
+from server.core.jobs import PROCESS_UPLOAD, ArqJobs  # noqa: E402
+from server.datasets.upload_states import FINAL, move  # noqa: E402
+from server.datasets.uploads import raw_key  # noqa: E402
 from server.migrations import upgrade  # noqa: E402
 from server.models import Dataset, DatasetVersion, Institution, Project, Upload  # noqa: E402
 from server.models.enums import (  # noqa: E402
@@ -74,8 +76,6 @@ from server.models.enums import (  # noqa: E402
     VersionState,
 )
 from server.storage import ObjectStore, store_from_settings  # noqa: E402
-from server.upload_states import FINAL, move  # noqa: E402
-from server.uploads import raw_key  # noqa: E402
 from tests.fixtures.seaweed import SeaweedS3, start_seaweed, stop_seaweed  # noqa: E402
 from workers.main import QUEUE  # noqa: E402
 from workers.pipeline import job_id  # noqa: E402
@@ -124,9 +124,9 @@ CHILD = textwrap.dedent(
 
     out = {}
     if mode == "pipeline":
-        from server.config import Settings
-        from server.db import engine_from_settings, session_factory
-        from server.events import bus_from_url
+        from server.core.config import Settings
+        from server.core.db import engine_from_settings, session_factory
+        from server.core.events import bus_from_url
         from server.storage import store_from_settings
         from workers.pipeline import process_upload
 

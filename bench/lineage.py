@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from server.auth import Principal  # noqa: E402
-from server.db import make_engine, session_factory  # noqa: E402
+from server.access.auth import Principal  # noqa: E402
+from server.core.db import make_engine, session_factory  # noqa: E402
 from server.demo import seed_scaled  # noqa: E402
 from server.migrations import upgrade  # noqa: E402
 from server.models import Project, ProjectMember, Researcher  # noqa: E402

@@ -10,7 +10,7 @@ evaluations, datasets of every access level with a version and an upload each (o
 profiled, so column names are searchable). The materialised figures are then rebuilt once,
 as the worker cron does (`refresh_stats`), and the time it takes is printed.
 
-Then `server.app.create_app` (rate limits off) answers in this process through
+Then `server.http.app.create_app` (rate limits off) answers in this process through
 httpx's ASGI transport, as a program manager (all metadata) and as anonymous (public only):
 themeStats unfiltered and filtered, collaborationNetwork, and search. Each query gets a
 warm-up and N sequential requests; p50 and p99 are printed, with the ratio to a baseline
@@ -37,11 +37,11 @@ from typing import Any
 import asyncpg
 import httpx
 
+from server.access.auth import ensure_account, issue_token
 from server.analytics import refresh_stats
-from server.app import create_app
-from server.auth import ensure_account, issue_token
-from server.config import Settings
-from server.db import make_engine, session_factory
+from server.core.config import Settings
+from server.core.db import make_engine, session_factory
+from server.http.app import create_app
 from server.migrations import upgrade
 from server.models.enums import AccountRole
 

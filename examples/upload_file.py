@@ -25,7 +25,7 @@ from pathlib import Path
 # run from a checkout without installing: the uploader lives in the server package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.upload_client import DEFAULT_URL, run  # noqa: E402
+from server.http.upload_client import DEFAULT_URL, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

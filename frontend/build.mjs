@@ -1,4 +1,4 @@
-// Build the dashboard into ../server/static/dashboard/: minified, content-hashed JS and CSS
+// Build the dashboard into ../server/http/static/dashboard/: minified, content-hashed JS and CSS
 // and an index.html that names them. `npm ci && npm run build` (no Node at run time).
 import { build } from "esbuild";
 import { readFile, writeFile, rm, mkdir } from "node:fs/promises";
@@ -6,7 +6,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, "..", "server", "static", "dashboard");
+const out = join(here, "..", "server", "http", "static", "dashboard");
 await rm(join(out, "assets"), { recursive: true, force: true });
 await mkdir(join(out, "assets"), { recursive: true });
 

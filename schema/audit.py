@@ -11,10 +11,10 @@ from strawberry.scalars import JSON
 from schema.connections import Connection, connection, page_args
 from schema.context import Info
 from schema.errors import read
-from server import audit as service
 from server import models
-from server.errors import DomainError, Forbidden
-from server.pagination import paginate
+from server.access import audit as service
+from server.core.errors import DomainError, Forbidden
+from server.core.pagination import paginate
 
 AuditOutcome = strawberry.enum(
     service.Outcome,

@@ -8,8 +8,8 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry import relay
 
-from server.errors import DomainError
-from server.pagination import Page, PageArgs, encode_cursor
+from server.core.errors import DomainError
+from server.core.pagination import Page, PageArgs, encode_cursor
 
 NodeT = TypeVar("NodeT")
 

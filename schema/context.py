@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.types import Info as _Info
 
 from schema.loaders import Loaders
-from server.auth import Principal
-from server.config import Settings
-from server.events import EventBus
-from server.jobs import JobQueue
+from server.access.auth import Principal
+from server.core.config import Settings
+from server.core.events import EventBus
+from server.core.jobs import JobQueue
+from server.core.url_signing import UrlSigner
 from server.storage import ObjectStore
-from server.url_signing import UrlSigner
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Context:
     client: str | None = None  # the caller's address (anonymous callers are limited by it)
     user_agent: str | None = None  # recorded as the client of an upload (PROV)
     response: Any = None  # the HTTP response being built (headers); None on a WebSocket
-    limiter: Any = None  # the RateLimiter (server/ratelimit.py)
+    limiter: Any = None  # the RateLimiter (server/access/ratelimit.py)
     rate_limit: Any = None  # this request's Charge, set before execution
     # a Charge the fast path already took for this request, with its points and account,
     # before handing the request on: the execution takes it instead of charging again

@@ -22,11 +22,11 @@ from schema.errors import UserError, mutate, read
 from schema.institutions import Country, Institution, given
 from schema.researchers import Researcher
 from schema.themes import Theme
-from server import cooperation as service
 from server import models
+from server.cooperation import service
+from server.core.pagination import paginate
 from server.models.enums import CourseType as CourseTypeEnum
 from server.models.enums import EquipmentStatus as EquipmentStatusEnum
-from server.pagination import paginate
 
 if TYPE_CHECKING:
     from schema.projects import Project

@@ -24,17 +24,17 @@ from schema.institutions import Institution, given
 from schema.provenance import VersionProvenanceFields
 from schema.scalars import Long
 from schema.themes import Theme
-from server import datasets as service
 from server import models
-from server import uploads as uploads_service
-from server.access import readable_file_ids
-from server.downloads import issue_download
-from server.errors import DomainError
-from server.jobs import WRITE_PROVENANCE
+from server.access.visibility import readable_file_ids
+from server.core.errors import DomainError
+from server.core.jobs import WRITE_PROVENANCE
+from server.core.pagination import paginate
+from server.datasets import service
+from server.datasets import uploads as uploads_service
+from server.datasets.downloads import issue_download
 from server.models.enums import AccessLevel as AccessLevelEnum
 from server.models.enums import UploadState as UploadStateEnum
 from server.models.enums import VersionState as VersionStateEnum
-from server.pagination import paginate
 
 if TYPE_CHECKING:
     from schema.projects import Project

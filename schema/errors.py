@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.relay.types import GlobalIDValueError
 
-from server import audit
-from server.auth import Principal
-from server.db import Base
-from server.errors import DomainError, ErrorDetail
+from server.access import audit
+from server.access.auth import Principal
+from server.core.db import Base
+from server.core.errors import DomainError, ErrorDetail
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -24,11 +24,11 @@ from schema.connections import (
 )
 from schema.context import Info
 from schema.errors import UserError, mutate, read
-from server import evaluation as service
+from server.core.pagination import PageArgs, paginate
+from server.evaluation import service
 from server.models import cooperation as models
 from server.models.enums import DacRating as DacRatingEnum
 from server.models.enums import EvaluationKind as EvaluationKindEnum
-from server.pagination import PageArgs, paginate
 
 if TYPE_CHECKING:
     from schema.projects import Project

@@ -11,10 +11,10 @@ from strawberry import relay
 from schema.connections import Connection, connection, decode_id, load_nodes, page_args
 from schema.context import Info
 from schema.errors import UserError, mutate, read
-from server import institutions as service
 from server import models
+from server.core.pagination import paginate
+from server.institutions import service
 from server.models.enums import InstitutionKind as InstitutionKindEnum
-from server.pagination import paginate
 
 if TYPE_CHECKING:
     from schema.projects import Project

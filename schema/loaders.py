@@ -9,8 +9,11 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from server import institutions, projects, researchers, themes
-from server.auth import Principal
+from server.access.auth import Principal
+from server.institutions import service as institutions
+from server.projects import service as projects
+from server.researchers import service as researchers
+from server.themes import service as themes
 
 K = TypeVar("K")
 V = TypeVar("V")

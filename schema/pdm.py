@@ -1,5 +1,5 @@
 """The Project Design Matrix (elements, indicators, measurements) and learning materials:
-types, queries, mutations. Rules live in server/pdm.py and server/materials.py."""
+types, queries, mutations. Rules live in server/pdm/service.py and server/materials/service.py."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from schema.connections import (
 from schema.context import Info
 from schema.errors import UserError, mutate, read
 from schema.institutions import given
-from server import materials as material_service
 from server import models
-from server import pdm as service
+from server.core.pagination import paginate
+from server.materials import service as material_service
 from server.models.enums import MaterialKind as MaterialKindEnum
 from server.models.enums import PdmLevel as PdmLevelEnum
-from server.pagination import paginate
+from server.pdm import service
 
 if TYPE_CHECKING:
     from schema.projects import Project

@@ -19,11 +19,11 @@ from schema.pdm import ProjectPdmFields
 from schema.researchers import Researcher
 from schema.themes import Theme
 from server import models
-from server import projects as service
+from server.core.pagination import paginate
 from server.models.enums import InstitutionRole as InstitutionRoleEnum
 from server.models.enums import MemberRole as MemberRoleEnum
 from server.models.enums import ProjectPhase as ProjectPhaseEnum
-from server.pagination import paginate
+from server.projects import service
 
 ProjectPhase = strawberry.enum(
     ProjectPhaseEnum,

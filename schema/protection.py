@@ -50,9 +50,9 @@ from strawberry.relay.types import GlobalIDValueError
 from strawberry.types.graphql import OperationType
 
 from schema.context import Info
-from server.errors import DomainError
-from server.pagination import DEFAULT_PAGE
-from server.ratelimit import Charge
+from server.access.ratelimit import Charge
+from server.core.errors import DomainError
+from server.core.pagination import DEFAULT_PAGE
 
 LIST_ESTIMATE = 5
 _SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)

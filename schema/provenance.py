@@ -17,8 +17,8 @@ from schema.connections import decode_id, load_nodes
 from schema.context import Info
 from schema.errors import PublicError, UserError, mutate, read
 from server import models
-from server.errors import DomainError
-from server.jobs import FIXITY_CHECK
+from server.core.errors import DomainError
+from server.core.jobs import FIXITY_CHECK
 from server.models.provenance import ProvKind as ProvKindEnum
 from server.models.provenance import ProvNode as ProvNodeRow
 from server.models.provenance import ProvRelation as ProvRelationEnum
@@ -184,7 +184,7 @@ class VersionLineage:
         self, info: Info
     ) -> Annotated[DatasetVersion, strawberry.lazy("schema.datasets")] | None:
         from schema.datasets import DatasetVersion
-        from server.datasets import versions_by_id
+        from server.datasets.service import versions_by_id
 
         if self.version_pk is None:
             return None
@@ -409,7 +409,7 @@ class ProvenanceMutations:
         " as a PROV fixity-check activity"
     )
     async def check_fixity(self, info: Info, version_id: relay.GlobalID) -> FixityCheckPayload:
-        from server.datasets import require_contributor, visible_version
+        from server.datasets.service import require_contributor, visible_version
 
         ctx = info.context
         run_id = uuid.uuid4().hex[:12]

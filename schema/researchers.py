@@ -13,9 +13,9 @@ from schema.context import Info
 from schema.errors import UserError, mutate, read
 from schema.institutions import Institution
 from server import models
-from server import researchers as service
-from server.access import email_visible
-from server.pagination import paginate
+from server.access.visibility import email_visible
+from server.core.pagination import paginate
+from server.researchers import service
 
 if TYPE_CHECKING:
     from schema.projects import Project

@@ -11,7 +11,7 @@ from schema.connections import decode_id, load_nodes
 from schema.context import Info
 from schema.errors import UserError, mutate, read
 from server import models
-from server import themes as service
+from server.themes import service
 
 if TYPE_CHECKING:
     from schema.projects import Project

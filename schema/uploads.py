@@ -17,13 +17,13 @@ from schema.context import Info
 from schema.datasets import Upload
 from schema.errors import PublicError, UserError, mutate
 from schema.scalars import Long
-from server import datasets
-from server import uploads as service
-from server.errors import DomainError
-from server.events import CATCH_UP_SECONDS, RECHECK_SECONDS, or_every, upload_channel
-from server.jobs import PROCESS_UPLOAD
+from server.core.errors import DomainError
+from server.core.events import CATCH_UP_SECONDS, RECHECK_SECONDS, or_every, upload_channel
+from server.core.jobs import PROCESS_UPLOAD
+from server.datasets import service as datasets
+from server.datasets import uploads as service
+from server.datasets.upload_states import FINAL, passed_through
 from server.models.enums import UploadState
-from server.upload_states import FINAL, passed_through
 
 
 @strawberry.type

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from server.app import create_app
-from server.auth import Principal, ensure_account, issue_token
-from server.config import Settings
-from server.db import make_engine
-from server.events import MemoryBus
-from server.jobs import InProcessJobs
+from server.access.auth import Principal, ensure_account, issue_token
+from server.core.config import Settings
+from server.core.db import make_engine
+from server.core.events import MemoryBus
+from server.core.jobs import InProcessJobs
+from server.http.app import create_app
 from server.migrations import upgrade
 from server.models.enums import AccountRole
 from server.storage import store_from_settings

@@ -11,10 +11,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.relay import to_base64
 
-from server import institutions, projects, researchers
-from server.auth import Principal
+from server.access.auth import Principal
+from server.institutions import service as institutions
 from server.models.enums import InstitutionKind, InstitutionRole, MemberRole, ProjectPhase
-from server.projects import TRANSITIONS
+from server.projects import service as projects
+from server.projects.service import TRANSITIONS
+from server.researchers import service as researchers
 
 _seq = itertools.count(1)
 

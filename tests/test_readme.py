@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from server.config import settings_table
+from server.core.config import settings_table
 
 README = Path(__file__).parents[1] / "README.md"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from server.embargo import lift_embargoes
+from server.datasets.embargo import lift_embargoes
 
 log = logging.getLogger(__name__)
 

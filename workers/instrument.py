@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.jobs import JobFunction
-from server.logs import job_id_var
-from server.metrics import JOB_DURATION, JOB_WAIT, JOBS_RUNNING
+from server.core.jobs import JobFunction
+from server.core.logs import job_id_var
+from server.core.metrics import JOB_DURATION, JOB_WAIT, JOBS_RUNNING
+from server.datasets.upload_states import move
 from server.models import Upload
 from server.models.enums import UploadState
-from server.upload_states import move
 
 log = logging.getLogger(__name__)
 OnCancel = Callable[[dict[str, Any], tuple[Any, ...]], Awaitable[None]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.jobs import FIXITY_CHECK, PROCESS_UPLOAD, WRITE_PROVENANCE, JobFunction
+from server.core.jobs import FIXITY_CHECK, PROCESS_UPLOAD, WRITE_PROVENANCE, JobFunction
 from workers.instrument import hand_back_upload, instrumented
 from workers.provenance import fixity_check, process_upload_with_provenance, write_provenance
 

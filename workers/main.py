@@ -17,11 +17,11 @@ from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.typing import WorkerCoroutine
 
-from server.config import Settings, get_settings
-from server.db import engine_from_settings, session_factory
-from server.events import bus_from_url
-from server.jobs import PROCESS_UPLOAD
-from server.metrics import MetricsServer, queue_depth
+from server.core.config import Settings, get_settings
+from server.core.db import engine_from_settings, session_factory
+from server.core.events import bus_from_url
+from server.core.jobs import PROCESS_UPLOAD
+from server.core.metrics import MetricsServer, queue_depth
 from server.storage import store_from_settings
 from workers.jobs import JOBS
 from workers.pipeline import job_id, waiting_uploads

@@ -26,14 +26,14 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db import utcnow
-from server.events import upload_channel
-from server.jobs import PROCESS_UPLOAD, JobQueue
+from server.core.db import utcnow
+from server.core.events import upload_channel
+from server.core.jobs import PROCESS_UPLOAD, JobQueue
+from server.datasets.upload_states import move
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
 from server.provenance.records import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
-from server.upload_states import move
 from workers.processing import ProcessingError, ProcessingResult, process_stream
 
 log = logging.getLogger(__name__)
@@ -336,7 +336,7 @@ async def reconcile_forever(
     materialised figures of themeStats (the stats cron) once a minute when their sources
     changed (server.analytics.stats_fingerprint)."""
     from server.analytics import STATS_REFRESH_SECONDS, refresh_stats, stats_fingerprint
-    from server.embargo import lift_embargoes
+    from server.datasets.embargo import lift_embargoes
 
     last_refresh, built_from = -math.inf, None
     while True:

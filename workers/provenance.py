@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.jobs import WRITE_PROVENANCE
+from server.core.jobs import WRITE_PROVENANCE
 from server.models import Upload
 from server.provenance.export import write_copies
 from server.provenance.fixity import run_fixity_check

@@ -27,7 +27,7 @@ from schema.compiled import components  # noqa: F401 (registers the component ty
 from schema.compiled.compiler import Compiler, principal_key, today
 from schema.compiled.roots import ROOTS
 from schema.compiled.sqljson import NotCompilable, SqlJson
-from server.metrics import ROOT_FIELDS
+from server.core.metrics import ROOT_FIELDS
 
 log = logging.getLogger(__name__)
 TOO_DEEP = "parser stack overflow"

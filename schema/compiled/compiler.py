@@ -2,8 +2,9 @@
 that use them are in schema/compiled/roots.py).
 
 Types map to tables, fields to columns, relationships, connections and expressions of
-the model; the access rules of `server.access` go into the statement as SQL. Every level of
-nesting reads through aliases of its own, so no subquery is ever correlated by mistake.
+the model; the access rules of `server.access.visibility` go into the statement as SQL.
+Every level of nesting reads through aliases of its own, so no subquery is ever correlated
+by mistake.
 Anything outside the map, and any argument strawberry would answer with an error, raises
 NotCompilable: strawberry then resolves the field as before, errors and all.
 """
@@ -23,8 +24,13 @@ from sqlalchemy.orm import aliased
 
 from schema.compiled.sqljson import NotCompilable, SqlJson, sql_text
 from server import models as m
-from server.access import dataset_readable, dataset_visible, email_visible, project_visible
-from server.auth import Principal
+from server.access.auth import Principal
+from server.access.visibility import (
+    dataset_readable,
+    dataset_visible,
+    email_visible,
+    project_visible,
+)
 from server.models.enums import (
     AccessLevel,
     InstitutionKind,
@@ -37,7 +43,7 @@ from server.models.enums import (
 
 
 def today() -> dt.date:
-    """The date the access rules compare embargoes with (as server.access does)."""
+    """The date the access rules compare embargoes with (as server.access.visibility does)."""
     return dt.datetime.now(dt.UTC).date()
 
 

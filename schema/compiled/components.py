@@ -40,8 +40,8 @@ from schema.compiled.roots import (
 )
 from schema.compiled.sqljson import NotCompilable
 from server import models as m
-from server.errors import DomainError
-from server.evaluation import DAC_CRITERIA
+from server.core.errors import DomainError
+from server.evaluation.service import DAC_CRITERIA
 from server.models.enums import (
     CourseType,
     DacRating,
@@ -114,7 +114,7 @@ def course_participants(c: Compiler, row: Any, details: FieldDetailsList, args: 
 
 
 def equipment_next_statuses(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
-    from server.cooperation import next_statuses
+    from server.cooperation.service import next_statuses
 
     table = {s.value: [n.name for n in next_statuses(s)] for s in EquipmentStatus}
     return c.json.lookup(row.status, table)
@@ -378,7 +378,7 @@ def optional_id(flt: dict[str, Any], key: str, type_name: str) -> int | None:
 
 def themed(flt: dict[str, Any]) -> ColumnElement[bool] | None:
     """The theme filter's clause over projects, the sub-themes found by the statement."""
-    from server.projects import in_theme_tree
+    from server.projects.service import in_theme_tree
 
     theme = optional_id(flt, "themeId", "Theme")
     return in_theme_tree(theme) if theme is not None else None
@@ -399,8 +399,8 @@ def paged(
 def root_expert_dispatches(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.cooperation import DispatchFilter, dispatches_filtered
-    from server.themes import theme_subtree
+    from server.cooperation.service import DispatchFilter, dispatches_filtered
+    from server.themes.service import theme_subtree
 
     flt = args.get("filter")
     service_filter, subtree = None, None
@@ -421,7 +421,7 @@ def root_expert_dispatches(
 def root_training_courses(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.cooperation import CourseFilter, courses_query
+    from server.cooperation.service import CourseFilter, courses_query
 
     flt = args.get("filter")
     service_filter = None
@@ -440,7 +440,7 @@ def root_training_courses(
 def root_equipment_items(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.cooperation import EquipmentFilter, equipment_query
+    from server.cooperation.service import EquipmentFilter, equipment_query
 
     flt = args.get("filter")
     service_filter = None
@@ -459,7 +459,7 @@ def root_equipment_items(
 def root_indicators(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.pdm import IndicatorFilter, indicators_filtered
+    from server.pdm.service import IndicatorFilter, indicators_filtered
 
     flt = args.get("filter")
     service_filter, theme = None, None
@@ -478,7 +478,7 @@ def root_indicators(
 def root_learning_materials(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.materials import MaterialFilter, materials_filtered
+    from server.materials.service import MaterialFilter, materials_filtered
 
     flt = args.get("filter")
     service_filter, theme = None, None
@@ -500,7 +500,7 @@ def records(model: Any, type_name: str) -> Any:
     """The root connection of an evaluation record type (records_query's filter)."""
 
     def root(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
-        from server.evaluation import RecordFilter, records_filtered
+        from server.evaluation.service import RecordFilter, records_filtered
 
         flt = args.get("filter")
         service_filter, theme = None, None

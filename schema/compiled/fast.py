@@ -9,7 +9,7 @@ these variables and this principal shape cannot change. Whatever else happens (a
 charge, a database error) goes back through strawberry, which answers as it always does.
 
 A plan kept for an API token's principal also has a fused form: the token lookup of
-`server.auth` with every field added to it as a column, one statement and one round trip
+`server.access.auth` with every field added to it as a column, one statement and one round trip
 for the whole request. The app sends it when it last saw the token as this principal
 (`Guard.hinted`); the token's row read in that same statement must still give exactly that
 principal (not revoked, not expired, same account, role, links and scopes, last-used time
@@ -90,7 +90,7 @@ def _for_driver(compiled: Any) -> tuple[str, Any]:
 
 def fused_sql(fields: list[tuple[str, Any]], dialect: Any) -> Fused:
     """The token lookup with each field's statement as a column of it, for the driver."""
-    from server.auth import TOKEN_LOOKUP, TOKEN_WIDTH
+    from server.access.auth import TOKEN_LOOKUP, TOKEN_WIDTH
 
     stmt = TOKEN_LOOKUP.add_columns(*(field.scalar_subquery() for _, field in fields))
     compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
@@ -190,7 +190,7 @@ async def answer_fused(
     """The response body from the fused statement (on an AsyncConnection), or None unless
     the token's row read with it gives exactly `principal` now (the caller then
     authenticates as ever)."""
-    from server.auth import TOKEN_WIDTH, AuthError, check_token
+    from server.access.auth import TOKEN_WIDTH, AuthError, check_token
 
     fused = plan.fused
     assert fused is not None

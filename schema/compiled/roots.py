@@ -16,9 +16,9 @@ from strawberry.relay import GlobalID
 from schema.compiled.compiler import Compiler
 from schema.compiled.sqljson import MAX_PAIRS, NotCompilable
 from server import models as m
-from server.errors import DomainError
+from server.core.errors import DomainError
+from server.core.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor
 from server.models.enums import AccessLevel, InstitutionKind, ProjectPhase
-from server.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor
 
 NODE_MODELS: dict[str, Any] = {
     "Theme": m.Theme,
@@ -123,7 +123,7 @@ def root_nodes(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> 
 
 @dataclass(frozen=True)
 class PageWindow:
-    """The page `server.pagination.paginate` reads: `size` rows after `after` and before
+    """The page `server.core.pagination.paginate` reads: `size` rows after `after` and before
     `before`, taken from the end of the list when `backwards` (`last`)."""
 
     size: int
@@ -238,7 +238,7 @@ def constant(flag: bool) -> ColumnElement[bool]:
 def root_projects(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.projects import ProjectFilter, in_theme_tree, projects_filtered
+    from server.projects.service import ProjectFilter, in_theme_tree, projects_filtered
 
     flt = args.get("filter")
     service_filter, themed = None, None
@@ -264,7 +264,7 @@ def root_projects(
 def root_institutions(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.institutions import InstitutionFilter, institutions_query
+    from server.institutions.service import InstitutionFilter, institutions_query
 
     flt = args.get("filter")
     service_filter = None
@@ -282,7 +282,7 @@ def root_institutions(
 def root_researchers(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.researchers import ResearcherFilter, researchers_query
+    from server.researchers.service import ResearcherFilter, researchers_query
 
     flt = args.get("filter")
     service_filter = None
@@ -297,8 +297,8 @@ def root_researchers(
 def root_datasets(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.datasets import DatasetFilter, datasets_filtered
-    from server.projects import in_theme_tree
+    from server.datasets.service import DatasetFilter, datasets_filtered
+    from server.projects.service import in_theme_tree
 
     flt = args.get("filter")
     service_filter, themed = None, None

@@ -71,7 +71,7 @@ class SqlJson:
         return self._b64(sql_text(f"{type_name}:").op("||")(cast(key, Text)), url=False)
 
     def cursor(self, key: Any) -> ColumnElement[Any]:
-        """server.pagination.encode_cursor: urlsafe base64 of "k1:id"."""
+        """server.core.pagination.encode_cursor: urlsafe base64 of "k1:id"."""
         return self._b64(sql_text("k1:").op("||")(cast(key, Text)), url=True)
 
     def _b64(self, value: ColumnElement[Any], *, url: bool) -> ColumnElement[Any]:
@@ -84,7 +84,7 @@ class SqlJson:
 
     def datetime(self, column: Any) -> ColumnElement[Any]:
         """datetime.isoformat() of a UTC datetime: microseconds only when not zero."""
-        if not self.pg:  # a function of ours (server/db.py): shallow for SQLite's parser
+        if not self.pg:  # a function of ours (server/core/db.py): shallow for SQLite's parser
             return func.satreps_isoformat(column)
         utc = func.timezone(sql_text("UTC"), column)
         micro = func.to_char(utc, sql_text("US"))

@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from server.db import make_engine
+from server.core.db import make_engine
 from server.models import Base
 
 target_metadata = Base.metadata

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base
+from server.core.db import Base
 from server.models import str_enum, utcnow_column
 from server.models.enums import (
     CourseType,

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, UTCDateTime
+from server.core.db import Base, UTCDateTime
 from server.models import str_enum, utcnow_column
 from server.models.enums import AccessLevel, UploadState, VersionState
 

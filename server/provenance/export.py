@@ -25,9 +25,9 @@ from rocrate.rocrate import ROCrate
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import Principal
-from server.datasets import visible_version
-from server.errors import DomainError, NotFound
+from server.access.auth import Principal
+from server.core.errors import DomainError, NotFound
+from server.datasets.service import visible_version
 from server.models import Dataset, DatasetFile, DatasetVersion, Institution
 from server.models.provenance import ProvEdge, ProvNode
 from server.models.provenance import ProvKind as K

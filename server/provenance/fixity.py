@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db import utcnow
+from server.core.db import utcnow
 from server.models import DatasetFile, DatasetVersion
 from server.provenance import records
 from server.storage import ObjectNotFound, ObjectStore

@@ -14,15 +14,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.access import dataset_visible, project_visible
-from server.auth import Principal
-from server.datasets import require_contributor, visible_version
-from server.errors import Collector, DomainError, NotFound
+from server.access.auth import Principal
+from server.access.visibility import dataset_visible, project_visible
+from server.core.errors import Collector, DomainError, NotFound
+from server.core.validation import clean_text
+from server.datasets.service import require_contributor, visible_version
 from server.models import Dataset, Project
 from server.models.enums import AccountRole
 from server.models.provenance import ProvEdge, ProvKind, ProvNode, ProvRelation
 from server.provenance import records
-from server.validation import clean_text
 
 MAX_DEPTH = 50
 DEFAULT_DEPTH = 10

@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import Principal
-from server.db import utcnow
+from server.access.auth import Principal
+from server.core.db import utcnow
 from server.models import (
     Account,
     Artifact,

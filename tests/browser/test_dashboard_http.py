@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from server.dashboard import STATIC_DIR
+from server.http.dashboard import STATIC_DIR
 
 
 async def test_page_and_assets_are_served_with_strict_headers(client: httpx.AsyncClient) -> None:

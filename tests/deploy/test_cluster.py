@@ -39,8 +39,8 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from strawberry.relay import from_base64
 
-from server.auth import Principal, ensure_account, issue_token
-from server.db import make_engine, session_factory
+from server.access.auth import Principal, ensure_account, issue_token
+from server.core.db import make_engine, session_factory
 from server.migrations import upgrade
 from server.models import DatasetFile, DatasetVersion, Upload
 from server.models.enums import AccountRole, InstitutionRole, ProjectPhase, UploadState

@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from server.config import Settings
+from server.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -275,7 +275,7 @@ async def test_guessed_ids_reveal_nothing_more(role, gql, sessions):
 async def test_an_embargo_passing_opens_the_dataset_and_the_cron_records_it(
     gql, sessions, make_token
 ):
-    from server.embargo import lift_embargoes
+    from server.datasets.embargo import lift_embargoes
 
     world = await build_world(sessions)
     outsider = gql.as_(world.tokens["researcher_outsider"])

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import select
 
-from server.auth import ensure_account, issue_token
-from server.db import utcnow
+from server.access.auth import ensure_account, issue_token
+from server.core.db import utcnow
 from server.models import ApiToken
 from server.models.enums import AccountRole
 from tests.fixtures.access_world import build_world
@@ -85,7 +85,7 @@ async def test_scopes_limit_what_a_token_does(gql, sessions):
 async def test_unknown_scopes_are_refused(sessions):
     import pytest
 
-    from server.errors import DomainError
+    from server.core.errors import DomainError
 
     with pytest.raises(DomainError, match="unknown scopes"):
         await scoped_token(sessions, AccountRole.ADMIN, "read", "root", user="bad-scope")

@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from server.auth import revoke_token
-from server.db import utcnow
+from server.access.auth import revoke_token
+from server.core.db import utcnow
 from server.models import ApiToken
 from server.models.enums import AccountRole
 

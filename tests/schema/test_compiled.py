@@ -35,8 +35,8 @@ from schema import SDL_PATH, build_schema
 from schema.compiled.compiler import FIELDS
 from schema.compiled.roots import ROOTS
 from server import models as m
-from server.app import create_app
-from server.metrics import ROOT_FIELDS
+from server.core.metrics import ROOT_FIELDS
+from server.http.app import create_app
 from server.models import Artifact, DatasetFile, DatasetVersion, Upload
 from server.models.enums import (
     AccountRole,

@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from server import datasets, themes
-from server.metrics import ROOT_FIELDS
+from server.core.metrics import ROOT_FIELDS
+from server.core.pagination import encode_cursor
+from server.datasets import service as datasets
 from server.models.enums import AccessLevel, InstitutionRole, ProjectPhase
-from server.pagination import encode_cursor
+from server.themes import service as themes
 from tests.factories import Factory, gid
 from tests.fixtures.access_world import World, build_world
 from tests.schema.test_compiled import PRINCIPALS, answer, answering_statements

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from server import researchers
 from server.models.enums import AccountRole, InstitutionRole, MemberRole, ProjectPhase
+from server.researchers import service as researchers
 from tests.factories import gid
 
 ERRORS = "errors { field code message }"

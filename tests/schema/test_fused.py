@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import event, select, update
 
-from server.auth import hash_token
-from server.db import utcnow
-from server.metrics import ROOT_FIELDS
+from server.access.auth import hash_token
+from server.core.db import utcnow
+from server.core.metrics import ROOT_FIELDS
 from server.models import Account, ApiToken
 from server.models.enums import AccountRole
 from tests.factories import gid
@@ -172,7 +172,7 @@ async def test_a_request_handed_on_is_charged_once(
     import httpx
 
     from schema.compiled import fast
-    from server.app import create_app
+    from server.http.app import create_app
 
     limited = settings.model_copy(update={"rate_limit_points": 10})
     app = create_app(limited, sessions=sessions, jobs=jobs, events=events)
@@ -207,10 +207,10 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
     import httpx
     from sqlalchemy import delete
 
-    from server.app import create_app
-    from server.auth import ensure_account, issue_token
-    from server.db import session_factory
-    from server.jobs import InProcessJobs
+    from server.access.auth import ensure_account, issue_token
+    from server.core.db import session_factory
+    from server.core.jobs import InProcessJobs
+    from server.http.app import create_app
 
     sessions = session_factory(engine)
     async with sessions() as session:
@@ -236,7 +236,7 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
                 options: list[Any] = []
 
                 def isolation(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                    if statement != "BEGIN":  # SQLite's own (server.db._sqlite_begin)
+                    if statement != "BEGIN":  # SQLite's own (server.core.db._sqlite_begin)
                         options.append(conn.get_execution_options().get("isolation_level"))
 
                 event.listen(engine.sync_engine, "before_cursor_execute", isolation)
@@ -249,7 +249,7 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
                 assert "errors" not in again.json()
                 assert len(seen) == 1 and "api_tokens" in seen[0], seen
                 assert len(checkouts) == 1  # one connection, one statement
-                # on PostgreSQL without BEGIN and ROLLBACK around it (server.app._fast_engine)
+                # on PostgreSQL without BEGIN and ROLLBACK around it (server.http.app._fast_engine)
                 autocommit = "AUTOCOMMIT" if engine.dialect.name == "postgresql" else None
                 assert options == [autocommit]
                 async with sessions() as session:

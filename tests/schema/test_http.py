@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schema import errors as schema_errors
-from server import institutions
+from server.institutions import service as institutions
 
 COUNT = "{ institutions { totalCount } }"
 
@@ -110,7 +110,7 @@ async def test_unexpected_errors_are_masked_and_rolled_back(admin, monkeypatch: 
 def test_domain_and_client_errors_are_not_masked():
     from graphql import GraphQLError
 
-    from server.errors import DomainError
+    from server.core.errors import DomainError
 
     assert schema_errors.should_mask(GraphQLError("x", original_error=RuntimeError()))
     assert not schema_errors.should_mask(

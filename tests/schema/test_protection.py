@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from server.app import create_app
+from server.http.app import create_app
 from server.models import AuditEvent, Institution
 from server.models.enums import AccountRole
 from tests.conftest import GraphQLClient

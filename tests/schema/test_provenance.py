@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from server import projects
 from server.models.enums import AccessLevel, AccountRole, ProjectPhase
+from server.projects import service as projects
 from server.provenance import ExportFormat
 from server.provenance.export import parse_prov
 from server.provenance.lineage import register_derivation

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 from strawberry.relay import from_base64
 
-from server.config import Settings
+from server.core.config import Settings
 from server.provenance import ExportFormat
 from server.provenance.export import parse_prov
 from server.storage import store_from_settings

@@ -9,7 +9,7 @@ What must hold for every answer (`check_answer`):
   or carries `extensions.code` from the codes the API documents (`KNOWN_CODES`); and no
   message, masked or not, holds a Python traceback, an exception class name or SQL.
 
-The app is the real one (`server.app.create_app`) on its own migrated SQLite database with
+The app is the real one (`server.http.app.create_app`) on its own migrated SQLite database with
 the demo graph, served in schemathesis's ASGI event loop. Rate limits are raised far above
 what the run spends (the limiter still runs and charges each request) and the cost limit is
 raised so that generated `first:` values reach the resolvers instead of stopping at the
@@ -37,11 +37,11 @@ from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 from sqlalchemy import select
 
-from server.app import create_app
-from server.auth import ensure_account, issue_token
-from server.config import Settings
-from server.db import make_engine, session_factory
+from server.access.auth import ensure_account, issue_token
+from server.core.config import Settings
+from server.core.db import make_engine, session_factory
 from server.demo import seed_demo
+from server.http.app import create_app
 from server.migrations import upgrade
 from server.models import ProjectMember
 from server.models.enums import AccountRole
@@ -64,7 +64,7 @@ KNOWN_CODES = frozenset(
         "RATE_LIMITED",
         "INSUFFICIENT_SCOPE",
         "TIMEOUT",
-        # HTTP layer (server.app)
+        # HTTP layer (server.http.app)
         "UNAUTHENTICATED",
         "REQUEST_TOO_LARGE",
     }
@@ -310,7 +310,7 @@ def test_a_domain_error_a_resolver_lets_out_is_coded() -> None:
     from graphql import GraphQLError
 
     from schema.protection import tag_error
-    from server.errors import DomainError
+    from server.core.errors import DomainError
 
     original = DomainError.one("INVALID_ID", "filter.themes must be the id of a Theme", "themes")
     error = GraphQLError(str(original), path=["activityTimeSeries"], original_error=original)

@@ -22,8 +22,8 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 from gql.transport.websockets_protocol import WebsocketsProtocolTransportBase
 
-from server.app import create_app
-from server.db import make_engine, session_factory
+from server.core.db import make_engine, session_factory
+from server.http.app import create_app
 from server.migrations import upgrade
 from server.models.enums import AccountRole
 from tests.conftest import postgres_database
@@ -249,8 +249,8 @@ async def test_events_cross_processes_through_redis(
 ):
     """Production wiring: the worker publishes on its own Redis connection, the API replica
     serving the subscription listens on another; the subscriber still sees every state."""
-    from server.events import RedisBus
-    from server.jobs import InProcessJobs
+    from server.core.events import RedisBus
+    from server.core.jobs import InProcessJobs
     from server.storage import store_from_settings
     from workers.jobs import JOBS
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from server.config import Settings
+from server.core.config import Settings
 from tests.fixtures.seaweed import SeaweedS3, seaweed  # noqa: F401
 from tests.schema.test_uploads import COMPLETE, CSV, START, UPLOAD, VERSION, draft_version
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from schema import sdl
-from server.app import create_app
-from server.auth import authenticate
-from server.config import Settings
-from server.db import make_engine, session_factory
+from server.access.auth import authenticate
+from server.core.config import Settings
+from server.core.db import make_engine, session_factory
+from server.http.app import create_app
 from server.migrations import upgrade
 from server.models.enums import AccountRole
 

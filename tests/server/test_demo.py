@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from server.access import PUBLIC_PHASES
+from server.access.visibility import PUBLIC_PHASES
+from server.core.validation import normalize_orcid, normalize_ror
 from server.demo import (
     LANGUAGE,
     REFERENCE_DATE,
@@ -62,8 +63,7 @@ from server.models.enums import (
     PdmLevel,
     ProjectPhase,
 )
-from server.projects import TRANSITIONS
-from server.validation import normalize_orcid, normalize_ror
+from server.projects.service import TRANSITIONS
 
 P = ProjectPhase
 R = InstitutionRole

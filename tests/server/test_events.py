@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from server.events import MemoryBus, RedisBus
+from server.core.events import MemoryBus, RedisBus
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])

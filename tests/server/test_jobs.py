@@ -8,7 +8,7 @@ import uuid
 import pytest
 from arq.worker import Worker
 
-from server.jobs import ArqJobs, InProcessJobs
+from server.core.jobs import ArqJobs, InProcessJobs
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

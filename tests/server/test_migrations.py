@@ -12,10 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from server.db import make_engine
+from server.core.db import make_engine
 from server.migrations import downgrade, upgrade
 from server.models import Base
-from server.search import mapped_name
+from server.search.queries import mapped_name
 from tests.conftest import postgres_database
 
 

@@ -16,11 +16,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from server.app import create_app
-from server.config import Settings
-from server.logs import ContextFilter, JsonFormatter, logging_config, request_id_var
-from server.metrics import MetricsServer, operation_label, queue_depth
-from server.middleware import BodyCache, operation_name
+from server.core.config import Settings
+from server.core.logs import ContextFilter, JsonFormatter, logging_config, request_id_var
+from server.core.metrics import MetricsServer, operation_label, queue_depth
+from server.http.app import create_app
+from server.http.middleware import BodyCache, operation_name
 from tests.conftest import GraphQLClient
 from tests.schema.test_uploads import START, draft_version
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
-from server.app import create_app
+from server.http.app import create_app
 from server.models import Account, OidcIdentity
 from tests.conftest import GraphQLClient
 

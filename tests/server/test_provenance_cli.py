@@ -12,9 +12,9 @@ from pathlib import Path
 
 from strawberry.relay import to_base64
 
-from server.auth import Principal, ensure_account
-from server.config import Settings
-from server.db import make_engine, session_factory
+from server.access.auth import Principal, ensure_account
+from server.core.config import Settings
+from server.core.db import make_engine, session_factory
 from server.migrations import upgrade
 from server.models.enums import AccountRole
 from server.provenance import ExportFormat

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from server.config import Settings
+from server.core.config import Settings
 
 
 @pytest.mark.parametrize("name", ["rate_limit_points", "rate_limit_anonymous_points"])

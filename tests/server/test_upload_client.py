@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.upload_client import UploadError, default_state_file, run, upload_file
+from server.http.upload_client import UploadError, default_state_file, run, upload_file
 from tests.test_examples import (
     EXAMPLES,
     Server,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import DomainError
+from server.core.errors import DomainError
+from server.datasets.upload_states import FINAL, NEXT, move, passed_through
 from server.models import Upload
 from server.models.enums import UploadState as S
-from server.upload_states import FINAL, NEXT, move, passed_through
 
 
 def fresh(state: S = S.AWAITING_UPLOAD) -> Upload:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from server.validation import normalize_country, normalize_orcid, normalize_ror
+from server.core.validation import normalize_country, normalize_orcid, normalize_ror
 
 
 @pytest.mark.parametrize(

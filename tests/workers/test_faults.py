@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from sqlalchemy import update
 from strawberry.relay import from_base64
 
-from server.db import utcnow
+from server.core.db import utcnow
 from server.models import Upload
 from server.models.enums import UploadState
 from tests.fixtures.seaweed import seaweed  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.db import utcnow
+from server.core.db import utcnow
 from server.models import Dataset, DatasetVersion, Upload
 from server.models.enums import AccessLevel, UploadState, VersionState
 from workers.pipeline import claim, waiting_uploads

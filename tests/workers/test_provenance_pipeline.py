@@ -13,7 +13,7 @@ import pytest
 from prov.model import ProvDocument
 from sqlalchemy import select, update
 
-from server.db import utcnow
+from server.core.db import utcnow
 from server.models import Artifact, DatasetFile, Upload
 from server.provenance.records import software_version
 from server.storage import ObjectStore, StoreUnavailable, store_from_settings
@@ -197,7 +197,7 @@ async def test_bucket_copies_of_a_busy_version_are_rewritten_once_per_window(
 ):
     """Five uploads READY within one window: one deferred rewrite of the copies, and it
     holds all five ingests (not one rewrite per upload, which is quadratic in files)."""
-    from server.jobs import PROCESS_UPLOAD, WRITE_PROVENANCE, InProcessJobs
+    from server.core.jobs import PROCESS_UPLOAD, WRITE_PROVENANCE, InProcessJobs
     from workers.provenance import process_upload_with_provenance, write_provenance
 
     who, dataset_id, version_id, first = await uploaded(sessions, factory, store)

@@ -3,7 +3,7 @@
 PostgreSQL: a search_documents table whose tsvector ('simple' config: no stemming, no
 stop words, so names in any language match as tokens) is generated and GIN-indexed.
 SQLite: an FTS5 table (unicode61, diacritics folded). Triggers keep both in step with the
-rows in the same transaction; server/search.py reads either.
+rows in the same transaction; server/search/queries.py reads either.
 
 Revision ID: 0006
 Revises: 0005

@@ -1,0 +1,123 @@
+"""Async engine and session factory for SQLite (embedded) and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from server.core.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def group_rows(rows: Iterable[Sequence[Any]]) -> dict[Any, list[Any]]:
+    """Group result rows by their first column: (key, value) or (key, *values)."""
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    for key, *values in rows:
+        grouped[key].append(values[0] if len(values) == 1 else tuple(values))
+    return grouped
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT and transactional DDL;
+    # let SQLAlchemy emit BEGIN itself (see the SQLAlchemy SQLite dialect docs).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+    # SQLite has no base64 in SQL: the compiled read path builds global ids and cursors
+    for name, encode in (
+        ("satreps_b64", base64.b64encode),
+        ("satreps_b64url", base64.urlsafe_b64encode),
+    ):
+        dbapi_conn.create_function(name, 1, _text_codec(encode), deterministic=True)
+    dbapi_conn.create_function("satreps_isoformat", 1, _isoformat, deterministic=True)
+
+
+def _isoformat(stored: str | None) -> str | None:
+    """A stored UTC datetime as the API writes it (datetime.isoformat)."""
+    if stored is None:
+        return None
+    return dt.datetime.fromisoformat(stored).replace(tzinfo=dt.UTC).isoformat()
+
+
+def _text_codec(encode: Any) -> Any:
+    def apply(value: Any) -> str | None:
+        return None if value is None else encode(str(value).encode()).decode()
+
+    return apply
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+
+
+def engine_from_settings(settings: Settings) -> AsyncEngine:
+    return make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

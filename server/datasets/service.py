@@ -1,0 +1,506 @@
+"""Datasets and their versions: a draft accepts files, a published version never changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.auth import Principal
+from server.access.permissions import require_signed_in
+from server.access.visibility import dataset_readable, dataset_visible
+from server.core.db import group_rows, utcnow
+from server.core.errors import Collector, DomainError, Forbidden, NotFound
+from server.core.validation import clean_text, normalize_licence
+from server.models import (
+    Artifact,
+    Dataset,
+    DatasetFile,
+    DatasetTheme,
+    DatasetVersion,
+    Institution,
+    Project,
+    ProjectInstitution,
+    ProjectMember,
+    Theme,
+    Upload,
+)
+from server.models.enums import AccessLevel, AccountRole, UploadState, VersionState
+from server.projects.service import in_partner_country, in_theme, visible_project
+from server.provenance.records import record_publish
+
+MAX_KEYWORDS = 50
+OPEN_UPLOAD_STATES = (
+    UploadState.AWAITING_UPLOAD,
+    UploadState.UPLOADED,
+    UploadState.QUEUED,
+    UploadState.PROCESSING,
+)
+
+
+@dataclass
+class DatasetFilter:
+    project_id: int | None = None
+    institution_id: int | None = None
+    theme_id: int | None = None
+    country: str | None = None
+    access_level: AccessLevel | None = None
+
+
+# ---- who may write -------------------------------------------------------------------
+
+
+async def may_contribute(
+    session: AsyncSession, principal: Principal, project_id: int, institution_id: int
+) -> bool:
+    """An admin; a researcher (or a program manager) who is a member of the project; an
+    institution uploader acting for the owner institution (which takes part in the project).
+    A program manager who is not a member steers the programme but writes no data."""
+    if principal.is_admin:
+        return True
+    if (
+        principal.has_role(AccountRole.RESEARCHER, AccountRole.PROGRAM_MANAGER)
+        and principal.researcher_id is not None
+    ):
+        return bool(
+            await session.scalar(
+                select(ProjectMember.id).where(
+                    ProjectMember.project_id == project_id,
+                    ProjectMember.researcher_id == principal.researcher_id,
+                )
+            )
+        )
+    if principal.role == AccountRole.INSTITUTION_UPLOADER:
+        return principal.institution_id == institution_id
+    return False
+
+
+async def require_contributor(
+    session: AsyncSession, principal: Principal, dataset: Dataset
+) -> None:
+    require_signed_in(principal)
+    if not await may_contribute(
+        session, principal, dataset.project_id, dataset.owner_institution_id
+    ) or not await session.scalar(
+        select(Dataset.id).where(Dataset.id == dataset.id, dataset_readable(principal))
+    ):
+        # a contributor reads what they write to: a project member from another institution
+        # does not write into an institution-level dataset
+        raise Forbidden("only the project's members or its institutions' uploaders may do this")
+
+
+# ---- reads -------------------------------------------------------------------------------
+
+
+async def datasets_query(
+    session: AsyncSession, principal: Principal, flt: DatasetFilter | None
+) -> Select[Any]:
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return datasets_filtered(principal, flt, themed)
+
+
+def datasets_filtered(
+    principal: Principal, flt: DatasetFilter | None, themed: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """The datasets the principal may see that match the filter; `themed` is the theme
+    filter's clause over projects (`in_theme`), given when the filter names a theme."""
+    stmt = select(Dataset).where(dataset_visible(principal))
+    if flt is None:
+        return stmt
+    if flt.project_id is not None:
+        stmt = stmt.where(Dataset.project_id == flt.project_id)
+    if flt.institution_id is not None:
+        stmt = stmt.where(Dataset.owner_institution_id == flt.institution_id)
+    if flt.access_level is not None:
+        stmt = stmt.where(Dataset.access_level == flt.access_level)
+    if themed is not None or flt.country:
+        projects = select(Project.id)
+        if themed is not None:
+            projects = projects.where(themed)
+        if flt.country:
+            projects = projects.where(in_partner_country(flt.country))
+        stmt = stmt.where(Dataset.project_id.in_(projects))
+    return stmt
+
+
+async def dataset_counts(
+    session: AsyncSession, principal: Principal, flt: DatasetFilter | None
+) -> dict[AccessLevel, int]:
+    """How many datasets per access level, among those the principal may see (an aggregate
+    never counts what its caller may not know exists)."""
+    visible = (await datasets_query(session, principal, flt)).subquery()
+    rows = await session.execute(
+        select(visible.c.access_level, func.count()).group_by(visible.c.access_level)
+    )
+    return {AccessLevel(level): count for level, count in rows.all()}
+
+
+async def datasets_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, Dataset]:
+    rows = await session.scalars(
+        select(Dataset).where(Dataset.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def datasets_by_project(
+    session: AsyncSession, principal: Principal, project_ids: Sequence[int]
+) -> dict[int, list[Dataset]]:
+    rows = await session.execute(
+        select(Dataset.project_id, Dataset)
+        .where(Dataset.project_id.in_(project_ids), dataset_visible(principal))
+        .order_by(Dataset.id)
+    )
+    return group_rows(rows)
+
+
+async def versions_by_dataset(
+    session: AsyncSession, dataset_ids: Sequence[int]
+) -> dict[int, list[DatasetVersion]]:
+    rows = await session.execute(
+        select(DatasetVersion.dataset_id, DatasetVersion)
+        .where(DatasetVersion.dataset_id.in_(dataset_ids))
+        .order_by(DatasetVersion.number)
+    )
+    return group_rows(rows)
+
+
+async def versions_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, DatasetVersion]:
+    rows = await session.scalars(
+        select(DatasetVersion)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetVersion.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def files_by_version(
+    session: AsyncSession, version_ids: Sequence[int]
+) -> dict[int, list[DatasetFile]]:
+    rows = await session.execute(
+        select(DatasetFile.version_id, DatasetFile)
+        .where(DatasetFile.version_id.in_(version_ids))
+        .order_by(DatasetFile.name)
+    )
+    return group_rows(rows)
+
+
+async def uploads_by_version(
+    session: AsyncSession, version_ids: Sequence[int]
+) -> dict[int, list[Upload]]:
+    rows = await session.execute(
+        select(Upload.version_id, Upload)
+        .where(Upload.version_id.in_(version_ids))
+        .order_by(Upload.id)
+    )
+    return group_rows(rows)
+
+
+async def themes_by_dataset(
+    session: AsyncSession, dataset_ids: Sequence[int]
+) -> dict[int, list[Theme]]:
+    rows = await session.execute(
+        select(DatasetTheme.dataset_id, Theme)
+        .join(Theme, Theme.id == DatasetTheme.theme_id)
+        .where(DatasetTheme.dataset_id.in_(dataset_ids))
+        .order_by(Theme.id)
+    )
+    return group_rows(rows)
+
+
+# ---- operations ------------------------------------------------------------------------
+
+
+def _check_metadata(errors: Collector, values: dict[str, Any], creating: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if creating or "title" in values:
+        out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
+    if "description" in values:
+        out["description"] = clean_text(
+            errors, "description", values["description"], max_len=20_000
+        )
+    if "keywords" in values:
+        keywords = []
+        for raw in values["keywords"] or []:
+            word = clean_text(errors, "keywords", raw, max_len=100)
+            if word and word not in keywords:
+                keywords.append(word)
+        if len(keywords) > MAX_KEYWORDS:
+            errors.add("TOO_MANY", f"at most {MAX_KEYWORDS} keywords", "keywords")
+        out["keywords"] = keywords
+    if creating or "licence" in values:
+        raw = values.get("licence") or ""
+        licence = normalize_licence(raw) if raw.strip() else None
+        if licence is None:
+            errors.add("INVALID_LICENCE", "licence must be an SPDX license expression", "licence")
+        out["licence"] = licence
+    if creating or "access_level" in values or "embargo_until" in values:
+        level = values.get("access_level") or AccessLevel.PROJECT
+        until = values.get("embargo_until")
+        if level == AccessLevel.EMBARGOED and until is None:
+            errors.add("REQUIRED", "an embargoed dataset needs embargoUntil", "embargoUntil")
+        if level != AccessLevel.EMBARGOED and until is not None:
+            errors.add(
+                "INVALID_EMBARGO", "embargoUntil is only for embargoed datasets", "embargoUntil"
+            )
+        out["access_level"], out["embargo_until"] = level, until
+    return out
+
+
+async def _theme_links(
+    session: AsyncSession, errors: Collector, theme_ids: Sequence[int] | None
+) -> list[int] | None:
+    if theme_ids is None:
+        return None
+    wanted = sorted(set(theme_ids))
+    known = set(await session.scalars(select(Theme.id).where(Theme.id.in_(wanted))))
+    if missing := [t for t in wanted if t not in known]:
+        errors.add("NOT_FOUND", f"unknown themes: {missing}", "themeIds")
+    return wanted
+
+
+async def create_dataset(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    institution_id: int,
+    values: dict[str, Any],
+) -> Dataset:
+    """A new dataset with its first (draft) version."""
+    require_signed_in(principal)
+    project = await visible_project(session, principal, project_id)
+    if await session.get(Institution, institution_id) is None:
+        raise NotFound("institution", "ownerInstitutionId")
+    if not await session.scalar(
+        select(ProjectInstitution.id).where(
+            ProjectInstitution.project_id == project.id,
+            ProjectInstitution.institution_id == institution_id,
+        )
+    ):
+        raise DomainError.one(
+            "NOT_PARTICIPATING",
+            "the owner institution does not take part in the project",
+            "ownerInstitutionId",
+        )
+    if not await may_contribute(session, principal, project.id, institution_id):
+        raise Forbidden("only the project's members or its institutions' uploaders may do this")
+    errors = Collector()
+    fields = _check_metadata(errors, values, creating=True)
+    themes = await _theme_links(session, errors, values.get("theme_ids") or [])
+    errors.raise_if_any()
+    dataset = Dataset(
+        project_id=project.id,
+        owner_institution_id=institution_id,
+        created_by=principal.account_id,
+        **fields,
+    )
+    session.add(dataset)
+    await session.flush()
+    session.add_all([DatasetTheme(dataset_id=dataset.id, theme_id=t) for t in themes or []])
+    session.add(
+        DatasetVersion(
+            dataset_id=dataset.id,
+            number=1,
+            state=VersionState.DRAFT,
+            created_by=principal.account_id,
+        )
+    )
+    await session.flush()
+    return dataset
+
+
+async def _visible_dataset(session: AsyncSession, principal: Principal, dataset_id: int) -> Dataset:
+    dataset = await session.scalar(
+        select(Dataset).where(Dataset.id == dataset_id, dataset_visible(principal))
+    )
+    if dataset is None:
+        raise NotFound("dataset", "datasetId")
+    return dataset
+
+
+async def update_dataset(
+    session: AsyncSession, principal: Principal, dataset_id: int, values: dict[str, Any]
+) -> Dataset:
+    dataset = await _visible_dataset(session, principal, dataset_id)
+    await require_contributor(session, principal, dataset)
+    errors = Collector()
+    if "access_level" in values and "embargo_until" not in values:
+        values = {**values, "embargo_until": None}
+    if "embargo_until" in values and "access_level" not in values:
+        values = {**values, "access_level": dataset.access_level}
+    fields = _check_metadata(errors, values, creating=False)
+    themes = await _theme_links(session, errors, values.get("theme_ids"))
+    errors.raise_if_any()
+    if not fields and themes is None:
+        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+    for key, value in fields.items():
+        setattr(dataset, key, value)
+    if themes is not None:
+        await session.execute(delete(DatasetTheme).where(DatasetTheme.dataset_id == dataset.id))
+        session.add_all([DatasetTheme(dataset_id=dataset.id, theme_id=t) for t in themes])
+    dataset.updated_at = utcnow()
+    await session.flush()
+    return dataset
+
+
+async def visible_version(
+    session: AsyncSession, principal: Principal, version_id: int, field: str = "versionId"
+) -> tuple[DatasetVersion, Dataset]:
+    row = (
+        await session.execute(
+            select(DatasetVersion, Dataset)
+            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+            .where(DatasetVersion.id == version_id, dataset_visible(principal))
+        )
+    ).first()
+    if row is None:
+        raise NotFound("dataset version", field)
+    return row[0], row[1]
+
+
+def require_draft(version: DatasetVersion, field: str = "versionId") -> None:
+    if version.state != VersionState.DRAFT:
+        raise DomainError.one(
+            "VERSION_PUBLISHED",
+            f"version {version.number} is published and can no longer change; start a new draft",
+            field,
+        )
+
+
+async def publish_version(
+    session: AsyncSession, principal: Principal, version_id: int, note: str | None = None
+) -> DatasetVersion:
+    """Freeze a draft for ever: no file can be added, changed or removed afterwards."""
+    version, dataset = await visible_version(session, principal, version_id)
+    await require_contributor(session, principal, dataset)
+    require_draft(version)
+    errors = Collector()
+    clean_note = clean_text(errors, "note", note, max_len=5000)
+    pending = await session.scalar(
+        select(func.count(Upload.id)).where(
+            Upload.version_id == version.id, Upload.state.in_(OPEN_UPLOAD_STATES)
+        )
+    )
+    if pending:
+        errors.add("UPLOADS_PENDING", f"{pending} upload(s) are not finished yet", "versionId")
+    files = await session.scalar(
+        select(func.count(DatasetFile.id)).where(DatasetFile.version_id == version.id)
+    )
+    if not files:
+        errors.add(
+            "EMPTY_VERSION", "a version needs at least one file to be published", "versionId"
+        )
+    errors.raise_if_any()
+    version.state = VersionState.PUBLISHED
+    version.published_at = utcnow()
+    version.published_by = principal.account_id
+    if clean_note is not None:
+        version.note = clean_note
+    await session.flush()
+    await record_publish(session, principal, version, dataset)
+    return version
+
+
+async def start_draft(
+    session: AsyncSession, principal: Principal, dataset_id: int
+) -> DatasetVersion:
+    """A new draft with the files of the latest published version (their bytes are shared)."""
+    dataset = await _visible_dataset(session, principal, dataset_id)
+    await require_contributor(session, principal, dataset)
+    latest = await session.scalar(
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id == dataset.id)
+        .order_by(DatasetVersion.number.desc())
+        .limit(1)
+    )
+    if latest is not None and latest.state == VersionState.DRAFT:
+        raise DomainError.one(
+            "DRAFT_EXISTS", f"version {latest.number} is still a draft", "datasetId"
+        )
+    draft = DatasetVersion(
+        dataset_id=dataset.id,
+        number=(latest.number + 1) if latest else 1,
+        state=VersionState.DRAFT,
+        based_on_id=latest.id if latest else None,
+        created_by=principal.account_id,
+    )
+    session.add(draft)
+    await session.flush()
+    if latest is not None:
+        carried = (
+            await session.scalars(select(DatasetFile).where(DatasetFile.version_id == latest.id))
+        ).all()
+        session.add_all(
+            [
+                DatasetFile(
+                    version_id=draft.id,
+                    upload_id=f.upload_id,
+                    name=f.name,
+                    size=f.size,
+                    sha256=f.sha256,
+                    media_type=f.media_type,
+                    format=f.format,
+                    raw_key=f.raw_key,
+                    profile=f.profile,
+                )
+                for f in carried
+            ]
+        )
+        await session.flush()
+    return draft
+
+
+async def remove_file(session: AsyncSession, principal: Principal, file_id: int) -> DatasetVersion:
+    """Take a file out of a draft (published versions refuse)."""
+    row = await session.get(DatasetFile, file_id)
+    if row is None:
+        raise NotFound("file", "fileId")
+    version, dataset = await visible_version(session, principal, row.version_id, "fileId")
+    await require_contributor(session, principal, dataset)
+    require_draft(version, "fileId")
+    await session.delete(row)
+    await session.flush()
+    return version
+
+
+async def files_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, DatasetFile]:
+    rows = await session.scalars(
+        select(DatasetFile)
+        .join(DatasetVersion, DatasetVersion.id == DatasetFile.version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetFile.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def uploads_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, Upload]:
+    rows = await session.scalars(
+        select(Upload)
+        .join(DatasetVersion, DatasetVersion.id == Upload.version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(Upload.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def artifacts_by_file(
+    session: AsyncSession, file_ids: Sequence[int]
+) -> dict[int, list[Artifact]]:
+    rows = await session.execute(
+        select(Artifact.file_id, Artifact)
+        .where(Artifact.file_id.in_(file_ids))
+        .order_by(Artifact.kind)
+    )
+    return group_rows(rows)

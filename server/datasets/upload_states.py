@@ -1,0 +1,83 @@
+"""The upload state machine: the one place that says which state may follow which.
+
+AWAITING_UPLOAD -> UPLOADED -> QUEUED -> PROCESSING -> READY | FAILED | REJECTED.
+A transient fault puts PROCESSING back to QUEUED (a retry); the uploader may abort an
+upload that has not been processed (ABORTED). READY, FAILED, REJECTED and ABORTED are final.
+"""
+
+from __future__ import annotations
+
+from server.core.db import utcnow
+from server.core.errors import DomainError
+from server.models import Upload
+from server.models.enums import UploadState
+
+S = UploadState
+NEXT: dict[UploadState, frozenset[UploadState]] = {
+    S.AWAITING_UPLOAD: frozenset({S.UPLOADED, S.REJECTED, S.ABORTED}),
+    S.UPLOADED: frozenset({S.QUEUED, S.REJECTED, S.ABORTED}),
+    S.QUEUED: frozenset({S.PROCESSING, S.FAILED}),
+    S.PROCESSING: frozenset({S.READY, S.FAILED, S.REJECTED, S.QUEUED}),
+    S.READY: frozenset(),
+    S.FAILED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.ABORTED: frozenset(),
+}
+FINAL = frozenset(s for s, nxt in NEXT.items() if not nxt)
+_STAMPS = {
+    S.UPLOADED: "uploaded_at",
+    S.QUEUED: "queued_at",
+    S.PROCESSING: "started_at",
+    S.READY: "finished_at",
+    S.FAILED: "finished_at",
+    S.REJECTED: "finished_at",
+    S.ABORTED: "finished_at",
+}
+
+
+def move(
+    upload: Upload,
+    to: UploadState,
+    *,
+    code: str | None = None,
+    message: str | None = None,
+) -> None:
+    """Move an upload to `to`, stamping the time; refuse moves the machine does not allow."""
+    if to not in NEXT[upload.state]:
+        raise DomainError.one(
+            "INVALID_UPLOAD_STATE",
+            f"upload {upload.id} is {upload.state.value}; it cannot become {to.value}",
+            "uploadId",
+        )
+    now = utcnow()
+    upload.state = to
+    upload.updated_at = now
+    if stamp := _STAMPS.get(to):
+        setattr(upload, stamp, now)
+    if to in (S.FAILED, S.REJECTED):
+        upload.error_code, upload.error_message = code or "FAILED", message
+    if to == S.PROCESSING:
+        upload.attempts += 1
+
+
+def _reachable(start: UploadState) -> frozenset[UploadState]:
+    seen: set[UploadState] = set()
+    frontier = set(NEXT[start])
+    while frontier:
+        state = frontier.pop()
+        seen.add(state)
+        frontier |= NEXT[state] - seen
+    return frozenset(seen)
+
+
+REACHABLE = {state: _reachable(state) for state in NEXT}
+
+
+def passed_through(last: UploadState, announced: UploadState, now: UploadState) -> bool:
+    """Whether an upload last seen `last` and now `now` went through `announced` on its way:
+    a subscriber that reads the row after an event may find it already further on."""
+    return (
+        announced not in (last, now)
+        and announced in REACHABLE[last]
+        and now in REACHABLE[announced]
+    )

@@ -1,0 +1,372 @@
+"""Uploads: start (URLs straight to object storage), complete (verify, queue), abort.
+
+Bytes never pass through the API when the store presigns (S3/MinIO); in embedded mode the
+URLs point at the server's own signed upload endpoint (`server/http/upload_endpoint.py`). The
+multipart lifecycle is the same in both modes. The raw object is never changed or deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.auth import Principal
+from server.core.errors import Collector, DomainError, NotFound
+from server.core.url_signing import UrlSigner
+from server.datasets.service import require_contributor, require_draft, visible_version
+from server.datasets.upload_states import FINAL, move
+from server.models import Dataset, DatasetFile, DatasetVersion, Upload
+from server.models.enums import UploadState
+from server.provenance.records import record_upload
+from server.storage import ObjectStore, PartInfo, StorageError, safe_key
+
+MiB = 1024 * 1024
+SINGLE_PUT_MAX = 64 * MiB
+PART_SIZE = 16 * MiB  # FACTS.md: on SeaweedFS 16 MiB parts are as good as 64 MiB
+MAX_PARTS = 10_000
+URLS_PER_REQUEST = 100
+URL_LIFETIME = dt.timedelta(hours=1)
+T = TypeVar("T")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass
+class UploadTicket:
+    """What a client needs to send the bytes: one PUT URL, or part URLs of a multipart."""
+
+    upload: Upload
+    put_url: str | None = None
+    part_size: int | None = None
+    part_count: int | None = None
+    part_urls: dict[int, str] = field(default_factory=dict)
+    expires_at: dt.datetime | None = None
+
+
+def check_filename(errors: Collector, raw: str) -> str:
+    name = unicodedata.normalize("NFC", raw or "").strip()
+    if not name:
+        errors.add("REQUIRED", "filename is required", "filename")
+    elif any(c in name for c in "/\\") or name in (".", "..") or ".." in name.split("."):
+        errors.add(
+            "INVALID_FILENAME", "filename must be a plain name, without / \\ or ..", "filename"
+        )
+    elif any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
+        errors.add("INVALID_FILENAME", "filename contains control characters", "filename")
+    elif len(name.encode()) > 255:
+        errors.add("NAME_TOO_LONG", "filename is longer than 255 bytes", "filename")
+    return name
+
+
+def plan_parts(size: int) -> tuple[int, int]:
+    part = max(PART_SIZE, math.ceil(size / MAX_PARTS / MiB) * MiB)
+    return part, math.ceil(size / part)
+
+
+async def _open_names(session: AsyncSession, version_id: int) -> set[str]:
+    files = await session.scalars(
+        select(DatasetFile.name).where(DatasetFile.version_id == version_id)
+    )
+    uploads = await session.scalars(
+        select(Upload.filename).where(
+            Upload.version_id == version_id, Upload.state.not_in(FINAL - {UploadState.READY})
+        )
+    )
+    return set(files) | set(uploads)
+
+
+async def start_upload(
+    session: AsyncSession,
+    principal: Principal,
+    store: ObjectStore,
+    signer: UrlSigner,
+    *,
+    version_id: int,
+    filename: str,
+    byte_size: int,
+    max_bytes: int,
+    sha256: str | None = None,
+    content_type: str | None = None,
+) -> UploadTicket:
+    upload = await declare_upload(
+        session,
+        principal,
+        version_id=version_id,
+        filename=filename,
+        byte_size=byte_size,
+        max_bytes=max_bytes,
+        sha256=sha256,
+        content_type=content_type,
+    )
+    ticket = UploadTicket(upload=upload)
+    if byte_size > SINGLE_PUT_MAX:
+        upload.part_size, count = plan_parts(byte_size)
+        upload.multipart_id = await _storage(
+            store.create_multipart(store.buckets.raw, upload.object_key, content_type)
+        )
+        ticket.part_size, ticket.part_count = upload.part_size, count
+    await session.flush()
+    first = range(1, min(ticket.part_count or 0, URLS_PER_REQUEST) + 1)
+    await issue_urls(store, signer, ticket, parts=first)
+    return ticket
+
+
+async def upload_through_api(
+    session: AsyncSession,
+    principal: Principal,
+    store: ObjectStore,
+    *,
+    version_id: int,
+    filename: str,
+    byte_size: int,
+    max_bytes: int,
+    chunks: AsyncIterator[bytes],
+    sha256: str | None = None,
+    content_type: str | None = None,
+    client: str | None = None,
+) -> Upload:
+    """A small file sent through the API (GraphQL multipart request): stored, then checked
+    and queued exactly like a direct upload."""
+    upload = await declare_upload(
+        session,
+        principal,
+        version_id=version_id,
+        filename=filename,
+        byte_size=byte_size,
+        max_bytes=max_bytes,
+        sha256=sha256,
+        content_type=content_type,
+    )
+    await _storage(
+        store.put(
+            store.buckets.raw, upload.object_key, chunks, size=byte_size, content_type=content_type
+        )
+    )
+    return await complete_upload(
+        session, principal, store, upload.id, client=client, transport="GraphQL multipart request"
+    )
+
+
+async def declare_upload(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    version_id: int,
+    filename: str,
+    byte_size: int,
+    max_bytes: int,
+    sha256: str | None = None,
+    content_type: str | None = None,
+) -> Upload:
+    """Check the declaration and record the upload (AWAITING_UPLOAD) with its object key."""
+    version, dataset = await visible_version(session, principal, version_id)
+    await require_contributor(session, principal, dataset)
+    require_draft(version)
+    errors = Collector()
+    name = check_filename(errors, filename)
+    if byte_size < 0:
+        errors.add("INVALID_SIZE", "byteSize cannot be negative", "byteSize")
+    elif byte_size == 0:
+        errors.add("EMPTY_FILE", "a 0-byte file carries no data", "byteSize")
+    elif byte_size > max_bytes:
+        errors.add("TOO_LARGE", f"files are limited to {max_bytes} bytes", "byteSize")
+    if sha256 is not None and not _SHA256.match(sha256):
+        errors.add("INVALID_SHA256", "sha256 must be 64 hexadecimal characters", "sha256")
+    if content_type is not None and (len(content_type) > 255 or "\n" in content_type):
+        errors.add("INVALID_CONTENT_TYPE", "contentType is not a media type", "contentType")
+    if name and name in await _open_names(session, version.id):
+        errors.add("DUPLICATE_NAME", f"this version already has a file named {name!r}", "filename")
+    errors.raise_if_any()
+    upload = Upload(
+        version_id=version.id,
+        filename=name,
+        object_key=f"pending/{version.id}/{name}",  # replaced below, once the id is known
+        declared_size=byte_size,
+        declared_sha256=sha256.lower() if sha256 else None,
+        content_type=content_type,
+        state=UploadState.AWAITING_UPLOAD,
+        created_by=principal.account_id,
+    )
+    session.add(upload)
+    await session.flush()
+    upload.object_key = raw_key(dataset, version, upload)
+    await session.flush()
+    return upload
+
+
+def raw_key(dataset: Dataset, version: DatasetVersion, upload: Upload) -> str:
+    return safe_key(
+        "datasets",
+        str(dataset.id),
+        f"v{version.number}",
+        "uploads",
+        str(upload.id),
+        upload.filename,
+    )
+
+
+async def issue_urls(
+    store: ObjectStore, signer: UrlSigner, ticket: UploadTicket, parts: range | list[int]
+) -> None:
+    upload = ticket.upload
+    expires = URL_LIFETIME
+    ticket.expires_at = dt.datetime.now(dt.UTC) + expires
+    bucket, key = store.buckets.raw, upload.object_key
+    if upload.multipart_id is None:
+        ticket.put_url = (
+            await _storage(store.presigned_put(bucket, key, expires))
+            if store.supports_presigned
+            else signer.upload_url(upload.id, None, expires)
+        )
+        return
+    for number in parts:
+        ticket.part_urls[number] = (
+            await _storage(
+                store.presigned_part_url(bucket, key, upload.multipart_id, number, expires)
+            )
+            if store.supports_presigned
+            else signer.upload_url(upload.id, number, expires)
+        )
+
+
+async def _storage(awaitable: Awaitable[T]) -> T:
+    try:
+        return await awaitable
+    except StorageError as error:
+        raise DomainError.one(
+            "STORAGE_UNAVAILABLE" if error.transient else "STORAGE_ERROR", str(error)[:300]
+        ) from error
+
+
+async def visible_upload(
+    session: AsyncSession, principal: Principal, upload_id: int
+) -> tuple[Upload, DatasetVersion, Dataset]:
+    upload = await session.get(Upload, upload_id)
+    if upload is None:
+        raise NotFound("upload", "uploadId")
+    version, dataset = await visible_version(session, principal, upload.version_id, "uploadId")
+    await require_contributor(session, principal, dataset)
+    return upload, version, dataset
+
+
+def part_count(upload: Upload) -> int:
+    assert upload.part_size
+    return math.ceil(upload.declared_size / upload.part_size)
+
+
+async def refresh_urls(
+    session: AsyncSession,
+    principal: Principal,
+    store: ObjectStore,
+    signer: UrlSigner,
+    upload_id: int,
+    part_numbers: list[int] | None,
+) -> UploadTicket:
+    upload, _, _ = await visible_upload(session, principal, upload_id)
+    _require_state(upload, UploadState.AWAITING_UPLOAD)
+    ticket = UploadTicket(upload=upload)
+    if upload.multipart_id is not None:
+        count = part_count(upload)
+        wanted = sorted(set(part_numbers or range(1, min(count, URLS_PER_REQUEST) + 1)))
+        if bad := [n for n in wanted if not 1 <= n <= count]:
+            raise DomainError.one(
+                "INVALID_PART", f"parts are numbered 1 to {count}, not {bad[:5]}", "partNumbers"
+            )
+        if len(wanted) > URLS_PER_REQUEST:
+            raise DomainError.one(
+                "TOO_MANY_PARTS", f"ask for at most {URLS_PER_REQUEST} parts", "partNumbers"
+            )
+        ticket.part_size, ticket.part_count = upload.part_size, count
+        await issue_urls(store, signer, ticket, wanted)
+    else:
+        await issue_urls(store, signer, ticket, [])
+    return ticket
+
+
+def _require_state(upload: Upload, *states: UploadState) -> None:
+    if upload.state not in states:
+        raise DomainError.one(
+            "INVALID_UPLOAD_STATE",
+            f"upload {upload.id} is {upload.state.value},"
+            f" not {' or '.join(s.value for s in states)}",
+            "uploadId",
+        )
+
+
+async def parts_received(store: ObjectStore, upload: Upload) -> list[PartInfo]:
+    if upload.multipart_id is None or upload.state != UploadState.AWAITING_UPLOAD:
+        return []
+    return await _storage(
+        store.list_parts(store.buckets.raw, upload.object_key, upload.multipart_id)
+    )
+
+
+async def complete_upload(
+    session: AsyncSession,
+    principal: Principal,
+    store: ObjectStore,
+    upload_id: int,
+    *,
+    client: str | None = None,
+    transport: str | None = None,
+) -> Upload:
+    """Check the object against the declaration; queue it for processing (the caller enqueues
+    the job after commit). A wrong size rejects the upload; the raw object stays."""
+    upload, version, _ = await visible_upload(session, principal, upload_id)
+    _require_state(upload, UploadState.AWAITING_UPLOAD)
+    require_draft(version, "uploadId")
+    bucket, key = store.buckets.raw, upload.object_key
+    if upload.multipart_id is not None:
+        parts = await parts_received(store, upload)
+        expected = part_count(upload)
+        numbers = [p.part_number for p in parts]
+        if numbers != list(range(1, expected + 1)):
+            missing = sorted(set(range(1, expected + 1)) - set(numbers))
+            raise DomainError.one(
+                "PARTS_MISSING", f"parts not received yet: {missing[:20]}", "uploadId"
+            )
+        await _storage(store.complete_multipart(bucket, key, upload.multipart_id, parts))
+    info = await _storage(store.stat(bucket, key))
+    if info is None:
+        raise DomainError.one(
+            "NOT_UPLOADED", "no bytes have arrived for this upload yet", "uploadId"
+        )
+    move(upload, UploadState.UPLOADED)
+    upload.size = info.size
+    if info.size != upload.declared_size:
+        move(
+            upload,
+            UploadState.REJECTED,
+            code="SIZE_MISMATCH",
+            message=f"declared {upload.declared_size} bytes, received {info.size}",
+        )
+    else:
+        move(upload, UploadState.QUEUED)
+    await session.flush()
+    if transport is None:
+        how = "multipart" if upload.multipart_id else "single PUT"
+        where = "presigned object-store URL" if store.supports_presigned else "server endpoint"
+        transport = f"{how} to a {where}"
+    await record_upload(session, upload, client=client, transport=transport)
+    return upload
+
+
+async def abort_upload(
+    session: AsyncSession, principal: Principal, store: ObjectStore, upload_id: int
+) -> Upload:
+    upload, _, _ = await visible_upload(session, principal, upload_id)
+    _require_state(upload, UploadState.AWAITING_UPLOAD, UploadState.UPLOADED)
+    if upload.multipart_id is not None and upload.state == UploadState.AWAITING_UPLOAD:
+        await _storage(
+            store.abort_multipart(store.buckets.raw, upload.object_key, upload.multipart_id)
+        )
+    move(upload, UploadState.ABORTED)
+    await session.flush()
+    return upload

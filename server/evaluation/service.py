@@ -1,0 +1,505 @@
+"""Monitoring and evaluation: JCC meetings, monitoring reports, evaluations rated on the
+OECD-DAC criteria, lessons learned and follow-up cooperation.
+
+Reads: a record is visible exactly when its project is (every query joins Project and
+applies `project_visible`). Writes: JCC meetings and monitoring reports belong to the
+project team (staff or the project's principal investigators); evaluations, lessons learned
+and follow-up cooperation are JICA's own judgement and records, so staff only (admin or
+program manager).
+
+Phases each evaluation needs (the seed's implementation process):
+- ex_ante: planning or later (the ex-ante evaluation is part of planning; `approved` is too
+  early, later phases may still record it after the fact);
+- mid_term_review: implementation or later, evaluated inside the project period;
+- terminal: the review at the end of the cooperation. JICA carries it out in the last months of
+  implementation, so it needs either a completed project (completed / follow_up /
+  ex_post_evaluated) or a project in implementation evaluated within its last
+  TERMINAL_WINDOW_MONTHS before the end date; otherwise PROJECT_NOT_COMPLETED;
+- ex_post: a completed project (PROJECT_NOT_COMPLETED) evaluated at least EX_POST_DELAY_YEARS
+  after the completion date (EX_POST_TOO_EARLY), rated on all six DAC criteria (MISSING_RATING).
+Each kind at most once per project (DUPLICATE_EVALUATION).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.auth import Principal
+from server.access.permissions import STAFF, require_role
+from server.access.visibility import project_visible, visible_by_id
+from server.core.db import group_rows, utcnow
+from server.core.errors import Collector, NotFound
+from server.core.validation import check_period, clean_text, year_bounds
+from server.models import Project
+from server.models.cooperation import (
+    Evaluation,
+    FollowUpCooperation,
+    JccMeeting,
+    LessonLearned,
+    MonitoringReport,
+)
+from server.models.enums import DacRating, EvaluationKind, ProjectPhase
+from server.projects.service import (
+    EX_POST_DELAY_YEARS,
+    check_within_project,
+    completion_date,
+    in_partner_country,
+    in_theme,
+    require_project_editor,
+    visible_project,
+)
+
+P = ProjectPhase
+COMPLETED_PHASES = frozenset({P.COMPLETED, P.FOLLOW_UP, P.EX_POST_EVALUATED})
+IMPLEMENTED_PHASES = frozenset({P.IMPLEMENTATION, *COMPLETED_PHASES})
+PLANNED_PHASES = frozenset({P.PLANNING, *IMPLEMENTED_PHASES})
+DAC_CRITERIA = (
+    "relevance",
+    "coherence",
+    "effectiveness",
+    "impact",
+    "efficiency",
+    "sustainability",
+)
+TERMINAL_WINDOW_MONTHS = 12
+MINUTES_MAX = 50_000
+DECISIONS_MAX = 20_000
+SUMMARY_MAX = 20_000
+LESSON_MAX = 10_000
+DESCRIPTION_MAX = 10_000
+DOCUMENT_REF_MAX = 500
+
+
+@dataclass
+class RecordFilter:
+    project_id: int | None = None
+    theme_id: int | None = None
+    country: str | None = None
+    year: int | None = None
+    kind: EvaluationKind | None = None
+    evaluation_id: int | None = None
+    text: str | None = None
+
+
+# ---- reads -------------------------------------------------------------------------
+
+
+def _visible(model: Any, principal: Principal) -> Select[Any]:
+    return (
+        select(model)
+        .join(Project, Project.id == model.project_id)
+        .where(project_visible(principal))
+    )
+
+
+def _in_year(model: Any, year: int) -> Any:
+    """The record's date (or period) falls in / overlaps the calendar year."""
+    first, last = year_bounds(year)
+    if model is JccMeeting:
+        return JccMeeting.held_on.between(first, last)
+    if model is Evaluation:
+        return Evaluation.evaluated_on.between(first, last)
+    if model is MonitoringReport:
+        return (MonitoringReport.period_start <= last) & (MonitoringReport.period_end >= first)
+    if model is FollowUpCooperation:
+        return (FollowUpCooperation.start_date <= last) & or_(
+            FollowUpCooperation.end_date.is_(None), FollowUpCooperation.end_date >= first
+        )
+    raise ValueError(f"no year filter for {model.__name__}")
+
+
+async def records_query(
+    session: AsyncSession, principal: Principal, model: Any, flt: RecordFilter | None
+) -> Select[Any]:
+    """The records of `model` the principal may see, narrowed by the filter."""
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return records_filtered(principal, model, flt, themed)
+
+
+def records_filtered(
+    principal: Principal,
+    model: Any,
+    flt: RecordFilter | None,
+    themed: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """`records_query` given the theme filter's clause over projects (`themed`, when the
+    filter names a theme)."""
+    stmt = _visible(model, principal)
+    if flt is None:
+        return stmt
+    if flt.project_id is not None:
+        stmt = stmt.where(model.project_id == flt.project_id)
+    if themed is not None:
+        stmt = stmt.where(themed)
+    if flt.country:
+        stmt = stmt.where(in_partner_country(flt.country))
+    if flt.year is not None:
+        stmt = stmt.where(_in_year(model, flt.year))
+    if flt.kind is not None and model is Evaluation:
+        stmt = stmt.where(Evaluation.kind == flt.kind)
+    if flt.evaluation_id is not None and model is LessonLearned:
+        stmt = stmt.where(LessonLearned.evaluation_id == flt.evaluation_id)
+    if flt.text and flt.text.strip() and model is LessonLearned:
+        # A case-insensitive substring match for now (ILIKE on PostgreSQL, lower() LIKE on
+        # SQLite, which folds ASCII only); full-text search comes with a later issue.
+        stmt = stmt.where(LessonLearned.text.icontains(flt.text.strip(), autoescape=True))
+    return stmt
+
+
+# fetch(session, principal, ids) -> {id: row} for `loaders.one_visible` (node(id:), links).
+async def jcc_meetings_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, JccMeeting]:
+    return await visible_by_id(session, principal, JccMeeting, ids)
+
+
+async def monitoring_reports_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, MonitoringReport]:
+    return await visible_by_id(session, principal, MonitoringReport, ids)
+
+
+async def evaluations_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, Evaluation]:
+    return await visible_by_id(session, principal, Evaluation, ids)
+
+
+async def lessons_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, LessonLearned]:
+    return await visible_by_id(session, principal, LessonLearned, ids)
+
+
+async def follow_ups_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, FollowUpCooperation]:
+    return await visible_by_id(session, principal, FollowUpCooperation, ids)
+
+
+# fetch(session, project_ids) -> {project_id: [rows]}: fields of a project already visible.
+async def _by_project(
+    session: AsyncSession, model: Any, project_ids: Sequence[int], *order: Any
+) -> dict[int, list[Any]]:
+    rows = await session.execute(
+        select(model.project_id, model)
+        .where(model.project_id.in_(project_ids))
+        .order_by(*order, model.id)
+    )
+    return group_rows(rows)
+
+
+async def jcc_meetings_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[JccMeeting]]:
+    return await _by_project(session, JccMeeting, project_ids, JccMeeting.held_on)
+
+
+async def monitoring_reports_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[MonitoringReport]]:
+    return await _by_project(session, MonitoringReport, project_ids, MonitoringReport.period_start)
+
+
+async def evaluations_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[Evaluation]]:
+    return await _by_project(session, Evaluation, project_ids, Evaluation.evaluated_on)
+
+
+async def lessons_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[LessonLearned]]:
+    return await _by_project(session, LessonLearned, project_ids)
+
+
+async def follow_ups_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[FollowUpCooperation]]:
+    return await _by_project(
+        session, FollowUpCooperation, project_ids, FollowUpCooperation.start_date
+    )
+
+
+async def lessons_by_evaluation(
+    session: AsyncSession, evaluation_ids: Sequence[int]
+) -> dict[int, list[LessonLearned]]:
+    rows = await session.execute(
+        select(LessonLearned.evaluation_id, LessonLearned)
+        .where(LessonLearned.evaluation_id.in_(evaluation_ids))
+        .order_by(LessonLearned.id)
+    )
+    return group_rows(rows)
+
+
+# ---- operations ----------------------------------------------------------------------
+
+
+def _today(today: dt.date | None) -> dt.date:
+    return today or utcnow().date()
+
+
+def _not_future(errors: Collector, value: dt.date, field: str, today: dt.date) -> None:
+    if value > today:
+        errors.add("FUTURE_DATE", f"{field} is in the future", field)
+
+
+def _phase_error(errors: Collector, project: Project, allowed: frozenset[P], code: str) -> bool:
+    if project.phase in allowed:
+        return False
+    needed = "completed" if code == "PROJECT_NOT_COMPLETED" else min(allowed, key=list(P).index)
+    errors.add(
+        code,
+        f"the project is in {project.phase.value}; this needs a project in {needed} or later",
+        "projectId",
+    )
+    return True
+
+
+async def create_jcc_meeting(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    held_on: dt.date,
+    minutes: str | None = None,
+    decisions: str | None = None,
+) -> JccMeeting:
+    project = await visible_project(session, principal, project_id)
+    await require_project_editor(session, principal, project)
+    errors = Collector()
+    _phase_error(errors, project, PLANNED_PHASES, "PROJECT_NOT_STARTED")
+    check_within_project(errors, project, held_on, None, start_field="heldOn")
+    clean_minutes = clean_text(errors, "minutes", minutes, max_len=MINUTES_MAX)
+    clean_decisions = clean_text(errors, "decisions", decisions, max_len=DECISIONS_MAX)
+    errors.raise_if_any()
+    meeting = JccMeeting(
+        project_id=project.id, held_on=held_on, minutes=clean_minutes, decisions=clean_decisions
+    )
+    session.add(meeting)
+    await session.flush()
+    return meeting
+
+
+async def create_monitoring_report(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    period_start: dt.date,
+    period_end: dt.date,
+    submitted_on: dt.date,
+    summary: str | None = None,
+    document_ref: str | None = None,
+    *,
+    today: dt.date | None = None,
+) -> MonitoringReport:
+    project = await visible_project(session, principal, project_id)
+    await require_project_editor(session, principal, project)
+    errors = Collector()
+    _phase_error(errors, project, IMPLEMENTED_PHASES, "PROJECT_NOT_STARTED")
+    check_within_project(
+        errors,
+        project,
+        period_start,
+        period_end,
+        start_field="periodStart",
+        end_field="periodEnd",
+    )
+    if submitted_on < period_end:
+        errors.add(
+            "SUBMITTED_BEFORE_PERIOD_END",
+            "a report is submitted once its period has ended",
+            "submittedOn",
+        )
+    _not_future(errors, submitted_on, "submittedOn", _today(today))
+    clean_summary = clean_text(errors, "summary", summary, max_len=SUMMARY_MAX)
+    clean_ref = clean_text(errors, "documentRef", document_ref, max_len=DOCUMENT_REF_MAX)
+    errors.raise_if_any()
+    report = MonitoringReport(
+        project_id=project.id,
+        period_start=period_start,
+        period_end=period_end,
+        submitted_on=submitted_on,
+        summary=clean_summary,
+        document_ref=clean_ref,
+    )
+    session.add(report)
+    await session.flush()
+    return report
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later (or earlier), clamped to the end of a shorter month."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return dt.date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
+
+
+async def _check_evaluation_timing(
+    session: AsyncSession,
+    errors: Collector,
+    project: Project,
+    kind: EvaluationKind,
+    evaluated_on: dt.date,
+) -> None:
+    if kind == EvaluationKind.EX_ANTE:
+        _phase_error(errors, project, PLANNED_PHASES, "PROJECT_NOT_STARTED")
+    elif kind == EvaluationKind.MID_TERM_REVIEW:
+        _phase_error(errors, project, IMPLEMENTED_PHASES, "PROJECT_NOT_STARTED")
+        check_within_project(errors, project, evaluated_on, None, start_field="evaluatedOn")
+    elif kind == EvaluationKind.TERMINAL:
+        # not before the project starts; after the end is fine (a terminal review may run late)
+        if project.start_date is not None and evaluated_on < project.start_date:
+            errors.add(
+                "OUTSIDE_PROJECT_PERIOD", "evaluatedOn is before the project starts", "evaluatedOn"
+            )
+        if project.phase in COMPLETED_PHASES:
+            return
+        window_opens = (
+            _add_months(project.end_date, -TERMINAL_WINDOW_MONTHS)
+            if project.end_date is not None
+            else None
+        )
+        if (
+            project.phase == P.IMPLEMENTATION
+            and window_opens is not None
+            and evaluated_on >= window_opens
+        ):
+            return
+        errors.add(
+            "PROJECT_NOT_COMPLETED",
+            f"the project is in {project.phase.value}: a terminal evaluation needs a completed"
+            f" project, or one in implementation evaluated within its last"
+            f" {TERMINAL_WINDOW_MONTHS} months"
+            + (f" (from {window_opens})" if window_opens is not None else ""),
+            "projectId",
+        )
+    elif kind == EvaluationKind.EX_POST:
+        if _phase_error(errors, project, COMPLETED_PHASES, "PROJECT_NOT_COMPLETED"):
+            return
+        completed = await completion_date(session, project)
+        if completed is not None:
+            due = _add_months(completed, 12 * EX_POST_DELAY_YEARS)
+            if evaluated_on < due:
+                errors.add(
+                    "EX_POST_TOO_EARLY",
+                    f"the ex-post evaluation comes {EX_POST_DELAY_YEARS} years after completion"
+                    f" ({completed}), not before {due}",
+                    "evaluatedOn",
+                )
+
+
+async def create_evaluation(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    kind: EvaluationKind,
+    evaluated_on: dt.date,
+    ratings: dict[str, DacRating | None] | None = None,
+    summary: str | None = None,
+    document_ref: str | None = None,
+    *,
+    today: dt.date | None = None,
+) -> Evaluation:
+    """Staff only: evaluations are JICA's (see the module docstring for the phase rules)."""
+    require_role(principal, *STAFF)
+    project = await visible_project(session, principal, project_id)
+    errors = Collector()
+    _not_future(errors, evaluated_on, "evaluatedOn", _today(today))
+    await _check_evaluation_timing(session, errors, project, kind, evaluated_on)
+    given = {c: (ratings or {}).get(c) for c in DAC_CRITERIA}
+    if kind == EvaluationKind.EX_POST and (missing := [c for c, r in given.items() if r is None]):
+        errors.add(
+            "MISSING_RATING",
+            f"an ex-post evaluation rates all six DAC criteria; missing: {', '.join(missing)}",
+            "ratings",
+        )
+    if await session.scalar(
+        select(Evaluation.id).where(Evaluation.project_id == project.id, Evaluation.kind == kind)
+    ):
+        errors.add(
+            "DUPLICATE_EVALUATION",
+            f"the project already has a {kind.value.replace('_', ' ')} evaluation",
+            "kind",
+        )
+    clean_summary = clean_text(errors, "summary", summary, max_len=SUMMARY_MAX)
+    clean_ref = clean_text(errors, "documentRef", document_ref, max_len=DOCUMENT_REF_MAX)
+    errors.raise_if_any()
+    evaluation = Evaluation(
+        project_id=project.id,
+        kind=kind,
+        evaluated_on=evaluated_on,
+        summary=clean_summary,
+        document_ref=clean_ref,
+        **given,
+    )
+    session.add(evaluation)
+    await session.flush()
+    return evaluation
+
+
+async def add_lesson_learned(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    text: str | None,
+    evaluation_id: int | None = None,
+) -> LessonLearned:
+    """Staff only. A lesson may name the evaluation it came from (of the same project)."""
+    require_role(principal, *STAFF)
+    project = await visible_project(session, principal, project_id)
+    errors = Collector()
+    clean = clean_text(errors, "text", text, max_len=LESSON_MAX, required=True)
+    if evaluation_id is not None:
+        evaluation = await session.get(Evaluation, evaluation_id)
+        if evaluation is None:
+            raise NotFound("evaluation", "evaluationId")
+        if evaluation.project_id != project.id:
+            errors.add(
+                "MISMATCHED_EVALUATION",
+                "the evaluation belongs to another project",
+                "evaluationId",
+            )
+    errors.raise_if_any()
+    lesson = LessonLearned(project_id=project.id, evaluation_id=evaluation_id, text=clean)
+    session.add(lesson)
+    await session.flush()
+    return lesson
+
+
+async def create_follow_up(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    start_date: dt.date,
+    end_date: dt.date | None,
+    description: str | None,
+) -> FollowUpCooperation:
+    """Staff only: follow-up cooperation for a completed project, from its completion on."""
+    require_role(principal, *STAFF)
+    project = await visible_project(session, principal, project_id)
+    errors = Collector()
+    clean = clean_text(errors, "description", description, max_len=DESCRIPTION_MAX, required=True)
+    if not _phase_error(errors, project, COMPLETED_PHASES, "PROJECT_NOT_COMPLETED"):
+        completed = await completion_date(session, project)
+        if completed is not None and start_date < completed:
+            errors.add(
+                "BEFORE_COMPLETION",
+                f"follow-up cooperation starts after the project's completion ({completed})",
+                "startDate",
+            )
+    check_period(errors, start_date, end_date)
+    errors.raise_if_any()
+    record = FollowUpCooperation(
+        project_id=project.id, start_date=start_date, end_date=end_date, description=clean
+    )
+    session.add(record)
+    await session.flush()
+    return record

@@ -1,0 +1,419 @@
+"""create_app(settings) -> Starlette: /graphql, /healthz, /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
+
+from schema import build_schema
+from schema.compiled import fast
+from schema.compiled.fast import FastPlans
+from schema.context import Context
+from schema.protection import charge_budget, rate_limit_headers
+from server.access.auth import ANONYMOUS, AuthError, Principal
+from server.core.config import Settings, get_settings
+from server.core.db import engine_from_settings, session_factory
+from server.core.events import EventBus, bus_from_url
+from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
+from server.core.metrics import ROOT_FIELDS
+from server.core.url_signing import UrlSigner
+from server.http.middleware import BODY_STATE, graphql_error, too_large
+from server.http.upload_endpoint import upload_endpoint
+from server.storage import ObjectStore, store_from_settings
+
+_STATE_KEY = "satreps"
+_FAST_KEY = "satreps.fast_key"  # the request's key in the compiled fast path
+_PREPAID_KEY = "satreps.prepaid"  # a charge the fast path took before handing on
+
+
+def _fast_engine(bind: Any) -> AsyncEngine | None:
+    """Where the fast path takes its connections, without a session: the sessions' engine,
+    in autocommit on PostgreSQL. Its statements are each one SELECT, which READ COMMITTED
+    gives a snapshot of its own either way; what autocommit drops is the BEGIN and the
+    ROLLBACK around them, two of a request's round trips. None for sessions bound to a
+    connection (the tests' transaction): the fast path takes that one, through a session."""
+    if not isinstance(bind, AsyncEngine):
+        return None
+    if bind.dialect.name == "postgresql":
+        return bind.execution_options(isolation_level="AUTOCOMMIT")
+    return bind
+
+
+def _client_address(scope: Scope) -> str | None:
+    """The caller's address (anonymous callers' rate limits are kept by it)."""
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+def timeout_error(limit: float) -> Any:
+    from graphql import GraphQLError
+
+    message = f"the operation took longer than {limit:g} s and was stopped"
+    return GraphQLError(message, extensions={"code": "TIMEOUT"})
+
+
+class GraphQLEndpoint(GraphQL[Context, None]):
+    """Strawberry's ASGI view with a session, a principal and limits around each request."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        store: ObjectStore,
+        signer: UrlSigner,
+        jobs: JobQueue,
+        events: EventBus,
+    ) -> None:
+        from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+        from server.http.guard import Guard
+
+        super().__init__(
+            build_schema(),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            multipart_uploads_enabled=True,
+            # the one maintained protocol; no legacy graphql-ws, no HTTP streams
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        )
+        self.settings = settings
+        self.sessions = sessions
+        self.store = store
+        self.signer = signer
+        self.jobs = jobs
+        self.events = events
+        self.engine = _fast_engine(sessions.kw["bind"])
+        self.guard = Guard(settings, sessions, store, signer)
+
+        self.fast_plans = FastPlans()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if request.method == "GET" and "download" in request.query_params:
+            await (await self.guard.download(request))(scope, receive, send)
+            return
+        rejection = self._check_size(request)
+        if rejection is not None:
+            await rejection(scope, receive, send)
+            return
+        fast = self.settings.compiled_reads and request.method == "POST"
+        tried = False  # the fast path, before a session is opened
+        if fast:
+            header = request.headers.get("authorization")
+            hinted = self.guard.hinted(header) if header else None
+            rest: Receive | None = receive
+            if not header:  # anonymous: nothing to look up
+                rest, tried = await self._fast_path(request, None, ANONYMOUS, scope, send), True
+            elif hinted is not None:  # a token seen before: the token and the data at once
+                rest = await self._fast_path(request, None, hinted[1], scope, send, hinted[0])
+            if rest is None:
+                return
+            receive = rest
+        async with self.sessions() as session:
+            try:
+                principal = await self._principal(session, request)
+            except AuthError as error:
+                response = graphql_error(
+                    401, "UNAUTHENTICATED", str(error), **{"WWW-Authenticate": "Bearer"}
+                )
+                await response(scope, receive, send)
+                return
+            scope.setdefault("state", {})[_STATE_KEY] = (session, principal)
+            if fast and not tried:
+                request = Request(scope, receive)
+                rest = await self._fast_path(request, session, principal, scope, send)
+                if rest is None:
+                    return
+                receive = rest
+            await super().__call__(scope, receive, send)
+
+    async def _fast_path(
+        self,
+        request: Request,
+        session: AsyncSession | None,
+        principal: Principal,
+        scope: Scope,
+        send: Send,
+        token_hash: str | None = None,
+    ) -> Receive | None:
+        """Answer a document seen before with every root field compiled from its statements
+        (schema/compiled/fast.py); None when answered, else the receive to go on with.
+        With `token_hash` (the principal is the token's hint, not yet checked) only the
+        fused statement may answer, and only if it finds the token still that principal.
+        Without a session (an anonymous request, or a hinted token: nothing looked up yet)
+        the statement runs on a connection of its own, no session opened."""
+
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return request.receive  # uploads stream on, unread
+        state = scope.setdefault("state", {})
+        parsed = state.get(BODY_STATE)  # the middleware's read of the body, left to replay
+        if parsed is None:  # not read there (an app without server.http.middleware): strawberry's
+            return request.receive
+        receive = request.receive
+        key = fast.fast_key(parsed, principal)
+        if token_hash is None:
+            state[_FAST_KEY] = key
+        plan = self.fast_plans.lookup(key) if key is not None else None
+        if plan is None or (token_hash is not None and plan.fused is None):
+            return receive
+        charge = await self._prepay(scope, principal, plan.points)
+        if charge is not None and not charge.allowed:
+            return receive  # strawberry refuses it as ever (a refused charge takes nothing)
+        limit = self.settings.execution_timeout_seconds
+        try:
+            async with asyncio.timeout(limit):
+                if session is not None:
+                    text: str | None = await fast.answer(plan, await session.connection())
+                else:
+                    async with self._connection() as connection:
+                        if token_hash is None:
+                            text = await fast.answer(plan, connection)
+                        else:
+                            text = await fast.answer_fused(plan, connection, token_hash, principal)
+        except TimeoutError:  # as execute_operation answers it
+            if token_hash is not None:
+                return receive  # not answered before the token is checked
+            text = json.dumps({"data": None, "errors": [timeout_error(limit).formatted]})
+        except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
+            if session is not None:
+                await session.rollback()
+            return receive
+        if text is None:  # the token is no longer what it was: authenticate it as ever
+            assert token_hash is not None
+            self.guard.forget(token_hash)
+            return receive
+        ROOT_FIELDS.labels("fast").inc(len(plan.fields))
+        headers = rate_limit_headers(charge) if charge is not None else {}
+        await Response(text, media_type="application/json", headers=headers)(scope, receive, send)
+        return None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for the fused statement, without a session: the engine's, or the
+        connection the sessions are bound to (the tests' transaction), through a session."""
+        if self.engine is not None:
+            async with self.engine.connect() as connection:
+                yield connection
+        else:
+            async with self.sessions() as session:
+                yield await session.connection()
+
+    async def _prepay(self, scope: Scope, principal: Principal, points: int) -> Any:
+        """The fast path's charge of the rate-limit budget (None: not limited). Kept in the
+        request's state: if the request is handed on (to the fused path's fallback, or to
+        strawberry), the same points for the same account are not charged twice."""
+
+        state = scope.setdefault("state", {})
+        prepaid = state.get(_PREPAID_KEY)
+        if prepaid is not None and prepaid[:2] == (principal.account_id, points):
+            return prepaid[2]
+        budget = SimpleNamespace(
+            principal=principal,
+            settings=self.settings,
+            client=_client_address(scope),
+            limiter=self.guard.limiter,
+        )
+        charge = await charge_budget(budget, points)
+        if charge is not None and charge.allowed:
+            state[_PREPAID_KEY] = (principal.account_id, points, charge)
+        return charge
+
+    def _check_size(self, request: Request) -> Response | None:
+        length = request.headers.get("content-length")
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        if multipart:
+            # a form post is a "simple" request browsers send cross-site without asking:
+            # demand a header that forces a CORS preflight (as Apollo Server does)
+            if not (
+                request.headers.get("apollo-require-preflight")
+                or request.headers.get("x-apollo-operation-name")
+            ):
+                return graphql_error(
+                    400,
+                    "CSRF_PREFLIGHT_REQUIRED",
+                    "multipart requests need an Apollo-Require-Preflight header",
+                )
+            if length is None:
+                return graphql_error(411, "LENGTH_REQUIRED", "send a Content-Length")
+        limit = self.settings.max_api_upload_bytes if multipart else self.settings.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return too_large(limit)
+        return None
+
+    async def _principal(self, session: AsyncSession, request: Request) -> Principal:
+        return await self.guard.principal(session, request.headers.get("authorization"))
+
+    async def process_result(self, request: Request, result: Any) -> Any:
+        """Field suggestions ('Did you mean ...?') are dropped when the setting is off."""
+        from schema.protection import without_suggestions
+
+        response = await super().process_result(request, result)
+        if not self.settings.field_suggestions:
+            errors: list[Any] = list(response.get("errors") or [])
+            for error in errors:
+                error["message"] = without_suggestions(error["message"])
+        return response
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """Queries and mutations end within the execution timeout (a mutation cut short
+        rolls back); subscriptions are long-lived and only their start is timed."""
+        import asyncio
+
+        from strawberry.types import ExecutionResult
+
+        limit = self.settings.execution_timeout_seconds
+        try:
+            async with asyncio.timeout(limit):
+                return await super().execute_operation(*args, **kwargs)
+        except TimeoutError:
+            return ExecutionResult(data=None, errors=[timeout_error(limit)])
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        websocket = request.scope["type"] == "websocket"
+        if websocket:
+            # a long-lived connection: the principal comes with connection_init, and
+            # subscriptions read through short sessions of their own
+            session, principal = self.sessions(), ANONYMOUS
+        else:
+            session, principal = request.scope["state"][_STATE_KEY]
+        return Context(
+            session=session,
+            principal=principal,
+            settings=self.settings,
+            store=self.store,
+            signer=self.signer,
+            jobs=self.jobs,
+            events=self.events,
+            sessions=self.sessions,
+            client=_client_address(request.scope),
+            user_agent=request.headers.get("user-agent"),
+            response=None if websocket else response,
+            limiter=self.guard.limiter,
+            raw_json=self.settings.compiled_reads and not websocket,
+            fast_key=None if websocket else request.scope.get("state", {}).get(_FAST_KEY),
+            fast_plans=self.fast_plans,
+            prepaid=None if websocket else request.scope.get("state", {}).get(_PREPAID_KEY),
+        )
+
+    def encode_json(self, data: object) -> str:
+        from schema.compiled import encode_response
+
+        return encode_response(data)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket in connection_init: {"Authorization": "Bearer <token>"}."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if not header:
+            return UNSET
+        async with self.sessions() as session:
+            try:
+                context.set_principal(await self.guard.principal(session, str(header)))
+            except AuthError as error:
+                raise ConnectionRejectionError({"message": str(error)}) from None
+        return UNSET
+
+
+def build_jobs(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    store: ObjectStore,
+    events: EventBus,
+) -> JobQueue:
+    """arq when Redis is configured; else the same job functions, run in this process."""
+    if settings.redis_url:
+        return ArqJobs(settings.redis_url)
+    from workers.jobs import JOBS  # the composition root may import the worker side
+
+    ctx = {"sessions": sessions, "store": store, "settings": settings, "events": events}
+    return InProcessJobs(JOBS, ctx=ctx, concurrency=settings.inprocess_jobs)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+    jobs: JobQueue | None = None,
+    events: EventBus | None = None,
+) -> Starlette:
+    settings = settings or get_settings()
+    store = store_from_settings(settings)
+    signer = UrlSigner.from_file(Path(settings.object_dir) / ".satreps" / "url-key")
+    owned_engine = None
+    if sessions is None:
+        owned_engine = engine_from_settings(settings)
+        sessions = session_factory(owned_engine)
+    events = events or bus_from_url(settings.redis_url)
+    owns_jobs = jobs is None
+    jobs = jobs or build_jobs(settings, sessions, store, events)
+
+    from starlette.middleware import Middleware
+
+    from server.http.dashboard import dashboard_routes
+    from server.http.middleware import RequestMiddleware
+    from server.http.probes import Probes
+
+    probes = Probes(settings, sessions, store)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await store.ensure_buckets()
+        reconciler = None
+        if owns_jobs and isinstance(jobs, InProcessJobs):
+            from workers.pipeline import reconcile_forever
+
+            stale = dt.timedelta(seconds=settings.upload_stale_queued_seconds)
+            reconciler = asyncio.create_task(reconcile_forever(sessions, jobs, stale_queued=stale))
+        yield
+        if reconciler is not None:
+            reconciler.cancel()
+        await jobs.close()
+        await events.close()
+        await probes.close()
+        store.close()
+        if owned_engine is not None:
+            await owned_engine.dispose()
+
+    graphql = GraphQLEndpoint(settings, sessions, store, signer, jobs, events)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", probes.healthz),
+            Route(
+                "/uploads/{upload_id:int}",
+                upload_endpoint(sessions, store, signer),
+                methods=["PUT"],
+            ),
+            Route("/readyz", probes.readyz),
+            Route("/metrics", probes.metrics),
+            *dashboard_routes(),
+        ],
+        lifespan=lifespan,
+        middleware=[Middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)],
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.store = store
+    app.state.jobs = jobs
+    app.state.events = events
+    return app

@@ -1,0 +1,323 @@
+"""`satreps`: serve, migrate, seed, export the schema, manage tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.core.config import Settings, get_settings
+from server.core.db import engine_from_settings, session_factory
+from server.core.errors import DomainError
+from server.models.enums import AccountRole
+from server.provenance import ExportFormat as ProvFormat
+
+T = TypeVar("T")
+app = typer.Typer(help="satreps-hub: the SATREPS collaboration server", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def _run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def main() -> T:
+        engine = engine_from_settings(settings)
+        try:
+            async with session_factory(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def migrate(revision: str = "heads") -> None:
+    """Apply the database migrations."""
+    from server.migrations import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+) -> None:
+    """Serve the API (embedded by default: SQLite under ./var, nothing else to install)."""
+    import uvicorn
+
+    from server.core.logs import configure_logging, logging_config
+    from server.migrations import upgrade
+
+    settings = get_settings()
+    configure_logging(settings)
+    if settings.auto_migrate:
+        upgrade(settings.database_url)
+    typer.echo(f"satreps-hub on http://{host}:{port}/graphql ({settings.database_url})")
+    uvicorn.run(
+        "server.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_config=logging_config(settings),
+        access_log=False,  # server/http/middleware.py logs each request, with its request id
+        # SIGTERM: stop accepting, close WebSockets (1012, clients reconnect elsewhere),
+        # let running requests finish within the grace period
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
+
+
+@app.command()
+def upload(
+    file: Annotated[Path, typer.Argument(help="The file to upload")],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            help="DatasetVersion id, or a Dataset id (its open draft version is used)",
+        ),
+    ],
+    token: Annotated[
+        str | None, typer.Option(envvar="SATREPS_TOKEN", help="API token ($SATREPS_TOKEN)")
+    ] = None,
+    url: Annotated[
+        str, typer.Option(envvar="SATREPS_URL", help="GraphQL endpoint ($SATREPS_URL)")
+    ] = "http://127.0.0.1:8000/graphql",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="Where to keep the resume state (default: <file>.satreps-upload.json)"),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the server to verify the file")
+    ] = 600.0,
+) -> None:
+    """Upload a file into a dataset's draft: multipart above 64 MiB, resumable, sha256-checked.
+
+    Run the same command again after an interruption to send only the missing parts.
+    Exits 0 when the file is READY, 1 otherwise (with the error code and message).
+    """
+    from server.http.upload_client import run
+
+    def echo(message: str, err: bool) -> None:
+        typer.echo(message, err=err)
+
+    raise typer.Exit(
+        run(file, dataset, url, token, progress, state_file, poll_timeout=timeout, echo=echo)
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run an arq worker: processes uploads and reconciles the queue with the database."""
+    from arq.worker import run_worker
+
+    from server.core.logs import configure_logging
+    from workers.main import worker_settings
+
+    # run_worker configures no logging: without this the worker prints nothing but bare
+    # WARNING messages (logging.lastResort), not even a job starting or ending.
+    settings = get_settings()
+    configure_logging(settings)
+    run_worker(worker_settings(settings))
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo research graph")] = False,
+) -> None:
+    """Load data. `--demo` loads a realistic graph of SATREPS projects."""
+    if not demo:
+        raise typer.BadParameter("say what to seed: --demo")
+    from server.demo import DemoDataExists, seed_demo
+    from server.migrations import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    try:
+        counts = _run_in_session(settings, seed_demo)
+    except DemoDataExists as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+def _version_pk(raw: str) -> int:
+    """A dataset version's id: the number, or its GraphQL global id."""
+    if raw.isdigit():
+        return int(raw)
+    from strawberry.relay import from_base64
+
+    try:
+        type_name, pk = from_base64(raw)
+    except Exception:
+        type_name, pk = "", ""
+    if type_name != "DatasetVersion" or not pk.isdigit():
+        raise typer.BadParameter(f"{raw!r} is not a DatasetVersion id", param_hint="VERSION_ID")
+    return int(pk)
+
+
+@app.command("export")
+def export_provenance(
+    version_id: Annotated[str, typer.Argument(help="DatasetVersion id (number or global id)")],
+    format: Annotated[
+        ProvFormat, typer.Option("--format", "-f", help="What to write")
+    ] = ProvFormat.PROV_JSON,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
+    ] = None,
+) -> None:
+    """Export a dataset version's provenance: PROV-JSON, PROV-O (JSON-LD, Turtle), PROV-N,
+    or RO-Crate metadata (the full record: this is an operator's command)."""
+    from server.provenance.export import export_version
+    from server.provenance.lineage import SYSTEM
+
+    settings = get_settings()
+    pk = _version_pk(version_id)
+
+    async def work(session: AsyncSession) -> str:
+        found = await export_version(
+            session,
+            SYSTEM,
+            pk,
+            format,
+            namespace=settings.prov_namespace,
+            raw_bucket=settings.bucket_raw,
+        )
+        return found.text
+
+    text = _run_in_session(settings, work)
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+@app.command()
+def fixity(
+    version_id: Annotated[str, typer.Argument(help="DatasetVersion id (number or global id)")],
+) -> None:
+    """Re-hash a version's raw objects now and record the outcome (a PROV fixity-check
+    activity). Exits 0 when every file matches its recorded size and sha256, 1 otherwise."""
+    import uuid
+
+    from server.provenance.export import write_copies
+    from server.provenance.fixity import FixityReport, run_fixity_check
+    from server.storage import store_from_settings
+
+    settings = get_settings()
+    pk = _version_pk(version_id)
+
+    async def main() -> FixityReport:
+        engine = engine_from_settings(settings)
+        store = store_from_settings(settings)
+        try:
+            sessions = session_factory(engine)
+            report = await run_fixity_check(sessions, store, pk, uuid.uuid4().hex[:12])
+            if report.outcome != "gone":
+                async with sessions() as session:
+                    await write_copies(session, store, pk, namespace=settings.prov_namespace)
+            return report
+        finally:
+            store.close()
+            await engine.dispose()
+
+    report = asyncio.run(main())
+    if report.outcome == "gone":
+        typer.echo(f"error: dataset version {pk} not found", err=True)
+        raise typer.Exit(1)
+    for name, result in sorted(report.results.items()):
+        typer.echo(f"{result:>8}  {name}" if result == "ok" else f"  FAILED  {name}: {result}")
+    typer.echo(f"fixity {report.outcome}: {len(report.results)} file(s), run {report.run_id}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL")] = Path(
+        "schema/schema.graphql"
+    ),
+) -> None:
+    """Write the GraphQL SDL (schema/schema.graphql by default)."""
+    from schema import sdl
+
+    output.write_text(sdl(), encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@app.command("settings")
+def settings_doc() -> None:
+    """Print every setting (environment variable, default, meaning) as Markdown."""
+    from server.core.config import settings_table
+
+    typer.echo(settings_table(), nl=False)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[AccountRole, typer.Option(help="Account role")],
+    user: Annotated[str, typer.Option(help="Account user name (created if new)")],
+    days: Annotated[int | None, typer.Option(help="Lifetime in days")] = None,
+    name: Annotated[str | None, typer.Option(help="A label for the token")] = None,
+    researcher_id: Annotated[
+        int | None, typer.Option(help="Link the account to a researcher")
+    ] = None,
+    institution_id: Annotated[int | None, typer.Option(help="Link to an institution")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="read, write, upload or admin (repeat; default: all the role can use)"),
+    ] = None,
+) -> None:
+    """Create an account's API token and print it (once: only its hash is stored)."""
+    from server.access.auth import ensure_account, issue_token
+
+    settings = get_settings()
+    ttl = dt.timedelta(days=days if days is not None else settings.token_ttl_days)
+
+    async def work(session: AsyncSession) -> tuple[int, str, dt.datetime, str]:
+        account = await ensure_account(
+            session, user, role, researcher_id=researcher_id, institution_id=institution_id
+        )
+        row, plaintext = await issue_token(session, account, ttl=ttl, name=name, scopes=scope)
+        return row.id, plaintext, row.expires_at, row.scopes
+
+    token_id, plaintext, expires, scopes = _run_in_session(settings, work)
+    typer.echo(
+        f"token id {token_id} for {user} ({role.value}), scopes {scopes},"
+        f" expires {expires:%Y-%m-%d}",
+        err=True,
+    )
+    typer.echo(plaintext)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its id."""
+    from server.access.auth import revoke_token
+
+    async def work(session: AsyncSession) -> None:
+        await revoke_token(session, token_id)
+
+    _run_in_session(get_settings(), work)
+    typer.echo(f"token {token_id} revoked")
+
+
+if __name__ == "__main__":
+    app()

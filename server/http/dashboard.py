@@ -1,0 +1,110 @@
+"""GET /dashboard: the programme dashboard, a static page built from frontend/ (see its
+package.json) into server/http/static/dashboard/. It reads only through /graphql with the
+caller's token, so the server needs no Node and the page loads nothing from elsewhere.
+
+The page is served with a strict Content-Security-Policy (own origin only, no inline code),
+revalidated on each visit (ETag); the assets have content-hashed names and are cached for a
+year as immutable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+STATIC_DIR = Path(__file__).parent / "static" / "dashboard"
+
+# own origin only: scripts, styles, fetch and the graphql-transport-ws socket ('self'
+# covers ws:/wss: of the same host); nothing inline, no frames, no plugins, no form posts
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+INDEX_CACHE = "no-cache"
+ASSET_CACHE = "public, max-age=31536000, immutable"
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+@dataclass(frozen=True)
+class _File:
+    body: bytes
+    media_type: str
+    etag: str
+
+
+def _load(path: Path) -> _File:
+    body = path.read_bytes()
+    media_type = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+    return _File(
+        body=body,
+        media_type=media_type or "application/octet-stream",
+        etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+    )
+
+
+def _respond(request: Request, file: _File, cache: str) -> Response:
+    headers = {**SECURITY_HEADERS, "Cache-Control": cache, "ETag": file.etag}
+    if file.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    body = b"" if request.method == "HEAD" else file.body
+    response = Response(body, media_type=file.media_type, headers=headers)
+    if request.method == "HEAD":
+        response.headers["Content-Length"] = str(len(file.body))
+    return response
+
+
+def dashboard_routes(static_dir: Path = STATIC_DIR) -> list[BaseRoute]:
+    """/dashboard, /dashboard/ and /dashboard/assets/{name}: the built files, read once.
+
+    Only files present at start-up are served (by exact name: no path is ever joined from
+    the request)."""
+    index = _load(static_dir / "index.html") if (static_dir / "index.html").is_file() else None
+    assets_dir = static_dir / "assets"
+    assets = (
+        {p.name: _load(p) for p in sorted(assets_dir.iterdir()) if p.is_file()}
+        if assets_dir.is_dir()
+        else {}
+    )
+
+    async def page(request: Request) -> Response:
+        if index is None:
+            return PlainTextResponse(
+                "the dashboard is not built: run `npm ci && npm run build` in frontend/",
+                status_code=503,
+            )
+        return _respond(request, index, INDEX_CACHE)
+
+    async def slash(request: Request) -> Response:
+        return RedirectResponse("/dashboard", status_code=308)
+
+    async def asset(request: Request) -> Response:
+        found = assets.get(request.path_params["name"])
+        if found is None:
+            return PlainTextResponse("not found", status_code=404, headers=SECURITY_HEADERS)
+        return _respond(request, found, ASSET_CACHE)
+
+    return [
+        Route("/dashboard", page, methods=["GET", "HEAD"]),
+        Route("/dashboard/", slash, methods=["GET", "HEAD"]),
+        Route("/dashboard/assets/{name}", asset, methods=["GET", "HEAD"]),
+    ]

@@ -1,0 +1,125 @@
+"""What the GraphQL endpoint checks around each request: who is calling (API token or OIDC
+JWT), the rate limiter it charges, and the embedded mode's signed download URLs."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from server.access.auth import (
+    ANONYMOUS,
+    AuthError,
+    Principal,
+    authenticate,
+    hash_token,
+    take_written,
+)
+from server.access.oidc import OidcVerifier, looks_like_jwt
+from server.access.ratelimit import RateLimiter, limiter_from_settings
+from server.core.config import Settings
+from server.core.url_signing import UrlSigner
+from server.models import DatasetFile
+from server.storage import ObjectNotFound, ObjectStore, content_disposition
+
+HINTS = 4096  # tokens remembered for the fused fast path
+
+
+class Guard:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        store: ObjectStore,
+        signer: UrlSigner,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.signer = signer
+        self.oidc = OidcVerifier.from_settings(settings)
+        self.limiter: RateLimiter = limiter_from_settings(settings)
+        # API tokens by hash -> the principal they were last authenticated as: a hint for
+        # the compiled fast path's fused statement, which checks the token again itself
+        self._hints: OrderedDict[str, Principal] = OrderedDict()
+
+    def hinted(self, header: str | None) -> tuple[str, Principal] | None:
+        """(token hash, the principal it was last seen as) of a bearer API token seen
+        before; None otherwise (no header, a JWT, a token not seen yet)."""
+        token = _bearer(header)
+        if token is None or looks_like_jwt(token):
+            return None
+        digest = hash_token(token)
+        principal = self._hints.get(digest)
+        return None if principal is None else (digest, principal)
+
+    def forget(self, token_hash: str) -> None:
+        self._hints.pop(token_hash, None)
+
+    def _hint(self, token: str, principal: Principal) -> None:
+        digest = hash_token(token)
+        self._hints[digest] = principal
+        self._hints.move_to_end(digest)
+        if len(self._hints) > HINTS:
+            self._hints.popitem(last=False)
+
+    async def principal(self, session: AsyncSession, header: str | None) -> Principal:
+        """ANONYMOUS without a header; AuthError for a malformed or unusable credential."""
+        if not header:
+            return ANONYMOUS
+        token = _bearer(header)
+        if token is None:
+            raise AuthError("the Authorization header must be 'Bearer <token>'")
+        if self.oidc is not None and looks_like_jwt(token):
+            principal = await self.oidc.authenticate(session, token)
+        else:
+            principal = await authenticate(session, token)
+            self._hint(token, principal)
+        # keep last-used times and new identities; on SQLite end the read as well, so that a
+        # write later in the request does not upgrade a stale snapshot (SQLITE_BUSY). On
+        # PostgreSQL (read committed) a read needs no COMMIT: the request's own statements
+        # go on in the same transaction, a round trip (and a BEGIN) saved.
+        wrote = take_written(session)
+        if wrote or session.get_bind().dialect.name == "sqlite":
+            await session.commit()
+        return principal
+
+    async def download(self, request: Request) -> Response:
+        """GET /graphql?download=<file id>&expires=..&signature=.. (embedded mode): the URL
+        is the capability, issued by `downloadUrl` to a caller who may read the file."""
+        try:
+            file_id = int(request.query_params["download"])
+            expires = int(request.query_params["expires"])
+            signature = request.query_params["signature"]
+        except (KeyError, ValueError):
+            return _error(400, "BAD_URL", "not a download URL issued by this server")
+        if problem := self.signer.verify_download(file_id, expires, signature):
+            return _error(403, "URL_REFUSED", problem)
+        async with self.sessions() as session:
+            row = await session.get(DatasetFile, file_id)
+        if row is None:
+            return _error(404, "NOT_FOUND", "file not found")
+        try:
+            reader = await self.store.open_read(self.store.buckets.raw, row.raw_key)
+        except ObjectNotFound:
+            return _error(404, "NOT_FOUND", "file not found")
+        headers = {
+            "Content-Length": str(reader.length),
+            "Content-Disposition": content_disposition(row.name),
+            "Cache-Control": "private, no-store",
+        }
+        return StreamingResponse(
+            reader, media_type=row.media_type or "application/octet-stream", headers=headers
+        )
+
+
+def _bearer(header: str | None) -> str | None:
+    """The token of an 'Authorization: Bearer <token>' header; None for anything else."""
+    scheme, _, token = (header or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

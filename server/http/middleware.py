@@ -1,0 +1,281 @@
+"""The request middleware: request id (taken from or returned in X-Request-ID), the GraphQL
+operation name, one JSON access-log line per request, latency and error metrics.
+
+Pure ASGI, so a streaming response or a WebSocket passes through untouched. A GraphQL
+POST body is read once here (up to the body limit) to find the operation name, then handed
+on unchanged; what was parsed of it goes in the request's state (`GraphQLBody`, under
+`BODY_STATE`) for the endpoint's compiled fast path. Clients send the same few documents
+over and over: the parse of a small body is kept by its bytes (`BODIES`), so a body seen
+before is neither parsed nor searched for its operation name again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.core.logs import operation_var, request_id_from, request_id_var
+from server.core.metrics import ERRORS, REQUEST_LATENCY, REQUESTS, WEBSOCKETS, operation_label
+
+access_log = logging.getLogger("satreps.access")
+HEADER = b"x-request-id"
+_NAMED_OPERATION = re.compile(
+    r"(?:^|[\s}])(?:query|mutation|subscription)\s+([A-Za-z_][A-Za-z0-9_]*)"
+)
+_VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+INSPECT_LIMIT = 1_048_576  # bytes of a GraphQL response looked at for top-level errors
+BODY_STATE = "satreps.graphql_body"  # the request state's GraphQLBody
+
+
+@dataclass(slots=True, eq=False)
+class GraphQLBody:
+    """A JSON request body as read here. `payload` is shared by every request of the same
+    bytes: read it, never change it."""
+
+    raw: bytes
+    payload: Any  # the parsed JSON; None when the body is not JSON
+    operation: str | None
+    fast: Any = None  # what the compiled fast path derives from it, worked out once
+
+
+class BodyCache:
+    """The parses of small bodies by their bytes, least recently used first out."""
+
+    def __init__(self, size: int = 512, largest: int = 8192) -> None:
+        self.size = size
+        self.largest = largest  # bytes: bigger bodies are parsed every time, never kept
+        self._bodies: OrderedDict[bytes, GraphQLBody] = OrderedDict()
+
+    def parse(self, raw: bytes) -> GraphQLBody:
+        kept = self._bodies.get(raw)
+        if kept is not None:
+            self._bodies.move_to_end(raw)
+            return kept
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        body = GraphQLBody(raw, payload, operation_name(payload))
+        if len(raw) <= self.largest:
+            self._bodies[raw] = body
+            if len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)
+        return body
+
+
+BODIES = BodyCache()
+
+
+def operation_name(payload: Any) -> str | None:
+    """operationName, else the first named operation of the document, else None."""
+    if not isinstance(payload, dict):
+        return None
+    name = payload.get("operationName")
+    if isinstance(name, str) and _VALID_NAME.match(name):
+        return name
+    query = payload.get("query")
+    if isinstance(query, str):
+        without_comments = re.sub(r"#[^\n]*", "", query[:10_000])
+        found = _NAMED_OPERATION.search(without_comments)
+        if found:
+            return found.group(1)
+    return None
+
+
+def route_of(path: str) -> str:
+    """A bounded route label: the path for our fixed routes, a pattern for the rest."""
+    if path in ("/graphql", "/healthz", "/readyz", "/metrics"):
+        return path
+    if path.startswith("/uploads/"):
+        return "/uploads/{id}"
+    return "other"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = request_id_from(_header(scope, HEADER))
+        route = route_of(scope["path"])
+        operation: str | None = None
+        app = self.app
+        if route == "/graphql":
+            operation, read = await self._graphql_operation(scope, receive)
+            if read is None:  # a body without a Content-Length, over the limit
+                app = too_large(self.max_body_bytes)
+            else:
+                receive = read
+        rid_token = request_id_var.set(request_id)
+        op_token = operation_var.set(operation)
+        status = 500
+        inspected = bytearray()
+        inspect = route == "/graphql"
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, inspect
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
+                headers.append((HEADER, request_id.encode()))
+                message = {**message, "headers": headers}
+                ctype = dict(headers).get(b"content-type", b"")
+                inspect = inspect and ctype.startswith(b"application/json")
+            elif message["type"] == "http.response.body" and inspect:
+                if len(inspected) + len(message.get("body", b"")) <= INSPECT_LIMIT:
+                    inspected.extend(message.get("body", b""))
+                else:
+                    inspect = False
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            label = operation_label(operation) if route == "/graphql" else ""
+            graphql_failed = inspect and _has_top_level_errors(bytes(inspected))
+            self._record(scope, route, label, status, elapsed, graphql_failed)
+            request_id_var.reset(rid_token)
+            operation_var.reset(op_token)
+
+    def _record(
+        self, scope: Scope, route: str, label: str, status: int, elapsed: float, failed: bool
+    ) -> None:
+        REQUEST_LATENCY.labels(route, label).observe(elapsed)
+        REQUESTS.labels(route, scope["method"], str(status)).inc()
+        kind = "server" if status >= 500 else "client" if status >= 400 else None
+        if kind is None and failed:
+            kind = "graphql"
+        if kind is not None:
+            ERRORS.labels(route, label, kind).inc()
+        if route in ("/healthz", "/readyz", "/metrics") and status < 400:
+            return  # probes and scrapes every few seconds: not worth a line each
+        access_log.info(
+            "%s %s %d",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "graphql_errors": failed or None,
+                "client": (scope.get("client") or ("", 0))[0] or None,
+            },
+        )
+
+    async def _graphql_operation(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[str | None, Receive | None]:
+        """Read a JSON body (within the limit) to name the operation; replay it after. A
+        body sent without a Content-Length (chunked) is read up to the limit: over it, the
+        receive is None and the request refused."""
+        if scope["method"] == "GET":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            given = {k: v[0] for k, v in query.items()}
+            return operation_name(given), receive
+        ctype = _header(scope, b"content-type") or ""
+        length = _header(scope, b"content-length")
+        if (
+            scope["method"] != "POST"
+            or not ctype.startswith("application/json")
+            or (length is not None and (not length.isdigit() or int(length) > self.max_body_bytes))
+        ):
+            return None, receive  # the endpoint answers it (or refuses it) as usual
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None, _replay([message], receive)
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                return None, None
+            if not message.get("more_body", False):
+                break
+        body = BODIES.parse(b"".join(chunks))
+        scope.setdefault("state", {})[BODY_STATE] = body
+        message = {"type": "http.request", "body": body.raw, "more_body": False}
+        return body.operation, _replay([message], receive)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = request_id_from(_header(scope, HEADER))
+        token = request_id_var.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "websocket.accept":
+                headers = list(message.get("headers") or [])
+                headers.append((HEADER, request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        WEBSOCKETS.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            WEBSOCKETS.dec()
+            request_id_var.reset(token)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives `messages` first, then goes on with `receive`."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
+def graphql_error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    """An HTTP-level refusal in GraphQL's error shape (the endpoint's and this module's)."""
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers or None,
+    )
+
+
+def too_large(limit: int) -> JSONResponse:
+    """The refusal of a body over `limit` bytes."""
+    return graphql_error(413, "REQUEST_TOO_LARGE", f"request body over {limit} bytes")
+
+
+def _has_top_level_errors(body: bytes) -> bool:
+    if b'"errors"' not in body:
+        return False
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and bool(payload.get("errors"))

@@ -1,0 +1,125 @@
+"""Institutions and countries: operations and reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.auth import Principal
+from server.access.permissions import STAFF, require_role
+from server.core.db import utcnow
+from server.core.errors import Collector, DomainError, NotFound
+from server.core.validation import check_url, clean_text, normalize_country, normalize_ror
+from server.models import Country, Institution
+from server.models.enums import InstitutionKind
+
+
+@dataclass
+class InstitutionFilter:
+    country: str | None = None
+    kind: InstitutionKind | None = None
+    name: str | None = None
+
+
+async def list_countries(session: AsyncSession) -> Sequence[Country]:
+    return (await session.scalars(select(Country).order_by(Country.code))).all()
+
+
+async def countries_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Country]:
+    rows = await session.scalars(select(Country).where(Country.code.in_(codes)))
+    return {c.code: c for c in rows}
+
+
+async def institutions_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Institution]:
+    rows = await session.scalars(select(Institution).where(Institution.id.in_(ids)))
+    return {i.id: i for i in rows}
+
+
+def institutions_query(flt: InstitutionFilter | None) -> Select[Any]:
+    stmt = select(Institution)
+    if flt is None:
+        return stmt
+    if flt.country:
+        stmt = stmt.where(Institution.country_code == flt.country.upper())
+    if flt.kind:
+        stmt = stmt.where(Institution.kind == flt.kind)
+    if flt.name:
+        pattern = f"%{flt.name.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Institution.name_en).like(pattern),
+                func.lower(Institution.name_local).like(pattern),
+                func.lower(Institution.acronym).like(pattern),
+            )
+        )
+    return stmt
+
+
+async def _check_fields(
+    session: AsyncSession, values: dict[str, Any], *, creating: bool, own_id: int | None = None
+) -> dict[str, Any]:
+    errors = Collector()
+    out: dict[str, Any] = {}
+    if creating or "name_en" in values:
+        out["name_en"] = clean_text(
+            errors, "nameEn", values.get("name_en"), max_len=300, required=True
+        )
+    for key, field, limit in (("name_local", "nameLocal", 300), ("acronym", "acronym", 32)):
+        if key in values:
+            out[key] = clean_text(errors, field, values[key], max_len=limit)
+    if "website" in values:
+        out["website"] = check_url(errors, "website", values["website"])
+    if "kind" in values or creating:
+        if values.get("kind") is None:
+            errors.add("REQUIRED", "kind is required", "kind")
+        out["kind"] = values.get("kind")
+    if creating or "country" in values:
+        code = normalize_country(values.get("country") or "")
+        if code is None:
+            errors.add("INVALID_COUNTRY", "country must be an ISO 3166-1 alpha-2 code", "country")
+        out["country_code"] = code
+    if values.get("ror_id"):
+        ror = normalize_ror(values["ror_id"])
+        if ror is None:
+            errors.add("INVALID_ROR", "rorId is not a valid ROR identifier", "rorId")
+        else:
+            clash = await session.scalar(select(Institution.id).where(Institution.ror_id == ror))
+            if clash is not None and clash != own_id:
+                errors.add("DUPLICATE_ROR", "another institution has this ROR id", "rorId")
+        out["ror_id"] = ror
+    elif "ror_id" in values:
+        out["ror_id"] = None
+    errors.raise_if_any()
+    return out
+
+
+async def create_institution(
+    session: AsyncSession, principal: Principal, values: dict[str, Any]
+) -> Institution:
+    require_role(principal, *STAFF)
+    fields = await _check_fields(session, values, creating=True)
+    institution = Institution(**fields)
+    session.add(institution)
+    await session.flush()
+    return institution
+
+
+async def update_institution(
+    session: AsyncSession, principal: Principal, institution_id: int, values: dict[str, Any]
+) -> Institution:
+    require_role(principal, *STAFF)
+    institution = await session.get(Institution, institution_id)
+    if institution is None:
+        raise NotFound("institution")
+    fields = await _check_fields(session, values, creating=False, own_id=institution_id)
+    if not fields:
+        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+    for key, value in fields.items():
+        setattr(institution, key, value)
+    institution.updated_at = utcnow()
+    await session.flush()
+    return institution

@@ -1,0 +1,597 @@
+"""SATREPS joint research projects: membership, partner countries and the lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.auth import Principal
+from server.access.permissions import CURATORS, STAFF, require_role, require_signed_in
+from server.access.visibility import project_visible
+from server.core.db import group_rows, utcnow
+from server.core.errors import Collector, DomainError, Forbidden, NotFound
+from server.core.validation import check_period, clean_text, normalize_country, year_bounds
+from server.models import (
+    Country,
+    Institution,
+    PhaseTransition,
+    Project,
+    ProjectCountry,
+    ProjectInstitution,
+    ProjectMember,
+    ProjectTheme,
+    Researcher,
+    Theme,
+)
+from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
+from server.provenance.records import record_phase_transition
+from server.themes.service import theme_subtree, theme_subtree_ids
+
+P = ProjectPhase
+# The implementation process of the seed document: identification/formulation, request
+# and approval, planning (ex-ante evaluation), implementation (R/D signed), completion
+# (terminal evaluation), follow-up, ex-post evaluation; a proposal may be rejected or
+# withdrawn before the work starts.
+TRANSITIONS: dict[ProjectPhase, frozenset[ProjectPhase]] = {
+    P.IDENTIFICATION: frozenset({P.REQUESTED, P.WITHDRAWN}),
+    P.REQUESTED: frozenset({P.APPROVED, P.REJECTED, P.WITHDRAWN}),
+    P.APPROVED: frozenset({P.PLANNING, P.WITHDRAWN}),
+    P.PLANNING: frozenset({P.IMPLEMENTATION, P.WITHDRAWN}),
+    P.IMPLEMENTATION: frozenset({P.COMPLETED}),
+    P.COMPLETED: frozenset({P.FOLLOW_UP, P.EX_POST_EVALUATED}),
+    P.FOLLOW_UP: frozenset({P.EX_POST_EVALUATED}),
+    P.EX_POST_EVALUATED: frozenset(),
+    P.REJECTED: frozenset(),
+    P.WITHDRAWN: frozenset(),
+}
+JAPANESE_ROLES = (InstitutionRole.JAPANESE_LEAD, InstitutionRole.JAPANESE_PARTICIPANT)
+PARTNER_ROLES = (InstitutionRole.PARTNER_LEAD, InstitutionRole.PARTNER_PARTICIPANT)
+LEAD_ROLES = (InstitutionRole.JAPANESE_LEAD, InstitutionRole.PARTNER_LEAD)
+PI_ROLES = (MemberRole.JAPANESE_PI, MemberRole.PARTNER_PI)
+EX_POST_DELAY_YEARS = 2  # the seed: ex-post evaluation two or three years after completion
+
+
+@dataclass
+class ProjectFilter:
+    theme_id: int | None = None
+    country: str | None = None
+    phase: ProjectPhase | None = None
+    institution_id: int | None = None
+    year: int | None = None
+
+
+# ---- reads -------------------------------------------------------------------------
+
+
+async def in_theme(session: AsyncSession, theme_id: int) -> ColumnElement[bool]:
+    """Projects tagged with the theme or any of its sub-themes."""
+    return tagged_with(await theme_subtree_ids(session, theme_id))
+
+
+def in_theme_tree(theme_id: int) -> ColumnElement[bool]:
+    """`in_theme` as one clause: the sub-themes are found by the statement itself."""
+    return tagged_with(theme_subtree(theme_id))
+
+
+def tagged_with(themes: Any) -> ColumnElement[bool]:
+    """Projects tagged with one of `themes` (ids, or a select of them)."""
+    return Project.id.in_(select(ProjectTheme.project_id).where(ProjectTheme.theme_id.in_(themes)))
+
+
+def in_partner_country(country: str) -> ColumnElement[bool]:
+    """Projects with this partner country."""
+    return Project.id.in_(
+        select(ProjectCountry.project_id).where(
+            ProjectCountry.country_code == country.strip().upper()
+        )
+    )
+
+
+async def projects_query(
+    session: AsyncSession, principal: Principal, flt: ProjectFilter | None
+) -> Select[Any]:
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return projects_filtered(principal, flt, themed)
+
+
+def projects_filtered(
+    principal: Principal, flt: ProjectFilter | None, themed: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """The projects the principal may see that match the filter; `themed` is the theme
+    filter's clause (`in_theme`, `in_theme_tree`), given when the filter names a theme."""
+    stmt = select(Project).where(project_visible(principal))
+    if flt is None:
+        return stmt
+    if themed is not None:
+        stmt = stmt.where(themed)
+    if flt.country:
+        stmt = stmt.where(in_partner_country(flt.country))
+    if flt.phase is not None:
+        stmt = stmt.where(Project.phase == flt.phase)
+    if flt.institution_id is not None:
+        stmt = stmt.where(
+            Project.id.in_(
+                select(ProjectInstitution.project_id).where(
+                    ProjectInstitution.institution_id == flt.institution_id
+                )
+            )
+        )
+    if flt.year is not None:
+        first_day, last_day = year_bounds(flt.year)
+        stmt = stmt.where(
+            Project.start_date <= last_day,
+            or_(Project.end_date.is_(None), Project.end_date >= first_day),
+        )
+    return stmt
+
+
+async def projects_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, Project]:
+    rows = await session.scalars(
+        select(Project).where(Project.id.in_(ids), project_visible(principal))
+    )
+    return {p.id: p for p in rows}
+
+
+async def _grouped_projects(
+    session: AsyncSession, principal: Principal, key: Any, link: Any, ids: Sequence[int]
+) -> dict[int, list[Project]]:
+    rows = await session.execute(
+        select(key, Project)
+        .join(link, link.project_id == Project.id)
+        .where(key.in_(ids), project_visible(principal))
+        .order_by(Project.id)
+    )
+    return group_rows(rows)
+
+
+async def projects_by_theme(
+    session: AsyncSession, principal: Principal, theme_ids: Sequence[int]
+) -> dict[int, list[Project]]:
+    return await _grouped_projects(
+        session, principal, ProjectTheme.theme_id, ProjectTheme, theme_ids
+    )
+
+
+async def projects_by_institution(
+    session: AsyncSession, principal: Principal, institution_ids: Sequence[int]
+) -> dict[int, list[Project]]:
+    return await _grouped_projects(
+        session, principal, ProjectInstitution.institution_id, ProjectInstitution, institution_ids
+    )
+
+
+async def projects_by_researcher(
+    session: AsyncSession, principal: Principal, researcher_ids: Sequence[int]
+) -> dict[int, list[Project]]:
+    rows = await session.execute(
+        select(ProjectMember.researcher_id, Project)
+        .join(ProjectMember, ProjectMember.project_id == Project.id)
+        .where(ProjectMember.researcher_id.in_(researcher_ids), project_visible(principal))
+        .distinct()
+        .order_by(ProjectMember.researcher_id, Project.id)
+    )
+    return group_rows(rows)
+
+
+async def themes_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[Theme]]:
+    rows = await session.execute(
+        select(ProjectTheme.project_id, Theme)
+        .join(Theme, Theme.id == ProjectTheme.theme_id)
+        .where(ProjectTheme.project_id.in_(project_ids))
+        .order_by(Theme.id)
+    )
+    return group_rows(rows)
+
+
+async def countries_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[Country]]:
+    rows = await session.execute(
+        select(ProjectCountry.project_id, Country)
+        .join(Country, Country.code == ProjectCountry.country_code)
+        .where(ProjectCountry.project_id.in_(project_ids))
+        .order_by(Country.code)
+    )
+    return group_rows(rows)
+
+
+async def institutions_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[tuple[ProjectInstitution, Institution]]]:
+    rows = await session.execute(
+        select(ProjectInstitution.project_id, ProjectInstitution, Institution)
+        .join(Institution, Institution.id == ProjectInstitution.institution_id)
+        .where(ProjectInstitution.project_id.in_(project_ids))
+        .order_by(ProjectInstitution.id)
+    )
+    return group_rows(rows)
+
+
+async def members_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[tuple[ProjectMember, Researcher]]]:
+    rows = await session.execute(
+        select(ProjectMember.project_id, ProjectMember, Researcher)
+        .join(Researcher, Researcher.id == ProjectMember.researcher_id)
+        .where(ProjectMember.project_id.in_(project_ids))
+        .order_by(ProjectMember.id)
+    )
+    return group_rows(rows)
+
+
+async def transitions_by_project(
+    session: AsyncSession, project_ids: Sequence[int]
+) -> dict[int, list[PhaseTransition]]:
+    rows = await session.execute(
+        select(PhaseTransition.project_id, PhaseTransition)
+        .where(PhaseTransition.project_id.in_(project_ids))
+        .order_by(PhaseTransition.id)
+    )
+    return group_rows(rows)
+
+
+# ---- operations ----------------------------------------------------------------------
+
+
+async def visible_project(session: AsyncSession, principal: Principal, project_id: int) -> Project:
+    """The project if the caller may see it; NotFound (field projectId) otherwise."""
+    project = await session.scalar(
+        select(Project).where(Project.id == project_id, project_visible(principal))
+    )
+    if project is None:
+        raise NotFound("project", "projectId")
+    return project
+
+
+async def require_project_editor(
+    session: AsyncSession, principal: Principal, project: Project
+) -> None:
+    """Staff, or a principal investigator of this project, may change what belongs to it."""
+    require_signed_in(principal)
+    if principal.has_role(*STAFF):
+        return
+    if principal.researcher_id is not None and await session.scalar(
+        select(ProjectMember.id).where(
+            ProjectMember.project_id == project.id,
+            ProjectMember.researcher_id == principal.researcher_id,
+            ProjectMember.role.in_(PI_ROLES),
+        )
+    ):
+        return
+    raise Forbidden("only staff or the project's principal investigators may change it")
+
+
+async def _checked_links(
+    session: AsyncSession,
+    errors: Collector,
+    theme_ids: Sequence[int] | None,
+    countries: Sequence[str] | None,
+) -> tuple[list[int] | None, list[str] | None]:
+    clean_themes = None
+    if theme_ids is not None:
+        clean_themes = sorted(set(theme_ids))
+        known = set(await session.scalars(select(Theme.id).where(Theme.id.in_(clean_themes))))
+        if missing := [t for t in clean_themes if t not in known]:
+            errors.add("NOT_FOUND", f"unknown themes: {missing}", "themeIds")
+    clean_countries = None
+    if countries is not None:
+        clean_countries = []
+        for raw in countries:
+            code = normalize_country(raw)
+            if code is None:
+                errors.add(
+                    "INVALID_COUNTRY",
+                    f"{raw[:10]!r} is not an ISO 3166-1 alpha-2 code",
+                    "partnerCountries",
+                )
+            elif code == "JP":
+                errors.add(
+                    "INVALID_COUNTRY", "Japan cannot be a partner country", "partnerCountries"
+                )
+            elif code not in clean_countries:
+                clean_countries.append(code)
+    return clean_themes, clean_countries
+
+
+def _check_project_fields(
+    errors: Collector, values: dict[str, Any], creating: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if creating or "title" in values:
+        out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
+    for key, field, limit in (("acronym", "acronym", 32), ("summary", "summary", 20_000)):
+        if key in values:
+            out[key] = clean_text(errors, field, values[key], max_len=limit)
+    for key in ("start_date", "end_date"):
+        if key in values:
+            out[key] = values[key]
+    return out
+
+
+async def _replace_links(
+    session: AsyncSession, project_id: int, themes: list[int] | None, countries: list[str] | None
+) -> None:
+    if themes is not None:
+        await session.execute(delete(ProjectTheme).where(ProjectTheme.project_id == project_id))
+        session.add_all([ProjectTheme(project_id=project_id, theme_id=t) for t in themes])
+    if countries is not None:
+        await session.execute(delete(ProjectCountry).where(ProjectCountry.project_id == project_id))
+        session.add_all([ProjectCountry(project_id=project_id, country_code=c) for c in countries])
+    await session.flush()
+
+
+async def create_project(
+    session: AsyncSession, principal: Principal, values: dict[str, Any]
+) -> Project:
+    require_role(principal, *CURATORS)
+    errors = Collector()
+    fields = _check_project_fields(errors, values, creating=True)
+    check_period(errors, fields.get("start_date"), fields.get("end_date"))
+    themes, countries = await _checked_links(
+        session, errors, values.get("theme_ids") or [], values.get("partner_countries") or []
+    )
+    errors.raise_if_any()
+    project = Project(**fields, phase=ProjectPhase.IDENTIFICATION)
+    session.add(project)
+    await session.flush()
+    session.add(
+        PhaseTransition(
+            project_id=project.id,
+            from_phase=None,
+            to_phase=ProjectPhase.IDENTIFICATION,
+            account_id=principal.account_id,
+            note="created",
+        )
+    )
+    await _replace_links(session, project.id, themes, countries)
+    return project
+
+
+async def update_project(
+    session: AsyncSession, principal: Principal, project_id: int, values: dict[str, Any]
+) -> Project:
+    require_signed_in(principal)
+    project = await visible_project(session, principal, project_id)
+    await require_project_editor(session, principal, project)
+    errors = Collector()
+    fields = _check_project_fields(errors, values, creating=False)
+    check_period(
+        errors,
+        fields.get("start_date", project.start_date),
+        fields.get("end_date", project.end_date),
+    )
+    themes, countries = await _checked_links(
+        session, errors, values.get("theme_ids"), values.get("partner_countries")
+    )
+    errors.raise_if_any()
+    if not fields and themes is None and countries is None:
+        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+    for key, value in fields.items():
+        setattr(project, key, value)
+    project.updated_at = utcnow()
+    await _replace_links(session, project.id, themes, countries)
+    return project
+
+
+def check_within_project(
+    errors: Collector,
+    project: Project,
+    start: dt.date | None,
+    end: dt.date | None,
+    *,
+    start_field: str = "startDate",
+    end_field: str = "endDate",
+) -> None:
+    """Dates of a project's activities must fall inside the project's period (when known)."""
+    check_period(errors, start, end, end_field)
+    for value, field in ((start, start_field), (end, end_field)):
+        if value is None:
+            continue
+        if project.start_date is not None and value < project.start_date:
+            errors.add("OUTSIDE_PROJECT_PERIOD", f"{field} is before the project starts", field)
+        elif project.end_date is not None and value > project.end_date:
+            errors.add("OUTSIDE_PROJECT_PERIOD", f"{field} is after the project ends", field)
+
+
+async def partner_countries(session: AsyncSession, project_id: int) -> set[str]:
+    rows = await session.scalars(
+        select(ProjectCountry.country_code).where(ProjectCountry.project_id == project_id)
+    )
+    return set(rows)
+
+
+def _role_country_error(role: InstitutionRole, country: str, partners: set[str]) -> str | None:
+    if role in JAPANESE_ROLES and country != "JP":
+        return "a Japanese role needs an institution in Japan"
+    if role in PARTNER_ROLES and country not in partners:
+        return "a partner role needs an institution in one of the project's partner countries"
+    if role == InstitutionRole.THIRD_COUNTRY and (country == "JP" or country in partners):
+        return "a third-country institution must be neither Japanese nor from a partner country"
+    return None
+
+
+async def add_project_institution(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    institution_id: int,
+    role: InstitutionRole,
+) -> ProjectInstitution:
+    project = await visible_project(session, principal, project_id)
+    await require_project_editor(session, principal, project)
+    institution = await session.get(Institution, institution_id)
+    if institution is None:
+        raise NotFound("institution", "institutionId")
+    errors = Collector()
+    problem = _role_country_error(
+        role, institution.country_code, await partner_countries(session, project.id)
+    )
+    if problem:
+        errors.add("ROLE_COUNTRY_MISMATCH", problem, "role")
+    if await session.scalar(
+        select(ProjectInstitution.id).where(
+            ProjectInstitution.project_id == project.id,
+            ProjectInstitution.institution_id == institution_id,
+        )
+    ):
+        errors.add(
+            "DUPLICATE", "the institution already takes part in this project", "institutionId"
+        )
+    if role in LEAD_ROLES and await session.scalar(
+        select(ProjectInstitution.id).where(
+            ProjectInstitution.project_id == project.id, ProjectInstitution.role == role
+        )
+    ):
+        errors.add(
+            "DUPLICATE_LEAD", f"the project already has a {role.value.replace('_', ' ')}", "role"
+        )
+    errors.raise_if_any()
+    link = ProjectInstitution(project_id=project.id, institution_id=institution_id, role=role)
+    session.add(link)
+    project.updated_at = utcnow()
+    await session.flush()
+    return link
+
+
+async def add_project_member(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    researcher_id: int,
+    role: MemberRole,
+    institution_id: int | None = None,
+) -> ProjectMember:
+    project = await visible_project(session, principal, project_id)
+    await require_project_editor(session, principal, project)
+    if await session.get(Researcher, researcher_id) is None:
+        raise NotFound("researcher", "researcherId")
+    errors = Collector()
+    if institution_id is not None and not await session.scalar(
+        select(ProjectInstitution.id).where(
+            ProjectInstitution.project_id == project.id,
+            ProjectInstitution.institution_id == institution_id,
+        )
+    ):
+        errors.add(
+            "NOT_PARTICIPATING",
+            "that institution does not take part in the project",
+            "institutionId",
+        )
+    if await session.scalar(
+        select(ProjectMember.id).where(
+            ProjectMember.project_id == project.id,
+            ProjectMember.researcher_id == researcher_id,
+            ProjectMember.role == role,
+        )
+    ):
+        errors.add("DUPLICATE", "the researcher already has this role in the project", "role")
+    errors.raise_if_any()
+    member = ProjectMember(
+        project_id=project.id, researcher_id=researcher_id, role=role, institution_id=institution_id
+    )
+    session.add(member)
+    project.updated_at = utcnow()
+    await session.flush()
+    return member
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+async def completion_date(session: AsyncSession, project: Project) -> dt.date | None:
+    """When the project was completed: its end date, else the day it entered `completed`."""
+    if project.end_date is not None:
+        return project.end_date
+    at = await session.scalar(
+        select(PhaseTransition.at)
+        .where(
+            PhaseTransition.project_id == project.id,
+            PhaseTransition.to_phase == ProjectPhase.COMPLETED,
+        )
+        .order_by(PhaseTransition.id.desc())
+        .limit(1)
+    )
+    return at.date() if at is not None else None
+
+
+async def transition_phase(
+    session: AsyncSession,
+    principal: Principal,
+    project_id: int,
+    to_phase: ProjectPhase,
+    *,
+    note: str | None = None,
+    document_ref: str | None = None,
+    rd_signed_on: dt.date | None = None,
+    override_reason: str | None = None,
+    today: dt.date | None = None,
+) -> Project:
+    require_role(principal, *STAFF)
+    project = await session.get(Project, project_id)
+    if project is None:
+        raise NotFound("project", "projectId")
+    errors = Collector()
+    clean_note = clean_text(errors, "note", note, max_len=5000)
+    clean_ref = clean_text(errors, "documentRef", document_ref, max_len=500)
+    if to_phase not in TRANSITIONS[project.phase]:
+        allowed = ", ".join(sorted(p.value for p in TRANSITIONS[project.phase])) or "none"
+        errors.add(
+            "INVALID_TRANSITION",
+            f"a project cannot go from {project.phase.value} to {to_phase.value}"
+            f" (allowed: {allowed})",
+            "toPhase",
+        )
+    reason = clean_text(errors, "overrideReason", override_reason, max_len=2000)
+    if reason is not None and not principal.is_admin:
+        errors.add(
+            "OVERRIDE_NOT_ALLOWED", "only an admin may override a lifecycle rule", "overrideReason"
+        )
+    if to_phase == ProjectPhase.EX_POST_EVALUATED and project.phase in TRANSITIONS:
+        completed = await completion_date(session, project)
+        due = _add_years(completed, EX_POST_DELAY_YEARS) if completed else None
+        if due is not None and (today or utcnow().date()) < due and reason is None:
+            errors.add(
+                "EX_POST_TOO_EARLY",
+                f"the ex-post evaluation comes {EX_POST_DELAY_YEARS} years after completion"
+                f" ({completed}), not before {due}; an admin may override with a reason",
+                "toPhase",
+            )
+    if to_phase == ProjectPhase.IMPLEMENTATION and rd_signed_on is None:
+        errors.add(
+            "RD_REQUIRED",
+            "implementation starts with the signed Record of Discussions: give its date",
+            "rdSignedOn",
+        )
+    errors.raise_if_any()
+    transition = PhaseTransition(
+        project_id=project.id,
+        from_phase=project.phase,
+        to_phase=to_phase,
+        account_id=principal.account_id,
+        note=clean_note,
+        document_ref=clean_ref,
+        override_reason=reason,
+    )
+    session.add(transition)
+    project.phase = to_phase
+    if rd_signed_on is not None:
+        project.rd_signed_on = rd_signed_on
+    project.updated_at = utcnow()
+    await session.flush()
+    await record_phase_transition(session, principal, project, transition)
+    return project

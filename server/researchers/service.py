@@ -1,0 +1,125 @@
+"""Researchers and their affiliations: operations and reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.auth import Principal
+from server.access.permissions import CURATORS, STAFF, require_role, require_signed_in
+from server.core.db import group_rows
+from server.core.errors import Collector, Forbidden, NotFound
+from server.core.validation import check_email, check_period, clean_text, normalize_orcid
+from server.models import Affiliation, Institution, Researcher
+from server.models.enums import AccountRole
+
+
+@dataclass
+class ResearcherFilter:
+    name: str | None = None
+    institution_id: int | None = None
+    orcid: str | None = None
+
+
+def researchers_query(flt: ResearcherFilter | None) -> Select[Any]:
+    stmt = select(Researcher)
+    if flt is None:
+        return stmt
+    if flt.name:
+        pattern = f"%{flt.name.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Researcher.name_en).like(pattern),
+                func.lower(Researcher.name_local).like(pattern),
+            )
+        )
+    if flt.orcid:
+        stmt = stmt.where(Researcher.orcid == (normalize_orcid(flt.orcid) or flt.orcid))
+    if flt.institution_id is not None:
+        stmt = stmt.where(
+            Researcher.id.in_(
+                select(Affiliation.researcher_id).where(
+                    Affiliation.institution_id == flt.institution_id
+                )
+            )
+        )
+    return stmt
+
+
+async def researchers_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Researcher]:
+    rows = await session.scalars(select(Researcher).where(Researcher.id.in_(ids)))
+    return {r.id: r for r in rows}
+
+
+async def affiliations_by_researcher(
+    session: AsyncSession, researcher_ids: Sequence[int]
+) -> dict[int, list[Affiliation]]:
+    rows = await session.execute(
+        select(Affiliation.researcher_id, Affiliation)
+        .where(Affiliation.researcher_id.in_(researcher_ids))
+        .order_by(Affiliation.start_date.desc(), Affiliation.id)
+    )
+    return group_rows(rows)
+
+
+async def create_researcher(
+    session: AsyncSession, principal: Principal, values: dict[str, Any]
+) -> Researcher:
+    require_role(principal, *CURATORS)
+    errors = Collector()
+    name_en = clean_text(errors, "nameEn", values.get("name_en"), max_len=300, required=True)
+    name_local = clean_text(errors, "nameLocal", values.get("name_local"), max_len=300)
+    email = check_email(errors, "email", values.get("email"))
+    orcid = None
+    if values.get("orcid"):
+        orcid = normalize_orcid(values["orcid"])
+        if orcid is None:
+            errors.add("INVALID_ORCID", "orcid is not a valid ORCID iD (checksum)", "orcid")
+        elif await session.scalar(select(Researcher.id).where(Researcher.orcid == orcid)):
+            errors.add("DUPLICATE_ORCID", "a researcher with this ORCID iD exists", "orcid")
+    errors.raise_if_any()
+    researcher = Researcher(name_en=name_en, name_local=name_local, email=email, orcid=orcid)
+    session.add(researcher)
+    await session.flush()
+    return researcher
+
+
+async def add_affiliation(
+    session: AsyncSession,
+    principal: Principal,
+    researcher_id: int,
+    institution_id: int,
+    *,
+    title: str | None = None,
+    start_date: dt.date | None = None,
+    end_date: dt.date | None = None,
+) -> Affiliation:
+    require_signed_in(principal)
+    own_profile = (
+        principal.role == AccountRole.RESEARCHER and principal.researcher_id == researcher_id
+    )
+    if not (own_profile or principal.has_role(*STAFF)):
+        raise Forbidden("only staff or the researcher themselves may add an affiliation")
+    if await session.get(Researcher, researcher_id) is None:
+        raise NotFound("researcher", "researcherId")
+    errors = Collector()
+    if await session.get(Institution, institution_id) is None:
+        errors.add("NOT_FOUND", "institution not found", "institutionId")
+    clean_title = clean_text(errors, "title", title, max_len=200)
+    check_period(errors, start_date, end_date)
+    errors.raise_if_any()
+    affiliation = Affiliation(
+        researcher_id=researcher_id,
+        institution_id=institution_id,
+        title=clean_title,
+        start_date=start_date,
+        end_date=end_date,
+    )
+    session.add(affiliation)
+    await session.flush()
+    return affiliation

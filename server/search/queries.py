@@ -1,0 +1,258 @@
+"""Full-text search: PostgreSQL tsvector (GIN) or SQLite FTS5, behind one interface.
+
+The documents are kept by triggers (migration 0006). A query is split into terms, each
+matching as a prefix, all required; names in any script match as tokens ('simple' config,
+unicode61 tokenizer). Access: projects and datasets through server/access/visibility.py, in SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    column,
+    func,
+    literal_column,
+    null,
+    select,
+    table,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.auth import Principal
+from server.access.visibility import dataset_visible, project_visible
+from server.core.errors import Collector, DomainError
+from server.models import Dataset, Project
+
+MAX_QUERY_LENGTH = 200
+MAX_TERMS = 16
+MAX_FIRST = 50
+MAX_OFFSET = 1000
+DEFAULT_FIRST = 20
+_CURSOR_PREFIX = "s1:"
+_START, _STOP = "\x02", "\x03"
+
+
+def mapped_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """For Alembic's comparison: the search tables (and FTS5's shadow tables) are kept by
+    the triggers of migration 0006, not by models."""
+    return not (type_ == "table" and name is not None and name.startswith("search_"))
+
+
+class SearchType(enum.StrEnum):
+    PROJECT = "project"
+    DATASET = "dataset"
+    INSTITUTION = "institution"
+    RESEARCHER = "researcher"
+
+
+@dataclass(frozen=True)
+class Hit:
+    type: SearchType
+    id: int
+    rank: float
+    highlight: str
+    cursor: str
+
+
+@dataclass(frozen=True)
+class Results:
+    hits: list[Hit]
+    total: int
+    offset: int
+    has_next: bool
+
+
+def terms(query: str) -> list[str]:
+    """The words of a query: letters, digits and marks of any script, lower-cased."""
+    return [
+        t.lower() for t in re.findall(r"[^\W_]+(?:[\u0300-\u036f\u0e31-\u0e4e]*[^\W_]*)*", query)
+    ]
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if raw.startswith(_CURSOR_PREFIX):
+            offset = int(raw[len(_CURSOR_PREFIX) :])
+            if 0 < offset <= MAX_OFFSET:
+                return offset
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise DomainError.one("INVALID_CURSOR", "after is not a cursor of this search", "after")
+
+
+def _check(query: str, first: int | None, after: str | None) -> tuple[list[str], int, int]:
+    errors = Collector()
+    words = terms(query)
+    if len(query) > MAX_QUERY_LENGTH:
+        errors.add("INVALID_QUERY", f"query is longer than {MAX_QUERY_LENGTH} characters", "query")
+    elif not words:
+        errors.add("INVALID_QUERY", "query holds no word to search for", "query")
+    elif len(words) > MAX_TERMS:
+        errors.add("INVALID_QUERY", f"query has more than {MAX_TERMS} words", "query")
+    size = DEFAULT_FIRST if first is None else first
+    if not 0 <= size <= MAX_FIRST:
+        errors.add("INVALID_PAGE_SIZE", f"first must be between 0 and {MAX_FIRST}", "first")
+    errors.raise_if_any()
+    offset = decode_cursor(after) if after is not None else 0
+    return words, size, offset
+
+
+def _highlight(raw: str | None) -> str:
+    text = html.escape(raw or "", quote=False)
+    return text.replace(_START, "<mark>").replace(_STOP, "</mark>")
+
+
+def _access(kind: SearchType, principal: Principal, ref_id: Any) -> Select[Any] | None:
+    """The ids of `kind` the principal may see, or None when all are visible (the triggers
+    drop a row's document with the row: every document has its row)."""
+    if principal.is_staff:  # staff see every project and every dataset's metadata
+        return None
+    if kind is SearchType.PROJECT:
+        return select(Project.id).where(Project.id == ref_id, project_visible(principal))
+    if kind is SearchType.DATASET:
+        return select(Dataset.id).where(Dataset.id == ref_id, dataset_visible(principal))
+    return None
+
+
+async def search(
+    session: AsyncSession,
+    principal: Principal,
+    query: str,
+    types: Sequence[SearchType],
+    first: int | None,
+    after: str | None,
+) -> Results:
+    words, size, offset = _check(query, first, after)
+    kinds = list(dict.fromkeys(types)) or list(SearchType)
+    backend = _Postgres() if session.get_bind().dialect.name == "postgresql" else _Sqlite()
+    matches = backend.matches(words, kinds, principal).subquery("matches")
+    page = (
+        select(matches)
+        .order_by(matches.c.rank.desc(), matches.c.kind, matches.c.ref_id)
+        .limit(size + 1)
+        .offset(offset)
+        .subquery("page")
+    )
+    rows = (await session.execute(backend.highlighted(page, words))).all()
+    if rows and rows[0].total is not None:
+        total = int(rows[0].total)
+    else:  # SQLite, or past the last page: count on its own
+        total = await session.scalar(select(func.count()).select_from(matches)) or 0
+    hits = [
+        Hit(
+            type=SearchType(kind),
+            id=ref_id,
+            rank=round(float(rank), 6),
+            highlight=_highlight(snippet),
+            cursor=encode_cursor(offset + i + 1),
+        )
+        for i, (kind, ref_id, rank, snippet, _) in enumerate(rows[:size])
+    ]
+    return Results(hits=hits, total=total, offset=offset, has_next=len(rows) > size)
+
+
+# ---- backends ------------------------------------------------------------------------------
+
+_documents = table(
+    "search_documents",
+    column("kind"),
+    column("ref_id", Integer),
+    column("title"),
+    column("body"),
+    column("document"),
+)
+_fts = table(
+    "search_fts", column("kind"), column("ref_id", Integer), column("title"), column("body")
+)
+
+
+def _visible(kinds: list[SearchType], principal: Principal, kind_col: Any, id_col: Any) -> Any:
+    from sqlalchemy import and_, exists, or_
+
+    clauses = []
+    for kind in kinds:
+        rule = _access(kind, principal, id_col)
+        clauses.append(
+            kind_col == kind.value if rule is None else and_(kind_col == kind.value, exists(rule))
+        )
+    return or_(*clauses)
+
+
+class _Postgres:
+    def _tsquery(self, words: list[str]) -> Any:
+        # each word as a quoted prefix lexeme: no operator of the user reaches to_tsquery
+        text = " & ".join("'" + w.replace("'", "''").replace("\\", "\\\\") + "':*" for w in words)
+        return func.to_tsquery(literal_column("'simple'"), text)
+
+    def matches(
+        self, words: list[str], kinds: list[SearchType], principal: Principal
+    ) -> Select[Any]:
+        d, q = _documents, self._tsquery(words)
+        rank = func.ts_rank(d.c.document, q, 1).label("rank")
+        # the count of all matches in the same pass (no second query for totalCount)
+        total = func.count().over().label("total")
+        return select(d.c.kind, d.c.ref_id, cast_float(rank), total).where(
+            d.c.document.op("@@")(q), _visible(kinds, principal, d.c.kind, d.c.ref_id)
+        )
+
+    def highlighted(self, page: Any, words: list[str]) -> Select[Any]:
+        d = _documents
+        options = f"StartSel={_START}, StopSel={_STOP}, MaxWords=24, MinWords=8, HighlightAll=false"
+        snippet = func.ts_headline(
+            literal_column("'simple'"),
+            d.c.title + " — " + d.c.body,
+            self._tsquery(words),
+            options,
+        )
+        return (
+            select(page.c.kind, page.c.ref_id, page.c.rank, snippet, page.c.total)
+            .join(d, (d.c.kind == page.c.kind) & (d.c.ref_id == page.c.ref_id))
+            .order_by(page.c.rank.desc(), page.c.kind, page.c.ref_id)
+        )
+
+
+def cast_float(expr: Any) -> Any:
+    from sqlalchemy import cast
+
+    return cast(expr, Float).label("rank")
+
+
+class _Sqlite:
+    def _match(self, words: list[str]) -> str:
+        return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+    def matches(
+        self, words: list[str], kinds: list[SearchType], principal: Principal
+    ) -> Select[Any]:
+        f = _fts
+        # bm25: lower is better; title matches weigh five times the body's
+        rank = (-func.bm25(literal_column("search_fts"), 5.0, 1.0)).label("rank")
+        snippet = func.snippet(literal_column("search_fts"), -1, _START, _STOP, "…", 24).label(
+            "snippet"
+        )
+        return select(f.c.kind, f.c.ref_id, rank, snippet).where(
+            literal_column("search_fts").op("MATCH")(self._match(words)),
+            _visible(kinds, principal, f.c.kind, f.c.ref_id),
+        )
+
+    def highlighted(self, page: Any, words: list[str]) -> Select[Any]:
+        # FTS5's bm25() may not run beside a window function: the count is its own query
+        return select(
+            page.c.kind, page.c.ref_id, page.c.rank, page.c.snippet, null().label("total")
+        ).order_by(page.c.rank.desc(), page.c.kind, page.c.ref_id)
