@@ -16,6 +16,7 @@ from schema.accounts import AccountQueries
 from schema.analytics import AnalyticsQueries
 from schema.audit import AuditQueries
 from schema.compiled import CompilingExecutor
+from schema.compiled.mapping import resolve_fields
 from schema.cooperation import CooperationMutations, CooperationQueries
 from schema.datasets import DatasetMutations, DatasetQueries
 from schema.errors import should_mask
@@ -91,7 +92,7 @@ class Schema(strawberry.Schema):
 @cache
 def build_schema() -> strawberry.Schema:
     """The schema, built once per process (strawberry binds field extensions to types)."""
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -105,6 +106,8 @@ def build_schema() -> strawberry.Schema:
             lambda: ValidationCache(maxsize=256),
         ],
     )
+    resolve_fields()  # the compiled path's map of every type, declared beside it
+    return schema
 
 
 def sdl() -> str:

@@ -9,6 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
+from schema.compiled.compiler import country_of, institution_of, researcher_of
+from schema.compiled.components import (
+    course_participants,
+    decimal,
+    dispatch_counterparts,
+    dispatch_expert,
+    equipment_next_statuses,
+    owned,
+    owner_project,
+    theme_of,
+)
+from schema.compiled.mapping import compiled
 from schema.connections import (
     Connection,
     connection,
@@ -48,6 +60,14 @@ LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
 # ---- types ---------------------------------------------------------------------------
 
 
+@compiled(
+    project=owner_project,
+    expert=dispatch_expert,
+    origin_country=country_of("origin_country"),
+    host_institution=institution_of("host_institution_id"),
+    theme=theme_of,
+    counterparts=dispatch_counterparts,
+)
 @strawberry.type(description="A Japanese (or third-country) expert sent to a partner country.")
 class ExpertDispatch(relay.Node):
     id: relay.NodeID[int]
@@ -113,6 +133,7 @@ class ExpertDispatch(relay.Node):
         )
 
 
+@compiled(researcher=researcher_of, institution=institution_of("institution_id"))
 @strawberry.type
 class TrainingParticipant:
     researcher: Researcher
@@ -124,6 +145,12 @@ class TrainingParticipant:
         return Institution.from_row(row)
 
 
+@compiled(
+    project=owner_project,
+    host_country=country_of("host_country"),
+    host_institution=institution_of("host_institution_id"),
+    participants=course_participants,
+)
 @strawberry.type(description="A technical training course for researchers of partner institutions.")
 class TrainingCourse(relay.Node):
     id: relay.NodeID[int]
@@ -184,6 +211,12 @@ class TrainingCourse(relay.Node):
         )
 
 
+@compiled(
+    value=decimal("value", 2),
+    project=owner_project,
+    recipient_institution=institution_of("recipient_institution_id"),
+    next_statuses=equipment_next_statuses,
+)
 @strawberry.type(
     description="Equipment provided to a partner (or other participating) institution."
 )
@@ -238,6 +271,12 @@ class EquipmentItem(relay.Node):
         )
 
 
+@compiled(
+    partial=True,
+    expert_dispatches=owned(models.ExpertDispatch, "ExpertDispatch", "start_date"),
+    training_courses=owned(models.TrainingCourse, "TrainingCourse", "start_date"),
+    equipment=owned(models.EquipmentItem, "EquipmentItem"),
+)
 @strawberry.type
 class ProjectCooperationFields:
     """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""

@@ -10,6 +10,24 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from schema.compiled.compiler import (
+    column,
+    dataset_keywords,
+    dataset_project,
+    dataset_themes,
+    dataset_versions,
+    file_artifacts,
+    file_profile,
+    institution_of,
+    newest_version,
+    project_datasets,
+    upload_part_count,
+    upload_part_size,
+    version_dataset,
+    version_files,
+    version_uploads,
+)
+from schema.compiled.mapping import compiled
 from schema.connections import (
     Connection,
     connection,
@@ -50,6 +68,7 @@ UploadState = strawberry.enum(
 )
 
 
+@compiled(size=column("size"))
 @strawberry.type(description="Something derived from a file, with its digest.")
 class Artifact:
     kind: str = strawberry.field(description="parquet (normalised table), preview, profile")
@@ -64,6 +83,12 @@ class DownloadUrl:
     expires_at: dt.datetime
 
 
+@compiled(
+    python=("download_url", "preview"),
+    size=column("size"),
+    profile=file_profile,
+    artifacts=file_artifacts,
+)
 @strawberry.type(description="A file of a dataset version, with its digest.")
 class DatasetFile(relay.Node):
     id: relay.NodeID[int]
@@ -162,6 +187,13 @@ class ReceivedPart:
     etag: str
 
 
+@compiled(
+    python=("parts_received",),
+    declared_size=column("declared_size"),
+    size=column("size"),
+    part_size=upload_part_size,
+    part_count=upload_part_count,
+)
 @strawberry.type(name="DatasetUpload", description="One file on its way into a draft version.")
 class Upload(relay.Node):
     id: relay.NodeID[int]
@@ -225,6 +257,7 @@ class Upload(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
+@compiled(files=version_files, uploads=version_uploads, dataset=version_dataset)
 @strawberry.type(description="Version n of a dataset; published versions never change.")
 class DatasetVersion(VersionProvenanceFields, relay.Node):
     id: relay.NodeID[int]
@@ -270,6 +303,15 @@ class DatasetVersion(VersionProvenanceFields, relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
+@compiled(
+    keywords=dataset_keywords,
+    project=dataset_project,
+    owner_institution=institution_of("owner_institution_id"),
+    themes=dataset_themes,
+    versions=dataset_versions,
+    latest_version=newest_version(VersionState.PUBLISHED),
+    draft=newest_version(VersionState.DRAFT),
+)
 @strawberry.type(description="Research data of a project, owned by an institution.")
 class Dataset(relay.Node):
     id: relay.NodeID[int]
@@ -341,6 +383,7 @@ class Dataset(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
+@compiled(partial=True, datasets=project_datasets)
 @strawberry.type
 class ProjectDatasetFields:
     """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""

@@ -14,6 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import strawberry
 from strawberry import relay
 
+from schema.compiled.components import (
+    evaluation_lessons,
+    evaluation_ratings,
+    lesson_evaluation,
+    owned,
+    owner_project,
+)
+from schema.compiled.mapping import compiled
 from schema.connections import (
     Connection,
     connection,
@@ -52,6 +60,7 @@ DacRating = strawberry.enum(
 # ---- types ---------------------------------------------------------------------------
 
 
+@compiled(project=owner_project)
 @strawberry.type(description="A meeting of the project's Joint Coordinating Committee.")
 class JccMeeting(relay.Node):
     id: relay.NodeID[int]
@@ -83,6 +92,7 @@ class JccMeeting(relay.Node):
         )
 
 
+@compiled(project=owner_project)
 @strawberry.type(description="A progress report of the project for one period.")
 class MonitoringReport(relay.Node):
     id: relay.NodeID[int]
@@ -120,6 +130,7 @@ class MonitoringReport(relay.Node):
         )
 
 
+@compiled()
 @strawberry.type(description="Ratings on the six OECD-DAC evaluation criteria (null: not rated).")
 class DacRatings:
     relevance: DacRating | None  # type: ignore[valid-type]
@@ -130,6 +141,7 @@ class DacRatings:
     sustainability: DacRating | None  # type: ignore[valid-type]
 
 
+@compiled(ratings=evaluation_ratings, project=owner_project, lessons_learned=evaluation_lessons)
 @strawberry.type(description="An ex-ante, mid-term, terminal or ex-post evaluation.")
 class Evaluation(relay.Node):
     id: relay.NodeID[int]
@@ -172,6 +184,7 @@ class Evaluation(relay.Node):
         )
 
 
+@compiled(project=owner_project, evaluation=lesson_evaluation)
 @strawberry.type(description="A lesson learned from a project, possibly from one evaluation.")
 class LessonLearned(relay.Node):
     id: relay.NodeID[int]
@@ -212,6 +225,7 @@ class LessonLearned(relay.Node):
         )
 
 
+@compiled(project=owner_project)
 @strawberry.type(description="Follow-up cooperation after the project's completion.")
 class FollowUpCooperation(relay.Node):
     id: relay.NodeID[int]
@@ -243,6 +257,14 @@ class FollowUpCooperation(relay.Node):
         )
 
 
+@compiled(
+    partial=True,
+    jcc_meetings=owned(models.JccMeeting, "JccMeeting", "held_on"),
+    monitoring_reports=owned(models.MonitoringReport, "MonitoringReport", "period_start"),
+    evaluations=owned(models.Evaluation, "Evaluation", "evaluated_on"),
+    lessons_learned=owned(models.LessonLearned, "LessonLearned"),
+    follow_ups=owned(models.FollowUpCooperation, "FollowUpCooperation", "start_date"),
+)
 @strawberry.type
 class ProjectEvaluationFields:
     """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""

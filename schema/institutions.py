@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
+from schema.compiled.compiler import country_of, institution_projects, prefixed_url
+from schema.compiled.mapping import compiled
 from schema.connections import Connection, connection, decode_id, load_nodes, page_args
 from schema.context import Info
 from schema.errors import UserError, mutate, read
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 InstitutionKind = strawberry.enum(InstitutionKindEnum, name="InstitutionKind")
 
 
+@compiled()
 @strawberry.type(description="An ISO 3166-1 country. Japan is a country like others.")
 class Country:
     code: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
@@ -32,6 +35,11 @@ class Country:
         return cls(code=row.code, name=row.name)
 
 
+@compiled(
+    ror_url=prefixed_url("ror_id", "https://ror.org/"),
+    country=country_of("country_code"),
+    projects=institution_projects,
+)
 @strawberry.type(description="A university, institute, agency, ministry, organisation or firm.")
 class Institution(relay.Node):
     id: relay.NodeID[int]

@@ -10,6 +10,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
+from schema.compiled.components import (
+    design_matrix,
+    element_children,
+    element_indicators,
+    element_parent,
+    indicator_element,
+    indicator_measurements,
+    matrix_elements,
+    owned,
+    owner_project,
+    plain_decimal,
+)
+from schema.compiled.mapping import compiled
 from schema.connections import (
     Connection,
     connection,
@@ -53,6 +66,7 @@ def plain(value: Decimal | None) -> Decimal | None:
 # ---- types -------------------------------------------------------------------------
 
 
+@compiled(value=plain_decimal("value", 6))
 @strawberry.type(description="A dated measurement of an indicator, in the indicator's unit.")
 class IndicatorMeasurement:
     measured_on: dt.date
@@ -72,6 +86,14 @@ class IndicatorMeasurement:
         )
 
 
+@compiled(
+    python=("progress", "on_track"),
+    baseline=plain_decimal("baseline", 6),
+    target=plain_decimal("target", 6),
+    element=indicator_element,
+    measurements=indicator_measurements(newest=False),
+    latest_measurement=indicator_measurements(newest=True),
+)
 @strawberry.type(description="An objectively verifiable indicator of a PDM element.")
 class Indicator(relay.Node):
     id: relay.NodeID[int]
@@ -147,6 +169,12 @@ class Indicator(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
+@compiled(
+    project=owner_project,
+    parent=element_parent,
+    children=element_children,
+    indicators=element_indicators,
+)
 @strawberry.type(description="A row of the Project Design Matrix (JICA's logframe).")
 class PdmElement(relay.Node):
     id: relay.NodeID[int]
@@ -196,6 +224,12 @@ class PdmElement(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
+@compiled(
+    overall_goal=matrix_elements(PdmLevel.OVERALL_GOAL, first=True),
+    project_purpose=matrix_elements(PdmLevel.PROJECT_PURPOSE, first=True),
+    outputs=matrix_elements(PdmLevel.OUTPUT),
+    elements=matrix_elements(None),
+)
 @strawberry.type(
     description="A project's PDM as a tree: the overall goal, the project purpose, and the"
     " outputs (directly under the project) with their activities as `children`."
@@ -209,6 +243,7 @@ class DesignMatrix:
     )
 
 
+@compiled(python=("language_name",), project=owner_project)
 @strawberry.type(
     description="Seminar material or digital content of the JICA-Net library, produced by a"
     " project. Its files will go through the upload pipeline (issue 4); for now a material is"
@@ -257,6 +292,11 @@ class LearningMaterial(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
+@compiled(
+    partial=True,
+    design_matrix=design_matrix,
+    learning_materials=owned(models.LearningMaterial, "LearningMaterial"),
+)
 @strawberry.type
 class ProjectPdmFields:
     """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""

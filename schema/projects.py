@@ -8,6 +8,16 @@ from typing import Any
 import strawberry
 from strawberry import relay
 
+from schema.compiled.compiler import (
+    institution_of,
+    member_institution,
+    project_countries,
+    project_institutions,
+    project_members,
+    project_themes,
+    researcher_of,
+)
+from schema.compiled.mapping import compiled
 from schema.connections import Connection, connection, decode_id, load_nodes, page_args
 from schema.context import Info
 from schema.cooperation import ProjectCooperationFields
@@ -35,12 +45,14 @@ InstitutionRole = strawberry.enum(InstitutionRoleEnum, name="InstitutionRole")
 MemberRole = strawberry.enum(MemberRoleEnum, name="MemberRole")
 
 
+@compiled(institution=institution_of("institution_id"))
 @strawberry.type
 class ProjectInstitution:
     role: InstitutionRole  # type: ignore[valid-type]
     institution: Institution
 
 
+@compiled(researcher=researcher_of, institution=member_institution)
 @strawberry.type
 class ProjectMember:
     role: MemberRole  # type: ignore[valid-type]
@@ -65,6 +77,13 @@ class PhaseTransition:
     override_reason: str | None
 
 
+@compiled(
+    python=("phase_history", "next_phases"),
+    themes=project_themes,
+    partner_countries=project_countries,
+    institutions=project_institutions,
+    members=project_members,
+)
 @strawberry.type(description="A SATREPS joint research project between Japan and partners.")
 class Project(
     ProjectCooperationFields,

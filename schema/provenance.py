@@ -13,6 +13,7 @@ from sqlalchemy import select
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from schema.compiled.mapping import compiled
 from schema.connections import decode_id, load_nodes
 from schema.context import Info
 from schema.errors import PublicError, UserError, mutate, read
@@ -260,6 +261,7 @@ async def read_export(info: Info, version_id: int, fmt: exports.ExportFormat) ->
     return await read(info, op)
 
 
+@compiled(partial=True, python=("provenance", "lineage", "provenance_export"))
 @strawberry.type
 class VersionProvenanceFields:
     """Fields this module adds to the DatasetVersion type (a mixin of it)."""

@@ -8,6 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
+from schema.compiled.compiler import (
+    institution_of,
+    prefixed_url,
+    researcher_affiliations,
+    researcher_email,
+    researcher_projects,
+)
+from schema.compiled.mapping import compiled
 from schema.connections import Connection, connection, decode_id, load_nodes, page_args
 from schema.context import Info
 from schema.errors import UserError, mutate, read
@@ -21,6 +29,7 @@ if TYPE_CHECKING:
     from schema.projects import Project
 
 
+@compiled(institution=institution_of("institution_id"))
 @strawberry.type
 class Affiliation:
     title: str | None
@@ -43,6 +52,12 @@ class Affiliation:
         return Institution.from_row(row)
 
 
+@compiled(
+    orcid_url=prefixed_url("orcid", "https://orcid.org/"),
+    email=researcher_email,
+    affiliations=researcher_affiliations,
+    projects=researcher_projects,
+)
 @strawberry.type
 class Researcher(relay.Node):
     id: relay.NodeID[int]

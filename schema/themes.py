@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import relay
 
+from schema.compiled.compiler import theme_children, theme_parent, theme_projects, theme_sdgs
+from schema.compiled.mapping import compiled
 from schema.connections import decode_id, load_nodes
 from schema.context import Info
 from schema.errors import UserError, mutate, read
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from schema.projects import Project
 
 
+@compiled(parent=theme_parent, children=theme_children, sdgs=theme_sdgs, projects=theme_projects)
 @strawberry.type(description="A SATREPS research field or sub-field, mapped to UN SDGs.")
 class Theme(relay.Node):
     id: relay.NodeID[int]

@@ -22,6 +22,7 @@ from graphql.execution.values import get_argument_values
 from sqlalchemy import ColumnElement, case, exists, func, literal_column, select, true
 from sqlalchemy.orm import aliased
 
+from schema.compiled.mapping import FIELDS
 from schema.compiled.sqljson import NotCompilable, SqlJson, sql_text
 from server import models as m
 from server.access.auth import Principal
@@ -32,12 +33,6 @@ from server.access.visibility import (
     project_visible,
 )
 from server.models.enums import (
-    AccessLevel,
-    InstitutionKind,
-    InstitutionRole,
-    MemberRole,
-    ProjectPhase,
-    UploadState,
     VersionState,
 )
 
@@ -408,141 +403,3 @@ def researcher_of(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -
     researcher = aliased(m.Researcher)
     rows = select(researcher).where(researcher.id == row.researcher_id)
     return c.json.one(rows, c.object("Researcher", researcher, details))
-
-
-FIELDS: dict[str, dict[str, Builder]] = {
-    "Theme": {
-        "id": global_id("Theme"),
-        "code": column("code"),
-        "name": column("name"),
-        "description": column("description"),
-        "parent": theme_parent,
-        "children": theme_children,
-        "sdgs": theme_sdgs,
-        "projects": theme_projects,
-    },
-    "Country": {"code": column("code"), "name": column("name")},
-    "Institution": {
-        "id": global_id("Institution"),
-        "nameEn": column("name_en"),
-        "nameLocal": column("name_local"),
-        "acronym": column("acronym"),
-        "kind": as_enum("kind", InstitutionKind),
-        "rorId": column("ror_id"),
-        "website": column("website"),
-        "createdAt": as_datetime("created_at"),
-        "rorUrl": prefixed_url("ror_id", "https://ror.org/"),
-        "country": country_of("country_code"),
-        "projects": institution_projects,
-    },
-    "Project": {
-        "id": global_id("Project"),
-        "title": column("title"),
-        "acronym": column("acronym"),
-        "summary": column("summary"),
-        "startDate": as_date("start_date"),
-        "endDate": as_date("end_date"),
-        "phase": as_enum("phase", ProjectPhase),
-        "rdSignedOn": as_date("rd_signed_on"),
-        "createdAt": as_datetime("created_at"),
-        "updatedAt": as_datetime("updated_at"),
-        "themes": project_themes,
-        "partnerCountries": project_countries,
-        "institutions": project_institutions,
-        "members": project_members,
-        "datasets": project_datasets,
-    },
-    "Dataset": {
-        "id": global_id("Dataset"),
-        "title": column("title"),
-        "description": column("description"),
-        "keywords": dataset_keywords,
-        "licence": column("licence"),
-        "accessLevel": as_enum("access_level", AccessLevel),
-        "embargoUntil": as_date("embargo_until"),
-        "createdAt": as_datetime("created_at"),
-        "updatedAt": as_datetime("updated_at"),
-        "project": dataset_project,
-        "ownerInstitution": institution_of("owner_institution_id"),
-        "themes": dataset_themes,
-        "versions": dataset_versions,
-        "latestVersion": newest_version(VersionState.PUBLISHED),
-        "draft": newest_version(VersionState.DRAFT),
-    },
-    # provenance, lineage and provenanceExport walk graphs in Python: strawberry's
-    "DatasetVersion": {
-        "id": global_id("DatasetVersion"),
-        "number": column("number"),
-        "state": as_enum("state", VersionState),
-        "note": column("note"),
-        "createdAt": as_datetime("created_at"),
-        "publishedAt": as_datetime("published_at"),
-        "files": version_files,
-        "uploads": version_uploads,
-        "dataset": version_dataset,
-    },
-    # downloadUrl (signed, audited) and preview (the object store) are strawberry's
-    "DatasetFile": {
-        "id": global_id("DatasetFile"),
-        "name": column("name"),
-        "size": column("size"),
-        "sha256": column("sha256"),
-        "mediaType": column("media_type"),
-        "format": column("format"),
-        "createdAt": as_datetime("created_at"),
-        "profile": file_profile,
-        "artifacts": file_artifacts,
-    },
-    "Artifact": {
-        "kind": column("kind"),
-        "size": column("size"),
-        "sha256": column("sha256"),
-        "mediaType": column("media_type"),
-    },
-    # partsReceived asks the object store: strawberry's
-    "DatasetUpload": {
-        "id": global_id("DatasetUpload"),
-        "filename": column("filename"),
-        "state": as_enum("state", UploadState),
-        "declaredSize": column("declared_size"),
-        "declaredSha256": column("declared_sha256"),
-        "contentType": column("content_type"),
-        "attempts": column("attempts"),
-        "errorCode": column("error_code"),
-        "errorMessage": column("error_message"),
-        "size": column("size"),
-        "sha256": column("sha256"),
-        "detectedFormat": column("detected_format"),
-        "createdAt": as_datetime("created_at"),
-        "updatedAt": as_datetime("updated_at"),
-        "finishedAt": as_datetime("finished_at"),
-        "partSize": upload_part_size,
-        "partCount": upload_part_count,
-    },
-    "ProjectInstitution": {
-        "role": as_enum("role", InstitutionRole),
-        "institution": institution_of("institution_id"),
-    },
-    "ProjectMember": {
-        "role": as_enum("role", MemberRole),
-        "researcher": researcher_of,
-        "institution": member_institution,
-    },
-    "Researcher": {
-        "id": global_id("Researcher"),
-        "nameEn": column("name_en"),
-        "nameLocal": column("name_local"),
-        "orcid": column("orcid"),
-        "createdAt": as_datetime("created_at"),
-        "orcidUrl": prefixed_url("orcid", "https://orcid.org/"),
-        "email": researcher_email,
-        "affiliations": researcher_affiliations,
-        "projects": researcher_projects,
-    },
-    "Affiliation": {
-        "title": column("title"),
-        "startDate": as_date("start_date"),
-        "endDate": as_date("end_date"),
-        "institution": institution_of("institution_id"),
-    },
-}

@@ -19,17 +19,8 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import aliased
 
 from schema.compiled.compiler import (
-    FIELDS,
     Builder,
     Compiler,
-    as_date,
-    as_datetime,
-    as_enum,
-    column,
-    country_of,
-    global_id,
-    institution_of,
-    researcher_of,
 )
 from schema.compiled.roots import (
     ROOTS,
@@ -41,10 +32,8 @@ from schema.compiled.roots import (
 from schema.compiled.sqljson import NotCompilable
 from server import models as m
 from server.core.errors import DomainError
-from server.evaluation.service import DAC_CRITERIA
 from server.models.enums import (
     CourseType,
-    DacRating,
     EquipmentStatus,
     EvaluationKind,
     MaterialKind,
@@ -218,156 +207,6 @@ def lesson_evaluation(c: Compiler, row: Any, details: FieldDetailsList, args: An
     return c.json.one(rows, c.object("Evaluation", evaluation, details))
 
 
-COMPONENT_FIELDS: dict[str, dict[str, Builder]] = {
-    "ExpertDispatch": {
-        "id": global_id("ExpertDispatch"),
-        "startDate": as_date("start_date"),
-        "endDate": as_date("end_date"),
-        "purpose": column("purpose"),
-        "createdAt": as_datetime("created_at"),
-        "project": owner_project,
-        "expert": dispatch_expert,
-        "originCountry": country_of("origin_country"),
-        "hostInstitution": institution_of("host_institution_id"),
-        "theme": theme_of,
-        "counterparts": dispatch_counterparts,
-    },
-    "TrainingCourse": {
-        "id": global_id("TrainingCourse"),
-        "title": column("title"),
-        "courseType": as_enum("course_type", CourseType),
-        "startDate": as_date("start_date"),
-        "endDate": as_date("end_date"),
-        "outcomeNotes": column("outcome_notes"),
-        "createdAt": as_datetime("created_at"),
-        "project": owner_project,
-        "hostCountry": country_of("host_country"),
-        "hostInstitution": institution_of("host_institution_id"),
-        "participants": course_participants,
-    },
-    "TrainingParticipant": {
-        "researcher": researcher_of,
-        "institution": institution_of("institution_id"),
-    },
-    "EquipmentItem": {
-        "id": global_id("EquipmentItem"),
-        "item": column("item"),
-        "category": column("category"),
-        "quantity": column("quantity"),
-        "value": decimal("value", 2),
-        "currency": column("currency"),
-        "deliveryDate": as_date("delivery_date"),
-        "status": as_enum("status", EquipmentStatus),
-        "createdAt": as_datetime("created_at"),
-        "project": owner_project,
-        "recipientInstitution": institution_of("recipient_institution_id"),
-        "nextStatuses": equipment_next_statuses,
-    },
-    "PdmElement": {
-        "id": global_id("PdmElement"),
-        "level": as_enum("level", PdmLevel),
-        "description": column("description"),
-        "position": column("position"),
-        "project": owner_project,
-        "parent": element_parent,
-        "children": element_children,
-        "indicators": element_indicators,
-    },
-    # progress and onTrack are Decimal arithmetic and float comparisons: strawberry's
-    "Indicator": {
-        "id": global_id("Indicator"),
-        "description": column("description"),
-        "unit": column("unit"),
-        "baseline": plain_decimal("baseline", 6),
-        "target": plain_decimal("target", 6),
-        "meansOfVerification": column("means_of_verification"),
-        "element": indicator_element,
-        "measurements": indicator_measurements(newest=False),
-        "latestMeasurement": indicator_measurements(newest=True),
-    },
-    "IndicatorMeasurement": {
-        "measuredOn": as_date("measured_on"),
-        "value": plain_decimal("value", 6),
-        "unit": column("unit"),
-        "note": column("note"),
-        "createdAt": as_datetime("created_at"),
-    },
-    # languageName looks the code up in pycountry: strawberry's
-    "LearningMaterial": {
-        "id": global_id("LearningMaterial"),
-        "title": column("title"),
-        "kind": as_enum("kind", MaterialKind),
-        "language": column("language"),
-        "audience": column("audience"),
-        "licence": column("licence"),
-        "url": column("url"),
-        "createdAt": as_datetime("created_at"),
-        "project": owner_project,
-    },
-    "JccMeeting": {
-        "id": global_id("JccMeeting"),
-        "heldOn": as_date("held_on"),
-        "minutes": column("minutes"),
-        "decisions": column("decisions"),
-        "project": owner_project,
-    },
-    "MonitoringReport": {
-        "id": global_id("MonitoringReport"),
-        "periodStart": as_date("period_start"),
-        "periodEnd": as_date("period_end"),
-        "submittedOn": as_date("submitted_on"),
-        "summary": column("summary"),
-        "documentRef": column("document_ref"),
-        "project": owner_project,
-    },
-    "Evaluation": {
-        "id": global_id("Evaluation"),
-        "kind": as_enum("kind", EvaluationKind),
-        "evaluatedOn": as_date("evaluated_on"),
-        "summary": column("summary"),
-        "documentRef": column("document_ref"),
-        "ratings": evaluation_ratings,
-        "createdAt": as_datetime("created_at"),
-        "project": owner_project,
-        "lessonsLearned": evaluation_lessons,
-    },
-    "DacRatings": {name: as_enum(name, DacRating) for name in DAC_CRITERIA},
-    "DesignMatrix": {
-        "overallGoal": matrix_elements(PdmLevel.OVERALL_GOAL, first=True),
-        "projectPurpose": matrix_elements(PdmLevel.PROJECT_PURPOSE, first=True),
-        "outputs": matrix_elements(PdmLevel.OUTPUT),
-        "elements": matrix_elements(None),
-    },
-    "LessonLearned": {
-        "id": global_id("LessonLearned"),
-        "text": column("text"),
-        "createdAt": as_datetime("created_at"),
-        "project": owner_project,
-        "evaluation": lesson_evaluation,
-    },
-    "FollowUpCooperation": {
-        "id": global_id("FollowUpCooperation"),
-        "startDate": as_date("start_date"),
-        "endDate": as_date("end_date"),
-        "description": column("description"),
-        "project": owner_project,
-    },
-}
-# the project's lists (its own visibility is the compiler's already), in the loaders' order
-PROJECT_FIELDS: dict[str, Builder] = {
-    "expertDispatches": owned(m.ExpertDispatch, "ExpertDispatch", "start_date"),
-    "trainingCourses": owned(m.TrainingCourse, "TrainingCourse", "start_date"),
-    "equipment": owned(m.EquipmentItem, "EquipmentItem"),
-    "designMatrix": design_matrix,
-    "learningMaterials": owned(m.LearningMaterial, "LearningMaterial"),
-    "jccMeetings": owned(m.JccMeeting, "JccMeeting", "held_on"),
-    "monitoringReports": owned(m.MonitoringReport, "MonitoringReport", "period_start"),
-    "evaluations": owned(m.Evaluation, "Evaluation", "evaluated_on"),
-    "lessonsLearned": owned(m.LessonLearned, "LessonLearned"),
-    "followUps": owned(m.FollowUpCooperation, "FollowUpCooperation", "start_date"),
-}
-
-
 # --- root connections --------------------------------------------------------------------------
 
 
@@ -534,6 +373,4 @@ COMPONENT_ROOTS = {
     "followUpCooperations": records(m.FollowUpCooperation, "FollowUpCooperation"),
 }
 
-FIELDS.update(COMPONENT_FIELDS)
-FIELDS["Project"].update(PROJECT_FIELDS)
 ROOTS.update(COMPONENT_ROOTS)
