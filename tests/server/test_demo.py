@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import tomllib
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
 from typing import Any
 
 import pycountry
@@ -21,6 +24,7 @@ from server.demo import (
     REFERENCE_DATE,
     CooperationDraft,
     DemoDataExists,
+    loader,
     plan_demo,
     plan_scaled,
     seed_demo,
@@ -138,6 +142,37 @@ def test_scale_copies_every_project() -> None:
     assert len({d.acronym for d in double}) == len(double)
     with pytest.raises(ValueError):
         plan_demo(scale=0)
+
+
+# ---- the data files --------------------------------------------------------------------
+
+
+def test_data_files_agree_with_each_other() -> None:
+    keys = set(loader.INSTITUTION_BY_KEY)
+    assert len(keys) == len(loader.INSTITUTIONS)
+    for spec in loader.PROJECTS:
+        assert {*spec.japanese, *spec.partners, *spec.third} <= keys, spec.acronym
+        assert spec.theme in loader.FIELDS, spec.acronym
+    countries = {i.country for i in loader.INSTITUTIONS}
+    assert set(loader.NAME_POOLS) == countries
+    partners = countries - {"JP"}
+    assert set(loader.CURRENCY) == set(loader.LANGUAGE) == set(loader.REGION) == partners
+    assert set(loader.CURRENCY.values()) == set(loader.YEN_PER_UNIT)
+    assert set(loader.TOPICS) == ROOT_FIELDS
+    assert set(loader.PHASE_NOTES) == set(ProjectPhase)
+    assert set(loader.EVALUATION_TEXT) == set(EvaluationKind)
+
+
+def test_data_files_ship_in_the_wheel() -> None:
+    root = Path(__file__).parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["server"]
+    data = sorted((root / "server" / "demo" / "data").iterdir())
+    assert data
+    for path in data:
+        inside = path.relative_to(root / "server").as_posix()
+        assert any(fnmatch(inside, glob) for glob in globs), inside
 
 
 # ---- the loaded graph ------------------------------------------------------------------
