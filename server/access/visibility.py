@@ -151,7 +151,8 @@ def owner_rule_on(principal: Principal, rows: Any) -> ColumnElement[bool] | None
     institution_ids = _principal_institutions(principal)
     if institution_ids is None:
         return None
-    return rows.owner_institution_id.in_(institution_ids)
+    rule: ColumnElement[bool] = rows.owner_institution_id.in_(institution_ids)
+    return rule
 
 
 def dataset_visible(

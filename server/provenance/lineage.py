@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.access.visibility import dataset_visible, project_visible
+from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, NotFound
 from server.core.validation import clean_text
 from server.datasets.service import require_contributor, visible_version
@@ -291,7 +292,7 @@ async def register_derivation(
         "registeredBy": principal.account_id,
         "agent": agent,
         "note": clean_note,
-        "at": records.utcnow().isoformat(),
+        "at": utcnow().isoformat(),
     }
     for node in sources:
         await records.link(session, ProvRelation.WAS_DERIVED_FROM, target, node, attributes)

@@ -64,7 +64,7 @@ def lean_memory() -> str:
         libc.mallopt(_M_TRIM_THRESHOLD, 8 << 20)
     with contextlib.suppress(NotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-    return pa.default_memory_pool().backend_name
+    return str(pa.default_memory_pool().backend_name)
 
 
 class UploadProcessor:

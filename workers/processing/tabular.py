@@ -261,4 +261,4 @@ def _ndjson_arrow(path: Path, out: Path, limits: Limits) -> tuple[TableSink, dic
 
 
 def _nested(t: pa.DataType) -> bool:
-    return pa.types.is_struct(t) or pa.types.is_list(t) or pa.types.is_map(t)
+    return bool(pa.types.is_struct(t) or pa.types.is_list(t) or pa.types.is_map(t))
