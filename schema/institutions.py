@@ -15,7 +15,7 @@ from schema.context import Info
 from schema.errors import UserError, mutate, read
 from server import models
 from server.core.pagination import paginate
-from server.institutions import service
+from server.institutions import queries, service
 from server.models.enums import InstitutionKind as InstitutionKindEnum
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ async def institution_payload(info: Info, op: Any) -> InstitutionPayload:
 class InstitutionQueries:
     @strawberry.field(description="Every ISO 3166-1 country.")
     async def countries(self, info: Info) -> list[Country]:
-        rows = await read(info, service.list_countries)
+        rows = await read(info, queries.list_countries)
         return [Country.from_row(r) for r in rows]
 
     @strawberry.field
@@ -162,7 +162,7 @@ class InstitutionQueries:
         before: str | None = None,
     ) -> Connection[Institution]:
         flt = (
-            service.InstitutionFilter(country=filter.country, kind=filter.kind, name=filter.name)
+            queries.InstitutionFilter(country=filter.country, kind=filter.kind, name=filter.name)
             if filter
             else None
         )
@@ -170,7 +170,7 @@ class InstitutionQueries:
             info,
             lambda s: paginate(
                 s,
-                service.institutions_query(flt),
+                queries.institutions_query(flt),
                 models.Institution.id,
                 page_args(first, after, last, before),
             ),

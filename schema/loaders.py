@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from server.access.auth import Principal
-from server.institutions import service as institutions
-from server.projects import service as projects
-from server.researchers import service as researchers
-from server.themes import service as themes
+from server.institutions import queries as institutions
+from server.projects import queries as projects
+from server.researchers import queries as researchers
+from server.themes import queries as themes
 
 K = TypeVar("K")
 V = TypeVar("V")

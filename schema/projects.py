@@ -33,7 +33,7 @@ from server.core.pagination import paginate
 from server.models.enums import InstitutionRole as InstitutionRoleEnum
 from server.models.enums import MemberRole as MemberRoleEnum
 from server.models.enums import ProjectPhase as ProjectPhaseEnum
-from server.projects import service
+from server.projects import queries, service
 
 ProjectPhase = strawberry.enum(
     ProjectPhaseEnum,
@@ -280,7 +280,7 @@ class ProjectQueries:
         async def op(session: Any) -> Any:
             flt = None
             if filter is not None:
-                flt = service.ProjectFilter(
+                flt = queries.ProjectFilter(
                     country=filter.country, phase=filter.phase, year=filter.year
                 )
                 if filter.theme_id is not None:
@@ -289,7 +289,7 @@ class ProjectQueries:
                     flt.institution_id = decode_id(
                         filter.institution_id, "Institution", "filter.institutionId"
                     )
-            stmt = await service.projects_query(session, principal, flt)
+            stmt = await queries.projects_query(session, principal, flt)
             return await paginate(
                 session, stmt, models.Project.id, page_args(first, after, last, before)
             )

@@ -23,7 +23,7 @@ from schema.institutions import Institution
 from server import models
 from server.access.visibility import email_visible
 from server.core.pagination import paginate
-from server.researchers import service
+from server.researchers import queries, service
 
 if TYPE_CHECKING:
     from schema.projects import Project
@@ -158,12 +158,12 @@ class ResearcherQueries:
         async def op(session: Any) -> Any:
             flt = None
             if filter is not None:
-                flt = service.ResearcherFilter(name=filter.name, orcid=filter.orcid)
+                flt = queries.ResearcherFilter(name=filter.name, orcid=filter.orcid)
                 if filter.institution_id is not None:
                     flt.institution_id = decode_id(
                         filter.institution_id, "Institution", "filter.institutionId"
                     )
-            stmt = service.researchers_query(flt)
+            stmt = queries.researchers_query(flt)
             return await paginate(
                 session, stmt, models.Researcher.id, page_args(first, after, last, before)
             )

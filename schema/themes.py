@@ -13,7 +13,7 @@ from schema.connections import decode_id, load_nodes
 from schema.context import Info
 from schema.errors import UserError, mutate, read
 from server import models
-from server.themes import service
+from server.themes import queries, service
 
 if TYPE_CHECKING:
     from schema.projects import Project
@@ -90,7 +90,7 @@ class ThemePayload:
 class ThemeQueries:
     @strawberry.field(description="All themes in id order, or only the roots of the tree.")
     async def themes(self, info: Info, roots_only: bool = False) -> list[Theme]:
-        rows = await read(info, service.list_themes)
+        rows = await read(info, queries.list_themes)
         return [Theme.from_row(r) for r in rows if not roots_only or r.parent_id is None]
 
 
