@@ -13,6 +13,7 @@ from schema.compiled.mapping import compiled
 from schema.connections import load_nodes
 from schema.context import Info
 from schema.errors import UserError
+from schema.loaders import present
 from server import models
 from server.models.enums import InstitutionKind as InstitutionKindEnum
 
@@ -71,7 +72,7 @@ class Institution(relay.Node):
     @strawberry.field
     async def country(self, info: Info) -> Country:
         row = await info.context.loaders.country_by_code.load(self.country_code)
-        return Country.from_row(row)
+        return Country.from_row(present(row))
 
     @strawberry.field(description="Projects the institution takes part in (that you may see).")
     async def projects(

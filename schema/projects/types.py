@@ -24,6 +24,7 @@ from schema.datasets import ProjectDatasetFields
 from schema.errors import UserError
 from schema.evaluation import ProjectEvaluationFields
 from schema.institutions.types import Country, Institution
+from schema.loaders import present
 from schema.pdm import ProjectPdmFields
 from schema.researchers.types import Researcher
 from schema.themes.types import Theme
@@ -62,7 +63,7 @@ class ProjectMember:
         if self.institution_id is None:
             return None
         row = await info.context.loaders.institution_by_id.load(self.institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
 
 @strawberry.type

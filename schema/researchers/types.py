@@ -20,6 +20,7 @@ from schema.connections import load_nodes
 from schema.context import Info
 from schema.errors import UserError
 from schema.institutions.types import Institution
+from schema.loaders import present
 from server import models
 from server.access.visibility import email_visible
 
@@ -47,7 +48,7 @@ class Affiliation:
     @strawberry.field
     async def institution(self, info: Info) -> Institution:
         row = await info.context.loaders.institution_by_id.load(self.institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
 
 @compiled(

@@ -12,6 +12,7 @@ from schema.compiled.mapping import compiled
 from schema.connections import load_nodes
 from schema.context import Info
 from schema.errors import UserError
+from schema.loaders import present
 from server import models
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Theme(relay.Node):
     async def parent(self, info: Info) -> Theme | None:
         if self.parent_id is None:
             return None
-        return Theme.from_row(await info.context.loaders.theme_by_id.load(self.parent_id))
+        return Theme.from_row(present(await info.context.loaders.theme_by_id.load(self.parent_id)))
 
     @strawberry.field
     async def children(self, info: Info) -> list[Theme]:
