@@ -15,7 +15,7 @@ from server.core.config import Settings
 from server.provenance import ExportFormat
 from server.provenance.export import parse_prov
 from server.storage import store_from_settings
-from tests.fixtures.seaweed import SeaweedS3, seaweed  # noqa: F401
+from tests.fixtures.seaweed import SeaweedS3
 from tests.schema.test_uploads import COMPLETE, PUBLISH, START, draft_version
 
 EXPORT = """query($v: ID!, $f: ProvenanceFormat!) {
@@ -25,7 +25,7 @@ BODY = b"station,level\nBKK-01,1.5\n"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:  # noqa: F811
+def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:
     return Settings(
         database_url="sqlite+aiosqlite:///unused.db",
         object_dir=tmp_path / "objects",

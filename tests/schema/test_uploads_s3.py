@@ -11,12 +11,12 @@ import pytest
 from pydantic import SecretStr
 
 from server.core.config import Settings
-from tests.fixtures.seaweed import SeaweedS3, seaweed  # noqa: F401
+from tests.fixtures.seaweed import SeaweedS3
 from tests.schema.test_uploads import COMPLETE, CSV, START, UPLOAD, VERSION, draft_version
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:  # noqa: F811
+def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:
     return Settings(
         database_url="sqlite+aiosqlite:///unused.db",
         object_dir=tmp_path / "objects",
