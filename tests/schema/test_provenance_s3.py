@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from strawberry.relay import from_base64
 
 from server.core.config import Settings
@@ -26,15 +25,7 @@ BODY = b"station,level\nBKK-01,1.5\n"
 
 @pytest.fixture
 def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:
-    return Settings(
-        database_url="sqlite+aiosqlite:///unused.db",
-        object_dir=tmp_path / "objects",
-        s3_endpoint=seaweed.endpoint,
-        s3_access_key=seaweed.access_key,
-        s3_secret_key=SecretStr(seaweed.secret_key),
-        s3_secure=False,
-        s3_region=seaweed.region,
-    )
+    return seaweed.settings(tmp_path / "objects", database_url="sqlite+aiosqlite:///unused.db")
 
 
 async def test_copies_in_the_bucket_and_signed_export_urls(admin, factory, jobs, settings):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from server.core.config import Settings
 from tests.fixtures.seaweed import SeaweedS3
@@ -17,15 +16,7 @@ from tests.schema.test_uploads import COMPLETE, CSV, START, UPLOAD, VERSION, dra
 
 @pytest.fixture
 def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:
-    return Settings(
-        database_url="sqlite+aiosqlite:///unused.db",
-        object_dir=tmp_path / "objects",
-        s3_endpoint=seaweed.endpoint,
-        s3_access_key=seaweed.access_key,
-        s3_secret_key=SecretStr(seaweed.secret_key),
-        s3_secure=False,
-        s3_region=seaweed.region,
-    )
+    return seaweed.settings(tmp_path / "objects", database_url="sqlite+aiosqlite:///unused.db")
 
 
 async def test_presigned_single_put_to_ready(admin, factory, jobs):
