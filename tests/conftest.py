@@ -167,14 +167,10 @@ def jobs(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], events: MemoryBus
 ) -> InProcessJobs:
     """The worker's job functions, held until the test calls `await jobs.drain()`."""
+    from workers.context import worker_context
     from workers.jobs import JOBS
 
-    ctx = {
-        "sessions": sessions,
-        "store": store_from_settings(settings),
-        "settings": settings,
-        "events": events,
-    }
+    ctx = worker_context(settings, sessions, store_from_settings(settings), events)
     # one at a time: every session of a test shares one connection (the rolled-back
     # transaction), which cannot serve two jobs' statements at once
     return InProcessJobs(JOBS, ctx=ctx, autostart=False, concurrency=1)

@@ -213,15 +213,11 @@ async def test_events_cross_processes_through_redis(
     from server.core.events import RedisBus
     from server.core.jobs import InProcessJobs
     from server.storage import store_from_settings
+    from workers.context import worker_context
     from workers.jobs import JOBS
 
     worker_bus, api_bus = RedisBus(REDIS_URL), RedisBus(REDIS_URL)
-    ctx = {
-        "sessions": sessions,
-        "store": store_from_settings(settings),
-        "settings": settings,
-        "events": worker_bus,
-    }
+    ctx = worker_context(settings, sessions, store_from_settings(settings), worker_bus)
     worker = InProcessJobs(JOBS, ctx=ctx, autostart=False, concurrency=1)
     port = free_port()
     app = create_app(settings, sessions=sessions, jobs=worker, events=api_bus)
