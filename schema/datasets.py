@@ -47,7 +47,7 @@ from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError
 from server.core.jobs import WRITE_PROVENANCE
 from server.core.pagination import paginate
-from server.datasets import service
+from server.datasets import queries, service
 from server.datasets import uploads as uploads_service
 from server.datasets.downloads import issue_download
 from server.models.enums import AccessLevel as AccessLevelEnum
@@ -139,7 +139,7 @@ class DatasetFile(relay.Node):
 
     @strawberry.field
     async def artifacts(self, info: Info) -> list[Artifact]:
-        rows = await info.context.loaders.many(service.artifacts_by_file).load(self.id)
+        rows = await info.context.loaders.many(queries.artifacts_by_file).load(self.id)
         return [
             Artifact(kind=a.kind, size=Long(a.size), sha256=a.sha256, media_type=a.media_type)
             for a in rows
@@ -151,7 +151,7 @@ class DatasetFile(relay.Node):
     async def preview(self, info: Info) -> JSON | None:
         if not await self._readable(info):
             return None
-        rows = await info.context.loaders.many(service.artifacts_by_file).load(self.id)
+        rows = await info.context.loaders.many(queries.artifacts_by_file).load(self.id)
         found = [a for a in rows if a.kind == "preview"]
         if not found:
             return None
@@ -176,7 +176,7 @@ class DatasetFile(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[DatasetFile | None]:
-        loader = info.context.loaders.one_visible(service.files_by_id)
+        loader = info.context.loaders.one_visible(queries.files_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -253,7 +253,7 @@ class Upload(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Upload | None]:
-        loader = info.context.loaders.one_visible(service.uploads_by_id)
+        loader = info.context.loaders.one_visible(queries.uploads_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -282,24 +282,24 @@ class DatasetVersion(VersionProvenanceFields, relay.Node):
 
     @strawberry.field
     async def files(self, info: Info) -> list[DatasetFile]:
-        rows = await info.context.loaders.many(service.files_by_version).load(self.id)
+        rows = await info.context.loaders.many(queries.files_by_version).load(self.id)
         return [DatasetFile.from_row(r) for r in rows]
 
     @strawberry.field
     async def uploads(self, info: Info) -> list[Upload]:
-        rows = await info.context.loaders.many(service.uploads_by_version).load(self.id)
+        rows = await info.context.loaders.many(queries.uploads_by_version).load(self.id)
         return [Upload.from_row(r) for r in rows]
 
     @strawberry.field
     async def dataset(self, info: Info) -> Dataset | None:
-        row = await info.context.loaders.one_visible(service.datasets_by_id).load(self.dataset_id)
+        row = await info.context.loaders.one_visible(queries.datasets_by_id).load(self.dataset_id)
         return Dataset.from_row(row) if row is not None else None
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[DatasetVersion | None]:
-        loader = info.context.loaders.one_visible(service.versions_by_id)
+        loader = info.context.loaders.one_visible(queries.versions_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -355,23 +355,23 @@ class Dataset(relay.Node):
 
     @strawberry.field
     async def themes(self, info: Info) -> list[Theme]:
-        rows = await info.context.loaders.many(service.themes_by_dataset).load(self.id)
+        rows = await info.context.loaders.many(queries.themes_by_dataset).load(self.id)
         return [Theme.from_row(r) for r in rows]
 
     @strawberry.field(description="Oldest first")
     async def versions(self, info: Info) -> list[DatasetVersion]:
-        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        rows = await info.context.loaders.many(queries.versions_by_dataset).load(self.id)
         return [DatasetVersion.from_row(r) for r in rows]
 
     @strawberry.field(description="The newest published version, if any")
     async def latest_version(self, info: Info) -> DatasetVersion | None:
-        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        rows = await info.context.loaders.many(queries.versions_by_dataset).load(self.id)
         published = [r for r in rows if r.state == VersionStateEnum.PUBLISHED]
         return DatasetVersion.from_row(published[-1]) if published else None
 
     @strawberry.field(description="The open draft, if any")
     async def draft(self, info: Info) -> DatasetVersion | None:
-        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        rows = await info.context.loaders.many(queries.versions_by_dataset).load(self.id)
         drafts = [r for r in rows if r.state == VersionStateEnum.DRAFT]
         return DatasetVersion.from_row(drafts[-1]) if drafts else None
 
@@ -379,7 +379,7 @@ class Dataset(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Dataset | None]:
-        loader = info.context.loaders.one_visible(service.datasets_by_id)
+        loader = info.context.loaders.one_visible(queries.datasets_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -391,7 +391,7 @@ class ProjectDatasetFields:
     @strawberry.field(description="The project's datasets that you may see")
     async def datasets(self, info: Info) -> list[Dataset]:
         project_id = self.id  # type: ignore[attr-defined]
-        rows = await info.context.loaders.many_visible(service.datasets_by_project).load(project_id)
+        rows = await info.context.loaders.many_visible(queries.datasets_by_project).load(project_id)
         return [Dataset.from_row(r) for r in rows]
 
 
@@ -474,10 +474,10 @@ class DatasetStats:
     by_access_level: list[AccessLevelCount]
 
 
-def _dataset_filter(filter: DatasetFilter | None) -> service.DatasetFilter | None:
+def _dataset_filter(filter: DatasetFilter | None) -> queries.DatasetFilter | None:
     if filter is None:
         return None
-    flt = service.DatasetFilter(country=filter.country, access_level=filter.access_level)
+    flt = queries.DatasetFilter(country=filter.country, access_level=filter.access_level)
     if filter.project_id is not None:
         flt.project_id = decode_id(filter.project_id, "Project", "filter.projectId")
     if filter.institution_id is not None:
@@ -494,7 +494,7 @@ class DatasetQueries:
         principal = info.context.principal
 
         async def op(session: Any) -> dict[AccessLevelEnum, int]:
-            return await service.dataset_counts(session, principal, _dataset_filter(filter))
+            return await queries.dataset_counts(session, principal, _dataset_filter(filter))
 
         counts = await read(info, op)
         return DatasetStats(
@@ -519,7 +519,7 @@ class DatasetQueries:
 
         async def op(session: Any) -> Any:
             flt = _dataset_filter(filter)
-            stmt = await service.datasets_query(session, principal, flt)
+            stmt = await queries.datasets_query(session, principal, flt)
             return await paginate(
                 session, stmt, models.Dataset.id, page_args(first, after, last, before)
             )

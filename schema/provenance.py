@@ -185,7 +185,7 @@ class VersionLineage:
         self, info: Info
     ) -> Annotated[DatasetVersion, strawberry.lazy("schema.datasets")] | None:
         from schema.datasets import DatasetVersion
-        from server.datasets.service import versions_by_id
+        from server.datasets.queries import versions_by_id
 
         if self.version_pk is None:
             return None

@@ -20,7 +20,7 @@ from schema.scalars import Long
 from server.core.errors import DomainError
 from server.core.events import CATCH_UP_SECONDS, RECHECK_SECONDS, or_every, upload_channel
 from server.core.jobs import PROCESS_UPLOAD
-from server.datasets import service as datasets
+from server.datasets import queries as datasets
 from server.datasets import uploads as service
 from server.datasets.upload_states import FINAL, passed_through
 from server.models.enums import UploadState
