@@ -36,14 +36,14 @@ from server.models import (
     TrainingParticipant,
 )
 from server.models.enums import CourseType, EquipmentStatus
+from server.projects.queries import partner_countries
 from server.projects.service import (
     PARTNER_ROLES,
     check_within_project,
-    partner_countries,
     require_project_editor,
     visible_project,
 )
-from server.themes.service import theme_subtree_ids
+from server.themes.queries import theme_subtree_ids
 
 # Knowledge Co-Creation Program courses are held in Japan; the others outside it.
 KCCP_COURSES = frozenset(

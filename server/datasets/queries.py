@@ -24,7 +24,7 @@ from server.models import (
     Upload,
 )
 from server.models.enums import AccessLevel
-from server.projects.service import in_partner_country, in_theme
+from server.projects.queries import in_partner_country, in_theme
 
 
 @dataclass

@@ -46,12 +46,10 @@ from server.models.cooperation import (
     MonitoringReport,
 )
 from server.models.enums import DacRating, EvaluationKind, ProjectPhase
+from server.projects.queries import completion_date, in_partner_country, in_theme
 from server.projects.service import (
     EX_POST_DELAY_YEARS,
     check_within_project,
-    completion_date,
-    in_partner_country,
-    in_theme,
     require_project_editor,
     visible_project,
 )

@@ -27,12 +27,8 @@ from server.core.errors import Collector, DomainError, NotFound
 from server.core.validation import check_url, clean_text, normalize_licence
 from server.models import LearningMaterial, Project
 from server.models.enums import MaterialKind
-from server.projects.service import (
-    in_partner_country,
-    in_theme,
-    require_project_editor,
-    visible_project,
-)
+from server.projects.queries import in_partner_country, in_theme
+from server.projects.service import require_project_editor, visible_project
 
 LICENCE_MAX = 100  # learning_materials.licence is String(100)
 

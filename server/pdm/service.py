@@ -39,10 +39,9 @@ from server.models import (
     Project,
 )
 from server.models.enums import PdmLevel
+from server.projects.queries import in_partner_country, in_theme
 from server.projects.service import (
     check_within_project,
-    in_partner_country,
-    in_theme,
     require_project_editor,
     visible_project,
 )
