@@ -1,10 +1,9 @@
 """Datasets, written: createDataset, updateDataset, publishDatasetVersion, startDatasetDraft,
-removeDatasetFile; and `payload`, the one shape of every dataset and upload mutation."""
+removeDatasetFile (all with the upload scope)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,53 +19,32 @@ from schema.datasets.types import (
     DatasetVersionPayload,
     UpdateDatasetInput,
 )
-from schema.errors import UserError, mutate
-from schema.institutions import given
+from schema.inputs import given
+from schema.payloads import payload
 from server import models
 from server.access.auth import Principal
 from server.core.jobs import WRITE_PROVENANCE
 from server.datasets import service
 
-R = TypeVar("R")
-P = TypeVar("P")
-
 DATASET_FIELDS = ("title", "description", "keywords", "licence", "access_level", "embargo_until")
-
-
-async def payload(
-    info: Info,
-    op: Callable[[AsyncSession, Principal], Awaitable[R]],
-    done: Callable[[R], P],
-    failed: Callable[[list[UserError]], P],
-) -> P:
-    """Run `op` as one unit of work with the upload scope; its result, or its errors, as the
-    mutation's payload."""
-    result = await mutate(info, op, scope="upload")
-    if isinstance(result, list):
-        return failed(result)
-    return done(result)
 
 
 async def _dataset_payload(
     info: Info, op: Callable[[AsyncSession, Principal], Awaitable[models.Dataset]]
 ) -> DatasetPayload:
-    return await payload(
-        info,
-        op,
-        lambda row: DatasetPayload(dataset=Dataset.from_row(row)),
-        lambda errors: DatasetPayload(errors=errors),
-    )
+    def done(row: models.Dataset) -> DatasetPayload:
+        return DatasetPayload(dataset=Dataset.from_row(row))
+
+    return await payload(info, op, DatasetPayload, done, scope="upload")
 
 
 async def _version_payload(
     info: Info, op: Callable[[AsyncSession, Principal], Awaitable[models.DatasetVersion]]
 ) -> DatasetVersionPayload:
-    return await payload(
-        info,
-        op,
-        lambda row: DatasetVersionPayload(version=DatasetVersion.from_row(row)),
-        lambda errors: DatasetVersionPayload(errors=errors),
-    )
+    def done(row: models.DatasetVersion) -> DatasetVersionPayload:
+        return DatasetVersionPayload(version=DatasetVersion.from_row(row))
+
+    return await payload(info, op, DatasetVersionPayload, done, scope="upload")
 
 
 def _theme_ids(ids: list[relay.GlobalID] | None) -> list[int]:

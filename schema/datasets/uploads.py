@@ -13,7 +13,6 @@ from strawberry.file_uploads import Upload as FileUpload
 
 from schema.connections import decode_id
 from schema.context import Context, Info
-from schema.datasets.mutations import payload
 from schema.datasets.types import (
     StartUploadPayload,
     Upload,
@@ -21,6 +20,7 @@ from schema.datasets.types import (
     UploadPart,
     UploadPayload,
 )
+from schema.payloads import payload
 from schema.scalars import Long
 from server import models
 from server.access.auth import Principal
@@ -52,25 +52,21 @@ def _instructions(ticket: service.UploadTicket) -> UploadInstructions:
 async def _start_payload(
     info: Info, op: Callable[[AsyncSession, Principal], Awaitable[service.UploadTicket]]
 ) -> StartUploadPayload:
-    return await payload(
-        info,
-        op,
-        lambda ticket: StartUploadPayload(
+    def done(ticket: service.UploadTicket) -> StartUploadPayload:
+        return StartUploadPayload(
             upload=Upload.from_row(ticket.upload), instructions=_instructions(ticket)
-        ),
-        lambda errors: StartUploadPayload(errors=errors),
-    )
+        )
+
+    return await payload(info, op, StartUploadPayload, done, scope="upload")
 
 
 async def _upload_payload(
     info: Info, op: Callable[[AsyncSession, Principal], Awaitable[models.Upload]]
 ) -> UploadPayload:
-    return await payload(
-        info,
-        op,
-        lambda row: UploadPayload(upload=Upload.from_row(row)),
-        lambda errors: UploadPayload(errors=errors),
-    )
+    def done(row: models.Upload) -> UploadPayload:
+        return UploadPayload(upload=Upload.from_row(row))
+
+    return await payload(info, op, UploadPayload, done, scope="upload")
 
 
 @strawberry.type

@@ -10,7 +10,7 @@ from strawberry import relay
 
 from schema.connections import decode_id
 from schema.context import Info
-from schema.errors import mutate
+from schema.payloads import payload
 from schema.provenance.types import (
     FixityCheckPayload,
     RegisterDerivationInput,
@@ -44,10 +44,10 @@ class ProvenanceMutations:
             assert version is not None
             return version
 
-        result = await mutate(info, op)
-        if isinstance(result, list):
-            return RegisterDerivationPayload(errors=result)
-        return RegisterDerivationPayload(version=DatasetVersion.from_row(result))
+        def done(row: models.DatasetVersion) -> RegisterDerivationPayload:
+            return RegisterDerivationPayload(version=DatasetVersion.from_row(row))
+
+        return await payload(info, op, RegisterDerivationPayload, done)
 
     @strawberry.mutation(
         description="Re-hash a version's raw objects in the background and record the outcome"
@@ -64,7 +64,6 @@ class ProvenanceMutations:
             ctx.enqueue_after_commit(FIXITY_CHECK, vid, run_id, job_id=f"fixity:{vid}:{run_id}")
             return run_id
 
-        result = await mutate(info, op)
-        if isinstance(result, list):
-            return FixityCheckPayload(errors=result)
-        return FixityCheckPayload(run_id=result)
+        return await payload(
+            info, op, FixityCheckPayload, lambda run: FixityCheckPayload(run_id=run)
+        )
