@@ -18,7 +18,13 @@ from schema.audit import AuditQueries
 from schema.compiled import CompilingExecutor
 from schema.compiled.mapping import resolve_fields
 from schema.cooperation import CooperationMutations, CooperationQueries
-from schema.datasets import DatasetMutations, DatasetQueries
+from schema.datasets import (
+    DatasetMutations,
+    DatasetQueries,
+    UploadMutations,
+    UploadQueries,
+    UploadSubscriptions,
+)
 from schema.errors import should_mask
 from schema.evaluation import EvaluationMutations, EvaluationQueries
 from schema.institutions import InstitutionMutations, InstitutionQueries
@@ -30,7 +36,6 @@ from schema.researchers import ResearcherMutations, ResearcherQueries
 from schema.scalars import SCALARS
 from schema.search import SearchQueries
 from schema.themes import ThemeMutations, ThemeQueries
-from schema.uploads import UploadMutations, UploadQueries, UploadSubscriptions
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 

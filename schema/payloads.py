@@ -27,10 +27,12 @@ async def payload(
     op: Callable[[AsyncSession, Principal], Awaitable[R]],
     failed: Failed[P],
     done: Callable[[R], P],
+    *,
+    scope: str = "write",
 ) -> P:
-    """Runs `op` as the mutation's unit of work (`mutate`) and answers with `done(row)`, or
-    with `failed(errors=...)` when it was refused."""
-    result = await mutate(info, op)
+    """Runs `op` as the mutation's unit of work (`mutate`, the token holding `scope`) and
+    answers with `done(row)`, or with `failed(errors=...)` when it was refused."""
+    result = await mutate(info, op, scope=scope)
     if isinstance(result, list):
         return failed(errors=result)
     return done(result)

@@ -15,7 +15,7 @@ from schema.errors import read
 from schema.institutions import Institution
 from schema.projects import Project
 from schema.researchers import Researcher
-from server.datasets.service import datasets_by_id
+from server.datasets.queries import datasets_by_id
 from server.search import queries as service
 
 SearchType = strawberry.enum(service.SearchType, name="SearchType")

@@ -297,7 +297,7 @@ def root_researchers(
 def root_datasets(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.datasets.service import DatasetFilter, datasets_filtered
+    from server.datasets.queries import DatasetFilter, datasets_filtered
     from server.projects.queries import in_theme_tree
 
     flt = args.get("filter")

@@ -14,7 +14,7 @@ from server.access.auth import Principal
 from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError, Forbidden, NotFound
 from server.core.url_signing import UrlSigner
-from server.datasets.service import files_by_id
+from server.datasets.queries import files_by_id
 from server.models import DatasetFile
 from server.storage import ObjectStore, UnsupportedOperation
 

@@ -1,4 +1,4 @@
-"""Datasets and versions: types, queries, mutations."""
+"""Datasets, versions, files and uploads: the GraphQL types, inputs and payloads."""
 
 from __future__ import annotations
 
@@ -28,17 +28,10 @@ from schema.compiled.compiler import (
     version_uploads,
 )
 from schema.compiled.mapping import compiled
-from schema.connections import (
-    Connection,
-    connection,
-    decode_id,
-    load_nodes,
-    page_args,
-    project_node,
-)
+from schema.connections import load_nodes, project_node
 from schema.context import Info
-from schema.errors import PublicError, UserError, mutate, read
-from schema.institutions import Institution, given
+from schema.errors import PublicError, UserError
+from schema.institutions import Institution
 from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
 from schema.scalars import Long
@@ -46,9 +39,7 @@ from schema.themes import Theme
 from server import models
 from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError
-from server.core.jobs import WRITE_PROVENANCE
-from server.core.pagination import paginate
-from server.datasets import service
+from server.datasets import queries as reads
 from server.datasets import uploads as uploads_service
 from server.datasets.downloads import issue_download
 from server.models.enums import AccessLevel as AccessLevelEnum
@@ -140,7 +131,7 @@ class DatasetFile(relay.Node):
 
     @strawberry.field
     async def artifacts(self, info: Info) -> list[Artifact]:
-        rows = await info.context.loaders.many(service.artifacts_by_file).load(self.id)
+        rows = await info.context.loaders.many(reads.artifacts_by_file).load(self.id)
         return [
             Artifact(kind=a.kind, size=Long(a.size), sha256=a.sha256, media_type=a.media_type)
             for a in rows
@@ -152,7 +143,7 @@ class DatasetFile(relay.Node):
     async def preview(self, info: Info) -> JSON | None:
         if not await self._readable(info):
             return None
-        rows = await info.context.loaders.many(service.artifacts_by_file).load(self.id)
+        rows = await info.context.loaders.many(reads.artifacts_by_file).load(self.id)
         found = [a for a in rows if a.kind == "preview"]
         if not found:
             return None
@@ -177,7 +168,7 @@ class DatasetFile(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[DatasetFile | None]:
-        loader = info.context.loaders.one_visible(service.files_by_id)
+        loader = info.context.loaders.one_visible(reads.files_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -254,7 +245,7 @@ class Upload(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Upload | None]:
-        loader = info.context.loaders.one_visible(service.uploads_by_id)
+        loader = info.context.loaders.one_visible(reads.uploads_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -283,24 +274,24 @@ class DatasetVersion(VersionProvenanceFields, relay.Node):
 
     @strawberry.field
     async def files(self, info: Info) -> list[DatasetFile]:
-        rows = await info.context.loaders.many(service.files_by_version).load(self.id)
+        rows = await info.context.loaders.many(reads.files_by_version).load(self.id)
         return [DatasetFile.from_row(r) for r in rows]
 
     @strawberry.field
     async def uploads(self, info: Info) -> list[Upload]:
-        rows = await info.context.loaders.many(service.uploads_by_version).load(self.id)
+        rows = await info.context.loaders.many(reads.uploads_by_version).load(self.id)
         return [Upload.from_row(r) for r in rows]
 
     @strawberry.field
     async def dataset(self, info: Info) -> Dataset | None:
-        row = await info.context.loaders.one_visible(service.datasets_by_id).load(self.dataset_id)
+        row = await info.context.loaders.one_visible(reads.datasets_by_id).load(self.dataset_id)
         return Dataset.from_row(row) if row is not None else None
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[DatasetVersion | None]:
-        loader = info.context.loaders.one_visible(service.versions_by_id)
+        loader = info.context.loaders.one_visible(reads.versions_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -356,23 +347,23 @@ class Dataset(relay.Node):
 
     @strawberry.field
     async def themes(self, info: Info) -> list[Theme]:
-        rows = await info.context.loaders.many(service.themes_by_dataset).load(self.id)
+        rows = await info.context.loaders.many(reads.themes_by_dataset).load(self.id)
         return [Theme.from_row(r) for r in rows]
 
     @strawberry.field(description="Oldest first")
     async def versions(self, info: Info) -> list[DatasetVersion]:
-        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        rows = await info.context.loaders.many(reads.versions_by_dataset).load(self.id)
         return [DatasetVersion.from_row(r) for r in rows]
 
     @strawberry.field(description="The newest published version, if any")
     async def latest_version(self, info: Info) -> DatasetVersion | None:
-        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        rows = await info.context.loaders.many(reads.versions_by_dataset).load(self.id)
         published = [r for r in rows if r.state == VersionStateEnum.PUBLISHED]
         return DatasetVersion.from_row(published[-1]) if published else None
 
     @strawberry.field(description="The open draft, if any")
     async def draft(self, info: Info) -> DatasetVersion | None:
-        rows = await info.context.loaders.many(service.versions_by_dataset).load(self.id)
+        rows = await info.context.loaders.many(reads.versions_by_dataset).load(self.id)
         drafts = [r for r in rows if r.state == VersionStateEnum.DRAFT]
         return DatasetVersion.from_row(drafts[-1]) if drafts else None
 
@@ -380,19 +371,19 @@ class Dataset(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Dataset | None]:
-        loader = info.context.loaders.one_visible(service.datasets_by_id)
+        loader = info.context.loaders.one_visible(reads.datasets_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
 @compiled(partial=True, datasets=project_datasets)
 @strawberry.type
 class ProjectDatasetFields:
-    """Fields this module adds to the Project type (a mixin of schema.projects.Project)."""
+    """Fields this package adds to the Project type (a mixin of schema.projects.Project)."""
 
     @strawberry.field(description="The project's datasets that you may see")
     async def datasets(self, info: Info) -> list[Dataset]:
         project_id = self.id  # type: ignore[attr-defined]
-        rows = await info.context.loaders.many_visible(service.datasets_by_project).load(project_id)
+        rows = await info.context.loaders.many_visible(reads.datasets_by_project).load(project_id)
         return [Dataset.from_row(r) for r in rows]
 
 
@@ -442,27 +433,6 @@ class DatasetVersionPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-DATASET_FIELDS = ("title", "description", "keywords", "licence", "access_level", "embargo_until")
-
-
-def _theme_ids(ids: list[relay.GlobalID] | None) -> list[int]:
-    return [decode_id(gid, "Theme", "themeIds") for gid in ids or []]
-
-
-async def _dataset_payload(info: Info, op: Any) -> DatasetPayload:
-    result = await mutate(info, op, scope="upload")
-    if isinstance(result, list):
-        return DatasetPayload(errors=result)
-    return DatasetPayload(dataset=Dataset.from_row(result))
-
-
-async def _version_payload(info: Info, op: Any) -> DatasetVersionPayload:
-    result = await mutate(info, op, scope="upload")
-    if isinstance(result, list):
-        return DatasetVersionPayload(errors=result)
-    return DatasetVersionPayload(version=DatasetVersion.from_row(result))
-
-
 @strawberry.type
 class AccessLevelCount:
     access_level: AccessLevel  # type: ignore[valid-type]
@@ -475,117 +445,29 @@ class DatasetStats:
     by_access_level: list[AccessLevelCount]
 
 
-def _dataset_filter(filter: DatasetFilter | None) -> service.DatasetFilter | None:
-    if filter is None:
-        return None
-    flt = service.DatasetFilter(country=filter.country, access_level=filter.access_level)
-    if filter.project_id is not None:
-        flt.project_id = decode_id(filter.project_id, "Project", "filter.projectId")
-    if filter.institution_id is not None:
-        flt.institution_id = decode_id(filter.institution_id, "Institution", "filter.institutionId")
-    if filter.theme_id is not None:
-        flt.theme_id = decode_id(filter.theme_id, "Theme", "filter.themeId")
-    return flt
+@strawberry.type
+class UploadPart:
+    part_number: int
+    url: str
+
+
+@strawberry.type(description="Where to send the bytes: one PUT URL, or a URL per part")
+class UploadInstructions:
+    put_url: str | None
+    part_size: Long | None
+    part_count: int | None
+    parts: list[UploadPart]
+    expires_at: dt.datetime | None
 
 
 @strawberry.type
-class DatasetQueries:
-    @strawberry.field(description="How many datasets you may see, per access level")
-    async def dataset_stats(self, info: Info, filter: DatasetFilter | None = None) -> DatasetStats:
-        principal = info.context.principal
-
-        async def op(session: Any) -> dict[AccessLevelEnum, int]:
-            return await service.dataset_counts(session, principal, _dataset_filter(filter))
-
-        counts = await read(info, op)
-        return DatasetStats(
-            total=sum(counts.values()),
-            by_access_level=[
-                AccessLevelCount(access_level=level, count=counts.get(level, 0))
-                for level in AccessLevelEnum
-            ],
-        )
-
-    @strawberry.field(description="Datasets you may see")
-    async def datasets(
-        self,
-        info: Info,
-        filter: DatasetFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Dataset]:
-        principal = info.context.principal
-
-        async def op(session: Any) -> Any:
-            flt = _dataset_filter(filter)
-            stmt = await service.datasets_query(session, principal, flt)
-            return await paginate(
-                session, stmt, models.Dataset.id, page_args(first, after, last, before)
-            )
-
-        return connection(await read(info, op), Dataset.from_row)
+class StartUploadPayload:
+    upload: Upload | None = None
+    instructions: UploadInstructions | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class DatasetMutations:
-    @strawberry.mutation(description="A new dataset, with version 1 open as a draft")
-    async def create_dataset(self, info: Info, input: CreateDatasetInput) -> DatasetPayload:
-        async def op(session: Any, principal: Any) -> models.Dataset:
-            values = given(input, *DATASET_FIELDS)
-            values["theme_ids"] = _theme_ids(input.theme_ids)
-            return await service.create_dataset(
-                session,
-                principal,
-                decode_id(input.project_id, "Project", "projectId"),
-                decode_id(input.owner_institution_id, "Institution", "ownerInstitutionId"),
-                values,
-            )
-
-        return await _dataset_payload(info, op)
-
-    @strawberry.mutation
-    async def update_dataset(self, info: Info, input: UpdateDatasetInput) -> DatasetPayload:
-        async def op(session: Any, principal: Any) -> models.Dataset:
-            values = given(input, *DATASET_FIELDS)
-            if input.theme_ids is not strawberry.UNSET:
-                values["theme_ids"] = _theme_ids(input.theme_ids)
-            dataset_id = decode_id(input.id, "Dataset", "id")
-            return await service.update_dataset(session, principal, dataset_id, values)
-
-        return await _dataset_payload(info, op)
-
-    @strawberry.mutation(description="Freeze a draft for ever; a new draft starts from it")
-    async def publish_dataset_version(
-        self, info: Info, version_id: relay.GlobalID, note: str | None = None
-    ) -> DatasetVersionPayload:
-        async def op(session: Any, principal: Any) -> models.DatasetVersion:
-            vid = decode_id(version_id, "DatasetVersion", "versionId")
-            version = await service.publish_version(session, principal, vid, note)
-            # once committed: the PROV and RO-Crate copies beside the data
-            job = f"{WRITE_PROVENANCE}:{vid}:published"
-            info.context.enqueue_after_commit(WRITE_PROVENANCE, vid, job_id=job)
-            return version
-
-        return await _version_payload(info, op)
-
-    @strawberry.mutation(description="Open the next version as a draft with the latest files")
-    async def start_dataset_draft(
-        self, info: Info, dataset_id: relay.GlobalID
-    ) -> DatasetVersionPayload:
-        async def op(session: Any, principal: Any) -> models.DatasetVersion:
-            did = decode_id(dataset_id, "Dataset", "datasetId")
-            return await service.start_draft(session, principal, did)
-
-        return await _version_payload(info, op)
-
-    @strawberry.mutation(description="Take a file out of a draft version")
-    async def remove_dataset_file(
-        self, info: Info, file_id: relay.GlobalID
-    ) -> DatasetVersionPayload:
-        async def op(session: Any, principal: Any) -> models.DatasetVersion:
-            fid = decode_id(file_id, "DatasetFile", "fileId")
-            return await service.remove_file(session, principal, fid)
-
-        return await _version_payload(info, op)
+class UploadPayload:
+    upload: Upload | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)

@@ -1,14 +1,15 @@
-"""Programme analytics: theme statistics, the collaboration network, activity over time."""
+"""Programme analytics: the GraphQL types of theme statistics, the collaboration network and
+activity over time."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from schema.connections import decode_id
 from schema.context import Info
 from schema.errors import read
 from schema.evaluation import DacRating
@@ -18,7 +19,6 @@ from schema.projects import ProjectPhase
 from schema.scalars import Long
 from schema.themes import Theme
 from server import analytics as service
-from server.models.enums import ProjectPhase as ProjectPhaseEnum
 
 
 @strawberry.input(description="Narrows analytics to projects matching every given list")
@@ -32,17 +32,6 @@ class StatsFilter:
     phases: list[ProjectPhase] | None = None  # type: ignore[valid-type]
     years: list[int] | None = strawberry.field(
         default=None, description="Years in which projects started"
-    )
-
-
-def to_filter(flt: StatsFilter | None) -> service.StatsFilter:
-    if flt is None:
-        return service.StatsFilter()
-    return service.StatsFilter(
-        themes=[decode_id(t, "Theme", "filter.themes") for t in flt.themes or []],
-        countries=list(flt.countries or []),
-        phases=[ProjectPhaseEnum(p) for p in flt.phases or []],
-        years=list(flt.years or []),
     )
 
 
@@ -172,7 +161,7 @@ class ThemeStats:
     async def _figures(self, info: Info, dimension: service.Dimension) -> dict[Any, StatsFigures]:
         principal = info.context.principal
 
-        async def op(session: Any) -> dict[Any, service.Figures]:
+        async def op(session: AsyncSession) -> dict[Any, service.Figures]:
             return await service.figures(session, principal, self.filter, dimension)
 
         return {k: StatsFigures.of(f) for k, f in (await read(info, op)).items()}
@@ -218,7 +207,7 @@ class ThemeStats:
     async def matrix(self, info: Info) -> list[ThemeCountryCell]:
         principal = info.context.principal
 
-        async def op(session: Any) -> list[service.Cell]:
+        async def op(session: AsyncSession) -> list[service.Cell]:
             return await service.theme_country_matrix(session, principal, self.filter)
 
         return [
@@ -290,73 +279,3 @@ class ActivityPoint:
     @strawberry.field
     async def theme(self, info: Info) -> Theme:
         return Theme.from_row(present(await info.context.loaders.theme_by_id.load(self.theme_id)))
-
-
-@strawberry.type
-class AnalyticsQueries:
-    @strawberry.field(description="Programme figures by theme, country, phase, year and SDG")
-    def theme_stats(self, filter: StatsFilter | None = None) -> ThemeStats:
-        return ThemeStats(filter=to_filter(filter))
-
-    @strawberry.field(description="Institutions as nodes, shared projects and datasets as edges")
-    async def collaboration_network(
-        self,
-        info: Info,
-        filter: StatsFilter | None = None,
-        max_edges: Annotated[
-            int,
-            strawberry.argument(
-                description="Keep the strongest edges (most shared projects), "
-                f"at most {service.MAX_EDGES}"
-            ),
-        ] = 500,
-    ) -> CollaborationNetwork:
-        principal, flt = info.context.principal, to_filter(filter)
-
-        async def op(session: Any) -> service.Network:
-            return await service.collaboration_network(session, principal, flt, max_edges)
-
-        net = await read(info, op)
-        return CollaborationNetwork(
-            nodes=[
-                NetworkNode(
-                    institution_id=n.id,
-                    name=n.name,
-                    country_code=n.country,
-                    kind=n.kind,
-                    side=n.side,
-                    projects=n.projects,
-                )
-                for n in net.nodes
-            ],
-            edges=[
-                NetworkEdge(
-                    source=relay.GlobalID("Institution", str(e.source)),
-                    target=relay.GlobalID("Institution", str(e.target)),
-                    shared_projects=e.projects,
-                    shared_datasets=e.datasets,
-                    japan_partner=e.japan_partner,
-                    weight=e.projects + e.datasets,
-                )
-                for e in net.edges
-            ],
-        )
-
-    @strawberry.field(description="Projects started and datasets published per month per theme")
-    async def activity_time_series(
-        self, info: Info, filter: StatsFilter | None = None
-    ) -> list[ActivityPoint]:
-        principal, flt = info.context.principal, to_filter(filter)
-
-        async def op(session: Any) -> list[service.Point]:
-            return await service.activity_series(session, principal, flt)
-
-        return [
-            ActivityPoint(
-                theme_id=p.theme_id,
-                month=p.month,
-                projects_started=p.projects,
-                datasets_published=p.datasets,
-            )
-            for p in await read(info, op)
-        ]

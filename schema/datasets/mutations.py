@@ -1,0 +1,114 @@
+"""Datasets, written: createDataset, updateDataset, publishDatasetVersion, startDatasetDraft,
+removeDatasetFile (all with the upload scope)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
+
+from schema.connections import decode_id
+from schema.context import Info
+from schema.datasets.types import (
+    CreateDatasetInput,
+    Dataset,
+    DatasetPayload,
+    DatasetVersion,
+    DatasetVersionPayload,
+    UpdateDatasetInput,
+)
+from schema.inputs import given
+from schema.payloads import payload
+from server import models
+from server.access.auth import Principal
+from server.core.jobs import WRITE_PROVENANCE
+from server.datasets import service
+
+DATASET_FIELDS = ("title", "description", "keywords", "licence", "access_level", "embargo_until")
+
+
+async def _dataset_payload(
+    info: Info, op: Callable[[AsyncSession, Principal], Awaitable[models.Dataset]]
+) -> DatasetPayload:
+    def done(row: models.Dataset) -> DatasetPayload:
+        return DatasetPayload(dataset=Dataset.from_row(row))
+
+    return await payload(info, op, DatasetPayload, done, scope="upload")
+
+
+async def _version_payload(
+    info: Info, op: Callable[[AsyncSession, Principal], Awaitable[models.DatasetVersion]]
+) -> DatasetVersionPayload:
+    def done(row: models.DatasetVersion) -> DatasetVersionPayload:
+        return DatasetVersionPayload(version=DatasetVersion.from_row(row))
+
+    return await payload(info, op, DatasetVersionPayload, done, scope="upload")
+
+
+def _theme_ids(ids: list[relay.GlobalID] | None) -> list[int]:
+    return [decode_id(gid, "Theme", "themeIds") for gid in ids or []]
+
+
+@strawberry.type
+class DatasetMutations:
+    @strawberry.mutation(description="A new dataset, with version 1 open as a draft")
+    async def create_dataset(self, info: Info, input: CreateDatasetInput) -> DatasetPayload:
+        async def op(session: AsyncSession, principal: Principal) -> models.Dataset:
+            values = given(input, *DATASET_FIELDS)
+            values["theme_ids"] = _theme_ids(input.theme_ids)
+            return await service.create_dataset(
+                session,
+                principal,
+                decode_id(input.project_id, "Project", "projectId"),
+                decode_id(input.owner_institution_id, "Institution", "ownerInstitutionId"),
+                values,
+            )
+
+        return await _dataset_payload(info, op)
+
+    @strawberry.mutation
+    async def update_dataset(self, info: Info, input: UpdateDatasetInput) -> DatasetPayload:
+        async def op(session: AsyncSession, principal: Principal) -> models.Dataset:
+            values = given(input, *DATASET_FIELDS)
+            if input.theme_ids is not strawberry.UNSET:
+                values["theme_ids"] = _theme_ids(input.theme_ids)
+            dataset_id = decode_id(input.id, "Dataset", "id")
+            return await service.update_dataset(session, principal, dataset_id, values)
+
+        return await _dataset_payload(info, op)
+
+    @strawberry.mutation(description="Freeze a draft for ever; a new draft starts from it")
+    async def publish_dataset_version(
+        self, info: Info, version_id: relay.GlobalID, note: str | None = None
+    ) -> DatasetVersionPayload:
+        async def op(session: AsyncSession, principal: Principal) -> models.DatasetVersion:
+            vid = decode_id(version_id, "DatasetVersion", "versionId")
+            version = await service.publish_version(session, principal, vid, note)
+            # once committed: the PROV and RO-Crate copies beside the data
+            job = f"{WRITE_PROVENANCE}:{vid}:published"
+            info.context.enqueue_after_commit(WRITE_PROVENANCE, vid, job_id=job)
+            return version
+
+        return await _version_payload(info, op)
+
+    @strawberry.mutation(description="Open the next version as a draft with the latest files")
+    async def start_dataset_draft(
+        self, info: Info, dataset_id: relay.GlobalID
+    ) -> DatasetVersionPayload:
+        async def op(session: AsyncSession, principal: Principal) -> models.DatasetVersion:
+            did = decode_id(dataset_id, "Dataset", "datasetId")
+            return await service.start_draft(session, principal, did)
+
+        return await _version_payload(info, op)
+
+    @strawberry.mutation(description="Take a file out of a draft version")
+    async def remove_dataset_file(
+        self, info: Info, file_id: relay.GlobalID
+    ) -> DatasetVersionPayload:
+        async def op(session: AsyncSession, principal: Principal) -> models.DatasetVersion:
+            fid = decode_id(file_id, "DatasetFile", "fileId")
+            return await service.remove_file(session, principal, fid)
+
+        return await _version_payload(info, op)

@@ -1,0 +1,192 @@
+"""Datasets and their versions, read: the filters, the statements the compiled path shares,
+and the batch reads behind the dataloaders (each keyed by id, in the principal's sight)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access.auth import Principal
+from server.access.visibility import dataset_visible
+from server.core.db import group_rows
+from server.models import (
+    Artifact,
+    Dataset,
+    DatasetFile,
+    DatasetTheme,
+    DatasetVersion,
+    Project,
+    Theme,
+    Upload,
+)
+from server.models.enums import AccessLevel
+from server.projects.queries import in_partner_country, in_theme
+
+
+@dataclass
+class DatasetFilter:
+    project_id: int | None = None
+    institution_id: int | None = None
+    theme_id: int | None = None
+    country: str | None = None
+    access_level: AccessLevel | None = None
+
+
+async def datasets_query(
+    session: AsyncSession, principal: Principal, flt: DatasetFilter | None
+) -> Select[Any]:
+    themed = None
+    if flt is not None and flt.theme_id is not None:
+        themed = await in_theme(session, flt.theme_id)
+    return datasets_filtered(principal, flt, themed)
+
+
+def datasets_filtered(
+    principal: Principal, flt: DatasetFilter | None, themed: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """The datasets the principal may see that match the filter; `themed` is the theme
+    filter's clause over projects (`in_theme`), given when the filter names a theme."""
+    stmt = select(Dataset).where(dataset_visible(principal))
+    if flt is None:
+        return stmt
+    if flt.project_id is not None:
+        stmt = stmt.where(Dataset.project_id == flt.project_id)
+    if flt.institution_id is not None:
+        stmt = stmt.where(Dataset.owner_institution_id == flt.institution_id)
+    if flt.access_level is not None:
+        stmt = stmt.where(Dataset.access_level == flt.access_level)
+    if themed is not None or flt.country:
+        projects = select(Project.id)
+        if themed is not None:
+            projects = projects.where(themed)
+        if flt.country:
+            projects = projects.where(in_partner_country(flt.country))
+        stmt = stmt.where(Dataset.project_id.in_(projects))
+    return stmt
+
+
+async def dataset_counts(
+    session: AsyncSession, principal: Principal, flt: DatasetFilter | None
+) -> dict[AccessLevel, int]:
+    """How many datasets per access level, among those the principal may see (an aggregate
+    never counts what its caller may not know exists)."""
+    visible = (await datasets_query(session, principal, flt)).subquery()
+    rows = await session.execute(
+        select(visible.c.access_level, func.count()).group_by(visible.c.access_level)
+    )
+    return {AccessLevel(level): count for level, count in rows.all()}
+
+
+async def datasets_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, Dataset]:
+    rows = await session.scalars(
+        select(Dataset).where(Dataset.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def datasets_by_project(
+    session: AsyncSession, principal: Principal, project_ids: Sequence[int]
+) -> dict[int, list[Dataset]]:
+    rows = await session.execute(
+        select(Dataset.project_id, Dataset)
+        .where(Dataset.project_id.in_(project_ids), dataset_visible(principal))
+        .order_by(Dataset.id)
+    )
+    return group_rows(rows)
+
+
+async def versions_by_dataset(
+    session: AsyncSession, dataset_ids: Sequence[int]
+) -> dict[int, list[DatasetVersion]]:
+    rows = await session.execute(
+        select(DatasetVersion.dataset_id, DatasetVersion)
+        .where(DatasetVersion.dataset_id.in_(dataset_ids))
+        .order_by(DatasetVersion.number)
+    )
+    return group_rows(rows)
+
+
+async def versions_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, DatasetVersion]:
+    rows = await session.scalars(
+        select(DatasetVersion)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetVersion.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def files_by_version(
+    session: AsyncSession, version_ids: Sequence[int]
+) -> dict[int, list[DatasetFile]]:
+    rows = await session.execute(
+        select(DatasetFile.version_id, DatasetFile)
+        .where(DatasetFile.version_id.in_(version_ids))
+        .order_by(DatasetFile.name)
+    )
+    return group_rows(rows)
+
+
+async def uploads_by_version(
+    session: AsyncSession, version_ids: Sequence[int]
+) -> dict[int, list[Upload]]:
+    rows = await session.execute(
+        select(Upload.version_id, Upload)
+        .where(Upload.version_id.in_(version_ids))
+        .order_by(Upload.id)
+    )
+    return group_rows(rows)
+
+
+async def themes_by_dataset(
+    session: AsyncSession, dataset_ids: Sequence[int]
+) -> dict[int, list[Theme]]:
+    rows = await session.execute(
+        select(DatasetTheme.dataset_id, Theme)
+        .join(Theme, Theme.id == DatasetTheme.theme_id)
+        .where(DatasetTheme.dataset_id.in_(dataset_ids))
+        .order_by(Theme.id)
+    )
+    return group_rows(rows)
+
+
+async def files_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, DatasetFile]:
+    rows = await session.scalars(
+        select(DatasetFile)
+        .join(DatasetVersion, DatasetVersion.id == DatasetFile.version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetFile.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def uploads_by_id(
+    session: AsyncSession, principal: Principal, ids: Sequence[int]
+) -> dict[int, Upload]:
+    rows = await session.scalars(
+        select(Upload)
+        .join(DatasetVersion, DatasetVersion.id == Upload.version_id)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(Upload.id.in_(ids), dataset_visible(principal))
+    )
+    return {row.id: row for row in rows}
+
+
+async def artifacts_by_file(
+    session: AsyncSession, file_ids: Sequence[int]
+) -> dict[int, list[Artifact]]:
+    rows = await session.execute(
+        select(Artifact.file_id, Artifact)
+        .where(Artifact.file_id.in_(file_ids))
+        .order_by(Artifact.kind)
+    )
+    return group_rows(rows)
