@@ -35,7 +35,7 @@ from schema.institutions import Country, Institution, given
 from schema.researchers import Researcher
 from schema.themes import Theme
 from server import models
-from server.cooperation import service
+from server.cooperation import queries, service
 from server.core.pagination import paginate
 from server.models.enums import CourseType as CourseTypeEnum
 from server.models.enums import EquipmentStatus as EquipmentStatusEnum
@@ -121,7 +121,7 @@ class ExpertDispatch(relay.Node):
 
     @strawberry.field(description="Partner researchers the expert works with")
     async def counterparts(self, info: Info) -> list[Researcher]:
-        rows = await info.context.loaders.many(service.counterparts_by_dispatch).load(self.id)
+        rows = await info.context.loaders.many(queries.counterparts_by_dispatch).load(self.id)
         return [Researcher.from_row(r) for r in rows]
 
     @classmethod
@@ -129,7 +129,7 @@ class ExpertDispatch(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[ExpertDispatch | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.dispatches_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.dispatches_by_id), node_ids, cls.from_row
         )
 
 
@@ -196,7 +196,7 @@ class TrainingCourse(relay.Node):
 
     @strawberry.field
     async def participants(self, info: Info) -> list[TrainingParticipant]:
-        rows = await info.context.loaders.many(service.participants_by_course).load(self.id)
+        rows = await info.context.loaders.many(queries.participants_by_course).load(self.id)
         return [
             TrainingParticipant(researcher=Researcher.from_row(r), institution_id=p.institution_id)
             for p, r in rows
@@ -207,7 +207,7 @@ class TrainingCourse(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[TrainingCourse | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.courses_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.courses_by_id), node_ids, cls.from_row
         )
 
 
@@ -267,7 +267,7 @@ class EquipmentItem(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[EquipmentItem | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.equipment_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.equipment_by_id), node_ids, cls.from_row
         )
 
 
@@ -283,19 +283,19 @@ class ProjectCooperationFields:
 
     @strawberry.field(description="Experts dispatched, by start date")
     async def expert_dispatches(self, info: Info) -> list[ExpertDispatch]:
-        loader = info.context.loaders.many_visible(service.dispatches_by_project)
+        loader = info.context.loaders.many_visible(queries.dispatches_by_project)
         rows = await loader.load(self.id)  # type: ignore[attr-defined]
         return [ExpertDispatch.from_row(r) for r in rows]
 
     @strawberry.field(description="Training courses, by start date")
     async def training_courses(self, info: Info) -> list[TrainingCourse]:
-        loader = info.context.loaders.many_visible(service.courses_by_project)
+        loader = info.context.loaders.many_visible(queries.courses_by_project)
         rows = await loader.load(self.id)  # type: ignore[attr-defined]
         return [TrainingCourse.from_row(r) for r in rows]
 
     @strawberry.field(description="Equipment provided, in the order recorded")
     async def equipment(self, info: Info) -> list[EquipmentItem]:
-        loader = info.context.loaders.many_visible(service.equipment_by_project)
+        loader = info.context.loaders.many_visible(queries.equipment_by_project)
         rows = await loader.load(self.id)  # type: ignore[attr-defined]
         return [EquipmentItem.from_row(r) for r in rows]
 
@@ -450,14 +450,14 @@ class CooperationQueries:
         async def op(session: Any) -> Any:
             flt = None
             if filter is not None:
-                flt = service.DispatchFilter(
+                flt = queries.DispatchFilter(
                     project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
                     host_country=filter.host_country,
                     theme_id=_opt_id(filter.theme_id, "Theme", "filter.themeId"),
                     year=filter.year,
                     origin_country=filter.origin_country,
                 )
-            stmt = await service.dispatches_query(session, principal, flt)
+            stmt = await queries.dispatches_query(session, principal, flt)
             return await paginate(
                 session, stmt, models.ExpertDispatch.id, page_args(first, after, last, before)
             )
@@ -479,7 +479,7 @@ class CooperationQueries:
         async def op(session: Any) -> Any:
             flt = None
             if filter is not None:
-                flt = service.CourseFilter(
+                flt = queries.CourseFilter(
                     project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
                     host_country=filter.host_country,
                     course_type=filter.course_type,
@@ -487,7 +487,7 @@ class CooperationQueries:
                 )
             return await paginate(
                 session,
-                service.courses_query(principal, flt),
+                queries.courses_query(principal, flt),
                 models.TrainingCourse.id,
                 page_args(first, after, last, before),
             )
@@ -509,7 +509,7 @@ class CooperationQueries:
         async def op(session: Any) -> Any:
             flt = None
             if filter is not None:
-                flt = service.EquipmentFilter(
+                flt = queries.EquipmentFilter(
                     project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
                     recipient_country=filter.recipient_country,
                     status=filter.status,
@@ -517,7 +517,7 @@ class CooperationQueries:
                 )
             return await paginate(
                 session,
-                service.equipment_query(principal, flt),
+                queries.equipment_query(principal, flt),
                 models.EquipmentItem.id,
                 page_args(first, after, last, before),
             )

@@ -33,7 +33,7 @@ from schema.connections import (
 from schema.context import Info
 from schema.errors import UserError, mutate, read
 from server.core.pagination import PageArgs, paginate
-from server.evaluation import service
+from server.evaluation import queries, service
 from server.models import cooperation as models
 from server.models.enums import DacRating as DacRatingEnum
 from server.models.enums import EvaluationKind as EvaluationKindEnum
@@ -88,7 +88,7 @@ class JccMeeting(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[JccMeeting | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.jcc_meetings_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.jcc_meetings_by_id), node_ids, cls.from_row
         )
 
 
@@ -124,7 +124,7 @@ class MonitoringReport(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[MonitoringReport | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.monitoring_reports_by_id),
+            info.context.loaders.one_visible(queries.monitoring_reports_by_id),
             node_ids,
             cls.from_row,
         )
@@ -172,7 +172,7 @@ class Evaluation(relay.Node):
 
     @strawberry.field(description="Lessons learned recorded from this evaluation")
     async def lessons_learned(self, info: Info) -> list[LessonLearned]:
-        rows = await info.context.loaders.many(service.lessons_by_evaluation).load(self.id)
+        rows = await info.context.loaders.many(queries.lessons_by_evaluation).load(self.id)
         return [LessonLearned.from_row(r) for r in rows]
 
     @classmethod
@@ -180,7 +180,7 @@ class Evaluation(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Evaluation | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.evaluations_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.evaluations_by_id), node_ids, cls.from_row
         )
 
 
@@ -211,7 +211,7 @@ class LessonLearned(relay.Node):
     async def evaluation(self, info: Info) -> Evaluation | None:
         if self.evaluation_id is None:
             return None
-        row = await info.context.loaders.one_visible(service.evaluations_by_id).load(
+        row = await info.context.loaders.one_visible(queries.evaluations_by_id).load(
             self.evaluation_id
         )
         return Evaluation.from_row(row) if row is not None else None
@@ -221,7 +221,7 @@ class LessonLearned(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[LessonLearned | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.lessons_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.lessons_by_id), node_ids, cls.from_row
         )
 
 
@@ -253,7 +253,7 @@ class FollowUpCooperation(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[FollowUpCooperation | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.follow_ups_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.follow_ups_by_id), node_ids, cls.from_row
         )
 
 
@@ -271,35 +271,35 @@ class ProjectEvaluationFields:
 
     @strawberry.field(description="Joint Coordinating Committee meetings, oldest first")
     async def jcc_meetings(self, info: Info) -> list[JccMeeting]:
-        rows = await info.context.loaders.many(service.jcc_meetings_by_project).load(
+        rows = await info.context.loaders.many(queries.jcc_meetings_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [JccMeeting.from_row(r) for r in rows]
 
     @strawberry.field(description="Monitoring reports, by period")
     async def monitoring_reports(self, info: Info) -> list[MonitoringReport]:
-        rows = await info.context.loaders.many(service.monitoring_reports_by_project).load(
+        rows = await info.context.loaders.many(queries.monitoring_reports_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [MonitoringReport.from_row(r) for r in rows]
 
     @strawberry.field(description="Evaluations, oldest first")
     async def evaluations(self, info: Info) -> list[Evaluation]:
-        rows = await info.context.loaders.many(service.evaluations_by_project).load(
+        rows = await info.context.loaders.many(queries.evaluations_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [Evaluation.from_row(r) for r in rows]
 
     @strawberry.field
     async def lessons_learned(self, info: Info) -> list[LessonLearned]:
-        rows = await info.context.loaders.many(service.lessons_by_project).load(
+        rows = await info.context.loaders.many(queries.lessons_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [LessonLearned.from_row(r) for r in rows]
 
     @strawberry.field(description="Follow-up cooperation after completion")
     async def follow_ups(self, info: Info) -> list[FollowUpCooperation]:
-        rows = await info.context.loaders.many(service.follow_ups_by_project).load(
+        rows = await info.context.loaders.many(queries.follow_ups_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [FollowUpCooperation.from_row(r) for r in rows]
@@ -449,7 +449,7 @@ class FollowUpCooperationPayload:
 # ---- resolvers -----------------------------------------------------------------------
 
 
-def _record_filter(flt: Any) -> service.RecordFilter | None:
+def _record_filter(flt: Any) -> queries.RecordFilter | None:
     if flt is None:
         return None
 
@@ -458,7 +458,7 @@ def _record_filter(flt: Any) -> service.RecordFilter | None:
         field = "filter." + name.replace("_id", "Id")
         return decode_id(value, type_name, field) if value is not None else None
 
-    return service.RecordFilter(
+    return queries.RecordFilter(
         project_id=gid("project_id", "Project"),
         theme_id=gid("theme_id", "Theme"),
         evaluation_id=gid("evaluation_id", "Evaluation"),
@@ -475,7 +475,7 @@ async def _records(
     principal = info.context.principal
 
     async def op(session: Any) -> Any:
-        stmt = await service.records_query(session, principal, model, _record_filter(flt))
+        stmt = await queries.records_query(session, principal, model, _record_filter(flt))
         return await paginate(session, stmt, model.id, args)
 
     return connection(await read(info, op), convert)

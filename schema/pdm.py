@@ -36,10 +36,12 @@ from schema.errors import UserError, mutate, read
 from schema.institutions import given
 from server import models
 from server.core.pagination import paginate
+from server.materials import languages
+from server.materials import queries as material_queries
 from server.materials import service as material_service
 from server.models.enums import MaterialKind as MaterialKindEnum
 from server.models.enums import PdmLevel as PdmLevelEnum
-from server.pdm import service
+from server.pdm import queries, service
 
 if TYPE_CHECKING:
     from schema.projects import Project
@@ -117,12 +119,12 @@ class Indicator(relay.Node):
         )
 
     async def _measurements(self, info: Info) -> list[models.IndicatorMeasurement]:
-        loader = info.context.loaders.many_visible(service.measurements_by_indicator)
+        loader = info.context.loaders.many_visible(queries.measurements_by_indicator)
         return await loader.load(self.id)
 
     @strawberry.field(description="The PDM element this indicator measures")
     async def element(self, info: Info) -> PdmElement | None:
-        row = await info.context.loaders.one_visible(service.elements_by_id).load(self.element_id)
+        row = await info.context.loaders.one_visible(queries.elements_by_id).load(self.element_id)
         return PdmElement.from_row(row) if row is not None else None
 
     @strawberry.field(description="Oldest first (by date, then as recorded)")
@@ -153,7 +155,7 @@ class Indicator(relay.Node):
         fraction = service.progress(self.baseline, self.target, rows[-1].value if rows else None)
         if fraction is None:
             return None
-        element = await info.context.loaders.one_visible(service.elements_by_id).load(
+        element = await info.context.loaders.one_visible(queries.elements_by_id).load(
             self.element_id
         )
         project = (
@@ -165,7 +167,7 @@ class Indicator(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Indicator | None]:
-        loader = info.context.loaders.one_visible(service.indicators_by_id)
+        loader = info.context.loaders.one_visible(queries.indicators_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -203,24 +205,24 @@ class PdmElement(relay.Node):
     async def parent(self, info: Info) -> PdmElement | None:
         if self.parent_id is None:
             return None
-        row = await info.context.loaders.one_visible(service.elements_by_id).load(self.parent_id)
+        row = await info.context.loaders.one_visible(queries.elements_by_id).load(self.parent_id)
         return PdmElement.from_row(row) if row is not None else None
 
     @strawberry.field(description="The activities of an output, in order")
     async def children(self, info: Info) -> list[PdmElement]:
-        rows = await info.context.loaders.many_visible(service.children_by_element).load(self.id)
+        rows = await info.context.loaders.many_visible(queries.children_by_element).load(self.id)
         return [PdmElement.from_row(r) for r in rows]
 
     @strawberry.field
     async def indicators(self, info: Info) -> list[Indicator]:
-        rows = await info.context.loaders.many_visible(service.indicators_by_element).load(self.id)
+        rows = await info.context.loaders.many_visible(queries.indicators_by_element).load(self.id)
         return [Indicator.from_row(r) for r in rows]
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[PdmElement | None]:
-        loader = info.context.loaders.one_visible(service.elements_by_id)
+        loader = info.context.loaders.one_visible(queries.elements_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -278,7 +280,7 @@ class LearningMaterial(relay.Node):
 
     @strawberry.field(description="English name of the language")
     def language_name(self) -> str | None:
-        return material_service.language_name(self.language)
+        return languages.language_name(self.language)
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject | None:
@@ -288,7 +290,7 @@ class LearningMaterial(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[LearningMaterial | None]:
-        loader = info.context.loaders.one_visible(material_service.materials_by_id)
+        loader = info.context.loaders.one_visible(material_queries.materials_by_id)
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
@@ -303,7 +305,7 @@ class ProjectPdmFields:
 
     @strawberry.field(description="The project's design matrix (logframe)")
     async def design_matrix(self, info: Info) -> DesignMatrix:
-        loader = info.context.loaders.many_visible(service.elements_by_project)
+        loader = info.context.loaders.many_visible(queries.elements_by_project)
         rows = [PdmElement.from_row(r) for r in await loader.load(self.id)]  # type: ignore[attr-defined]
 
         def first(level: PdmLevelEnum) -> PdmElement | None:
@@ -318,7 +320,7 @@ class ProjectPdmFields:
 
     @strawberry.field(description="The project's learning materials, oldest first")
     async def learning_materials(self, info: Info) -> list[LearningMaterial]:
-        loader = info.context.loaders.many_visible(material_service.materials_by_project)
+        loader = info.context.loaders.many_visible(material_queries.materials_by_project)
         rows = await loader.load(self.id)  # type: ignore[attr-defined]
         return [LearningMaterial.from_row(r) for r in rows]
 
@@ -469,11 +471,11 @@ class PdmQueries:
             flt = None
             if filter is not None:
                 theme_id, project_id = _theme_and_project(filter)
-                flt = service.IndicatorFilter(
+                flt = queries.IndicatorFilter(
                     project_id=project_id, theme_id=theme_id, country=filter.country
                 )
                 flt.level = filter.level
-            stmt = await service.indicators_query(session, principal, flt)
+            stmt = await queries.indicators_query(session, principal, flt)
             return await paginate(
                 session, stmt, models.Indicator.id, page_args(first, after, last, before)
             )
@@ -496,7 +498,7 @@ class PdmQueries:
             flt = None
             if filter is not None:
                 theme_id, project_id = _theme_and_project(filter)
-                flt = material_service.MaterialFilter(
+                flt = material_queries.MaterialFilter(
                     project_id=project_id,
                     language=filter.language,
                     theme_id=theme_id,
@@ -504,7 +506,7 @@ class PdmQueries:
                     year=filter.year,
                 )
                 flt.kind = filter.kind
-            stmt = await material_service.materials_query(session, principal, flt)
+            stmt = await material_queries.materials_query(session, principal, flt)
             return await paginate(
                 session, stmt, models.LearningMaterial.id, page_args(first, after, last, before)
             )
