@@ -1,6 +1,6 @@
-"""The compiled types of a project's components: technical cooperation (schema/cooperation.py),
-the design matrix and learning materials (schema/pdm.py), monitoring and evaluation
-(schema/evaluation.py); the Project fields that reach them and their root connections.
+"""The compiled types of a project's components: technical cooperation (schema/cooperation/),
+the design matrix (schema/pdm/) and learning materials (schema/materials/), monitoring and
+evaluation (schema/evaluation/); the Project fields that reach them and their root connections.
 
 Every record is visible exactly when its project is (the services' rule): lists under a
 project the compiler already shows need no further rule; a record reached any other way
