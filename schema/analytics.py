@@ -13,6 +13,7 @@ from schema.context import Info
 from schema.errors import read
 from schema.evaluation import DacRating
 from schema.institutions import Institution, InstitutionKind
+from schema.loaders import present
 from schema.projects import ProjectPhase
 from schema.scalars import Long
 from schema.themes import Theme
@@ -125,7 +126,7 @@ class ThemeFigures:
 
     @strawberry.field
     async def theme(self, info: Info) -> Theme:
-        return Theme.from_row(await info.context.loaders.theme_by_id.load(self.theme_id))
+        return Theme.from_row(present(await info.context.loaders.theme_by_id.load(self.theme_id)))
 
 
 @strawberry.type
@@ -161,7 +162,7 @@ class ThemeCountryCell:
 
     @strawberry.field
     async def theme(self, info: Info) -> Theme:
-        return Theme.from_row(await info.context.loaders.theme_by_id.load(self.theme_id))
+        return Theme.from_row(present(await info.context.loaders.theme_by_id.load(self.theme_id)))
 
 
 @strawberry.type(description="Programme figures; each list is computed only when asked for")
@@ -254,7 +255,7 @@ class NetworkNode:
     @strawberry.field
     async def institution(self, info: Info) -> Institution:
         row = await info.context.loaders.institution_by_id.load(self.institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
 
 @strawberry.type
@@ -288,7 +289,7 @@ class ActivityPoint:
 
     @strawberry.field
     async def theme(self, info: Info) -> Theme:
-        return Theme.from_row(await info.context.loaders.theme_by_id.load(self.theme_id))
+        return Theme.from_row(present(await info.context.loaders.theme_by_id.load(self.theme_id)))
 
 
 @strawberry.type

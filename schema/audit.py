@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from typing import cast
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 
 from schema.connections import Connection, connection, page_args
@@ -14,7 +15,7 @@ from schema.errors import read
 from server import models
 from server.access import audit as service
 from server.core.errors import DomainError, Forbidden
-from server.core.pagination import paginate
+from server.core.pagination import Page, paginate
 
 AuditOutcome = strawberry.enum(
     service.Outcome,
@@ -80,7 +81,7 @@ class AuditQueries:
     ) -> Connection[AuditEvent]:
         principal = info.context.principal
 
-        async def op(session: Any) -> Any:
+        async def op(session: AsyncSession) -> Page[models.AuditEvent]:
             if not principal.is_authenticated:
                 raise DomainError.one("UNAUTHENTICATED", "the audit log needs an API token")
             if not principal.is_admin:

@@ -39,6 +39,7 @@ from schema.connections import (
 from schema.context import Info
 from schema.errors import PublicError, UserError, mutate, read
 from schema.institutions import Institution, given
+from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
 from schema.scalars import Long
 from schema.themes import Theme
@@ -351,7 +352,7 @@ class Dataset(relay.Node):
     @strawberry.field
     async def owner_institution(self, info: Info) -> Institution:
         row = await info.context.loaders.institution_by_id.load(self.owner_institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
     @strawberry.field
     async def themes(self, info: Info) -> list[Theme]:

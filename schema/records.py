@@ -1,6 +1,6 @@
 """What the GraphQL faces of a project's components (cooperation, pdm, materials,
-evaluation) share: a page of a root connection and a mutation's payload, each written once
-for every record type, and an optional global id."""
+evaluation) share: a page of a root connection, written once for every record type, and an
+optional global id. (A mutation's payload: schema/payloads.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from strawberry import relay
 
 from schema.connections import Connection, connection, decode_id
 from schema.context import Info
-from schema.errors import mutate, read
+from schema.errors import read
 from server.access.auth import Principal
 from server.core.pagination import Page, PageArgs, paginate
 
@@ -41,21 +41,6 @@ async def page(
         return await paginate(session, await statement(session, principal), key, args)
 
     return connection(await read(info, op), convert)
-
-
-async def payload(
-    info: Info,
-    op: Callable[[AsyncSession, Principal], Awaitable[R]],
-    make: Callable[..., P],
-    name: str,
-    convert: Callable[[R], Any],
-) -> P:
-    """The mutation's payload: `make(errors=...)` on expected failures, else
-    `make(<name>=convert(result))`."""
-    result = await mutate(info, op)
-    if isinstance(result, list):
-        return make(errors=result)
-    return make(**{name: convert(result)})
 
 
 def optional_id(gid: relay.GlobalID | None, type_name: str, field: str) -> int | None:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from schema.context import Info
@@ -76,7 +77,7 @@ class SearchQueries:
         principal = info.context.principal
         wanted: list[service.SearchType] = list(types or [])
 
-        async def op(session: Any) -> service.Results:
+        async def op(session: AsyncSession) -> service.Results:
             return await service.search(session, principal, query, wanted, first, after)
 
         results = await read(info, op)

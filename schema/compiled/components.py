@@ -217,7 +217,7 @@ def optional_id(flt: dict[str, Any], key: str, type_name: str) -> int | None:
 
 def themed(flt: dict[str, Any]) -> ColumnElement[bool] | None:
     """The theme filter's clause over projects, the sub-themes found by the statement."""
-    from server.projects.service import in_theme_tree
+    from server.projects.queries import in_theme_tree
 
     theme = optional_id(flt, "themeId", "Theme")
     return in_theme_tree(theme) if theme is not None else None
@@ -239,7 +239,7 @@ def root_expert_dispatches(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
     from server.cooperation.queries import DispatchFilter, dispatches_filtered
-    from server.themes.service import theme_subtree
+    from server.themes.queries import theme_subtree
 
     flt = args.get("filter")
     service_filter, subtree = None, None

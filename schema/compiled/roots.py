@@ -238,7 +238,7 @@ def constant(flag: bool) -> ColumnElement[bool]:
 def root_projects(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.projects.service import ProjectFilter, in_theme_tree, projects_filtered
+    from server.projects.queries import ProjectFilter, in_theme_tree, projects_filtered
 
     flt = args.get("filter")
     service_filter, themed = None, None
@@ -264,7 +264,7 @@ def root_projects(
 def root_institutions(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.institutions.service import InstitutionFilter, institutions_query
+    from server.institutions.queries import InstitutionFilter, institutions_query
 
     flt = args.get("filter")
     service_filter = None
@@ -282,7 +282,7 @@ def root_institutions(
 def root_researchers(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.researchers.service import ResearcherFilter, researchers_query
+    from server.researchers.queries import ResearcherFilter, researchers_query
 
     flt = args.get("filter")
     service_filter = None
@@ -298,7 +298,7 @@ def root_datasets(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
     from server.datasets.service import DatasetFilter, datasets_filtered
-    from server.projects.service import in_theme_tree
+    from server.projects.queries import in_theme_tree
 
     flt = args.get("filter")
     service_filter, themed = None, None

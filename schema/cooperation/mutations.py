@@ -22,8 +22,9 @@ from schema.cooperation.types import (
     UpdateEquipmentStatusInput,
     UpdateTrainingCourseInput,
 )
-from schema.institutions import given
-from schema.records import optional_id, payload
+from schema.inputs import given
+from schema.payloads import payload
+from schema.records import optional_id
 from server import models
 from server.access.auth import Principal
 from server.cooperation import service
@@ -36,6 +37,18 @@ COURSE_FIELDS = (
     "end_date",
     "outcome_notes",
 )
+
+
+def _expert_dispatch(row: models.ExpertDispatch) -> ExpertDispatchPayload:
+    return ExpertDispatchPayload(expert_dispatch=ExpertDispatch.from_row(row))
+
+
+def _training_course(row: models.TrainingCourse) -> TrainingCoursePayload:
+    return TrainingCoursePayload(training_course=TrainingCourse.from_row(row))
+
+
+def _equipment_item(row: models.EquipmentItem) -> EquipmentItemPayload:
+    return EquipmentItemPayload(equipment_item=EquipmentItem.from_row(row))
 
 
 @strawberry.type
@@ -62,9 +75,7 @@ class CooperationMutations:
             project_id = decode_id(input.project_id, "Project", "projectId")
             return await service.create_expert_dispatch(session, principal, project_id, values)
 
-        return await payload(
-            info, op, ExpertDispatchPayload, "expert_dispatch", ExpertDispatch.from_row
-        )
+        return await payload(info, op, ExpertDispatchPayload, _expert_dispatch)
 
     @strawberry.mutation
     async def create_training_course(
@@ -78,9 +89,7 @@ class CooperationMutations:
             project_id = decode_id(input.project_id, "Project", "projectId")
             return await service.create_training_course(session, principal, project_id, values)
 
-        return await payload(
-            info, op, TrainingCoursePayload, "training_course", TrainingCourse.from_row
-        )
+        return await payload(info, op, TrainingCoursePayload, _training_course)
 
     @strawberry.mutation(description="Change a course; fields left out stay as they are")
     async def update_training_course(
@@ -95,9 +104,7 @@ class CooperationMutations:
             course_id = decode_id(input.id, "TrainingCourse", "id")
             return await service.update_training_course(session, principal, course_id, values)
 
-        return await payload(
-            info, op, TrainingCoursePayload, "training_course", TrainingCourse.from_row
-        )
+        return await payload(info, op, TrainingCoursePayload, _training_course)
 
     @strawberry.mutation
     async def add_training_participant(
@@ -114,9 +121,7 @@ class CooperationMutations:
             )
             return await session.get_one(models.TrainingCourse, course_id)
 
-        return await payload(
-            info, op, TrainingCoursePayload, "training_course", TrainingCourse.from_row
-        )
+        return await payload(info, op, TrainingCoursePayload, _training_course)
 
     @strawberry.mutation
     async def create_equipment_item(
@@ -138,9 +143,7 @@ class CooperationMutations:
             project_id = decode_id(input.project_id, "Project", "projectId")
             return await service.create_equipment_item(session, principal, project_id, values)
 
-        return await payload(
-            info, op, EquipmentItemPayload, "equipment_item", EquipmentItem.from_row
-        )
+        return await payload(info, op, EquipmentItemPayload, _equipment_item)
 
     @strawberry.mutation(
         description="ordered -> delivered or in_use; delivered -> in_use or out_of_service;"
@@ -158,6 +161,4 @@ class CooperationMutations:
                 input.delivery_date,
             )
 
-        return await payload(
-            info, op, EquipmentItemPayload, "equipment_item", EquipmentItem.from_row
-        )
+        return await payload(info, op, EquipmentItemPayload, _equipment_item)

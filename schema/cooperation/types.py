@@ -26,6 +26,7 @@ from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.errors import UserError
 from schema.institutions import Country, Institution
+from schema.loaders import present
 from schema.researchers import Researcher
 from schema.themes import Theme
 from server import models
@@ -95,22 +96,26 @@ class ExpertDispatch(relay.Node):
 
     @strawberry.field
     async def expert(self, info: Info) -> Researcher:
-        return Researcher.from_row(await info.context.loaders.researcher_by_id.load(self.expert_id))
+        return Researcher.from_row(
+            present(await info.context.loaders.researcher_by_id.load(self.expert_id))
+        )
 
     @strawberry.field(description="Japan or a third country; never a partner country")
     async def origin_country(self, info: Info) -> Country:
-        return Country.from_row(await info.context.loaders.country_by_code.load(self.origin_code))
+        return Country.from_row(
+            present(await info.context.loaders.country_by_code.load(self.origin_code))
+        )
 
     @strawberry.field(description="An institution in one of the project's partner countries")
     async def host_institution(self, info: Info) -> Institution:
         row = await info.context.loaders.institution_by_id.load(self.host_institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
     @strawberry.field
     async def theme(self, info: Info) -> Theme | None:
         if self.theme_id is None:
             return None
-        return Theme.from_row(await info.context.loaders.theme_by_id.load(self.theme_id))
+        return Theme.from_row(present(await info.context.loaders.theme_by_id.load(self.theme_id)))
 
     @strawberry.field(description="Partner researchers the expert works with")
     async def counterparts(self, info: Info) -> list[Researcher]:
@@ -135,7 +140,7 @@ class TrainingParticipant:
     @strawberry.field(description="The partner institution the trainee comes from")
     async def institution(self, info: Info) -> Institution:
         row = await info.context.loaders.institution_by_id.load(self.institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
 
 @compiled(
@@ -178,14 +183,16 @@ class TrainingCourse(relay.Node):
 
     @strawberry.field
     async def host_country(self, info: Info) -> Country:
-        return Country.from_row(await info.context.loaders.country_by_code.load(self.host_code))
+        return Country.from_row(
+            present(await info.context.loaders.country_by_code.load(self.host_code))
+        )
 
     @strawberry.field
     async def host_institution(self, info: Info) -> Institution | None:
         if self.host_institution_id is None:
             return None
         row = await info.context.loaders.institution_by_id.load(self.host_institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
     @strawberry.field
     async def participants(self, info: Info) -> list[TrainingParticipant]:
@@ -249,7 +256,7 @@ class EquipmentItem(relay.Node):
     @strawberry.field
     async def recipient_institution(self, info: Info) -> Institution:
         row = await info.context.loaders.institution_by_id.load(self.recipient_institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
     @strawberry.field(description="The status moves allowed from the current one")
     def next_statuses(self) -> list[EquipmentStatus]:  # type: ignore[valid-type]

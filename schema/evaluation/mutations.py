@@ -25,7 +25,7 @@ from schema.evaluation.types import (
     MonitoringReport,
     MonitoringReportPayload,
 )
-from schema.records import payload
+from schema.payloads import payload
 from server.access.auth import Principal
 from server.evaluation import service
 from server.models import cooperation as models
@@ -41,6 +41,26 @@ InputWithProject = (
 
 def _project_id(input: InputWithProject) -> int:
     return decode_id(input.project_id, "Project", "projectId")
+
+
+def _jcc_meeting(row: models.JccMeeting) -> JccMeetingPayload:
+    return JccMeetingPayload(jcc_meeting=JccMeeting.from_row(row))
+
+
+def _monitoring_report(row: models.MonitoringReport) -> MonitoringReportPayload:
+    return MonitoringReportPayload(monitoring_report=MonitoringReport.from_row(row))
+
+
+def _evaluation(row: models.Evaluation) -> EvaluationPayload:
+    return EvaluationPayload(evaluation=Evaluation.from_row(row))
+
+
+def _lesson_learned(row: models.LessonLearned) -> LessonLearnedPayload:
+    return LessonLearnedPayload(lesson_learned=LessonLearned.from_row(row))
+
+
+def _follow_up_cooperation(row: models.FollowUpCooperation) -> FollowUpCooperationPayload:
+    return FollowUpCooperationPayload(follow_up_cooperation=FollowUpCooperation.from_row(row))
 
 
 @strawberry.type
@@ -59,7 +79,7 @@ class EvaluationMutations:
                 input.decisions,
             )
 
-        return await payload(info, op, JccMeetingPayload, "jcc_meeting", JccMeeting.from_row)
+        return await payload(info, op, JccMeetingPayload, _jcc_meeting)
 
     @strawberry.mutation(description="Staff or the project's principal investigators")
     async def create_monitoring_report(
@@ -77,9 +97,7 @@ class EvaluationMutations:
                 input.document_ref,
             )
 
-        return await payload(
-            info, op, MonitoringReportPayload, "monitoring_report", MonitoringReport.from_row
-        )
+        return await payload(info, op, MonitoringReportPayload, _monitoring_report)
 
     @strawberry.mutation(description="Staff only (admin or program manager: JICA evaluates)")
     async def create_evaluation(
@@ -102,7 +120,7 @@ class EvaluationMutations:
                 input.document_ref,
             )
 
-        return await payload(info, op, EvaluationPayload, "evaluation", Evaluation.from_row)
+        return await payload(info, op, EvaluationPayload, _evaluation)
 
     @strawberry.mutation(description="Staff only")
     async def add_lesson_learned(
@@ -118,9 +136,7 @@ class EvaluationMutations:
                 session, principal, _project_id(input), input.text, evaluation_id
             )
 
-        return await payload(
-            info, op, LessonLearnedPayload, "lesson_learned", LessonLearned.from_row
-        )
+        return await payload(info, op, LessonLearnedPayload, _lesson_learned)
 
     @strawberry.mutation(description="Staff only")
     async def create_follow_up_cooperation(
@@ -136,10 +152,4 @@ class EvaluationMutations:
                 input.description,
             )
 
-        return await payload(
-            info,
-            op,
-            FollowUpCooperationPayload,
-            "follow_up_cooperation",
-            FollowUpCooperation.from_row,
-        )
+        return await payload(info, op, FollowUpCooperationPayload, _follow_up_cooperation)

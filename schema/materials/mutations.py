@@ -7,19 +7,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schema.connections import decode_id
 from schema.context import Info
-from schema.institutions import given
+from schema.inputs import given
 from schema.materials.types import (
     AddLearningMaterialInput,
     LearningMaterial,
     LearningMaterialPayload,
     UpdateLearningMaterialInput,
 )
-from schema.records import payload
+from schema.payloads import payload
 from server import models
 from server.access.auth import Principal
 from server.materials import service
 
 MATERIAL_FIELDS = ("title", "kind", "language", "licence", "audience", "url")
+
+
+def _learning_material(row: models.LearningMaterial) -> LearningMaterialPayload:
+    return LearningMaterialPayload(learning_material=LearningMaterial.from_row(row))
 
 
 @strawberry.type
@@ -33,9 +37,7 @@ class MaterialMutations:
             values = given(input, *MATERIAL_FIELDS)
             return await service.add_material(session, principal, project_id, values)
 
-        return await payload(
-            info, op, LearningMaterialPayload, "learning_material", LearningMaterial.from_row
-        )
+        return await payload(info, op, LearningMaterialPayload, _learning_material)
 
     @strawberry.mutation
     async def update_learning_material(
@@ -46,6 +48,4 @@ class MaterialMutations:
             values = given(input, *MATERIAL_FIELDS)
             return await service.update_material(session, principal, material_id, values)
 
-        return await payload(
-            info, op, LearningMaterialPayload, "learning_material", LearningMaterial.from_row
-        )
+        return await payload(info, op, LearningMaterialPayload, _learning_material)

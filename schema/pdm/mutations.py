@@ -7,9 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schema.connections import decode_id
 from schema.context import Info
-from schema.errors import mutate
-from schema.institutions import given
+from schema.inputs import given
 from schema.materials.mutations import MaterialMutations
+from schema.payloads import payload
 from schema.pdm.types import (
     AddIndicatorInput,
     AddPdmElementInput,
@@ -22,10 +22,17 @@ from schema.pdm.types import (
     RecordMeasurementPayload,
     UpdatePdmElementInput,
 )
-from schema.records import payload
 from server import models
 from server.access.auth import Principal
 from server.pdm import service
+
+
+def _element(row: models.PdmElement) -> PdmElementPayload:
+    return PdmElementPayload(element=PdmElement.from_row(row))
+
+
+def _indicator(row: models.Indicator) -> IndicatorPayload:
+    return IndicatorPayload(indicator=Indicator.from_row(row))
 
 
 @strawberry.type
@@ -47,7 +54,7 @@ class DesignMatrixMutations:
                 input.position,
             )
 
-        return await payload(info, op, PdmElementPayload, "element", PdmElement.from_row)
+        return await payload(info, op, PdmElementPayload, _element)
 
     @strawberry.mutation
     async def update_pdm_element(
@@ -58,7 +65,7 @@ class DesignMatrixMutations:
             values = given(input, "description", "position")
             return await service.update_element(session, principal, element_id, values)
 
-        return await payload(info, op, PdmElementPayload, "element", PdmElement.from_row)
+        return await payload(info, op, PdmElementPayload, _element)
 
     @strawberry.mutation
     async def add_indicator(self, info: Info, input: AddIndicatorInput) -> IndicatorPayload:
@@ -69,7 +76,7 @@ class DesignMatrixMutations:
             )
             return await service.add_indicator(session, principal, element_id, values)
 
-        return await payload(info, op, IndicatorPayload, "indicator", Indicator.from_row)
+        return await payload(info, op, IndicatorPayload, _indicator)
 
     @strawberry.mutation
     async def record_measurement(
@@ -88,14 +95,16 @@ class DesignMatrixMutations:
                 input.note,
             )
 
-        result = await mutate(info, op)
-        if isinstance(result, list):
-            return RecordMeasurementPayload(errors=result)
-        indicator, measurement = result
-        return RecordMeasurementPayload(
-            indicator=Indicator.from_row(indicator),
-            measurement=IndicatorMeasurement.from_row(measurement),
-        )
+        def done(
+            row: tuple[models.Indicator, models.IndicatorMeasurement],
+        ) -> RecordMeasurementPayload:
+            indicator, measurement = row
+            return RecordMeasurementPayload(
+                indicator=Indicator.from_row(indicator),
+                measurement=IndicatorMeasurement.from_row(measurement),
+            )
+
+        return await payload(info, op, RecordMeasurementPayload, done)
 
 
 @strawberry.type

@@ -29,7 +29,7 @@ from server.models import (
     TrainingParticipant,
 )
 from server.models.enums import CourseType, EquipmentStatus
-from server.themes.service import theme_subtree_ids
+from server.themes.queries import theme_subtree_ids
 
 
 @dataclass

@@ -35,10 +35,10 @@ from server.models import (
     TrainingParticipant,
 )
 from server.models.enums import CourseType, EquipmentStatus
+from server.projects.queries import partner_countries
 from server.projects.service import (
     PARTNER_ROLES,
     check_within_project,
-    partner_countries,
     require_project_editor,
     visible_project,
 )

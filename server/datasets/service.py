@@ -29,7 +29,8 @@ from server.models import (
     Upload,
 )
 from server.models.enums import AccessLevel, AccountRole, UploadState, VersionState
-from server.projects.service import in_partner_country, in_theme, visible_project
+from server.projects.queries import in_partner_country, in_theme
+from server.projects.service import visible_project
 from server.provenance.records import record_publish
 
 MAX_KEYWORDS = 50

@@ -25,10 +25,7 @@ from server.models.cooperation import (
     MonitoringReport,
 )
 from server.models.enums import EvaluationKind
-from server.projects.service import (
-    in_partner_country,
-    in_theme,
-)
+from server.projects.queries import in_partner_country, in_theme
 
 
 @dataclass

@@ -42,10 +42,10 @@ from server.models.cooperation import (
     MonitoringReport,
 )
 from server.models.enums import DacRating, EvaluationKind, ProjectPhase
+from server.projects.queries import completion_date
 from server.projects.service import (
     EX_POST_DELAY_YEARS,
     check_within_project,
-    completion_date,
     require_project_editor,
     visible_project,
 )

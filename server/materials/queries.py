@@ -19,10 +19,7 @@ from server.core.db import group_rows
 from server.materials.languages import normalize_language
 from server.models import LearningMaterial, Project
 from server.models.enums import MaterialKind
-from server.projects.service import (
-    in_partner_country,
-    in_theme,
-)
+from server.projects.queries import in_partner_country, in_theme
 
 
 @dataclass

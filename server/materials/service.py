@@ -23,10 +23,7 @@ from server.core.errors import Collector, DomainError, NotFound
 from server.core.validation import check_url, clean_text, normalize_licence
 from server.materials.languages import normalize_language
 from server.models import LearningMaterial, Project
-from server.projects.service import (
-    require_project_editor,
-    visible_project,
-)
+from server.projects.service import require_project_editor, visible_project
 
 LICENCE_MAX = 100  # learning_materials.licence is String(100)
 

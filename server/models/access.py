@@ -1,4 +1,5 @@
-"""Access control records: the audit log and accounts' external (OIDC) identities."""
+"""Access control records: accounts, their API tokens and external (OIDC) identities, and
+the audit log."""
 
 from __future__ import annotations
 
@@ -8,8 +9,36 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.core.db import Base
-from server.models import utcnow_column
+from server.models.base import Base, UTCDateTime, str_enum, utcnow_column
+from server.models.enums import AccountRole
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[AccountRole] = mapped_column(str_enum(AccountRole, "account_role"))
+    researcher_id: Mapped[int | None] = mapped_column(ForeignKey("researchers.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    created_at: Mapped[dt.datetime] = utcnow_column()
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = utcnow_column()
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str] = mapped_column(
+        String(100), default="read", doc="space-separated: read write upload admin"
+    )
 
 
 class AuditEvent(Base):

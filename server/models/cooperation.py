@@ -17,8 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.core.db import Base
-from server.models import str_enum, utcnow_column
+from server.models.base import PERIOD, Base, project_fk, str_enum, utcnow_column
 from server.models.enums import (
     CourseType,
     DacRating,
@@ -27,12 +26,6 @@ from server.models.enums import (
     MaterialKind,
     PdmLevel,
 )
-
-PERIOD = "end_date IS NULL OR start_date IS NULL OR end_date >= start_date"
-
-
-def project_fk() -> Mapped[int]:
-    return mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
 
 
 class ExpertDispatch(Base):

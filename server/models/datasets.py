@@ -20,8 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.core.db import Base, UTCDateTime
-from server.models import str_enum, utcnow_column
+from server.models.base import Base, UTCDateTime, str_enum, utcnow_column
 from server.models.enums import AccessLevel, UploadState, VersionState
 
 

@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.core.db import Base, UTCDateTime
-from server.models import str_enum, utcnow_column
+from server.models.base import Base, UTCDateTime, str_enum, utcnow_column
 
 
 class ProvKind(enum.StrEnum):

@@ -1,4 +1,4 @@
-"""Materialised programme figures (server/analytics.py refresh_stats), rebuilt by the worker
+"""Materialised programme figures (server/analytics/cube.py refresh_stats), rebuilt by the worker
 cron and the embedded reconciler. Who may see what is never decided here: every query joins
 the live projects and datasets and applies server/access/visibility.py to them, or (the public cube)
 first checks that the projects the public may see are still those it was built from."""
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Date, Float, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.core.db import Base, UTCDateTime
+from server.models.base import Base, UTCDateTime
 
 
 class StatsProject(Base):

@@ -22,10 +22,7 @@ from server.models import (
     Project,
 )
 from server.models.enums import PdmLevel
-from server.projects.service import (
-    in_partner_country,
-    in_theme,
-)
+from server.projects.queries import in_partner_country, in_theme
 
 
 @dataclass

@@ -1,9 +1,9 @@
-"""Researchers and affiliations: types, queries, mutations."""
+"""Researchers and affiliations: the types, inputs and payloads."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -16,17 +16,16 @@ from schema.compiled.compiler import (
     researcher_projects,
 )
 from schema.compiled.mapping import compiled
-from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.connections import load_nodes
 from schema.context import Info
-from schema.errors import UserError, mutate, read
-from schema.institutions import Institution
+from schema.errors import UserError
+from schema.institutions.types import Institution
+from schema.loaders import present
 from server import models
 from server.access.visibility import email_visible
-from server.core.pagination import paginate
-from server.researchers import service
 
 if TYPE_CHECKING:
-    from schema.projects import Project
+    from schema.projects.types import Project
 
 
 @compiled(institution=institution_of("institution_id"))
@@ -49,7 +48,7 @@ class Affiliation:
     @strawberry.field
     async def institution(self, info: Info) -> Institution:
         row = await info.context.loaders.institution_by_id.load(self.institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
 
 @compiled(
@@ -94,8 +93,8 @@ class Researcher(relay.Node):
     @strawberry.field(description="Projects the researcher is a member of (that you may see).")
     async def projects(
         self, info: Info
-    ) -> list[Annotated[Project, strawberry.lazy("schema.projects")]]:
-        from schema.projects import Project
+    ) -> list[Annotated[Project, strawberry.lazy("schema.projects.types")]]:
+        from schema.projects.types import Project
 
         rows = await info.context.loaders.projects_by_researcher.load(self.id)
         return [Project.from_row(r) for r in rows]
@@ -141,67 +140,3 @@ class ResearcherPayload:
 class AffiliationPayload:
     affiliation: Affiliation | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class ResearcherQueries:
-    @strawberry.field
-    async def researchers(
-        self,
-        info: Info,
-        filter: ResearcherFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Researcher]:
-        async def op(session: Any) -> Any:
-            flt = None
-            if filter is not None:
-                flt = service.ResearcherFilter(name=filter.name, orcid=filter.orcid)
-                if filter.institution_id is not None:
-                    flt.institution_id = decode_id(
-                        filter.institution_id, "Institution", "filter.institutionId"
-                    )
-            stmt = service.researchers_query(flt)
-            return await paginate(
-                session, stmt, models.Researcher.id, page_args(first, after, last, before)
-            )
-
-        return connection(await read(info, op), Researcher.from_row)
-
-
-@strawberry.type
-class ResearcherMutations:
-    @strawberry.mutation
-    async def create_researcher(
-        self, info: Info, input: CreateResearcherInput
-    ) -> ResearcherPayload:
-        values = {
-            "name_en": input.name_en,
-            "name_local": input.name_local,
-            "orcid": input.orcid,
-            "email": input.email,
-        }
-        result = await mutate(info, lambda s, p: service.create_researcher(s, p, values))
-        if isinstance(result, list):
-            return ResearcherPayload(errors=result)
-        return ResearcherPayload(researcher=Researcher.from_row(result))
-
-    @strawberry.mutation
-    async def add_affiliation(self, info: Info, input: AddAffiliationInput) -> AffiliationPayload:
-        async def op(session: Any, principal: Any) -> models.Affiliation:
-            return await service.add_affiliation(
-                session,
-                principal,
-                decode_id(input.researcher_id, "Researcher", "researcherId"),
-                decode_id(input.institution_id, "Institution", "institutionId"),
-                title=input.title,
-                start_date=input.start_date,
-                end_date=input.end_date,
-            )
-
-        result = await mutate(info, op)
-        if isinstance(result, list):
-            return AffiliationPayload(errors=result)
-        return AffiliationPayload(affiliation=Affiliation.from_row(result))

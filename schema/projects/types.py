@@ -1,9 +1,8 @@
-"""SATREPS joint research projects: types, queries, mutations."""
+"""SATREPS joint research projects: the types, enums, inputs and payload."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 from strawberry import relay
@@ -18,18 +17,18 @@ from schema.compiled.compiler import (
     researcher_of,
 )
 from schema.compiled.mapping import compiled
-from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.connections import load_nodes
 from schema.context import Info
 from schema.cooperation import ProjectCooperationFields
 from schema.datasets import ProjectDatasetFields
-from schema.errors import UserError, mutate, read
+from schema.errors import UserError
 from schema.evaluation import ProjectEvaluationFields
-from schema.institutions import Country, Institution, given
+from schema.institutions.types import Country, Institution
+from schema.loaders import present
 from schema.pdm import ProjectPdmFields
-from schema.researchers import Researcher
-from schema.themes import Theme
+from schema.researchers.types import Researcher
+from schema.themes.types import Theme
 from server import models
-from server.core.pagination import paginate
 from server.models.enums import InstitutionRole as InstitutionRoleEnum
 from server.models.enums import MemberRole as MemberRoleEnum
 from server.models.enums import ProjectPhase as ProjectPhaseEnum
@@ -64,7 +63,7 @@ class ProjectMember:
         if self.institution_id is None:
             return None
         row = await info.context.loaders.institution_by_id.load(self.institution_id)
-        return Institution.from_row(row)
+        return Institution.from_row(present(row))
 
 
 @strawberry.type
@@ -247,132 +246,3 @@ class TransitionProjectPhaseInput:
 class ProjectPayload:
     project: Project | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-PROJECT_FIELDS = ("title", "acronym", "summary", "start_date", "end_date", "partner_countries")
-
-
-def _theme_ids(ids: list[relay.GlobalID]) -> list[int]:
-    return [decode_id(gid, "Theme", "themeIds") for gid in ids]
-
-
-async def project_payload(info: Info, op: Any) -> ProjectPayload:
-    result = await mutate(info, op)
-    if isinstance(result, list):
-        return ProjectPayload(errors=result)
-    return ProjectPayload(project=Project.from_row(result))
-
-
-@strawberry.type
-class ProjectQueries:
-    @strawberry.field
-    async def projects(
-        self,
-        info: Info,
-        filter: ProjectFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Project]:
-        principal = info.context.principal
-
-        async def op(session: Any) -> Any:
-            flt = None
-            if filter is not None:
-                flt = service.ProjectFilter(
-                    country=filter.country, phase=filter.phase, year=filter.year
-                )
-                if filter.theme_id is not None:
-                    flt.theme_id = decode_id(filter.theme_id, "Theme", "filter.themeId")
-                if filter.institution_id is not None:
-                    flt.institution_id = decode_id(
-                        filter.institution_id, "Institution", "filter.institutionId"
-                    )
-            stmt = await service.projects_query(session, principal, flt)
-            return await paginate(
-                session, stmt, models.Project.id, page_args(first, after, last, before)
-            )
-
-        return connection(await read(info, op), Project.from_row)
-
-
-@strawberry.type
-class ProjectMutations:
-    @strawberry.mutation
-    async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectPayload:
-        async def op(session: Any, principal: Any) -> models.Project:
-            values = given(input, *PROJECT_FIELDS)
-            values["theme_ids"] = _theme_ids(input.theme_ids)
-            return await service.create_project(session, principal, values)
-
-        return await project_payload(info, op)
-
-    @strawberry.mutation
-    async def update_project(self, info: Info, input: UpdateProjectInput) -> ProjectPayload:
-        async def op(session: Any, principal: Any) -> models.Project:
-            values = given(input, *PROJECT_FIELDS)
-            if input.theme_ids is not strawberry.UNSET:
-                values["theme_ids"] = _theme_ids(input.theme_ids or [])
-            if values.get("partner_countries", 0) is None:
-                values["partner_countries"] = []
-            project_id = decode_id(input.id, "Project", "id")
-            return await service.update_project(session, principal, project_id, values)
-
-        return await project_payload(info, op)
-
-    @strawberry.mutation
-    async def add_project_institution(
-        self, info: Info, input: AddProjectInstitutionInput
-    ) -> ProjectPayload:
-        async def op(session: Any, principal: Any) -> models.Project:
-            project_id = decode_id(input.project_id, "Project", "projectId")
-            await service.add_project_institution(
-                session,
-                principal,
-                project_id,
-                decode_id(input.institution_id, "Institution", "institutionId"),
-                input.role,
-            )
-            return await session.get(models.Project, project_id)
-
-        return await project_payload(info, op)
-
-    @strawberry.mutation
-    async def add_project_member(self, info: Info, input: AddProjectMemberInput) -> ProjectPayload:
-        async def op(session: Any, principal: Any) -> models.Project:
-            project_id = decode_id(input.project_id, "Project", "projectId")
-            institution_id = (
-                decode_id(input.institution_id, "Institution", "institutionId")
-                if input.institution_id
-                else None
-            )
-            await service.add_project_member(
-                session,
-                principal,
-                project_id,
-                decode_id(input.researcher_id, "Researcher", "researcherId"),
-                input.role,
-                institution_id,
-            )
-            return await session.get(models.Project, project_id)
-
-        return await project_payload(info, op)
-
-    @strawberry.mutation
-    async def transition_project_phase(
-        self, info: Info, input: TransitionProjectPhaseInput
-    ) -> ProjectPayload:
-        async def op(session: Any, principal: Any) -> models.Project:
-            return await service.transition_phase(
-                session,
-                principal,
-                decode_id(input.project_id, "Project", "projectId"),
-                input.to_phase,
-                note=input.note,
-                document_ref=input.document_ref,
-                rd_signed_on=input.rd_signed_on,
-                override_reason=input.override_reason,
-            )
-
-        return await project_payload(info, op)

@@ -1,25 +1,24 @@
-"""Countries and institutions: types, queries, mutations."""
+"""Countries and institutions: the types, inputs and payload."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
 
 from schema.compiled.compiler import country_of, institution_projects, prefixed_url
 from schema.compiled.mapping import compiled
-from schema.connections import Connection, connection, decode_id, load_nodes, page_args
+from schema.connections import load_nodes
 from schema.context import Info
-from schema.errors import UserError, mutate, read
+from schema.errors import UserError
+from schema.loaders import present
 from server import models
-from server.core.pagination import paginate
-from server.institutions import service
 from server.models.enums import InstitutionKind as InstitutionKindEnum
 
 if TYPE_CHECKING:
-    from schema.projects import Project
+    from schema.projects.types import Project
 
 InstitutionKind = strawberry.enum(InstitutionKindEnum, name="InstitutionKind")
 
@@ -73,13 +72,13 @@ class Institution(relay.Node):
     @strawberry.field
     async def country(self, info: Info) -> Country:
         row = await info.context.loaders.country_by_code.load(self.country_code)
-        return Country.from_row(row)
+        return Country.from_row(present(row))
 
     @strawberry.field(description="Projects the institution takes part in (that you may see).")
     async def projects(
         self, info: Info
-    ) -> list[Annotated[Project, strawberry.lazy("schema.projects")]]:
-        from schema.projects import Project
+    ) -> list[Annotated[Project, strawberry.lazy("schema.projects.types")]]:
+        from schema.projects.types import Project
 
         rows = await info.context.loaders.projects_by_institution.load(self.id)
         return [Project.from_row(r) for r in rows]
@@ -127,76 +126,3 @@ class UpdateInstitutionInput:
 class InstitutionPayload:
     institution: Institution | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-def given(obj: Any, *names: str) -> dict[str, Any]:
-    """The input fields the client actually sent (UNSET ones are left out)."""
-    return {n: getattr(obj, n) for n in names if getattr(obj, n) is not strawberry.UNSET}
-
-
-INSTITUTION_FIELDS = ("name_en", "name_local", "acronym", "country", "kind", "ror_id", "website")
-
-
-async def institution_payload(info: Info, op: Any) -> InstitutionPayload:
-    result = await mutate(info, op)
-    if isinstance(result, list):
-        return InstitutionPayload(errors=result)
-    return InstitutionPayload(institution=Institution.from_row(result))
-
-
-@strawberry.type
-class InstitutionQueries:
-    @strawberry.field(description="Every ISO 3166-1 country.")
-    async def countries(self, info: Info) -> list[Country]:
-        rows = await read(info, service.list_countries)
-        return [Country.from_row(r) for r in rows]
-
-    @strawberry.field
-    async def institutions(
-        self,
-        info: Info,
-        filter: InstitutionFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Institution]:
-        flt = (
-            service.InstitutionFilter(country=filter.country, kind=filter.kind, name=filter.name)
-            if filter
-            else None
-        )
-        page = await read(
-            info,
-            lambda s: paginate(
-                s,
-                service.institutions_query(flt),
-                models.Institution.id,
-                page_args(first, after, last, before),
-            ),
-        )
-        return connection(page, Institution.from_row)
-
-
-@strawberry.type
-class InstitutionMutations:
-    @strawberry.mutation
-    async def create_institution(
-        self, info: Info, input: CreateInstitutionInput
-    ) -> InstitutionPayload:
-        values = given(input, *INSTITUTION_FIELDS)
-        return await institution_payload(
-            info, lambda s, p: service.create_institution(s, p, values)
-        )
-
-    @strawberry.mutation
-    async def update_institution(
-        self, info: Info, input: UpdateInstitutionInput
-    ) -> InstitutionPayload:
-        values = given(input, *INSTITUTION_FIELDS)
-
-        async def op(session: Any, principal: Any) -> models.Institution:
-            institution_id = decode_id(input.id, "Institution", "id")
-            return await service.update_institution(session, principal, institution_id, values)
-
-        return await institution_payload(info, op)

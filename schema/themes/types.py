@@ -1,22 +1,22 @@
-"""Global-issue themes: types, queries, mutations."""
+"""Global-issue themes: the type, input and payload."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
 
 from schema.compiled.compiler import theme_children, theme_parent, theme_projects, theme_sdgs
 from schema.compiled.mapping import compiled
-from schema.connections import decode_id, load_nodes
+from schema.connections import load_nodes
 from schema.context import Info
-from schema.errors import UserError, mutate, read
+from schema.errors import UserError
+from schema.loaders import present
 from server import models
-from server.themes import service
 
 if TYPE_CHECKING:
-    from schema.projects import Project
+    from schema.projects.types import Project
 
 
 @compiled(parent=theme_parent, children=theme_children, sdgs=theme_sdgs, projects=theme_projects)
@@ -42,7 +42,7 @@ class Theme(relay.Node):
     async def parent(self, info: Info) -> Theme | None:
         if self.parent_id is None:
             return None
-        return Theme.from_row(await info.context.loaders.theme_by_id.load(self.parent_id))
+        return Theme.from_row(present(await info.context.loaders.theme_by_id.load(self.parent_id)))
 
     @strawberry.field
     async def children(self, info: Info) -> list[Theme]:
@@ -56,8 +56,8 @@ class Theme(relay.Node):
     @strawberry.field(description="Projects tagged with exactly this theme (that you may see).")
     async def projects(
         self, info: Info
-    ) -> list[Annotated[Project, strawberry.lazy("schema.projects")]]:
-        from schema.projects import Project
+    ) -> list[Annotated[Project, strawberry.lazy("schema.projects.types")]]:
+        from schema.projects.types import Project
 
         rows = await info.context.loaders.projects_by_theme.load(self.id)
         return [Project.from_row(r) for r in rows]
@@ -84,33 +84,3 @@ class CreateThemeInput:
 class ThemePayload:
     theme: Theme | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class ThemeQueries:
-    @strawberry.field(description="All themes in id order, or only the roots of the tree.")
-    async def themes(self, info: Info, roots_only: bool = False) -> list[Theme]:
-        rows = await read(info, service.list_themes)
-        return [Theme.from_row(r) for r in rows if not roots_only or r.parent_id is None]
-
-
-@strawberry.type
-class ThemeMutations:
-    @strawberry.mutation
-    async def create_theme(self, info: Info, input: CreateThemeInput) -> ThemePayload:
-        async def op(session: Any, principal: Any) -> models.Theme:
-            parent = decode_id(input.parent_id, "Theme", "parentId") if input.parent_id else None
-            return await service.create_theme(
-                session,
-                principal,
-                name=input.name,
-                code=input.code,
-                parent_id=parent,
-                description=input.description,
-                sdgs=input.sdgs,
-            )
-
-        result = await mutate(info, op)
-        if isinstance(result, list):
-            return ThemePayload(errors=result)
-        return ThemePayload(theme=Theme.from_row(result))

@@ -1,0 +1,53 @@
+"""The storage errors: one small hierarchy, `transient` marking what a retry may mend."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class StorageError(Exception):
+    """A failure of the object store. `transient` ones may succeed when retried."""
+
+    transient: ClassVar[bool] = False
+
+
+class ObjectNotFound(StorageError):
+    pass
+
+
+class BucketNotFound(StorageError):
+    pass
+
+
+class UploadNotFound(StorageError):
+    """The multipart upload does not exist (never created, completed or aborted)."""
+
+
+class InvalidPart(StorageError):
+    """A part list given to `complete_multipart` does not match the uploaded parts."""
+
+
+class InvalidRange(StorageError):
+    pass
+
+
+class SizeMismatch(StorageError):
+    """The data did not have the size the caller announced; nothing was stored."""
+
+
+class ObjectLocked(StorageError):
+    """The store refused to delete or overwrite a locked (write-once) object version."""
+
+
+class KeyConflict(StorageError):
+    """Local store only: a key is both an object and a prefix of another (`a` and `a/b`)."""
+
+
+class UnsupportedOperation(StorageError):
+    pass
+
+
+class StoreUnavailable(StorageError):
+    """The store cannot be reached or failed on its side (timeouts, 5xx): retry later."""
+
+    transient: ClassVar[bool] = True
