@@ -110,7 +110,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -119,6 +118,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from common import fresh_database
 from sqlalchemy import TextClause, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -145,9 +145,6 @@ from server.models import (
 )
 from server.models.enums import AccountRole, MemberRole
 
-PG_ADMIN_URL = os.environ.get(
-    "SATREPS_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 BACKENDS = ("postgresql", "sqlite")
 PATHS = ("compiled", "strawberry", "hand-written")
 PAGE_SIZE = 50
@@ -453,28 +450,6 @@ async def expected_pairs(engine: AsyncEngine) -> dict[str, int]:
 # ---- database lifecycle ----------------------------------------------------------------
 
 
-async def _admin(sql: str) -> None:
-    engine = make_engine(PG_ADMIN_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(sql)
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new, uniquely named database, dropped on the way out whatever happened."""
-    name = f"satreps_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        say(f"dropped database {name}")
-
-
 @contextmanager
 def databases(backends: list[str], workdir: Path) -> Iterator[dict[str, str]]:
     """The URL of a fresh database per backend: PostgreSQL dropped, SQLite in `workdir`."""
@@ -484,7 +459,7 @@ def databases(backends: list[str], workdir: Path) -> Iterator[dict[str, str]]:
     if "postgresql" not in backends:
         yield urls
         return
-    with fresh_database() as url:
+    with fresh_database("graph_read", say) as url:
         yield {"postgresql": url, **urls}
 
 

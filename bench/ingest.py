@@ -57,7 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pydantic import SecretStr  # noqa: E402
+from common import fresh_database  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
@@ -81,9 +81,6 @@ from workers.main import QUEUE  # noqa: E402
 from workers.pipeline import job_id  # noqa: E402
 
 MiB = 1 << 20
-PG_ADMIN_URL = os.environ.get(
-    "SATREPS_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("SATREPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 HEALTH_KEY = QUEUE + ":health-check"  # arq writes it on the worker's first poll
 SATREPS = str(Path(sys.executable).with_name("satreps"))
@@ -276,27 +273,6 @@ SMALL_CSV = b"station,date,level_m,quality\n" + b"".join(
 # ---- database, Redis -------------------------------------------------------------------
 
 
-async def _admin(sql: str) -> None:
-    engine = make_engine(PG_ADMIN_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(sql)
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"satreps_bench_ingest_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        say(f"cleanup: dropped database {name}")
-
-
 async def flush_redis() -> None:
     redis = Redis.from_url(REDIS_URL)
     try:
@@ -360,17 +336,7 @@ class Bench:
 
 
 def bench_settings(url: str, s3: SeaweedS3, tmp: Path) -> Settings:
-    return Settings(
-        database_url=url,
-        redis_url=REDIS_URL,
-        object_dir=tmp / "objects",
-        s3_endpoint=s3.endpoint,
-        s3_access_key=s3.access_key,
-        s3_secret_key=SecretStr(s3.secret_key),
-        s3_secure=False,
-        s3_region=s3.region,
-        auto_migrate=False,
-    )
+    return s3.settings(tmp / "objects", database_url=url, redis_url=REDIS_URL, auto_migrate=False)
 
 
 async def open_bench(url: str, s3: SeaweedS3, tmp: Path) -> Bench:
@@ -776,7 +742,7 @@ def main() -> None:
         )
     tmp = Path(tempfile.mkdtemp(prefix="satreps-bench-ingest-"))
     try:
-        with redis_db7(), fresh_database() as url, seaweed(tmp / "seaweed") as s3:
+        with redis_db7(), fresh_database("ingest", say) as url, seaweed(tmp / "seaweed") as s3:
             upgrade(url)
 
             async def part1() -> tuple[Bench, list[Row]]:

@@ -26,18 +26,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import fresh_database  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
@@ -55,32 +53,6 @@ from server.provenance.lineage import (  # noqa: E402
     node_visible,
     redact_edges,
 )
-
-PG_ADMIN_URL = os.environ.get(
-    "SATREPS_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-async def _admin(sql: str) -> None:
-    engine = make_engine(PG_ADMIN_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(sql)
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"satreps_bench_lineage_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        print(f"dropped database {name}")
-
 
 SEED_DATASETS = """
 INSERT INTO datasets (project_id, owner_institution_id, title, keywords, licence, access_level,
@@ -255,7 +227,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    with fresh_database() as url:
+    with fresh_database("lineage") as url:
         upgrade(url)
         researcher = asyncio.run(seed(url, args.nodes))
         asyncio.run(measure(url, researcher, args))

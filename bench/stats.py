@@ -24,18 +24,15 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import random
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
 import httpx
+from common import fresh_database
 
 from server.access.auth import ensure_account, issue_token
 from server.analytics import refresh_stats
@@ -45,9 +42,6 @@ from server.http.app import create_app
 from server.migrations import upgrade
 from server.models.enums import AccountRole
 
-PG_ADMIN_URL = os.environ.get(
-    "SATREPS_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 PARTNERS = ["TH", "ID", "PH", "VN", "KE", "BR", "MX", "PE", "BD", "LK", "MY", "MN", "EG", "TZ"]
 WORDS = (
     "flood rainfall drought landslide earthquake tsunami malaria dengue rice soil forest "
@@ -99,25 +93,6 @@ SEARCH = (
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL.replace("+asyncpg", ""))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"satreps_bench_stats_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        say(f"dropped database {name}")
 
 
 # ---- the world ------------------------------------------------------------------------------
@@ -441,7 +416,7 @@ def main() -> int:
     parser.add_argument("--datasets", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
-    with fresh_database() as url:
+    with fresh_database("stats", say) as url:
         say(f"database {url.rsplit('/', 1)[1]}: migrating")
         upgrade(url)
         started = time.perf_counter()

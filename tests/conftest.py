@@ -23,12 +23,24 @@ from server.core.config import Settings
 from server.core.db import make_engine
 from server.core.events import MemoryBus
 from server.core.jobs import InProcessJobs
-from server.http.app import create_app
 from server.migrations import upgrade
 from server.models.enums import AccountRole
 from server.storage import store_from_settings
 from tests.factories import Factory
 from tests.twin import TWIN, sending
+
+pytest.register_assert_rewrite("tests.fixtures")  # before the import below: plugins' asserts
+from tests.fixtures.clients import app_client  # noqa: E402
+
+# fixtures that tests ask for by name, wherever they are: clients (compiled_client,
+# strawberry_client), live (real_engine, live_server), seaweed (a real S3), stack (the
+# production stack for fault tests); a fixture there starts only when a test asks for it
+pytest_plugins = [
+    "tests.fixtures.clients",
+    "tests.fixtures.live",
+    "tests.fixtures.seaweed",
+    "tests.fixtures.stack",
+]
 
 PG_ADMIN_URL = os.environ.get(
     "SATREPS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -155,14 +167,10 @@ def jobs(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], events: MemoryBus
 ) -> InProcessJobs:
     """The worker's job functions, held until the test calls `await jobs.drain()`."""
+    from workers.context import worker_context
     from workers.jobs import JOBS
 
-    ctx = {
-        "sessions": sessions,
-        "store": store_from_settings(settings),
-        "settings": settings,
-        "events": events,
-    }
+    ctx = worker_context(settings, sessions, store_from_settings(settings), events)
     # one at a time: every session of a test shares one connection (the rolled-back
     # transaction), which cannot serve two jobs' statements at once
     return InProcessJobs(JOBS, ctx=ctx, autostart=False, concurrency=1)
@@ -175,11 +183,8 @@ async def client(
     jobs: InProcessJobs,
     events: MemoryBus,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, sessions=sessions, jobs=jobs, events=events)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):  # start-up and shut-down run as in serve
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with app_client(settings, sessions, jobs, events) as http:
+        yield http
 
 
 # SATREPS_TEST_DIFFERENTIAL=1: every query a test sends through `gql` is sent to a second
@@ -199,11 +204,8 @@ async def strawberry_twin(
         yield None
         return
     resolved = settings.model_copy(update={"compiled_reads": False})
-    app = create_app(resolved, sessions=sessions, jobs=jobs, events=events)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with app_client(resolved, sessions, jobs, events) as http:
+        yield http
 
 
 # reads with effects of their own, sent once: a download URL is audited and signed with

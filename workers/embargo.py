@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from server.datasets.embargo import lift_embargoes
+from workers.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
 
-async def lift_embargoes_job(ctx: dict[str, Any]) -> int:
+async def lift_embargoes_job(ctx: WorkerContext) -> int:
     lifted = await lift_embargoes(ctx["sessions"])
     if lifted:
         log.info("embargo lifted on datasets %s", lifted)

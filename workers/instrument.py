@@ -27,9 +27,10 @@ from server.core.metrics import JOB_DURATION, JOB_WAIT, JOBS_RUNNING
 from server.datasets.upload_states import move
 from server.models import Upload
 from server.models.enums import UploadState
+from workers.context import WorkerContext
 
 log = logging.getLogger(__name__)
-OnCancel = Callable[[dict[str, Any], tuple[Any, ...]], Awaitable[None]]
+OnCancel = Callable[[WorkerContext, tuple[Any, ...]], Awaitable[None]]
 
 
 def process_prefix() -> str:
@@ -38,7 +39,7 @@ def process_prefix() -> str:
 
 
 def instrumented(name: str, job: JobFunction, on_cancel: OnCancel | None = None) -> JobFunction:
-    async def run(ctx: dict[str, Any], *args: Any) -> Any:
+    async def run(ctx: WorkerContext, *args: Any) -> Any:
         job_id_var.set(ctx.get("job_id"))
         enqueued = ctx.get("enqueue_time")
         if isinstance(enqueued, dt.datetime):
@@ -66,7 +67,7 @@ def instrumented(name: str, job: JobFunction, on_cancel: OnCancel | None = None)
     return run
 
 
-async def hand_back_upload(ctx: dict[str, Any], args: tuple[Any, ...]) -> None:
+async def hand_back_upload(ctx: WorkerContext, args: tuple[Any, ...]) -> None:
     """Release this process's lease on the upload: QUEUED again, for any worker."""
     upload_id = int(args[0])
     released = await release_lease(ctx["sessions"], upload_id, process_prefix())

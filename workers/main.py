@@ -23,6 +23,7 @@ from server.core.events import bus_from_url
 from server.core.jobs import PROCESS_UPLOAD
 from server.core.metrics import MetricsServer, queue_depth
 from server.storage import store_from_settings
+from workers.context import WorkerContext, worker_context
 from workers.jobs import JOBS
 from workers.pipeline import job_id, waiting_uploads
 
@@ -30,7 +31,7 @@ QUEUE = "satreps:queue"
 log = logging.getLogger(__name__)
 
 
-async def reconcile(ctx: dict[str, Any]) -> int:
+async def reconcile(ctx: WorkerContext) -> int:
     queued = 0
     stale = dt.timedelta(seconds=ctx["settings"].upload_stale_queued_seconds)
     for upload_id, attempts in await waiting_uploads(ctx["sessions"], stale):
@@ -57,14 +58,15 @@ async def requeue(redis: Any, upload_id: int, job: str) -> bool:
     )
 
 
-async def startup(ctx: dict[str, Any]) -> None:
+async def startup(ctx: WorkerContext) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
-    ctx["settings"] = settings
-    ctx["engine"] = engine_from_settings(settings)
-    ctx["sessions"] = session_factory(ctx["engine"])
-    ctx["store"] = store_from_settings(settings)
-    ctx["events"] = bus_from_url(settings.redis_url)
-    await ctx["store"].ensure_buckets()
+    engine = engine_from_settings(settings)
+    store = store_from_settings(settings)
+    ctx.update(
+        worker_context(settings, session_factory(engine), store, bus_from_url(settings.redis_url))
+    )
+    ctx["engine"] = engine
+    await store.ensure_buckets()
     if settings.worker_metrics_port:
         ctx["metrics"] = metrics_server(settings, ctx["redis"])
         await ctx["metrics"].start()
@@ -77,7 +79,7 @@ def metrics_server(settings: Settings, redis: Any) -> MetricsServer:
     return MetricsServer(settings.worker_metrics_host, settings.worker_metrics_port, [queue])
 
 
-async def shutdown(ctx: dict[str, Any]) -> None:
+async def shutdown(ctx: WorkerContext) -> None:
     if "metrics" in ctx:
         await ctx["metrics"].close()
     ctx["store"].close()
@@ -95,12 +97,19 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
 
     return {
         "functions": [func(cast(WorkerCoroutine, job), name=name) for name, job in JOBS.items()],
+        # arq types a job's ctx as a plain dict; ours read it as the WorkerContext it holds
         "cron_jobs": [
-            cron(reconcile, second=set(range(0, 60, 5)), run_at_startup=True),
+            cron(
+                cast(WorkerCoroutine, reconcile), second=set(range(0, 60, 5)), run_at_startup=True
+            ),
             # arq runs a cron job once across all workers (its job id is the time)
-            cron(lift_embargoes_job, minute=set(range(0, 60, 10)), run_at_startup=True),
+            cron(
+                cast(WorkerCoroutine, lift_embargoes_job),
+                minute=set(range(0, 60, 10)),
+                run_at_startup=True,
+            ),
             # the materialised figures of themeStats (server/analytics.py), once a minute
-            cron(refresh_stats_job, second={30}, run_at_startup=True),
+            cron(cast(WorkerCoroutine, refresh_stats_job), second={30}, run_at_startup=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -34,6 +34,7 @@ from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
 from server.provenance.records import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
+from workers.context import WorkerContext
 from workers.processing import ProcessingError, ProcessingResult, process_stream
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 STALE_QUEUED = dt.timedelta(seconds=60)
 
 
-async def _announce(ctx: dict[str, Any], upload_id: int, state: UploadState) -> None:
+async def _announce(ctx: WorkerContext, upload_id: int, state: UploadState) -> None:
     """Tell subscribers to look again (the database holds the state itself)."""
     events = ctx.get("events")
     if events is not None:
@@ -59,7 +60,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def lease_of(ctx: dict[str, Any]) -> dt.timedelta:
+def lease_of(ctx: WorkerContext) -> dt.timedelta:
     settings = ctx.get("settings")
     return dt.timedelta(seconds=settings.upload_lease_seconds) if settings is not None else LEASE
 
@@ -115,7 +116,7 @@ async def _heartbeat(
             await session.commit()
 
 
-async def process_upload(ctx: dict[str, Any], upload_id: int) -> str:
+async def process_upload(ctx: WorkerContext, upload_id: int) -> str:
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     owner = worker_id()
     lease = lease_of(ctx)
@@ -137,7 +138,7 @@ async def process_upload(ctx: dict[str, Any], upload_id: int) -> str:
     return outcome
 
 
-async def _run_with_retries(ctx: dict[str, Any], upload_id: int, owner: str) -> str:
+async def _run_with_retries(ctx: WorkerContext, upload_id: int, owner: str) -> str:
     for attempt, delay in enumerate((*RETRY_DELAYS, None)):
         try:
             return await _process_once(ctx, upload_id, owner)
@@ -160,7 +161,7 @@ async def _run_with_retries(ctx: dict[str, Any], upload_id: int, owner: str) -> 
     return "requeued"
 
 
-async def _process_once(ctx: dict[str, Any], upload_id: int, owner: str) -> str:
+async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     store: ObjectStore = ctx["store"]
     async with sessions() as session:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,12 +17,13 @@ from server.models import Upload
 from server.provenance.export import write_copies
 from server.provenance.fixity import run_fixity_check
 from server.storage import ObjectStore
+from workers.context import WorkerContext
 from workers.pipeline import process_upload
 
 log = logging.getLogger(__name__)
 
 
-async def write_provenance(ctx: dict[str, Any], version_id: int) -> str:
+async def write_provenance(ctx: WorkerContext, version_id: int) -> str:
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     store: ObjectStore = ctx["store"]
     async with sessions() as session:
@@ -33,7 +33,7 @@ async def write_provenance(ctx: dict[str, Any], version_id: int) -> str:
     return "written" if keys else "gone"
 
 
-async def process_upload_with_provenance(ctx: dict[str, Any], upload_id: int) -> str:
+async def process_upload_with_provenance(ctx: WorkerContext, upload_id: int) -> str:
     """process_upload, then (once READY is committed) a rewrite of the version's copies in
     the bucket, coalesced: see `schedule_copies`. A copy that cannot be written is logged:
     the database keeps the record, and the next READY, publication or fixity check writes
@@ -54,7 +54,7 @@ async def process_upload_with_provenance(ctx: dict[str, Any], upload_id: int) ->
     return outcome
 
 
-async def schedule_copies(ctx: dict[str, Any], version_id: int) -> None:
+async def schedule_copies(ctx: WorkerContext, version_id: int) -> None:
     """One rewrite of a version's copies per time window, not one per READY upload.
 
     Each rewrite reads the whole version, so rewriting after every upload of a
@@ -79,7 +79,7 @@ async def schedule_copies(ctx: dict[str, Any], version_id: int) -> None:
         await jobs.enqueue(WRITE_PROVENANCE, version_id, job_id=job_id, defer_seconds=defer)
 
 
-async def fixity_check(ctx: dict[str, Any], version_id: int, run_id: str) -> str:
+async def fixity_check(ctx: WorkerContext, version_id: int, run_id: str) -> str:
     report = await run_fixity_check(ctx["sessions"], ctx["store"], version_id, run_id)
     if report.outcome != "gone":
         log.info("fixity check %s of version %s: %s", run_id, version_id, report.outcome)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from server.analytics import refresh_stats
+from workers.context import WorkerContext
 
 
-async def refresh_stats_job(ctx: dict[str, Any]) -> None:
+async def refresh_stats_job(ctx: WorkerContext) -> None:
     async with ctx["sessions"]() as session:
         await refresh_stats(session)
         await session.commit()

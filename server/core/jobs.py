@@ -41,12 +41,12 @@ class InProcessJobs:
         self,
         functions: Mapping[str, JobFunction],
         *,
-        ctx: dict[str, Any] | None = None,
+        ctx: Mapping[str, Any] | None = None,
         concurrency: int = 2,
         autostart: bool = True,
     ) -> None:
         self._functions = dict(functions)
-        self._ctx = ctx if ctx is not None else {}
+        self._ctx: Mapping[str, Any] = ctx if ctx is not None else {}
         self._slots = asyncio.Semaphore(concurrency)
         self._active: dict[str, asyncio.Task[Any]] = {}
         self._held: dict[str, tuple[str, tuple[Any, ...], float]] = {}

@@ -29,11 +29,6 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from server.models import Upload
-from server.models.enums import UploadState
 
 log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry()
@@ -119,20 +114,6 @@ class _Families(Collector):
 
     def collect(self) -> Iterable[Metric]:
         return self._families
-
-
-async def upload_states(sessions: async_sessionmaker[AsyncSession]) -> GaugeMetricFamily:
-    async with sessions() as session:
-        rows = (
-            await session.execute(select(Upload.state, func.count()).group_by(Upload.state))
-        ).all()
-    counts = {UploadState(state): int(n) for state, n in rows}
-    family = GaugeMetricFamily(
-        "satreps_uploads", "Uploads by state (from the database)", labels=["state"]
-    )
-    for state in UploadState:
-        family.add_metric([state.value], counts.get(state, 0))
-    return family
 
 
 async def queue_depth(redis: object, queue: str) -> GaugeMetricFamily:

@@ -342,9 +342,11 @@ def build_jobs(
     """arq when Redis is configured; else the same job functions, run in this process."""
     if settings.redis_url:
         return ArqJobs(settings.redis_url)
-    from workers.jobs import JOBS  # the composition root may import the worker side
+    # the composition root may import the worker side
+    from workers.context import worker_context
+    from workers.jobs import JOBS
 
-    ctx = {"sessions": sessions, "store": store, "settings": settings, "events": events}
+    ctx = worker_context(settings, sessions, store, events)
     return InProcessJobs(JOBS, ctx=ctx, concurrency=settings.inprocess_jobs)
 
 

@@ -7,14 +7,17 @@ import asyncio
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.core import GaugeMetricFamily
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.core.config import Settings
-from server.core.metrics import Probe, exposition, queue_depth, upload_states
+from server.core.metrics import Probe, exposition, queue_depth
+from server.models import Upload
+from server.models.enums import UploadState
 from server.storage import ObjectStore
 
 QUEUE = "satreps:queue"  # arq's queue: workers/main.py QUEUE, server/core/jobs.py ArqJobs
@@ -72,6 +75,20 @@ class Probes:
     async def _database(self) -> None:
         async with self.sessions() as session:
             await session.execute(text("SELECT 1"))
+
+
+async def upload_states(sessions: async_sessionmaker[AsyncSession]) -> GaugeMetricFamily:
+    async with sessions() as session:
+        rows = (
+            await session.execute(select(Upload.state, func.count()).group_by(Upload.state))
+        ).all()
+    counts = {UploadState(state): int(n) for state, n in rows}
+    family = GaugeMetricFamily(
+        "satreps_uploads", "Uploads by state (from the database)", labels=["state"]
+    )
+    for state in UploadState:
+        family.add_metric([state.value], counts.get(state, 0))
+    return family
 
 
 async def _check(check: Any) -> str:

@@ -9,11 +9,17 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from server.core.db import session_factory
 from tests.fixtures.access_world import LEVELS, ROLES, build_world
 from tests.schema.test_access_matrix import EXPECTED
-from tests.schema.test_upload_status import live_server, real_engine, sessions  # noqa: F401
 
 SUBSCRIBE = "subscription($u: ID!) { uploadStatus(uploadId: $u) { state } }"
+
+
+@pytest.fixture
+def sessions(real_engine):
+    """This module's database (tests/fixtures/live.py), not the rolled-back transaction."""
+    return session_factory(real_engine)
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ async def first_answer(ws, op_id: str, upload: str) -> dict:
             return message
 
 
-async def test_only_graphql_transport_ws(live_server):  # noqa: F811
+async def test_only_graphql_transport_ws(live_server):
     with pytest.raises((ConnectionClosed, websockets.InvalidStatus, websockets.NegotiationError)):
         async with websockets.connect(
             f"ws://{live_server}/graphql", subprotocols=["graphql-ws"]
@@ -48,7 +54,7 @@ async def test_only_graphql_transport_ws(live_server):  # noqa: F811
             await ws.recv()
 
 
-async def test_operations_per_connection_are_capped(live_server, sessions):  # noqa: F811
+async def test_operations_per_connection_are_capped(live_server, sessions):
     world = await build_world(sessions)
     upload = world.samples["public"].gids()["upload"]
     ws = await connect(live_server, None)
@@ -65,7 +71,7 @@ async def test_operations_per_connection_are_capped(live_server, sessions):  # n
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_upload_status_follows_the_matrix(role, live_server, sessions):  # noqa: F811
+async def test_upload_status_follows_the_matrix(role, live_server, sessions):
     world = await build_world(sessions)
     ws = await connect(live_server, world.tokens[role])
     wrong = []

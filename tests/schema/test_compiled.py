@@ -10,13 +10,12 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 from graphql import (
     DocumentNode,
     InterfaceTypeDefinitionNode,
@@ -749,32 +748,6 @@ def generated(per_root: int) -> list[str]:
 
         collect()
     return found
-
-
-# the differential tests send thousands of requests: a budget that outlasts them
-UNLIMITED = {"rate_limit_points": 10**7, "rate_limit_anonymous_points": 10**7}
-
-
-@pytest.fixture
-async def compiled_client(settings, sessions, jobs, events):
-    async with app_client(settings.model_copy(update=UNLIMITED), sessions, jobs, events) as http:
-        yield http
-
-
-@pytest.fixture
-async def strawberry_client(settings, sessions, jobs, events):
-    off = settings.model_copy(update={"compiled_reads": False, **UNLIMITED})
-    async with app_client(off, sessions, jobs, events) as http:
-        yield http
-
-
-@asynccontextmanager
-async def app_client(settings: Any, sessions: Any, jobs: Any, events: Any) -> Any:
-    app = create_app(settings, sessions=sessions, jobs=jobs, events=events)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
 
 
 async def answer(http: httpx.AsyncClient, token: str | None, query: str, variables: Any) -> Any:

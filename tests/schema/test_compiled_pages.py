@@ -25,7 +25,6 @@ from server.themes import service as themes
 from tests.factories import Factory, gid
 from tests.fixtures.access_world import World, build_world
 from tests.schema.test_compiled import PRINCIPALS, answer, answering_statements
-from tests.schema.test_compiled import strawberry_client as strawberry_client  # the fixture
 
 PROJECTS = """query($first: Int, $after: String, $last: Int, $before: String,
     $filter: ProjectFilter) {

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from strawberry.relay import from_base64
 
 from server.core.config import Settings
 from server.provenance import ExportFormat
 from server.provenance.export import parse_prov
 from server.storage import store_from_settings
-from tests.fixtures.seaweed import SeaweedS3, seaweed  # noqa: F401
+from tests.fixtures.seaweed import SeaweedS3
 from tests.schema.test_uploads import COMPLETE, PUBLISH, START, draft_version
 
 EXPORT = """query($v: ID!, $f: ProvenanceFormat!) {
@@ -25,16 +24,8 @@ BODY = b"station,level\nBKK-01,1.5\n"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:  # noqa: F811
-    return Settings(
-        database_url="sqlite+aiosqlite:///unused.db",
-        object_dir=tmp_path / "objects",
-        s3_endpoint=seaweed.endpoint,
-        s3_access_key=seaweed.access_key,
-        s3_secret_key=SecretStr(seaweed.secret_key),
-        s3_secure=False,
-        s3_region=seaweed.region,
-    )
+def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:
+    return seaweed.settings(tmp_path / "objects", database_url="sqlite+aiosqlite:///unused.db")
 
 
 async def test_copies_in_the_bucket_and_signed_export_urls(admin, factory, jobs, settings):

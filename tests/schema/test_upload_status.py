@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import socket
 
 import httpx
 import pytest
@@ -22,34 +21,16 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 from gql.transport.websockets_protocol import WebsocketsProtocolTransportBase
 
-from server.core.db import make_engine, session_factory
+from server.core.db import session_factory
 from server.http.app import create_app
-from server.migrations import upgrade
 from server.models.enums import AccountRole
-from tests.conftest import postgres_database
+from tests.fixtures.live import free_port
 from tests.schema.test_uploads import COMPLETE, CSV, START, draft_version
-
-
-@pytest.fixture(scope="module")
-async def real_engine(dialect, tmp_path_factory):
-    """A database of this module's own, used as production uses one: many sessions at once
-    (the subscription reads while requests and jobs write), no shared test transaction."""
-    if dialect == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('ws') / 'ws.db'}"
-        upgrade(url)
-        engine = make_engine(url)
-        yield engine
-        await engine.dispose()
-        return
-    with postgres_database("satreps_ws") as url:
-        upgrade(url)
-        engine = make_engine(url)
-        yield engine
-        await engine.dispose()
 
 
 @pytest.fixture
 def sessions(real_engine):
+    """This module's database (tests/fixtures/live.py), not the rolled-back transaction."""
     return session_factory(real_engine)
 
 
@@ -57,26 +38,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 SUBSCRIBE = GraphQLRequest(
     "subscription($u: ID!) { uploadStatus(uploadId: $u) { state attempts errorCode } }"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def live_server(settings, sessions, jobs, events):
-    """The test's app served by uvicorn on loopback, in this event loop (same jobs, same bus)."""
-    port = free_port()
-    app = create_app(settings, sessions=sessions, jobs=jobs, events=events)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await task
 
 
 def transport(address: str, token: str | None) -> WebsocketsTransport:
@@ -252,15 +213,11 @@ async def test_events_cross_processes_through_redis(
     from server.core.events import RedisBus
     from server.core.jobs import InProcessJobs
     from server.storage import store_from_settings
+    from workers.context import worker_context
     from workers.jobs import JOBS
 
     worker_bus, api_bus = RedisBus(REDIS_URL), RedisBus(REDIS_URL)
-    ctx = {
-        "sessions": sessions,
-        "store": store_from_settings(settings),
-        "settings": settings,
-        "events": worker_bus,
-    }
+    ctx = worker_context(settings, sessions, store_from_settings(settings), worker_bus)
     worker = InProcessJobs(JOBS, ctx=ctx, autostart=False, concurrency=1)
     port = free_port()
     app = create_app(settings, sessions=sessions, jobs=worker, events=api_bus)

@@ -8,24 +8,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from server.core.config import Settings
-from tests.fixtures.seaweed import SeaweedS3, seaweed  # noqa: F401
+from tests.fixtures.seaweed import SeaweedS3
 from tests.schema.test_uploads import COMPLETE, CSV, START, UPLOAD, VERSION, draft_version
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:  # noqa: F811
-    return Settings(
-        database_url="sqlite+aiosqlite:///unused.db",
-        object_dir=tmp_path / "objects",
-        s3_endpoint=seaweed.endpoint,
-        s3_access_key=seaweed.access_key,
-        s3_secret_key=SecretStr(seaweed.secret_key),
-        s3_secure=False,
-        s3_region=seaweed.region,
-    )
+def settings(tmp_path: Path, seaweed: SeaweedS3) -> Settings:
+    return seaweed.settings(tmp_path / "objects", database_url="sqlite+aiosqlite:///unused.db")
 
 
 async def test_presigned_single_put_to_ready(admin, factory, jobs):

@@ -35,7 +35,7 @@ from server.storage import (
     safe_key,
     sanitize_filename,
 )
-from tests.fixtures.seaweed import SeaweedS3, seaweed  # noqa: F401
+from tests.fixtures.seaweed import SeaweedS3
 
 MiB = 1024 * 1024
 BUCKETS = Buckets()
@@ -50,7 +50,7 @@ async def local_store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 
 @pytest.fixture(scope="session")
-async def s3_store(seaweed: SeaweedS3) -> AsyncIterator[ObjectStore]:  # noqa: F811
+async def s3_store(seaweed: SeaweedS3) -> AsyncIterator[ObjectStore]:
     store = S3ObjectStore(
         seaweed.endpoint,
         seaweed.access_key,

@@ -18,8 +18,7 @@ from strawberry.relay import from_base64
 from server.core.db import utcnow
 from server.models import Upload
 from server.models.enums import UploadState
-from tests.fixtures.seaweed import seaweed  # noqa: F401
-from tests.fixtures.stack import REDIS_URL, Stack, SwitchableProxy, stack, write_csv  # noqa: F401
+from tests.fixtures.stack import REDIS_URL, Stack, SwitchableProxy, write_csv
 from workers.main import QUEUE
 from workers.pipeline import LEASE, STALE_QUEUED
 
@@ -33,7 +32,7 @@ def finished(upload: Upload) -> bool:
 
 
 async def test_a_worker_killed_mid_job_is_replaced_and_the_file_appears_once(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path: Path,
 ):
     path = tmp_path / "levels.csv"
@@ -83,7 +82,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_file_appears_once(
 
 
 async def test_a_flushed_redis_loses_no_upload(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path: Path,
 ):
     path = tmp_path / "small.csv"
@@ -126,7 +125,7 @@ async def test_a_flushed_redis_loses_no_upload(
 
 
 async def test_s3_unreachable_for_a_while_is_retried_to_ready(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path: Path,
 ):
     host, port = stack.seaweed.endpoint.rsplit(":", 1)

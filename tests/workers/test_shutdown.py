@@ -13,8 +13,7 @@ from strawberry.relay import from_base64
 
 from server.models import Upload
 from server.models.enums import UploadState
-from tests.fixtures.seaweed import seaweed  # noqa: F401
-from tests.fixtures.stack import Stack, Worker, stack, write_csv  # noqa: F401
+from tests.fixtures.stack import Stack, Worker, write_csv
 
 
 def pk(global_id: str) -> int:
@@ -39,7 +38,7 @@ async def running_on(on: Stack, upload_id: int, worker: Worker) -> Upload:
     return running
 
 
-async def test_sigterm_hands_a_long_job_back_at_once(stack: Stack, tmp_path: Path):  # noqa: F811
+async def test_sigterm_hands_a_long_job_back_at_once(stack: Stack, tmp_path: Path):
     path = tmp_path / "levels.csv"
     sha = write_csv(path, 120)
     version = await stack.draft_version()
@@ -69,7 +68,7 @@ async def test_sigterm_hands_a_long_job_back_at_once(stack: Stack, tmp_path: Pat
     assert await stack.files_of(upload_id) == 1
 
 
-async def test_sigterm_lets_a_running_job_finish(stack: Stack, tmp_path: Path):  # noqa: F811
+async def test_sigterm_lets_a_running_job_finish(stack: Stack, tmp_path: Path):
     path = tmp_path / "levels.csv"
     sha = write_csv(path, 40)
     version = await stack.draft_version()
