@@ -1,6 +1,6 @@
-"""The compiled types of a project's components: technical cooperation (schema/cooperation.py),
-the design matrix and learning materials (schema/pdm.py), monitoring and evaluation
-(schema/evaluation.py); the Project fields that reach them and their root connections.
+"""The compiled types of a project's components: technical cooperation (schema/cooperation/),
+the design matrix (schema/pdm/) and learning materials (schema/materials/), monitoring and
+evaluation (schema/evaluation/); the Project fields that reach them and their root connections.
 
 Every record is visible exactly when its project is (the services' rule): lists under a
 project the compiler already shows need no further rule; a record reached any other way
@@ -238,7 +238,7 @@ def paged(
 def root_expert_dispatches(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.cooperation.service import DispatchFilter, dispatches_filtered
+    from server.cooperation.queries import DispatchFilter, dispatches_filtered
     from server.themes.queries import theme_subtree
 
     flt = args.get("filter")
@@ -260,7 +260,7 @@ def root_expert_dispatches(
 def root_training_courses(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.cooperation.service import CourseFilter, courses_query
+    from server.cooperation.queries import CourseFilter, courses_query
 
     flt = args.get("filter")
     service_filter = None
@@ -279,7 +279,7 @@ def root_training_courses(
 def root_equipment_items(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.cooperation.service import EquipmentFilter, equipment_query
+    from server.cooperation.queries import EquipmentFilter, equipment_query
 
     flt = args.get("filter")
     service_filter = None
@@ -298,7 +298,7 @@ def root_equipment_items(
 def root_indicators(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.pdm.service import IndicatorFilter, indicators_filtered
+    from server.pdm.queries import IndicatorFilter, indicators_filtered
 
     flt = args.get("filter")
     service_filter, theme = None, None
@@ -317,7 +317,7 @@ def root_indicators(
 def root_learning_materials(
     c: Compiler, details: FieldDetailsList, args: dict[str, Any]
 ) -> ColumnElement[Any]:
-    from server.materials.service import MaterialFilter, materials_filtered
+    from server.materials.queries import MaterialFilter, materials_filtered
 
     flt = args.get("filter")
     service_filter, theme = None, None
@@ -339,7 +339,7 @@ def records(model: Any, type_name: str) -> Any:
     """The root connection of an evaluation record type (records_query's filter)."""
 
     def root(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
-        from server.evaluation.service import RecordFilter, records_filtered
+        from server.evaluation.queries import RecordFilter, records_filtered
 
         flt = args.get("filter")
         service_filter, theme = None, None

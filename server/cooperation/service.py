@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pycountry
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
-from server.access.visibility import project_visible, visible_by_id
-from server.core.db import group_rows, utcnow
+from server.access.visibility import project_visible
+from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, NotFound
-from server.core.validation import clean_text, normalize_country, year_bounds
+from server.core.validation import clean_text, normalize_country
 from server.models import (
     Affiliation,
     DispatchCounterpart,
@@ -43,7 +42,6 @@ from server.projects.service import (
     require_project_editor,
     visible_project,
 )
-from server.themes.queries import theme_subtree_ids
 
 # Knowledge Co-Creation Program courses are held in Japan; the others outside it.
 KCCP_COURSES = frozenset(
@@ -67,199 +65,6 @@ def next_statuses(current: EquipmentStatus) -> list[EquipmentStatus]:
     """The statuses an item may move to from `current` (not staying), in the enum's order."""
     moves = STATUS_MOVES[current] - {current}
     return sorted(moves, key=list(EquipmentStatus).index)
-
-
-@dataclass
-class DispatchFilter:
-    project_id: int | None = None
-    host_country: str | None = None
-    theme_id: int | None = None
-    year: int | None = None
-    origin_country: str | None = None
-
-
-@dataclass
-class CourseFilter:
-    project_id: int | None = None
-    host_country: str | None = None
-    course_type: CourseType | None = None
-    year: int | None = None
-
-
-@dataclass
-class EquipmentFilter:
-    project_id: int | None = None
-    recipient_country: str | None = None
-    status: EquipmentStatus | None = None
-    year: int | None = None
-
-
-# ---- reads -------------------------------------------------------------------------
-
-
-def _visible(model: Any, principal: Principal) -> Select[Any]:
-    return (
-        select(model)
-        .join(Project, Project.id == model.project_id)
-        .where(project_visible(principal))
-    )
-
-
-def _active_in(start: Any, end: Any, year: int) -> ColumnElement[bool]:
-    first_day, last_day = year_bounds(year)
-    return and_(start <= last_day, or_(end.is_(None), end >= first_day))
-
-
-def _institutions_in(country: str) -> Select[Any]:
-    return select(Institution.id).where(Institution.country_code == country.strip().upper())
-
-
-async def dispatches_query(
-    session: AsyncSession, principal: Principal, flt: DispatchFilter | None
-) -> Select[Any]:
-    subtree = None
-    if flt is not None and flt.theme_id is not None:
-        subtree = await theme_subtree_ids(session, flt.theme_id)
-    return dispatches_filtered(principal, flt, subtree)
-
-
-def dispatches_filtered(
-    principal: Principal, flt: DispatchFilter | None, subtree: Any = None
-) -> Select[Any]:
-    """The dispatches the principal may see that match the filter; `subtree` holds the
-    theme filter's theme ids (or a select of them), given when the filter names a theme."""
-    stmt = _visible(ExpertDispatch, principal)
-    if flt is None:
-        return stmt
-    if flt.project_id is not None:
-        stmt = stmt.where(ExpertDispatch.project_id == flt.project_id)
-    if flt.host_country:
-        stmt = stmt.where(
-            ExpertDispatch.host_institution_id.in_(_institutions_in(flt.host_country))
-        )
-    if subtree is not None:
-        stmt = stmt.where(ExpertDispatch.theme_id.in_(subtree))
-    if flt.year is not None:
-        stmt = stmt.where(_active_in(ExpertDispatch.start_date, ExpertDispatch.end_date, flt.year))
-    if flt.origin_country:
-        stmt = stmt.where(ExpertDispatch.origin_country == flt.origin_country.strip().upper())
-    return stmt
-
-
-def courses_query(principal: Principal, flt: CourseFilter | None) -> Select[Any]:
-    stmt = _visible(TrainingCourse, principal)
-    if flt is None:
-        return stmt
-    if flt.project_id is not None:
-        stmt = stmt.where(TrainingCourse.project_id == flt.project_id)
-    if flt.host_country:
-        stmt = stmt.where(TrainingCourse.host_country == flt.host_country.strip().upper())
-    if flt.course_type is not None:
-        stmt = stmt.where(TrainingCourse.course_type == flt.course_type)
-    if flt.year is not None:
-        stmt = stmt.where(_active_in(TrainingCourse.start_date, TrainingCourse.end_date, flt.year))
-    return stmt
-
-
-def equipment_query(principal: Principal, flt: EquipmentFilter | None) -> Select[Any]:
-    stmt = _visible(EquipmentItem, principal)
-    if flt is None:
-        return stmt
-    if flt.project_id is not None:
-        stmt = stmt.where(EquipmentItem.project_id == flt.project_id)
-    if flt.recipient_country:
-        stmt = stmt.where(
-            EquipmentItem.recipient_institution_id.in_(_institutions_in(flt.recipient_country))
-        )
-    if flt.status is not None:
-        stmt = stmt.where(EquipmentItem.status == flt.status)
-    if flt.year is not None:  # delivered during that year
-        first_day, last_day = year_bounds(flt.year)
-        stmt = stmt.where(
-            EquipmentItem.delivery_date >= first_day, EquipmentItem.delivery_date <= last_day
-        )
-    return stmt
-
-
-# fetch(session, principal, ids) -> {id: row} for `loaders.one_visible` (node(id:), links).
-async def dispatches_by_id(
-    session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, ExpertDispatch]:
-    return await visible_by_id(session, principal, ExpertDispatch, ids)
-
-
-async def courses_by_id(
-    session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, TrainingCourse]:
-    return await visible_by_id(session, principal, TrainingCourse, ids)
-
-
-async def equipment_by_id(
-    session: AsyncSession, principal: Principal, ids: Sequence[int]
-) -> dict[int, EquipmentItem]:
-    return await visible_by_id(session, principal, EquipmentItem, ids)
-
-
-async def dispatches_by_project(
-    session: AsyncSession, principal: Principal, project_ids: Sequence[int]
-) -> dict[int, list[ExpertDispatch]]:
-    rows = await session.execute(
-        select(ExpertDispatch.project_id, ExpertDispatch)
-        .join(Project, Project.id == ExpertDispatch.project_id)
-        .where(ExpertDispatch.project_id.in_(project_ids), project_visible(principal))
-        .order_by(ExpertDispatch.start_date, ExpertDispatch.id)
-    )
-    return group_rows(rows)
-
-
-async def courses_by_project(
-    session: AsyncSession, principal: Principal, project_ids: Sequence[int]
-) -> dict[int, list[TrainingCourse]]:
-    rows = await session.execute(
-        select(TrainingCourse.project_id, TrainingCourse)
-        .join(Project, Project.id == TrainingCourse.project_id)
-        .where(TrainingCourse.project_id.in_(project_ids), project_visible(principal))
-        .order_by(TrainingCourse.start_date, TrainingCourse.id)
-    )
-    return group_rows(rows)
-
-
-async def equipment_by_project(
-    session: AsyncSession, principal: Principal, project_ids: Sequence[int]
-) -> dict[int, list[EquipmentItem]]:
-    rows = await session.execute(
-        select(EquipmentItem.project_id, EquipmentItem)
-        .join(Project, Project.id == EquipmentItem.project_id)
-        .where(EquipmentItem.project_id.in_(project_ids), project_visible(principal))
-        .order_by(EquipmentItem.id)
-    )
-    return group_rows(rows)
-
-
-async def counterparts_by_dispatch(
-    session: AsyncSession, dispatch_ids: Sequence[int]
-) -> dict[int, list[Researcher]]:
-    """Counterparts of dispatches the caller already sees (researchers are public)."""
-    rows = await session.execute(
-        select(DispatchCounterpart.dispatch_id, Researcher)
-        .join(Researcher, Researcher.id == DispatchCounterpart.researcher_id)
-        .where(DispatchCounterpart.dispatch_id.in_(dispatch_ids))
-        .order_by(Researcher.id)
-    )
-    return group_rows(rows)
-
-
-async def participants_by_course(
-    session: AsyncSession, course_ids: Sequence[int]
-) -> dict[int, list[tuple[TrainingParticipant, Researcher]]]:
-    """Participants of courses the caller already sees (researchers are public)."""
-    rows = await session.execute(
-        select(TrainingParticipant.course_id, TrainingParticipant, Researcher)
-        .join(Researcher, Researcher.id == TrainingParticipant.researcher_id)
-        .where(TrainingParticipant.course_id.in_(course_ids))
-        .order_by(Researcher.id)
-    )
-    return group_rows(rows)
 
 
 # ---- shared checks -----------------------------------------------------------------

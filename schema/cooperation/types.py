@@ -1,10 +1,11 @@
-"""Technical cooperation components: expert dispatch, training, equipment provision."""
+"""Technical cooperation components (expert dispatch, training, equipment provision): the
+GraphQL types, the Project fields that reach them, their filters, inputs and payloads."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -21,23 +22,15 @@ from schema.compiled.components import (
     theme_of,
 )
 from schema.compiled.mapping import compiled
-from schema.connections import (
-    Connection,
-    connection,
-    decode_id,
-    load_nodes,
-    page_args,
-    project_node,
-)
+from schema.connections import load_nodes, project_node
 from schema.context import Info
-from schema.errors import UserError, mutate, read
-from schema.institutions import Country, Institution, given
+from schema.errors import UserError
+from schema.institutions import Country, Institution
 from schema.loaders import present
 from schema.researchers import Researcher
 from schema.themes import Theme
 from server import models
-from server.cooperation import service
-from server.core.pagination import paginate
+from server.cooperation import queries, service
 from server.models.enums import CourseType as CourseTypeEnum
 from server.models.enums import EquipmentStatus as EquipmentStatusEnum
 
@@ -126,7 +119,7 @@ class ExpertDispatch(relay.Node):
 
     @strawberry.field(description="Partner researchers the expert works with")
     async def counterparts(self, info: Info) -> list[Researcher]:
-        rows = await info.context.loaders.many(service.counterparts_by_dispatch).load(self.id)
+        rows = await info.context.loaders.many(queries.counterparts_by_dispatch).load(self.id)
         return [Researcher.from_row(r) for r in rows]
 
     @classmethod
@@ -134,7 +127,7 @@ class ExpertDispatch(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[ExpertDispatch | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.dispatches_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.dispatches_by_id), node_ids, cls.from_row
         )
 
 
@@ -203,7 +196,7 @@ class TrainingCourse(relay.Node):
 
     @strawberry.field
     async def participants(self, info: Info) -> list[TrainingParticipant]:
-        rows = await info.context.loaders.many(service.participants_by_course).load(self.id)
+        rows = await info.context.loaders.many(queries.participants_by_course).load(self.id)
         return [
             TrainingParticipant(researcher=Researcher.from_row(r), institution_id=p.institution_id)
             for p, r in rows
@@ -214,7 +207,7 @@ class TrainingCourse(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[TrainingCourse | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.courses_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.courses_by_id), node_ids, cls.from_row
         )
 
 
@@ -274,7 +267,7 @@ class EquipmentItem(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[EquipmentItem | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.equipment_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.equipment_by_id), node_ids, cls.from_row
         )
 
 
@@ -290,19 +283,19 @@ class ProjectCooperationFields:
 
     @strawberry.field(description="Experts dispatched, by start date")
     async def expert_dispatches(self, info: Info) -> list[ExpertDispatch]:
-        loader = info.context.loaders.many_visible(service.dispatches_by_project)
+        loader = info.context.loaders.many_visible(queries.dispatches_by_project)
         rows = await loader.load(self.id)  # type: ignore[attr-defined]
         return [ExpertDispatch.from_row(r) for r in rows]
 
     @strawberry.field(description="Training courses, by start date")
     async def training_courses(self, info: Info) -> list[TrainingCourse]:
-        loader = info.context.loaders.many_visible(service.courses_by_project)
+        loader = info.context.loaders.many_visible(queries.courses_by_project)
         rows = await loader.load(self.id)  # type: ignore[attr-defined]
         return [TrainingCourse.from_row(r) for r in rows]
 
     @strawberry.field(description="Equipment provided, in the order recorded")
     async def equipment(self, info: Info) -> list[EquipmentItem]:
-        loader = info.context.loaders.many_visible(service.equipment_by_project)
+        loader = info.context.loaders.many_visible(queries.equipment_by_project)
         rows = await loader.load(self.id)  # type: ignore[attr-defined]
         return [EquipmentItem.from_row(r) for r in rows]
 
@@ -431,246 +424,3 @@ class TrainingCoursePayload:
 class EquipmentItemPayload:
     equipment_item: EquipmentItem | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-def _opt_id(gid: relay.GlobalID | None, type_name: str, field: str) -> int | None:
-    return decode_id(gid, type_name, field) if gid is not None else None
-
-
-# ---- queries and mutations -----------------------------------------------------------
-
-
-@strawberry.type
-class CooperationQueries:
-    @strawberry.field
-    async def expert_dispatches(
-        self,
-        info: Info,
-        filter: ExpertDispatchFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[ExpertDispatch]:
-        principal = info.context.principal
-
-        async def op(session: Any) -> Any:
-            flt = None
-            if filter is not None:
-                flt = service.DispatchFilter(
-                    project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
-                    host_country=filter.host_country,
-                    theme_id=_opt_id(filter.theme_id, "Theme", "filter.themeId"),
-                    year=filter.year,
-                    origin_country=filter.origin_country,
-                )
-            stmt = await service.dispatches_query(session, principal, flt)
-            return await paginate(
-                session, stmt, models.ExpertDispatch.id, page_args(first, after, last, before)
-            )
-
-        return connection(await read(info, op), ExpertDispatch.from_row)
-
-    @strawberry.field
-    async def training_courses(
-        self,
-        info: Info,
-        filter: TrainingCourseFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[TrainingCourse]:
-        principal = info.context.principal
-
-        async def op(session: Any) -> Any:
-            flt = None
-            if filter is not None:
-                flt = service.CourseFilter(
-                    project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
-                    host_country=filter.host_country,
-                    course_type=filter.course_type,
-                    year=filter.year,
-                )
-            return await paginate(
-                session,
-                service.courses_query(principal, flt),
-                models.TrainingCourse.id,
-                page_args(first, after, last, before),
-            )
-
-        return connection(await read(info, op), TrainingCourse.from_row)
-
-    @strawberry.field
-    async def equipment_items(
-        self,
-        info: Info,
-        filter: EquipmentItemFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[EquipmentItem]:
-        principal = info.context.principal
-
-        async def op(session: Any) -> Any:
-            flt = None
-            if filter is not None:
-                flt = service.EquipmentFilter(
-                    project_id=_opt_id(filter.project_id, "Project", "filter.projectId"),
-                    recipient_country=filter.recipient_country,
-                    status=filter.status,
-                    year=filter.year,
-                )
-            return await paginate(
-                session,
-                service.equipment_query(principal, flt),
-                models.EquipmentItem.id,
-                page_args(first, after, last, before),
-            )
-
-        return connection(await read(info, op), EquipmentItem.from_row)
-
-
-COURSE_FIELDS = (
-    "title",
-    "course_type",
-    "host_country",
-    "start_date",
-    "end_date",
-    "outcome_notes",
-)
-
-
-async def _dispatch_payload(info: Info, op: Any) -> ExpertDispatchPayload:
-    result = await mutate(info, op)
-    if isinstance(result, list):
-        return ExpertDispatchPayload(errors=result)
-    return ExpertDispatchPayload(expert_dispatch=ExpertDispatch.from_row(result))
-
-
-async def _course_payload(info: Info, op: Any) -> TrainingCoursePayload:
-    result = await mutate(info, op)
-    if isinstance(result, list):
-        return TrainingCoursePayload(errors=result)
-    return TrainingCoursePayload(training_course=TrainingCourse.from_row(result))
-
-
-async def _equipment_payload(info: Info, op: Any) -> EquipmentItemPayload:
-    result = await mutate(info, op)
-    if isinstance(result, list):
-        return EquipmentItemPayload(errors=result)
-    return EquipmentItemPayload(equipment_item=EquipmentItem.from_row(result))
-
-
-@strawberry.type
-class CooperationMutations:
-    @strawberry.mutation
-    async def create_expert_dispatch(
-        self, info: Info, input: CreateExpertDispatchInput
-    ) -> ExpertDispatchPayload:
-        async def op(session: Any, principal: Any) -> models.ExpertDispatch:
-            values = {
-                "expert_id": decode_id(input.expert_id, "Researcher", "expertId"),
-                "origin_country": input.origin_country,
-                "host_institution_id": decode_id(
-                    input.host_institution_id, "Institution", "hostInstitutionId"
-                ),
-                "theme_id": _opt_id(input.theme_id, "Theme", "themeId"),
-                "start_date": input.start_date,
-                "end_date": input.end_date,
-                "purpose": input.purpose,
-                "counterpart_ids": [
-                    decode_id(gid, "Researcher", "counterpartIds") for gid in input.counterpart_ids
-                ],
-            }
-            project_id = decode_id(input.project_id, "Project", "projectId")
-            return await service.create_expert_dispatch(session, principal, project_id, values)
-
-        return await _dispatch_payload(info, op)
-
-    @strawberry.mutation
-    async def create_training_course(
-        self, info: Info, input: CreateTrainingCourseInput
-    ) -> TrainingCoursePayload:
-        async def op(session: Any, principal: Any) -> models.TrainingCourse:
-            values = given(input, *COURSE_FIELDS)
-            values["host_institution_id"] = _opt_id(
-                input.host_institution_id, "Institution", "hostInstitutionId"
-            )
-            project_id = decode_id(input.project_id, "Project", "projectId")
-            return await service.create_training_course(session, principal, project_id, values)
-
-        return await _course_payload(info, op)
-
-    @strawberry.mutation(description="Change a course; fields left out stay as they are")
-    async def update_training_course(
-        self, info: Info, input: UpdateTrainingCourseInput
-    ) -> TrainingCoursePayload:
-        async def op(session: Any, principal: Any) -> models.TrainingCourse:
-            values = given(input, *COURSE_FIELDS)
-            if input.host_institution_id is not strawberry.UNSET:
-                values["host_institution_id"] = _opt_id(
-                    input.host_institution_id, "Institution", "hostInstitutionId"
-                )
-            course_id = decode_id(input.id, "TrainingCourse", "id")
-            return await service.update_training_course(session, principal, course_id, values)
-
-        return await _course_payload(info, op)
-
-    @strawberry.mutation
-    async def add_training_participant(
-        self, info: Info, input: AddTrainingParticipantInput
-    ) -> TrainingCoursePayload:
-        async def op(session: Any, principal: Any) -> models.TrainingCourse:
-            course_id = decode_id(input.course_id, "TrainingCourse", "courseId")
-            await service.add_training_participant(
-                session,
-                principal,
-                course_id,
-                decode_id(input.researcher_id, "Researcher", "researcherId"),
-                decode_id(input.institution_id, "Institution", "institutionId"),
-            )
-            return await session.get(models.TrainingCourse, course_id)
-
-        return await _course_payload(info, op)
-
-    @strawberry.mutation
-    async def create_equipment_item(
-        self, info: Info, input: CreateEquipmentItemInput
-    ) -> EquipmentItemPayload:
-        async def op(session: Any, principal: Any) -> models.EquipmentItem:
-            values = {
-                "item": input.item,
-                "category": input.category,
-                "quantity": input.quantity,
-                "value": input.value,
-                "currency": input.currency,
-                "recipient_institution_id": decode_id(
-                    input.recipient_institution_id, "Institution", "recipientInstitutionId"
-                ),
-                "delivery_date": input.delivery_date,
-                "status": input.status,
-            }
-            project_id = decode_id(input.project_id, "Project", "projectId")
-            return await service.create_equipment_item(session, principal, project_id, values)
-
-        return await _equipment_payload(info, op)
-
-    @strawberry.mutation(
-        description="ordered -> delivered or in_use; delivered -> in_use or out_of_service;"
-        " in_use <-> out_of_service. A delivery date is needed past ordered."
-    )
-    async def update_equipment_status(
-        self, info: Info, input: UpdateEquipmentStatusInput
-    ) -> EquipmentItemPayload:
-        async def op(session: Any, principal: Any) -> models.EquipmentItem:
-            return await service.update_equipment_status(
-                session,
-                principal,
-                decode_id(input.id, "EquipmentItem", "id"),
-                input.status,
-                input.delivery_date,
-            )
-
-        return await _equipment_payload(info, op)

@@ -1,5 +1,6 @@
 """Monitoring and evaluation: JCC meetings, monitoring reports, evaluations (OECD-DAC),
-lessons learned and follow-up cooperation: types, project fields, queries, mutations.
+lessons learned and follow-up cooperation: the GraphQL types, the Project fields that reach
+them, their filters, inputs and payloads.
 
 Every record is visible exactly when its project is. JCC meetings and monitoring reports are
 written by staff or the project's principal investigators; evaluations, lessons learned and
@@ -8,8 +9,7 @@ follow-up cooperation by staff only (admin or program manager: JICA evaluates)."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -22,18 +22,10 @@ from schema.compiled.components import (
     owner_project,
 )
 from schema.compiled.mapping import compiled
-from schema.connections import (
-    Connection,
-    connection,
-    decode_id,
-    load_nodes,
-    page_args,
-    project_node,
-)
+from schema.connections import load_nodes, project_node
 from schema.context import Info
-from schema.errors import UserError, mutate, read
-from server.core.pagination import PageArgs, paginate
-from server.evaluation import service
+from schema.errors import UserError
+from server.evaluation import queries, service
 from server.models import cooperation as models
 from server.models.enums import DacRating as DacRatingEnum
 from server.models.enums import EvaluationKind as EvaluationKindEnum
@@ -41,7 +33,6 @@ from server.models.enums import EvaluationKind as EvaluationKindEnum
 if TYPE_CHECKING:
     from schema.projects import Project
 
-T = TypeVar("T")
 LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
 
 EvaluationKind = strawberry.enum(
@@ -88,7 +79,7 @@ class JccMeeting(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[JccMeeting | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.jcc_meetings_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.jcc_meetings_by_id), node_ids, cls.from_row
         )
 
 
@@ -124,7 +115,7 @@ class MonitoringReport(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[MonitoringReport | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.monitoring_reports_by_id),
+            info.context.loaders.one_visible(queries.monitoring_reports_by_id),
             node_ids,
             cls.from_row,
         )
@@ -172,7 +163,7 @@ class Evaluation(relay.Node):
 
     @strawberry.field(description="Lessons learned recorded from this evaluation")
     async def lessons_learned(self, info: Info) -> list[LessonLearned]:
-        rows = await info.context.loaders.many(service.lessons_by_evaluation).load(self.id)
+        rows = await info.context.loaders.many(queries.lessons_by_evaluation).load(self.id)
         return [LessonLearned.from_row(r) for r in rows]
 
     @classmethod
@@ -180,7 +171,7 @@ class Evaluation(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[Evaluation | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.evaluations_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.evaluations_by_id), node_ids, cls.from_row
         )
 
 
@@ -211,7 +202,7 @@ class LessonLearned(relay.Node):
     async def evaluation(self, info: Info) -> Evaluation | None:
         if self.evaluation_id is None:
             return None
-        row = await info.context.loaders.one_visible(service.evaluations_by_id).load(
+        row = await info.context.loaders.one_visible(queries.evaluations_by_id).load(
             self.evaluation_id
         )
         return Evaluation.from_row(row) if row is not None else None
@@ -221,7 +212,7 @@ class LessonLearned(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[LessonLearned | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.lessons_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.lessons_by_id), node_ids, cls.from_row
         )
 
 
@@ -253,7 +244,7 @@ class FollowUpCooperation(relay.Node):
         cls, *, info: Info, node_ids: list[str], required: bool = False
     ) -> list[FollowUpCooperation | None]:
         return await load_nodes(
-            info.context.loaders.one_visible(service.follow_ups_by_id), node_ids, cls.from_row
+            info.context.loaders.one_visible(queries.follow_ups_by_id), node_ids, cls.from_row
         )
 
 
@@ -271,35 +262,35 @@ class ProjectEvaluationFields:
 
     @strawberry.field(description="Joint Coordinating Committee meetings, oldest first")
     async def jcc_meetings(self, info: Info) -> list[JccMeeting]:
-        rows = await info.context.loaders.many(service.jcc_meetings_by_project).load(
+        rows = await info.context.loaders.many(queries.jcc_meetings_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [JccMeeting.from_row(r) for r in rows]
 
     @strawberry.field(description="Monitoring reports, by period")
     async def monitoring_reports(self, info: Info) -> list[MonitoringReport]:
-        rows = await info.context.loaders.many(service.monitoring_reports_by_project).load(
+        rows = await info.context.loaders.many(queries.monitoring_reports_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [MonitoringReport.from_row(r) for r in rows]
 
     @strawberry.field(description="Evaluations, oldest first")
     async def evaluations(self, info: Info) -> list[Evaluation]:
-        rows = await info.context.loaders.many(service.evaluations_by_project).load(
+        rows = await info.context.loaders.many(queries.evaluations_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [Evaluation.from_row(r) for r in rows]
 
     @strawberry.field
     async def lessons_learned(self, info: Info) -> list[LessonLearned]:
-        rows = await info.context.loaders.many(service.lessons_by_project).load(
+        rows = await info.context.loaders.many(queries.lessons_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [LessonLearned.from_row(r) for r in rows]
 
     @strawberry.field(description="Follow-up cooperation after completion")
     async def follow_ups(self, info: Info) -> list[FollowUpCooperation]:
-        rows = await info.context.loaders.many(service.follow_ups_by_project).load(
+        rows = await info.context.loaders.many(queries.follow_ups_by_project).load(
             self.id  # type: ignore[attr-defined]
         )
         return [FollowUpCooperation.from_row(r) for r in rows]
@@ -444,249 +435,3 @@ class LessonLearnedPayload:
 class FollowUpCooperationPayload:
     follow_up_cooperation: FollowUpCooperation | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-# ---- resolvers -----------------------------------------------------------------------
-
-
-def _record_filter(flt: Any) -> service.RecordFilter | None:
-    if flt is None:
-        return None
-
-    def gid(name: str, type_name: str) -> int | None:
-        value = getattr(flt, name, None)
-        field = "filter." + name.replace("_id", "Id")
-        return decode_id(value, type_name, field) if value is not None else None
-
-    return service.RecordFilter(
-        project_id=gid("project_id", "Project"),
-        theme_id=gid("theme_id", "Theme"),
-        evaluation_id=gid("evaluation_id", "Evaluation"),
-        country=flt.country,
-        year=getattr(flt, "year", None),
-        kind=getattr(flt, "kind", None),
-        text=getattr(flt, "text", None),
-    )
-
-
-async def _records(
-    info: Info, model: Any, flt: Any, args: PageArgs, convert: Callable[[Any], T]
-) -> Connection[T]:
-    principal = info.context.principal
-
-    async def op(session: Any) -> Any:
-        stmt = await service.records_query(session, principal, model, _record_filter(flt))
-        return await paginate(session, stmt, model.id, args)
-
-    return connection(await read(info, op), convert)
-
-
-async def _payload(
-    info: Info, op: Any, payload: Callable[..., T], name: str, convert: Callable[[Any], Any]
-) -> T:
-    result = await mutate(info, op)
-    if isinstance(result, list):
-        return payload(errors=result)
-    return payload(**{name: convert(result)})
-
-
-def _project_id(input: Any) -> int:
-    return decode_id(input.project_id, "Project", "projectId")
-
-
-@strawberry.type
-class EvaluationQueries:
-    @strawberry.field(description="Joint Coordinating Committee meetings, in creation order")
-    async def jcc_meetings(
-        self,
-        info: Info,
-        filter: JccMeetingFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[JccMeeting]:
-        return await _records(
-            info,
-            models.JccMeeting,
-            filter,
-            page_args(first, after, last, before),
-            JccMeeting.from_row,
-        )
-
-    @strawberry.field
-    async def monitoring_reports(
-        self,
-        info: Info,
-        filter: MonitoringReportFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[MonitoringReport]:
-        return await _records(
-            info,
-            models.MonitoringReport,
-            filter,
-            page_args(first, after, last, before),
-            MonitoringReport.from_row,
-        )
-
-    @strawberry.field
-    async def evaluations(
-        self,
-        info: Info,
-        filter: EvaluationFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[Evaluation]:
-        return await _records(
-            info,
-            models.Evaluation,
-            filter,
-            page_args(first, after, last, before),
-            Evaluation.from_row,
-        )
-
-    @strawberry.field(
-        description="Lessons learned across projects; `filter.text` is a case-insensitive"
-        " substring match for now (full-text search comes with a later issue)"
-    )
-    async def lessons_learned(
-        self,
-        info: Info,
-        filter: LessonLearnedFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[LessonLearned]:
-        return await _records(
-            info,
-            models.LessonLearned,
-            filter,
-            page_args(first, after, last, before),
-            LessonLearned.from_row,
-        )
-
-    @strawberry.field
-    async def follow_up_cooperations(
-        self,
-        info: Info,
-        filter: FollowUpCooperationFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[FollowUpCooperation]:
-        return await _records(
-            info,
-            models.FollowUpCooperation,
-            filter,
-            page_args(first, after, last, before),
-            FollowUpCooperation.from_row,
-        )
-
-
-@strawberry.type
-class EvaluationMutations:
-    @strawberry.mutation(description="Staff or the project's principal investigators")
-    async def create_jcc_meeting(
-        self, info: Info, input: CreateJccMeetingInput
-    ) -> JccMeetingPayload:
-        async def op(session: Any, principal: Any) -> models.JccMeeting:
-            return await service.create_jcc_meeting(
-                session,
-                principal,
-                _project_id(input),
-                input.held_on,
-                input.minutes,
-                input.decisions,
-            )
-
-        return await _payload(info, op, JccMeetingPayload, "jcc_meeting", JccMeeting.from_row)
-
-    @strawberry.mutation(description="Staff or the project's principal investigators")
-    async def create_monitoring_report(
-        self, info: Info, input: CreateMonitoringReportInput
-    ) -> MonitoringReportPayload:
-        async def op(session: Any, principal: Any) -> models.MonitoringReport:
-            return await service.create_monitoring_report(
-                session,
-                principal,
-                _project_id(input),
-                input.period_start,
-                input.period_end,
-                input.submitted_on,
-                input.summary,
-                input.document_ref,
-            )
-
-        return await _payload(
-            info, op, MonitoringReportPayload, "monitoring_report", MonitoringReport.from_row
-        )
-
-    @strawberry.mutation(description="Staff only (admin or program manager: JICA evaluates)")
-    async def create_evaluation(
-        self, info: Info, input: CreateEvaluationInput
-    ) -> EvaluationPayload:
-        async def op(session: Any, principal: Any) -> models.Evaluation:
-            ratings = (
-                {c: getattr(input.ratings, c) for c in service.DAC_CRITERIA}
-                if input.ratings is not None
-                else None
-            )
-            return await service.create_evaluation(
-                session,
-                principal,
-                _project_id(input),
-                input.kind,
-                input.evaluated_on,
-                ratings,
-                input.summary,
-                input.document_ref,
-            )
-
-        return await _payload(info, op, EvaluationPayload, "evaluation", Evaluation.from_row)
-
-    @strawberry.mutation(description="Staff only")
-    async def add_lesson_learned(
-        self, info: Info, input: AddLessonLearnedInput
-    ) -> LessonLearnedPayload:
-        async def op(session: Any, principal: Any) -> models.LessonLearned:
-            evaluation_id = (
-                decode_id(input.evaluation_id, "Evaluation", "evaluationId")
-                if input.evaluation_id is not None
-                else None
-            )
-            return await service.add_lesson_learned(
-                session, principal, _project_id(input), input.text, evaluation_id
-            )
-
-        return await _payload(
-            info, op, LessonLearnedPayload, "lesson_learned", LessonLearned.from_row
-        )
-
-    @strawberry.mutation(description="Staff only")
-    async def create_follow_up_cooperation(
-        self, info: Info, input: CreateFollowUpCooperationInput
-    ) -> FollowUpCooperationPayload:
-        async def op(session: Any, principal: Any) -> models.FollowUpCooperation:
-            return await service.create_follow_up(
-                session,
-                principal,
-                _project_id(input),
-                input.start_date,
-                input.end_date,
-                input.description,
-            )
-
-        return await _payload(
-            info,
-            op,
-            FollowUpCooperationPayload,
-            "follow_up_cooperation",
-            FollowUpCooperation.from_row,
-        )
