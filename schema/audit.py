@@ -14,7 +14,7 @@ from schema.context import Info
 from schema.errors import read
 from server import models
 from server.access import audit as service
-from server.core.errors import DomainError, Forbidden
+from server.core.errors import DomainError, ErrorCode, Forbidden
 from server.core.pagination import Page, paginate
 
 AuditOutcome = strawberry.enum(
@@ -83,7 +83,7 @@ class AuditQueries:
 
         async def op(session: AsyncSession) -> Page[models.AuditEvent]:
             if not principal.is_authenticated:
-                raise DomainError.one("UNAUTHENTICATED", "the audit log needs an API token")
+                raise DomainError.one(ErrorCode.UNAUTHENTICATED, "the audit log needs an API token")
             if not principal.is_admin:
                 raise Forbidden("only admins (with the admin scope) read the audit log")
             flt = None

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry import relay
 
-from server.core.errors import DomainError
+from server.core.errors import DomainError, ErrorCode
 from server.core.pagination import Page, PageArgs, encode_cursor
 
 NodeT = TypeVar("NodeT")
@@ -60,12 +60,14 @@ def decode_id(gid: relay.GlobalID, type_name: str, field: str) -> int:
     """The database id inside a global id, which must name `type_name`."""
     if gid.type_name != type_name:
         raise DomainError.one(
-            "INVALID_ID", f"{field} must be the id of a {type_name}, not a {gid.type_name}", field
+            ErrorCode.INVALID_ID,
+            f"{field} must be the id of a {type_name}, not a {gid.type_name}",
+            field,
         )
     try:
         return int(gid.node_id)
     except ValueError:
-        raise DomainError.one("INVALID_ID", f"{field} is not a valid id", field) from None
+        raise DomainError.one(ErrorCode.INVALID_ID, f"{field} is not a valid id", field) from None
 
 
 def int_ids(node_ids: Iterable[str]) -> list[int | None]:

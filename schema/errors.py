@@ -1,9 +1,17 @@
-"""Expected failures as data (`errors { field code message }`), the rest masked."""
+"""Expected failures as data (`errors { field code message }`), the rest masked.
+
+Every mutation answers its expected failures in its payload's `errors`, a list of its
+domain's error type (`ProjectError`, `DatasetError`, ...): each implements the `UserError`
+interface and has a `code` of its domain's enum (`ProjectErrorCode`, ...), which lists the
+codes every domain shares (server.core.errors.ErrorCode) and the domain's own
+(server/<domain>/errors.py). The values are the codes' strings, as before the enums.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import strawberry
@@ -15,21 +23,59 @@ from strawberry.relay.types import GlobalIDValueError
 from server.access import audit
 from server.access.auth import Principal
 from server.core.db import Base
-from server.core.errors import DomainError, ErrorDetail
+from server.core.errors import DomainError, ErrorCode, ErrorDetail
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-@strawberry.type
+@strawberry.interface(
+    description="An expected failure of a mutation: the input field it is about (null: the "
+    "request as a whole) and why. Each domain's error type adds `code`, its enum of codes."
+)
 class UserError:
     field: str | None
-    code: str
     message: str
 
 
-def user_errors(error: DomainError) -> list[UserError]:
-    return [UserError(field=d.field, code=d.code, message=d.message) for d in error.details]
+# the GraphQL error types by name, with the enums of codes they answer (README, tests)
+ERROR_TYPES: dict[str, tuple[type[StrEnum], ...]] = {}
+
+
+def codes_table() -> str:
+    """The README's table of error codes, from the enums (`satreps error-codes`)."""
+    from schema import build_schema
+    from server.access.errors import AccessErrorCode
+    from server.analytics.errors import AnalyticsErrorCode
+    from server.core.errors import QueryErrorCode
+    from server.search.errors import SearchErrorCode
+
+    build_schema()  # every domain's error type registered
+
+    def listed(*enums: type[StrEnum]) -> str:
+        return ", ".join(f"`{code.value}`" for enum in enums for code in enum)
+
+    rows = ["| where | codes |", "| --- | --- |", f"| every mutation | {listed(ErrorCode)} |"]
+    for name, enums in sorted(ERROR_TYPES.items()):
+        rows.append(f"| `{name}` (`{name}Code`) | {listed(*enums[1:])} |")
+    rows.append(
+        f"| query errors (`extensions.code`) | {listed(QueryErrorCode)}, "
+        f"{listed(AnalyticsErrorCode, SearchErrorCode)} |"
+    )
+    rows.append(f"| `satreps token create` | {listed(AccessErrorCode)} |")
+    return "\n".join(rows) + "\n"
+
+
+def error_codes(name: str, *domain: type[StrEnum]) -> type[StrEnum]:
+    """A domain's enum of codes for the SDL: the shared codes, then the domain's own."""
+    enums: tuple[type[StrEnum], ...] = (ErrorCode, *domain)
+    members = {code.name: code.value for enum in enums for code in enum}
+    codes = StrEnum(name, members)  # type: ignore[misc]  # built from the enums above
+    ERROR_TYPES[name.removesuffix("Code")] = enums
+    described: type[StrEnum] = strawberry.enum(
+        codes, description=f"The codes of {name.removesuffix('Code')}: stable, safe to switch on."
+    )
+    return described
 
 
 class PublicError(GraphQLError):
@@ -88,7 +134,7 @@ async def mutate(
     op: Callable[[AsyncSession, Principal], Awaitable[T]],
     *,
     scope: str = "write",
-) -> T | list[UserError]:
+) -> T | list[ErrorDetail]:
     """The unit of work of one mutation field: commit on success, roll back otherwise.
 
     The token must hold `scope` (write: the research graph; upload: datasets and files).
@@ -98,9 +144,11 @@ async def mutate(
     async with ctx.db() as session:
         principal = ctx.principal
         if principal.is_authenticated and not principal.has_scope(scope):
-            detail = ErrorDetail("INSUFFICIENT_SCOPE", f"this token lacks the {scope} scope")
+            detail = ErrorDetail(
+                ErrorCode.INSUFFICIENT_SCOPE, f"this token lacks the {scope} scope"
+            )
             await _record_failure(info, session, audit.DENIED, detail.code)
-            return user_errors(DomainError(detail))
+            return [detail]
         try:
             result = await op(session, principal)
             target_type, target_id = _target(result)
@@ -120,12 +168,12 @@ async def mutate(
             _forget_pending(ctx)
             code = error.details[0].code
             await _record_failure(info, session, audit.outcome_of(code), code)
-            return user_errors(error)
+            return error.details
         except IntegrityError:
             await session.rollback()
             _forget_pending(ctx)
             await _record_failure(info, session, audit.REJECTED, "CONFLICT")
-            return [UserError(field=None, code="CONFLICT", message="conflicts with existing data")]
+            return [ErrorDetail(ErrorCode.CONFLICT, "conflicts with existing data")]
         except Exception:
             await session.rollback()
             _forget_pending(ctx)

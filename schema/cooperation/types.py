@@ -24,18 +24,28 @@ from schema.compiled.components import (
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
-from schema.errors import UserError
+from schema.errors import UserError, error_codes
 from schema.institutions import Country, Institution
 from schema.loaders import present
 from schema.researchers import Researcher
 from schema.themes import Theme
 from server import models
+from server.cooperation import errors as codes
 from server.cooperation import queries, service
 from server.models.enums import CourseType as CourseTypeEnum
 from server.models.enums import EquipmentStatus as EquipmentStatusEnum
 
 if TYPE_CHECKING:
     from schema.projects import Project
+
+
+CooperationErrorCode = error_codes("CooperationErrorCode", codes.CooperationErrorCode)
+
+
+@strawberry.type(description="An expected failure of a dispatch, training or equipment mutation.")
+class CooperationError(UserError):
+    code: CooperationErrorCode  # type: ignore[valid-type]
+
 
 CourseType = strawberry.enum(
     CourseTypeEnum,
@@ -411,16 +421,16 @@ class UpdateEquipmentStatusInput:
 @strawberry.type
 class ExpertDispatchPayload:
     expert_dispatch: ExpertDispatch | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[CooperationError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class TrainingCoursePayload:
     training_course: TrainingCourse | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[CooperationError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class EquipmentItemPayload:
     equipment_item: EquipmentItem | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[CooperationError] = strawberry.field(default_factory=list)

@@ -14,7 +14,7 @@ from schema.context import Info
 from schema.datasets.types import Upload
 from schema.errors import PublicError
 from server import models
-from server.core.errors import DomainError
+from server.core.errors import DomainError, ErrorCode
 from server.core.events import CATCH_UP_SECONDS, RECHECK_SECONDS, or_every, upload_channel
 from server.datasets import queries as reads
 from server.datasets.upload_states import FINAL, passed_through
@@ -40,7 +40,9 @@ class UploadSubscriptions:
             async with ctx.sessions() as session:
                 found = await reads.uploads_by_id(session, ctx.principal, [uid])
             if uid not in found:
-                raise PublicError(DomainError.one("NOT_FOUND", "upload not found", "uploadId"))
+                raise PublicError(
+                    DomainError.one(ErrorCode.NOT_FOUND, "upload not found", "uploadId")
+                )
             return found[uid]
 
         # subscribe first, then read: a change between the two is never missed

@@ -30,7 +30,7 @@ from schema.compiled.compiler import (
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
-from schema.errors import PublicError, UserError
+from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
@@ -39,6 +39,7 @@ from schema.themes import Theme
 from server import models
 from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError
+from server.datasets import errors as codes
 from server.datasets import queries as reads
 from server.datasets import uploads as uploads_service
 from server.datasets.downloads import issue_download
@@ -48,6 +49,15 @@ from server.models.enums import VersionState as VersionStateEnum
 
 if TYPE_CHECKING:
     from schema.projects import Project
+
+
+DatasetErrorCode = error_codes("DatasetErrorCode", codes.DatasetErrorCode)
+
+
+@strawberry.type(description="An expected failure of a dataset, version or upload mutation.")
+class DatasetError(UserError):
+    code: DatasetErrorCode  # type: ignore[valid-type]
+
 
 PREVIEW_MAX = 4 * 1024 * 1024
 AccessLevel = strawberry.enum(AccessLevelEnum, name="AccessLevel")
@@ -424,13 +434,13 @@ class UpdateDatasetInput:
 @strawberry.type
 class DatasetPayload:
     dataset: Dataset | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[DatasetError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class DatasetVersionPayload:
     version: DatasetVersion | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[DatasetError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -464,10 +474,10 @@ class UploadInstructions:
 class StartUploadPayload:
     upload: Upload | None = None
     instructions: UploadInstructions | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[DatasetError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class UploadPayload:
     upload: Upload | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[DatasetError] = strawberry.field(default_factory=list)

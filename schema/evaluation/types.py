@@ -24,7 +24,8 @@ from schema.compiled.components import (
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
-from schema.errors import UserError
+from schema.errors import UserError, error_codes
+from server.evaluation import errors as codes
 from server.evaluation import queries, service
 from server.models import cooperation as models
 from server.models.enums import DacRating as DacRatingEnum
@@ -32,6 +33,15 @@ from server.models.enums import EvaluationKind as EvaluationKindEnum
 
 if TYPE_CHECKING:
     from schema.projects import Project
+
+
+EvaluationErrorCode = error_codes("EvaluationErrorCode", codes.EvaluationErrorCode)
+
+
+@strawberry.type(description="An expected failure of a monitoring or evaluation mutation.")
+class EvaluationError(UserError):
+    code: EvaluationErrorCode  # type: ignore[valid-type]
+
 
 LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
 
@@ -410,28 +420,28 @@ class CreateFollowUpCooperationInput:
 @strawberry.type
 class JccMeetingPayload:
     jcc_meeting: JccMeeting | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[EvaluationError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class MonitoringReportPayload:
     monitoring_report: MonitoringReport | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[EvaluationError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class EvaluationPayload:
     evaluation: Evaluation | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[EvaluationError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class LessonLearnedPayload:
     lesson_learned: LessonLearned | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[EvaluationError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class FollowUpCooperationPayload:
     follow_up_cooperation: FollowUpCooperation | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[EvaluationError] = strawberry.field(default_factory=list)

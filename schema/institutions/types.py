@@ -12,13 +12,23 @@ from schema.compiled.compiler import country_of, institution_projects, prefixed_
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes
 from schema.context import Info
-from schema.errors import UserError
+from schema.errors import UserError, error_codes
 from schema.loaders import present
 from server import models
+from server.institutions import errors as codes
 from server.models.enums import InstitutionKind as InstitutionKindEnum
 
 if TYPE_CHECKING:
     from schema.projects.types import Project
+
+
+InstitutionErrorCode = error_codes("InstitutionErrorCode", codes.InstitutionErrorCode)
+
+
+@strawberry.type(description="An expected failure of an institution mutation.")
+class InstitutionError(UserError):
+    code: InstitutionErrorCode  # type: ignore[valid-type]
+
 
 InstitutionKind = strawberry.enum(InstitutionKindEnum, name="InstitutionKind")
 
@@ -125,4 +135,4 @@ class UpdateInstitutionInput:
 @strawberry.type
 class InstitutionPayload:
     institution: Institution | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[InstitutionError] = strawberry.field(default_factory=list)

@@ -16,13 +16,22 @@ from schema.compiled.components import (
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
-from schema.errors import UserError
+from schema.errors import UserError, error_codes
 from server import models
+from server.materials import errors as codes
 from server.materials import languages, queries
 from server.models.enums import MaterialKind as MaterialKindEnum
 
 if TYPE_CHECKING:
     from schema.projects import Project
+
+
+MaterialErrorCode = error_codes("MaterialErrorCode", codes.MaterialErrorCode)
+
+
+@strawberry.type(description="An expected failure of a learning material mutation.")
+class MaterialError(UserError):
+    code: MaterialErrorCode  # type: ignore[valid-type]
 
 
 MaterialKind = strawberry.enum(MaterialKindEnum, name="MaterialKind")
@@ -130,4 +139,4 @@ class UpdateLearningMaterialInput:
 @strawberry.type
 class LearningMaterialPayload:
     learning_material: LearningMaterial | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[MaterialError] = strawberry.field(default_factory=list)

@@ -25,14 +25,24 @@ from schema.compiled.components import (
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
-from schema.errors import UserError
+from schema.errors import UserError, error_codes
 from schema.materials.types import ProjectMaterialFields
 from server import models
 from server.models.enums import PdmLevel as PdmLevelEnum
+from server.pdm import errors as codes
 from server.pdm import queries, service
 
 if TYPE_CHECKING:
     from schema.projects import Project
+
+
+PdmErrorCode = error_codes("PdmErrorCode", codes.PdmErrorCode)
+
+
+@strawberry.type(description="An expected failure of a design matrix mutation.")
+class PdmError(UserError):
+    code: PdmErrorCode  # type: ignore[valid-type]
+
 
 PdmLevel = strawberry.enum(
     PdmLevelEnum,
@@ -316,17 +326,17 @@ class RecordMeasurementInput:
 @strawberry.type
 class PdmElementPayload:
     element: PdmElement | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[PdmError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class IndicatorPayload:
     indicator: Indicator | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[PdmError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class RecordMeasurementPayload:
     indicator: Indicator | None = None
     measurement: IndicatorMeasurement | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[PdmError] = strawberry.field(default_factory=list)

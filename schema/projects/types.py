@@ -21,7 +21,7 @@ from schema.connections import load_nodes
 from schema.context import Info
 from schema.cooperation import ProjectCooperationFields
 from schema.datasets import ProjectDatasetFields
-from schema.errors import UserError
+from schema.errors import UserError, error_codes
 from schema.evaluation import ProjectEvaluationFields
 from schema.institutions.types import Country, Institution
 from schema.loaders import present
@@ -32,7 +32,16 @@ from server import models
 from server.models.enums import InstitutionRole as InstitutionRoleEnum
 from server.models.enums import MemberRole as MemberRoleEnum
 from server.models.enums import ProjectPhase as ProjectPhaseEnum
+from server.projects import errors as codes
 from server.projects import service
+
+ProjectErrorCode = error_codes("ProjectErrorCode", codes.ProjectErrorCode)
+
+
+@strawberry.type(description="An expected failure of a project mutation.")
+class ProjectError(UserError):
+    code: ProjectErrorCode  # type: ignore[valid-type]
+
 
 ProjectPhase = strawberry.enum(
     ProjectPhaseEnum,
@@ -245,4 +254,4 @@ class TransitionProjectPhaseInput:
 @strawberry.type
 class ProjectPayload:
     project: Project | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[ProjectError] = strawberry.field(default_factory=list)

@@ -21,7 +21,7 @@ from schema.provenance.types import (
 )
 from server import models
 from server.access.auth import Principal
-from server.core.errors import DomainError
+from server.core.errors import DomainError, ErrorCode
 from server.models.provenance import ProvNode as ProvNodeRow
 from server.provenance import export as exports
 from server.provenance import lineage as prov_graph
@@ -54,7 +54,7 @@ async def start_node(
     prefix = _KEYS.get(gid.type_name)
     if prefix is None:
         raise DomainError.one(
-            "INVALID_ID",
+            ErrorCode.INVALID_ID,
             f"id must be of a {', '.join([*_KEYS, 'DatasetFile', 'ProvNode'])}",
             "id",
         )

@@ -11,19 +11,29 @@ from strawberry.scalars import JSON
 
 from schema.connections import load_nodes
 from schema.context import Info
-from schema.errors import PublicError, UserError
+from schema.errors import PublicError, UserError, error_codes
 from server import models
 from server.core.errors import DomainError
 from server.datasets.queries import versions_by_id
 from server.models.provenance import ProvKind as ProvKindEnum
 from server.models.provenance import ProvNode as ProvNodeRow
 from server.models.provenance import ProvRelation as ProvRelationEnum
+from server.provenance import errors as codes
 from server.provenance import export as exports
 from server.provenance import lineage as prov_graph
 from server.provenance.lineage import Direction
 
 if TYPE_CHECKING:
     from schema.datasets.types import DatasetVersion
+
+
+ProvenanceErrorCode = error_codes("ProvenanceErrorCode", codes.ProvenanceErrorCode)
+
+
+@strawberry.type(description="An expected failure of a provenance mutation.")
+class ProvenanceError(UserError):
+    code: ProvenanceErrorCode  # type: ignore[valid-type]
+
 
 ProvKind = strawberry.enum(ProvKindEnum, name="ProvKind", description="W3C PROV record kinds")
 ProvRelation = strawberry.enum(
@@ -212,7 +222,7 @@ class RegisterDerivationInput:
 @strawberry.type
 class RegisterDerivationPayload:
     version: Annotated[DatasetVersion, strawberry.lazy("schema.datasets.types")] | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[ProvenanceError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -220,4 +230,4 @@ class FixityCheckPayload:
     run_id: str | None = strawberry.field(
         default=None, description="The check's id (its PROV activity is fixity-<version>-<run>)"
     )
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[ProvenanceError] = strawberry.field(default_factory=list)

@@ -18,14 +18,23 @@ from schema.compiled.compiler import (
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes
 from schema.context import Info
-from schema.errors import UserError
+from schema.errors import UserError, error_codes
 from schema.institutions.types import Institution
 from schema.loaders import present
 from server import models
 from server.access.visibility import email_visible
+from server.researchers import errors as codes
 
 if TYPE_CHECKING:
     from schema.projects.types import Project
+
+
+ResearcherErrorCode = error_codes("ResearcherErrorCode", codes.ResearcherErrorCode)
+
+
+@strawberry.type(description="An expected failure of a researcher mutation.")
+class ResearcherError(UserError):
+    code: ResearcherErrorCode  # type: ignore[valid-type]
 
 
 @compiled(institution=institution_of("institution_id"))
@@ -133,10 +142,10 @@ class AddAffiliationInput:
 @strawberry.type
 class ResearcherPayload:
     researcher: Researcher | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[ResearcherError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class AffiliationPayload:
     affiliation: Affiliation | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[ResearcherError] = strawberry.field(default_factory=list)

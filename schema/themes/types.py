@@ -11,12 +11,21 @@ from schema.compiled.compiler import theme_children, theme_parent, theme_project
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes
 from schema.context import Info
-from schema.errors import UserError
+from schema.errors import UserError, error_codes
 from schema.loaders import present
 from server import models
+from server.themes import errors as codes
 
 if TYPE_CHECKING:
     from schema.projects.types import Project
+
+
+ThemeErrorCode = error_codes("ThemeErrorCode", codes.ThemeErrorCode)
+
+
+@strawberry.type(description="An expected failure of a theme mutation.")
+class ThemeError(UserError):
+    code: ThemeErrorCode  # type: ignore[valid-type]
 
 
 @compiled(parent=theme_parent, children=theme_children, sdgs=theme_sdgs, projects=theme_projects)
@@ -83,4 +92,4 @@ class CreateThemeInput:
 @strawberry.type
 class ThemePayload:
     theme: Theme | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[ThemeError] = strawberry.field(default_factory=list)

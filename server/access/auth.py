@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access.errors import AccessErrorCode
 from server.core.db import utcnow
 from server.core.errors import DomainError, NotFound
 from server.models import Account, ApiToken, Institution, Researcher
@@ -33,7 +34,9 @@ def parse_scopes(raw: str | list[str] | tuple[str, ...] | None) -> frozenset[str
     words = raw.split() if isinstance(raw, str) else list(raw or [])
     if unknown := sorted(set(words) - ALL_SCOPES):
         raise DomainError.one(
-            "INVALID_SCOPE", f"unknown scopes {unknown}; known: {' '.join(SCOPES)}", "scopes"
+            AccessErrorCode.INVALID_SCOPE,
+            f"unknown scopes {unknown}; known: {' '.join(SCOPES)}",
+            "scopes",
         )
     return frozenset(words)
 
@@ -121,10 +124,14 @@ async def issue_token(
     """Returns the row and the plaintext token; the plaintext is never stored.
     Scopes default to all the account's role can use."""
     if ttl <= dt.timedelta(0):
-        raise DomainError.one("INVALID_EXPIRY", "token lifetime must be positive", "ttl")
+        raise DomainError.one(
+            AccessErrorCode.INVALID_EXPIRY, "token lifetime must be positive", "ttl"
+        )
     chosen = parse_scopes(scopes) if scopes else frozenset(default_scopes(account.role))
     if not chosen:
-        raise DomainError.one("INVALID_SCOPE", "a token needs at least one scope", "scopes")
+        raise DomainError.one(
+            AccessErrorCode.INVALID_SCOPE, "a token needs at least one scope", "scopes"
+        )
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         account_id=account.id,

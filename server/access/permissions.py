@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from server.access.auth import Principal
-from server.core.errors import DomainError, Forbidden
+from server.core.errors import DomainError, ErrorCode, Forbidden
 from server.models.enums import AccountRole
 
 
 def require_signed_in(principal: Principal) -> None:
     if not principal.is_authenticated:
-        raise DomainError.one("UNAUTHENTICATED", "this operation needs an API token")
+        raise DomainError.one(ErrorCode.UNAUTHENTICATED, "this operation needs an API token")
 
 
 def require_role(principal: Principal, *roles: AccountRole) -> None:

@@ -24,7 +24,7 @@ from server.analytics.scope import (
     projects_in_scope,
     visible_datasets,
 )
-from server.core.errors import DomainError
+from server.core.errors import DomainError, QueryErrorCode
 from server.models import (
     Dataset,
     Institution,
@@ -133,7 +133,9 @@ async def collaboration_network(
     strongest `max_edges` edges (and the nodes they join) when there are more."""
     if not 0 <= max_edges <= MAX_EDGES:
         raise DomainError.one(
-            "INVALID_PAGE_SIZE", f"maxEdges must be between 0 and {MAX_EDGES}", "maxEdges"
+            QueryErrorCode.INVALID_PAGE_SIZE,
+            f"maxEdges must be between 0 and {MAX_EDGES}",
+            "maxEdges",
         )
     flt = check_filter(flt)
     if principal.is_staff and flt == StatsFilter():

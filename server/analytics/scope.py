@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from server.access.auth import Principal
 from server.access.visibility import dataset_level_visible, project_visible
+from server.analytics.errors import AnalyticsErrorCode
 from server.core.errors import Collector
 from server.models import Dataset, Project, ProjectCountry, ProjectTheme, Theme, ThemeSdg
 from server.models.enums import AccountRole, InstitutionRole, ProjectPhase
@@ -41,14 +42,26 @@ def check_filter(flt: StatsFilter) -> StatsFilter:
     errors = Collector()
     for name in ("themes", "countries", "phases", "years"):
         if len(getattr(flt, name)) > MAX_FILTER_ITEMS:
-            errors.add("INVALID_FILTER", f"at most {MAX_FILTER_ITEMS} {name} in one filter", name)
+            errors.add(
+                AnalyticsErrorCode.INVALID_FILTER,
+                f"at most {MAX_FILTER_ITEMS} {name} in one filter",
+                name,
+            )
     countries = [c.strip().upper() for c in flt.countries]
     for code in countries:
         if not (len(code) == 2 and code.isascii() and code.isalpha()):
-            errors.add("INVALID_FILTER", f"{code!r} is not an ISO 3166-1 alpha-2 code", "countries")
+            errors.add(
+                AnalyticsErrorCode.INVALID_FILTER,
+                f"{code!r} is not an ISO 3166-1 alpha-2 code",
+                "countries",
+            )
     for year in flt.years:
         if not 1900 <= year <= 2200:
-            errors.add("INVALID_FILTER", f"{year} is not a year between 1900 and 2200", "years")
+            errors.add(
+                AnalyticsErrorCode.INVALID_FILTER,
+                f"{year} is not a year between 1900 and 2200",
+                "years",
+            )
     errors.raise_if_any()
     return StatsFilter(list(flt.themes), countries, list(flt.phases), list(flt.years))
 

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.access.visibility import project_visible
+from server.cooperation.errors import CooperationErrorCode
 from server.core.db import utcnow
-from server.core.errors import Collector, DomainError, NotFound
+from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.validation import clean_text, normalize_country
 from server.models import (
     Affiliation,
@@ -98,11 +99,13 @@ async def _editable_project(
 
 def _country(errors: Collector, raw: str | None, field: str) -> str | None:
     if raw is None or not raw.strip():
-        errors.add("REQUIRED", f"{field} is required", field)
+        errors.add(ErrorCode.REQUIRED, f"{field} is required", field)
         return None
     code = normalize_country(raw)
     if code is None:
-        errors.add("INVALID_COUNTRY", f"{raw[:10]!r} is not an ISO 3166-1 alpha-2 code", field)
+        errors.add(
+            ErrorCode.INVALID_COUNTRY, f"{raw[:10]!r} is not an ISO 3166-1 alpha-2 code", field
+        )
     return code
 
 
@@ -111,7 +114,7 @@ async def _institution(
 ) -> Institution | None:
     institution = await session.get(Institution, institution_id)
     if institution is None:
-        errors.add("NOT_FOUND", "institution not found", field)
+        errors.add(ErrorCode.NOT_FOUND, "institution not found", field)
     return institution
 
 
@@ -161,24 +164,24 @@ async def create_expert_dispatch(
     partners = await partner_countries(session, project.id)
     errors = Collector()
     if await session.get(Researcher, values["expert_id"]) is None:
-        errors.add("NOT_FOUND", "expert not found", "expertId")
+        errors.add(ErrorCode.NOT_FOUND, "expert not found", "expertId")
     origin = _country(errors, values.get("origin_country"), "originCountry")
     if origin is not None and origin in partners:
         errors.add(
-            "INVALID_ORIGIN",
+            CooperationErrorCode.INVALID_ORIGIN,
             "an expert comes from Japan or a third country, not from a partner country",
             "originCountry",
         )
     host = await _institution(session, errors, values["host_institution_id"], "hostInstitutionId")
     if host is not None and host.country_code not in partners:
         errors.add(
-            "HOST_NOT_IN_PARTNER_COUNTRY",
+            CooperationErrorCode.HOST_NOT_IN_PARTNER_COUNTRY,
             "the host institution must be in one of the project's partner countries",
             "hostInstitutionId",
         )
     theme_id = values.get("theme_id")
     if theme_id is not None and await session.get(Theme, theme_id) is None:
-        errors.add("NOT_FOUND", "theme not found", "themeId")
+        errors.add(ErrorCode.NOT_FOUND, "theme not found", "themeId")
     start, end = values["start_date"], values.get("end_date")
     check_within_project(errors, project, start, end)
     purpose = clean_text(errors, "purpose", values.get("purpose"), max_len=5000)
@@ -188,11 +191,11 @@ async def create_expert_dispatch(
             await session.scalars(select(Researcher.id).where(Researcher.id.in_(counterpart_ids)))
         )
         if missing := [r for r in counterpart_ids if r not in known]:
-            errors.add("NOT_FOUND", f"unknown researchers: {missing}", "counterpartIds")
+            errors.add(ErrorCode.NOT_FOUND, f"unknown researchers: {missing}", "counterpartIds")
         partner = await _partner_researchers(session, counterpart_ids, partners, start, end)
         if outsiders := [r for r in counterpart_ids if r in known and r not in partner]:
             errors.add(
-                "COUNTERPART_NOT_PARTNER",
+                CooperationErrorCode.COUNTERPART_NOT_PARTNER,
                 "counterparts must be affiliated with an institution in a partner country"
                 f" during the dispatch; not so: researchers {outsiders}",
                 "counterpartIds",
@@ -257,7 +260,7 @@ async def _check_course(
             errors, "outcomeNotes", values.get("outcome_notes"), max_len=20_000
         )
     if values.get("course_type") is None:
-        errors.add("REQUIRED", "courseType is required", "courseType")
+        errors.add(ErrorCode.REQUIRED, "courseType is required", "courseType")
     host = values.get("host_country")
     if "host_country" in changed:
         host = out["host_country"] = _country(errors, host, "hostCountry")
@@ -266,18 +269,18 @@ async def _check_course(
     if host is not None and values.get("course_type") is not None and changed & _WHERE:
         partners = await partner_countries(session, project.id)
         if problem := host_country_problem(CourseType(values["course_type"]), host, partners):
-            errors.add("INVALID_HOST_COUNTRY", problem, "hostCountry")
+            errors.add(CooperationErrorCode.INVALID_HOST_COUNTRY, problem, "hostCountry")
     institution_id = values.get("host_institution_id")
     if institution_id is not None and {"host_institution_id", "host_country"} & changed:
         institution = await _institution(session, errors, institution_id, "hostInstitutionId")
         if institution is not None and host is not None and institution.country_code != host:
             errors.add(
-                "INVALID_HOST_COUNTRY",
+                CooperationErrorCode.INVALID_HOST_COUNTRY,
                 "the host institution is not in the host country",
                 "hostInstitutionId",
             )
     if values.get("start_date") is None:
-        errors.add("REQUIRED", "startDate is required", "startDate")
+        errors.add(ErrorCode.REQUIRED, "startDate is required", "startDate")
     elif {"start_date", "end_date"} & changed:
         check_within_project(errors, project, values["start_date"], values.get("end_date"))
     errors.raise_if_any()
@@ -306,7 +309,7 @@ async def update_training_course(
     )
     changed = {key for key in COURSE_FIELDS if key in values}
     if not changed:
-        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+        raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     full = {key: values[key] if key in values else getattr(course, key) for key in COURSE_FIELDS}
     fields = await _check_course(session, project, full, changed)
     for key in changed:
@@ -333,7 +336,7 @@ async def add_training_participant(
     if await _institution(session, errors, institution_id, "institutionId") is not None:
         if not await _participates(session, project.id, institution_id, PARTNER_ROLES):
             errors.add(
-                "TRAINEE_NOT_FROM_PARTNER",
+                CooperationErrorCode.TRAINEE_NOT_FROM_PARTNER,
                 "trainees come from a partner institution of the project",
                 "institutionId",
             )
@@ -346,12 +349,14 @@ async def add_training_participant(
             .limit(1)
         ):
             errors.add(
-                "TRAINEE_NOT_AFFILIATED",
+                CooperationErrorCode.TRAINEE_NOT_AFFILIATED,
                 "the researcher has no affiliation with that institution",
                 "researcherId",
             )
     if await session.get(TrainingParticipant, (course.id, researcher_id)) is not None:
-        errors.add("DUPLICATE", "the researcher already takes part in this course", "researcherId")
+        errors.add(
+            ErrorCode.DUPLICATE, "the researcher already takes part in this course", "researcherId"
+        )
     errors.raise_if_any()
     participant = TrainingParticipant(
         course_id=course.id, researcher_id=researcher_id, institution_id=institution_id
@@ -368,11 +373,15 @@ async def add_training_participant(
 def _currency(errors: Collector, raw: str | None, value: Decimal | None) -> str | None:
     if raw is None or not raw.strip():
         if value is not None:
-            errors.add("REQUIRED", "a value needs its currency (ISO 4217 code)", "currency")
+            errors.add(ErrorCode.REQUIRED, "a value needs its currency (ISO 4217 code)", "currency")
         return None
     code = raw.strip().upper()
     if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
-        errors.add("UNKNOWN_CURRENCY", f"{raw[:10]!r} is not an ISO 4217 currency code", "currency")
+        errors.add(
+            CooperationErrorCode.UNKNOWN_CURRENCY,
+            f"{raw[:10]!r} is not an ISO 4217 currency code",
+            "currency",
+        )
     return code
 
 
@@ -380,9 +389,15 @@ def _value(errors: Collector, value: Decimal | None) -> Decimal | None:
     if value is None:
         return None
     if not value.is_finite() or value < 0:
-        errors.add("INVALID_VALUE", "value must be a number, zero or more", "value")
+        errors.add(
+            CooperationErrorCode.INVALID_VALUE, "value must be a number, zero or more", "value"
+        )
     elif value >= MAX_VALUE or value != value.quantize(CENTS):
-        errors.add("INVALID_VALUE", "value must be below 10^14 with at most 2 decimals", "value")
+        errors.add(
+            CooperationErrorCode.INVALID_VALUE,
+            "value must be below 10^14 with at most 2 decimals",
+            "value",
+        )
     else:
         return value.quantize(CENTS)  # as the database returns it: 2 decimals
     return value
@@ -399,14 +414,14 @@ async def create_equipment_item(
     category = clean_text(errors, "category", values.get("category"), max_len=100)
     quantity = values.get("quantity", 1)
     if quantity is None or quantity <= 0:
-        errors.add("INVALID_QUANTITY", "quantity must be 1 or more", "quantity")
+        errors.add(CooperationErrorCode.INVALID_QUANTITY, "quantity must be 1 or more", "quantity")
     value = _value(errors, values.get("value"))
     currency = _currency(errors, values.get("currency"), value)
     recipient_id = values["recipient_institution_id"]
     if await _institution(session, errors, recipient_id, "recipientInstitutionId") is not None:
         if not await _participates(session, project.id, recipient_id):
             errors.add(
-                "NOT_PARTICIPATING",
+                ErrorCode.NOT_PARTICIPATING,
                 "the recipient institution does not take part in the project",
                 "recipientInstitutionId",
             )
@@ -441,7 +456,9 @@ def _check_delivery(
 ) -> None:
     """Equipment delivered (or later) has a delivery date, inside the project period."""
     if status != EquipmentStatus.ORDERED and delivery is None:
-        errors.add("REQUIRED", "equipment past `ordered` needs its delivery date", "deliveryDate")
+        errors.add(
+            ErrorCode.REQUIRED, "equipment past `ordered` needs its delivery date", "deliveryDate"
+        )
     if changed:
         check_within_project(errors, project, delivery, None, start_field="deliveryDate")
 
@@ -461,12 +478,14 @@ async def update_equipment_status(
     if status not in STATUS_MOVES[current]:
         allowed = ", ".join(sorted(s.value for s in STATUS_MOVES[current]))
         errors.add(
-            "INVALID_STATUS_CHANGE",
+            CooperationErrorCode.INVALID_STATUS_CHANGE,
             f"equipment cannot go from {current.value} to {status.value} (allowed: {allowed})",
             "status",
         )
     if status == current and delivery_date is None:
-        errors.add("NOTHING_TO_UPDATE", "the status is unchanged and no date was given", "status")
+        errors.add(
+            ErrorCode.NOTHING_TO_UPDATE, "the status is unchanged and no date was given", "status"
+        )
     delivery = delivery_date if delivery_date is not None else equipment.delivery_date
     _check_delivery(errors, project, status, delivery, changed=delivery_date is not None)
     errors.raise_if_any()

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from server.core.errors import DomainError
+from server.core.errors import DomainError, QueryErrorCode
 
 T = TypeVar("T")
 MAX_PAGE = 100
@@ -47,13 +47,13 @@ def decode_cursor(cursor: str, field: str) -> int:
             return int(raw[len(_CURSOR_PREFIX) :])
     except (binascii.Error, UnicodeError, ValueError):
         pass
-    raise DomainError.one("INVALID_CURSOR", f"{field} is not a valid cursor", field)
+    raise DomainError.one(QueryErrorCode.INVALID_CURSOR, f"{field} is not a valid cursor", field)
 
 
 def _check_size(value: int | None, field: str) -> None:
     if value is not None and not 0 <= value <= MAX_PAGE:
         raise DomainError.one(
-            "INVALID_PAGE_SIZE", f"{field} must be between 0 and {MAX_PAGE}", field
+            QueryErrorCode.INVALID_PAGE_SIZE, f"{field} must be between 0 and {MAX_PAGE}", field
         )
 
 
@@ -67,7 +67,9 @@ async def paginate(
     _check_size(args.first, "first")
     _check_size(args.last, "last")
     if args.first is not None and args.last is not None:
-        raise DomainError.one("INVALID_PAGE_SIZE", "pass first or last, not both", "last")
+        raise DomainError.one(
+            QueryErrorCode.INVALID_PAGE_SIZE, "pass first or last, not both", "last"
+        )
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     window = stmt
     if args.after is not None:

@@ -10,7 +10,7 @@ import idutils
 import pycountry
 from license_expression import get_spdx_licensing
 
-from server.core.errors import Collector, DomainError
+from server.core.errors import Collector, DomainError, ErrorCode
 
 _ROR_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 _ROR_RE = re.compile(r"^(?:https?://ror\.org/)?(0[0-9a-hjkmnp-tv-z]{6}[0-9]{2})$", re.IGNORECASE)
@@ -61,27 +61,27 @@ def clean_text(
     """NFC-normalised, stripped text; records REQUIRED / TOO_LONG / INVALID_TEXT."""
     if value is None or not value.strip():
         if required:
-            errors.add("REQUIRED", f"{field} is required", field)
+            errors.add(ErrorCode.REQUIRED, f"{field} is required", field)
         return None
     text = unicodedata.normalize("NFC", value.strip())
     if len(text) > max_len:
-        errors.add("TOO_LONG", f"{field} is longer than {max_len} characters", field)
+        errors.add(ErrorCode.TOO_LONG, f"{field} is longer than {max_len} characters", field)
     elif any(unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in text):
-        errors.add("INVALID_TEXT", f"{field} contains control characters", field)
+        errors.add(ErrorCode.INVALID_TEXT, f"{field} contains control characters", field)
     return text
 
 
 def check_email(errors: Collector, field: str, value: str | None) -> str | None:
     text = clean_text(errors, field, value, max_len=320)
     if text is not None and not _EMAIL_RE.match(text):
-        errors.add("INVALID_EMAIL", f"{field} is not an email address", field)
+        errors.add(ErrorCode.INVALID_EMAIL, f"{field} is not an email address", field)
     return text
 
 
 def check_url(errors: Collector, field: str, value: str | None) -> str | None:
     text = clean_text(errors, field, value, max_len=500)
     if text is not None and not _URL_RE.match(text):
-        errors.add("INVALID_URL", f"{field} must be an http(s) URL", field)
+        errors.add(ErrorCode.INVALID_URL, f"{field} must be an http(s) URL", field)
     return text
 
 
@@ -89,7 +89,7 @@ def check_period(
     errors: Collector, start: dt.date | None, end: dt.date | None, field: str = "endDate"
 ) -> None:
     if start is not None and end is not None and end < start:
-        errors.add("INVALID_PERIOD", "the end date is before the start date", field)
+        errors.add(ErrorCode.INVALID_PERIOD, "the end date is before the start date", field)
 
 
 def normalize_licence(value: str) -> str | None:
@@ -108,6 +108,6 @@ def year_bounds(year: int, field: str = "year") -> tuple[dt.date, dt.date]:
     """The first and last day of a calendar year a filter names (1 to 9999: Python's dates)."""
     if not dt.MINYEAR <= year <= dt.MAXYEAR:
         raise DomainError.one(
-            "INVALID_YEAR", f"{field} must be between {dt.MINYEAR} and {dt.MAXYEAR}", field
+            ErrorCode.INVALID_YEAR, f"{field} must be between {dt.MINYEAR} and {dt.MAXYEAR}", field
         )
     return dt.date(year, 1, 1), dt.date(year, 12, 31)

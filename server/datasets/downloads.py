@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access import audit
 from server.access.auth import Principal
 from server.access.visibility import readable_file_ids
-from server.core.errors import DomainError, Forbidden, NotFound
+from server.core.errors import DomainError, ErrorCode, Forbidden, NotFound
 from server.core.url_signing import UrlSigner
 from server.datasets.queries import files_by_id
 from server.models import DatasetFile
@@ -41,7 +41,7 @@ async def issue_download(
         if found is None:
             raise NotFound("file", "fileId")
         if not principal.has_scope("read"):
-            raise DomainError.one("INSUFFICIENT_SCOPE", "this token lacks the read scope")
+            raise DomainError.one(ErrorCode.INSUFFICIENT_SCOPE, "this token lacks the read scope")
         if file_id not in await readable_file_ids(session, principal, [file_id]):
             raise Forbidden("you may see this file's metadata but not download its data")
         ticket = await _sign(store, signer, found, lifetime)

@@ -12,8 +12,9 @@ from server.access.auth import Principal
 from server.access.permissions import require_signed_in
 from server.access.visibility import dataset_readable, dataset_visible
 from server.core.db import utcnow
-from server.core.errors import Collector, DomainError, Forbidden, NotFound
+from server.core.errors import Collector, DomainError, ErrorCode, Forbidden, NotFound
 from server.core.validation import clean_text, normalize_licence
+from server.datasets.errors import DatasetErrorCode
 from server.models import (
     Dataset,
     DatasetFile,
@@ -98,22 +99,28 @@ def _check_metadata(errors: Collector, values: dict[str, Any], creating: bool) -
             if word and word not in keywords:
                 keywords.append(word)
         if len(keywords) > MAX_KEYWORDS:
-            errors.add("TOO_MANY", f"at most {MAX_KEYWORDS} keywords", "keywords")
+            errors.add(ErrorCode.TOO_MANY, f"at most {MAX_KEYWORDS} keywords", "keywords")
         out["keywords"] = keywords
     if creating or "licence" in values:
         raw = values.get("licence") or ""
         licence = normalize_licence(raw) if raw.strip() else None
         if licence is None:
-            errors.add("INVALID_LICENCE", "licence must be an SPDX license expression", "licence")
+            errors.add(
+                ErrorCode.INVALID_LICENCE, "licence must be an SPDX license expression", "licence"
+            )
         out["licence"] = licence
     if creating or "access_level" in values or "embargo_until" in values:
         level = values.get("access_level") or AccessLevel.PROJECT
         until = values.get("embargo_until")
         if level == AccessLevel.EMBARGOED and until is None:
-            errors.add("REQUIRED", "an embargoed dataset needs embargoUntil", "embargoUntil")
+            errors.add(
+                ErrorCode.REQUIRED, "an embargoed dataset needs embargoUntil", "embargoUntil"
+            )
         if level != AccessLevel.EMBARGOED and until is not None:
             errors.add(
-                "INVALID_EMBARGO", "embargoUntil is only for embargoed datasets", "embargoUntil"
+                DatasetErrorCode.INVALID_EMBARGO,
+                "embargoUntil is only for embargoed datasets",
+                "embargoUntil",
             )
         out["access_level"], out["embargo_until"] = level, until
     return out
@@ -127,7 +134,7 @@ async def _theme_links(
     wanted = sorted(set(theme_ids))
     known = set(await session.scalars(select(Theme.id).where(Theme.id.in_(wanted))))
     if missing := [t for t in wanted if t not in known]:
-        errors.add("NOT_FOUND", f"unknown themes: {missing}", "themeIds")
+        errors.add(ErrorCode.NOT_FOUND, f"unknown themes: {missing}", "themeIds")
     return wanted
 
 
@@ -150,7 +157,7 @@ async def create_dataset(
         )
     ):
         raise DomainError.one(
-            "NOT_PARTICIPATING",
+            ErrorCode.NOT_PARTICIPATING,
             "the owner institution does not take part in the project",
             "ownerInstitutionId",
         )
@@ -204,7 +211,7 @@ async def update_dataset(
     themes = await _theme_links(session, errors, values.get("theme_ids"))
     errors.raise_if_any()
     if not fields and themes is None:
-        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+        raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     for key, value in fields.items():
         setattr(dataset, key, value)
     if themes is not None:
@@ -233,7 +240,7 @@ async def visible_version(
 def require_draft(version: DatasetVersion, field: str = "versionId") -> None:
     if version.state != VersionState.DRAFT:
         raise DomainError.one(
-            "VERSION_PUBLISHED",
+            DatasetErrorCode.VERSION_PUBLISHED,
             f"version {version.number} is published and can no longer change; start a new draft",
             field,
         )
@@ -254,13 +261,19 @@ async def publish_version(
         )
     )
     if pending:
-        errors.add("UPLOADS_PENDING", f"{pending} upload(s) are not finished yet", "versionId")
+        errors.add(
+            DatasetErrorCode.UPLOADS_PENDING,
+            f"{pending} upload(s) are not finished yet",
+            "versionId",
+        )
     files = await session.scalar(
         select(func.count(DatasetFile.id)).where(DatasetFile.version_id == version.id)
     )
     if not files:
         errors.add(
-            "EMPTY_VERSION", "a version needs at least one file to be published", "versionId"
+            DatasetErrorCode.EMPTY_VERSION,
+            "a version needs at least one file to be published",
+            "versionId",
         )
     errors.raise_if_any()
     version.state = VersionState.PUBLISHED
@@ -287,7 +300,7 @@ async def start_draft(
     )
     if latest is not None and latest.state == VersionState.DRAFT:
         raise DomainError.one(
-            "DRAFT_EXISTS", f"version {latest.number} is still a draft", "datasetId"
+            DatasetErrorCode.DRAFT_EXISTS, f"version {latest.number} is still a draft", "datasetId"
         )
     draft = DatasetVersion(
         dataset_id=dataset.id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from server.core.db import utcnow
 from server.core.errors import DomainError
+from server.datasets.errors import DatasetErrorCode
 from server.models import Upload
 from server.models.enums import UploadState
 
@@ -45,7 +46,7 @@ def move(
     """Move an upload to `to`, stamping the time; refuse moves the machine does not allow."""
     if to not in NEXT[upload.state]:
         raise DomainError.one(
-            "INVALID_UPLOAD_STATE",
+            DatasetErrorCode.INVALID_UPLOAD_STATE,
             f"upload {upload.id} is {upload.state.value}; it cannot become {to.value}",
             "uploadId",
         )

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
-from server.core.errors import Collector, DomainError, NotFound
+from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.url_signing import UrlSigner
+from server.datasets.errors import DatasetErrorCode
 from server.datasets.service import require_contributor, require_draft, visible_version
 from server.datasets.upload_states import FINAL, move
 from server.models import Dataset, DatasetFile, DatasetVersion, Upload
@@ -53,15 +54,19 @@ class UploadTicket:
 def check_filename(errors: Collector, raw: str) -> str:
     name = unicodedata.normalize("NFC", raw or "").strip()
     if not name:
-        errors.add("REQUIRED", "filename is required", "filename")
+        errors.add(ErrorCode.REQUIRED, "filename is required", "filename")
     elif any(c in name for c in "/\\") or name in (".", "..") or ".." in name.split("."):
         errors.add(
-            "INVALID_FILENAME", "filename must be a plain name, without / \\ or ..", "filename"
+            DatasetErrorCode.INVALID_FILENAME,
+            "filename must be a plain name, without / \\ or ..",
+            "filename",
         )
     elif any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
-        errors.add("INVALID_FILENAME", "filename contains control characters", "filename")
+        errors.add(
+            DatasetErrorCode.INVALID_FILENAME, "filename contains control characters", "filename"
+        )
     elif len(name.encode()) > 255:
-        errors.add("NAME_TOO_LONG", "filename is longer than 255 bytes", "filename")
+        errors.add(DatasetErrorCode.NAME_TOO_LONG, "filename is longer than 255 bytes", "filename")
     return name
 
 
@@ -172,17 +177,27 @@ async def declare_upload(
     errors = Collector()
     name = check_filename(errors, filename)
     if byte_size < 0:
-        errors.add("INVALID_SIZE", "byteSize cannot be negative", "byteSize")
+        errors.add(DatasetErrorCode.INVALID_SIZE, "byteSize cannot be negative", "byteSize")
     elif byte_size == 0:
-        errors.add("EMPTY_FILE", "a 0-byte file carries no data", "byteSize")
+        errors.add(DatasetErrorCode.EMPTY_FILE, "a 0-byte file carries no data", "byteSize")
     elif byte_size > max_bytes:
-        errors.add("TOO_LARGE", f"files are limited to {max_bytes} bytes", "byteSize")
+        errors.add(
+            DatasetErrorCode.TOO_LARGE, f"files are limited to {max_bytes} bytes", "byteSize"
+        )
     if sha256 is not None and not _SHA256.match(sha256):
-        errors.add("INVALID_SHA256", "sha256 must be 64 hexadecimal characters", "sha256")
+        errors.add(
+            DatasetErrorCode.INVALID_SHA256, "sha256 must be 64 hexadecimal characters", "sha256"
+        )
     if content_type is not None and (len(content_type) > 255 or "\n" in content_type):
-        errors.add("INVALID_CONTENT_TYPE", "contentType is not a media type", "contentType")
+        errors.add(
+            DatasetErrorCode.INVALID_CONTENT_TYPE, "contentType is not a media type", "contentType"
+        )
     if name and name in await _open_names(session, version.id):
-        errors.add("DUPLICATE_NAME", f"this version already has a file named {name!r}", "filename")
+        errors.add(
+            DatasetErrorCode.DUPLICATE_NAME,
+            f"this version already has a file named {name!r}",
+            "filename",
+        )
     errors.raise_if_any()
     upload = Upload(
         version_id=version.id,
@@ -241,7 +256,8 @@ async def _storage(awaitable: Awaitable[T]) -> T:
         return await awaitable
     except StorageError as error:
         raise DomainError.one(
-            "STORAGE_UNAVAILABLE" if error.transient else "STORAGE_ERROR", str(error)[:300]
+            ErrorCode.STORAGE_UNAVAILABLE if error.transient else DatasetErrorCode.STORAGE_ERROR,
+            str(error)[:300],
         ) from error
 
 
@@ -277,11 +293,15 @@ async def refresh_urls(
         wanted = sorted(set(part_numbers or range(1, min(count, URLS_PER_REQUEST) + 1)))
         if bad := [n for n in wanted if not 1 <= n <= count]:
             raise DomainError.one(
-                "INVALID_PART", f"parts are numbered 1 to {count}, not {bad[:5]}", "partNumbers"
+                DatasetErrorCode.INVALID_PART,
+                f"parts are numbered 1 to {count}, not {bad[:5]}",
+                "partNumbers",
             )
         if len(wanted) > URLS_PER_REQUEST:
             raise DomainError.one(
-                "TOO_MANY_PARTS", f"ask for at most {URLS_PER_REQUEST} parts", "partNumbers"
+                DatasetErrorCode.TOO_MANY_PARTS,
+                f"ask for at most {URLS_PER_REQUEST} parts",
+                "partNumbers",
             )
         ticket.part_size, ticket.part_count = upload.part_size, count
         await issue_urls(store, signer, ticket, wanted)
@@ -293,7 +313,7 @@ async def refresh_urls(
 def _require_state(upload: Upload, *states: UploadState) -> None:
     if upload.state not in states:
         raise DomainError.one(
-            "INVALID_UPLOAD_STATE",
+            DatasetErrorCode.INVALID_UPLOAD_STATE,
             f"upload {upload.id} is {upload.state.value},"
             f" not {' or '.join(s.value for s in states)}",
             "uploadId",
@@ -330,13 +350,15 @@ async def complete_upload(
         if numbers != list(range(1, expected + 1)):
             missing = sorted(set(range(1, expected + 1)) - set(numbers))
             raise DomainError.one(
-                "PARTS_MISSING", f"parts not received yet: {missing[:20]}", "uploadId"
+                DatasetErrorCode.PARTS_MISSING,
+                f"parts not received yet: {missing[:20]}",
+                "uploadId",
             )
         await _storage(store.complete_multipart(bucket, key, upload.multipart_id, parts))
     info = await _storage(store.stat(bucket, key))
     if info is None:
         raise DomainError.one(
-            "NOT_UPLOADED", "no bytes have arrived for this upload yet", "uploadId"
+            DatasetErrorCode.NOT_UPLOADED, "no bytes have arrived for this upload yet", "uploadId"
         )
     move(upload, UploadState.UPLOADED)
     upload.size = info.size

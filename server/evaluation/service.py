@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access.auth import Principal
 from server.access.permissions import STAFF, require_role
 from server.core.db import utcnow
-from server.core.errors import Collector, NotFound
+from server.core.errors import Collector, ErrorCode, NotFound
 from server.core.validation import check_period, clean_text
+from server.evaluation.errors import EvaluationErrorCode
 from server.models import Project
 from server.models.cooperation import (
     Evaluation,
@@ -80,13 +81,19 @@ def _today(today: dt.date | None) -> dt.date:
 
 def _not_future(errors: Collector, value: dt.date, field: str, today: dt.date) -> None:
     if value > today:
-        errors.add("FUTURE_DATE", f"{field} is in the future", field)
+        errors.add(ErrorCode.FUTURE_DATE, f"{field} is in the future", field)
 
 
-def _phase_error(errors: Collector, project: Project, allowed: frozenset[P], code: str) -> bool:
+def _phase_error(
+    errors: Collector, project: Project, allowed: frozenset[P], code: EvaluationErrorCode
+) -> bool:
     if project.phase in allowed:
         return False
-    needed = "completed" if code == "PROJECT_NOT_COMPLETED" else min(allowed, key=list(P).index)
+    needed = (
+        "completed"
+        if code == EvaluationErrorCode.PROJECT_NOT_COMPLETED
+        else min(allowed, key=list(P).index)
+    )
     errors.add(
         code,
         f"the project is in {project.phase.value}; this needs a project in {needed} or later",
@@ -106,7 +113,7 @@ async def create_jcc_meeting(
     project = await visible_project(session, principal, project_id)
     await require_project_editor(session, principal, project)
     errors = Collector()
-    _phase_error(errors, project, PLANNED_PHASES, "PROJECT_NOT_STARTED")
+    _phase_error(errors, project, PLANNED_PHASES, EvaluationErrorCode.PROJECT_NOT_STARTED)
     check_within_project(errors, project, held_on, None, start_field="heldOn")
     clean_minutes = clean_text(errors, "minutes", minutes, max_len=MINUTES_MAX)
     clean_decisions = clean_text(errors, "decisions", decisions, max_len=DECISIONS_MAX)
@@ -134,7 +141,7 @@ async def create_monitoring_report(
     project = await visible_project(session, principal, project_id)
     await require_project_editor(session, principal, project)
     errors = Collector()
-    _phase_error(errors, project, IMPLEMENTED_PHASES, "PROJECT_NOT_STARTED")
+    _phase_error(errors, project, IMPLEMENTED_PHASES, EvaluationErrorCode.PROJECT_NOT_STARTED)
     check_within_project(
         errors,
         project,
@@ -145,7 +152,7 @@ async def create_monitoring_report(
     )
     if submitted_on < period_end:
         errors.add(
-            "SUBMITTED_BEFORE_PERIOD_END",
+            EvaluationErrorCode.SUBMITTED_BEFORE_PERIOD_END,
             "a report is submitted once its period has ended",
             "submittedOn",
         )
@@ -180,15 +187,17 @@ async def _check_evaluation_timing(
     evaluated_on: dt.date,
 ) -> None:
     if kind == EvaluationKind.EX_ANTE:
-        _phase_error(errors, project, PLANNED_PHASES, "PROJECT_NOT_STARTED")
+        _phase_error(errors, project, PLANNED_PHASES, EvaluationErrorCode.PROJECT_NOT_STARTED)
     elif kind == EvaluationKind.MID_TERM_REVIEW:
-        _phase_error(errors, project, IMPLEMENTED_PHASES, "PROJECT_NOT_STARTED")
+        _phase_error(errors, project, IMPLEMENTED_PHASES, EvaluationErrorCode.PROJECT_NOT_STARTED)
         check_within_project(errors, project, evaluated_on, None, start_field="evaluatedOn")
     elif kind == EvaluationKind.TERMINAL:
         # not before the project starts; after the end is fine (a terminal review may run late)
         if project.start_date is not None and evaluated_on < project.start_date:
             errors.add(
-                "OUTSIDE_PROJECT_PERIOD", "evaluatedOn is before the project starts", "evaluatedOn"
+                ErrorCode.OUTSIDE_PROJECT_PERIOD,
+                "evaluatedOn is before the project starts",
+                "evaluatedOn",
             )
         if project.phase in COMPLETED_PHASES:
             return
@@ -204,7 +213,7 @@ async def _check_evaluation_timing(
         ):
             return
         errors.add(
-            "PROJECT_NOT_COMPLETED",
+            EvaluationErrorCode.PROJECT_NOT_COMPLETED,
             f"the project is in {project.phase.value}: a terminal evaluation needs a completed"
             f" project, or one in implementation evaluated within its last"
             f" {TERMINAL_WINDOW_MONTHS} months"
@@ -212,14 +221,16 @@ async def _check_evaluation_timing(
             "projectId",
         )
     elif kind == EvaluationKind.EX_POST:
-        if _phase_error(errors, project, COMPLETED_PHASES, "PROJECT_NOT_COMPLETED"):
+        if _phase_error(
+            errors, project, COMPLETED_PHASES, EvaluationErrorCode.PROJECT_NOT_COMPLETED
+        ):
             return
         completed = await completion_date(session, project)
         if completed is not None:
             due = _add_months(completed, 12 * EX_POST_DELAY_YEARS)
             if evaluated_on < due:
                 errors.add(
-                    "EX_POST_TOO_EARLY",
+                    ErrorCode.EX_POST_TOO_EARLY,
                     f"the ex-post evaluation comes {EX_POST_DELAY_YEARS} years after completion"
                     f" ({completed}), not before {due}",
                     "evaluatedOn",
@@ -247,7 +258,7 @@ async def create_evaluation(
     given = {c: (ratings or {}).get(c) for c in DAC_CRITERIA}
     if kind == EvaluationKind.EX_POST and (missing := [c for c, r in given.items() if r is None]):
         errors.add(
-            "MISSING_RATING",
+            EvaluationErrorCode.MISSING_RATING,
             f"an ex-post evaluation rates all six DAC criteria; missing: {', '.join(missing)}",
             "ratings",
         )
@@ -255,7 +266,7 @@ async def create_evaluation(
         select(Evaluation.id).where(Evaluation.project_id == project.id, Evaluation.kind == kind)
     ):
         errors.add(
-            "DUPLICATE_EVALUATION",
+            EvaluationErrorCode.DUPLICATE_EVALUATION,
             f"the project already has a {kind.value.replace('_', ' ')} evaluation",
             "kind",
         )
@@ -293,7 +304,7 @@ async def add_lesson_learned(
             raise NotFound("evaluation", "evaluationId")
         if evaluation.project_id != project.id:
             errors.add(
-                "MISMATCHED_EVALUATION",
+                EvaluationErrorCode.MISMATCHED_EVALUATION,
                 "the evaluation belongs to another project",
                 "evaluationId",
             )
@@ -317,11 +328,13 @@ async def create_follow_up(
     project = await visible_project(session, principal, project_id)
     errors = Collector()
     clean = clean_text(errors, "description", description, max_len=DESCRIPTION_MAX, required=True)
-    if not _phase_error(errors, project, COMPLETED_PHASES, "PROJECT_NOT_COMPLETED"):
+    if not _phase_error(
+        errors, project, COMPLETED_PHASES, EvaluationErrorCode.PROJECT_NOT_COMPLETED
+    ):
         completed = await completion_date(session, project)
         if completed is not None and start_date < completed:
             errors.add(
-                "BEFORE_COMPLETION",
+                EvaluationErrorCode.BEFORE_COMPLETION,
                 f"follow-up cooperation starts after the project's completion ({completed})",
                 "startDate",
             )

@@ -270,6 +270,14 @@ def settings_doc() -> None:
     typer.echo(settings_table(), nl=False)
 
 
+@app.command("error-codes")
+def error_codes_doc() -> None:
+    """Print the error codes of every domain as Markdown (the README's table)."""
+    from schema.errors import codes_table
+
+    typer.echo(codes_table(), nl=False)
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[AccountRole, typer.Option(help="Account role")],

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access.auth import Principal
 from server.access.permissions import STAFF, require_role
 from server.core.db import utcnow
-from server.core.errors import Collector, DomainError, NotFound
+from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.validation import check_url, clean_text, normalize_country, normalize_ror
+from server.institutions.errors import InstitutionErrorCode
 from server.models import Institution
 
 
@@ -31,21 +32,29 @@ async def _check_fields(
         out["website"] = check_url(errors, "website", values["website"])
     if "kind" in values or creating:
         if values.get("kind") is None:
-            errors.add("REQUIRED", "kind is required", "kind")
+            errors.add(ErrorCode.REQUIRED, "kind is required", "kind")
         out["kind"] = values.get("kind")
     if creating or "country" in values:
         code = normalize_country(values.get("country") or "")
         if code is None:
-            errors.add("INVALID_COUNTRY", "country must be an ISO 3166-1 alpha-2 code", "country")
+            errors.add(
+                ErrorCode.INVALID_COUNTRY, "country must be an ISO 3166-1 alpha-2 code", "country"
+            )
         out["country_code"] = code
     if values.get("ror_id"):
         ror = normalize_ror(values["ror_id"])
         if ror is None:
-            errors.add("INVALID_ROR", "rorId is not a valid ROR identifier", "rorId")
+            errors.add(
+                InstitutionErrorCode.INVALID_ROR, "rorId is not a valid ROR identifier", "rorId"
+            )
         else:
             clash = await session.scalar(select(Institution.id).where(Institution.ror_id == ror))
             if clash is not None and clash != own_id:
-                errors.add("DUPLICATE_ROR", "another institution has this ROR id", "rorId")
+                errors.add(
+                    InstitutionErrorCode.DUPLICATE_ROR,
+                    "another institution has this ROR id",
+                    "rorId",
+                )
         out["ror_id"] = ror
     elif "ror_id" in values:
         out["ror_id"] = None
@@ -73,7 +82,7 @@ async def update_institution(
         raise NotFound("institution")
     fields = await _check_fields(session, values, creating=False, own_id=institution_id)
     if not fields:
-        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+        raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     for key, value in fields.items():
         setattr(institution, key, value)
     institution.updated_at = utcnow()

@@ -19,8 +19,9 @@ from server.access.auth import Principal
 from server.access.permissions import require_signed_in
 from server.access.visibility import project_visible
 from server.core.db import utcnow
-from server.core.errors import Collector, DomainError, NotFound
+from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.validation import check_url, clean_text, normalize_licence
+from server.materials.errors import MaterialErrorCode
 from server.materials.languages import normalize_language
 from server.models import LearningMaterial, Project
 from server.projects.service import require_project_editor, visible_project
@@ -38,14 +39,14 @@ def _check_fields(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
     if creating or "kind" in values:
         if values.get("kind") is None:
-            errors.add("REQUIRED", "kind is required", "kind")
+            errors.add(ErrorCode.REQUIRED, "kind is required", "kind")
         out["kind"] = values.get("kind")
     if creating or "language" in values:
         raw = clean_text(errors, "language", values.get("language"), max_len=100, required=True)
         code = normalize_language(raw) if raw else None
         if raw and code is None:
             errors.add(
-                "INVALID_LANGUAGE",
+                MaterialErrorCode.INVALID_LANGUAGE,
                 "language must be an ISO 639-1 (two-letter) or ISO 639-3 (three-letter) code",
                 "language",
             )
@@ -56,9 +57,13 @@ def _check_fields(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         raw = clean_text(errors, "licence", values.get("licence"), max_len=500, required=True)
         expression = normalize_licence(raw) if raw else None
         if raw and expression is None:
-            errors.add("INVALID_LICENCE", "licence must be an SPDX license expression", "licence")
+            errors.add(
+                ErrorCode.INVALID_LICENCE, "licence must be an SPDX license expression", "licence"
+            )
         elif expression is not None and len(expression) > LICENCE_MAX:
-            errors.add("TOO_LONG", f"licence is longer than {LICENCE_MAX} characters", "licence")
+            errors.add(
+                ErrorCode.TOO_LONG, f"licence is longer than {LICENCE_MAX} characters", "licence"
+            )
         out["licence"] = expression
     if "url" in values:
         out["url"] = check_url(errors, "url", values["url"])
@@ -97,7 +102,7 @@ async def update_material(
     await require_project_editor(session, principal, project)
     fields = _check_fields(values, creating=False)
     if not fields:
-        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+        raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     for key, value in fields.items():
         setattr(material, key, value)
     project.updated_at = utcnow()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,7 +29,7 @@ from server.access.auth import Principal
 from server.access.permissions import require_signed_in
 from server.access.visibility import project_visible
 from server.core.db import utcnow
-from server.core.errors import Collector, DomainError, NotFound
+from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.validation import clean_text
 from server.models import (
     Indicator,
@@ -37,6 +38,7 @@ from server.models import (
     Project,
 )
 from server.models.enums import PdmLevel
+from server.pdm.errors import PdmErrorCode
 from server.projects.service import (
     check_within_project,
     require_project_editor,
@@ -89,17 +91,25 @@ def check_number(errors: Collector, field: str, value: Decimal | None) -> Decima
     except InvalidOperation:
         ok, exponent = False, 0
     if not ok:
-        errors.add("INVALID_NUMBER", f"{field} must be a finite number below 10^14", field)
+        errors.add(
+            PdmErrorCode.INVALID_NUMBER, f"{field} must be a finite number below 10^14", field
+        )
         return None
     if isinstance(exponent, int) and exponent < -NUMBER_PLACES:
-        errors.add("INVALID_NUMBER", f"{field} has more than {NUMBER_PLACES} decimal places", field)
+        errors.add(
+            PdmErrorCode.INVALID_NUMBER,
+            f"{field} has more than {NUMBER_PLACES} decimal places",
+            field,
+        )
         return None
     return value
 
 
 def _check_position(errors: Collector, position: int | None) -> None:
     if position is not None and not 0 <= position <= 1_000_000:
-        errors.add("INVALID_POSITION", "position must be between 0 and 1000000", "position")
+        errors.add(
+            PdmErrorCode.INVALID_POSITION, "position must be between 0 and 1000000", "position"
+        )
 
 
 async def _editable_element(
@@ -139,13 +149,13 @@ async def add_element(
         select(PdmElement.id).where(PdmElement.project_id == project.id, PdmElement.level == level)
     ):
         errors.add(
-            "DUPLICATE_LEVEL",
+            PdmErrorCode.DUPLICATE_LEVEL,
             f"the project already has its {level.value.replace('_', ' ')}",
             "level",
         )
     if level in TOP_LEVELS and parent_id is not None:
         errors.add(
-            "INVALID_PARENT",
+            PdmErrorCode.INVALID_PARENT,
             f"a {level.value.replace('_', ' ')} hangs directly under the project: no parent",
             "parentId",
         )
@@ -153,11 +163,13 @@ async def add_element(
         parent = await session.get(PdmElement, parent_id) if parent_id is not None else None
         if parent is None or parent.project_id != project.id:
             errors.add(
-                "INVALID_PARENT", "an activity needs an output of the same project", "parentId"
+                PdmErrorCode.INVALID_PARENT,
+                "an activity needs an output of the same project",
+                "parentId",
             )
         elif parent.level != PdmLevel.OUTPUT:
             errors.add(
-                "INVALID_PARENT",
+                PdmErrorCode.INVALID_PARENT,
                 f"an activity hangs under an output, not a {parent.level.value.replace('_', ' ')}",
                 "parentId",
             )
@@ -203,7 +215,7 @@ async def update_element(
         fields["position"] = values["position"]
     errors.raise_if_any()
     if not fields:
-        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+        raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     for key, value in fields.items():
         setattr(element, key, value)
     project.updated_at = utcnow()
@@ -211,7 +223,7 @@ async def update_element(
     return element
 
 
-def clean_unit(errors: Collector, field: str, value: str | None, *, code: str) -> str | None:
+def clean_unit(errors: Collector, field: str, value: str | None, *, code: StrEnum) -> str | None:
     """A unit is required: `code` (REQUIRED or MISSING_UNIT) when empty or blank."""
     if value is None or not value.strip():
         errors.add(code, f"{field} is required", field)
@@ -231,7 +243,7 @@ async def add_indicator(
     description = clean_text(
         errors, "description", values.get("description"), max_len=DESCRIPTION_MAX, required=True
     )
-    unit = clean_unit(errors, "unit", values.get("unit"), code="MISSING_UNIT")
+    unit = clean_unit(errors, "unit", values.get("unit"), code=PdmErrorCode.MISSING_UNIT)
     baseline = check_number(errors, "baseline", values.get("baseline"))
     target = check_number(errors, "target", values.get("target"))
     means = clean_text(
@@ -284,17 +296,17 @@ async def record_measurement(
     indicator, project = row
     await require_project_editor(session, principal, project)
     errors = Collector()
-    clean = clean_unit(errors, "unit", unit, code="MISSING_UNIT")
+    clean = clean_unit(errors, "unit", unit, code=PdmErrorCode.MISSING_UNIT)
     if clean is not None and not same_unit(clean, indicator.unit):
         errors.add(
-            "UNIT_MISMATCH",
+            PdmErrorCode.UNIT_MISMATCH,
             f"the indicator is measured in {indicator.unit!r}, not {clean!r}",
             "unit",
         )
     number = check_number(errors, "value", value)
     text = clean_text(errors, "note", note, max_len=DESCRIPTION_MAX)
     if measured_on > (today or utcnow().date()):
-        errors.add("FUTURE_DATE", "measuredOn is in the future", "measuredOn")
+        errors.add(ErrorCode.FUTURE_DATE, "measuredOn is in the future", "measuredOn")
     check_within_project(errors, project, measured_on, None, start_field="measuredOn")
     errors.raise_if_any()
     measurement = IndicatorMeasurement(

@@ -13,7 +13,7 @@ from server.access.auth import Principal
 from server.access.permissions import CURATORS, STAFF, require_role, require_signed_in
 from server.access.visibility import project_visible
 from server.core.db import utcnow
-from server.core.errors import Collector, DomainError, Forbidden, NotFound
+from server.core.errors import Collector, DomainError, ErrorCode, Forbidden, NotFound
 from server.core.validation import check_period, clean_text, normalize_country
 from server.models import (
     Institution,
@@ -27,6 +27,7 @@ from server.models import (
     Theme,
 )
 from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
+from server.projects.errors import ProjectErrorCode
 from server.projects.queries import completion_date, partner_countries
 from server.provenance.records import record_phase_transition
 
@@ -93,7 +94,7 @@ async def _checked_links(
         clean_themes = sorted(set(theme_ids))
         known = set(await session.scalars(select(Theme.id).where(Theme.id.in_(clean_themes))))
         if missing := [t for t in clean_themes if t not in known]:
-            errors.add("NOT_FOUND", f"unknown themes: {missing}", "themeIds")
+            errors.add(ErrorCode.NOT_FOUND, f"unknown themes: {missing}", "themeIds")
     clean_countries = None
     if countries is not None:
         clean_countries = []
@@ -101,13 +102,15 @@ async def _checked_links(
             code = normalize_country(raw)
             if code is None:
                 errors.add(
-                    "INVALID_COUNTRY",
+                    ErrorCode.INVALID_COUNTRY,
                     f"{raw[:10]!r} is not an ISO 3166-1 alpha-2 code",
                     "partnerCountries",
                 )
             elif code == "JP":
                 errors.add(
-                    "INVALID_COUNTRY", "Japan cannot be a partner country", "partnerCountries"
+                    ErrorCode.INVALID_COUNTRY,
+                    "Japan cannot be a partner country",
+                    "partnerCountries",
                 )
             elif code not in clean_countries:
                 clean_countries.append(code)
@@ -186,7 +189,7 @@ async def update_project(
     )
     errors.raise_if_any()
     if not fields and themes is None and countries is None:
-        raise DomainError.one("NOTHING_TO_UPDATE", "no field to update was given")
+        raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     for key, value in fields.items():
         setattr(project, key, value)
     project.updated_at = utcnow()
@@ -209,9 +212,13 @@ def check_within_project(
         if value is None:
             continue
         if project.start_date is not None and value < project.start_date:
-            errors.add("OUTSIDE_PROJECT_PERIOD", f"{field} is before the project starts", field)
+            errors.add(
+                ErrorCode.OUTSIDE_PROJECT_PERIOD, f"{field} is before the project starts", field
+            )
         elif project.end_date is not None and value > project.end_date:
-            errors.add("OUTSIDE_PROJECT_PERIOD", f"{field} is after the project ends", field)
+            errors.add(
+                ErrorCode.OUTSIDE_PROJECT_PERIOD, f"{field} is after the project ends", field
+            )
 
 
 def _role_country_error(role: InstitutionRole, country: str, partners: set[str]) -> str | None:
@@ -241,7 +248,7 @@ async def add_project_institution(
         role, institution.country_code, await partner_countries(session, project.id)
     )
     if problem:
-        errors.add("ROLE_COUNTRY_MISMATCH", problem, "role")
+        errors.add(ProjectErrorCode.ROLE_COUNTRY_MISMATCH, problem, "role")
     if await session.scalar(
         select(ProjectInstitution.id).where(
             ProjectInstitution.project_id == project.id,
@@ -249,7 +256,9 @@ async def add_project_institution(
         )
     ):
         errors.add(
-            "DUPLICATE", "the institution already takes part in this project", "institutionId"
+            ErrorCode.DUPLICATE,
+            "the institution already takes part in this project",
+            "institutionId",
         )
     if role in LEAD_ROLES and await session.scalar(
         select(ProjectInstitution.id).where(
@@ -257,7 +266,9 @@ async def add_project_institution(
         )
     ):
         errors.add(
-            "DUPLICATE_LEAD", f"the project already has a {role.value.replace('_', ' ')}", "role"
+            ProjectErrorCode.DUPLICATE_LEAD,
+            f"the project already has a {role.value.replace('_', ' ')}",
+            "role",
         )
     errors.raise_if_any()
     link = ProjectInstitution(project_id=project.id, institution_id=institution_id, role=role)
@@ -287,7 +298,7 @@ async def add_project_member(
         )
     ):
         errors.add(
-            "NOT_PARTICIPATING",
+            ErrorCode.NOT_PARTICIPATING,
             "that institution does not take part in the project",
             "institutionId",
         )
@@ -298,7 +309,9 @@ async def add_project_member(
             ProjectMember.role == role,
         )
     ):
-        errors.add("DUPLICATE", "the researcher already has this role in the project", "role")
+        errors.add(
+            ErrorCode.DUPLICATE, "the researcher already has this role in the project", "role"
+        )
     errors.raise_if_any()
     member = ProjectMember(
         project_id=project.id, researcher_id=researcher_id, role=role, institution_id=institution_id
@@ -338,7 +351,7 @@ async def transition_phase(
     if to_phase not in TRANSITIONS[project.phase]:
         allowed = ", ".join(sorted(p.value for p in TRANSITIONS[project.phase])) or "none"
         errors.add(
-            "INVALID_TRANSITION",
+            ProjectErrorCode.INVALID_TRANSITION,
             f"a project cannot go from {project.phase.value} to {to_phase.value}"
             f" (allowed: {allowed})",
             "toPhase",
@@ -346,21 +359,23 @@ async def transition_phase(
     reason = clean_text(errors, "overrideReason", override_reason, max_len=2000)
     if reason is not None and not principal.is_admin:
         errors.add(
-            "OVERRIDE_NOT_ALLOWED", "only an admin may override a lifecycle rule", "overrideReason"
+            ProjectErrorCode.OVERRIDE_NOT_ALLOWED,
+            "only an admin may override a lifecycle rule",
+            "overrideReason",
         )
     if to_phase == ProjectPhase.EX_POST_EVALUATED and project.phase in TRANSITIONS:
         completed = await completion_date(session, project)
         due = _add_years(completed, EX_POST_DELAY_YEARS) if completed else None
         if due is not None and (today or utcnow().date()) < due and reason is None:
             errors.add(
-                "EX_POST_TOO_EARLY",
+                ErrorCode.EX_POST_TOO_EARLY,
                 f"the ex-post evaluation comes {EX_POST_DELAY_YEARS} years after completion"
                 f" ({completed}), not before {due}; an admin may override with a reason",
                 "toPhase",
             )
     if to_phase == ProjectPhase.IMPLEMENTATION and rd_signed_on is None:
         errors.add(
-            "RD_REQUIRED",
+            ProjectErrorCode.RD_REQUIRED,
             "implementation starts with the signed Record of Discussions: give its date",
             "rdSignedOn",
         )

@@ -26,13 +26,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
-from server.core.errors import DomainError, NotFound
+from server.core.errors import DomainError, ErrorCode, NotFound
 from server.datasets.service import visible_version
 from server.models import Dataset, DatasetFile, DatasetVersion, Institution
 from server.models.provenance import ProvEdge, ProvNode
 from server.models.provenance import ProvKind as K
 from server.models.provenance import ProvRelation as R
 from server.provenance import ExportFormat, records
+from server.provenance.errors import ProvenanceErrorCode
 from server.provenance.lineage import (
     MAX_DEPTH,
     SYSTEM,
@@ -465,7 +466,7 @@ async def export_url(
     """A signed download URL of an export (kept in the provenance bucket under its digest)."""
     if not store.supports_presigned:
         raise DomainError.one(
-            "SIGNED_URL_UNSUPPORTED",
+            ProvenanceErrorCode.SIGNED_URL_UNSUPPORTED,
             "this server's object store cannot sign download URLs; ask for the text",
             "url",
         )
@@ -477,7 +478,7 @@ async def export_url(
         await store.put(bucket, key, body, size=len(body), content_type=export.media_type)
         return await store.presigned_get(bucket, key, expires, filename=export.filename)
     except StorageError as error:
-        raise DomainError.one("STORAGE_UNAVAILABLE", str(error)[:300], "url") from error
+        raise DomainError.one(ErrorCode.STORAGE_UNAVAILABLE, str(error)[:300], "url") from error
 
 
 async def write_copies(

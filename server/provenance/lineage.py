@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access.auth import Principal
 from server.access.visibility import dataset_visible, project_visible
 from server.core.db import utcnow
-from server.core.errors import Collector, DomainError, NotFound
+from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.validation import clean_text
 from server.datasets.service import require_contributor, visible_version
 from server.models import Dataset, Project
 from server.models.enums import AccountRole
 from server.models.provenance import ProvEdge, ProvKind, ProvNode, ProvRelation
 from server.provenance import records
+from server.provenance.errors import ProvenanceErrorCode
 
 MAX_DEPTH = 50
 DEFAULT_DEPTH = 10
@@ -91,7 +92,9 @@ def check_depth(depth: int | None) -> int:
     if depth is None:
         return DEFAULT_DEPTH
     if not 1 <= depth <= MAX_DEPTH:
-        raise DomainError.one("INVALID_DEPTH", f"depth must be 1 to {MAX_DEPTH}", "depth")
+        raise DomainError.one(
+            ProvenanceErrorCode.INVALID_DEPTH, f"depth must be 1 to {MAX_DEPTH}", "depth"
+        )
     return depth
 
 
@@ -267,11 +270,15 @@ async def register_derivation(
     clean_note = clean_text(errors, "note", note, max_len=2000)
     wanted = list(dict.fromkeys(source_ids))
     if not wanted:
-        errors.add("REQUIRED", "name at least one source version", "sourceVersionIds")
+        errors.add(ErrorCode.REQUIRED, "name at least one source version", "sourceVersionIds")
     if len(wanted) > MAX_SOURCES:
-        errors.add("TOO_MANY", f"at most {MAX_SOURCES} sources at once", "sourceVersionIds")
+        errors.add(ErrorCode.TOO_MANY, f"at most {MAX_SOURCES} sources at once", "sourceVersionIds")
     if version.id in wanted:
-        errors.add("SELF_DERIVATION", "a version cannot derive from itself", "sourceVersionIds")
+        errors.add(
+            ProvenanceErrorCode.SELF_DERIVATION,
+            "a version cannot derive from itself",
+            "sourceVersionIds",
+        )
     errors.raise_if_any()
     target = await records.version_entity(session, version, dataset)
     agent = await records.account_agent(session, principal.account_id, dataset.owner_institution_id)
@@ -284,7 +291,7 @@ async def register_derivation(
     downstream = await graph(session, SYSTEM, [target], Direction.DOWNSTREAM, MAX_DEPTH)
     if cycle := {n.id for n in downstream.nodes} & set(sources):
         raise DomainError.one(
-            "DERIVATION_CYCLE",
+            ProvenanceErrorCode.DERIVATION_CYCLE,
             f"{len(cycle)} source version(s) already derive from this version",
             "sourceVersionIds",
         )

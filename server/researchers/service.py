@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.access.permissions import CURATORS, STAFF, require_role, require_signed_in
-from server.core.errors import Collector, Forbidden, NotFound
+from server.core.errors import Collector, ErrorCode, Forbidden, NotFound
 from server.core.validation import check_email, check_period, clean_text, normalize_orcid
 from server.models import Affiliation, Institution, Researcher
 from server.models.enums import AccountRole
+from server.researchers.errors import ResearcherErrorCode
 
 
 async def create_researcher(
@@ -28,9 +29,17 @@ async def create_researcher(
     if values.get("orcid"):
         orcid = normalize_orcid(values["orcid"])
         if orcid is None:
-            errors.add("INVALID_ORCID", "orcid is not a valid ORCID iD (checksum)", "orcid")
+            errors.add(
+                ResearcherErrorCode.INVALID_ORCID,
+                "orcid is not a valid ORCID iD (checksum)",
+                "orcid",
+            )
         elif await session.scalar(select(Researcher.id).where(Researcher.orcid == orcid)):
-            errors.add("DUPLICATE_ORCID", "a researcher with this ORCID iD exists", "orcid")
+            errors.add(
+                ResearcherErrorCode.DUPLICATE_ORCID,
+                "a researcher with this ORCID iD exists",
+                "orcid",
+            )
     errors.raise_if_any()
     researcher = Researcher(name_en=name_en, name_local=name_local, email=email, orcid=orcid)
     session.add(researcher)
@@ -58,7 +67,7 @@ async def add_affiliation(
         raise NotFound("researcher", "researcherId")
     errors = Collector()
     if await session.get(Institution, institution_id) is None:
-        errors.add("NOT_FOUND", "institution not found", "institutionId")
+        errors.add(ErrorCode.NOT_FOUND, "institution not found", "institutionId")
     clean_title = clean_text(errors, "title", title, max_len=200)
     check_period(errors, start_date, end_date)
     errors.raise_if_any()

@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.access.visibility import dataset_visible, project_visible
-from server.core.errors import Collector, DomainError
+from server.core.errors import Collector, DomainError, QueryErrorCode
 from server.models import Dataset, Project
+from server.search.errors import SearchErrorCode
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 16
@@ -93,21 +94,29 @@ def decode_cursor(cursor: str) -> int:
                 return offset
     except (binascii.Error, UnicodeError, ValueError):
         pass
-    raise DomainError.one("INVALID_CURSOR", "after is not a cursor of this search", "after")
+    raise DomainError.one(
+        QueryErrorCode.INVALID_CURSOR, "after is not a cursor of this search", "after"
+    )
 
 
 def _check(query: str, first: int | None, after: str | None) -> tuple[list[str], int, int]:
     errors = Collector()
     words = terms(query)
     if len(query) > MAX_QUERY_LENGTH:
-        errors.add("INVALID_QUERY", f"query is longer than {MAX_QUERY_LENGTH} characters", "query")
+        errors.add(
+            SearchErrorCode.INVALID_QUERY,
+            f"query is longer than {MAX_QUERY_LENGTH} characters",
+            "query",
+        )
     elif not words:
-        errors.add("INVALID_QUERY", "query holds no word to search for", "query")
+        errors.add(SearchErrorCode.INVALID_QUERY, "query holds no word to search for", "query")
     elif len(words) > MAX_TERMS:
-        errors.add("INVALID_QUERY", f"query has more than {MAX_TERMS} words", "query")
+        errors.add(SearchErrorCode.INVALID_QUERY, f"query has more than {MAX_TERMS} words", "query")
     size = DEFAULT_FIRST if first is None else first
     if not 0 <= size <= MAX_FIRST:
-        errors.add("INVALID_PAGE_SIZE", f"first must be between 0 and {MAX_FIRST}", "first")
+        errors.add(
+            QueryErrorCode.INVALID_PAGE_SIZE, f"first must be between 0 and {MAX_FIRST}", "first"
+        )
     errors.raise_if_any()
     offset = decode_cursor(after) if after is not None else 0
     return words, size, offset

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.access.permissions import STAFF, require_role
-from server.core.errors import Collector
+from server.core.errors import Collector, ErrorCode
 from server.core.validation import clean_text
 from server.models import Theme, ThemeSdg
+from server.themes.errors import ThemeErrorCode
 
 
 def slugify(text: str) -> str:
@@ -37,16 +38,20 @@ async def create_theme(
     clean_description = clean_text(errors, "description", description, max_len=5000)
     slug = slugify(code or clean_name or "")
     if code is not None and slug != code:
-        errors.add("INVALID_CODE", "code may hold only a-z, 0-9 and '-' (64 at most)", "code")
+        errors.add(
+            ThemeErrorCode.INVALID_CODE, "code may hold only a-z, 0-9 and '-' (64 at most)", "code"
+        )
     elif not slug and clean_name:
-        errors.add("INVALID_CODE", "give a code: none can be derived from the name", "code")
+        errors.add(
+            ThemeErrorCode.INVALID_CODE, "give a code: none can be derived from the name", "code"
+        )
     elif slug and await session.scalar(select(Theme.id).where(Theme.code == slug)):
-        errors.add("DUPLICATE_CODE", f"a theme with code {slug!r} exists", "code")
+        errors.add(ThemeErrorCode.DUPLICATE_CODE, f"a theme with code {slug!r} exists", "code")
     if parent_id is not None and await session.get(Theme, parent_id) is None:
-        errors.add("NOT_FOUND", "parent theme not found", "parentId")
+        errors.add(ErrorCode.NOT_FOUND, "parent theme not found", "parentId")
     bad = sorted({g for g in sdgs if not 1 <= g <= 17})
     if bad:
-        errors.add("INVALID_SDG", f"SDGs are numbered 1 to 17, not {bad}", "sdgs")
+        errors.add(ThemeErrorCode.INVALID_SDG, f"SDGs are numbered 1 to 17, not {bad}", "sdgs")
     errors.raise_if_any()
     theme = Theme(code=slug, name=clean_name, description=clean_description, parent_id=parent_id)
     session.add(theme)

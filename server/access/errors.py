@@ -1,0 +1,10 @@
+"""The codes of API tokens (their scopes and lifetime), beside ErrorCode."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AccessErrorCode(StrEnum):
+    INVALID_EXPIRY = "INVALID_EXPIRY"
+    INVALID_SCOPE = "INVALID_SCOPE"

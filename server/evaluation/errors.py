@@ -1,0 +1,15 @@
+"""The codes of monitoring and evaluation (ErrorCode: the shared ones)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EvaluationErrorCode(StrEnum):
+    BEFORE_COMPLETION = "BEFORE_COMPLETION"
+    DUPLICATE_EVALUATION = "DUPLICATE_EVALUATION"
+    MISMATCHED_EVALUATION = "MISMATCHED_EVALUATION"
+    MISSING_RATING = "MISSING_RATING"
+    PROJECT_NOT_COMPLETED = "PROJECT_NOT_COMPLETED"
+    PROJECT_NOT_STARTED = "PROJECT_NOT_STARTED"
+    SUBMITTED_BEFORE_PERIOD_END = "SUBMITTED_BEFORE_PERIOD_END"

@@ -1,0 +1,13 @@
+"""The codes of projects, their partners, members and lifecycle (ErrorCode: the shared ones)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ProjectErrorCode(StrEnum):
+    DUPLICATE_LEAD = "DUPLICATE_LEAD"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    OVERRIDE_NOT_ALLOWED = "OVERRIDE_NOT_ALLOWED"
+    RD_REQUIRED = "RD_REQUIRED"
+    ROLE_COUNTRY_MISMATCH = "ROLE_COUNTRY_MISMATCH"
