@@ -28,6 +28,7 @@ from schema.errors import UserError, error_codes
 from schema.institutions import Country, Institution
 from schema.loaders import present
 from schema.researchers import Researcher
+from schema.rows import FromRow
 from schema.themes import Theme
 from server import models
 from server.cooperation import errors as codes
@@ -230,7 +231,7 @@ class TrainingCourse(relay.Node):
 @strawberry.type(
     description="Equipment provided to a partner (or other participating) institution."
 )
-class EquipmentItem(relay.Node):
+class EquipmentItem(relay.Node, FromRow):
     id: relay.NodeID[int]
     item: str
     category: str | None
@@ -242,22 +243,6 @@ class EquipmentItem(relay.Node):
     created_at: dt.datetime
     project_id: strawberry.Private[int]
     recipient_institution_id: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: models.EquipmentItem) -> EquipmentItem:
-        return cls(
-            id=row.id,
-            item=row.item,
-            category=row.category,
-            quantity=row.quantity,
-            value=row.value,
-            currency=row.currency,
-            delivery_date=row.delivery_date,
-            status=row.status,
-            created_at=row.created_at,
-            project_id=row.project_id,
-            recipient_institution_id=row.recipient_institution_id,
-        )
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:

@@ -34,6 +34,7 @@ from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
+from schema.rows import FromRow
 from schema.scalars import Long
 from schema.themes import Theme
 from server import models
@@ -261,7 +262,7 @@ class Upload(relay.Node):
 
 @compiled(files=version_files, uploads=version_uploads, dataset=version_dataset)
 @strawberry.type(description="Version n of a dataset; published versions never change.")
-class DatasetVersion(VersionProvenanceFields, relay.Node):
+class DatasetVersion(VersionProvenanceFields, relay.Node, FromRow):
     id: relay.NodeID[int]
     number: int
     state: VersionState  # type: ignore[valid-type]
@@ -269,18 +270,6 @@ class DatasetVersion(VersionProvenanceFields, relay.Node):
     created_at: dt.datetime
     published_at: dt.datetime | None
     dataset_id: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: models.DatasetVersion) -> DatasetVersion:
-        return cls(
-            id=row.id,
-            number=row.number,
-            state=row.state,
-            note=row.note,
-            created_at=row.created_at,
-            published_at=row.published_at,
-            dataset_id=row.dataset_id,
-        )
 
     @strawberry.field
     async def files(self, info: Info) -> list[DatasetFile]:

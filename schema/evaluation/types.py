@@ -25,6 +25,7 @@ from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.errors import UserError, error_codes
+from schema.rows import FromRow
 from server.evaluation import errors as codes
 from server.evaluation import queries, service
 from server.models import cooperation as models
@@ -63,22 +64,12 @@ DacRating = strawberry.enum(
 
 @compiled(project=owner_project)
 @strawberry.type(description="A meeting of the project's Joint Coordinating Committee.")
-class JccMeeting(relay.Node):
+class JccMeeting(relay.Node, FromRow):
     id: relay.NodeID[int]
     held_on: dt.date
     minutes: str | None
     decisions: str | None
     project_id: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: models.JccMeeting) -> JccMeeting:
-        return cls(
-            id=row.id,
-            held_on=row.held_on,
-            minutes=row.minutes,
-            decisions=row.decisions,
-            project_id=row.project_id,
-        )
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
@@ -95,7 +86,7 @@ class JccMeeting(relay.Node):
 
 @compiled(project=owner_project)
 @strawberry.type(description="A progress report of the project for one period.")
-class MonitoringReport(relay.Node):
+class MonitoringReport(relay.Node, FromRow):
     id: relay.NodeID[int]
     period_start: dt.date
     period_end: dt.date
@@ -103,18 +94,6 @@ class MonitoringReport(relay.Node):
     summary: str | None
     document_ref: str | None
     project_id: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: models.MonitoringReport) -> MonitoringReport:
-        return cls(
-            id=row.id,
-            period_start=row.period_start,
-            period_end=row.period_end,
-            submitted_on=row.submitted_on,
-            summary=row.summary,
-            document_ref=row.document_ref,
-            project_id=row.project_id,
-        )
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
@@ -187,22 +166,12 @@ class Evaluation(relay.Node):
 
 @compiled(project=owner_project, evaluation=lesson_evaluation)
 @strawberry.type(description="A lesson learned from a project, possibly from one evaluation.")
-class LessonLearned(relay.Node):
+class LessonLearned(relay.Node, FromRow):
     id: relay.NodeID[int]
     text: str
     created_at: dt.datetime
     project_id: strawberry.Private[int]
     evaluation_id: strawberry.Private[int | None]
-
-    @classmethod
-    def from_row(cls, row: models.LessonLearned) -> LessonLearned:
-        return cls(
-            id=row.id,
-            text=row.text,
-            created_at=row.created_at,
-            project_id=row.project_id,
-            evaluation_id=row.evaluation_id,
-        )
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
@@ -228,22 +197,12 @@ class LessonLearned(relay.Node):
 
 @compiled(project=owner_project)
 @strawberry.type(description="Follow-up cooperation after the project's completion.")
-class FollowUpCooperation(relay.Node):
+class FollowUpCooperation(relay.Node, FromRow):
     id: relay.NodeID[int]
     start_date: dt.date
     end_date: dt.date | None
     description: str
     project_id: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: models.FollowUpCooperation) -> FollowUpCooperation:
-        return cls(
-            id=row.id,
-            start_date=row.start_date,
-            end_date=row.end_date,
-            description=row.description,
-            project_id=row.project_id,
-        )
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:

@@ -14,7 +14,7 @@ from schema.connections import load_nodes
 from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.loaders import present
-from server import models
+from schema.rows import FromRow
 from server.institutions import errors as codes
 from server.models.enums import InstitutionKind as InstitutionKindEnum
 
@@ -35,13 +35,9 @@ InstitutionKind = strawberry.enum(InstitutionKindEnum, name="InstitutionKind")
 
 @compiled()
 @strawberry.type(description="An ISO 3166-1 country. Japan is a country like others.")
-class Country:
+class Country(FromRow):
     code: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
     name: str
-
-    @classmethod
-    def from_row(cls, row: models.Country) -> Country:
-        return cls(code=row.code, name=row.name)
 
 
 @compiled(
@@ -50,7 +46,7 @@ class Country:
     projects=institution_projects,
 )
 @strawberry.type(description="A university, institute, agency, ministry, organisation or firm.")
-class Institution(relay.Node):
+class Institution(relay.Node, FromRow):
     id: relay.NodeID[int]
     name_en: str
     name_local: str | None
@@ -60,20 +56,6 @@ class Institution(relay.Node):
     website: str | None
     created_at: dt.datetime
     country_code: strawberry.Private[str]
-
-    @classmethod
-    def from_row(cls, row: models.Institution) -> Institution:
-        return cls(
-            id=row.id,
-            name_en=row.name_en,
-            name_local=row.name_local,
-            acronym=row.acronym,
-            kind=row.kind,
-            ror_id=row.ror_id,
-            website=row.website,
-            created_at=row.created_at,
-            country_code=row.country_code,
-        )
 
     @strawberry.field
     def ror_url(self) -> str | None:

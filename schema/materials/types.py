@@ -17,6 +17,7 @@ from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.errors import UserError, error_codes
+from schema.rows import FromRow
 from server import models
 from server.materials import errors as codes
 from server.materials import languages, queries
@@ -44,7 +45,7 @@ LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
     " project. Its files will go through the upload pipeline (issue 4); for now a material is"
     " a catalogue record with an optional link."
 )
-class LearningMaterial(relay.Node):
+class LearningMaterial(relay.Node, FromRow):
     id: relay.NodeID[int]
     title: str
     kind: MaterialKind  # type: ignore[valid-type]
@@ -56,20 +57,6 @@ class LearningMaterial(relay.Node):
     url: str | None
     created_at: dt.datetime
     project_id: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: models.LearningMaterial) -> LearningMaterial:
-        return cls(
-            id=row.id,
-            title=row.title,
-            kind=row.kind,
-            language=row.language,
-            audience=row.audience,
-            licence=row.licence,
-            url=row.url,
-            created_at=row.created_at,
-            project_id=row.project_id,
-        )
 
     @strawberry.field(description="English name of the language")
     def language_name(self) -> str | None:

@@ -27,6 +27,7 @@ from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.materials.types import ProjectMaterialFields
+from schema.rows import FromRow
 from server import models
 from server.models.enums import PdmLevel as PdmLevelEnum
 from server.pdm import errors as codes
@@ -175,24 +176,13 @@ class Indicator(relay.Node):
     indicators=element_indicators,
 )
 @strawberry.type(description="A row of the Project Design Matrix (JICA's logframe).")
-class PdmElement(relay.Node):
+class PdmElement(relay.Node, FromRow):
     id: relay.NodeID[int]
     level: PdmLevel  # type: ignore[valid-type]
     description: str
     position: int = strawberry.field(description="Orders siblings (then the id)")
     project_id: strawberry.Private[int]
     parent_id: strawberry.Private[int | None]
-
-    @classmethod
-    def from_row(cls, row: models.PdmElement) -> PdmElement:
-        return cls(
-            id=row.id,
-            level=row.level,
-            description=row.description,
-            position=row.position,
-            project_id=row.project_id,
-            parent_id=row.parent_id,
-        )
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject | None:

@@ -27,8 +27,8 @@ from schema.institutions.types import Country, Institution
 from schema.loaders import present
 from schema.pdm import ProjectPdmFields
 from schema.researchers.types import Researcher
+from schema.rows import FromRow
 from schema.themes.types import Theme
-from server import models
 from server.models.enums import InstitutionRole as InstitutionRoleEnum
 from server.models.enums import MemberRole as MemberRoleEnum
 from server.models.enums import ProjectPhase as ProjectPhaseEnum
@@ -99,6 +99,7 @@ class Project(
     ProjectEvaluationFields,
     ProjectDatasetFields,
     relay.Node,
+    FromRow,
 ):
     id: relay.NodeID[int]
     title: str
@@ -112,21 +113,6 @@ class Project(
     )
     created_at: dt.datetime
     updated_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: models.Project) -> Project:
-        return cls(
-            id=row.id,
-            title=row.title,
-            acronym=row.acronym,
-            summary=row.summary,
-            start_date=row.start_date,
-            end_date=row.end_date,
-            phase=row.phase,
-            rd_signed_on=row.rd_signed_on,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
     @strawberry.field
     async def themes(self, info: Info) -> list[Theme]:

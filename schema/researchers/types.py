@@ -21,6 +21,7 @@ from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.institutions.types import Institution
 from schema.loaders import present
+from schema.rows import FromRow
 from server import models
 from server.access.visibility import email_visible
 from server.researchers import errors as codes
@@ -39,20 +40,11 @@ class ResearcherError(UserError):
 
 @compiled(institution=institution_of("institution_id"))
 @strawberry.type
-class Affiliation:
+class Affiliation(FromRow):
     title: str | None
     start_date: dt.date | None
     end_date: dt.date | None
     institution_id: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: models.Affiliation) -> Affiliation:
-        return cls(
-            title=row.title,
-            start_date=row.start_date,
-            end_date=row.end_date,
-            institution_id=row.institution_id,
-        )
 
     @strawberry.field
     async def institution(self, info: Info) -> Institution:

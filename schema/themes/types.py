@@ -13,7 +13,7 @@ from schema.connections import load_nodes
 from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.loaders import present
-from server import models
+from schema.rows import FromRow
 from server.themes import errors as codes
 
 if TYPE_CHECKING:
@@ -30,22 +30,12 @@ class ThemeError(UserError):
 
 @compiled(parent=theme_parent, children=theme_children, sdgs=theme_sdgs, projects=theme_projects)
 @strawberry.type(description="A SATREPS research field or sub-field, mapped to UN SDGs.")
-class Theme(relay.Node):
+class Theme(relay.Node, FromRow):
     id: relay.NodeID[int]
     code: str
     name: str
     description: str | None
     parent_id: strawberry.Private[int | None]
-
-    @classmethod
-    def from_row(cls, row: models.Theme) -> Theme:
-        return cls(
-            id=row.id,
-            code=row.code,
-            name=row.name,
-            description=row.description,
-            parent_id=row.parent_id,
-        )
 
     @strawberry.field
     async def parent(self, info: Info) -> Theme | None:
