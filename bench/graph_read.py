@@ -93,358 +93,48 @@ project now requires) it has not, but the separation costs nothing and keeps it 
 
 Client, servers and database share the machine: absolute numbers are only comparable
 between runs on the same machine; the ratios are the point.
+
+This file holds the command, the runs and the summary; beside it: graph_read_queries.py
+(the GraphQL documents, how answers are checked), graph_read_sql.py (the hand-written
+endpoints), graph_read_seed.py (the seeding), graph_read_access.py (the access filters'
+check and measurement) and graph_read_measure.py (serving, counting, timing).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import datetime as dt
 import json
 import multiprocessing
 import os
 import shlex
-import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from common import fresh_database
-from sqlalchemy import TextClause, event, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from graph_read_access import PRINCIPALS, bench_principals, expected_pairs
+from graph_read_measure import Send, StatementCounter, Stats, measure, merged, say, serving
+from graph_read_queries import PAGE_SIZE, Query, data_of, queries
+from graph_read_seed import seed
+from graph_read_sql import hand_app, public_phases_sql
+from sqlalchemy import event
 
-from server.access.auth import ensure_account, issue_token
-from server.access.visibility import PUBLIC_PHASES
 from server.core.config import Settings
-from server.core.db import make_engine, session_factory, utcnow
+from server.core.db import make_engine, session_factory
 from server.core.jobs import InProcessJobs
-from server.core.pagination import decode_cursor
-from server.demo import seed_scaled
 from server.http.app import create_app
 from server.migrations import upgrade
-from server.models import (
-    Affiliation,
-    ApiToken,
-    Project,
-    ProjectInstitution,
-    ProjectMember,
-    Researcher,
-)
-from server.models.enums import AccountRole, MemberRole
 
 BACKENDS = ("postgresql", "sqlite")
 PATHS = ("compiled", "strawberry", "hand-written")
-PAGE_SIZE = 50
-
-NESTED_QUERY = (
-    "{ themes { id name projects { id title institutions { role institution { id nameEn } } } } }"
-)
-NODE_QUERY = (
-    "query($id: ID!) { node(id: $id) { ... on Project { id title acronym phase startDate "
-    "endDate themes { id name } } } }"
-)
-PAGE_QUERY = (
-    f"{{ projects(first: {PAGE_SIZE}) {{ totalCount edges {{ cursor node {{ id title phase }} }} "
-    "pageInfo { hasNextPage endCursor } } }"
-)
-
-
-# ---- hand-written SQL: ids --------------------------------------------------------------
-
-
-def pg_base64(prefix: str, column: str, *, urlsafe: bool = False) -> str:
-    """base64 of prefix || column in PostgreSQL (short values: no line breaks)."""
-    encoded = f"encode(convert_to('{prefix}' || {column}, 'UTF8'), 'base64')"
-    return f"translate({encoded}, '+/', '-_')" if urlsafe else encoded
-
-
-def sqlite_base64(prefix: str, column: str, *, urlsafe: bool = False, digits: int = 10) -> str:
-    """base64 of prefix || column (a non-negative integer of at most `digits` digits) in
-    SQLite's SQL: the prefix's whole 3-byte groups are a constant; what is left of it and the
-    digits are encoded a 3-byte group at a time, looked up by the group's digits in a blob
-    literal of precomputed 4-character groups (a blob: substr on it is by byte offset)."""
-    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
-    cut = len(prefix) - len(prefix) % 3
-    head = encode(prefix[:cut].encode()).decode()
-
-    # SQLite's parser stack is shallow (the nested query is deep already): no CASTs,
-    # length() and substr() of an integer take its digits, '012' * 4 is 48
-    def lookup(lead: str, width: int, at: int) -> str:
-        table = b"".join(encode(f"{lead}{n:0{width}d}".encode()) for n in range(10**width))
-        return f"substr(x'{table.hex()}', substr({column}, {at}, {width}) * 4 + 1, 4)"
-
-    groups = []
-    at, lead = 1, prefix[cut:]
-    while at <= digits:
-        width = 3 - len(lead)  # digits in this group
-        cases = [f"WHEN length({column}) >= {at + width - 1} THEN {lookup(lead, width, at)}"]
-        cases += [
-            f"WHEN length({column}) = {at + short - 1} THEN {lookup(lead, short, at)}"
-            for short in range(width - 1, 0, -1)
-        ]
-        groups.append(f"CASE {' '.join(cases)} ELSE '' END")
-        at, lead = at + width, ""
-    return f"(CASE WHEN {column} IS NULL THEN NULL ELSE '{head}' || {' || '.join(groups)} END)"
-
-
-def global_id(dialect: str, type_name: str, column: str) -> str:
-    """The relay id strawberry gives: base64("Type:id")."""
-    encode = pg_base64 if dialect == "postgresql" else sqlite_base64
-    return encode(f"{type_name}:", column)
-
-
-def cursor(dialect: str, column: str) -> str:
-    """server.core.pagination.encode_cursor: urlsafe base64("k1:id")."""
-    encode = pg_base64 if dialect == "postgresql" else sqlite_base64
-    return encode("k1:", column, urlsafe=True)
-
-
-# ---- hand-written SQL: the statements ---------------------------------------------------
-
-# Same shape, same order as the GraphQL answers: themes by id, projects by id, links by id.
-PG_NESTED = """
-SELECT json_build_object('data', json_build_object('themes', coalesce(json_agg(
-         json_build_object(
-           'id', {theme_id},
-           'name', t.name,
-           'projects', coalesce(p.projects, '[]'::json))
-         ORDER BY t.id), '[]'::json)))::text
-FROM themes t
-LEFT JOIN LATERAL (
-  SELECT json_agg(
-           json_build_object(
-             'id', {project_id},
-             'title', pr.title,
-             'institutions', coalesce(i.institutions, '[]'::json))
-           ORDER BY pr.id) AS projects
-  FROM project_themes pt
-  JOIN projects pr ON pr.id = pt.project_id
-  LEFT JOIN LATERAL (
-    SELECT json_agg(
-             json_build_object(
-               'role', upper(pi.role),
-               'institution', json_build_object(
-                 'id', {institution_id},
-                 'nameEn', inst.name_en))
-             ORDER BY pi.id) AS institutions
-    FROM project_institutions pi
-    JOIN institutions inst ON inst.id = pi.institution_id
-    WHERE pi.project_id = pr.id
-  ) i ON true
-  WHERE pt.theme_id = t.id
-) p ON true
-"""
-
-PG_NODE = """
-SELECT json_build_object('data', json_build_object('node', (
-  SELECT json_build_object(
-           'id', {project_id},
-           'title', pr.title,
-           'acronym', pr.acronym,
-           'phase', upper(pr.phase),
-           'startDate', pr.start_date,
-           'endDate', pr.end_date,
-           'themes', coalesce((
-             SELECT json_agg(json_build_object('id', {theme_id}, 'name', t.name) ORDER BY t.id)
-             FROM project_themes pt JOIN themes t ON t.id = pt.theme_id
-             WHERE pt.project_id = pr.id), '[]'::json))
-  FROM projects pr WHERE pr.id = :id)))::text
-"""
-
-PG_PAGE = """
-WITH win AS (
-  SELECT id, title, phase FROM projects WHERE id > :after ORDER BY id LIMIT :peek
-), page AS (
-  SELECT * FROM win ORDER BY id LIMIT :first
-)
-SELECT json_build_object('data', json_build_object('projects', json_build_object(
-  'totalCount', (SELECT count(*) FROM projects),
-  'edges', coalesce((
-    SELECT json_agg(json_build_object(
-             'cursor', {cursor},
-             'node', json_build_object('id', {project_id}, 'title', title, 'phase', upper(phase)))
-           ORDER BY id)
-    FROM page), '[]'::json),
-  'pageInfo', json_build_object(
-    'hasNextPage', (SELECT count(*) FROM win) > :first,
-    'endCursor', (SELECT {end_cursor} FROM page)))))::text
-"""
-
-# SQLite 3.40 has no ORDER BY inside aggregates: json_group_array over an ordered subquery
-# (SQLite aggregates in the subquery's order); json(...) keeps nested values JSON, not text.
-# The ids are computed in CTEs: written at the innermost level, the base64 expression
-# overflows SQLite's parser stack.
-SQLITE_NESTED = """
-WITH theme_rows AS (SELECT id, name, {theme_id} AS gid FROM themes),
-project_rows AS (SELECT id, title, {project_id} AS gid FROM projects),
-institution_rows AS (SELECT id, name_en, {institution_id} AS gid FROM institutions)
-SELECT json_object('data', json_object('themes', json((
-  SELECT json_group_array(json(theme)) FROM (
-    SELECT json_object(
-             'id', t.gid,
-             'name', t.name,
-             'projects', json((
-               SELECT json_group_array(json(project)) FROM (
-                 SELECT json_object(
-                          'id', pr.gid,
-                          'title', pr.title,
-                          'institutions', json((
-                            SELECT json_group_array(json(link)) FROM (
-                              SELECT json_object(
-                                       'role', upper(pi.role),
-                                       'institution', json_object(
-                                         'id', inst.gid,
-                                         'nameEn', inst.name_en)) AS link
-                              FROM project_institutions pi
-                              JOIN institution_rows inst ON inst.id = pi.institution_id
-                              WHERE pi.project_id = pr.id
-                              ORDER BY pi.id)))) AS project
-                 FROM project_themes pt
-                 JOIN project_rows pr ON pr.id = pt.project_id
-                 WHERE pt.theme_id = t.id
-                 ORDER BY pr.id)))) AS theme
-    FROM theme_rows t
-    ORDER BY t.id)))))
-"""
-
-SQLITE_NODE = """
-SELECT json_object('data', json_object('node', json((
-  SELECT json_object(
-           'id', {project_id},
-           'title', pr.title,
-           'acronym', pr.acronym,
-           'phase', upper(pr.phase),
-           'startDate', pr.start_date,
-           'endDate', pr.end_date,
-           'themes', json((
-             SELECT json_group_array(json(theme)) FROM (
-               SELECT json_object('id', {theme_id}, 'name', t.name) AS theme
-               FROM project_themes pt JOIN themes t ON t.id = pt.theme_id
-               WHERE pt.project_id = pr.id
-               ORDER BY t.id))))
-  FROM projects pr WHERE pr.id = :id))))
-"""
-
-SQLITE_PAGE = """
-WITH win AS (
-  SELECT id, title, phase FROM projects WHERE id > :after ORDER BY id LIMIT :peek
-), page AS (
-  SELECT * FROM win ORDER BY id LIMIT :first
-)
-SELECT json_object('data', json_object('projects', json_object(
-  'totalCount', (SELECT count(*) FROM projects),
-  'edges', json((
-    SELECT json_group_array(json(edge)) FROM (
-      SELECT json_object(
-               'cursor', {cursor},
-               'node', json_object('id', {project_id}, 'title', title, 'phase', upper(phase)))
-             AS edge
-      FROM page
-      ORDER BY id))),
-  'pageInfo', json_object(
-    'hasNextPage', json(CASE WHEN (SELECT count(*) FROM win) > :first
-                        THEN 'true' ELSE 'false' END),
-    'endCursor', (SELECT {end_cursor} FROM page)))))
-"""
-
-
-@dataclass(frozen=True)
-class HandSql:
-    nested: TextClause
-    node: TextClause
-    page: TextClause
-
-
-def hand_sql(dialect: str) -> HandSql:
-    nested, node, page = (
-        (PG_NESTED, PG_NODE, PG_PAGE)
-        if dialect == "postgresql"
-        else (SQLITE_NESTED, SQLITE_NODE, SQLITE_PAGE)
-    )
-    if dialect == "postgresql":
-        theme, project, institution = "t.id", "pr.id", "inst.id"
-    else:  # SQLite's nested statement computes the ids in CTEs over the tables themselves
-        theme = project = institution = "id"
-    return HandSql(
-        nested=text(
-            nested.format(
-                theme_id=global_id(dialect, "Theme", theme),
-                project_id=global_id(dialect, "Project", project),
-                institution_id=global_id(dialect, "Institution", institution),
-            )
-        ),
-        node=text(
-            node.format(
-                project_id=global_id(dialect, "Project", "pr.id"),
-                theme_id=global_id(dialect, "Theme", "t.id"),
-            )
-        ),
-        page=text(
-            page.format(
-                cursor=cursor(dialect, "id"),
-                project_id=global_id(dialect, "Project", "id"),
-                end_cursor=cursor(dialect, "max(id)"),
-            )
-        ),
-    )
-
-
-# ---- the access-filter check (hand-written SQL counts) ----------------------------------
-
-
-def _public_phases_sql() -> str:
-    return ", ".join(f"'{phase.value}'" for phase in PUBLIC_PHASES)
-
-
-# Theme-project pairs each principal may see, written by hand (not with server.access.visibility):
-# anonymous: public phases; researcher: that OR a member OR one of their institutions takes
-# part; admin: all.
-VISIBLE_PAIRS_SQL = """
-SELECT count(*) FROM project_themes pt JOIN projects pr ON pr.id = pt.project_id
-WHERE {condition}
-"""
-PUBLIC_CONDITION = "pr.phase IN ({phases})"
-RESEARCHER_CONDITION = (
-    PUBLIC_CONDITION
-    + " OR pr.id IN (SELECT project_id FROM project_members WHERE researcher_id = {rid})"
-    " OR pr.id IN (SELECT pi.project_id FROM project_institutions pi JOIN affiliations a"
-    " ON a.institution_id = pi.institution_id WHERE a.researcher_id = {rid}"
-    " AND a.end_date IS NULL)"
-)
-
-
-async def expected_pairs(engine: AsyncEngine) -> dict[str, int]:
-    phases = _public_phases_sql()
-    async with engine.connect() as conn:
-        rid = (
-            await conn.exec_driver_sql(
-                "SELECT id FROM researchers WHERE name_en = 'Bench Researcher'"
-            )
-        ).scalar_one()
-        conditions = {
-            "anonymous": PUBLIC_CONDITION.format(phases=phases),
-            "researcher": RESEARCHER_CONDITION.format(phases=phases, rid=rid),
-            "admin": "true",
-        }
-        return {
-            name: (
-                await conn.exec_driver_sql(VISIBLE_PAIRS_SQL.format(condition=condition))
-            ).scalar_one()
-            for name, condition in conditions.items()
-        }
 
 
 # ---- database lifecycle ----------------------------------------------------------------
@@ -461,317 +151,6 @@ def databases(backends: list[str], workdir: Path) -> Iterator[dict[str, str]]:
         return
     with fresh_database("graph_read", say) as url:
         yield {"postgresql": url, **urls}
-
-
-async def seed(url: str, args: argparse.Namespace) -> tuple[dict[str, int], dict[str, str]]:
-    """The scaled graph, a bench researcher and the tokens by principal, committed."""
-    engine = make_engine(url)
-    ttl = dt.timedelta(hours=2)
-    try:
-        async with session_factory(engine)() as session:
-            counts = await seed_scaled(
-                session,
-                themes=args.themes,
-                projects_per_theme=args.projects,
-                institutions_per_project=args.institutions,
-            )
-            await session.flush()
-            researcher_id = await add_bench_researcher(session, args.member_projects)
-            admin = await ensure_account(session, "bench-admin", AccountRole.ADMIN)
-            researcher = await ensure_account(
-                session, "bench-researcher", AccountRole.RESEARCHER, researcher_id=researcher_id
-            )
-            tokens = {"anonymous": ""}
-            for name, account in (("researcher", researcher), ("admin", admin)):
-                _, tokens[name] = await issue_token(session, account, ttl=ttl)
-            # "used" in the future: authenticate's once-a-minute last-used UPDATE stays out
-            # of the measurements (on SQLite, concurrent requests would race for the lock)
-            await session.execute(update(ApiToken).values(last_used_at=utcnow() + ttl))
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return counts, tokens
-
-
-async def add_bench_researcher(session: Any, member_projects: int) -> int:
-    """A researcher affiliated with the institution in the fewest projects, a member of
-    `member_projects` projects: half before approval (visible to them only as members),
-    half after."""
-    # the institution in the fewest projects: its projects add a few to what members see
-    institution_id = await session.scalar(
-        select(ProjectInstitution.institution_id)
-        .group_by(ProjectInstitution.institution_id)
-        .order_by(func.count(), ProjectInstitution.institution_id)
-        .limit(1)
-    )
-    person = Researcher(name_en="Bench Researcher", email="bench@example.org")
-    session.add(person)
-    await session.flush()
-    session.add(Affiliation(researcher_id=person.id, institution_id=institution_id))
-    hidden = await session.scalars(
-        select(Project.id)
-        .where(Project.phase.not_in(PUBLIC_PHASES))
-        .order_by(Project.id)
-        .limit(member_projects // 2)
-    )
-    public = await session.scalars(
-        select(Project.id)
-        .where(Project.phase.in_(PUBLIC_PHASES))
-        .order_by(Project.id)
-        .limit(member_projects - member_projects // 2)
-    )
-    session.add_all(
-        ProjectMember(project_id=pid, researcher_id=person.id, role=MemberRole.MEMBER)
-        for pid in [*hidden, *public]
-    )
-    await session.flush()
-    return int(person.id)
-
-
-# ---- servers ---------------------------------------------------------------------------
-
-
-def hand_app(engine: AsyncEngine) -> Starlette:
-    """One statement per request; the database's JSON text is the response body. On
-    PostgreSQL in autocommit, as the compiled fast path runs its statement: no BEGIN and
-    ROLLBACK round trips around it (what is compared is the work around one statement)."""
-    sql = hand_sql(engine.dialect.name)
-    if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    async def answer(statement: TextClause, params: dict[str, Any]) -> Response:
-        async with engine.connect() as conn:
-            body = (await conn.execute(statement, params)).scalar_one()
-        return Response(body, media_type="application/json")
-
-    async def themes(_: Request) -> Response:
-        return await answer(sql.nested, {})
-
-    async def project(request: Request) -> Response:
-        return await answer(sql.node, {"id": request.path_params["id"]})
-
-    async def projects(request: Request) -> Response:
-        first = int(request.query_params.get("first", PAGE_SIZE))
-        after = request.query_params.get("after")
-        key = decode_cursor(after, "after") if after else 0
-        return await answer(sql.page, {"first": first, "peek": first + 1, "after": key})
-
-    return Starlette(
-        routes=[
-            Route("/themes", themes),
-            Route("/projects/{id:int}", project),
-            Route("/projects", projects),
-        ]
-    )
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free loopback port of this event loop."""
-    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only when
-    # the listening socket's proto says TCP; with proto 0 every response written in two
-    # parts waited ~40 ms for a delayed ACK (Nagle)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # raises what stopped it
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
-# ---- measuring -------------------------------------------------------------------------
-
-TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
-
-
-class StatementCounter:
-    """SQL statements run on one engine: the token lookup ("auth") apart from the rest."""
-
-    def __init__(self) -> None:
-        self.data = 0
-        self.auth = 0
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        words = statement.split(None, 1)
-        if words and words[0].upper() in TRANSACTION_CONTROL:
-            return
-        if "api_tokens" not in statement:
-            self.data += 1
-        elif "json" in statement.lower():  # the fast path's fused token lookup and data
-            self.data += 1
-        else:
-            self.auth += 1
-
-    def snapshot(self) -> tuple[int, int]:
-        return self.data, self.auth
-
-
-@dataclass
-class Stats:
-    requests: int
-    seconds: float
-    latencies: list[float]
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile(self, q: int) -> float:
-        if len(self.latencies) < 2:
-            return self.latencies[0] * 1000
-        cuts = statistics.quantiles(self.latencies, n=100, method="inclusive")
-        return cuts[q - 1] * 1000
-
-
-def merged(runs: list[Stats]) -> Stats:
-    """All latencies of several measurements (for percentiles only)."""
-    return Stats(sum(s.requests for s in runs), 1.0, [x for s in runs for x in s.latencies])
-
-
-Send = Callable[[], Awaitable[httpx.Response]]
-
-
-async def measure(send: Send, requests: int, concurrency: int, seconds: float) -> Stats:
-    """`concurrency` workers sending until `requests` are sent or `seconds` have passed
-    (at least two requests, so that there is a median)."""
-    latencies: list[float] = []
-    started = 0
-    began = time.perf_counter()
-    deadline = began + seconds
-
-    async def worker() -> None:
-        nonlocal started
-        while started < requests and (started < 2 or time.perf_counter() < deadline):
-            started += 1
-            sent = time.perf_counter()
-            response = await send()
-            latencies.append(time.perf_counter() - sent)
-            if response.status_code != 200:
-                raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
-
-    await asyncio.gather(*(worker() for _ in range(max(concurrency, 1))))
-    return Stats(len(latencies), time.perf_counter() - began, latencies)
-
-
-# ---- checking --------------------------------------------------------------------------
-
-
-def normalise_nested(data: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
-    """Themes, theme-project pairs and project-institution links as sorted multisets."""
-    themes = data["themes"]
-    projects = [(t["id"], p["id"], p["title"]) for t in themes for p in t["projects"]]
-    links = [
-        (t["id"], p["id"], link["role"], link["institution"]["id"], link["institution"]["nameEn"])
-        for t in themes
-        for p in t["projects"]
-        for link in p["institutions"]
-    ]
-    return {
-        "themes": sorted((t["id"], t["name"]) for t in themes),
-        "projects": sorted(projects),
-        "links": sorted(links),
-    }
-
-
-def normalise_node(data: dict[str, Any]) -> Any:
-    node = data["node"]
-    if node is None:
-        return None
-    return {**node, "themes": sorted((t["id"], t["name"]) for t in node["themes"])}
-
-
-def normalise_page(data: dict[str, Any]) -> Any:
-    return data
-
-
-def describe_nested(data: dict[str, Any]) -> str:
-    counts = {name: len(rows) for name, rows in normalise_nested(data).items()}
-    return (
-        f"{count_objects(data['themes'])} objects ({counts['themes']} themes, "
-        f"{counts['projects']} projects, {counts['links']} institution links each with its "
-        "institution)"
-    )
-
-
-def describe_node(data: dict[str, Any]) -> str:
-    return f"a project with {len(data['node']['themes'])} themes"
-
-
-def describe_page(data: dict[str, Any]) -> str:
-    page = data["projects"]
-    return f"{len(page['edges'])} of {page['totalCount']} projects"
-
-
-def count_objects(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + sum(count_objects(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(count_objects(v) for v in value)
-    return 0
-
-
-@dataclass(frozen=True)
-class Query:
-    key: str
-    title: str
-    document: str
-    variables: dict[str, Any]
-    hand_path: str
-    normalise: Callable[[dict[str, Any]], Any]
-    describe: Callable[[dict[str, Any]], str]
-
-
-def queries(project_id: int) -> list[Query]:
-    project_gid = base64.b64encode(f"Project:{project_id}".encode()).decode()
-    return [
-        Query(
-            "nested",
-            "big nested query (themes > projects > institutions)",
-            NESTED_QUERY,
-            {},
-            "/themes",
-            normalise_nested,
-            describe_nested,
-        ),
-        Query(
-            "node",
-            f"node(id) of Project {project_id}",
-            NODE_QUERY,
-            {"id": project_gid},
-            f"/projects/{project_id}",
-            normalise_node,
-            describe_node,
-        ),
-        Query(
-            "page",
-            f"connection page, projects(first: {PAGE_SIZE})",
-            PAGE_QUERY,
-            {},
-            f"/projects?first={PAGE_SIZE}",
-            normalise_page,
-            describe_page,
-        ),
-    ]
-
-
-def data_of(path: str, response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    if response.status_code != 200 or "errors" in body or "data" not in body:
-        raise RuntimeError(f"{path}: HTTP {response.status_code} {response.text[:300]}")
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 # ---- the run ---------------------------------------------------------------------------
@@ -844,7 +223,6 @@ async def bench_query(
     return figures
 
 
-PRINCIPALS = ("anonymous", "researcher", "admin")
 ANONYMOUS_PATH = "compiled anon"  # the compiled path without a token to look up
 
 
@@ -877,7 +255,7 @@ async def measure_backend(
                 await conn.exec_driver_sql(
                     "SELECT pt.project_id FROM project_themes pt"
                     " JOIN projects pr ON pr.id = pt.project_id"
-                    f" WHERE pr.phase IN ({_public_phases_sql()})"  # anonymous sees it too
+                    f" WHERE pr.phase IN ({public_phases_sql()})"  # anonymous sees it too
                     " GROUP BY pt.project_id ORDER BY count(*) DESC, pt.project_id LIMIT 1"
                 )
             ).scalar_one()
@@ -931,74 +309,6 @@ async def measure_backend(
             await queue.close()
         for engine in engines.values():
             await engine.dispose()
-
-
-async def bench_principals(
-    args: argparse.Namespace, senders: dict[str, Send], expected: dict[str, int]
-) -> None:
-    """The nested query as anonymous, researcher and admin: answers checked, then measured
-    in interleaved rounds; the verdict compares the filtered to the unfiltered (admin)."""
-    say(
-        "\npostgresql: access filters, the nested query as anonymous, researcher and admin"
-        " (compiled app, rate limits off)"
-    )
-    pairs: dict[str, int] = {}
-    for name, send in senders.items():
-        data = data_of(name, await send())
-        pairs[name] = sum(len(t["projects"]) for t in data["themes"])
-        if pairs[name] != expected[name]:
-            raise RuntimeError(
-                f"{name} sees {pairs[name]} theme-project pairs, SQL says {expected[name]}"
-            )
-    if not pairs["anonymous"] < pairs["researcher"] <= pairs["admin"]:
-        raise RuntimeError(f"the filters do not tell the principals apart: {pairs}")
-    say(
-        "  answers checked against hand-written SQL: theme-project pairs "
-        + ", ".join(f"{name} {count}" for name, count in pairs.items())
-    )
-    for send in senders.values():
-        await measure(send, args.warmup, 1, args.seconds)
-
-    modes = [("sequential", 1)]
-    if args.concurrency > 1:
-        modes.append((f"concurrency {args.concurrency}", args.concurrency))
-    verdicts = []
-    for title, concurrency in modes:
-        runs: dict[str, list[Stats]] = {name: [] for name in senders}
-        for _ in range(args.rounds):
-            for name, send in senders.items():
-                runs[name].append(await measure(send, args.requests, concurrency, args.seconds))
-        rps = {name: statistics.median(s.rps for s in stats) for name, stats in runs.items()}
-        say(
-            f"\n  {title}, median of {args.rounds} rounds, each up to {args.requests} requests"
-            f" / {args.seconds} s"
-        )
-        say(
-            f"  {'principal':<11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'pairs':>6} "
-            f"{'vs admin':>9} {'per pair vs admin':>18}"
-        )
-        for name in senders:
-            latencies = merged(runs[name])
-            ratio = rps[name] / rps["admin"]
-            per_pair = (rps[name] * pairs[name]) / (rps["admin"] * pairs["admin"])
-            say(
-                f"  {name:<11} {rps[name]:>8.1f} {latencies.percentile(50):>8.1f} "
-                f"{latencies.percentile(99):>8.1f} {pairs[name]:>6d} {ratio:>8.3f}x "
-                f"{per_pair:>17.3f}x"
-            )
-        say(
-            f"  researcher/anonymous {rps['researcher'] / rps['anonymous']:.3f}x, "
-            f"admin/anonymous {rps['admin'] / rps['anonymous']:.3f}x"
-        )
-        worst = min(rps["anonymous"], rps["researcher"]) / rps["admin"]
-        verdicts.append((title, worst))
-    say("")
-    for title, worst in verdicts:
-        met = "MET" if worst >= 0.8 else "MISSED"
-        say(
-            f"  target (filtered >= 0.8 x unfiltered req/s), {title}: {met} "
-            f"(slowest filtered principal at {worst:.3f}x the admin)"
-        )
 
 
 def measuring_process(
@@ -1073,10 +383,6 @@ def report_targets(figures: dict[str, Any], modes: list[str]) -> None:
 
 
 # ---- the command -----------------------------------------------------------------------
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 QUICK = {

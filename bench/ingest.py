@@ -30,6 +30,9 @@ once until all READY.
 
 Everything shares one 2-core machine with the servers: absolute numbers vary from run to
 run; the ratios, measured in the same run, are the point.
+
+Beside this file: ingest_child.py (the measuring child) and ingest_setup.py (inputs,
+services, the bench's dataset version and its queued uploads).
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import shutil
 import signal
@@ -45,46 +47,43 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from common import fresh_database  # noqa: E402
+from ingest_child import child  # noqa: E402
+from ingest_setup import (  # noqa: E402
+    REDIS_URL,
+    SMALL_CSV,
+    Bench,
+    MiB,
+    close_bench,
+    make_csv,
+    make_opaque,
+    open_bench,
+    queued_upload,
+    redis_db7,
+    say,
+    seaweed,
+)
 from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 
-from server.core.config import Settings  # noqa: E402
-from server.core.db import make_engine, session_factory, utcnow  # noqa: E402
+from server.core.db import utcnow  # noqa: E402
 from server.core.jobs import PROCESS_UPLOAD, ArqJobs  # noqa: E402
-from server.datasets.upload_states import FINAL, move  # noqa: E402
-from server.datasets.uploads import raw_key  # noqa: E402
+from server.datasets.upload_states import FINAL  # noqa: E402
 from server.migrations import upgrade  # noqa: E402
-from server.models import Dataset, DatasetVersion, Institution, Project, Upload  # noqa: E402
-from server.models.enums import (  # noqa: E402
-    AccessLevel,
-    InstitutionKind,
-    UploadState,
-    VersionState,
-)
-from server.storage import ObjectStore, store_from_settings  # noqa: E402
-from tests.fixtures.seaweed import SeaweedS3, start_seaweed, stop_seaweed  # noqa: E402
+from server.models import Upload  # noqa: E402
+from server.models.enums import UploadState  # noqa: E402
 from workers.main import QUEUE  # noqa: E402
 from workers.pipeline import job_id  # noqa: E402
 
-MiB = 1 << 20
-REDIS_URL = os.environ.get("SATREPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 HEALTH_KEY = QUEUE + ":health-check"  # arq writes it on the worker's first poll
 SATREPS = str(Path(sys.executable).with_name("satreps"))
-CHILD_TIMEOUT = 1800.0
 TARGET_OPAQUE, TARGET_CSV, TARGET_RSS, TARGET_LATENCY_MS = 0.6, 0.5, 256.0, 20.0
 
 
@@ -94,314 +93,6 @@ def parent_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def say(*parts: object) -> None:
-    print(*parts, flush=True)
-
-
-# ---- child processes -------------------------------------------------------------------
-
-CHILD = textwrap.dedent(
-    """
-    import asyncio, hashlib, json, resource, sys, time
-
-    mode, arg = sys.argv[1], json.loads(sys.argv[2])
-
-    def rss_mib(field="VmRSS:"):
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field):
-                    return int(line.split()[1]) / 1024
-
-    def peak_mib():
-        # VmHWM: this process's own high-water mark. Not ru_maxrss: Linux carries the
-        # parent's RSS over exec (vfork), so ru_maxrss reports the benchmark's own size
-        return rss_mib("VmHWM:")
-
-    out = {}
-    if mode == "pipeline":
-        from server.core.config import Settings
-        from server.core.db import engine_from_settings, session_factory
-        from server.core.events import bus_from_url
-        from server.storage import store_from_settings
-        from workers.pipeline import process_upload
-
-        async def main():
-            settings = Settings()  # SATREPS_* from the parent, as `satreps worker` reads them
-            engine = engine_from_settings(settings)
-            ctx = {
-                "settings": settings,
-                "sessions": session_factory(engine),
-                "store": store_from_settings(settings),
-                "events": bus_from_url(settings.redis_url),
-            }
-            try:
-                out["rss_before_mib"] = rss_mib()
-                out["hwm_before_mib"] = rss_mib("VmHWM:")
-                start = time.perf_counter()
-                out["outcome"] = await process_upload(ctx, arg["upload_id"])
-                out["seconds"] = time.perf_counter() - start
-            finally:
-                ctx["store"].close()
-                await ctx["events"].close()
-                await engine.dispose()
-
-        asyncio.run(main())
-    elif mode == "get_sha256":
-        import urllib3
-        from minio import Minio
-
-        client = Minio(arg["endpoint"], access_key=arg["access_key"],
-                       secret_key=arg["secret_key"], secure=False, region=arg["region"],
-                       http_client=urllib3.PoolManager())
-        out["rss_before_mib"] = rss_mib()
-        start = time.perf_counter()
-        response = client.get_object(arg["bucket"], arg["key"])
-        digest, total = hashlib.sha256(), 0
-        try:
-            while chunk := response.read(4 << 20):
-                digest.update(chunk)
-                total += len(chunk)
-        finally:
-            response.close()
-            response.release_conn()
-        out["seconds"] = time.perf_counter() - start
-        out["sha256"], out["bytes"] = digest.hexdigest(), total
-    elif mode == "arrow":
-        import pyarrow.csv as pacsv
-        import pyarrow.parquet as pq
-
-        out["rss_before_mib"] = rss_mib()
-        start = time.perf_counter()
-        table = pacsv.read_csv(arg["path"])
-        pq.write_table(table, arg["out"])
-        out["seconds"] = time.perf_counter() - start
-        out["rows"] = table.num_rows
-    else:
-        raise SystemExit(f"unknown mode {mode}")
-    out["peak_mib"] = peak_mib()
-    out["ru_maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(out))
-    """
-)
-
-
-async def child(mode: str, arg: dict[str, Any], env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter; its numbers come back as JSON."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CHILD,
-        mode,
-        json.dumps(arg),
-        cwd=cwd,  # no stray .env
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), CHILD_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise RuntimeError(f"{mode} child did not finish within {CHILD_TIMEOUT:.0f} s") from None
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{mode} child exited with {proc.returncode}:\n{stderr.decode()[-4000:]}"
-        )
-    return json.loads(stdout.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-# ---- inputs ----------------------------------------------------------------------------
-
-
-def make_opaque(path: Path, size: int) -> None:
-    block = os.urandom(4 * MiB)
-    with path.open("wb") as fh:
-        written = 0
-        while written < size:
-            piece = block[: size - written]
-            fh.write(piece)
-            written += len(piece)
-
-
-def make_csv(path: Path, size: int) -> None:
-    """About `size` bytes of a field-station table: ints, floats (some empty), text with
-    quoting, a category, a date and a timestamp; batches of 50,000 rows with new ids."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-
-    n = 50_000
-    stations = [f"ST-{i:04d}" for i in range(997)]
-    quality = ["good", "good", "good", "suspect", "missing"]
-    notes = ["", "gauge reading", "manual check, after rain", 'sensor "B" replaced', "ok"]
-    base_day = dt.date(2021, 1, 1)
-    base_ts = dt.datetime(2021, 1, 1, tzinfo=dt.UTC)
-    base = pa.table(
-        {
-            "id": pa.array(range(n), pa.int64()),
-            "station": pa.array([stations[i * 31 % 997] for i in range(n)]),
-            "date": pa.array([base_day + dt.timedelta(days=i % 1461) for i in range(n)]),
-            "observed_at": pa.array(
-                [base_ts + dt.timedelta(seconds=i * 617) for i in range(n)],
-                pa.timestamp("s", tz="UTC"),
-            ),
-            "level_m": pa.array([(i * 7919 % 10007) / 1000.0 for i in range(n)]),
-            "temperature_c": pa.array(
-                [None if i % 53 == 0 else round(15 + (i * 13 % 200) / 10.0, 1) for i in range(n)]
-            ),
-            "rainfall_mm": pa.array([(i * 2654435761 % 100003) / 1000.0 for i in range(n)]),
-            "count": pa.array([i * 37 % 1000 for i in range(n)], pa.int32()),
-            "quality": pa.array([quality[i % 5] for i in range(n)]),
-            "note": pa.array([notes[i * 7 % 5] for i in range(n)]),
-        }
-    )
-    with pacsv.CSVWriter(path, base.schema) as writer:
-        offset = 0
-        while path.stat().st_size < size:
-            writer.write_table(base.set_column(0, "id", pc.add(base.column("id"), offset)))
-            offset += n
-
-
-SMALL_CSV = b"station,date,level_m,quality\n" + b"".join(
-    b"ST-%04d,2023-01-%02d,%d.%03d,good\n" % (i, i + 1, i, i * 37) for i in range(12)
-)
-
-
-# ---- database, Redis -------------------------------------------------------------------
-
-
-async def flush_redis() -> None:
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        await redis.flushdb()  # this database only
-    finally:
-        await redis.aclose()
-
-
-@contextmanager
-def redis_db7() -> Iterator[None]:
-    asyncio.run(flush_redis())
-    try:
-        yield
-    finally:
-        asyncio.run(flush_redis())
-        say(f"cleanup: flushed {REDIS_URL}")
-
-
-@contextmanager
-def seaweed(base: Path) -> Iterator[SeaweedS3]:
-    process, info, _log = start_seaweed(base)
-    say(f"SeaweedFS S3 on {info.endpoint} (up in {info.start_seconds:.1f} s)")
-    try:
-        yield info
-    finally:
-        stop_seaweed(process)
-        say(f"cleanup: SIGKILLed weed (pid {process.pid})")
-
-
-# ---- the setup the runs share -----------------------------------------------------------
-
-
-@dataclass
-class Bench:
-    url: str
-    s3: SeaweedS3
-    tmp: Path
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    store: ObjectStore
-    dataset: Dataset
-    version: DatasetVersion
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SATREPS_")}
-        env.update(
-            SATREPS_DATABASE_URL=self.url,
-            SATREPS_REDIS_URL=REDIS_URL,
-            SATREPS_S3_ENDPOINT=self.s3.endpoint,
-            SATREPS_S3_ACCESS_KEY=self.s3.access_key,
-            SATREPS_S3_SECRET_KEY=self.s3.secret_key,
-            SATREPS_S3_SECURE="false",
-            SATREPS_S3_REGION=self.s3.region,
-            SATREPS_OBJECT_DIR=str(self.tmp / "objects"),
-            PYTHONPATH=str(ROOT),
-            PYTHONUNBUFFERED="1",
-            NO_COLOR="1",
-        )
-        return env
-
-
-def bench_settings(url: str, s3: SeaweedS3, tmp: Path) -> Settings:
-    return s3.settings(tmp / "objects", database_url=url, redis_url=REDIS_URL, auto_migrate=False)
-
-
-async def open_bench(url: str, s3: SeaweedS3, tmp: Path) -> Bench:
-    settings = bench_settings(url, s3, tmp)
-    engine = make_engine(url)
-    sessions = session_factory(engine)
-    store = store_from_settings(settings)
-    await store.ensure_buckets()
-    for bucket in (store.buckets.raw, store.buckets.artifacts):  # SeaweedFS grows volumes on
-        await store.put(bucket, f"warm-up/{uuid.uuid4().hex}", os.urandom(8 * MiB))  # first write
-    async with sessions() as session:
-        institution = Institution(
-            name_en="Bench Institute", country_code="JP", kind=InstitutionKind.UNIVERSITY
-        )
-        project = Project(title="Bench project")
-        session.add_all([institution, project])
-        await session.flush()
-        dataset = Dataset(
-            project_id=project.id,
-            owner_institution_id=institution.id,
-            title="Ingest benchmark",
-            licence="CC-BY-4.0",
-            access_level=AccessLevel.PUBLIC,
-        )
-        session.add(dataset)
-        await session.flush()
-        version = DatasetVersion(dataset_id=dataset.id, number=1, state=VersionState.DRAFT)
-        session.add(version)
-        await session.commit()
-    return Bench(url, s3, tmp, settings, engine, sessions, store, dataset, version)
-
-
-async def close_bench(bench: Bench) -> None:
-    bench.store.close()
-    await bench.engine.dispose()
-
-
-async def queued_upload(bench: Bench, filename: str, source: Path | bytes) -> tuple[int, str, str]:
-    """An Upload row in QUEUED state whose raw object holds `source`: (id, key, sha256)."""
-    if isinstance(source, bytes):
-        size = len(source)
-    else:
-        size = (await asyncio.to_thread(source.stat)).st_size
-    async with bench.sessions() as session:
-        upload = Upload(
-            version_id=bench.version.id,
-            filename=filename,
-            object_key=f"pending/{uuid.uuid4().hex}",
-            declared_size=size,
-            state=UploadState.AWAITING_UPLOAD,
-        )
-        session.add(upload)
-        await session.flush()
-        upload.object_key = raw_key(bench.dataset, bench.version, upload)
-        await session.commit()
-        upload_id, key = upload.id, upload.object_key
-    info = await bench.store.put(bench.store.buckets.raw, key, source)
-    async with bench.sessions() as session:
-        row = await session.get(Upload, upload_id)
-        assert row is not None
-        move(row, UploadState.UPLOADED)
-        row.size = info.size
-        move(row, UploadState.QUEUED)
-        await session.commit()
-    return upload_id, key, info.sha256 or ""
 
 
 # ---- part 1: throughput and memory ------------------------------------------------------

@@ -81,9 +81,9 @@ def make_opaque(path: Path, size: int) -> None:
 
 
 def make_csv(path: Path, size: int) -> None:
-    from tests.workers.test_processing import _generate_csv
+    from tests.fixtures.processing import generate_csv
 
-    _generate_csv(path, size)
+    generate_csv(path, size)
 
 
 def main(sizes: list[int]) -> None:

@@ -33,10 +33,12 @@ pytest.register_assert_rewrite("tests.fixtures")  # before the import below: plu
 from tests.fixtures.clients import app_client  # noqa: E402
 
 # fixtures that tests ask for by name, wherever they are: clients (compiled_client,
-# strawberry_client), live (real_engine, live_server), seaweed (a real S3), stack (the
-# production stack for fault tests); a fixture there starts only when a test asks for it
+# strawberry_client), demo_graph (demo, the demo graph loaded once per module), live
+# (real_engine, live_server), seaweed (a real S3), stack (the production stack for fault
+# tests); a fixture there starts only when a test asks for it
 pytest_plugins = [
     "tests.fixtures.clients",
+    "tests.fixtures.demo_graph",
     "tests.fixtures.live",
     "tests.fixtures.seaweed",
     "tests.fixtures.stack",

@@ -24,7 +24,7 @@ from server.models.enums import AccessLevel, InstitutionRole, ProjectPhase
 from server.themes import service as themes
 from tests.factories import Factory, gid
 from tests.fixtures.access_world import World, build_world
-from tests.schema.test_compiled import PRINCIPALS, answer, answering_statements
+from tests.fixtures.compiled_world import PRINCIPALS, answer, answering_statements
 
 PROJECTS = """query($first: Int, $after: String, $last: Int, $before: String,
     $filter: ProjectFilter) {
