@@ -49,6 +49,7 @@ class Context:
     fast_key: Any = None  # this request's key in the compiled documents' fast path
     fast_plans: Any = None  # the app's FastPlans (schema/compiled/fast.py)
     query_points: int | None = None  # what the request took from the rate-limit budget
+    executing: bool = False  # past parse, validation and the checks before execution
     root_fields: int = 0  # root fields executed, and those answered compiled:
     compiled_roots: list[tuple[str, Any]] = field(default_factory=list)
     # jobs to enqueue once the mutation's transaction has committed, never before

@@ -214,6 +214,7 @@ class Protection(SchemaExtension):
             )
         ctx.query_points = points(cost)  # a compiled document's fast path charges the same
         await self._charge(ctx, ctx.query_points)
+        ctx.executing = True  # what fails from here on is an answer, not a request error
         yield
 
     async def _charge(self, ctx: Any, cost: int) -> None:

@@ -33,6 +33,7 @@ from server.core.events import EventBus, bus_from_url
 from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.core.metrics import ROOT_FIELDS
 from server.core.url_signing import UrlSigner
+from server.http.media import GRAPHQL_RESPONSE, negotiate, request_error_status
 from server.http.middleware import BODY_STATE, graphql_error, too_large
 from server.http.upload_endpoint import upload_endpoint
 from server.storage import ObjectStore, store_from_settings
@@ -40,6 +41,8 @@ from server.storage import ObjectStore, store_from_settings
 _STATE_KEY = "satreps"
 _FAST_KEY = "satreps.fast_key"  # the request's key in the compiled fast path
 _PREPAID_KEY = "satreps.prepaid"  # a charge the fast path took before handing on
+_MEDIA_KEY = "satreps.media"  # the response's media type (server/http/media.py)
+_CONTEXT_KEY = "satreps.context"  # the request's Context, for process_result
 
 
 def _fast_engine(bind: Any) -> AsyncEngine | None:
@@ -111,7 +114,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if request.method == "GET" and "download" in request.query_params:
             await (await self.guard.download(request))(scope, receive, send)
             return
-        rejection = self._check_size(request)
+        media = negotiate(request.headers.get("accept"))
+        scope.setdefault("state", {})[_MEDIA_KEY] = media
+        rejection = self._check_size(request, media)
         if rejection is not None:
             await rejection(scope, receive, send)
             return
@@ -133,7 +138,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 principal = await self._principal(session, request)
             except AuthError as error:
                 response = graphql_error(
-                    401, "UNAUTHENTICATED", str(error), **{"WWW-Authenticate": "Bearer"}
+                    401,
+                    "UNAUTHENTICATED",
+                    str(error),
+                    media=media,
+                    **{"WWW-Authenticate": "Bearer"},
                 )
                 await response(scope, receive, send)
                 return
@@ -203,7 +212,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return receive
         ROOT_FIELDS.labels("fast").inc(len(plan.fields))
         headers = rate_limit_headers(charge) if charge is not None else {}
-        await Response(text, media_type="application/json", headers=headers)(scope, receive, send)
+        media = state.get(_MEDIA_KEY, "application/json")
+        await Response(text, media_type=media, headers=headers)(scope, receive, send)
         return None
 
     @asynccontextmanager
@@ -237,7 +247,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             state[_PREPAID_KEY] = (principal.account_id, points, charge)
         return charge
 
-    def _check_size(self, request: Request) -> Response | None:
+    def _check_size(self, request: Request, media: str) -> Response | None:
         length = request.headers.get("content-length")
         multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
         if multipart:
@@ -251,19 +261,21 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                     400,
                     "CSRF_PREFLIGHT_REQUIRED",
                     "multipart requests need an Apollo-Require-Preflight header",
+                    media=media,
                 )
             if length is None:
-                return graphql_error(411, "LENGTH_REQUIRED", "send a Content-Length")
+                return graphql_error(411, "LENGTH_REQUIRED", "send a Content-Length", media=media)
         limit = self.settings.max_api_upload_bytes if multipart else self.settings.max_body_bytes
         if length is not None and (not length.isdigit() or int(length) > limit):
-            return too_large(limit)
+            return too_large(limit, media)
         return None
 
     async def _principal(self, session: AsyncSession, request: Request) -> Principal:
         return await self.guard.principal(session, request.headers.get("authorization"))
 
     async def process_result(self, request: Request, result: Any) -> Any:
-        """Field suggestions ('Did you mean ...?') are dropped when the setting is off."""
+        """Field suggestions ('Did you mean ...?') are dropped when the setting is off. In
+        application/graphql-response+json a request error has no data and a 4xx status."""
         from schema.protection import without_suggestions
 
         response = await super().process_result(request, result)
@@ -271,6 +283,23 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             errors: list[Any] = list(response.get("errors") or [])
             for error in errors:
                 error["message"] = without_suggestions(error["message"])
+        state = request.scope.get("state", {})
+        context: Context | None = state.get(_CONTEXT_KEY)
+        new_media = state.get(_MEDIA_KEY) == GRAPHQL_RESPONSE
+        if new_media and context is not None and result.data is None:
+            status = request_error_status(result.errors or [], context.executing)
+            if status is not None:
+                context.response.status_code = status
+                response.pop("data", None)  # a request error: no data entry
+        return response
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """Strawberry's response, in the media type the client accepts (set in get_context)."""
+        response = super().create_response(response_data, sub_response)
+        media = sub_response.media_type
+        if media is not None:
+            response.media_type = media
+            response.headers["content-type"] = media
         return response
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
@@ -295,7 +324,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             session, principal = self.sessions(), ANONYMOUS
         else:
             session, principal = request.scope["state"][_STATE_KEY]
-        return Context(
+            response.media_type = request.scope["state"].get(_MEDIA_KEY)
+        context = Context(
             session=session,
             principal=principal,
             settings=self.settings,
@@ -313,6 +343,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             fast_plans=self.fast_plans,
             prepaid=None if websocket else request.scope.get("state", {}).get(_PREPAID_KEY),
         )
+        if not websocket:
+            request.scope["state"][_CONTEXT_KEY] = context
+        return context
 
     def encode_json(self, data: object) -> str:
         from schema.compiled import encode_response

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.core.logs import operation_var, request_id_from, request_id_var
 from server.core.metrics import ERRORS, REQUEST_LATENCY, REQUESTS, WEBSOCKETS, operation_label
+from server.http.media import GRAPHQL_RESPONSE, JSON, negotiate
 
 access_log = logging.getLogger("satreps.access")
 HEADER = b"x-request-id"
@@ -34,6 +35,7 @@ _NAMED_OPERATION = re.compile(
 _VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 INSPECT_LIMIT = 1_048_576  # bytes of a GraphQL response looked at for top-level errors
 BODY_STATE = "satreps.graphql_body"  # the request state's GraphQLBody
+GRAPHQL_BYTES = GRAPHQL_RESPONSE.encode()
 
 
 @dataclass(slots=True, eq=False)
@@ -129,7 +131,7 @@ class RequestMiddleware:
         if route == "/graphql":
             operation, read = await self._graphql_operation(scope, receive)
             if read is None:  # a body without a Content-Length, over the limit
-                app = too_large(self.max_body_bytes)
+                app = too_large(self.max_body_bytes, negotiate(_header(scope, b"accept")))
             else:
                 receive = read
         rid_token = request_id_var.set(request_id)
@@ -146,7 +148,7 @@ class RequestMiddleware:
                 headers.append((HEADER, request_id.encode()))
                 message = {**message, "headers": headers}
                 ctype = dict(headers).get(b"content-type", b"")
-                inspect = inspect and ctype.startswith(b"application/json")
+                inspect = inspect and ctype.startswith((b"application/json", GRAPHQL_BYTES))
             elif message["type"] == "http.response.body" and inspect:
                 if len(inspected) + len(message.get("body", b"")) <= INSPECT_LIMIT:
                     inspected.extend(message.get("body", b""))
@@ -257,18 +259,20 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-def graphql_error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    """An HTTP-level refusal in GraphQL's error shape (the endpoint's and this module's)."""
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
-        status_code=status,
-        headers=headers or None,
-    )
+def graphql_error(
+    status: int, code: str, message: str, *, media: str = JSON, **headers: str
+) -> JSONResponse:
+    """An HTTP-level refusal in GraphQL's error shape (the endpoint's and this module's);
+    in application/graphql-response+json without the `data` entry."""
+    body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    if media != GRAPHQL_RESPONSE:
+        body = {"data": None, **body}
+    return JSONResponse(body, status_code=status, headers=headers or None, media_type=media)
 
 
-def too_large(limit: int) -> JSONResponse:
+def too_large(limit: int, media: str = JSON) -> JSONResponse:
     """The refusal of a body over `limit` bytes."""
-    return graphql_error(413, "REQUEST_TOO_LARGE", f"request body over {limit} bytes")
+    return graphql_error(413, "REQUEST_TOO_LARGE", f"request body over {limit} bytes", media=media)
 
 
 def _has_top_level_errors(body: bytes) -> bool:
