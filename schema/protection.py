@@ -39,13 +39,13 @@ from graphql import (
     get_named_type,
 )
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
-from graphql.validation import ASTValidationRule
+from graphql.validation import ASTValidationRule, ValidationContext, ValidationRule
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.extensions.query_depth_limiter import determine_depth, get_fragments
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.types.graphql import OperationType
 
@@ -61,13 +61,62 @@ _SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
 # ---- limits on the document ------------------------------------------------------------
 
 
+def operation_label(operation: OperationDefinitionNode) -> str:
+    """How an error names an operation: by its name, else as the unnamed one."""
+    if operation.name is None:
+        return "the unnamed operation"
+    return f"operation '{operation.name.value}'"
+
+
+class _FirstTooDeep:
+    """What strawberry's depth walk reports to: keeps the first node found too deep."""
+
+    def __init__(self) -> None:
+        self.node: Any = None
+
+    def report_error(self, error: GraphQLError) -> None:
+        if self.node is None and error.nodes:
+            self.node = error.nodes[0]
+
+
+def depth_limit(max_depth: int) -> type[ValidationRule]:
+    """Strawberry's depth measure (QueryDepthLimiter's, introspection fields not counted),
+    one error per operation too deep, naming it: strawberry's own says 'anonymous' for an
+    unnamed operation (read as the caller) and merges operations of the same name."""
+
+    class DepthLimit(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            definitions = context.document.definitions
+            fragments = get_fragments(definitions)
+            for operation in definitions:
+                if not isinstance(operation, OperationDefinitionNode):
+                    continue
+                found = _FirstTooDeep()
+                label = operation_label(operation)
+                determine_depth(
+                    node=operation,
+                    fragments=fragments,
+                    depth_so_far=0,
+                    max_depth=max_depth,
+                    context=found,  # type: ignore[arg-type]  # report_error is all it uses
+                    operation_name=label,
+                    should_ignore=None,
+                )
+                if found.node is not None:
+                    message = f"{label} exceeds maximum operation depth of {max_depth}"
+                    context.report_error(GraphQLError(message, found.node))
+
+    return DepthLimit
+
+
 @cache
 def validation_rules(
     max_depth: int, max_aliases: int, introspection: bool
 ) -> tuple[type[ASTValidationRule], ...]:
     """Built once per configuration, so the validation cache (keyed by the rules) hits."""
     rules = [
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        depth_limit(max_depth),
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     ]
     if not introspection:

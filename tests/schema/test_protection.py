@@ -63,6 +63,27 @@ async def test_depth_limit(make_api, statements):
         assert "exceeds maximum operation depth of 5" in error["message"]
 
 
+async def test_depth_error_names_the_operation_not_the_caller(make_api, statements):
+    """'anonymous' read like the caller: the message names the operation, or says it has
+    no name; one error per operation too deep, however many of its branches are."""
+    deep = nested(6)[1:-1]  # the selection set, without its braces
+    two_branches = "{ a: themes { children { children { children { children { name } } } } }"
+    two_branches += " b: themes { children { children { children { children { name } } } } } }"
+    async with make_api(max_query_depth=3) as gql:
+        error = await refused(gql, statements, nested(6), "QUERY_TOO_DEEP")
+        assert error["message"] == "the unnamed operation exceeds maximum operation depth of 3"
+        error = await refused(gql, statements, f"query Deep {{{deep}}}", "QUERY_TOO_DEEP")
+        assert error["message"] == "operation 'Deep' exceeds maximum operation depth of 3"
+        response = await gql.post(two_branches)
+        assert [e["message"] for e in response.json()["errors"]] == [
+            "the unnamed operation exceeds maximum operation depth of 3"
+        ]
+        # an operation named "anonymous" is not taken for the unnamed one
+        named = f"query anonymous {{{deep}}}"
+        error = await refused(gql, statements, named, "QUERY_TOO_DEEP")
+        assert error["message"] == "operation 'anonymous' exceeds maximum operation depth of 3"
+
+
 async def test_token_limit(make_api, statements):
     query = "{ me { role } }"  # 6 tokens
     async with make_api(max_query_tokens=6) as gql:
