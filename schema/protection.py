@@ -275,8 +275,9 @@ class Protection(SchemaExtension):
         if charge is None:
             return
         ctx.rate_limit = charge
+        headers = rate_limit_headers(charge)
         if ctx.response is not None:
-            ctx.response.headers.update(rate_limit_headers(charge))
+            ctx.response.headers.update(headers)
         if not charge.allowed:
             if ctx.response is not None:
                 ctx.response.status_code = 429
@@ -287,6 +288,7 @@ class Protection(SchemaExtension):
                 cost=cost,
                 remaining=charge.remaining,
                 resetAt=charge.reset_at.isoformat(),
+                retryAfter=int(headers["Retry-After"]),
             )
 
 
@@ -306,12 +308,17 @@ async def charge_budget(ctx: Any, cost: int) -> Charge | None:
 
 
 def rate_limit_headers(charge: Charge) -> dict[str, str]:
-    return {
+    """The X-RateLimit-* headers of every limited response; a refusal (429) adds
+    Retry-After, in seconds (RFC 9110), the same instant as X-RateLimit-Reset."""
+    headers = {
         "X-RateLimit-Limit": str(charge.limit),
         "X-RateLimit-Remaining": str(charge.remaining),
         "X-RateLimit-Used": str(charge.used),
         "X-RateLimit-Reset": str(int(charge.reset_at.timestamp())),
     }
+    if not charge.allowed:
+        headers["Retry-After"] = str(charge.retry_after())
+    return headers
 
 
 # ---- stable codes on the errors the GraphQL layer gives -------------------------------------

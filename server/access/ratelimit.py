@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ class Charge:
     @property
     def remaining(self) -> int:
         return max(self.limit - self.used, 0)
+
+    def retry_after(self, now: float | None = None) -> int:
+        """Whole seconds until the budget is full again (at least 1): a 429's Retry-After."""
+        left = self.reset_at.timestamp() - (time.time() if now is None else now)
+        return max(1, math.ceil(left))
 
 
 class RateLimiter(Protocol):
