@@ -1,7 +1,10 @@
 """The fast path of documents answered entirely by compiled statements.
 
 When a query ran through strawberry with every root field compiled and no error, its
-statements are kept under (query text, operation name, variables, principal shape). The
+statements are kept under (the sha256 of the query text, operation name, variables,
+principal shape): a persisted query's hash (server/http/persisted.py) is that key as sent,
+so a request naming its document by hash is answered without the text being looked up,
+hashed or parsed. The
 same request again is answered from them: the token is checked, the rate-limit budget
 charged (the same points), the statements run, the JSON texts joined; strawberry's parse,
 validation, limits and execution are skipped, as their verdict for this exact document,
@@ -109,13 +112,24 @@ _NOT_FAST = ()  # a body's parts when it cannot take the fast path
 
 def request_parts(payload: Any) -> tuple[bytes, str | None, str] | tuple[()]:
     """(document digest, operation name, variables as canonical JSON) of a JSON request
-    body, or () when it cannot take the fast path."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+    body (or GET parameters), or () when it cannot take the fast path. The digest is the
+    sha256 of the document's text; a persisted query's `sha256Hash` is taken as it is,
+    without the text (a hash sent with a text it is not the hash of is not fast)."""
+    if not isinstance(payload, dict):
         return _NOT_FAST
     if set(payload) - {"query", "variables", "operationName", "extensions"}:
         return _NOT_FAST
-    if payload.get("extensions"):
+    query = payload.get("query")
+    digest = _persisted_digest(payload.get("extensions"))
+    if digest is None or (query is None and not digest):
         return _NOT_FAST
+    if query is not None:
+        if not isinstance(query, str):
+            return _NOT_FAST
+        text_digest = hashlib.sha256(query.encode()).digest()
+        if digest and digest != text_digest:
+            return _NOT_FAST
+        digest = text_digest
     operation = payload.get("operationName")
     if operation is not None and not isinstance(operation, str):
         return _NOT_FAST
@@ -123,7 +137,26 @@ def request_parts(payload: Any) -> tuple[bytes, str | None, str] | tuple[()]:
         variables = json.dumps(payload.get("variables") or {}, sort_keys=True)
     except (TypeError, ValueError):
         return _NOT_FAST
-    return hashlib.sha256(payload["query"].encode()).digest(), operation, variables
+    return digest, operation, variables
+
+
+def _persisted_digest(extensions: Any) -> bytes | None:
+    """A persisted query's hash (APQ version 1) as bytes; b"" without extensions; None
+    for any other extension (not fast)."""
+    if not extensions:
+        return b""
+    if not isinstance(extensions, dict) or set(extensions) != {"persistedQuery"}:
+        return None
+    persisted = extensions["persistedQuery"]
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        return None
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or len(digest) != 64:
+        return None
+    try:
+        return bytes.fromhex(digest)
+    except ValueError:
+        return None
 
 
 def fast_key(body: Any, principal: Any) -> FastKey | None:

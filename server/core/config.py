@@ -122,6 +122,28 @@ class Settings(BaseSettings):
         le=2**31 - 1,  # rateLimit reports it as a GraphQL Int (32-bit)
         description="Points per hour for each anonymous client address (0: no limit)",
     )
+    apq_cache_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="Automatic persisted queries: bytes of document text kept in each "
+        "process, least recently used out (0: APQ off)",
+    )
+    trusted_documents: Path | None = Field(
+        default=None,
+        description="Trusted documents, callable by their sha256: a directory of .graphql "
+        "files or a JSON manifest (Apollo's persisted-query manifest or {sha256: text})",
+    )
+    trusted_documents_only: bool = Field(
+        default=False,
+        description="Run only the trusted documents (production): other text is refused "
+        "with PERSISTED_QUERY_NOT_IN_LIST",
+    )
+    get_cache_max_age: int = Field(
+        default=60,
+        ge=0,
+        description="Cache-Control max-age (seconds) of anonymous GET query answers; a "
+        "token's answers are private, no-store",
+    )
     execution_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Longest a query or mutation may run"
     )

@@ -11,14 +11,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build_schema
@@ -33,8 +35,10 @@ from server.core.events import EventBus, bus_from_url
 from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.core.metrics import ROOT_FIELDS
 from server.core.url_signing import UrlSigner
+from server.http.caching import cached_get
 from server.http.media import GRAPHQL_RESPONSE, negotiate, request_error_status
 from server.http.middleware import BODY_STATE, graphql_error, too_large
+from server.http.persisted import PersistedDocuments, Refusal, Resolved
 from server.http.upload_endpoint import upload_endpoint
 from server.storage import ObjectStore, store_from_settings
 
@@ -43,6 +47,7 @@ _FAST_KEY = "satreps.fast_key"  # the request's key in the compiled fast path
 _PREPAID_KEY = "satreps.prepaid"  # a charge the fast path took before handing on
 _MEDIA_KEY = "satreps.media"  # the response's media type (server/http/media.py)
 _CONTEXT_KEY = "satreps.context"  # the request's Context, for process_result
+_RESOLVED_KEY = "satreps.persisted"  # (Resolved, text) of a persisted query, to register
 
 
 def _fast_engine(bind: Any) -> AsyncEngine | None:
@@ -62,6 +67,20 @@ def _client_address(scope: Scope) -> str | None:
     """The caller's address (anonymous callers' rate limits are kept by it)."""
     client = scope.get("client")
     return client[0] if client else None
+
+
+def _refusal(error: HTTPException, method: str, media: str) -> Response:
+    """Strawberry's refusal of a request, as its own (plain text); a mutation or
+    subscription sent over GET is 405 with Allow: POST (GraphQL over HTTP)."""
+    if method == "GET" and isinstance(error.__cause__, InvalidOperationTypeError):
+        return graphql_error(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"{error.reason}: send them with POST",
+            media=media,
+            Allow="POST",
+        )
+    return PlainTextResponse(error.reason, status_code=error.status_code)
 
 
 def timeout_error(limit: float) -> Any:
@@ -105,6 +124,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.guard = Guard(settings, sessions, store, signer)
 
         self.fast_plans = FastPlans()
+        self.persisted = PersistedDocuments.from_settings(settings, self.schema._schema)  # type: ignore[attr-defined]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,7 +140,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if rejection is not None:
             await rejection(scope, receive, send)
             return
-        fast = self.settings.compiled_reads and request.method == "POST"
+        if request.method == "GET" and not self.should_render_graphql_ide(request):
+            send = cached_get(
+                send,
+                anonymous="authorization" not in request.headers,
+                max_age=self.settings.get_cache_max_age,
+                if_none_match=request.headers.get("if-none-match"),
+            )
+        fast = self.settings.compiled_reads and request.method in ("GET", "POST")
         tried = False  # the fast path, before a session is opened
         if fast:
             header = request.headers.get("authorization")
@@ -137,7 +164,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             try:
                 principal = await self._principal(session, request)
             except AuthError as error:
-                response = graphql_error(
+                response: Response = graphql_error(
                     401,
                     "UNAUTHENTICATED",
                     str(error),
@@ -153,7 +180,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 if rest is None:
                     return
                 receive = rest
-            await super().__call__(scope, receive, send)
+            try:
+                response = await self.run(Request(scope, receive))
+            except HTTPException as error:
+                response = _refusal(error, request.method, media)
+            await response(scope, receive, send)
 
     async def _fast_path(
         self,
@@ -171,7 +202,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         Without a session (an anonymous request, or a hinted token: nothing looked up yet)
         the statement runs on a connection of its own, no session opened."""
 
-        if not request.headers.get("content-type", "").startswith("application/json"):
+        ctype = request.headers.get("content-type", "")
+        if request.method == "POST" and not ctype.startswith("application/json"):
             return request.receive  # uploads stream on, unread
         state = scope.setdefault("state", {})
         parsed = state.get(BODY_STATE)  # the middleware's read of the body, left to replay
@@ -211,6 +243,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             self.guard.forget(token_hash)
             return receive
         ROOT_FIELDS.labels("fast").inc(len(plan.fields))
+        self._register(parsed.payload)
         headers = rate_limit_headers(charge) if charge is not None else {}
         media = state.get(_MEDIA_KEY, "application/json")
         await Response(text, media_type=media, headers=headers)(scope, receive, send)
@@ -291,6 +324,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             if status is not None:
                 context.response.status_code = status
                 response.pop("data", None)  # a request error: no data entry
+        registering = state.get(_RESOLVED_KEY)
+        if registering is not None and context is not None and context.executing:
+            self.persisted.register(*registering)  # the document has validated
         return response
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
@@ -302,13 +338,55 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response.headers["content-type"] = media
         return response
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's GET without a document (a persisted query's hash is one)."""
+        params = request.query_params
+        return "extensions" not in params and super().should_render_graphql_ide(request)
+
+    def _register(self, payload: Any) -> None:
+        """A registering APQ request answered by the fast path: its text is valid."""
+        if isinstance(payload, dict) and isinstance(payload.get("extensions"), dict):
+            resolved = self.persisted.resolve(payload)
+            if isinstance(resolved, Resolved) and resolved.register is not None:
+                self.persisted.register(resolved, payload["query"])
+
+    def _persisted_document(self, request: Request, context: Context, data: Any) -> Any:
+        """The request with its persisted document's text (server/http/persisted.py), or an
+        ExecutionResult that refuses it."""
+        from dataclasses import replace
+
+        from graphql import GraphQLError
+        from strawberry.types import ExecutionResult
+
+        if isinstance(data, list):
+            return data  # batches are off
+        payload = {"query": data.query, "extensions": data.extensions}
+        resolved = self.persisted.resolve(payload)
+        if isinstance(resolved, Refusal):
+            if resolved.status != 200:
+                context.response.status_code = resolved.status
+            error = GraphQLError(resolved.message, extensions={"code": resolved.code.value})
+            return ExecutionResult(data=None, errors=[error])
+        if resolved.query is not None:
+            data = replace(data, query=resolved.query)
+        if resolved.register is not None:
+            request.scope["state"][_RESOLVED_KEY] = (resolved, data.query)
+        return data
+
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         """Queries and mutations end within the execution timeout (a mutation cut short
-        rolls back); subscriptions are long-lived and only their start is timed."""
+        rolls back); subscriptions are long-lived and only their start is timed. A
+        persisted query's text is looked up first."""
         import asyncio
 
         from strawberry.types import ExecutionResult
 
+        data = self._persisted_document(
+            kwargs["request"], kwargs["context"], kwargs["request_data"]
+        )
+        if isinstance(data, ExecutionResult):
+            return data
+        kwargs["request_data"] = data
         limit = self.settings.execution_timeout_seconds
         try:
             async with asyncio.timeout(limit):

@@ -73,6 +73,34 @@ class BodyCache:
                 self._bodies.popitem(last=False)
         return body
 
+    def parse_query(self, query_string: bytes) -> GraphQLBody:
+        """A GET request's parameters (query, operationName, variables and extensions as
+        JSON) as the body they stand for; kept by their bytes as bodies are."""
+        key = b"GET?" + query_string
+        kept = self._bodies.get(key)
+        if kept is not None:
+            self._bodies.move_to_end(key)
+            return kept
+        params = {
+            k: v[0]
+            for k, v in parse_qs(query_string.decode("latin-1"), keep_blank_values=True).items()
+        }
+        payload: dict[str, Any] | None = {
+            k: v for k, v in params.items() if k in ("query", "operationName")
+        }
+        for name in ("variables", "extensions"):
+            if name in params and payload is not None:
+                try:
+                    payload[name] = json.loads(params[name]) if params[name] else None
+                except ValueError:
+                    payload = None  # strawberry answers it
+        body = GraphQLBody(key, payload, operation_name(payload))
+        if len(key) <= self.largest:
+            self._bodies[key] = body
+            if len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)
+        return body
+
 
 BODIES = BodyCache()
 
@@ -200,9 +228,9 @@ class RequestMiddleware:
         body sent without a Content-Length (chunked) is read up to the limit: over it, the
         receive is None and the request refused."""
         if scope["method"] == "GET":
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            given = {k: v[0] for k, v in query.items()}
-            return operation_name(given), receive
+            body = BODIES.parse_query(scope.get("query_string", b""))
+            scope.setdefault("state", {})[BODY_STATE] = body
+            return body.operation, receive
         ctype = _header(scope, b"content-type") or ""
         length = _header(scope, b"content-length")
         if (
