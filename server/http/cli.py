@@ -262,6 +262,49 @@ def export_schema(
     typer.echo(f"wrote {output}")
 
 
+@app.command("documents")
+def documents_doc(
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A directory of .graphql files or a JSON manifest "
+            "(default: $SATREPS_TRUSTED_DOCUMENTS)"
+        ),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="Also write them as an Apollo persisted-query manifest here"),
+    ] = None,
+) -> None:
+    """Check trusted documents against the schema and list each one's id (sha256), type and
+    name: what clients send as extensions.persistedQuery.sha256Hash. Exits 1 when one does
+    not validate (the server would refuse to start with it)."""
+    import json
+
+    from schema import build_schema
+    from server.http.persisted import TrustedDocumentsError, check_documents, read_trusted
+    from server.http.persisted import manifest as as_manifest
+
+    source = source or get_settings().trusted_documents
+    if source is None:
+        typer.echo("error: give a source or set SATREPS_TRUSTED_DOCUMENTS", err=True)
+        raise typer.Exit(1)
+    try:
+        documents = read_trusted(source)
+    except TrustedDocumentsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    if problems := check_documents(documents, build_schema()._schema):
+        typer.echo("\n".join(f"error: {problem}" for problem in problems), err=True)
+        raise typer.Exit(1)
+    listed = as_manifest(documents)
+    for operation in listed["operations"]:
+        typer.echo(f"{operation['id']}  {operation['type']} {operation['name'] or '-'}")
+    if manifest is not None:
+        manifest.write_text(json.dumps(listed, indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {manifest}")
+
+
 @app.command("settings")
 def settings_doc() -> None:
     """Print every setting (environment variable, default, meaning) as Markdown."""

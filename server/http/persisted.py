@@ -169,6 +169,20 @@ def check_documents(documents: Mapping[str, str], schema: Any) -> list[str]:
     return problems
 
 
+def manifest(documents: Mapping[str, str]) -> dict[str, Any]:
+    """The documents as an Apollo persisted-query manifest (version 1), each operation with
+    its name and type (of its first operation)."""
+    from graphql import OperationDefinitionNode, parse
+
+    operations = []
+    for digest, text in sorted(documents.items()):
+        first = next(d for d in parse(text).definitions if isinstance(d, OperationDefinitionNode))
+        name = first.name.value if first.name else None
+        kind = first.operation.value
+        operations.append({"id": digest, "name": name, "type": kind, "body": text})
+    return {"format": MANIFEST_FORMAT, "version": 1, "operations": operations}
+
+
 class PersistedDocuments:
     """The app's trusted documents and APQ cache, and the rules that choose between them."""
 

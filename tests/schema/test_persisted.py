@@ -268,3 +268,39 @@ def test_trusted_documents_are_read_from_the_environment(monkeypatch, documents)
     monkeypatch.setenv("SATREPS_TRUSTED_DOCUMENTS_ONLY", "true")
     settings = Settings()
     assert settings.trusted_documents == documents and settings.trusted_documents_only
+
+
+def test_the_documents_command_lists_checks_and_writes_a_manifest(documents, tmp_path):
+    from tests.server.test_cli import assert_clean_failure, satreps
+
+    out = tmp_path / "manifest.json"
+    result = satreps(
+        "sqlite+aiosqlite:///unused.db",
+        tmp_path,
+        "documents",
+        str(documents),
+        "--manifest",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = sorted(result.stdout.splitlines()[:-1])
+    assert lines == sorted([f"{sha(THEMES)}  query -", f"{sha(COUNT + chr(10))}  query Count"])
+    written = json.loads(out.read_text())
+    assert written["format"] == "apollo-persisted-query-manifest"
+    assert {op["id"]: op["body"] for op in written["operations"]} == {
+        sha(THEMES): THEMES,
+        sha(COUNT + "\n"): COUNT + "\n",
+    }
+    (documents / "bad.graphql").write_text("{ nope }")
+    failed = satreps("sqlite+aiosqlite:///unused.db", tmp_path, "documents", str(documents))
+    assert_clean_failure(failed, "Cannot query field 'nope'")
+
+
+async def test_a_written_manifest_is_served(make_api, documents, tmp_path):
+    from server.http.persisted import manifest, read_trusted
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest(read_trusted(documents))))
+    async with make_api(trusted_documents=path, trusted_documents_only=True) as gql:
+        body = {"extensions": persisted(sha(THEMES))}
+        assert (await gql.http.post("/graphql", json=body)).json()["data"]["themes"]
