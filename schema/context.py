@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +50,9 @@ class Context:
     fast_plans: Any = None  # the app's FastPlans (schema/compiled/fast.py)
     query_points: int | None = None  # what the request took from the rate-limit budget
     executing: bool = False  # past parse, validation and the checks before execution
+    # the trusted-documents mode's test of a document's text (server/http/persisted.py);
+    # None: any document runs
+    trusted: Callable[[str], bool] | None = None
     root_fields: int = 0  # root fields executed, and those answered compiled:
     compiled_roots: list[tuple[str, Any]] = field(default_factory=list)
     # jobs to enqueue once the mutation's transaction has committed, never before

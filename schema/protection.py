@@ -245,6 +245,11 @@ class Protection(SchemaExtension):
         ctx = ec.context
         settings = ctx.settings
         principal = ctx.principal
+        trusted = getattr(ctx, "trusted", None)
+        if trusted is not None and not trusted(ec.query or ""):  # every transport, WebSockets too
+            raise _refuse(
+                "PERSISTED_QUERY_NOT_IN_LIST", "this server runs only its trusted documents"
+            )
         if (
             ec.operation_type in (OperationType.QUERY, OperationType.SUBSCRIPTION)
             and principal.is_authenticated

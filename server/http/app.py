@@ -420,6 +420,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             fast_key=None if websocket else request.scope.get("state", {}).get(_FAST_KEY),
             fast_plans=self.fast_plans,
             prepaid=None if websocket else request.scope.get("state", {}).get(_PREPAID_KEY),
+            trusted=self.persisted.allows if self.persisted.only_trusted else None,
         )
         if not websocket:
             request.scope["state"][_CONTEXT_KEY] = context

@@ -254,6 +254,10 @@ class PersistedDocuments:
             return NOT_SUPPORTED
         return Resolved(digest, register=digest)
 
+    def allows(self, query: str) -> bool:
+        """Whether a document's text is one of the trusted documents."""
+        return sha256_hex(query) in self.trusted
+
     def register(self, resolved: Resolved, query: str) -> None:
         """Keep a registering request's text once it has validated (APQ)."""
         if resolved.register is not None and self.apq is not None:
