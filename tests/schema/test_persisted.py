@@ -63,6 +63,14 @@ async def test_automatic_persisted_queries(client):
         assert by_hash.json() == registered.json()
 
 
+async def test_a_document_that_does_not_validate_is_not_registered(client):
+    text = "{ nope }"
+    body = {"query": text, "extensions": persisted(sha(text))}
+    assert code(await client.post("/graphql", json=body)) == "GRAPHQL_VALIDATION_FAILED"
+    again = await client.post("/graphql", json={"extensions": persisted(sha(text))})
+    assert code(again) == "PERSISTED_QUERY_NOT_FOUND"
+
+
 async def test_a_hash_hits_the_compiled_plan_without_the_text(make_api):
     """A document answered once (sent as text) is answered by its hash from its compiled
     plan: the text is not looked up (it was never registered) nor parsed."""
