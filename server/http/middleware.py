@@ -4,9 +4,10 @@ operation name, one JSON access-log line per request, latency and error metrics.
 Pure ASGI, so a streaming response or a WebSocket passes through untouched. A GraphQL
 POST body is read once here (up to the body limit) to find the operation name, then handed
 on unchanged; what was parsed of it goes in the request's state (`GraphQLBody`, under
-`BODY_STATE`) for the endpoint's compiled fast path. Clients send the same few documents
-over and over: the parse of a small body is kept by its bytes (`BODIES`), so a body seen
-before is neither parsed nor searched for its operation name again.
+`BODY_STATE`) for the endpoint's compiled fast path; a GET's parameters are read into the
+same shape. Clients send the same few documents over and over: the parse of a small body
+(or query string) is kept by its bytes (`BODIES`), so a body seen before is neither parsed
+nor searched for its operation name again.
 """
 
 from __future__ import annotations
