@@ -97,6 +97,8 @@ def route_of(path: str) -> str:
         return path
     if path.startswith("/uploads/"):
         return "/uploads/{id}"
+    if path.startswith("/exports/"):
+        return "/exports/{key}"
     return "other"
 
 

@@ -134,6 +134,7 @@ async def test_download_urls_are_audited_and_serve_the_bytes(gql, sessions, sett
     issued = (await member(DOWNLOAD, {"f": sample.gids()["file"]}))["node"]["downloadUrl"]
     expires = dt.datetime.fromisoformat(issued["expiresAt"])
     assert dt.timedelta(minutes=4) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=5)
+    assert issued["url"].startswith("http://testserver/graphql?download="), issued  # absolute
     url = urlparse(issued["url"])
     response = await gql.http.get(f"{url.path}?{url.query}")
     assert response.status_code == 200
