@@ -106,7 +106,7 @@ class AuditQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[AuditEvent]:
+    ) -> Connection[AuditEvent] | None:
         principal = info.context.principal
 
         async def op(session: AsyncSession) -> Page[models.AuditEvent]:

@@ -64,7 +64,9 @@ def parse_global_id(value: relay.GlobalID | str, field: str) -> relay.GlobalID:
     try:
         return relay.GlobalID.from_id(value)
     except (ValueError, TypeError):  # GlobalIDValueError is a ValueError
-        raise DomainError.one(ErrorCode.INVALID_ID, f"{field} is not a valid id", field) from None
+        raise DomainError.one(
+            ErrorCode.INVALID_ID, f"{field} is not a valid global id", field
+        ) from None
 
 
 def decode_id(value: relay.GlobalID | str, type_name: str, field: str) -> int:
@@ -79,7 +81,9 @@ def decode_id(value: relay.GlobalID | str, type_name: str, field: str) -> int:
     try:
         return int(gid.node_id)
     except ValueError:
-        raise DomainError.one(ErrorCode.INVALID_ID, f"{field} is not a valid id", field) from None
+        raise DomainError.one(
+            ErrorCode.INVALID_ID, f"{field} is not a valid global id", field
+        ) from None
 
 
 def int_ids(node_ids: Iterable[str]) -> list[int | None]:

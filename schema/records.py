@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import strawberry
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
-from strawberry import relay
 
 from schema.connections import Connection, connection, decode_id
 from schema.context import Info
@@ -43,5 +43,5 @@ async def page(
     return connection(await read(info, op), convert)
 
 
-def optional_id(gid: relay.GlobalID | None, type_name: str, field: str) -> int | None:
+def optional_id(gid: strawberry.ID | None, type_name: str, field: str) -> int | None:
     return decode_id(gid, type_name, field) if gid is not None else None

@@ -41,7 +41,7 @@ class CooperationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[ExpertDispatch]:
+    ) -> Connection[ExpertDispatch] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:
@@ -66,7 +66,7 @@ class CooperationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[TrainingCourse]:
+    ) -> Connection[TrainingCourse] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:
@@ -90,7 +90,7 @@ class CooperationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[EquipmentItem]:
+    ) -> Connection[EquipmentItem] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:

@@ -8,7 +8,6 @@ from typing import cast
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile as StarletteUploadFile
-from strawberry import relay
 from strawberry.file_uploads import Upload as FileUpload
 
 from schema.connections import decode_id
@@ -75,7 +74,7 @@ class UploadMutations:
     async def start_upload(
         self,
         info: Info,
-        dataset_version_id: relay.GlobalID,
+        dataset_version_id: strawberry.ID,
         filename: str,
         byte_size: Long,
         sha256: str | None = None,
@@ -101,7 +100,7 @@ class UploadMutations:
 
     @strawberry.mutation(description="New URLs for an unfinished upload (all parts, or some)")
     async def refresh_upload_urls(
-        self, info: Info, upload_id: relay.GlobalID, part_numbers: list[int] | None = None
+        self, info: Info, upload_id: strawberry.ID, part_numbers: list[int] | None = None
     ) -> StartUploadPayload:
         ctx = info.context
 
@@ -118,7 +117,7 @@ class UploadMutations:
         return await _start_payload(info, op)
 
     @strawberry.mutation(description="The bytes are sent: check them and queue processing")
-    async def complete_upload(self, info: Info, upload_id: relay.GlobalID) -> UploadPayload:
+    async def complete_upload(self, info: Info, upload_id: strawberry.ID) -> UploadPayload:
         ctx = info.context
 
         async def op(session: AsyncSession, principal: Principal) -> models.Upload:
@@ -141,7 +140,7 @@ class UploadMutations:
     async def upload_file(
         self,
         info: Info,
-        dataset_version_id: relay.GlobalID,
+        dataset_version_id: strawberry.ID,
         file: FileUpload,
         sha256: str | None = None,
     ) -> UploadPayload:
@@ -172,7 +171,7 @@ class UploadMutations:
         return await _upload_payload(info, op)
 
     @strawberry.mutation(description="Give up an upload that has not been processed")
-    async def abort_upload(self, info: Info, upload_id: relay.GlobalID) -> UploadPayload:
+    async def abort_upload(self, info: Info, upload_id: strawberry.ID) -> UploadPayload:
         ctx = info.context
 
         async def op(session: AsyncSession, principal: Principal) -> models.Upload:

@@ -28,7 +28,7 @@ class MaterialQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[LearningMaterial]:
+    ) -> Connection[LearningMaterial] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:

@@ -29,7 +29,7 @@ class DesignMatrixQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Indicator]:
+    ) -> Connection[Indicator] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:

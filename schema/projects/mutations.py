@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from schema.connections import decode_id
 from schema.context import Info
@@ -28,7 +27,7 @@ from server.projects import service
 PROJECT_FIELDS = ("title", "acronym", "summary", "start_date", "end_date", "partner_countries")
 
 
-def _theme_ids(ids: list[relay.GlobalID]) -> list[int]:
+def _theme_ids(ids: list[strawberry.ID]) -> list[int]:
     return [decode_id(gid, "Theme", "themeIds") for gid in ids]
 
 

@@ -217,8 +217,8 @@ class ProvenanceExport:
 
 @strawberry.input
 class RegisterDerivationInput:
-    version_id: relay.GlobalID = strawberry.field(description="The derived version")
-    source_version_ids: list[relay.GlobalID] = strawberry.field(
+    version_id: strawberry.ID = strawberry.field(description="The derived version")
+    source_version_ids: list[strawberry.ID] = strawberry.field(
         description="Versions (of any dataset you may see) it was derived from"
     )
     note: str | None = None
