@@ -86,6 +86,11 @@ def decode_id(value: relay.GlobalID | str, type_name: str, field: str) -> int:
         ) from None
 
 
+def optional_id(value: relay.GlobalID | str | None, type_name: str, field: str) -> int | None:
+    """decode_id of an id the client may leave out (null); "" is no id, but a bad one."""
+    return decode_id(value, type_name, field) if value is not None else None
+
+
 def int_ids(node_ids: Iterable[str]) -> list[int | None]:
     out: list[int | None] = []
     for raw in node_ids:

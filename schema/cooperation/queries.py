@@ -8,7 +8,7 @@ import strawberry
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.connections import Connection, page_args
+from schema.connections import Connection, optional_id, page_args
 from schema.context import Info
 from schema.cooperation.types import (
     EquipmentItem,
@@ -18,7 +18,7 @@ from schema.cooperation.types import (
     TrainingCourse,
     TrainingCourseFilter,
 )
-from schema.records import optional_id, page
+from schema.records import page
 from server import models
 from server.access.auth import Principal
 from server.cooperation import queries

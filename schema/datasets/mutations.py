@@ -18,6 +18,7 @@ from schema.datasets.types import (
     DatasetVersionPayload,
     UpdateDatasetInput,
 )
+from schema.errors import fields_named
 from schema.inputs import given
 from schema.payloads import payload
 from server import models
@@ -74,7 +75,8 @@ class DatasetMutations:
             if input.theme_ids is not strawberry.UNSET:
                 values["theme_ids"] = _theme_ids(input.theme_ids)
             dataset_id = decode_id(input.id, "Dataset", "id")
-            return await service.update_dataset(session, principal, dataset_id, values)
+            with fields_named(datasetId="id"):
+                return await service.update_dataset(session, principal, dataset_id, values)
 
         return await _dataset_payload(info, op)
 

@@ -19,6 +19,7 @@ from schema.datasets.types import (
     UploadPart,
     UploadPayload,
 )
+from schema.errors import fields_named
 from schema.payloads import payload
 from schema.scalars import Long
 from server import models
@@ -83,18 +84,20 @@ class UploadMutations:
         ctx = info.context
 
         async def op(session: AsyncSession, principal: Principal) -> service.UploadTicket:
-            return await service.start_upload(
-                session,
-                principal,
-                ctx.store,
-                ctx.signer,
-                version_id=decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId"),
-                filename=filename,
-                byte_size=int(byte_size),
-                max_bytes=ctx.settings.max_upload_bytes,
-                sha256=sha256,
-                content_type=content_type,
-            )
+            version_id = decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId")
+            with fields_named(versionId="datasetVersionId"):
+                return await service.start_upload(
+                    session,
+                    principal,
+                    ctx.store,
+                    ctx.signer,
+                    version_id=version_id,
+                    filename=filename,
+                    byte_size=int(byte_size),
+                    max_bytes=ctx.settings.max_upload_bytes,
+                    sha256=sha256,
+                    content_type=content_type,
+                )
 
         return await _start_payload(info, op)
 
@@ -152,19 +155,21 @@ class UploadMutations:
                 yield block
 
         async def op(session: AsyncSession, principal: Principal) -> models.Upload:
-            upload = await service.upload_through_api(
-                session,
-                principal,
-                ctx.store,
-                version_id=decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId"),
-                filename=content.filename or "",
-                byte_size=content.size or 0,
-                max_bytes=ctx.settings.max_api_upload_bytes,
-                chunks=chunks(),
-                sha256=sha256,
-                content_type=content.content_type,
-                client=ctx.user_agent,
-            )
+            version_id = decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId")
+            with fields_named(versionId="datasetVersionId"):
+                upload = await service.upload_through_api(
+                    session,
+                    principal,
+                    ctx.store,
+                    version_id=version_id,
+                    filename=content.filename or "",
+                    byte_size=content.size or 0,
+                    max_bytes=ctx.settings.max_api_upload_bytes,
+                    chunks=chunks(),
+                    sha256=sha256,
+                    content_type=content.content_type,
+                    client=ctx.user_agent,
+                )
             _after_complete(ctx, upload)
             return upload
 

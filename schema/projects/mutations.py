@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schema.connections import decode_id
 from schema.context import Info
+from schema.errors import fields_named
 from schema.inputs import given
 from schema.payloads import payload
 from schema.projects.types import (
@@ -59,7 +60,8 @@ class ProjectMutations:
             if values.get("partner_countries", 0) is None:
                 values["partner_countries"] = []
             project_id = decode_id(input.id, "Project", "id")
-            return await service.update_project(session, principal, project_id, values)
+            with fields_named(projectId="id"):
+                return await service.update_project(session, principal, project_id, values)
 
         return await project_payload(info, op)
 
