@@ -58,22 +58,28 @@ class ForwardedHeaders:
         headers = _headers(scope)
         scheme = str(scope.get("scheme") or "http")
         scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
-        host = headers.get("host", "")
+        hosts = [headers.get("host", "")]
         prefix = ""
         if self.trusted(scope):
             proto = _first(headers.get("x-forwarded-proto", "")).lower()
             scheme = proto if proto in ("http", "https") else scheme
-            host = _first(headers.get("x-forwarded-host", "")) or host
+            hosts.insert(0, _first(headers.get("x-forwarded-host", "")))
             forwarded = _first(headers.get("x-forwarded-prefix", ""))
             prefix = forwarded.rstrip("/") if _PREFIX.match(forwarded) else ""
-        if not _HOST.match(host):
-            server = scope.get("server")
-            if not server:
-                return ""
-            name = f"[{server[0]}]" if ":" in server[0] else server[0]
-            default = server[1] in (None, _DEFAULT_PORTS.get(scheme))
-            host = name if default else f"{name}:{server[1]}"
+        host = next((h for h in hosts if _HOST.match(h)), None) or _server(scope, scheme)
+        if host is None:
+            return ""
         return f"{scheme}://{host}{prefix}{scope.get('root_path', '').rstrip('/')}"
+
+
+def _server(scope: Scope, scheme: str) -> str | None:
+    """host[:port] of the socket the request came in on (no usable Host header)."""
+    server = scope.get("server")
+    if not server:
+        return None
+    name = f"[{server[0]}]" if ":" in server[0] else server[0]
+    default = server[1] in (None, _DEFAULT_PORTS.get(scheme))
+    return str(name if default else f"{name}:{server[1]}")
 
 
 def _headers(scope: Scope) -> dict[str, Any]:

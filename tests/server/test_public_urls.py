@@ -96,3 +96,51 @@ def test_settings_refuse_bad_values():
     with pytest.raises(ValidationError):
         Settings(trusted_proxies="10.0.0.0/8,not-an-address")
     assert Settings(trusted_proxies="10.0.0.0/8, ::1").trusted_proxies == ["10.0.0.0/8", "::1"]
+
+
+@pytest.mark.parametrize(
+    ("client", "headers", "expected"),
+    [
+        # a trusted proxy's headers, first hop first
+        (
+            "10.0.0.5",
+            {"x-forwarded-proto": "https", "x-forwarded-host": "a.example:8443, b"},
+            "https://a.example:8443",
+        ),
+        # what a trusted proxy sends that is no host, scheme or path is ignored
+        (
+            "10.0.0.5",
+            {
+                "x-forwarded-proto": "gopher",
+                "x-forwarded-host": "evil.example/path",
+                "x-forwarded-prefix": "no-slash",
+            },
+            "http://api.internal",
+        ),
+        ("10.0.0.5", {"x-forwarded-prefix": "/hub/"}, "http://api.internal/hub"),
+        # anyone else's are not read at all
+        ("192.0.2.1", {"x-forwarded-host": "a.example"}, "http://api.internal"),
+        # no usable Host header: the socket's address
+        ("192.0.2.1", {"host": "bad host"}, "http://127.0.0.1:8000"),
+    ],
+)
+async def test_the_base_url_a_request_shows(client: str, headers: dict[str, str], expected: str):
+    from server.http.forwarded import ForwardedHeaders, base_url
+
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(base_url(scope))
+
+    middleware = ForwardedHeaders(app, trusted_proxies=["10.0.0.0/8"], public_base_url=None)
+    raw = {"host": "api.internal", **headers}
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "client": (client, 5000),
+        "server": ("127.0.0.1", 8000),
+        "headers": [(k.encode(), v.encode()) for k, v in raw.items()],
+        "root_path": "",
+    }
+    await middleware(scope, None, None)
+    assert seen == [expected]
