@@ -7,7 +7,6 @@ from pathlib import Path
 
 import strawberry
 from graphql import GraphQLError
-from strawberry import relay
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -28,6 +27,7 @@ from schema.datasets import (
 from schema.errors import should_mask
 from schema.evaluation import EvaluationMutations, EvaluationQueries
 from schema.institutions import InstitutionMutations, InstitutionQueries
+from schema.nodes import NodeQueries
 from schema.pdm import PdmMutations, PdmQueries
 from schema.projects import ProjectMutations, ProjectQueries
 from schema.protection import Protection, ProtectionQueries, tag_error
@@ -57,9 +57,9 @@ class Query(
     ProtectionQueries,
     AnalyticsQueries,
     SearchQueries,
+    NodeQueries,
 ):
-    node: relay.Node | None = relay.node(description="Fetch any object by its global id")
-    nodes: list[relay.Node | None] = relay.node(description="Fetch objects by their global ids")
+    pass
 
 
 @strawberry.type

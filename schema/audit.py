@@ -7,15 +7,39 @@ from typing import cast
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
 from strawberry.scalars import JSON
 
-from schema.connections import Connection, connection, page_args
+from schema.connections import Connection, connection, page_args, parse_global_id
 from schema.context import Info
 from schema.errors import read
 from server import models
 from server.access import audit as service
 from server.core.errors import DomainError, ErrorCode, Forbidden
 from server.core.pagination import Page, paginate
+
+# a target's GraphQL type where its model is named otherwise; other names are the same
+GRAPHQL_TYPES = {"Upload": "DatasetUpload"}
+MODELS = {graphql: model for model, graphql in GRAPHQL_TYPES.items()}
+
+
+def target_gid(target_type: str | None, target_id: int | None) -> relay.GlobalID | None:
+    """The target's Relay global id (`node(id:)` finds every target that is a Node)."""
+    if target_type is None or target_id is None:
+        return None
+    return relay.GlobalID(GRAPHQL_TYPES.get(target_type, target_type), str(target_id))
+
+
+def target_key(value: strawberry.ID) -> tuple[str, int]:
+    """The stored (model name, database id) of a target's global id."""
+    gid = parse_global_id(value, "filter.targetId")
+    try:
+        return MODELS.get(gid.type_name, gid.type_name), int(gid.node_id)
+    except ValueError:
+        raise DomainError.one(
+            ErrorCode.INVALID_ID, "filter.targetId is not a valid id", "filter.targetId"
+        ) from None
+
 
 AuditOutcome = strawberry.enum(
     service.Outcome,
@@ -33,8 +57,10 @@ class AuditEvent:
     action: str = strawberry.field(
         description="the mutation's name, downloadUrl, or liftEmbargo (system)"
     )
-    target_type: str | None
-    target_id: int | None = strawberry.field(description="the database id of the target")
+    target_type: str | None = strawberry.field(description="the target's GraphQL type")
+    target_id: relay.GlobalID | None = strawberry.field(
+        description="the target's global id (node(id:) answers it when its type is a Node)"
+    )
     outcome: AuditOutcome  # type: ignore[valid-type]
     code: str | None = strawberry.field(description="the error code when not OK")
     detail: JSON | None = strawberry.field(description="the arguments, and what else matters")
@@ -47,8 +73,8 @@ class AuditEvent:
             at=row.at,
             actor=row.actor,
             action=row.action,
-            target_type=row.target_type,
-            target_id=row.target_id,
+            target_type=GRAPHQL_TYPES.get(row.target_type or "", row.target_type),
+            target_id=target_gid(row.target_type, row.target_id),
             outcome=service.Outcome(row.outcome),
             code=row.code,
             detail=cast(JSON | None, row.detail),
@@ -62,7 +88,9 @@ class AuditFilter:
     action: str | None = None
     outcome: AuditOutcome | None = None  # type: ignore[valid-type]
     target_type: str | None = strawberry.field(default=None, description="e.g. Dataset")
-    target_id: int | None = None
+    target_id: strawberry.ID | None = strawberry.field(
+        default=None, description="a target's global id (implies its type)"
+    )
     since: dt.datetime | None = strawberry.field(default=None, description="inclusive")
     until: dt.datetime | None = strawberry.field(default=None, description="exclusive")
 
@@ -78,7 +106,7 @@ class AuditQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[AuditEvent]:
+    ) -> Connection[AuditEvent] | None:
         principal = info.context.principal
 
         async def op(session: AsyncSession) -> Page[models.AuditEvent]:
@@ -88,12 +116,17 @@ class AuditQueries:
                 raise Forbidden("only admins (with the admin scope) read the audit log")
             flt = None
             if filter is not None:
+                target_type = filter.target_type
+                target_type = MODELS.get(target_type, target_type) if target_type else None
+                target_id = None
+                if filter.target_id is not None:
+                    target_type, target_id = target_key(filter.target_id)
                 flt = service.AuditFilter(
                     actor=filter.actor,
                     action=filter.action,
                     outcome=filter.outcome.value if filter.outcome else None,
-                    target_type=filter.target_type,
-                    target_id=filter.target_id,
+                    target_type=target_type,
+                    target_id=target_id,
                     since=filter.since,
                     until=filter.until,
                 )

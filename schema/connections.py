@@ -56,8 +56,22 @@ def page_args(
     return PageArgs(first=first, after=after, last=last, before=before)
 
 
-def decode_id(gid: relay.GlobalID, type_name: str, field: str) -> int:
+def parse_global_id(value: relay.GlobalID | str, field: str) -> relay.GlobalID:
+    """A global id as a client sent it (ids arrive as plain `ID` strings, so that a
+    malformed one is the field's INVALID_ID, not a failure of the whole request)."""
+    if isinstance(value, relay.GlobalID):
+        return value
+    try:
+        return relay.GlobalID.from_id(value)
+    except (ValueError, TypeError):  # GlobalIDValueError is a ValueError
+        raise DomainError.one(
+            ErrorCode.INVALID_ID, f"{field} is not a valid global id", field
+        ) from None
+
+
+def decode_id(value: relay.GlobalID | str, type_name: str, field: str) -> int:
     """The database id inside a global id, which must name `type_name`."""
+    gid = parse_global_id(value, field)
     if gid.type_name != type_name:
         raise DomainError.one(
             ErrorCode.INVALID_ID,
@@ -67,7 +81,14 @@ def decode_id(gid: relay.GlobalID, type_name: str, field: str) -> int:
     try:
         return int(gid.node_id)
     except ValueError:
-        raise DomainError.one(ErrorCode.INVALID_ID, f"{field} is not a valid id", field) from None
+        raise DomainError.one(
+            ErrorCode.INVALID_ID, f"{field} is not a valid global id", field
+        ) from None
+
+
+def optional_id(value: relay.GlobalID | str | None, type_name: str, field: str) -> int | None:
+    """decode_id of an id the client may leave out (null); "" is no id, but a bad one."""
+    return decode_id(value, type_name, field) if value is not None else None
 
 
 def int_ids(node_ids: Iterable[str]) -> list[int | None]:

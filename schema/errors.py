@@ -10,7 +10,9 @@ codes every domain shares (server.core.errors.ErrorCode) and the domain's own
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -76,6 +78,20 @@ def error_codes(name: str, *domain: type[StrEnum]) -> type[StrEnum]:
         codes, description=f"The codes of {name.removesuffix('Code')}: stable, safe to switch on."
     )
     return described
+
+
+@contextmanager
+def fields_named(**names: str) -> Iterator[None]:
+    """A service's errors at this mutation's input names (`serviceName="inputName"`): a
+    service shared by several mutations names its arguments once, a payload error names
+    the input field the client sent."""
+    try:
+        yield
+    except DomainError as error:
+        error.details = [
+            replace(d, field=names.get(d.field, d.field)) if d.field else d for d in error.details
+        ]
+        raise
 
 
 class PublicError(GraphQLError):

@@ -10,9 +10,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
-from strawberry import relay
 
-from schema.connections import Connection, connection, decode_id
+from schema.connections import Connection, connection
 from schema.context import Info
 from schema.errors import read
 from server.access.auth import Principal
@@ -41,7 +40,3 @@ async def page(
         return await paginate(session, await statement(session, principal), key, args)
 
     return connection(await read(info, op), convert)
-
-
-def optional_id(gid: relay.GlobalID | None, type_name: str, field: str) -> int | None:
-    return decode_id(gid, type_name, field) if gid is not None else None

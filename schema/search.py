@@ -73,7 +73,7 @@ class SearchQueries:
         types: list[SearchType] | None = None,  # type: ignore[valid-type]
         first: int | None = None,
         after: str | None = None,
-    ) -> SearchConnection:
+    ) -> SearchConnection | None:
         principal = info.context.principal
         wanted: list[service.SearchType] = list(types or [])
 

@@ -37,7 +37,7 @@ def to_filter(flt: StatsFilter | None) -> service.StatsFilter:
 @strawberry.type
 class AnalyticsQueries:
     @strawberry.field(description="Programme figures by theme, country, phase, year and SDG")
-    def theme_stats(self, filter: StatsFilter | None = None) -> ThemeStats:
+    def theme_stats(self, filter: StatsFilter | None = None) -> ThemeStats | None:
         return ThemeStats(filter=to_filter(filter))
 
     @strawberry.field(description="Institutions as nodes, shared projects and datasets as edges")
@@ -52,7 +52,7 @@ class AnalyticsQueries:
                 f"at most {service.MAX_EDGES}"
             ),
         ] = 500,
-    ) -> CollaborationNetwork:
+    ) -> CollaborationNetwork | None:
         principal, flt = info.context.principal, to_filter(filter)
 
         async def op(session: AsyncSession) -> service.Network:
@@ -87,7 +87,7 @@ class AnalyticsQueries:
     @strawberry.field(description="Projects started and datasets published per month per theme")
     async def activity_time_series(
         self, info: Info, filter: StatsFilter | None = None
-    ) -> list[ActivityPoint]:
+    ) -> list[ActivityPoint] | None:
         principal, flt = info.context.principal, to_filter(filter)
 
         async def op(session: AsyncSession) -> list[service.Point]:

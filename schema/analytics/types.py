@@ -23,7 +23,7 @@ from server import analytics as service
 
 @strawberry.input(description="Narrows analytics to projects matching every given list")
 class StatsFilter:
-    themes: list[relay.GlobalID] | None = strawberry.field(
+    themes: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Theme ids; a theme includes its sub-themes"
     )
     countries: list[str] | None = strawberry.field(

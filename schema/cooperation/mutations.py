@@ -6,7 +6,7 @@ from __future__ import annotations
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.connections import decode_id
+from schema.connections import decode_id, optional_id
 from schema.context import Info
 from schema.cooperation.types import (
     AddTrainingParticipantInput,
@@ -24,7 +24,6 @@ from schema.cooperation.types import (
 )
 from schema.inputs import given
 from schema.payloads import payload
-from schema.records import optional_id
 from server import models
 from server.access.auth import Principal
 from server.cooperation import service

@@ -8,7 +8,7 @@ import strawberry
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.connections import Connection, page_args
+from schema.connections import Connection, optional_id, page_args
 from schema.context import Info
 from schema.cooperation.types import (
     EquipmentItem,
@@ -18,7 +18,7 @@ from schema.cooperation.types import (
     TrainingCourse,
     TrainingCourseFilter,
 )
-from schema.records import optional_id, page
+from schema.records import page
 from server import models
 from server.access.auth import Principal
 from server.cooperation import queries
@@ -41,7 +41,7 @@ class CooperationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[ExpertDispatch]:
+    ) -> Connection[ExpertDispatch] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:
@@ -66,7 +66,7 @@ class CooperationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[TrainingCourse]:
+    ) -> Connection[TrainingCourse] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:
@@ -90,7 +90,7 @@ class CooperationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[EquipmentItem]:
+    ) -> Connection[EquipmentItem] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:

@@ -300,11 +300,11 @@ class ProjectCooperationFields:
 
 @strawberry.input
 class ExpertDispatchFilter:
-    project_id: relay.GlobalID | None = None
+    project_id: strawberry.ID | None = None
     host_country: str | None = strawberry.field(
         default=None, description="Country of the host institution"
     )
-    theme_id: relay.GlobalID | None = strawberry.field(
+    theme_id: strawberry.ID | None = strawberry.field(
         default=None, description="This theme or any of its sub-themes"
     )
     year: int | None = strawberry.field(default=None, description="Active during this year")
@@ -313,7 +313,7 @@ class ExpertDispatchFilter:
 
 @strawberry.input
 class TrainingCourseFilter:
-    project_id: relay.GlobalID | None = None
+    project_id: strawberry.ID | None = None
     host_country: str | None = None
     course_type: CourseType | None = None  # type: ignore[valid-type]
     year: int | None = strawberry.field(default=None, description="Held during this year")
@@ -321,7 +321,7 @@ class TrainingCourseFilter:
 
 @strawberry.input
 class EquipmentItemFilter:
-    project_id: relay.GlobalID | None = None
+    project_id: strawberry.ID | None = None
     recipient_country: str | None = strawberry.field(
         default=None, description="Country of the recipient institution"
     )
@@ -331,40 +331,40 @@ class EquipmentItemFilter:
 
 @strawberry.input
 class CreateExpertDispatchInput:
-    project_id: relay.GlobalID
-    expert_id: relay.GlobalID = strawberry.field(description="The researcher sent")
-    host_institution_id: relay.GlobalID
+    project_id: strawberry.ID
+    expert_id: strawberry.ID = strawberry.field(description="The researcher sent")
+    host_institution_id: strawberry.ID
     start_date: dt.date
     origin_country: str = strawberry.field(
         default="JP", description="ISO 3166-1 alpha-2: Japan or a third country"
     )
     end_date: dt.date | None = None
-    theme_id: relay.GlobalID | None = None
+    theme_id: strawberry.ID | None = None
     purpose: str | None = None
-    counterpart_ids: list[relay.GlobalID] = strawberry.field(
+    counterpart_ids: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="Researchers of partner-country institutions"
     )
 
 
 @strawberry.input
 class CreateTrainingCourseInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     title: str
     course_type: CourseType  # type: ignore[valid-type]
     host_country: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
     start_date: dt.date
     end_date: dt.date | None = None
-    host_institution_id: relay.GlobalID | None = None
+    host_institution_id: strawberry.ID | None = None
     outcome_notes: str | None = None
 
 
 @strawberry.input
 class UpdateTrainingCourseInput:
-    id: relay.GlobalID
+    id: strawberry.ID
     title: str | None = strawberry.UNSET
     course_type: CourseType | None = strawberry.UNSET  # type: ignore[valid-type]
     host_country: str | None = strawberry.UNSET
-    host_institution_id: relay.GlobalID | None = strawberry.UNSET
+    host_institution_id: strawberry.ID | None = strawberry.UNSET
     start_date: dt.date | None = strawberry.UNSET
     end_date: dt.date | None = strawberry.UNSET
     outcome_notes: str | None = strawberry.UNSET
@@ -372,18 +372,18 @@ class UpdateTrainingCourseInput:
 
 @strawberry.input
 class AddTrainingParticipantInput:
-    course_id: relay.GlobalID
-    researcher_id: relay.GlobalID
-    institution_id: relay.GlobalID = strawberry.field(
+    course_id: strawberry.ID
+    researcher_id: strawberry.ID
+    institution_id: strawberry.ID = strawberry.field(
         description="A partner institution of the project the researcher is affiliated with"
     )
 
 
 @strawberry.input
 class CreateEquipmentItemInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     item: str
-    recipient_institution_id: relay.GlobalID
+    recipient_institution_id: strawberry.ID
     category: str | None = None
     quantity: int = 1
     value: Decimal | None = None
@@ -398,7 +398,7 @@ class CreateEquipmentItemInput:
 
 @strawberry.input
 class UpdateEquipmentStatusInput:
-    id: relay.GlobalID
+    id: strawberry.ID
     status: EquipmentStatus  # type: ignore[valid-type]
     delivery_date: dt.date | None = None
 

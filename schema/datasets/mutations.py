@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from schema.connections import decode_id
 from schema.context import Info
@@ -19,6 +18,7 @@ from schema.datasets.types import (
     DatasetVersionPayload,
     UpdateDatasetInput,
 )
+from schema.errors import fields_named
 from schema.inputs import given
 from schema.payloads import payload
 from server import models
@@ -47,7 +47,7 @@ async def _version_payload(
     return await payload(info, op, DatasetVersionPayload, done, scope="upload")
 
 
-def _theme_ids(ids: list[relay.GlobalID] | None) -> list[int]:
+def _theme_ids(ids: list[strawberry.ID] | None) -> list[int]:
     return [decode_id(gid, "Theme", "themeIds") for gid in ids or []]
 
 
@@ -75,13 +75,14 @@ class DatasetMutations:
             if input.theme_ids is not strawberry.UNSET:
                 values["theme_ids"] = _theme_ids(input.theme_ids)
             dataset_id = decode_id(input.id, "Dataset", "id")
-            return await service.update_dataset(session, principal, dataset_id, values)
+            with fields_named(datasetId="id"):
+                return await service.update_dataset(session, principal, dataset_id, values)
 
         return await _dataset_payload(info, op)
 
     @strawberry.mutation(description="Freeze a draft for ever; a new draft starts from it")
     async def publish_dataset_version(
-        self, info: Info, version_id: relay.GlobalID, note: str | None = None
+        self, info: Info, version_id: strawberry.ID, note: str | None = None
     ) -> DatasetVersionPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.DatasetVersion:
             vid = decode_id(version_id, "DatasetVersion", "versionId")
@@ -95,7 +96,7 @@ class DatasetMutations:
 
     @strawberry.mutation(description="Open the next version as a draft with the latest files")
     async def start_dataset_draft(
-        self, info: Info, dataset_id: relay.GlobalID
+        self, info: Info, dataset_id: strawberry.ID
     ) -> DatasetVersionPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.DatasetVersion:
             did = decode_id(dataset_id, "Dataset", "datasetId")
@@ -105,7 +106,7 @@ class DatasetMutations:
 
     @strawberry.mutation(description="Take a file out of a draft version")
     async def remove_dataset_file(
-        self, info: Info, file_id: relay.GlobalID
+        self, info: Info, file_id: strawberry.ID
     ) -> DatasetVersionPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.DatasetVersion:
             fid = decode_id(file_id, "DatasetFile", "fileId")

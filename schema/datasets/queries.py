@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from schema.connections import Connection, connection, decode_id, page_args
 from schema.context import Info
@@ -39,7 +38,9 @@ def _dataset_filter(filter: DatasetFilter | None) -> reads.DatasetFilter | None:
 @strawberry.type
 class DatasetQueries:
     @strawberry.field(description="How many datasets you may see, per access level")
-    async def dataset_stats(self, info: Info, filter: DatasetFilter | None = None) -> DatasetStats:
+    async def dataset_stats(
+        self, info: Info, filter: DatasetFilter | None = None
+    ) -> DatasetStats | None:
         principal = info.context.principal
 
         async def op(session: AsyncSession) -> dict[AccessLevelEnum, int]:
@@ -63,7 +64,7 @@ class DatasetQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Dataset]:
+    ) -> Connection[Dataset] | None:
         principal = info.context.principal
 
         async def op(session: AsyncSession) -> Page[models.Dataset]:
@@ -79,7 +80,7 @@ class DatasetQueries:
 @strawberry.type
 class UploadQueries:
     @strawberry.field(description="An upload you may see, by its id")
-    async def upload(self, info: Info, id: relay.GlobalID) -> Upload | None:
+    async def upload(self, info: Info, id: strawberry.ID) -> Upload | None:
         try:
             upload_id = decode_id(id, "DatasetUpload", "id")
         except DomainError as error:

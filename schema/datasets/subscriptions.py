@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from strawberry import relay
 
 from schema.connections import decode_id
 from schema.context import Info
@@ -28,7 +27,7 @@ class UploadSubscriptions:
         " or ABORTED (graphql-transport-ws; authenticate in connection_init)"
     )
     async def upload_status(
-        self, info: Info, upload_id: relay.GlobalID
+        self, info: Info, upload_id: strawberry.ID
     ) -> AsyncGenerator[Upload, None]:
         ctx = info.context
         try:

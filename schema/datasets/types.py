@@ -388,36 +388,36 @@ class ProjectDatasetFields:
 
 @strawberry.input
 class DatasetFilter:
-    project_id: relay.GlobalID | None = None
-    institution_id: relay.GlobalID | None = None
-    theme_id: relay.GlobalID | None = None
+    project_id: strawberry.ID | None = None
+    institution_id: strawberry.ID | None = None
+    theme_id: strawberry.ID | None = None
     country: str | None = strawberry.field(default=None, description="A partner country")
     access_level: AccessLevel | None = None  # type: ignore[valid-type]
 
 
 @strawberry.input
 class CreateDatasetInput:
-    project_id: relay.GlobalID
-    owner_institution_id: relay.GlobalID
+    project_id: strawberry.ID
+    owner_institution_id: strawberry.ID
     title: str
     licence: str = strawberry.field(description="SPDX license expression, e.g. CC-BY-4.0")
     access_level: AccessLevel = AccessLevelEnum.PROJECT  # type: ignore[valid-type]
     embargo_until: dt.date | None = None
     description: str | None = None
     keywords: list[str] = strawberry.field(default_factory=list)
-    theme_ids: list[relay.GlobalID] = strawberry.field(default_factory=list)
+    theme_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
 class UpdateDatasetInput:
-    id: relay.GlobalID
+    id: strawberry.ID
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     keywords: list[str] | None = strawberry.UNSET
     licence: str | None = strawberry.UNSET
     access_level: AccessLevel | None = strawberry.UNSET  # type: ignore[valid-type]
     embargo_until: dt.date | None = strawberry.UNSET
-    theme_ids: list[relay.GlobalID] | None = strawberry.UNSET
+    theme_ids: list[strawberry.ID] | None = strawberry.UNSET
 
 
 @strawberry.type

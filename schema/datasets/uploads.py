@@ -8,7 +8,6 @@ from typing import cast
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile as StarletteUploadFile
-from strawberry import relay
 from strawberry.file_uploads import Upload as FileUpload
 
 from schema.connections import decode_id
@@ -20,6 +19,7 @@ from schema.datasets.types import (
     UploadPart,
     UploadPayload,
 )
+from schema.errors import fields_named
 from schema.payloads import payload
 from schema.scalars import Long
 from server import models
@@ -75,7 +75,7 @@ class UploadMutations:
     async def start_upload(
         self,
         info: Info,
-        dataset_version_id: relay.GlobalID,
+        dataset_version_id: strawberry.ID,
         filename: str,
         byte_size: Long,
         sha256: str | None = None,
@@ -84,24 +84,26 @@ class UploadMutations:
         ctx = info.context
 
         async def op(session: AsyncSession, principal: Principal) -> service.UploadTicket:
-            return await service.start_upload(
-                session,
-                principal,
-                ctx.store,
-                ctx.signer,
-                version_id=decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId"),
-                filename=filename,
-                byte_size=int(byte_size),
-                max_bytes=ctx.settings.max_upload_bytes,
-                sha256=sha256,
-                content_type=content_type,
-            )
+            version_id = decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId")
+            with fields_named(versionId="datasetVersionId"):
+                return await service.start_upload(
+                    session,
+                    principal,
+                    ctx.store,
+                    ctx.signer,
+                    version_id=version_id,
+                    filename=filename,
+                    byte_size=int(byte_size),
+                    max_bytes=ctx.settings.max_upload_bytes,
+                    sha256=sha256,
+                    content_type=content_type,
+                )
 
         return await _start_payload(info, op)
 
     @strawberry.mutation(description="New URLs for an unfinished upload (all parts, or some)")
     async def refresh_upload_urls(
-        self, info: Info, upload_id: relay.GlobalID, part_numbers: list[int] | None = None
+        self, info: Info, upload_id: strawberry.ID, part_numbers: list[int] | None = None
     ) -> StartUploadPayload:
         ctx = info.context
 
@@ -118,7 +120,7 @@ class UploadMutations:
         return await _start_payload(info, op)
 
     @strawberry.mutation(description="The bytes are sent: check them and queue processing")
-    async def complete_upload(self, info: Info, upload_id: relay.GlobalID) -> UploadPayload:
+    async def complete_upload(self, info: Info, upload_id: strawberry.ID) -> UploadPayload:
         ctx = info.context
 
         async def op(session: AsyncSession, principal: Principal) -> models.Upload:
@@ -141,7 +143,7 @@ class UploadMutations:
     async def upload_file(
         self,
         info: Info,
-        dataset_version_id: relay.GlobalID,
+        dataset_version_id: strawberry.ID,
         file: FileUpload,
         sha256: str | None = None,
     ) -> UploadPayload:
@@ -153,26 +155,28 @@ class UploadMutations:
                 yield block
 
         async def op(session: AsyncSession, principal: Principal) -> models.Upload:
-            upload = await service.upload_through_api(
-                session,
-                principal,
-                ctx.store,
-                version_id=decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId"),
-                filename=content.filename or "",
-                byte_size=content.size or 0,
-                max_bytes=ctx.settings.max_api_upload_bytes,
-                chunks=chunks(),
-                sha256=sha256,
-                content_type=content.content_type,
-                client=ctx.user_agent,
-            )
+            version_id = decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId")
+            with fields_named(versionId="datasetVersionId"):
+                upload = await service.upload_through_api(
+                    session,
+                    principal,
+                    ctx.store,
+                    version_id=version_id,
+                    filename=content.filename or "",
+                    byte_size=content.size or 0,
+                    max_bytes=ctx.settings.max_api_upload_bytes,
+                    chunks=chunks(),
+                    sha256=sha256,
+                    content_type=content.content_type,
+                    client=ctx.user_agent,
+                )
             _after_complete(ctx, upload)
             return upload
 
         return await _upload_payload(info, op)
 
     @strawberry.mutation(description="Give up an upload that has not been processed")
-    async def abort_upload(self, info: Info, upload_id: relay.GlobalID) -> UploadPayload:
+    async def abort_upload(self, info: Info, upload_id: strawberry.ID) -> UploadPayload:
         ctx = info.context
 
         async def op(session: AsyncSession, principal: Principal) -> models.Upload:

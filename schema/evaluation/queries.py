@@ -84,7 +84,7 @@ class EvaluationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[JccMeeting]:
+    ) -> Connection[JccMeeting] | None:
         return await _records(
             info,
             models.JccMeeting,
@@ -102,7 +102,7 @@ class EvaluationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[MonitoringReport]:
+    ) -> Connection[MonitoringReport] | None:
         return await _records(
             info,
             models.MonitoringReport,
@@ -120,7 +120,7 @@ class EvaluationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Evaluation]:
+    ) -> Connection[Evaluation] | None:
         return await _records(
             info,
             models.Evaluation,
@@ -141,7 +141,7 @@ class EvaluationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[LessonLearned]:
+    ) -> Connection[LessonLearned] | None:
         return await _records(
             info,
             models.LessonLearned,
@@ -159,7 +159,7 @@ class EvaluationQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[FollowUpCooperation]:
+    ) -> Connection[FollowUpCooperation] | None:
         return await _records(
             info,
             models.FollowUpCooperation,

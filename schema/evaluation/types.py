@@ -273,16 +273,16 @@ COUNTRY_DESCRIPTION = "Projects with this partner country (ISO 3166-1 alpha-2)"
 
 @strawberry.input
 class JccMeetingFilter:
-    project_id: relay.GlobalID | None = None
-    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    project_id: strawberry.ID | None = None
+    theme_id: strawberry.ID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
     country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
     year: int | None = strawberry.field(default=None, description="Held during this year")
 
 
 @strawberry.input
 class MonitoringReportFilter:
-    project_id: relay.GlobalID | None = None
-    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    project_id: strawberry.ID | None = None
+    theme_id: strawberry.ID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
     country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
     year: int | None = strawberry.field(
         default=None, description="The reported period overlaps this year"
@@ -291,18 +291,18 @@ class MonitoringReportFilter:
 
 @strawberry.input
 class EvaluationFilter:
-    project_id: relay.GlobalID | None = None
+    project_id: strawberry.ID | None = None
     kind: EvaluationKind | None = None  # type: ignore[valid-type]
-    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    theme_id: strawberry.ID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
     country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
     year: int | None = strawberry.field(default=None, description="Evaluated during this year")
 
 
 @strawberry.input
 class LessonLearnedFilter:
-    project_id: relay.GlobalID | None = None
-    evaluation_id: relay.GlobalID | None = None
-    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    project_id: strawberry.ID | None = None
+    evaluation_id: strawberry.ID | None = None
+    theme_id: strawberry.ID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
     country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
     text: str | None = strawberry.field(
         default=None,
@@ -313,15 +313,15 @@ class LessonLearnedFilter:
 
 @strawberry.input
 class FollowUpCooperationFilter:
-    project_id: relay.GlobalID | None = None
-    theme_id: relay.GlobalID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
+    project_id: strawberry.ID | None = None
+    theme_id: strawberry.ID | None = strawberry.field(default=None, description=THEME_DESCRIPTION)
     country: str | None = strawberry.field(default=None, description=COUNTRY_DESCRIPTION)
     year: int | None = strawberry.field(default=None, description="Active during this year")
 
 
 @strawberry.input
 class CreateJccMeetingInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     held_on: dt.date = strawberry.field(description="Within the project period")
     minutes: str | None = None
     decisions: str | None = None
@@ -329,7 +329,7 @@ class CreateJccMeetingInput:
 
 @strawberry.input
 class CreateMonitoringReportInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     period_start: dt.date
     period_end: dt.date
     submitted_on: dt.date = strawberry.field(description="On or after the end of the period")
@@ -349,7 +349,7 @@ class DacRatingsInput:
 
 @strawberry.input
 class CreateEvaluationInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     kind: EvaluationKind  # type: ignore[valid-type]
     evaluated_on: dt.date = strawberry.field(description="Not in the future")
     ratings: DacRatingsInput | None = strawberry.field(
@@ -361,16 +361,16 @@ class CreateEvaluationInput:
 
 @strawberry.input
 class AddLessonLearnedInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     text: str
-    evaluation_id: relay.GlobalID | None = strawberry.field(
+    evaluation_id: strawberry.ID | None = strawberry.field(
         default=None, description="The evaluation (of the same project) it comes from"
     )
 
 
 @strawberry.input
 class CreateFollowUpCooperationInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     start_date: dt.date = strawberry.field(description="On or after the project's completion")
     description: str
     end_date: dt.date | None = None

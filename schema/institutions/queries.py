@@ -30,7 +30,7 @@ class InstitutionQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Institution]:
+    ) -> Connection[Institution] | None:
         flt = (
             queries.InstitutionFilter(country=filter.country, kind=filter.kind, name=filter.name)
             if filter

@@ -104,7 +104,7 @@ class CreateInstitutionInput:
 
 @strawberry.input
 class UpdateInstitutionInput:
-    id: relay.GlobalID
+    id: strawberry.ID
     name_en: str | None = strawberry.UNSET
     name_local: str | None = strawberry.UNSET
     acronym: str | None = strawberry.UNSET

@@ -8,10 +8,10 @@ import strawberry
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.connections import Connection, page_args
+from schema.connections import Connection, optional_id, page_args
 from schema.context import Info
 from schema.materials.types import LearningMaterial, LearningMaterialFilter
-from schema.records import optional_id, page
+from schema.records import page
 from server import models
 from server.access.auth import Principal
 from server.materials import queries
@@ -28,7 +28,7 @@ class MaterialQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[LearningMaterial]:
+    ) -> Connection[LearningMaterial] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:

@@ -88,10 +88,10 @@ class ProjectMaterialFields:
 
 @strawberry.input
 class LearningMaterialFilter:
-    project_id: relay.GlobalID | None = None
+    project_id: strawberry.ID | None = None
     language: str | None = strawberry.field(default=None, description="An ISO 639 code")
     kind: MaterialKind | None = None  # type: ignore[valid-type]
-    theme_id: relay.GlobalID | None = strawberry.field(
+    theme_id: strawberry.ID | None = strawberry.field(
         default=None, description="Projects of this theme or any of its sub-themes"
     )
     country: str | None = strawberry.field(default=None, description="A partner country")
@@ -103,7 +103,7 @@ class LearningMaterialFilter:
 
 @strawberry.input
 class AddLearningMaterialInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     title: str
     kind: MaterialKind  # type: ignore[valid-type]
     language: str = strawberry.field(description="ISO 639-1 or ISO 639-3 code")
@@ -114,7 +114,7 @@ class AddLearningMaterialInput:
 
 @strawberry.input
 class UpdateLearningMaterialInput:
-    id: relay.GlobalID
+    id: strawberry.ID
     title: str | None = strawberry.UNSET
     kind: MaterialKind | None = strawberry.UNSET  # type: ignore[valid-type]
     language: str | None = strawberry.UNSET

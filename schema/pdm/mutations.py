@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.connections import decode_id
+from schema.connections import decode_id, optional_id
 from schema.context import Info
 from schema.inputs import given
 from schema.materials.mutations import MaterialMutations
@@ -41,9 +41,7 @@ class DesignMatrixMutations:
     async def add_pdm_element(self, info: Info, input: AddPdmElementInput) -> PdmElementPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.PdmElement:
             project_id = decode_id(input.project_id, "Project", "projectId")
-            parent_id = (
-                decode_id(input.parent_id, "PdmElement", "parentId") if input.parent_id else None
-            )
+            parent_id = optional_id(input.parent_id, "PdmElement", "parentId")
             return await service.add_element(
                 session,
                 principal,

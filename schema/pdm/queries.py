@@ -8,11 +8,11 @@ import strawberry
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.connections import Connection, page_args
+from schema.connections import Connection, optional_id, page_args
 from schema.context import Info
 from schema.materials.queries import MaterialQueries
 from schema.pdm.types import Indicator, IndicatorFilter
-from schema.records import optional_id, page
+from schema.records import page
 from server import models
 from server.access.auth import Principal
 from server.pdm import queries
@@ -29,7 +29,7 @@ class DesignMatrixQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Indicator]:
+    ) -> Connection[Indicator] | None:
         async def statement(session: AsyncSession, principal: Principal) -> Select[Any]:
             flt = None
             if filter is not None:

@@ -264,8 +264,8 @@ class ProjectPdmFields(ProjectDesignMatrixFields, ProjectMaterialFields):
 
 @strawberry.input
 class IndicatorFilter:
-    project_id: relay.GlobalID | None = None
-    theme_id: relay.GlobalID | None = strawberry.field(
+    project_id: strawberry.ID | None = None
+    theme_id: strawberry.ID | None = strawberry.field(
         default=None, description="Projects of this theme or any of its sub-themes"
     )
     country: str | None = strawberry.field(default=None, description="A partner country")
@@ -276,10 +276,10 @@ class IndicatorFilter:
 
 @strawberry.input
 class AddPdmElementInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     level: PdmLevel  # type: ignore[valid-type]
     description: str
-    parent_id: relay.GlobalID | None = strawberry.field(
+    parent_id: strawberry.ID | None = strawberry.field(
         default=None, description="Required for an activity (its output); none for the rest"
     )
     position: int | None = strawberry.field(
@@ -289,14 +289,14 @@ class AddPdmElementInput:
 
 @strawberry.input
 class UpdatePdmElementInput:
-    id: relay.GlobalID
+    id: strawberry.ID
     description: str | None = strawberry.UNSET
     position: int | None = strawberry.UNSET
 
 
 @strawberry.input
 class AddIndicatorInput:
-    element_id: relay.GlobalID
+    element_id: strawberry.ID
     description: str
     unit: str
     baseline: Decimal | None = None
@@ -306,7 +306,7 @@ class AddIndicatorInput:
 
 @strawberry.input
 class RecordMeasurementInput:
-    indicator_id: relay.GlobalID
+    indicator_id: strawberry.ID
     measured_on: dt.date
     value: Decimal
     unit: str = strawberry.field(description="Must be the indicator's unit")

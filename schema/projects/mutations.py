@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from schema.connections import decode_id
 from schema.context import Info
+from schema.errors import fields_named
 from schema.inputs import given
 from schema.payloads import payload
 from schema.projects.types import (
@@ -28,7 +28,7 @@ from server.projects import service
 PROJECT_FIELDS = ("title", "acronym", "summary", "start_date", "end_date", "partner_countries")
 
 
-def _theme_ids(ids: list[relay.GlobalID]) -> list[int]:
+def _theme_ids(ids: list[strawberry.ID]) -> list[int]:
     return [decode_id(gid, "Theme", "themeIds") for gid in ids]
 
 
@@ -60,7 +60,8 @@ class ProjectMutations:
             if values.get("partner_countries", 0) is None:
                 values["partner_countries"] = []
             project_id = decode_id(input.id, "Project", "id")
-            return await service.update_project(session, principal, project_id, values)
+            with fields_named(projectId="id"):
+                return await service.update_project(session, principal, project_id, values)
 
         return await project_payload(info, op)
 

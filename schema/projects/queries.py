@@ -25,7 +25,7 @@ class ProjectQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Project]:
+    ) -> Connection[Project] | None:
         principal = info.context.principal
 
         async def op(session: AsyncSession) -> Page[models.Project]:

@@ -172,12 +172,12 @@ class Project(
 
 @strawberry.input
 class ProjectFilter:
-    theme_id: relay.GlobalID | None = strawberry.field(
+    theme_id: strawberry.ID | None = strawberry.field(
         default=None, description="This theme or any of its sub-themes"
     )
     country: str | None = strawberry.field(default=None, description="A partner country")
     phase: ProjectPhase | None = None  # type: ignore[valid-type]
-    institution_id: relay.GlobalID | None = None
+    institution_id: strawberry.ID | None = None
     year: int | None = strawberry.field(default=None, description="Active during this year")
 
 
@@ -188,40 +188,40 @@ class CreateProjectInput:
     summary: str | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None
-    theme_ids: list[relay.GlobalID] = strawberry.field(default_factory=list)
+    theme_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     partner_countries: list[str] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
 class UpdateProjectInput:
-    id: relay.GlobalID
+    id: strawberry.ID
     title: str | None = strawberry.UNSET
     acronym: str | None = strawberry.UNSET
     summary: str | None = strawberry.UNSET
     start_date: dt.date | None = strawberry.UNSET
     end_date: dt.date | None = strawberry.UNSET
-    theme_ids: list[relay.GlobalID] | None = strawberry.UNSET
+    theme_ids: list[strawberry.ID] | None = strawberry.UNSET
     partner_countries: list[str] | None = strawberry.UNSET
 
 
 @strawberry.input
 class AddProjectInstitutionInput:
-    project_id: relay.GlobalID
-    institution_id: relay.GlobalID
+    project_id: strawberry.ID
+    institution_id: strawberry.ID
     role: InstitutionRole  # type: ignore[valid-type]
 
 
 @strawberry.input
 class AddProjectMemberInput:
-    project_id: relay.GlobalID
-    researcher_id: relay.GlobalID
+    project_id: strawberry.ID
+    researcher_id: strawberry.ID
     role: MemberRole  # type: ignore[valid-type]
-    institution_id: relay.GlobalID | None = None
+    institution_id: strawberry.ID | None = None
 
 
 @strawberry.input
 class TransitionProjectPhaseInput:
-    project_id: relay.GlobalID
+    project_id: strawberry.ID
     to_phase: ProjectPhase  # type: ignore[valid-type]
     note: str | None = None
     document_ref: str | None = strawberry.field(

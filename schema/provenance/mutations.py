@@ -6,7 +6,6 @@ import uuid
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from schema.connections import decode_id
 from schema.context import Info
@@ -53,7 +52,7 @@ class ProvenanceMutations:
         description="Re-hash a version's raw objects in the background and record the outcome"
         " as a PROV fixity-check activity"
     )
-    async def check_fixity(self, info: Info, version_id: relay.GlobalID) -> FixityCheckPayload:
+    async def check_fixity(self, info: Info, version_id: strawberry.ID) -> FixityCheckPayload:
         ctx = info.context
         run_id = uuid.uuid4().hex[:12]
 

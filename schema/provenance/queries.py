@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
 from schema.compiled.mapping import compiled
-from schema.connections import decode_id
+from schema.connections import decode_id, parse_global_id
 from schema.context import Info
 from schema.errors import PublicError, read
 from schema.provenance.types import (
@@ -38,9 +38,10 @@ _KEYS = {
 
 
 async def start_node(
-    session: AsyncSession, principal: Principal, gid: relay.GlobalID
+    session: AsyncSession, principal: Principal, value: relay.GlobalID | str
 ) -> ProvNodeRow:
     """The record a walk starts from, for any id that has provenance."""
+    gid = parse_global_id(value, "id")
     if gid.type_name == "ProvNode":
         return await prov_graph.visible_node(
             session, principal, node_id=decode_id(gid, "ProvNode", "id")
@@ -141,7 +142,7 @@ class VersionProvenanceFields:
 
 
 async def walk(
-    info: Info, gid: relay.GlobalID, direction: Direction, depth: int | None
+    info: Info, gid: relay.GlobalID | str, direction: Direction, depth: int | None
 ) -> ProvenanceGraph:
     principal = info.context.principal
 
@@ -163,19 +164,19 @@ class ProvenanceQueries:
     async def provenance(
         self,
         info: Info,
-        id: relay.GlobalID,
+        id: strawberry.ID,
         direction: LineageDirection = Direction.UPSTREAM,  # type: ignore[valid-type]
         depth: int = prov_graph.DEFAULT_DEPTH,
-    ) -> ProvenanceGraph:
+    ) -> ProvenanceGraph | None:
         return await walk(info, id, direction, depth)
 
     @strawberry.field(description="A dataset version's provenance as PROV or RO-Crate")
     async def provenance_export(
         self,
         info: Info,
-        version_id: relay.GlobalID,
+        version_id: strawberry.ID,
         format: ProvenanceFormat,  # type: ignore[valid-type]
-    ) -> ProvenanceExport:
+    ) -> ProvenanceExport | None:
         try:
             vid = decode_id(version_id, "DatasetVersion", "versionId")
         except DomainError as error:

@@ -198,13 +198,18 @@ class ProvenanceExport:
     version_row: strawberry.Private[models.DatasetVersion]
 
     @strawberry.field(
-        description="A signed download URL valid for an hour (object stores that presign)"
+        description="A signed download URL valid for an hour (presigned by S3, else the "
+        "server's own)"
     )
     async def url(self, info: Info) -> str:
         export = exports.Export(self.format, self.media_type, self.filename, self.text)
         try:
             return await exports.export_url(
-                info.context.store, self.version_row, export, exports.URL_LIFETIME
+                info.context.store,
+                info.context.signer,
+                self.version_row,
+                export,
+                exports.URL_LIFETIME,
             )
         except DomainError as error:
             raise PublicError(error) from error
@@ -212,8 +217,8 @@ class ProvenanceExport:
 
 @strawberry.input
 class RegisterDerivationInput:
-    version_id: relay.GlobalID = strawberry.field(description="The derived version")
-    source_version_ids: list[relay.GlobalID] = strawberry.field(
+    version_id: strawberry.ID = strawberry.field(description="The derived version")
+    source_version_ids: list[strawberry.ID] = strawberry.field(
         description="Versions (of any dataset you may see) it was derived from"
     )
     note: str | None = None

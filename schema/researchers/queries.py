@@ -25,7 +25,7 @@ class ResearcherQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[Researcher]:
+    ) -> Connection[Researcher] | None:
         async def op(session: AsyncSession) -> Page[models.Researcher]:
             flt = None
             if filter is not None:

@@ -110,7 +110,7 @@ class Researcher(relay.Node):
 @strawberry.input
 class ResearcherFilter:
     name: str | None = None
-    institution_id: relay.GlobalID | None = None
+    institution_id: strawberry.ID | None = None
     orcid: str | None = None
 
 
@@ -124,8 +124,8 @@ class CreateResearcherInput:
 
 @strawberry.input
 class AddAffiliationInput:
-    researcher_id: relay.GlobalID
-    institution_id: relay.GlobalID
+    researcher_id: strawberry.ID
+    institution_id: strawberry.ID
     title: str | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None

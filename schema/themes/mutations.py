@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.connections import decode_id
+from schema.connections import optional_id
 from schema.context import Info
 from schema.payloads import payload
 from schema.themes.types import CreateThemeInput, Theme, ThemePayload
@@ -19,7 +19,7 @@ class ThemeMutations:
     @strawberry.mutation
     async def create_theme(self, info: Info, input: CreateThemeInput) -> ThemePayload:
         async def op(session: AsyncSession, principal: Principal) -> models.Theme:
-            parent = decode_id(input.parent_id, "Theme", "parentId") if input.parent_id else None
+            parent = optional_id(input.parent_id, "Theme", "parentId")
             return await service.create_theme(
                 session,
                 principal,

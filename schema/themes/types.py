@@ -74,7 +74,7 @@ class CreateThemeInput:
     code: str | None = strawberry.field(
         default=None, description="a-z, 0-9 and '-'; derived from the name when left out"
     )
-    parent_id: relay.GlobalID | None = None
+    parent_id: strawberry.ID | None = None
     description: str | None = None
     sdgs: list[int] = strawberry.field(default_factory=list)
 

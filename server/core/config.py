@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -204,6 +206,42 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="Interface of the worker's /metrics (0.0.0.0 in pods)"
     )
 
+    public_base_url: str | None = Field(
+        default=None,
+        description="The server's public URL (scheme://host[:port][/prefix]), the base of every "
+        "URL it hands out; unset: taken from each request (Host, or X-Forwarded-* of a trusted "
+        "proxy)",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=["127.0.0.1", "::1"],
+        description="Addresses or CIDRs (comma-separated; * for any) of reverse proxies whose "
+        "X-Forwarded-For/-Proto/-Host/-Prefix headers are believed",
+    )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("public_base_url must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("public_base_url takes no query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return value
+        proxies = [str(item).strip() for item in items if str(item).strip()]
+        for item in proxies:
+            if item != "*":
+                ipaddress.ip_network(item, strict=False)  # ValueError: not an address/CIDR
+        return proxies
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -217,6 +255,8 @@ def settings_table() -> str:
         default = info.default
         if isinstance(default, SecretStr):
             default = "" if not default.get_secret_value() else "(secret)"
+        if isinstance(default, list):
+            default = ",".join(default)
         shown = str(default) if not isinstance(default, bool) else str(default).lower()
         rows.append(f"| `{prefix}{name.upper()}` | `{shown}` | {info.description or ''} |")
     return "\n".join(rows) + "\n"

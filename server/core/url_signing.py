@@ -1,4 +1,5 @@
-"""Signed, expiring URLs of the server's own upload and download endpoints (embedded mode)."""
+"""Signed, expiring URLs of the server's own upload and download endpoints (embedded mode),
+absolute under the server's public base URL (`at`: one per request)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hmac
 import secrets
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 
 class UrlSigner:
@@ -26,6 +27,10 @@ class UrlSigner:
             tmp.chmod(0o600)
             tmp.replace(path)
         return cls(path.read_bytes(), base_url)
+
+    def at(self, base_url: str) -> UrlSigner:
+        """The same key, its URLs under `base_url` (scheme://host[:port][/prefix])."""
+        return UrlSigner(self._secret, base_url)
 
     def _mac(self, upload_id: int, part: int | None, expires: int) -> str:
         message = f"{upload_id}:{part or 0}:{expires}".encode()
@@ -61,6 +66,26 @@ class UrlSigner:
     def verify_download(self, file_id: int, expires: int, signature: str) -> str | None:
         """None when valid, else why not."""
         if not hmac.compare_digest(self._download_mac(file_id, expires), signature):
+            return "bad signature"
+        if expires < time.time():
+            return "URL expired"
+        return None
+
+    # provenance exports, kept in the provenance bucket: their own message space too
+    def _export_mac(self, key: str, expires: int) -> str:
+        message = f"export:{key}:{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def export_url(self, key: str, lifetime: dt.timedelta) -> str:
+        """The URL of an export object through the server: its key in the provenance
+        bucket (exports/...) is the URL's path."""
+        expires = int(time.time() + lifetime.total_seconds())
+        query = urlencode({"expires": expires, "signature": self._export_mac(key, expires)})
+        return f"{self.base_url}/{quote(key)}?{query}"
+
+    def verify_export(self, key: str, expires: int, signature: str) -> str | None:
+        """None when valid, else why not."""
+        if not hmac.compare_digest(self._export_mac(key, expires), signature):
             return "bad signature"
         if expires < time.time():
             return "URL expired"

@@ -36,6 +36,7 @@ from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.core.metrics import ROOT_FIELDS
 from server.core.url_signing import UrlSigner
 from server.http.caching import cached_get
+from server.http.forwarded import base_url
 from server.http.media import GRAPHQL_RESPONSE, negotiate, request_error_status
 from server.http.middleware import BODY_STATE, graphql_error, too_large
 from server.http.persisted import PersistedDocuments, Refusal, Resolved
@@ -408,7 +409,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             principal=principal,
             settings=self.settings,
             store=self.store,
-            signer=self.signer,
+            signer=self.signer.at(base_url(request.scope)),  # absolute URLs
             jobs=self.jobs,
             events=self.events,
             sessions=self.sessions,
@@ -483,6 +484,8 @@ def create_app(
     from starlette.middleware import Middleware
 
     from server.http.dashboard import dashboard_routes
+    from server.http.exports import export_endpoint
+    from server.http.forwarded import ForwardedHeaders
     from server.http.middleware import RequestMiddleware
     from server.http.probes import Probes
 
@@ -518,12 +521,20 @@ def create_app(
                 upload_endpoint(sessions, store, signer),
                 methods=["PUT"],
             ),
+            Route("/exports/{key:path}", export_endpoint(store, signer), methods=["GET"]),
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.metrics),
             *dashboard_routes(),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(
+                ForwardedHeaders,
+                trusted_proxies=settings.trusted_proxies,
+                public_base_url=settings.public_base_url,
+            ),
+            Middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes),
+        ],
     )
     app.state.settings = settings
     app.state.sessions = sessions

@@ -74,7 +74,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the app believes proxies itself (SATREPS_TRUSTED_PROXIES)
         log_config=logging_config(settings),
         access_log=False,  # server/http/middleware.py logs each request, with its request id
         # SIGTERM: stop accepting, close WebSockets (1012, clients reconnect elsewhere),

@@ -128,6 +128,8 @@ def route_of(path: str) -> str:
         return path
     if path.startswith("/uploads/"):
         return "/uploads/{id}"
+    if path.startswith("/exports/"):
+        return "/exports/{key}"
     return "other"
 
 

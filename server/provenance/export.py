@@ -27,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.core.errors import DomainError, ErrorCode, NotFound
+from server.core.url_signing import UrlSigner
 from server.datasets.service import visible_version
 from server.models import Dataset, DatasetFile, DatasetVersion, Institution
 from server.models.provenance import ProvEdge, ProvNode
 from server.models.provenance import ProvKind as K
 from server.models.provenance import ProvRelation as R
 from server.provenance import ExportFormat, records
-from server.provenance.errors import ProvenanceErrorCode
 from server.provenance.lineage import (
     MAX_DEPTH,
     SYSTEM,
@@ -461,21 +461,22 @@ async def export_version(
 
 
 async def export_url(
-    store: ObjectStore, version: DatasetVersion, export: Export, expires: dt.timedelta
+    store: ObjectStore,
+    signer: UrlSigner,
+    version: DatasetVersion,
+    export: Export,
+    expires: dt.timedelta,
 ) -> str:
-    """A signed download URL of an export (kept in the provenance bucket under its digest)."""
-    if not store.supports_presigned:
-        raise DomainError.one(
-            ProvenanceErrorCode.SIGNED_URL_UNSUPPORTED,
-            "this server's object store cannot sign download URLs; ask for the text",
-            "url",
-        )
+    """A signed download URL of an export (kept in the provenance bucket under its digest):
+    presigned by the object store, or the server's own signed URL (`GET /exports/...`)."""
     body = export.text.encode()
     digest = hashlib.sha256(body).hexdigest()
     key = f"exports/{version.dataset_id}/v{version.number}/{digest[:32]}/{export.filename}"
     bucket = store.buckets.provenance
     try:
         await store.put(bucket, key, body, size=len(body), content_type=export.media_type)
+        if not store.supports_presigned:
+            return signer.export_url(key, expires)
         return await store.presigned_get(bucket, key, expires, filename=export.filename)
     except StorageError as error:
         raise DomainError.one(ErrorCode.STORAGE_UNAVAILABLE, str(error)[:300], "url") from error

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +32,7 @@ from server.access.visibility import dataset_visible, project_visible
 from server.core.errors import Collector, DomainError, QueryErrorCode
 from server.models import Dataset, Project
 from server.search.errors import SearchErrorCode
+from server.search.highlight import WORD, highlight
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 16
@@ -41,7 +40,6 @@ MAX_FIRST = 50
 MAX_OFFSET = 1000
 DEFAULT_FIRST = 20
 _CURSOR_PREFIX = "s1:"
-_START, _STOP = "\x02", "\x03"
 
 
 def mapped_name(name: str | None, type_: str, _parents: Any) -> bool:
@@ -76,9 +74,7 @@ class Results:
 
 def terms(query: str) -> list[str]:
     """The words of a query: letters, digits and marks of any script, lower-cased."""
-    return [
-        t.lower() for t in re.findall(r"[^\W_]+(?:[\u0300-\u036f\u0e31-\u0e4e]*[^\W_]*)*", query)
-    ]
+    return [t.lower() for t in WORD.findall(query)]
 
 
 def encode_cursor(offset: int) -> str:
@@ -122,11 +118,6 @@ def _check(query: str, first: int | None, after: str | None) -> tuple[list[str],
     return words, size, offset
 
 
-def _highlight(raw: str | None) -> str:
-    text = html.escape(raw or "", quote=False)
-    return text.replace(_START, "<mark>").replace(_STOP, "</mark>")
-
-
 def _access(kind: SearchType, principal: Principal, ref_id: Any) -> Select[Any] | None:
     """The ids of `kind` the principal may see, or None when all are visible (the triggers
     drop a row's document with the row: every document has its row)."""
@@ -168,10 +159,10 @@ async def search(
             type=SearchType(kind),
             id=ref_id,
             rank=round(float(rank), 6),
-            highlight=_highlight(snippet),
+            highlight=highlight(title, body, words),
             cursor=encode_cursor(offset + i + 1),
         )
-        for i, (kind, ref_id, rank, snippet, _) in enumerate(rows[:size])
+        for i, (kind, ref_id, rank, title, body, _) in enumerate(rows[:size])
     ]
     return Results(hits=hits, total=total, offset=offset, has_next=len(rows) > size)
 
@@ -222,15 +213,8 @@ class _Postgres:
 
     def highlighted(self, page: Any, words: list[str]) -> Select[Any]:
         d = _documents
-        options = f"StartSel={_START}, StopSel={_STOP}, MaxWords=24, MinWords=8, HighlightAll=false"
-        snippet = func.ts_headline(
-            literal_column("'simple'"),
-            d.c.title + " — " + d.c.body,
-            self._tsquery(words),
-            options,
-        )
         return (
-            select(page.c.kind, page.c.ref_id, page.c.rank, snippet, page.c.total)
+            select(page.c.kind, page.c.ref_id, page.c.rank, d.c.title, d.c.body, page.c.total)
             .join(d, (d.c.kind == page.c.kind) & (d.c.ref_id == page.c.ref_id))
             .order_by(page.c.rank.desc(), page.c.kind, page.c.ref_id)
         )
@@ -252,10 +236,7 @@ class _Sqlite:
         f = _fts
         # bm25: lower is better; title matches weigh five times the body's
         rank = (-func.bm25(literal_column("search_fts"), 5.0, 1.0)).label("rank")
-        snippet = func.snippet(literal_column("search_fts"), -1, _START, _STOP, "…", 24).label(
-            "snippet"
-        )
-        return select(f.c.kind, f.c.ref_id, rank, snippet).where(
+        return select(f.c.kind, f.c.ref_id, rank, f.c.title, f.c.body).where(
             literal_column("search_fts").op("MATCH")(self._match(words)),
             _visible(kinds, principal, f.c.kind, f.c.ref_id),
         )
@@ -263,5 +244,10 @@ class _Sqlite:
     def highlighted(self, page: Any, words: list[str]) -> Select[Any]:
         # FTS5's bm25() may not run beside a window function: the count is its own query
         return select(
-            page.c.kind, page.c.ref_id, page.c.rank, page.c.snippet, null().label("total")
+            page.c.kind,
+            page.c.ref_id,
+            page.c.rank,
+            page.c.title,
+            page.c.body,
+            null().label("total"),
         ).order_by(page.c.rank.desc(), page.c.kind, page.c.ref_id)

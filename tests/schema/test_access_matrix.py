@@ -291,9 +291,10 @@ async def test_an_embargo_passing_opens_the_dataset_and_the_cron_records_it(
     assert await op_download(outsider, embargoed, world)
     assert await lift_embargoes(sessions, today=dt.date(2999, 1, 2)) == []  # once only
     admin = gql.as_(world.tokens["admin"])
-    query = """query($id: Int!) { auditLog(filter: {action: "liftEmbargo", targetId: $id}) {
+    query = """query($id: ID!) { auditLog(filter: {action: "liftEmbargo", targetId: $id}) {
         nodes { actor targetType outcome detail } } }"""
-    events = (await _data(admin, query, {"id": embargoed.dataset}))["auditLog"]["nodes"]
+    dataset_gid = gid("Dataset", embargoed.dataset)
+    events = (await _data(admin, query, {"id": dataset_gid}))["auditLog"]["nodes"]
     assert events == [
         {
             "actor": "system",

@@ -47,7 +47,11 @@ async def test_mutations_are_audited_with_outcome(admin, manager, gql, make_toke
         ("REJECTED", "REQUIRED"),
     ]
     ok = events[0]
-    assert ok["targetType"] == "Institution" and ok["targetId"] is not None
+    # the target is named by its global id, the one node(id:) answers
+    assert ok["targetType"] == "Institution"
+    assert ok["targetId"] == created["institution"]["id"]
+    by_target = await admin(LOG, {"f": {"targetId": ok["targetId"]}})
+    assert [e["action"] for e in by_target["auditLog"]["nodes"]] == ["createInstitution"]
     assert ok["detail"]["arguments"]["input"]["nameEn"] == "Kyoto University"
     assert events[1]["actor"] == "suzuki" and events[1]["targetId"] is None
     assert created["institution"]["id"]
@@ -130,6 +134,7 @@ async def test_download_urls_are_audited_and_serve_the_bytes(gql, sessions, sett
     issued = (await member(DOWNLOAD, {"f": sample.gids()["file"]}))["node"]["downloadUrl"]
     expires = dt.datetime.fromisoformat(issued["expiresAt"])
     assert dt.timedelta(minutes=4) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=5)
+    assert issued["url"].startswith("http://testserver/graphql?download="), issued  # absolute
     url = urlparse(issued["url"])
     response = await gql.http.get(f"{url.path}?{url.query}")
     assert response.status_code == 200
@@ -147,8 +152,25 @@ async def test_download_urls_are_audited_and_serve_the_bytes(gql, sessions, sett
     assert error["extensions"]["code"] == "FORBIDDEN"
 
     admin = gql.as_(world.tokens["admin"])
-    log = await admin(LOG, {"f": {"action": "downloadUrl", "targetId": sample.file}})
-    assert [(e["outcome"], e["targetType"], e["client"]) for e in log["auditLog"]["nodes"]] == [
-        ("OK", "DatasetFile", "127.0.0.1"),
-        ("DENIED", "DatasetFile", "127.0.0.1"),
+    file_gid = sample.gids()["file"]
+    log = await admin(LOG, {"f": {"action": "downloadUrl", "targetId": file_gid}})
+    assert [
+        (e["outcome"], e["targetType"], e["targetId"], e["client"])
+        for e in log["auditLog"]["nodes"]
+    ] == [
+        ("OK", "DatasetFile", file_gid, "127.0.0.1"),
+        ("DENIED", "DatasetFile", file_gid, "127.0.0.1"),
     ]
+
+
+async def test_targets_are_named_by_their_graphql_type_and_global_id(admin):
+    from schema.audit import target_gid
+    from tests.factories import gid
+
+    # an upload's row is an `Upload`; clients know it as a DatasetUpload
+    assert str(target_gid("Upload", 6)) == gid("DatasetUpload", 6)
+    assert str(target_gid("Dataset", 2)) == gid("Dataset", 2)
+    assert target_gid(None, None) is None
+    (error,) = await admin.errors(LOG, {"f": {"targetId": "not-an-id"}})
+    assert error["extensions"] == {"code": "INVALID_ID", "field": "filter.targetId"}
+    assert error["path"] == ["auditLog"]

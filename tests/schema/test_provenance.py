@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from server.models.enums import AccessLevel, AccountRole, ProjectPhase
@@ -186,8 +187,6 @@ async def test_bad_walks_and_derivations_are_refused_with_codes(
     assert len(derived) == 3  # c, a and the file of d itself
     assert any(e["attributes"] and "registeredBy" in e["attributes"] for e in derived)
 
-    errors = await viewer.errors(EXPORT_URL, {"v": v["d"]})
-    assert errors[0]["extensions"]["code"] == "SIGNED_URL_UNSUPPORTED"  # embedded store
     errors = await viewer.errors(EXPORT, {"v": gid("Dataset", 1), "f": "PROV_JSON"})
     assert errors[0]["extensions"]["code"] == "INVALID_ID"
 
@@ -251,3 +250,32 @@ async def test_uploads_publication_fixity_and_phase_changes_through_the_api(
     for fmt in ("PROV_JSON", "PROV_JSONLD", "PROV_TURTLE", "PROV_N", "RO_CRATE"):
         out = (await admin(EXPORT, {"v": version, "f": fmt}))["provenanceExport"]
         assert out["text"] and out["filename"] and out["mediaType"]
+
+
+async def test_export_urls_are_signed_and_served_by_the_embedded_server(
+    gql, make_token, sessions, factory, settings, store
+):
+    made = await chain(sessions, factory, settings, store)
+    version = gid("DatasetVersion", made["versions"]["d"])
+    viewer = gql.as_(
+        await make_token(AccountRole.RESEARCHER, researcher_id=made["field"].researcher_id)
+    )
+    for fmt in ("PROV_JSON", "PROV_TURTLE", "RO_CRATE"):
+        query = """query($v: ID!, $f: ProvenanceFormat!) {
+          provenanceExport(versionId: $v, format: $f) { text url mediaType filename } }"""
+        export = (await viewer(query, {"v": version, "f": fmt}))["provenanceExport"]
+        url = httpx.URL(export["url"])
+        # absolute, under the address the client used
+        assert (url.scheme, url.host, url.path.split("/")[1]) == ("http", "testserver", "exports")
+        fetched = await gql.http.get(export["url"])  # no token: the URL is the capability
+        assert fetched.status_code == 200, fetched.text
+        assert fetched.text == export["text"]
+        assert fetched.headers["content-type"].startswith(export["mediaType"])
+        assert export["filename"] in fetched.headers["content-disposition"]
+    signature = url.params["signature"]
+    tampered = url.copy_set_param("expires", str(int(url.params["expires"]) + 1))
+    assert (await gql.http.get(str(tampered))).status_code == 403
+    elsewhere = url.copy_with(path=url.path.replace("/exports/", "/exports/x"))
+    assert (await gql.http.get(str(elsewhere))).status_code == 403
+    assert (await gql.http.get(str(url.copy_remove_param("signature")))).status_code == 400
+    assert signature

@@ -102,12 +102,59 @@ async def test_node_and_nodes(gql, factory):
 
 
 async def test_node_with_a_wrong_type_or_malformed_id_is_a_clear_error(gql):
-    query = "query($id: ID!) { node(id: $id) { id } }"
+    query = """query($id: ID!) { node(id: $id) { id } themes(rootsOnly: true) { code } }"""
     for bad, fragment in [
         (gid("UserError", 1), "UserError"),  # a type that is not a Node
         (gid("NoSuchType", 1), "NoSuchType"),
-        ("%%%not-base64", "GlobalID"),
+        ("%%%not-base64", "not a valid global id"),
+        ("", "not a valid global id"),
     ]:
-        errors = await gql.errors(query, {"id": bad})
-        assert fragment in errors[0]["message"]
-        assert errors[0]["message"] != "Unexpected error."
+        response = await gql.post(query, {"id": bad})
+        body = response.json()
+        # the node is null with an error at its path; the sibling root field is answered
+        assert body["data"]["node"] is None and body["data"]["themes"], body
+        (error,) = body["errors"]
+        assert fragment in error["message"]
+        assert error["path"] == ["node"]
+        assert error["extensions"] == {"code": "INVALID_ID", "field": "id"}
+
+
+async def test_nodes_answers_every_good_id_and_an_error_at_each_bad_one(gql, factory):
+    inst = await factory.institution(name_en="Hokkaido University")
+    ids = ["", gid("Institution", inst.id), gid("NoSuchType", 1)]
+    body = (await gql.post("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})).json()
+    assert body["data"]["nodes"] == [None, {"id": ids[1]}, None]
+    assert [(e["path"], e["extensions"]) for e in body["errors"]] == [
+        (["nodes", 0], {"code": "INVALID_ID", "field": "ids.0"}),
+        (["nodes", 2], {"code": "INVALID_ID", "field": "ids.2"}),
+    ]
+
+
+ROOTS = """query($first: Int, $last: Int) {
+  a: projects(first: $first, last: $last) { totalCount }
+  b: themes(rootsOnly: true) { code }
+  c: institutions(first: 1) { totalCount }
+}"""
+
+
+async def test_a_bad_argument_of_one_root_field_leaves_its_siblings_answered(gql, factory):
+    await factory.institution(name_en="Hokkaido University")
+    body = (await gql.post(ROOTS, {"first": 1, "last": 1})).json()
+    assert body["data"]["a"] is None
+    assert body["data"]["b"] and body["data"]["c"] == {"totalCount": 1}
+    (error,) = body["errors"]
+    assert error["path"] == ["a"] and error["extensions"]["code"] == "INVALID_PAGE_SIZE"
+
+
+def test_root_fields_that_take_arguments_are_nullable():
+    """An argument error nulls its own field only: a root field a client can get wrong is
+    nullable (themes' flag cannot be wrong; nodes' items are nullable)."""
+    import graphql
+
+    from schema import build_schema
+
+    query = build_schema()._schema.query_type
+    always = {"themes", "nodes"}
+    for name, field in query.fields.items():
+        if field.args and name not in always:
+            assert not graphql.is_non_null_type(field.type), name

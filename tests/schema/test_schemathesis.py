@@ -219,9 +219,21 @@ def unmasked_errors(body: object) -> list[str]:
     return problems
 
 
+def blanked(body: object) -> list[str]:
+    """A client's mistake in one field (an error at a path, with a code) must leave the rest
+    of the answer: `data` null is for requests that could not run at all."""
+    if not isinstance(body, dict) or "data" not in body or body["data"] is not None:
+        return []
+    return [
+        f"{error['extensions']['code']} at {error['path']} blanked the whole response"
+        for error in body.get("errors") or []
+        if error.get("path") and (error.get("extensions") or {}).get("code")
+    ]
+
+
 def check_answer(status: int, body: object, query: str) -> None:
     assert status < 500, f"HTTP {status} for\n{query}\n{body!r:.1000}"
-    problems = unmasked_errors(body)
+    problems = unmasked_errors(body) + blanked(body)
     assert not problems, "\n".join([*problems, f"query:\n{query}"])
 
 
@@ -239,11 +251,19 @@ def check_answer(status: int, body: object, query: str) -> None:
         ),
         ({"errors": [{"message": "IntegrityError(...) on INSERT INTO t"}]}, ["internal text"]),
         ({"errors": []}, ["not a GraphQL answer"]),
+        (
+            {
+                "data": None,
+                "errors": [{"message": "x", "path": ["a"], "extensions": {"code": "B"}}],
+            },
+            ["B at ['a'] blanked"],
+        ),
+        ({"data": {"a": None}, "errors": [{"message": "x", "path": ["a"]}]}, ["error without"]),
         ([], ["not a GraphQL answer"]),
     ],
 )
 def test_the_check_tells_masked_from_leaked(body: object, expected: list[str]) -> None:
-    problems = unmasked_errors(body)
+    problems = unmasked_errors(body) + blanked(body)
     assert len(problems) == len(expected)
     for problem, start in zip(problems, expected, strict=True):
         assert problem.startswith(start), problem
@@ -279,9 +299,13 @@ def test_graphql_operations(
 async def test_an_argument_that_is_no_global_id_is_coded_not_bare(gql: GraphQLClient) -> None:
     """Found by the run: `institutionId: ""` came back as 'Value cannot represent a
     GlobalID' with no extensions.code."""
-    errors = await gql.errors('{ datasetStats(filter: {institutionId: ""}) { total } }')
-    assert [e["extensions"]["code"] for e in errors] == ["INVALID_ID"]
-    assert "GlobalID" in errors[0]["message"]
+    response = await gql.post('{ datasetStats(filter: {institutionId: ""}) { total } }')
+    body = response.json()
+    assert body["data"] == {"datasetStats": None}  # the field, not the response
+    assert [e["extensions"] for e in body["errors"]] == [
+        {"code": "INVALID_ID", "field": "filter.institutionId"}
+    ]
+    assert "not a valid global id" in body["errors"][0]["message"]
 
 
 @pytest.mark.parametrize(

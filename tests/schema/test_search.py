@@ -213,3 +213,84 @@ async def test_bad_input_is_a_clear_error(
     errors = await gql.errors(SEARCH, variables)
     assert errors[0]["extensions"]["code"] == code
     assert errors[0]["message"]
+
+
+HIGHLIGHTS = """query($q: String!) { search(query: $q) { edges { highlight } } }"""
+LONG_SUMMARY = (
+    " ".join(f"w{i:02d}" for i in range(1, 20))
+    + " levee "
+    + " ".join(f"x{i:02d}" for i in range(1, 30))
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # short texts whole: the title, " — ", the body (whitespace collapsed)
+        ("京都大学", "Kyoto University — <mark>京都大学</mark> JP"),
+        (
+            "rainfall radar",
+            "Flood forecasting for the Chao Phraya basin — <mark>Rainfall</mark> "
+            "<mark>radar</mark> and river gauges feed a flood model.",
+        ),
+        # a prefix marks the whole word
+        ("gadj", "Universitas <mark>Gadjah</mark> Mada — UGM ID"),
+        ("สมชาย", "Somchai Prasert — <mark>สมชาย</mark> ประเสริฐ"),
+        # a long text: 24 words from 3 before the first match, ellipses where cut
+        (
+            "levee",
+            "… w17 w18 w19 <mark>levee</mark> x01 x02 x03 x04 x05 x06 x07 x08 x09 x10 x11 x12 "
+            "x13 x14 x15 x16 x17 x18 x19 x20 …",
+        ),
+        # near the end: the window moves back to stay full
+        (
+            "x29",
+            "… x06 x07 x08 x09 x10 x11 x12 x13 x14 x15 x16 x17 x18 x19 x20 x21 x22 x23 x24 "
+            "x25 x26 x27 x28 <mark>x29</mark>",
+        ),
+        # a dataset's body: description, keywords, its files' column names (sorted)
+        (
+            "precipitation",
+            "Rainfall observations — Hourly gauges across the basin, flood season included "
+            "monsoon hydrology <mark>precipitation</mark>_mm station",
+        ),
+        # a match in the title of a long text: from the start
+        (
+            "dikes",
+            "<mark>Dikes</mark> — w01 w02 w03 w04 w05 w06 w07 w08 w09 w10 w11 w12 w13 w14 "
+            "w15 w16 w17 w18 w19 levee x01 x02 x03 …",
+        ),
+    ],
+)
+async def test_highlights_follow_one_rule_on_both_databases(
+    gql: Any, world: World, factory: Any, query: str, expected: str
+):
+    await factory.project(title="Dikes", summary=LONG_SUMMARY, start=dt.date(2022, 4, 1))
+    edges = (await gql(HIGHLIGHTS, {"q": query}))["search"]["edges"]
+    assert [e["highlight"] for e in edges] == [expected]
+
+
+async def test_column_names_read_alike_on_both_databases(gql: Any, world: World, sessions: Any):
+    from sqlalchemy import select
+
+    async with sessions() as s:
+        version = await s.scalar(
+            select(DatasetVersion).where(DatasetVersion.dataset_id == world.dataset_ids["rainfall"])
+        )
+        s.add(
+            DatasetFile(
+                version_id=version.id,
+                name="more.csv",
+                size=10,
+                sha256="1" * 64,
+                raw_key="raw/more.csv",
+                profile={"columns": [{"name": "zeta"}, {"name": "Alpha"}, {"name": "station"}]},
+            )
+        )
+        await s.commit()
+    edges = (await gql(HIGHLIGHTS, {"q": "zeta"}))["search"]["edges"]
+    # distinct, in code point order, joined by spaces (not SQLite's commas in scan order)
+    assert [e["highlight"] for e in edges] == [
+        "Rainfall observations — Hourly gauges across the basin, flood season included "
+        "monsoon hydrology Alpha precipitation_mm station <mark>zeta</mark>"
+    ]

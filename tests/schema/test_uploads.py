@@ -83,7 +83,7 @@ async def test_csv_upload_becomes_a_ready_profiled_file(admin, factory, client, 
     assert (await admin(PUBLISH, {"v": version}))["publishDatasetVersion"]["errors"] == []
     # a published version takes no more uploads
     late = (await admin(START, {"v": version, "name": "late.csv", "size": 3}))["startUpload"]
-    assert codes(late) == {("versionId", "VERSION_PUBLISHED")}
+    assert codes(late) == {("datasetVersionId", "VERSION_PUBLISHED")}  # the argument sent
 
 
 async def test_checksum_mismatch_fails_with_a_code(admin, factory, client, jobs):

@@ -1,0 +1,94 @@
+"""The public base URL of each request, and the proxy headers that shape it.
+
+Only a trusted proxy (`Settings.trusted_proxies`) is believed: its X-Forwarded-For and
+X-Forwarded-Proto set the caller's address and scheme (uvicorn's ProxyHeadersMiddleware),
+its X-Forwarded-Host and X-Forwarded-Prefix the host and path the client used. The base URL
+is `Settings.public_base_url` when set, else what the request shows; every URL the server
+hands out (uploads, downloads, exports) is absolute under it."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+STATE_KEY = "public_base_url"
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$"
+)
+_PREFIX = re.compile(r"^(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def base_url(scope: Scope) -> str:
+    """The request's public base URL (set by ForwardedHeaders; "" when not behind it)."""
+    return str(scope.get("state", {}).get(STATE_KEY, ""))
+
+
+class ForwardedHeaders:
+    def __init__(
+        self, app: ASGIApp, *, trusted_proxies: list[str], public_base_url: str | None
+    ) -> None:
+        self.proxied = ProxyHeadersMiddleware(app, trusted_hosts=trusted_proxies)  # type: ignore[arg-type]
+        self.any = "*" in trusted_proxies
+        self.networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies if p != "*"]
+        self.public_base_url = public_base_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope.setdefault("state", {})[STATE_KEY] = self.public_base_url or self._seen(scope)
+        await self.proxied(scope, receive, send)  # type: ignore[arg-type]
+
+    def trusted(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        if not client:
+            return False
+        if self.any:
+            return True
+        try:
+            address = ipaddress.ip_address(client[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def _seen(self, scope: Scope) -> str:
+        headers = _headers(scope)
+        scheme = str(scope.get("scheme") or "http")
+        scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+        hosts = [headers.get("host", "")]
+        prefix = ""
+        if self.trusted(scope):
+            proto = _first(headers.get("x-forwarded-proto", "")).lower()
+            scheme = proto if proto in ("http", "https") else scheme
+            hosts.insert(0, _first(headers.get("x-forwarded-host", "")))
+            forwarded = _first(headers.get("x-forwarded-prefix", ""))
+            prefix = forwarded.rstrip("/") if _PREFIX.match(forwarded) else ""
+        host = next((h for h in hosts if _HOST.match(h)), None) or _server(scope, scheme)
+        if host is None:
+            return ""
+        return f"{scheme}://{host}{prefix}{scope.get('root_path', '').rstrip('/')}"
+
+
+def _server(scope: Scope, scheme: str) -> str | None:
+    """host[:port] of the socket the request came in on (no usable Host header)."""
+    server = scope.get("server")
+    if not server:
+        return None
+    name = f"[{server[0]}]" if ":" in server[0] else server[0]
+    default = server[1] in (None, _DEFAULT_PORTS.get(scheme))
+    return str(name if default else f"{name}:{server[1]}")
+
+
+def _headers(scope: Scope) -> dict[str, Any]:
+    seen: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        seen.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return seen
+
+
+def _first(value: str) -> str:
+    """The first hop's value of a comma-separated forwarded header (the client's side)."""
+    return value.split(",", 1)[0].strip()
