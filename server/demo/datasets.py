@@ -9,9 +9,10 @@ provenance copies are written. This module only calls domain services and asks f
 jobs by name (`run_job`): the caller runs them (workers/demo.py, with the worker's own job
 functions), so the layering stays as it is.
 
-Idempotent: a dataset whose project already has one of the same title is left alone, so
-seeding again adds only what is missing. Each dataset commits on its own; a failure
-(the pipeline refusing a file) raises DemoDatasetFailed and leaves the datasets before it.
+Idempotent: a dataset published by an earlier seeding (same project, title and file) is
+left alone, so seeding again adds only what is missing; one cut off after its upload was
+committed is taken up where it stopped (processed if it is not READY yet, then published).
+A file that does not come out READY raises DemoDatasetFailed; the datasets before it stay.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from server.datasets import service
 from server.datasets.uploads import complete_upload, declare_upload
 from server.demo.loader import INSTITUTION_BY_KEY, read
 from server.models import Dataset, DatasetVersion, Institution, Project, Upload
-from server.models.enums import AccessLevel, AccountRole, UploadState
+from server.models.enums import AccessLevel, AccountRole, UploadState, VersionState
 from server.storage import ObjectStore
 
 CURATOR = "demo-curator"  # the account the demo's datasets are created and published by
@@ -97,11 +98,28 @@ async def _place(session: AsyncSession, spec: DatasetSpec) -> tuple[int, int] | 
     return project_id, institution_id
 
 
-async def _exists(session: AsyncSession, project_id: int, title: str) -> bool:
-    found = await session.scalar(
-        select(Dataset.id).where(Dataset.project_id == project_id, Dataset.title == title)
-    )
-    return found is not None
+async def _earlier(
+    session: AsyncSession, project_id: int, spec: DatasetSpec
+) -> tuple[int, int, bool] | None:
+    """(version, upload, published) of this dataset if an earlier seeding made it: whole,
+    or cut off between its upload's commit and the publication (then it is taken up)."""
+    row = (
+        await session.execute(
+            select(DatasetVersion.id, Upload.id, DatasetVersion.state)
+            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+            .join(Upload, Upload.version_id == DatasetVersion.id)
+            .where(
+                Dataset.project_id == project_id,
+                Dataset.title == spec.title,
+                Upload.filename == spec.file,
+            )
+            .order_by(DatasetVersion.number.desc(), Upload.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2] == VersionState.PUBLISHED
 
 
 async def _chunks(raw: bytes) -> AsyncIterator[bytes]:
@@ -172,16 +190,24 @@ async def seed_datasets(
             place = await _place(session, spec)
             if place is None:
                 raise DemoDatasetFailed(f"load the demo graph first: {spec.project} is missing")
-            if await _exists(session, place[0], spec.title):
-                present += 1
-                continue
-        version_id, upload_id = await _upload(sessions, store, spec, raw, place)
-        await run_job(PROCESS_UPLOAD, upload_id)
+            earlier = await _earlier(session, place[0], spec)
+        if earlier is not None and earlier[2]:
+            present += 1
+            continue
+        if earlier is None:
+            version_id, upload_id = await _upload(sessions, store, spec, raw, place)
+        else:
+            version_id, upload_id, _ = earlier
+        await run_job(PROCESS_UPLOAD, upload_id)  # a READY upload's job returns "skipped"
         async with sessions() as session:
             upload = await session.get(Upload, upload_id)
             if upload is None or upload.state != UploadState.READY:
-                why = f"{upload.error_code}: {upload.error_message}" if upload else "gone"
-                raise DemoDatasetFailed(f"{spec.file} was not processed ({why})")
+                why = (
+                    f"{upload.state}, {upload.error_code}: {upload.error_message}"
+                    if upload
+                    else "gone"
+                )
+                raise DemoDatasetFailed(f"{spec.file} was not processed ({why}); try again")
         await _publish(sessions, version_id)
         await run_job(WRITE_PROVENANCE, version_id)
         added += 1

@@ -18,7 +18,8 @@ from server.core.config import Settings
 from server.core.validation import normalize_licence
 from server.demo.datasets import DATASETS, DemoDatasetFailed, seed_datasets
 from server.demo.loader import INSTITUTION_BY_KEY, PROJECTS
-from server.models import Dataset, DatasetFile, Upload
+from server.models import Dataset, DatasetFile, DatasetVersion, Upload
+from server.models.enums import VersionState
 from server.storage import store_from_settings
 from tests.conftest import GraphQLClient
 from workers.demo import seed_demo_datasets
@@ -179,6 +180,29 @@ async def test_seeding_again_adds_nothing(sessions, settings: Settings) -> None:
         for model in (Dataset, DatasetFile, Upload):
             count = await session.scalar(select(func.count()).select_from(model))
             assert count == len(DATASETS), model
+
+
+async def test_a_seeding_cut_off_before_publication_is_taken_up(
+    sessions, settings: Settings
+) -> None:
+    spec = DATASETS[0]
+    async with sessions() as session:
+        version = await session.scalar(
+            select(DatasetVersion)
+            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+            .where(Dataset.title == spec.title)
+        )
+        assert version is not None and version.state == VersionState.PUBLISHED
+        version.state, version.published_at = VersionState.DRAFT, None  # as if cut off
+        await session.commit()
+    again = await seed_demo_datasets(settings, sessions, store_from_settings(settings))
+    assert again == {"datasets": 1, "datasets_present": len(DATASETS) - 1}
+    async with sessions() as session:
+        state = await session.scalar(
+            select(DatasetVersion.state).where(DatasetVersion.id == version.id)
+        )
+        assert state == VersionState.PUBLISHED
+        assert await session.scalar(select(func.count()).select_from(Dataset)) == len(DATASETS)
 
 
 async def test_without_the_demo_graph_it_says_so(tmp_path: Path) -> None:
