@@ -24,6 +24,7 @@ from schema.payloads import payload
 from schema.scalars import Long
 from server import models
 from server.access.auth import Principal
+from server.core.errors import DomainError, ErrorCode
 from server.core.events import upload_channel
 from server.core.jobs import PROCESS_UPLOAD
 from server.datasets import uploads as service
@@ -67,6 +68,12 @@ async def _upload_payload(
         return UploadPayload(upload=Upload.from_row(row))
 
     return await payload(info, op, UploadPayload, done, scope="upload")
+
+
+NOT_A_FILE = (
+    "file must be a file part of the request (the GraphQL multipart request spec: "
+    "operations, map and the file), not a value in the document or the variables"
+)
 
 
 @strawberry.type
@@ -155,6 +162,9 @@ class UploadMutations:
                 yield block
 
         async def op(session: AsyncSession, principal: Principal) -> models.Upload:
+            if not isinstance(file, StarletteUploadFile):  # a value in the document or
+                # the variables where the file part should be: there is no file to read
+                raise DomainError.one(ErrorCode.REQUIRED, NOT_A_FILE, "file")
             version_id = decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId")
             with fields_named(versionId="datasetVersionId"):
                 upload = await service.upload_through_api(

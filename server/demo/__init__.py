@@ -34,7 +34,10 @@ graph, and leaving them out keeps a large benchmark load fast.
 
 The package: `data/` holds the catalogue as JSON (institutions, names, projects, fields,
 texts, topics), `loader` reads it into specs, `planner` drafts projects and people,
-`cooperation` their records, `generate` makes the plans, `seed` writes them.
+`cooperation` their records, `generate` makes the plans, `seed` writes them. `datasets`
+loads the demo's datasets after the graph: real, openly licensed files (`data/datasets/`,
+their origins and licences in SOURCES.md there) uploaded and processed as a user's are;
+`satreps seed --demo` runs both, tests opt into the datasets (workers/demo.py).
 """
 
 from server.demo.drafts import CooperationDraft, ProjectDraft

@@ -142,20 +142,43 @@ def worker() -> None:
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo research graph")] = False,
 ) -> None:
-    """Load data. `--demo` loads a realistic graph of SATREPS projects."""
+    """Load data. `--demo` loads a realistic graph of SATREPS projects and their datasets
+    (real, openly licensed files, processed as uploads are)."""
     if not demo:
         raise typer.BadParameter("say what to seed: --demo")
     from server.demo import DemoDataExists, seed_demo
+    from server.demo.datasets import DemoDatasetFailed
     from server.migrations import upgrade
 
     settings = get_settings()
     upgrade(settings.database_url)
     try:
         counts = _run_in_session(settings, seed_demo)
-    except DemoDataExists as error:
+    except DemoDataExists:
+        counts = {}  # the graph is there: add the datasets it may lack
+    try:
+        datasets = asyncio.run(_seed_datasets(settings))
+    except DemoDatasetFailed as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
+    if not counts and not datasets["datasets"]:
+        typer.echo("error: the demo graph and its datasets are already loaded", err=True)
+        raise typer.Exit(1)
+    counts = {**counts, "datasets": datasets["datasets"]}
     typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+async def _seed_datasets(settings: Settings) -> dict[str, int]:
+    from server.storage import store_from_settings
+    from workers.demo import seed_demo_datasets
+
+    engine = engine_from_settings(settings)
+    store = store_from_settings(settings)
+    try:
+        return await seed_demo_datasets(settings, session_factory(engine), store)
+    finally:
+        store.close()
+        await engine.dispose()
 
 
 def _version_pk(raw: str) -> int:

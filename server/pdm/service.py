@@ -18,7 +18,7 @@ as its evidence; that link belongs to the datasets module.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -50,7 +50,7 @@ TOP_LEVELS = (PdmLevel.OVERALL_GOAL, PdmLevel.PROJECT_PURPOSE, PdmLevel.OUTPUT)
 UNIT_MAX = 50  # indicators.unit and indicator_measurements.unit are String(50)
 DESCRIPTION_MAX = 5000
 # Numeric(20, 6): at most 14 digits before the decimal point, 6 after.
-NUMBER_LIMIT = Decimal(10) ** 14
+NUMBER_DIGITS = 14  # |value| < 10^14
 NUMBER_PLACES = 6
 
 
@@ -82,20 +82,17 @@ def on_track(
 
 
 def check_number(errors: Collector, field: str, value: Decimal | None) -> Decimal | None:
-    """A finite decimal that fits Numeric(20, 6), or INVALID_NUMBER."""
+    """A finite decimal that fits Numeric(20, 6), or INVALID_NUMBER. Read from the digits
+    and the exponent alone: arithmetic on an exponent past the decimal context's range
+    (1E+999999999999999999) raises Overflow or rounds a tiny value away."""
     if value is None:
         return None
-    try:
-        ok = value.is_finite() and abs(value) < NUMBER_LIMIT
-        exponent = value.normalize().as_tuple().exponent if ok else 0
-    except InvalidOperation:
-        ok, exponent = False, 0
-    if not ok:
+    if not value.is_finite() or (not value.is_zero() and value.adjusted() >= NUMBER_DIGITS):
         errors.add(
             PdmErrorCode.INVALID_NUMBER, f"{field} must be a finite number below 10^14", field
         )
         return None
-    if isinstance(exponent, int) and exponent < -NUMBER_PLACES:
+    if _places(value) > NUMBER_PLACES:
         errors.add(
             PdmErrorCode.INVALID_NUMBER,
             f"{field} has more than {NUMBER_PLACES} decimal places",
@@ -103,6 +100,16 @@ def check_number(errors: Collector, field: str, value: Decimal | None) -> Decima
         )
         return None
     return value
+
+
+def _places(value: Decimal) -> int:
+    """Decimal places that are not trailing zeros: 1.500 has 1, 1E-7 has 7, 100 has 0."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    kept = "".join(map(str, digits)).rstrip("0")
+    if not kept:
+        return 0  # zero
+    return max(0, -(exponent + len(digits) - len(kept)))
 
 
 def _check_position(errors: Collector, position: int | None) -> None:

@@ -19,6 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 from server.demo import PROJECTS as DEMO_PROJECTS  # noqa: E402
+from server.demo.datasets import DATASETS  # noqa: E402
 from tests.browser.conftest import LiveServer  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -248,7 +249,8 @@ def test_search_shows_ranked_hits_with_highlights(
 ) -> None:
     api = live_server.gql(
         """{ search(query: "coral", first: 20) { totalCount
-             edges { type highlight node { ... on Project { id acronym } } } } }""",
+             edges { type highlight node {
+               ... on Project { id acronym } ... on Dataset { id } } } } }""",
         role="program_manager",
     )["search"]
     open_dashboard(chromium, live_server, "program_manager")
@@ -345,6 +347,8 @@ def test_an_upload_moves_live_in_the_pipeline_panel(
         lambda d: attrs(d, row, "data-state") == [("AWAITING_UPLOAD",)]
     )
     assert "following 1 live" in chromium.find_element(By.ID, "live").text
+    before = dict(attrs(chromium, "#upload-counts li", "data-state", "data-count"))
+    assert before.get("READY") == str(len(DATASETS))  # the demo's datasets (seed --demo)
 
     # the bytes and completeUpload come from outside the page: it learns by subscription
     put_url = httpx.URL(live_server.url).join(started["instructions"]["putUrl"])
@@ -355,7 +359,7 @@ def test_an_upload_moves_live_in_the_pipeline_panel(
     WebDriverWait(chromium, WAIT).until(lambda d: attrs(d, row, "data-state") == [("READY",)])
     assert chromium.find_element(By.ID, "live").text == ""
     counts = dict(attrs(chromium, "#upload-counts li", "data-state", "data-count"))
-    assert counts.get("READY") == "1"
+    assert counts.get("READY") == str(len(DATASETS) + 1)
     no_console_errors(chromium)
     artefact(chromium, "dashboard-upload-ready")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from server.models.enums import AccountRole, MemberRole, ProjectPhase
 from tests.factories import gid
 
@@ -548,3 +550,19 @@ async def test_statement_count_does_not_grow_with_items(manager, factory, statem
     assert large == small, (small, large)
     print(f"statements per request: {small} ({small_items} and {large_items} items)")
     assert small < 40
+
+
+@pytest.mark.parametrize(
+    "value", ["1E+999999999999999999", "-1E-999999999999999999", "1E-1000000", "9E+999999"]
+)
+async def test_a_decimal_beyond_any_exponent_is_an_invalid_number(manager, factory, value):
+    """Found by the schemathesis run with wider Decimal values: an exponent past the decimal
+    context's range raised Overflow in the check (masked as "Unexpected error.") or let
+    a value no column holds through."""
+    project = await factory.project(start=dt.date(2022, 4, 1), end=dt.date(2099, 3, 31))
+    goal = (await add_element(manager, project.id, "OVERALL_GOAL", "Goal"))["element"]["id"]
+    assert codes(await add_indicator(manager, goal, target=value)) == {("target", "INVALID_NUMBER")}
+    iid = (await add_indicator(manager, goal, unit="ha"))["indicator"]["id"]
+    assert codes(await record(manager, iid, "2024-01-01", value, unit="ha")) == {
+        ("value", "INVALID_NUMBER")
+    }

@@ -1,16 +1,32 @@
 """schemathesis in its GraphQL mode against the ASGI app: every query and mutation field,
-a bounded number of generated documents each, as anonymous and as a researcher's token.
+a bounded number of generated documents each, anonymously, as a researcher's token and as
+an admin's token (whose writes pass the permission checks, so generated values reach the
+services and the database).
 
 What must hold for every answer (`check_answer`):
 
 - no 5xx: an HTTP status under 500;
 - a GraphQL answer: a JSON object with `data` and/or a non-empty `errors` list;
-- no unmasked error text: each error either is masked (message exactly "Unexpected error."),
-  or carries `extensions.code` from the codes the API documents (`KNOWN_CODES`); and no
-  message, masked or not, holds a Python traceback, an exception class name or SQL.
+- no masked error: "Unexpected error." means an exception nobody handled, a failure here;
+- no unmasked error text: each error carries `extensions.code` from the codes the API
+  documents (`KNOWN_CODES`) or a domain code, and no message holds a Python traceback, an
+  exception class name or SQL.
+
+And for the run as a whole (`test_the_run_reached_the_resolvers`, after it, when the whole
+run was selected; `-s` prints its figures): no answer was a 429; at least half the answers
+of each principal, and 90% of those to documents that passed validation (schemathesis also
+sends invalid ones), came from a resolver (data, or a resolver's coded error) rather than a
+gate in front of it (authentication, permission, scope, limits); multipart uploads and
+recordMeasurement's decimals reached theirs.
+
+`Upload` values go as the GraphQL multipart request spec sends them: the generator puts a
+marker where a file goes, and the test sends that document as `operations` with a variable
+per marker, `map`, and a real file part (`as_multipart`); a few stay inline text, which
+the resolver must refuse with a code. `Decimal` values are decimal strings of any exponent
+(and some text).
 
 The app is the real one (`server.http.app.create_app`) on its own migrated SQLite database with
-the demo graph, served in schemathesis's ASGI event loop. Rate limits are raised far above
+the demo graph and its datasets (plus a draft of the first, DatasetVersion:6), served in schemathesis's ASGI event loop. Rate limits are raised far above
 what the run spends (the limiter still runs and charges each request) and the cost limit is
 raised so that generated `first:` values reach the resolvers instead of stopping at the
 cost check; both limits have their own just-under/just-over tests (test_protection.py).
@@ -23,29 +39,37 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
+import json
 import os
 import re
 import threading
+from collections import Counter, defaultdict
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import graphql
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 from sqlalchemy import select
+from urllib3 import encode_multipart_formdata
 
-from server.access.auth import ensure_account, issue_token
+from server.access.auth import ensure_account, issue_token, principal_of
 from server.core.config import Settings
 from server.core.db import make_engine, session_factory
+from server.datasets.service import start_draft
 from server.demo import seed_demo
 from server.http.app import create_app
 from server.migrations import upgrade
-from server.models import ProjectMember
+from server.models import Dataset, ProjectMember
 from server.models.enums import AccountRole
+from server.storage import store_from_settings
 from tests.conftest import GraphQLClient
+from workers.demo import seed_demo_datasets
 
 SDL = Path(__file__).resolve().parents[2] / "schema" / "schema.graphql"
 MAX_EXAMPLES = int(os.environ.get("SATREPS_FUZZ_EXAMPLES", "8"))  # more: a longer hunt
@@ -72,6 +96,8 @@ KNOWN_CODES = frozenset(
 # Resolvers' public errors carry a DomainError's code: upper snake case, checked by shape.
 DOMAIN_CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
 MASKED = "Unexpected error."
+REACHED_SHARE = 0.5  # of each principal's answers, at the least, came from a resolver
+VALID_REACHED_SHARE = 0.9  # of those to documents that passed validation
 LEAK = re.compile(
     r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"
     r"|\b\w+(Error|Exception)\b\(|sqlalchemy|asyncpg|aiosqlite|sqlite3"
@@ -109,10 +135,14 @@ schemathesis.graphql.scalar(
         st.text(max_size=12),
     ).map(nodes.String),
 )
+# decimals as clients send them (strings), with any exponent: 1E+999999999999999999 once
+# raised Overflow in the check (test_pdm.py pins it), and some text
 schemathesis.graphql.scalar(
     "Decimal",
     st.one_of(
         st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
+        st.decimals().map(str),
+        st.builds("{}E{}".format, st.integers(-(10**6), 10**6), st.integers(-(10**20), 10**20)),
         st.text(max_size=8),
     ).map(nodes.String),
 )
@@ -124,8 +154,29 @@ schemathesis.graphql.scalar(
         st.booleans().map(nodes.Boolean),
     ),
 )
-# a file goes as a multipart part (tests/schema/test_upload_multipart.py); inline, only text
-schemathesis.graphql.scalar("Upload", st.text(max_size=8).map(nodes.String))
+# A file goes as a part of a multipart request (tests/schema/test_upload_multipart.py): the
+# generated document holds a marker naming one of FILES, `as_multipart` turns it into a
+# variable mapped to that file. Some values stay inline text (no file: a coded refusal).
+UPLOAD_MARK = "satreps-fuzz-upload:"
+FILES: tuple[tuple[str, bytes, str], ...] = (
+    ("levels.csv", b"site,level\nA,1.5\nB,2.25\n", "text/csv"),
+    ("empty.csv", b"", "text/csv"),
+    ("../../escape.csv", b"a,b\n1,2\n", "text/csv"),
+    (
+        "\u30c7\u30fc\u30bf.json",
+        '[{"\u540d": "\u4eac\u90fd", "n": 1}]'.encode(),
+        "application/json",
+    ),
+    ("blob.bin", bytes(range(256)) * 4, "application/octet-stream"),
+    ("ragged.tsv", b"a\tb\n1\n2\t3\t4\n\xff\xfe\n", ""),
+)
+schemathesis.graphql.scalar(
+    "Upload",
+    st.one_of(
+        st.sampled_from(range(len(FILES))).map(lambda i: nodes.String(f"{UPLOAD_MARK}{i}")),
+        st.text(max_size=8).map(nodes.String),
+    ),
+)
 
 schema = schemathesis.graphql.from_path(SDL)
 schema.config.update(base_url="http://testserver/graphql")  # where create_app serves it
@@ -144,7 +195,7 @@ def _run[T](coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return result[0]
 
 
-async def _seed(url: str) -> dict[str, str]:
+async def _seed(url: str, settings: Settings) -> dict[str, str]:
     engine = make_engine(url)
     try:
         async with session_factory(engine)() as session:
@@ -156,13 +207,23 @@ async def _seed(url: str) -> dict[str, str]:
             researcher = await ensure_account(
                 session, "fuzz-researcher", AccountRole.RESEARCHER, researcher_id=member
             )
+            admin = await ensure_account(session, "fuzz-admin", AccountRole.ADMIN)
             import datetime as dt
 
             _, token = await issue_token(session, researcher, ttl=dt.timedelta(hours=1))
+            _, admin_token = await issue_token(session, admin, ttl=dt.timedelta(hours=1))
+            await session.commit()
+        # the demo's datasets, and a draft of the first (DatasetVersion:6) that uploads can
+        # reach: generated ids of datasets, versions, files and uploads name real rows
+        await seed_demo_datasets(settings, session_factory(engine), store_from_settings(settings))
+        async with session_factory(engine)() as session:
+            first = await session.scalar(select(Dataset.id).order_by(Dataset.id).limit(1))
+            assert first is not None
+            await start_draft(session, principal_of(admin, frozenset({"admin"})), first)
             await session.commit()
     finally:
         await engine.dispose()
-    return {"anonymous": "", "researcher": token}
+    return {"anonymous": "", "researcher": token, "admin": admin_token}
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +232,6 @@ def fuzz_database(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, d
     root = tmp_path_factory.mktemp("schemathesis")
     url = f"sqlite+aiosqlite:///{root / 'fuzz.db'}"
     upgrade(url)
-    tokens = _run(lambda: _seed(url))
     app_settings = Settings(
         database_url=url,
         object_dir=root / "objects",
@@ -182,6 +242,7 @@ def fuzz_database(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, d
         # generated first: values reach the resolvers (the limit has its own tests)
         max_query_cost=2**40,
     )
+    tokens = _run(lambda: _seed(url, app_settings))
     return app_settings, tokens
 
 
@@ -192,7 +253,7 @@ def fuzz_app(fuzz_database: tuple[Settings, dict[str, str]]) -> Any:
     return create_app(fuzz_database[0])
 
 
-@pytest.fixture(params=["anonymous", "researcher"])
+@pytest.fixture(params=["anonymous", "researcher", "admin"])
 def principal(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -211,7 +272,9 @@ def unmasked_errors(body: object) -> list[str]:
         if LEAK.search(message):
             problems.append(f"internal text in {message!r}")
         elif message == MASKED:
-            continue
+            problems.append(
+                f"masked internal error (an unhandled exception) at {error.get('path')}"
+            )
         elif code is None:
             problems.append(f"error without extensions.code: {message!r}")
         elif code not in KNOWN_CODES and not DOMAIN_CODE.match(code):
@@ -241,7 +304,7 @@ def check_answer(status: int, body: object, query: str) -> None:
     ("body", "expected"),
     [
         ({"data": {"x": 1}}, []),
-        ({"data": None, "errors": [{"message": MASKED}]}, []),
+        ({"data": None, "errors": [{"message": MASKED}]}, ["masked internal error"]),
         ({"errors": [{"message": "bad", "extensions": {"code": "NOT_FOUND"}}]}, []),
         ({"errors": [{"message": "Syntax Error: x"}]}, ["error without extensions.code"]),
         ({"errors": [{"message": "x", "extensions": {"code": "weird code"}}]}, ["unknown code"]),
@@ -272,6 +335,100 @@ def test_the_check_tells_masked_from_leaked(body: object, expected: list[str]) -
 # ---- the run ----------------------------------------------------------------------------
 
 
+def as_multipart(query: str) -> tuple[bytes, str] | None:
+    """The document as a GraphQL multipart request (body, content type), each Upload marker
+    a variable mapped to its file part; None when it holds no marker."""
+    marks: list[tuple[str, int]] = []
+
+    class Swap(graphql.Visitor):
+        def enter_string_value(self, node: graphql.StringValueNode, *_: Any) -> Any:
+            if not node.value.startswith(UPLOAD_MARK):
+                return None
+            name = f"upload{len(marks)}"
+            marks.append((name, int(node.value.removeprefix(UPLOAD_MARK))))
+            return graphql.VariableNode(name=graphql.NameNode(value=name))
+
+    document = graphql.visit(graphql.parse(query), Swap())
+    if not marks:
+        return None
+    operation = document.definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    upload = graphql.NonNullTypeNode(
+        type=graphql.NamedTypeNode(name=graphql.NameNode(value="Upload"))
+    )
+    variables = (
+        *(operation.variable_definitions or ()),
+        *(
+            graphql.VariableDefinitionNode(
+                variable=graphql.VariableNode(name=graphql.NameNode(value=name)),
+                type=upload,
+                directives=(),
+            )
+            for name, _ in marks
+        ),
+    )
+    operation = dataclasses.replace(operation, variable_definitions=variables)
+    document = dataclasses.replace(document, definitions=(operation, *document.definitions[1:]))
+    operations = {
+        "query": graphql.print_ast(document),
+        "variables": dict.fromkeys(n for n, _ in marks),
+    }
+    parts: list[tuple[str, Any]] = [
+        ("operations", json.dumps(operations)),
+        ("map", json.dumps({str(i): [f"variables.{n}"] for i, (n, _) in enumerate(marks)})),
+        *((str(i), FILES[k]) for i, (_, k) in enumerate(marks)),
+    ]
+    return encode_multipart_formdata(parts)
+
+
+# what each principal's answers were: HTTP statuses, and whether a resolver answered
+RUN: dict[str, Counter[str]] = defaultdict(Counter)
+GATES = frozenset(
+    {"UNAUTHENTICATED", "FORBIDDEN", "INSUFFICIENT_SCOPE", "RATE_LIMITED", "QUERY_TOO_COSTLY"}
+)
+
+
+def reached_resolver(body: object) -> bool:
+    """A resolver answered: some root field has data, or an error at a field carries a code
+    other than a gate's (authentication, permission, scope, rate or cost limits)."""
+    if not isinstance(body, dict):
+        return False
+    data = body.get("data")
+    if isinstance(data, dict) and (
+        not body.get("errors") or any(value is not None for value in data.values())
+    ):
+        return True  # a resolver's answer, null included (node of an unseen id)
+    return any(
+        error.get("path") and (error.get("extensions") or {}).get("code") not in GATES
+        for error in body.get("errors") or []
+    )
+
+
+def _operations() -> frozenset[str]:
+    built = graphql.build_schema(SDL.read_text())
+    roots = [built.query_type, built.mutation_type]
+    return frozenset(f"{root.name}.{field}" for root in roots if root for field in root.fields)
+
+
+OPERATIONS = _operations()  # what a whole run fuzzes, per principal
+SEEN: dict[str, set[str]] = defaultdict(set)
+
+
+def tally(principal: str, operation: str, status: int, body: object, multipart: bool) -> None:
+    SEEN[principal].add(operation)
+    counts = RUN[principal]
+    counts[f"HTTP {status}"] += 1
+    reached = reached_resolver(body)
+    counts["reached" if reached else "stopped"] += 1
+    if not reached:
+        errors = (body.get("errors") if isinstance(body, dict) else None) or [{}]
+        counts[f"stopped by {(errors[0].get('extensions') or {}).get('code')}"] += 1
+    if multipart:
+        counts["multipart"] += 1
+        counts["multipart reached"] += reached
+    counts[f"{operation} reached"] += reached
+
+
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
@@ -285,12 +442,50 @@ def test_graphql_operations(
 ) -> None:
     token = fuzz_database[1][principal]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = case.call(app=fuzz_app, headers=headers)
+    query = case.body if isinstance(case.body, str) else str(case.body["query"])
+    multipart = as_multipart(query)
+    if multipart is None:
+        response = case.call(app=fuzz_app, headers=headers)
+    else:
+        body, content_type = multipart
+        headers |= {"Content-Type": content_type, "Apollo-Require-Preflight": "true"}
+        response = case.call(app=fuzz_app, headers=headers, data=body)
     try:
-        body = response.json()
+        answer = response.json()
     except ValueError:
-        body = response.text
-    check_answer(response.status_code, body, str(case.body))
+        answer = response.text
+    tally(principal, case.operation.label, response.status_code, answer, multipart is not None)
+    check_answer(response.status_code, answer, query)
+
+
+def test_the_run_reached_the_resolvers() -> None:
+    """After the run (the test above, defined first, runs first): no 429s, most answers from
+    resolvers, and files and decimals reached theirs."""
+    if set(SEEN) != {"anonymous", "researcher", "admin"} or any(
+        seen != OPERATIONS for seen in SEEN.values()
+    ):
+        pytest.skip("only a part of the run was selected (-k): its figures say little")
+    for principal, counts in RUN.items():
+        shown = {
+            k: v for k, v in sorted(counts.items()) if not k.startswith(("Query.", "Mutation."))
+        }
+        focus = {
+            k: counts[k]
+            for k in ("Mutation.uploadFile reached", "Mutation.recordMeasurement reached")
+        }
+        print(f"\nschemathesis run, {principal}: {shown} {focus}")
+    for principal, counts in RUN.items():
+        answers = counts["reached"] + counts["stopped"]
+        assert counts["HTTP 429"] == 0, (principal, counts)
+        assert counts["reached"] >= answers * REACHED_SHARE, (principal, counts)
+        # the rest are mostly schemathesis's invalid documents, refused by validation: of
+        # the valid ones, nearly all reach a resolver
+        valid = answers - counts["stopped by GRAPHQL_VALIDATION_FAILED"]
+        assert counts["reached"] >= valid * VALID_REACHED_SHARE, (principal, counts)
+    for principal in ("researcher", "admin"):
+        counts = RUN[principal]
+        assert counts["multipart reached"] > 0, (principal, counts)
+        assert counts["Mutation.recordMeasurement reached"] > 0, (principal, counts)
 
 
 # ---- what the run found, pinned --------------------------------------------------------

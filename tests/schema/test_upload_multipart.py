@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from urllib3 import encode_multipart_formdata
+
 from tests.schema.test_uploads import CSV, UPLOAD, VERSION, draft_version
 
 UPLOAD_FILE = """mutation($v: ID!, $file: Upload!, $sha: String) {
@@ -62,3 +64,31 @@ async def test_multipart_size_cap_and_bad_names(admin, factory, client, settings
     assert errors[0]["code"] == "INVALID_FILENAME"
     empty = await client.post("/graphql", headers=headers, **form(version, b"", name="empty.csv"))
     assert empty.json()["data"]["uploadFile"]["errors"][0]["code"] == "EMPTY_FILE"
+
+
+INLINE = """mutation($v: ID!) {
+  uploadFile(datasetVersionId: $v, file: "levels.csv") {
+    upload { id } errors { field code message } } }"""
+
+
+async def test_a_value_where_the_file_goes_is_refused_with_a_code(admin, factory, client):
+    """Found by the schemathesis run: `file: ""` inline (no multipart part) reached the
+    resolver as a str and failed there, masked as "Unexpected error."."""
+    version = await draft_version(admin, factory)
+    payload = (await admin(INLINE, {"v": version}))["uploadFile"]
+    assert payload["upload"] is None
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [("file", "REQUIRED")]
+    assert "multipart" in payload["errors"][0]["message"]
+    operations = {"query": UPLOAD_FILE, "variables": {"v": version, "file": "text", "sha": None}}
+    body, content_type = encode_multipart_formdata(
+        [("operations", json.dumps(operations)), ("map", "{}")]
+    )
+    headers = {
+        "Authorization": f"Bearer {admin.token}",
+        "Apollo-Require-Preflight": "true",
+        "Content-Type": content_type,
+    }
+    as_variable = await client.post("/graphql", headers=headers, content=body)
+    assert as_variable.status_code == 200, as_variable.text
+    errors = as_variable.json()["data"]["uploadFile"]["errors"]
+    assert [(e["field"], e["code"]) for e in errors] == [("file", "REQUIRED")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sqlite3
@@ -16,6 +17,8 @@ from schema import sdl
 from server.access.auth import authenticate
 from server.core.config import Settings
 from server.core.db import make_engine, session_factory
+from server.demo import seed_demo
+from server.demo.datasets import DATASETS
 from server.http.app import create_app
 from server.migrations import upgrade
 from server.models.enums import AccountRole
@@ -191,5 +194,24 @@ def test_seeding_the_demo_twice_is_refused_cleanly(tmp_path: Path) -> None:
     first = satreps(url, tmp_path, "seed", "--demo")
     assert first.returncode == 0, first.stderr
     assert "projects" in first.stdout
+    assert first.stdout.rstrip().endswith(f"{len(DATASETS)} datasets")
     second = satreps(url, tmp_path, "seed", "--demo")
     assert_clean_failure(second, "demo")
+
+
+def test_seeding_the_demo_adds_the_datasets_an_older_demo_lacks(tmp_path: Path) -> None:
+    """A database seeded before the demo had datasets gets them, and only them."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'seed.db'}"
+    upgrade(url)
+
+    async def graph_only() -> None:
+        engine = make_engine(url)
+        async with session_factory(engine)() as session:
+            await seed_demo(session)
+            await session.commit()
+        await engine.dispose()
+
+    asyncio.run(graph_only())
+    result = satreps(url, tmp_path, "seed", "--demo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{len(DATASETS)} datasets"

@@ -100,7 +100,7 @@ def test_data_files_ship_in_the_wheel() -> None:
     globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"
     ]["server"]
-    data = sorted((root / "server" / "demo" / "data").iterdir())
+    data = sorted(p for p in (root / "server" / "demo" / "data").rglob("*") if p.is_file())
     assert data
     for path in data:
         inside = path.relative_to(root / "server").as_posix()

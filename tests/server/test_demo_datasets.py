@@ -1,0 +1,224 @@
+"""The demo's datasets (issue 18 item 19): real, openly licensed files shipped with their
+sources, loaded after the demo graph through the pipeline the workers run, published, and
+read back through GraphQL as a user (and the dashboard) sees them."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import AsyncIterator
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+
+from server.core.config import Settings
+from server.core.validation import normalize_licence
+from server.demo.datasets import DATASETS, DemoDatasetFailed, seed_datasets
+from server.demo.loader import INSTITUTION_BY_KEY, PROJECTS
+from server.models import Dataset, DatasetFile, DatasetVersion, Upload
+from server.models.enums import VersionState
+from server.storage import store_from_settings
+from tests.conftest import GraphQLClient
+from workers.demo import seed_demo_datasets
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "server" / "demo" / "data" / "datasets"
+BY_FILE = {spec.file: spec for spec in DATASETS}
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url="sqlite+aiosqlite:///unused.db",
+        object_dir=tmp_path_factory.mktemp("demo-datasets") / "objects",
+        prov_copy_window_seconds=0.05,
+    )
+
+
+@pytest.fixture
+def settings(module_settings: Settings) -> Settings:
+    """The app of `gql` reads the objects the module's seeding wrote."""
+    return module_settings
+
+
+@pytest.fixture(scope="module")
+async def demo_datasets(
+    demo: dict[str, int], module_connection: AsyncConnection, module_settings: Settings
+) -> dict[str, int]:
+    sessions = async_sessionmaker(
+        bind=module_connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    store = store_from_settings(module_settings)
+    return await seed_demo_datasets(module_settings, sessions, store)
+
+
+@pytest.fixture
+async def connection(
+    module_connection: AsyncConnection, demo_datasets: dict[str, int]
+) -> AsyncIterator[AsyncConnection]:
+    savepoint = await module_connection.begin_nested()
+    yield module_connection
+    if savepoint.is_active:
+        await savepoint.rollback()
+
+
+# ---- the files, without a database -----------------------------------------------------
+
+
+def test_every_shipped_file_is_in_the_manifest_with_its_checksum_and_source() -> None:
+    shipped = {p.name for p in DATA.iterdir()} - {"manifest.json", "SOURCES.md"}
+    assert shipped == set(BY_FILE)
+    assert {"csv", "tsv", "json", "geojson", "parquet"} == {
+        name.rsplit(".", 1)[1] for name in shipped
+    }
+    sources = (DATA / "SOURCES.md").read_text()
+    for spec in DATASETS:
+        raw = (DATA / spec.file).read_bytes()
+        assert (len(raw), hashlib.sha256(raw).hexdigest()) == (spec.size, spec.sha256)
+        assert spec.data() == raw
+        assert f"`{spec.file}`" in sources
+        assert normalize_licence(spec.licence) == spec.licence
+        assert {"origin", "url", "shipped_in", "licence", "derivation"} <= set(spec.source)
+        assert spec.size < 64 * 1024  # small: the repository carries them
+
+
+def test_each_dataset_belongs_to_a_demo_project_its_owner_takes_part_in() -> None:
+    projects = {p.acronym: p for p in PROJECTS}
+    for spec in DATASETS:
+        project = projects[spec.project]
+        assert spec.owner in (*project.japanese, *project.partners)
+        assert spec.owner in INSTITUTION_BY_KEY
+
+
+def test_the_files_ship_in_the_package() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["server"]
+    for name in [*BY_FILE, "manifest.json", "SOURCES.md"]:
+        assert any(fnmatch(f"demo/data/datasets/{name}", p) for p in patterns), name
+
+
+# ---- loaded ----------------------------------------------------------------------------
+
+DATASETS_QUERY = """{ datasets(first: 50) { totalCount nodes {
+  title licence accessLevel keywords project { acronym } ownerInstitution { nameEn }
+  latestVersion { id number state note publishedAt
+    uploads { state filename sha256 detectedFormat errorCode }
+    files { id name size sha256 format mediaType profile preview artifacts { kind } } } } } }"""
+
+PROVENANCE = """query($v: ID!, $d: LineageDirection!) {
+  provenance(id: $v, direction: $d) { nodes { id type } } }"""
+DOWNLOAD = """query($f: ID!) { node(id: $f) { ... on DatasetFile { downloadUrl { url } } } }"""
+STATS = """{ themeStats { totals { datasets uploadsReady } } datasetStats { total } }"""
+
+
+async def test_the_seeded_datasets_are_published_and_processed(
+    gql: GraphQLClient, demo_datasets: dict[str, int]
+) -> None:
+    assert demo_datasets == {"datasets": len(DATASETS), "datasets_present": 0}
+    found = (await gql(DATASETS_QUERY))["datasets"]  # anonymous: they are public
+    assert found["totalCount"] == len(DATASETS)
+    for dataset in found["nodes"]:
+        version = dataset["latestVersion"]
+        (file,) = version["files"]
+        spec = BY_FILE[file["name"]]
+        assert dataset["title"] == spec.title and dataset["licence"] == spec.licence
+        assert dataset["accessLevel"] == "PUBLIC"
+        assert dataset["project"]["acronym"] == spec.project
+        assert dataset["ownerInstitution"]["nameEn"] == INSTITUTION_BY_KEY[spec.owner].name_en
+        assert (version["number"], version["state"]) == (1, "PUBLISHED")
+        assert version["note"] and version["publishedAt"]
+        assert version["uploads"] == [
+            {
+                "state": "READY",
+                "filename": spec.file,
+                "sha256": spec.sha256,
+                "detectedFormat": file["format"],
+                "errorCode": None,
+            }
+        ]
+        assert (file["size"], file["sha256"]) == (spec.size, spec.sha256)
+        assert file["format"] == spec.file.rsplit(".", 1)[1]
+        assert file["profile"]["rows"] > 0 and file["profile"]["columns"]
+        assert file["preview"]
+        assert {a["kind"] for a in file["artifacts"]} == {"parquet", "preview", "profile"}
+
+
+async def test_each_version_has_its_provenance_and_its_bytes_are_the_shipped_file(
+    gql: GraphQLClient, client
+) -> None:
+    for dataset in (await gql(DATASETS_QUERY))["datasets"]["nodes"]:
+        version = dataset["latestVersion"]
+        up = (await gql(PROVENANCE, {"v": version["id"], "d": "UPSTREAM"}))["provenance"]
+        assert {"dataset_version", "raw_upload", "upload", "publish"} <= {
+            n["type"] for n in up["nodes"]
+        }
+        (raw,) = [n["id"] for n in up["nodes"] if n["type"] == "raw_upload"]
+        down = (await gql(PROVENANCE, {"v": raw, "d": "DOWNSTREAM"}))["provenance"]
+        assert {"ingest", "artifact"} <= {n["type"] for n in down["nodes"]}
+        file = version["files"][0]
+        url = (await gql(DOWNLOAD, {"f": file["id"]}))["node"]["downloadUrl"]["url"]
+        body = (await client.get(url)).content
+        assert hashlib.sha256(body).hexdigest() == BY_FILE[file["name"]].sha256
+
+
+async def test_the_dashboard_figures_count_them(gql: GraphQLClient) -> None:
+    data = await gql(STATS)
+    assert data["datasetStats"]["total"] == len(DATASETS)
+    assert data["themeStats"]["totals"] == {
+        "datasets": len(DATASETS),
+        "uploadsReady": len(DATASETS),
+    }
+
+
+async def test_seeding_again_adds_nothing(sessions, settings: Settings) -> None:
+    again = await seed_demo_datasets(settings, sessions, store_from_settings(settings))
+    assert again == {"datasets": 0, "datasets_present": len(DATASETS)}
+    async with sessions() as session:
+        for model in (Dataset, DatasetFile, Upload):
+            count = await session.scalar(select(func.count()).select_from(model))
+            assert count == len(DATASETS), model
+
+
+async def test_a_seeding_cut_off_before_publication_is_taken_up(
+    sessions, settings: Settings
+) -> None:
+    spec = DATASETS[0]
+    async with sessions() as session:
+        version = await session.scalar(
+            select(DatasetVersion)
+            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+            .where(Dataset.title == spec.title)
+        )
+        assert version is not None and version.state == VersionState.PUBLISHED
+        version.state, version.published_at = VersionState.DRAFT, None  # as if cut off
+        await session.commit()
+    again = await seed_demo_datasets(settings, sessions, store_from_settings(settings))
+    assert again == {"datasets": 1, "datasets_present": len(DATASETS) - 1}
+    async with sessions() as session:
+        state = await session.scalar(
+            select(DatasetVersion.state).where(DatasetVersion.id == version.id)
+        )
+        assert state == VersionState.PUBLISHED
+        assert await session.scalar(select(func.count()).select_from(Dataset)) == len(DATASETS)
+
+
+async def test_without_the_demo_graph_it_says_so(tmp_path: Path) -> None:
+    from server.core.db import make_engine, session_factory
+    from server.migrations import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    settings = Settings(database_url=url, object_dir=tmp_path / "objects")
+
+    async def never(*_: object) -> None:
+        raise AssertionError("no job runs without the graph")
+
+    try:
+        with pytest.raises(DemoDatasetFailed, match="load the demo graph first"):
+            await seed_datasets(session_factory(engine), store_from_settings(settings), never)
+    finally:
+        await engine.dispose()
