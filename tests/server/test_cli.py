@@ -341,3 +341,18 @@ def test_export_and_upload_take_the_same_forms(database_url: str, workdir: Path)
         result = satreps(database_url, workdir, *args)
         assert result.returncode == 1, result.stderr  # read, then the server is unreachable
         assert "cannot connect" in result.stderr
+
+
+def test_the_upload_example_reads_ids_as_the_cli_does(workdir: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "upload_file.py"
+    (workdir / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    base = [sys.executable, str(example), "data.csv", "--url", "http://127.0.0.1:9/graphql"]
+    wrong = subprocess.run(
+        [*base, "--dataset", global_id("Project", 1)], cwd=workdir, capture_output=True, text=True
+    )
+    assert wrong.returncode == 2
+    assert "is a Project id, not a Dataset or DatasetVersion id" in wrong.stderr
+    number = subprocess.run(
+        [*base, "--dataset", "3", "--token", "t"], cwd=workdir, capture_output=True, text=True
+    )
+    assert number.returncode == 1 and "cannot connect" in number.stderr  # read, then sent
