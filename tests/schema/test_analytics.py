@@ -560,53 +560,36 @@ async def test_public_cube_lags_figures_never_visibility(
     assert await totals() == (2, 3, 2)  # B is a proposal again: gone at once
 
 
-EQUIPMENT = """query($filter: StatsFilter) {
-  themeStats(filter: $filter) {
+EQUIPMENT = """query($filter: StatsFilter) { themeStats(filter: $filter) {
     totals { equipmentValues { currency amount } equipmentValue }
-    byCountry { countryCode figures { equipmentValues { currency amount } equipmentValue } }
-  }
+    byCountry { countryCode figures { equipmentValues { currency amount } equipmentValue } } }
   equipmentItems(first: 100) { nodes { value currency project { partnerCountries { code } } } }
 }"""
 
 
-def _per_currency(items: list[dict[str, Any]]) -> dict[str, Decimal]:
+def _sums(items: list[dict[str, Any]], value: str = "value") -> dict[str, Decimal]:
     sums: dict[str, Decimal] = defaultdict(Decimal)
     for item in items:
-        sums[item["currency"]] += Decimal(item["value"])
+        sums[item["currency"]] += Decimal(item[value])
     return dict(sums)
 
 
-async def test_equipment_value_per_currency_agrees_with_the_items(
-    gql: Any, world: World, make_token: Any
-):
+async def test_equipment_value_per_currency_agrees_with_the_items(gql, world, make_token):
     """issue 18 item 14: the cube (staff, unfiltered), the live figures (a filter) and the
     items as the compiled read path lists them agree, currency by currency."""
     staff = gql.as_(await make_token(AccountRole.PROGRAM_MANAGER))
     for flt in (None, {"years": [2022, 2023, 2024]}):
         data = await staff(EQUIPMENT, {"filter": flt})
-        items = data["equipmentItems"]["nodes"]
-        totals = data["themeStats"]["totals"]
-        listed = {v["currency"]: Decimal(v["amount"]) for v in totals["equipmentValues"]}
-        assert (
-            listed
-            == _per_currency(items)
-            == {
-                "JPY": Decimal("1200.50"),
-                "LAK": Decimal("2500000"),
-            }
-        )
-        assert totals["equipmentValue"] is None
-        for row in data["themeStats"]["byCountry"]:
-            country = row["countryCode"]
+        items, stats = data["equipmentItems"]["nodes"], data["themeStats"]
+        expected = {"JPY": Decimal("1200.50"), "LAK": Decimal("2500000")}
+        assert _sums(stats["totals"]["equipmentValues"], "amount") == _sums(items) == expected
+        assert stats["totals"]["equipmentValue"] is None
+        for row in stats["byCountry"]:
             mine = [
-                i for i in items if country in {c["code"] for c in i["project"]["partnerCountries"]}
+                i for i in items if {"code": row["countryCode"]} in i["project"]["partnerCountries"]
             ]
-            figures = row["figures"]
-            assert {
-                v["currency"]: Decimal(v["amount"]) for v in figures["equipmentValues"]
-            } == _per_currency(mine)
-    indonesia = await staff(EQUIPMENT, {"filter": {"countries": ["ID"]}})
-    one = indonesia["themeStats"]["totals"]
+            assert _sums(row["figures"]["equipmentValues"], "amount") == _sums(mine)
+    one = (await staff(EQUIPMENT, {"filter": {"countries": ["ID"]}}))["themeStats"]["totals"]
     assert one == {
         "equipmentValues": [{"currency": "JPY", "amount": "200.00"}],
         "equipmentValue": 200.0,
