@@ -47,7 +47,7 @@ CHILD = textwrap.dedent(
                 "settings": settings,
                 "sessions": session_factory(engine),
                 "store": store_from_settings(settings),
-                "events": bus_from_url(settings.redis_url),
+                "events": bus_from_url(settings.redis_url, settings.redis_prefix),
             }
             try:
                 out["rss_before_mib"] = rss_mib()

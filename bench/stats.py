@@ -52,7 +52,7 @@ PUBLIC = ["approved", "planning", "implementation", "completed", "follow_up", "e
 FIGURES = (
     "projects institutions japaneseInstitutions partnerInstitutions thirdCountryInstitutions "
     "researchers expertDispatches expertPersonMonths expertsByOrigin { countryCode dispatches "
-    "personMonths } trainingParticipants equipmentValue indicators indicatorsOnTrack "
+    "personMonths } trainingParticipants equipmentValues { currency amount } indicators indicatorsOnTrack "
     "evaluations ratings { criterion rating count } datasets versions bytesStored uploadsReady "
     "uploadsFailed"
 )

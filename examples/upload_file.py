@@ -25,20 +25,30 @@ from pathlib import Path
 # run from a checkout without installing: the uploader lives in the server package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from server.core.global_ids import BadId, global_id, parse_id  # noqa: E402
 from server.http.upload_client import DEFAULT_URL, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, help="the file to upload")
-    parser.add_argument("--dataset", required=True, help="DatasetVersion or Dataset id")
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        help="Dataset id (its open draft is used) or DatasetVersion id: a global id,"
+        " Dataset:N / DatasetVersion:N, or a plain number (a Dataset's), as `satreps upload`",
+    )
     parser.add_argument("--url", default=DEFAULT_URL, help=f"GraphQL endpoint ({DEFAULT_URL})")
     parser.add_argument(
         "--token", default=os.environ.get("SATREPS_TOKEN"), help="API token ($SATREPS_TOKEN)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    sys.exit(run(args.file, args.dataset, args.url, args.token, progress=not args.no_progress))
+    try:
+        dataset = global_id(*parse_id(args.dataset, "Dataset", "DatasetVersion"))
+    except BadId as error:
+        parser.error(f"--dataset: {error}")
+    sys.exit(run(args.file, dataset, args.url, args.token, progress=not args.no_progress))
 
 
 if __name__ == "__main__":

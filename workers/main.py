@@ -17,7 +17,7 @@ from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.typing import WorkerCoroutine
 
-from server.core.config import Settings, get_settings
+from server.core.config import DEFAULT_REDIS_PREFIX, Settings, get_settings
 from server.core.db import engine_from_settings, session_factory
 from server.core.events import bus_from_url
 from server.core.jobs import PROCESS_UPLOAD
@@ -27,26 +27,28 @@ from workers.context import WorkerContext, worker_context
 from workers.jobs import JOBS
 from workers.pipeline import job_id, waiting_uploads
 
-QUEUE = "satreps:queue"
+QUEUE = DEFAULT_REDIS_PREFIX + "queue"  # the default deployment's (Settings.redis_queue)
 log = logging.getLogger(__name__)
 
 
 async def reconcile(ctx: WorkerContext) -> int:
     queued = 0
     stale = dt.timedelta(seconds=ctx["settings"].upload_stale_queued_seconds)
+    settings = ctx["settings"]
     for upload_id, attempts in await waiting_uploads(ctx["sessions"], stale):
-        queued += await requeue(ctx["redis"], upload_id, job_id(upload_id, attempts))
+        job = settings.redis_prefix + job_id(upload_id, attempts)
+        queued += await requeue(ctx["redis"], upload_id, job, settings.redis_queue)
     return queued
 
 
-async def requeue(redis: Any, upload_id: int, job: str) -> bool:
+async def requeue(redis: Any, upload_id: int, job: str, queue: str = QUEUE) -> bool:
     """Queue the upload's job again. arq refuses a job id it still knows; when that job is
     not waiting in the queue (a worker took it and died before claiming the upload, so its
     in-progress mark lasts for the job timeout), queue it under a fresh id. The claim in the
     database keeps a duplicate harmless."""
-    if await redis.enqueue_job(PROCESS_UPLOAD, upload_id, _job_id=job, _queue_name=QUEUE):
+    if await redis.enqueue_job(PROCESS_UPLOAD, upload_id, _job_id=job, _queue_name=queue):
         return True
-    waiting = await redis.zscore(QUEUE, job) is not None
+    waiting = await redis.zscore(queue, job) is not None
     if waiting and not await redis.exists(in_progress_key_prefix + job):
         return False  # it will run
     fresh = f"{job}:{uuid.uuid4().hex[:8]}"
@@ -54,7 +56,7 @@ async def requeue(redis: Any, upload_id: int, job: str) -> bool:
         "upload %s: job %s is held by no live worker, queued again as %s", upload_id, job, fresh
     )
     return bool(
-        await redis.enqueue_job(PROCESS_UPLOAD, upload_id, _job_id=fresh, _queue_name=QUEUE)
+        await redis.enqueue_job(PROCESS_UPLOAD, upload_id, _job_id=fresh, _queue_name=queue)
     )
 
 
@@ -63,7 +65,12 @@ async def startup(ctx: WorkerContext) -> None:
     engine = engine_from_settings(settings)
     store = store_from_settings(settings)
     ctx.update(
-        worker_context(settings, session_factory(engine), store, bus_from_url(settings.redis_url))
+        worker_context(
+            settings,
+            session_factory(engine),
+            store,
+            bus_from_url(settings.redis_url, settings.redis_prefix),
+        )
     )
     ctx["engine"] = engine
     await store.ensure_buckets()
@@ -74,7 +81,7 @@ async def startup(ctx: WorkerContext) -> None:
 
 def metrics_server(settings: Settings, redis: Any) -> MetricsServer:
     async def queue() -> Any:
-        return await queue_depth(redis, QUEUE)
+        return await queue_depth(redis, settings.redis_queue)
 
     return MetricsServer(settings.worker_metrics_host, settings.worker_metrics_port, [queue])
 
@@ -95,26 +102,40 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     from workers.embargo import lift_embargoes_job
     from workers.stats import refresh_stats_job
 
+    def named(job: Any) -> str:
+        # a unique cron job's arq id is its name and time: the prefix keeps two deployments'
+        # crons apart (arq would run one of them only)
+        return f"{settings.redis_prefix}cron:{job.__name__}"
+
     return {
         "functions": [func(cast(WorkerCoroutine, job), name=name) for name, job in JOBS.items()],
         # arq types a job's ctx as a plain dict; ours read it as the WorkerContext it holds
         "cron_jobs": [
             cron(
-                cast(WorkerCoroutine, reconcile), second=set(range(0, 60, 5)), run_at_startup=True
+                cast(WorkerCoroutine, reconcile),
+                name=named(reconcile),
+                second=set(range(0, 60, 5)),
+                run_at_startup=True,
             ),
             # arq runs a cron job once across all workers (its job id is the time)
             cron(
                 cast(WorkerCoroutine, lift_embargoes_job),
+                name=named(lift_embargoes_job),
                 minute=set(range(0, 60, 10)),
                 run_at_startup=True,
             ),
             # the materialised figures of themeStats (server/analytics.py), once a minute
-            cron(cast(WorkerCoroutine, refresh_stats_job), second={30}, run_at_startup=True),
+            cron(
+                cast(WorkerCoroutine, refresh_stats_job),
+                name=named(refresh_stats_job),
+                second={30},
+                run_at_startup=True,
+            ),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
-        "queue_name": QUEUE,
+        "queue_name": settings.redis_queue,
         "poll_delay": 0.02,  # FACTS.md: 0.5 s default costs ~270 ms per job start
         "max_jobs": 8,
         "job_timeout": 6 * 3600,  # big files; a killed worker is recovered by the lease

@@ -74,7 +74,8 @@ async def schedule_copies(ctx: WorkerContext, version_id: int) -> None:
     job_id = f"{WRITE_PROVENANCE}:{version_id}:w{slot}"
     defer = (slot + 1) * window - now
     if redis is not None:  # an arq worker: its pool queues into the worker's own queue
-        await redis.enqueue_job(WRITE_PROVENANCE, version_id, _job_id=job_id, _defer_by=defer)
+        prefixed = ctx["settings"].redis_prefix + job_id  # the deployment's (ArqJobs does it)
+        await redis.enqueue_job(WRITE_PROVENANCE, version_id, _job_id=prefixed, _defer_by=defer)
     elif jobs is not None:
         await jobs.enqueue(WRITE_PROVENANCE, version_id, job_id=job_id, defer_seconds=defer)
 

@@ -4,6 +4,7 @@ activity over time."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import strawberry
@@ -35,6 +36,12 @@ class StatsFilter:
     )
 
 
+@strawberry.type(description="An amount of money in one currency")
+class CurrencyAmount:
+    currency: str = strawberry.field(description="ISO 4217 code, e.g. JPY, THB, LAK")
+    amount: Decimal = strawberry.field(description="Exact, in that currency (not converted)")
+
+
 @strawberry.type(description="Dispatches of experts from one origin country")
 class OriginFigures:
     country_code: str
@@ -63,7 +70,15 @@ class StatsFigures:
     expert_person_months: float = strawberry.field(description="30-day months of dispatches")
     experts_by_origin: list[OriginFigures]
     training_participants: int
-    equipment_value: float = strawberry.field(description="Sum of recorded values, any currency")
+    equipment_values: list[CurrencyAmount] = strawberry.field(
+        description="Recorded value of the equipment provided, one entry per ISO 4217 currency"
+        " (by code); amounts in different currencies are not added or converted"
+    )
+    equipment_value: float | None = strawberry.field(
+        description="The equipment value when it is recorded in one currency only (0 with no"
+        " equipment); null when currencies are mixed",
+        deprecation_reason="A sum across currencies means nothing: use equipmentValues",
+    )
     indicators: int
     indicators_on_track: int
     evaluations: int
@@ -90,7 +105,14 @@ class StatsFigures:
                 for c, (n, pm) in sorted(f.experts_by_origin.items())
             ],
             training_participants=f.training_participants,
-            equipment_value=float(f.equipment_value),
+            equipment_values=[
+                CurrencyAmount(currency=c, amount=v) for c, v in sorted(f.equipment_values.items())
+            ],
+            equipment_value=(
+                float(sum(f.equipment_values.values(), Decimal(0)))
+                if len(f.equipment_values) <= 1
+                else None
+            ),
             indicators=f.indicators,
             indicators_on_track=f.indicators_on_track,
             evaluations=f.evaluations,

@@ -26,7 +26,15 @@ from server.access.auth import Principal
 from server.core.jobs import WRITE_PROVENANCE
 from server.datasets import service
 
-DATASET_FIELDS = ("title", "description", "keywords", "licence", "access_level", "embargo_until")
+DATASET_FIELDS = (
+    "title",
+    "description",
+    "keywords",
+    "licence",
+    "access_level",
+    "embargo_until",
+    "override_reason",
+)
 
 
 async def _dataset_payload(

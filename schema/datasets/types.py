@@ -406,6 +406,11 @@ class CreateDatasetInput:
     description: str | None = None
     keywords: list[str] = strawberry.field(default_factory=list)
     theme_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+    override_reason: str | None = strawberry.field(
+        default=None,
+        description="Admins only: why a date the rules refuse is set all the same (an"
+        " embargo that has already ended); kept in the audit log",
+    )
 
 
 @strawberry.input
@@ -418,6 +423,11 @@ class UpdateDatasetInput:
     access_level: AccessLevel | None = strawberry.UNSET  # type: ignore[valid-type]
     embargo_until: dt.date | None = strawberry.UNSET
     theme_ids: list[strawberry.ID] | None = strawberry.UNSET
+    override_reason: str | None = strawberry.field(
+        default=None,
+        description="Admins only: why a date the rules refuse is set all the same (an"
+        " embargo that has already ended); kept in the audit log",
+    )
 
 
 @strawberry.type

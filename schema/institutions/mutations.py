@@ -21,7 +21,16 @@ from server import models
 from server.access.auth import Principal
 from server.institutions import service
 
-INSTITUTION_FIELDS = ("name_en", "name_local", "acronym", "country", "kind", "ror_id", "website")
+INSTITUTION_FIELDS = (
+    "name_en",
+    "name_local",
+    "acronym",
+    "country",
+    "kind",
+    "ror_id",
+    "website",
+    "different_body",
+)
 
 
 async def institution_payload(

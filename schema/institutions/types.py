@@ -100,6 +100,11 @@ class CreateInstitutionInput:
     acronym: str | None = None
     ror_id: str | None = None
     website: str | None = None
+    different_body: bool = strawberry.field(
+        default=False,
+        description="An institution of the same name exists in the country and this is another"
+        " body: create it all the same (else DUPLICATE_INSTITUTION names the existing one)",
+    )
 
 
 @strawberry.input
@@ -112,6 +117,11 @@ class UpdateInstitutionInput:
     kind: InstitutionKind | None = strawberry.UNSET  # type: ignore[valid-type]
     ror_id: str | None = strawberry.UNSET
     website: str | None = strawberry.UNSET
+    different_body: bool = strawberry.field(
+        default=False,
+        description="An institution of the same name exists in the country and this is another"
+        " body: create it all the same (else DUPLICATE_INSTITUTION names the existing one)",
+    )
 
 
 @strawberry.type

@@ -8,12 +8,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.errors import AccessErrorCode
 from server.core.db import utcnow
 from server.core.errors import DomainError, NotFound
+from server.core.global_ids import global_id
 from server.models import Account, ApiToken, Institution, Researcher
 from server.models.enums import AccountRole
 
@@ -88,6 +89,76 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class AccountChange:
+    what: str  # role, researcher, institution
+    before: str
+    after: str
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.before} -> {self.after}"
+
+
+def _link(type_name: str, pk: int | None) -> str:
+    return "none" if pk is None else f"{type_name} {global_id(type_name, pk)} ({pk})"
+
+
+def _changes(
+    account: Account, role: AccountRole, researcher_id: int | None, institution_id: int | None
+) -> list[AccountChange]:
+    changes = []
+    if account.role != role:
+        changes.append(AccountChange("role", account.role.value, role.value))
+    for what, type_name, old, new in (
+        ("researcher", "Researcher", account.researcher_id, researcher_id),
+        ("institution", "Institution", account.institution_id, institution_id),
+    ):
+        if new is not None and new != old:
+            changes.append(AccountChange(what, _link(type_name, old), _link(type_name, new)))
+    return changes
+
+
+async def provision_account(
+    session: AsyncSession,
+    username: str,
+    role: AccountRole,
+    *,
+    researcher_id: int | None = None,
+    institution_id: int | None = None,
+    update_existing: bool = False,
+) -> tuple[Account, bool, list[AccountChange]]:
+    """The account of that name, created if new: (account, created, what changed). An
+    existing account whose role or links would change is refused (ACCOUNT_EXISTS, saying
+    what would change: its tokens would act as the changed account) unless `update_existing`."""
+    if researcher_id is not None and await session.get(Researcher, researcher_id) is None:
+        raise NotFound("researcher", "researcherId")
+    if institution_id is not None and await session.get(Institution, institution_id) is None:
+        raise NotFound("institution", "institutionId")
+    account = await session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        account = Account(
+            username=username, role=role, researcher_id=researcher_id, institution_id=institution_id
+        )
+        session.add(account)
+        await session.flush()
+        return account, True, []
+    changes = _changes(account, role, researcher_id, institution_id)
+    if changes and not update_existing:
+        raise DomainError.one(
+            AccessErrorCode.ACCOUNT_EXISTS,
+            f"account {username!r} exists and would change ({'; '.join(map(str, changes))});"
+            " its tokens would act as the changed account: ask for it with --update-account",
+            "user",
+        )
+    account.role = role
+    if researcher_id is not None:
+        account.researcher_id = researcher_id
+    if institution_id is not None:
+        account.institution_id = institution_id
+    await session.flush()
+    return account, False, changes
+
+
 async def ensure_account(
     session: AsyncSession,
     username: str,
@@ -96,21 +167,31 @@ async def ensure_account(
     researcher_id: int | None = None,
     institution_id: int | None = None,
 ) -> Account:
-    if researcher_id is not None and await session.get(Researcher, researcher_id) is None:
-        raise NotFound("researcher", "researcherId")
-    if institution_id is not None and await session.get(Institution, institution_id) is None:
-        raise NotFound("institution", "institutionId")
-    account = await session.scalar(select(Account).where(Account.username == username))
-    if account is None:
-        account = Account(username=username, role=role)
-        session.add(account)
-    account.role = role
-    if researcher_id is not None:
-        account.researcher_id = researcher_id
-    if institution_id is not None:
-        account.institution_id = institution_id
-    await session.flush()
+    """The account of that name, created or changed to match (tests' and benchmarks'
+    fixtures; the command line refuses silent changes: provision_account)."""
+    account, _, _ = await provision_account(
+        session,
+        username,
+        role,
+        researcher_id=researcher_id,
+        institution_id=institution_id,
+        update_existing=True,
+    )
     return account
+
+
+async def active_tokens(session: AsyncSession, account: Account) -> int:
+    now = utcnow()
+    return int(
+        await session.scalar(
+            select(func.count()).where(
+                ApiToken.account_id == account.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > now,
+            )
+        )
+        or 0
+    )
 
 
 async def issue_token(

@@ -6,5 +6,6 @@ from enum import StrEnum
 
 
 class AccessErrorCode(StrEnum):
+    ACCOUNT_EXISTS = "ACCOUNT_EXISTS"
     INVALID_EXPIRY = "INVALID_EXPIRY"
     INVALID_SCOPE = "INVALID_SCOPE"

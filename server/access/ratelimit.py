@@ -16,7 +16,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from server.core.config import Settings
+from server.core.config import DEFAULT_REDIS_PREFIX, Settings
 
 WINDOW_SECONDS = 3600
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class RedisRateLimiter:
     """Production: one budget per principal across every replica. If Redis fails, requests
     are let through (and logged): the limit protects capacity, not confidentiality."""
 
-    def __init__(self, url: str, prefix: str = "satreps:ratelimit:") -> None:
+    def __init__(self, url: str, prefix: str = DEFAULT_REDIS_PREFIX + "ratelimit:") -> None:
         self._redis = Redis.from_url(url)
         self._prefix = prefix
         self._script = self._redis.register_script(_CHARGE)
@@ -123,5 +123,5 @@ class RedisRateLimiter:
 
 def limiter_from_settings(settings: Settings) -> RateLimiter:
     if settings.redis_url:
-        return RedisRateLimiter(settings.redis_url)
+        return RedisRateLimiter(settings.redis_url, settings.redis_prefix + "ratelimit:")
     return MemoryRateLimiter()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -27,7 +26,14 @@ from server.access.auth import Principal
 from server.access.visibility import project_visible
 from server.analytics.charts import MAX_EDGES, live_network, network_json
 from server.analytics.scope import ADMIN, PUBLIC, StatsFilter, days_between
-from server.analytics.totals import DIMENSIONS, Figures, Step, figures_json, live_figures
+from server.analytics.totals import (
+    DIMENSIONS,
+    Figures,
+    Step,
+    cents,
+    figures_json,
+    live_figures,
+)
 from server.models import (
     Dataset,
     DatasetVersion,
@@ -44,6 +50,7 @@ from server.models import (
     StatsDataset,
     StatsDatasetBucket,
     StatsProject,
+    StatsProjectEquipment,
     StatsProjectOrigin,
     StatsProjectRating,
     StatsPublicProject,
@@ -95,7 +102,14 @@ async def stats_fingerprint(session: AsyncSession) -> tuple[Any, ...]:
 async def refresh_stats(session: AsyncSession) -> None:
     """Rebuild the stats_* tables from the live rows, in the caller's transaction."""
     dialect = session.get_bind().dialect.name
-    for model in (StatsProject, StatsProjectOrigin, StatsProjectRating, StatsDataset, StatsCube):
+    for model in (
+        StatsProject,
+        StatsProjectEquipment,
+        StatsProjectOrigin,
+        StatsProjectRating,
+        StatsDataset,
+        StatsCube,
+    ):
         await session.execute(delete(model))
     await session.execute(insert(StatsDataset).from_select(_DATASET_COLUMNS, _dataset_figures()))
     await session.execute(delete(StatsDatasetBucket))
@@ -126,7 +140,7 @@ async def refresh_stats(session: AsyncSession) -> None:
 
 
 async def _store(session: AsyncSession, out: dict[Any, Figures]) -> None:
-    projects, origins, ratings = [], [], []
+    projects, equipment, origins, ratings = [], [], [], []
     for pid, f in out.items():
         projects.append(
             {
@@ -134,7 +148,6 @@ async def _store(session: AsyncSession, out: dict[Any, Figures]) -> None:
                 "dispatches": f.expert_dispatches,
                 "dispatch_days": f.expert_person_months * 30,
                 "participants": f.training_participants,
-                "equipment_value": f.equipment_value,
                 "indicators": f.indicators,
                 "indicators_on_track": f.indicators_on_track,
                 "evaluations": f.evaluations,
@@ -145,6 +158,9 @@ async def _store(session: AsyncSession, out: dict[Any, Figures]) -> None:
                 "uploads_failed": f.uploads_failed,
             }
         )
+        equipment += [
+            {"project_id": pid, "currency": c, "value": v} for c, v in f.equipment_values.items()
+        ]
         origins += [
             {"project_id": pid, "origin_country": c, "dispatches": n, "days": months * 30}
             for c, (n, months) in f.experts_by_origin.items()
@@ -155,6 +171,7 @@ async def _store(session: AsyncSession, out: dict[Any, Figures]) -> None:
         ]
     for model, rows in (
         (StatsProject, projects),
+        (StatsProjectEquipment, equipment),
         (StatsProjectOrigin, origins),
         (StatsProjectRating, ratings),
     ):
@@ -301,13 +318,15 @@ async def _training(session: AsyncSession, _p: Principal, keys: Any, out: Step, 
 
 
 async def _equipment(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:
+    e = EquipmentItem
     stmt = (
-        select(keys.c.key, func.sum(EquipmentItem.value))
-        .join(EquipmentItem, EquipmentItem.project_id == keys.c.pid)
-        .group_by(keys.c.key)
+        select(keys.c.key, e.currency, func.sum(e.value))
+        .join(e, e.project_id == keys.c.pid)
+        .where(e.value.is_not(None), e.currency.is_not(None))
+        .group_by(keys.c.key, e.currency)
     )
-    for key, value in await session.execute(stmt):
-        out[key].equipment_value = Decimal(str(value or 0))
+    for key, currency, value in await session.execute(stmt):
+        out[key].equipment_values[currency] = cents(value)
 
 
 async def _indicators(

@@ -32,6 +32,7 @@ from server.models import (
     StatsDataset,
     StatsDatasetBucket,
     StatsProject,
+    StatsProjectEquipment,
     StatsProjectOrigin,
     StatsProjectRating,
     StatsPublicProject,
@@ -51,7 +52,8 @@ class Figures:
     expert_person_months: float = 0.0
     experts_by_origin: dict[str, tuple[int, float]] = field(default_factory=dict)
     training_participants: int = 0
-    equipment_value: Decimal = Decimal(0)
+    # per ISO 4217 currency, never added across currencies (no rate table: not converted)
+    equipment_values: dict[str, Decimal] = field(default_factory=dict)
     indicators: int = 0
     indicators_on_track: int = 0
     evaluations: int = 0
@@ -64,6 +66,11 @@ class Figures:
 
 
 Step = Any  # what a step fills in: the Figures of each group key
+
+
+def cents(value: Any) -> Decimal:
+    """A summed NUMERIC(18, 2) (SQLite's SUM answers a float) as an exact Decimal."""
+    return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 async def figures(
@@ -100,7 +107,7 @@ async def live_figures(
     dialect = session.get_bind().dialect.name
     keys = group_keys(projects_in_scope(principal, flt), dimension, dialect)
     out: dict[Any, Figures] = defaultdict(Figures)
-    steps = [_project_sums, _origins, _ratings, _institutions, _researchers]
+    steps = [_project_sums, _equipment_values, _origins, _ratings, _institutions, _researchers]
     if datasets and not principal.is_staff:  # staff see every dataset's metadata: the sums
         steps.append(_visible_dataset_sums)
     for step in steps:
@@ -127,7 +134,7 @@ _KEY_TYPES: dict[str, Any] = {
 
 def figures_json(f: Figures) -> dict[str, Any]:
     data = {k: v for k, v in vars(f).items() if k not in ("experts_by_origin", "ratings")}
-    data["equipment_value"] = str(f.equipment_value)
+    data["equipment_values"] = [[c, str(v)] for c, v in sorted(f.equipment_values.items())]
     data["experts_by_origin"] = [[c, n, pm] for c, (n, pm) in f.experts_by_origin.items()]
     data["ratings"] = [[c, r.value, n] for (c, r), n in f.ratings.items()]
     return data
@@ -135,7 +142,7 @@ def figures_json(f: Figures) -> dict[str, Any]:
 
 def _from_json(data: dict[str, Any]) -> Figures:
     values = dict(data)
-    values["equipment_value"] = Decimal(values["equipment_value"])
+    values["equipment_values"] = {c: Decimal(v) for c, v in values["equipment_values"]}
     values["experts_by_origin"] = {c: (n, pm) for c, n, pm in values["experts_by_origin"]}
     ratings: dict[tuple[str, DacRating], int] = defaultdict(int)
     for c, r, n in values["ratings"]:
@@ -208,7 +215,6 @@ async def _project_sums(
         sp.dispatches,
         sp.dispatch_days,
         sp.participants,
-        sp.equipment_value,
         sp.indicators,
         sp.indicators_on_track,
         sp.evaluations,
@@ -226,12 +232,24 @@ async def _project_sums(
         f.projects = n
         f.expert_dispatches, days, f.training_participants = int(sums[0]), sums[1], int(sums[2])
         f.expert_person_months = float(days) / 30
-        f.equipment_value = Decimal(str(sums[3]))
-        f.indicators, f.indicators_on_track, f.evaluations = map(int, sums[4:7])
+        f.indicators, f.indicators_on_track, f.evaluations = map(int, sums[3:6])
         if principal.is_staff:
             f.datasets, f.versions, f.bytes_stored, f.uploads_ready, f.uploads_failed = map(
-                int, sums[7:12]
+                int, sums[6:11]
             )
+
+
+async def _equipment_values(
+    session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str
+) -> None:
+    e = StatsProjectEquipment
+    stmt = (
+        select(keys.c.key, e.currency, func.sum(e.value))
+        .join(e, e.project_id == keys.c.pid)
+        .group_by(keys.c.key, e.currency)
+    )
+    for key, currency, value in await session.execute(stmt):
+        out[key].equipment_values[currency] = cents(value)
 
 
 async def _origins(session: AsyncSession, _p: Principal, keys: Any, out: Step, _d: str) -> None:

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+DEFAULT_REDIS_PREFIX = "satreps:"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SATREPS_", env_file=".env", extra="ignore")
@@ -59,6 +61,15 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         description="Redis URL for arq workers and events; when unset, jobs run in-process",
+    )
+    redis_prefix: str = Field(
+        default=DEFAULT_REDIS_PREFIX,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\s*?\[\]]+$",
+        description="Prefix of every Redis name of this deployment: its keys (rate limits),"
+        " pub/sub channels, arq queue and job ids. Give each deployment sharing a Redis its own;"
+        " the default keeps earlier releases' names",
     )
     inprocess_jobs: int = Field(
         default=2, description="Jobs run at once inside `satreps serve` when no Redis is set"
@@ -245,6 +256,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def redis_queue(self) -> str:
+        """The arq queue of this deployment (its workers' health key adds :health-check)."""
+        return self.redis_prefix + "queue"
 
 
 def settings_table() -> str:

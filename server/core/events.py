@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+from server.core.config import DEFAULT_REDIS_PREFIX
+
 RECHECK_SECONDS = 5.0  # a subscriber looks at the database at least this often
 CATCH_UP_SECONDS = 0.5  # how long a subscriber shown an older state waits for its next event
 
 
 def upload_channel(upload_id: int) -> str:
-    return f"satreps:upload:{upload_id}"
+    """An upload's channel; a RedisBus puts its deployment's prefix in front."""
+    return f"upload:{upload_id}"
 
 
 async def or_every(
@@ -82,17 +85,22 @@ class MemoryBus:
 
 
 class RedisBus:
-    def __init__(self, url: str) -> None:
+    """Channels on Redis under the deployment's prefix (`satreps:upload:6` by default):
+    deployments sharing a Redis with other prefixes never hear each other."""
+
+    def __init__(self, url: str, prefix: str = DEFAULT_REDIS_PREFIX) -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url)
+        self._prefix = prefix
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self._redis.publish(channel, json.dumps(message))
+        await self._redis.publish(self._prefix + channel, json.dumps(message))
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         pubsub = self._redis.pubsub()
+        channel = self._prefix + channel
         await pubsub.subscribe(channel)
 
         async def messages() -> AsyncIterator[dict[str, Any]]:
@@ -110,5 +118,5 @@ class RedisBus:
         await self._redis.aclose()
 
 
-def bus_from_url(redis_url: str | None) -> EventBus:
-    return RedisBus(redis_url) if redis_url else MemoryBus()
+def bus_from_url(redis_url: str | None, prefix: str = DEFAULT_REDIS_PREFIX) -> EventBus:
+    return RedisBus(redis_url, prefix) if redis_url else MemoryBus()

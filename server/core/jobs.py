@@ -14,6 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from server.core.config import DEFAULT_REDIS_PREFIX
+
 log = logging.getLogger(__name__)
 PROCESS_UPLOAD = "process_upload"  # the name the API asks for; workers/jobs.py maps it
 FIXITY_CHECK = "fixity_check"  # (version_id, run_id): re-hash a version's raw objects
@@ -95,10 +97,15 @@ class InProcessJobs:
 class ArqJobs:
     """Enqueues into Redis for `satreps worker` processes (arq)."""
 
-    def __init__(self, redis_url: str, *, queue_name: str = "satreps:queue") -> None:
-        # the same queue name as workers/main.py QUEUE
+    def __init__(
+        self, redis_url: str, *, prefix: str = DEFAULT_REDIS_PREFIX, queue_name: str | None = None
+    ) -> None:
+        """Jobs of the deployment named by `prefix` (Settings.redis_prefix): its queue
+        (`<prefix>queue` unless given) and its job ids (`<prefix><id>`: arq's own keys,
+        arq:job:<id> and the like, then differ between deployments too)."""
         self._redis_url = redis_url
-        self._queue_name = queue_name
+        self._prefix = prefix
+        self._queue_name = queue_name or prefix + "queue"
         self._pool: Any = None
 
     async def _connect(self) -> Any:
@@ -116,7 +123,7 @@ class ArqJobs:
         job = await pool.enqueue_job(
             name,
             *args,
-            _job_id=job_id,
+            _job_id=self._prefix + job_id,
             _queue_name=self._queue_name,
             _defer_by=defer_seconds if defer_seconds > 0 else None,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from typing import Literal
 
 import idutils
 import pycountry
@@ -36,13 +37,31 @@ def normalize_ror(value: str) -> str | None:
     return rid if ror_checksum(rid[:7]) == int(rid[7:]) else None
 
 
-def normalize_orcid(value: str) -> str | None:
-    """ORCID as 0000-0000-0000-000X, or None when format or MOD 11-2 checksum fails."""
+_ORCID_RE = re.compile(
+    r"^(?:https?://orcid\.org/)?(\d{4})[- ]?(\d{4})[- ]?(\d{4})[- ]?(\d{3}[\dX])$", re.IGNORECASE
+)
+
+
+def orcid_problem(value: str) -> Literal["format", "checksum", "range"] | None:
+    """What is wrong with an ORCID iD: its format (16 digits, the last may be X, in groups of
+    four, optionally as an orcid.org URL), its ISO 7064 MOD 11-2 check digit, or the range
+    (a valid ISNI outside the blocks ORCID issues from); None when it is an ORCID iD."""
     value = value.strip()
-    if not idutils.is_orcid(value):
+    match = _ORCID_RE.match(value)
+    if match is None:
+        return "format"
+    if not idutils.is_isni("".join(match.groups())):
+        return "checksum"
+    return None if idutils.is_orcid(value) else "range"
+
+
+def normalize_orcid(value: str) -> str | None:
+    """ORCID as 0000-0000-0000-000X, or None when format, checksum or range fails."""
+    value = value.strip()
+    match = _ORCID_RE.match(value)
+    if match is None or orcid_problem(value) is not None:
         return None
-    digits = idutils.normalize_orcid(value).replace("-", "").upper()
-    return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
+    return "-".join(match.groups()).upper()
 
 
 def normalize_country(value: str) -> str | None:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
-from server.access.permissions import require_signed_in
+from server.access.permissions import admin_override, require_signed_in
 from server.access.visibility import dataset_readable, dataset_visible
 from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, ErrorCode, Forbidden, NotFound
@@ -84,7 +84,9 @@ async def require_contributor(
 # ---- operations ------------------------------------------------------------------------
 
 
-def _check_metadata(errors: Collector, values: dict[str, Any], creating: bool) -> dict[str, Any]:
+def _check_metadata(
+    errors: Collector, values: dict[str, Any], creating: bool, *, overridden: bool = False
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if creating or "title" in values:
         out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
@@ -120,6 +122,14 @@ def _check_metadata(errors: Collector, values: dict[str, Any], creating: bool) -
             errors.add(
                 DatasetErrorCode.INVALID_EMBARGO,
                 "embargoUntil is only for embargoed datasets",
+                "embargoUntil",
+            )
+        past = until is not None and until <= utcnow().date()
+        if level == AccessLevel.EMBARGOED and past and not overridden:
+            errors.add(
+                DatasetErrorCode.EMBARGO_IN_PAST,
+                f"embargoUntil {until} is not after today: such an embargo has ended (choose"
+                " public access, or a later date); an admin may override with a reason",
                 "embargoUntil",
             )
         out["access_level"], out["embargo_until"] = level, until
@@ -164,7 +174,8 @@ async def create_dataset(
     if not await may_contribute(session, principal, project.id, institution_id):
         raise Forbidden("only the project's members or its institutions' uploaders may do this")
     errors = Collector()
-    fields = _check_metadata(errors, values, creating=True)
+    reason = admin_override(errors, principal, values.get("override_reason"))
+    fields = _check_metadata(errors, values, creating=True, overridden=reason is not None)
     themes = await _theme_links(session, errors, values.get("theme_ids") or [])
     errors.raise_if_any()
     dataset = Dataset(
@@ -207,7 +218,8 @@ async def update_dataset(
         values = {**values, "embargo_until": None}
     if "embargo_until" in values and "access_level" not in values:
         values = {**values, "access_level": dataset.access_level}
-    fields = _check_metadata(errors, values, creating=False)
+    reason = admin_override(errors, principal, values.get("override_reason"))
+    fields = _check_metadata(errors, values, creating=False, overridden=reason is not None)
     themes = await _theme_links(session, errors, values.get("theme_ids"))
     errors.raise_if_any()
     if not fields and themes is None:

@@ -454,7 +454,7 @@ def build_jobs(
 ) -> JobQueue:
     """arq when Redis is configured; else the same job functions, run in this process."""
     if settings.redis_url:
-        return ArqJobs(settings.redis_url)
+        return ArqJobs(settings.redis_url, prefix=settings.redis_prefix)
     # the composition root may import the worker side
     from workers.context import worker_context
     from workers.jobs import JOBS
@@ -477,7 +477,7 @@ def create_app(
     if sessions is None:
         owned_engine = engine_from_settings(settings)
         sessions = session_factory(owned_engine)
-    events = events or bus_from_url(settings.redis_url)
+    events = events or bus_from_url(settings.redis_url, settings.redis_prefix)
     owns_jobs = jobs is None
     jobs = jobs or build_jobs(settings, sessions, store, events)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +15,46 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.core.config import Settings, get_settings
 from server.core.db import engine_from_settings, session_factory
 from server.core.errors import DomainError
+from server.core.global_ids import BadId, global_id, parse_id
 from server.models.enums import AccountRole
 from server.provenance import ExportFormat as ProvFormat
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TypedId:
+    """An object's id as the command line read it (one form everywhere: parse_id)."""
+
+    type_name: str
+    pk: int
+
+    @property
+    def global_id(self) -> str:
+        return global_id(self.type_name, self.pk)
+
+
+def _id_parser(*types: str) -> Callable[[str], TypedId]:
+    """A global id of one of TYPES (as the API gives it), `Type:number`, or a plain number
+    (of the first of TYPES); a usage error naming the expected type otherwise."""
+
+    def parse(raw: str) -> TypedId:
+        try:
+            return TypedId(*parse_id(raw, *types))
+        except BadId as error:
+            raise typer.BadParameter(str(error)) from None
+
+    return parse
+
+
+def id_option(*types: str, help: str) -> Any:
+    return typer.Option(parser=_id_parser(*types), metavar="ID", help=help, show_default=False)
+
+
+def id_argument(*types: str, help: str, metavar: str) -> Any:
+    return typer.Argument(parser=_id_parser(*types), metavar=metavar, help=help, show_default=False)
+
+
 app = typer.Typer(help="satreps-hub: the SATREPS collaboration server", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
 app.add_typer(token_app, name="token")
@@ -87,10 +124,12 @@ def serve(
 def upload(
     file: Annotated[Path, typer.Argument(help="The file to upload")],
     dataset: Annotated[
-        str,
-        typer.Option(
-            "--dataset",
-            help="DatasetVersion id, or a Dataset id (its open draft version is used)",
+        TypedId,
+        id_option(
+            "Dataset",
+            "DatasetVersion",
+            help="Dataset id (its open draft version is used) or DatasetVersion id: a global"
+            " id, Dataset:N / DatasetVersion:N, or a plain number (a Dataset's)",
         ),
     ],
     token: Annotated[
@@ -119,7 +158,16 @@ def upload(
         typer.echo(message, err=err)
 
     raise typer.Exit(
-        run(file, dataset, url, token, progress, state_file, poll_timeout=timeout, echo=echo)
+        run(
+            file,
+            dataset.global_id,
+            url,
+            token,
+            progress,
+            state_file,
+            poll_timeout=timeout,
+            echo=echo,
+        )
     )
 
 
@@ -181,24 +229,14 @@ async def _seed_datasets(settings: Settings) -> dict[str, int]:
         await engine.dispose()
 
 
-def _version_pk(raw: str) -> int:
-    """A dataset version's id: the number, or its GraphQL global id."""
-    if raw.isdigit():
-        return int(raw)
-    from strawberry.relay import from_base64
-
-    try:
-        type_name, pk = from_base64(raw)
-    except Exception:
-        type_name, pk = "", ""
-    if type_name != "DatasetVersion" or not pk.isdigit():
-        raise typer.BadParameter(f"{raw!r} is not a DatasetVersion id", param_hint="VERSION_ID")
-    return int(pk)
+VERSION_HELP = "DatasetVersion id: a global id, DatasetVersion:N or a plain number"
 
 
 @app.command("export")
 def export_provenance(
-    version_id: Annotated[str, typer.Argument(help="DatasetVersion id (number or global id)")],
+    version_id: Annotated[
+        TypedId, id_argument("DatasetVersion", help=VERSION_HELP, metavar="VERSION_ID")
+    ],
     format: Annotated[
         ProvFormat, typer.Option("--format", "-f", help="What to write")
     ] = ProvFormat.PROV_JSON,
@@ -212,7 +250,7 @@ def export_provenance(
     from server.provenance.lineage import SYSTEM
 
     settings = get_settings()
-    pk = _version_pk(version_id)
+    pk = version_id.pk
 
     async def work(session: AsyncSession) -> str:
         found = await export_version(
@@ -235,7 +273,9 @@ def export_provenance(
 
 @app.command()
 def fixity(
-    version_id: Annotated[str, typer.Argument(help="DatasetVersion id (number or global id)")],
+    version_id: Annotated[
+        TypedId, id_argument("DatasetVersion", help=VERSION_HELP, metavar="VERSION_ID")
+    ],
 ) -> None:
     """Re-hash a version's raw objects now and record the outcome (a PROV fixity-check
     activity). Exits 0 when every file matches its recorded size and sha256, 1 otherwise."""
@@ -246,7 +286,7 @@ def fixity(
     from server.storage import store_from_settings
 
     settings = get_settings()
-    pk = _version_pk(version_id)
+    pk = version_id.pk
 
     async def main() -> FixityReport:
         engine = engine_from_settings(settings)
@@ -351,28 +391,63 @@ def token_create(
     days: Annotated[int | None, typer.Option(help="Lifetime in days")] = None,
     name: Annotated[str | None, typer.Option(help="A label for the token")] = None,
     researcher_id: Annotated[
-        int | None, typer.Option(help="Link the account to a researcher")
+        TypedId | None,
+        id_option(
+            "Researcher",
+            help="Link the account to a researcher (global id, Researcher:N or a number)",
+        ),
     ] = None,
-    institution_id: Annotated[int | None, typer.Option(help="Link to an institution")] = None,
+    institution_id: Annotated[
+        TypedId | None,
+        id_option(
+            "Institution",
+            help="Link to an institution (global id, Institution:N or a number)",
+        ),
+    ] = None,
     scope: Annotated[
         list[str] | None,
         typer.Option(help="read, write, upload or admin (repeat; default: all the role can use)"),
     ] = None,
+    update_account: Annotated[
+        bool,
+        typer.Option(
+            "--update-account",
+            help="Change an existing account's role or links to these (its tokens follow)",
+        ),
+    ] = False,
 ) -> None:
-    """Create an account's API token and print it (once: only its hash is stored)."""
-    from server.access.auth import ensure_account, issue_token
+    """Create an account's API token and print it (once: only its hash is stored).
+
+    A new user name creates the account. An existing account is never changed silently: a
+    different --role, --researcher-id or --institution-id is refused unless
+    --update-account is given, and what changed is printed."""
+    from server.access.auth import active_tokens, issue_token, provision_account
 
     settings = get_settings()
     ttl = dt.timedelta(days=days if days is not None else settings.token_ttl_days)
+    notes: list[str] = []
 
     async def work(session: AsyncSession) -> tuple[int, str, dt.datetime, str]:
-        account = await ensure_account(
-            session, user, role, researcher_id=researcher_id, institution_id=institution_id
+        account, created, changes = await provision_account(
+            session,
+            user,
+            role,
+            researcher_id=researcher_id.pk if researcher_id else None,
+            institution_id=institution_id.pk if institution_id else None,
+            update_existing=update_account,
         )
+        if created:
+            notes.append(f"account {user} created ({role.value})")
+        elif changes:
+            others = await active_tokens(session, account)
+            notes.append(f"account {user} updated: " + "; ".join(map(str, changes)))
+            notes.append(f"its {others} other active token(s) now act with these settings")
         row, plaintext = await issue_token(session, account, ttl=ttl, name=name, scopes=scope)
         return row.id, plaintext, row.expires_at, row.scopes
 
     token_id, plaintext, expires, scopes = _run_in_session(settings, work)
+    for note in notes:
+        typer.echo(note, err=True)
     typer.echo(
         f"token id {token_id} for {user} ({role.value}), scopes {scopes},"
         f" expires {expires:%Y-%m-%d}",

@@ -20,7 +20,6 @@ from server.models import Upload
 from server.models.enums import UploadState
 from server.storage import ObjectStore
 
-QUEUE = "satreps:queue"  # arq's queue: workers/main.py QUEUE, server/core/jobs.py ArqJobs
 CHECK_TIMEOUT = 5.0  # a probe that hangs is a failed probe, not a hung kubelet
 
 
@@ -32,6 +31,7 @@ class Probes:
         store: ObjectStore,
         redis: Any = None,
     ) -> None:
+        self.settings = settings
         self.sessions = sessions
         self.store = store
         self._owns_redis = redis is None and bool(settings.redis_url)
@@ -63,7 +63,7 @@ class Probes:
         if self.redis is not None:
 
             async def queue() -> Any:
-                return await queue_depth(self.redis, QUEUE)
+                return await queue_depth(self.redis, self.settings.redis_queue)
 
             probes.append(queue)
         return probes

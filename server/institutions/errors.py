@@ -6,5 +6,6 @@ from enum import StrEnum
 
 
 class InstitutionErrorCode(StrEnum):
+    DUPLICATE_INSTITUTION = "DUPLICATE_INSTITUTION"
     DUPLICATE_ROR = "DUPLICATE_ROR"
     INVALID_ROR = "INVALID_ROR"

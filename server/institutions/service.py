@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from server.access.auth import Principal
 from server.access.permissions import STAFF, require_role
 from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, ErrorCode, NotFound
+from server.core.global_ids import global_id
 from server.core.validation import check_url, clean_text, normalize_country, normalize_ror
 from server.institutions.errors import InstitutionErrorCode
 from server.models import Institution
@@ -62,11 +64,50 @@ async def _check_fields(
     return out
 
 
+def name_key(name: str) -> str:
+    """A name as the duplicate rule compares it: Unicode NFKC, case-folded, runs of white
+    space as one space ("ＫＹＯＴＯ  university" is "kyoto university")."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+async def _check_not_a_duplicate(
+    session: AsyncSession,
+    name_en: str,
+    country: str,
+    ror_id: str | None,
+    *,
+    own_id: int | None = None,
+) -> None:
+    """Refuse a second institution of the same name in the same country (DUPLICATE_NAME
+    with the existing one's global id) unless both carry ROR ids, which tell them apart:
+    the caller says it is a different body with differentBody."""
+    key = name_key(name_en)
+    rows = await session.execute(
+        select(Institution.id, Institution.name_en, Institution.ror_id).where(
+            Institution.country_code == country
+        )
+    )
+    for pk, other_name, other_ror in rows:
+        if pk == own_id or name_key(other_name) != key or (ror_id and other_ror):
+            continue
+        raise DomainError.one(
+            InstitutionErrorCode.DUPLICATE_INSTITUTION,
+            f"an institution named {other_name!r} exists in {country}"
+            f" ({global_id('Institution', pk)}); if this is a different body,"
+            " say so with differentBody: true",
+            "nameEn",
+        )
+
+
 async def create_institution(
     session: AsyncSession, principal: Principal, values: dict[str, Any]
 ) -> Institution:
     require_role(principal, *STAFF)
     fields = await _check_fields(session, values, creating=True)
+    if not values.get("different_body"):
+        await _check_not_a_duplicate(
+            session, fields["name_en"], fields["country_code"], fields.get("ror_id")
+        )
     institution = Institution(**fields)
     session.add(institution)
     await session.flush()
@@ -83,6 +124,15 @@ async def update_institution(
     fields = await _check_fields(session, values, creating=False, own_id=institution_id)
     if not fields:
         raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
+    renamed = {"name_en", "country_code", "ror_id"} & fields.keys()
+    if renamed and not values.get("different_body"):
+        await _check_not_a_duplicate(
+            session,
+            fields.get("name_en", institution.name_en),
+            fields.get("country_code", institution.country_code),
+            fields.get("ror_id", institution.ror_id),
+            own_id=institution.id,
+        )
     for key, value in fields.items():
         setattr(institution, key, value)
     institution.updated_at = utcnow()

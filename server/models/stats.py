@@ -23,7 +23,6 @@ class StatsProject(Base):
     dispatches: Mapped[int] = mapped_column(Integer, default=0)
     dispatch_days: Mapped[float] = mapped_column(Float, default=0.0)
     participants: Mapped[int] = mapped_column(Integer, default=0)
-    equipment_value: Mapped[Decimal] = mapped_column(Numeric(18, 2), default=0)
     indicators: Mapped[int] = mapped_column(Integer, default=0)
     indicators_on_track: Mapped[int] = mapped_column(Integer, default=0)
     evaluations: Mapped[int] = mapped_column(Integer, default=0)
@@ -40,6 +39,16 @@ class StatsProjectOrigin(Base):
     origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
     dispatches: Mapped[int] = mapped_column(Integer)
     days: Mapped[float] = mapped_column(Float)
+
+
+class StatsProjectEquipment(Base):
+    """Per project and ISO 4217 currency: the recorded value of its equipment (amounts in
+    different currencies are never added together)."""
+
+    __tablename__ = "stats_project_equipment"
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    value: Mapped[Decimal] = mapped_column(Numeric(18, 2))
 
 
 class StatsProjectRating(Base):

@@ -10,7 +10,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
-from server.access.permissions import CURATORS, STAFF, require_role, require_signed_in
+from server.access.permissions import (
+    CURATORS,
+    STAFF,
+    admin_override,
+    require_role,
+    require_signed_in,
+)
 from server.access.visibility import project_visible
 from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, ErrorCode, Forbidden, NotFound
@@ -356,17 +362,12 @@ async def transition_phase(
             f" (allowed: {allowed})",
             "toPhase",
         )
-    reason = clean_text(errors, "overrideReason", override_reason, max_len=2000)
-    if reason is not None and not principal.is_admin:
-        errors.add(
-            ProjectErrorCode.OVERRIDE_NOT_ALLOWED,
-            "only an admin may override a lifecycle rule",
-            "overrideReason",
-        )
+    reason = admin_override(errors, principal, override_reason)
+    today = today or utcnow().date()
     if to_phase == ProjectPhase.EX_POST_EVALUATED and project.phase in TRANSITIONS:
         completed = await completion_date(session, project)
         due = _add_years(completed, EX_POST_DELAY_YEARS) if completed else None
-        if due is not None and (today or utcnow().date()) < due and reason is None:
+        if due is not None and today < due and reason is None:
             errors.add(
                 ErrorCode.EX_POST_TOO_EARLY,
                 f"the ex-post evaluation comes {EX_POST_DELAY_YEARS} years after completion"
@@ -378,6 +379,21 @@ async def transition_phase(
             ProjectErrorCode.RD_REQUIRED,
             "implementation starts with the signed Record of Discussions: give its date",
             "rdSignedOn",
+        )
+    if rd_signed_on is not None and rd_signed_on > today and reason is None:
+        errors.add(
+            ErrorCode.FUTURE_DATE,
+            f"the Record of Discussions cannot be signed on {rd_signed_on}, after today"
+            f" ({today}); an admin may override with a reason",
+            "rdSignedOn",
+        )
+    starts = project.start_date
+    if to_phase == ProjectPhase.COMPLETED and starts and starts > today and reason is None:
+        errors.add(
+            ProjectErrorCode.PERIOD_NOT_STARTED,
+            f"a project cannot be completed before its period starts ({starts});"
+            " an admin may override with a reason",
+            "toPhase",
         )
     errors.raise_if_any()
     transition = PhaseTransition(

@@ -8,3 +8,4 @@ from enum import StrEnum
 class ResearcherErrorCode(StrEnum):
     DUPLICATE_ORCID = "DUPLICATE_ORCID"
     INVALID_ORCID = "INVALID_ORCID"
+    INVALID_ORCID_CHECKSUM = "INVALID_ORCID_CHECKSUM"

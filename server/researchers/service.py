@@ -11,10 +11,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access.auth import Principal
 from server.access.permissions import CURATORS, STAFF, require_role, require_signed_in
 from server.core.errors import Collector, ErrorCode, Forbidden, NotFound
-from server.core.validation import check_email, check_period, clean_text, normalize_orcid
+from server.core.validation import (
+    check_email,
+    check_period,
+    clean_text,
+    normalize_orcid,
+    orcid_problem,
+)
 from server.models import Affiliation, Institution, Researcher
 from server.models.enums import AccountRole
 from server.researchers.errors import ResearcherErrorCode
+
+ORCID_ERRORS = {
+    "format": (
+        ResearcherErrorCode.INVALID_ORCID,
+        "orcid is not in the ORCID iD format (16 digits in groups of four, the last may be X,"
+        " e.g. 0000-0002-1825-0097 or https://orcid.org/0000-0002-1825-0097)",
+    ),
+    "checksum": (
+        ResearcherErrorCode.INVALID_ORCID_CHECKSUM,
+        "orcid has a wrong check digit (ISO 7064 MOD 11-2): a digit is mistyped",
+    ),
+    "range": (
+        ResearcherErrorCode.INVALID_ORCID,
+        "orcid is outside the ranges ORCID issues iDs from (an ISNI, not an ORCID iD?)",
+    ),
+}
 
 
 async def create_researcher(
@@ -29,11 +51,8 @@ async def create_researcher(
     if values.get("orcid"):
         orcid = normalize_orcid(values["orcid"])
         if orcid is None:
-            errors.add(
-                ResearcherErrorCode.INVALID_ORCID,
-                "orcid is not a valid ORCID iD (checksum)",
-                "orcid",
-            )
+            code, message = ORCID_ERRORS[orcid_problem(values["orcid"]) or "format"]
+            errors.add(code, message, "orcid")
         elif await session.scalar(select(Researcher.id).where(Researcher.orcid == orcid)):
             errors.add(
                 ResearcherErrorCode.DUPLICATE_ORCID,

@@ -4,6 +4,7 @@ checked number by number for callers who may see more or less of it."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -45,7 +46,7 @@ from tests.factories import gid
 FIGURES = """
 projects institutions japaneseInstitutions partnerInstitutions thirdCountryInstitutions
 researchers expertDispatches expertPersonMonths expertsByOrigin { countryCode dispatches
-personMonths } trainingParticipants equipmentValue indicators indicatorsOnTrack evaluations
+personMonths } trainingParticipants equipmentValues { currency amount } equipmentValue indicators indicatorsOnTrack evaluations
 ratings { criterion rating count } datasets versions bytesStored uploadsReady uploadsFailed
 """
 
@@ -189,14 +190,25 @@ async def world(factory: Any, sessions: Any) -> World:
                     item="Seismometer",
                     quantity=2,
                     value=Decimal("1000.50"),
+                    currency="JPY",
                     recipient_institution_id=p1,
                     status=EquipmentStatus.IN_USE,
+                ),
+                EquipmentItem(
+                    project_id=a.id,
+                    item="Data logger",
+                    quantity=1,
+                    value=Decimal("2500000"),
+                    currency="LAK",
+                    recipient_institution_id=p1,
+                    status=EquipmentStatus.DELIVERED,
                 ),
                 EquipmentItem(
                     project_id=b.id,
                     item="Sampler",
                     quantity=1,
                     value=Decimal("200"),
+                    currency="JPY",
                     recipient_institution_id=p2,
                     status=EquipmentStatus.DELIVERED,
                 ),
@@ -288,7 +300,11 @@ async def test_anonymous_sees_public_projects_and_public_datasets_only(gql: Any,
             {"countryCode": "US", "dispatches": 1, "personMonths": 0.5},
         ],
         "trainingParticipants": 2,
-        "equipmentValue": 1200.5,
+        "equipmentValues": [  # per currency, never added together
+            {"currency": "JPY", "amount": "1200.50"},
+            {"currency": "LAK", "amount": "2500000.00"},
+        ],
+        "equipmentValue": None,  # deprecated: null when currencies are mixed
         "indicators": 2,
         "indicatorsOnTrack": 1,
         "evaluations": 1,
@@ -542,3 +558,39 @@ async def test_public_cube_lags_figures_never_visibility(
         (await s.get(Project, world.b)).phase = ProjectPhase.REQUESTED
         await s.commit()
     assert await totals() == (2, 3, 2)  # B is a proposal again: gone at once
+
+
+EQUIPMENT = """query($filter: StatsFilter) { themeStats(filter: $filter) {
+    totals { equipmentValues { currency amount } equipmentValue }
+    byCountry { countryCode figures { equipmentValues { currency amount } equipmentValue } } }
+  equipmentItems(first: 100) { nodes { value currency project { partnerCountries { code } } } }
+}"""
+
+
+def _sums(items: list[dict[str, Any]], value: str = "value") -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for item in items:
+        sums[item["currency"]] += Decimal(item[value])
+    return dict(sums)
+
+
+async def test_equipment_value_per_currency_agrees_with_the_items(gql, world, make_token):
+    """issue 18 item 14: the cube (staff, unfiltered), the live figures (a filter) and the
+    items as the compiled read path lists them agree, currency by currency."""
+    staff = gql.as_(await make_token(AccountRole.PROGRAM_MANAGER))
+    for flt in (None, {"years": [2022, 2023, 2024]}):
+        data = await staff(EQUIPMENT, {"filter": flt})
+        items, stats = data["equipmentItems"]["nodes"], data["themeStats"]
+        expected = {"JPY": Decimal("1200.50"), "LAK": Decimal("2500000")}
+        assert _sums(stats["totals"]["equipmentValues"], "amount") == _sums(items) == expected
+        assert stats["totals"]["equipmentValue"] is None
+        for row in stats["byCountry"]:
+            mine = [
+                i for i in items if {"code": row["countryCode"]} in i["project"]["partnerCountries"]
+            ]
+            assert _sums(row["figures"]["equipmentValues"], "amount") == _sums(mine)
+    one = (await staff(EQUIPMENT, {"filter": {"countries": ["ID"]}}))["themeStats"]["totals"]
+    assert one == {
+        "equipmentValues": [{"currency": "JPY", "amount": "200.00"}],
+        "equipmentValue": 200.0,
+    }

@@ -213,6 +213,8 @@ async def test_access_levels_decide_who_sees_a_dataset(gql, admin, make_token, f
         ("embargo-on", "EMBARGOED", str(next_year), jp),
     ]:
         given = dataset_input(project, owner, title=title, accessLevel=level, embargoUntil=until)
+        if title == "embargo-over":  # as if set long ago: today only an admin's override
+            given["overrideReason"] = "an embargo set before its date passed"
         assert (await admin(CREATE, {"input": given}))["createDataset"]["errors"] == []
 
     async def titles(client):
@@ -287,3 +289,35 @@ async def test_dataset_lists_do_not_grow_statements(admin, factory, sessions, st
         data = await admin(query)
     assert len(data["datasets"]["nodes"]) == 10
     assert small.count == large.count
+
+
+# --- dates the rules refuse (issue 18 item 13) ---------------------------------------------
+
+
+async def test_an_embargo_that_has_ended_is_refused_unless_an_admin_overrides(
+    admin, make_token, factory
+):
+    project, jp, _, member = await setup_project(factory)
+    today = dt.date.today()
+    researcher = admin.as_(await make_token(AccountRole.RESEARCHER, researcher_id=member.id))
+    for until in (today - dt.timedelta(days=1), today):
+        given = dataset_input(project, jp, accessLevel="EMBARGOED", embargoUntil=str(until))
+        refused = (await researcher(CREATE, {"input": given}))["createDataset"]
+        assert codes(refused) == {("embargoUntil", "EMBARGO_IN_PAST")}, until
+        assert refused["dataset"] is None
+        given["overrideReason"] = "the partner agreed to this date before upload"
+        not_admin = (await researcher(CREATE, {"input": given}))["createDataset"]
+        assert codes(not_admin) == {("overrideReason", "OVERRIDE_NOT_ALLOWED")}
+    tomorrow = dataset_input(
+        project, jp, accessLevel="EMBARGOED", embargoUntil=str(today + dt.timedelta(days=1))
+    )
+    created = (await researcher(CREATE, {"input": tomorrow}))["createDataset"]
+    assert created["errors"] == []
+    past = {"id": created["dataset"]["id"], "embargoUntil": str(today - dt.timedelta(days=3))}
+    moved = (await researcher(UPDATE, {"input": past}))["updateDataset"]
+    assert codes(moved) == {("embargoUntil", "EMBARGO_IN_PAST")}
+    overridden = (await admin(UPDATE, {"input": {**past, "overrideReason": "agreed"}}))[
+        "updateDataset"
+    ]
+    assert overridden["errors"] == []
+    assert overridden["dataset"]["embargoUntil"] == past["embargoUntil"]

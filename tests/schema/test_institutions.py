@@ -156,3 +156,55 @@ async def test_countries_include_japan_and_partners(gql):
     by_code = {c["code"]: c["name"] for c in data["countries"]}
     assert by_code["JP"] == "Japan"
     assert len(by_code) == 249
+
+
+# --- same name, same country (issue 18 item 12) -------------------------------------------
+
+KYOTO = {"nameEn": "Kyoto University", "country": "JP", "kind": "UNIVERSITY"}
+
+
+async def test_a_same_name_same_country_institution_is_refused_naming_the_first(admin):
+    first = (await admin(CREATE, {"input": KYOTO}))["createInstitution"]
+    assert first["errors"] == []
+    before = (await admin(COUNT))["institutions"]["totalCount"]
+    for name in ("Kyoto University", "  kyoto   UNIVERSITY ", "Ｋｙｏｔｏ Ｕｎｉｖｅｒｓｉｔｙ"):
+        again = (await admin(CREATE, {"input": {**KYOTO, "nameEn": name}}))["createInstitution"]
+        assert codes(again) == {("nameEn", "DUPLICATE_INSTITUTION")}, name
+        assert first["institution"]["id"] in again["errors"][0]["message"]
+        assert "differentBody" in again["errors"][0]["message"]
+    assert (await admin(COUNT))["institutions"]["totalCount"] == before
+
+
+async def test_another_country_or_an_explicit_different_body_is_accepted(admin):
+    assert (await admin(CREATE, {"input": KYOTO}))["createInstitution"]["errors"] == []
+    elsewhere = (await admin(CREATE, {"input": {**KYOTO, "country": "TH"}}))["createInstitution"]
+    assert elsewhere["errors"] == []
+    other = {**KYOTO, "differentBody": True}
+    assert (await admin(CREATE, {"input": other}))["createInstitution"]["errors"] == []
+
+
+async def test_two_ror_ids_tell_same_named_institutions_apart(admin):
+    """A ROR id on each says they are different bodies; one without is still refused."""
+    with_ror = {**KYOTO, "nameEn": "Tohoku University", "rorId": "01dq60k83"}
+    assert (await admin(CREATE, {"input": with_ror}))["createInstitution"]["errors"] == []
+    other_ror = {**with_ror, "rorId": "02kpeqv85"}
+    assert (await admin(CREATE, {"input": other_ror}))["createInstitution"]["errors"] == []
+    bare = {**KYOTO, "nameEn": "Tohoku University"}
+    refused = (await admin(CREATE, {"input": bare}))["createInstitution"]
+    assert codes(refused) == {("nameEn", "DUPLICATE_INSTITUTION")}
+
+
+async def test_renaming_into_a_duplicate_is_refused_unless_different(admin):
+    await admin(CREATE, {"input": KYOTO})
+    other = (await admin(CREATE, {"input": {**KYOTO, "nameEn": "Kyoto Sangyo"}}))[
+        "createInstitution"
+    ]["institution"]
+    rename = {"id": other["id"], "nameEn": "KYOTO university"}
+    refused = (await admin(UPDATE, {"input": rename}))["updateInstitution"]
+    assert codes(refused) == {("nameEn", "DUPLICATE_INSTITUTION")}
+    kept = (await admin(UPDATE, {"input": {**rename, "differentBody": True}}))["updateInstitution"]
+    assert kept["errors"] == [] and kept["institution"]["nameEn"] == "KYOTO university"
+    own = (await admin(UPDATE, {"input": {"id": other["id"], "acronym": "KSU"}}))[
+        "updateInstitution"
+    ]
+    assert own["errors"] == []  # its own name is no duplicate of itself

@@ -382,3 +382,54 @@ async def test_completion_date_falls_back_to_the_completed_transition(manager, f
     errors = (await manager(TRANSITION, variables))["transitionProjectPhase"]["errors"]
     assert errors[0]["code"] == "EX_POST_TOO_EARLY"
     assert str(dt.date.today()) in errors[0]["message"]
+
+
+# --- dates the lifecycle refuses (issue 18 item 13) ----------------------------------------
+
+
+async def test_a_record_of_discussions_signed_in_the_future_is_refused(gql, make_token, factory):
+    project = await factory.project(phase=ProjectPhase.PLANNING)
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    variables = {
+        "input": {
+            "projectId": gid("Project", project.id),
+            "toPhase": "IMPLEMENTATION",
+            "rdSignedOn": str(tomorrow),
+        }
+    }
+    manager = gql.as_(await make_token(AccountRole.PROGRAM_MANAGER))
+    admin = gql.as_(await make_token(AccountRole.ADMIN))
+    refused = (await manager(TRANSITION, variables))["transitionProjectPhase"]
+    assert codes(refused) == {("rdSignedOn", "FUTURE_DATE")}
+    assert refused["project"] is None
+    variables["input"]["overrideReason"] = "signing ceremony fixed, recorded ahead"
+    assert codes((await manager(TRANSITION, variables))["transitionProjectPhase"]) == {
+        ("overrideReason", "OVERRIDE_NOT_ALLOWED")
+    }
+    done = (await admin(TRANSITION, variables))["transitionProjectPhase"]
+    assert done["errors"] == [] and done["project"]["phase"] == "IMPLEMENTATION"
+    today = {**variables["input"], "rdSignedOn": str(dt.date.today())}
+    del today["overrideReason"]
+    other = await factory.project(phase=ProjectPhase.PLANNING)
+    today["projectId"] = gid("Project", other.id)
+    assert (await manager(TRANSITION, {"input": today}))["transitionProjectPhase"]["errors"] == []
+
+
+async def test_a_project_is_not_completed_before_its_period_starts(gql, make_token, factory):
+    later = dt.date.today() + dt.timedelta(days=30)
+    project = await factory.project(start=later, end=later + dt.timedelta(days=3 * 365))
+    variables = {"input": {"projectId": gid("Project", project.id), "toPhase": "COMPLETED"}}
+    manager = gql.as_(await make_token(AccountRole.PROGRAM_MANAGER))
+    admin = gql.as_(await make_token(AccountRole.ADMIN))
+    refused = (await manager(TRANSITION, variables))["transitionProjectPhase"]
+    assert codes(refused) == {("toPhase", "PERIOD_NOT_STARTED")}
+    assert str(later) in refused["errors"][0]["message"]
+    variables["input"]["overrideReason"] = "cancelled by both governments before the start"
+    assert codes((await manager(TRANSITION, variables))["transitionProjectPhase"]) == {
+        ("overrideReason", "OVERRIDE_NOT_ALLOWED")
+    }
+    done = (await admin(TRANSITION, variables))["transitionProjectPhase"]
+    assert done["errors"] == [] and done["project"]["phase"] == "COMPLETED"
+    started = await factory.project(start=dt.date.today())
+    variables = {"input": {"projectId": gid("Project", started.id), "toPhase": "COMPLETED"}}
+    assert (await manager(TRANSITION, variables))["transitionProjectPhase"]["errors"] == []

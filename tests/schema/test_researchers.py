@@ -19,6 +19,24 @@ def codes(payload: dict) -> set[tuple[str | None, str]]:
     return {(e["field"], e["code"]) for e in payload["errors"]}
 
 
+async def test_orcid_format_and_checksum_errors_differ(admin):
+    """issue 18 item 7: a malformed iD says so; a mistyped digit says checksum."""
+    for raw in ("hello", "0000-0002-1825", "0000-0002-1825-00977"):
+        wrong = (await admin(CREATE, {"input": {"nameEn": "F", "orcid": raw}}))["createResearcher"]
+        assert codes(wrong) == {("orcid", "INVALID_ORCID")}, raw
+        assert "format" in wrong["errors"][0]["message"]
+        assert "checksum" not in wrong["errors"][0]["message"]
+    checksum = (await admin(CREATE, {"input": {"nameEn": "C", "orcid": "0000-0002-1825-0098"}}))[
+        "createResearcher"
+    ]
+    assert codes(checksum) == {("orcid", "INVALID_ORCID_CHECKSUM")}
+    isni = (await admin(CREATE, {"input": {"nameEn": "I", "orcid": "0000-0001-2281-955X"}}))[
+        "createResearcher"
+    ]
+    assert codes(isni) == {("orcid", "INVALID_ORCID")}
+    assert "ranges ORCID issues" in isni["errors"][0]["message"]
+
+
 async def test_create_researcher_with_orcid(admin):
     payload = (
         await admin(
@@ -42,7 +60,8 @@ async def test_orcid_checksum_and_duplicates(admin):
     bad = (await admin(CREATE, {"input": {"nameEn": "A", "orcid": "0000-0002-1825-0098"}}))[
         "createResearcher"
     ]
-    assert codes(bad) == {("orcid", "INVALID_ORCID")}
+    assert codes(bad) == {("orcid", "INVALID_ORCID_CHECKSUM")}
+    assert "check digit" in bad["errors"][0]["message"]
     x_digit = {"nameEn": "B", "orcid": "0000-0002-1694-233x"}
     ok = (await admin(CREATE, {"input": x_digit}))["createResearcher"]
     assert ok["researcher"]["orcid"] == "0000-0002-1694-233X"

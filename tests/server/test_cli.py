@@ -8,6 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,11 +18,14 @@ from schema import sdl
 from server.access.auth import authenticate
 from server.core.config import Settings
 from server.core.db import make_engine, session_factory
+from server.core.global_ids import global_id
 from server.demo import seed_demo
 from server.demo.datasets import DATASETS
 from server.http.app import create_app
 from server.migrations import upgrade
-from server.models.enums import AccountRole
+from server.models import Institution, Researcher
+from server.models.enums import AccountRole, InstitutionKind
+from tests.conftest import postgres_database
 
 SATREPS = str(Path(sys.executable).with_name("satreps"))
 ME = "{ me { role } }"
@@ -144,13 +148,26 @@ async def test_revoked_token_gets_401(database_url: str, workdir: Path) -> None:
     ]
 
 
-async def test_token_create_links_the_account(database_url: str, workdir: Path) -> None:
-    """Re-issuing for an existing user changes its role: the account is upserted."""
-    create_token(database_url, workdir, "--role", "researcher", "--user", "aiko")
-    _, token = create_token(
-        database_url, workdir, "--role", "institution_uploader", "--user", "aiko"
+async def test_token_create_changes_an_account_only_when_asked(
+    database_url: str, workdir: Path
+) -> None:
+    """Re-issuing for an existing user with another role is refused, and changes it (saying
+    so) with --update-account."""
+    _, first = create_token(database_url, workdir, "--role", "researcher", "--user", "aiko")
+    refused = satreps(
+        database_url, workdir, "token", "create", "--role", "institution_uploader", "--user", "aiko"
     )
-    response = await post_graphql(database_url, token, ME)
+    assert_clean_failure(refused, "role researcher -> institution_uploader")
+    assert "--update-account" in refused.stderr and refused.stdout == ""
+    response = await post_graphql(database_url, first, ME)
+    assert response.json() == {"data": {"me": {"role": "RESEARCHER"}}}
+
+    args = ["--role", "institution_uploader", "--user", "aiko", "--update-account"]
+    result = satreps(database_url, workdir, "token", "create", *args)
+    assert result.returncode == 0, result.stderr
+    assert "account aiko updated: role researcher -> institution_uploader" in result.stderr
+    assert "its 1 other active token(s) now act with these settings" in result.stderr
+    response = await post_graphql(database_url, result.stdout.strip(), ME)
     assert response.json() == {"data": {"me": {"role": "INSTITUTION_UPLOADER"}}}
 
 
@@ -215,3 +232,148 @@ def test_seeding_the_demo_adds_the_datasets_an_older_demo_lacks(tmp_path: Path) 
     result = satreps(url, tmp_path, "seed", "--demo")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{len(DATASETS)} datasets"
+
+
+# --- existing accounts and ids, on both databases (issue 18 items 8, 9) --------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, workdir: Path) -> Iterator[str]:
+    """A migrated database with two researchers and an institution (ids 1, 2 and 1)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir / 'ids.db'}"
+        upgrade(url)
+        asyncio.run(_people(url))
+        yield url
+        return
+    with postgres_database("satreps_cli") as url:
+        upgrade(url)
+        asyncio.run(_people(url))
+        yield url
+
+
+async def _people(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            session.add_all([Researcher(name_en="Aiko Sato"), Researcher(name_en="Ben Okoth")])
+            session.add(
+                Institution(name_en="Kyoto U", country_code="JP", kind=InstitutionKind.UNIVERSITY)
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+async def me_researcher(url: str, token: str) -> str | None:
+    response = await post_graphql(url, token, "{ me { researcher { id } } }")
+    researcher = response.json()["data"]["me"]["researcher"]
+    return researcher and researcher["id"]
+
+
+R1, R2 = global_id("Researcher", 1), global_id("Researcher", 2)
+
+
+async def test_relinking_an_account_is_refused_unless_asked(any_db: str, workdir: Path) -> None:
+    _, old = create_token(
+        any_db, workdir, "--role", "researcher", "--user", "r1", "--researcher-id", "1"
+    )
+    relink = ["--role", "researcher", "--user", "r1", "--researcher-id", R2]
+    refused = satreps(any_db, workdir, "token", "create", *relink)
+    assert_clean_failure(refused, f"researcher Researcher {R1} (1) -> Researcher {R2} (2)")
+    promote = satreps(any_db, workdir, "token", "create", "--role", "admin", "--user", "r1")
+    assert_clean_failure(promote, "role researcher -> admin")
+    assert await me_researcher(any_db, old) == R1  # the old token still answers as r1
+    assert (await post_graphql(any_db, old, ME)).json()["data"]["me"]["role"] == "RESEARCHER"
+
+    same = satreps(any_db, workdir, "token", "create", "--role", "researcher", "--user", "r1")
+    assert same.returncode == 0, same.stderr  # nothing to change: a new token, no note
+    assert "updated" not in same.stderr
+
+    updated = satreps(any_db, workdir, "token", "create", *relink, "--update-account")
+    assert updated.returncode == 0, updated.stderr
+    assert f"account r1 updated: researcher Researcher {R1} (1) -> Researcher {R2} (2)" in (
+        updated.stderr
+    )
+    assert await me_researcher(any_db, old) == R2
+
+
+@pytest.mark.parametrize("form", ["2", R2, "Researcher:2"])
+async def test_token_create_takes_every_form_of_id(any_db: str, workdir: Path, form: str) -> None:
+    user = f"ids-{form.replace(':', '-')}"
+    args = ["--role", "researcher", "--user", user, "--researcher-id", form]
+    args += ["--institution-id", global_id("Institution", 1)]
+    _, token = create_token(any_db, workdir, *args)
+    assert await me_researcher(any_db, token) == R2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["token", "create", "--role", "researcher", "--user", "x", "--researcher-id", "abc"],
+            "'abc' is not a Researcher id: give its global id (e.g. UmVzZWFyY2hlcjox)",
+        ),
+        (
+            [
+                "token",
+                "create",
+                "--role",
+                "researcher",
+                "--user",
+                "x",
+                "--researcher-id",
+                global_id("Institution", 1),
+            ],
+            f"'{global_id('Institution', 1)}' is an Institution id, not a Researcher id",
+        ),
+        (
+            ["token", "create", "--role", "researcher", "--user", "x", "--institution-id", "0"],
+            "'0' is not an Institution id: numbers start at 1",
+        ),
+        (["export", global_id("Dataset", 2)], "is a Dataset id, not a DatasetVersion id"),
+        (["fixity", "v2"], "'v2' is not a DatasetVersion id"),
+        (
+            ["upload", "README.md", "--dataset", global_id("Project", 2), "--token", "t"],
+            "is a Project id, not a Dataset or DatasetVersion id",
+        ),
+    ],
+)
+def test_a_bad_id_is_a_usage_error_naming_the_type(
+    database_url: str, workdir: Path, args: list[str], message: str
+) -> None:
+    result = satreps(database_url, workdir, *args)
+    assert result.returncode == 2, result.stderr
+    assert message in " ".join(result.stderr.replace("│", " ").split())
+    assert result.stdout == ""
+
+
+def test_export_and_upload_take_the_same_forms(database_url: str, workdir: Path) -> None:
+    """export takes a number, a global id and Type:N (the version need not exist: the id is
+    read, then looked up); upload sends a Dataset id for a plain number."""
+    for form in ("7", global_id("DatasetVersion", 7), "DatasetVersion:7"):
+        result = satreps(database_url, workdir, "export", form)
+        assert_clean_failure(result, "not found")
+        assert result.returncode == 1
+    (workdir / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    nobody = "http://127.0.0.1:9/graphql"
+    for form in ("2", global_id("Dataset", 2), "DatasetVersion:2"):
+        args = ["upload", "data.csv", "--dataset", form, "--token", "t", "--url", nobody]
+        result = satreps(database_url, workdir, *args)
+        assert result.returncode == 1, result.stderr  # read, then the server is unreachable
+        assert "cannot connect" in result.stderr
+
+
+def test_the_upload_example_reads_ids_as_the_cli_does(workdir: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "upload_file.py"
+    (workdir / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    base = [sys.executable, str(example), "data.csv", "--url", "http://127.0.0.1:9/graphql"]
+    wrong = subprocess.run(
+        [*base, "--dataset", global_id("Project", 1)], cwd=workdir, capture_output=True, text=True
+    )
+    assert wrong.returncode == 2
+    assert "is a Project id, not a Dataset or DatasetVersion id" in wrong.stderr
+    number = subprocess.run(
+        [*base, "--dataset", "3", "--token", "t"], cwd=workdir, capture_output=True, text=True
+    )
+    assert number.returncode == 1 and "cannot connect" in number.stderr  # read, then sent

@@ -67,7 +67,7 @@ async def test_arq_enqueues_on_redis_and_a_worker_runs_it():
             handle_signals=False,
         )
         await worker.main()
-        assert seen == [(job_id, 7)]
+        assert seen == [(f"satreps:{job_id}", 7)]  # the deployment's prefix in front
         await worker.close()
     finally:
         pool = await jobs._connect()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from server.core.validation import normalize_country, normalize_orcid, normalize_ror
+from server.core.validation import normalize_country, normalize_orcid, normalize_ror, orcid_problem
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,22 @@ def test_ror(raw, expected):
 )
 def test_orcid(raw, expected):
     assert normalize_orcid(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("0000-0002-1825-0097", None),
+        ("0000 0002 1825 0097", None),
+        ("hello", "format"),
+        ("0000-0002-1825", "format"),
+        ("0000-0002-1825-009Y", "format"),
+        ("0000-0002-1825-0098", "checksum"),
+        ("0000-0001-2281-955X", "range"),  # a valid ISNI (checksum right), not an ORCID iD
+    ],
+)
+def test_orcid_problem_names_what_is_wrong(raw, problem):
+    assert orcid_problem(raw) == problem
 
 
 def test_country():

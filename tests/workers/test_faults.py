@@ -94,7 +94,7 @@ async def test_a_flushed_redis_loses_no_upload(
 
     redis = Redis.from_url(REDIS_URL)
     try:
-        job_key = f"arq:job:process_upload:{upload_id}:0"
+        job_key = f"arq:job:satreps:process_upload:{upload_id}:0"  # the deployment's job id
         assert await redis.exists(job_key) and await redis.zcard(QUEUE) == 1
         await redis.flushdb()  # our database only
         assert not await redis.exists(job_key) and await redis.zcard(QUEUE) == 0
