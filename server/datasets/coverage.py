@@ -17,10 +17,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    case,
+    column,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.errors import Collector
+from server.core.db import UTCDateTime
+from server.core.errors import Collector, ErrorCode
 from server.datasets.errors import DatasetErrorCode
 from server.models import Dataset, DatasetFile, DatasetVersion
 from server.models.enums import CoverageSource
@@ -91,10 +106,10 @@ def check_period(
 ) -> Period | None:
     start, end = as_utc(start), as_utc(end)
     if start is None and end is None:
-        errors.add(DatasetErrorCode.INVALID_PERIOD, "a period needs a start or an end", field)
+        errors.add(ErrorCode.INVALID_PERIOD, "a period needs a start or an end", field)
         return None
     if start is not None and end is not None and start > end:
-        errors.add(DatasetErrorCode.INVALID_PERIOD, "the period ends before it starts", field)
+        errors.add(ErrorCode.INVALID_PERIOD, "the period ends before it starts", field)
         return None
     return Period(start, end)
 
@@ -149,26 +164,27 @@ def from_profile(profile: Any) -> tuple[Box | None, Period | None]:
 # ---- unions ------------------------------------------------------------------------------
 
 
-def _longitudes(arcs: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    """(west, east) of the smallest arc holding every arc (start, length)."""
-    spans: list[tuple[float, float]] = []
-    for start, length in arcs:
-        if length >= FULL_CIRCLE:
+def _longitudes(boxes: Sequence[Box]) -> tuple[float, float]:
+    """(west, east) of the smallest arc holding every box's longitudes; the edges are the
+    boxes' own (or +-180), never computed, so they read back exactly."""
+    spans: list[tuple[float, float]] = []  # (west, east) within [-180, 180], west <= east
+    for box in boxes:
+        if box.arc()[1] >= FULL_CIRCLE:
             return -180.0, 180.0
-        end = start + length
-        spans.append((start, min(end, 180.0)))
-        if end > 180.0:  # the part past the antimeridian, seen from the west
-            spans.append((-180.0, end - FULL_CIRCLE))
+        if box.crosses_antimeridian:  # the two pieces either side of 180
+            spans += [(box.west, 180.0), (-180.0, box.east)]
+        else:
+            spans.append((box.west, box.east))
     spans.sort()
     merged: list[list[float]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
+    for west, east in spans:
+        if merged and west <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], east)
         else:
-            merged.append([start, end])
+            merged.append([west, east])
     # the stretch across the antimeridian first: on a tie, the box does not cross
     first, last = merged[0], merged[-1]
-    widest = (first[0] + FULL_CIRCLE - last[1], first[0], last[1])
+    widest = ((first[0] + 180.0) + (180.0 - last[1]), first[0], last[1])
     for before, after in zip(merged, merged[1:], strict=False):
         gap = after[0] - before[1]
         if gap > widest[0]:
@@ -182,7 +198,7 @@ def union_boxes(boxes: Iterable[Box | None]) -> Box | None:
     known = [b for b in boxes if b is not None]
     if not known:
         return None
-    west, east = _longitudes([b.arc() for b in known])
+    west, east = _longitudes(known)
     return Box(west, min(b.south for b in known), east, max(b.north for b in known))
 
 
@@ -272,3 +288,92 @@ async def refresh_dataset(session: AsyncSession, dataset_id: int) -> None:
     periods = [v.time_source for v in versions if period_of_row(v)]
     _unite(dataset, versions, (boxes, periods))
     await session.flush()
+
+
+# ---- the datasets' filter ----------------------------------------------------------------
+
+SHIFTS = (0, 360, -360)  # a box seen from either side of the antimeridian
+_JULIAN_EPOCH = 2440587.5  # the julian day of 1970-01-01T00:00Z
+
+
+def julian_day(when: dt.datetime) -> float:
+    return when.timestamp() / 86400 + _JULIAN_EPOCH
+
+
+def unwrapped_east(row: Any) -> ColumnElement[float]:
+    """The east edge past 180 when the box crosses the antimeridian (the indexes' form)."""
+    return case((row.east < row.west, row.east + literal_column("360")), else_=row.east)
+
+
+def _query_arc(box: Box) -> tuple[float, float]:
+    start, length = box.arc()
+    return start, start + length
+
+
+def intersects(row: Any, box: Box, dialect: str) -> ColumnElement[bool]:
+    """The row's box meets `box` (both may cross the antimeridian, edges count): exact on
+    the columns, and the index's form of the test beside it for the planner."""
+    west, east = _query_arc(box)
+    east_edge = unwrapped_east(row)
+    longitudes = or_(*[and_(row.west <= east + k, east_edge >= west + k) for k in SHIFTS])
+    exact = and_(row.west.is_not(None), row.south <= box.north, row.north >= box.south, longitudes)
+    if dialect == "postgresql":
+        stored = func.box(func.point(row.west, row.south), func.point(east_edge, row.north))
+        probes = [
+            stored.op("&&")(
+                func.box(
+                    func.point(literal(west + k, Float), literal(box.south, Float)),
+                    func.point(literal(east + k, Float), literal(box.north, Float)),
+                )
+            )
+            for k in SHIFTS
+        ]
+        return and_(or_(*probes), exact)
+    return and_(row.id.in_(_rtree(box, None)), exact)
+
+
+def in_period(
+    row: Any, start: dt.datetime | None, end: dt.datetime | None, dialect: str
+) -> ColumnElement[bool]:
+    """The row's period meets [start, end] (either open); a row without one does not."""
+    known = or_(row.time_start.is_not(None), row.time_end.is_not(None))
+    exact = [known]
+    if end is not None:
+        exact.append(or_(row.time_start.is_(None), row.time_start <= end))
+    if start is not None:
+        exact.append(or_(row.time_end.is_(None), row.time_end >= start))
+    if dialect == "postgresql":
+        stored = func.tstzrange(row.time_start, row.time_end, literal_column("'[]'"))
+        wanted = func.tstzrange(
+            literal(start, UTCDateTime), literal(end, UTCDateTime), literal_column("'[]'")
+        )
+        return and_(stored.op("&&")(wanted), *exact)
+    return and_(row.id.in_(_rtree(None, (start, end))), *exact)
+
+
+def _rtree(box: Box | None, period: tuple[dt.datetime | None, dt.datetime | None] | None) -> Any:
+    """The ids the SQLite R*Tree (migration 0009) finds for a box or a period (a coarse
+    first pass: it keeps 32-bit floats, rounded outwards)."""
+    rtree = table(
+        "search_dataset_coverage",
+        *(column(name, Float) for name in ("min_x", "max_x", "min_y", "max_y", "min_t", "max_t")),
+        column("id", Integer),
+    )
+    c = rtree.c
+    if period is not None:
+        start, end = period
+        rule = []
+        if end is not None:
+            rule.append(c.min_t <= julian_day(end))
+        if start is not None:
+            rule.append(c.max_t >= julian_day(start))
+        return select(c.id).where(*rule)
+    assert box is not None
+    west, east = _query_arc(box)
+    parts = [
+        select(c.id).where(
+            c.min_x <= east + k, c.max_x >= west + k, c.min_y <= box.north, c.max_y >= box.south
+        )
+        for k in SHIFTS
+    ]
+    return union(*parts)
