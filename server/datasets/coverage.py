@@ -262,6 +262,19 @@ def _unite(row: Any, parts: Sequence[Any], sources: tuple[Sequence[Any], Sequenc
         row.time_source = union_source(sources[1]) if period else None
 
 
+def carry_corrections(previous: DatasetVersion, draft: DatasetVersion) -> None:
+    """A new draft keeps what a person set on the version it starts from."""
+    if previous.bbox_source == CoverageSource.PERSON:
+        put_box(draft, box_of_row(previous))
+        draft.bbox_source = CoverageSource.PERSON
+    if previous.time_source == CoverageSource.PERSON:
+        put_period(draft, period_of_row(previous))
+        draft.time_source = CoverageSource.PERSON
+    if CoverageSource.PERSON in (previous.bbox_source, previous.time_source):
+        draft.coverage_edited_by = previous.coverage_edited_by
+        draft.coverage_edited_at = previous.coverage_edited_at
+
+
 async def refresh_version(session: AsyncSession, version: DatasetVersion) -> None:
     """The version's coverage from its files (all read from data), then its dataset's."""
     files = (

@@ -347,6 +347,7 @@ async def start_draft(
             ]
         )
         await session.flush()
+        coverage.carry_corrections(latest, draft)
     await coverage.refresh_version(session, draft)
     return draft
 

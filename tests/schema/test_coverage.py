@@ -11,7 +11,14 @@ from sqlalchemy import select
 from server.models import AuditEvent, ProvNode
 from server.models.enums import AccountRole
 from tests.factories import gid
-from tests.schema.test_datasets import CREATE, PUBLISH, REMOVE, dataset_input, setup_project
+from tests.schema.test_datasets import (
+    CREATE,
+    DRAFT,
+    PUBLISH,
+    REMOVE,
+    dataset_input,
+    setup_project,
+)
 from tests.schema.test_uploads import COMPLETE, upload_file
 
 DATA = Path(__file__).parent.parent / "fixtures" / "data"
@@ -118,7 +125,7 @@ async def test_uploaders_set_and_correct_coverage(
         edits = (
             await session.scalars(select(ProvNode).where(ProvNode.type == "coverage_edit"))
         ).all()
-    assert len(actions) == 3 and len(edits) == 3
+    assert len(actions) == 3 and len(edits) == 3  # so far
     assert {e.attributes["target"].split("-")[0] for e in edits} == {"dataset", "version"}
     assert {e.dataset_id for e in edits} == {edits[0].dataset_id}
 
@@ -143,7 +150,14 @@ async def test_uploaders_set_and_correct_coverage(
     for client_, code in ((gql, "NOT_FOUND"), (outsider, "FORBIDDEN")):
         payload = await client_(SET, {"input": {"id": ds["id"], "period": period}})
         assert [e["code"] for e in payload["setCoverage"]["errors"]] == [code]
+    # the version's own period, set before it is published, is carried to the next draft
+    done = (await as_member(SET, {"input": {"id": version, "period": period}}))["setCoverage"]
+    assert done["errors"] == []
     assert (await admin(PUBLISH, {"v": version}))["publishDatasetVersion"]["errors"] == []
+    draft = (await admin(DRAFT, {"d": ds["id"]}))["startDatasetDraft"]["version"]["id"]
+    carried = (await admin(VERSION, {"v": draft}))["node"]["coverage"]
+    assert carried["timeSource"] == "PERSON" and carried["timeStart"] == period["start"]
+    assert carried["bboxSource"] == "DATA" and box(carried) == [100.09, 10.03, 106.02, 20.27]
     payload = (await admin(SET, {"input": {"id": version, "period": period}}))["setCoverage"]
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [("id", "VERSION_PUBLISHED")]
     payload = await admin(SET, {"input": {"id": gid("Project", project.id), "period": period}})
