@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, case, literal_column, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 
-from schema.compiled.compiler import Compiler
+from schema.compiled.compiler import Builder, Compiler
 from schema.compiled.mapping import compiled
-from schema.compiled.sqljson import NotCompilable, sql_text
+from schema.compiled.sqljson import sql_text
 from server import models
 from server.access.auth import Principal
 from server.core.errors import DomainError, ErrorCode
@@ -30,6 +30,50 @@ CoverageSource = strawberry.enum(
 )
 
 
+NULL: ColumnElement[Any] = literal_column("NULL")
+
+
+# The compiled path answers Coverage and BoundingBox from the columns of the row that carries
+# them (a file's, a version's, a dataset's): their builders read that row.
+
+
+def _degrees(name: str) -> Builder:
+    return lambda c, row, details, args: c.json.real(getattr(row, name))
+
+
+def _editable(row: Any) -> bool:
+    return hasattr(row, "bbox_source")  # versions and datasets; a file's coverage is all data
+
+
+def _bbox(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    box = c.json.nested(c.object("BoundingBox", row, details))
+    return case((row.west.is_not(None), box), else_=NULL)
+
+
+def _source(name: str) -> Builder:
+    def build(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+        if _editable(row):
+            return c.json.enum(getattr(row, name), CoverageSourceEnum)
+        if name == "bbox_source":
+            present = row.west.is_not(None)
+        else:
+            present = or_(row.time_start.is_not(None), row.time_end.is_not(None))
+        return case((present, sql_text(CoverageSourceEnum.DATA.name)), else_=NULL)
+
+    return build
+
+
+def _edited_by(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    return row.coverage_edited_by if _editable(row) else NULL
+
+
+def _edited_at(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    return c.json.datetime(row.coverage_edited_at) if _editable(row) else NULL
+
+
+@compiled(
+    west=_degrees("west"), south=_degrees("south"), east=_degrees("east"), north=_degrees("north")
+)
 @strawberry.type(
     description="A WGS 84 box in degrees; west > east when it crosses the antimeridian"
 )
@@ -40,6 +84,13 @@ class BoundingBox:
     north: float
 
 
+@compiled(
+    bbox=_bbox,
+    bbox_source=_source("bbox_source"),
+    time_source=_source("time_source"),
+    edited_by=_edited_by,
+    edited_at=_edited_at,
+)
 @strawberry.type(
     description="Where and when the data were taken. A version's and a dataset's are the"
     " union of their files' (a dataset: of all its versions), unless a person set a part;"
@@ -78,43 +129,9 @@ def coverage_of(row: Any) -> Coverage:
     )
 
 
-NULL: ColumnElement[Any] = literal_column("NULL")
-
-
 def coverage_builder(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
-    """The compiled path's `coverage`: the same JSON from the columns."""
-    editable = hasattr(row, "bbox_source")  # versions and datasets; a file's is all data
-    has_box = row.west.is_not(None)
-    has_time = or_(row.time_start.is_not(None), row.time_end.is_not(None))
-
-    def source(name: str, present: ColumnElement[bool]) -> ColumnElement[Any]:
-        if editable:
-            return c.json.enum(getattr(row, name), CoverageSourceEnum)
-        return case((present, sql_text(CoverageSourceEnum.DATA.name)), else_=NULL)
-
-    def bbox(name: str, sub: FieldDetailsList) -> ColumnElement[Any]:
-        if name not in ("west", "south", "east", "north"):
-            raise NotCompilable(name)
-        return c.json.real(getattr(row, name))
-
-    def value(name: str, sub: FieldDetailsList) -> ColumnElement[Any]:
-        if name == "bbox":
-            box = c.json.nested(c.selection("BoundingBox", sub, bbox))
-            return case((has_box, box), else_=NULL)
-        if name in ("timeStart", "timeEnd", "editedAt"):
-            column = {"timeStart": "time_start", "timeEnd": "time_end"}.get(
-                name, "coverage_edited_at"
-            )
-            return c.json.datetime(getattr(row, column)) if editable or name != "editedAt" else NULL
-        if name == "bboxSource":
-            return source("bbox_source", has_box)
-        if name == "timeSource":
-            return source("time_source", has_time)
-        if name == "editedBy":
-            return row.coverage_edited_by if editable else NULL
-        raise NotCompilable(name)
-
-    return c.selection("Coverage", details, value)
+    """The compiled path's `coverage`: the Coverage object over the same row."""
+    return c.object("Coverage", row, details)
 
 
 @compiled(partial=True, coverage=coverage_builder)
