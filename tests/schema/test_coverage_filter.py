@@ -5,6 +5,7 @@ each database's index at work (SQLite's R*Tree, PostgreSQL's GiST indexes)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,3 +164,19 @@ async def test_explain_uses_the_index(sessions, dialect, part):
     else:
         index = f"search_datasets_coverage_{part}"
         assert f"Bitmap Index Scan on {index}" in plan or f"Index Scan using {index}" in plan, plan
+
+
+def readme_example() -> str:
+    """The README's Mekong query (API at a glance), as printed there."""
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
+    start = readme.index("the Mekong basin in 2020-2024?")
+    block = readme[start:].split("```graphql\n", 1)[1]
+    return block.split("```", 1)[0]
+
+
+async def test_the_readme_example_answers(gql, admin, factory):
+    await catalogue(admin, factory)
+    found = (await gql(readme_example()))["datasets"]
+    assert [n["title"] for n in found["nodes"]] == ["mekong"]
+    assert found["nodes"][0]["coverage"]["bboxSource"] == "PERSON"  # set by setCoverage
+    assert found["nodes"][0]["coverage"]["timeSource"] == "PERSON"
