@@ -193,18 +193,19 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _geojson_rows(scanner: Scanner, extent: Extent) -> Iterator[dict[str, Any]]:
+def _geojson_rows(scanner: Scanner, extent: Extent | None) -> Iterator[dict[str, Any]]:
     top: dict[str, Any] = {}
     for key in scanner.members():
         if key == "features" and scanner.peek() == "[":
             for feature in scanner.items():
-                if isinstance(feature, dict):
+                if extent is not None and isinstance(feature, dict):
                     extent.observe(feature.get("geometry"))
                 yield _feature_row(feature)
         else:
             top[key] = scanner.value()
     if top.get("type") == "Feature":
-        extent.observe(top.get("geometry"))
+        if extent is not None:
+            extent.observe(top.get("geometry"))
         yield _feature_row(top)
 
 
@@ -217,8 +218,10 @@ class _Rows:
         if fmt.kind == "ndjson":
             yield from self._ndjson(stream)
         elif fmt.kind == "geojson":
-            self.extent = Extent()  # each pass sees every position once
-            yield from _geojson_rows(Scanner(stream, limits), self.extent)
+            first = self.extent is None  # the positions are read on the first pass only
+            if first:
+                self.extent = Extent()
+            yield from _geojson_rows(Scanner(stream, limits), self.extent if first else None)
         else:
             yield from (_as_row(item) for item in Scanner(stream, limits).items())
 
