@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.core.db import utcnow
 from server.core.events import upload_channel
 from server.core.jobs import PROCESS_UPLOAD, JobQueue
+from server.datasets.coverage import apply_profile, refresh_version
 from server.datasets.upload_states import move
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
@@ -264,8 +265,14 @@ async def _finish_ready(
             raw_key=upload.object_key,
             profile=result.profile,
         )
+        apply_profile(file)
         session.add(file)
         await session.flush()
+        # the version's and the dataset's coverage take the file's in (rows locked: two
+        # files of one version finishing at once both count)
+        version = await session.get(DatasetVersion, upload.version_id, with_for_update=True)
+        if version is not None:
+            await refresh_version(session, version)
         rows = [Artifact(file_id=file.id, **a) for a in artifacts]
         session.add_all(rows)
         upload.size, upload.sha256 = result.size, result.sha256

@@ -304,9 +304,13 @@ def root_datasets(
     service_filter, themed = None, None
     if flt:
         level = flt.get("accessLevel")
+        box = flt.get("intersects")
         service_filter = DatasetFilter(
             country=flt.get("country"),
             access_level=AccessLevel(level) if level is not None else None,
+            intersects=(box["west"], box["south"], box["east"], box["north"]) if box else None,
+            time_from=flt.get("timeFrom"),
+            time_to=flt.get("timeTo"),
         )
         if flt.get("projectId") is not None:
             service_filter.project_id = id_of(flt["projectId"], "Project")
@@ -315,7 +319,11 @@ def root_datasets(
         if flt.get("themeId") is not None:
             service_filter.theme_id = id_of(flt["themeId"], "Theme")
             themed = in_theme_tree(service_filter.theme_id)
-    base = datasets_filtered(c.principal, service_filter, themed)
+    dialect = "postgresql" if c.json.pg else "sqlite"
+    try:
+        base = datasets_filtered(c.principal, service_filter, themed, dialect=dialect)
+    except DomainError as error:  # not a box or a period: strawberry's codes
+        raise NotCompilable("filter coverage") from error
     return connection(c, details, args, base, m.Dataset, "Dataset")
 
 

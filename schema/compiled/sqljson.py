@@ -92,6 +92,13 @@ class SqlJson:
         fraction = case((micro == "000000", ""), else_=literal_column("'.'").op("||")(micro))
         return seconds.op("||")(fraction).op("||")(literal_column("'+00:00'"))
 
+    def real(self, column: Any) -> ColumnElement[Any]:
+        """A float as strawberry writes it (the shortest text that reads back the same):
+        PostgreSQL's float8 output is that already; SQLite's JSON keeps 15 digits only."""
+        if self.pg:
+            return column
+        return func.json(func.satreps_float(column))
+
     def date(self, column: Any) -> ColumnElement[Any]:
         if self.pg:
             return func.to_char(column, literal_column("'YYYY-MM-DD'"))

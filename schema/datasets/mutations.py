@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schema.connections import decode_id
 from schema.context import Info
+from schema.datasets.coverage import SetCoverageInput, set_coverage_op
 from schema.datasets.types import (
     CreateDatasetInput,
     Dataset,
     DatasetPayload,
     DatasetVersion,
     DatasetVersionPayload,
+    SetCoveragePayload,
     UpdateDatasetInput,
 )
 from schema.errors import fields_named
@@ -121,3 +123,20 @@ class DatasetMutations:
             return await service.remove_file(session, principal, fid)
 
         return await _version_payload(info, op)
+
+    @strawberry.mutation(
+        description="Set or correct the coverage of a dataset or of a draft version (audited,"
+        " recorded in the provenance); a part given as null goes back to the data's union"
+    )
+    async def set_coverage(self, info: Info, input: SetCoverageInput) -> SetCoveragePayload:
+        async def op(
+            session: AsyncSession, principal: Principal
+        ) -> models.Dataset | models.DatasetVersion:
+            return await set_coverage_op(session, principal, input)
+
+        def done(row: models.Dataset | models.DatasetVersion) -> SetCoveragePayload:
+            if isinstance(row, models.Dataset):
+                return SetCoveragePayload(dataset=Dataset.from_row(row))
+            return SetCoveragePayload(version=DatasetVersion.from_row(row))
+
+        return await payload(info, op, SetCoveragePayload, done, scope="upload")

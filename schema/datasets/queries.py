@@ -25,7 +25,14 @@ from server.models.enums import AccessLevel as AccessLevelEnum
 def _dataset_filter(filter: DatasetFilter | None) -> reads.DatasetFilter | None:
     if filter is None:
         return None
-    flt = reads.DatasetFilter(country=filter.country, access_level=filter.access_level)
+    box = filter.intersects
+    flt = reads.DatasetFilter(
+        country=filter.country,
+        access_level=filter.access_level,
+        intersects=(box.west, box.south, box.east, box.north) if box else None,
+        time_from=filter.time_from,
+        time_to=filter.time_to,
+    )
     if filter.project_id is not None:
         flt.project_id = decode_id(filter.project_id, "Project", "filter.projectId")
     if filter.institution_id is not None:

@@ -30,6 +30,7 @@ from schema.compiled.compiler import (
 from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
+from schema.datasets.coverage import BoundingBoxInput, CoverageFields, coverage_columns
 from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
@@ -93,7 +94,7 @@ class DownloadUrl:
     artifacts=file_artifacts,
 )
 @strawberry.type(description="A file of a dataset version, with its digest.")
-class DatasetFile(relay.Node):
+class DatasetFile(CoverageFields, relay.Node):
     id: relay.NodeID[int]
     name: str
     size: Long
@@ -173,6 +174,7 @@ class DatasetFile(relay.Node):
             format=row.format,
             created_at=row.created_at,
             profile_data=row.profile,
+            **coverage_columns(row),
         )
 
     @classmethod
@@ -262,7 +264,7 @@ class Upload(relay.Node):
 
 @compiled(files=version_files, uploads=version_uploads, dataset=version_dataset)
 @strawberry.type(description="Version n of a dataset; published versions never change.")
-class DatasetVersion(VersionProvenanceFields, relay.Node, FromRow):
+class DatasetVersion(VersionProvenanceFields, CoverageFields, relay.Node, FromRow):
     id: relay.NodeID[int]
     number: int
     state: VersionState  # type: ignore[valid-type]
@@ -304,7 +306,7 @@ class DatasetVersion(VersionProvenanceFields, relay.Node, FromRow):
     draft=newest_version(VersionState.DRAFT),
 )
 @strawberry.type(description="Research data of a project, owned by an institution.")
-class Dataset(relay.Node):
+class Dataset(CoverageFields, relay.Node):
     id: relay.NodeID[int]
     title: str
     description: str | None
@@ -331,6 +333,7 @@ class Dataset(relay.Node):
             updated_at=row.updated_at,
             project_id=row.project_id,
             owner_institution_id=row.owner_institution_id,
+            **coverage_columns(row),
         )
 
     @strawberry.field
@@ -393,6 +396,19 @@ class DatasetFilter:
     theme_id: strawberry.ID | None = None
     country: str | None = strawberry.field(default=None, description="A partner country")
     access_level: AccessLevel | None = None  # type: ignore[valid-type]
+    intersects: BoundingBoxInput | None = strawberry.field(
+        default=None,
+        description="Datasets whose coverage box meets this box (edges count; west > east"
+        " crosses the antimeridian); datasets without a box are left out",
+    )
+    time_from: dt.datetime | None = strawberry.field(
+        default=None,
+        description="Datasets whose period reaches this instant or later; datasets without a"
+        " period are left out",
+    )
+    time_to: dt.datetime | None = strawberry.field(
+        default=None, description="Datasets whose period starts at this instant or earlier"
+    )
 
 
 @strawberry.input
@@ -438,6 +454,13 @@ class DatasetPayload:
 
 @strawberry.type
 class DatasetVersionPayload:
+    version: DatasetVersion | None = None
+    errors: list[DatasetError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The dataset or the version whose coverage was set")
+class SetCoveragePayload:
+    dataset: Dataset | None = None
     version: DatasetVersion | None = None
     errors: list[DatasetError] = strawberry.field(default_factory=list)
 

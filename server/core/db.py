@@ -81,6 +81,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     ):
         dbapi_conn.create_function(name, 1, _text_codec(encode), deterministic=True)
     dbapi_conn.create_function("satreps_isoformat", 1, _isoformat, deterministic=True)
+    dbapi_conn.create_function("satreps_float", 1, _float_text, deterministic=True)
 
 
 def _isoformat(stored: str | None) -> str | None:
@@ -88,6 +89,12 @@ def _isoformat(stored: str | None) -> str | None:
     if stored is None:
         return None
     return dt.datetime.fromisoformat(stored).replace(tzinfo=dt.UTC).isoformat()
+
+
+def _float_text(value: float | None) -> str | None:
+    """A float as Python's json writes it (repr: the shortest text that reads back the same;
+    SQLite's JSON functions keep 15 digits)."""
+    return None if value is None else repr(float(value))
 
 
 def _text_codec(encode: Any) -> Any:

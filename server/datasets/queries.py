@@ -3,6 +3,7 @@ and the batch reads behind the dataloaders (each keyed by id, in the principal's
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access.auth import Principal
 from server.access.visibility import dataset_visible
 from server.core.db import group_rows
+from server.core.errors import Collector, ErrorCode
+from server.datasets import coverage
 from server.models import (
     Artifact,
     Dataset,
@@ -34,6 +37,10 @@ class DatasetFilter:
     theme_id: int | None = None
     country: str | None = None
     access_level: AccessLevel | None = None
+    # coverage: (west, south, east, north) in degrees, west > east across the antimeridian
+    intersects: tuple[float, float, float, float] | None = None
+    time_from: dt.datetime | None = None
+    time_to: dt.datetime | None = None
 
 
 async def datasets_query(
@@ -42,17 +49,24 @@ async def datasets_query(
     themed = None
     if flt is not None and flt.theme_id is not None:
         themed = await in_theme(session, flt.theme_id)
-    return datasets_filtered(principal, flt, themed)
+    return datasets_filtered(principal, flt, themed, dialect=session.get_bind().dialect.name)
 
 
 def datasets_filtered(
-    principal: Principal, flt: DatasetFilter | None, themed: ColumnElement[bool] | None = None
+    principal: Principal,
+    flt: DatasetFilter | None,
+    themed: ColumnElement[bool] | None = None,
+    *,
+    dialect: str,
 ) -> Select[Any]:
     """The datasets the principal may see that match the filter; `themed` is the theme
-    filter's clause over projects (`in_theme`), given when the filter names a theme."""
+    filter's clause over projects (`in_theme`), given when the filter names a theme; the
+    coverage filter reads the index of the `dialect` (INVALID_LATITUDE, INVALID_LONGITUDE,
+    INVALID_PERIOD for a filter that is no box or no period)."""
     stmt = select(Dataset).where(dataset_visible(principal))
     if flt is None:
         return stmt
+    stmt = stmt.where(*covered(flt, dialect))
     if flt.project_id is not None:
         stmt = stmt.where(Dataset.project_id == flt.project_id)
     if flt.institution_id is not None:
@@ -67,6 +81,25 @@ def datasets_filtered(
             projects = projects.where(in_partner_country(flt.country))
         stmt = stmt.where(Dataset.project_id.in_(projects))
     return stmt
+
+
+def covered(flt: DatasetFilter, dialect: str) -> list[ColumnElement[bool]]:
+    """The coverage filter's clauses: the box meets `intersects`, the period meets
+    [time_from, time_to]; a dataset whose coverage lacks the part asked about is left out."""
+    errors = Collector()
+    box = None
+    if flt.intersects is not None:
+        box = coverage.check_box(errors, "filter.intersects", *flt.intersects)
+    start, end = coverage.as_utc(flt.time_from), coverage.as_utc(flt.time_to)
+    if start is not None and end is not None and start > end:
+        errors.add(ErrorCode.INVALID_PERIOD, "timeFrom is after timeTo", "filter.timeFrom")
+    errors.raise_if_any()
+    clauses = []
+    if box is not None:
+        clauses.append(coverage.intersects(Dataset, box, dialect))
+    if start is not None or end is not None:
+        clauses.append(coverage.in_period(Dataset, start, end, dialect))
+    return clauses
 
 
 async def dataset_counts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from server.access.visibility import dataset_readable, dataset_visible
 from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, ErrorCode, Forbidden, NotFound
 from server.core.validation import clean_text, normalize_licence
+from server.datasets import coverage
 from server.datasets.errors import DatasetErrorCode
 from server.models import (
     Dataset,
@@ -26,8 +28,15 @@ from server.models import (
     Theme,
     Upload,
 )
-from server.models.enums import AccessLevel, AccountRole, UploadState, VersionState
+from server.models.enums import (
+    AccessLevel,
+    AccountRole,
+    CoverageSource,
+    UploadState,
+    VersionState,
+)
 from server.projects.service import visible_project
+from server.provenance.edits import record_coverage_edit
 from server.provenance.records import record_publish
 
 MAX_KEYWORDS = 50
@@ -339,11 +348,19 @@ async def start_draft(
                     format=f.format,
                     raw_key=f.raw_key,
                     profile=f.profile,
+                    west=f.west,
+                    south=f.south,
+                    east=f.east,
+                    north=f.north,
+                    time_start=f.time_start,
+                    time_end=f.time_end,
                 )
                 for f in carried
             ]
         )
         await session.flush()
+        coverage.carry_corrections(latest, draft)
+    await coverage.refresh_version(session, draft)
     return draft
 
 
@@ -357,4 +374,62 @@ async def remove_file(session: AsyncSession, principal: Principal, file_id: int)
     require_draft(version, "fileId")
     await session.delete(row)
     await session.flush()
+    await coverage.refresh_version(session, version)
     return version
+
+
+class Keep(enum.Enum):
+    """A coverage part the edit leaves as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+BoxGiven = tuple[float, float, float, float] | None | Keep  # (west, south, east, north)
+PeriodGiven = tuple[Any, Any] | None | Keep  # (start, end)
+
+
+async def set_coverage(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    dataset_id: int | None = None,
+    version_id: int | None = None,
+    bbox: BoxGiven = KEEP,
+    period: PeriodGiven = KEEP,
+) -> Dataset | DatasetVersion:
+    """A person sets (or, with None, gives back to the data) a dataset's or a draft
+    version's bbox and period; the edit is recorded in the provenance."""
+    version: DatasetVersion | None = None
+    if version_id is not None:
+        version, dataset = await visible_version(session, principal, version_id, "id")
+    else:
+        dataset = await _visible_dataset(session, principal, dataset_id or 0)
+    await require_contributor(session, principal, dataset)
+    if version is not None:
+        require_draft(version, "id")
+    errors = Collector()
+    box = coverage.check_box(errors, "bbox", *bbox) if isinstance(bbox, tuple) else None
+    when = coverage.check_period(errors, "period", *period) if isinstance(period, tuple) else None
+    errors.raise_if_any()
+    if bbox is KEEP and period is KEEP:
+        raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "give a bbox or a period", None)
+    row: Dataset | DatasetVersion = version if version is not None else dataset
+    change: dict[str, Any] = {}
+    if bbox is not KEEP:
+        coverage.put_box(row, box)
+        row.bbox_source = CoverageSource.PERSON if box else None
+        change["bbox"] = [box.west, box.south, box.east, box.north] if box else None
+    if period is not KEEP:
+        coverage.put_period(row, when)
+        row.time_source = CoverageSource.PERSON if when else None
+        change["period"] = [str(when.start), str(when.end)] if when else None
+    row.coverage_edited_by, row.coverage_edited_at = principal.actor, utcnow()
+    await session.flush()
+    # a part given back to the data is the union again; the dataset follows its versions
+    if version is not None:
+        await coverage.refresh_version(session, version)
+    else:
+        await coverage.refresh_dataset(session, dataset.id)
+    await record_coverage_edit(session, principal, dataset, version, change)
+    return row

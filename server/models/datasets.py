@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,15 +22,52 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, UTCDateTime, str_enum, utcnow_column
-from server.models.enums import AccessLevel, UploadState, VersionState
+from server.models.enums import AccessLevel, CoverageSource, UploadState, VersionState
+
+# a box's south edge is not above its north edge; a period does not end before it starts
+COVERAGE_CHECKS = (
+    ("coverage_latitudes", "south IS NULL OR north IS NULL OR south <= north"),
+    ("coverage_period", "time_start IS NULL OR time_end IS NULL OR time_start <= time_end"),
+)
 
 
-class Dataset(Base):
+def coverage_checks() -> tuple[CheckConstraint, ...]:
+    return tuple(CheckConstraint(rule, name) for name, rule in COVERAGE_CHECKS)
+
+
+class Coverage:
+    """Where and when the data were taken: a WGS 84 box in degrees (west > east when it
+    crosses the antimeridian) and a period; any part may be unknown (null)."""
+
+    west: Mapped[float | None] = mapped_column(Float)
+    south: Mapped[float | None] = mapped_column(Float)
+    east: Mapped[float | None] = mapped_column(Float)
+    north: Mapped[float | None] = mapped_column(Float)
+    time_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    time_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EditableCoverage(Coverage):
+    """Coverage a person may set or correct: each part says whether it is the union of the
+    data below or a person's, and who made the last edit when."""
+
+    bbox_source: Mapped[CoverageSource | None] = mapped_column(
+        str_enum(CoverageSource, "bbox_source")
+    )
+    time_source: Mapped[CoverageSource | None] = mapped_column(
+        str_enum(CoverageSource, "time_source")
+    )
+    coverage_edited_by: Mapped[str | None] = mapped_column(String(100))
+    coverage_edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Dataset(EditableCoverage, Base):
     __tablename__ = "datasets"
     __table_args__ = (
         CheckConstraint(
             "(access_level = 'embargoed') = (embargo_until IS NOT NULL)", "embargo_date"
         ),
+        *coverage_checks(),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
@@ -53,7 +91,7 @@ class DatasetTheme(Base):
     theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id"), primary_key=True, index=True)
 
 
-class DatasetVersion(Base):
+class DatasetVersion(EditableCoverage, Base):
     """Version n of a dataset: a draft accepts files; once published it never changes."""
 
     __tablename__ = "dataset_versions"
@@ -71,6 +109,7 @@ class DatasetVersion(Base):
             sqlite_where=text("state = 'draft'"),
             postgresql_where=text("state = 'draft'"),
         ),
+        *coverage_checks(),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(
@@ -125,11 +164,12 @@ class Upload(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class DatasetFile(Base):
-    """A file of a version. Published versions' files never change; a new draft copies them."""
+class DatasetFile(Coverage, Base):
+    """A file of a version. Published versions' files never change; a new draft copies them.
+    Its coverage is the one its profile gives (`profile["coverage"]`)."""
 
     __tablename__ = "dataset_files"
-    __table_args__ = (UniqueConstraint("version_id", "name"),)
+    __table_args__ = (UniqueConstraint("version_id", "name"), *coverage_checks())
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(
         ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True

@@ -119,3 +119,9 @@ class UploadState(enum.StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     ABORTED = "aborted"
+
+
+class CoverageSource(enum.StrEnum):
+    DATA = "data"  # read from the files' profiles (the union of them, above a file)
+    PERSON = "person"  # set or corrected by an uploader
+    MIXED = "mixed"  # a union of parts from the data and parts set by a person

@@ -271,6 +271,7 @@ async def ro_crate(
     if dataset.keywords:
         root["keywords"] = list(dataset.keywords)
     root["license"] = crate.add(_licence(crate, dataset.licence))
+    _coverage(crate, root, version)
     owner = await session.get(Institution, dataset.owner_institution_id)
     if owner is not None:
         root["publisher"] = crate.add(_organisation(crate, owner))
@@ -311,6 +312,20 @@ async def ro_crate(
         root["mentions"] = actions
     metadata: dict[str, Any] = crate.metadata.generate()
     return metadata
+
+
+def _coverage(crate: ROCrate, root: Any, version: DatasetVersion) -> None:
+    """schema.org's spatialCoverage (a Place whose GeoShape box is "south west north east";
+    west > east across the antimeridian) and temporalCoverage (an ISO 8601 interval, ".."
+    for an open end)."""
+    if version.west is not None:
+        box = f"{version.south} {version.west} {version.north} {version.east}"
+        shape = crate.add(ContextEntity(crate, "#coverage-box", {"@type": "GeoShape", "box": box}))
+        place = {"@type": "Place", "name": "Coverage of this version", "geo": {"@id": shape.id}}
+        root["spatialCoverage"] = crate.add(ContextEntity(crate, "#coverage-place", place))
+    if version.time_start is not None or version.time_end is not None:
+        ends = (version.time_start, version.time_end)
+        root["temporalCoverage"] = "/".join(t.isoformat() if t else ".." for t in ends)
 
 
 def _licence(crate: ROCrate, expression: str) -> ContextEntity:

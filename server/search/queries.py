@@ -43,9 +43,10 @@ _CURSOR_PREFIX = "s1:"
 
 
 def mapped_name(name: str | None, type_: str, _parents: Any) -> bool:
-    """For Alembic's comparison: the search tables (and FTS5's shadow tables) are kept by
-    the triggers of migration 0006, not by models."""
-    return not (type_ == "table" and name is not None and name.startswith("search_"))
+    """For Alembic's comparison: the search tables (FTS5's and R*Tree's shadow tables too)
+    and indexes are kept by the migrations' triggers and DDL (0006, 0009), not by models."""
+    kept = type_ in ("table", "index") and name is not None and name.startswith("search_")
+    return not kept
 
 
 class SearchType(enum.StrEnum):

@@ -90,12 +90,19 @@ VERSIONS = (
 )
 VERSION_PARTS = (
     """query($id: ID!) { node(id: $id) { __typename id
-    ... on DatasetVersion { number versionState: state publishedAt dataset { title accessLevel }
-      files { name profile } uploads { filename partCount } }
-    ... on DatasetFile { name fileSize: size format profile artifacts { kind size } }
+    ... on DatasetVersion { number versionState: state publishedAt
+      dataset { title accessLevel coverage { ...C } }
+      files { name profile coverage { ...C } } uploads { filename partCount } coverage { ...C } }
+    ... on DatasetFile { name fileSize: size format profile artifacts { kind size }
+      coverage { ...C } }
     ... on DatasetUpload { ...U } } }"""
     + UPLOAD_FIELDS
+    + """fragment C on Coverage { bbox { west south east north } timeStart timeEnd
+    bboxSource timeSource editedBy editedAt }"""
 )
+COVERAGE_FILTERS = """query($box: BoundingBoxInput, $from: DateTime, $to: DateTime) {
+  datasets(filter: { intersects: $box, timeFrom: $from, timeTo: $to }, first: 10) {
+    totalCount nodes { title coverage { bbox { west east } timeStart timeSource editedBy } } } }"""
 UPLOAD = """query($id: ID!) { upload(id: $id) { ...U } }""" + UPLOAD_FIELDS
 FILE_PREVIEW = """query($id: ID!) { node(id: $id) { ... on DatasetFile { name preview } } }"""
 PROJECT_VERSIONS = """{ projects(first: 5) { nodes { title datasets { title
@@ -420,6 +427,9 @@ async def test_the_new_types_are_compiled(client, sessions, dialect):
         (VERSION_PARTS, {"id": gid("DatasetFile", sample.file)}),
         (VERSION_PARTS, {"id": gid("DatasetVersion", sample.published)}),
         (UPLOAD, {"id": gid("DatasetUpload", sample.upload)}),
+        (COVERAGE_FILTERS, {"box": {"west": 97.5, "south": 8.5, "east": 107.0, "north": 33.5}}),
+        (COVERAGE_FILTERS, {"box": {"west": 170, "south": -30, "east": -170, "north": 0}}),
+        (COVERAGE_FILTERS, {"from": "2024-06-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"}),
         (SHALLOW_COMPONENTS, {}),
         *(
             (component_node(type_name), {"id": gid(type_name, public[key])})

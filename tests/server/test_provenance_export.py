@@ -5,6 +5,7 @@ and record what they found; `satreps export` and `satreps fixity` as an operator
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from server.models import DatasetFile
+from server.models import DatasetFile, DatasetVersion
 from server.models.provenance import ProvNode
 from server.provenance import ExportFormat
 from server.provenance.export import bundle, export_version, parse_prov, prov_document
@@ -91,9 +92,23 @@ async def test_prov_exports_parse_back_into_the_same_document(
 
 async def test_the_ro_crate_passes_roc_validator(sessions, factory, settings, store, tmp_path):
     made = await published_version(sessions, factory, settings, store)
+    async with sessions() as session:  # the coverage its files gave (Fiji, across 180)
+        version = await session.get(DatasetVersion, made["field"])
+        assert version is not None
+        version.west, version.south, version.east, version.north = 177.0, -19.2, -178.8, -16.0
+        version.time_start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        await session.commit()
     crate = json.loads(await export(sessions, made["field"], ExportFormat.RO_CRATE))
     graph = {e["@id"]: e for e in crate["@graph"]}
     root = graph["./"]
+    place = graph[root["spatialCoverage"]["@id"]]
+    assert place["@type"] == "Place"
+    assert graph[place["geo"]["@id"]] == {
+        "@id": "#coverage-box",
+        "@type": "GeoShape",
+        "box": "-19.2 177.0 -16.0 -178.8",
+    }
+    assert root["temporalCoverage"] == "2024-01-01T00:00:00+00:00/.."
     assert root["license"] == {"@id": "https://spdx.org/licenses/CC-BY-4.0"}
     assert root["publisher"] == {"@id": "https://ror.org/02kpeqv85"}
     assert root["author"] == [{"@id": "https://orcid.org/0000-0002-1825-0097"}]

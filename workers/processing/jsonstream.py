@@ -6,7 +6,8 @@ are decoded one by one with `json.JSONDecoder.raw_decode`, so memory holds one e
 copy: the first settles the column types (null < bool, null < int < float, anything else
 text; objects and arrays become JSON text), the second writes the batches.
 GeoJSON features become rows: `id`, the `properties`, `geometry_type` and `geometry`
-(GeoJSON text). Top-level scalars of an array become a column named `value`.
+(GeoJSON text), and the profile gets the extent of every position as its coverage
+(`coverage.bbox`, see `Extent`). Top-level scalars of an array become a column named `value`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pyarrow as pa
+
+from server.datasets.coverage import Box, union_boxes
 
 from .model import DetectedFormat, ErrorCode, Limits, ProcessingError
 from .profile import TableSink
@@ -141,27 +144,84 @@ def _feature_row(feature: Any) -> dict[str, Any]:
     return row
 
 
-def _geojson_rows(scanner: Scanner) -> Iterator[dict[str, Any]]:
+class Extent:
+    """The WGS 84 box of every position seen, in bounded memory: latitudes' min and max, and
+    per whole degree of longitude the least and greatest longitude found there. The box's
+    longitudes are the smallest arc holding them all (server.datasets.coverage's union:
+    points either side of the antimeridian give a box across it, west > east). Any position
+    outside degrees (a projected CRS) leaves the box unknown."""
+
+    def __init__(self) -> None:
+        self.bins: dict[int, tuple[float, float]] = {}
+        self.south, self.north = 90.0, -90.0
+        self.outside = 0
+
+    def observe(self, geometry: Any) -> None:
+        stack = [geometry]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.get("geometries") or [])
+                stack.append(item.get("coordinates"))
+            elif isinstance(item, list) and item and _is_number(item[0]):
+                self._position(item)
+            elif isinstance(item, list):
+                stack.extend(item)
+
+    def _position(self, position: list[Any]) -> None:
+        if len(position) < 2 or not _is_number(position[1]):
+            return
+        lon, lat = float(position[0]), float(position[1])
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            self.outside += 1
+            return
+        self.south, self.north = min(self.south, lat), max(self.north, lat)
+        key = min(int(lon + 180), 359)
+        low, high = self.bins.get(key, (lon, lon))
+        self.bins[key] = (min(low, lon), max(high, lon))
+
+    def coverage(self) -> dict[str, Any]:
+        box = None
+        if self.bins and not self.outside:
+            spans = [Box(w, self.south, e, self.north) for w, e in self.bins.values()]
+            box = union_boxes(spans)
+        bbox = [box.west, box.south, box.east, box.north] if box else None
+        return {"bbox": bbox, "time_start": None, "time_end": None}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _geojson_rows(scanner: Scanner, extent: Extent | None) -> Iterator[dict[str, Any]]:
     top: dict[str, Any] = {}
     for key in scanner.members():
         if key == "features" and scanner.peek() == "[":
             for feature in scanner.items():
+                if extent is not None and isinstance(feature, dict):
+                    extent.observe(feature.get("geometry"))
                 yield _feature_row(feature)
         else:
             top[key] = scanner.value()
     if top.get("type") == "Feature":
+        if extent is not None:
+            extent.observe(top.get("geometry"))
         yield _feature_row(top)
 
 
 class _Rows:
     def __init__(self) -> None:
         self.bad_lines = 0
+        self.extent: Extent | None = None
 
     def read(self, stream: TextIO, fmt: DetectedFormat, limits: Limits) -> Iterator[dict[str, Any]]:
         if fmt.kind == "ndjson":
             yield from self._ndjson(stream)
         elif fmt.kind == "geojson":
-            yield from _geojson_rows(Scanner(stream, limits))
+            first = self.extent is None  # the positions are read on the first pass only
+            if first:
+                self.extent = Extent()
+            yield from _geojson_rows(Scanner(stream, limits), self.extent if first else None)
         else:
             yield from (_as_row(item) for item in Scanner(stream, limits).items())
 
@@ -300,6 +360,12 @@ def to_sink(
     if replaced:
         warnings.append(f"{replaced} byte sequence(s) not valid UTF-8 decoded as fallback")
     extra: dict[str, Any] = {"encoding": encoding, "warnings": warnings}
+    if rows.extent is not None:
+        extra["coverage"] = rows.extent.coverage()
+        if rows.extent.outside:
+            warnings.append(
+                f"{rows.extent.outside} position(s) outside WGS 84 degrees: no bounding box"
+            )
     if bad_lines:
         extra["skipped_rows"] = bad_lines
     return sink, extra
