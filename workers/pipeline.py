@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,7 +30,7 @@ from server.core.db import utcnow
 from server.core.events import upload_channel
 from server.core.jobs import PROCESS_UPLOAD, JobQueue
 from server.datasets.upload_states import move
-from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
+from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload, UploadWarning
 from server.models.enums import UploadState
 from server.provenance.records import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
@@ -42,6 +42,7 @@ LEASE = dt.timedelta(seconds=20)  # a killed worker's upload runs again within ~
 HEARTBEAT = LEASE.total_seconds() / 3
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 STALE_QUEUED = dt.timedelta(seconds=60)
+MAX_WARNINGS = 100  # per upload; the profile keeps its own counts
 
 
 async def _announce(ctx: WorkerContext, upload_id: int, state: UploadState) -> None:
@@ -268,6 +269,7 @@ async def _finish_ready(
         await session.flush()
         rows = [Artifact(file_id=file.id, **a) for a in artifacts]
         session.add_all(rows)
+        await _store_warnings(session, upload.id, result)
         upload.size, upload.sha256 = result.size, result.sha256
         upload.detected_format, upload.media_type = result.format.kind, result.format.media_type
         upload.lease_owner = upload.lease_expires_at = None
@@ -279,6 +281,20 @@ async def _finish_ready(
         )
         await session.commit()
     return "ready"
+
+
+async def _store_warnings(session: AsyncSession, upload_id: int, result: ProcessingResult) -> None:
+    """The warnings of this attempt, replacing any of an earlier one."""
+    await session.execute(delete(UploadWarning).where(UploadWarning.upload_id == upload_id))
+    for position, notice in enumerate(result.warnings[:MAX_WARNINGS]):
+        session.add(
+            UploadWarning(
+                upload_id=upload_id,
+                position=position,
+                code=notice.code,
+                message=notice.message[:2000],
+            )
+        )
 
 
 async def _finish_failed(

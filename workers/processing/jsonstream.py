@@ -20,7 +20,9 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
-from .model import DetectedFormat, ErrorCode, Limits, ProcessingError
+from server.models.enums import UploadWarningCode
+
+from .model import DetectedFormat, ErrorCode, Limits, Notice, ProcessingError
 from .profile import TableSink
 from .text import error_handler, fallbacks, python_encoding, reset_fallbacks
 
@@ -292,13 +294,16 @@ def to_sink(
     except BaseException:
         sink.abort()
         raise
-    warnings = []
+    warnings: list[Notice] = []
     if bad_lines:
-        warnings.append(f"skipped {bad_lines} line(s) that are not JSON")
+        message = f"skipped {bad_lines} line(s) that are not JSON"
+        warnings.append(Notice(UploadWarningCode.BAD_LINES, message))
     if columns.dropped:
-        warnings.append(f"fields beyond {limits.max_columns} columns dropped")
+        message = f"fields beyond {limits.max_columns} columns dropped"
+        warnings.append(Notice(UploadWarningCode.COLUMNS_DROPPED, message))
     if replaced:
-        warnings.append(f"{replaced} byte sequence(s) not valid UTF-8 decoded as fallback")
+        message = f"{replaced} byte sequence(s) not valid {encoding}, decoded as a fallback"
+        warnings.append(Notice(UploadWarningCode.ENCODING_FALLBACK, message))
     extra: dict[str, Any] = {"encoding": encoding, "warnings": warnings}
     if bad_lines:
         extra["skipped_rows"] = bad_lines

@@ -7,6 +7,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from server.models.enums import UploadWarningCode
+
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
@@ -59,6 +61,17 @@ class DetectedFormat:
     detail: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A warning about a file that is still accepted: stored with the upload, shown to users."""
+
+    code: UploadWarningCode
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": str(self.code), "message": self.message}
+
+
 @dataclass(slots=True)
 class ProcessingResult:
     sha256: str
@@ -68,4 +81,4 @@ class ProcessingResult:
     parquet_path: Path | None = None
     preview: list[dict[str, Any]] | None = None
     archive: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
