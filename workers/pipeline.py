@@ -35,13 +35,14 @@ from server.models.enums import UploadState
 from server.provenance.records import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
 from workers.context import WorkerContext
-from workers.processing import ProcessingError, ProcessingResult, process_stream
+from workers.processing import Limits, ProcessingError, ProcessingResult, process_stream
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(seconds=20)  # a killed worker's upload runs again within ~25 s
 HEARTBEAT = LEASE.total_seconds() / 3
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 STALE_QUEUED = dt.timedelta(seconds=60)
+_PARQUET = "application/vnd.apache.parquet"
 MAX_WARNINGS = 100  # per upload; the profile keeps its own counts
 
 
@@ -59,6 +60,17 @@ async def _announce(ctx: WorkerContext, upload_id: int, state: UploadState) -> N
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def limits_of(ctx: WorkerContext) -> Limits:
+    settings = ctx.get("settings")
+    if settings is None:
+        return Limits()
+    return Limits(
+        extractor_cpu_seconds=settings.extractor_cpu_seconds,
+        extractor_memory_bytes=settings.extractor_memory_mb * 1024 * 1024,
+        extractor_wall_seconds=settings.extractor_timeout_seconds,
+    )
 
 
 def lease_of(ctx: WorkerContext) -> dt.timedelta:
@@ -188,6 +200,7 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
                 declared_size=upload.declared_size,
                 declared_sha256=upload.declared_sha256,
                 workdir=Path(work),
+                limits=limits_of(ctx),
             )
         except ProcessingError as error:
             await _finish_failed(sessions, upload_id, owner, str(error.code), error.message)
@@ -226,10 +239,13 @@ async def _write_artifacts(
         )
 
     if result.parquet_path is not None:
-        await put("parquet", "data.parquet", result.parquet_path, "application/vnd.apache.parquet")
+        await put("parquet", "data.parquet", result.parquet_path, _PARQUET)
     if result.preview is not None:
         body = json.dumps(result.preview, ensure_ascii=False, default=str).encode()
         await put("preview", "preview.json", body, "application/json")
+    for kind, name, data in result.extra_artifacts:
+        media = _PARQUET if name.endswith(".parquet") else "application/json"
+        await put(kind, name, data, media)
     if result.profile is not None:
         body = json.dumps(result.profile, ensure_ascii=False, default=str).encode()
         await put("profile", "profile.json", body, "application/json")

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from server.models.enums import UploadWarningCode
 
-from . import jsonstream, tabular
+from . import jsonstream, native, tabular
 from .archive import inspect_zip
 from .detect import detect_format
 from .model import DetectedFormat, ErrorCode, Limits, Notice, ProcessingError, ProcessingResult
@@ -40,7 +40,10 @@ from .spool import Spool
 
 PARQUET_NAME = "normalised.parquet"
 SPOOL_NAME = "raw.spool"
-_SPOOLED_KINDS = {"csv", "tsv", "ndjson", "json", "geojson", "parquet", "zip", "xlsx"}
+_ZIPPED_KINDS = {"zip", "xlsx", "ods"}
+_NATIVE_KINDS = {"xlsx", "ods", "xls", "netcdf", "hdf5"}  # read in the sandbox
+_SPOOLED_KINDS = {"csv", "tsv", "ndjson", "json", "geojson", "parquet"} | _ZIPPED_KINDS
+_SPOOLED_KINDS |= _NATIVE_KINDS
 _FOLLOWED_KINDS = {"csv", "tsv"}  # parsed while the spool is still being written
 _TEXT_EXTENSIONS = {".csv", ".tsv", ".tab", ".txt", ".json", ".ndjson", ".jsonl", ".geojson"}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -220,12 +223,16 @@ class UploadProcessor:
 
     def _process_local(self, result: ProcessingResult, source: Path) -> None:
         fmt = result.format
-        if fmt.kind in ("zip", "xlsx"):
-            result.format = detect_format(bytes(self._head), self.filename, path=source)
-            result.archive = inspect_zip(source, self.size, self.limits)
+        if fmt.kind in _ZIPPED_KINDS:
+            result.format = fmt = detect_format(bytes(self._head), self.filename, path=source)
+            result.archive = inspect_zip(source, self.size, self.limits)  # bombs refused here
             if result.archive.get("verified") is False:
                 note = str(result.archive.get("note", "members not verified"))
                 result.warnings.append(Notice(UploadWarningCode.NOT_VERIFIED, note))
+        if native.handles(fmt):
+            native.extract(result, source, self.workdir / "native", self.limits)
+            return
+        if fmt.kind in _ZIPPED_KINDS:
             return
         if fmt.kind == "json" and not fmt.tabular:  # a document, not a table: check it
             if self.size <= self.limits.json_max_bytes:
