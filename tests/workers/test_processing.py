@@ -65,6 +65,8 @@ GEOJSON = json.dumps(
 ).encode()
 
 
+DATA = Path(__file__).parent / "data"  # real sample files, see data/README.md
+WORKBOOKS = {"xlsx", "xls"}
 SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     # name: (filename, bytes, expected kind, tabular)
     "csv": ("plots.csv", csv_bytes([["a", "b"], [1, "x"], [2, "y"]]), "csv", True),
@@ -74,7 +76,7 @@ SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     "json-object": ("meta.json", b'{"title": "x", "n": 1}', "json", False),
     "geojson": ("plots.geojson", GEOJSON, "geojson", True),
     "parquet": ("t.parquet", parquet_bytes(), "parquet", True),
-    "xlsx": ("book.xlsx", xlsx_bytes(), "xlsx", False),
+    "xlsx": ("book.xlsx", (DATA / "table-multiple.xlsx").read_bytes(), "xlsx", False),
     "zip": ("bundle.zip", zip_bytes(), "zip", False),
     "png": ("photo.png", PNG, "png", False),
     "jpeg": ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64), "jpeg", False),
@@ -86,7 +88,7 @@ SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     "netcdf4": ("sst.nc", HDF5, "netcdf", False),
     "netcdf3": ("sst.nc", b"CDF\x01" + bytes(64), "netcdf", False),
     "gzip": ("x.csv.gz", gzip.compress(b"a,b\n1,2\n"), "gzip", False),
-    "xls": ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "xls", False),
+    "xls": ("old.xls", (DATA / "base.xls").read_bytes(), "xls", False),
     "binary": ("blob.bin", bytes(range(256)) * 4, "opaque", False),
     "text": ("notes.txt", b"Field notes\nNo delimiter here at all\n", "text", False),
 }
@@ -103,8 +105,9 @@ def test_each_format_is_detected(tmp_path: Path, name: str) -> None:
     assert result.format.tabular is tabular
     assert result.size == len(data)
     assert result.sha256 == hashlib.sha256(data).hexdigest()
-    assert (result.profile is not None) is tabular
-    assert (result.parquet_path is not None) is tabular
+    tables = tabular or kind in WORKBOOKS  # workbooks: one table per sheet
+    assert (result.profile is not None) is tables
+    assert (result.parquet_path is not None) is tables
 
 
 def test_detection_from_head_alone() -> None:

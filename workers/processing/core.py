@@ -223,7 +223,7 @@ class UploadProcessor:
 
     def _process_local(self, result: ProcessingResult, source: Path) -> None:
         fmt = result.format
-        if fmt.kind in _ZIPPED_KINDS:
+        if fmt.kind in _ZIPPED_KINDS and fmt.detail != "ole2":
             result.format = fmt = detect_format(bytes(self._head), self.filename, path=source)
             result.archive = inspect_zip(source, self.size, self.limits)  # bombs refused here
             if result.archive.get("verified") is False:

@@ -18,6 +18,8 @@ from .model import DetectedFormat
 from .text import decode_head, sniff_encoding
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
+_ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"PAR1", "parquet", "application/vnd.apache.parquet"),
     (b"%PDF-", "pdf", "application/pdf"),
@@ -72,24 +74,34 @@ def _refine_binary(
         return DetectedFormat("netcdf", "application/x-netcdf", False, detail="netcdf4")
     if kind == "ole2" and ext in {".xls", ".xlt"}:
         return DetectedFormat("xls", "application/vnd.ms-excel", False)
+    if kind == "ole2" and ext in {".xlsx", ".xlsm"}:  # an encrypted workbook is an OLE2 file
+        return DetectedFormat("xlsx", XLSX, False, detail="ole2")
     if kind == "zip":
         sub = zip_kind(path) if path is not None else _zip_kind_from_head(head, ext)
         if sub == "xlsx":
             return DetectedFormat("xlsx", XLSX, False)
+        if sub == "ods":
+            return DetectedFormat("ods", ODS, False)
     return DetectedFormat(kind, media, kind == "parquet")
 
 
 def zip_kind(path: Path) -> str:
-    """'xlsx' when the central directory holds a workbook, else 'zip' (also if unreadable)."""
+    """'xlsx' or 'ods' when the central directory holds a workbook, else 'zip' (also if
+    unreadable)."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+            if "mimetype" in names and zf.getinfo("mimetype").file_size < 256:
+                if zf.read("mimetype") == _ODS_MIMETYPE[8:]:
+                    return "ods"
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, RuntimeError):
         return "zip"
     return "xlsx" if any(n.startswith("xl/") for n in names) else "zip"
 
 
 def _zip_kind_from_head(head: bytes, ext: str) -> str:
+    if head[30 : 30 + len(_ODS_MIMETYPE)] == _ODS_MIMETYPE:  # ODF: "mimetype" first, stored
+        return "ods"
     return "xlsx" if b"xl/" in head[:4096] or ext in {".xlsx", ".xlsm"} else "zip"
 
 

@@ -22,7 +22,9 @@ from .model import DetectedFormat, ErrorCode, Limits, Notice, ProcessingError, P
 from .sandbox import run_extractor
 
 # format kind -> the extractor the child runs ("module:function"); tests swap entries in
-EXTRACTORS: dict[str, str] = {}
+_SPREADSHEET = "workers.processing.formats.spreadsheet:extract"
+_EXTENSIONS = {"netcdf": "nc", "hdf5": "h5"}
+EXTRACTORS: dict[str, str] = {"xlsx": _SPREADSHEET, "ods": _SPREADSHEET, "xls": _SPREADSHEET}
 
 
 def handles(fmt: DetectedFormat) -> bool:
@@ -31,10 +33,18 @@ def handles(fmt: DetectedFormat) -> bool:
 
 def extract(result: ProcessingResult, source: Path, workdir: Path, limits: Limits) -> None:
     """Run the format's extractor on `source` and put its answer into `result`."""
-    target = EXTRACTORS[result.format.kind]
+    kind = result.format.kind
+    target = EXTRACTORS[kind]
     workdir.mkdir(parents=True, exist_ok=True)
-    options = {"kind": result.format.kind, "detail": result.format.detail, **_options(limits)}
-    answer = run_extractor(target, source, workdir, limits, options)
+    # readers that go by the file's extension (calamine) see the detected format's
+    named = workdir / f"input.{_EXTENSIONS.get(kind, kind)}"
+    named.unlink(missing_ok=True)
+    named.symlink_to(source.resolve())
+    options = {"kind": kind, "detail": result.format.detail, **_options(limits)}
+    try:
+        answer = run_extractor(target, named, workdir, limits, options)
+    finally:
+        named.unlink(missing_ok=True)
     apply(result, answer, workdir)
 
 
