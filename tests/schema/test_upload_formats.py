@@ -16,6 +16,7 @@ from strawberry.relay import from_base64
 from server.core.config import Settings
 from server.models import Artifact, Upload
 from server.storage import store_from_settings
+from tests.fixtures.gridded import write_mauna_loa
 from tests.schema.test_uploads import COMPLETE, CSV, START, draft_version, upload_file
 from workers.processing import native
 
@@ -130,3 +131,32 @@ async def test_a_workbook_becomes_one_table_per_sheet(
     admin, factory, client, jobs, sessions, settings
 ):
     await workbook_end_to_end(admin, factory, client, jobs, sessions, settings)
+
+
+async def test_netcdf_files_become_profiles_with_coverage(admin, factory, client, jobs, tmp_path):
+    """A NetCDF-4 file (NOAA's Mauna Loa CO2 means, written by netCDF4) and xarray's NetCDF-3
+    sample: READY, their coverage in the profile, a variable without units a warning."""
+    version = await draft_version(admin, factory)
+    co2 = await put_bytes(
+        admin, client, version, "co2.nc", write_mauna_loa(tmp_path / "co2.nc").read_bytes()
+    )
+    sample = await put_bytes(
+        admin, client, version, "example_1.nc", (DATA / "example_1.nc").read_bytes()
+    )
+    for upload in (co2, sample):
+        assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    assert (await admin(STATE, {"u": co2}))["node"]["warnings"] == []
+    state = (await admin(STATE, {"u": sample}))["node"]
+    assert (state["state"], state["detectedFormat"]) == ("READY", "netcdf")
+    assert state["warnings"] == [{"code": "NO_UNITS", "message": "variable 'rh' has no units"}]
+    files = {f["name"]: f for f in (await admin(FILES, {"v": version}))["node"]["files"]}
+    coverage = files["co2.nc"]["profile"]["coverage"]
+    assert coverage["bbox"] == pytest.approx([-155.576, 19.536, -155.576, 19.536], abs=1e-4)
+    assert (coverage["time_start"], coverage["time_end"]) == (
+        "2015-07-01T00:00:00Z",
+        "2023-07-01T00:00:00Z",
+    )
+    assert files["example_1.nc"]["profile"]["coverage"]["bbox"] == [-160.0, 20.0, -15.0, 60.0]
+    assert files["co2.nc"]["preview"] is None
+    assert sorted(a["kind"] for a in files["co2.nc"]["artifacts"]) == ["profile"]

@@ -16,6 +16,7 @@ import struct
 import zipfile
 from pathlib import Path
 
+import h5py
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -47,7 +48,6 @@ PNG = (
     + b"\0" * 4
 )
 PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-HDF5 = b"\x89HDF\r\n\x1a\n" + bytes(504)
 GEOJSON = json.dumps(
     {
         "type": "FeatureCollection",
@@ -66,7 +66,9 @@ GEOJSON = json.dumps(
 
 
 DATA = Path(__file__).parent / "data"  # real sample files, see data/README.md
-WORKBOOKS = {"xlsx", "xls"}
+WORKBOOKS = {"xlsx", "xls"}  # a profile and a table per sheet
+GRIDDED = {"netcdf", "hdf5"}  # a profile, no table
+H5PY_FILE = Path(h5py.__file__).parent / "tests" / "data_files" / "vlen_string_dset.h5"
 SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     # name: (filename, bytes, expected kind, tabular)
     "csv": ("plots.csv", csv_bytes([["a", "b"], [1, "x"], [2, "y"]]), "csv", True),
@@ -84,9 +86,9 @@ SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     "tiff": ("a.tif", b"II*\x00" + bytes(32), "tiff", False),
     "webp": ("a.webp", b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(32), "webp", False),
     "pdf": ("report.pdf", PDF, "pdf", False),
-    "hdf5": ("model.h5", HDF5, "hdf5", False),
-    "netcdf4": ("sst.nc", HDF5, "netcdf", False),
-    "netcdf3": ("sst.nc", b"CDF\x01" + bytes(64), "netcdf", False),
+    "hdf5": ("model.h5", H5PY_FILE.read_bytes(), "hdf5", False),
+    "netcdf4": ("sst.nc", H5PY_FILE.read_bytes(), "netcdf", False),  # libnetcdf reads HDF5
+    "netcdf3": ("sst.nc", (DATA / "example_1.nc").read_bytes(), "netcdf", False),
     "gzip": ("x.csv.gz", gzip.compress(b"a,b\n1,2\n"), "gzip", False),
     "xls": ("old.xls", (DATA / "base.xls").read_bytes(), "xls", False),
     "binary": ("blob.bin", bytes(range(256)) * 4, "opaque", False),
@@ -106,7 +108,7 @@ def test_each_format_is_detected(tmp_path: Path, name: str) -> None:
     assert result.size == len(data)
     assert result.sha256 == hashlib.sha256(data).hexdigest()
     tables = tabular or kind in WORKBOOKS  # workbooks: one table per sheet
-    assert (result.profile is not None) is tables
+    assert (result.profile is not None) is (tables or kind in GRIDDED)
     assert (result.parquet_path is not None) is tables
 
 

@@ -24,7 +24,14 @@ from .sandbox import run_extractor
 # format kind -> the extractor the child runs ("module:function"); tests swap entries in
 _SPREADSHEET = "workers.processing.formats.spreadsheet:extract"
 _EXTENSIONS = {"netcdf": "nc", "hdf5": "h5"}
-EXTRACTORS: dict[str, str] = {"xlsx": _SPREADSHEET, "ods": _SPREADSHEET, "xls": _SPREADSHEET}
+_GRIDDED = "workers.processing.formats.gridded:extract"
+EXTRACTORS: dict[str, str] = {
+    "xlsx": _SPREADSHEET,
+    "ods": _SPREADSHEET,
+    "xls": _SPREADSHEET,
+    "netcdf": _GRIDDED,
+    "hdf5": _GRIDDED,
+}
 
 
 def handles(fmt: DetectedFormat) -> bool:
