@@ -19,7 +19,7 @@ import socket
 import tempfile
 import time
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -43,6 +43,7 @@ HEARTBEAT = LEASE.total_seconds() / 3
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 STALE_QUEUED = dt.timedelta(seconds=60)
 _PARQUET = "application/vnd.apache.parquet"
+_MEDIA = {".parquet": _PARQUET, ".json": "application/json", ".png": "image/png"}
 MAX_WARNINGS = 100  # per upload; the profile keeps its own counts
 
 
@@ -244,8 +245,7 @@ async def _write_artifacts(
         body = json.dumps(result.preview, ensure_ascii=False, default=str).encode()
         await put("preview", "preview.json", body, "application/json")
     for kind, name, data in result.extra_artifacts:
-        media = _PARQUET if name.endswith(".parquet") else "application/json"
-        await put(kind, name, data, media)
+        await put(kind, name, data, _MEDIA[PurePath(name).suffix])
     if result.profile is not None:
         body = json.dumps(result.profile, ensure_ascii=False, default=str).encode()
         await put("profile", "profile.json", body, "application/json")

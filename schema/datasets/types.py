@@ -76,7 +76,10 @@ UploadState = strawberry.enum(
 @compiled(size=column("size"))
 @strawberry.type(description="Something derived from a file, with its digest.")
 class Artifact:
-    kind: str = strawberry.field(description="parquet (normalised table), preview, profile")
+    kind: str = strawberry.field(
+        description="parquet (normalised table), preview, profile; parquet.<i> and preview.<i>"
+        " for a workbook's further sheets; quicklook (PNG) for a raster"
+    )
     size: Long
     sha256: str
     media_type: str | None
@@ -110,8 +113,9 @@ class DatasetFile(relay.Node):
         return bool(await info.context.loaders.one_visible(readable_file_ids).load(self.id))
 
     @strawberry.field(
-        description="For tables: rows and, per column, type, nulls, min, max, mean, distinct"
-        " (null when you may see the file but not read its data)"
+        description="For tables: rows and, per column, type, nulls, min, max, mean, distinct;"
+        " for workbooks, gridded data and rasters: see the README (kind, coverage, ...)."
+        " Null when you may see the file but not read its data"
     )
     async def profile(self, info: Info) -> JSON | None:
         if not await self._readable(info):

@@ -160,3 +160,18 @@ async def test_netcdf_files_become_profiles_with_coverage(admin, factory, client
     assert files["example_1.nc"]["profile"]["coverage"]["bbox"] == [-160.0, 20.0, -15.0, 60.0]
     assert files["co2.nc"]["preview"] is None
     assert sorted(a["kind"] for a in files["co2.nc"]["artifacts"]) == ["profile"]
+
+
+async def test_a_geotiff_gets_its_coverage_and_a_quicklook(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    upload = await put_bytes(
+        admin, client, version, "landsat.tif", (DATA / "rgb-byte-tenth.tif").read_bytes()
+    )
+    assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    state = (await admin(STATE, {"u": upload}))["node"]
+    assert (state["state"], state["detectedFormat"], state["warnings"]) == ("READY", "tiff", [])
+    file = (await admin(FILES, {"v": version}))["node"]["files"][0]
+    assert file["profile"]["kind"] == "raster" and file["profile"]["count"] == 3
+    assert file["profile"]["coverage"]["bbox"][0] == pytest.approx(-78.9586, abs=1e-3)
+    assert sorted(a["kind"] for a in file["artifacts"]) == ["profile", "quicklook"]

@@ -67,7 +67,7 @@ GEOJSON = json.dumps(
 
 DATA = Path(__file__).parent / "data"  # real sample files, see data/README.md
 WORKBOOKS = {"xlsx", "xls"}  # a profile and a table per sheet
-GRIDDED = {"netcdf", "hdf5"}  # a profile, no table
+GRIDDED = {"netcdf", "hdf5", "tiff"}  # a profile, no table
 H5PY_FILE = Path(h5py.__file__).parent / "tests" / "data_files" / "vlen_string_dset.h5"
 SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     # name: (filename, bytes, expected kind, tabular)
@@ -83,7 +83,7 @@ SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     "png": ("photo.png", PNG, "png", False),
     "jpeg": ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64), "jpeg", False),
     "gif": ("a.gif", b"GIF89a" + bytes(32), "gif", False),
-    "tiff": ("a.tif", b"II*\x00" + bytes(32), "tiff", False),
+    "tiff": ("a.tif", (DATA / "byte.tif").read_bytes(), "tiff", False),
     "webp": ("a.webp", b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(32), "webp", False),
     "pdf": ("report.pdf", PDF, "pdf", False),
     "hdf5": ("model.h5", H5PY_FILE.read_bytes(), "hdf5", False),

@@ -29,6 +29,8 @@ _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"GIF89a", "gif", "image/gif"),
     (b"II*\x00", "tiff", "image/tiff"),
     (b"MM\x00*", "tiff", "image/tiff"),
+    (b"II+\x00", "tiff", "image/tiff"),  # BigTIFF
+    (b"MM\x00+", "tiff", "image/tiff"),
     (b"\x89HDF\r\n\x1a\n", "hdf5", "application/x-hdf5"),
     (b"CDF\x01", "netcdf", "application/x-netcdf"),
     (b"CDF\x02", "netcdf", "application/x-netcdf"),

@@ -4,7 +4,8 @@ An extractor (run in the child by `sandbox.run_extractor`) answers a dict:
 
     {"profile": {...},                       # the file's profile (JSON)
      "warnings": [{"code": ..., "message": ...}],
-     "tables": [{"parquet": "<file in workdir>", "preview": [...]}, ...]}   # optional
+     "tables": [{"parquet": "<file in workdir>", "preview": [...]}, ...],  # optional
+     "files": [{"kind": "quicklook", "name": "quicklook.png", "file": "<in workdir>"}]}
 
 Table i's Parquet and preview become artifacts: the first table's as `parquet`/`preview`
 (what single-table files have), table i's (i >= 1) as `parquet.<i>`/`preview.<i>`.
@@ -23,14 +24,16 @@ from .sandbox import run_extractor
 
 # format kind -> the extractor the child runs ("module:function"); tests swap entries in
 _SPREADSHEET = "workers.processing.formats.spreadsheet:extract"
-_EXTENSIONS = {"netcdf": "nc", "hdf5": "h5"}
+_EXTENSIONS = {"netcdf": "nc", "hdf5": "h5", "tiff": "tif"}
 _GRIDDED = "workers.processing.formats.gridded:extract"
+_RASTER = "workers.processing.formats.raster:extract"
 EXTRACTORS: dict[str, str] = {
     "xlsx": _SPREADSHEET,
     "ods": _SPREADSHEET,
     "xls": _SPREADSHEET,
     "netcdf": _GRIDDED,
     "hdf5": _GRIDDED,
+    "tiff": _RASTER,
 }
 
 
@@ -78,6 +81,8 @@ def apply(result: ProcessingResult, answer: dict[str, Any], workdir: Path) -> No
         else:
             result.extra_artifacts.append((f"parquet.{index}", f"data.{index}.parquet", parquet))
             result.extra_artifacts.append((f"preview.{index}", f"preview.{index}.json", preview))
+    for made in answer.get("files", []):  # a quicklook, ...
+        result.extra_artifacts.append((made["kind"], made["name"], _inside(workdir, made["file"])))
 
 
 def _inside(workdir: Path, name: str) -> Path:

@@ -47,6 +47,9 @@ _CPU_GRACE = 2  # seconds between SIGXCPU (soft limit) and SIGKILL (hard limit)
 PRELOAD = [
     "workers.processing.formats.gridded",
     "workers.processing.formats.spreadsheet",
+    "workers.processing.formats.raster",
+    "rasterio",
+    "rasterio.warp",
     "netCDF4",
     "h5py",
     "cftime",
