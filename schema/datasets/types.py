@@ -78,7 +78,8 @@ UploadState = strawberry.enum(
 class Artifact:
     kind: str = strawberry.field(
         description="parquet (normalised table), preview, profile; parquet.<i> and preview.<i>"
-        " for a workbook's further sheets; quicklook (PNG) for a raster"
+        " for a workbook's further sheets or a vector file's further layers (GeoParquet);"
+        " quicklook (PNG) for a raster"
     )
     size: Long
     sha256: str
@@ -114,7 +115,7 @@ class DatasetFile(relay.Node):
 
     @strawberry.field(
         description="For tables: rows and, per column, type, nulls, min, max, mean, distinct;"
-        " for workbooks, gridded data and rasters: see the README (kind, coverage, ...)."
+        " for workbooks, gridded data, rasters and vectors: see the README (kind, coverage)."
         " Null when you may see the file but not read its data"
     )
     async def profile(self, info: Info) -> JSON | None:

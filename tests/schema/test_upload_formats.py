@@ -18,6 +18,7 @@ from server.models import Artifact, Upload
 from server.storage import store_from_settings
 from tests.fixtures.gridded import write_mauna_loa
 from tests.schema.test_uploads import COMPLETE, CSV, START, draft_version, upload_file
+from tests.workers.test_formats_vector import zipped_shapefile
 from workers.processing import native
 
 DATA = Path(__file__).parents[1] / "workers" / "data"
@@ -175,3 +176,16 @@ async def test_a_geotiff_gets_its_coverage_and_a_quicklook(admin, factory, clien
     assert file["profile"]["kind"] == "raster" and file["profile"]["count"] == 3
     assert file["profile"]["coverage"]["bbox"][0] == pytest.approx(-78.9586, abs=1e-3)
     assert sorted(a["kind"] for a in file["artifacts"]) == ["profile", "quicklook"]
+
+
+async def test_a_zipped_shapefile_becomes_a_geoparquet_layer(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    upload = await put_bytes(admin, client, version, "countries.zip", zipped_shapefile())
+    assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    state = (await admin(STATE, {"u": upload}))["node"]
+    assert (state["state"], state["detectedFormat"]) == ("READY", "shapefile")
+    file = (await admin(FILES, {"v": version}))["node"]["files"][0]
+    assert file["profile"]["layers"][0]["features"] == 177
+    assert file["preview"][0]["name"] == "Fiji"
+    assert sorted(a["kind"] for a in file["artifacts"]) == ["parquet", "preview", "profile"]

@@ -40,8 +40,9 @@ from .spool import Spool
 
 PARQUET_NAME = "normalised.parquet"
 SPOOL_NAME = "raw.spool"
-_ZIPPED_KINDS = {"zip", "xlsx", "ods"}
-_NATIVE_KINDS = {"xlsx", "ods", "xls", "netcdf", "hdf5", "tiff"}  # read in the sandbox
+_ZIPPED_KINDS = {"zip", "xlsx", "ods", "shapefile"}
+# read in the sandbox (native.py)
+_NATIVE_KINDS = {"xlsx", "ods", "xls", "netcdf", "hdf5", "tiff", "gpkg", "flatgeobuf"}
 _SPOOLED_KINDS = {"csv", "tsv", "ndjson", "json", "geojson", "parquet"} | _ZIPPED_KINDS
 _SPOOLED_KINDS |= _NATIVE_KINDS
 _FOLLOWED_KINDS = {"csv", "tsv"}  # parsed while the spool is still being written

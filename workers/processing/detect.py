@@ -36,6 +36,8 @@ _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"CDF\x02", "netcdf", "application/x-netcdf"),
     (b"\x1f\x8b", "gzip", "application/gzip"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole2", "application/x-ole-storage"),
+    (b"SQLite format 3\x00", "sqlite", "application/vnd.sqlite3"),
+    (b"fgb\x03", "flatgeobuf", "application/vnd.flatgeobuf"),
     (b"PK\x03\x04", "zip", "application/zip"),
     (b"PK\x05\x06", "zip", "application/zip"),
 )
@@ -74,6 +76,8 @@ def _refine_binary(
 ) -> DetectedFormat:
     if kind == "hdf5" and ext in _NETCDF_EXT:
         return DetectedFormat("netcdf", "application/x-netcdf", False, detail="netcdf4")
+    if kind == "sqlite" and ext == ".gpkg":
+        return DetectedFormat("gpkg", "application/geopackage+sqlite3", False)
     if kind == "ole2" and ext in {".xls", ".xlt"}:
         return DetectedFormat("xls", "application/vnd.ms-excel", False)
     if kind == "ole2" and ext in {".xlsx", ".xlsm"}:  # an encrypted workbook is an OLE2 file
@@ -84,6 +88,8 @@ def _refine_binary(
             return DetectedFormat("xlsx", XLSX, False)
         if sub == "ods":
             return DetectedFormat("ods", ODS, False)
+        if sub == "shapefile":
+            return DetectedFormat("shapefile", "application/zip", False, detail="zipped")
     return DetectedFormat(kind, media, kind == "parquet")
 
 
@@ -98,13 +104,17 @@ def zip_kind(path: Path) -> str:
                     return "ods"
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, RuntimeError):
         return "zip"
-    return "xlsx" if any(n.startswith("xl/") for n in names) else "zip"
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    return "shapefile" if any(n.lower().endswith(".shp") for n in names) else "zip"
 
 
 def _zip_kind_from_head(head: bytes, ext: str) -> str:
     if head[30 : 30 + len(_ODS_MIMETYPE)] == _ODS_MIMETYPE:  # ODF: "mimetype" first, stored
         return "ods"
-    return "xlsx" if b"xl/" in head[:4096] or ext in {".xlsx", ".xlsm"} else "zip"
+    if b"xl/" in head[:4096] or ext in {".xlsx", ".xlsm"}:
+        return "xlsx"
+    return "shapefile" if b".shp" in head[:4096].lower() else "zip"
 
 
 def _text(kind: str, encoding: str, delimiter: str | None = None) -> DetectedFormat:

@@ -24,9 +24,16 @@ from .sandbox import run_extractor
 
 # format kind -> the extractor the child runs ("module:function"); tests swap entries in
 _SPREADSHEET = "workers.processing.formats.spreadsheet:extract"
-_EXTENSIONS = {"netcdf": "nc", "hdf5": "h5", "tiff": "tif"}
+_EXTENSIONS = {
+    "netcdf": "nc",
+    "hdf5": "h5",
+    "tiff": "tif",
+    "flatgeobuf": "fgb",
+    "shapefile": "zip",
+}
 _GRIDDED = "workers.processing.formats.gridded:extract"
 _RASTER = "workers.processing.formats.raster:extract"
+_VECTOR = "workers.processing.formats.vector:extract"
 EXTRACTORS: dict[str, str] = {
     "xlsx": _SPREADSHEET,
     "ods": _SPREADSHEET,
@@ -34,6 +41,9 @@ EXTRACTORS: dict[str, str] = {
     "netcdf": _GRIDDED,
     "hdf5": _GRIDDED,
     "tiff": _RASTER,
+    "gpkg": _VECTOR,
+    "flatgeobuf": _VECTOR,
+    "shapefile": _VECTOR,
 }
 
 

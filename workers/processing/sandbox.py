@@ -50,6 +50,8 @@ PRELOAD = [
     "workers.processing.formats.raster",
     "rasterio",
     "rasterio.warp",
+    "workers.processing.formats.vector",
+    "pyogrio",
     "netCDF4",
     "h5py",
     "cftime",
