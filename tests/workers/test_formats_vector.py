@@ -91,3 +91,29 @@ def test_a_truncated_geopackage_is_unreadable(tmp_path: Path) -> None:
     fails(ErrorCode.UNREADABLE, tmp_path, body[: len(body) // 3], "cut.gpkg")
     ok = run(tmp_path, body, "next.gpkg")  # the worker goes on
     assert ok.profile is not None
+
+
+def test_a_kml_file_written_by_gdal_from_natural_earth(tmp_path: Path) -> None:
+    from pyogrio.raw import read, write
+
+    meta, _, geometry, fields = read(
+        NATURAL_EARTH / "naturalearth_lowres.shp", columns=["name", "iso_a3"]
+    )
+    path = tmp_path / "countries.kml"
+    write(
+        path,
+        geometry,
+        fields,
+        list(meta["fields"]),
+        driver="KML",
+        crs=meta["crs"],
+        geometry_type="Polygon",
+        layer="countries",
+    )
+    result = run(tmp_path, path.read_bytes(), "countries.kml")
+    assert result.format.kind == "kml"
+    assert result.profile is not None
+    (layer,) = result.profile["layers"]
+    assert (layer["name"], layer["features"]) == ("countries", 177)
+    assert layer["bbox"] == pytest.approx([-180.0, -90.0, 180.0, 83.64513], abs=1e-4)
+    assert result.preview is not None and result.preview[0]["Name"] == "Fiji"

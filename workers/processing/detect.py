@@ -52,6 +52,7 @@ _TEXT_KINDS = {
     "text": ("text/plain", False),
 }
 _DELIMITERS = (",", "\t", ";", "|")
+_KML = re.compile(r"<kml[\s>]")
 _GEOJSON = re.compile(r'"type"\s*:\s*"(FeatureCollection|Feature)"')
 
 OPAQUE = DetectedFormat("opaque", "application/octet-stream", False)
@@ -131,6 +132,8 @@ def _text(kind: str, encoding: str, delimiter: str | None = None) -> DetectedFor
 
 def _sniff_text(text: str, encoding: str, ext: str) -> DetectedFormat:
     stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("<") and _KML.search(stripped[:4096]):
+        return DetectedFormat("kml", "application/vnd.google-earth.kml+xml", False, encoding)
     if stripped[:1] in ("{", "["):
         json_kind = _sniff_json(stripped, ext)
         if json_kind is not None:

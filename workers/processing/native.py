@@ -44,6 +44,7 @@ EXTRACTORS: dict[str, str] = {
     "gpkg": _VECTOR,
     "flatgeobuf": _VECTOR,
     "shapefile": _VECTOR,
+    "kml": _VECTOR,
 }
 
 

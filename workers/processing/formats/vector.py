@@ -1,4 +1,4 @@
-"""Vectors: GeoPackage, zipped Shapefile and FlatGeobuf (pyogrio, GDAL/OGR). Runs in the
+"""Vectors: GeoPackage, zipped Shapefile, FlatGeobuf and KML (pyogrio, GDAL/OGR). Runs in the
 sandbox's child process (native.py registers it).
 
 Each layer (at most `_MAX_LAYERS`) becomes a table: its attributes and its geometry (WKB)
