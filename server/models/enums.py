@@ -135,3 +135,4 @@ class UploadWarningCode(enum.StrEnum):
     SHEET_SKIPPED = "SHEET_SKIPPED"  # a spreadsheet sheet that is not a table (empty, chart)
     NO_UNITS = "NO_UNITS"  # a data variable without a units attribute
     TIME_UNDECODED = "TIME_UNDECODED"  # a time coordinate whose units/calendar do not decode
+    READER_WARNING = "READER_WARNING"  # what the format's own library warned about the file

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pyogrio
 import pytest
 
+from server.models.enums import UploadWarningCode
 from tests.fixtures.processing import fails, run
 from workers.processing import ErrorCode
 
@@ -117,3 +118,11 @@ def test_a_kml_file_written_by_gdal_from_natural_earth(tmp_path: Path) -> None:
     assert (layer["name"], layer["features"]) == ("countries", 177)
     assert layer["bbox"] == pytest.approx([-180.0, -90.0, 180.0, 83.64513], abs=1e-4)
     assert result.preview is not None and result.preview[0]["Name"] == "Fiji"
+
+
+def test_what_gdal_warns_about_a_file_reaches_the_user(tmp_path: Path) -> None:
+    result = run(tmp_path, (FIXTURES / "line_zm.gpkg").read_bytes(), "line.gpkg")
+    assert result.profile is not None
+    assert result.profile["layers"][0]["geometry_type"] == "LineString Z"
+    assert [w.code for w in result.warnings] == [UploadWarningCode.READER_WARNING]
+    assert "Measured (M) geometry types are not supported" in result.warnings[0].message

@@ -31,14 +31,18 @@ import os
 import resource
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
+from server.models.enums import UploadWarningCode
+
 from .model import ErrorCode, Limits, ProcessingError
 
 Extractor = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+_MAX_LIBRARY_WARNINGS = 10
 _CPU_GRACE = 2  # seconds between SIGXCPU (soft limit) and SIGKILL (hard limit)
 
 
@@ -166,7 +170,11 @@ def _child(
     # outside the try: a missing extractor is our bug, an exit without an answer (CRASHED)
     extract = cast(Extractor, getattr(importlib.import_module(module), name))
     try:
-        reply: dict[str, Any] = {"ok": True, "result": extract(path, workdir, options)}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = extract(path, workdir, options)
+        result.setdefault("warnings", []).extend(_library_warnings(caught))
+        reply: dict[str, Any] = {"ok": True, "result": result}
         body = json.dumps(reply, ensure_ascii=False, allow_nan=False, default=str)
     except ProcessingError as error:
         body = _error(error.code, error.message)
@@ -180,6 +188,14 @@ def _child(
         os._exit(3)
     finally:
         send.close()
+
+
+def _library_warnings(caught: list[warnings.WarningMessage]) -> list[dict[str, str]]:
+    """What the reader library warned about this file (GDAL converting a geometry type,
+    ...), once each, at most `_MAX_LIBRARY_WARNINGS`."""
+    messages = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    code = UploadWarningCode.READER_WARNING.value
+    return [{"code": code, "message": m[:500]} for m in messages[:_MAX_LIBRARY_WARNINGS]]
 
 
 def _error(code: ErrorCode, message: str) -> str:
