@@ -1,3 +1,4 @@
 from server.http.cli import app
 
-app()
+if __name__ == "__main__":  # not when a sandboxed extractor's process imports it (spawn)
+    app()

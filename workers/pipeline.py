@@ -19,10 +19,10 @@ import socket
 import tempfile
 import time
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,18 +31,21 @@ from server.core.events import upload_channel
 from server.core.jobs import PROCESS_UPLOAD, JobQueue
 from server.datasets.coverage import apply_profile, refresh_version
 from server.datasets.upload_states import move
-from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
+from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload, UploadWarning
 from server.models.enums import UploadState
 from server.provenance.records import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
 from workers.context import WorkerContext
-from workers.processing import ProcessingError, ProcessingResult, process_stream
+from workers.processing import Limits, ProcessingError, ProcessingResult, process_stream
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(seconds=20)  # a killed worker's upload runs again within ~25 s
 HEARTBEAT = LEASE.total_seconds() / 3
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 STALE_QUEUED = dt.timedelta(seconds=60)
+_PARQUET = "application/vnd.apache.parquet"
+_MEDIA = {".parquet": _PARQUET, ".json": "application/json", ".png": "image/png"}
+MAX_WARNINGS = 100  # per upload; the profile keeps its own counts
 
 
 async def _announce(ctx: WorkerContext, upload_id: int, state: UploadState) -> None:
@@ -59,6 +62,17 @@ async def _announce(ctx: WorkerContext, upload_id: int, state: UploadState) -> N
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def limits_of(ctx: WorkerContext) -> Limits:
+    settings = ctx.get("settings")
+    if settings is None:
+        return Limits()
+    return Limits(
+        extractor_cpu_seconds=settings.extractor_cpu_seconds,
+        extractor_memory_bytes=settings.extractor_memory_mb * 1024 * 1024,
+        extractor_wall_seconds=settings.extractor_timeout_seconds,
+    )
 
 
 def lease_of(ctx: WorkerContext) -> dt.timedelta:
@@ -188,6 +202,7 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
                 declared_size=upload.declared_size,
                 declared_sha256=upload.declared_sha256,
                 workdir=Path(work),
+                limits=limits_of(ctx),
             )
         except ProcessingError as error:
             await _finish_failed(sessions, upload_id, owner, str(error.code), error.message)
@@ -226,10 +241,12 @@ async def _write_artifacts(
         )
 
     if result.parquet_path is not None:
-        await put("parquet", "data.parquet", result.parquet_path, "application/vnd.apache.parquet")
+        await put("parquet", "data.parquet", result.parquet_path, _PARQUET)
     if result.preview is not None:
         body = json.dumps(result.preview, ensure_ascii=False, default=str).encode()
         await put("preview", "preview.json", body, "application/json")
+    for kind, name, data in result.extra_artifacts:
+        await put(kind, name, data, _MEDIA[PurePath(name).suffix])
     if result.profile is not None:
         body = json.dumps(result.profile, ensure_ascii=False, default=str).encode()
         await put("profile", "profile.json", body, "application/json")
@@ -275,6 +292,7 @@ async def _finish_ready(
             await refresh_version(session, version)
         rows = [Artifact(file_id=file.id, **a) for a in artifacts]
         session.add_all(rows)
+        await _store_warnings(session, upload.id, result)
         upload.size, upload.sha256 = result.size, result.sha256
         upload.detected_format, upload.media_type = result.format.kind, result.format.media_type
         upload.lease_owner = upload.lease_expires_at = None
@@ -286,6 +304,20 @@ async def _finish_ready(
         )
         await session.commit()
     return "ready"
+
+
+async def _store_warnings(session: AsyncSession, upload_id: int, result: ProcessingResult) -> None:
+    """The warnings of this attempt, replacing any of an earlier one."""
+    await session.execute(delete(UploadWarning).where(UploadWarning.upload_id == upload_id))
+    for position, notice in enumerate(result.warnings[:MAX_WARNINGS]):
+        session.add(
+            UploadWarning(
+                upload_id=upload_id,
+                position=position,
+                code=notice.code,
+                message=notice.message[:2000],
+            )
+        )
 
 
 async def _finish_failed(

@@ -370,6 +370,12 @@ def file_artifacts(c: Compiler, row: Any, details: FieldDetailsList, args: Any) 
     return c.json.array(rows, c.object("Artifact", artifact, details), [artifact.kind])
 
 
+def upload_warnings(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    warning = aliased(m.UploadWarning)
+    rows = select(warning).where(warning.upload_id == row.id)
+    return c.json.array(rows, c.object("UploadWarning", warning, details), [warning.position])
+
+
 def upload_part_size(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
     return func.nullif(row.part_size, 0)  # the resolver's `if row.part_size`
 

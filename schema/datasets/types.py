@@ -23,6 +23,7 @@ from schema.compiled.compiler import (
     project_datasets,
     upload_part_count,
     upload_part_size,
+    upload_warnings,
     version_dataset,
     version_files,
     version_uploads,
@@ -47,6 +48,7 @@ from server.datasets import uploads as uploads_service
 from server.datasets.downloads import issue_download
 from server.models.enums import AccessLevel as AccessLevelEnum
 from server.models.enums import UploadState as UploadStateEnum
+from server.models.enums import UploadWarningCode as UploadWarningCodeEnum
 from server.models.enums import VersionState as VersionStateEnum
 
 if TYPE_CHECKING:
@@ -75,7 +77,11 @@ UploadState = strawberry.enum(
 @compiled(size=column("size"))
 @strawberry.type(description="Something derived from a file, with its digest.")
 class Artifact:
-    kind: str = strawberry.field(description="parquet (normalised table), preview, profile")
+    kind: str = strawberry.field(
+        description="parquet (normalised table), preview, profile; parquet.<i> and preview.<i>"
+        " for a workbook's further sheets or a vector file's further layers (GeoParquet);"
+        " quicklook (PNG) for a raster"
+    )
     size: Long
     sha256: str
     media_type: str | None
@@ -109,8 +115,9 @@ class DatasetFile(CoverageFields, relay.Node):
         return bool(await info.context.loaders.one_visible(readable_file_ids).load(self.id))
 
     @strawberry.field(
-        description="For tables: rows and, per column, type, nulls, min, max, mean, distinct"
-        " (null when you may see the file but not read its data)"
+        description="For tables: rows and, per column, type, nulls, min, max, mean, distinct;"
+        " for workbooks, gridded data, rasters and vectors: see the README (kind, coverage)."
+        " Null when you may see the file but not read its data"
     )
     async def profile(self, info: Info) -> JSON | None:
         if not await self._readable(info):
@@ -192,12 +199,27 @@ class ReceivedPart:
     etag: str
 
 
+UploadWarningCode = strawberry.enum(
+    UploadWarningCodeEnum,
+    name="UploadWarningCode",
+    description="What processing noticed in a file it still accepted",
+)
+
+
+@compiled()
+@strawberry.type(description="Something processing noticed in a file it still accepted.")
+class UploadWarning:
+    code: UploadWarningCode  # type: ignore[valid-type]
+    message: str
+
+
 @compiled(
     python=("parts_received",),
     declared_size=column("declared_size"),
     size=column("size"),
     part_size=upload_part_size,
     part_count=upload_part_count,
+    warnings=upload_warnings,
 )
 @strawberry.type(name="DatasetUpload", description="One file on its way into a draft version.")
 class Upload(relay.Node):
@@ -222,6 +244,14 @@ class Upload(relay.Node):
     @strawberry.field(description="Multipart uploads: how many parts the file is cut into")
     def part_count(self) -> int | None:
         return uploads_service.part_count(self.row) if self.row.multipart_id else None
+
+    @strawberry.field(
+        description="What processing noticed in the file (ragged rows, undecodable text, a"
+        " sheet skipped, a variable without units, ...), in the order noticed"
+    )
+    async def warnings(self, info: Info) -> list[UploadWarning]:
+        rows = await info.context.loaders.many(reads.warnings_by_upload).load(self.id)
+        return [UploadWarning(code=w.code, message=w.message) for w in rows]
 
     @strawberry.field(
         description="Parts the object store has received so far (resume: send the others)"

@@ -216,6 +216,22 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field(
         default="127.0.0.1", description="Interface of the worker's /metrics (0.0.0.0 in pods)"
     )
+    extractor_cpu_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="CPU time a native format reader (NetCDF, HDF5, spreadsheets) may spend on "
+        "one file in its child process (EXTRACTOR_TIMEOUT past it)",
+    )
+    extractor_memory_mb: int = Field(
+        default=2048,
+        ge=256,
+        description="Address space of that child process, in MiB (TOO_COMPLEX past it)",
+    )
+    extractor_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Wall-clock time for one file's native reader (EXTRACTOR_TIMEOUT past it)",
+    )
 
     public_base_url: str | None = Field(
         default=None,

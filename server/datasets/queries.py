@@ -25,6 +25,7 @@ from server.models import (
     Project,
     Theme,
     Upload,
+    UploadWarning,
 )
 from server.models.enums import AccessLevel
 from server.projects.queries import in_partner_country, in_theme
@@ -174,6 +175,17 @@ async def uploads_by_version(
         select(Upload.version_id, Upload)
         .where(Upload.version_id.in_(version_ids))
         .order_by(Upload.id)
+    )
+    return group_rows(rows)
+
+
+async def warnings_by_upload(
+    session: AsyncSession, upload_ids: Sequence[int]
+) -> dict[int, list[UploadWarning]]:
+    rows = await session.execute(
+        select(UploadWarning.upload_id, UploadWarning)
+        .where(UploadWarning.upload_id.in_(upload_ids))
+        .order_by(UploadWarning.position)
     )
     return group_rows(rows)
 

@@ -60,7 +60,7 @@ COMPLETE = """mutation($u: ID!) { completeUpload(uploadId: $u) {
 ABORT = """mutation($u: ID!) { abortUpload(uploadId: $u) {
   upload { id state } errors { field code message } } }"""
 STATUS = """query($u: ID!) { node(id: $u) { ... on DatasetUpload {
-  id state errorCode errorMessage } } }"""
+  id state errorCode errorMessage warnings { code message } } } }"""
 
 
 class UploadError(Exception):
@@ -541,9 +541,10 @@ def upload_file(
     """Upload one file to a dataset's draft version; resume an interrupted one.
 
     `dataset_version_id` is a DatasetVersion id, or a Dataset id (its open draft is used).
-    Returns the upload's final `{id, state, errorCode, errorMessage}` plus `filename`, `size`,
-    `sha256`, `datasetVersionId`, `resumed` and `partsSent` (the part numbers sent by this
-    run). Raises `UploadError` with a readable message when the upload cannot go on.
+    Returns the upload's final `{id, state, errorCode, errorMessage, warnings}` plus
+    `filename`, `size`, `sha256`, `datasetVersionId`, `resumed` and `partsSent` (the part
+    numbers sent by this run). Raises `UploadError` with a readable message when the upload
+    cannot go on.
     """
     uploader = Uploader(
         url, token, http=http, progress=progress, on_part=on_part, poll_timeout=poll_timeout
@@ -584,6 +585,8 @@ def run(
     except KeyboardInterrupt:
         say("interrupted: run the same command again to resume the upload", True)
         return 130
+    for warning in result.get("warnings") or []:
+        say(f"warning: {result['filename']}: {warning['code']}: {warning['message']}", True)
     if result["state"] == "READY":
         say(f"{result['filename']}: READY (upload {result['id']}, sha256 {result['sha256']})")
         return 0

@@ -27,6 +27,7 @@ from server.models.datasets import (
     DatasetTheme,
     DatasetVersion,
     Upload,
+    UploadWarning,
 )
 from server.models.institutions import Country, Institution
 from server.models.projects import (
@@ -103,4 +104,5 @@ __all__ = [
     "TrainingCourse",
     "TrainingParticipant",
     "Upload",
+    "UploadWarning",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -22,7 +23,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, UTCDateTime, str_enum, utcnow_column
-from server.models.enums import AccessLevel, CoverageSource, UploadState, VersionState
+from server.models.enums import (
+    AccessLevel,
+    CoverageSource,
+    UploadState,
+    UploadWarningCode,
+    VersionState,
+)
 
 # a box's south edge is not above its north edge; a period does not end before it starts
 COVERAGE_CHECKS = (
@@ -162,6 +169,21 @@ class Upload(Base):
     queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class UploadWarning(Base):
+    """Something processing noticed in a file it still accepted, in the order noticed."""
+
+    __tablename__ = "upload_warnings"
+    __table_args__ = (UniqueConstraint("upload_id", "position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    # no CHECK constraint: a new code needs no migration
+    code: Mapped[UploadWarningCode] = mapped_column(
+        Enum(UploadWarningCode, native_enum=False, create_constraint=False, length=64)
+    )
+    message: Mapped[str] = mapped_column(Text)
 
 
 class DatasetFile(Coverage, Base):

@@ -125,3 +125,21 @@ class CoverageSource(enum.StrEnum):
     DATA = "data"  # read from the files' profiles (the union of them, above a file)
     PERSON = "person"  # set or corrected by an uploader
     MIXED = "mixed"  # a union of parts from the data and parts set by a person
+
+
+class UploadWarningCode(enum.StrEnum):
+    """What processing noticed in a file it still accepted (READY); stable codes."""
+
+    RAGGED_ROWS = "RAGGED_ROWS"  # rows with more or fewer fields than the header: skipped
+    ENCODING_FALLBACK = "ENCODING_FALLBACK"  # bytes not valid in the encoding, decoded anyway
+    NOT_TEXT = "NOT_TEXT"  # named like a text format, but the bytes are not text: kept opaque
+    BAD_LINES = "BAD_LINES"  # lines of NDJSON that are not JSON: skipped
+    COLUMNS_DROPPED = "COLUMNS_DROPPED"  # fields beyond the column limit: dropped
+    NOT_PROFILED = "NOT_PROFILED"  # over a size limit: kept, not profiled
+    NOT_VALIDATED = "NOT_VALIDATED"  # over a size limit: kept, not checked
+    NOT_VERIFIED = "NOT_VERIFIED"  # archive members that could not be checked (encrypted)
+    SHEET_SKIPPED = "SHEET_SKIPPED"  # a spreadsheet sheet that is not a table (empty, chart)
+    NO_UNITS = "NO_UNITS"  # a data variable without a units attribute
+    TIME_UNDECODED = "TIME_UNDECODED"  # a time coordinate whose units/calendar do not decode
+    BAD_COORDINATES = "BAD_COORDINATES"  # positions outside WGS 84 degrees: no bounding box
+    READER_WARNING = "READER_WARNING"  # what the format's own library warned about the file

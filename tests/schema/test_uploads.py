@@ -22,6 +22,8 @@ ABORT = (
 PUBLISH = """mutation($v: ID!) { publishDatasetVersion(versionId: $v) { errors { code } } }"""
 UPLOAD = """query($u: ID!) { node(id: $u) { ... on DatasetUpload {
     state attempts errorCode errorMessage sha256 size detectedFormat } } }"""
+WARNINGS = """query($u: ID!) { node(id: $u) { ... on DatasetUpload {
+    state warnings { code message } } } }"""
 VERSION = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
     files { name size sha256 format mediaType } } } }"""
 CSV = b"station,date,level_m\nBKK-01,2023-01-01,1.52\nBKK-01,2023-01-02,1.61\nAYU-07,2023-01-01,\n"
@@ -223,3 +225,21 @@ async def test_messy_csv_is_read_not_rejected(admin, factory, client, jobs):
     assert file["profile"]["rows"] == 3  # the ragged row is skipped and counted
     assert file["profile"]["skipped_rows"] == 1
     assert [row["name"] for row in file["preview"]] == ["Müller", "Ørsted", "Gonçalves"]
+    warnings = (await admin(WARNINGS, {"u": upload}))["node"]["warnings"]
+    assert [w["code"] for w in warnings] == ["RAGGED_ROWS", "ENCODING_FALLBACK"]
+    assert "expected 3 fields, got 4" in warnings[0]["message"]
+
+
+async def test_a_clean_file_has_no_warnings_and_a_binary_csv_one(admin, factory, client, jobs):
+    version = await draft_version(admin, factory)
+    clean = await upload_file(admin, client, version, "levels.csv", CSV)
+    binary = await upload_file(admin, client, version, "b.csv", b"a,b\n\x00\x01\x02\x03\n")
+    for upload in (clean, binary):
+        assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    assert (await admin(WARNINGS, {"u": clean}))["node"]["warnings"] == []
+    state = (await admin(WARNINGS, {"u": binary}))["node"]
+    assert state["state"] == "READY" and [w["code"] for w in state["warnings"]] == ["NOT_TEXT"]
+    listed = f'{{ node(id: "{version}") {{ ... on DatasetVersion {{ uploads {{ warnings {{ code }} }} }} }} }}'
+    uploads = (await admin(listed))["node"]["uploads"]
+    assert uploads == [{"warnings": []}, {"warnings": [{"code": "NOT_TEXT"}]}]

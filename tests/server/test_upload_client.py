@@ -159,6 +159,25 @@ def test_a_dataset_id_means_its_draft_and_run_prints_the_outcome(
     )
 
 
+def test_run_prints_the_warnings_of_a_ready_file(
+    server: Server, token: str, project: tuple[str, str], tmp_path: Path
+) -> None:
+    _, version = new_dataset(server, token, project)
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(CSV + b"AYU-07,2023-01-02,1.7,EXTRA\n")
+    said: list[tuple[str, bool]] = []
+
+    status = run(path, version, server.url, token, False, echo=lambda m, e: said.append((m, e)))
+
+    assert status == 0, said
+    assert said[0] == (
+        "warning: ragged.csv: RAGGED_ROWS: skipped 1 ragged row(s) (first: expected 3 fields,"
+        " got 4: 'AYU-07,2023-01-02,1.7,EXTRA')",
+        True,
+    )
+    assert said[1][0].startswith("ragged.csv: READY (upload ")
+
+
 def test_a_large_file_goes_in_parts(
     server: Server, token: str, project: tuple[str, str], tmp_path: Path
 ) -> None:

@@ -62,7 +62,7 @@ def test_projected_coordinates_give_no_box_and_a_warning(tmp_path: Path) -> None
     }
     result = run(tmp_path, json.dumps(utm).encode(), "utm.geojson")
     assert result.profile is not None and result.profile["coverage"]["bbox"] is None
-    assert any("outside WGS 84" in w for w in result.profile["warnings"])
+    assert any("outside WGS 84" in w["message"] for w in result.profile["warnings"])
 
 
 def test_features_without_geometry(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import struct
 import zipfile
 from pathlib import Path
 
+import h5py
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -47,7 +48,6 @@ PNG = (
     + b"\0" * 4
 )
 PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-HDF5 = b"\x89HDF\r\n\x1a\n" + bytes(504)
 GEOJSON = json.dumps(
     {
         "type": "FeatureCollection",
@@ -65,6 +65,10 @@ GEOJSON = json.dumps(
 ).encode()
 
 
+DATA = Path(__file__).parent / "data"  # real sample files, see data/README.md
+WORKBOOKS = {"xlsx", "xls"}  # a profile and a table per sheet
+GRIDDED = {"netcdf", "hdf5", "tiff"}  # a profile, no table
+H5PY_FILE = Path(h5py.__file__).parent / "tests" / "data_files" / "vlen_string_dset.h5"
 SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     # name: (filename, bytes, expected kind, tabular)
     "csv": ("plots.csv", csv_bytes([["a", "b"], [1, "x"], [2, "y"]]), "csv", True),
@@ -74,19 +78,19 @@ SAMPLES: dict[str, tuple[str, bytes, str, bool]] = {
     "json-object": ("meta.json", b'{"title": "x", "n": 1}', "json", False),
     "geojson": ("plots.geojson", GEOJSON, "geojson", True),
     "parquet": ("t.parquet", parquet_bytes(), "parquet", True),
-    "xlsx": ("book.xlsx", xlsx_bytes(), "xlsx", False),
+    "xlsx": ("book.xlsx", (DATA / "table-multiple.xlsx").read_bytes(), "xlsx", False),
     "zip": ("bundle.zip", zip_bytes(), "zip", False),
     "png": ("photo.png", PNG, "png", False),
     "jpeg": ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64), "jpeg", False),
     "gif": ("a.gif", b"GIF89a" + bytes(32), "gif", False),
-    "tiff": ("a.tif", b"II*\x00" + bytes(32), "tiff", False),
+    "tiff": ("a.tif", (DATA / "byte.tif").read_bytes(), "tiff", False),
     "webp": ("a.webp", b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(32), "webp", False),
     "pdf": ("report.pdf", PDF, "pdf", False),
-    "hdf5": ("model.h5", HDF5, "hdf5", False),
-    "netcdf4": ("sst.nc", HDF5, "netcdf", False),
-    "netcdf3": ("sst.nc", b"CDF\x01" + bytes(64), "netcdf", False),
+    "hdf5": ("model.h5", H5PY_FILE.read_bytes(), "hdf5", False),
+    "netcdf4": ("sst.nc", H5PY_FILE.read_bytes(), "netcdf", False),  # libnetcdf reads HDF5
+    "netcdf3": ("sst.nc", (DATA / "example_1.nc").read_bytes(), "netcdf", False),
     "gzip": ("x.csv.gz", gzip.compress(b"a,b\n1,2\n"), "gzip", False),
-    "xls": ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "xls", False),
+    "xls": ("old.xls", (DATA / "base.xls").read_bytes(), "xls", False),
     "binary": ("blob.bin", bytes(range(256)) * 4, "opaque", False),
     "text": ("notes.txt", b"Field notes\nNo delimiter here at all\n", "text", False),
 }
@@ -103,8 +107,9 @@ def test_each_format_is_detected(tmp_path: Path, name: str) -> None:
     assert result.format.tabular is tabular
     assert result.size == len(data)
     assert result.sha256 == hashlib.sha256(data).hexdigest()
-    assert (result.profile is not None) is tabular
-    assert (result.parquet_path is not None) is tabular
+    tables = tabular or kind in WORKBOOKS  # workbooks: one table per sheet
+    assert (result.profile is not None) is (tables or kind in GRIDDED)
+    assert (result.parquet_path is not None) is tables
 
 
 def test_detection_from_head_alone() -> None:

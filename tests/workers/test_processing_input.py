@@ -24,6 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from server.models.enums import UploadWarningCode
 from tests.fixtures.processing import (
     chunked,
     csv_bytes,
@@ -120,11 +121,49 @@ def test_mixed_encodings_and_ragged_rows_are_kept_and_flagged(tmp_path: Path) ->
     assert result.profile["rows"] == 32
     assert result.profile["skipped_rows"] == 2
     assert result.profile["decoding_fallbacks"] == 2  # the ç and the ü
-    assert any("ragged" in w for w in result.warnings)
-    assert any("Windows-1252" in w for w in result.warnings)
+    codes = [w.code for w in result.warnings]
+    assert codes == [UploadWarningCode.RAGGED_ROWS, UploadWarningCode.ENCODING_FALLBACK]
+    assert "skipped 2 ragged row(s)" in result.warnings[0].message
+    assert "short row,1" in result.warnings[0].message  # the first ones are quoted
+    assert "Windows-1252" in result.warnings[1].message
+    assert result.profile["warnings"] == [w.as_dict() for w in result.warnings]
     table = pq.read_table(result.parquet_path)  # type: ignore[arg-type]
     assert table.column("city").to_pylist()[-2:] == ["Besançon", "København"]
     assert table.column("name")[0].as_py() == "Müller 0"
+
+
+def test_a_csv_whose_bytes_are_not_text_is_kept_with_a_warning(tmp_path: Path) -> None:
+    """Chosen behaviour: NUL and control bytes in a file named .csv are not guessed at (it
+    may be a binary file with a wrong name); it is kept as it is and the user is told."""
+    data = b"station,level\nA,\x00\x01\x02\x03\x04\nB,\x05\x06\x07\n"
+    result = run(tmp_path, data, "levels.csv")
+    assert result.format.kind == "opaque" and result.profile is None
+    assert [w.code for w in result.warnings] == [UploadWarningCode.NOT_TEXT]
+    assert "named .csv" in result.warnings[0].message
+    assert run(tmp_path, data, "levels.bin").warnings == []  # no text name, no surprise
+
+
+def test_utf16_without_a_bom_is_read_as_text(tmp_path: Path) -> None:
+    data = "station,level\nBangkok,1.5\nAyutthaya,2.25\n".encode("utf-16-le")
+    result = run(tmp_path, data, "levels.csv")
+    assert (result.format.kind, result.format.encoding) == ("csv", "utf-16-le")
+    assert result.profile is not None and result.profile["rows"] == 2
+    assert result.warnings == []
+    assert pq.read_table(result.parquet_path).column("station").to_pylist() == [  # type: ignore[arg-type]
+        "Bangkok",
+        "Ayutthaya",
+    ]
+
+
+def test_undecodable_shift_jis_bytes_are_replaced_and_flagged(tmp_path: Path) -> None:
+    rows = [["地点", "観測値", "備考"]]
+    rows += [[f"東京都{i}番地", str(i), "晴れのち曇り、風が強い"] for i in range(2000)]
+    body = csv_bytes(rows).decode().encode("cp932")  # type: ignore[arg-type]
+    body += b"\x82\xff,2,x\n"  # not a Shift_JIS character, past the sniffed head
+    result = run(tmp_path, body, "levels.csv")
+    assert result.format.encoding == "cp932"
+    assert [w.code for w in result.warnings] == [UploadWarningCode.ENCODING_FALLBACK]
+    assert "U+FFFD" in result.warnings[0].message
 
 
 def test_latin1_bytes_past_the_first_block_restart_with_fallback(tmp_path: Path) -> None:

@@ -24,22 +24,29 @@ import hmac
 import re
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pyarrow as pa
 
-from . import jsonstream, tabular
+from server.models.enums import UploadWarningCode
+
+from . import jsonstream, native, tabular
 from .archive import inspect_zip
 from .detect import detect_format
-from .model import DetectedFormat, ErrorCode, Limits, ProcessingError, ProcessingResult
+from .model import DetectedFormat, ErrorCode, Limits, Notice, ProcessingError, ProcessingResult
 from .profile import TableSink
 from .spool import Spool
 
 PARQUET_NAME = "normalised.parquet"
 SPOOL_NAME = "raw.spool"
-_SPOOLED_KINDS = {"csv", "tsv", "ndjson", "json", "geojson", "parquet", "zip", "xlsx"}
+_ZIPPED_KINDS = {"zip", "xlsx", "ods", "shapefile"}
+# read in the sandbox (native.py)
+_NATIVE_KINDS = {"xlsx", "ods", "xls", "netcdf", "hdf5", "tiff", "gpkg", "flatgeobuf", "kml"}
+_SPOOLED_KINDS = {"csv", "tsv", "ndjson", "json", "geojson", "parquet"} | _ZIPPED_KINDS
+_SPOOLED_KINDS |= _NATIVE_KINDS
 _FOLLOWED_KINDS = {"csv", "tsv"}  # parsed while the spool is still being written
+_TEXT_EXTENSIONS = {".csv", ".tsv", ".tab", ".txt", ".json", ".ndjson", ".jsonl", ".geojson"}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _INLINE_HASH = 256 * 1024
 
@@ -172,6 +179,7 @@ class UploadProcessor:
             raise
         assert self._format is not None
         result = ProcessingResult(sha256=sha, size=self.size, format=self._format)
+        self._note_not_text(result)
         if self._early is not None:
             self._early.join()
             if self._early_error is not None:
@@ -182,6 +190,16 @@ class UploadProcessor:
         if source is not None:
             self._process_local(result, source)
         return result
+
+    def _note_not_text(self, result: ProcessingResult) -> None:
+        """A file named like text whose bytes are not: kept as it is, and the user told."""
+        ext = PurePath(self.filename).suffix.lower()
+        if result.format.kind == "opaque" and ext in _TEXT_EXTENSIONS:
+            message = (
+                f"named {ext} but its first bytes are not text (NUL or control bytes): "
+                "kept as it is, not profiled"
+            )
+            result.warnings.append(Notice(UploadWarningCode.NOT_TEXT, message))
 
     def _verify(self, sha: str) -> None:
         if self.declared_size is not None and self.size != self.declared_size:
@@ -206,17 +224,23 @@ class UploadProcessor:
 
     def _process_local(self, result: ProcessingResult, source: Path) -> None:
         fmt = result.format
-        if fmt.kind in ("zip", "xlsx"):
-            result.format = detect_format(bytes(self._head), self.filename, path=source)
-            result.archive = inspect_zip(source, self.size, self.limits)
+        if fmt.kind in _ZIPPED_KINDS and fmt.detail != "ole2":
+            result.format = fmt = detect_format(bytes(self._head), self.filename, path=source)
+            result.archive = inspect_zip(source, self.size, self.limits)  # bombs refused here
+            if result.archive.get("verified") is False:
+                note = str(result.archive.get("note", "members not verified"))
+                result.warnings.append(Notice(UploadWarningCode.NOT_VERIFIED, note))
+        if native.handles(fmt):
+            native.extract(result, source, self.workdir / "native", self.limits)
+            return
+        if fmt.kind in _ZIPPED_KINDS:
             return
         if fmt.kind == "json" and not fmt.tabular:  # a document, not a table: check it
             if self.size <= self.limits.json_max_bytes:
                 jsonstream.validate(source, fmt, self.limits)
             else:
-                result.warnings.append(
-                    f"json over {self.limits.json_max_bytes} bytes: kept, not validated"
-                )
+                message = f"json over {self.limits.json_max_bytes} bytes: kept, not validated"
+                result.warnings.append(Notice(UploadWarningCode.NOT_VALIDATED, message))
             return
         if not fmt.tabular:
             return
@@ -234,16 +258,15 @@ class UploadProcessor:
         fmt = result.format
         out = self.workdir / PARQUET_NAME
         if done is None:
-            result.warnings.append(
-                f"{fmt.kind} over {self.limits.json_max_bytes} bytes: kept, not profiled"
-            )
+            message = f"{fmt.kind} over {self.limits.json_max_bytes} bytes: kept, not profiled"
+            result.warnings.append(Notice(UploadWarningCode.NOT_PROFILED, message))
             out.unlink(missing_ok=True)
             return
         sink, extra = done
-        warnings: list[str] = extra.pop("warnings", [])
+        warnings: list[Notice] = extra.pop("warnings", [])
         profile: dict[str, Any] = sink.profile()
         profile.update(extra)
-        profile["warnings"] = warnings
+        profile["warnings"] = [w.as_dict() for w in warnings]
         result.profile = profile
         result.preview = sink.preview
         result.parquet_path = out

@@ -18,6 +18,8 @@ from .model import DetectedFormat
 from .text import decode_head, sniff_encoding
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
+_ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"PAR1", "parquet", "application/vnd.apache.parquet"),
     (b"%PDF-", "pdf", "application/pdf"),
@@ -27,11 +29,15 @@ _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"GIF89a", "gif", "image/gif"),
     (b"II*\x00", "tiff", "image/tiff"),
     (b"MM\x00*", "tiff", "image/tiff"),
+    (b"II+\x00", "tiff", "image/tiff"),  # BigTIFF
+    (b"MM\x00+", "tiff", "image/tiff"),
     (b"\x89HDF\r\n\x1a\n", "hdf5", "application/x-hdf5"),
     (b"CDF\x01", "netcdf", "application/x-netcdf"),
     (b"CDF\x02", "netcdf", "application/x-netcdf"),
     (b"\x1f\x8b", "gzip", "application/gzip"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole2", "application/x-ole-storage"),
+    (b"SQLite format 3\x00", "sqlite", "application/vnd.sqlite3"),
+    (b"fgb\x03", "flatgeobuf", "application/vnd.flatgeobuf"),
     (b"PK\x03\x04", "zip", "application/zip"),
     (b"PK\x05\x06", "zip", "application/zip"),
 )
@@ -46,6 +52,7 @@ _TEXT_KINDS = {
     "text": ("text/plain", False),
 }
 _DELIMITERS = (",", "\t", ";", "|")
+_KML = re.compile(r"<kml[\s>]")
 _GEOJSON = re.compile(r'"type"\s*:\s*"(FeatureCollection|Feature)"')
 
 OPAQUE = DetectedFormat("opaque", "application/octet-stream", False)
@@ -70,27 +77,45 @@ def _refine_binary(
 ) -> DetectedFormat:
     if kind == "hdf5" and ext in _NETCDF_EXT:
         return DetectedFormat("netcdf", "application/x-netcdf", False, detail="netcdf4")
+    if kind == "sqlite" and ext == ".gpkg":
+        return DetectedFormat("gpkg", "application/geopackage+sqlite3", False)
     if kind == "ole2" and ext in {".xls", ".xlt"}:
         return DetectedFormat("xls", "application/vnd.ms-excel", False)
+    if kind == "ole2" and ext in {".xlsx", ".xlsm"}:  # an encrypted workbook is an OLE2 file
+        return DetectedFormat("xlsx", XLSX, False, detail="ole2")
     if kind == "zip":
         sub = zip_kind(path) if path is not None else _zip_kind_from_head(head, ext)
         if sub == "xlsx":
             return DetectedFormat("xlsx", XLSX, False)
+        if sub == "ods":
+            return DetectedFormat("ods", ODS, False)
+        if sub == "shapefile":
+            return DetectedFormat("shapefile", "application/zip", False, detail="zipped")
     return DetectedFormat(kind, media, kind == "parquet")
 
 
 def zip_kind(path: Path) -> str:
-    """'xlsx' when the central directory holds a workbook, else 'zip' (also if unreadable)."""
+    """'xlsx' or 'ods' when the central directory holds a workbook, else 'zip' (also if
+    unreadable)."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+            if "mimetype" in names and zf.getinfo("mimetype").file_size < 256:
+                if zf.read("mimetype") == _ODS_MIMETYPE[8:]:
+                    return "ods"
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, RuntimeError):
         return "zip"
-    return "xlsx" if any(n.startswith("xl/") for n in names) else "zip"
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    return "shapefile" if any(n.lower().endswith(".shp") for n in names) else "zip"
 
 
 def _zip_kind_from_head(head: bytes, ext: str) -> str:
-    return "xlsx" if b"xl/" in head[:4096] or ext in {".xlsx", ".xlsm"} else "zip"
+    if head[30 : 30 + len(_ODS_MIMETYPE)] == _ODS_MIMETYPE:  # ODF: "mimetype" first, stored
+        return "ods"
+    if b"xl/" in head[:4096] or ext in {".xlsx", ".xlsm"}:
+        return "xlsx"
+    return "shapefile" if b".shp" in head[:4096].lower() else "zip"
 
 
 def _text(kind: str, encoding: str, delimiter: str | None = None) -> DetectedFormat:
@@ -107,6 +132,8 @@ def _text(kind: str, encoding: str, delimiter: str | None = None) -> DetectedFor
 
 def _sniff_text(text: str, encoding: str, ext: str) -> DetectedFormat:
     stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("<") and _KML.search(stripped[:4096]):
+        return DetectedFormat("kml", "application/vnd.google-earth.kml+xml", False, encoding)
     if stripped[:1] in ("{", "["):
         json_kind = _sniff_json(stripped, ext)
         if json_kind is not None:

@@ -22,8 +22,9 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from server.datasets.coverage import Box, union_boxes
+from server.models.enums import UploadWarningCode
 
-from .model import DetectedFormat, ErrorCode, Limits, ProcessingError
+from .model import DetectedFormat, ErrorCode, Limits, Notice, ProcessingError
 from .profile import TableSink
 from .text import error_handler, fallbacks, python_encoding, reset_fallbacks
 
@@ -352,20 +353,22 @@ def to_sink(
     except BaseException:
         sink.abort()
         raise
-    warnings = []
+    warnings: list[Notice] = []
     if bad_lines:
-        warnings.append(f"skipped {bad_lines} line(s) that are not JSON")
+        message = f"skipped {bad_lines} line(s) that are not JSON"
+        warnings.append(Notice(UploadWarningCode.BAD_LINES, message))
     if columns.dropped:
-        warnings.append(f"fields beyond {limits.max_columns} columns dropped")
+        message = f"fields beyond {limits.max_columns} columns dropped"
+        warnings.append(Notice(UploadWarningCode.COLUMNS_DROPPED, message))
     if replaced:
-        warnings.append(f"{replaced} byte sequence(s) not valid UTF-8 decoded as fallback")
+        message = f"{replaced} byte sequence(s) not valid {encoding}, decoded as a fallback"
+        warnings.append(Notice(UploadWarningCode.ENCODING_FALLBACK, message))
     extra: dict[str, Any] = {"encoding": encoding, "warnings": warnings}
     if rows.extent is not None:
         extra["coverage"] = rows.extent.coverage()
         if rows.extent.outside:
-            warnings.append(
-                f"{rows.extent.outside} position(s) outside WGS 84 degrees: no bounding box"
-            )
+            message = f"{rows.extent.outside} position(s) outside WGS 84 degrees: no bounding box"
+            warnings.append(Notice(UploadWarningCode.BAD_COORDINATES, message))
     if bad_lines:
         extra["skipped_rows"] = bad_lines
     return sink, extra

@@ -7,6 +7,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from server.models.enums import UploadWarningCode
+
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
@@ -19,6 +21,10 @@ class ErrorCode(StrEnum):
     UNREADABLE = "UNREADABLE"
     TOO_LARGE = "TOO_LARGE"
     ZIP_BOMB = "ZIP_BOMB"
+    EXTRACTOR_CRASHED = "EXTRACTOR_CRASHED"  # a native reader died on the file (a signal)
+    EXTRACTOR_TIMEOUT = "EXTRACTOR_TIMEOUT"  # past its CPU-time or wall-clock limit
+    TOO_COMPLEX = "TOO_COMPLEX"  # past the memory limit, or structure beyond what we read
+    ENCRYPTED = "ENCRYPTED"  # a password-protected file: kept bytes cannot be read
 
 
 class ProcessingError(Exception):
@@ -47,6 +53,13 @@ class Limits:
     zip_max_ratio: float = 200.0
     zip_ratio_min_bytes: int = 16 * MiB
     zip_verify_members: bool = True
+    # native extractors run in a child process (sandbox.py) under these limits
+    extractor_cpu_seconds: int = 300
+    extractor_memory_bytes: int = 2 * GiB
+    extractor_wall_seconds: float = 600.0
+    extractor_max_result_bytes: int = 64 * MiB
+    max_sheets: int = 256  # spreadsheet sheets read as tables; the rest are skipped, with a warning
+    max_variables: int = 10_000  # gridded files: more variables or dimensions are TOO_COMPLEX
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,17 @@ class DetectedFormat:
     detail: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A warning about a file that is still accepted: stored with the upload, shown to users."""
+
+    code: UploadWarningCode
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": str(self.code), "message": self.message}
+
+
 @dataclass(slots=True)
 class ProcessingResult:
     sha256: str
@@ -68,4 +92,6 @@ class ProcessingResult:
     parquet_path: Path | None = None
     preview: list[dict[str, Any]] | None = None
     archive: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
+    # more artifacts than the one table's: (kind, object name, a file or the bytes)
+    extra_artifacts: list[tuple[str, str, Path | bytes]] = field(default_factory=list)

@@ -102,8 +102,12 @@ class ColumnStats:
             self.sketch.add_array(arr)
 
     def _update_range(self, arr: pa.Array) -> None:
-        mm = pc.min_max(arr)
-        lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        if self.kind == "duration":  # Arrow has no min_max kernel for durations
+            mm = pc.min_max(arr.cast(pa.int64()))
+            lo, hi = (pa.scalar(mm[k].as_py(), arr.type).as_py() for k in ("min", "max"))
+        else:
+            mm = pc.min_max(arr)
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
         if lo is not None and (self.min is None or lo < self.min):
             self.min = lo
         if hi is not None and (self.max is None or hi > self.max):

@@ -28,8 +28,10 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from server.models.enums import UploadWarningCode
+
 from . import jsonstream
-from .model import DetectedFormat, ErrorCode, Limits, ProcessingError
+from .model import DetectedFormat, ErrorCode, Limits, Notice, ProcessingError
 from .profile import TableSink
 from .spool import Spool
 from .text import MIXED, TranscodingReader, decode_head
@@ -154,12 +156,19 @@ def _read_csv_once(
         source.close()
     extra: dict[str, Any] = {"encoding": encoding, "delimiter": fmt.delimiter or ","}
     extra["skipped_rows"] = ragged.count
-    warnings = [f"skipped {ragged.count} ragged row(s)"] if ragged.count else []
-    warnings += [f"skipped row: {s}" for s in ragged.samples]
+    warnings: list[Notice] = []
+    if ragged.count:
+        samples = "; ".join(ragged.samples)
+        message = f"skipped {ragged.count} ragged row(s) (first: {samples})"
+        warnings.append(Notice(UploadWarningCode.RAGGED_ROWS, message))
     if transcoder is not None and transcoder.replaced:
         extra["decoding_fallbacks"] = transcoder.replaced
-        how = "as Windows-1252" if encoding == MIXED else "as U+FFFD"
-        warnings.append(f"{transcoder.replaced} byte sequence(s) not valid UTF-8 decoded {how}")
+        if encoding == MIXED:
+            how = "not valid UTF-8, decoded as Windows-1252"
+        else:
+            how = f"not valid {encoding}, replaced by U+FFFD"
+        message = f"{transcoder.replaced} byte sequence(s) {how}"
+        warnings.append(Notice(UploadWarningCode.ENCODING_FALLBACK, message))
     extra["warnings"] = warnings
     return sink, extra
 

@@ -2,6 +2,7 @@
 
 Behaviour for researchers' files:
 - A BOM wins (UTF-8, UTF-16, UTF-32).
+- UTF-16 without a BOM (a NUL byte beside every ASCII character) is read as UTF-16.
 - Valid UTF-8 in the head: UTF-8. If a later byte is not valid UTF-8 (a file assembled from
   UTF-8 and Latin-1/Windows-1252 parts), that byte is decoded as Windows-1252 instead
   ("mixed" decoding, `MIXED`), so "Müller" stays "Müller" whichever encoding a line used.
@@ -75,7 +76,7 @@ def sniff_encoding(head: bytes) -> str | None:
         if head.startswith(bom):
             return name
     if looks_binary(head):
-        return None
+        return _bomless_utf16(head)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "utf-8"
@@ -87,6 +88,21 @@ def sniff_encoding(head: bytes) -> str | None:
     if guess is None or guess in _WESTERN:
         return MIXED
     return guess
+
+
+def _bomless_utf16(head: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when every other byte is NUL and the text decodes cleanly."""
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 2:
+        return None
+    for name, zeros, chars in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= 0.9 * len(zeros) and 0 not in chars:
+            try:
+                text = head[: len(head) - len(head) % 2].decode(name)
+            except UnicodeDecodeError:
+                return None
+            return None if looks_binary(text.encode("utf-8")) else name
+    return None
 
 
 def _mostly_utf8(head: bytes) -> bool:

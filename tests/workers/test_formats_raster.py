@@ -1,0 +1,91 @@
+"""Rasters (workers/processing/formats/raster.py, in the sandbox): GeoTIFF header, bands,
+statistics, WGS 84 bounds and a PNG quicklook. Real files: rasterio's own test rasters
+(tests/workers/data/README.md: Landsat 7 derived, CC0)."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import pytest
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning
+
+from tests.fixtures.processing import fails, run
+from workers.processing import ErrorCode
+
+DATA = Path(__file__).parent / "data"
+GREY_ALPHA, RGBA = 4, 6  # PNG colour types
+
+
+def png_header(path: Path) -> tuple[int, int, int]:
+    """(width, height, colour type) from the PNG's IHDR chunk."""
+    head = path.read_bytes()[:26]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height, head[25]
+
+
+def test_a_utm_geotiff_bounds_in_wgs84_bands_and_quicklook(tmp_path: Path) -> None:
+    result = run(tmp_path, (DATA / "rgb-byte-tenth.tif").read_bytes(), "landsat.tif")
+    assert result.format.kind == "tiff"
+    profile = result.profile
+    assert profile is not None and profile["kind"] == "raster"
+    assert (profile["width"], profile["height"], profile["count"]) == (79, 71, 3)
+    assert profile["crs"]["epsg"] is None and "UTM Zone 18" in profile["crs"]["wkt"]
+    assert profile["bounds"] == [101985.0, 2611485.0, 339315.0, 2826915.0]
+    west, south, east, north = profile["coverage"]["bbox"]
+    # UTM zone 18's central meridian is 75 W, at easting 500 000: this image lies west of it
+    assert -80.0 < west < east < -75.0 and 23.0 < south < north < 26.0
+    band = profile["bands"][0]
+    assert (band["dtype"], band["nodata"]) == ("uint8", 0.0)
+    assert band["statistics"]["sampled"] is False and band["statistics"]["min"] >= 1.0
+    with rasterio.open(DATA / "rgb-byte-tenth.tif") as src:
+        assert band["statistics"]["valid_pixels"] == int((src.read(1) != 0).sum())
+    kinds = {kind: data for kind, _, data in result.extra_artifacts}
+    assert list(kinds) == ["quicklook"]
+    assert png_header(kinds["quicklook"]) == (79, 71, RGBA)  # type: ignore[arg-type]
+
+
+def test_statistics_of_a_large_raster_come_from_a_bounded_sample(tmp_path: Path) -> None:
+    result = run(tmp_path, (DATA / "world.byte.tif").read_bytes(), "world.tif")
+    profile = result.profile
+    assert profile is not None and profile["crs"]["epsg"] == 4326
+    assert profile["coverage"]["bbox"] == [-180.0, -75.0, 180.0, 75.0]
+    stats = profile["bands"][0]["statistics"]
+    assert stats["sampled"] is True and stats["valid_pixels"] <= 1_000_000 < 2880 * 1200
+    assert (profile["tiled"], profile["compression"]) == (True, "lzw")
+    quicklook = {kind: data for kind, _, data in result.extra_artifacts}["quicklook"]
+    # the longer side at most 512 pixels: grey and alpha
+    assert png_header(quicklook) == (512, 213, GREY_ALPHA)  # type: ignore[arg-type]
+
+
+def test_a_small_geotiff_in_nad27(tmp_path: Path) -> None:
+    result = run(tmp_path, (DATA / "byte.tif").read_bytes(), "byte.tif")
+    assert result.profile is not None and result.profile["crs"]["epsg"] == 26711
+    box = result.profile["coverage"]["bbox"]
+    assert box == pytest.approx([-117.642, 33.8915, -117.629, 33.9024], abs=1e-3)
+
+
+def test_a_tiff_with_a_bogus_ifd_offset_is_unreadable(tmp_path: Path) -> None:
+    body = bytearray((DATA / "byte.tif").read_bytes())
+    assert body[:4] == b"II*\x00"
+    struct.pack_into("<I", body, 4, 0x7FFFFFF0)  # the first IFD, far past the end
+    error = fails(ErrorCode.UNREADABLE, tmp_path, bytes(body), "bogus.tif")
+    assert "not a readable raster" in error.message
+    ok = run(tmp_path, (DATA / "byte.tif").read_bytes(), "next.tif")  # and the next one
+    assert ok.profile is not None
+
+
+def test_a_tiff_without_georeference_has_no_coverage(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with rasterio.open(DATA / "byte.tif") as src:
+        pixels = src.read(1)
+    with rasterio.MemoryFile() as memory, pytest.warns(NotGeoreferencedWarning):
+        with memory.open(driver="GTiff", width=20, height=20, count=1, dtype="uint8") as dst:
+            dst.write(pixels, 1)
+        buffer.write(memory.read())
+    result = run(tmp_path, buffer.getvalue(), "photo.tif")
+    assert result.profile is not None and result.profile["crs"] is None
+    assert result.profile["coverage"] == {"bbox": None, "time_start": None, "time_end": None}

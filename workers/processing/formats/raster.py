@@ -1,0 +1,167 @@
+"""Rasters: GeoTIFF and Cloud-Optimised GeoTIFF (rasterio, GDAL). Runs in the sandbox's
+child process (native.py registers it for TIFF files).
+
+The profile:
+
+    {"kind": "raster", "driver": "GTiff", "width", "height", "count",
+     "crs": {"epsg": 32648 | None, "wkt": "..."} | None, "transform": [a, b, c, d, e, f],
+     "resolution": [x, y], "bounds": [left, bottom, right, top] (in the file's CRS),
+     "overviews": [2, 4, ...], "tiled": bool, "compression": "deflate" | None,
+     "bands": [{index, dtype, nodata, description, units, statistics: {min, max, mean,
+                std, valid_pixels, sampled}}],
+     "coverage": {"bbox": [w, s, e, n] (WGS 84) | None, "time_start", "time_end"}}
+
+Statistics come from a decimated read of at most `_SAMPLE_PIXELS` pixels per band (GDAL
+takes them from the overviews when the file has them), never the full resolution of a large
+file: `sampled` says whether every pixel was counted. The quicklook is a PNG at most
+`_QUICKLOOK` pixels on its longer side: the first band in grey, or the first three as RGB,
+each stretched between its 2nd and 98th percentiles. The time of TIFFTAG_DATETIME, when the
+file has one, is its time coverage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..model import ErrorCode, ProcessingError
+from . import coverage as cov
+
+_SAMPLE_PIXELS = 1_000_000
+_QUICKLOOK = 512
+_MAX_BANDS = 256
+
+
+def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    try:
+        with warnings.catch_warnings():  # a TIFF without georeference: crs null, no coverage
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                return _describe(src, Path(workdir))
+    except RasterioError as error:
+        raise ProcessingError(ErrorCode.UNREADABLE, f"not a readable raster: {error}") from error
+
+
+def _describe(src: Any, workdir: Path) -> dict[str, Any]:
+    if src.count > _MAX_BANDS:
+        raise ProcessingError(ErrorCode.TOO_COMPLEX, f"{src.count} bands (limit {_MAX_BANDS})")
+    shape = _sample_shape(src.height, src.width, _SAMPLE_PIXELS)
+    bands = [_band(src, index, shape) for index in range(1, src.count + 1)]
+    crs = None
+    if src.crs is not None:
+        crs = {"epsg": src.crs.to_epsg(), "wkt": src.crs.to_wkt()[:4000]}
+    profile: dict[str, Any] = {
+        "kind": "raster",
+        "driver": src.driver,
+        "width": src.width,
+        "height": src.height,
+        "count": src.count,
+        "crs": crs,
+        "transform": list(src.transform)[:6],
+        "resolution": list(src.res),
+        "bounds": list(src.bounds),
+        "overviews": src.overviews(1) if src.count else [],
+        "tiled": bool(src.profile.get("tiled", False)),
+        "compression": src.compression.value.lower() if src.compression else None,
+        "bands": bands,
+        "coverage": _coverage(src),
+        "warnings": [],
+    }
+    files = []
+    if src.count:
+        _quicklook(src, workdir / "quicklook.png")
+        files.append({"kind": "quicklook", "name": "quicklook.png", "file": "quicklook.png"})
+    return {"profile": profile, "warnings": [], "files": files}
+
+
+def _sample_shape(height: int, width: int, pixels: int) -> tuple[int, int]:
+    if height * width <= pixels:
+        return height, width
+    scale = math.sqrt(pixels / (height * width))
+    return max(1, int(height * scale)), max(1, int(width * scale))
+
+
+def _band(src: Any, index: int, shape: tuple[int, int]) -> dict[str, Any]:
+    data = src.read(index, out_shape=shape, masked=True)
+    valid = data.compressed().astype("float64")
+    valid = valid[np.isfinite(valid)]
+    stats = None
+    if valid.size:
+        stats = {
+            "min": float(valid.min()),
+            "max": float(valid.max()),
+            "mean": float(valid.mean()),
+            "std": float(valid.std()),
+            "valid_pixels": int(valid.size),
+            "sampled": shape != (src.height, src.width),
+        }
+    nodata = src.nodatavals[index - 1]
+    return {
+        "index": index,
+        "dtype": src.dtypes[index - 1],
+        "nodata": None if nodata is None or not math.isfinite(nodata) else nodata,
+        "description": src.descriptions[index - 1],
+        "units": src.units[index - 1] or None,
+        "statistics": stats,
+    }
+
+
+def _coverage(src: Any) -> dict[str, Any]:
+    from rasterio.warp import transform_bounds
+
+    found = cov.empty()
+    if src.crs is not None:
+        box = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21)
+        west, south, east, north = box
+        found["bbox"] = cov.bbox((south, north), (west, east))
+    stamp = src.tags().get("TIFFTAG_DATETIME")
+    if stamp:
+        try:
+            moment = dt.datetime.strptime(stamp.strip(), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            pass
+        else:
+            found["time_start"] = found["time_end"] = cov.iso(moment)
+    return found
+
+
+def _quicklook(src: Any, out: Path) -> None:
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    height, width = _sample_shape(src.height, src.width, _QUICKLOOK * _QUICKLOOK)
+    longer = max(height, width)
+    if longer > _QUICKLOOK:
+        height = max(1, height * _QUICKLOOK // longer)
+        width = max(1, width * _QUICKLOOK // longer)
+    indexes = [1, 2, 3] if src.count >= 3 else [1]
+    data = src.read(indexes, out_shape=(len(indexes), height, width), masked=True)
+    image = np.zeros((len(indexes), height, width), dtype="uint8")
+    for i, band in enumerate(data):
+        image[i] = _stretch(band)
+    alpha = (~np.ma.getmaskarray(data).any(axis=0)).astype("uint8") * 255
+    layers = np.concatenate([image, alpha[None]])
+    with warnings.catch_warnings():  # a quicklook is a picture: no georeference wanted
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(
+            out, "w", driver="PNG", width=width, height=height, count=len(layers), dtype="uint8"
+        ) as png:
+            png.write(layers)
+
+
+def _stretch(band: Any) -> Any:
+    values = band.compressed().astype("float64")
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.zeros(band.shape, dtype="uint8")
+    low, high = np.percentile(values, [2, 98])
+    scaled = (np.ma.filled(band.astype("float64"), low) - low) / max(high - low, 1e-12)
+    return (np.clip(np.nan_to_num(scaled, nan=0.0), 0, 1) * 255).astype("uint8")

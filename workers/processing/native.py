@@ -1,0 +1,103 @@
+"""The formats read by native libraries, through the sandbox, and what their answers become.
+
+An extractor (run in the child by `sandbox.run_extractor`) answers a dict:
+
+    {"profile": {...},                       # the file's profile (JSON)
+     "warnings": [{"code": ..., "message": ...}],
+     "tables": [{"parquet": "<file in workdir>", "preview": [...]}, ...],  # optional
+     "files": [{"kind": "quicklook", "name": "quicklook.png", "file": "<in workdir>"}]}
+
+Table i's Parquet and preview become artifacts: the first table's as `parquet`/`preview`
+(what single-table files have), table i's (i >= 1) as `parquet.<i>`/`preview.<i>`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from server.models.enums import UploadWarningCode
+
+from .model import DetectedFormat, ErrorCode, Limits, Notice, ProcessingError, ProcessingResult
+from .sandbox import run_extractor
+
+# format kind -> the extractor the child runs ("module:function"); tests swap entries in
+_SPREADSHEET = "workers.processing.formats.spreadsheet:extract"
+_EXTENSIONS = {
+    "netcdf": "nc",
+    "hdf5": "h5",
+    "tiff": "tif",
+    "flatgeobuf": "fgb",
+    "shapefile": "zip",
+}
+_GRIDDED = "workers.processing.formats.gridded:extract"
+_RASTER = "workers.processing.formats.raster:extract"
+_VECTOR = "workers.processing.formats.vector:extract"
+EXTRACTORS: dict[str, str] = {
+    "xlsx": _SPREADSHEET,
+    "ods": _SPREADSHEET,
+    "xls": _SPREADSHEET,
+    "netcdf": _GRIDDED,
+    "hdf5": _GRIDDED,
+    "tiff": _RASTER,
+    "gpkg": _VECTOR,
+    "flatgeobuf": _VECTOR,
+    "shapefile": _VECTOR,
+    "kml": _VECTOR,
+}
+
+
+def handles(fmt: DetectedFormat) -> bool:
+    return fmt.kind in EXTRACTORS
+
+
+def extract(result: ProcessingResult, source: Path, workdir: Path, limits: Limits) -> None:
+    """Run the format's extractor on `source` and put its answer into `result`."""
+    kind = result.format.kind
+    target = EXTRACTORS[kind]
+    workdir.mkdir(parents=True, exist_ok=True)
+    # readers that go by the file's extension (calamine) see the detected format's
+    named = workdir / f"input.{_EXTENSIONS.get(kind, kind)}"
+    named.unlink(missing_ok=True)
+    named.symlink_to(source.resolve())
+    options = {"kind": kind, "detail": result.format.detail, **_options(limits)}
+    try:
+        answer = run_extractor(target, named, workdir, limits, options)
+    finally:
+        named.unlink(missing_ok=True)
+    apply(result, answer, workdir)
+
+
+def _options(limits: Limits) -> dict[str, Any]:
+    return {
+        "preview_rows": limits.preview_rows,
+        "max_columns": limits.max_columns,
+        "max_sheets": limits.max_sheets,
+        "max_variables": limits.max_variables,
+        "row_group_bytes": limits.row_group_bytes,
+    }
+
+
+def apply(result: ProcessingResult, answer: dict[str, Any], workdir: Path) -> None:
+    result.profile = answer.get("profile")
+    for raw in answer.get("warnings", []):
+        result.warnings.append(Notice(UploadWarningCode(raw["code"]), str(raw["message"])))
+    for index, table in enumerate(answer.get("tables", [])):
+        parquet = _inside(workdir, table["parquet"])
+        preview = json.dumps(table.get("preview", []), ensure_ascii=False).encode()
+        if index == 0:
+            result.parquet_path = parquet
+            result.preview = table.get("preview", [])
+        else:
+            result.extra_artifacts.append((f"parquet.{index}", f"data.{index}.parquet", parquet))
+            result.extra_artifacts.append((f"preview.{index}", f"preview.{index}.json", preview))
+    for made in answer.get("files", []):  # a quicklook, ...
+        result.extra_artifacts.append((made["kind"], made["name"], _inside(workdir, made["file"])))
+
+
+def _inside(workdir: Path, name: str) -> Path:
+    path = (workdir / name).resolve()
+    if workdir.resolve() not in path.parents or not path.is_file():
+        raise ProcessingError(ErrorCode.UNREADABLE, f"the extractor wrote no table {name!r}")
+    return path
