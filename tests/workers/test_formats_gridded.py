@@ -133,7 +133,7 @@ def test_longitudes_are_normalised_and_boxes_never_shrink() -> None:
     assert cov.normalise_lon(180.0) == 180.0 and cov.normalise_lon(-180.0) == -180.0
     assert cov.bbox((-10.0, 10.0), (0.0, 357.5)) == [-180.0, -10.0, 180.0, 10.0]  # a 2.5° grid
     assert cov.bbox((-10.0, 10.0), (0.0, 360.0)) == [-180.0, -10.0, 180.0, 10.0]
-    assert cov.bbox((0.0, 5.0), (100.0, 260.0)) == [-180.0, 0.0, 180.0, 5.0]  # antimeridian
+    assert cov.bbox((0.0, 5.0), (100.0, 260.0)) == [100.0, 0.0, -100.0, 5.0]  # crosses 180
     assert cov.bbox((10.0, 20.0), (95.0, 110.0)) == [95.0, 10.0, 110.0, 20.0]
     assert cov.bbox(None, (1.0, 2.0)) is None
 

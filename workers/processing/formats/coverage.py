@@ -3,9 +3,11 @@
     {"bbox": [west, south, east, north] | None,     # WGS 84 degrees, west <= east
      "time_start": ISO 8601 | None, "time_end": ISO 8601 | None}
 
-Longitudes are normalised to [-180, 180]. A box whose longitudes span the globe, or that
-crosses the antimeridian (west > east once normalised), is widened to the whole band
-[-180, 180]: never smaller than the data, so an "intersects" filter never misses it.
+Longitudes are normalised to [-180, 180]. A box whose longitudes span the globe (within
+GLOBAL_SLACK degrees: a global grid's cell centres stop one step short of 360) is the whole
+band [-180, 180]; a box that crosses the antimeridian (a Pacific model on 0-360 longitudes)
+stays crossing, west > east, as the coverage columns and the datasets filter take it
+(server/datasets/coverage.py).
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from server.datasets.coverage import Box, union_boxes
+
 _LAT_UNITS = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn"}
 _LON_UNITS = {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"}
 _LAT_NAMES = {"lat", "latitude", "nav_lat", "y_lat"}
 _LON_NAMES = {"lon", "long", "longitude", "nav_lon", "x_lon"}
+
+
+GLOBAL_SLACK = 5.0  # degrees short of 360 that still read as the whole globe
 
 
 def empty() -> dict[str, Any]:
@@ -64,12 +71,10 @@ def bbox(lat: tuple[float, float] | None, lon: tuple[float, float] | None) -> li
     south, north = max(lat[0], -90.0), min(lat[1], 90.0)
     if south > north or not all(math.isfinite(v) for v in (*lat, *lon)):
         return None
-    if lon[1] - lon[0] >= 360.0:
+    if lon[1] - lon[0] >= 360.0 - GLOBAL_SLACK:
         return [-180.0, south, 180.0, north]
     west, east = normalise_lon(lon[0]), normalise_lon(lon[1])
-    if west > east:  # crosses the antimeridian: the whole band
-        west, east = -180.0, 180.0
-    return [west, south, east, north]
+    return [west, south, east, north]  # west > east: it crosses the antimeridian
 
 
 def iso(value: Any) -> str | None:
@@ -98,15 +103,9 @@ def _month_days(year: int, month: int) -> int:
 
 def widen(current: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     """The union of two coverages (boxes and time spans)."""
-    boxes = [b for b in (current["bbox"], other["bbox"]) if b is not None]
-    box = None
-    if boxes:
-        box = [
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        ]
+    boxes = [Box(*b) for b in (current["bbox"], other["bbox"]) if b is not None]
+    united = union_boxes(boxes)  # the short way round, across 180 where that is shorter
+    box = None if united is None else [united.west, united.south, united.east, united.north]
     starts = [t for t in (current["time_start"], other["time_start"]) if t]
     ends = [t for t in (current["time_end"], other["time_end"]) if t]
     return {
