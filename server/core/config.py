@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_REDIS_PREFIX = "satreps:"
@@ -268,6 +268,17 @@ class Settings(BaseSettings):
             if item != "*":
                 ipaddress.ip_network(item, strict=False)  # ValueError: not an address/CIDR
         return proxies
+
+    @model_validator(mode="after")
+    def _cache_within_url_lifetime(self) -> Settings:
+        # a shared cache may hand out an anonymous GET answer for max-age seconds: the
+        # download URLs inside it must still work at the end of that time
+        if self.get_cache_max_age >= self.download_url_minutes * 60:
+            raise ValueError(
+                "get_cache_max_age must be shorter than download_url_minutes: a cached "
+                "answer would hold download URLs that have expired"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

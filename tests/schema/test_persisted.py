@@ -171,9 +171,9 @@ async def test_persisted_queries_over_get(client):
 
 
 async def test_get_cache_max_age_is_a_setting(make_api):
-    async with make_api(get_cache_max_age=300) as gql:
+    async with make_api(get_cache_max_age=240) as gql:
         response = await gql.http.get("/graphql", params=get_params(THEMES))
-        assert response.headers["cache-control"] == "public, max-age=300"
+        assert response.headers["cache-control"] == "public, max-age=240"
 
 
 async def test_mutations_over_get_are_405(client, make_token, sessions):
