@@ -11,7 +11,6 @@ import strawberry
 from graphql.execution.collect_fields import FieldDetailsList
 from sqlalchemy import ColumnElement, case, literal_column, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry import relay
 
 from schema.compiled.compiler import Builder, Compiler
 from schema.compiled.mapping import compiled
@@ -182,7 +181,7 @@ class PeriodInput:
 
 @strawberry.input
 class SetCoverageInput:
-    id: relay.GlobalID = strawberry.field(description="A Dataset, or a DatasetVersion (a draft)")
+    id: strawberry.ID = strawberry.field(description="A Dataset, or a DatasetVersion (a draft)")
     bbox: BoundingBoxInput | None = strawberry.field(
         default=strawberry.UNSET,
         description="The box (left out: unchanged; null: back to the union of the data)",
@@ -202,16 +201,21 @@ def _given(value: Any, fields: tuple[str, ...]) -> Any:
 async def set_coverage_op(
     session: AsyncSession, principal: Principal, input: SetCoverageInput
 ) -> models.Dataset | models.DatasetVersion:
-    from schema.connections import decode_id
+    from schema.connections import decode_id, parse_global_id
+    from schema.errors import fields_named
 
-    target = {"Dataset": "dataset_id", "DatasetVersion": "version_id"}.get(input.id.type_name)
+    gid = parse_global_id(input.id, "id")
+    target = {"Dataset": "dataset_id", "DatasetVersion": "version_id"}.get(gid.type_name)
     if target is None:
-        raise DomainError.one(ErrorCode.INVALID_ID, "a Dataset or DatasetVersion id", "id")
-    key = decode_id(input.id, input.id.type_name, "id")
-    return await service.set_coverage(
-        session,
-        principal,
-        **{target: key},
-        bbox=_given(input.bbox, ("west", "south", "east", "north")),
-        period=_given(input.period, ("start", "end")),
-    )
+        raise DomainError.one(
+            ErrorCode.INVALID_ID, "id must be a Dataset or DatasetVersion id", "id"
+        )
+    key = decode_id(gid, gid.type_name, "id")
+    with fields_named(datasetId="id", versionId="id"):
+        return await service.set_coverage(
+            session,
+            principal,
+            **{target: key},
+            bbox=_given(input.bbox, ("west", "south", "east", "north")),
+            period=_given(input.period, ("start", "end")),
+        )

@@ -47,6 +47,7 @@ BY_MUTATION = {
     ("createTheme", "parentId"): "Theme",
     ("addPdmElement", "parentId"): "PdmElement",
     ("updateDataset", "id"): "Dataset",
+    ("setCoverage", "id"): "Dataset",
     ("updateEquipmentStatus", "id"): "EquipmentItem",
     ("updateInstitution", "id"): "Institution",
     ("updateLearningMaterial", "id"): "LearningMaterial",
