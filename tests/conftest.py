@@ -211,8 +211,9 @@ async def strawberry_twin(
 
 
 # reads with effects of their own, sent once: a download URL is audited and signed with
-# its expiry time
-EFFECTFUL_FIELDS = ("downloadUrl",)
+# its expiry time; a provenance export is written to the provenance bucket and its URL
+# signed with its expiry time (two sends straddling a second differ)
+EFFECTFUL_FIELDS = ("downloadUrl", "provenanceExport")
 
 
 def _reads_only(query: str) -> bool:
