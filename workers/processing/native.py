@@ -30,10 +30,13 @@ _EXTENSIONS = {
     "tiff": "tif",
     "flatgeobuf": "fgb",
     "shapefile": "zip",
+    "fasta": "fa",
+    "fastq": "fq",
 }
 _GRIDDED = "workers.processing.formats.gridded:extract"
 _RASTER = "workers.processing.formats.raster:extract"
 _VECTOR = "workers.processing.formats.vector:extract"
+_SEQUENCE = "workers.processing.formats.sequence:extract"
 EXTRACTORS: dict[str, str] = {
     "xlsx": _SPREADSHEET,
     "ods": _SPREADSHEET,
@@ -45,6 +48,9 @@ EXTRACTORS: dict[str, str] = {
     "flatgeobuf": _VECTOR,
     "shapefile": _VECTOR,
     "kml": _VECTOR,
+    "fasta": _SEQUENCE,
+    "fastq": _SEQUENCE,
+    "vcf": _SEQUENCE,
 }
 
 

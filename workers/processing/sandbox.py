@@ -56,6 +56,8 @@ PRELOAD = [
     "rasterio.warp",
     "workers.processing.formats.vector",
     "pyogrio",
+    "workers.processing.formats.sequence",
+    "pysam",
     "netCDF4",
     "h5py",
     "cftime",
