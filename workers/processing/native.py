@@ -37,6 +37,7 @@ _GRIDDED = "workers.processing.formats.gridded:extract"
 _RASTER = "workers.processing.formats.raster:extract"
 _VECTOR = "workers.processing.formats.vector:extract"
 _SEQUENCE = "workers.processing.formats.sequence:extract"
+_SEISMIC = "workers.processing.formats.seismic:extract"
 EXTRACTORS: dict[str, str] = {
     "xlsx": _SPREADSHEET,
     "ods": _SPREADSHEET,
@@ -51,6 +52,8 @@ EXTRACTORS: dict[str, str] = {
     "fasta": _SEQUENCE,
     "fastq": _SEQUENCE,
     "vcf": _SEQUENCE,
+    "mseed": _SEISMIC,
+    "sac": _SEISMIC,
 }
 
 
