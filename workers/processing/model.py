@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     ENCRYPTED = "ENCRYPTED"  # a password-protected file: kept bytes cannot be read
     MALFORMED_RECORD = "MALFORMED_RECORD"  # a record contradicts itself (FASTQ, miniSEED)
     TRUNCATED = "TRUNCATED"  # a compressed stream or a record cut short
+    DECOMPRESSION_BOMB = "DECOMPRESSION_BOMB"  # an image declaring more pixels than allowed
 
 
 class ProcessingError(Exception):
