@@ -33,6 +33,7 @@ def test_a_miniseed_record_of_the_2010_chile_earthquake(tmp_path: Path) -> None:
         "time_end": "2010-02-27T06:31:00.169538Z",
     }
     assert profile["records"]["record_length"] == 512
+    assert profile["search_text"] == "IU.ANMO.00.BHZ ANMO"
     assert (profile["gaps"], profile["overlaps"]) == (0, 0)
 
 

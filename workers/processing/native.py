@@ -41,6 +41,7 @@ _VECTOR = "workers.processing.formats.vector:extract"
 _SEQUENCE = "workers.processing.formats.sequence:extract"
 _SEISMIC = "workers.processing.formats.seismic:extract"
 _IMAGE = "workers.processing.formats.image:extract"
+_PDF = "workers.processing.formats.pdf:extract"
 EXTRACTORS: dict[str, str] = {
     "xlsx": _SPREADSHEET,
     "ods": _SPREADSHEET,
@@ -61,6 +62,7 @@ EXTRACTORS: dict[str, str] = {
     "jpeg": _IMAGE,
     "gif": _IMAGE,
     "webp": _IMAGE,
+    "pdf": _PDF,
 }
 
 

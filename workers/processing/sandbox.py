@@ -65,6 +65,8 @@ PRELOAD = [
     "workers.processing.formats.image",
     "PIL.Image",
     "PIL.ImageOps",
+    "workers.processing.formats.pdf",
+    "pypdf",
     "netCDF4",
     "h5py",
     "cftime",

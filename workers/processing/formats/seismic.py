@@ -12,6 +12,7 @@ The profile:
      "gap_list": [{"id", "start", "end", "seconds", "samples"}] (the first `_MAX_GAPS`,
                    gaps and overlaps; an overlap's seconds are negative),
      "records": {"record_length", "encoding", "byte_order"} | None (miniSEED),
+     "search_text": the channel ids and station codes, for the datasets' search,
      "coverage": {"bbox": None, "time_start": first sample, "time_end": last sample}}
 
 miniSEED carries no station coordinates: its bbox is null. A SAC header may (STLA/STLO):
@@ -62,6 +63,9 @@ def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
         raise ProcessingError(ErrorCode.TOO_COMPLEX, f"{len(stream)} segments")
     profile = _describe(stream, fmt)
     profile["records"] = records
+    # found by search (migration 0010): the channel ids and the station codes alone
+    names = [c["id"] for c in profile["channels"]] + [c["station"] for c in profile["channels"]]
+    profile["search_text"] = " ".join(dict.fromkeys(names))[:8192]
     profile["warnings"] = []
     return {"profile": profile, "warnings": []}
 
