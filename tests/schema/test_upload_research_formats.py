@@ -6,6 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+from strawberry.relay import from_base64
+
+from server.core.config import Settings
+from server.models import Artifact
+from server.storage import store_from_settings
 from tests.schema.test_upload_formats import FILES, STATE, put_bytes
 from tests.schema.test_uploads import COMPLETE, draft_version
 
@@ -14,7 +20,15 @@ SEARCH = """query($q: String!) { search(query: $q) { edges { node {
     ... on Dataset { title } } } } }"""
 
 
-async def test_research_files_become_profiles_and_artifacts(admin, factory, client, jobs):
+async def test_research_files_become_profiles_and_artifacts(
+    admin, factory, client, jobs, sessions, settings
+):
+    await research_files_end_to_end(admin, factory, client, jobs, sessions, settings)
+
+
+async def research_files_end_to_end(admin, factory, client, jobs, sessions, settings) -> None:
+    """A gzipped FASTQ, a miniSEED record, a photograph and a PDF: READY, profiled, their
+    thumbnail and text artifacts stored, the PDF and the record found by search."""
     version = await draft_version(admin, factory)
     files = {
         "reads.fastq.gz": "fastq",
@@ -50,6 +64,22 @@ async def test_research_files_become_profiles_and_artifacts(admin, factory, clie
     assert len(found) == 1 and found[0]["node"]["title"]
     by_station = (await admin(SEARCH, {"q": "ANMO"}))["search"]["edges"]  # a station code
     assert by_station == found
+    thumbnail = await stored(sessions, settings, photo["id"], "thumbnail")
+    assert thumbnail.startswith(b"\x89PNG\r\n\x1a\n")
+    text = await stored(sessions, settings, pdf["id"], "text")
+    assert "troublemakers" in text.decode()
+
+
+async def stored(sessions, settings: Settings, file_id: str, kind: str) -> bytes:
+    async with sessions() as session:
+        artifact = await session.scalar(
+            select(Artifact).where(
+                Artifact.file_id == int(from_base64(file_id)[1]), Artifact.kind == kind
+            )
+        )
+    assert artifact is not None, kind
+    store = store_from_settings(settings)
+    return await store.get_bytes(artifact.bucket, artifact.key)
 
 
 async def test_a_lying_miniseed_fails_and_the_next_file_is_ready(admin, factory, client, jobs):
