@@ -175,3 +175,19 @@ def test_detection_of_sequence_formats() -> None:
     assert detect_format(b"@not a read\nhello world\n", "x.txt").kind == "text"
     vcf = detect_format((DATA / "example_vcf42.vcf").read_bytes(), "x.tsv")
     assert vcf.kind == "vcf"  # tab-separated, but a VCF first
+
+
+def test_reads_of_different_lengths_per_position(tmp_path: Path) -> None:
+    """example.fastq's reads trimmed to 25, 20 and 10 bases (as a trimmer would leave them)."""
+    lines = (DATA / "example.fastq").read_text().splitlines()
+    trimmed = []
+    for i, keep in enumerate((25, 20, 10)):
+        name, seq, plus, qual = lines[4 * i : 4 * i + 4]
+        trimmed += [name, seq[:keep], plus, qual[:keep]]
+    profile = run(tmp_path, ("\n".join(trimmed) + "\n").encode(), "trimmed.fq").profile
+    assert profile is not None and profile["length"]["min"] == 10
+    per_position = profile["quality"]["per_position"]
+    assert [p["bases"] for p in per_position[9:11] + per_position[19:21]] == [3, 2, 2, 1]
+    tenth = [ord(q[9]) - 33 for q in trimmed[3::4]]
+    assert per_position[9]["mean"] == pytest.approx(sum(tenth) / 3)
+    assert profile["n_bases"] == 0 and profile["total_bases"] == 55
