@@ -44,7 +44,12 @@ HEARTBEAT = LEASE.total_seconds() / 3
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 STALE_QUEUED = dt.timedelta(seconds=60)
 _PARQUET = "application/vnd.apache.parquet"
-_MEDIA = {".parquet": _PARQUET, ".json": "application/json", ".png": "image/png"}
+_MEDIA = {
+    ".parquet": _PARQUET,
+    ".json": "application/json",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+}
 MAX_WARNINGS = 100  # per upload; the profile keeps its own counts
 
 

@@ -80,7 +80,7 @@ class Artifact:
     kind: str = strawberry.field(
         description="parquet (normalised table), preview, profile; parquet.<i> and preview.<i>"
         " for a workbook's further sheets or a vector file's further layers (GeoParquet);"
-        " quicklook (PNG) for a raster"
+        " quicklook (PNG) for a raster; thumbnail (PNG, at most 256 px) for an image"
     )
     size: Long
     sha256: str

@@ -103,6 +103,16 @@ async def world(factory: Any, sessions: Any) -> World:
                 profile={"rows": 3, "columns": [{"name": "precipitation_mm"}, {"name": "station"}]},
             )
         )
+        s.add(  # a PDF's text, as formats/pdf.py puts it in the profile (migration 0010)
+            DatasetFile(
+                version_id=version.id,
+                name="report.pdf",
+                size=10,
+                sha256="1" * 64,
+                raw_key="raw/report.pdf",
+                profile={"kind": "document", "search_text": "Inundation along the Sendai plain"},
+            )
+        )
         await s.commit()
         ids = {k: v.id for k, v in rows.items()}
     return World(ids)
@@ -149,6 +159,7 @@ async def test_title_matches_rank_first_and_are_highlighted(gql: Any, world: Wor
         ("สมชาย", "Somchai Prasert"),
         ("monsoon", "Rainfall observations"),  # a keyword
         ("precipitation_mm", "Rainfall observations"),  # a column of a profiled file
+        ("inundation sendai", "Rainfall observations"),  # a PDF's text (search_text)
         ("chula univ", "Chulalongkorn University"),  # words as prefixes, all required
     ],
 )

@@ -43,6 +43,7 @@ SPOOL_NAME = "raw.spool"
 _ZIPPED_KINDS = {"zip", "xlsx", "ods", "shapefile"}
 # read in the sandbox (native.py)
 _NATIVE_KINDS = {"xlsx", "ods", "xls", "netcdf", "hdf5", "tiff", "gpkg", "flatgeobuf", "kml"}
+_NATIVE_KINDS |= {"fasta", "fastq", "vcf", "mseed", "sac", "png", "jpeg", "gif", "webp", "pdf"}
 _SPOOLED_KINDS = {"csv", "tsv", "ndjson", "json", "geojson", "parquet"} | _ZIPPED_KINDS
 _SPOOLED_KINDS |= _NATIVE_KINDS
 _FOLLOWED_KINDS = {"csv", "tsv"}  # parsed while the spool is still being written

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import re
+import struct
 import zipfile
+import zlib
 from collections import Counter
 from pathlib import Path, PurePath
 
@@ -55,6 +57,16 @@ _DELIMITERS = (",", "\t", ";", "|")
 _KML = re.compile(r"<kml[\s>]")
 _GEOJSON = re.compile(r'"type"\s*:\s*"(FeatureCollection|Feature)"')
 
+_FASTA = re.compile(r">\S")
+_BASES = re.compile(r"^[A-Za-z*\-.]+\s*$")
+_SEQUENCE_MEDIA = {
+    "fasta": "text/x-fasta",
+    "fastq": "text/x-fastq",
+    "vcf": "text/x-vcf",
+}
+# sequence number, data quality indicator, reserved, station (5), location (2), channel (3)
+_MSEED2 = re.compile(rb"[0-9 ]{5}[0-9][DRQM][ \x00][A-Z0-9 ]{5}[A-Z0-9 ]{2}[A-Z0-9 ]{3}", re.I)
+
 OPAQUE = DetectedFormat("opaque", "application/octet-stream", False)
 
 
@@ -63,7 +75,12 @@ def detect_format(head: bytes, filename: str, path: Path | None = None) -> Detec
     ext = PurePath(filename).suffix.lower()
     for magic, kind, media in _MAGIC:
         if head.startswith(magic):
+            if kind == "gzip":
+                return _gzipped(head, ext) or DetectedFormat(kind, media, False)
             return _refine_binary(kind, media, head, ext, path)
+    seismic = _seismic(head, ext)
+    if seismic is not None:
+        return seismic
     if head[8:12] == b"WEBP" and head.startswith(b"RIFF"):
         return DetectedFormat("webp", "image/webp", False)
     encoding = sniff_encoding(head)
@@ -132,6 +149,9 @@ def _text(kind: str, encoding: str, delimiter: str | None = None) -> DetectedFor
 
 def _sniff_text(text: str, encoding: str, ext: str) -> DetectedFormat:
     stripped = text.lstrip("\ufeff \t\r\n")
+    sequences = _sequences(stripped)
+    if sequences is not None:
+        return DetectedFormat(sequences, _SEQUENCE_MEDIA[sequences], False, encoding)
     if stripped.startswith("<") and _KML.search(stripped[:4096]):
         return DetectedFormat("kml", "application/vnd.google-earth.kml+xml", False, encoding)
     if stripped[:1] in ("{", "["):
@@ -144,6 +164,53 @@ def _sniff_text(text: str, encoding: str, ext: str) -> DetectedFormat:
     if ext in {".csv", ".tsv", ".tab"}:
         return _text("tsv" if ext != ".csv" else "csv", encoding, "," if ext == ".csv" else "\t")
     return _text("text", encoding)
+
+
+def _sequences(text: str) -> str | None:
+    """'vcf', 'fasta' or 'fastq' from the first lines of a text."""
+    if text.startswith("##fileformat=VCF"):
+        return "vcf"
+    lines = text.splitlines()
+    if _FASTA.match(text) and len(lines) > 1 and _BASES.match(lines[1]):
+        return "fasta"
+    if len(lines) >= 4 and lines[0].startswith("@") and lines[2].startswith("+"):
+        if _BASES.match(lines[1]):
+            return "fastq"
+    return None
+
+
+def _gzipped(head: bytes, ext: str) -> DetectedFormat | None:
+    """A FASTA, FASTQ or VCF inside gzip (or bgzip, htslib's blocked gzip), from the
+    decompressed start of the stream."""
+    try:
+        inner = zlib.decompressobj(31).decompress(head, 16 * 1024)
+    except zlib.error:
+        return None
+    encoding = sniff_encoding(inner)
+    if encoding is None or not inner:
+        return None
+    kind = _sequences(decode_head(inner, encoding).lstrip("\ufeff \t\r\n"))
+    if kind is None:
+        return None
+    # bgzip: a gzip member with the FEXTRA flag and a "BC" subfield
+    blocked = len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"
+    return DetectedFormat(kind, _SEQUENCE_MEDIA[kind], False, detail="bgzip" if blocked else "gzip")
+
+
+def _seismic(head: bytes, ext: str) -> DetectedFormat | None:
+    """miniSEED 2 (a fixed data header: six-digit sequence number, a quality indicator
+    D/R/Q/M, station and channel codes in ASCII), miniSEED 3 ("MS" 3) or SAC (`.sac`, a
+    632-byte binary header whose NVHDR word is 6 or 7, either byte order)."""
+    if len(head) >= 48 and _MSEED2.match(head[:20]):
+        return DetectedFormat("mseed", "application/vnd.fdsn.mseed", False, detail="2")
+    if head.startswith(b"MS\x03") and len(head) >= 40:
+        return DetectedFormat("mseed", "application/vnd.fdsn.mseed", False, detail="3")
+    if ext == ".sac" and len(head) >= 632:
+        for order in "<>":
+            (version,) = struct.unpack_from(f"{order}i", head, 304)
+            if version in (6, 7):
+                return DetectedFormat("sac", "application/x-sac", False)
+    return None
 
 
 def _sniff_json(text: str, ext: str) -> str | None:

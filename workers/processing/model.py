@@ -25,6 +25,9 @@ class ErrorCode(StrEnum):
     EXTRACTOR_TIMEOUT = "EXTRACTOR_TIMEOUT"  # past its CPU-time or wall-clock limit
     TOO_COMPLEX = "TOO_COMPLEX"  # past the memory limit, or structure beyond what we read
     ENCRYPTED = "ENCRYPTED"  # a password-protected file: kept bytes cannot be read
+    MALFORMED_RECORD = "MALFORMED_RECORD"  # a record contradicts itself (FASTQ, miniSEED)
+    TRUNCATED = "TRUNCATED"  # a compressed stream or a record cut short
+    DECOMPRESSION_BOMB = "DECOMPRESSION_BOMB"  # an image declaring more pixels than allowed
 
 
 class ProcessingError(Exception):

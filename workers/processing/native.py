@@ -30,21 +30,39 @@ _EXTENSIONS = {
     "tiff": "tif",
     "flatgeobuf": "fgb",
     "shapefile": "zip",
+    "fasta": "fa",
+    "fastq": "fq",
+    "jpeg": "jpg",
 }
 _GRIDDED = "workers.processing.formats.gridded:extract"
-_RASTER = "workers.processing.formats.raster:extract"
+# a TIFF with GeoTIFF tags goes on to raster.py, one without them is an image
+_TIFF = "workers.processing.formats.image:extract_tiff"
 _VECTOR = "workers.processing.formats.vector:extract"
+_SEQUENCE = "workers.processing.formats.sequence:extract"
+_SEISMIC = "workers.processing.formats.seismic:extract"
+_IMAGE = "workers.processing.formats.image:extract"
+_PDF = "workers.processing.formats.pdf:extract"
 EXTRACTORS: dict[str, str] = {
     "xlsx": _SPREADSHEET,
     "ods": _SPREADSHEET,
     "xls": _SPREADSHEET,
     "netcdf": _GRIDDED,
     "hdf5": _GRIDDED,
-    "tiff": _RASTER,
+    "tiff": _TIFF,
     "gpkg": _VECTOR,
     "flatgeobuf": _VECTOR,
     "shapefile": _VECTOR,
     "kml": _VECTOR,
+    "fasta": _SEQUENCE,
+    "fastq": _SEQUENCE,
+    "vcf": _SEQUENCE,
+    "mseed": _SEISMIC,
+    "sac": _SEISMIC,
+    "png": _IMAGE,
+    "jpeg": _IMAGE,
+    "gif": _IMAGE,
+    "webp": _IMAGE,
+    "pdf": _PDF,
 }
 
 
