@@ -103,7 +103,7 @@ async def world(factory: Any, sessions: Any) -> World:
                 profile={"rows": 3, "columns": [{"name": "precipitation_mm"}, {"name": "station"}]},
             )
         )
-        s.add(  # a PDF's text, as formats/pdf.py puts it in the profile (migration 0010)
+        s.add(  # a PDF's text, as formats/pdf.py puts it in the profile (migration 0013)
             DatasetFile(
                 version_id=version.id,
                 name="report.pdf",
@@ -259,11 +259,13 @@ LONG_SUMMARY = (
             "… x06 x07 x08 x09 x10 x11 x12 x13 x14 x15 x16 x17 x18 x19 x20 x21 x22 x23 x24 "
             "x25 x26 x27 x28 <mark>x29</mark>",
         ),
-        # a dataset's body: description, keywords, its files' column names (sorted)
+        # a dataset's body: description, keywords, its files' column names (sorted), then
+        # its files' text (a PDF's, migration 0013)
         (
             "precipitation",
             "Rainfall observations — Hourly gauges across the basin, flood season included "
-            "monsoon hydrology <mark>precipitation</mark>_mm station",
+            "monsoon hydrology <mark>precipitation</mark>_mm station Inundation along the "
+            "Sendai plain",
         ),
         # a match in the title of a long text: from the start
         (
@@ -303,5 +305,6 @@ async def test_column_names_read_alike_on_both_databases(gql: Any, world: World,
     # distinct, in code point order, joined by spaces (not SQLite's commas in scan order)
     assert [e["highlight"] for e in edges] == [
         "Rainfall observations — Hourly gauges across the basin, flood season included "
-        "monsoon hydrology Alpha precipitation_mm station <mark>zeta</mark>"
+        "monsoon hydrology Alpha precipitation_mm station <mark>zeta</mark> Inundation along "
+        "the Sendai plain"
     ]

@@ -12,7 +12,7 @@ The profile:
      "search_text": the first `SEARCH_CHARS` characters of the text,
      "coverage": {"bbox": None, "time_start": None, "time_end": None}}
 
-`search_text` is what the datasets' full-text search indexes (migration 0010 adds every
+`search_text` is what the datasets' full-text search indexes (migration 0013 adds every
 file profile's `search_text` to its dataset's search body): bounded, so a long report
 cannot swell the index or the profile. The whole extracted text, up to `_MAX_TEXT_BYTES`
 (UTF-8) from at most `_MAX_TEXT_PAGES` pages, is the `text` artifact (text.txt).

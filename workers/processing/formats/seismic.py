@@ -63,7 +63,7 @@ def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
         raise ProcessingError(ErrorCode.TOO_COMPLEX, f"{len(stream)} segments")
     profile = _describe(stream, fmt)
     profile["records"] = records
-    # found by search (migration 0010): the channel ids and the station codes alone
+    # found by search (migration 0013): the channel ids and the station codes alone
     names = [c["id"] for c in profile["channels"]] + [c["station"] for c in profile["channels"]]
     profile["search_text"] = " ".join(dict.fromkeys(names))[:8192]
     profile["warnings"] = []
