@@ -276,6 +276,11 @@ async def _finish_ready(
         upload = await _owned(session, upload_id, owner)
         if upload is None:
             return "lost-lease"
+        # the version's row is locked before the file's row is written: the insert's foreign
+        # key takes a share lock on it, and two files of one version finishing at once would
+        # each hold that share and wait for the other's to take the lock (a deadlock on
+        # PostgreSQL); locked first, they take turns, and the coverage below counts both
+        version = await session.get(DatasetVersion, upload.version_id, with_for_update=True)
         file = DatasetFile(
             version_id=upload.version_id,
             upload_id=upload.id,
@@ -290,9 +295,7 @@ async def _finish_ready(
         apply_profile(file)
         session.add(file)
         await session.flush()
-        # the version's and the dataset's coverage take the file's in (rows locked: two
-        # files of one version finishing at once both count)
-        version = await session.get(DatasetVersion, upload.version_id, with_for_update=True)
+        # the version's and the dataset's coverage take the file's in
         if version is not None:
             await refresh_version(session, version)
         rows = [Artifact(file_id=file.id, **a) for a in artifacts]
