@@ -188,6 +188,11 @@ class Settings(BaseSettings):
         default=300, ge=0, description="How long fetched signing keys are kept"
     )
     db_pool_size: int = Field(default=10, description="Connection pool size (PostgreSQL)")
+    db_pgbouncer: bool = Field(
+        default=False,
+        description="The database URL names PgBouncer in transaction pooling mode: no "
+        "statement caches, uniquely named prepared statements, no autocommit reads",
+    )
     sql_echo: bool = Field(default=False, description="Log every SQL statement")
     log_format: Literal["json", "text"] = Field(
         default="json", description="Log lines as JSON objects (one per line) or plain text"
