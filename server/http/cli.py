@@ -467,5 +467,14 @@ def token_revoke(token_id: int) -> None:
     _run_in_session(get_settings(), work)
     typer.echo(f"token {token_id} revoked")
 
+
+def _register_ops() -> None:
+    from server.http import cli_ops
+
+    cli_ops.register(app)
+
+
+_register_ops()
+
 if __name__ == "__main__":
     app()
