@@ -196,7 +196,7 @@ class Settings(BaseSettings):
     db_pgbouncer: bool = Field(
         default=False,
         description="The database URL names PgBouncer in transaction pooling mode: no "
-        "statement caches, uniquely named prepared statements, no autocommit reads",
+        "statement caches, a unique name for every prepared statement",
     )
     sql_echo: bool = Field(default=False, description="Log every SQL statement")
     log_format: Literal["json", "text"] = Field(

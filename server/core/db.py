@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -110,12 +109,6 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-# Engines whose connections go through PgBouncer in transaction pooling mode: each
-# transaction may run on another server connection, so a statement prepared outside a
-# transaction (autocommit) may be gone when it is executed.
-_POOLED: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
-
-
 def _prepared_statement_name() -> str:
     return f"__asyncpg_{uuid.uuid4().hex}__"
 
@@ -145,20 +138,13 @@ def make_engine(
         return engine
     if not pgbouncer:
         return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
-    engine = create_async_engine(
+    return create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         pool_pre_ping=True,
         connect_args=pgbouncer_connect_args(),
     )
-    _POOLED.add(engine)
-    return engine
-
-
-def behind_pgbouncer(engine: AsyncEngine) -> bool:
-    """True for an engine made with `pgbouncer=True` (every statement in a transaction)."""
-    return engine in _POOLED
 
 
 def engine_from_settings(settings: Settings) -> AsyncEngine:

@@ -30,7 +30,7 @@ from schema.context import Context
 from schema.protection import charge_budget, rate_limit_headers
 from server.access.auth import ANONYMOUS, AuthError, Principal
 from server.core.config import Settings, get_settings
-from server.core.db import behind_pgbouncer, engine_from_settings, session_factory
+from server.core.db import engine_from_settings, session_factory
 from server.core.events import EventBus, bus_from_url
 from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.core.metrics import ROOT_FIELDS
@@ -55,13 +55,11 @@ def _fast_engine(bind: Any) -> AsyncEngine | None:
     """Where the fast path takes its connections, without a session: the sessions' engine,
     in autocommit on PostgreSQL. Its statements are each one SELECT, which READ COMMITTED
     gives a snapshot of its own either way; what autocommit drops is the BEGIN and the
-    ROLLBACK around them, two of a request's round trips; behind PgBouncer's transaction
-    pooling it keeps them (asyncpg prepares, then executes: in autocommit the two may land
-    on different server connections). None for sessions bound to a
+    ROLLBACK around them, two of a request's round trips. None for sessions bound to a
     connection (the tests' transaction): the fast path takes that one, through a session."""
     if not isinstance(bind, AsyncEngine):
         return None
-    if bind.dialect.name == "postgresql" and not behind_pgbouncer(bind):
+    if bind.dialect.name == "postgresql":
         return bind.execution_options(isolation_level="AUTOCOMMIT")
     return bind
 
