@@ -14,6 +14,7 @@ class BackupErrorCode(StrEnum):
     DUMP_FAILED = "DUMP_FAILED"  # pg_dump / pg_restore exited with an error (or is missing)
     OBJECT_MISSING = "OBJECT_MISSING"  # a manifest entry with no copy in the backup
     OBJECT_CORRUPT = "OBJECT_CORRUPT"  # a copy whose sha256 or size is not the manifest's
+    NOT_MIGRATED = "NOT_MIGRATED"  # a backup of a database satreps never migrated
     WRONG_BACKEND = "WRONG_BACKEND"  # a PostgreSQL dump into SQLite, or the other way
 
 

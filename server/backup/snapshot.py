@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from server.backup import database
 from server.backup.copies import BucketCopies, Copies, DirectoryCopies, Hashed, digest_of
@@ -161,10 +162,20 @@ async def _copy_all(store: ObjectStore, copies: Copies) -> AsyncIterator[Entry]:
 
 
 async def _revision(database_url: str) -> str | None:
+    if await database.is_empty(database_url):  # (a missing SQLite file is not made)
+        raise BackupError(
+            BackupErrorCode.NOT_MIGRATED,
+            "the database has no satreps tables: nothing to back up (wrong URL?)",
+        )
     engine = make_engine(database_url)
     try:
         async with engine.connect() as conn:
             return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except DBAPIError:
+        raise BackupError(
+            BackupErrorCode.NOT_MIGRATED,
+            "the database has no satreps tables: nothing to back up (wrong URL?)",
+        ) from None
     finally:
         await engine.dispose()
 

@@ -266,3 +266,66 @@ async def held_upload_is_processed(settings: Settings, upload_id: int) -> None:
         pytest.fail(f"upload {upload_id} not processed after restore: {upload.state}")
     finally:
         await engine.dispose()
+
+
+async def test_a_bad_copy_or_no_backup_is_refused_before_anything_is_written(tmp_path: Path):
+    from server.backup import BackupError, BackupErrorCode, backup, restore
+
+    source = side(f"sqlite+aiosqlite:///{tmp_path / 'source.db'}", tmp_path / "src", None, "")
+    target = side(f"sqlite+aiosqlite:///{tmp_path / 'target.db'}", tmp_path / "dst", None, "")
+    await fill(source.settings, tmp_path)
+    made = await backup(source.settings, tmp_path / "backup")
+    assert made.objects >= 3
+
+    with pytest.raises(BackupError) as refused:
+        await restore(target.settings, tmp_path / "nothing-here")
+    assert refused.value.code == BackupErrorCode.NOT_A_BACKUP
+
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    entry = manifest["objects"]["entries"][-1]
+    copy = tmp_path / "backup" / "objects" / entry["role"] / entry["key"]
+    copy.write_bytes(copy.read_bytes()[:-1] + b"!")  # one byte changed
+    with pytest.raises(BackupError) as refused:
+        await restore(target.settings, tmp_path / "backup")
+    assert refused.value.code == BackupErrorCode.OBJECT_CORRUPT
+    assert entry["key"] in str(refused.value)
+    assert not (tmp_path / "target.db").exists()  # nothing written
+    store = store_from_settings(target.settings)
+    assert await objects_of(store) == {}
+    store.close()
+
+    copy.unlink()
+    with pytest.raises(BackupError) as refused:
+        await restore(target.settings, tmp_path / "backup")
+    assert refused.value.code == BackupErrorCode.OBJECT_MISSING
+
+    with pytest.raises(BackupError) as refused:
+        await backup(target.settings, tmp_path / "empty-backup")
+    assert refused.value.code == BackupErrorCode.NOT_MIGRATED
+    assert not (tmp_path / "target.db").exists()
+    with postgres_database("satreps_backup_wrong") as url:
+        elsewhere = Settings(database_url=url, object_dir=tmp_path / "pg")
+        await asyncio.to_thread(upgrade, target.settings.database_url)
+        fresh = await backup(target.settings, tmp_path / "empty-backup-2")  # no objects
+        assert fresh.objects == 0
+        with pytest.raises(BackupError) as refused:
+            await restore(elsewhere, tmp_path / "empty-backup-2")
+        assert refused.value.code == BackupErrorCode.WRONG_BACKEND
+
+
+async def test_force_restores_over_a_server_that_has_data(tmp_path: Path):
+    from server.backup import BackupError, BackupErrorCode, backup, restore
+
+    source = side(f"sqlite+aiosqlite:///{tmp_path / 'source.db'}", tmp_path / "src", None, "")
+    version, *_ = await fill(source.settings, tmp_path)
+    await backup(source.settings, tmp_path / "backup")
+    with pytest.raises(BackupError) as refused:  # the source itself is not empty
+        await restore(source.settings, tmp_path / "backup")
+    assert refused.value.code == BackupErrorCode.TARGET_NOT_EMPTY
+    before = await rows_of(source.settings.database_url)
+    await restore(source.settings, tmp_path / "backup", force=True)
+    after = await rows_of(source.settings.database_url)
+    assert after["prov_nodes"] == before["prov_nodes"]
+    assert after["dataset_files"] == before["dataset_files"]
+    checked = await satreps(source, "fixity", str(version))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
