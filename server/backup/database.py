@@ -42,6 +42,8 @@ def dump(database_url: str, directory: Path) -> str:
 
 def load(database_url: str, directory: Path, file: str) -> None:
     """Load a snapshot into an empty database (`is_empty` first, or `wipe`)."""
+    if file not in (SQLITE_FILE, POSTGRES_FILE):
+        raise BackupError(BackupErrorCode.NOT_A_BACKUP, f"unknown database file {file!r}")
     wanted = "sqlite" if file == SQLITE_FILE else "postgresql"
     if backend(database_url) != wanted:
         raise BackupError(

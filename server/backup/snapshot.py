@@ -216,8 +216,15 @@ async def restore(
 ) -> RestoreReport:
     manifest = read_manifest(directory)
     url = _database_url(settings, database_url)
-    entries = [Entry(**e) for e in manifest["objects"]["entries"]]
-    copies = _copies_of(settings, directory, manifest["objects"]["copies"])
+    try:
+        entries = [Entry(**e) for e in manifest["objects"]["entries"]]
+        described = dict(manifest["objects"]["copies"])
+        dump_file = str(manifest["database"]["file"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise BackupError(
+            BackupErrorCode.NOT_A_BACKUP, f"the manifest of {directory} is damaged: {error!r}"
+        ) from None
+    copies = _copies_of(settings, directory, described)
     store = store_from_settings(settings)
     try:
         await store.ensure_buckets()
@@ -242,7 +249,7 @@ async def restore(
         started = time.monotonic()
         if force:
             await database.wipe(url)
-        await asyncio.to_thread(database.load, url, directory, manifest["database"]["file"])
+        await asyncio.to_thread(database.load, url, directory, dump_file)
         await asyncio.to_thread(upgrade, url)  # a backup of an older release: up to this one
         database_seconds = time.monotonic() - started
         started = time.monotonic()

@@ -282,6 +282,12 @@ async def test_a_bad_copy_or_no_backup_is_refused_before_anything_is_written(tmp
     assert refused.value.code == BackupErrorCode.NOT_A_BACKUP
 
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "manifest.json").write_text(json.dumps({**manifest, "objects": {"entries": 1}}))
+    with pytest.raises(BackupError) as refused:
+        await restore(target.settings, damaged)
+    assert refused.value.code == BackupErrorCode.NOT_A_BACKUP
     entry = manifest["objects"]["entries"][-1]
     copy = tmp_path / "backup" / "objects" / entry["role"] / entry["key"]
     copy.write_bytes(copy.read_bytes()[:-1] + b"!")  # one byte changed
