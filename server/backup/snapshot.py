@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
@@ -129,10 +130,19 @@ async def backup(
         "database": {"backend": database.backend(url), "file": dump_file, "revision": revision},
         "objects": {"copies": copies.describe(), "entries": [asdict(e) for e in entries]},
     }
-    text = json.dumps(manifest, indent=1, sort_keys=True)
-    await asyncio.to_thread((directory / MANIFEST).write_text, text)
+    await asyncio.to_thread(_write_last, directory / MANIFEST, json.dumps(manifest, indent=1))
     total = sum(e.size for e in entries)
     return BackupReport(directory, len(entries), total, database_seconds, objects_seconds)
+
+
+def _write_last(path: Path, text: str) -> None:
+    """The manifest, written last and whole (a backup cut short has none: NOT_A_BACKUP)."""
+    partial = path.with_suffix(".partial")
+    with partial.open("w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, path)
 
 
 def _new_directory(directory: Path) -> None:
