@@ -40,8 +40,9 @@ def dump(database_url: str, directory: Path) -> str:
     return POSTGRES_FILE
 
 
-def load(database_url: str, directory: Path, file: str) -> None:
-    """Load a snapshot into an empty database (`is_empty` first, or `wipe`)."""
+def expect(database_url: str, file: str) -> str:
+    """The backend of a snapshot file, which must be the target's (checked before anything
+    is written, --force's wipe included)."""
     if file not in (SQLITE_FILE, POSTGRES_FILE):
         raise BackupError(BackupErrorCode.NOT_A_BACKUP, f"unknown database file {file!r}")
     wanted = "sqlite" if file == SQLITE_FILE else "postgresql"
@@ -50,6 +51,12 @@ def load(database_url: str, directory: Path, file: str) -> None:
             BackupErrorCode.WRONG_BACKEND,
             f"the backup holds a {wanted} database; the target is {backend(database_url)}",
         )
+    return wanted
+
+
+def load(database_url: str, directory: Path, file: str) -> None:
+    """Load a snapshot into an empty database (`is_empty` first, or `wipe`)."""
+    wanted = expect(database_url, file)
     source = directory / file
     if not source.is_file():
         raise BackupError(BackupErrorCode.NOT_A_BACKUP, f"{source} is missing")

@@ -234,6 +234,7 @@ async def restore(
         raise BackupError(
             BackupErrorCode.NOT_A_BACKUP, f"the manifest of {directory} is damaged: {error!r}"
         ) from None
+    database.expect(url, dump_file)
     copies = _copies_of(settings, directory, described)
     store = store_from_settings(settings)
     try:

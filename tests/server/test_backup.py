@@ -311,12 +311,17 @@ async def test_a_bad_copy_or_no_backup_is_refused_before_anything_is_written(tmp
     assert not (tmp_path / "target.db").exists()
     with postgres_database("satreps_backup_wrong") as url:
         elsewhere = Settings(database_url=url, object_dir=tmp_path / "pg")
+        await asyncio.to_thread(upgrade, url)
         await asyncio.to_thread(upgrade, target.settings.database_url)
         fresh = await backup(target.settings, tmp_path / "empty-backup-2")  # no objects
         assert fresh.objects == 0
         with pytest.raises(BackupError) as refused:
-            await restore(elsewhere, tmp_path / "empty-backup-2")
+            await restore(elsewhere, tmp_path / "empty-backup-2", force=True)
         assert refused.value.code == BackupErrorCode.WRONG_BACKEND
+        engine = make_engine(url)  # --force dropped nothing of the wrong target
+        async with engine.connect() as conn:
+            assert (await conn.exec_driver_sql("SELECT 1 FROM alembic_version")).first()
+        await engine.dispose()
 
 
 async def test_force_restores_over_a_server_that_has_data(tmp_path: Path):
