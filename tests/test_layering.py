@@ -73,6 +73,7 @@ WRONG_WAY = {
         "server/datasets/wrong.py",
         "def enqueue():\n    from workers.jobs import process_upload\n    return process_upload\n",
     ),
+    "backup imports http": ("server/backup/wrong.py", "from server.http import cli_ops\n"),
     "workers import schema": ("workers/wrong.py", "from schema import context\n"),
     "schema imports workers, for types only": (
         "schema/wrong.py",

@@ -187,7 +187,17 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: int = Field(
         default=300, ge=0, description="How long fetched signing keys are kept"
     )
+    backup_bucket: str | None = Field(
+        default=None,
+        description="S3 bucket `satreps backup` copies the objects into (each copy read back "
+        "and verified); unset, or on the local store: into the backup directory",
+    )
     db_pool_size: int = Field(default=10, description="Connection pool size (PostgreSQL)")
+    db_pgbouncer: bool = Field(
+        default=False,
+        description="The database URL names PgBouncer in transaction pooling mode: no "
+        "statement caches, a unique name for every prepared statement",
+    )
     sql_echo: bool = Field(default=False, description="Log every SQL statement")
     log_format: Literal["json", "text"] = Field(
         default="json", description="Log lines as JSON objects (one per line) or plain text"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -108,7 +109,25 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def _prepared_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def pgbouncer_connect_args() -> dict[str, Any]:
+    """asyncpg behind PgBouncer's transaction pooling (SQLAlchemy's asyncpg dialect docs):
+    no statement caches (a cached statement lives on one server connection), and a unique
+    name for each statement prepared, so two clients sharing a server connection never
+    collide on asyncpg's per-connection counter names."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _prepared_statement_name,
+    }
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, pgbouncer: bool = False
+) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -117,12 +136,23 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+    if not pgbouncer:
+        return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        connect_args=pgbouncer_connect_args(),
+    )
 
 
 def engine_from_settings(settings: Settings) -> AsyncEngine:
     return make_engine(
-        settings.database_url, pool_size=settings.db_pool_size, echo=settings.sql_echo
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        echo=settings.sql_echo,
+        pgbouncer=settings.db_pgbouncer,
     )
 
 

@@ -84,7 +84,7 @@ def migrate(revision: str = "heads") -> None:
     from server.migrations import upgrade
 
     settings = get_settings()
-    upgrade(settings.database_url, revision)
+    upgrade(settings.database_url, revision, pgbouncer=settings.db_pgbouncer)
     typer.echo(f"database at {revision}")
 
 
@@ -103,7 +103,7 @@ def serve(
     settings = get_settings()
     configure_logging(settings)
     if settings.auto_migrate:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, pgbouncer=settings.db_pgbouncer)
     typer.echo(f"satreps-hub on http://{host}:{port}/graphql ({settings.database_url})")
     uvicorn.run(
         "server.http.app:create_app",
@@ -199,7 +199,7 @@ def seed(
     from server.migrations import upgrade
 
     settings = get_settings()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, pgbouncer=settings.db_pgbouncer)
     try:
         counts = _run_in_session(settings, seed_demo)
     except DemoDataExists:
@@ -467,6 +467,14 @@ def token_revoke(token_id: int) -> None:
     _run_in_session(get_settings(), work)
     typer.echo(f"token {token_id} revoked")
 
+
+def _register_ops() -> None:
+    from server.http import cli_ops
+
+    cli_ops.register(app)
+
+
+_register_ops()
 
 if __name__ == "__main__":
     app()

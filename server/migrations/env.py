@@ -23,7 +23,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    engine = make_engine(
+        context.config.get_main_option("sqlalchemy.url") or "",
+        pgbouncer=bool(context.config.attributes.get("pgbouncer")),
+    )
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -1,6 +1,8 @@
 """The one-machine cluster, real processes on loopback: PostgreSQL and Redis (this machine's),
 SeaweedFS as one master, two volume servers, a filer and an S3 gateway, two `satreps serve`
-and two `satreps worker` processes, HAProxy in front of the API processes.
+and two `satreps worker` processes, HAProxy in front of the API processes. The servers and
+workers reach PostgreSQL through PgBouncer in transaction pooling mode (its server pool
+smaller than theirs, so transactions take turns on server connections).
 
 Through the proxy, ten concurrent clients upload 50 files of mixed formats (three of them
 bad) while each watches its uploads over a WebSocket subscription on API replica A
@@ -55,6 +57,7 @@ from tests.fixtures.cluster import (
     start_haproxy,
     start_seaweed_cluster,
 )
+from tests.fixtures.pgbouncer import listening, pgbouncer_command, require_pgbouncer, through
 from tests.fixtures.seaweed import SeaweedS3, free_ports
 from tests.schema.test_uploads import COMPLETE, CREATE, START
 
@@ -263,6 +266,7 @@ def env_for(database_url: str, s3: SeaweedS3, objects: Path, **extra: str) -> di
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATREPS_")}
     env.update(
         SATREPS_DATABASE_URL=database_url,
+        SATREPS_DB_PGBOUNCER="true",
         SATREPS_REDIS_URL=REDIS_URL,
         SATREPS_S3_ENDPOINT=s3.endpoint,
         SATREPS_S3_ACCESS_KEY=s3.access_key,
@@ -303,12 +307,17 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
         if os.environ.get("CI"):
             pytest.fail("haproxy is not installed: scripts/services installs it (apt-get)")
         pytest.skip("haproxy is not installed (apt-get install haproxy; scripts/services does)")
+    require_pgbouncer()
     await flush_redis()
     cluster = Cluster(tmp_path)
     with postgres_database("satreps_cluster") as url:
         await asyncio.to_thread(upgrade, url)
         engine = make_engine(url)
         try:
+            command, port = pgbouncer_command(tmp_path / "pgbouncer", url, pool=10)
+            bouncer = cluster.spawn("pgbouncer", command, port=port)
+            cluster.wait_until(bouncer, lambda: listening(port), "pgbouncer listening")
+            pooled = through(url, port)  # what the servers and workers use
             s3 = await asyncio.to_thread(start_seaweed_cluster, cluster)
             objects = tmp_path / "objects"
             api_ports = free_ports(2)
@@ -316,7 +325,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
                 cluster.spawn(
                     f"api-{name}",
                     [SATREPS, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    env=env_for(url, s3, objects),
+                    env=env_for(pooled, s3, objects),
                     port=port,
                 )
                 for name, port in zip("ab", api_ports, strict=True)
@@ -327,7 +336,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
                     f"worker-{n}",
                     [SATREPS, "worker"],
                     env=env_for(
-                        url,
+                        pooled,
                         s3,
                         objects / f"worker-{n}",
                         SATREPS_WORKER_METRICS_PORT=str(port),
