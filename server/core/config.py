@@ -55,7 +55,15 @@ class Settings(BaseSettings):
         description="Base IRI of the ids in provenance exports (PROV, RO-Crate); ends in / or #",
     )
     raw_retention_days: int = Field(
-        default=365, description="GOVERNANCE retention of raw objects in days (0: lock, no default)"
+        default=365,
+        ge=0,
+        description="Default retention of raw objects in days (0: lock, no default retention)",
+    )
+    raw_retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="GOVERNANCE",
+        description="Object-lock mode of the raw bucket's default retention: GOVERNANCE can be"
+        " shortened or bypassed by an account with s3:BypassGovernanceRetention; COMPLIANCE by"
+        " no one, root included, until it expires",
     )
     storage_workers: int = Field(default=8, description="Threads for object-store I/O")
     redis_url: str | None = Field(
