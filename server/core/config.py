@@ -66,6 +66,23 @@ class Settings(BaseSettings):
         " no one, root included, until it expires",
     )
     storage_workers: int = Field(default=8, description="Threads for object-store I/O")
+    fixity_every_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Scheduled fixity: re-hash each raw object once its last check is this"
+        " many days old, never-checked ones first (0: no scheduled checks)",
+    )
+    fixity_bytes_per_second: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="Most bytes per second the scheduled fixity check reads, per process"
+        " (a token bucket: it leaves the disk and CPU to ingest)",
+    )
+    fixity_run_seconds: float = Field(
+        default=50.0,
+        gt=0,
+        description="How long one scheduled fixity run (one a minute) may go on reading",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis URL for arq workers and events; when unset, jobs run in-process",

@@ -26,6 +26,7 @@ from server.models.datasets import (
     DatasetFile,
     DatasetTheme,
     DatasetVersion,
+    FixityCheck,
     Upload,
 )
 from server.models.institutions import Country, Institution
@@ -64,6 +65,7 @@ __all__ = [
     "DatasetFile",
     "DatasetTheme",
     "DatasetVersion",
+    "FixityCheck",
     "DispatchCounterpart",
     "EquipmentItem",
     "Evaluation",

@@ -125,3 +125,12 @@ class CoverageSource(enum.StrEnum):
     DATA = "data"  # read from the files' profiles (the union of them, above a file)
     PERSON = "person"  # set or corrected by an uploader
     MIXED = "mixed"  # a union of parts from the data and parts set by a person
+
+
+class FixityOutcome(enum.StrEnum):
+    """A fixity check of one raw object: its bytes match the recorded size and sha256, they
+    differ, or the object is gone."""
+
+    OK = "ok"
+    MISMATCH = "mismatch"
+    MISSING = "missing"
