@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy import select
 from strawberry.relay import to_base64
 
+from server.core.db import utcnow
+from server.core.metrics import ROOT_FIELDS
 from server.http.guard import DownloadCorrupted
-from server.models import AuditEvent, DatasetFile
+from server.models import AuditEvent, DatasetFile, DatasetVersion
 from server.storage import store_from_settings
+from tests.fixtures.compiled_world import answer
 from tests.fixtures.provenance import CSV, dataset_draft, process, send, team, worker_ctx
 
 DOWNLOAD = "query($f: ID!) { node(id: $f) { ... on DatasetFile { downloadUrl { url } } } }"
@@ -98,3 +101,51 @@ async def download_url(client: Any, file_id: int) -> str:
     found = await client(DOWNLOAD, {"f": to_base64("DatasetFile", file_id)})
     url = urlparse(found["node"]["downloadUrl"]["url"])
     return f"{url.path}?{url.query}"
+
+
+VERSION_FIXITY = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
+  fixity { lastCheckedAt outcome checkedFiles failedFiles } } } }"""
+DATASET_FIXITY = """query($d: ID!) { node(id: $d) { ... on Dataset {
+  versions { number fixity { outcome checkedFiles failedFiles } } } } }"""
+
+
+async def test_version_fixity_in_the_api(
+    gql: Any, sessions: Any, settings: Any, factory: Any, make_token: Any
+) -> None:
+    """Both read paths (SATREPS_TEST_DIFFERENTIAL compares them) give the same summary."""
+    from server.provenance.fixity_schedule import run_due
+
+    file_id, path, token = await stored_file(gql, sessions, settings, factory, make_token)
+    reader = gql.as_(token)
+    async with sessions() as session:
+        row = await session.get(DatasetFile, file_id)
+        version = await session.get(DatasetVersion, row.version_id)
+    v = {"v": to_base64("DatasetVersion", version.id)}
+    d = {"d": to_base64("Dataset", version.dataset_id)}
+    unchecked = {"lastCheckedAt": None, "outcome": None, "checkedFiles": 0, "failedFiles": 0}
+    assert (await reader(VERSION_FIXITY, v))["node"]["fixity"] == unchecked
+
+    store = store_from_settings(settings)
+    try:
+        await run_due(sessions, store, checked_before=utcnow())
+        fixity = (await reader(VERSION_FIXITY, v))["node"]["fixity"]
+        assert (fixity["outcome"], fixity["checkedFiles"], fixity["failedFiles"]) == ("OK", 1, 0)
+        assert fixity["lastCheckedAt"] is not None
+
+        path.chmod(0o644)
+        path.write_bytes(CSV.replace(b"1.52", b"9.99"))
+        await run_due(sessions, store, checked_before=utcnow())
+    finally:
+        store.close()
+    versions = (await reader(DATASET_FIXITY, d))["node"]["versions"]
+    assert [v["fixity"] for v in versions] == [
+        {"outcome": "MISMATCH", "checkedFiles": 1, "failedFiles": 1}
+    ]
+    # the compiled path answers them itself (the differential run alone would pass were
+    # they left to strawberry)
+    resolved = ROOT_FIELDS.labels("resolved")
+    for query, variables in ((VERSION_FIXITY, v), (DATASET_FIXITY, d)):
+        before = resolved._value.get()
+        status, body = await answer(gql.http, token, query, variables)
+        assert status == 200 and "errors" not in body, body
+        assert resolved._value.get() == before, query
