@@ -76,12 +76,16 @@ async def announce(events: EventBus | None, failures: list[FixityFailure]) -> No
             log.warning("fixity event on %s not published", channel, exc_info=True)
 
 
-async def fixity_forever(ctx: WorkerContext, period: float = PERIOD_SECONDS) -> None:
+async def fixity_forever(
+    ctx: WorkerContext, period: float = PERIOD_SECONDS, runs: int | None = None
+) -> None:
     """The embedded mode's cron (no arq): a run every `period` seconds, the first after one
-    period (a server that starts reads nothing at once)."""
-    while True:
+    period (a server that starts reads nothing at once); `runs` of them, or for ever."""
+    done = 0
+    while runs is None or done < runs:
         await asyncio.sleep(period)
         try:
             await scheduled_fixity_job(ctx)
         except Exception:
             log.exception("scheduled fixity run failed")
+        done += 1

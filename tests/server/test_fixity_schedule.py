@@ -240,3 +240,27 @@ async def datasets_of(sessions: async_sessionmaker[AsyncSession], ids: list[int]
             .where(DatasetFile.id.in_(ids))
         )
         return {i: d for i, d in rows}
+
+
+async def test_the_embedded_loop_runs_the_same_job(
+    sessions: async_sessionmaker[AsyncSession],
+    factory: Factory,
+    store: ObjectStore,
+    ctx: Any,
+    settings: Settings,
+) -> None:
+    """`satreps serve` without Redis runs the cron as a loop (workers.fixity.fixity_forever);
+    here with a short period, on a file deleted behind the server's back."""
+    from workers.fixity import fixity_forever
+
+    (file_id,) = await ready_files(sessions, factory, store, ctx, 1)
+    keys = await raw_keys(sessions, [file_id])
+    os.unlink(Path(settings.object_dir) / settings.bucket_raw / keys[file_id])
+    (dataset_id,) = (await datasets_of(sessions, [file_id])).values()
+    events: MemoryBus = ctx["events"]
+    async with events.subscribe(dataset_channel(dataset_id)) as heard:
+        await fixity_forever(ctx, period=0.01, runs=2)
+        message = await asyncio.wait_for(anext(heard), 5)
+    assert (message["fileId"], message["outcome"]) == (file_id, "missing")
+    (row,) = await checked(sessions, [file_id])
+    assert row.fixity_outcome == "missing"

@@ -9,6 +9,7 @@ import stat
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from minio import Minio
@@ -126,3 +127,23 @@ async def test_s3_raw_bucket_retention_mode(seaweed: SeaweedS3, mode: str) -> No
 def test_unknown_retention_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="GOVERNANCE or COMPLIANCE"):
         S3ObjectStore("127.0.0.1:1", "k", "s", raw_retention_mode="LEGAL")
+
+
+async def test_the_upload_endpoint_refuses_other_bytes_for_a_stored_key(
+    admin: Any, factory: Any, client: Any
+) -> None:
+    """Embedded: a second PUT to an upload URL may repeat the bytes (a retry), not change
+    them (409 OBJECT_EXISTS), and the first bytes stay."""
+    from tests.schema.test_uploads import START, draft_version, send
+
+    body = b"station,level\nBKK-01,1.5\n"
+    version = await draft_version(admin, factory)
+    started = (await admin(START, {"v": version, "name": "a.csv", "size": len(body)}))[
+        "startUpload"
+    ]
+    url = started["instructions"]["putUrl"]
+    assert (await send(client, url, body)).status_code == 200
+    assert (await send(client, url, body)).status_code == 200  # a retry
+    changed = await send(client, url, body.replace(b"1.5", b"9.9"))
+    assert changed.status_code == 409
+    assert changed.json()["error"]["code"] == "OBJECT_EXISTS"
