@@ -29,9 +29,8 @@ from server.core.errors import DomainError
 from server.core.events import EventBus, MemoryBus
 from server.core.url_signing import UrlSigner
 from server.datasets.downloads import refuse_failed_fixity
-from server.datasets.errors import DatasetErrorCode
 from server.models import DatasetFile
-from server.provenance.fixity import fixity_events, record_checks
+from server.provenance.fixity import FIXITY_FAILED, fixity_events, record_checks
 from server.storage import ObjectNotFound, ObjectStore, content_disposition
 from server.storage.base import ObjectReader
 
@@ -121,16 +120,14 @@ class Guard:
             refuse_failed_fixity(row)
             reader = await self.store.open_read(self.store.buckets.raw, row.raw_key)
         except DomainError as error:
-            return _error(409, DatasetErrorCode.FIXITY_FAILED, error.details[0].message)
+            return _error(409, FIXITY_FAILED, error.details[0].message)
         except ObjectNotFound:
             await self._record_failure(row, "missing")
-            return _error(409, DatasetErrorCode.FIXITY_FAILED, f"{row.name} is gone from the store")
+            return _error(409, FIXITY_FAILED, f"{row.name} is gone from the store")
         if reader.length != row.size:
             await reader.aclose()
             await self._record_failure(row, f"size {reader.length}, expected {row.size}")
-            return _error(
-                409, DatasetErrorCode.FIXITY_FAILED, f"the stored copy of {row.name} was altered"
-            )
+            return _error(409, FIXITY_FAILED, f"the stored copy of {row.name} was altered")
         headers = {
             "Content-Length": str(reader.length),
             "Content-Disposition": content_disposition(row.name),

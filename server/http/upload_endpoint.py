@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.core.url_signing import UrlSigner
-from server.datasets.errors import DatasetErrorCode
 from server.models import Upload
 from server.models.enums import UploadState
 from server.storage import ObjectExists, ObjectStore, SizeMismatch, StorageError
@@ -60,7 +59,7 @@ def upload_endpoint(
         except SizeMismatch as error:
             return _error(400, "SIZE_MISMATCH", str(error))
         except ObjectExists as error:
-            return _error(409, DatasetErrorCode.OBJECT_EXISTS, str(error)[:300])
+            return _error(409, "OBJECT_EXISTS", str(error)[:300])
         except StorageError as error:
             return _error(503 if error.transient else 400, "STORAGE_ERROR", str(error)[:300])
         return Response(status_code=200, headers={"ETag": f'"{etag}"'})
