@@ -434,6 +434,7 @@ def main() -> None:
     parser.add_argument(
         "--fixity-mib", type=int, default=None, help="part 3's file size (default: the smallest)"
     )
+    parser.add_argument("--skip-jobs", action="store_true", help="leave part 2 out")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     wall = time.perf_counter()
@@ -475,21 +476,22 @@ def main() -> None:
 
                 report_fixity(mib, *asyncio.run(part3()))
 
-            say("")
-            say("Part 2: job start latency and small-file jobs/s")
-            worker = spawn_worker(bench)
-            try:
+            if not args.skip_jobs:
+                say("")
+                say("Part 2: job start latency and small-file jobs/s")
+                worker = spawn_worker(bench)
+                try:
 
-                async def part2() -> None:
-                    fresh = await open_bench(url, s3, tmp)  # a new version for the small files
-                    try:
-                        await jobs_part(fresh, worker, args.latency_jobs, args.small_jobs)
-                    finally:
-                        await close_bench(fresh)
+                    async def part2() -> None:
+                        fresh = await open_bench(url, s3, tmp)  # a new version for the small files
+                        try:
+                            await jobs_part(fresh, worker, args.latency_jobs, args.small_jobs)
+                        finally:
+                            await close_bench(fresh)
 
-                asyncio.run(part2())
-            finally:
-                stop_worker(worker)
+                    asyncio.run(part2())
+                finally:
+                    stop_worker(worker)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         say(f"cleanup: removed {tmp}")
