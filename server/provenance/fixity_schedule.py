@@ -76,8 +76,7 @@ async def due_files(
     never = await session.scalars(
         select(DatasetFile)
         .where(DatasetFile.fixity_checked_at.is_(None))
-        .order_by(DatasetFile.id)
-        .limit(limit)
+        .limit(limit)  # any of them: no sort of every unchecked file (all, after an upgrade)
     )
     found = list(never.all())
     if len(found) < limit:
