@@ -101,7 +101,8 @@ async def run_due(
     clock: Callable[[], float] = time.monotonic,
 ) -> ScheduledRun:
     """Check what was last checked before `checked_before` (or never), oldest first, until
-    nothing is due or `seconds` have passed (the batch under way finishes)."""
+    nothing is due or `seconds` have passed (the object being read is finished and what was
+    read is recorded)."""
     run = ScheduledRun(run_id or uuid.uuid4().hex[:12])
     deadline = None if seconds is None else clock() + seconds
     # what this run records is stamped later than its start: it is not picked again
