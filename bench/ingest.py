@@ -1,6 +1,7 @@
 """Benchmark: uploads through the whole ingest pipeline against raw S3 and pyarrow baselines.
 
     .venv/bin/python bench/ingest.py [--sizes 256,1024] [--small-jobs 200] [--latency-jobs 50]
+        [--fixity-rounds 3] [--fixity-mib N]
 
 The parent process sets everything up on loopback and tears it down at the end, whatever
 happens: SeaweedFS (`weed server` with its S3 gateway, free ports, SIGKILLed), a uniquely
@@ -27,6 +28,9 @@ workers/main.py); uploads of a few hundred bytes are enqueued through `server.co
 Start latency is started_at (stamped by the worker when it claims) minus the time just before
 enqueue, one job at a time (target p50 <= 20 ms); small-file jobs/s is N jobs enqueued at
 once until all READY.
+
+Part 3 (bench/ingest_fixity.py), run after part 1: the pipeline on one opaque file with the
+fixity cron off and on, alternating, same run (target: at most 10% slower with it on).
 
 Everything shares one 2-core machine with the servers: absolute numbers vary from run to
 run; the ratios, measured in the same run, are the point.
@@ -56,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import fresh_database  # noqa: E402
 from ingest_child import child  # noqa: E402
+from ingest_fixity import fixity_cost, report_fixity  # noqa: E402
 from ingest_setup import (  # noqa: E402
     REDIS_URL,
     SMALL_CSV,
@@ -420,6 +425,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="256,1024", help="input sizes in MiB, comma-separated")
     parser.add_argument("--small-jobs", type=int, default=200)
     parser.add_argument("--latency-jobs", type=int, default=50)
+    parser.add_argument(
+        "--fixity-rounds",
+        type=int,
+        default=3,
+        help="part 3: pipeline runs with the fixity cron off and on, each (0: skip)",
+    )
+    parser.add_argument(
+        "--fixity-mib", type=int, default=None, help="part 3's file size (default: the smallest)"
+    )
+    parser.add_argument("--skip-jobs", action="store_true", help="leave part 2 out")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     wall = time.perf_counter()
@@ -447,21 +462,36 @@ def main() -> None:
             bench, rows = asyncio.run(part1())
             report_throughput(rows)
 
-            say("")
-            say("Part 2: job start latency and small-file jobs/s")
-            worker = spawn_worker(bench)
-            try:
+            if args.fixity_rounds > 0:
+                say("")
+                say("Part 3: ingest with the fixity cron running vs not, same run")
+                mib = args.fixity_mib or min(sizes)
 
-                async def part2() -> None:
-                    fresh = await open_bench(url, s3, tmp)  # a new version for the small files
+                async def part3() -> tuple[float, float]:
+                    fresh = await open_bench(url, s3, tmp)
                     try:
-                        await jobs_part(fresh, worker, args.latency_jobs, args.small_jobs)
+                        return await fixity_cost(fresh, mib, args.fixity_rounds)
                     finally:
                         await close_bench(fresh)
 
-                asyncio.run(part2())
-            finally:
-                stop_worker(worker)
+                report_fixity(mib, *asyncio.run(part3()))
+
+            if not args.skip_jobs:
+                say("")
+                say("Part 2: job start latency and small-file jobs/s")
+                worker = spawn_worker(bench)
+                try:
+
+                    async def part2() -> None:
+                        fresh = await open_bench(url, s3, tmp)  # a new version for the small files
+                        try:
+                            await jobs_part(fresh, worker, args.latency_jobs, args.small_jobs)
+                        finally:
+                            await close_bench(fresh)
+
+                    asyncio.run(part2())
+                finally:
+                    stop_worker(worker)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         say(f"cleanup: removed {tmp}")

@@ -14,6 +14,7 @@ from server.core.config import Settings
 from server.core.events import EventBus
 from server.core.jobs import JobQueue
 from server.core.metrics import MetricsServer
+from server.provenance.fixity_schedule import TokenBucket
 from server.storage import ObjectStore
 
 
@@ -36,6 +37,8 @@ class WorkerContext(TypedDict, total=False):
     job_id: str
     job_try: int
     enqueue_time: dt.datetime
+    # the scheduled fixity check's rate, kept for the process (workers/fixity.py)
+    fixity_bucket: TokenBucket
 
 
 def worker_context(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from server.core.jobs import FIXITY_CHECK, PROCESS_UPLOAD, WRITE_PROVENANCE, JobFunction
+from workers.fixity import fixity_check
 from workers.instrument import hand_back_upload, instrumented
-from workers.provenance import fixity_check, process_upload_with_provenance, write_provenance
+from workers.provenance import process_upload_with_provenance, write_provenance
 
 JOBS: dict[str, JobFunction] = {
     PROCESS_UPLOAD: instrumented(

@@ -100,6 +100,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             "satreps worker needs SATREPS_REDIS_URL (embedded mode processes in `serve`)"
         )
     from workers.embargo import lift_embargoes_job
+    from workers.fixity import scheduled_fixity_job
     from workers.stats import refresh_stats_job
 
     def named(job: Any) -> str:
@@ -123,6 +124,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 name=named(lift_embargoes_job),
                 minute=set(range(0, 60, 10)),
                 run_at_startup=True,
+            ),
+            # scheduled fixity (workers/fixity.py): once a minute, each run reading at most
+            # SATREPS_FIXITY_RUN_SECONDS at SATREPS_FIXITY_BYTES_PER_SECOND
+            cron(
+                cast(WorkerCoroutine, scheduled_fixity_job),
+                name=named(scheduled_fixity_job),
+                second={45},
+                run_at_startup=False,
             ),
             # the materialised figures of themeStats (server/analytics.py), once a minute
             cron(

@@ -1,4 +1,5 @@
-"""Provenance jobs: the bucket copies of a version's PROV and RO-Crate, and fixity checks.
+"""Provenance jobs: the bucket copies of a version's PROV and RO-Crate (fixity checks:
+workers/fixity.py).
 
 The PROV records themselves are written by the pipeline inside the transaction that commits
 READY or FAILED; these jobs only read them. All are safe to run twice.
@@ -15,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.core.jobs import WRITE_PROVENANCE
 from server.models import Upload
 from server.provenance.export import write_copies
-from server.provenance.fixity import run_fixity_check
 from server.storage import ObjectStore
 from workers.context import WorkerContext
 from workers.pipeline import process_upload
@@ -78,11 +78,3 @@ async def schedule_copies(ctx: WorkerContext, version_id: int) -> None:
         await redis.enqueue_job(WRITE_PROVENANCE, version_id, _job_id=prefixed, _defer_by=defer)
     elif jobs is not None:
         await jobs.enqueue(WRITE_PROVENANCE, version_id, job_id=job_id, defer_seconds=defer)
-
-
-async def fixity_check(ctx: WorkerContext, version_id: int, run_id: str) -> str:
-    report = await run_fixity_check(ctx["sessions"], ctx["store"], version_id, run_id)
-    if report.outcome != "gone":
-        log.info("fixity check %s of version %s: %s", run_id, version_id, report.outcome)
-        await write_provenance(ctx, version_id)
-    return report.outcome

@@ -32,6 +32,7 @@ from schema.compiled.mapping import compiled
 from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.datasets.coverage import BoundingBoxInput, CoverageFields, coverage_columns
+from schema.datasets.fixity import VersionFixityFields
 from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
@@ -294,7 +295,9 @@ class Upload(relay.Node):
 
 @compiled(files=version_files, uploads=version_uploads, dataset=version_dataset)
 @strawberry.type(description="Version n of a dataset; published versions never change.")
-class DatasetVersion(VersionProvenanceFields, CoverageFields, relay.Node, FromRow):
+class DatasetVersion(
+    VersionProvenanceFields, VersionFixityFields, CoverageFields, relay.Node, FromRow
+):
     id: relay.NodeID[int]
     number: int
     state: VersionState  # type: ignore[valid-type]

@@ -55,9 +55,34 @@ class Settings(BaseSettings):
         description="Base IRI of the ids in provenance exports (PROV, RO-Crate); ends in / or #",
     )
     raw_retention_days: int = Field(
-        default=365, description="GOVERNANCE retention of raw objects in days (0: lock, no default)"
+        default=365,
+        ge=0,
+        description="Default retention of raw objects in days (0: lock, no default retention)",
+    )
+    raw_retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="GOVERNANCE",
+        description="Object-lock mode of the raw bucket's default retention: GOVERNANCE can be"
+        " shortened or bypassed by an account with s3:BypassGovernanceRetention; COMPLIANCE by"
+        " no one, root included, until it expires",
     )
     storage_workers: int = Field(default=8, description="Threads for object-store I/O")
+    fixity_every_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Scheduled fixity: re-hash each raw object once its last check is this"
+        " many days old, never-checked ones first (0: no scheduled checks)",
+    )
+    fixity_bytes_per_second: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="Most bytes per second the scheduled fixity check reads, per process"
+        " (a token bucket: it leaves the disk and CPU to ingest)",
+    )
+    fixity_run_seconds: float = Field(
+        default=50.0,
+        gt=0,
+        description="How long one scheduled fixity run (one a minute) may go on reading",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis URL for arq workers and events; when unset, jobs run in-process",

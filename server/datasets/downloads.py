@@ -1,6 +1,8 @@
 """Download URLs of dataset files: only for callers who may read the data, expiring in
 minutes, each one recorded in the audit log. With S3 they are presigned GETs; embedded, they
-point at the server itself (`GET /graphql?download=<file id>&expires=..&signature=..`)."""
+point at the server itself (`GET /graphql?download=<file id>&expires=..&signature=..`).
+No URL is issued for a file whose latest fixity check failed (`FIXITY_FAILED`): a presigned
+GET goes straight to S3, past the server, so the refusal has to come first."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from server.access.auth import Principal
 from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError, ErrorCode, Forbidden, NotFound
 from server.core.url_signing import UrlSigner
+from server.datasets.errors import DatasetErrorCode
 from server.datasets.queries import files_by_id
 from server.models import DatasetFile
+from server.models.enums import FixityOutcome
 from server.storage import ObjectStore, UnsupportedOperation
 
 
@@ -44,6 +48,7 @@ async def issue_download(
             raise DomainError.one(ErrorCode.INSUFFICIENT_SCOPE, "this token lacks the read scope")
         if file_id not in await readable_file_ids(session, principal, [file_id]):
             raise Forbidden("you may see this file's metadata but not download its data")
+        refuse_failed_fixity(found)
         ticket = await _sign(store, signer, found, lifetime)
     except DomainError as error:
         code = error.details[0].code
@@ -53,6 +58,20 @@ async def issue_download(
         raise
     await audit.record(session, _event(principal, file_id, client, audit.OK, None))
     return ticket
+
+
+def refuse_failed_fixity(file: DatasetFile) -> None:
+    """No URL for a file whose latest fixity check failed: its stored bytes are not the
+    ones recorded (altered or gone behind the server's back), and serving them would pass
+    wrong data off as the dataset's. A check that passes again lifts the refusal."""
+    if file.fixity_outcome not in (None, FixityOutcome.OK):
+        raise DomainError.one(
+            DatasetErrorCode.FIXITY_FAILED,
+            f"the stored copy of {file.name} failed its fixity check ({file.fixity_outcome},"
+            f" {file.fixity_checked_at}): it is not served; the repository's operators have"
+            " been told",
+            "fileId",
+        )
 
 
 def _event(

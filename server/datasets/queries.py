@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
@@ -27,7 +27,7 @@ from server.models import (
     Upload,
     UploadWarning,
 )
-from server.models.enums import AccessLevel
+from server.models.enums import AccessLevel, FixityOutcome
 from server.projects.queries import in_partner_country, in_theme
 
 
@@ -235,3 +235,56 @@ async def artifacts_by_file(
         .order_by(Artifact.kind)
     )
     return group_rows(rows)
+
+
+# --- fixity: a version's files' latest checks, summed up ----------------------------------
+
+
+@dataclass(frozen=True)
+class FixitySummary:
+    last_checked_at: dt.datetime | None
+    outcome: str | None  # a FixityOutcome value; None while a file was never checked
+    checked_files: int
+    failed_files: int
+
+
+NO_FILES = FixitySummary(None, FixityOutcome.OK.value, 0, 0)  # a version without files
+
+
+def fixity_columns(file: Any) -> dict[str, ColumnElement[Any]]:
+    """The summary of the files in the FROM (an alias of DatasetFile), as aggregates: the
+    compiled path and the dataloader use the same rule. The outcome is the worst of the
+    files' latest checks (missing, then mismatch); null when none failed but one was never
+    checked; ok when every file was checked and matched."""
+    failed = (FixityOutcome.MISMATCH.value, FixityOutcome.MISSING.value)
+
+    def count_of(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    missing = count_of(file.fixity_outcome == FixityOutcome.MISSING.value)
+    mismatch = count_of(file.fixity_outcome == FixityOutcome.MISMATCH.value)
+    checked = func.count(file.fixity_checked_at)
+    return {
+        "last_checked_at": func.max(file.fixity_checked_at),
+        "checked_files": checked,
+        "failed_files": count_of(file.fixity_outcome.in_(failed)),
+        "outcome": case(
+            (missing > 0, FixityOutcome.MISSING.value),
+            (mismatch > 0, FixityOutcome.MISMATCH.value),
+            (checked < func.count(file.id), None),
+            else_=FixityOutcome.OK.value,
+        ),
+    }
+
+
+async def fixity_by_version(
+    session: AsyncSession, version_ids: Sequence[int]
+) -> dict[int, FixitySummary]:
+    """Versions without files are left out (NOT_CHECKED describes them)."""
+    columns = fixity_columns(DatasetFile)
+    rows = await session.execute(
+        select(DatasetFile.version_id, *columns.values())
+        .where(DatasetFile.version_id.in_(version_ids))
+        .group_by(DatasetFile.version_id)
+    )
+    return {row[0]: FixitySummary(**dict(zip(columns, row[1:], strict=True))) for row in rows}

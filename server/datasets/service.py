@@ -348,6 +348,8 @@ async def start_draft(
                     format=f.format,
                     raw_key=f.raw_key,
                     profile=f.profile,
+                    fixity_checked_at=f.fixity_checked_at,
+                    fixity_outcome=f.fixity_outcome,
                     west=f.west,
                     south=f.south,
                     east=f.east,

@@ -27,7 +27,7 @@ from server.datasets.upload_states import FINAL, move
 from server.models import Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
 from server.provenance.records import record_upload
-from server.storage import ObjectStore, PartInfo, StorageError, safe_key
+from server.storage import ObjectExists, ObjectStore, PartInfo, StorageError, safe_key
 
 MiB = 1024 * 1024
 SINGLE_PUT_MAX = 64 * MiB
@@ -254,6 +254,8 @@ async def issue_urls(
 async def _storage(awaitable: Awaitable[T]) -> T:
     try:
         return await awaitable
+    except ObjectExists as error:
+        raise DomainError.one(DatasetErrorCode.OBJECT_EXISTS, str(error)[:300]) from error
     except StorageError as error:
         raise DomainError.one(
             ErrorCode.STORAGE_UNAVAILABLE if error.transient else DatasetErrorCode.STORAGE_ERROR,

@@ -122,7 +122,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.jobs = jobs
         self.events = events
         self.engine = _fast_engine(sessions.kw["bind"])
-        self.guard = Guard(settings, sessions, store, signer)
+        self.guard = Guard(settings, sessions, store, signer, events)
 
         self.fast_plans = FastPlans()
         self.persisted = PersistedDocuments.from_settings(settings, self.schema._schema)  # type: ignore[attr-defined]
@@ -494,15 +494,22 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.ensure_buckets()
-        reconciler = None
+        background: list[asyncio.Task[None]] = []
         if owns_jobs and isinstance(jobs, InProcessJobs):
+            from workers.context import worker_context
+            from workers.fixity import fixity_forever
             from workers.pipeline import reconcile_forever
 
             stale = dt.timedelta(seconds=settings.upload_stale_queued_seconds)
-            reconciler = asyncio.create_task(reconcile_forever(sessions, jobs, stale_queued=stale))
+            background.append(
+                asyncio.create_task(reconcile_forever(sessions, jobs, stale_queued=stale))
+            )
+            if settings.fixity_every_days > 0:
+                ctx = worker_context(settings, sessions, store, events)
+                background.append(asyncio.create_task(fixity_forever(ctx)))
         yield
-        if reconciler is not None:
-            reconciler.cancel()
+        for task in background:
+            task.cancel()
         await jobs.close()
         await events.close()
         await probes.close()

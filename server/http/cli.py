@@ -274,42 +274,42 @@ def export_provenance(
 @app.command()
 def fixity(
     version_id: Annotated[
-        TypedId, id_argument("DatasetVersion", help=VERSION_HELP, metavar="VERSION_ID")
-    ],
+        TypedId | None,
+        id_argument("DatasetVersion", help=VERSION_HELP, metavar="[VERSION_ID]"),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every raw object not checked since --since")
+    ] = False,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            help="With --all: check what was last checked before this date/time (UTC),"
+            " or never; default now (everything)",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+        ),
+    ] = None,
+    rate: Annotated[
+        int | None,
+        typer.Option(
+            help="With --all: most bytes read per second (default the setting; 0: no limit)"
+        ),
+    ] = None,
 ) -> None:
-    """Re-hash a version's raw objects now and record the outcome (a PROV fixity-check
-    activity). Exits 0 when every file matches its recorded size and sha256, 1 otherwise."""
-    import uuid
-
-    from server.provenance.export import write_copies
-    from server.provenance.fixity import FixityReport, run_fixity_check
-    from server.storage import store_from_settings
+    """Re-hash raw objects now and record the outcome (a PROV fixity-check activity per
+    version, the files' latest check, the audit log): one version, or with --all every
+    object not checked since --since. Exits 0 when every file matches its recorded size and
+    sha256, 1 otherwise."""
+    from server.http.fixity_cli import check_all, check_version
 
     settings = get_settings()
-    pk = version_id.pk
-
-    async def main() -> FixityReport:
-        engine = engine_from_settings(settings)
-        store = store_from_settings(settings)
-        try:
-            sessions = session_factory(engine)
-            report = await run_fixity_check(sessions, store, pk, uuid.uuid4().hex[:12])
-            if report.outcome != "gone":
-                async with sessions() as session:
-                    await write_copies(session, store, pk, namespace=settings.prov_namespace)
-            return report
-        finally:
-            store.close()
-            await engine.dispose()
-
-    report = asyncio.run(main())
-    if report.outcome == "gone":
-        typer.echo(f"error: dataset version {pk} not found", err=True)
-        raise typer.Exit(1)
-    for name, result in sorted(report.results.items()):
-        typer.echo(f"{result:>8}  {name}" if result == "ok" else f"  FAILED  {name}: {result}")
-    typer.echo(f"fixity {report.outcome}: {len(report.results)} file(s), run {report.run_id}")
-    raise typer.Exit(0 if report.ok else 1)
+    if all_ == (version_id is not None):
+        typer.echo("error: give a VERSION_ID or --all (not both)", err=True)
+        raise typer.Exit(2)
+    if version_id is None:
+        ok = check_all(settings, since, settings.fixity_bytes_per_second if rate is None else rate)
+    else:
+        ok = check_version(settings, version_id.pk)
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command("export-schema")

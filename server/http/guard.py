@@ -3,7 +3,11 @@ JWT), the rate limiter it charges, and the embedded mode's signed download URLs.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -20,11 +24,21 @@ from server.access.auth import (
 from server.access.oidc import OidcVerifier, looks_like_jwt
 from server.access.ratelimit import RateLimiter, limiter_from_settings
 from server.core.config import Settings
+from server.core.db import utcnow
+from server.core.errors import DomainError
+from server.core.events import EventBus, MemoryBus
 from server.core.url_signing import UrlSigner
+from server.datasets.downloads import refuse_failed_fixity
 from server.models import DatasetFile
+from server.provenance.fixity import FIXITY_FAILED, fixity_events, record_checks
 from server.storage import ObjectNotFound, ObjectStore, content_disposition
+from server.storage.base import ObjectReader
 
 HINTS = 4096  # tokens remembered for the fused fast path
+
+
+class DownloadCorrupted(Exception):
+    """Raised mid-stream: the bytes served so far do not hash to the recorded sha256."""
 
 
 class Guard:
@@ -34,8 +48,10 @@ class Guard:
         sessions: async_sessionmaker[AsyncSession],
         store: ObjectStore,
         signer: UrlSigner,
+        events: EventBus | None = None,
     ) -> None:
         self.sessions = sessions
+        self.events: EventBus = events or MemoryBus()
         self.store = store
         self.signer = signer
         self.oidc = OidcVerifier.from_settings(settings)
@@ -101,17 +117,63 @@ class Guard:
         if row is None:
             return _error(404, "NOT_FOUND", "file not found")
         try:
+            refuse_failed_fixity(row)
             reader = await self.store.open_read(self.store.buckets.raw, row.raw_key)
+        except DomainError as error:
+            return _error(409, FIXITY_FAILED, error.details[0].message)
         except ObjectNotFound:
-            return _error(404, "NOT_FOUND", "file not found")
+            await self._record_failure(row, "missing")
+            return _error(409, FIXITY_FAILED, f"{row.name} is gone from the store")
+        if reader.length != row.size:
+            await reader.aclose()
+            await self._record_failure(row, f"size {reader.length}, expected {row.size}")
+            return _error(409, FIXITY_FAILED, f"the stored copy of {row.name} was altered")
         headers = {
             "Content-Length": str(reader.length),
             "Content-Disposition": content_disposition(row.name),
             "Cache-Control": "private, no-store",
         }
         return StreamingResponse(
-            reader, media_type=row.media_type or "application/octet-stream", headers=headers
+            self._verified(reader, row),
+            media_type=row.media_type or "application/octet-stream",
+            headers=headers,
         )
+
+    async def _verified(self, reader: ObjectReader, row: DatasetFile) -> AsyncIterator[bytes]:
+        """The object's chunks, hashed on the way; the last one is held back until the
+        digest matches the recorded sha256. On a mismatch the response breaks off short of
+        its Content-Length, so no client takes the bytes for a complete file, and the
+        failure is recorded (later downloads are refused before they start)."""
+        digest, held = hashlib.sha256(), b""
+        async with reader:
+            async for chunk in reader:
+                digest.update(chunk)
+                if held:
+                    yield held
+                held = chunk
+        actual = digest.hexdigest()
+        if actual != row.sha256:
+            await self._record_failure(row, f"sha256 {actual}, expected {row.sha256}")
+            raise DownloadCorrupted(f"file {row.id}: stored bytes differ from the recorded sha256")
+        if held:
+            yield held
+
+    async def _record_failure(self, row: DatasetFile, result: str) -> None:
+        """A fixity failure found by a download: recorded, audited and announced like one
+        the schedule finds."""
+        now = utcnow()
+        async with self.sessions() as session:
+            failures = await record_checks(
+                session,
+                f"download-{uuid.uuid4().hex[:8]}",
+                {row.raw_key: result},
+                started_at=now,
+                ended_at=now,
+            )
+            await session.commit()
+        for channel, message in fixity_events(failures):
+            with contextlib.suppress(Exception):  # the database and the audit log have it
+                await self.events.publish(channel, message)
 
 
 def _bearer(header: str | None) -> str | None:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from server.core.url_signing import UrlSigner
 from server.models import Upload
 from server.models.enums import UploadState
-from server.storage import ObjectStore, SizeMismatch, StorageError
+from server.storage import ObjectExists, ObjectStore, SizeMismatch, StorageError
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -58,6 +58,8 @@ def upload_endpoint(
                 etag = received.etag
         except SizeMismatch as error:
             return _error(400, "SIZE_MISMATCH", str(error))
+        except ObjectExists as error:
+            return _error(409, "OBJECT_EXISTS", str(error)[:300])
         except StorageError as error:
             return _error(503 if error.transient else 400, "STORAGE_ERROR", str(error)[:300])
         return Response(status_code=200, headers={"ETag": f'"{etag}"'})

@@ -26,6 +26,7 @@ from server.models.datasets import (
     DatasetFile,
     DatasetTheme,
     DatasetVersion,
+    FixityCheck,
     Upload,
     UploadWarning,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "DatasetFile",
     "DatasetTheme",
     "DatasetVersion",
+    "FixityCheck",
     "DispatchCounterpart",
     "EquipmentItem",
     "Evaluation",

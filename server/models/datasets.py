@@ -26,6 +26,7 @@ from server.models.base import Base, UTCDateTime, str_enum, utcnow_column
 from server.models.enums import (
     AccessLevel,
     CoverageSource,
+    FixityOutcome,
     UploadState,
     UploadWarningCode,
     VersionState,
@@ -202,9 +203,27 @@ class DatasetFile(Coverage, Base):
     sha256: Mapped[str] = mapped_column(String(64))
     media_type: Mapped[str | None] = mapped_column(String(255))
     format: Mapped[str | None] = mapped_column(String(64))
-    raw_key: Mapped[str] = mapped_column(String(1024))
+    raw_key: Mapped[str] = mapped_column(String(1024), index=True)
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = utcnow_column()
+    # the raw object's latest fixity check (the schedule picks the oldest first; history in
+    # fixity_checks): null until first checked
+    fixity_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    fixity_outcome: Mapped[str | None] = mapped_column(String(16), doc="a FixityOutcome")
+
+
+class FixityCheck(Base):
+    """One fixity check of one file's raw object, kept: when a failure began, what was
+    found. A run checks each object once and writes a row for every file naming it."""
+
+    __tablename__ = "fixity_checks"
+    __table_args__ = (Index("ix_fixity_checks_file_checked", "file_id", "checked_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("dataset_files.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(String(32))
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[FixityOutcome] = mapped_column(str_enum(FixityOutcome, "fixity_outcome"))
+    detail: Mapped[str | None] = mapped_column(String(500))
 
 
 class Artifact(Base):

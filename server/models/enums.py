@@ -143,3 +143,12 @@ class UploadWarningCode(enum.StrEnum):
     TIME_UNDECODED = "TIME_UNDECODED"  # a time coordinate whose units/calendar do not decode
     BAD_COORDINATES = "BAD_COORDINATES"  # positions outside WGS 84 degrees: no bounding box
     READER_WARNING = "READER_WARNING"  # what the format's own library warned about the file
+
+
+class FixityOutcome(enum.StrEnum):
+    """A fixity check of one raw object: its bytes match the recorded size and sha256, they
+    differ, or the object is gone."""
+
+    OK = "ok"
+    MISMATCH = "mismatch"
+    MISSING = "missing"

@@ -39,6 +39,11 @@ class ObjectLocked(StorageError):
     """The store refused to delete or overwrite a locked (write-once) object version."""
 
 
+class ObjectExists(ObjectLocked):
+    """A write-once (raw) object is there already with other bytes: the store refuses to
+    replace it. Putting the same bytes again (a retried job) is not an error."""
+
+
 class KeyConflict(StorageError):
     """Local store only: a key is both an object and a prefix of another (`a` and `a/b`)."""
 

@@ -20,6 +20,7 @@ def store_from_settings(settings: Settings) -> ObjectStore:
             region=settings.s3_region,
             buckets=buckets,
             raw_retention_days=settings.raw_retention_days,
+            raw_retention_mode=settings.raw_retention_mode,
             max_workers=settings.storage_workers,
         )
     return LocalObjectStore(settings.object_dir, buckets, max_workers=settings.storage_workers)

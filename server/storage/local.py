@@ -38,6 +38,7 @@ from server.storage.errors import (
     BucketNotFound,
     InvalidPart,
     KeyConflict,
+    ObjectLocked,
     ObjectNotFound,
     SizeMismatch,
     StorageError,
@@ -46,6 +47,7 @@ from server.storage.errors import (
     UploadNotFound,
 )
 from server.storage.keys import check_bucket, check_key, check_metadata
+from server.storage.write_once import make_directories, place_once
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +99,9 @@ class LocalObjectStore(ObjectStore):
     place, so a reader sees the old object or the new one, never a part. A sidecar JSON
     (`.satreps/meta/<bucket>/<key>.json`) keeps sha256, content type and metadata; it is
     trusted only while it names the data file's inode and size. Object lock is not
-    supported (`supports_object_lock` stays False). A key cannot be both an object and a
-    prefix of another (`a` and `a/b`): that raises `KeyConflict`.
+    supported (`supports_object_lock` stays False), but the raw bucket is write-once through
+    this API (`write_once`): files read-only on disk, no overwrite, no delete. A key cannot
+    be both an object and a prefix of another (`a` and `a/b`): that raises `KeyConflict`.
     """
 
     def __init__(
@@ -164,8 +167,13 @@ class LocalObjectStore(ObjectStore):
             writer.discard()
             raise KeyConflict(f"{key!r} is a prefix of other keys (local store)")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(writer.path, path)
+            if bucket == self.buckets.raw:
+                make_directories(path.parent)
+                if not place_once(writer.path, path, writer.size, digest, f"{bucket}/{key}"):
+                    return self._info(bucket, key, path.stat(), self._read_sidecar(bucket, key))
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(writer.path, path)
         except BaseException:
             writer.discard()
             raise
@@ -240,7 +248,7 @@ class LocalObjectStore(ObjectStore):
 
         await self._run(make)
         self.supports_object_lock = False
-        log.info("local object store at %s (no object lock: raw objects are not WORM)", self.root)
+        log.info("local object store at %s (raw objects read-only, write-once)", self.root)
 
     async def check(self) -> None:
         def probe() -> None:
@@ -319,6 +327,8 @@ class LocalObjectStore(ObjectStore):
         if version_id is not None:
             raise UnsupportedOperation("the local store keeps no object versions")
         path = self._path(bucket, key)
+        if bucket == self.buckets.raw and await self.exists(bucket, key):
+            raise ObjectLocked(f"{bucket}/{key}: raw objects are write-once (no delete)")
 
         def remove() -> None:
             for target in (path, self._meta_path(bucket, key)):

@@ -92,6 +92,7 @@ class S3ObjectStore(ObjectStore):
         region: str = "us-east-1",
         buckets: Buckets | None = None,
         raw_retention_days: int = 365,
+        raw_retention_mode: str = "GOVERNANCE",
         max_workers: int = 8,
         part_size: int = DEFAULT_PART_SIZE,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -111,7 +112,10 @@ class S3ObjectStore(ObjectStore):
         self.endpoint = endpoint
         self.region = region
         self.part_size = part_size
+        if raw_retention_mode not in ("GOVERNANCE", "COMPLIANCE"):
+            raise ValueError("raw_retention_mode must be GOVERNANCE or COMPLIANCE")
         self.raw_retention_days = raw_retention_days
+        self.raw_retention_mode = raw_retention_mode
         self._http = urllib3.PoolManager(
             num_pools=4,
             # Open readers keep their connection between chunks while the thread is free
@@ -152,17 +156,15 @@ class S3ObjectStore(ObjectStore):
 
     def _ensure_sync(self) -> bool:
         from minio.error import S3Error
-        from minio.objectlockconfig import DAYS, GOVERNANCE, ObjectLockConfig
+        from minio.objectlockconfig import DAYS, ObjectLockConfig
 
         client = self._client
         lock = False
         for name in self.buckets.all():
             is_raw = name == self.buckets.raw
-            created = False
             if not client.bucket_exists(name):
                 try:
                     client.make_bucket(name, object_lock=is_raw)
-                    created = True
                 except S3Error as exc:
                     if exc.code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         pass  # another replica was faster
@@ -174,7 +176,6 @@ class S3ObjectStore(ObjectStore):
                             name,
                         )
                         client.make_bucket(name)
-                        created = True
                     else:
                         raise
             if not is_raw:
@@ -189,11 +190,12 @@ class S3ObjectStore(ObjectStore):
                     exc.code,
                 )
                 continue
-            if self.raw_retention_days and (created or config.mode is None):
+            wanted = ObjectLockConfig(self.raw_retention_mode, self.raw_retention_days, DAYS)
+            if self.raw_retention_days and config != wanted:
+                # the settings are the truth: a changed mode or period applies to objects
+                # written from now on (those written before keep their own retention)
                 try:
-                    client.set_object_lock_config(
-                        name, ObjectLockConfig(GOVERNANCE, self.raw_retention_days, DAYS)
-                    )
+                    client.set_object_lock_config(name, wanted)
                 except S3Error as exc:
                     log.warning("could not set default retention on %s: %s", name, exc.code)
         return lock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import select
@@ -127,6 +128,9 @@ async def test_download_urls_are_audited_and_serve_the_bytes(gql, sessions, sett
         from server.models import DatasetFile
 
         row = await session.get(DatasetFile, sample.file)
+        # the bytes the file records (downloads are checked against its sha256)
+        row.size, row.sha256 = 4, hashlib.sha256(b"a,b\n").hexdigest()
+        await session.commit()
     await store.ensure_buckets()
     await store.put(store.buckets.raw, row.raw_key, b"a,b\n", size=4)
 

@@ -90,5 +90,16 @@ async def test_export_and_fixity_commands(tmp_path: Path):
     checked = await satreps(tmp_path, "fixity", str(version))
     assert checked.returncode == 1 and "FAILED  levels.csv: sha256" in checked.stdout
     assert "fixity mismatch" in checked.stdout
+
+    # --all: what was not checked since the date (everything checked above was)
+    checked = await satreps(tmp_path, "fixity", "--all", "--since", "2000-01-01")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "fixity: 0 object(s)" in checked.stdout
+    checked = await satreps(tmp_path, "fixity", "--all", "--rate", "0")  # since now: all
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "fixity: 1 object(s)" in checked.stdout
+    assert "FAILED  version" in checked.stdout and "levels.csv: sha256" in checked.stdout
+    neither = await satreps(tmp_path, "fixity")
+    assert neither.returncode == 2 and "VERSION_ID or --all" in neither.stderr
     prov_copy = tmp_path / "objects" / settings.bucket_provenance / "datasets"
     assert any(p.name == "prov.json" for p in prov_copy.rglob("*"))

@@ -146,7 +146,7 @@ async def test_the_ro_crate_passes_roc_validator(sessions, factory, settings, st
 async def test_fixity_checks_record_ok_then_the_corruption(sessions, factory, settings, store):
     made = await published_version(sessions, factory, settings, store)
     version = made["field"]
-    ok = await run_fixity_check(sessions, store, version, "run1")
+    ok, _ = await run_fixity_check(sessions, store, version, "run1")
     assert ok.outcome == "ok" and set(ok.results.values()) == {"ok"} and len(ok.results) == 2
     async with sessions() as session:
         files = (
@@ -155,12 +155,13 @@ async def test_fixity_checks_record_ok_then_the_corruption(sessions, factory, se
     rotten = next(f for f in files if f.name == "levels.csv")
     path = Path(settings.object_dir) / store.buckets.raw / rotten.raw_key
     path.write_bytes(CSV.replace(b"1.52", b"1.53"))  # bit rot: same size, other bytes
-    bad = await run_fixity_check(sessions, store, version, "run2")
+    bad, _ = await run_fixity_check(sessions, store, version, "run2")
     assert bad.outcome == "mismatch" and bad.results["levels.csv"].startswith("sha256 ")
     assert bad.results["データ 2023.csv"] == "ok"
     path.unlink()
-    gone = await run_fixity_check(sessions, store, version, "run3")
+    gone, failures = await run_fixity_check(sessions, store, version, "run3")
     assert gone.outcome == "missing" and gone.results["levels.csv"] == "missing"
+    assert [(f.name, f.outcome.value) for f in failures] == [("levels.csv", "missing")]
     # a job run twice with the same run id records one activity
     await run_fixity_check(sessions, store, version, "run3")
     async with sessions() as session:
