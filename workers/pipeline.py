@@ -32,8 +32,8 @@ from server.core.db import utcnow
 from server.core.events import upload_channel
 from server.core.jobs import PROCESS_UPLOAD, JobQueue
 from server.datasets.coverage import apply_profile, refresh_version
+from server.datasets.errors import DatasetErrorCode
 from server.datasets.malware import (
-    ScanErrorCode,
     ScanLimit,
     Scanner,
     ScannerUnavailable,
@@ -260,7 +260,7 @@ async def _quarantine(
         move(
             upload,
             UploadState.QUARANTINED,
-            code=ScanErrorCode.MALWARE_FOUND,
+            code=DatasetErrorCode.MALWARE_FOUND,
             message=f"ClamAV found {signature}",
             signature=signature,
         )
@@ -272,7 +272,7 @@ async def _quarantine(
                 target_type="upload",
                 target_id=upload.id,
                 outcome=audit.REJECTED,
-                code=ScanErrorCode.MALWARE_FOUND,
+                code=DatasetErrorCode.MALWARE_FOUND,
                 detail={"signature": signature, "key": key, "quarantineKey": target},
             ),
         )

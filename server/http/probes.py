@@ -1,5 +1,6 @@
 """The operator's endpoints: /healthz (the process answers), /readyz (the database, Redis
-when configured, and the object store answer), /metrics (Prometheus)."""
+when configured, the object store, and clamd when uploads are scanned, answer), /metrics
+(Prometheus)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.core.config import Settings
 from server.core.metrics import Probe, exposition, queue_depth
+from server.datasets.malware import Scanner
 from server.models import Upload
 from server.models.enums import UploadState
 from server.storage import ObjectStore
@@ -47,6 +49,8 @@ class Probes:
         if self.redis is not None:
             checks["redis"] = await _check(self.redis.ping())
         checks["objects"] = await _check(self.store.check())
+        if self.settings.scan_uploads:  # uploads wait while clamd is away: not ready
+            checks["scanner"] = await _check(Scanner(self.settings).ping())
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", **checks}, 200 if ready else 503
