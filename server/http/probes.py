@@ -1,6 +1,6 @@
 """The operator's endpoints: /healthz (the process answers), /readyz (the database, Redis
-when configured, the object store, and clamd when uploads are scanned, answer), /metrics
-(Prometheus)."""
+when configured, and the object store answer; clamd's state is reported beside them when
+uploads are scanned), /metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -49,9 +49,11 @@ class Probes:
         if self.redis is not None:
             checks["redis"] = await _check(self.redis.ping())
         checks["objects"] = await _check(self.store.check())
-        if self.settings.scan_uploads:  # uploads wait while clamd is away: not ready
-            checks["scanner"] = await _check(Scanner(self.settings).ping())
         ready = all(v == "ok" for v in checks.values())
+        if self.settings.scan_uploads:
+            # reported, not gating: the workers scan, and while clamd is away uploads wait
+            # (PROCESSING, then QUEUED) while the API keeps serving everything else
+            checks["scanner"] = await _check(Scanner(self.settings).ping())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", **checks}, 200 if ready else 503
         )
