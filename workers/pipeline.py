@@ -250,7 +250,8 @@ async def _quarantine(
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     store: ObjectStore = ctx["store"]
     bucket, target = store.buckets.raw, quarantine_key(key)
-    await store.copy(bucket, key, bucket, target)
+    if not await store.exists(bucket, target):  # a rerun after a lost lease copied it already
+        await store.copy(bucket, key, bucket, target)
     async with sessions() as session:
         upload = await _owned(session, upload_id, owner)
         if upload is None:
