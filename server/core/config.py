@@ -104,8 +104,8 @@ class Settings(BaseSettings):
     scan_timeout_seconds: float = Field(
         default=120.0,
         gt=0,
-        description="How long clamd may take over a file once it has all of it; "
-        "longer fails with SCAN_TIMEOUT",
+        description="How long clamd may take over a file once it has all of it (longer: "
+        "SCAN_TIMEOUT), or stall mid-stream (then it counts as away: the upload waits)",
     )
     max_api_upload_bytes: int = Field(
         default=100 * 1024**2,
