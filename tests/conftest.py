@@ -37,6 +37,7 @@ from tests.fixtures.clients import app_client  # noqa: E402
 # (real_engine, live_server), seaweed (a real S3), stack (the production stack for fault
 # tests); a fixture there starts only when a test asks for it
 pytest_plugins = [
+    "tests.fixtures.clamd",
     "tests.fixtures.clients",
     "tests.fixtures.demo_graph",
     "tests.fixtures.live",

@@ -19,6 +19,7 @@ import socket
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -26,10 +27,19 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.access import audit
 from server.core.db import utcnow
 from server.core.events import upload_channel
 from server.core.jobs import PROCESS_UPLOAD, JobQueue
 from server.datasets.coverage import apply_profile, refresh_version
+from server.datasets.errors import DatasetErrorCode
+from server.datasets.malware import (
+    ScanLimit,
+    Scanner,
+    ScannerUnavailable,
+    ScanStream,
+    quarantine_key,
+)
 from server.datasets.upload_states import move
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload, UploadWarning
 from server.models.enums import UploadState
@@ -152,6 +162,7 @@ async def process_upload(ctx: WorkerContext, upload_id: int) -> str:
         "ready": UploadState.READY,
         "failed": UploadState.FAILED,
         "requeued": UploadState.QUEUED,
+        "quarantined": UploadState.QUARANTINED,
     }
     if outcome in final:
         await _announce(ctx, upload_id, final[outcome])
@@ -162,7 +173,9 @@ async def _run_with_retries(ctx: WorkerContext, upload_id: int, owner: str) -> s
     for attempt, delay in enumerate((*RETRY_DELAYS, None)):
         try:
             return await _process_once(ctx, upload_id, owner)
-        except (StorageError, OperationalError, OSError) as error:
+        except (StorageError, OperationalError, OSError, ScannerUnavailable) as error:
+            # clamd unreachable or gone mid-scan: the upload stays PROCESSING through the
+            # back-off, then QUEUED for the reconciler; it is never READY unscanned
             transient = not isinstance(error, StorageError) or error.transient
             if not transient or delay is None:
                 if transient:  # out of patience: the reconciler queues it again later
@@ -198,21 +211,36 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
     upload, version, dataset = row
     workroot = Path(ctx["settings"].object_dir) / ".satreps" / "work"
     workroot.mkdir(parents=True, exist_ok=True)
+    scanner = Scanner(ctx["settings"]) if ctx["settings"].scan_uploads else None
+    if scanner is not None:
+        await scanner.ping()  # ScannerUnavailable before reading a byte: retried
     with tempfile.TemporaryDirectory(dir=workroot) as work:
         reader = await store.open_read(store.buckets.raw, upload.object_key)
+        scan = scanner.stream() if scanner is not None else None
         try:
             result = await process_stream(
-                reader,
+                _teed(reader, scan),
                 filename=upload.filename,
                 declared_size=upload.declared_size,
                 declared_sha256=upload.declared_sha256,
                 workdir=Path(work),
                 limits=limits_of(ctx),
             )
+            if scan is not None:  # nothing derived leaves the pass before the verdict
+                verdict = await scan.verdict()
+                if verdict.infected:
+                    assert verdict.signature is not None
+                    await _quarantine(ctx, upload_id, owner, upload.object_key, verdict.signature)
+                    return "quarantined"
+        except ScanLimit as error:
+            await _finish_failed(sessions, upload_id, owner, str(error.code), error.message)
+            return "failed"
         except ProcessingError as error:
             await _finish_failed(sessions, upload_id, owner, str(error.code), error.message)
             return "failed"
         finally:
+            if scan is not None:
+                await scan.cancel()
             await reader.aclose()
         prefix = safe_key(
             "datasets",
@@ -224,6 +252,58 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
         )
         artifacts = await _write_artifacts(store, prefix, result)
     return await _finish_ready(sessions, upload_id, owner, result, artifacts)
+
+
+async def _teed(reader: AsyncIterator[bytes], scan: ScanStream | None) -> AsyncIterator[bytes]:
+    """The raw object's chunks, each handed to clamd too (the one pass reads it once)."""
+    async for chunk in reader:
+        if scan is not None:
+            await scan.feed(chunk)
+        yield chunk
+
+
+async def _quarantine(
+    ctx: WorkerContext, upload_id: int, owner: str, key: str, signature: str
+) -> None:
+    """Move the infected raw object under the quarantine prefix and end the upload
+    QUARANTINED (audited) in one transaction; the original key goes after the commit."""
+    sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
+    store: ObjectStore = ctx["store"]
+    bucket, target = store.buckets.raw, quarantine_key(key)
+    if not await store.exists(bucket, target):  # a rerun after a lost lease copied it already
+        await store.copy(bucket, key, bucket, target)
+    async with sessions() as session:
+        upload = await _owned(session, upload_id, owner)
+        if upload is None:
+            return
+        upload.lease_owner = upload.lease_expires_at = None
+        upload.object_key = target
+        move(
+            upload,
+            UploadState.QUARANTINED,
+            code=DatasetErrorCode.MALWARE_FOUND,
+            message=f"ClamAV found {signature}",
+            signature=signature,
+        )
+        await audit.record(
+            session,
+            audit.event(
+                None,
+                "upload.quarantine",
+                target_type="upload",
+                target_id=upload.id,
+                outcome=audit.REJECTED,
+                code=DatasetErrorCode.MALWARE_FOUND,
+                detail={"signature": signature, "key": key, "quarantineKey": target},
+            ),
+        )
+        await record_ingest(session, upload, outcome="failed", error_code="MALWARE_FOUND")
+        await session.commit()
+    log.warning("upload %s: ClamAV found %s; quarantined as %s", upload_id, signature, target)
+    try:
+        await store.delete(bucket, key)
+    except StorageError:  # no row names the original any more; it is left, never served
+        log.exception("upload %s: could not delete the infected original %s", upload_id, key)
 
 
 async def _write_artifacts(

@@ -17,7 +17,7 @@ const PHASES = [
   "REJECTED",
   "WITHDRAWN",
 ];
-const FINAL = new Set(["READY", "FAILED", "REJECTED", "ABORTED"]);
+const FINAL = new Set(["READY", "FAILED", "REJECTED", "ABORTED", "QUARANTINED"]);
 const $ = (selector) => document.querySelector(selector);
 
 const STATS = `query Stats($filter: StatsFilter) {

@@ -71,7 +71,7 @@ UploadState = strawberry.enum(
     UploadStateEnum,
     name="UploadState",
     description="AWAITING_UPLOAD -> UPLOADED -> QUEUED -> PROCESSING -> READY | FAILED |"
-    " REJECTED; ABORTED when the uploader gives up",
+    " REJECTED | QUARANTINED (ClamAV found malware); ABORTED when the uploader gives up",
 )
 
 
@@ -231,8 +231,13 @@ class Upload(relay.Node):
     declared_sha256: str | None
     content_type: str | None
     attempts: int
-    error_code: str | None = strawberry.field(description="Stable code when FAILED/REJECTED")
+    error_code: str | None = strawberry.field(
+        description="Stable code when FAILED/REJECTED/QUARANTINED"
+    )
     error_message: str | None
+    malware_signature: str | None = strawberry.field(
+        description="The signature ClamAV found when QUARANTINED"
+    )
     size: Long | None
     sha256: str | None
     detected_format: str | None
@@ -275,6 +280,7 @@ class Upload(relay.Node):
             attempts=row.attempts,
             error_code=row.error_code,
             error_message=row.error_message,
+            malware_signature=row.malware_signature,
             size=Long(row.size) if row.size is not None else None,
             sha256=row.sha256,
             detected_format=row.detected_format,

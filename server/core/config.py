@@ -112,6 +112,26 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=50 * 1024**3, description="Largest accepted upload, in bytes"
     )
+    scan_uploads: bool = Field(
+        default=False,
+        description="Scan every upload with ClamAV (clamd) before it can become READY; "
+        "an infected file ends QUARANTINED",
+    )
+    clamd_address: str = Field(
+        default="127.0.0.1:3310", description="clamd's TCP address host:port (TCPSocket)"
+    )
+    scan_max_bytes: int = Field(
+        default=100 * 1024**2,
+        gt=0,
+        description="Largest file scanned (keep it at most clamd's StreamMaxLength); "
+        "a larger upload fails with SCAN_TOO_LARGE",
+    )
+    scan_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long clamd may take over a file once it has all of it (longer: "
+        "SCAN_TIMEOUT), or stall mid-stream (then it counts as away: the upload waits)",
+    )
     max_api_upload_bytes: int = Field(
         default=100 * 1024**2,
         description="Largest file sent through the API (GraphQL multipart); larger: startUpload",

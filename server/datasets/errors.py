@@ -21,10 +21,14 @@ class DatasetErrorCode(StrEnum):
     INVALID_SHA256 = "INVALID_SHA256"
     INVALID_SIZE = "INVALID_SIZE"
     INVALID_UPLOAD_STATE = "INVALID_UPLOAD_STATE"
+    MALWARE_FOUND = "MALWARE_FOUND"  # QUARANTINED: ClamAV's signature is on the upload
     NAME_TOO_LONG = "NAME_TOO_LONG"
     NOT_UPLOADED = "NOT_UPLOADED"
     OBJECT_EXISTS = "OBJECT_EXISTS"
     PARTS_MISSING = "PARTS_MISSING"
+    SCAN_LIMIT_EXCEEDED = "SCAN_LIMIT_EXCEEDED"  # clamd's MaxFileSize/MaxScanSize/MaxScanTime
+    SCAN_TIMEOUT = "SCAN_TIMEOUT"  # no verdict within scan_timeout_seconds
+    SCAN_TOO_LARGE = "SCAN_TOO_LARGE"  # over scan_max_bytes (clamd's StreamMaxLength)
     SIZE_MISMATCH = "SIZE_MISMATCH"
     STORAGE_ERROR = "STORAGE_ERROR"
     TOO_LARGE = "TOO_LARGE"

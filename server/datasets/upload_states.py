@@ -1,8 +1,10 @@
 """The upload state machine: the one place that says which state may follow which.
 
-AWAITING_UPLOAD -> UPLOADED -> QUEUED -> PROCESSING -> READY | FAILED | REJECTED.
-A transient fault puts PROCESSING back to QUEUED (a retry); the uploader may abort an
-upload that has not been processed (ABORTED). READY, FAILED, REJECTED and ABORTED are final.
+AWAITING_UPLOAD -> UPLOADED -> QUEUED -> PROCESSING -> READY | FAILED | REJECTED | QUARANTINED.
+A transient fault (clamd unreachable included) puts PROCESSING back to QUEUED (a retry); the
+uploader may abort an upload that has not been processed (ABORTED). QUARANTINED is where an
+upload ClamAV finds infected ends, with the signature's name. READY, FAILED, REJECTED,
+ABORTED and QUARANTINED are final.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ NEXT: dict[UploadState, frozenset[UploadState]] = {
     S.AWAITING_UPLOAD: frozenset({S.UPLOADED, S.REJECTED, S.ABORTED}),
     S.UPLOADED: frozenset({S.QUEUED, S.REJECTED, S.ABORTED}),
     S.QUEUED: frozenset({S.PROCESSING, S.FAILED}),
-    S.PROCESSING: frozenset({S.READY, S.FAILED, S.REJECTED, S.QUEUED}),
+    S.PROCESSING: frozenset({S.READY, S.FAILED, S.REJECTED, S.QUEUED, S.QUARANTINED}),
     S.READY: frozenset(),
     S.FAILED: frozenset(),
     S.REJECTED: frozenset(),
     S.ABORTED: frozenset(),
+    S.QUARANTINED: frozenset(),
 }
 FINAL = frozenset(s for s, nxt in NEXT.items() if not nxt)
 _STAMPS = {
@@ -33,6 +36,7 @@ _STAMPS = {
     S.FAILED: "finished_at",
     S.REJECTED: "finished_at",
     S.ABORTED: "finished_at",
+    S.QUARANTINED: "finished_at",
 }
 
 
@@ -42,6 +46,7 @@ def move(
     *,
     code: str | None = None,
     message: str | None = None,
+    signature: str | None = None,
 ) -> None:
     """Move an upload to `to`, stamping the time; refuse moves the machine does not allow."""
     if to not in NEXT[upload.state]:
@@ -57,6 +62,11 @@ def move(
         setattr(upload, stamp, now)
     if to in (S.FAILED, S.REJECTED):
         upload.error_code, upload.error_message = code or "FAILED", message
+    if to == S.QUARANTINED:
+        if not signature:
+            raise ValueError("a quarantined upload names the signature found")
+        upload.error_code, upload.error_message = code or "MALWARE_FOUND", message
+        upload.malware_signature = signature[:255]
     if to == S.PROCESSING:
         upload.attempts += 1
 

@@ -1,5 +1,6 @@
 """The operator's endpoints: /healthz (the process answers), /readyz (the database, Redis
-when configured, and the object store answer), /metrics (Prometheus)."""
+when configured, and the object store answer; clamd's state is reported beside them when
+uploads are scanned), /metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.core.config import Settings
 from server.core.metrics import Probe, exposition, queue_depth
+from server.datasets.malware import Scanner
 from server.models import Upload
 from server.models.enums import UploadState
 from server.storage import ObjectStore
@@ -48,6 +50,10 @@ class Probes:
             checks["redis"] = await _check(self.redis.ping())
         checks["objects"] = await _check(self.store.check())
         ready = all(v == "ok" for v in checks.values())
+        if self.settings.scan_uploads:
+            # reported, not gating: the workers scan, and while clamd is away uploads wait
+            # (PROCESSING, then QUEUED) while the API keeps serving everything else
+            checks["scanner"] = await _check(Scanner(self.settings).ping())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", **checks}, 200 if ready else 503
         )

@@ -157,6 +157,7 @@ class Upload(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    malware_signature: Mapped[str | None] = mapped_column(String(255))  # when QUARANTINED
     size: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
     detected_format: Mapped[str | None] = mapped_column(String(64))

@@ -119,6 +119,7 @@ class UploadState(enum.StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     ABORTED = "aborted"
+    QUARANTINED = "quarantined"  # ClamAV found malware: the raw object sits in quarantine
 
 
 class CoverageSource(enum.StrEnum):

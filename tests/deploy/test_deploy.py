@@ -258,6 +258,18 @@ def test_compose_sets_only_real_settings_and_waits_for_the_drain(compose):
         assert int(re.fullmatch(r"(\d+)s", stop).group(1)) > seconds, name
 
 
+def test_compose_and_k8s_scan_uploads_with_clamd(compose, manifests):
+    """Issue 22: the deployments turn scanning on and name a clamd that exists."""
+    services = compose["services"]
+    assert "clamav" in services and "clamdcheck.sh" in services["clamav"]["healthcheck"]["test"]
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        assert env["SATREPS_SCAN_UPLOADS"] == "true", name
+        assert env["SATREPS_CLAMD_ADDRESS"].split(":")[0] in services, name
+    config = manifests[("ConfigMap", "satreps-config")]["data"]
+    assert config["SATREPS_SCAN_UPLOADS"] == "true" and config["SATREPS_CLAMD_ADDRESS"]
+
+
 # --------------------------------------------------------------------------------------------
 # Dockerfile
 

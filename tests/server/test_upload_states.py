@@ -45,7 +45,7 @@ def test_every_forbidden_move_is_refused(start):
     for target in S:
         upload = fresh(start)
         if target in NEXT[start]:
-            move(upload, target)
+            move(upload, target, signature="Eicar-Test-Signature")
             assert upload.state == target
         else:
             with pytest.raises(DomainError) as caught:
@@ -55,7 +55,28 @@ def test_every_forbidden_move_is_refused(start):
 
 
 def test_final_states():
-    assert FINAL == {S.READY, S.FAILED, S.REJECTED, S.ABORTED}
+    assert FINAL == {S.READY, S.FAILED, S.REJECTED, S.ABORTED, S.QUARANTINED}
+
+
+def test_quarantine_follows_processing_only_and_keeps_the_signature():
+    upload = fresh(S.PROCESSING)
+    move(
+        upload,
+        S.QUARANTINED,
+        message="ClamAV found Eicar-Test-Signature",
+        signature="Eicar-Test-Signature",
+    )
+    assert (upload.state, upload.error_code, upload.malware_signature) == (
+        S.QUARANTINED,
+        "MALWARE_FOUND",
+        "Eicar-Test-Signature",
+    )
+    assert upload.finished_at is not None
+    with pytest.raises(ValueError, match="signature"):
+        move(fresh(S.PROCESSING), S.QUARANTINED)
+    for start in (S.QUEUED, S.UPLOADED, S.READY):
+        with pytest.raises(DomainError):
+            move(fresh(start), S.QUARANTINED, signature="x")
 
 
 @pytest.mark.parametrize(
