@@ -301,7 +301,7 @@ async def _quarantine(
         await session.commit()
     log.warning("upload %s: ClamAV found %s; quarantined as %s", upload_id, signature, target)
     try:
-        await store.delete(bucket, key)
+        await store.discard_quarantined(bucket, key)
     except StorageError:  # no row names the original any more; it is left, never served
         log.exception("upload %s: could not delete the infected original %s", upload_id, key)
 

@@ -280,6 +280,13 @@ class ObjectStore(ABC):
     async def delete(self, bucket: str, key: str, version_id: str | None = None) -> None:
         """Delete (idempotent). With a version id, that version; `ObjectLocked` if refused."""
 
+    async def discard_quarantined(self, bucket: str, key: str) -> None:
+        """Remove an infected raw object once its copy under the quarantine prefix is
+        committed: the one removal write-once raw storage allows, for bytes that never
+        became a dataset's file (an object lock on S3 keeps the locked version until its
+        retention ends; the delete marker hides it)."""
+        await self.delete(bucket, key)
+
     @abstractmethod
     async def copy(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str

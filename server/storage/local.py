@@ -326,9 +326,15 @@ class LocalObjectStore(ObjectStore):
     async def delete(self, bucket: str, key: str, version_id: str | None = None) -> None:
         if version_id is not None:
             raise UnsupportedOperation("the local store keeps no object versions")
-        path = self._path(bucket, key)
         if bucket == self.buckets.raw and await self.exists(bucket, key):
             raise ObjectLocked(f"{bucket}/{key}: raw objects are write-once (no delete)")
+        await self._remove(bucket, key)
+
+    async def discard_quarantined(self, bucket: str, key: str) -> None:
+        await self._remove(bucket, key)  # write-once's one exception (base class)
+
+    async def _remove(self, bucket: str, key: str) -> None:
+        path = self._path(bucket, key)
 
         def remove() -> None:
             for target in (path, self._meta_path(bucket, key)):

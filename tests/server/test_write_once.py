@@ -69,6 +69,9 @@ async def test_overwrite_of_a_raw_object_is_refused(local: LocalObjectStore) -> 
     assert not list((local.root / ".satreps" / "tmp").iterdir())
     stat_ = await local.stat(BUCKETS.raw, key)
     assert stat_ is not None and stat_.sha256 == first.sha256
+    # the one removal allowed: an infected upload's original once its quarantine copy is in
+    await local.discard_quarantined(BUCKETS.raw, key)
+    assert not await local.exists(BUCKETS.raw, key)
 
 
 async def test_same_bytes_again_is_accepted(local: LocalObjectStore) -> None:
