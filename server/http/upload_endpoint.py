@@ -6,6 +6,7 @@ is streamed into the local object store (never held in memory)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -14,11 +15,30 @@ from starlette.responses import JSONResponse, Response
 from server.core.url_signing import UrlSigner
 from server.models import Upload
 from server.models.enums import UploadState
-from server.storage import ObjectExists, ObjectStore, SizeMismatch, StorageError
+from server.storage import ObjectExists, ObjectStore, SizeMismatch, StorageError, StorageFull
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+class UploadUrlCode(StrEnum):
+    """The codes of the upload endpoint's refusals (`{"error": {"code", "message"}}`)."""
+
+    BAD_URL = "BAD_URL"
+    URL_REFUSED = "URL_REFUSED"
+    INVALID_UPLOAD_STATE = "INVALID_UPLOAD_STATE"
+    SIZE_MISMATCH = "SIZE_MISMATCH"
+    OBJECT_EXISTS = "OBJECT_EXISTS"
+    STORAGE_ERROR = "STORAGE_ERROR"
+    STORAGE_FULL = "STORAGE_FULL"
+
+
+# how long a client waits before sending the bytes again after a 507 or a 503
+RETRY_AFTER_SECONDS = 30
+
+
+def _error(
+    status: int, code: UploadUrlCode, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def upload_endpoint(
@@ -31,13 +51,15 @@ def upload_endpoint(
             signature = request.query_params["signature"]
             part = int(request.query_params["part"]) if "part" in request.query_params else None
         except (KeyError, ValueError):
-            return _error(400, "BAD_URL", "not an upload URL issued by this server")
+            return _error(400, UploadUrlCode.BAD_URL, "not an upload URL issued by this server")
         if problem := signer.verify(upload_id, part, expires, signature):
-            return _error(403, "URL_REFUSED", problem)
+            return _error(403, UploadUrlCode.URL_REFUSED, problem)
         async with sessions() as session:
             upload = await session.get(Upload, upload_id)
         if upload is None or upload.state != UploadState.AWAITING_UPLOAD:
-            return _error(409, "INVALID_UPLOAD_STATE", "this upload no longer accepts bytes")
+            return _error(
+                409, UploadUrlCode.INVALID_UPLOAD_STATE, "this upload no longer accepts bytes"
+            )
         bucket, key = store.buckets.raw, upload.object_key
         try:
             if part is None:
@@ -51,17 +73,21 @@ def upload_endpoint(
                 etag = info.etag
             else:
                 if upload.multipart_id is None:
-                    return _error(400, "BAD_URL", "this upload is not multipart")
+                    return _error(400, UploadUrlCode.BAD_URL, "this upload is not multipart")
                 received = await store.write_part(
                     bucket, key, upload.multipart_id, part, request.stream()
                 )
                 etag = received.etag
         except SizeMismatch as error:
-            return _error(400, "SIZE_MISMATCH", str(error))
+            return _error(400, UploadUrlCode.SIZE_MISMATCH, str(error))
         except ObjectExists as error:
-            return _error(409, "OBJECT_EXISTS", str(error)[:300])
+            return _error(409, UploadUrlCode.OBJECT_EXISTS, str(error)[:300])
+        except StorageFull as error:  # nothing was kept: the same PUT succeeds once there is room
+            retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            return _error(507, UploadUrlCode.STORAGE_FULL, str(error)[:300], retry)
         except StorageError as error:
-            return _error(503 if error.transient else 400, "STORAGE_ERROR", str(error)[:300])
+            status = 503 if error.transient else 400
+            return _error(status, UploadUrlCode.STORAGE_ERROR, str(error)[:300])
         return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
     return put

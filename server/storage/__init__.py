@@ -15,7 +15,8 @@ Both stores share one multipart lifecycle (`create_multipart` -> parts -> `list_
 
 Keys come from user-controlled input: build them with `keys.safe_key`; every operation checks
 the key again. Failures are `errors.StorageError`s; `StoreUnavailable` (connection refused,
-timeouts, 5xx) is the transient one a pipeline retries.
+timeouts, 5xx) and `StorageFull` (the local store's disk or quota full) are the transient
+ones a pipeline retries.
 """
 
 from server.storage.base import Buckets, ObjectStore, PartInfo
@@ -28,6 +29,7 @@ from server.storage.errors import (
     ObjectNotFound,
     SizeMismatch,
     StorageError,
+    StorageFull,
     StoreUnavailable,
     UnsupportedOperation,
     UploadNotFound,
@@ -51,6 +53,7 @@ __all__ = [
     "S3ObjectStore",
     "SizeMismatch",
     "StorageError",
+    "StorageFull",
     "StoreUnavailable",
     "UnsupportedOperation",
     "UploadNotFound",

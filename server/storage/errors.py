@@ -56,3 +56,10 @@ class StoreUnavailable(StorageError):
     """The store cannot be reached or failed on its side (timeouts, 5xx): retry later."""
 
     transient: ClassVar[bool] = True
+
+
+class StorageFull(StorageError):
+    """The store's file system (or the account's quota) has no room: nothing of the write
+    was kept. Transient: the same write succeeds once an operator frees space."""
+
+    transient: ClassVar[bool] = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
@@ -42,6 +43,7 @@ from server.storage.errors import (
     ObjectNotFound,
     SizeMismatch,
     StorageError,
+    StorageFull,
     StoreUnavailable,
     UnsupportedOperation,
     UploadNotFound,
@@ -52,6 +54,8 @@ from server.storage.write_once import make_directories, place_once
 log = logging.getLogger(__name__)
 
 _UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+# a full file system, a full quota, a file over the process's size limit (RLIMIT_FSIZE)
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def _fsync_dir(path: Path) -> None:
@@ -141,6 +145,8 @@ class LocalObjectStore(ObjectStore):
     def _translate(self, exc: BaseException) -> BaseException:
         if isinstance(exc, NotADirectoryError | IsADirectoryError | FileExistsError):
             return KeyConflict("key clashes with another key used as a prefix (local store)")
+        if isinstance(exc, OSError) and exc.errno in NO_ROOM:
+            return StorageFull(f"local store: no room left ({exc.strerror})")
         if isinstance(exc, OSError):
             return StorageError(f"local store: {exc}")
         return exc
@@ -160,37 +166,42 @@ class LocalObjectStore(ObjectStore):
         metadata: Mapping[str, str],
         sha256: str | None = None,
     ) -> ObjectInfo:
-        inode = writer.finish(self.fsync)
-        digest = sha256 or writer.hash.hexdigest()
         path = self._path(bucket, key)
         if path.is_dir():
             writer.discard()
             raise KeyConflict(f"{key!r} is a prefix of other keys (local store)")
+        meta_path = self._meta_path(bucket, key)
+        meta_tmp = meta_path.with_name(f".{uuid.uuid4().hex}.tmp")
         try:
+            inode = writer.finish(self.fsync)
+            digest = sha256 or writer.hash.hexdigest()
+            sidecar = {
+                "inode": inode,
+                "size": writer.size,
+                "sha256": digest,
+                "content_type": content_type,
+                "metadata": dict(metadata),
+            }
+            # the sidecar is written before the object is placed: a disk that fills up on
+            # it leaves nothing under the key (a rename takes no room)
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            meta_tmp.write_text(json.dumps(sidecar))
             if bucket == self.buckets.raw:
                 make_directories(path.parent)
                 if not place_once(writer.path, path, writer.size, digest, f"{bucket}/{key}"):
+                    meta_tmp.unlink()
                     return self._info(bucket, key, path.stat(), self._read_sidecar(bucket, key))
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(writer.path, path)
         except BaseException:
             writer.discard()
+            with contextlib.suppress(OSError):
+                meta_tmp.unlink()
             raise
         if self.fsync:
             _fsync_dir(path.parent)
-        sidecar = {
-            "inode": inode,
-            "size": writer.size,
-            "sha256": digest,
-            "content_type": content_type,
-            "metadata": dict(metadata),
-        }
-        meta_path = self._meta_path(bucket, key)
-        meta_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = meta_path.with_name(f".{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(sidecar))
-        os.replace(tmp, meta_path)
+        os.replace(meta_tmp, meta_path)
         return self._info(bucket, key, path.stat(), sidecar)
 
     def _info(
