@@ -24,11 +24,11 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.access import audit
-from server.core.db import utcnow
+from server.core.db import database_unavailable, utcnow
 from server.core.events import upload_channel
 from server.core.jobs import PROCESS_UPLOAD, JobQueue
 from server.datasets.coverage import apply_profile, refresh_version
@@ -136,14 +136,19 @@ async def _heartbeat(
     every = HEARTBEAT if lease == LEASE else lease.total_seconds() / 3
     while True:
         await asyncio.sleep(every)
-        async with sessions() as session:
-            await session.execute(
-                update(Upload)
-                .where(Upload.id == upload_id, Upload.lease_owner == owner)
-                .values(lease_expires_at=utcnow() + lease)
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
+        try:
+            async with sessions() as session:
+                await session.execute(
+                    update(Upload)
+                    .where(Upload.id == upload_id, Upload.lease_owner == owner)
+                    .values(lease_expires_at=utcnow() + lease)
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+        except Exception as error:  # a database restart must not end the heartbeat
+            if not database_unavailable(error):
+                raise
+            log.warning("upload %s: heartbeat missed, database unavailable (%s)", upload_id, error)
 
 
 async def process_upload(ctx: WorkerContext, upload_id: int) -> str:
@@ -173,9 +178,12 @@ async def _run_with_retries(ctx: WorkerContext, upload_id: int, owner: str) -> s
     for attempt, delay in enumerate((*RETRY_DELAYS, None)):
         try:
             return await _process_once(ctx, upload_id, owner)
-        except (StorageError, OperationalError, OSError, ScannerUnavailable) as error:
+        except (StorageError, DBAPIError, OSError, ScannerUnavailable) as error:
             # clamd unreachable or gone mid-scan: the upload stays PROCESSING through the
             # back-off, then QUEUED for the reconciler; it is never READY unscanned
+            if isinstance(error, DBAPIError) and not isinstance(error, OperationalError):
+                if not database_unavailable(error):  # a cut connection, a server going down
+                    raise
             transient = not isinstance(error, StorageError) or error.transient
             if not transient or delay is None:
                 if transient:  # out of patience: the reconciler queues it again later

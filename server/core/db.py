@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -158,3 +159,57 @@ def engine_from_settings(settings: Settings) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+# asyncpg's errors of a server that is gone, going or not yet back (SQLSTATE classes 08 and
+# 57P: connection exceptions, operator intervention), by name: asyncpg is PostgreSQL's only
+_GONE = frozenset(
+    {
+        "AdminShutdownError",
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "CrashShutdownError",
+        "PostgresConnectionError",
+        "ClientCannotConnectError",
+        "ConnectionRejectionError",
+    }
+)
+
+
+class DatabaseUnavailable(Exception):
+    """Raised where an answer was built from errors that say the database is unreachable
+    (the GraphQL endpoint's): the HTTP layer answers 503 DATABASE_UNAVAILABLE."""
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or one it came from) says the database cannot be reached: refused
+    or cut connections, a server shutting down or starting up. Such a failure is transient;
+    SQLAlchemy's pool (pool_pre_ping, and the invalidation of a connection that failed this
+    way) replaces the dead connections once the server is back."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailable):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, ConnectionError) and _raised_by_the_driver(current):
+            return True
+        if type(current).__name__ in _GONE:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _raised_by_the_driver(error: BaseException) -> bool:
+    """asyncpg lets a refused connect's OSError through unwrapped: count it as the
+    database's only when it came out of asyncpg or SQLAlchemy (not Redis, not S3)."""
+    tb = error.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        tb = tb.tb_next
+    return False

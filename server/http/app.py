@@ -30,7 +30,12 @@ from schema.context import Context
 from schema.protection import charge_budget, rate_limit_headers
 from server.access.auth import ANONYMOUS, AuthError, Principal
 from server.core.config import Settings, get_settings
-from server.core.db import engine_from_settings, session_factory
+from server.core.db import (
+    DatabaseUnavailable,
+    database_unavailable,
+    engine_from_settings,
+    session_factory,
+)
 from server.core.events import EventBus, bus_from_url
 from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.core.metrics import ROOT_FIELDS
@@ -312,6 +317,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         application/graphql-response+json a request error has no data and a 4xx status."""
         from schema.protection import without_suggestions
 
+        for error in result.errors or []:
+            if error.original_error is not None and database_unavailable(error.original_error):
+                raise DatabaseUnavailable(error.message) from error.original_error
         response = await super().process_result(request, result)
         if not self.settings.field_suggestions:
             errors: list[Any] = list(response.get("errors") or [])

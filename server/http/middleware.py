@@ -18,12 +18,14 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.core.db import database_unavailable
 from server.core.logs import operation_var, request_id_from, request_id_var
 from server.core.metrics import ERRORS, REQUEST_LATENCY, REQUESTS, WEBSOCKETS, operation_label
 from server.http.media import GRAPHQL_RESPONSE, JSON, negotiate
@@ -37,6 +39,18 @@ _VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 INSPECT_LIMIT = 1_048_576  # bytes of a GraphQL response looked at for top-level errors
 BODY_STATE = "satreps.graphql_body"  # the request state's GraphQLBody
 GRAPHQL_BYTES = GRAPHQL_RESPONSE.encode()
+# how long a client waits before trying again while the database is down (a restart or a
+# fail-over takes seconds; the pool reconnects by itself once it is back)
+DATABASE_RETRY_AFTER = 5
+
+
+log = logging.getLogger(__name__)
+
+
+class HttpCode(StrEnum):
+    """Codes of the HTTP layer's own answers, whatever the route."""
+
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
 
 @dataclass(slots=True, eq=False)
@@ -171,9 +185,12 @@ class RequestMiddleware:
         inspected = bytearray()
         inspect = route == "/graphql"
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status, inspect
+            nonlocal status, inspect, started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
                 headers.append((HEADER, request_id.encode()))
@@ -188,7 +205,14 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await app(scope, receive, send_with_id)
+            try:
+                await app(scope, receive, send_with_id)
+            except Exception as error:
+                if not database_unavailable(error) or started:
+                    raise
+                log.warning("database unavailable: %s", error)
+                refusal = database_down(route, negotiate(_header(scope, b"accept")))
+                await refusal(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             label = operation_label(operation) if route == "/graphql" else ""
@@ -299,6 +323,17 @@ def graphql_error(
     if media != GRAPHQL_RESPONSE:
         body = {"data": None, **body}
     return JSONResponse(body, status_code=status, headers=headers or None, media_type=media)
+
+
+def database_down(route: str, media: str = JSON) -> JSONResponse:
+    """503 while the database cannot be reached: in GraphQL's error shape on /graphql, in
+    the upload endpoint's and downloads' `{"error": {code, message}}` elsewhere."""
+    code, message = HttpCode.DATABASE_UNAVAILABLE, "the database is unavailable: try again"
+    retry = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if route == "/graphql":
+        return graphql_error(503, code, message, media=media, **retry)
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=503, headers=retry)
 
 
 def too_large(limit: int, media: str = JSON) -> JSONResponse:
