@@ -155,3 +155,38 @@ async def test_processing_into_a_full_disk_waits_and_ends_ready_once(
     assert leftovers(objects) == []
     stored = [p for p in (objects / settings.bucket_artifacts).rglob("*") if p.is_file()]
     assert stored and all("attempt-2" in p.parts for p in stored), stored  # no orphan
+
+
+async def test_a_part_into_a_full_disk_is_refused_and_the_rest_resumes(
+    admin, factory, client, jobs, settings, small_disk
+):
+    """A multipart upload: the parts received before the disk filled are kept (the client
+    resumes with the rest); the part that met ENOSPC leaves no temporary file."""
+    small_disk.resize("24m")  # room for one part of 16 MiB, not two
+    version = await draft_version(admin, factory)
+    size = 70 * 1024 * 1024  # above the single-PUT limit: five parts
+    started = (await admin(START, {"v": version, "name": "big.bin", "size": size}))["startUpload"]
+    assert started["errors"] == [], started
+    part_size, parts = started["instructions"]["partSize"], started["instructions"]["parts"]
+    block = bytes(range(256)) * (part_size // 256)
+
+    def body(n: int) -> bytes:
+        return block if n < 5 else block[: size - part_size * 4]
+
+    assert (await send(client, parts[0]["url"], body(1))).status_code == 200
+    refused = await send(client, parts[1]["url"], body(2))
+    assert refused.status_code == 507, refused.text
+    assert refused.json()["error"]["code"] == "STORAGE_FULL"
+    uploads = Path(settings.object_dir) / ".satreps" / "uploads"
+    left = sorted(p.name.split("-")[0] for p in uploads.rglob("*") if p.is_file())
+    assert "tmp" not in left and left.count("part") == 1, left  # part 1 kept, nothing else
+
+    small_disk.resize("160m")
+    for part in parts[1:]:
+        assert (await send(client, part["url"], body(part["partNumber"]))).status_code == 200
+    gid = started["upload"]["id"]
+    assert (await admin(COMPLETE, {"u": gid}))["completeUpload"]["errors"] == []
+    await jobs.drain()
+    state = (await admin(UPLOAD, {"u": gid}))["node"]
+    assert state["state"] == "READY" and state["size"] == size, state
+    assert leftovers(Path(settings.object_dir)) == []
