@@ -49,6 +49,7 @@ def codes_table() -> str:
     from schema import build_schema
     from server.access.errors import AccessErrorCode
     from server.analytics.errors import AnalyticsErrorCode
+    from server.backup.errors import BackupErrorCode
     from server.core.errors import QueryErrorCode
     from server.search.errors import SearchErrorCode
 
@@ -65,6 +66,7 @@ def codes_table() -> str:
         f"{listed(AnalyticsErrorCode, SearchErrorCode)} |"
     )
     rows.append(f"| `satreps token create` | {listed(AccessErrorCode)} |")
+    rows.append(f"| `satreps backup`, `satreps restore` | {listed(BackupErrorCode)} |")
     return "\n".join(rows) + "\n"
 
 

@@ -18,7 +18,7 @@ from server.core.errors import ErrorCode, QueryErrorCode
 
 SERVER = Path(__file__).parents[2] / "server"
 # codes answered only as GraphQL errors of reads, or by the CLI: no mutation payload has them
-NOT_IN_PAYLOADS = {"AnalyticsErrorCode", "SearchErrorCode", "AccessErrorCode"}
+NOT_IN_PAYLOADS = {"AnalyticsErrorCode", "SearchErrorCode", "AccessErrorCode", "BackupErrorCode"}
 
 
 def domain_enums() -> dict[str, type[StrEnum]]:
@@ -31,8 +31,8 @@ def domain_enums() -> dict[str, type[StrEnum]]:
         (enum,) = [
             v
             for v in vars(module).values()
-            if isinstance(v, type) and v.__module__ == module.__name__
-        ]
+            if isinstance(v, type) and issubclass(v, StrEnum) and v.__module__ == module.__name__
+        ]  # (an errors module may also define its exception class, as server/backup's does)
         found[path.parent.name] = enum
     return found
 
