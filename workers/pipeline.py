@@ -49,6 +49,7 @@ from workers.context import WorkerContext
 from workers.processing import Limits, ProcessingError, ProcessingResult, process_stream
 
 log = logging.getLogger(__name__)
+LOST = "lost-lease"  # another worker holds the upload now: nothing written, nothing said
 LEASE = dt.timedelta(seconds=20)  # a killed worker's upload runs again within ~25 s
 HEARTBEAT = LEASE.total_seconds() / 3
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -187,10 +188,13 @@ async def _run_with_retries(ctx: WorkerContext, upload_id: int, owner: str) -> s
             transient = not isinstance(error, StorageError) or error.transient
             if not transient or delay is None:
                 if transient:  # out of patience: the reconciler queues it again later
-                    await _release(ctx["sessions"], upload_id, owner)
-                    return "requeued"
-                await _finish_failed(ctx["sessions"], upload_id, owner, "STORAGE_ERROR", str(error))
-                return "failed"
+                    released = await _release(ctx["sessions"], upload_id, owner)
+                    return "requeued" if released else LOST
+                message = str(error)
+                failed = await _finish_failed(
+                    ctx["sessions"], upload_id, owner, "STORAGE_ERROR", message
+                )
+                return "failed" if failed else LOST
             log.warning(
                 "upload %s: transient fault (%s), retry %d in %.0fs",
                 upload_id,
@@ -238,14 +242,13 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
                 verdict = await scan.verdict()
                 if verdict.infected:
                     assert verdict.signature is not None
-                    await _quarantine(ctx, upload_id, owner, upload.object_key, verdict.signature)
-                    return "quarantined"
-        except ScanLimit as error:
-            await _finish_failed(sessions, upload_id, owner, str(error.code), error.message)
-            return "failed"
-        except ProcessingError as error:
-            await _finish_failed(sessions, upload_id, owner, str(error.code), error.message)
-            return "failed"
+                    key, signature = upload.object_key, verdict.signature
+                    moved = await _quarantine(ctx, upload_id, owner, key, signature)
+                    return "quarantined" if moved else LOST
+        except (ScanLimit, ProcessingError) as error:
+            code, message = str(error.code), error.message
+            failed = await _finish_failed(sessions, upload_id, owner, code, message)
+            return "failed" if failed else LOST
         finally:
             if scan is not None:
                 await scan.cancel()
@@ -272,9 +275,10 @@ async def _teed(reader: AsyncIterator[bytes], scan: ScanStream | None) -> AsyncI
 
 async def _quarantine(
     ctx: WorkerContext, upload_id: int, owner: str, key: str, signature: str
-) -> None:
+) -> bool:
     """Move the infected raw object under the quarantine prefix and end the upload
-    QUARANTINED (audited) in one transaction; the original key goes after the commit."""
+    QUARANTINED (audited) in one transaction; the original key goes after the commit.
+    False when this worker no longer holds the upload (nothing written)."""
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     store: ObjectStore = ctx["store"]
     bucket, target = store.buckets.raw, quarantine_key(key)
@@ -283,7 +287,7 @@ async def _quarantine(
     async with sessions() as session:
         upload = await _owned(session, upload_id, owner)
         if upload is None:
-            return
+            return False
         upload.lease_owner = upload.lease_expires_at = None
         upload.object_key = target
         move(
@@ -312,6 +316,7 @@ async def _quarantine(
         await store.discard_quarantined(bucket, key)
     except StorageError:  # no row names the original any more; it is left, never served
         log.exception("upload %s: could not delete the infected original %s", upload_id, key)
+    return True
 
 
 async def _write_artifacts(
@@ -363,7 +368,7 @@ async def _finish_ready(
     async with sessions() as session:
         upload = await _owned(session, upload_id, owner)
         if upload is None:
-            return "lost-lease"
+            return LOST
         # the version's row is locked before the file's row is written: the insert's foreign
         # key takes a share lock on it, and two files of one version finishing at once would
         # each hold that share and wait for the other's to take the lock (a deadlock on
@@ -418,25 +423,29 @@ async def _store_warnings(session: AsyncSession, upload_id: int, result: Process
 
 async def _finish_failed(
     sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str, code: str, message: str
-) -> None:
+) -> bool:
+    """End the upload FAILED; False when this worker no longer holds it (nothing written)."""
     async with sessions() as session:
         upload = await _owned(session, upload_id, owner)
         if upload is None:
-            return
+            return False
         upload.lease_owner = upload.lease_expires_at = None
         move(upload, UploadState.FAILED, code=code, message=message[:2000])
         await record_ingest(session, upload, outcome="failed", error_code=code)
         await session.commit()
+    return True
 
 
-async def _release(sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str) -> None:
+async def _release(sessions: async_sessionmaker[AsyncSession], upload_id: int, owner: str) -> bool:
+    """Hand the upload back QUEUED; False when this worker no longer holds it."""
     async with sessions() as session:
         upload = await _owned(session, upload_id, owner)
         if upload is None:
-            return
+            return False
         upload.lease_owner = upload.lease_expires_at = None
         move(upload, UploadState.QUEUED)
         await session.commit()
+    return True
 
 
 async def waiting_uploads(

@@ -192,6 +192,49 @@ async def test_a_lost_lease_taken_over_and_a_rerun_record_one_ingest(
     assert activities(nodes) == {f"upload-activity-{upload_id}", f"ingest-{upload_id}"}
 
 
+class TakenOverStore(FlakyStore):
+    """Every read fails, and while this worker backs off another takes its upload over."""
+
+    def __init__(self, store: ObjectStore, sessions: Any, upload_id: int) -> None:
+        super().__init__(store, failures=10**6)
+        self.sessions, self.upload_id = sessions, upload_id
+
+    async def open_read(self, *args: Any, **kwargs: Any) -> Any:
+        async with self.sessions() as session:
+            await session.execute(
+                update(Upload).where(Upload.id == self.upload_id).values(lease_owner="other")
+            )
+            await session.commit()
+        return await super().open_read(*args, **kwargs)
+
+
+async def test_a_worker_that_lost_its_upload_says_nothing_of_it(
+    sessions, factory, settings, store, monkeypatch
+):
+    """Out of patience with a failing store, a worker hands its upload back QUEUED, and
+    announces that; when another worker has taken the upload over meanwhile, nothing was
+    handed back, and announcing QUEUED would tell subscribers a state the upload never took
+    (seen in the cluster test as QUEUED, PROCESSING after READY)."""
+    told: list[str] = []
+
+    class Recorder:
+        async def publish(self, channel: str, message: dict[str, Any]) -> None:
+            told.append(message["state"])
+
+    monkeypatch.setattr(pipeline, "RETRY_DELAYS", (0.01, 0.01))
+    _, _, _, upload_id = await uploaded(sessions, factory, store)
+    ctx = worker_ctx(sessions, TakenOverStore(store, sessions, upload_id), settings)
+    ctx["events"] = Recorder()  # type: ignore[typeddict-item]
+    assert await pipeline.process_upload(ctx, upload_id) == "lost-lease"
+    assert told == ["processing"]  # its claim, and nothing after
+    async with sessions() as session:
+        upload = await session.get(Upload, upload_id)
+    assert upload is not None and (upload.state.value, upload.lease_owner) == (
+        "processing",
+        "other",
+    )
+
+
 async def test_bucket_copies_of_a_busy_version_are_rewritten_once_per_window(
     sessions, factory, settings, store
 ):
