@@ -75,6 +75,7 @@ def test_a_geopackage_layer_and_its_attribute_types(tmp_path: Path) -> None:
     )
     columns = {c["name"]: c for c in layer["profile"]["columns"]}
     assert columns["col_float64"]["type"] == "float" and columns["col_int64"]["null_count"] == 1
+    assert result.profile["search_text"].split()[:3] == [layer["name"], "col_bool", "col_int8"]
 
 
 def test_a_shapefile_zip_bomb_is_refused(tmp_path: Path) -> None:
