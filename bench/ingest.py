@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import fresh_database  # noqa: E402
 from ingest_child import child  # noqa: E402
+from ingest_formats import formats_run  # noqa: E402
 from ingest_setup import (  # noqa: E402
     REDIS_URL,
     SMALL_CSV,
@@ -420,6 +421,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="256,1024", help="input sizes in MiB, comma-separated")
     parser.add_argument("--small-jobs", type=int, default=200)
     parser.add_argument("--latency-jobs", type=int, default=50)
+    parser.add_argument("--formats", type=int, default=0, metavar="MIB", help="research formats")
+    parser.add_argument("--formats-only", action="store_true", help="skip parts 1 and 2")
+    parser.add_argument("--xlsx-rows", type=int, default=200_000)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     wall = time.perf_counter()
@@ -435,6 +439,11 @@ def main() -> None:
     try:
         with redis_db7(), fresh_database("ingest", say) as url, seaweed(tmp / "seaweed") as s3:
             upgrade(url)
+            if args.formats:  # bench/ingest_formats.py: NetCDF-4, GeoTIFF, XLSX rows
+                say(f"Research formats: {args.formats} MiB NetCDF-4 and GeoTIFF, an XLSX")
+                asyncio.run(formats_run(url, s3, tmp, args.formats, args.xlsx_rows))
+                if args.formats_only:
+                    return
 
             async def part1() -> tuple[Bench, list[Row]]:
                 bench = await open_bench(url, s3, tmp)
