@@ -1,5 +1,6 @@
-"""Vectors: GeoPackage, zipped Shapefile, FlatGeobuf and KML (pyogrio, GDAL/OGR). Runs in the
-sandbox's child process (native.py registers it).
+"""Vectors: GeoPackage, zipped Shapefile, FlatGeobuf and KML (pyogrio, GDAL/OGR), and GeoJSON's
+layer after its table (native.add_layer). Runs in the sandbox's child process (native.py
+registers it).
 
 Each layer (at most `_MAX_LAYERS`) becomes a table: its attributes and its geometry (WKB)
 stream in record batches from GDAL into a GeoParquet file (the "geo" metadata of GeoParquet
