@@ -1,6 +1,7 @@
 """Benchmark: uploads through the whole ingest pipeline against raw S3 and pyarrow baselines.
 
     .venv/bin/python bench/ingest.py [--sizes 256,1024] [--small-jobs 200] [--latency-jobs 50]
+    [--formats MIB [--formats-only] [--xlsx-rows N]]   (research formats: ingest_formats.py)
 
 The parent process sets everything up on loopback and tears it down at the end, whatever
 happens: SeaweedFS (`weed server` with its S3 gateway, free ports, SIGKILLed), a uniquely
