@@ -1,7 +1,8 @@
 """Benchmark: uploads through the whole ingest pipeline against raw S3 and pyarrow baselines.
 
     .venv/bin/python bench/ingest.py [--sizes 256,1024] [--small-jobs 200] [--latency-jobs 50]
-        [--fixity-rounds 3] [--fixity-mib N]
+        [--fixity-rounds 3] [--fixity-mib N] [--skip-jobs]
+        [--formats MIB [--formats-only] [--xlsx-rows N]]   (research formats: ingest_formats.py)
 
 The parent process sets everything up on loopback and tears it down at the end, whatever
 happens: SeaweedFS (`weed server` with its S3 gateway, free ports, SIGKILLed), a uniquely
@@ -61,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 from common import fresh_database  # noqa: E402
 from ingest_child import child  # noqa: E402
 from ingest_fixity import fixity_cost, report_fixity  # noqa: E402
+from ingest_formats import formats_run  # noqa: E402
 from ingest_setup import (  # noqa: E402
     REDIS_URL,
     SMALL_CSV,
@@ -435,6 +437,9 @@ def main() -> None:
         "--fixity-mib", type=int, default=None, help="part 3's file size (default: the smallest)"
     )
     parser.add_argument("--skip-jobs", action="store_true", help="leave part 2 out")
+    parser.add_argument("--formats", type=int, default=0, metavar="MIB", help="research formats")
+    parser.add_argument("--formats-only", action="store_true", help="skip parts 1 and 2")
+    parser.add_argument("--xlsx-rows", type=int, default=200_000)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     wall = time.perf_counter()
@@ -450,6 +455,11 @@ def main() -> None:
     try:
         with redis_db7(), fresh_database("ingest", say) as url, seaweed(tmp / "seaweed") as s3:
             upgrade(url)
+            if args.formats:  # bench/ingest_formats.py: NetCDF-4, GeoTIFF, XLSX rows
+                say(f"Research formats: {args.formats} MiB NetCDF-4 and GeoTIFF, an XLSX")
+                asyncio.run(formats_run(url, s3, tmp, args.formats, args.xlsx_rows))
+                if args.formats_only:
+                    return
 
             async def part1() -> tuple[Bench, list[Row]]:
                 bench = await open_bench(url, s3, tmp)

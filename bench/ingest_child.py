@@ -100,12 +100,15 @@ CHILD = textwrap.dedent(
 )
 
 
-async def child(mode: str, arg: dict[str, Any], env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter; its numbers come back as JSON."""
+async def child(
+    mode: str, arg: dict[str, Any], env: dict[str, str], cwd: Path, code: str = CHILD
+) -> dict[str, Any]:
+    """Run one measurement (`code`: CHILD, or ingest_formats.py's) in a fresh interpreter;
+    its numbers come back as JSON."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        CHILD,
+        code,
         mode,
         json.dumps(arg),
         cwd=cwd,  # no stray .env

@@ -42,6 +42,7 @@ NOT_RUN: dict[str, str] = {
     ),
     ".venv/bin/python bench/graph_read.py --quick": BENCHMARK,
     ".venv/bin/python bench/ingest.py --sizes 256": BENCHMARK,
+    ".venv/bin/python bench/ingest.py --formats 1024 --formats-only": BENCHMARK,
     ".venv/bin/python bench/lineage.py --nodes 10000": BENCHMARK,
     ".venv/bin/python bench/stats.py --projects 1000 --datasets 20000": BENCHMARK,
     ".venv/bin/python bench/backup.py --modes local,s3": BENCHMARK,

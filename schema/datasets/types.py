@@ -81,6 +81,7 @@ class Artifact:
     kind: str = strawberry.field(
         description="parquet (normalised table), preview, profile; parquet.<i> and preview.<i>"
         " for a workbook's further sheets or a vector file's further layers (GeoParquet);"
+        " geoparquet (the layer as GeoParquet 1.1) for a GeoJSON file, beside its table;"
         " quicklook (PNG) for a raster; thumbnail (PNG, at most 256 px) for an image"
     )
     size: Long

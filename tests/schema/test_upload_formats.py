@@ -75,6 +75,8 @@ async def test_crashing_hanging_and_greedy_readers_fail_their_upload_not_the_wor
 
 FILES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
     files { id name format mediaType profile preview artifacts { kind } } } } }"""
+SEARCH = """query($q: String!) { search(query: $q) { edges { node {
+    ... on Dataset { title } } } } }"""
 
 
 async def put_bytes(admin, client, version: str, name: str, body: bytes) -> str:
@@ -161,6 +163,9 @@ async def test_netcdf_files_become_profiles_with_coverage(admin, factory, client
     assert files["example_1.nc"]["profile"]["coverage"]["bbox"] == [-160.0, 20.0, -15.0, 60.0]
     assert files["co2.nc"]["preview"] is None
     assert sorted(a["kind"] for a in files["co2.nc"]["artifacts"]) == ["profile"]
+    for words in ("dioxide", "annual mean", "temp"):  # standard, long and variable names
+        found = (await admin(SEARCH, {"q": words}))["search"]["edges"]
+        assert [e["node"]["title"] for e in found] == ["River levels"], words
 
 
 async def test_a_geotiff_gets_its_coverage_and_a_quicklook(admin, factory, client, jobs):
@@ -189,3 +194,6 @@ async def test_a_zipped_shapefile_becomes_a_geoparquet_layer(admin, factory, cli
     assert file["profile"]["layers"][0]["features"] == 177
     assert file["preview"][0]["name"] == "Fiji"
     assert sorted(a["kind"] for a in file["artifacts"]) == ["parquet", "preview", "profile"]
+    for words in ("naturalearth_lowres", "continent"):  # a layer's name, an attribute's
+        found = (await admin(SEARCH, {"q": words}))["search"]["edges"]
+        assert [e["node"]["title"] for e in found] == ["River levels"], words

@@ -148,7 +148,11 @@ async def test_the_seeded_datasets_are_published_and_processed(
             continue
         assert file["profile"]["rows"] > 0 and file["profile"]["columns"]
         assert file["preview"]
-        assert {a["kind"] for a in file["artifacts"]} == {"parquet", "preview", "profile"}
+        tables = {"parquet", "preview", "profile"}
+        if file["format"] == "geojson":  # a table and a vector layer, with its GeoParquet
+            tables.add("geoparquet")
+            assert file["profile"]["layers"][0]["features"] == file["profile"]["rows"]
+        assert {a["kind"] for a in file["artifacts"]} == tables
 
 
 FORMATS = {"fgb": "flatgeobuf", "mseed": "mseed"}  # the detected format, where not the suffix

@@ -86,6 +86,9 @@ def test_a_netcdf4_file_with_a_0_360_longitude_and_a_noleap_calendar(tmp_path: P
     assert profile["coverage"]["time_start"] == "2015-07-01T00:00:00Z"
     assert profile["coverage"]["time_end"] == "2023-07-01T00:00:00Z"
     assert result.warnings == []
+    words = profile["search_text"]  # for the datasets' search: names, standard names, long names
+    assert "mole_fraction_of_carbon_dioxide_in_air" in words and "CO2 mole fraction" in words
+    assert words.split().count("latitude") == 1  # once each
 
 
 def test_an_hdf5_file_is_described_not_read(tmp_path: Path) -> None:
@@ -102,6 +105,7 @@ def test_an_hdf5_file_is_described_not_read(tmp_path: Path) -> None:
     strings = run(tmp_path, (H5PY_DATA / "vlen_string_dset.h5").read_bytes(), "strings.h5")
     assert strings.profile is not None and strings.warnings == []  # text needs no units
     assert by_name(strings.profile["variables"], "DS1")["shape"] == [4]
+    assert "c16" in profile["search_text"].split()
 
 
 def test_truncated_netcdf_files_are_unreadable(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from server.models.enums import UploadWarningCode
 from tests.fixtures.processing import fails, run
-from workers.processing import ErrorCode
+from workers.processing import ErrorCode, native
 
 FIXTURES = Path(pyogrio.__file__).parent / "tests" / "fixtures"
 NATURAL_EARTH = FIXTURES / "naturalearth_lowres"
@@ -75,6 +75,7 @@ def test_a_geopackage_layer_and_its_attribute_types(tmp_path: Path) -> None:
     )
     columns = {c["name"]: c for c in layer["profile"]["columns"]}
     assert columns["col_float64"]["type"] == "float" and columns["col_int64"]["null_count"] == 1
+    assert result.profile["search_text"].split()[:3] == [layer["name"], "col_bool", "col_int8"]
 
 
 def test_a_shapefile_zip_bomb_is_refused(tmp_path: Path) -> None:
@@ -126,3 +127,45 @@ def test_what_gdal_warns_about_a_file_reaches_the_user(tmp_path: Path) -> None:
     assert result.profile["layers"][0]["geometry_type"] == "LineString Z"
     assert [w.code for w in result.warnings] == [UploadWarningCode.READER_WARNING]
     assert "Measured (M) geometry types are not supported" in result.warnings[0].message
+
+
+def test_geojson_is_a_table_and_a_geoparquet_layer(tmp_path: Path) -> None:
+    """Fiji's towns (tests/fixtures/data): jsonstream's table and its box across the
+    antimeridian stay; GDAL's layer (in the sandbox) joins the profile, with a GeoParquet."""
+    body = (Path(__file__).parents[1] / "fixtures" / "data" / "fiji_towns.geojson").read_bytes()
+    result = run(tmp_path, body, "fiji towns.geojson")
+    profile = result.profile
+    assert profile is not None and profile["rows"] == 3
+    assert profile["coverage"]["bbox"] == [178.44, -18.23, -178.8, -16.43]  # the short way
+    assert result.parquet_path is not None and result.preview  # the table, as before
+    assert profile["driver"] == "GeoJSON"
+    (layer,) = profile["layers"]
+    assert (layer["geometry_type"], layer["features"], layer["crs"]["epsg"]) == ("Point", 3, 4326)
+    assert [f["name"] for f in layer["fields"]] == ["town", "island"]
+    assert layer["bounds"] == [-178.8, -18.23, 179.38, -16.43]
+    assert profile["search_text"] == f"{layer['name']} town island"
+    ((kind, name, path),) = result.extra_artifacts
+    assert (kind, name, layer["parquet"]) == ("geoparquet", "data.geo.parquet", "geoparquet")
+    table = pq.read_table(path)
+    geo = json.loads(table.schema.metadata[b"geo"])
+    assert (geo["version"], geo["columns"]["wkb_geometry"]["geometry_types"]) == (
+        "1.1.0",
+        ["Point"],
+    )
+    assert table.column("town").to_pylist()[0] and table.num_rows == 3
+    unnamed = {"type": "FeatureCollection", "features": [json.loads(body)["features"][0]]}
+    other = run(tmp_path, json.dumps(unnamed).encode(), "towns 2024.geojson").profile
+    assert other is not None and other["layers"][0]["name"] == "towns_2024"  # the upload's name
+
+
+def test_a_geojson_gdal_cannot_read_stays_a_table_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(native, "GEOJSON_LAYER", "tests.fixtures.extractors:segfault")
+    body = (Path(__file__).parents[1] / "fixtures" / "data" / "fiji_towns.geojson").read_bytes()
+    result = run(tmp_path, body, "fiji.geojson")
+    assert result.profile is not None and result.profile["rows"] == 3
+    assert "layers" not in result.profile and result.extra_artifacts == []
+    (warning,) = result.warnings
+    assert warning.code == UploadWarningCode.READER_WARNING
+    assert warning.message.startswith("not read as a vector layer (EXTRACTOR_CRASHED)")

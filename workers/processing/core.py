@@ -246,6 +246,8 @@ class UploadProcessor:
         if not fmt.tabular:
             return
         self._apply(result, self._derive(fmt, source))
+        if fmt.kind == "geojson" and result.profile is not None:
+            native.add_layer(result, source, self.workdir / "native", self.limits, self.filename)
 
     def _derive(
         self, fmt: DetectedFormat, source: Path | Spool

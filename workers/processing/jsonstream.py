@@ -7,7 +7,9 @@ copy: the first settles the column types (null < bool, null < int < float, anyth
 text; objects and arrays become JSON text), the second writes the batches.
 GeoJSON features become rows: `id`, the `properties`, `geometry_type` and `geometry`
 (GeoJSON text), and the profile gets the extent of every position as its coverage
-(`coverage.bbox`, see `Extent`). Top-level scalars of an array become a column named `value`.
+(`coverage.bbox`, see `Extent`); GDAL then reads the file as a vector layer in the sandbox
+(native.add_layer: the layer's fields and a GeoParquet). Top-level scalars of an array
+become a column named `value`.
 """
 
 from __future__ import annotations

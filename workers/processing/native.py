@@ -14,7 +14,8 @@ Table i's Parquet and preview become artifacts: the first table's as `parquet`/`
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import re
+from pathlib import Path, PurePath
 from typing import Any
 
 from server.models.enums import UploadWarningCode
@@ -34,10 +35,12 @@ _EXTENSIONS = {
     "fastq": "fq",
     "jpeg": "jpg",
 }
+_LAYER_NAME = re.compile(r"[^\w.-]+")
 _GRIDDED = "workers.processing.formats.gridded:extract"
 # a TIFF with GeoTIFF tags goes on to raster.py, one without them is an image
 _TIFF = "workers.processing.formats.image:extract_tiff"
 _VECTOR = "workers.processing.formats.vector:extract"
+GEOJSON_LAYER = _VECTOR  # GeoJSON's layer, after its table (add_layer); tests swap it
 _SEQUENCE = "workers.processing.formats.sequence:extract"
 _SEISMIC = "workers.processing.formats.seismic:extract"
 _IMAGE = "workers.processing.formats.image:extract"
@@ -85,6 +88,44 @@ def extract(result: ProcessingResult, source: Path, workdir: Path, limits: Limit
     finally:
         named.unlink(missing_ok=True)
     apply(result, answer, workdir)
+
+
+def add_layer(
+    result: ProcessingResult, source: Path, workdir: Path, limits: Limits, filename: str
+) -> None:
+    """A GeoJSON file, already a table (jsonstream: rows, preview, Parquet, the coverage's
+    bbox), read as a vector layer too, by GDAL in the sandbox like the other vector files:
+    its layer (geometry type, features, CRS, WGS 84 bbox, attribute schema) joins the
+    profile and its GeoParquet becomes the `geoparquet` artifact. If GDAL cannot read the
+    file, the table stays and a READER_WARNING says why. GDAL names the layer after the
+    collection's "name" member, else after the file: the upload's name."""
+    assert result.profile is not None
+    workdir.mkdir(parents=True, exist_ok=True)
+    stem = _LAYER_NAME.sub("_", PurePath(filename).stem)[:100].strip("._") or "layer"
+    named = workdir / f"{stem}.geojson"
+    named.unlink(missing_ok=True)
+    named.symlink_to(source.resolve())
+    options = {"kind": "geojson", "detail": None, **_options(limits)}
+    try:
+        answer = run_extractor(GEOJSON_LAYER, named, workdir, limits, options)
+        layers, tables = answer["profile"]["layers"], answer.get("tables", [])
+        if len(layers) != 1 or len(tables) != 1:
+            raise ProcessingError(ErrorCode.UNREADABLE, f"{len(layers)} layers, not one")
+        parquet = _inside(workdir, tables[0]["parquet"])
+    except ProcessingError as error:
+        message = f"not read as a vector layer ({error.code}): {error.message}"[:500]
+        result.warnings.append(Notice(UploadWarningCode.READER_WARNING, message))
+        return
+    finally:
+        named.unlink(missing_ok=True)
+    layer = {k: v for k, v in layers[0].items() if k not in ("preview", "profile")}
+    layer["parquet"] = "geoparquet"
+    result.profile["driver"] = answer["profile"]["driver"]
+    result.profile["layers"] = [layer]
+    result.profile["search_text"] = answer["profile"]["search_text"]
+    for raw in answer.get("warnings", []):
+        result.warnings.append(Notice(UploadWarningCode(raw["code"]), str(raw["message"])))
+    result.extra_artifacts.append(("geoparquet", "data.geo.parquet", parquet))
 
 
 def _options(limits: Limits) -> dict[str, Any]:

@@ -15,7 +15,9 @@ The profile:
      "variables": [{name, dtype, shape, dimensions, units, standard_name, long_name,
                     attributes}],
      "coordinates": [{name, axis, min, max, units, calendar?, start?, end?}],
-     "coverage": {"bbox": [w, s, e, n] | None, "time_start": ..., "time_end": ...}}
+     "coverage": {"bbox": [w, s, e, n] | None, "time_start": ..., "time_end": ...},
+     "search_text": the variables' names, standard names and long names, for the datasets'
+                    search (migration 0013), at most `SEARCH_CHARS` characters}
 
 Time coverage: CF "<unit> since <date>" decoded with cftime in the variable's calendar
 (standard, noleap, 360_day, ...). Warnings: NO_UNITS for a numeric data variable without
@@ -43,6 +45,7 @@ _MAX_TEXT = 2000
 _MAX_LIST = 100
 _MAX_NO_UNITS = 20
 _HIGHLIGHTS = ("Conventions", "title", "institution", "source", "history")
+SEARCH_CHARS = 8192
 
 
 def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -285,9 +288,22 @@ def _profile(
         variables=variables,
         coordinates=reader.coordinates,
         coverage=reader.coverage(),
+        search_text=search_text(variables),
         warnings=warnings,
     )
     return profile
+
+
+def search_text(variables: list[dict[str, Any]]) -> str:
+    """What a file is found by: each variable's name (a group path's last part), CF
+    standard_name and long_name, once each, in file order, bounded."""
+    words = [
+        text
+        for v in variables
+        for text in (v["name"].rsplit("/", 1)[-1], v["standard_name"], v["long_name"])
+        if text
+    ]
+    return " ".join(dict.fromkeys(words))[:SEARCH_CHARS]
 
 
 def _no_units(variables: list[dict[str, Any]], reader: Reader) -> list[dict[str, str]]:

@@ -54,7 +54,9 @@ def _describe(src: Any, workdir: Path) -> dict[str, Any]:
     if src.count > _MAX_BANDS:
         raise ProcessingError(ErrorCode.TOO_COMPLEX, f"{src.count} bands (limit {_MAX_BANDS})")
     shape = _sample_shape(src.height, src.width, _SAMPLE_PIXELS)
-    bands = [_band(src, index, shape) for index in range(1, src.count + 1)]
+    shown = [1, 2, 3] if src.count >= 3 else [1]
+    samples: dict[int, Any] = {}  # the quicklook's bands, as sampled for the statistics
+    bands = [_band(src, index, shape, samples, shown) for index in range(1, src.count + 1)]
     crs = None
     if src.crs is not None:
         crs = {"epsg": src.crs.to_epsg(), "wkt": src.crs.to_wkt()[:4000]}
@@ -77,7 +79,7 @@ def _describe(src: Any, workdir: Path) -> dict[str, Any]:
     }
     files = []
     if src.count:
-        _quicklook(src, workdir / "quicklook.png")
+        _quicklook(src, [samples[i] for i in shown], workdir / "quicklook.png")
         files.append({"kind": "quicklook", "name": "quicklook.png", "file": "quicklook.png"})
     return {"profile": profile, "warnings": [], "files": files}
 
@@ -89,8 +91,12 @@ def _sample_shape(height: int, width: int, pixels: int) -> tuple[int, int]:
     return max(1, int(height * scale)), max(1, int(width * scale))
 
 
-def _band(src: Any, index: int, shape: tuple[int, int]) -> dict[str, Any]:
+def _band(
+    src: Any, index: int, shape: tuple[int, int], samples: dict[int, Any], shown: list[int]
+) -> dict[str, Any]:
     data = src.read(index, out_shape=shape, masked=True)
+    if index in shown:
+        samples[index] = data
     valid = data.compressed().astype("float64")
     valid = valid[np.isfinite(valid)]
     stats = None
@@ -133,7 +139,9 @@ def _coverage(src: Any) -> dict[str, Any]:
     return found
 
 
-def _quicklook(src: Any, out: Path) -> None:
+def _quicklook(src: Any, sampled: list[Any], out: Path) -> None:
+    """From the bands' samples (nearest pixels): a second decimated read of the file would
+    touch every block of a raster without overviews again."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
@@ -142,9 +150,10 @@ def _quicklook(src: Any, out: Path) -> None:
     if longer > _QUICKLOOK:
         height = max(1, height * _QUICKLOOK // longer)
         width = max(1, width * _QUICKLOOK // longer)
-    indexes = [1, 2, 3] if src.count >= 3 else [1]
-    data = src.read(indexes, out_shape=(len(indexes), height, width), masked=True)
-    image = np.zeros((len(indexes), height, width), dtype="uint8")
+    rows = _nearest(sampled[0].shape[0], height)
+    cols = _nearest(sampled[0].shape[1], width)
+    data = np.ma.stack([band[rows][:, cols] for band in sampled])
+    image = np.zeros((len(sampled), height, width), dtype="uint8")
     for i, band in enumerate(data):
         image[i] = _stretch(band)
     alpha = (~np.ma.getmaskarray(data).any(axis=0)).astype("uint8") * 255
@@ -155,6 +164,11 @@ def _quicklook(src: Any, out: Path) -> None:
             out, "w", driver="PNG", width=width, height=height, count=len(layers), dtype="uint8"
         ) as png:
             png.write(layers)
+
+
+def _nearest(size: int, wanted: int) -> Any:
+    """`wanted` indexes into `size` pixels, each the centre of its share."""
+    return ((np.arange(wanted) + 0.5) * size / wanted).astype("int64").clip(0, size - 1)
 
 
 def _stretch(band: Any) -> Any:

@@ -1,5 +1,6 @@
-"""Vectors: GeoPackage, zipped Shapefile, FlatGeobuf and KML (pyogrio, GDAL/OGR). Runs in the
-sandbox's child process (native.py registers it).
+"""Vectors: GeoPackage, zipped Shapefile, FlatGeobuf and KML (pyogrio, GDAL/OGR), and GeoJSON's
+layer after its table (native.add_layer). Runs in the sandbox's child process (native.py
+registers it).
 
 Each layer (at most `_MAX_LAYERS`) becomes a table: its attributes and its geometry (WKB)
 stream in record batches from GDAL into a GeoParquet file (the "geo" metadata of GeoParquet
@@ -10,7 +11,9 @@ column profile and preview as any table (the preview without the geometry). The 
      "layers": [{name, geometry_type, geometry_column, features, crs {epsg, wkt} | None,
                  bounds (in the layer's CRS), bbox (WGS 84), fields [{name, dtype}],
                  parquet, preview, profile}],
-     "coverage": {"bbox": union of the layers' WGS 84 boxes, "time_start": None, ...}}
+     "coverage": {"bbox": union of the layers' WGS 84 boxes, "time_start": None, ...},
+     "search_text": the layers' names and their attributes' names, for the datasets' search
+                    (migration 0013), at most `SEARCH_CHARS` characters}
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from . import coverage as cov
 
 _MAX_LAYERS = 64
 _BATCH = 16_384
+SEARCH_CHARS = 8192
 
 
 def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -60,9 +64,17 @@ def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
         "driver": driver,
         "layers": described,
         "coverage": found,
+        "search_text": search_text(described),
         "warnings": [],
     }
     return {"profile": profile, "warnings": [], "tables": tables}
+
+
+def search_text(layers: list[dict[str, Any]]) -> str:
+    """What a file is found by: its layers' names and attribute names, once each, bounded."""
+    words = [layer["name"] for layer in layers]
+    words += [field["name"] for layer in layers for field in layer["fields"]]
+    return " ".join(dict.fromkeys(w for w in words if w))[:SEARCH_CHARS]
 
 
 def _layer(
