@@ -36,10 +36,8 @@ from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 from gql.transport.websockets_protocol import WebsocketsProtocolTransportBase
 from minio import Minio
-from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from sqlalchemy import func, select
-from strawberry.relay import from_base64
 
 from server.access.auth import Principal, ensure_account, issue_token
 from server.core.db import make_engine, session_factory
@@ -54,6 +52,9 @@ from tests.fixtures.cluster import (
     Process,
     haproxy_binary,
     haproxy_status,
+    in_order,
+    metric,
+    pk,
     start_haproxy,
     start_seaweed_cluster,
 )
@@ -399,24 +400,6 @@ async def announced_events() -> AsyncIterator[dict[int, list[str]]]:
         await asyncio.gather(listener, return_exceptions=True)
         await pubsub.aclose()
         await redis.aclose()
-
-
-def in_order(wanted: list[str], seen: list[str]) -> bool:
-    """`wanted` is a subsequence of `seen`."""
-    rest = iter(seen)
-    return all(any(state == got for got in rest) for state in wanted)
-
-
-def pk(global_id: str) -> int:
-    return int(from_base64(global_id)[1])
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return float(sample.value)
-    return 0.0
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ async def test_geojson_through_s3_gets_its_coverage(admin, factory, jobs):
     given = {"v": version, "name": "stations.geojson", "size": len(MEKONG), "sha": sha}
     started = (await admin(START, given))["startUpload"]
     assert started["errors"] == []
-    async with httpx.AsyncClient() as s3:
+    async with httpx.AsyncClient(timeout=60) as s3:  # the first PUT may grow a volume
         response = await s3.put(started["instructions"]["putUrl"], content=MEKONG)
         assert response.status_code == 200
     upload = started["upload"]["id"]

@@ -33,7 +33,7 @@ async def test_copies_in_the_bucket_and_signed_export_urls(admin, factory, jobs,
     started = (await admin(START, {"v": version, "name": "levels.csv", "size": len(BODY)}))[
         "startUpload"
     ]
-    async with httpx.AsyncClient() as s3:
+    async with httpx.AsyncClient(timeout=60) as s3:  # the first PUT may grow a volume
         put = await s3.put(started["instructions"]["putUrl"], content=BODY)
         assert put.status_code == 200
     assert (await admin(COMPLETE, {"u": started["upload"]["id"]}))["completeUpload"]["errors"] == []

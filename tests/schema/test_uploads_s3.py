@@ -28,7 +28,7 @@ async def test_presigned_single_put_to_ready(admin, factory, jobs):
     assert started["errors"] == []
     url = started["instructions"]["putUrl"]
     assert url.startswith("http://127.0.0.1:") and "X-Amz-Signature" in url
-    async with httpx.AsyncClient() as s3:
+    async with httpx.AsyncClient(timeout=60) as s3:  # the first PUT may grow a volume
         assert (await s3.put(url, content=CSV)).status_code == 200
     upload = started["upload"]["id"]
     assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []

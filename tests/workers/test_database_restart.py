@@ -82,7 +82,9 @@ async def test_postgres_restarted_mid_processing_and_mid_requests(
         and held.lease_expires_at is not None
         and held.lease_expires_at > utcnow()
     ), (held.state, held.lease_expires_at)
-    await stack.wait_for_log(worker, "heartbeat missed, database unavailable")
+    if held.state == UploadState.PROCESSING:  # the job outlived the outage: its heartbeat
+        # met the stopped database and went on (a quick machine may finish the job first)
+        await stack.wait_for_log(worker, "heartbeat missed, database unavailable")
 
     # the same API process answers again: its pool replaced the dead connections
     answered = await stack.admin.post(UPLOAD, read)
