@@ -6,11 +6,13 @@ allocation past RLIMIT_AS."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
-from workers.processing import ErrorCode, Limits, ProcessingError
+from workers.processing import ErrorCode, Limits, ProcessingError, sandbox
 from workers.processing.sandbox import run_extractor
 
 FAULTS = "tests.fixtures.extractors"
@@ -61,3 +63,27 @@ def test_an_unknown_extractor_is_our_bug_not_the_file(sample: Path, tmp_path: Pa
         run_extractor(f"{FAULTS}:no_such_function", sample, tmp_path, QUICK)
     assert info.value.code == ErrorCode.EXTRACTOR_CRASHED
     assert "exited with status 1" in info.value.message
+
+
+def test_each_file_gets_a_fresh_child(sample: Path, tmp_path: Path) -> None:
+    """The spare child forked ahead of need serves one job and leaves: no state of one
+    file's reader (a corrupted heap, a library's cache) reaches the next file."""
+    pids = [run_extractor(f"{FAULTS}:echo", sample, tmp_path, QUICK)["pid"] for _ in range(4)]
+    assert len(set(pids)) == 4 and os.getpid() not in pids
+
+
+def test_a_spare_killed_while_it_waits_is_replaced(sample: Path, tmp_path: Path) -> None:
+    still_works(sample, tmp_path)  # leaves a spare forked behind it
+    deadline = time.monotonic() + 20
+    while (spare := sandbox._spare) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert spare is not None, "no spare child was forked ahead of need"
+    os.kill(spare[0].pid, signal.SIGKILL)  # an operator, the OOM killer...
+    spare[0].join(5)
+    still_works(sample, tmp_path)
+    # and one that dies between the check and the job's hand-over
+    while (spare := sandbox._spare) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert spare is not None
+    spare[1].close()  # its job pipe breaks: the job goes to a freshly forked child
+    still_works(sample, tmp_path)

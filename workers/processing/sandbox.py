@@ -4,7 +4,9 @@ These libraries are native code reading files from the internet: a crafted file 
 them (SIGSEGV, abort), make them spin, or make them allocate without end. Each extraction
 runs in a process of its own, forked from a `forkserver` (never from the worker itself,
 whose threads and open connections a fork would copy), under limits it sets on itself
-before it reads a byte:
+before it reads a byte. The child is forked ahead of need and waits for its one job (the
+fork and the child's start-up stay off the extraction's time); it never serves a second file.
+The limits:
 
 - RLIMIT_CPU (`Limits.extractor_cpu_seconds`): SIGXCPU at the soft limit, SIGKILL soon after;
 - RLIMIT_AS (`Limits.extractor_memory_bytes`): allocations past it fail (MemoryError);
@@ -26,10 +28,12 @@ import contextlib
 import functools
 import importlib
 import json
+import math
 import multiprocessing
 import os
 import resource
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -42,13 +46,17 @@ from server.models.enums import UploadWarningCode
 from .model import ErrorCode, Limits, ProcessingError
 
 Extractor = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+_Child = tuple[Any, Connection, Connection]  # the process, its job pipe, its answer pipe
 _MAX_LIBRARY_WARNINGS = 10
 _CPU_GRACE = 2  # seconds between SIGXCPU (soft limit) and SIGKILL (hard limit)
 
 
 # imported once by the fork server, so a child starts with them loaded (about 2 s of imports
 # per extraction otherwise); they read nothing at import time
+# "__main__" first: a console script's module (`satreps worker`) is imported by the server
+# once, not again in every child (multiprocessing's spawn preparation would re-run it)
 PRELOAD = [
+    "__main__",
     "workers.processing.formats.gridded",
     "workers.processing.formats.spreadsheet",
     "workers.processing.formats.raster",
@@ -93,21 +101,86 @@ def run_extractor(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run `target` on `path` in a limited child process; its dict, or ProcessingError."""
-    ctx = _context()
-    receive, send = ctx.Pipe(duplex=False)
-    args = (send, target, str(path), str(workdir), options or {}, _rlimits(limits))
-    child = ctx.Process(target=_child, args=args, name=f"extract:{target}", daemon=True)
-    child.start()
-    send.close()
+    job = (target, str(path), str(workdir), options or {}, _rlimits(limits))
+    child, jobs, receive = _take_spare()
     try:
+        try:
+            jobs.send(job)
+        except OSError:  # the spare died waiting (killed from outside): a fresh child
+            _discard((child, jobs, receive))
+            child, jobs, receive = _fork()
+            jobs.send(job)
         answer = _wait(child, receive, limits)
+    except BaseException:
+        child.kill()
+        _reap(child)
+        raise
     finally:
+        jobs.close()
         receive.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
-        child.close()
+    if answer[0] == "answer":  # it is leaving (os._exit): reaped off the caller's time
+        threading.Thread(target=_reap, args=(child,), name="extract-reaper", daemon=True).start()
+    else:
+        _reap(child)
     return _outcome(target, answer, limits)
+
+
+# One child is forked ahead of need and waits for its job: an extraction does not wait for
+# the fork server's fork and the child's start-up (~7 ms here), only for its own work.
+_spare_lock = threading.Lock()
+_spare: _Child | None = None
+
+
+def _fork() -> _Child:
+    ctx = _context()
+    jobs_out, jobs_in = ctx.Pipe(duplex=False)
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_waiting, args=(jobs_out, send), name="extract", daemon=True)
+    child.start()
+    jobs_out.close()
+    send.close()
+    return child, jobs_in, receive
+
+
+def _take_spare() -> _Child:
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    if spare is None or not spare[0].is_alive() or spare[0].pid is None:
+        if spare is not None:
+            _discard(spare)
+        spare = _fork()
+    threading.Thread(target=_refill, name="extract-spare", daemon=True).start()
+    return spare
+
+
+def _refill() -> None:
+    global _spare
+    try:
+        fresh = _fork()
+    except Exception:  # noqa: BLE001 - the next extraction forks for itself
+        return
+    with _spare_lock:
+        taken = _spare is None
+        if taken:
+            _spare = fresh
+    if not taken:  # another thread refilled first
+        _discard(fresh)
+
+
+def _discard(spare: _Child) -> None:
+    child, jobs, receive = spare
+    jobs.close()  # a waiting child reads EOF and leaves
+    receive.close()
+    _reap(child)
+
+
+def _reap(child: Any) -> None:
+    child.join(1.0)
+    if child.is_alive():
+        child.kill()
+        child.join()
+    child.close()
 
 
 def _rlimits(limits: Limits) -> dict[str, int]:
@@ -168,6 +241,18 @@ def _name(target: str) -> str:
     return target.rsplit(":", 1)[-1]
 
 
+def _waiting(jobs: Connection, send: Connection) -> None:
+    """The spare child: waits for its one job, runs it, leaves without interpreter teardown
+    (its modules' finalisers would only cost time). EOF on the job pipe: not needed."""
+    try:
+        job = jobs.recv()
+    except EOFError:
+        os._exit(0)
+    jobs.close()
+    _child(send, *job)
+    os._exit(0)
+
+
 def _child(
     send: Connection,
     target: str,
@@ -214,7 +299,9 @@ def _error(code: ErrorCode, message: str) -> str:
 
 
 def _limit_self(rlimits: dict[str, int]) -> None:
-    cpu = rlimits["cpu"]
+    # RLIMIT_CPU counts the process's whole life: its start-up before the job counts too
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = rlimits["cpu"] + math.ceil(usage.ru_utime + usage.ru_stime)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + _CPU_GRACE))
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
