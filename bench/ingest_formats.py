@@ -14,10 +14,11 @@ Rows, each measurement in a fresh child interpreter (ingest_child.child):
    READY) against GET + sha256 of the same object (target >= 0.6x) and the worker's peak
    RSS (VmHWM, target <= 256 MiB). The pipeline child warms the sandbox's fork server
    first, as a worker that has read a native file before has it.
-2. metadata extraction: the format's extractor through the sandbox (a warm fork server,
-   as in a worker) against the library's own header read of the same local file
+2. metadata extraction: the format's extractor through the sandbox (a warm fork server and
+   its spare child, as in a worker) against the library's own header read of the same local file
    (netCDF4.Dataset + every variable's attributes; rasterio.open + profile), target <= 2x;
-   the extractor called in-process too, to show the sandbox's own cost. The sandbox
+   the extractor called in-process too, to show the sandbox's own cost. A raster's second
+   step (its pixels: statistics and quicklook, native.FOLLOW_UPS) is timed on its own. The sandbox
    child's peak RSS is sampled from /proc (it is the fork server's child, outside the
    worker's RSS; sampling costs CPU, so not during the pipeline row).
 3. XLSX: the pipeline and the sandboxed extraction against openpyxl (read-only, every row
@@ -89,6 +90,7 @@ CHILD = textwrap.dedent(
             sandbox.run_extractor("os.path:exists", Path(workdir), Path(workdir), Limits(), {})
         except ProcessingError:
             pass
+        time.sleep(1.0)  # its spare child forked, as between two files in a worker
 
     def options(kind):
         from workers.processing import native
@@ -128,6 +130,8 @@ CHILD = textwrap.dedent(
         from workers.processing import native, sandbox
         from workers.processing.model import Limits
         target = native.EXTRACTORS[arg["kind"]]
+        if arg.get("step") == "pixels":  # a raster's second step: statistics, quicklook
+            target = native.FOLLOW_UPS["raster"][0]
         work = Path(arg["workdir"])
         work.mkdir(parents=True, exist_ok=True)
         if mode == "sandbox":
@@ -148,7 +152,7 @@ CHILD = textwrap.dedent(
             start = time.perf_counter()
             answer = extract(arg["path"], str(work), options(arg["kind"]))
             out["seconds"] = time.perf_counter() - start
-        out["profile_kind"] = answer["profile"].get("kind")
+        out["profile_kind"] = answer["profile"].get("kind", arg.get("step"))
     elif mode == "netcdf_header":
         import netCDF4
         start = time.perf_counter()
@@ -338,6 +342,13 @@ async def extraction_row(bench: Bench, path: Path, kind: str, header: str, label
         f" {bare['seconds'] * 1000:.1f} ms, {header} {theirs['seconds'] * 1000:.1f} ms:"
         f" {ratio:.2f}x (target <= {TARGET_EXTRACT}) {_verdict(ratio <= TARGET_EXTRACT)}"
     )
+    if kind == "tiff":  # the second step: the pixels (statistics and quicklook)
+        pixels = await measure(bench, "sandbox", {**arg, "step": "pixels"}, runs=3)
+        say(
+            f"  {label} pixels (band statistics from a sample of at most a million pixels,"
+            f" the quicklook): {pixels['seconds'] * 1000:.1f} ms in the sandbox (child peak"
+            f" {pixels['sandbox_peak_mib']:.0f} MiB)"
+        )
 
 
 async def xlsx_row(bench: Bench, rows: int) -> None:

@@ -90,3 +90,54 @@ def test_a_tiff_without_georeference_is_an_image_without_coverage(tmp_path: Path
     # no GeoTIFF tags: the image extractor's (formats/image.py), not the raster's
     assert result.profile is not None and result.profile["kind"] == "image"
     assert result.profile["coverage"] == {"bbox": None, "time_start": None, "time_end": None}
+
+
+def _uncompressed_elevation(path: Path, side: int = 2048) -> None:
+    """A tiled, uncompressed float32 GeoTIFF without overviews: the case GDAL maps."""
+    import numpy as np
+    from rasterio.transform import from_origin
+
+    rows = np.arange(side, dtype="f4")[:, None]
+    cols = np.arange(side, dtype="f4")[None, :]
+    data = (200.0 + 150.0 * np.sin(rows / 70.0) * np.cos(cols / 90.0)).astype("f4")
+    data[:64, :64] = -9999.0  # nodata in a corner
+    with rasterio.open(
+        path, "w", driver="GTiff", width=side, height=side, count=1, dtype="float32",
+        crs="EPSG:32648", transform=from_origin(400_000.0, 1_700_000.0, 10.0, 10.0),
+        tiled=True, blockxsize=256, blockysize=256, nodata=-9999.0,
+    ) as dst:  # fmt: skip
+        dst.write(data, 1)
+
+
+def test_the_sample_step_reads_what_a_plain_decimated_read_reads(tmp_path: Path) -> None:
+    """The header and the pixels are two children (native.FOLLOW_UPS); the pixels of an
+    uncompressed file are read through GDAL's file mapping: the same numbers as a plain
+    decimated read of the same pixels."""
+    path = tmp_path / "dem.tif"
+    _uncompressed_elevation(path)
+    result = run(tmp_path / "work", path.read_bytes(), "dem.tif")
+    assert result.profile is not None and result.profile["overviews"] == []
+    stats = result.profile["bands"][0]["statistics"]
+    with rasterio.open(path) as src:  # no mapping: GDAL reads the blocks
+        plain = src.read(1, out_shape=(1000, 1000), masked=True)
+    valid = plain.compressed().astype("float64")
+    assert stats["sampled"] is True and stats["valid_pixels"] == valid.size
+    assert stats["min"] == pytest.approx(valid.min()) and stats["max"] == pytest.approx(valid.max())
+    assert stats["mean"] == pytest.approx(valid.mean()) and stats["std"] == pytest.approx(
+        valid.std()
+    )
+    assert [kind for kind, _, _ in result.extra_artifacts] == ["quicklook"]
+
+
+def test_a_crash_in_the_pixel_step_fails_the_file_and_the_next_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers.processing import native
+
+    step, merge = native.FOLLOW_UPS["raster"]
+    monkeypatch.setitem(native.FOLLOW_UPS, "raster", ("tests.fixtures.extractors:segfault", merge))
+    error = fails(ErrorCode.EXTRACTOR_CRASHED, tmp_path, (DATA / "byte.tif").read_bytes(), "a.tif")
+    assert "SIGSEGV" in error.message
+    monkeypatch.setitem(native.FOLLOW_UPS, "raster", (step, merge))
+    ok = run(tmp_path, (DATA / "byte.tif").read_bytes(), "b.tif")
+    assert ok.profile is not None and ok.profile["bands"][0]["statistics"] is not None

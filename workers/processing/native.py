@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any
 
 from server.models.enums import UploadWarningCode
 
+from .formats import raster
 from .model import DetectedFormat, ErrorCode, Limits, Notice, ProcessingError, ProcessingResult
 from .sandbox import run_extractor
 
@@ -69,6 +71,15 @@ EXTRACTORS: dict[str, str] = {
 }
 
 
+# a profile kind -> the second step run on the same file in a child of its own, and how its
+# answer joins the first's (rasters: the header first, then the pixels' statistics and the
+# quicklook); the first step's answer says only its kind, never which code runs next
+FollowUp = tuple[str, Callable[[dict[str, Any], dict[str, Any]], None]]
+FOLLOW_UPS: dict[str, FollowUp] = {
+    "raster": ("workers.processing.formats.raster:sample", raster.merge_sample),
+}
+
+
 def handles(fmt: DetectedFormat) -> bool:
     return fmt.kind in EXTRACTORS
 
@@ -85,6 +96,13 @@ def extract(result: ProcessingResult, source: Path, workdir: Path, limits: Limit
     options = {"kind": kind, "detail": result.format.detail, **_options(limits)}
     try:
         answer = run_extractor(target, named, workdir, limits, options)
+        follow_up = FOLLOW_UPS.get(str((answer.get("profile") or {}).get("kind")))
+        if follow_up is not None:
+            step, merge = follow_up
+            more = run_extractor(step, named, workdir, limits, options)
+            merge(answer["profile"], more.get("profile") or {})
+            answer.setdefault("warnings", []).extend(more.get("warnings", []))
+            answer.setdefault("files", []).extend(more.get("files", []))
     finally:
         named.unlink(missing_ok=True)
     apply(result, answer, workdir)

@@ -11,9 +11,15 @@ The profile:
                 std, valid_pixels, sampled}}],
      "coverage": {"bbox": [w, s, e, n] (WGS 84) | None, "time_start", "time_end"}}
 
-Statistics come from a decimated read of at most `_SAMPLE_PIXELS` pixels per band (GDAL
-takes them from the overviews when the file has them), never the full resolution of a large
-file: `sampled` says whether every pixel was counted. The quicklook is a PNG at most
+Two steps, each its own sandboxed child: `extract` reads the header only (what
+rasterio.open gives, the CRS, the WGS 84 bounds; a band's `statistics` null), and `sample`
+(run next by native.py, FOLLOW_UPS) reads the pixels for the bands' statistics and the
+quicklook. Statistics come from a decimated read of at most `_SAMPLE_PIXELS` pixels per band
+(GDAL takes them from the overviews when the file has them), never the full resolution of a
+large file: `sampled` says whether every pixel was counted. On an uncompressed file without
+overviews GDAL maps the file and touches only the sampled pixels' pages
+(GTIFF_VIRTUAL_MEM_IO; it falls back to reading blocks when the mapping does not fit the
+sandbox's address space). The quicklook is a PNG at most
 `_QUICKLOOK` pixels on its longer side: the first band in grey, or the first three as RGB,
 each stretched between its 2nd and 98th percentiles. The time of TIFFTAG_DATETIME, when the
 file has one, is its time coverage.
@@ -21,9 +27,11 @@ file has one, is its time coverage.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +42,48 @@ from . import coverage as cov
 
 _SAMPLE_PIXELS = 1_000_000
 _QUICKLOOK = 512
+_QUICKLOOK_NAME = "quicklook.png"
 _MAX_BANDS = 256
 
 
 def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The header: the profile without the bands' statistics (`sample` adds them)."""
+    with _opened(path) as src:
+        return {"profile": _describe(src), "warnings": []}
+
+
+def sample(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The pixels: every band's statistics from one bounded read, and the quicklook."""
+    import rasterio
+
+    # an uncompressed file without overviews: only the sampled pixels' pages are read
+    with rasterio.Env(GTIFF_VIRTUAL_MEM_IO="IF_ENOUGH_RAM", GTIFF_DIRECT_IO="YES"):
+        with _opened(path) as src:
+            if src.count > _MAX_BANDS:
+                raise ProcessingError(ErrorCode.TOO_COMPLEX, f"{src.count} bands")
+            shape = _sample_shape(src.height, src.width, _SAMPLE_PIXELS)
+            shown = [1, 2, 3] if src.count >= 3 else [1]
+            samples: dict[int, Any] = {}  # the quicklook's bands, as sampled for statistics
+            stats = [_statistics(src, i, shape, samples, shown) for i in range(1, src.count + 1)]
+            files = []
+            if src.count:
+                _quicklook(src, [samples[i] for i in shown], Path(workdir) / _QUICKLOOK_NAME)
+                name = _QUICKLOOK_NAME
+                files.append({"kind": "quicklook", "name": name, "file": name})
+    return {"profile": {"statistics": stats}, "warnings": [], "files": files}
+
+
+def merge_sample(profile: dict[str, Any], sampled: dict[str, Any]) -> None:
+    """`sample`'s statistics into `extract`'s profile, band by band."""
+    stats = sampled.get("statistics", [])
+    if len(stats) != len(profile["bands"]):
+        raise ProcessingError(ErrorCode.UNREADABLE, "the sample does not match the bands")
+    for band, found in zip(profile["bands"], stats, strict=True):
+        band["statistics"] = found
+
+
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[Any]:
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
@@ -45,22 +91,19 @@ def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
         with warnings.catch_warnings():  # a TIFF without georeference: crs null, no coverage
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as src:
-                return _describe(src, Path(workdir))
+                yield src
     except RasterioError as error:
         raise ProcessingError(ErrorCode.UNREADABLE, f"not a readable raster: {error}") from error
 
 
-def _describe(src: Any, workdir: Path) -> dict[str, Any]:
+def _describe(src: Any) -> dict[str, Any]:
     if src.count > _MAX_BANDS:
         raise ProcessingError(ErrorCode.TOO_COMPLEX, f"{src.count} bands (limit {_MAX_BANDS})")
-    shape = _sample_shape(src.height, src.width, _SAMPLE_PIXELS)
-    shown = [1, 2, 3] if src.count >= 3 else [1]
-    samples: dict[int, Any] = {}  # the quicklook's bands, as sampled for the statistics
-    bands = [_band(src, index, shape, samples, shown) for index in range(1, src.count + 1)]
+    bands = [_band(src, index) for index in range(1, src.count + 1)]
     crs = None
     if src.crs is not None:
         crs = {"epsg": src.crs.to_epsg(), "wkt": src.crs.to_wkt()[:4000]}
-    profile: dict[str, Any] = {
+    return {
         "kind": "raster",
         "driver": src.driver,
         "width": src.width,
@@ -77,11 +120,6 @@ def _describe(src: Any, workdir: Path) -> dict[str, Any]:
         "coverage": _coverage(src),
         "warnings": [],
     }
-    files = []
-    if src.count:
-        _quicklook(src, [samples[i] for i in shown], workdir / "quicklook.png")
-        files.append({"kind": "quicklook", "name": "quicklook.png", "file": "quicklook.png"})
-    return {"profile": profile, "warnings": [], "files": files}
 
 
 def _sample_shape(height: int, width: int, pixels: int) -> tuple[int, int]:
@@ -91,24 +129,27 @@ def _sample_shape(height: int, width: int, pixels: int) -> tuple[int, int]:
     return max(1, int(height * scale)), max(1, int(width * scale))
 
 
-def _band(
+def _statistics(
     src: Any, index: int, shape: tuple[int, int], samples: dict[int, Any], shown: list[int]
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     data = src.read(index, out_shape=shape, masked=True)
     if index in shown:
         samples[index] = data
     valid = data.compressed().astype("float64")
     valid = valid[np.isfinite(valid)]
-    stats = None
-    if valid.size:
-        stats = {
-            "min": float(valid.min()),
-            "max": float(valid.max()),
-            "mean": float(valid.mean()),
-            "std": float(valid.std()),
-            "valid_pixels": int(valid.size),
-            "sampled": shape != (src.height, src.width),
-        }
+    if not valid.size:
+        return None
+    return {
+        "min": float(valid.min()),
+        "max": float(valid.max()),
+        "mean": float(valid.mean()),
+        "std": float(valid.std()),
+        "valid_pixels": int(valid.size),
+        "sampled": shape != (src.height, src.width),
+    }
+
+
+def _band(src: Any, index: int) -> dict[str, Any]:
     nodata = src.nodatavals[index - 1]
     return {
         "index": index,
@@ -116,7 +157,7 @@ def _band(
         "nodata": None if nodata is None or not math.isfinite(nodata) else nodata,
         "description": src.descriptions[index - 1],
         "units": src.units[index - 1] or None,
-        "statistics": stats,
+        "statistics": None,
     }
 
 
