@@ -78,6 +78,7 @@ PRELOAD = [
     "netCDF4",
     "h5py",
     "cftime",
+    "workers.processing.frozen",  # last
 ]
 _THREAD_POOLS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -119,9 +120,12 @@ def run_extractor(
         jobs.close()
         receive.close()
     if answer[0] == "answer":  # it is leaving (os._exit): reaped off the caller's time
-        threading.Thread(target=_reap, args=(child,), name="extract-reaper", daemon=True).start()
+        threading.Thread(target=child.join, name="extract-reaper", daemon=True).start()
     else:
         _reap(child)
+    # the next spare is forked now, not while this one worked: a fork beside the extraction
+    # took CPU from it
+    threading.Thread(target=_refill, name="extract-spare", daemon=True).start()
     return _outcome(target, answer, limits)
 
 
@@ -150,7 +154,6 @@ def _take_spare() -> _Child:
         if spare is not None:
             _discard(spare)
         spare = _fork()
-    threading.Thread(target=_refill, name="extract-spare", daemon=True).start()
     return spare
 
 
@@ -176,11 +179,12 @@ def _discard(spare: _Child) -> None:
 
 
 def _reap(child: Any) -> None:
+    # not close()d: multiprocessing's exit handler may be joining it from another thread;
+    # the process object's finaliser closes its sentinel
     child.join(1.0)
     if child.is_alive():
         child.kill()
         child.join()
-    child.close()
 
 
 def _rlimits(limits: Limits) -> dict[str, int]:
