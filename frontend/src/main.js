@@ -336,7 +336,12 @@ function initLanguageSwitch() {
   const select = $("#lang");
   const current = document.documentElement.lang;
   for (const code of languages()) {
-    const name = new Intl.DisplayNames([code], { type: "language" }).of(code);
+    let name = code;
+    try {
+      name = new Intl.DisplayNames([code], { type: "language" }).of(code);
+    } catch {
+      // a tag this browser's Intl does not know: shown as is
+    }
     select.append(el("option", { value: code, lang: code, text: name, selected: code === current }));
   }
   select.addEventListener("change", () => {

@@ -107,8 +107,12 @@ def compile_catalogue(catalog: Catalog) -> dict[str, Any]:
 
 
 def compiled_catalogues(locales_dir: Path = LOCALES_DIR) -> dict[str, dict[str, Any]]:
+    """Each catalogue compiled, keyed by its BCP 47 tag (the directory `pt_BR` is `pt-BR`, as
+    HTML's lang, Accept-Language and the browser's Intl spell it)."""
     return {
-        code: compile_catalogue(read_catalogue(locales_dir / code / "LC_MESSAGES" / f"{DOMAIN}.po"))
+        code.replace("_", "-"): compile_catalogue(
+            read_catalogue(locales_dir / code / "LC_MESSAGES" / f"{DOMAIN}.po")
+        )
         for code in available_locales(locales_dir)
     }
 

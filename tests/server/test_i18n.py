@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.frontend import CommandLineInterface
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 from server.http.i18n import (
     DOMAIN,
@@ -157,6 +157,22 @@ def test_compiled_catalogues() -> None:
     assert ja["messages"]["Projects by phase"] == "段階別プロジェクト数"
     assert ja["messages"]["{n} link"] == {"other": "{n} 件のつながり"}  # Japanese has one form
     assert len(ja["messages"]) == len(keys(read_catalogue(POT)))
+
+
+def test_a_catalogue_is_offered_under_its_bcp47_tag(tmp_path: Path) -> None:
+    """Adding a language is adding its .po: pybabel's directory `pt_BR` is offered as pt-BR."""
+    for code in ("en", "pt_BR"):
+        po = tmp_path / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+        po.parent.mkdir(parents=True)
+        catalog = Catalog(locale=code)
+        catalog.add("Search", "Pesquisar" if code != "en" else "")
+        with po.open("wb") as f:
+            write_po(f, catalog)
+    compiled = compiled_catalogues(tmp_path)
+    assert list(compiled) == ["en", "pt-BR"]
+    assert compiled["pt-BR"] == {"locale": "pt-BR", "messages": {"Search": "Pesquisar"}}
+    assert negotiate("pt-br,pt;q=0.8", list(compiled)) == "pt-BR"
+    assert negotiate("pt", list(compiled)) == "en"  # no catalogue for plain pt
 
 
 def test_plural_forms_map_to_cldr_categories() -> None:
