@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import re
+import tomllib
 from collections import Counter
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -225,3 +227,14 @@ def test_accept_language_ranking() -> None:
     assert parse_accept_language("da, en-gb;q=0.8, en;q=0.7") == ["da", "en-gb", "en"]
     assert parse_accept_language("en;q=0.2,ja ; q = 0.9,th") == ["th", "ja", "en"]
     assert parse_accept_language(",,;q=1,") == []
+
+
+def test_the_catalogues_ship_in_the_package() -> None:
+    """The server compiles them at start-up: an installed copy (the Docker image) needs them."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["server"]
+    shipped = [POT, *LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")]
+    assert len(shipped) == 3
+    for path in shipped:
+        name = path.relative_to(ROOT / "server").as_posix()
+        assert any(fnmatch(name, p) for p in patterns), name
