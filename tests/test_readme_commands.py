@@ -40,6 +40,22 @@ NOT_RUN: dict[str, str] = {
     "cd frontend && npm ci && npm run build": (
         "needs the npm registry and rewrites the committed dashboard assets"
     ),
+    **{
+        command: (
+            "rewrites the committed catalogues of the interface (tests/server/test_i18n.py runs"
+            " the same extraction into a temporary file and checks the catalogues against it)"
+        )
+        for command in (
+            '.venv/bin/pybabel extract -F babel.cfg --ignore-dirs="node_modules .* _*" \\\n'
+            "  --add-comments=i18n: --no-wrap --sort-by-file --project=satreps-hub \\\n"
+            "  -o server/http/locales/dashboard.pot frontend",
+            ".venv/bin/pybabel update -D dashboard -i server/http/locales/dashboard.pot"
+            " -d server/http/locales --no-wrap --ignore-pot-creation-date",
+            ".venv/bin/pybabel init -D dashboard -i server/http/locales/dashboard.pot"
+            " -d server/http/locales --no-wrap -l th",
+            ".venv/bin/pybabel compile -D dashboard -d server/http/locales --statistics",
+        )
+    },
     ".venv/bin/python bench/graph_read.py --quick": BENCHMARK,
     ".venv/bin/python bench/ingest.py --sizes 256": BENCHMARK,
     ".venv/bin/python bench/ingest.py --formats 1024 --formats-only": BENCHMARK,

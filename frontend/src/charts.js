@@ -3,12 +3,20 @@ import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation, f
 import { scaleBand, scaleLinear, scaleSequential, scaleSqrt } from "d3-scale";
 import { interpolateYlGnBu } from "d3-scale-chromatic";
 import { el, svg } from "./dom.js";
+import { _, fmt, month, ngettext, number } from "./i18n.js";
+
+/** "{n} projects" / "{n} datasets", as the matrix counts them. */
+function counted(metric, n) {
+  const text =
+    metric === "datasets" ? ngettext("{n} dataset", "{n} datasets", n) : ngettext("{n} project", "{n} projects", n);
+  return fmt(text, { n });
+}
 
 /** rows: [{key,label}], cols: [{key,label}], cells: Map(`${row}|${col}` -> count) */
 export function heatmap(container, rows, cols, cells, metric = "projects") {
   container.replaceChildren();
   if (!rows.length || !cols.length) {
-    container.append(el("p", { class: "empty", text: `No ${metric} to show.` }));
+    container.append(el("p", { class: "empty", text: metric === "datasets" ? _("No datasets to show.") : _("No projects to show.") }));
     return;
   }
   const cell = 26;
@@ -25,7 +33,7 @@ export function heatmap(container, rows, cols, cells, metric = "projects") {
     width,
     height,
     role: "img",
-    "aria-label": `${metric} per theme and partner country`,
+    "aria-label": metric === "datasets" ? _("Datasets per theme and partner country") : _("Projects per theme and partner country"),
     "data-metric": metric,
     "data-rows": rows.length,
     "data-cols": cols.length,
@@ -53,11 +61,11 @@ export function heatmap(container, rows, cols, cells, metric = "projects") {
         "data-country": c.key,
         "data-count": count,
       });
-      rect.append(svg("title", {}, `${r.title || r.label} x ${c.label}: ${count} ${metric}`));
+      rect.append(svg("title", {}, `${r.title || r.label} \u00d7 ${c.label}: ${counted(metric, count)}`));
       root.append(rect);
       if (count) {
         root.append(
-          svg("text", { x: x(c.key) + cell / 2, y: y(r.key) + cell / 2 + 4, class: count > max / 2 ? "count dark" : "count" }, count),
+          svg("text", { x: x(c.key) + cell / 2, y: y(r.key) + cell / 2 + 4, class: count > max / 2 ? "count dark" : "count" }, number(count)),
         );
       }
     }
@@ -74,7 +82,7 @@ export function barChart(container, bars) {
   const height = bars.length * rowH + 8;
   const max = Math.max(1, ...bars.map((b) => b.count));
   const x = scaleLinear().domain([0, max]).range([0, width - left - 40]);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "Projects by phase" });
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": _("Projects by phase") });
   bars.forEach((b, i) => {
     const y = 4 + i * rowH;
     const bar = svg("rect", {
@@ -86,11 +94,11 @@ export function barChart(container, bars) {
       "data-phase": b.key,
       "data-count": b.count,
     });
-    bar.append(svg("title", {}, `${b.label}: ${b.count}`));
+    bar.append(svg("title", {}, `${b.label}: ${counted("projects", b.count)}`));
     root.append(
       svg("text", { x: left - 6, y: y + rowH / 2 + 4, class: "row-label" }, b.label),
       bar,
-      svg("text", { x: left + Math.max(1, x(b.count)) + 5, y: y + rowH / 2 + 4, class: "value" }, b.count),
+      svg("text", { x: left + Math.max(1, x(b.count)) + 5, y: y + rowH / 2 + 4, class: "value" }, number(b.count)),
     );
   });
   container.append(root);
@@ -128,7 +136,7 @@ export function network(container, nodes, edges) {
     viewBox: `0 0 ${width} ${height}`,
     class: "network",
     role: "img",
-    "aria-label": "Institutions and their shared projects",
+    "aria-label": _("Institutions and their shared projects"),
     "data-nodes": nodes.length,
     "data-edges": edges.length,
   });
@@ -178,7 +186,7 @@ export function network(container, nodes, edges) {
 export function activity(container, months) {
   container.replaceChildren();
   if (!months.length) {
-    container.append(el("p", { class: "empty", text: "No activity to show." }));
+    container.append(el("p", { class: "empty", text: _("No activity to show.") }));
     return;
   }
   const left = 34;
@@ -194,13 +202,13 @@ export function activity(container, months) {
     width,
     height,
     role: "img",
-    "aria-label": "Projects started and datasets published per month",
+    "aria-label": _("Projects started and datasets published per month"),
     "data-months": months.length,
   });
   for (const tick of y.ticks(4)) {
     root.append(
       svg("line", { x1: left, x2: width - 10, y1: y(tick), y2: y(tick), class: "grid" }),
-      svg("text", { x: left - 4, y: y(tick) + 4, class: "row-label" }, tick),
+      svg("text", { x: left - 4, y: y(tick) + 4, class: "row-label" }, number(tick)),
     );
   }
   months.forEach((m, i) => {
@@ -208,16 +216,20 @@ export function activity(container, months) {
     const bar = Math.max(1, (step - 1) / 2);
     for (const [key, value, dx] of [["started", m.started, 0], ["published", m.published, bar]]) {
       if (!value) continue;
+      const what =
+        key === "started"
+          ? ngettext("{n} project started", "{n} projects started", value)
+          : ngettext("{n} dataset published", "{n} datasets published", value);
       root.append(
         svg(
           "rect",
           { x: x + dx, y: y(value), width: bar, height: y(0) - y(value), class: `activity ${key}`, "data-month": m.month, [`data-${key}`]: value },
-          svg("title", {}, `${m.month.slice(0, 7)}: ${value} ${key === "started" ? "projects started" : "datasets published"}`),
+          svg("title", {}, `${month(m.month)}: ${fmt(what, { n: value })}`),
         ),
       );
     }
     if (m.month.slice(5, 7) === "01" || i === 0) {
-      root.append(svg("text", { x: x, y: top + plot + 14, class: "col-label" }, m.month.slice(0, 4)));
+      root.append(svg("text", { x: x, y: top + plot + 14, class: "col-label year", "data-year": m.month.slice(0, 4) }, month(m.month, { year: "numeric" })));
     }
   });
   container.append(root);

@@ -3,20 +3,10 @@ import "./style.css";
 import { getToken, gql, resetSubscriptions, setToken, subscribe } from "./api.js";
 import { activity, barChart, heatmap, network } from "./charts.js";
 import { el, panelState } from "./dom.js";
+import { _, chosenLanguage, dateTime, fmt, languages, loadLanguage, ngettext, number, rememberLanguage, translatePage } from "./i18n.js";
 import { initSearch } from "./search.js";
+import { PHASES, phaseName, roleName, themeName, uploadStateName } from "./vocab.js";
 
-const PHASES = [
-  "IDENTIFICATION",
-  "REQUESTED",
-  "APPROVED",
-  "PLANNING",
-  "IMPLEMENTATION",
-  "COMPLETED",
-  "FOLLOW_UP",
-  "EX_POST_EVALUATED",
-  "REJECTED",
-  "WITHDRAWN",
-];
 const FINAL = new Set(["READY", "FAILED", "REJECTED", "ABORTED", "QUARANTINED"]);
 const $ = (selector) => document.querySelector(selector);
 
@@ -38,10 +28,6 @@ const NETWORK = `query Network($filter: StatsFilter, $maxEdges: Int!) {
 }`;
 const SIDES = { JAPAN: "jp", PARTNER: "partner", THIRD_COUNTRY: "third" };
 
-function label(text) {
-  return text.replaceAll("_", " ").toLowerCase().replace(/^./, (c) => c.toUpperCase());
-}
-
 function bytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
@@ -49,7 +35,7 @@ function bytes(n) {
     n /= 1024;
     i++;
   }
-  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+  return `${number(n, { maximumFractionDigits: i ? 1 : 0, minimumFractionDigits: i ? 1 : 0 })} ${units[i]}`;
 }
 
 /** Rows in tree order (a theme, then its sub-themes), only themes with a cell. */
@@ -64,7 +50,8 @@ function theMatrix(themes, cells, metric) {
   const rows = [];
   const walk = (parent, depth) => {
     for (const t of children.get(parent) || []) {
-      if (present.has(t.code)) rows.push({ key: t.code, label: depth ? `${"\u203a ".repeat(depth)}${t.name}` : t.name, title: t.name });
+      const name = themeName(t);
+      if (present.has(t.code)) rows.push({ key: t.code, label: depth ? `${"\u203a ".repeat(depth)}${name}` : name, title: name });
       walk(t.code, depth + 1);
     }
   };
@@ -88,21 +75,21 @@ function drawMatrix() {
 
 function drawTotals(t) {
   const items = [
-    ["projects", "Projects", t.projects],
-    ["institutions", "Institutions", t.institutions],
-    ["japaneseInstitutions", "Japanese", t.japaneseInstitutions],
-    ["partnerInstitutions", "Partner", t.partnerInstitutions],
-    ["thirdCountryInstitutions", "Third country", t.thirdCountryInstitutions],
-    ["researchers", "Researchers", t.researchers],
-    ["datasets", "Datasets", t.datasets],
-    ["versions", "Versions", t.versions],
-    ["uploadsReady", "Uploads ready", t.uploadsReady],
-    ["uploadsFailed", "Uploads failed", t.uploadsFailed],
-    ["bytesStored", "Stored", bytes(t.bytesStored)],
+    ["projects", _("Projects"), t.projects],
+    ["institutions", _("Institutions"), t.institutions],
+    ["japaneseInstitutions", _("Japanese"), t.japaneseInstitutions],
+    ["partnerInstitutions", _("Partner"), t.partnerInstitutions],
+    ["thirdCountryInstitutions", _("Third country"), t.thirdCountryInstitutions],
+    ["researchers", _("Researchers"), t.researchers],
+    ["datasets", _("Datasets"), t.datasets],
+    ["versions", _("Versions"), t.versions],
+    ["uploadsReady", _("Uploads ready"), t.uploadsReady],
+    ["uploadsFailed", _("Uploads failed"), t.uploadsFailed],
+    ["bytesStored", _("Stored"), t.bytesStored],
   ];
   $("#totals").replaceChildren(
     ...items.map(([key, name, value]) =>
-      el("div", { class: "kpi", "data-key": key, "data-value": key === "bytesStored" ? t.bytesStored : value }, el("strong", { text: value }), el("span", { text: name })),
+      el("div", { class: "kpi", "data-key": key, "data-value": value }, el("strong", { text: key === "bytesStored" ? bytes(value) : number(value) }), el("span", { text: name })),
     ),
   );
 }
@@ -136,7 +123,7 @@ async function loadStats(filter, seq) {
   const byPhase = new Map(stats.themeStats.byPhase.map((p) => [p.phase, p.figures.projects]));
   barChart(
     $("#phases"),
-    PHASES.map((key) => ({ key, label: label(key), count: byPhase.get(key) || 0 })),
+    PHASES.map(([key, name]) => ({ key, label: name(), count: byPhase.get(key) || 0 })),
   );
   panelState(panels[2], "ready");
 }
@@ -161,11 +148,19 @@ async function loadNetwork(filter, seq) {
       target: e.target,
       weight: e.weight,
       kind: e.japanPartner ? "jp-partner" : "other",
-      title: `${e.sharedProjects} shared project${e.sharedProjects === 1 ? "" : "s"}, ${e.sharedDatasets} shared dataset${e.sharedDatasets === 1 ? "" : "s"}`,
+      title: [
+        fmt(ngettext("{n} shared project", "{n} shared projects", e.sharedProjects), { n: e.sharedProjects }),
+        fmt(ngettext("{n} shared dataset", "{n} shared datasets", e.sharedDatasets), { n: e.sharedDatasets }),
+      // i18n: the separator between two counts in one line
+      ].join(_(", ")),
     })),
   );
-  const strongest = edges.length >= MAX_EDGES ? ` (the ${MAX_EDGES} strongest)` : "";
-  $("#network-summary").textContent = `${nodes.length} institutions, ${edges.length} links${strongest}`;
+  const summary = [
+    fmt(ngettext("{n} institution", "{n} institutions", nodes.length), { n: nodes.length }),
+    fmt(ngettext("{n} link", "{n} links", edges.length), { n: edges.length }),
+  ].join(_(", "));
+  const strongest = edges.length >= MAX_EDGES ? fmt(_(" (the {n} strongest)"), { n: MAX_EDGES }) : "";
+  $("#network-summary").textContent = summary + strongest;
   panelState(panel, "ready");
 }
 
@@ -243,9 +238,9 @@ function renderUploads() {
         { "data-upload": u.id, "data-state": u.state },
         el("td", { text: u.filename }),
         el("td", { text: dataset }),
-        el("td", {}, el("span", { class: `state ${u.state.toLowerCase()}`, text: u.state })),
-        el("td", { text: u.attempts }),
-        el("td", { text: new Date(u.updatedAt).toLocaleString() }),
+        el("td", {}, el("span", { class: `state ${u.state.toLowerCase()}`, text: uploadStateName(u.state) })),
+        el("td", { text: number(u.attempts) }),
+        el("td", { class: "updated", "data-updated": u.updatedAt, text: dateTime(u.updatedAt) }),
       ),
     ),
   );
@@ -253,10 +248,10 @@ function renderUploads() {
   for (const { upload: u } of uploads.values()) counts.set(u.state, (counts.get(u.state) || 0) + 1);
   $("#upload-counts").replaceChildren(
     uploads.size
-      ? el("ul", { class: "counts" }, ...[...counts].map(([s, n]) => el("li", { "data-state": s, "data-count": n }, `${label(s)}: ${n}`)))
-      : el("p", { class: "empty", text: "No uploads you may see yet." }),
+      ? el("ul", { class: "counts" }, ...[...counts].map(([s, n]) => el("li", { "data-state": s, "data-count": n }, fmt(_("{state}: {n}"), { state: uploadStateName(s), n }))))
+      : el("p", { class: "empty", text: _("No uploads you may see yet.") }),
   );
-  $("#live").textContent = following.size ? `following ${following.size} live` : "";
+  $("#live").textContent = following.size ? fmt(_("following {n} live"), { n: following.size }) : "";
 }
 
 function follow(id) {
@@ -310,18 +305,23 @@ async function loadUploads() {
 async function showWho() {
   const who = $("#who");
   if (!getToken()) {
-    who.textContent = "anonymous (public data)";
+    who.textContent = _("anonymous (public data)");
     return;
   }
   try {
     const data = await gql("{ me { role } }");
-    who.textContent = data.me ? `signed in: ${label(data.me.role)}` : "anonymous";
+    who.textContent = data.me ? fmt(_("signed in: {role}"), { role: roleName(data.me.role) }) : _("anonymous");
   } catch (error) {
-    who.textContent = `token refused: ${error.message}`;
+    // the API's message stays English: its errors carry stable codes, the page does not translate them
+    who.textContent = fmt(_("token refused: {message}"), { message: error.message });
   }
 }
 
-function reloadAll() {
+// the catalogue first: listeners are in place at once, drawing waits for the language
+const language = loadLanguage(chosenLanguage());
+
+async function reloadAll() {
+  await language;
   for (const stop of following.values()) stop();
   following.clear();
   uploads.clear();
@@ -331,7 +331,26 @@ function reloadAll() {
   loadUploads();
 }
 
-function init() {
+/** The visible switch: each language named in itself; the choice is kept in localStorage. */
+function initLanguageSwitch() {
+  const select = $("#lang");
+  const current = document.documentElement.lang;
+  for (const code of languages()) {
+    let name = code;
+    try {
+      name = new Intl.DisplayNames([code], { type: "language" }).of(code);
+    } catch {
+      // a tag this browser's Intl does not know: shown as is
+    }
+    select.append(el("option", { value: code, lang: code, text: name, selected: code === current }));
+  }
+  select.addEventListener("change", () => {
+    rememberLanguage(select.value);
+    location.reload();
+  });
+}
+
+async function init() {
   const input = $("#token");
   input.value = getToken();
   $("#token-form").addEventListener("submit", (event) => {
@@ -344,13 +363,16 @@ function init() {
     setToken("");
     reloadAll();
   });
-  for (const option of PHASES) $("#filter-phase").append(el("option", { value: option, text: label(option) }));
   $("#filter-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    loadCharts();
+    language.then(loadCharts);
   });
   $("#matrix-metric").addEventListener("change", () => stats && drawMatrix());
-  initSearch();
+  initSearch(language);
+  await language;
+  translatePage();
+  initLanguageSwitch();
+  for (const [key, name] of PHASES) $("#filter-phase").append(el("option", { value: key, text: name() }));
   reloadAll();
   // new uploads appear without a reload; changes of known ones arrive by subscription
   setInterval(() => {

@@ -2,6 +2,8 @@
 // server's highlight (HTML-escaped text with <mark>) rebuilt as DOM nodes, never as HTML.
 import { gql } from "./api.js";
 import { el, panelState } from "./dom.js";
+import { fmt, ngettext } from "./i18n.js";
+import { hitTypeName } from "./vocab.js";
 
 const SEARCH = `query Search($query: String!, $types: [SearchType!], $after: String) {
   search(query: $query, types: $types, first: 20, after: $after) {
@@ -68,7 +70,7 @@ async function run(more) {
       el(
         "li",
         { "data-type": edge.type, "data-id": edge.node.id, "data-rank": edge.rank },
-        el("span", { class: "hit-type", text: edge.type }),
+        el("span", { class: "hit-type", text: hitTypeName(edge.type) }),
         el("strong", { class: "hit-title", text: title(edge.node) }),
         el("div", { class: "hit-highlight" }, highlighted(edge.highlight)),
       ),
@@ -77,18 +79,23 @@ async function run(more) {
   last.after = result.pageInfo.endCursor;
   button.hidden = !result.pageInfo.hasNextPage;
   const summary = document.querySelector("#search-summary");
-  summary.textContent = `${result.totalCount} hit${result.totalCount === 1 ? "" : "s"} for \u201c${last.query}\u201d`;
+  summary.textContent = fmt(ngettext("{n} hit for \u201c{query}\u201d", "{n} hits for \u201c{query}\u201d", result.totalCount), {
+    n: result.totalCount,
+    query: last.query,
+  });
   panel.dataset.total = String(result.totalCount);
   panelState(panel, "ready");
 }
 
-export function initSearch() {
-  document.querySelector("#search-form").addEventListener("submit", (event) => {
+/** `ready`: the page's language; a search waits for it. */
+export function initSearch(ready) {
+  document.querySelector("#search-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const query = document.querySelector("#search").value.trim();
     if (!query) return;
     const type = document.querySelector("#search-type").value;
     last = { query, types: type ? [type] : null, after: null };
+    await ready;
     run(false);
   });
   document.querySelector("#search-more").addEventListener("click", () => last && run(true));

@@ -60,3 +60,46 @@ async def test_only_built_files_are_served(client: httpx.AsyncClient) -> None:
         assert response.status_code == 404, path
     slash = await client.get("/dashboard/")
     assert slash.status_code == 308 and slash.headers["location"] == "/dashboard"
+
+
+async def test_the_page_language_is_negotiated_from_accept_language(
+    client: httpx.AsyncClient,
+) -> None:
+    english = await client.get("/dashboard")
+    assert '<html lang="en" data-languages="en ja">' in english.text
+    assert english.headers["vary"] == "Accept-Language"
+    japanese = await client.get(
+        "/dashboard", headers={"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.8"}
+    )
+    assert '<html lang="ja" data-languages="en ja">' in japanese.text
+    assert japanese.headers["etag"] != english.headers["etag"]  # a cache keeps both
+    ranked = await client.get("/dashboard", headers={"Accept-Language": "fr, en;q=0.1, ja;q=0.5"})
+    assert '<html lang="ja"' in ranked.text
+    refused = await client.get("/dashboard", headers={"Accept-Language": "ja;q=0, th"})
+    assert '<html lang="en"' in refused.text
+    assert japanese.headers["content-security-policy"] == english.headers["content-security-policy"]
+    again = await client.get(
+        "/dashboard",
+        headers={"Accept-Language": "ja", "If-None-Match": japanese.headers["etag"]},
+    )
+    assert again.status_code == 304
+
+
+async def test_catalogues_are_served_as_json(client: httpx.AsyncClient) -> None:
+    ja = await client.get("/dashboard/i18n/ja.json")
+    assert ja.status_code == 200
+    assert ja.headers["content-type"] == "application/json"
+    assert ja.headers["cache-control"] == "no-cache"
+    assert "'self'" in ja.headers["content-security-policy"]
+    body = ja.json()
+    assert body["locale"] == "ja"
+    assert body["messages"]["Projects by phase"] == "段階別プロジェクト数"
+    assert body["messages"]["Environment and Energy"] == "環境・エネルギー"
+    again = await client.get(
+        "/dashboard/i18n/ja.json", headers={"If-None-Match": ja.headers["etag"]}
+    )
+    assert again.status_code == 304
+    en = await client.get("/dashboard/i18n/en.json")
+    assert en.json() == {"locale": "en", "messages": {}}
+    for path in ("/dashboard/i18n/fr.json", "/dashboard/i18n/..%2Fja.json", "/dashboard/i18n/ja"):
+        assert (await client.get(path)).status_code == 404, path

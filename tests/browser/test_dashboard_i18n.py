@@ -1,0 +1,198 @@
+"""/dashboard in Japanese and English, in headless Chromium: the language from Accept-Language
+(sent through the DevTools protocol, as a Japanese browser would), Japanese labels, the
+SATREPS fields and phases by their official names, numbers and dates as Japanese writes them;
+then the switch to English, which a reload keeps although the browser still asks for ja."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+pytest.importorskip("selenium", reason="selenium is a test extra: pip install -e '.[test]'")
+
+from babel.dates import format_datetime  # noqa: E402
+from babel.numbers import format_decimal  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+from server.http.i18n import compiled_catalogues  # noqa: E402
+from tests.browser.conftest import LiveServer  # noqa: E402
+from tests.browser.test_dashboard import (  # noqa: E402
+    PHASES,
+    WAIT,
+    attrs,
+    no_console_errors,
+    open_dashboard,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.browser
+JA = compiled_catalogues()["ja"]["messages"]
+PANELS = (
+    "#totals-panel",
+    "#matrix-panel",
+    "#phase-panel",
+    "#network-panel",
+    "#activity-panel",
+    "#uploads-panel",
+)
+TOTALS = "{ themeStats { totals { projects institutions bytesStored } } }"
+PHASE_NAMES_JA = {
+    "IDENTIFICATION": "案件発掘・形成",
+    "REQUESTED": "要請",
+    "APPROVED": "採択",
+    "FOLLOW_UP": "フォローアップ",
+}
+FIELDS_JA = {
+    "environment-energy": "環境・エネルギー",
+    "bioresources": "生物資源",
+    "disaster-prevention": "防災",
+    "infectious-diseases": "感染症",
+}
+
+
+@pytest.fixture
+def japanese_browser(chromium: WebDriver, live_server: LiveServer) -> Iterator[WebDriver]:
+    """The browser asks for Japanese on every request; nothing remembered at the start."""
+    chromium.get(f"{live_server.url}/dashboard")
+    chromium.execute_script("localStorage.removeItem('satreps.lang')")
+    chromium.execute_cdp_cmd("Network.enable", {})
+    chromium.execute_cdp_cmd(
+        "Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "ja,en;q=0.5"}}
+    )
+    try:
+        yield chromium
+    finally:
+        chromium.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+        chromium.execute_script("localStorage.removeItem('satreps.lang')")
+
+
+def text(driver: WebDriver, selector: str) -> str:
+    return str(driver.find_element(By.CSS_SELECTOR, selector).text)
+
+
+def texts(driver: WebDriver, selector: str) -> list[str]:
+    script = "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)"
+    return list(driver.execute_script(script, selector))
+
+
+def kpis(driver: WebDriver) -> dict[str, str]:
+    script = (
+        "return Object.fromEntries([...document.querySelectorAll('#totals .kpi')]"
+        ".map(k => [k.dataset.key, k.querySelector('strong').textContent]))"
+    )
+    return dict(driver.execute_script(script))
+
+
+def lang(driver: WebDriver) -> str:
+    return str(driver.execute_script("return document.documentElement.lang"))
+
+
+def test_japanese_from_accept_language_then_english_remembered(
+    japanese_browser: WebDriver, live_server: LiveServer, artefact: Any
+) -> None:
+    driver = japanese_browser
+    totals = live_server.gql(TOTALS, role="program_manager")["themeStats"]["totals"]
+    open_dashboard(driver, live_server, "program_manager")
+
+    # the server chose Japanese from Accept-Language; the page speaks it
+    assert lang(driver) == "ja"
+    assert driver.title == "SATREPS ハブ ダッシュボード"
+    assert text(driver, "#phase-panel h2") == "段階別プロジェクト数"
+    assert text(driver, "#who") == "サインイン中: プログラム担当者"
+    assert texts(driver, "#uploads thead th") == [
+        "ファイル",
+        "データセット",
+        "状態",
+        "試行回数",
+        "更新日時",
+    ]
+    placeholder = driver.find_element(By.ID, "search").get_attribute("placeholder")
+    assert placeholder == "プロジェクト・データセット・機関・研究者を検索"
+    assert Select(driver.find_element(By.ID, "lang")).first_selected_option.text == "日本語"
+
+    # the lifecycle phases in order, by JICA's names
+    bars = dict(zip(PHASES, texts(driver, "#phases text.row-label"), strict=True))
+    assert bars == {
+        p: JA[f"phase\x04{label}"] for p, label in zip(PHASES, ENGLISH_PHASES, strict=True)
+    }
+    for phase, name in PHASE_NAMES_JA.items():
+        assert bars[phase] == name
+    # the SATREPS fields by JST's names: each theme row with cells (its <title> is the name)
+    script = (
+        "return [...document.querySelectorAll('#matrix text.row-label')]"
+        ".map(e => [e.dataset.theme, e.querySelector('title').textContent])"
+    )
+    rows = dict(driver.execute_script(script))
+    assert set(FIELDS_JA) & set(rows), rows
+    for code, name in FIELDS_JA.items():
+        if code in rows:
+            assert rows[code] == name, (code, rows[code])
+
+    # numbers and dates as Japanese writes them (Babel's CLDR data, independently of the page)
+    shown = kpis(driver)
+    assert shown["projects"] == format_decimal(totals["projects"], locale="ja")
+    assert shown["institutions"] == format_decimal(totals["institutions"], locale="ja")
+    years = [y for (y,) in attrs(driver, "#activity text.year", "data-year")]
+    assert years and texts(driver, "#activity text.year") == [f"{y}年" for y in years]
+    zone = ZoneInfo(
+        driver.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    )
+    cells = attrs(driver, "#uploads td.updated", "data-updated")
+    assert cells
+    for (updated,), shown_at in zip(cells, texts(driver, "#uploads td.updated"), strict=True):
+        at = datetime.fromisoformat(updated)
+        assert shown_at == format_datetime(at, "medium", tzinfo=zone, locale="ja"), shown_at
+        assert re.fullmatch(r"\d{4}/\d{2}/\d{2} \d{1,2}:\d{2}:\d{2}", shown_at)
+    states = texts(driver, "#upload-counts li")
+    assert states and all(s.startswith(("完了", "失敗", "処理", "アップロード")) for s in states)
+    no_console_errors(driver)
+    artefact(driver, "dashboard-ja")
+
+    # the switch: English, and it stays English after a reload though the browser asks for ja
+    Select(driver.find_element(By.ID, "lang")).select_by_value("en")
+    WebDriverWait(driver, WAIT).until(lambda d: lang(d) == "en")
+    wait_ready(driver, *PANELS)
+    WebDriverWait(driver, WAIT).until(lambda d: text(d, "#phase-panel h2") == "Projects by phase")
+    assert driver.execute_script("return localStorage.getItem('satreps.lang')") == "en"
+    driver.refresh()
+    wait_ready(driver, *PANELS)
+    WebDriverWait(driver, WAIT).until(lambda d: text(d, "#phase-panel h2") == "Projects by phase")
+    assert lang(driver) == "en"
+    assert text(driver, "#who") == "signed in: Program manager"
+    assert texts(driver, "#phases text.row-label")[0] == "Identification"
+    assert kpis(driver)["projects"] == format_decimal(totals["projects"], locale="en")
+    assert texts(driver, "#activity text.year") == [
+        y for (y,) in attrs(driver, "#activity text.year", "data-year")
+    ]
+    for (updated,), shown_at in zip(
+        attrs(driver, "#uploads td.updated", "data-updated"),
+        texts(driver, "#uploads td.updated"),
+        strict=True,
+    ):
+        at = datetime.fromisoformat(updated)
+        # Chromium keeps a plain space before AM/PM where CLDR now has a narrow no-break one
+        expected = format_datetime(at, "medium", tzinfo=zone, locale="en").replace("\u202f", " ")
+        assert shown_at == expected, shown_at
+    no_console_errors(driver)
+    artefact(driver, "dashboard-en-remembered")
+
+
+ENGLISH_PHASES = [
+    "Identification",
+    "Requested",
+    "Approved",
+    "Planning",
+    "Implementation",
+    "Completed",
+    "Follow up",
+    "Ex post evaluated",
+    "Rejected",
+    "Withdrawn",
+]
