@@ -7,13 +7,18 @@ until the writer closes the spool. The writer's `abort()` wakes every reader wit
 `SpoolAborted`, so a failed download or checksum never leaves a parser waiting.
 
 Bytes go to disk unbuffered (the writer's chunks are already large), so a reader woken by
-`write` finds them in the page cache.
+`write` finds them in the page cache. They are written by a thread of the spool's own: the
+caller (the pipeline, hashing the download) hands a chunk over and goes on, so hashing and
+writing overlap (writing into the page cache cost as much as the hash and the download
+together here); at most `_QUEUED` chunks wait. A write that fails (ENOSPC, ...) is raised by
+the next `write` or by `close`.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import queue
 import threading
 from pathlib import Path
 
@@ -22,39 +27,74 @@ class SpoolAborted(OSError):
     """The writer gave up (download failed, size or checksum wrong): stop reading."""
 
 
+_QUEUED = 2
+_END = b""
+
+
 class Spool:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self._size = 0
-        self._closed = False
+        self._closing = False  # no more writes
+        self._closed = False  # every byte written, the file closed
         self._aborted: str | None = None
+        self._failed: OSError | None = None
         self._cond = threading.Condition()
+        self._queue: queue.Queue[bytes] = queue.Queue(_QUEUED)
+        self._writer = threading.Thread(target=self._drain, name="spool-writer", daemon=True)
+        self._writer.start()
 
     @property
     def size(self) -> int:
         return self._size
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        with self._cond:
-            self._size += len(data)
-            self._cond.notify_all()
+        if self._failed is not None:
+            raise self._failed
+        if self._closing:
+            raise ValueError("write to a closed spool")
+        if data:
+            self._queue.put(data if isinstance(data, bytes) else bytes(data))
+
+    def _drain(self) -> None:
+        while (data := self._queue.get()) is not _END:
+            if self._failed is not None or self._aborted is not None:
+                continue  # dropped: the spool has failed or is abandoned
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError as error:
+                with self._cond:
+                    self._failed = error
+                    self._cond.notify_all()
+                continue
+            with self._cond:
+                self._size += len(data)
+                self._cond.notify_all()
 
     def close(self) -> None:
-        """All bytes are written: readers see the end of the file."""
+        """All bytes are written: readers see the end of the file. Raises the writer
+        thread's error, once."""
         with self._cond:
-            if not self._closed:
-                self._closed = True
-                os.close(self._fd)
+            if self._closing:
+                return
+            self._closing = True
+        self._queue.put(_END)
+        self._writer.join()
+        os.close(self._fd)
+        with self._cond:
+            self._closed = True
             self._cond.notify_all()
+        if self._failed is not None and self._aborted is None:
+            raise self._failed
 
     def abort(self, reason: str) -> None:
         with self._cond:
             self._aborted = reason
+            self._cond.notify_all()
         self.close()
 
     def reader(self) -> SpoolReader:
@@ -63,10 +103,17 @@ class Spool:
     def wait_for(self, end: int) -> int:
         """Block until `end` bytes are on disk or the spool is closed; the bytes available."""
         with self._cond:
-            while self._size < end and not self._closed and self._aborted is None:
+            while (
+                self._size < end
+                and not self._closed
+                and self._aborted is None
+                and self._failed is None
+            ):
                 self._cond.wait()
             if self._aborted is not None:
                 raise SpoolAborted(self._aborted)
+            if self._failed is not None:
+                raise SpoolAborted(f"the spool could not be written: {self._failed}")
             return self._size
 
 
