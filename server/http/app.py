@@ -34,6 +34,7 @@ from server.core.db import (
     DatabaseUnavailable,
     database_unavailable,
     engine_from_settings,
+    read_engine,
     session_factory,
 )
 from server.core.events import EventBus, bus_from_url
@@ -56,17 +57,18 @@ _CONTEXT_KEY = "satreps.context"  # the request's Context, for process_result
 _RESOLVED_KEY = "satreps.persisted"  # (Resolved, text) of a persisted query, to register
 
 
-def _fast_engine(bind: Any) -> AsyncEngine | None:
-    """Where the fast path takes its connections, without a session: the sessions' engine,
-    in autocommit on PostgreSQL. Its statements are each one SELECT, which READ COMMITTED
-    gives a snapshot of its own either way; what autocommit drops is the BEGIN and the
-    ROLLBACK around them, two of a request's round trips. None for sessions bound to a
-    connection (the tests' transaction): the fast path takes that one, through a session."""
+def _fast_engine(bind: Any, settings: Settings) -> tuple[AsyncEngine | None, bool]:
+    """Where the fast path takes its connections, without a session, and whether the
+    endpoint owns (and disposes of) that engine. On PostgreSQL a pool of its own
+    (db.read_engine: autocommit, no pre-ping); on SQLite the sessions' engine. None for
+    sessions bound to a connection (the tests' transaction): the fast path takes that one,
+    through a session."""
     if not isinstance(bind, AsyncEngine):
-        return None
+        return None, False
     if bind.dialect.name == "postgresql":
-        return bind.execution_options(isolation_level="AUTOCOMMIT")
-    return bind
+        size = settings.db_pool_size
+        return read_engine(bind.url, pool_size=size, pgbouncer=settings.db_pgbouncer), True
+    return bind, False
 
 
 def _client_address(scope: Scope) -> str | None:
@@ -126,7 +128,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.signer = signer
         self.jobs = jobs
         self.events = events
-        self.engine = _fast_engine(sessions.kw["bind"])
+        self.engine, self._owns_engine = _fast_engine(sessions.kw["bind"], settings)
         self.guard = Guard(settings, sessions, store, signer, events)
 
         self.fast_plans = FastPlans()
@@ -254,6 +256,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         media = state.get(_MEDIA_KEY, "application/json")
         await Response(text, media_type=media, headers=headers)(scope, receive, send)
         return None
+
+    async def aclose(self) -> None:
+        """The fast path's own pool, if it has one (the app's lifespan ends with it)."""
+        if self._owns_engine and self.engine is not None:
+            await self.engine.dispose()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -522,6 +529,7 @@ def create_app(
         await events.close()
         await probes.close()
         store.close()
+        await graphql.aclose()
         if owned_engine is not None:
             await owned_engine.dispose()
 

@@ -200,8 +200,9 @@ async def test_a_request_handed_on_is_charged_once(
 
 async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(engine, settings):
     """The app as served (sessions bound to an engine, not to the tests' transaction): the
-    fused statement runs on a connection checked out for it alone, no session opened; a
-    token revoked since (committed) reads nothing. Its rows are committed, then deleted."""
+    fused statement runs on a connection checked out for it alone, no session opened (on
+    PostgreSQL from the fast path's own pool: autocommit, no pre-ping); a token revoked
+    since (committed) reads nothing. Its rows are committed, then deleted."""
     import uuid
 
     import httpx
@@ -222,9 +223,20 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
     def checkout(*args: Any) -> None:
         checkouts.append(args)
 
-    event.listen(engine.sync_engine, "checkout", checkout)
     jobs = InProcessJobs({}, autostart=False)
     app = create_app(settings, sessions=sessions, jobs=jobs)
+    graphql = next(r.endpoint for r in app.routes if getattr(r, "path", None) == "/graphql")
+    reads = graphql.engine  # type: ignore[attr-defined]
+    assert (reads is engine) == (engine.dialect.name == "sqlite")
+    event.listen(reads.sync_engine, "checkout", checkout)
+    pings: list[Any] = []
+    ping = reads.dialect.do_ping  # what the pool's pre-ping calls at a checkout
+
+    def counted(connection: Any) -> bool:
+        pings.append(connection)
+        return bool(ping(connection))
+
+    reads.dialect.do_ping = counted  # type: ignore[method-assign]
     headers = {"Authorization": f"Bearer {token}"}
     body = {"query": "{ projects(first: 1) { totalCount edges { node { id } } } }"}
     try:
@@ -237,21 +249,25 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
 
                 def isolation(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
                     if statement != "BEGIN":  # SQLite's own (server.core.db._sqlite_begin)
-                        options.append(conn.get_execution_options().get("isolation_level"))
+                        options.append(
+                            getattr(conn.connection.dbapi_connection, "autocommit", None)
+                        )
 
-                event.listen(engine.sync_engine, "before_cursor_execute", isolation)
+                event.listen(reads.sync_engine, "before_cursor_execute", isolation)
                 try:
-                    with every_statement(engine) as seen:
+                    with every_statement(reads) as seen, every_statement(engine) as others:
                         again = await http.post("/graphql", json=body, headers=headers)
                 finally:
-                    event.remove(engine.sync_engine, "before_cursor_execute", isolation)
+                    event.remove(reads.sync_engine, "before_cursor_execute", isolation)
                 assert again.status_code == 200 and again.json() == first.json()
                 assert "errors" not in again.json()
                 assert len(seen) == 1 and "api_tokens" in seen[0], seen
+                assert reads is engine or not others, others  # nothing on the session pool
                 assert len(checkouts) == 1  # one connection, one statement
-                # on PostgreSQL without BEGIN and ROLLBACK around it (server.http.app._fast_engine)
-                autocommit = "AUTOCOMMIT" if engine.dialect.name == "postgresql" else None
-                assert options == [autocommit]
+                assert pings == [] or engine.dialect.name == "sqlite"  # no pre-ping
+                # on PostgreSQL without BEGIN and ROLLBACK around it (server.core.db.read_engine)
+                assert len(options) == 1
+                assert options == [True] or engine.dialect.name == "sqlite"
                 async with sessions() as session:
                     revoke = update(ApiToken).where(ApiToken.account_id == account.id)
                     await session.execute(revoke.values(revoked_at=utcnow()))
@@ -259,7 +275,8 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
                 revoked = await http.post("/graphql", json=body, headers=headers)
                 assert revoked.status_code == 401, revoked.text
     finally:
-        event.remove(engine.sync_engine, "checkout", checkout)
+        event.remove(reads.sync_engine, "checkout", checkout)
+        reads.dialect.do_ping = ping  # type: ignore[method-assign]
         await jobs.close()
         async with sessions() as session:
             await session.execute(delete(ApiToken).where(ApiToken.account_id == account.id))
