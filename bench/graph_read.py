@@ -128,7 +128,7 @@ from graph_read_sql import hand_app, public_phases_sql
 from sqlalchemy import event
 
 from server.core.config import Settings
-from server.core.db import make_engine, session_factory
+from server.core.db import make_engine, read_engine, session_factory
 from server.core.jobs import InProcessJobs
 from server.http.app import create_app
 from server.migrations import upgrade
@@ -232,6 +232,9 @@ async def measure_backend(
     # each path its own app and engine, so its statements are counted apart
     paths = (*PATHS, ANONYMOUS_PATH)
     engines = {path: make_engine(url) for path in paths}
+    if url.startswith("postgresql"):  # a hand-written endpoint's pool does not ping
+        await engines["hand-written"].dispose()
+        engines["hand-written"] = read_engine(url, pool_size=10, pgbouncer=False)
     counters = {path: StatementCounter() for path in paths}
     for path in paths:
         event.listen(engines[path].sync_engine, "before_cursor_execute", counters[path])
@@ -249,6 +252,10 @@ async def measure_backend(
         )
         for path in jobs
     }
+    for path, app in apps.items():  # the fast path's own pool (PostgreSQL) is counted too
+        endpoint = next(r.endpoint for r in app.routes if getattr(r, "path", None) == "/graphql")
+        if endpoint.engine is not None and endpoint.engine is not engines[path]:
+            event.listen(endpoint.engine.sync_engine, "before_cursor_execute", counters[path])
     try:
         async with engines["hand-written"].connect() as conn:
             project_id = (

@@ -57,6 +57,7 @@ NOT_RUN: dict[str, str] = {
         )
     },
     ".venv/bin/python bench/graph_read.py --quick": BENCHMARK,
+    ".venv/bin/python bench/http_floor.py --seconds 5 --rounds 3": BENCHMARK,
     ".venv/bin/python bench/ingest.py --sizes 256": BENCHMARK,
     ".venv/bin/python bench/ingest.py --formats 1024 --formats-only": BENCHMARK,
     ".venv/bin/python bench/lineage.py --nodes 10000": BENCHMARK,
