@@ -169,6 +169,11 @@ def analyse(text: str, *, query: bool = False) -> list[Token]:
     return tokens
 
 
+def words(text: str) -> list[str]:
+    """The runs of one script a text holds, as folded: what its writer would call words."""
+    return [run for _, run, _ in _runs(text)]
+
+
 def query_terms(text: str) -> list[str]:
     """A query's distinct terms, in order."""
     return list(dict.fromkeys(t.term for t in analyse(text, query=True)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import TextClause, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
@@ -81,8 +81,17 @@ def _flushing(session: Session, _context: UOWTransaction, _instances: Any) -> No
         session.info[_WROTE] = True
 
 
+_READS = ("SELECT", "WITH", "SHOW", "SET", "PRAGMA", "EXPLAIN")
+
+
 def _executing(state: ORMExecuteState) -> None:
-    if not state.is_select:
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        words = statement.text.split(None, 1)
+        wrote = bool(words) and words[0].upper() not in _READS
+    else:
+        wrote = state.is_insert or state.is_update or state.is_delete
+    if wrote:
         state.session.info[_WROTE] = True
 
 

@@ -39,6 +39,18 @@ def _units(tokens: list[Token]) -> list[Token]:
     return units
 
 
+def _match(token: Token, terms: list[str]) -> Token | None:
+    """The part of `token` a query's term matches: a word whole (a prefix marks the word), a
+    CJK bigram only as far as the term goes (京 marks 京 of 京大)."""
+    prefix = max((t for t in terms if token.term.startswith(t)), key=len, default=None)
+    if prefix is None:
+        return None
+    whole = token.kind != "cjk" or len(prefix) >= len(token.term)
+    if whole or token.end - token.start != len(token.term):
+        return token
+    return Token(prefix, token.start, token.start + len(prefix), token.kind)
+
+
 def _marked(tokens: list[Token], begin: int, finish: int) -> list[tuple[int, int]]:
     """The stretches of text [begin, finish) to mark: matching terms, overlapping ones joined."""
     stretches: list[tuple[int, int]] = []
@@ -59,7 +71,7 @@ def highlight(title: str | None, body: str | None, terms: list[str]) -> str:
     units = _units(tokens)
     if not units:
         return html.escape(text, quote=False)
-    matches = [t for t in tokens if t.term.startswith(tuple(terms))]
+    matches = [m for m in (_match(t, terms) for t in tokens) if m is not None]
     first = min((t.start for t in matches), default=0)
     first_hit = max(i for i, unit in enumerate(units) if unit.start <= first or i == 0)
     start, end = _window(len(units), first_hit)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,7 @@ from server.access.auth import Principal
 from server.access.visibility import dataset_visible, project_visible
 from server.core.errors import Collector, DomainError, QueryErrorCode
 from server.models import Dataset, Project
-from server.search.analysis import query_terms
+from server.search.analysis import query_terms, words
 from server.search.documents import refresh_session
 from server.search.errors import SearchErrorCode
 from server.search.highlight import highlight
@@ -83,14 +82,6 @@ class Results:
     total: int
     offset: int
     has_next: bool
-
-
-_SEPARATOR = re.compile(r"[^\w]+|_+")
-
-
-def words(query: str) -> list[str]:
-    """The words of a query as its writer typed them: runs without spaces or punctuation."""
-    return [w for w in _SEPARATOR.split(query) if w]
 
 
 def encode_cursor(offset: int) -> str:

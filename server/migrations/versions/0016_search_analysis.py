@@ -50,7 +50,6 @@ def upgrade() -> None:
         _sqlite_up()
     else:
         _postgres_up()
-    refresh(op.get_bind())
 
 
 def downgrade() -> None:
@@ -95,10 +94,12 @@ def _sqlite_up() -> None:
         "CREATE INDEX ix_search_documents_pending ON search_documents (id) "
         "WHERE terms_title IS NULL"
     )
+    refresh(op.get_bind())
     op.execute(
         "CREATE VIRTUAL TABLE search_fts USING fts5(terms_title, terms_body, "
         "content = 'search_documents', content_rowid = 'id', tokenize = 'ascii')"
     )
+    op.execute("INSERT INTO search_fts (search_fts) VALUES ('rebuild')")
     for suffix, body in _SYNC.items():
         sql = body.format(insert=_FTS_INSERT, delete=_FTS_DELETE)
         op.execute(f"CREATE TRIGGER search_documents_{suffix} {sql}")
@@ -146,6 +147,7 @@ def _postgres_up() -> None:
         "CREATE TRIGGER search_documents_stale BEFORE UPDATE ON search_documents "
         "FOR EACH ROW EXECUTE FUNCTION search_documents_stale()"
     )
+    refresh(op.get_bind())
 
 
 def _postgres_down() -> None:
