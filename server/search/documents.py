@@ -27,11 +27,12 @@ _WROTE = "search_wrote"
 
 
 def tsvector(title: str, body: str) -> str:
-    """The tsvector literal of a document: its terms with their positions, the title's
-    weighted A, the body's B (no parser of PostgreSQL sees the terms)."""
+    """The tsvector literal of a document: its terms with their positions (phrases), the
+    title's weighted A, the body's B (no parser of PostgreSQL sees the terms)."""
     positions: dict[str, list[str]] = defaultdict(list)
     at = 0
     for weight, part in (("A", title), ("B", body)):
+        at += 1  # a gap: no phrase runs from the title into the body
         for term in document_terms(part):
             at = min(at + 1, MAX_POSITION)
             if len(positions[term]) < MAX_POSITIONS:

@@ -3,8 +3,10 @@
 The documents' text is gathered by triggers (migrations 0006, 0009, 0013), their terms made
 by Python's analyser on write (server/search/documents.py, analysis.py; migration 0016). A
 query is analysed by the same rules into terms, each matching as a prefix, all required; the
-databases match and rank. Access: projects and datasets through server/access/visibility.py,
-in SQL.
+databases match and rank. Terms side by side first: when some document holds a query's terms
+in a row, in order (a phrase: 東京大学's bigrams, Thai words, Vietnamese syllables, 'rainfall
+radar'), only those match; else every document that holds them all, anywhere. Access:
+projects and datasets through server/access/visibility.py, in SQL.
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ async def search(
     kinds = list(dict.fromkeys(types)) or list(SearchType)
     await session.run_sync(refresh_session)  # this session's own writes, not yet flushed
     backend = _Postgres() if session.get_bind().dialect.name == "postgresql" else _Sqlite()
-    matches = backend.matches(terms, kinds, principal).subquery("matches")
+    phrase = len(terms) > 1 and await _any(session, backend.matches(terms, kinds, principal, True))
+    matches = backend.matches(terms, kinds, principal, phrase).subquery("matches")
     page = (
         select(matches)
         .order_by(matches.c.rank.desc(), matches.c.kind, matches.c.ref_id)
@@ -174,6 +177,10 @@ async def search(
         for i, (kind, ref_id, rank, title, body, _) in enumerate(rows[:size])
     ]
     return Results(hits=hits, total=total, offset=offset, has_next=len(rows) > size)
+
+
+async def _any(session: AsyncSession, matches: Select[Any]) -> bool:
+    return (await session.execute(matches.limit(1))).first() is not None
 
 
 # ---- backends ------------------------------------------------------------------------------
@@ -201,16 +208,16 @@ def _visible(kinds: list[SearchType], principal: Principal, kind_col: Any, id_co
 
 
 class _Postgres:
-    def _tsquery(self, terms: list[str]) -> Any:
+    def _tsquery(self, terms: list[str], phrase: bool) -> Any:
         # each term a quoted prefix lexeme, read as a tsquery literal: no parser of PostgreSQL
         # cuts the analyser's terms again, no operator of the user reaches it
-        text = " & ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "':*" for t in terms)
-        return cast(literal(text), TSQUERY)
+        quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "':*" for t in terms)
+        return cast(literal((" <-> " if phrase else " & ").join(quoted)), TSQUERY)
 
     def matches(
-        self, terms: list[str], kinds: list[SearchType], principal: Principal
+        self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
     ) -> Select[Any]:
-        d, q = _documents, self._tsquery(terms)
+        d, q = _documents, self._tsquery(terms, phrase)
         rank = cast(func.ts_rank(d.c.document, q, 1), Float).label("rank")
         # the count of all matches in the same pass (no second query for totalCount)
         total = func.count().over().label("total")
@@ -228,11 +235,11 @@ class _Postgres:
 
 
 class _Sqlite:
-    def _match(self, terms: list[str]) -> str:
-        return " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
+    def _match(self, terms: list[str], phrase: bool) -> str:
+        return (" + " if phrase else " ").join('"' + t.replace('"', '""') + '"*' for t in terms)
 
     def matches(
-        self, terms: list[str], kinds: list[SearchType], principal: Principal
+        self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
     ) -> Select[Any]:
         d, f = _documents, _fts
         # bm25: lower is better; title matches weigh five times the body's
@@ -241,7 +248,7 @@ class _Sqlite:
             select(d.c.kind, d.c.ref_id, rank, d.c.title, d.c.body)
             .select_from(f.join(d, d.c.id == f.c.rowid))
             .where(
-                literal_column("search_fts").op("MATCH")(self._match(terms)),
+                literal_column("search_fts").op("MATCH")(self._match(terms, phrase)),
                 _visible(kinds, principal, d.c.kind, d.c.ref_id),
             )
         )
