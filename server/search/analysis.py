@@ -149,6 +149,13 @@ def _segments(run: str) -> list[tuple[int, int]]:
     ]
 
 
+def _past_marks(text: str, end: int) -> int:
+    """The end of a term in the original, past the marks folding dropped (Hà\u0300)."""
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+        end += 1
+    return end
+
+
 def analyse(text: str, *, query: bool = False) -> list[Token]:
     """The terms of `text` in order, each with the span of the original it comes from.
     A query's CJK run of two or more characters gives its bigrams only; a document's also
@@ -165,7 +172,7 @@ def analyse(text: str, *, query: bool = False) -> list[Token]:
                 spans.append((len(run) - 1, len(run)))
         for a, b in spans:
             term = run[a:b][:MAX_TERM]
-            tokens.append(Token(term, origins[a], origins[b - 1] + 1, kind))
+            tokens.append(Token(term, origins[a], _past_marks(text, origins[b - 1] + 1), kind))
     return tokens
 
 
