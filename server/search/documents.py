@@ -21,6 +21,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from server.search.analysis import document_terms
 
+MAX_TEXT = 100_000  # characters of a title or body analysed (a tsvector holds at most 1 MB)
 MAX_POSITION = 16383  # PostgreSQL's last position
 MAX_POSITIONS = 255  # positions kept per lexeme
 _WROTE = "search_wrote"
@@ -33,7 +34,7 @@ def tsvector(title: str, body: str) -> str:
     at = 0
     for weight, part in (("A", title), ("B", body)):
         at += 1  # a gap: no phrase runs from the title into the body
-        for term in document_terms(part):
+        for term in document_terms(part[:MAX_TEXT]):
             at = min(at + 1, MAX_POSITION)
             if len(positions[term]) < MAX_POSITIONS:
                 positions[term].append(f"{at}{weight}")
@@ -45,7 +46,7 @@ def tsvector(title: str, body: str) -> str:
 
 def stream(part: str) -> str:
     """The terms of a text as FTS5's ascii tokenizer reads them back: separated by spaces."""
-    return " ".join(document_terms(part))
+    return " ".join(document_terms(part[:MAX_TEXT]))
 
 
 def refresh(connection: Connection) -> int:

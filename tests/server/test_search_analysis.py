@@ -68,3 +68,10 @@ def test_tsvector_and_fts_stream() -> None:
         "'東京':2A '京大':3A '大学':4A,7B '学':5A,8B 'it':9B 's':10B"
     )
     assert stream("Hà Nội 大学") == "ha noi 大学 学"
+
+
+def test_a_huge_body_fits_a_tsvector() -> None:
+    body = " ".join(f"term{i}" for i in range(150_000))  # the text of many files, 1.4 MB
+    literal = tsvector("title", body)
+    assert len(literal.encode()) < 1_000_000
+    assert len(stream(body).split()) == len(body[:100_000].split())
