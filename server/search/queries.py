@@ -117,7 +117,6 @@ def _check(query: str, first: int | None, after: str | None) -> tuple[list[str],
         errors.add(SearchErrorCode.INVALID_QUERY, "query holds no word to search for", "query")
     elif len(words(query)) > MAX_TERMS:
         errors.add(SearchErrorCode.INVALID_QUERY, f"query has more than {MAX_TERMS} words", "query")
-
     size = DEFAULT_FIRST if first is None else first
     if not 0 <= size <= MAX_FIRST:
         errors.add(
@@ -152,7 +151,7 @@ async def search(
     kinds = list(dict.fromkeys(types)) or list(SearchType)
     await session.run_sync(refresh_session)  # this session's own writes, not yet flushed
     backend = _Postgres() if session.get_bind().dialect.name == "postgresql" else _Sqlite()
-    phrase = len(terms) > 1 and await _any(session, backend.matches(terms, kinds, principal, True))
+    phrase = len(terms) > 1 and await _any(session, backend.where(terms, kinds, principal, True))
     matches = backend.matches(terms, kinds, principal, phrase).subquery("matches")
     page = (
         select(matches)
@@ -179,8 +178,8 @@ async def search(
     return Results(hits=hits, total=total, offset=offset, has_next=len(rows) > size)
 
 
-async def _any(session: AsyncSession, matches: Select[Any]) -> bool:
-    return (await session.execute(matches.limit(1))).first() is not None
+async def _any(session: AsyncSession, where: Select[Any]) -> bool:
+    return (await session.execute(where.limit(1))).first() is not None
 
 
 # ---- backends ------------------------------------------------------------------------------
@@ -214,6 +213,15 @@ class _Postgres:
         quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "':*" for t in terms)
         return cast(literal((" <-> " if phrase else " & ").join(quoted)), TSQUERY)
 
+    def where(
+        self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
+    ) -> Select[Any]:
+        """The documents that match, unranked."""
+        d, q = _documents, self._tsquery(terms, phrase)
+        return select(d.c.ref_id).where(
+            d.c.document.op("@@")(q), _visible(kinds, principal, d.c.kind, d.c.ref_id)
+        )
+
     def matches(
         self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
     ) -> Select[Any]:
@@ -237,6 +245,20 @@ class _Postgres:
 class _Sqlite:
     def _match(self, terms: list[str], phrase: bool) -> str:
         return (" + " if phrase else " ").join('"' + t.replace('"', '""') + '"*' for t in terms)
+
+    def where(
+        self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
+    ) -> Select[Any]:
+        """The documents that match, unranked."""
+        d, f = _documents, _fts
+        return (
+            select(d.c.ref_id)
+            .select_from(f.join(d, d.c.id == f.c.rowid))
+            .where(
+                literal_column("search_fts").op("MATCH")(self._match(terms, phrase)),
+                _visible(kinds, principal, d.c.kind, d.c.ref_id),
+            )
+        )
 
     def matches(
         self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
