@@ -63,6 +63,7 @@ NOT_RUN: dict[str, str] = {
     ".venv/bin/python bench/lineage.py --nodes 10000": BENCHMARK,
     ".venv/bin/python bench/stats.py --projects 1000 --datasets 20000": BENCHMARK,
     ".venv/bin/python bench/backup.py --modes local,s3": BENCHMARK,
+    ".venv/bin/python bench/search.py": BENCHMARK,
     **{
         command: "needs Docker, which the test machine does not have"
         for command in (

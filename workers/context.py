@@ -15,6 +15,7 @@ from server.core.events import EventBus
 from server.core.jobs import JobQueue
 from server.core.metrics import MetricsServer
 from server.provenance.fixity_schedule import TokenBucket
+from server.search.documents import install as index_search_documents
 from server.storage import ObjectStore
 
 
@@ -47,6 +48,7 @@ def worker_context(
     store: ObjectStore,
     events: EventBus | None = None,
 ) -> WorkerContext:
+    index_search_documents()  # the files' profiles a job writes are searched (migration 0016)
     ctx = WorkerContext(settings=settings, sessions=sessions, store=store)
     if events is not None:
         ctx["events"] = events

@@ -1,8 +1,12 @@
 """Full-text search: PostgreSQL tsvector (GIN) or SQLite FTS5, behind one interface.
 
-The documents are kept by triggers (migration 0006). A query is split into terms, each
-matching as a prefix, all required; names in any script match as tokens ('simple' config,
-unicode61 tokenizer). Access: projects and datasets through server/access/visibility.py, in SQL.
+The documents' text is gathered by triggers (migrations 0006, 0009, 0013), their terms made
+by Python's analyser on write (server/search/documents.py, analysis.py; migration 0016). A
+query is analysed by the same rules into terms, each matching as a prefix, all required; the
+databases match and rank. Terms side by side first: when some document holds a query's terms
+in a row, in order (a phrase: 東京大学's bigrams, Thai words, Vietnamese syllables, 'rainfall
+radar'), only those match; else every document that holds them all, anywhere. Access:
+projects and datasets through server/access/visibility.py, in SQL.
 """
 
 from __future__ import annotations
@@ -18,21 +22,29 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    and_,
+    cast,
     column,
+    exists,
     func,
+    literal,
     literal_column,
     null,
+    or_,
     select,
     table,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.access.visibility import dataset_visible, project_visible
 from server.core.errors import Collector, DomainError, QueryErrorCode
 from server.models import Dataset, Project
+from server.search.analysis import query_terms, words
+from server.search.documents import refresh_session
 from server.search.errors import SearchErrorCode
-from server.search.highlight import WORD, highlight
+from server.search.highlight import highlight
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 16
@@ -44,7 +56,8 @@ _CURSOR_PREFIX = "s1:"
 
 def mapped_name(name: str | None, type_: str, _parents: Any) -> bool:
     """For Alembic's comparison: the search tables (FTS5's and R*Tree's shadow tables too)
-    and indexes are kept by the migrations' triggers and DDL (0006, 0009), not by models."""
+    and indexes are kept by the migrations' triggers and DDL (0006, 0009, 0016), not by
+    models."""
     kept = type_ in ("table", "index") and name is not None and name.startswith("search_")
     return not kept
 
@@ -73,11 +86,6 @@ class Results:
     has_next: bool
 
 
-def terms(query: str) -> list[str]:
-    """The words of a query: letters, digits and marks of any script, lower-cased."""
-    return [t.lower() for t in WORD.findall(query)]
-
-
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode()
 
@@ -98,16 +106,16 @@ def decode_cursor(cursor: str) -> int:
 
 def _check(query: str, first: int | None, after: str | None) -> tuple[list[str], int, int]:
     errors = Collector()
-    words = terms(query)
+    terms = query_terms(query) if len(query) <= MAX_QUERY_LENGTH else []
     if len(query) > MAX_QUERY_LENGTH:
         errors.add(
             SearchErrorCode.INVALID_QUERY,
             f"query is longer than {MAX_QUERY_LENGTH} characters",
             "query",
         )
-    elif not words:
+    elif not terms:
         errors.add(SearchErrorCode.INVALID_QUERY, "query holds no word to search for", "query")
-    elif len(words) > MAX_TERMS:
+    elif len(words(query)) > MAX_TERMS:
         errors.add(SearchErrorCode.INVALID_QUERY, f"query has more than {MAX_TERMS} words", "query")
     size = DEFAULT_FIRST if first is None else first
     if not 0 <= size <= MAX_FIRST:
@@ -116,7 +124,7 @@ def _check(query: str, first: int | None, after: str | None) -> tuple[list[str],
         )
     errors.raise_if_any()
     offset = decode_cursor(after) if after is not None else 0
-    return words, size, offset
+    return terms, size, offset
 
 
 def _access(kind: SearchType, principal: Principal, ref_id: Any) -> Select[Any] | None:
@@ -139,10 +147,12 @@ async def search(
     first: int | None,
     after: str | None,
 ) -> Results:
-    words, size, offset = _check(query, first, after)
+    terms, size, offset = _check(query, first, after)
     kinds = list(dict.fromkeys(types)) or list(SearchType)
+    await session.run_sync(refresh_session)  # this session's own writes, not yet flushed
     backend = _Postgres() if session.get_bind().dialect.name == "postgresql" else _Sqlite()
-    matches = backend.matches(words, kinds, principal).subquery("matches")
+    phrase = len(terms) > 1 and await _any(session, backend.where(terms, kinds, principal, True))
+    matches = backend.matches(terms, kinds, principal, phrase).subquery("matches")
     page = (
         select(matches)
         .order_by(matches.c.rank.desc(), matches.c.kind, matches.c.ref_id)
@@ -150,7 +160,7 @@ async def search(
         .offset(offset)
         .subquery("page")
     )
-    rows = (await session.execute(backend.highlighted(page, words))).all()
+    rows = (await session.execute(backend.highlighted(page))).all()
     if rows and rows[0].total is not None:
         total = int(rows[0].total)
     else:  # SQLite, or past the last page: count on its own
@@ -160,7 +170,7 @@ async def search(
             type=SearchType(kind),
             id=ref_id,
             rank=round(float(rank), 6),
-            highlight=highlight(title, body, words),
+            highlight=highlight(title, body, terms),
             cursor=encode_cursor(offset + i + 1),
         )
         for i, (kind, ref_id, rank, title, body, _) in enumerate(rows[:size])
@@ -168,24 +178,25 @@ async def search(
     return Results(hits=hits, total=total, offset=offset, has_next=len(rows) > size)
 
 
+async def _any(session: AsyncSession, where: Select[Any]) -> bool:
+    return (await session.execute(where.limit(1))).first() is not None
+
+
 # ---- backends ------------------------------------------------------------------------------
 
 _documents = table(
     "search_documents",
+    column("id", Integer),
     column("kind"),
     column("ref_id", Integer),
     column("title"),
     column("body"),
     column("document"),
 )
-_fts = table(
-    "search_fts", column("kind"), column("ref_id", Integer), column("title"), column("body")
-)
+_fts = table("search_fts", column("rowid", Integer))
 
 
 def _visible(kinds: list[SearchType], principal: Principal, kind_col: Any, id_col: Any) -> Any:
-    from sqlalchemy import and_, exists, or_
-
     clauses = []
     for kind in kinds:
         rule = _access(kind, principal, id_col)
@@ -196,23 +207,33 @@ def _visible(kinds: list[SearchType], principal: Principal, kind_col: Any, id_co
 
 
 class _Postgres:
-    def _tsquery(self, words: list[str]) -> Any:
-        # each word as a quoted prefix lexeme: no operator of the user reaches to_tsquery
-        text = " & ".join("'" + w.replace("'", "''").replace("\\", "\\\\") + "':*" for w in words)
-        return func.to_tsquery(literal_column("'simple'"), text)
+    def _tsquery(self, terms: list[str], phrase: bool) -> Any:
+        # each term a quoted prefix lexeme, read as a tsquery literal: no parser of PostgreSQL
+        # cuts the analyser's terms again, no operator of the user reaches it
+        quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "':*" for t in terms)
+        return cast(literal((" <-> " if phrase else " & ").join(quoted)), TSQUERY)
 
-    def matches(
-        self, words: list[str], kinds: list[SearchType], principal: Principal
+    def where(
+        self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
     ) -> Select[Any]:
-        d, q = _documents, self._tsquery(words)
-        rank = func.ts_rank(d.c.document, q, 1).label("rank")
-        # the count of all matches in the same pass (no second query for totalCount)
-        total = func.count().over().label("total")
-        return select(d.c.kind, d.c.ref_id, cast_float(rank), total).where(
+        """The documents that match, unranked."""
+        d, q = _documents, self._tsquery(terms, phrase)
+        return select(d.c.ref_id).where(
             d.c.document.op("@@")(q), _visible(kinds, principal, d.c.kind, d.c.ref_id)
         )
 
-    def highlighted(self, page: Any, words: list[str]) -> Select[Any]:
+    def matches(
+        self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
+    ) -> Select[Any]:
+        d, q = _documents, self._tsquery(terms, phrase)
+        rank = cast(func.ts_rank(d.c.document, q, 1), Float).label("rank")
+        # the count of all matches in the same pass (no second query for totalCount)
+        total = func.count().over().label("total")
+        return select(d.c.kind, d.c.ref_id, rank, total).where(
+            d.c.document.op("@@")(q), _visible(kinds, principal, d.c.kind, d.c.ref_id)
+        )
+
+    def highlighted(self, page: Any) -> Select[Any]:
         d = _documents
         return (
             select(page.c.kind, page.c.ref_id, page.c.rank, d.c.title, d.c.body, page.c.total)
@@ -221,28 +242,40 @@ class _Postgres:
         )
 
 
-def cast_float(expr: Any) -> Any:
-    from sqlalchemy import cast
-
-    return cast(expr, Float).label("rank")
-
-
 class _Sqlite:
-    def _match(self, words: list[str]) -> str:
-        return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+    def _match(self, terms: list[str], phrase: bool) -> str:
+        return (" + " if phrase else " ").join('"' + t.replace('"', '""') + '"*' for t in terms)
 
-    def matches(
-        self, words: list[str], kinds: list[SearchType], principal: Principal
+    def where(
+        self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
     ) -> Select[Any]:
-        f = _fts
-        # bm25: lower is better; title matches weigh five times the body's
-        rank = (-func.bm25(literal_column("search_fts"), 5.0, 1.0)).label("rank")
-        return select(f.c.kind, f.c.ref_id, rank, f.c.title, f.c.body).where(
-            literal_column("search_fts").op("MATCH")(self._match(words)),
-            _visible(kinds, principal, f.c.kind, f.c.ref_id),
+        """The documents that match, unranked."""
+        d, f = _documents, _fts
+        return (
+            select(d.c.ref_id)
+            .select_from(f.join(d, d.c.id == f.c.rowid))
+            .where(
+                literal_column("search_fts").op("MATCH")(self._match(terms, phrase)),
+                _visible(kinds, principal, d.c.kind, d.c.ref_id),
+            )
         )
 
-    def highlighted(self, page: Any, words: list[str]) -> Select[Any]:
+    def matches(
+        self, terms: list[str], kinds: list[SearchType], principal: Principal, phrase: bool
+    ) -> Select[Any]:
+        d, f = _documents, _fts
+        # bm25: lower is better; title matches weigh five times the body's
+        rank = (-func.bm25(literal_column("search_fts"), 5.0, 1.0)).label("rank")
+        return (
+            select(d.c.kind, d.c.ref_id, rank, d.c.title, d.c.body)
+            .select_from(f.join(d, d.c.id == f.c.rowid))
+            .where(
+                literal_column("search_fts").op("MATCH")(self._match(terms, phrase)),
+                _visible(kinds, principal, d.c.kind, d.c.ref_id),
+            )
+        )
+
+    def highlighted(self, page: Any) -> Select[Any]:
         # FTS5's bm25() may not run beside a window function: the count is its own query
         return select(
             page.c.kind,
