@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -250,6 +251,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level logged"
     )
+    serve_processes: int = Field(
+        default=0,
+        ge=0,
+        description="Processes `satreps serve` runs (0: one per CPU this process may use when "
+        "the database is PostgreSQL and Redis is set, else one: SQLite has one writer and "
+        "in-process jobs and rate limits live in one process); `--workers` overrides",
+    )
     shutdown_grace_seconds: int = Field(
         default=25,
         ge=0,
@@ -363,3 +371,13 @@ def settings_table() -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def serve_processes(settings: Settings) -> int:
+    """How many processes `satreps serve` runs: the setting, else one per usable CPU where
+    every process shares the same state (PostgreSQL, Redis for jobs and rate limits)."""
+    if settings.serve_processes:
+        return settings.serve_processes
+    if settings.database_url.startswith("sqlite") or not settings.redis_url:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)))

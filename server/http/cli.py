@@ -92,19 +92,27 @@ def migrate(revision: str = "heads") -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes (default: SATREPS_SERVE_PROCESSES, see README)"),
+    ] = None,
 ) -> None:
     """Serve the API (embedded by default: SQLite under ./var, nothing else to install)."""
     import uvicorn
 
+    from server.core.config import serve_processes
     from server.core.logs import configure_logging, logging_config
     from server.migrations import upgrade
 
     settings = get_settings()
+    workers = workers or serve_processes(settings)
     configure_logging(settings)
     if settings.auto_migrate:
         upgrade(settings.database_url, pgbouncer=settings.db_pgbouncer)
-    typer.echo(f"satreps-hub on http://{host}:{port}/graphql ({settings.database_url})")
+    typer.echo(
+        f"satreps-hub on http://{host}:{port}/graphql ({settings.database_url},"
+        f" {workers} process{'es' if workers > 1 else ''})"
+    )
     uvicorn.run(
         "server.http.app:create_app",
         factory=True,
