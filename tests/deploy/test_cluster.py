@@ -269,6 +269,7 @@ def env_for(database_url: str, s3: SeaweedS3, objects: Path, **extra: str) -> di
         SATREPS_DATABASE_URL=database_url,
         SATREPS_DB_PGBOUNCER="true",
         SATREPS_REDIS_URL=REDIS_URL,
+        SATREPS_SERVE_PROCESSES="1",  # a replica killed is all of it (uvicorn would restart one)
         SATREPS_S3_ENDPOINT=s3.endpoint,
         SATREPS_S3_ACCESS_KEY=s3.access_key,
         SATREPS_S3_SECRET_KEY=s3.secret_key,
