@@ -46,6 +46,7 @@ def principal_key(principal: Principal) -> tuple[Any, ...]:
     """What of the principal the compiled statements depend on (their access rules and
     the e-mail rule): principals alike in these share plans."""
     return (
+        principal.role,  # `me` answers it
         principal.is_staff,
         principal.is_admin,  # admins alone read all data (dataset_readable)
         principal.is_authenticated,

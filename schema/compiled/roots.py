@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql.execution.collect_fields import FieldDetailsList
-from sqlalchemy import ColumnElement, Select, exists, func, select, true
+from sqlalchemy import ColumnElement, Select, exists, func, null, select, true
 from sqlalchemy.orm import aliased
 from strawberry.relay import GlobalID
 
 from schema.compiled.compiler import Compiler
-from schema.compiled.sqljson import MAX_PAIRS, NotCompilable
+from schema.compiled.sqljson import MAX_PAIRS, NotCompilable, sql_text
 from server import models as m
 from server.core.errors import DomainError
 from server.core.pagination import DEFAULT_PAGE, MAX_PAGE, decode_cursor
@@ -345,6 +345,36 @@ def root_upload(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) ->
     return c.json.one(rows, c.object("DatasetUpload", upload, details))
 
 
+ME_FIELDS = ("role", "researcher", "institution")  # the fields of Me root_me answers
+
+
+def root_me(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
+    """The caller's account (AccountQueries.me): null for anonymous callers; the role a
+    constant of the plan (compiler.principal_key keeps plans apart by role), the
+    researcher and institution by the principal's ids, as their loaders read them."""
+    principal = c.principal
+    if not principal.is_authenticated or principal.role is None:
+        return null()
+    owners: dict[str, tuple[Any, str, int | None]] = {
+        "researcher": (m.Researcher, "Researcher", principal.researcher_id),
+        "institution": (m.Institution, "Institution", principal.institution_id),
+    }
+
+    def value(name: str, sub: FieldDetailsList) -> ColumnElement[Any]:
+        if name == "role":
+            assert principal.role is not None
+            return sql_text(principal.role.name)
+        if name not in owners:  # ME_FIELDS
+            raise NotCompilable(f"Me.{name}")
+        model, type_name, key = owners[name]
+        if key is None:
+            return null()
+        row = aliased(model)
+        return c.json.one(select(row).where(row.id == key), c.object(type_name, row, sub))
+
+    return c.selection("Me", details, value)
+
+
 ROOTS: dict[str, Callable[[Compiler, FieldDetailsList, dict[str, Any]], ColumnElement[Any]]] = {
     "themes": root_themes,
     "node": root_node,
@@ -354,4 +384,5 @@ ROOTS: dict[str, Callable[[Compiler, FieldDetailsList, dict[str, Any]], ColumnEl
     "researchers": root_researchers,
     "datasets": root_datasets,
     "upload": root_upload,
+    "me": root_me,
 }

@@ -78,9 +78,19 @@ def refresh(connection: Connection) -> int:
     return len(rows)
 
 
+# the tables whose triggers (0006, 0009, 0013, 0016) write search_documents: a write to any
+# other (a token's last use, an audit row, ...) leaves every document as it was
+SOURCES = frozenset(
+    {"projects", "datasets", "institutions", "researchers", "dataset_files", "search_documents"}
+)
+
+
 def _flushing(session: Session, _context: UOWTransaction, _instances: Any) -> None:
-    if session.new or session.dirty or session.deleted:
-        session.info[_WROTE] = True
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(type(obj), "__tablename__", None)
+        if table is None or table in SOURCES:
+            session.info[_WROTE] = True
+            return
 
 
 _READS = ("SELECT", "WITH", "SHOW", "SET", "PRAGMA", "EXPLAIN")
@@ -90,9 +100,14 @@ def _executing(state: ORMExecuteState) -> None:
     statement = state.statement
     if isinstance(statement, TextClause):
         words = statement.text.split(None, 1)
+        sql = statement.text.lower()
         wrote = bool(words) and words[0].upper() not in _READS
+        wrote = wrote and any(table in sql for table in SOURCES)
+    elif state.is_insert or state.is_update or state.is_delete:
+        table = getattr(getattr(statement, "table", None), "name", None)
+        wrote = table is None or table in SOURCES
     else:
-        wrote = state.is_insert or state.is_update or state.is_delete
+        wrote = False
     if wrote:
         state.session.info[_WROTE] = True
 

@@ -315,6 +315,8 @@ def component_documents(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]
 
 MIXED = """{ me { role } themes(rootsOnly: true) { code } countries { code }
     projects(first: 2) { totalCount } }"""
+ME = """{ me { __typename role researcher { __typename id nameEn email }
+    institution { id nameEn country { code } } } }"""
 
 
 def written(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]]:
@@ -325,6 +327,8 @@ def written(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]]:
     return [
         (THEMES_DEEP, {}),  # SQLite's parser refuses it as too deep: strawberry answers
         (NESTED, {}),
+        (ME, {}),
+        ("{ me { role } self: me { researcher { id } } }", {}),
         (FRAGMENTS, {"roots": True, "skipKids": False}),
         (FRAGMENTS, {"roots": False, "skipKids": True}),
         (NODE, {"id": gid("Project", project)}),
