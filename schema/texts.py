@@ -16,24 +16,35 @@ from typing import Any, Protocol
 
 import strawberry
 from graphql.execution.collect_fields import FieldDetailsList
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import aliased
 
 from schema.compiled.compiler import Builder, Compiler
 from schema.compiled.mapping import compiled
 from schema.compiled.sqljson import ONE, NotCompilable, sql_text
 from schema.context import Info
-from schema.errors import PublicError
 from server import models as m
 from server.core.languages import (
     OFFICIAL_LANGUAGE,
     UNDETERMINED,
-    LanguageError,
     choose,
     local_language,
     preferences,
     primary,
-    standard_tag,
+    rank,
 )
 from server.texts.queries import TEXTS_BY_OWNER
 from server.texts.service import TextValue
@@ -127,19 +138,10 @@ async def texts_of(info: Info, spec: TextField, owner: Owner) -> list[LanguageTe
     return mine or fallback_texts(spec, owner)
 
 
-def asked_language(lang: str | None) -> str | None:
-    if lang is None:
-        return None
-    try:
-        return standard_tag(lang, "lang")
-    except LanguageError as error:
-        raise PublicError(error) from error
-
-
 async def text_in(info: Info, spec: TextField, owner: Owner, lang: str | None) -> str | None:
     """The value the fallback chain picks: `lang`, the caller's Accept-Language, English,
     then the original."""
-    chain = preferences(asked_language(lang), info.context.languages)
+    chain = preferences(lang, info.context.languages)
     texts = await texts_of(info, spec, owner)
     chosen = choose(texts, chain) or next((t for t in texts if t.original), None)
     return chosen.value if chosen is not None else None
@@ -174,6 +176,29 @@ def _fallback_lang(item: Fallback, row: Any) -> ColumnElement[Any]:
         return sql_text(item.lang)
     table = {code: sql_text(tag) for code, tag in OFFICIAL_LANGUAGE.items()}
     return case(table, value=getattr(row, item.country or ""), else_=sql_text(UNDETERMINED))
+
+
+def _fallback_rank(item: Fallback, row: Any, chain: tuple[str, ...]) -> ColumnElement[Any]:
+    """rank() of the value's language, worked out here for each country (a CASE over the
+    country column with a few IN lists, not a rank over a CASE of every country)."""
+    if item.lang is not None:
+        found = rank(item.lang, chain)
+        return literal(found) if found is not None else null()
+    by_rank: dict[int, list[str]] = {}
+    for code, tag in OFFICIAL_LANGUAGE.items():
+        found = rank(tag, chain)
+        if found is not None:
+            by_rank.setdefault(found, []).append(code)
+    country = getattr(row, item.country or "")
+    whens = [
+        (country.in_([sql_text(code) for code in codes]), literal(found))
+        for found, codes in sorted(by_rank.items())
+    ]
+    other = rank(UNDETERMINED, chain)  # a country not listed: und
+    listed = [sql_text(code) for code in OFFICIAL_LANGUAGE]
+    if other is not None:
+        whens.append((country.not_in(listed), literal(other)))
+    return case(*whens) if whens else null()
 
 
 def _fallback_original(item: Fallback, row: Any) -> ColumnElement[bool]:
@@ -232,10 +257,7 @@ def text_chosen(spec: TextField) -> Builder:
     the values of its columns when it has no rows."""
 
     def build(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
-        try:
-            asked = standard_tag(args["lang"]) if args.get("lang") is not None else None
-        except LanguageError as error:
-            raise NotCompilable("lang") from error  # strawberry answers the error
+        asked = args.get("lang")  # a LanguageTag: checked and standard already
         chain = preferences(asked, getattr(c.executor.context_value, "languages", ()))
         text, first = aliased(m.LanguageText), aliased(m.LanguageText)
         ranked = rank_sql(text.lang, chain)
@@ -260,7 +282,7 @@ def text_chosen(spec: TextField) -> Builder:
 def _fallback_choice(spec: TextField, row: Any, chain: tuple[str, ...]) -> list[Any]:
     """The chain's pick among the column values, then their original (CASE expressions)."""
     values = [getattr(row, item.column) for item in spec.fallback]
-    ranks = [rank_sql(_fallback_lang(item, row), chain) for item in spec.fallback]
+    ranks = [_fallback_rank(item, row, chain) for item in spec.fallback]
     usable = [and_(v.is_not(None), r.is_not(None)) for v, r in zip(values, ranks, strict=True)]
     picks = []
     for i, value in enumerate(values):

@@ -29,6 +29,7 @@ from schema.loaders import present
 from schema.pdm import ProjectPdmFields
 from schema.researchers.types import Researcher
 from schema.rows import FromRow
+from schema.scalars import LanguageTag
 from schema.texts import (
     LANG_ARGUMENT,
     Fallback,
@@ -142,7 +143,9 @@ class Project(
     updated_at: dt.datetime
 
     @strawberry.field(name="title", description="The title in one language (fallback chain)")
-    async def title_in(self, info: Info, lang: Annotated[str | None, LANG_ARGUMENT] = None) -> str:
+    async def title_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str:
         return await text_in(info, TITLE, self, lang) or self.title
 
     @strawberry.field(description="The title" + TEXTS_NOTE)
@@ -151,7 +154,7 @@ class Project(
 
     @strawberry.field(name="acronym", description="The acronym in one language (fallback chain)")
     async def acronym_in(
-        self, info: Info, lang: Annotated[str | None, LANG_ARGUMENT] = None
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
     ) -> str | None:
         return await text_in(info, ACRONYM, self, lang)
 
@@ -161,7 +164,7 @@ class Project(
 
     @strawberry.field(name="summary", description="The summary in one language (fallback chain)")
     async def summary_in(
-        self, info: Info, lang: Annotated[str | None, LANG_ARGUMENT] = None
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
     ) -> str | None:
         return await text_in(info, SUMMARY, self, lang)
 
