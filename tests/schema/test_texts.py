@@ -259,3 +259,39 @@ async def test_a_bad_language_asked_is_a_query_error(
     )
     body = await both(compiled_client, strawberry_client, token, inline, {"id": project["id"]})
     assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_LANGUAGE_TAG"], body
+
+
+def readme_example() -> tuple[str, str]:
+    """The mutation and the query the README's "Text in every language" shows."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Text in every language") :]
+    start = section.index("```graphql\n") + 11
+    block = section[start : section.index("\n```", start)]
+    mutation, query = block.split("\n\nquery", 1)
+    return mutation, "query" + query
+
+
+async def test_the_readme_example(manager, make_token, compiled_client, strawberry_client):
+    mutation, query = readme_example()
+    payload = (await manager(mutation))["createProject"]
+    assert payload["errors"] == []
+    token = await make_token(AccountRole.PROGRAM_MANAGER)
+    read = {"id": payload["project"]["id"]}
+    plain = (await both(compiled_client, strawberry_client, token, query, read))["data"]["node"]
+    assert (plain["title"], plain["ja"], plain["km"]) == (
+        TITLES[1]["value"],
+        TITLES[0]["value"],
+        TITLES[1]["value"],
+    )
+    assert plain["titles"][0] == {
+        "lang": "ja",
+        "value": TITLES[0]["value"],
+        "original": True,
+        "translated": False,
+    }
+    thai = await both(compiled_client, strawberry_client, token, query, read, "th, ja;q=0.8")
+    assert thai["data"]["node"]["title"] == thai["data"]["node"]["km"] == TITLES[2]["value"]
+    french = await both(compiled_client, strawberry_client, token, query, read, "fr")
+    assert french["data"]["node"]["title"] == TITLES[1]["value"]
