@@ -178,12 +178,13 @@ def _fallback_lang(item: Fallback, row: Any) -> ColumnElement[Any]:
     return case(table, value=getattr(row, item.country or ""), else_=sql_text(UNDETERMINED))
 
 
-def _fallback_rank(item: Fallback, row: Any, chain: tuple[str, ...]) -> ColumnElement[Any]:
-    """rank() of the value's language, worked out here for each country (a CASE over the
-    country column with a few IN lists, not a rank over a CASE of every country)."""
+def _fallback_rank(item: Fallback, row: Any, chain: tuple[str, ...]) -> Any:
+    """rank() of the value's language (None: never in the chain), worked out here for each
+    country (a CASE over the country column with a few IN lists, not a rank over a CASE of
+    every country)."""
     if item.lang is not None:
         found = rank(item.lang, chain)
-        return literal(found) if found is not None else null()
+        return literal(found) if found is not None else None
     by_rank: dict[int, list[str]] = {}
     for code, tag in OFFICIAL_LANGUAGE.items():
         found = rank(tag, chain)
@@ -198,7 +199,7 @@ def _fallback_rank(item: Fallback, row: Any, chain: tuple[str, ...]) -> ColumnEl
     listed = [sql_text(code) for code in OFFICIAL_LANGUAGE]
     if other is not None:
         whens.append((country.not_in(listed), literal(other)))
-    return case(*whens) if whens else null()
+    return case(*whens) if whens else None
 
 
 def _fallback_original(item: Fallback, row: Any) -> ColumnElement[bool]:
@@ -282,21 +283,21 @@ def text_chosen(spec: TextField) -> Builder:
 def _fallback_choice(spec: TextField, row: Any, chain: tuple[str, ...]) -> list[Any]:
     """The chain's pick among the column values, then their original (CASE expressions)."""
     values = [getattr(row, item.column) for item in spec.fallback]
-    ranks = [_fallback_rank(item, row, chain) for item in spec.fallback]
-    usable = [and_(v.is_not(None), r.is_not(None)) for v, r in zip(values, ranks, strict=True)]
+    ranked = [
+        (i, value, found, and_(value.is_not(None), found.is_not(None)))
+        for i, (item, value) in enumerate(zip(spec.fallback, values, strict=True))
+        if (found := _fallback_rank(item, row, chain)) is not None
+    ]
     picks = []
-    for i, value in enumerate(values):
+    for i, value, found, usable in ranked:
         better = [
-            and_(
-                usable[j],
-                or_(ranks[j] < ranks[i], and_(ranks[j] == ranks[i], true() if j < i else false())),
-            )
-            for j in range(len(values))
+            and_(other_usable, or_(other < found, and_(other == found, literal(j < i))))
+            for j, _, other, other_usable in ranked
             if j != i
         ]
-        picks.append((and_(usable[i], *(not_(b) for b in better)), value))
+        picks.append((and_(usable, *(not_(b) for b in better)), value))
     originals = [
         (and_(value.is_not(None), _fallback_original(item, row)), value)
         for item, value in zip(spec.fallback, values, strict=True)
     ]
-    return [case(*picks), case(*originals)]
+    return [case(*picks) if picks else null(), case(*originals)]

@@ -15,8 +15,8 @@ from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.global_ids import global_id
 from server.core.validation import check_url, clean_text, normalize_country, normalize_ror
 from server.institutions.errors import InstitutionErrorCode
-from server.institutions.names import check_names, write_names
 from server.models import Institution
+from server.texts.names import check_names, write_names
 
 
 async def _check_fields(
@@ -120,7 +120,7 @@ async def create_institution(
     institution = Institution(**fields)
     session.add(institution)
     await session.flush()
-    await write_names(session, institution, names, columns_written=True)
+    await write_names(session, "institution", institution, names, True, institution.country_code)
     return institution
 
 
@@ -149,5 +149,5 @@ async def update_institution(
     institution.updated_at = utcnow()
     await session.flush()
     written = bool({"name_en", "name_local", "country_code"} & fields.keys())
-    await write_names(session, institution, names, columns_written=written)
+    await write_names(session, "institution", institution, names, written, institution.country_code)
     return institution

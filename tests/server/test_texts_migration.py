@@ -1,7 +1,8 @@
-"""Migration 0017 copies every existing title, acronym, summary and institution name into
-language_texts as its field's original (projects' in `und`; an institution's English name
-in `en`, its local name in its country's official language, `und` where the country has
-several), on SQLite and PostgreSQL; down and up again, the columns still hold every value
+"""Migration 0017 copies every existing title, acronym, summary, institution, researcher and
+theme name and theme description into language_texts as its field's original (projects' in
+`und`; an institution's English name in `en`, its local name in its country's official
+language, `und` where the country has several; a researcher's local name in `und`; a theme
+still named as 0001 seeded it in `en`), on SQLite and PostgreSQL; down and up again, the columns still hold every value
 and the texts come back the same."""
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ INSTITUTIONS = [
     (6, "Royal University of Phnom Penh", None, "KH"),
     (7, "Smithsonian", "Smithsonian Institution", "US"),  # English: its local name is und
 ]
+RESEARCHERS = [(1, "Tanaka Hiroshi", "田中 博"), (2, "Ana Souza", None)]
+SEEDED = {  # the six themes 0001 seeds, in English
+    1: "Environment and Energy",
+    2: "Global-scale Environmental Issues",
+    3: "Carbon Neutral Society / Energy",
+    4: "Bioresources",
+    5: "Disaster Prevention and Mitigation",
+    6: "Infectious Diseases Control",
+}
 PROJECTS = [
     (1, "Flood early warning", "FLEWS", "Rivers and rain."),
     (2, "Coral reefs ' of Bali", None, None),
@@ -40,6 +50,17 @@ def _rows() -> list[str]:
             f" updated_at) VALUES ({pk}, '{name_en}', {local}, '{country}', 'university',"
             f" '{NOW}', '{NOW}')"
         )
+    for pk, name_en, name_local in RESEARCHERS:
+        local = "NULL" if name_local is None else f"'{name_local}'"
+        rows.append(
+            "INSERT INTO researchers (id, name_en, name_local, created_at)"
+            f" VALUES ({pk}, '{name_en}', {local}, '{NOW}')"
+        )
+    rows += [
+        "UPDATE themes SET name = 'Bioresources (renamed)' WHERE id = 4",
+        "INSERT INTO themes (id, code, name, description) VALUES"
+        " (100, 'coast', '沿岸', 'Mangroves and reefs')",
+    ]
     for pk, title, acronym, summary in PROJECTS:
         values = [
             "NULL" if v is None else "'" + v.replace("'", "''") + "'"
@@ -53,47 +74,57 @@ def _rows() -> list[str]:
 
 
 TEXTS = (
-    "SELECT project_id, institution_id, field, lang, value, original, translated, position"
-    " FROM language_texts ORDER BY project_id, institution_id, field, position"
+    "SELECT project_id, institution_id, researcher_id, theme_id, field, lang, value, original,"
+    " translated, position FROM language_texts"
 )
 COLUMNS = (
     "SELECT 'p', id, title, acronym, summary FROM projects UNION ALL"
-    " SELECT 'i', id, name_en, name_local, country_code FROM institutions ORDER BY 1, 2"
+    " SELECT 'i', id, name_en, name_local, country_code FROM institutions UNION ALL"
+    " SELECT 'r', id, name_en, name_local, NULL FROM researchers UNION ALL"
+    " SELECT 't', id, code, name, description FROM themes ORDER BY 1, 2"
 )
+
+
+def _p(pk: int, field: str, value: str) -> tuple:
+    return (pk, None, None, None, field, "und", value, True, False, 0)
+
+
+def _name(column: int, pk: int, lang: str, value: str, position: int) -> tuple:
+    owners = [None, None, None, None]
+    owners[column] = pk
+    return (*owners, "name", lang, value, position == 0, False, position)
+
+
+LOCAL = {"JP": "ja", "TH": "th", "VN": "vi", "ID": "id"}
 EXPECTED = [
-    (1, None, "acronym", "und", "FLEWS", True, False, 0),
-    (1, None, "summary", "und", "Rivers and rain.", True, False, 0),
-    (1, None, "title", "und", "Flood early warning", True, False, 0),
-    (2, None, "title", "und", "Coral reefs ' of Bali", True, False, 0),
-    (3, None, "summary", "und", "x", True, False, 0),  # an empty acronym is no value
-    (3, None, "title", "und", "多言語 العربية Ελληνικά", True, False, 0),
+    _p(1, "acronym", "FLEWS"),
+    _p(1, "summary", "Rivers and rain."),
+    _p(1, "title", "Flood early warning"),
+    _p(2, "title", "Coral reefs ' of Bali"),
+    _p(3, "summary", "x"),  # an empty acronym is no value
+    _p(3, "title", "多言語 العربية Ελληνικά"),
     *(
         row
         for pk, name_en, name_local, country in INSTITUTIONS
         for row in (
-            [
-                (
-                    None,
-                    pk,
-                    "name",
-                    {"JP": "ja", "TH": "th", "VN": "vi", "ID": "id"}.get(country, "und"),
-                    name_local,
-                    True,
-                    False,
-                    0,
-                ),
-                (None, pk, "name", "en", name_en, False, False, 1),
-            ]
+            [_name(1, pk, LOCAL.get(country, "und"), name_local, 0), _name(1, pk, "en", name_en, 1)]
             if name_local
-            else [(None, pk, "name", "en", name_en, True, False, 0)]
+            else [_name(1, pk, "en", name_en, 0)]
         )
     ),
+    _name(2, 1, "und", "田中 博", 0),
+    _name(2, 1, "en", "Tanaka Hiroshi", 1),
+    _name(2, 2, "en", "Ana Souza", 0),
+    *(_name(3, pk, "en", name, 0) for pk, name in SEEDED.items() if pk != 4),
+    _name(3, 4, "und", "Bioresources (renamed)", 0),  # no longer the seeded English name
+    _name(3, 100, "und", "沿岸", 0),
+    (None, None, None, 100, "description", "und", "Mangroves and reefs", True, False, 0),
 ]
 
 
 def _texts(url: str) -> list[tuple]:
     rows = [tuple(r) for r in _run(url, [], TEXTS)]
-    return [(*r[:5], bool(r[5]), bool(r[6]), r[7]) for r in rows]
+    return [(*r[:7], bool(r[7]), bool(r[8]), r[9]) for r in rows]
 
 
 def check(url: str) -> None:

@@ -1,13 +1,16 @@
 """language texts: names, titles, acronyms and summaries in each language (issue 20)
 
 language_texts holds a field's value in each BCP 47 language, for a project (title, acronym,
-summary) or an institution (name). Every existing value is copied in as its field's
-original: projects' titles, acronyms and summaries in `und` (undetermined: nothing says
-which language they were written in); an institution's `name_en` in `en` (the column is
-its English name), and its `name_local`, when it has one, in the official language of
-its country where that is one language (JP ja, TH th, VN vi, ID id, ...; else `und`) as
-the original. The owners' columns keep their values (the originals), so downgrading
-drops the table and loses only what was added in other languages since.
+summary), an institution or a researcher (name) or a theme (name, description). Every
+existing value is copied in as its field's original: projects' titles, acronyms and
+summaries in `und` (undetermined: nothing says which language they were written in); an
+institution's `name_en` in `en` (the column is its English name), and its `name_local`, when
+it has one, in the official language of its country where that is one language (JP ja, TH
+th, VN vi, ID id, ...; else `und`) as the original; a researcher's likewise (`nameEn` in
+`en`, `nameLocal` in `und`: a person has no country here); a theme's name in `en` when it is
+still one of the six 0001 seeded in English, else `und`, its description in `und`. The
+owners' columns keep their values (the originals), so downgrading drops the table and loses
+only what was added in other languages since.
 
 Revision ID: 0017
 Revises: 0015 (0016 is taken in parallel: the chain is set when both merge)
@@ -28,7 +31,22 @@ down_revision = "0015"
 branch_labels = None
 depends_on = None
 
-OWNERS = ("project_id", "institution_id")
+OWNERS = ("project_id", "institution_id", "researcher_id", "theme_id")
+OWNER_TABLES = {
+    "project_id": "projects",
+    "institution_id": "institutions",
+    "researcher_id": "researchers",
+    "theme_id": "themes",
+}
+# the themes 0001 seeds, in English: a theme that still has its seeded name is in `en`
+SEEDED_THEMES = {
+    "environment-energy": "Environment and Energy",
+    "global-environment": "Global-scale Environmental Issues",
+    "carbon-neutral-energy": "Carbon Neutral Society / Energy",
+    "bioresources": "Bioresources",
+    "disaster-prevention": "Disaster Prevention and Mitigation",
+    "infectious-diseases": "Infectious Diseases Control",
+}
 ONE_OWNER = " + ".join(f"(CASE WHEN {c} IS NULL THEN 0 ELSE 1 END)" for c in OWNERS) + " = 1"
 BATCH = 1000
 
@@ -36,6 +54,8 @@ texts = sa.table(
     "language_texts",
     sa.column("project_id", sa.Integer),
     sa.column("institution_id", sa.Integer),
+    sa.column("researcher_id", sa.Integer),
+    sa.column("theme_id", sa.Integer),
     sa.column("field", sa.String),
     sa.column("lang", sa.String),
     sa.column("value", sa.Text),
@@ -49,8 +69,7 @@ def _create_table() -> None:
     op.create_table(
         "language_texts",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("project_id", sa.Integer(), nullable=True),
-        sa.Column("institution_id", sa.Integer(), nullable=True),
+        *(sa.Column(owner, sa.Integer(), nullable=True) for owner in OWNERS),
         sa.Column("field", sa.String(length=32), nullable=False),
         sa.Column("lang", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
@@ -61,37 +80,30 @@ def _create_table() -> None:
         sa.CheckConstraint(
             "NOT (original AND translated)", name=op.f("ck_language_texts_original_not_translated")
         ),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_language_texts_project_id_projects"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["institution_id"],
-            ["institutions.id"],
-            name=op.f("fk_language_texts_institution_id_institutions"),
-            ondelete="CASCADE",
+        *(
+            sa.ForeignKeyConstraint(
+                [owner],
+                [f"{table}.id"],
+                name=op.f(f"fk_language_texts_{owner}_{table}"),
+                ondelete="CASCADE",
+            )
+            for owner, table in OWNER_TABLES.items()
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_language_texts")),
-        sa.UniqueConstraint(
-            "project_id", "field", "lang", name=op.f("uq_language_texts_project_id_field_lang")
-        ),
-        sa.UniqueConstraint(
-            "institution_id",
-            "field",
-            "lang",
-            name=op.f("uq_language_texts_institution_id_field_lang"),
+        *(
+            sa.UniqueConstraint(
+                owner, "field", "lang", name=op.f(f"uq_language_texts_{owner}_field_lang")
+            )
+            for owner in OWNERS
         ),
     )
-    op.create_index("ix_language_texts_project_id", "language_texts", ["project_id"])
-    op.create_index("ix_language_texts_institution_id", "language_texts", ["institution_id"])
+    for owner in OWNERS:
+        op.create_index(f"ix_language_texts_{owner}", "language_texts", [owner])
 
 
 def _text(owner: str, owner_id: int, field: str, lang: str, value: str, position: int) -> Any:
     return {
-        "project_id": owner_id if owner == "project" else None,
-        "institution_id": owner_id if owner == "institution" else None,
+        **{column: owner_id if column == f"{owner}_id" else None for column in OWNERS},
         "field": field,
         "lang": lang,
         "value": value,
@@ -111,31 +123,56 @@ def _project_texts(bind: Any) -> list[Any]:
     return out
 
 
-def _institution_texts(bind: Any) -> list[Any]:
-    rows = bind.execute(
-        sa.text("SELECT id, name_en, name_local, country_code FROM institutions ORDER BY id")
-    )
+def _names(owner: str, sql: str, bind: Any) -> list[Any]:
+    """The local name (in the country's language, when known) as the original, then the
+    English name."""
     out = []
-    for iid, name_en, name_local, country in rows:
+    for pk, name_en, name_local, country in bind.execute(sa.text(sql)):
         names = []
         if name_local:
             local = local_language(country)
             names.append((UNDETERMINED if local == ENGLISH else local, name_local))
         if name_en:
             names.append((ENGLISH, name_en))
-        out += [_text("institution", iid, "name", lang, v, i) for i, (lang, v) in enumerate(names)]
+        out += [_text(owner, pk, "name", lang, v, i) for i, (lang, v) in enumerate(names)]
+    return out
+
+
+def _theme_texts(bind: Any) -> list[Any]:
+    out = []
+    for pk, code, name, description in bind.execute(
+        sa.text("SELECT id, code, name, description FROM themes ORDER BY id")
+    ):
+        seeded = SEEDED_THEMES.get(code) == name
+        if name:
+            out.append(_text("theme", pk, "name", ENGLISH if seeded else UNDETERMINED, name, 0))
+        if description:
+            out.append(_text("theme", pk, "description", UNDETERMINED, description, 0))
     return out
 
 
 def upgrade() -> None:
     _create_table()
     bind = op.get_bind()
-    rows = _project_texts(bind) + _institution_texts(bind)
+    rows = [
+        *_project_texts(bind),
+        *_names(
+            "institution",
+            "SELECT id, name_en, name_local, country_code FROM institutions ORDER BY id",
+            bind,
+        ),
+        *_names(
+            "researcher",
+            "SELECT id, name_en, name_local, NULL FROM researchers ORDER BY id",
+            bind,
+        ),
+        *_theme_texts(bind),
+    ]
     for start in range(0, len(rows), BATCH):
         op.bulk_insert(texts, rows[start : start + BATCH])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_language_texts_institution_id", table_name="language_texts")
-    op.drop_index("ix_language_texts_project_id", table_name="language_texts")
+    for owner in OWNERS:
+        op.drop_index(f"ix_language_texts_{owner}", table_name="language_texts")
     op.drop_table("language_texts")

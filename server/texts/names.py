@@ -1,8 +1,8 @@
-"""An institution's names in each language (language_texts, field "name") and its two
-columns: `name_en`, its English name (the value in `en`, else the original: the column is
-required), and `name_local`, its name in a language of its own (the original when that is
-not English, else the first value in another language). Writing the columns alone, as
-before, keeps the names in other languages."""
+"""The names in each language of an institution or a researcher (language_texts, field
+"name") and their two columns: `name_en`, the English name (the value in `en`, else the
+original: the column is required), and `name_local`, the name in a language of its own (the
+original when that is not English, else the first value in another language). Writing the
+columns alone, as before, keeps the names in other languages."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.errors import Collector, ErrorCode
 from server.core.languages import ENGLISH, UNDETERMINED, local_language, primary
-from server.models import Institution
 from server.texts.service import (
     CleanText,
     check_texts,
@@ -76,7 +75,7 @@ def check_names(errors: Collector, values: dict[str, Any]) -> Names | None:
 
 
 def rebuilt(
-    rows: Sequence[Any], name_en: str, name_local: str | None, country: str
+    rows: Sequence[Any], name_en: str, name_local: str | None, country: str | None
 ) -> list[CleanText]:
     """The names after the columns were written alone: the local name (in the language of
     its row, else of the country) as the original, the English name, then the other
@@ -115,13 +114,19 @@ def rebuilt(
 
 
 async def write_names(
-    session: AsyncSession, institution: Institution, names: Names | None, columns_written: bool
+    session: AsyncSession,
+    owner: str,
+    row: Any,
+    names: Names | None,
+    columns_written: bool,
+    country: str | None = None,
 ) -> None:
-    """The institution's rows after a write: the names sent, or rebuilt from the columns
-    when those alone were written."""
+    """The owner's rows (`owner`: "institution", "researcher") after a write: the names
+    sent, or rebuilt from the columns when those alone were written (a local name new to
+    the rows in the language of `country`, when it has one)."""
     if names is not None:
-        await replace_texts(session, "institution", institution.id, FIELD, names.texts)
+        await replace_texts(session, owner, row.id, FIELD, names.texts)
     elif columns_written:
-        rows = await field_texts(session, "institution", institution.id, FIELD)
-        texts = rebuilt(rows, institution.name_en, institution.name_local, institution.country_code)
-        await replace_texts(session, "institution", institution.id, FIELD, texts)
+        rows = await field_texts(session, owner, row.id, FIELD)
+        texts = rebuilt(rows, row.name_en, row.name_local, country)
+        await replace_texts(session, owner, row.id, FIELD, texts)
