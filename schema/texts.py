@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import Any, Protocol
+from typing import Any
 
 import strawberry
 from graphql.execution.collect_fields import FieldDetailsList
@@ -104,10 +104,6 @@ def text_values(items: list[LanguageTextInput] | None) -> list[TextValue] | None
 # --- strawberry's resolvers -------------------------------------------------------------------
 
 
-class Owner(Protocol):
-    id: Any
-
-
 def fallback_texts(spec: TextField, owner: Any) -> list[LanguageText]:
     texts = []
     for i, item in enumerate(spec.fallback):
@@ -122,7 +118,7 @@ def fallback_texts(spec: TextField, owner: Any) -> list[LanguageText]:
     return texts
 
 
-async def texts_of(info: Info, spec: TextField, owner: Owner) -> list[LanguageText]:
+async def texts_of(info: Info, spec: TextField, owner: Any) -> list[LanguageText]:
     rows = await info.context.loaders.many(TEXTS_BY_OWNER[spec.owner]).load(owner.id)
     mine = [
         LanguageText(
@@ -138,7 +134,7 @@ async def texts_of(info: Info, spec: TextField, owner: Owner) -> list[LanguageTe
     return mine or fallback_texts(spec, owner)
 
 
-async def text_in(info: Info, spec: TextField, owner: Owner, lang: str | None) -> str | None:
+async def text_in(info: Info, spec: TextField, owner: Any, lang: str | None) -> str | None:
     """The value the fallback chain picks: `lang`, the caller's Accept-Language, English,
     then the original."""
     chain = preferences(lang, info.context.languages)

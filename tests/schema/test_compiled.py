@@ -77,7 +77,10 @@ TEXTS = """query($lang: LanguageTag) { projects(first: 10) { nodes { title title
     __typename lang value original translated } asked: title(lang: $lang) ja: title(lang: "ja")
     acronym(lang: "en") acronyms { lang } summary summaries { value original }
     institutions { institution { nameEn nameLocal name names { lang value original translated }
-      th: name(lang: "th") } } } } }"""
+      th: name(lang: "th") } }
+    themes { name names { lang original } ja: name(lang: "ja") description descriptions { lang } }
+    members { researcher { name names { lang value } ja: name(lang: "ja") } }
+    datasets { title titles { lang value } description(lang: "en") } } } }"""
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Theme { code }
     ... on Project { title } } }"""
 UPLOAD_FIELDS = """fragment U on DatasetUpload { __typename id filename state declaredSize

@@ -1,16 +1,17 @@
 """language texts: names, titles, acronyms and summaries in each language (issue 20)
 
 language_texts holds a field's value in each BCP 47 language, for a project (title, acronym,
-summary), an institution or a researcher (name) or a theme (name, description). Every
-existing value is copied in as its field's original: projects' titles, acronyms and
-summaries in `und` (undetermined: nothing says which language they were written in); an
-institution's `name_en` in `en` (the column is its English name), and its `name_local`, when
-it has one, in the official language of its country where that is one language (JP ja, TH
-th, VN vi, ID id, ...; else `und`) as the original; a researcher's likewise (`nameEn` in
-`en`, `nameLocal` in `und`: a person has no country here); a theme's name in `en` when it is
-still one of the six 0001 seeded in English, else `und`, its description in `und`. The
-owners' columns keep their values (the originals), so downgrading drops the table and loses
-only what was added in other languages since.
+summary), an institution or a researcher (name), a theme (name, description) or a dataset
+(title, description). Every existing value is copied in as its field's original: projects'
+titles, acronyms and summaries in `und` (undetermined: nothing says which language they were
+written in); an institution's `name_en` in `en` (the column is its English name), and its
+`name_local`, when it has one, in the official language of its country where that is one
+language (JP ja, TH th, VN vi, ID id, ...; else `und`) as the original; a researcher's
+likewise (`nameEn` in `en`, `nameLocal` in `und`: a person has no country here); a theme's
+name in `en` when it is still one of the six 0001 seeded in English, else `und`, its
+description in `und`; a dataset's title and description in `und`. The owners' columns keep
+their values (the originals), so downgrading drops the table and loses only what was added
+in other languages since.
 
 Revision ID: 0017
 Revises: 0015 (0016 is taken in parallel: the chain is set when both merge)
@@ -31,12 +32,13 @@ down_revision = "0015"
 branch_labels = None
 depends_on = None
 
-OWNERS = ("project_id", "institution_id", "researcher_id", "theme_id")
+OWNERS = ("project_id", "institution_id", "researcher_id", "theme_id", "dataset_id")
 OWNER_TABLES = {
     "project_id": "projects",
     "institution_id": "institutions",
     "researcher_id": "researchers",
     "theme_id": "themes",
+    "dataset_id": "datasets",
 }
 # the themes 0001 seeds, in English: a theme that still has its seeded name is in `en`
 SEEDED_THEMES = {
@@ -56,6 +58,7 @@ texts = sa.table(
     sa.column("institution_id", sa.Integer),
     sa.column("researcher_id", sa.Integer),
     sa.column("theme_id", sa.Integer),
+    sa.column("dataset_id", sa.Integer),
     sa.column("field", sa.String),
     sa.column("lang", sa.String),
     sa.column("value", sa.Text),
@@ -113,13 +116,14 @@ def _text(owner: str, owner_id: int, field: str, lang: str, value: str, position
     }
 
 
-def _project_texts(bind: Any) -> list[Any]:
-    rows = bind.execute(sa.text("SELECT id, title, acronym, summary FROM projects ORDER BY id"))
+def _undetermined(owner: str, table: str, fields: tuple[str, ...], bind: Any) -> list[Any]:
+    """Each value of `fields` of the table's rows, as its field's original in `und`."""
+    rows = bind.execute(sa.text(f"SELECT id, {', '.join(fields)} FROM {table} ORDER BY id"))
     out = []
-    for pid, *values in rows:
-        for field, value in zip(("title", "acronym", "summary"), values, strict=True):
+    for pk, *values in rows:
+        for field, value in zip(fields, values, strict=True):
             if value is not None and value != "":
-                out.append(_text("project", pid, field, UNDETERMINED, value, 0))
+                out.append(_text(owner, pk, field, UNDETERMINED, value, 0))
     return out
 
 
@@ -155,7 +159,8 @@ def upgrade() -> None:
     _create_table()
     bind = op.get_bind()
     rows = [
-        *_project_texts(bind),
+        *_undetermined("project", "projects", ("title", "acronym", "summary"), bind),
+        *_undetermined("dataset", "datasets", ("title", "description"), bind),
         *_names(
             "institution",
             "SELECT id, name_en, name_local, country_code FROM institutions ORDER BY id",
