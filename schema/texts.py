@@ -53,13 +53,15 @@ from server.texts.service import TextValue
 @dataclass(frozen=True)
 class Fallback:
     """A value of the field read from the owner's column `column`, in `lang` (or, None,
-    the language of the owner's country column `country`); the original unless the owner's
-    column `original_unless` holds a value."""
+    the tag in the owner's column `lang_column`, or the language of the owner's country
+    column `country`); the original unless the owner's column `original_unless` holds a
+    value."""
 
     column: str
     lang: str | None = None
     country: str | None = None
     original_unless: str | None = None
+    lang_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,10 @@ def fallback_texts(spec: TextField, owner: Any) -> list[LanguageText]:
         value = getattr(owner, item.column)
         if value is None:
             continue
-        lang = item.lang or local_language(getattr(owner, item.country or ""))
+        if item.lang_column is not None:
+            lang = getattr(owner, item.lang_column)
+        else:
+            lang = item.lang or local_language(getattr(owner, item.country or ""))
         original = item.original_unless is None or getattr(owner, item.original_unless) is None
         texts.append(
             LanguageText(lang=lang, value=value, original=original, translated=False, position=i)
@@ -170,6 +175,8 @@ def _owned(spec: TextField, text: Any, row: Any) -> ColumnElement[bool]:
 def _fallback_lang(item: Fallback, row: Any) -> ColumnElement[Any]:
     if item.lang is not None:
         return sql_text(item.lang)
+    if item.lang_column is not None:
+        return getattr(row, item.lang_column)
     table = {code: sql_text(tag) for code, tag in OFFICIAL_LANGUAGE.items()}
     return case(table, value=getattr(row, item.country or ""), else_=sql_text(UNDETERMINED))
 
@@ -181,6 +188,8 @@ def _fallback_rank(item: Fallback, row: Any, chain: tuple[str, ...]) -> Any:
     if item.lang is not None:
         found = rank(item.lang, chain)
         return literal(found) if found is not None else None
+    if item.lang_column is not None:
+        return rank_sql(getattr(row, item.lang_column), chain)
     by_rank: dict[int, list[str]] = {}
     for code, tag in OFFICIAL_LANGUAGE.items():
         found = rank(tag, chain)

@@ -32,5 +32,5 @@ def _texts_of(owner: str) -> TextsFetch:
 # one fetch per owner, the same function every time (a request's loader is kept per fetch)
 TEXTS_BY_OWNER: dict[str, TextsFetch] = {
     owner: _texts_of(owner)
-    for owner in ("project", "institution", "researcher", "theme", "dataset")
+    for owner in ("project", "institution", "researcher", "theme", "dataset", "material")
 }

@@ -75,12 +75,18 @@ def _rows() -> list[str]:
         " keywords, licence, access_level, created_at, updated_at) VALUES (1, 1, 1,"
         f" 'Gauges ที่', 'Hourly.', '[]', 'CC-BY-4.0', 'public', '{NOW}', '{NOW}')"
     )
+    for pk, title, language in ((1, "Sổ tay", "vie"), (2, "Manual", "zzz")):
+        rows.append(
+            "INSERT INTO learning_materials (id, project_id, title, kind, language, licence,"
+            f" created_at) VALUES ({pk}, 1, '{title}', 'seminar_material', '{language}',"
+            f" 'CC-BY-4.0', '{NOW}')"
+        )
     return rows
 
 
 TEXTS = (
-    "SELECT project_id, institution_id, researcher_id, theme_id, dataset_id, field, lang, value,"
-    " original,"
+    "SELECT project_id, institution_id, researcher_id, theme_id, dataset_id, material_id, field,"
+    " lang, value, original,"
     " translated, position FROM language_texts"
 )
 COLUMNS = (
@@ -88,16 +94,17 @@ COLUMNS = (
     " SELECT 'i', id, name_en, name_local, country_code FROM institutions UNION ALL"
     " SELECT 'r', id, name_en, name_local, NULL FROM researchers UNION ALL"
     " SELECT 't', id, code, name, description FROM themes UNION ALL"
-    " SELECT 'd', id, title, description, licence FROM datasets ORDER BY 1, 2"
+    " SELECT 'd', id, title, description, licence FROM datasets UNION ALL"
+    " SELECT 'm', id, title, language, licence FROM learning_materials ORDER BY 1, 2"
 )
 
 
 def _p(pk: int, field: str, value: str) -> tuple:
-    return (pk, None, None, None, None, field, "und", value, True, False, 0)
+    return (pk, None, None, None, None, None, field, "und", value, True, False, 0)
 
 
 def _name(column: int, pk: int, lang: str, value: str, position: int) -> tuple:
-    owners = [None, None, None, None, None]
+    owners: list[int | None] = [None, None, None, None, None, None]
     owners[column] = pk
     return (*owners, "name", lang, value, position == 0, False, position)
 
@@ -125,15 +132,30 @@ EXPECTED = [
     *(_name(3, pk, "en", name, 0) for pk, name in SEEDED.items() if pk != 4),
     _name(3, 4, "und", "Bioresources (renamed)", 0),  # no longer the seeded English name
     _name(3, 100, "und", "沿岸", 0),
-    (None, None, None, 100, None, "description", "und", "Mangroves and reefs", True, False, 0),
-    (None, None, None, None, 1, "description", "und", "Hourly.", True, False, 0),
-    (None, None, None, None, 1, "title", "und", "Gauges ที่", True, False, 0),
+    (
+        None,
+        None,
+        None,
+        100,
+        None,
+        None,
+        "description",
+        "und",
+        "Mangroves and reefs",
+        True,
+        False,
+        0,
+    ),
+    (None, None, None, None, 1, None, "description", "und", "Hourly.", True, False, 0),
+    (None, None, None, None, 1, None, "title", "und", "Gauges ที่", True, False, 0),
+    (None, None, None, None, None, 1, "title", "vi", "Sổ tay", True, False, 0),  # vie: vi
+    (None, None, None, None, None, 2, "title", "und", "Manual", True, False, 0),  # no language
 ]
 
 
 def _texts(url: str) -> list[tuple]:
     rows = [tuple(r) for r in _run(url, [], TEXTS)]
-    return [(*r[:8], bool(r[8]), bool(r[9]), r[10]) for r in rows]
+    return [(*r[:9], bool(r[9]), bool(r[10]), r[11]) for r in rows]
 
 
 def check(url: str) -> None:

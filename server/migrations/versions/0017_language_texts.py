@@ -9,9 +9,10 @@ written in); an institution's `name_en` in `en` (the column is its English name)
 language (JP ja, TH th, VN vi, ID id, ...; else `und`) as the original; a researcher's
 likewise (`nameEn` in `en`, `nameLocal` in `und`: a person has no country here); a theme's
 name in `en` when it is still one of the six 0001 seeded in English, else `und`, its
-description in `und`; a dataset's title and description in `und`. The owners' columns keep
-their values (the originals), so downgrading drops the table and loses only what was added
-in other languages since.
+description in `und`; a dataset's title and description in `und`; a learning material's
+title in the material's language (its ISO 639 code). The owners' columns keep their values
+(the originals), so downgrading drops the table and loses only what was added in other
+languages since.
 
 Revision ID: 0017
 Revises: 0015 (0016 is taken in parallel: the chain is set when both merge)
@@ -25,20 +26,27 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from server.core.languages import ENGLISH, UNDETERMINED, local_language
+from server.core.languages import (
+    ENGLISH,
+    UNDETERMINED,
+    LanguageError,
+    local_language,
+    standard_tag,
+)
 
 revision = "0017"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
 
-OWNERS = ("project_id", "institution_id", "researcher_id", "theme_id", "dataset_id")
+OWNERS = ("project_id", "institution_id", "researcher_id", "theme_id", "dataset_id", "material_id")
 OWNER_TABLES = {
     "project_id": "projects",
     "institution_id": "institutions",
     "researcher_id": "researchers",
     "theme_id": "themes",
     "dataset_id": "datasets",
+    "material_id": "learning_materials",
 }
 # the themes 0001 seeds, in English: a theme that still has its seeded name is in `en`
 SEEDED_THEMES = {
@@ -59,6 +67,7 @@ texts = sa.table(
     sa.column("researcher_id", sa.Integer),
     sa.column("theme_id", sa.Integer),
     sa.column("dataset_id", sa.Integer),
+    sa.column("material_id", sa.Integer),
     sa.column("field", sa.String),
     sa.column("lang", sa.String),
     sa.column("value", sa.Text),
@@ -142,6 +151,22 @@ def _names(owner: str, sql: str, bind: Any) -> list[Any]:
     return out
 
 
+def _material_texts(bind: Any) -> list[Any]:
+    """A learning material's title in the material's language (an ISO 639 code: a BCP 47
+    tag), `und` where that is not a registered language."""
+    out = []
+    for pk, title, language in bind.execute(
+        sa.text("SELECT id, title, language FROM learning_materials ORDER BY id")
+    ):
+        try:
+            lang = standard_tag(language or "")
+        except LanguageError:
+            lang = UNDETERMINED
+        if title:
+            out.append(_text("material", pk, "title", lang, title, 0))
+    return out
+
+
 def _theme_texts(bind: Any) -> list[Any]:
     out = []
     for pk, code, name, description in bind.execute(
@@ -172,6 +197,7 @@ def upgrade() -> None:
             bind,
         ),
         *_theme_texts(bind),
+        *_material_texts(bind),
     ]
     for start in range(0, len(rows), BATCH):
         op.bulk_insert(texts, rows[start : start + BATCH])
