@@ -37,6 +37,9 @@ class Context:
     connection_params: dict[str, Any] | None = None  # WebSocket connection_init payload
     client: str | None = None  # the caller's address (anonymous callers are limited by it)
     user_agent: str | None = None  # recorded as the client of an upload (PROV)
+    # the caller's Accept-Language, best first (server.core.languages.accepted_languages):
+    # the second step of a language-tagged text's fallback chain
+    languages: tuple[str, ...] = ()
     response: Any = None  # the HTTP response being built (headers); None on a WebSocket
     limiter: Any = None  # the RateLimiter (server/access/ratelimit.py)
     rate_limit: Any = None  # this request's Charge, set before execution

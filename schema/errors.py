@@ -61,9 +61,10 @@ def codes_table() -> str:
     rows = ["| where | codes |", "| --- | --- |", f"| every mutation | {listed(ErrorCode)} |"]
     for name, enums in sorted(ERROR_TYPES.items()):
         rows.append(f"| `{name}` (`{name}Code`) | {listed(*enums[1:])} |")
+    tags = f"`{ErrorCode.INVALID_LANGUAGE_TAG}`, `{ErrorCode.UNKNOWN_LANGUAGE}` (a `LanguageTag`)"
     rows.append(
         f"| query errors (`extensions.code`) | {listed(QueryErrorCode)}, "
-        f"{listed(AnalyticsErrorCode, SearchErrorCode)} |"
+        f"{listed(AnalyticsErrorCode, SearchErrorCode)}, {tags} |"
     )
     rows.append(f"| `satreps token create` | {listed(AccessErrorCode)} |")
     rows.append(f"| `satreps backup`, `satreps restore` | {listed(BackupErrorCode)} |")

@@ -113,6 +113,8 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             len(details),
             variables,
             principal_key(principal),
+            # the texts' fallback chain reads the caller's Accept-Language
+            getattr(self.context_value, "languages", ()),
         )
 
     async def _run(

@@ -45,6 +45,7 @@ class FastKey(NamedTuple):
     principal: tuple[Any, ...]
     authenticated: bool  # only an API token's plans are fused with its lookup
     today: Any
+    languages: tuple[str, ...] = ()  # the caller's Accept-Language (texts' fallback chain)
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def _persisted_digest(extensions: Any) -> bytes | None:
         return None
 
 
-def fast_key(body: Any, principal: Any) -> FastKey | None:
+def fast_key(body: Any, principal: Any, languages: tuple[str, ...] = ()) -> FastKey | None:
     """The key of a request (`body`: the middleware's GraphQLBody, whose parts are worked
     out once for all the requests of its bytes), or None when it cannot take the fast path."""
     if body.fast is None:
@@ -170,7 +171,13 @@ def fast_key(body: Any, principal: Any) -> FastKey | None:
         return None
     digest, operation, variables = body.fast
     return FastKey(
-        digest, operation, variables, principal_key(principal), principal.is_authenticated, today()
+        digest,
+        operation,
+        variables,
+        principal_key(principal),
+        principal.is_authenticated,
+        today(),
+        languages,
     )
 
 

@@ -151,6 +151,12 @@ class SqlJson:
             return func.coalesce(cast(column, JSON), literal_column("'[]'::json"))
         return func.json(func.coalesce(column, "[]"))
 
+    def literal_array(self, items: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+        """The JSON array of these values (JSON objects built in the statement)."""
+        if self.pg:
+            return func.json_build_array(*items) if items else literal_column("'[]'::json")
+        return func.json_array(*items)
+
     def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """A JSON value from a subquery kept as JSON (SQLite loses the JSON subtype there)."""
         return value if self.pg else func.json(value)

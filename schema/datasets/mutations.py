@@ -4,6 +4,7 @@ removeDatasetFile (all with the upload scope)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from schema.datasets.types import (
 from schema.errors import fields_named
 from schema.inputs import given
 from schema.payloads import payload
+from schema.texts import text_values
 from server import models
 from server.access.auth import Principal
 from server.core.jobs import WRITE_PROVENANCE
@@ -57,6 +59,18 @@ async def _version_payload(
     return await payload(info, op, DatasetVersionPayload, done, scope="upload")
 
 
+def _values(input: CreateDatasetInput | UpdateDatasetInput) -> dict[str, Any]:
+    """The fields sent, the language-tagged ones as the service takes them (on creation a
+    null title or list is not sent)."""
+    values = given(input, *DATASET_FIELDS)
+    for name, items in given(input, "titles", "descriptions").items():
+        values[name] = text_values(items)
+    if isinstance(input, CreateDatasetInput):
+        unsent = ("title", "titles", "descriptions")
+        values = {k: v for k, v in values.items() if v is not None or k not in unsent}
+    return values
+
+
 def _theme_ids(ids: list[strawberry.ID] | None) -> list[int]:
     return [decode_id(gid, "Theme", "themeIds") for gid in ids or []]
 
@@ -66,7 +80,7 @@ class DatasetMutations:
     @strawberry.mutation(description="A new dataset, with version 1 open as a draft")
     async def create_dataset(self, info: Info, input: CreateDatasetInput) -> DatasetPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.Dataset:
-            values = given(input, *DATASET_FIELDS)
+            values = _values(input)
             values["theme_ids"] = _theme_ids(input.theme_ids)
             return await service.create_dataset(
                 session,
@@ -81,7 +95,7 @@ class DatasetMutations:
     @strawberry.mutation
     async def update_dataset(self, info: Info, input: UpdateDatasetInput) -> DatasetPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.Dataset:
-            values = given(input, *DATASET_FIELDS)
+            values = _values(input)
             if input.theme_ids is not strawberry.UNSET:
                 values["theme_ids"] = _theme_ids(input.theme_ids)
             dataset_id = decode_id(input.id, "Dataset", "id")

@@ -33,6 +33,7 @@ from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.datasets.coverage import BoundingBoxInput, CoverageFields, coverage_columns
 from schema.datasets.fixity import VersionFixityFields
+from schema.datasets.texts import DatasetTextFields, DatasetTextInputs
 from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
@@ -346,10 +347,10 @@ class DatasetVersion(
     draft=newest_version(VersionState.DRAFT),
 )
 @strawberry.type(description="Research data of a project, owned by an institution.")
-class Dataset(CoverageFields, relay.Node):
+class Dataset(DatasetTextFields, CoverageFields, relay.Node):
     id: relay.NodeID[int]
-    title: str
-    description: str | None
+    title: strawberry.Private[str]  # the originals (the columns)
+    description: strawberry.Private[str | None]
     keywords: list[str]
     licence: str = strawberry.field(description="SPDX license expression")
     access_level: AccessLevel  # type: ignore[valid-type]
@@ -452,10 +453,10 @@ class DatasetFilter:
 
 
 @strawberry.input
-class CreateDatasetInput:
+class CreateDatasetInput(DatasetTextInputs):
     project_id: strawberry.ID
     owner_institution_id: strawberry.ID
-    title: str
+    title: str | None = strawberry.field(default=None, description="Or give `titles`")
     licence: str = strawberry.field(description="SPDX license expression, e.g. CC-BY-4.0")
     access_level: AccessLevel = AccessLevelEnum.PROJECT  # type: ignore[valid-type]
     embargo_until: dt.date | None = None
@@ -470,7 +471,7 @@ class CreateDatasetInput:
 
 
 @strawberry.input
-class UpdateDatasetInput:
+class UpdateDatasetInput(DatasetTextInputs):
     id: strawberry.ID
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from schema.institutions.types import (
     UpdateInstitutionInput,
 )
 from schema.payloads import payload
+from schema.texts import text_values
 from server import models
 from server.access.auth import Principal
 from server.institutions import service
@@ -31,6 +33,18 @@ INSTITUTION_FIELDS = (
     "website",
     "different_body",
 )
+
+
+def _values(input: CreateInstitutionInput | UpdateInstitutionInput) -> dict[str, Any]:
+    """The fields sent, `names` as the service takes them (on creation null is not sent)."""
+    values = given(input, *INSTITUTION_FIELDS)
+    if input.names is not strawberry.UNSET:
+        values["names"] = text_values(input.names)
+    if isinstance(input, CreateInstitutionInput):
+        for key in ("name_en", "names"):
+            if values.get(key, 0) is None:
+                del values[key]
+    return values
 
 
 async def institution_payload(
@@ -50,7 +64,7 @@ class InstitutionMutations:
     async def create_institution(
         self, info: Info, input: CreateInstitutionInput
     ) -> InstitutionPayload:
-        values = given(input, *INSTITUTION_FIELDS)
+        values = _values(input)
 
         async def op(session: AsyncSession, principal: Principal) -> models.Institution:
             return await service.create_institution(session, principal, values)
@@ -61,7 +75,7 @@ class InstitutionMutations:
     async def update_institution(
         self, info: Info, input: UpdateInstitutionInput
     ) -> InstitutionPayload:
-        values = given(input, *INSTITUTION_FIELDS)
+        values = _values(input)
 
         async def op(session: AsyncSession, principal: Principal) -> models.Institution:
             institution_id = decode_id(input.id, "Institution", "id")

@@ -15,6 +15,18 @@ from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.loaders import present
 from schema.rows import FromRow
+from schema.scalars import LanguageTag
+from schema.texts import (
+    LANG_ARGUMENT,
+    Fallback,
+    LanguageText,
+    LanguageTextInput,
+    TextField,
+    text_chosen,
+    text_in,
+    text_list,
+    texts_of,
+)
 from server.institutions import errors as codes
 from server.models.enums import InstitutionKind as InstitutionKindEnum
 
@@ -40,7 +52,21 @@ class Country(FromRow):
     name: str
 
 
+# without rows of names (an institution written around the service): the local name in
+# its country's language as the original, and the English name
+NAME = TextField(
+    "institution",
+    "name",
+    (
+        Fallback("name_local", country="country_code"),
+        Fallback("name_en", "en", original_unless="name_local"),
+    ),
+)
+
+
 @compiled(
+    name_in=text_chosen(NAME),
+    names=text_list(NAME),
     ror_url=prefixed_url("ror_id", "https://ror.org/"),
     country=country_of("country_code"),
     projects=institution_projects,
@@ -56,6 +82,19 @@ class Institution(relay.Node, FromRow):
     website: str | None
     created_at: dt.datetime
     country_code: strawberry.Private[str]
+
+    @strawberry.field(name="name", description="The name in one language (fallback chain)")
+    async def name_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str:
+        return await text_in(info, NAME, self, lang) or self.name_en
+
+    @strawberry.field(
+        description="The name in each language (the original first, e.g. the local name;"
+        " nameEn and nameLocal read two of them as before)"
+    )
+    async def names(self, info: Info) -> list[LanguageText]:
+        return await texts_of(info, NAME, self)
 
     @strawberry.field
     def ror_url(self) -> str | None:
@@ -91,9 +130,17 @@ class InstitutionFilter:
     )
 
 
+NAMES_INPUT = (
+    "The name in each language, one value per language; the first not marked `translated`"
+    " is the original. nameEn becomes the `en` value (else the original), nameLocal the"
+    " original when it is not English (else the first value in another language)"
+)
+
+
 @strawberry.input
 class CreateInstitutionInput:
-    name_en: str
+    name_en: str | None = strawberry.field(default=None, description="Or give `names`")
+    names: list[LanguageTextInput] | None = strawberry.field(default=None, description=NAMES_INPUT)
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
     kind: InstitutionKind  # type: ignore[valid-type]
     name_local: str | None = None
@@ -111,6 +158,9 @@ class CreateInstitutionInput:
 class UpdateInstitutionInput:
     id: strawberry.ID
     name_en: str | None = strawberry.UNSET
+    names: list[LanguageTextInput] | None = strawberry.field(
+        default=strawberry.UNSET, description=NAMES_INPUT + "; replaces them all"
+    )
     name_local: str | None = strawberry.UNSET
     acronym: str | None = strawberry.UNSET
     country: str | None = strawberry.UNSET

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,11 +17,22 @@ from schema.materials.types import (
     UpdateLearningMaterialInput,
 )
 from schema.payloads import payload
+from schema.texts import text_values
 from server import models
 from server.access.auth import Principal
 from server.materials import service
 
 MATERIAL_FIELDS = ("title", "kind", "language", "licence", "audience", "url")
+
+
+def _values(input: AddLearningMaterialInput | UpdateLearningMaterialInput) -> dict[str, Any]:
+    """The fields sent, `titles` as the service takes it (on creation null is not sent)."""
+    values = given(input, *MATERIAL_FIELDS)
+    if input.titles is not strawberry.UNSET:
+        values["titles"] = text_values(input.titles)
+    if isinstance(input, AddLearningMaterialInput):
+        values = {k: v for k, v in values.items() if v is not None or k not in ("title", "titles")}
+    return values
 
 
 def _learning_material(row: models.LearningMaterial) -> LearningMaterialPayload:
@@ -34,7 +47,7 @@ class MaterialMutations:
     ) -> LearningMaterialPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.LearningMaterial:
             project_id = decode_id(input.project_id, "Project", "projectId")
-            values = given(input, *MATERIAL_FIELDS)
+            values = _values(input)
             return await service.add_material(session, principal, project_id, values)
 
         return await payload(info, op, LearningMaterialPayload, _learning_material)
@@ -45,7 +58,7 @@ class MaterialMutations:
     ) -> LearningMaterialPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.LearningMaterial:
             material_id = decode_id(input.id, "LearningMaterial", "id")
-            values = given(input, *MATERIAL_FIELDS)
+            values = _values(input)
             return await service.update_material(session, principal, material_id, values)
 
         return await payload(info, op, LearningMaterialPayload, _learning_material)

@@ -18,6 +18,18 @@ from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.rows import FromRow
+from schema.scalars import LanguageTag
+from schema.texts import (
+    LANG_ARGUMENT,
+    Fallback,
+    LanguageText,
+    LanguageTextInput,
+    TextField,
+    text_chosen,
+    text_in,
+    text_list,
+    texts_of,
+)
 from server import models
 from server.materials import errors as codes
 from server.materials import languages, queries
@@ -39,7 +51,15 @@ MaterialKind = strawberry.enum(MaterialKindEnum, name="MaterialKind")
 LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
 
 
-@compiled(python=("language_name",), project=owner_project)
+TITLE = TextField("material", "title", (Fallback("title", lang_column="language"),))
+
+
+@compiled(
+    python=("language_name",),
+    project=owner_project,
+    title_in=text_chosen(TITLE),
+    titles=text_list(TITLE),
+)
 @strawberry.type(
     description="Seminar material or digital content of the JICA-Net library, produced by a"
     " project. Its files will go through the upload pipeline (issue 4); for now a material is"
@@ -47,7 +67,7 @@ LazyProject = Annotated["Project", strawberry.lazy("schema.projects")]
 )
 class LearningMaterial(relay.Node, FromRow):
     id: relay.NodeID[int]
-    title: str
+    title: strawberry.Private[str]  # the original (the column)
     kind: MaterialKind  # type: ignore[valid-type]
     language: str = strawberry.field(
         description="ISO 639-1 code, or ISO 639-3 when the language has no 639-1 code"
@@ -57,6 +77,19 @@ class LearningMaterial(relay.Node, FromRow):
     url: str | None
     created_at: dt.datetime
     project_id: strawberry.Private[int]
+
+    @strawberry.field(name="title", description="The title in one language (fallback chain)")
+    async def title_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str:
+        return await text_in(info, TITLE, self, lang) or self.title
+
+    @strawberry.field(
+        description="The title in each language (the original first; a title given as one"
+        " value is in the material's language)"
+    )
+    async def titles(self, info: Info) -> list[LanguageText]:
+        return await texts_of(info, TITLE, self)
 
     @strawberry.field(description="English name of the language")
     def language_name(self) -> str | None:
@@ -104,7 +137,12 @@ class LearningMaterialFilter:
 @strawberry.input
 class AddLearningMaterialInput:
     project_id: strawberry.ID
-    title: str
+    title: str | None = strawberry.field(default=None, description="Or give `titles`")
+    titles: list[LanguageTextInput] | None = strawberry.field(
+        default=None,
+        description="The title in each language, one value per language; the first not"
+        " marked `translated` is the original",
+    )
     kind: MaterialKind  # type: ignore[valid-type]
     language: str = strawberry.field(description="ISO 639-1 or ISO 639-3 code")
     licence: str = strawberry.field(description="SPDX license expression, e.g. CC-BY-4.0")
@@ -116,6 +154,7 @@ class AddLearningMaterialInput:
 class UpdateLearningMaterialInput:
     id: strawberry.ID
     title: str | None = strawberry.UNSET
+    titles: list[LanguageTextInput] | None = strawberry.UNSET
     kind: MaterialKind | None = strawberry.UNSET  # type: ignore[valid-type]
     language: str | None = strawberry.UNSET
     licence: str | None = strawberry.UNSET

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +22,25 @@ from schema.projects.types import (
     TransitionProjectPhaseInput,
     UpdateProjectInput,
 )
+from schema.texts import text_values
 from server import models
 from server.access.auth import Principal
 from server.projects import service
 
 PROJECT_FIELDS = ("title", "acronym", "summary", "start_date", "end_date", "partner_countries")
+PROJECT_TEXTS = ("titles", "acronyms", "summaries")
+
+
+def _values(input: CreateProjectInput | UpdateProjectInput) -> dict[str, Any]:
+    """The fields sent, the language-tagged ones as the service takes them (on creation a
+    null title or list is not sent)."""
+    values = given(input, *PROJECT_FIELDS)
+    for name, items in given(input, *PROJECT_TEXTS).items():
+        values[name] = text_values(items)
+    if isinstance(input, CreateProjectInput):
+        unsent = ("title", *PROJECT_TEXTS)
+        values = {k: v for k, v in values.items() if v is not None or k not in unsent}
+    return values
 
 
 def _theme_ids(ids: list[strawberry.ID]) -> list[int]:
@@ -45,7 +60,7 @@ class ProjectMutations:
     @strawberry.mutation
     async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.Project:
-            values = given(input, *PROJECT_FIELDS)
+            values = _values(input)
             values["theme_ids"] = _theme_ids(input.theme_ids)
             return await service.create_project(session, principal, values)
 
@@ -54,7 +69,7 @@ class ProjectMutations:
     @strawberry.mutation
     async def update_project(self, info: Info, input: UpdateProjectInput) -> ProjectPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.Project:
-            values = given(input, *PROJECT_FIELDS)
+            values = _values(input)
             if input.theme_ids is not strawberry.UNSET:
                 values["theme_ids"] = _theme_ids(input.theme_ids or [])
             if values.get("partner_countries", 0) is None:

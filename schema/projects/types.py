@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -28,6 +29,18 @@ from schema.loaders import present
 from schema.pdm import ProjectPdmFields
 from schema.researchers.types import Researcher
 from schema.rows import FromRow
+from schema.scalars import LanguageTag
+from schema.texts import (
+    LANG_ARGUMENT,
+    Fallback,
+    LanguageText,
+    LanguageTextInput,
+    TextField,
+    text_chosen,
+    text_in,
+    text_list,
+    texts_of,
+)
 from schema.themes.types import Theme
 from server.models.enums import InstitutionRole as InstitutionRoleEnum
 from server.models.enums import MemberRole as MemberRoleEnum
@@ -85,8 +98,23 @@ class PhaseTransition:
     override_reason: str | None
 
 
+TITLE = TextField("project", "title", (Fallback("title", "und"),))
+ACRONYM = TextField("project", "acronym", (Fallback("acronym", "und"),))
+SUMMARY = TextField("project", "summary", (Fallback("summary", "und"),))
+TEXTS_NOTE = (
+    " in each language it is written in (the first is the original: `title` without `lang`"
+    " reads it as before)"
+)
+
+
 @compiled(
     python=("phase_history", "next_phases"),
+    title_in=text_chosen(TITLE),
+    titles=text_list(TITLE),
+    acronym_in=text_chosen(ACRONYM),
+    acronyms=text_list(ACRONYM),
+    summary_in=text_chosen(SUMMARY),
+    summaries=text_list(SUMMARY),
     themes=project_themes,
     partner_countries=project_countries,
     institutions=project_institutions,
@@ -102,9 +130,9 @@ class Project(
     FromRow,
 ):
     id: relay.NodeID[int]
-    title: str
-    acronym: str | None
-    summary: str | None
+    title: strawberry.Private[str]  # the original value of each text (its column)
+    acronym: strawberry.Private[str | None]
+    summary: strawberry.Private[str | None]
     start_date: dt.date | None
     end_date: dt.date | None
     phase: ProjectPhase  # type: ignore[valid-type]
@@ -113,6 +141,36 @@ class Project(
     )
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @strawberry.field(name="title", description="The title in one language (fallback chain)")
+    async def title_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str:
+        return await text_in(info, TITLE, self, lang) or self.title
+
+    @strawberry.field(description="The title" + TEXTS_NOTE)
+    async def titles(self, info: Info) -> list[LanguageText]:
+        return await texts_of(info, TITLE, self)
+
+    @strawberry.field(name="acronym", description="The acronym in one language (fallback chain)")
+    async def acronym_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str | None:
+        return await text_in(info, ACRONYM, self, lang)
+
+    @strawberry.field(description="The acronym" + TEXTS_NOTE)
+    async def acronyms(self, info: Info) -> list[LanguageText]:
+        return await texts_of(info, ACRONYM, self)
+
+    @strawberry.field(name="summary", description="The summary in one language (fallback chain)")
+    async def summary_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str | None:
+        return await text_in(info, SUMMARY, self, lang)
+
+    @strawberry.field(description="The summary" + TEXTS_NOTE)
+    async def summaries(self, info: Info) -> list[LanguageText]:
+        return await texts_of(info, SUMMARY, self)
 
     @strawberry.field
     async def themes(self, info: Info) -> list[Theme]:
@@ -181,11 +239,24 @@ class ProjectFilter:
     year: int | None = strawberry.field(default=None, description="Active during this year")
 
 
+TEXTS_INPUT = (
+    ": one value per language, the first not marked `translated` is the original (and what"
+    " the single field reads)"
+)
+
+
 @strawberry.input
 class CreateProjectInput:
-    title: str
+    title: str | None = strawberry.field(
+        default=None, description="The title in one language (or give `titles`)"
+    )
+    titles: list[LanguageTextInput] | None = strawberry.field(
+        default=None, description="The title" + TEXTS_INPUT
+    )
     acronym: str | None = None
+    acronyms: list[LanguageTextInput] | None = None
     summary: str | None = None
+    summaries: list[LanguageTextInput] | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     theme_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
@@ -196,8 +267,13 @@ class CreateProjectInput:
 class UpdateProjectInput:
     id: strawberry.ID
     title: str | None = strawberry.UNSET
+    titles: list[LanguageTextInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="The title" + TEXTS_INPUT + "; replaces them all"
+    )
     acronym: str | None = strawberry.UNSET
+    acronyms: list[LanguageTextInput] | None = strawberry.UNSET
     summary: str | None = strawberry.UNSET
+    summaries: list[LanguageTextInput] | None = strawberry.UNSET
     start_date: dt.date | None = strawberry.UNSET
     end_date: dt.date | None = strawberry.UNSET
     theme_ids: list[strawberry.ID] | None = strawberry.UNSET

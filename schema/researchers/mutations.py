@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +18,7 @@ from schema.researchers.types import (
     Researcher,
     ResearcherPayload,
 )
+from schema.texts import text_values
 from server import models
 from server.access.auth import Principal
 from server.researchers import service
@@ -27,12 +30,14 @@ class ResearcherMutations:
     async def create_researcher(
         self, info: Info, input: CreateResearcherInput
     ) -> ResearcherPayload:
-        values = {
+        values: dict[str, Any] = {
             "name_en": input.name_en,
             "name_local": input.name_local,
             "orcid": input.orcid,
             "email": input.email,
         }
+        if input.names is not None:
+            values["names"] = text_values(input.names)
 
         async def op(session: AsyncSession, principal: Principal) -> models.Researcher:
             return await service.create_researcher(session, principal, values)

@@ -22,6 +22,18 @@ from schema.errors import UserError, error_codes
 from schema.institutions.types import Institution
 from schema.loaders import present
 from schema.rows import FromRow
+from schema.scalars import LanguageTag
+from schema.texts import (
+    LANG_ARGUMENT,
+    Fallback,
+    LanguageText,
+    LanguageTextInput,
+    TextField,
+    text_chosen,
+    text_in,
+    text_list,
+    texts_of,
+)
 from server import models
 from server.access.visibility import email_visible
 from server.researchers import errors as codes
@@ -52,7 +64,16 @@ class Affiliation(FromRow):
         return Institution.from_row(present(row))
 
 
+NAME = TextField(
+    "researcher",
+    "name",
+    (Fallback("name_local", "und"), Fallback("name_en", "en", original_unless="name_local")),
+)
+
+
 @compiled(
+    name_in=text_chosen(NAME),
+    names=text_list(NAME),
     orcid_url=prefixed_url("orcid", "https://orcid.org/"),
     email=researcher_email,
     affiliations=researcher_affiliations,
@@ -77,6 +98,19 @@ class Researcher(relay.Node):
             created_at=row.created_at,
             email_address=row.email,
         )
+
+    @strawberry.field(name="name", description="The name in one language (fallback chain)")
+    async def name_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str:
+        return await text_in(info, NAME, self, lang) or self.name_en
+
+    @strawberry.field(
+        description="The name in each language (the original first; nameEn and nameLocal"
+        " read two of them as before)"
+    )
+    async def names(self, info: Info) -> list[LanguageText]:
+        return await texts_of(info, NAME, self)
 
     @strawberry.field
     def orcid_url(self) -> str | None:
@@ -116,7 +150,14 @@ class ResearcherFilter:
 
 @strawberry.input
 class CreateResearcherInput:
-    name_en: str
+    name_en: str | None = strawberry.field(default=None, description="Or give `names`")
+    names: list[LanguageTextInput] | None = strawberry.field(
+        default=None,
+        description="The name in each language, one value per language; the first not marked"
+        " `translated` is the original. nameEn becomes the `en` value (else the original),"
+        " nameLocal the original when it is not English (else the first value in another"
+        " language)",
+    )
     name_local: str | None = None
     orcid: str | None = None
     email: str | None = None

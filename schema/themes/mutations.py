@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schema.connections import optional_id
 from schema.context import Info
 from schema.payloads import payload
+from schema.texts import text_values
 from schema.themes.types import CreateThemeInput, Theme, ThemePayload
 from server import models
 from server.access.auth import Principal
@@ -28,6 +29,8 @@ class ThemeMutations:
                 parent_id=parent,
                 description=input.description,
                 sdgs=input.sdgs,
+                names=text_values(input.names),
+                descriptions=text_values(input.descriptions),
             )
 
         return await payload(

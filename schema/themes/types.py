@@ -14,6 +14,18 @@ from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.loaders import present
 from schema.rows import FromRow
+from schema.scalars import LanguageTag
+from schema.texts import (
+    LANG_ARGUMENT,
+    Fallback,
+    LanguageText,
+    LanguageTextInput,
+    TextField,
+    text_chosen,
+    text_in,
+    text_list,
+    texts_of,
+)
 from server.themes import errors as codes
 
 if TYPE_CHECKING:
@@ -28,14 +40,49 @@ class ThemeError(UserError):
     code: ThemeErrorCode  # type: ignore[valid-type]
 
 
-@compiled(parent=theme_parent, children=theme_children, sdgs=theme_sdgs, projects=theme_projects)
+NAME = TextField("theme", "name", (Fallback("name", "und"),))
+DESCRIPTION = TextField("theme", "description", (Fallback("description", "und"),))
+
+
+@compiled(
+    name_in=text_chosen(NAME),
+    names=text_list(NAME),
+    description_in=text_chosen(DESCRIPTION),
+    descriptions=text_list(DESCRIPTION),
+    parent=theme_parent,
+    children=theme_children,
+    sdgs=theme_sdgs,
+    projects=theme_projects,
+)
 @strawberry.type(description="A SATREPS research field or sub-field, mapped to UN SDGs.")
 class Theme(relay.Node, FromRow):
     id: relay.NodeID[int]
     code: str
-    name: str
-    description: str | None
+    name: strawberry.Private[str]  # the originals (the columns)
+    description: strawberry.Private[str | None]
     parent_id: strawberry.Private[int | None]
+
+    @strawberry.field(name="name", description="The name in one language (fallback chain)")
+    async def name_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str:
+        return await text_in(info, NAME, self, lang) or self.name
+
+    @strawberry.field(description="The name in each language (the original first)")
+    async def names(self, info: Info) -> list[LanguageText]:
+        return await texts_of(info, NAME, self)
+
+    @strawberry.field(
+        name="description", description="The description in one language (fallback chain)"
+    )
+    async def description_in(
+        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str | None:
+        return await text_in(info, DESCRIPTION, self, lang)
+
+    @strawberry.field(description="The description in each language (the original first)")
+    async def descriptions(self, info: Info) -> list[LanguageText]:
+        return await texts_of(info, DESCRIPTION, self)
 
     @strawberry.field
     async def parent(self, info: Info) -> Theme | None:
@@ -70,7 +117,13 @@ class Theme(relay.Node, FromRow):
 
 @strawberry.input
 class CreateThemeInput:
-    name: str
+    name: str | None = strawberry.field(default=None, description="Or give `names`")
+    names: list[LanguageTextInput] | None = strawberry.field(
+        default=None,
+        description="The name in each language, one value per language; the first not marked"
+        " `translated` is the original (and what the code is derived from)",
+    )
+    descriptions: list[LanguageTextInput] | None = None
     code: str | None = strawberry.field(
         default=None, description="a-z, 0-9 and '-'; derived from the name when left out"
     )

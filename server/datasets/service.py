@@ -14,6 +14,7 @@ from server.access.permissions import admin_override, require_signed_in
 from server.access.visibility import dataset_readable, dataset_visible
 from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, ErrorCode, Forbidden, NotFound
+from server.core.languages import UNDETERMINED
 from server.core.validation import clean_text, normalize_licence
 from server.datasets import coverage
 from server.datasets.errors import DatasetErrorCode
@@ -38,6 +39,7 @@ from server.models.enums import (
 from server.projects.service import visible_project
 from server.provenance.edits import record_coverage_edit
 from server.provenance.records import record_publish
+from server.texts.service import PendingText, check_text_field, write_text
 
 MAX_KEYWORDS = 50
 OPEN_UPLOAD_STATES = (
@@ -93,16 +95,26 @@ async def require_contributor(
 # ---- operations ------------------------------------------------------------------------
 
 
+DATASET_TEXTS = (("title", "titles", 500, True), ("description", "descriptions", 20_000, False))
+
+
 def _check_metadata(
-    errors: Collector, values: dict[str, Any], creating: bool, *, overridden: bool = False
+    errors: Collector,
+    values: dict[str, Any],
+    creating: bool,
+    texts: list[PendingText],
+    *,
+    overridden: bool = False,
 ) -> dict[str, Any]:
+    """The checked columns; the language-tagged writes go into `texts`."""
     out: dict[str, Any] = {}
-    if creating or "title" in values:
-        out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
-    if "description" in values:
-        out["description"] = clean_text(
-            errors, "description", values["description"], max_len=20_000
+    for field, plural, limit, required in DATASET_TEXTS:
+        pending = check_text_field(
+            errors, values, field, plural, max_len=limit, required=required, creating=creating
         )
+        if pending is not None:
+            out[field] = pending.column
+            texts.append(pending)
     if "keywords" in values:
         keywords = []
         for raw in values["keywords"] or []:
@@ -184,7 +196,8 @@ async def create_dataset(
         raise Forbidden("only the project's members or its institutions' uploaders may do this")
     errors = Collector()
     reason = admin_override(errors, principal, values.get("override_reason"))
-    fields = _check_metadata(errors, values, creating=True, overridden=reason is not None)
+    texts: list[PendingText] = []
+    fields = _check_metadata(errors, values, True, texts, overridden=reason is not None)
     themes = await _theme_links(session, errors, values.get("theme_ids") or [])
     errors.raise_if_any()
     dataset = Dataset(
@@ -205,6 +218,7 @@ async def create_dataset(
         )
     )
     await session.flush()
+    await _write_texts(session, dataset.id, texts)
     return dataset
 
 
@@ -228,7 +242,8 @@ async def update_dataset(
     if "embargo_until" in values and "access_level" not in values:
         values = {**values, "access_level": dataset.access_level}
     reason = admin_override(errors, principal, values.get("override_reason"))
-    fields = _check_metadata(errors, values, creating=False, overridden=reason is not None)
+    texts: list[PendingText] = []
+    fields = _check_metadata(errors, values, False, texts, overridden=reason is not None)
     themes = await _theme_links(session, errors, values.get("theme_ids"))
     errors.raise_if_any()
     if not fields and themes is None:
@@ -240,7 +255,13 @@ async def update_dataset(
         session.add_all([DatasetTheme(dataset_id=dataset.id, theme_id=t) for t in themes])
     dataset.updated_at = utcnow()
     await session.flush()
+    await _write_texts(session, dataset.id, texts)
     return dataset
+
+
+async def _write_texts(session: AsyncSession, dataset_id: int, texts: list[PendingText]) -> None:
+    for pending in texts:
+        await write_text(session, "dataset", dataset_id, pending, UNDETERMINED)
 
 
 async def visible_version(

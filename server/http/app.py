@@ -39,6 +39,7 @@ from server.core.db import (
 )
 from server.core.events import EventBus, bus_from_url
 from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
+from server.core.languages import accepted_languages
 from server.core.metrics import ROOT_FIELDS
 from server.core.url_signing import UrlSigner
 from server.http.caching import cached_get
@@ -218,7 +219,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if parsed is None:  # not read there (an app without server.http.middleware): strawberry's
             return request.receive
         receive = request.receive
-        key = fast.fast_key(parsed, principal)
+        key = fast.fast_key(
+            parsed, principal, accepted_languages(request.headers.get("accept-language"))
+        )
         if token_hash is None:
             state[_FAST_KEY] = key
         plan = self.fast_plans.lookup(key) if key is not None else None
@@ -430,6 +433,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             sessions=self.sessions,
             client=_client_address(request.scope),
             user_agent=request.headers.get("user-agent"),
+            languages=accepted_languages(request.headers.get("accept-language")),
             response=None if websocket else response,
             limiter=self.guard.limiter,
             raw_json=self.settings.compiled_reads and not websocket,

@@ -5,7 +5,8 @@ max-age=<SATREPS_GET_CACHE_MAX_AGE>` and a strong `ETag` (a hash of the body); a
 whose `If-None-Match` names it gets `304 Not Modified` without the body (the query still
 runs and is charged: the ETag is of what it answers now). With a token the answer is
 `private, no-store`; an answer with errors (and any refusal) is `no-store`. `Vary: Accept,
-Authorization`: the media type and the caller change the answer.
+Accept-Language, Authorization`: the media type, the caller's languages (the fallback chain
+of language-tagged texts) and the caller change the answer.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Send
 
-VARY = "Accept, Authorization"
+VARY = "Accept, Accept-Language, Authorization"
 NO_STORE = "no-store"
 
 

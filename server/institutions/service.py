@@ -16,6 +16,7 @@ from server.core.global_ids import global_id
 from server.core.validation import check_url, clean_text, normalize_country, normalize_ror
 from server.institutions.errors import InstitutionErrorCode
 from server.models import Institution
+from server.texts.names import check_names, write_names
 
 
 async def _check_fields(
@@ -23,13 +24,20 @@ async def _check_fields(
 ) -> dict[str, Any]:
     errors = Collector()
     out: dict[str, Any] = {}
-    if creating or "name_en" in values:
+    names = check_names(errors, values)
+    if names is not None:
+        out["names"] = names
+        out["name_en"], out["name_local"] = names.name_en, names.name_local
+    elif "names" in values:
+        pass  # refused: its errors are recorded
+    elif creating or "name_en" in values:
         out["name_en"] = clean_text(
             errors, "nameEn", values.get("name_en"), max_len=300, required=True
         )
-    for key, field, limit in (("name_local", "nameLocal", 300), ("acronym", "acronym", 32)):
-        if key in values:
-            out[key] = clean_text(errors, field, values[key], max_len=limit)
+    if "name_local" in values and "names" not in values:
+        out["name_local"] = clean_text(errors, "nameLocal", values["name_local"], max_len=300)
+    if "acronym" in values:
+        out["acronym"] = clean_text(errors, "acronym", values["acronym"], max_len=32)
     if "website" in values:
         out["website"] = check_url(errors, "website", values["website"])
     if "kind" in values or creating:
@@ -108,9 +116,11 @@ async def create_institution(
         await _check_not_a_duplicate(
             session, fields["name_en"], fields["country_code"], fields.get("ror_id")
         )
+    names = fields.pop("names", None)
     institution = Institution(**fields)
     session.add(institution)
     await session.flush()
+    await write_names(session, "institution", institution, names, True, institution.country_code)
     return institution
 
 
@@ -133,8 +143,11 @@ async def update_institution(
             fields.get("ror_id", institution.ror_id),
             own_id=institution.id,
         )
+    names = fields.pop("names", None)
     for key, value in fields.items():
         setattr(institution, key, value)
     institution.updated_at = utcnow()
     await session.flush()
+    written = bool({"name_en", "name_local", "country_code"} & fields.keys())
+    await write_names(session, "institution", institution, names, written, institution.country_code)
     return institution

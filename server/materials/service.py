@@ -20,11 +20,13 @@ from server.access.permissions import require_signed_in
 from server.access.visibility import project_visible
 from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, ErrorCode, NotFound
+from server.core.languages import UNDETERMINED, LanguageError, standard_tag
 from server.core.validation import check_url, clean_text, normalize_licence
 from server.materials.errors import MaterialErrorCode
 from server.materials.languages import normalize_language
 from server.models import LearningMaterial, Project
 from server.projects.service import require_project_editor, visible_project
+from server.texts.service import PendingText, check_text_field, write_text
 
 LICENCE_MAX = 100  # learning_materials.licence is String(100)
 
@@ -32,11 +34,16 @@ LICENCE_MAX = 100  # learning_materials.licence is String(100)
 # ---- operations --------------------------------------------------------------------
 
 
-def _check_fields(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+def _check_fields(
+    values: dict[str, Any], *, creating: bool
+) -> tuple[dict[str, Any], PendingText | None]:
     errors = Collector()
     out: dict[str, Any] = {}
-    if creating or "title" in values:
-        out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
+    title = check_text_field(
+        errors, values, "title", "titles", max_len=500, required=True, creating=creating
+    )
+    if title is not None:
+        out["title"] = title.column
     if creating or "kind" in values:
         if values.get("kind") is None:
             errors.add(ErrorCode.REQUIRED, "kind is required", "kind")
@@ -68,7 +75,20 @@ def _check_fields(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     if "url" in values:
         out["url"] = check_url(errors, "url", values["url"])
     errors.raise_if_any()
-    return out
+    return out, title
+
+
+async def _write_title(
+    session: AsyncSession, material: LearningMaterial, title: PendingText | None
+) -> None:
+    """A title written as one value is in the material's language."""
+    if title is None:
+        return
+    try:
+        lang = standard_tag(material.language)
+    except LanguageError:
+        lang = UNDETERMINED
+    await write_text(session, "material", material.id, title, lang)
 
 
 async def add_material(
@@ -78,10 +98,12 @@ async def add_material(
     require_signed_in(principal)
     project = await visible_project(session, principal, project_id)
     await require_project_editor(session, principal, project)
-    material = LearningMaterial(project_id=project.id, **_check_fields(values, creating=True))
+    fields, title = _check_fields(values, creating=True)
+    material = LearningMaterial(project_id=project.id, **fields)
     session.add(material)
     project.updated_at = utcnow()
     await session.flush()
+    await _write_title(session, material, title)
     return material
 
 
@@ -100,11 +122,12 @@ async def update_material(
         raise NotFound("learning material")
     material, project = row
     await require_project_editor(session, principal, project)
-    fields = _check_fields(values, creating=False)
+    fields, title = _check_fields(values, creating=False)
     if not fields:
         raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     for key, value in fields.items():
         setattr(material, key, value)
     project.updated_at = utcnow()
     await session.flush()
+    await _write_title(session, material, title)
     return material

@@ -52,6 +52,7 @@ from server.models.stats import (
     StatsPublicProject,
     StatsRefresh,
 )
+from server.models.texts import LanguageText
 from server.models.themes import Theme, ThemeSdg
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "IndicatorMeasurement",
     "Institution",
     "JccMeeting",
+    "LanguageText",
     "LearningMaterial",
     "LessonLearned",
     "MonitoringReport",

@@ -20,6 +20,7 @@ from server.access.permissions import (
 from server.access.visibility import project_visible
 from server.core.db import utcnow
 from server.core.errors import Collector, DomainError, ErrorCode, Forbidden, NotFound
+from server.core.languages import UNDETERMINED
 from server.core.validation import check_period, clean_text, normalize_country
 from server.models import (
     Institution,
@@ -36,6 +37,7 @@ from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
 from server.projects.errors import ProjectErrorCode
 from server.projects.queries import completion_date, partner_countries
 from server.provenance.records import record_phase_transition
+from server.texts.service import PendingText, check_text_field, write_text
 
 P = ProjectPhase
 # The implementation process of the seed document: identification/formulation, request
@@ -123,19 +125,40 @@ async def _checked_links(
     return clean_themes, clean_countries
 
 
+PROJECT_TEXTS = (
+    ("title", "titles", 500),
+    ("acronym", "acronyms", 32),
+    ("summary", "summaries", 20_000),
+)
+
+
 def _check_project_fields(
     errors: Collector, values: dict[str, Any], creating: bool
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[PendingText]]:
     out: dict[str, Any] = {}
-    if creating or "title" in values:
-        out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
-    for key, field, limit in (("acronym", "acronym", 32), ("summary", "summary", 20_000)):
-        if key in values:
-            out[key] = clean_text(errors, field, values[key], max_len=limit)
+    texts: list[PendingText] = []
+    for field, plural, limit in PROJECT_TEXTS:
+        pending = check_text_field(
+            errors,
+            values,
+            field,
+            plural,
+            max_len=limit,
+            required=field == "title",
+            creating=creating,
+        )
+        if pending is not None:
+            out[field] = pending.column
+            texts.append(pending)
     for key in ("start_date", "end_date"):
         if key in values:
             out[key] = values[key]
-    return out
+    return out, texts
+
+
+async def _write_texts(session: AsyncSession, project_id: int, texts: list[PendingText]) -> None:
+    for pending in texts:
+        await write_text(session, "project", project_id, pending, UNDETERMINED)
 
 
 async def _replace_links(
@@ -155,7 +178,7 @@ async def create_project(
 ) -> Project:
     require_role(principal, *CURATORS)
     errors = Collector()
-    fields = _check_project_fields(errors, values, creating=True)
+    fields, texts = _check_project_fields(errors, values, creating=True)
     check_period(errors, fields.get("start_date"), fields.get("end_date"))
     themes, countries = await _checked_links(
         session, errors, values.get("theme_ids") or [], values.get("partner_countries") or []
@@ -174,6 +197,7 @@ async def create_project(
         )
     )
     await _replace_links(session, project.id, themes, countries)
+    await _write_texts(session, project.id, texts)
     return project
 
 
@@ -184,7 +208,7 @@ async def update_project(
     project = await visible_project(session, principal, project_id)
     await require_project_editor(session, principal, project)
     errors = Collector()
-    fields = _check_project_fields(errors, values, creating=False)
+    fields, texts = _check_project_fields(errors, values, creating=False)
     check_period(
         errors,
         fields.get("start_date", project.start_date),
@@ -200,6 +224,7 @@ async def update_project(
         setattr(project, key, value)
     project.updated_at = utcnow()
     await _replace_links(session, project.id, themes, countries)
+    await _write_texts(session, project.id, texts)
     return project
 
 

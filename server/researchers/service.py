@@ -21,6 +21,7 @@ from server.core.validation import (
 from server.models import Affiliation, Institution, Researcher
 from server.models.enums import AccountRole
 from server.researchers.errors import ResearcherErrorCode
+from server.texts.names import check_names, write_names
 
 ORCID_ERRORS = {
     "format": (
@@ -44,8 +45,16 @@ async def create_researcher(
 ) -> Researcher:
     require_role(principal, *CURATORS)
     errors = Collector()
-    name_en = clean_text(errors, "nameEn", values.get("name_en"), max_len=300, required=True)
-    name_local = clean_text(errors, "nameLocal", values.get("name_local"), max_len=300)
+    names = check_names(errors, values)
+    name_en: str | None
+    name_local: str | None
+    if names is not None:
+        name_en, name_local = names.name_en, names.name_local
+    elif "names" in values and values["names"] is not None:
+        name_en = name_local = None  # refused: its errors are recorded
+    else:
+        name_en = clean_text(errors, "nameEn", values.get("name_en"), max_len=300, required=True)
+        name_local = clean_text(errors, "nameLocal", values.get("name_local"), max_len=300)
     email = check_email(errors, "email", values.get("email"))
     orcid = None
     if values.get("orcid"):
@@ -63,6 +72,7 @@ async def create_researcher(
     researcher = Researcher(name_en=name_en, name_local=name_local, email=email, orcid=orcid)
     session.add(researcher)
     await session.flush()
+    await write_names(session, "researcher", researcher, names, True)
     return researcher
 
 

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.access.auth import Principal
 from server.access.permissions import STAFF, require_role
 from server.core.errors import Collector, ErrorCode
-from server.core.validation import clean_text
+from server.core.languages import UNDETERMINED
 from server.models import Theme, ThemeSdg
+from server.texts.service import TextValue, check_text_field, write_text
 from server.themes.errors import ThemeErrorCode
 
 
@@ -26,16 +27,33 @@ async def create_theme(
     session: AsyncSession,
     principal: Principal,
     *,
-    name: str,
+    name: str | None = None,
     parent_id: int | None = None,
     code: str | None = None,
     description: str | None = None,
     sdgs: Sequence[int] = (),
+    names: Sequence[TextValue] | None = None,
+    descriptions: Sequence[TextValue] | None = None,
 ) -> Theme:
     require_role(principal, *STAFF)
     errors = Collector()
-    clean_name = clean_text(errors, "name", name, max_len=200, required=True)
-    clean_description = clean_text(errors, "description", description, max_len=5000)
+    values: dict[str, object] = {"name": name, "description": description}
+    if names is not None:
+        values["names"] = names
+        if name is None:
+            del values["name"]
+    if descriptions is not None:
+        values["descriptions"] = descriptions
+        if description is None:
+            del values["description"]
+    texts = [
+        check_text_field(
+            errors, values, "name", "names", max_len=200, required=True, creating=True
+        ),
+        check_text_field(errors, values, "description", "descriptions", max_len=5000),
+    ]
+    clean_name = texts[0].column if texts[0] is not None else None
+    clean_description = texts[1].column if texts[1] is not None else None
     slug = slugify(code or clean_name or "")
     if code is not None and slug != code:
         errors.add(
@@ -58,4 +76,7 @@ async def create_theme(
     await session.flush()
     session.add_all([ThemeSdg(theme_id=theme.id, sdg=g) for g in sorted(set(sdgs))])
     await session.flush()
+    for pending in texts:
+        if pending is not None:
+            await write_text(session, "theme", theme.id, pending, UNDETERMINED)
     return theme

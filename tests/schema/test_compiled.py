@@ -73,6 +73,14 @@ DATASET_PAGE = """query($first: Int, $filter: DatasetFilter) {
   datasets(first: $first, filter: $filter) { totalCount
     edges { cursor node { title accessLevel project { title } } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+TEXTS = """query($lang: LanguageTag) { projects(first: 10) { nodes { title titles {
+    __typename lang value original translated } asked: title(lang: $lang) ja: title(lang: "ja")
+    acronym(lang: "en") acronyms { lang } summary summaries { value original }
+    institutions { institution { nameEn nameLocal name names { lang value original translated }
+      th: name(lang: "th") } }
+    themes { name names { lang original } ja: name(lang: "ja") description descriptions { lang } }
+    members { researcher { name names { lang value } ja: name(lang: "ja") } }
+    datasets { title titles { lang value } description(lang: "en") } } } }"""
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Theme { code }
     ... on Project { title } } }"""
 UPLOAD_FIELDS = """fragment U on DatasetUpload { __typename id filename state declaredSize
@@ -374,6 +382,9 @@ def written(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]]:
         (INSTITUTIONS, {"filter": {"country": "JP", "kind": "UNIVERSITY"}}),
         (RESEARCHERS, {}),
         (MIXED, {}),
+        (TEXTS, {}),
+        (TEXTS, {"lang": "th-TH"}),
+        (TEXTS, {"lang": "xx"}),  # UNKNOWN_LANGUAGE, before it runs
         *component_documents(world),
     ]
 

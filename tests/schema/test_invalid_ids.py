@@ -56,6 +56,9 @@ BY_MUTATION = {
     ("updateTrainingCourse", "id"): "TrainingCourse",
 }
 UNKNOWN = 2_000_000_000
+# optional in the SDL since a language-tagged list may stand for them (issue 20), but one of
+# the two must be sent: the single value is
+GIVEN_ONE_OF = ("title", "name")
 
 
 def _sample(kind: graphql.GraphQLInputType, ids: Any, field: str = "") -> Any:
@@ -68,7 +71,7 @@ def _sample(kind: graphql.GraphQLInputType, ids: Any, field: str = "") -> Any:
         return {
             name: _sample(f.type, ids, name)
             for name, f in kind.fields.items()
-            if graphql.is_required_input_field(f) or _has_id(f.type)
+            if graphql.is_required_input_field(f) or _has_id(f.type) or name in GIVEN_ONE_OF
         }
     if kind.name == "ID" and callable(ids):
         return ids(field)

@@ -1,0 +1,1 @@
+"""Language-tagged texts of the other domains' records (server/models/texts.py)."""
