@@ -137,7 +137,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        if request.method == "GET" and "download" in request.query_params:
+        if request.method in ("GET", "HEAD") and "download" in request.query_params:
             await (await self.guard.download(request))(scope, receive, send)
             return
         media = negotiate(request.headers.get("accept"))
@@ -536,7 +536,7 @@ def create_app(
                 upload_endpoint(sessions, store, signer),
                 methods=["PUT"],
             ),
-            Route("/exports/{key:path}", export_endpoint(store, signer), methods=["GET"]),
+            Route("/exports/{key:path}", export_endpoint(store, signer), methods=["GET", "HEAD"]),
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.metrics),
             *dashboard_routes(),
