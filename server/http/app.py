@@ -491,6 +491,7 @@ def create_app(
 
     from starlette.middleware import Middleware
 
+    from server.http.archives import archive_endpoint
     from server.http.dashboard import dashboard_routes
     from server.http.exports import export_endpoint
     from server.http.forwarded import ForwardedHeaders
@@ -537,6 +538,11 @@ def create_app(
                 methods=["PUT"],
             ),
             Route("/exports/{key:path}", export_endpoint(store, signer), methods=["GET", "HEAD"]),
+            Route(
+                "/archives/{key:path}",
+                archive_endpoint(sessions, store, signer, graphql.guard),
+                methods=["GET", "HEAD"],
+            ),
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.metrics),
             *dashboard_routes(),

@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from server.core.url_signing import UrlSigner
+from server.datasets.downloads import DownloadCode
 from server.http import ranges
-from server.http.ranges import DownloadCode, RangeRefused, Representation
+from server.http.ranges import RangeRefused, Representation
 from server.storage import ObjectNotFound, ObjectStore, content_disposition
 
 PREFIX = "exports/"

@@ -28,9 +28,9 @@ from server.core.db import utcnow
 from server.core.errors import DomainError
 from server.core.events import EventBus, MemoryBus
 from server.core.url_signing import UrlSigner
-from server.datasets.downloads import refuse_failed_fixity
+from server.datasets.downloads import DownloadCode, refuse_failed_fixity
 from server.http import ranges
-from server.http.ranges import DownloadCode, RangeRefused, Representation
+from server.http.ranges import RangeRefused, Representation
 from server.models import DatasetFile
 from server.provenance.fixity import fixity_events, record_checks
 from server.storage import InvalidRange, ObjectNotFound, ObjectStore, content_disposition
@@ -175,6 +175,9 @@ class Guard:
             yield held
 
     async def _record_failure(self, row: DatasetFile, result: str) -> None:
+        await self.record_failure(row.raw_key, result)
+
+    async def record_failure(self, raw_key: str, result: str) -> None:
         """A fixity failure found by a download: recorded, audited and announced like one
         the schedule finds."""
         now = utcnow()
@@ -182,7 +185,7 @@ class Guard:
             failures = await record_checks(
                 session,
                 f"download-{uuid.uuid4().hex[:8]}",
-                {row.raw_key: result},
+                {raw_key: result},
                 started_at=now,
                 ended_at=now,
             )

@@ -13,23 +13,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
-from enum import StrEnum
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
+from server.datasets.downloads import DownloadCode
+
 _SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
-
-
-class DownloadCode(StrEnum):
-    """The codes of the download routes' refusals (`{"error": {"code", "message"}}`)."""
-
-    BAD_URL = "BAD_URL"
-    URL_REFUSED = "URL_REFUSED"
-    NOT_FOUND = "NOT_FOUND"
-    FIXITY_FAILED = "FIXITY_FAILED"
-    INVALID_RANGE = "INVALID_RANGE"
-    RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
 
 
 @dataclass(frozen=True)
