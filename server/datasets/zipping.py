@@ -13,10 +13,13 @@ zipstream-ng is synchronous: its generator runs in a worker thread a block at a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from zipstream import ZipStream
 
@@ -30,9 +33,10 @@ from server.datasets.archives import (
     LeftOut,
 )
 from server.storage import ObjectNotFound, ObjectStore
+from server.storage.base import ObjectReader
 
 BLOCK = 256 * 1024  # the least the thread hands back at once (headers are small)
-OnCorrupt = Callable[[Entry, str], Awaitable[None]]
+OnCorrupt = Callable[[Entry, str], Coroutine[Any, Any, None]]
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 
 
@@ -125,34 +129,52 @@ def build_archive(
     members = chosen.bag() if plan.format == ArchiveFormat.BAGIT else chosen.zip()
     loop = asyncio.get_running_loop()
     zs = ZipStream(sized=True)
+    files: list[_FileChunks] = []
     for path, member in members:
         if isinstance(member, bytes):
             zs.add(member, path)
         else:
-            zs.add(_FileChunks(loop, store, member, on_corrupt), path, size=member.size)
-    return Archive(plan.name + ".zip", len(zs), _drive(iter(zs)))
+            files.append(_FileChunks(loop, store, member, on_corrupt))
+            zs.add(files[-1], path, size=member.size)
+    for current, following in zip(files, files[1:], strict=False):
+        current.following = following
+    return Archive(plan.name + ".zip", len(zs), _drive(iter(zs), files))
 
 
-async def _drive(generator: Iterator[bytes]) -> AsyncIterator[bytes]:
-    while True:
-        block = await asyncio.to_thread(_next_block, generator)
-        if not block:
-            return
-        yield block
+async def _drive(generator: Iterator[bytes], files: list[_FileChunks]) -> AsyncIterator[bytes]:
+    """zipstream's output a block at a time: the small pieces (headers, descriptors) joined,
+    a file's chunks passed on as they are (no copy)."""
+    try:
+        while pieces := await asyncio.to_thread(_next_pieces, generator):
+            small: list[bytes] = []
+            for piece in pieces:
+                if len(piece) < BLOCK:
+                    small.append(piece)
+                    continue
+                if small:
+                    yield b"".join(small)
+                    small = []
+                yield piece
+            if small:
+                yield b"".join(small)
+    finally:
+        for file in files:  # a reader opened ahead for a file the stream never reached
+            await file.discard()
 
 
-def _next_block(generator: Iterator[bytes]) -> bytes:
+def _next_pieces(generator: Iterator[bytes]) -> list[bytes]:
     pieces, size = [], 0
     for piece in generator:
         pieces.append(piece)
         size += len(piece)
         if size >= BLOCK:
             break
-    return b"".join(pieces) if len(pieces) != 1 else pieces[0]
+    return pieces
 
 
 class _FileChunks:
-    """A file's chunks for zipstream's thread, read on the event loop and hashed."""
+    """A file's chunks for zipstream's thread, read on the event loop one chunk ahead (and
+    the next file opened while this one streams), hashed on the way."""
 
     def __init__(
         self,
@@ -162,9 +184,27 @@ class _FileChunks:
         on_corrupt: OnCorrupt,
     ) -> None:
         self.loop, self.store, self.entry, self.on_corrupt = loop, store, entry, on_corrupt
+        self.following: _FileChunks | None = None
+        self._opening: Future[ObjectReader] | None = None
 
-    def _run[T](self, coroutine: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()  # type: ignore[arg-type]
+    def _submit[T](self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def _run[T](self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self._submit(coroutine).result()
+
+    def open_ahead(self) -> None:
+        if self._opening is None:
+            self._opening = self._submit(
+                self.store.open_read(self.store.buckets.raw, self.entry.raw_key)
+            )
+
+    async def discard(self) -> None:
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wrap_future(opening)
+                await opening.result().aclose()
 
     def _corrupt(self, result: str) -> ArchiveCorrupted:
         self._run(self.on_corrupt(self.entry, result))
@@ -172,25 +212,41 @@ class _FileChunks:
 
     def __iter__(self) -> Iterator[bytes]:
         entry = self.entry
+        self.open_ahead()
+        opening, self._opening = self._opening, None
+        assert opening is not None
         try:
-            reader = self._run(self.store.open_read(self.store.buckets.raw, entry.raw_key))
+            reader = opening.result()
         except ObjectNotFound:
             raise self._corrupt("missing") from None
+        if self.following is not None:
+            self.following.open_ahead()
         digest = hashlib.sha256()
+        ahead: Future[bytes | None] | None = None
         try:
             if reader.length != entry.size:
                 raise self._corrupt(f"size {reader.length}, expected {entry.size}")
-            while (chunk := self._run(_next_chunk(reader))) is not None:
-                digest.update(chunk)
+            ahead = self._submit(_next_chunk(reader, digest))
+            while (chunk := ahead.result()) is not None:
+                ahead = self._submit(_next_chunk(reader, digest))
                 yield chunk
+            ahead = None
         finally:
+            if ahead is not None:
+                with contextlib.suppress(BaseException):
+                    ahead.result()
             self._run(reader.aclose())
         if digest.hexdigest() != entry.sha256:
             raise self._corrupt(f"sha256 {digest.hexdigest()}, expected {entry.sha256}")
 
 
-async def _next_chunk(reader: AsyncIterator[bytes]) -> bytes | None:
+async def _next_chunk(reader: AsyncIterator[bytes], digest: Any) -> bytes | None:
+    """The reader's next chunk, hashed into `digest` in a thread of its own: the sha256 of
+    one chunk runs beside zipstream's CRC-32 of the one before (hashlib lets go of the
+    GIL), one chunk at a time, in order."""
     try:
-        return await reader.__anext__()
+        chunk = await reader.__anext__()
     except StopAsyncIteration:
         return None
+    await asyncio.to_thread(digest.update, chunk)
+    return chunk
