@@ -150,6 +150,9 @@ def env_of(settings: Settings, base: Path) -> dict[str, str]:
         SATREPS_OBJECT_DIR=str(settings.object_dir),
         SATREPS_AUTO_MIGRATE="false",
         SATREPS_FIXITY_EVERY_DAYS="0",
+        SATREPS_BUCKET_RAW=settings.bucket_raw,
+        SATREPS_BUCKET_ARTIFACTS=settings.bucket_artifacts,
+        SATREPS_BUCKET_PROVENANCE=settings.bucket_provenance,
         PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
     )
@@ -225,6 +228,8 @@ async def measure(mode: str, settings: Settings, base: Path, total: int, files: 
             answer = await http.post(
                 f"{url}/graphql", json={"query": MUTATION, "variables": variables}, headers=headers
             )
+            if answer.status_code != 200:
+                say((base / "serve.log").read_text(errors="replace")[-3000:])
             assert answer.status_code == 200, answer.text[:2000]
             payload = answer.json()["data"]["versionDownload"]
             assert not payload["errors"], payload
@@ -233,11 +238,15 @@ async def measure(mode: str, settings: Settings, base: Path, total: int, files: 
             sampler = RssSampler(process.pid)
             sampler.start()
             start, received = time.perf_counter(), 0
-            async with http.stream("GET", archive) as response:
-                assert response.status_code == 200, response.status_code
-                length = int(response.headers["content-length"])
-                async for chunk in response.aiter_raw():
-                    received += len(chunk)
+            try:
+                async with http.stream("GET", archive) as response:
+                    assert response.status_code == 200, response.status_code
+                    length = int(response.headers["content-length"])
+                    async for chunk in response.aiter_raw():
+                        received += len(chunk)
+            except httpx.HTTPError:
+                say((base / "serve.log").read_text(errors="replace")[-4000:])
+                raise
             zip_s = time.perf_counter() - start
             sampler.running = False
             sampler.join()
