@@ -9,7 +9,8 @@ two per download, whatever the version's size.
 
 zipstream-ng is synchronous: its generator runs on the event loop, each step only after
 the chunk it may pull has been read (see `_drive`); the CRC-32 it takes of a chunk is the
-only work done on the loop (about 2 ms per 4 MiB chunk)."""
+only work done on the loop (about 2 ms per 4 MiB chunk). Memory: at most AHEAD chunks
+read ahead, plus the one being sent."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ from server.datasets.archives import (
 from server.storage import ObjectNotFound, ObjectStore
 from server.storage.base import ObjectReader
 
-BLOCK = 256 * 1024  # the least the thread hands back at once (headers are small)
+BLOCK = 256 * 1024  # small pieces (headers, descriptors) are joined up to this
+AHEAD = 4  # chunks read ahead of the stream (at most 4 x the store's chunk size)
 OnCorrupt = Callable[[Entry, str], Coroutine[Any, Any, None]]
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 
@@ -134,28 +136,32 @@ def build_archive(
         if isinstance(member, bytes):
             zs.add(member, path)
         else:
-            files.append(_FileChunks(store, member))
+            files.append(_FileChunks(member))
             zs.add(files[-1], path, size=member.size)
-    return Archive(plan.name + ".zip", len(zs), _drive(iter(zs), files, on_corrupt))
+    return Archive(plan.name + ".zip", len(zs), _drive(store, iter(zs), files, on_corrupt))
 
 
 async def _drive(
-    generator: Iterator[bytes], files: list[_FileChunks], on_corrupt: OnCorrupt
+    store: ObjectStore,
+    generator: Iterator[bytes],
+    files: list[_FileChunks],
+    on_corrupt: OnCorrupt,
 ) -> AsyncIterator[bytes]:
-    """zipstream's generator run on the event loop: before each step the file it may pull
-    from has its next chunk read (or its end checked), so the generator never waits; the
-    next file is opened while this one streams. Small pieces (headers, descriptors) are
+    """zipstream's generator run on the event loop, fed by a reader task (`_read_ahead`)
+    a few chunks ahead: before each step the file it may pull from has its next chunk (or
+    its verified end), so the generator never waits, and the store's reads and the hashing
+    go on while the bytes before them are sent. Small pieces (headers, descriptors) are
     joined; a file's chunks are passed on as they are (no copy)."""
+    queue: asyncio.Queue[tuple[int, bytes | BaseException | None]] = asyncio.Queue(AHEAD)
+    reading = asyncio.create_task(_read_ahead(store, [f.entry for f in files], queue))
     current, small = 0, []
     try:
         while True:
             while current < len(files) and files[current].done:
                 current += 1
             if current < len(files):
-                if current + 1 < len(files):
-                    files[current + 1].open_ahead()
                 try:
-                    await files[current].fill()
+                    await files[current].fill(current, queue)
                 except ArchiveCorrupted as error:
                     await on_corrupt(files[current].entry, str(error))
                     raise
@@ -175,54 +181,85 @@ async def _drive(
         if small:
             yield b"".join(small)
     finally:
-        for file in files:
-            await file.close()
+        reading.cancel()
+        with contextlib.suppress(BaseException):
+            await reading
+
+
+async def _read_ahead(
+    store: ObjectStore,
+    entries: list[Entry],
+    queue: asyncio.Queue[tuple[int, bytes | BaseException | None]],
+) -> None:
+    """Every file's chunks in order into `queue` (at most AHEAD waiting), each file ended
+    by None once its sha256 matched, or by the ArchiveCorrupted that stops the archive.
+    A chunk is hashed in a thread while the next one is read."""
+    opening: asyncio.Task[ObjectReader] | None = None
+
+    def open_file(index: int) -> asyncio.Task[ObjectReader] | None:
+        if index >= len(entries):
+            return None
+        return asyncio.create_task(store.open_read(store.buckets.raw, entries[index].raw_key))
+
+    opening = open_file(0)
+    try:
+        for index, entry in enumerate(entries):
+            assert opening is not None
+            try:
+                reader = await opening
+            except ObjectNotFound:
+                await queue.put((index, ArchiveCorrupted("missing")))
+                return
+            opening = open_file(index + 1)  # the next file's GET while this one is read
+            async with reader:
+                if reader.length != entry.size:
+                    problem = f"size {reader.length}, expected {entry.size}"
+                    await queue.put((index, ArchiveCorrupted(problem)))
+                    return
+                digest, hashing = hashlib.sha256(), None
+                async for chunk in reader:
+                    if hashing is not None:
+                        await hashing
+                    hashing = asyncio.ensure_future(asyncio.to_thread(digest.update, chunk))
+                    await queue.put((index, chunk))
+                if hashing is not None:
+                    await hashing
+            if digest.hexdigest() != entry.sha256:
+                problem = f"sha256 {digest.hexdigest()}, expected {entry.sha256}"
+                await queue.put((index, ArchiveCorrupted(problem)))
+                return
+            await queue.put((index, None))
+    finally:
+        if opening is not None:
+            opening.cancel()
+            with contextlib.suppress(BaseException):
+                await (await opening).aclose()
 
 
 class _FileChunks:
-    """A file's chunks for zipstream, read ahead on the event loop (`fill`) and hashed in a
-    thread (hashlib lets go of the GIL); zipstream takes them without waiting."""
+    """A file's chunks for zipstream, taken from the reader task's queue (`fill`) before
+    zipstream asks for them: zipstream never waits."""
 
-    def __init__(self, store: ObjectStore, entry: Entry) -> None:
-        self.store, self.entry = store, entry
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
         self.done = False  # zipstream has taken every chunk
-        self._opening: asyncio.Task[ObjectReader] | None = None
-        self._reader: ObjectReader | None = None
         self._buffer: deque[bytes] = deque()
         self._ended = False  # read to the end and verified
-        self._digest = hashlib.sha256()
 
-    def open_ahead(self) -> None:
-        if self._opening is None:
-            self._opening = asyncio.ensure_future(
-                self.store.open_read(self.store.buckets.raw, self.entry.raw_key)
-            )
-
-    async def fill(self) -> None:
+    async def fill(
+        self, index: int, queue: asyncio.Queue[tuple[int, bytes | BaseException | None]]
+    ) -> None:
         """Make sure the next pull finds a chunk or the verified end."""
         if self._buffer or self._ended:
             return
-        entry = self.entry
-        if self._reader is None:
-            self.open_ahead()
-            assert self._opening is not None
-            try:
-                self._reader = await self._opening
-            except ObjectNotFound:
-                raise ArchiveCorrupted("missing") from None
-            if self._reader.length != entry.size:
-                raise ArchiveCorrupted(f"size {self._reader.length}, expected {entry.size}")
-        try:
-            chunk = await self._reader.__anext__()
-        except StopAsyncIteration:
-            await self._reader.aclose()
-            actual = self._digest.hexdigest()
-            if actual != entry.sha256:
-                raise ArchiveCorrupted(f"sha256 {actual}, expected {entry.sha256}") from None
+        got, item = await queue.get()
+        assert got == index, (got, index)  # the reader task goes in the archive's order
+        if isinstance(item, BaseException):
+            raise item
+        if item is None:
             self._ended = True
-            return
-        await asyncio.to_thread(self._digest.update, chunk)
-        self._buffer.append(chunk)
+        else:
+            self._buffer.append(item)
 
     def __iter__(self) -> Iterator[bytes]:
         while self._buffer:
@@ -232,11 +269,3 @@ class _FileChunks:
         if not self._ended:
             raise RuntimeError("zipstream pulled a chunk that was not read yet")
         self.done = True
-
-    async def close(self) -> None:
-        """Release a reader the stream opened (ahead, or left when it broke off)."""
-        if self._reader is None and self._opening is not None:
-            with contextlib.suppress(BaseException):
-                self._reader = await self._opening
-        if self._reader is not None:
-            await self._reader.aclose()
