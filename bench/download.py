@@ -225,13 +225,15 @@ async def measure(mode: str, settings: Settings, base: Path, total: int, files: 
         headers = {"Authorization": f"Bearer {token}"}
         variables = {"i": {"versionId": to_base64("DatasetVersion", version_id)}}
         async with httpx.AsyncClient(timeout=600) as http:
+            asked = time.perf_counter()
             answer = await http.post(
                 f"{url}/graphql", json={"query": MUTATION, "variables": variables}, headers=headers
             )
             if answer.status_code != 200:
-                say((base / "serve.log").read_text(errors="replace")[-3000:])
+                say((base / "serve.log").read_text(errors="replace")[-4000:])
             assert answer.status_code == 200, answer.text[:2000]
             payload = answer.json()["data"]["versionDownload"]
+            say(f"versionDownload answered in {time.perf_counter() - asked:.2f} s")
             assert not payload["errors"], payload
             archive = payload["download"]["archiveUrl"]
             before = rss_mib(process.pid)

@@ -80,7 +80,7 @@ class ArchiveMutations:
         lifetime = dt.timedelta(minutes=ctx.settings.download_url_minutes)
 
         async def op(session: AsyncSession, principal: Principal) -> archives.VersionDownload:
-            return await archives.issue_version_download(
+            found = await archives.issue_version_download(
                 session,
                 principal,
                 ctx.store,
@@ -91,6 +91,11 @@ class ArchiveMutations:
                 namespace=ctx.settings.prov_namespace,
                 lifetime=lifetime,
             )
+            # it only read: end the read before the audit row is written, or on SQLite a
+            # write committed meanwhile (a large version's plan takes seconds) leaves this
+            # transaction a stale snapshot that cannot become a write (database is locked)
+            await session.commit()
+            return found
 
         def done(found: archives.VersionDownload) -> VersionDownloadPayload:
             plan = found.plan
