@@ -51,6 +51,7 @@ def codes_table() -> str:
     from server.analytics.errors import AnalyticsErrorCode
     from server.backup.errors import BackupErrorCode
     from server.core.errors import QueryErrorCode
+    from server.datasets.downloads import DownloadCode
     from server.search.errors import SearchErrorCode
 
     build_schema()  # every domain's error type registered
@@ -68,6 +69,10 @@ def codes_table() -> str:
     )
     rows.append(f"| `satreps token create` | {listed(AccessErrorCode)} |")
     rows.append(f"| `satreps backup`, `satreps restore` | {listed(BackupErrorCode)} |")
+    rows.append(
+        f"| download routes: a file's, an export's, an archive's URL (`DownloadCode`) |"
+        f" {listed(DownloadCode)} |"
+    )
     return "\n".join(rows) + "\n"
 
 

@@ -64,6 +64,7 @@ NOT_RUN: dict[str, str] = {
     ".venv/bin/python bench/stats.py --projects 1000 --datasets 20000": BENCHMARK,
     ".venv/bin/python bench/backup.py --modes local,s3": BENCHMARK,
     ".venv/bin/python bench/search.py": BENCHMARK,
+    ".venv/bin/python bench/download.py --mib 1024 --files 1000 --modes s3,local": BENCHMARK,
     **{
         command: "needs Docker, which the test machine does not have"
         for command in (

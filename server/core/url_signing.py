@@ -90,3 +90,23 @@ class UrlSigner:
         if expires < time.time():
             return "URL expired"
         return None
+
+    # a version's archive: the key of its plan in the provenance bucket (archives/...)
+    def _archive_mac(self, key: str, expires: int) -> str:
+        message = f"archive:{key}:{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def archive_url(self, key: str, lifetime: dt.timedelta) -> tuple[str, int]:
+        """The URL and its expiry (Unix time) of a version's archive, streamed by the
+        server (`GET /archives/...`)."""
+        expires = int(time.time() + lifetime.total_seconds())
+        query = urlencode({"expires": expires, "signature": self._archive_mac(key, expires)})
+        return f"{self.base_url}/{quote(key)}?{query}", expires
+
+    def verify_archive(self, key: str, expires: int, signature: str) -> str | None:
+        """None when valid, else why not."""
+        if not hmac.compare_digest(self._archive_mac(key, expires), signature):
+            return "bad signature"
+        if expires < time.time():
+            return "URL expired"
+        return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,18 @@ from server.datasets.queries import files_by_id
 from server.models import DatasetFile
 from server.models.enums import FixityOutcome
 from server.storage import ObjectStore, UnsupportedOperation
+
+
+class DownloadCode(StrEnum):
+    """The codes of the download routes' refusals (`{"error": {"code", "message"}}`): a
+    file's signed URL, a provenance export's, a version's archive."""
+
+    BAD_URL = "BAD_URL"
+    URL_REFUSED = "URL_REFUSED"
+    NOT_FOUND = "NOT_FOUND"
+    FIXITY_FAILED = "FIXITY_FAILED"
+    INVALID_RANGE = "INVALID_RANGE"
+    RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        if request.method == "GET" and "download" in request.query_params:
+        if request.method in ("GET", "HEAD") and "download" in request.query_params:
             await (await self.guard.download(request))(scope, receive, send)
             return
         media = negotiate(request.headers.get("accept"))
@@ -502,6 +502,7 @@ def create_app(
 
     from starlette.middleware import Middleware
 
+    from server.http.archives import archive_endpoint
     from server.http.dashboard import dashboard_routes
     from server.http.exports import export_endpoint
     from server.http.forwarded import ForwardedHeaders
@@ -548,7 +549,12 @@ def create_app(
                 upload_endpoint(sessions, store, signer),
                 methods=["PUT"],
             ),
-            Route("/exports/{key:path}", export_endpoint(store, signer), methods=["GET"]),
+            Route("/exports/{key:path}", export_endpoint(store, signer), methods=["GET", "HEAD"]),
+            Route(
+                "/archives/{key:path}",
+                archive_endpoint(sessions, store, signer, graphql.guard),
+                methods=["GET", "HEAD"],
+            ),
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.metrics),
             *dashboard_routes(),

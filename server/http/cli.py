@@ -180,6 +180,46 @@ def upload(
 
 
 @app.command()
+def download(
+    version: Annotated[
+        TypedId,
+        id_argument(
+            "DatasetVersion",
+            help="DatasetVersion id: a global id, DatasetVersion:N or a plain number",
+            metavar="VERSION",
+        ),
+    ],
+    directory: Annotated[Path, typer.Argument(help="Where the files go (made if need be)")],
+    prefix: Annotated[
+        str | None, typer.Option(help="Only the files whose path starts with this")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Files in flight at once")] = 4,
+    token: Annotated[
+        str | None, typer.Option(envvar="SATREPS_TOKEN", help="API token ($SATREPS_TOKEN)")
+    ] = None,
+    url: Annotated[
+        str, typer.Option(envvar="SATREPS_URL", help="GraphQL endpoint ($SATREPS_URL)")
+    ] = "http://127.0.0.1:8000/graphql",
+) -> None:
+    """Download every file of a version you may read: N at a time, resumable, sha256-checked.
+
+    Run the same command again after an interruption: partial files are continued with a
+    Range, files already in place and verified are kept. Exits 0 when every file is in
+    place, 2 when some failed, 3 when the server left some out (you may not read them, or
+    their fixity check failed), 1 when nothing could start; each failure is listed.
+    """
+    from server.http.download_client import run as run_download
+
+    def echo(message: str, err: bool) -> None:
+        typer.echo(message, err=err)
+
+    code = run_download(
+        version.global_id, directory, url, token, prefix=prefix, jobs=jobs, echo=echo
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
 def worker() -> None:
     """Run an arq worker: processes uploads and reconciles the queue with the database."""
     from arq.worker import run_worker

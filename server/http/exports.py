@@ -1,4 +1,4 @@
-"""GET /exports/{key}: a provenance export through the server's own signed URL, the
+"""GET and HEAD /exports/{key}: a provenance export through the server's own signed URL, the
 embedded mode's stand-in for a presigned GET (`provenanceExport { url }`).
 
 The URL is the capability, issued to a caller who may read the version: only signed,
@@ -6,12 +6,16 @@ unexpired URLs are served, and only objects under the provenance bucket's export
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from server.core.url_signing import UrlSigner
+from server.datasets.downloads import DownloadCode
+from server.http import ranges
+from server.http.ranges import RangeRefused, Representation
 from server.storage import ObjectNotFound, ObjectStore, content_disposition
 
 PREFIX = "exports/"
@@ -30,19 +34,32 @@ def export_endpoint(
             expires = int(request.query_params["expires"])
             signature = request.query_params["signature"]
         except (KeyError, ValueError):
-            return _error(400, "BAD_URL", "not an export URL issued by this server")
+            return _error(400, DownloadCode.BAD_URL, "not an export URL issued by this server")
         if problem := signer.verify_export(key, expires, signature):
-            return _error(403, "URL_REFUSED", problem)
+            return _error(403, DownloadCode.URL_REFUSED, problem)
+        info = await store.stat(store.buckets.provenance, key)
+        if info is None:
+            return _error(404, DownloadCode.NOT_FOUND, "export not found")
+        # the key holds the digest of the export's bytes (provenance.export.export_url)
+        rep = Representation(
+            info.size, hashlib.sha256(key.encode()).hexdigest()[:32], info.last_modified
+        )
+        if ranges.not_modified(request.headers, rep):
+            return Response(status_code=304, headers=rep.headers())
         try:
-            reader = await store.open_read(store.buckets.provenance, key)
+            span = ranges.span_of(request.headers, rep)
+        except RangeRefused as error:
+            return ranges.refusal(error, rep)
+        status, headers = ranges.framing(span, rep)
+        headers["Content-Disposition"] = content_disposition(key.rsplit("/", 1)[-1])
+        headers["Cache-Control"] = "private, no-store"
+        media_type = info.content_type or "application/octet-stream"
+        if request.method == "HEAD":
+            return Response(status_code=status, headers=headers, media_type=media_type)
+        try:
+            reader = await store.open_read(store.buckets.provenance, key, span.offset, span.length)
         except ObjectNotFound:
-            return _error(404, "NOT_FOUND", "export not found")
-        headers = {
-            "Content-Length": str(reader.length),
-            "Content-Disposition": content_disposition(key.rsplit("/", 1)[-1]),
-            "Cache-Control": "private, no-store",
-        }
-        media_type = reader.info.content_type or "application/octet-stream"
-        return StreamingResponse(reader, media_type=media_type, headers=headers)
+            return _error(404, DownloadCode.NOT_FOUND, "export not found")
+        return StreamingResponse(reader, status, headers, media_type)
 
     return get

@@ -28,10 +28,12 @@ from server.core.db import utcnow
 from server.core.errors import DomainError
 from server.core.events import EventBus, MemoryBus
 from server.core.url_signing import UrlSigner
-from server.datasets.downloads import refuse_failed_fixity
+from server.datasets.downloads import DownloadCode, refuse_failed_fixity
+from server.http import ranges
+from server.http.ranges import RangeRefused, Representation
 from server.models import DatasetFile
-from server.provenance.fixity import FIXITY_FAILED, fixity_events, record_checks
-from server.storage import ObjectNotFound, ObjectStore, content_disposition
+from server.provenance.fixity import fixity_events, record_checks
+from server.storage import InvalidRange, ObjectNotFound, ObjectStore, content_disposition
 from server.storage.base import ObjectReader
 
 HINTS = 4096  # tokens remembered for the fused fast path
@@ -102,42 +104,56 @@ class Guard:
         return principal
 
     async def download(self, request: Request) -> Response:
-        """GET /graphql?download=<file id>&expires=..&signature=.. (embedded mode): the URL
-        is the capability, issued by `downloadUrl` to a caller who may read the file."""
+        """GET or HEAD /graphql?download=<file id>&expires=..&signature=.. (embedded mode):
+        the URL is the capability, issued by `downloadUrl` to a caller who may read the
+        file. A single Range is answered 206 (server/http/ranges.py)."""
         try:
             file_id = int(request.query_params["download"])
             expires = int(request.query_params["expires"])
             signature = request.query_params["signature"]
         except (KeyError, ValueError):
-            return _error(400, "BAD_URL", "not a download URL issued by this server")
+            return _error(400, DownloadCode.BAD_URL, "not a download URL issued by this server")
         if problem := self.signer.verify_download(file_id, expires, signature):
-            return _error(403, "URL_REFUSED", problem)
+            return _error(403, DownloadCode.URL_REFUSED, problem)
         async with self.sessions() as session:
             row = await session.get(DatasetFile, file_id)
         if row is None:
-            return _error(404, "NOT_FOUND", "file not found")
+            return _error(404, DownloadCode.NOT_FOUND, "file not found")
+        rep = Representation(row.size, row.sha256, row.created_at)
         try:
             refuse_failed_fixity(row)
-            reader = await self.store.open_read(self.store.buckets.raw, row.raw_key)
+            if ranges.not_modified(request.headers, rep):
+                return Response(status_code=304, headers=rep.headers())
+            span = ranges.span_of(request.headers, rep)
+            reader = await self.store.open_read(
+                self.store.buckets.raw, row.raw_key, span.offset, span.length
+            )
         except DomainError as error:
-            return _error(409, FIXITY_FAILED, error.details[0].message)
+            return _error(409, DownloadCode.FIXITY_FAILED, error.details[0].message)
+        except RangeRefused as error:
+            return ranges.refusal(error, rep)
         except ObjectNotFound:
             await self._record_failure(row, "missing")
-            return _error(409, FIXITY_FAILED, f"{row.name} is gone from the store")
-        if reader.length != row.size:
+            return _error(409, DownloadCode.FIXITY_FAILED, f"{row.name} is gone from the store")
+        except InvalidRange:  # the range is inside the recorded size, not the stored one
+            await self._record_failure(row, f"smaller than its recorded {row.size} bytes")
+            return _error(409, DownloadCode.FIXITY_FAILED, f"the stored copy of {row.name} shrank")
+        if reader.info.size != row.size:
             await reader.aclose()
-            await self._record_failure(row, f"size {reader.length}, expected {row.size}")
-            return _error(409, FIXITY_FAILED, f"the stored copy of {row.name} was altered")
-        headers = {
-            "Content-Length": str(reader.length),
-            "Content-Disposition": content_disposition(row.name),
-            "Cache-Control": "private, no-store",
-        }
-        return StreamingResponse(
-            self._verified(reader, row),
-            media_type=row.media_type or "application/octet-stream",
-            headers=headers,
-        )
+            await self._record_failure(row, f"size {reader.info.size}, expected {row.size}")
+            return _error(
+                409, DownloadCode.FIXITY_FAILED, f"the stored copy of {row.name} was altered"
+            )
+        status, headers = ranges.framing(span, rep)
+        headers["Content-Disposition"] = content_disposition(row.name)
+        headers["Cache-Control"] = "private, no-store"
+        media_type = row.media_type or "application/octet-stream"
+        if request.method == "HEAD":
+            await reader.aclose()
+            return Response(status_code=status, headers=headers, media_type=media_type)
+        # a range cannot be checked against the file's sha256: the client checks the whole
+        body = reader if span.partial else self._verified(reader, row)
+        return StreamingResponse(body, status, headers, media_type)
 
     async def _verified(self, reader: ObjectReader, row: DatasetFile) -> AsyncIterator[bytes]:
         """The object's chunks, hashed on the way; the last one is held back until the
@@ -159,6 +175,9 @@ class Guard:
             yield held
 
     async def _record_failure(self, row: DatasetFile, result: str) -> None:
+        await self.record_failure(row.raw_key, result)
+
+    async def record_failure(self, raw_key: str, result: str) -> None:
         """A fixity failure found by a download: recorded, audited and announced like one
         the schedule finds."""
         now = utcnow()
@@ -166,7 +185,7 @@ class Guard:
             failures = await record_checks(
                 session,
                 f"download-{uuid.uuid4().hex[:8]}",
-                {row.raw_key: result},
+                {raw_key: result},
                 started_at=now,
                 ended_at=now,
             )

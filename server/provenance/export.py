@@ -255,11 +255,17 @@ def parse_prov(text: str, fmt: ExportFormat) -> ProvDocument:
 
 
 async def ro_crate(
-    session: AsyncSession, found: Bundle, namespace: str, raw_bucket: str
+    session: AsyncSession,
+    found: Bundle,
+    namespace: str,
+    raw_bucket: str,
+    *,
+    paths: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     """`ro-crate-metadata.json` of a version: its files with digests, the people and
     institutions behind it, its licence, the versions it derives from, how each file was
-    processed (CreateAction) and the PROV document beside it."""
+    processed (CreateAction) and the PROV document beside it. `paths`: where each file is
+    in the crate by id, when not at its name (an archive's sanitised paths)."""
     version, dataset = found.version, found.dataset
     crate = ROCrate()
     root = crate.root_dataset
@@ -280,7 +286,7 @@ async def ro_crate(
     for file in found.files:
         entities[file.id] = crate.add_file(
             None,
-            dest_path=file.name,
+            dest_path=(paths or {}).get(file.id, file.name),
             properties={
                 "name": file.name,
                 "description": f"{file.format or 'file'} of {file.size} bytes",

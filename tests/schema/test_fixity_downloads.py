@@ -4,9 +4,7 @@ file whose stored bytes were altered or deleted behind the server's back is not 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import select
@@ -18,9 +16,8 @@ from server.http.guard import DownloadCorrupted
 from server.models import AuditEvent, DatasetFile, DatasetVersion
 from server.storage import store_from_settings
 from tests.fixtures.compiled_world import answer
-from tests.fixtures.provenance import CSV, dataset_draft, process, send, team, worker_ctx
-
-DOWNLOAD = "query($f: ID!) { node(id: $f) { ... on DatasetFile { downloadUrl { url } } } }"
+from tests.fixtures.downloads import DOWNLOAD, download_url, stored_file
+from tests.fixtures.provenance import CSV
 
 
 async def test_altered_file_is_never_served_whole_then_refused(
@@ -75,32 +72,6 @@ async def test_deleted_or_resized_file_is_refused_before_a_byte(
     async with sessions() as session:
         row = await session.get(DatasetFile, other)
         assert row is not None and row.fixity_outcome == "missing"
-
-
-async def stored_file(
-    gql: Any, sessions: Any, settings: Any, factory: Any, make_token: Any
-) -> tuple[int, Path, str]:
-    """A READY file in the local store: (file id, its path on disk, a reader's token)."""
-    store = store_from_settings(settings)
-    await store.ensure_buckets()
-    who = await team(sessions, factory)
-    _, version = await dataset_draft(sessions, who)
-    upload = await send(sessions, store, who, version)
-    assert await process(worker_ctx(sessions, store, settings), upload) == "ready"
-    store.close()
-    async with sessions() as session:
-        row = await session.scalar(select(DatasetFile).where(DatasetFile.upload_id == upload))
-    assert row is not None
-    from server.models.enums import AccountRole
-
-    token = await make_token(AccountRole.ADMIN)
-    return row.id, Path(settings.object_dir) / settings.bucket_raw / row.raw_key, token
-
-
-async def download_url(client: Any, file_id: int) -> str:
-    found = await client(DOWNLOAD, {"f": to_base64("DatasetFile", file_id)})
-    url = urlparse(found["node"]["downloadUrl"]["url"])
-    return f"{url.path}?{url.query}"
 
 
 VERSION_FIXITY = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
