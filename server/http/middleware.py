@@ -185,12 +185,12 @@ class RequestMiddleware:
         inspected = bytearray()
         inspect = route == "/graphql"
 
-        started = False
+        answering = False  # the response has begun: too late for the 503 below
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, inspect, started
+            nonlocal status, inspect, answering
             if message["type"] == "http.response.start":
-                started = True
+                answering = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
                 headers.append((HEADER, request_id.encode()))
@@ -208,7 +208,7 @@ class RequestMiddleware:
             try:
                 await app(scope, receive, send_with_id)
             except Exception as error:
-                if not database_unavailable(error) or started:
+                if not database_unavailable(error) or answering:
                     raise
                 log.warning("database unavailable: %s", error)
                 refusal = database_down(route, negotiate(_header(scope, b"accept")))
