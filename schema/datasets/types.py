@@ -104,7 +104,10 @@ class DownloadUrl:
 @strawberry.type(description="A file of a dataset version, with its digest.")
 class DatasetFile(CoverageFields, relay.Node):
     id: relay.NodeID[int]
-    name: str
+    name: str = strawberry.field(description="The path's last segment")
+    path: str = strawberry.field(
+        description="Inside the version, folders separated by / (raw/2024/station-07/log.csv)"
+    )
     size: Long
     sha256: str
     media_type: str | None
@@ -177,6 +180,7 @@ class DatasetFile(CoverageFields, relay.Node):
         return cls(
             id=row.id,
             name=row.name,
+            path=row.path,
             size=Long(row.size),
             sha256=row.sha256,
             media_type=row.media_type,
@@ -226,7 +230,8 @@ class UploadWarning:
 @strawberry.type(name="DatasetUpload", description="One file on its way into a draft version.")
 class Upload(relay.Node):
     id: relay.NodeID[int]
-    filename: str
+    filename: str = strawberry.field(description="The path's last segment")
+    path: str = strawberry.field(description="Where the file goes inside the version")
     state: UploadState  # type: ignore[valid-type]
     declared_size: Long
     declared_sha256: str | None
@@ -274,6 +279,7 @@ class Upload(relay.Node):
         return cls(
             id=row.id,
             filename=row.filename,
+            path=row.path,
             state=row.state,
             declared_size=Long(row.declared_size),
             declared_sha256=row.declared_sha256,
