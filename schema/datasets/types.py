@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.scalars import JSON
 
@@ -25,15 +26,15 @@ from schema.compiled.compiler import (
     upload_part_size,
     upload_warnings,
     version_dataset,
-    version_files,
     version_uploads,
 )
 from schema.compiled.mapping import compiled
-from schema.connections import load_nodes, project_node
+from schema.compiled.roots import version_files
+from schema.connections import Connection, connection, load_nodes, project_node
 from schema.context import Info
 from schema.datasets.coverage import BoundingBoxInput, CoverageFields, coverage_columns
 from schema.datasets.fixity import VersionFixityFields
-from schema.errors import PublicError, UserError, error_codes
+from schema.errors import PublicError, UserError, error_codes, read
 from schema.institutions import Institution
 from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
@@ -44,6 +45,7 @@ from server import models
 from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError
 from server.datasets import errors as codes
+from server.datasets import folders
 from server.datasets import queries as reads
 from server.datasets import uploads as uploads_service
 from server.datasets.downloads import issue_download
@@ -306,7 +308,20 @@ class Upload(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
-@compiled(files=version_files, uploads=version_uploads, dataset=version_dataset)
+@strawberry.type(description="A folder of a version's files")
+class Directory:
+    name: str
+    path: str = strawberry.field(description="With its trailing slash (raw/2024/)")
+    file_count: int = strawberry.field(description="Files anywhere below it")
+    byte_size: Long = strawberry.field(description="Their bytes")
+
+
+@compiled(
+    python=("directories",),
+    files=version_files,
+    uploads=version_uploads,
+    dataset=version_dataset,
+)
 @strawberry.type(description="Version n of a dataset; published versions never change.")
 class DatasetVersion(
     VersionProvenanceFields, VersionFixityFields, CoverageFields, relay.Node, FromRow
@@ -319,10 +334,41 @@ class DatasetVersion(
     published_at: dt.datetime | None
     dataset_id: strawberry.Private[int]
 
-    @strawberry.field
-    async def files(self, info: Info) -> list[DatasetFile]:
-        rows = await info.context.loaders.many(reads.files_by_version).load(self.id)
-        return [DatasetFile.from_row(r) for r in rows]
+    @strawberry.field(
+        description="The version's files in the order they were added (keyset pages of at"
+        " most 100): those whose path starts with `prefix` (end it with / for a folder),"
+        " of `format` (csv, netcdf, ...) when given"
+    )
+    async def files(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        prefix: str | None = None,
+        format: str | None = None,
+    ) -> Connection[DatasetFile]:
+        page = folders.FilePage(first, after, prefix, format)
+        try:
+            page.size(), page.after_key()
+        except DomainError as error:
+            raise PublicError(error) from error
+        found = await info.context.loaders.one(folders.file_pages).load((self.id, page))
+        return connection(present(found), DatasetFile.from_row)
+
+    @strawberry.field(
+        description="The folders right under `prefix` (the top when empty), each with the"
+        " files below it counted, by name"
+    )
+    async def directories(self, info: Info, prefix: str | None = None) -> list[Directory]:
+        async def op(session: AsyncSession) -> list[folders.Folder]:
+            return await folders.folders(session, self.id, prefix)
+
+        return [
+            Directory(
+                name=f.name, path=f.path, file_count=f.file_count, byte_size=Long(f.byte_size)
+            )
+            for f in await read(info, op)
+        ]
 
     @strawberry.field
     async def uploads(self, info: Info) -> list[Upload]:

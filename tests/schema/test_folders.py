@@ -8,7 +8,7 @@ import unicodedata
 from tests.schema.test_uploads import COMPLETE, START, codes, draft_version, upload_file
 
 FILES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
-    files { name path size } uploads { filename path state } } } }"""
+    files { nodes { name path size } } uploads { filename path state } } } }"""
 CSV = b"station,level\nBKK-01,1.5\n"
 
 
@@ -80,10 +80,143 @@ async def test_a_file_in_folders_becomes_ready_with_its_path(admin, factory, cli
     await jobs.drain()
     node = (await admin(FILES, {"v": version}))["node"]
     assert {u["state"] for u in node["uploads"]} == {"READY"}
-    assert sorted((f["path"], f["name"]) for f in node["files"]) == [
+    assert sorted((f["path"], f["name"]) for f in node["files"]["nodes"]) == [
         ("raw/2024/station-07/log.csv", "log.csv"),
         ("raw/2024/station-08/log.csv", "log.csv"),
     ]
     # READY files still hold their paths: a case clash with one of them is refused
     clash = await start(admin, version, "Raw/2024/Station-07/log.csv")
     assert codes(clash) == {("filename", "PATH_CASE_CLASH")}
+
+
+PAGE = """query($v: ID!, $first: Int, $after: String, $prefix: String, $format: String) {
+  node(id: $v) { ... on DatasetVersion {
+    files(first: $first, after: $after, prefix: $prefix, format: $format) {
+      totalCount edges { cursor node { path name size } } nodes { path }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } } }"""
+DIRECTORIES = """query($v: ID!, $prefix: String) { node(id: $v) { ... on DatasetVersion {
+    directories(prefix: $prefix) { name path fileCount byteSize } } } }"""
+TREE = [
+    ("raw/2024/station-07/log.csv", 10, "csv"),
+    ("raw/2024/station-07/photo.jpg", 100, "image"),
+    ("raw/2024/station-08/log.csv", 20, "csv"),
+    ("raw/2025/station-07/log.csv", 30, "csv"),
+    ("Raw-notes.txt", 5, None),
+    ("readme.md", 7, None),
+    ("rawdata.csv", 1, "csv"),  # starts with "raw" but is not in raw/
+]
+
+
+async def folder_version(admin, factory, sessions) -> str:
+    from server.models import DatasetFile
+
+    version = await draft_version(admin, factory)
+    version_id = int(__import__("base64").b64decode(version).decode().split(":")[1])
+    async with sessions() as session:
+        session.add_all(
+            DatasetFile(
+                version_id=version_id,
+                name=path.rsplit("/", 1)[-1],
+                path=path,
+                size=size,
+                sha256="0" * 64,
+                format=fmt,
+                raw_key=f"k/{i}",
+            )
+            for i, (path, size, fmt) in enumerate(TREE)
+        )
+        await session.commit()
+    return version
+
+
+async def both(compiled_client, strawberry_client, token, query, variables, *, refused=False):
+    """The answer of the compiled path, after checking strawberry's is the same and that the
+    compiled path answered the root field itself (not when strawberry's refusal is due)."""
+    from server.core.metrics import ROOT_FIELDS
+    from tests.fixtures.compiled_world import answer
+
+    resolved = ROOT_FIELDS.labels("resolved")
+    before = resolved._value.get()
+    compiled = await answer(compiled_client, token, query, variables)
+    assert refused or "directories" in query or resolved._value.get() == before, variables
+    assert compiled == await answer(strawberry_client, token, query, variables)
+    assert compiled[0] == 200, compiled
+    return compiled[1]
+
+
+async def test_files_are_a_keyset_connection_on_both_paths(
+    admin, factory, sessions, compiled_client, strawberry_client
+):
+    version = await folder_version(admin, factory, sessions)
+
+    async def files(**args):
+        body = await both(
+            compiled_client, strawberry_client, admin.token, PAGE, {"v": version, **args}
+        )
+        assert "errors" not in body, body
+        return body["data"]["node"]["files"]
+
+    every = await files()
+    assert every["totalCount"] == len(TREE) and [n["path"] for n in every["nodes"]] == [
+        p for p, _, _ in TREE
+    ]
+    # pages of 2 walk the whole list by cursor
+    seen, after = [], None
+    while True:
+        page = await files(first=2, after=after)
+        seen += [e["node"]["path"] for e in page["edges"]]
+        assert page["totalCount"] == len(TREE)
+        assert page["pageInfo"]["hasPreviousPage"] == (after is not None)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [p for p, _, _ in TREE]
+    # a folder, exactly (case and all); a folder and a format
+    under = await files(prefix="raw/2024/")
+    assert [n["path"] for n in under["nodes"]] == [p for p, _, _ in TREE[:3]]
+    assert (await files(prefix="RAW/"))["totalCount"] == 0
+    assert (await files(prefix="raw"))["totalCount"] == 5  # a plain prefix: rawdata.csv too
+    logs = await files(prefix="raw/", format="csv", first=1)
+    assert logs["totalCount"] == 3 and logs["nodes"] == [{"path": TREE[0][0]}]
+    assert logs["pageInfo"]["hasNextPage"] is True
+    # refusals: strawberry's errors on both paths
+    for bad in ({"first": 101}, {"first": -1}, {"after": "bm90IGEgY3Vyc29y"}):
+        body = await both(
+            compiled_client,
+            strawberry_client,
+            admin.token,
+            PAGE,
+            {"v": version, **bad},
+            refused=True,
+        )
+        code = body["errors"][0]["extensions"]["code"]
+        assert code in ("INVALID_PAGE_SIZE", "INVALID_CURSOR"), body
+
+
+async def test_directories_list_the_folders_right_under_a_prefix(
+    admin, factory, sessions, compiled_client, strawberry_client
+):
+    version = await folder_version(admin, factory, sessions)
+
+    async def folders(prefix=None):
+        variables = {"v": version, "prefix": prefix}
+        body = await both(compiled_client, strawberry_client, admin.token, DIRECTORIES, variables)
+        return body["data"]["node"]["directories"]
+
+    assert await folders() == [{"name": "raw", "path": "raw/", "fileCount": 4, "byteSize": 160}]
+    assert await folders("raw") == await folders("raw/")
+    assert await folders("raw/") == [
+        {"name": "2024", "path": "raw/2024/", "fileCount": 3, "byteSize": 130},
+        {"name": "2025", "path": "raw/2025/", "fileCount": 1, "byteSize": 30},
+    ]
+    assert [f["name"] for f in await folders("raw/2024/")] == ["station-07", "station-08"]
+    assert await folders("raw/2024/station-07/") == []
+    assert await folders("nowhere/") == []
+
+
+async def test_an_outsider_sees_no_files_of_a_hidden_version(
+    admin, factory, sessions, gql, compiled_client, strawberry_client
+):
+    version = await folder_version(admin, factory, sessions)
+    body = await both(compiled_client, strawberry_client, None, PAGE, {"v": version})
+    assert body["data"]["node"] is None

@@ -39,9 +39,9 @@ async def test_multipart_upload_is_processed_like_any_other(
     await jobs.drain()
     state = (await admin(UPLOAD, {"u": payload["upload"]["id"]}))["node"]
     assert state["state"] == "READY" and state["sha256"] == sha
-    assert [f["name"] for f in (await admin(VERSION, {"v": version}))["node"]["files"]] == [
-        "levels.csv"
-    ]
+    assert [
+        f["name"] for f in (await admin(VERSION, {"v": version}))["node"]["files"]["nodes"]
+    ] == ["levels.csv"]
 
 
 async def test_multipart_needs_the_preflight_header(admin, factory, client):
