@@ -18,6 +18,7 @@ from schema.compiled import CompilingExecutor
 from schema.compiled.mapping import resolve_fields
 from schema.cooperation import CooperationMutations, CooperationQueries
 from schema.datasets import (
+    BatchUploadMutations,
     DatasetMutations,
     DatasetQueries,
     UploadMutations,
@@ -73,6 +74,7 @@ class Mutation(
     EvaluationMutations,
     DatasetMutations,
     UploadMutations,
+    BatchUploadMutations,
     ProvenanceMutations,
 ):
     pass

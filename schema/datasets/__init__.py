@@ -1,5 +1,6 @@
 """Datasets, versions, files and uploads: the GraphQL face."""
 
+from schema.datasets.batches import BatchUploadMutations
 from schema.datasets.mutations import DatasetMutations
 from schema.datasets.queries import DatasetQueries, UploadQueries
 from schema.datasets.subscriptions import UploadSubscriptions
@@ -13,6 +14,7 @@ from schema.datasets.types import (
 from schema.datasets.uploads import UploadMutations
 
 __all__ = [
+    "BatchUploadMutations",
     "Dataset",
     "DatasetFile",
     "DatasetMutations",

@@ -157,7 +157,7 @@ async def start_upload(
     ticket = UploadTicket(upload=upload)
     if byte_size > SINGLE_PUT_MAX:
         upload.part_size, count = plan_parts(byte_size)
-        upload.multipart_id = await _storage(
+        upload.multipart_id = await storage_call(
             store.create_multipart(store.buckets.raw, upload.object_key, content_type)
         )
         ticket.part_size, ticket.part_count = upload.part_size, count
@@ -193,7 +193,7 @@ async def upload_through_api(
         sha256=sha256,
         content_type=content_type,
     )
-    await _storage(
+    await storage_call(
         store.put(
             store.buckets.raw, upload.object_key, chunks, size=byte_size, content_type=content_type
         )
@@ -253,14 +253,14 @@ async def issue_urls(
     bucket, key = store.buckets.raw, upload.object_key
     if upload.multipart_id is None:
         ticket.put_url = (
-            await _storage(store.presigned_put(bucket, key, expires))
+            await storage_call(store.presigned_put(bucket, key, expires))
             if store.supports_presigned
             else signer.upload_url(upload.id, None, expires)
         )
         return
     for number in parts:
         ticket.part_urls[number] = (
-            await _storage(
+            await storage_call(
                 store.presigned_part_url(bucket, key, upload.multipart_id, number, expires)
             )
             if store.supports_presigned
@@ -268,7 +268,7 @@ async def issue_urls(
         )
 
 
-async def _storage(awaitable: Awaitable[T]) -> T:
+async def storage_call(awaitable: Awaitable[T]) -> T:
     try:
         return await awaitable
     except ObjectExists as error:
@@ -342,7 +342,7 @@ def _require_state(upload: Upload, *states: UploadState) -> None:
 async def parts_received(store: ObjectStore, upload: Upload) -> list[PartInfo]:
     if upload.multipart_id is None or upload.state != UploadState.AWAITING_UPLOAD:
         return []
-    return await _storage(
+    return await storage_call(
         store.list_parts(store.buckets.raw, upload.object_key, upload.multipart_id)
     )
 
@@ -373,8 +373,8 @@ async def complete_upload(
                 f"parts not received yet: {missing[:20]}",
                 "uploadId",
             )
-        await _storage(store.complete_multipart(bucket, key, upload.multipart_id, parts))
-    info = await _storage(store.stat(bucket, key))
+        await storage_call(store.complete_multipart(bucket, key, upload.multipart_id, parts))
+    info = await storage_call(store.stat(bucket, key))
     if info is None:
         raise DomainError.one(
             DatasetErrorCode.NOT_UPLOADED, "no bytes have arrived for this upload yet", "uploadId"
@@ -405,7 +405,7 @@ async def abort_upload(
     upload, _, _ = await visible_upload(session, principal, upload_id)
     _require_state(upload, UploadState.AWAITING_UPLOAD, UploadState.UPLOADED)
     if upload.multipart_id is not None and upload.state == UploadState.AWAITING_UPLOAD:
-        await _storage(
+        await storage_call(
             store.abort_multipart(store.buckets.raw, upload.object_key, upload.multipart_id)
         )
     move(upload, UploadState.ABORTED)
