@@ -97,3 +97,24 @@ def test_sqlite_folders_migration(tmp_path: Path) -> None:
 def test_postgres_folders_migration() -> None:
     with postgres_database("satreps_folders") as url:
         check(url)
+
+
+def test_sqlite_table_copies_keep_the_rows_that_refer_to_them(tmp_path: Path) -> None:
+    """SQLite migrations run with foreign keys off (server/migrations/env.py): 0015's batch
+    copy of uploads failed on any database with a processed file (dropping the old table
+    deleted its rows first, which dataset_files refers to), and a copy of dataset_files
+    would have cascaded to artifacts."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fk.db'}"
+    upgrade(url, "0014")
+    _run(url, [*ROWS, _upload(1, "ready"), _file(1, "a.csv"), _artifact(1)])
+    upgrade(url)
+    assert _run(url, [], "SELECT count(*) FROM artifacts")[0][0] == 1
+    assert _run(url, [], "SELECT upload_id, path FROM dataset_files") == [(1, "a.csv")]
+    with pytest.raises(IntegrityError):  # foreign keys are on again once migrated
+        _run(
+            url,
+            [
+                "INSERT INTO artifacts (file_id, kind, bucket, key, size, sha256,"
+                f" created_at) VALUES (99, 'x', 'b', 'k', 1, '{'1' * 64}', '{NOW}')"
+            ],
+        )
