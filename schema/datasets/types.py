@@ -7,7 +7,6 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import relay
 from strawberry.scalars import JSON
 
@@ -34,7 +33,8 @@ from schema.connections import Connection, connection, load_nodes, project_node
 from schema.context import Info
 from schema.datasets.coverage import BoundingBoxInput, CoverageFields, coverage_columns
 from schema.datasets.fixity import VersionFixityFields
-from schema.errors import PublicError, UserError, error_codes, read
+from schema.datasets.folders import VersionFolderFields
+from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
@@ -308,23 +308,15 @@ class Upload(relay.Node):
         return await load_nodes(loader, node_ids, cls.from_row)
 
 
-@strawberry.type(description="A folder of a version's files")
-class Directory:
-    name: str
-    path: str = strawberry.field(description="With its trailing slash (raw/2024/)")
-    file_count: int = strawberry.field(description="Files anywhere below it")
-    byte_size: Long = strawberry.field(description="Their bytes")
-
-
-@compiled(
-    python=("directories",),
-    files=version_files,
-    uploads=version_uploads,
-    dataset=version_dataset,
-)
+@compiled(files=version_files, uploads=version_uploads, dataset=version_dataset)
 @strawberry.type(description="Version n of a dataset; published versions never change.")
 class DatasetVersion(
-    VersionProvenanceFields, VersionFixityFields, CoverageFields, relay.Node, FromRow
+    VersionProvenanceFields,
+    VersionFixityFields,
+    VersionFolderFields,
+    CoverageFields,
+    relay.Node,
+    FromRow,
 ):
     id: relay.NodeID[int]
     number: int
@@ -354,21 +346,6 @@ class DatasetVersion(
             raise PublicError(error) from error
         found = await info.context.loaders.one(folders.file_pages).load((self.id, page))
         return connection(present(found), DatasetFile.from_row)
-
-    @strawberry.field(
-        description="The folders right under `prefix` (the top when empty), each with the"
-        " files below it counted, by name"
-    )
-    async def directories(self, info: Info, prefix: str | None = None) -> list[Directory]:
-        async def op(session: AsyncSession) -> list[folders.Folder]:
-            return await folders.folders(session, self.id, prefix)
-
-        return [
-            Directory(
-                name=f.name, path=f.path, file_count=f.file_count, byte_size=Long(f.byte_size)
-            )
-            for f in await read(info, op)
-        ]
 
     @strawberry.field
     async def uploads(self, info: Info) -> list[Upload]:
