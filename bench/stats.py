@@ -41,9 +41,11 @@ from server.core.config import Settings
 from server.core.db import make_engine, session_factory
 from server.http.app import create_app
 from server.migrations import upgrade
+from server.models.datasets import path_key
 from server.models.enums import AccountRole
 from server.search.documents import refresh as refresh_search
 
+DATA_KEY = path_key("data.csv")  # every dataset of the bench holds one data.csv
 PARTNERS = ["TH", "ID", "PH", "VN", "KE", "BR", "MX", "PE", "BD", "LK", "MY", "MN", "EG", "TZ"]
 WORDS = (
     "flood rainfall drought landslide earthquake tsunami malaria dengue rice soil forest "
@@ -279,6 +281,8 @@ class Rows:
                     d,
                     d,
                     "data.csv",
+                    "data.csv",
+                    DATA_KEY,
                     f"raw/{d}",
                     size,
                     state,
@@ -292,7 +296,10 @@ class Rows:
                 profile = json.dumps(
                     {"rows": 10, "columns": [{"name": "precipitation_mm"}, {"name": "station"}]}
                 )
-                files.append((d, d, d, "data.csv", size, "0" * 64, f"raw/{d}", profile, self.now))
+                files.append(
+                    (d, d, d, "data.csv", "data.csv", DATA_KEY, size, "0" * 64, f"raw/{d}")
+                    + (profile, self.now)
+                )
         self.add(
             "datasets",
             "id project_id owner_institution_id title description keywords licence access_level "
@@ -302,13 +309,14 @@ class Rows:
         self.add("dataset_versions", "id dataset_id number state created_at published_at", versions)
         self.add(
             "uploads",
-            "id version_id filename object_key declared_size state attempts size created_at "
+            "id version_id filename path path_key object_key declared_size state attempts size"
+            " created_at "
             "updated_at",
             uploads,
         )
         self.add(
             "dataset_files",
-            "id version_id upload_id name size sha256 raw_key profile created_at",
+            "id version_id upload_id name path path_key size sha256 raw_key profile created_at",
             files,
         )
 

@@ -19,6 +19,7 @@ from schema.compiled.mapping import resolve_fields
 from schema.cooperation import CooperationMutations, CooperationQueries
 from schema.datasets import (
     ArchiveMutations,
+    BatchUploadMutations,
     DatasetMutations,
     DatasetQueries,
     UploadMutations,
@@ -75,6 +76,7 @@ class Mutation(
     DatasetMutations,
     UploadMutations,
     ArchiveMutations,
+    BatchUploadMutations,
     ProvenanceMutations,
 ):
     pass

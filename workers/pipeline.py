@@ -378,6 +378,8 @@ async def _finish_ready(
             version_id=upload.version_id,
             upload_id=upload.id,
             name=upload.filename,
+            path=upload.path,
+            path_key=upload.path_key,
             size=result.size,
             sha256=result.sha256,
             media_type=result.format.media_type,

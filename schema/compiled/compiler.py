@@ -338,12 +338,6 @@ def version_dataset(c: Compiler, row: Any, details: FieldDetailsList, args: Any)
     return c.json.one(rows, c.object("Dataset", dataset, details))
 
 
-def version_files(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
-    file = aliased(m.DatasetFile)
-    rows = select(file).where(file.version_id == row.id)
-    return c.json.array(rows, c.object("DatasetFile", file, details), [file.name])
-
-
 def version_uploads(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
     upload = aliased(m.Upload)
     rows = select(upload).where(upload.version_id == row.id)

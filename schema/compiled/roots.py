@@ -337,6 +337,18 @@ def id_of(value: Any, type_name: str) -> int:
     raise NotCompilable("id")  # strawberry answers with its INVALID_ID error
 
 
+def version_files(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
+    """DatasetVersion.files: a keyset page of the version's files (datasets.folders)."""
+    from server.datasets.folders import file_filter
+
+    if args.get("last") is not None or args.get("before") is not None:
+        raise NotCompilable("last / before")
+    file = m.DatasetFile
+    rule = file_filter(file, args.get("prefix"), args.get("format"))
+    base = select(file).where(file.version_id == row.id, rule).correlate(row)
+    return connection(c, details, args, base, file, "DatasetFile")
+
+
 def root_upload(c: Compiler, details: FieldDetailsList, args: dict[str, Any]) -> ColumnElement[Any]:
     upload = aliased(m.Upload)
     rows = select(upload).where(

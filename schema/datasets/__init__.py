@@ -1,6 +1,7 @@
 """Datasets, versions, files and uploads: the GraphQL face."""
 
 from schema.datasets.archives import ArchiveMutations
+from schema.datasets.batches import BatchUploadMutations
 from schema.datasets.mutations import DatasetMutations
 from schema.datasets.queries import DatasetQueries, UploadQueries
 from schema.datasets.subscriptions import UploadSubscriptions
@@ -15,6 +16,7 @@ from schema.datasets.uploads import UploadMutations
 
 __all__ = [
     "ArchiveMutations",
+    "BatchUploadMutations",
     "Dataset",
     "DatasetFile",
     "DatasetMutations",

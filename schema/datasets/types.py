@@ -25,15 +25,16 @@ from schema.compiled.compiler import (
     upload_part_size,
     upload_warnings,
     version_dataset,
-    version_files,
     version_uploads,
 )
 from schema.compiled.mapping import compiled
-from schema.connections import load_nodes, project_node
+from schema.compiled.roots import version_files
+from schema.connections import Connection, connection, load_nodes, project_node
 from schema.context import Info
 from schema.datasets.coverage import BoundingBoxInput, CoverageFields, coverage_columns
 from schema.datasets.fixity import VersionFixityFields
 from schema.datasets.texts import DatasetTextFields, DatasetTextInputs
+from schema.datasets.folders import VersionFolderFields
 from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
@@ -45,6 +46,7 @@ from server import models
 from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError
 from server.datasets import errors as codes
+from server.datasets import folders
 from server.datasets import queries as reads
 from server.datasets import uploads as uploads_service
 from server.datasets.downloads import issue_download
@@ -105,7 +107,10 @@ class DownloadUrl:
 @strawberry.type(description="A file of a dataset version, with its digest.")
 class DatasetFile(CoverageFields, relay.Node):
     id: relay.NodeID[int]
-    name: str
+    name: str = strawberry.field(description="The path's last segment")
+    path: str = strawberry.field(
+        description="Inside the version, folders separated by / (raw/2024/station-07/log.csv)"
+    )
     size: Long
     sha256: str
     media_type: str | None
@@ -178,6 +183,7 @@ class DatasetFile(CoverageFields, relay.Node):
         return cls(
             id=row.id,
             name=row.name,
+            path=row.path,
             size=Long(row.size),
             sha256=row.sha256,
             media_type=row.media_type,
@@ -227,7 +233,8 @@ class UploadWarning:
 @strawberry.type(name="DatasetUpload", description="One file on its way into a draft version.")
 class Upload(relay.Node):
     id: relay.NodeID[int]
-    filename: str
+    filename: str = strawberry.field(description="The path's last segment")
+    path: str = strawberry.field(description="Where the file goes inside the version")
     state: UploadState  # type: ignore[valid-type]
     declared_size: Long
     declared_sha256: str | None
@@ -275,6 +282,7 @@ class Upload(relay.Node):
         return cls(
             id=row.id,
             filename=row.filename,
+            path=row.path,
             state=row.state,
             declared_size=Long(row.declared_size),
             declared_sha256=row.declared_sha256,
@@ -304,7 +312,12 @@ class Upload(relay.Node):
 @compiled(files=version_files, uploads=version_uploads, dataset=version_dataset)
 @strawberry.type(description="Version n of a dataset; published versions never change.")
 class DatasetVersion(
-    VersionProvenanceFields, VersionFixityFields, CoverageFields, relay.Node, FromRow
+    VersionProvenanceFields,
+    VersionFixityFields,
+    VersionFolderFields,
+    CoverageFields,
+    relay.Node,
+    FromRow,
 ):
     id: relay.NodeID[int]
     number: int
@@ -314,10 +327,26 @@ class DatasetVersion(
     published_at: dt.datetime | None
     dataset_id: strawberry.Private[int]
 
-    @strawberry.field
-    async def files(self, info: Info) -> list[DatasetFile]:
-        rows = await info.context.loaders.many(reads.files_by_version).load(self.id)
-        return [DatasetFile.from_row(r) for r in rows]
+    @strawberry.field(
+        description="The version's files in the order they were added (keyset pages of at"
+        " most 100): those whose path starts with `prefix` (end it with / for a folder),"
+        " of `format` (csv, netcdf, ...) when given"
+    )
+    async def files(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        prefix: str | None = None,
+        format: str | None = None,
+    ) -> Connection[DatasetFile]:
+        page = folders.FilePage(first, after, prefix, format)
+        try:
+            page.size(), page.after_key()
+        except DomainError as error:
+            raise PublicError(error) from error
+        found = await info.context.loaders.one(folders.file_pages).load((self.id, page))
+        return connection(present(found), DatasetFile.from_row)
 
     @strawberry.field
     async def uploads(self, info: Info) -> list[Upload]:

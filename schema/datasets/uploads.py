@@ -31,7 +31,7 @@ from server.datasets import uploads as service
 from server.models.enums import UploadState
 
 
-def _after_complete(ctx: Context, upload: models.Upload) -> None:
+def after_complete(ctx: Context, upload: models.Upload) -> None:
     """Once committed: tell subscribers, and queue processing when the upload is QUEUED."""
     message = {"uploadId": upload.id, "state": upload.state.value}
     ctx.events_after_commit.append((upload_channel(upload.id), message))
@@ -40,7 +40,7 @@ def _after_complete(ctx: Context, upload: models.Upload) -> None:
         ctx.enqueue_after_commit(PROCESS_UPLOAD, upload.id, job_id=job)
 
 
-def _instructions(ticket: service.UploadTicket) -> UploadInstructions:
+def instructions_of(ticket: service.UploadTicket) -> UploadInstructions:
     return UploadInstructions(
         put_url=ticket.put_url,
         part_size=Long(ticket.part_size) if ticket.part_size else None,
@@ -55,7 +55,7 @@ async def _start_payload(
 ) -> StartUploadPayload:
     def done(ticket: service.UploadTicket) -> StartUploadPayload:
         return StartUploadPayload(
-            upload=Upload.from_row(ticket.upload), instructions=_instructions(ticket)
+            upload=Upload.from_row(ticket.upload), instructions=instructions_of(ticket)
         )
 
     return await payload(info, op, StartUploadPayload, done, scope="upload")
@@ -138,7 +138,7 @@ class UploadMutations:
                 decode_id(upload_id, "DatasetUpload", "uploadId"),
                 client=ctx.user_agent,
             )
-            _after_complete(ctx, upload)
+            after_complete(ctx, upload)
             return upload
 
         return await _upload_payload(info, op)
@@ -180,7 +180,7 @@ class UploadMutations:
                     content_type=content.content_type,
                     client=ctx.user_agent,
                 )
-            _after_complete(ctx, upload)
+            after_complete(ctx, upload)
             return upload
 
         return await _upload_payload(info, op)

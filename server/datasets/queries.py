@@ -163,7 +163,7 @@ async def files_by_version(
     rows = await session.execute(
         select(DatasetFile.version_id, DatasetFile)
         .where(DatasetFile.version_id.in_(version_ids))
-        .order_by(DatasetFile.name)
+        .order_by(DatasetFile.path)
     )
     return group_rows(rows)
 

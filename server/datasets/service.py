@@ -363,6 +363,8 @@ async def start_draft(
                     version_id=draft.id,
                     upload_id=f.upload_id,
                     name=f.name,
+                    path=f.path,
+                    path_key=f.path_key,
                     size=f.size,
                     sha256=f.sha256,
                     media_type=f.media_type,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import unicodedata
+import uuid
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -22,6 +22,7 @@ from server.access.auth import Principal
 from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.url_signing import UrlSigner
 from server.datasets.errors import DatasetErrorCode
+from server.datasets.paths import basename, case_clashes, check_path, path_key
 from server.datasets.service import require_contributor, require_draft, visible_version
 from server.datasets.upload_states import FINAL, move
 from server.models import Dataset, DatasetFile, DatasetVersion, Upload
@@ -51,40 +52,83 @@ class UploadTicket:
     expires_at: dt.datetime | None = None
 
 
-def check_filename(errors: Collector, raw: str) -> str:
-    name = unicodedata.normalize("NFC", raw or "").strip()
-    if not name:
-        errors.add(ErrorCode.REQUIRED, "filename is required", "filename")
-    elif any(c in name for c in "/\\") or name in (".", "..") or ".." in name.split("."):
-        errors.add(
-            DatasetErrorCode.INVALID_FILENAME,
-            "filename must be a plain name, without / \\ or ..",
-            "filename",
-        )
-    elif any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
-        errors.add(
-            DatasetErrorCode.INVALID_FILENAME, "filename contains control characters", "filename"
-        )
-    elif len(name.encode()) > 255:
-        errors.add(DatasetErrorCode.NAME_TOO_LONG, "filename is longer than 255 bytes", "filename")
-    return name
-
-
 def plan_parts(size: int) -> tuple[int, int]:
     part = max(PART_SIZE, math.ceil(size / MAX_PARTS / MiB) * MiB)
     return part, math.ceil(size / part)
 
 
-async def _open_names(session: AsyncSession, version_id: int) -> set[str]:
-    files = await session.scalars(
-        select(DatasetFile.name).where(DatasetFile.version_id == version_id)
+async def taken_paths(session: AsyncSession, version_id: int) -> dict[str, str]:
+    """path_key -> path of the version's files and of its uploads still on their way."""
+    files = await session.execute(
+        select(DatasetFile.path_key, DatasetFile.path).where(DatasetFile.version_id == version_id)
     )
-    uploads = await session.scalars(
-        select(Upload.filename).where(
+    uploads = await session.execute(
+        select(Upload.path_key, Upload.path).where(
             Upload.version_id == version_id, Upload.state.not_in(FINAL - {UploadState.READY})
         )
     )
-    return set(files) | set(uploads)
+    return {key: path for key, path in [*uploads.all(), *files.all()]}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One file as a client declares it before sending its bytes."""
+
+    path: str
+    byte_size: int
+    sha256: str | None = None
+    content_type: str | None = None
+
+
+def check_declaration(errors: Collector, given: Declared, max_bytes: int) -> Declared:
+    """The declaration with its path normalised; its refusals in `errors`."""
+    path = check_path(errors, given.path, "filename")
+    if given.byte_size < 0:
+        errors.add(DatasetErrorCode.INVALID_SIZE, "byteSize cannot be negative", "byteSize")
+    elif given.byte_size == 0:
+        errors.add(DatasetErrorCode.EMPTY_FILE, "a 0-byte file carries no data", "byteSize")
+    elif given.byte_size > max_bytes:
+        errors.add(
+            DatasetErrorCode.TOO_LARGE, f"files are limited to {max_bytes} bytes", "byteSize"
+        )
+    sha256 = given.sha256
+    if sha256 is not None and not _SHA256.match(sha256):
+        errors.add(
+            DatasetErrorCode.INVALID_SHA256, "sha256 must be 64 hexadecimal characters", "sha256"
+        )
+    content_type = given.content_type
+    if content_type is not None and (len(content_type) > 255 or "\n" in content_type):
+        errors.add(
+            DatasetErrorCode.INVALID_CONTENT_TYPE, "contentType is not a media type", "contentType"
+        )
+    return Declared(path, given.byte_size, sha256.lower() if sha256 else None, content_type)
+
+
+async def writable_version(
+    session: AsyncSession, principal: Principal, version_id: int
+) -> tuple[DatasetVersion, Dataset]:
+    """The draft version the principal may upload to."""
+    version, dataset = await visible_version(session, principal, version_id)
+    await require_contributor(session, principal, dataset)
+    require_draft(version)
+    return version, dataset
+
+
+def new_upload(principal: Principal, version: DatasetVersion, declared: Declared) -> Upload:
+    """The row of a checked declaration (AWAITING_UPLOAD); its object key is set once its id
+    is known (`raw_key`)."""
+    return Upload(
+        version_id=version.id,
+        filename=basename(declared.path),
+        path=declared.path,
+        path_key=path_key(declared.path),
+        object_key=f"pending/{version.id}/{uuid.uuid4().hex}",
+        declared_size=declared.byte_size,
+        declared_sha256=declared.sha256,
+        content_type=declared.content_type,
+        state=UploadState.AWAITING_UPLOAD,
+        created_by=principal.account_id,
+    )
 
 
 async def start_upload(
@@ -113,7 +157,7 @@ async def start_upload(
     ticket = UploadTicket(upload=upload)
     if byte_size > SINGLE_PUT_MAX:
         upload.part_size, count = plan_parts(byte_size)
-        upload.multipart_id = await _storage(
+        upload.multipart_id = await storage_call(
             store.create_multipart(store.buckets.raw, upload.object_key, content_type)
         )
         ticket.part_size, ticket.part_count = upload.part_size, count
@@ -149,7 +193,7 @@ async def upload_through_api(
         sha256=sha256,
         content_type=content_type,
     )
-    await _storage(
+    await storage_call(
         store.put(
             store.buckets.raw, upload.object_key, chunks, size=byte_size, content_type=content_type
         )
@@ -171,44 +215,17 @@ async def declare_upload(
     content_type: str | None = None,
 ) -> Upload:
     """Check the declaration and record the upload (AWAITING_UPLOAD) with its object key."""
-    version, dataset = await visible_version(session, principal, version_id)
-    await require_contributor(session, principal, dataset)
-    require_draft(version)
+    version, dataset = await writable_version(session, principal, version_id)
     errors = Collector()
-    name = check_filename(errors, filename)
-    if byte_size < 0:
-        errors.add(DatasetErrorCode.INVALID_SIZE, "byteSize cannot be negative", "byteSize")
-    elif byte_size == 0:
-        errors.add(DatasetErrorCode.EMPTY_FILE, "a 0-byte file carries no data", "byteSize")
-    elif byte_size > max_bytes:
-        errors.add(
-            DatasetErrorCode.TOO_LARGE, f"files are limited to {max_bytes} bytes", "byteSize"
-        )
-    if sha256 is not None and not _SHA256.match(sha256):
-        errors.add(
-            DatasetErrorCode.INVALID_SHA256, "sha256 must be 64 hexadecimal characters", "sha256"
-        )
-    if content_type is not None and (len(content_type) > 255 or "\n" in content_type):
-        errors.add(
-            DatasetErrorCode.INVALID_CONTENT_TYPE, "contentType is not a media type", "contentType"
-        )
-    if name and name in await _open_names(session, version.id):
-        errors.add(
-            DatasetErrorCode.DUPLICATE_NAME,
-            f"this version already has a file named {name!r}",
-            "filename",
-        )
-    errors.raise_if_any()
-    upload = Upload(
-        version_id=version.id,
-        filename=name,
-        object_key=f"pending/{version.id}/{name}",  # replaced below, once the id is known
-        declared_size=byte_size,
-        declared_sha256=sha256.lower() if sha256 else None,
-        content_type=content_type,
-        state=UploadState.AWAITING_UPLOAD,
-        created_by=principal.account_id,
+    declared = check_declaration(
+        errors, Declared(filename, byte_size, sha256, content_type), max_bytes
     )
+    if not any(d.field == "filename" for d in errors.details):
+        taken = await taken_paths(session, version.id)
+        for code, message in case_clashes([declared.path], taken).values():
+            errors.add(code, message, "filename")
+    errors.raise_if_any()
+    upload = new_upload(principal, version, declared)
     session.add(upload)
     await session.flush()
     upload.object_key = raw_key(dataset, version, upload)
@@ -236,14 +253,14 @@ async def issue_urls(
     bucket, key = store.buckets.raw, upload.object_key
     if upload.multipart_id is None:
         ticket.put_url = (
-            await _storage(store.presigned_put(bucket, key, expires))
+            await storage_call(store.presigned_put(bucket, key, expires))
             if store.supports_presigned
             else signer.upload_url(upload.id, None, expires)
         )
         return
     for number in parts:
         ticket.part_urls[number] = (
-            await _storage(
+            await storage_call(
                 store.presigned_part_url(bucket, key, upload.multipart_id, number, expires)
             )
             if store.supports_presigned
@@ -251,7 +268,7 @@ async def issue_urls(
         )
 
 
-async def _storage(awaitable: Awaitable[T]) -> T:
+async def storage_call(awaitable: Awaitable[T]) -> T:
     try:
         return await awaitable
     except ObjectExists as error:
@@ -325,7 +342,7 @@ def _require_state(upload: Upload, *states: UploadState) -> None:
 async def parts_received(store: ObjectStore, upload: Upload) -> list[PartInfo]:
     if upload.multipart_id is None or upload.state != UploadState.AWAITING_UPLOAD:
         return []
-    return await _storage(
+    return await storage_call(
         store.list_parts(store.buckets.raw, upload.object_key, upload.multipart_id)
     )
 
@@ -356,8 +373,8 @@ async def complete_upload(
                 f"parts not received yet: {missing[:20]}",
                 "uploadId",
             )
-        await _storage(store.complete_multipart(bucket, key, upload.multipart_id, parts))
-    info = await _storage(store.stat(bucket, key))
+        await storage_call(store.complete_multipart(bucket, key, upload.multipart_id, parts))
+    info = await storage_call(store.stat(bucket, key))
     if info is None:
         raise DomainError.one(
             DatasetErrorCode.NOT_UPLOADED, "no bytes have arrived for this upload yet", "uploadId"
@@ -388,7 +405,7 @@ async def abort_upload(
     upload, _, _ = await visible_upload(session, principal, upload_id)
     _require_state(upload, UploadState.AWAITING_UPLOAD, UploadState.UPLOADED)
     if upload.multipart_id is not None and upload.state == UploadState.AWAITING_UPLOAD:
-        await _storage(
+        await storage_call(
             store.abort_multipart(store.buckets.raw, upload.object_key, upload.multipart_id)
         )
     move(upload, UploadState.ABORTED)

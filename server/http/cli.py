@@ -130,7 +130,7 @@ def serve(
 
 @app.command()
 def upload(
-    file: Annotated[Path, typer.Argument(help="The file to upload")],
+    file: Annotated[Path, typer.Argument(help="The file or folder to upload")],
     dataset: Annotated[
         TypedId,
         id_option(
@@ -154,16 +154,32 @@ def upload(
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for the server to verify the file")
     ] = 600.0,
+    include: Annotated[
+        list[str] | None, typer.Option(help="A folder: only paths matching this glob (repeat)")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="A folder: leave out paths matching this glob")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="A folder: files in flight at once")] = 8,
 ) -> None:
-    """Upload a file into a dataset's draft: multipart above 64 MiB, resumable, sha256-checked.
+    """Upload a file, or a folder recursively, into a dataset's draft: multipart above 64
+    MiB, resumable, sha256-checked (a folder: every file checked against its READY file).
 
-    Run the same command again after an interruption to send only the missing parts.
-    Exits 0 when the file is READY, 1 otherwise (with the error code and message).
+    Run the same command again after an interruption to send only what is missing.
+    Exits 0 when every file is READY, 1 otherwise (with the error codes and messages).
     """
     from server.http.upload_client import run
 
     def echo(message: str, err: bool) -> None:
         typer.echo(message, err=err)
+
+    if file.is_dir():
+        from server.http.folder_upload import run_folder
+
+        options = {"include": include or [], "exclude": exclude or [], "jobs": jobs}
+        raise typer.Exit(
+            run_folder(file, dataset.global_id, url, token, state_file, timeout, options, echo)
+        )
 
     raise typer.Exit(
         run(

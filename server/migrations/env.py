@@ -11,15 +11,35 @@ from server.models import Base
 target_metadata = Base.metadata
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """SQLite's way to change a table (make it anew, copy, drop the old, rename) needs its
+    foreign keys off, outside any transaction: else dropping the old table deletes its rows
+    first and cascades to the rows that refer to them."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if on:
+            cursor.execute("PRAGMA foreign_key_check")
+            if broken := cursor.fetchall():
+                raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
+    if sqlite:
+        _sqlite_foreign_keys(connection, on=False)
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        _sqlite_foreign_keys(connection, on=True)
 
 
 async def _run_async() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -41,6 +44,24 @@ COVERAGE_CHECKS = (
 
 def coverage_checks() -> tuple[CheckConstraint, ...]:
     return tuple(CheckConstraint(rule, name) for name, rule in COVERAGE_CHECKS)
+
+
+def path_key(path: str) -> str:
+    """The key two paths share when they differ only by case: unique per version."""
+    return hashlib.sha256(unicodedata.normalize("NFC", path.casefold()).encode()).hexdigest()
+
+
+def _path_of(name: str) -> Callable[[Any], str]:
+    """A row written with a name only (no folder) has its name as its path."""
+    return lambda context: str(context.get_current_parameters()[name])
+
+
+def _key_of(name: str) -> Callable[[Any], str]:
+    def default(context: Any) -> str:
+        given = context.get_current_parameters()
+        return path_key(given.get("path") or given[name])
+
+    return default
 
 
 class Coverage:
@@ -146,7 +167,9 @@ class Upload(Base):
     version_id: Mapped[int] = mapped_column(
         ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True
     )
-    filename: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255), doc="the path's last segment")
+    path: Mapped[str] = mapped_column(String(1024), default=_path_of("filename"))
+    path_key: Mapped[str] = mapped_column(String(64), default=_key_of("filename"))
     object_key: Mapped[str] = mapped_column(String(1024), unique=True)
     declared_size: Mapped[int] = mapped_column(BigInteger)
     declared_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -193,13 +216,16 @@ class DatasetFile(Coverage, Base):
     Its coverage is the one its profile gives (`profile["coverage"]`)."""
 
     __tablename__ = "dataset_files"
-    __table_args__ = (UniqueConstraint("version_id", "name"), *coverage_checks())
+    # no two paths of a version differ only by case (path_key: the case-folded path's sha256)
+    __table_args__ = (UniqueConstraint("version_id", "path_key"), *coverage_checks())
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(
         ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True
     )
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), index=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), doc="the path's last segment")
+    path: Mapped[str] = mapped_column(String(1024), default=_path_of("name"))
+    path_key: Mapped[str] = mapped_column(String(64), default=_key_of("name"))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     media_type: Mapped[str | None] = mapped_column(String(255))

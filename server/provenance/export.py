@@ -105,7 +105,7 @@ async def bundle(
             await session.scalars(
                 select(DatasetFile)
                 .where(DatasetFile.version_id == version.id)
-                .order_by(DatasetFile.name)
+                .order_by(DatasetFile.path)
             )
         ).all()
     )

@@ -117,7 +117,7 @@ async def record_checks(
         await session.scalars(
             select(DatasetFile)
             .where(DatasetFile.raw_key.in_(list(results)))
-            .order_by(DatasetFile.version_id, DatasetFile.name)
+            .order_by(DatasetFile.version_id, DatasetFile.path)
         )
     ).all()
     by_version: dict[int, list[tuple[DatasetFile, str]]] = defaultdict(list)
@@ -230,7 +230,7 @@ async def run_fixity_check(
             await session.scalars(
                 select(DatasetFile)
                 .where(DatasetFile.version_id == version_id)
-                .order_by(DatasetFile.name)
+                .order_by(DatasetFile.path)
             )
         ).all()
     started = utcnow()

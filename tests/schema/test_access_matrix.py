@@ -95,7 +95,7 @@ async def op_nested_project(gql, s, w):
 async def op_nested_from_institution(gql, s, w):
     """From a public institution, through its projects, to their datasets."""
     query = """query($i: ID!) { node(id: $i) { ... on Institution {
-        projects { datasets { id versions { files { id } } } } } } }"""
+        projects { datasets { id versions { files { nodes { id } } } } } } } }"""
     node = (await _data(gql, query, {"i": gid("Institution", w.owner)}))["node"]
     found = {d["id"] for p in node["projects"] for d in p["datasets"]}
     return s.gids()["dataset"] in found
@@ -107,9 +107,9 @@ async def op_version_node(gql, s, w):
 
 
 async def op_version_to_files(gql, s, w):
-    query = "query($v: ID!) { node(id: $v) { ... on DatasetVersion { files { id } } } }"
+    query = "query($v: ID!) { node(id: $v) { ... on DatasetVersion { files { nodes { id } } } } }"
     node = (await _data(gql, query, {"v": s.gids()["published"]}))["node"]
-    return node is not None and node["files"] == [{"id": s.gids()["file"]}]
+    return node is not None and node["files"]["nodes"] == [{"id": s.gids()["file"]}]
 
 
 async def op_file_node(gql, s, w):
@@ -240,13 +240,13 @@ async def test_counts_and_aggregates_count_only_what_the_caller_may_see(role, gq
 async def _reachable(admin, sample: Sample) -> dict[str, set[str]]:
     """Every id hanging off a dataset, as an admin sees them."""
     query = """query($d: ID!) { node(id: $d) { ... on Dataset {
-        versions { id files { id } uploads { id } } } } }"""
+        versions { id files { nodes { id } } uploads { id } } } } }"""
     node = (await _data(admin, query, {"d": sample.gids()["dataset"]}))["node"]
     versions = node["versions"]
     return {
         "Dataset": {sample.gids()["dataset"]},
         "DatasetVersion": {v["id"] for v in versions},
-        "DatasetFile": {f["id"] for v in versions for f in v["files"]},
+        "DatasetFile": {f["id"] for v in versions for f in v["files"]["nodes"]},
         "DatasetUpload": {u["id"] for v in versions for u in v["uploads"]},
     }
 

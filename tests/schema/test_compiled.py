@@ -89,10 +89,10 @@ UPLOAD_FIELDS = """fragment U on DatasetUpload { __typename id filename state de
 VERSIONS = (
     """query($id: ID!) { node(id: $id) { id ... on Dataset { title
     versions { __typename id number state note createdAt publishedAt dataset { title }
-      files { __typename id name size sha256 mediaType format createdAt profile
-        artifacts { __typename kind size sha256 mediaType } }
+      files { nodes { __typename id name size sha256 mediaType format createdAt profile
+        artifacts { __typename kind size sha256 mediaType } } }
       uploads { ...U } }
-    latestVersion { number state files { name profile } dataset { accessLevel } }
+    latestVersion { number state files { nodes { name profile } } dataset { accessLevel } }
     draft { id number uploads { id state } } } } }"""
     + UPLOAD_FIELDS
 )
@@ -100,7 +100,7 @@ VERSION_PARTS = (
     """query($id: ID!) { node(id: $id) { __typename id
     ... on DatasetVersion { number versionState: state publishedAt
       dataset { title accessLevel coverage { ...C } }
-      files { name profile coverage { ...C } } uploads { filename partCount } coverage { ...C } }
+      files { nodes { name profile coverage { ...C } } } uploads { filename partCount } coverage { ...C } }
     ... on DatasetFile { name fileSize: size format profile artifacts { kind size }
       coverage { ...C } }
     ... on DatasetUpload { ...U } } }"""
@@ -114,7 +114,7 @@ COVERAGE_FILTERS = """query($box: BoundingBoxInput, $from: DateTime, $to: DateTi
 UPLOAD = """query($id: ID!) { upload(id: $id) { ...U } }""" + UPLOAD_FIELDS
 FILE_PREVIEW = """query($id: ID!) { node(id: $id) { ... on DatasetFile { name preview } } }"""
 PROJECT_VERSIONS = """{ projects(first: 5) { nodes { title datasets { title
-    versions { number files { name profile artifacts { kind } } uploads { filename } } } } } }"""
+    versions { number files { nodes { name profile artifacts { kind } } } uploads { filename } } } } } }"""
 COMPONENT_FRAGMENTS = {
     "D": """fragment D on ExpertDispatch { __typename id startDate endDate purpose createdAt
   project { title } expert { nameEn email } originCountry { code name }

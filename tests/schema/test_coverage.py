@@ -26,7 +26,7 @@ MEKONG = (DATA / "mekong_stations.geojson").read_bytes()
 FIJI = (DATA / "fiji_towns.geojson").read_bytes()
 COVERAGE = "coverage { bbox { west south east north } timeStart timeEnd bboxSource timeSource editedBy editedAt }"
 VERSION = f"""query($v: ID!) {{ node(id: $v) {{ ... on DatasetVersion {{ {COVERAGE}
-    files {{ id name {COVERAGE} }} dataset {{ {COVERAGE} }} }} }} }}"""
+    files {{ nodes {{ id name {COVERAGE} }} }} dataset {{ {COVERAGE} }} }} }} }}"""
 SET = f"""mutation($input: SetCoverageInput!) {{ setCoverage(input: $input) {{
     dataset {{ {COVERAGE} }} version {{ {COVERAGE} }} errors {{ field code }} }} }}"""
 FILTERED = """query($f: DatasetFilter) { datasets(filter: $f, first: 50) {
@@ -58,7 +58,7 @@ async def test_geojson_upload_gives_file_version_and_dataset_coverage(admin, fac
     version = ds["draft"]["id"]
     await ready(admin, client, jobs, version, "stations.geojson", MEKONG)
     node = (await admin(VERSION, {"v": version}))["node"]
-    (file,) = node["files"]
+    (file,) = node["files"]["nodes"]
     mekong = [100.09, 10.03, 106.02, 20.27]
     assert box(file["coverage"]) == mekong and file["coverage"]["bboxSource"] == "DATA"
     assert file["coverage"]["timeStart"] is None and file["coverage"]["timeSource"] is None
@@ -72,7 +72,7 @@ async def test_geojson_upload_gives_file_version_and_dataset_coverage(admin, fac
     assert box(node["coverage"]) == across and box(node["dataset"]["coverage"]) == across
 
     # the file taken out again: the version's coverage follows
-    fiji = next(f["id"] for f in node["files"] if f["name"] == "fiji.geojson")
+    fiji = next(f["id"] for f in node["files"]["nodes"] if f["name"] == "fiji.geojson")
     assert (await admin(REMOVE, {"f": fiji}))["removeDatasetFile"]["errors"] == []
     node = (await admin(VERSION, {"v": version}))["node"]
     assert box(node["coverage"]) == mekong
@@ -104,7 +104,7 @@ async def test_uploaders_set_and_correct_coverage(
     node = (await admin(VERSION, {"v": version}))["node"]
     assert box(node["dataset"]["coverage"]) == [99.0, 8.5, 107.0, 22.0]
     assert node["dataset"]["coverage"]["bboxSource"] == "PERSON"
-    assert box(node["files"][0]["coverage"]) == [100.09, 10.03, 106.02, 20.27]  # data kept
+    assert box(node["files"]["nodes"][0]["coverage"]) == [100.09, 10.03, 106.02, 20.27]  # data kept
     # null gives the part back to the data
     done = (await as_member(SET, {"input": {"id": version, "bbox": None}}))["setCoverage"]
     assert done["errors"] == [] and box(done["version"]["coverage"]) == [

@@ -36,7 +36,7 @@ async def test_geojson_through_s3_gets_its_coverage(admin, factory, jobs):
     assert (await admin(UPLOAD, {"u": upload}))["node"]["state"] == "READY"
     node = (await admin(VERSION, {"v": version}))["node"]
     mekong = [100.09, 10.03, 106.02, 20.27]
-    assert box(node["files"][0]["coverage"]) == mekong
+    assert box(node["files"]["nodes"][0]["coverage"]) == mekong
     assert box(node["coverage"]) == mekong and box(node["dataset"]["coverage"]) == mekong
     found = (await admin(FILTERED, {"f": {"intersects": MEKONG_BASIN}}))["datasets"]
     assert [n["title"] for n in found["nodes"]] == ["River levels"]

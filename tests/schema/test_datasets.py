@@ -19,13 +19,13 @@ UPDATE = """mutation($input: UpdateDatasetInput!) {
     errors { field code message } } }"""
 PUBLISH = """mutation($v: ID!, $note: String) {
   publishDatasetVersion(versionId: $v, note: $note) {
-    version { id number state publishedAt note files { name sha256 size } }
+    version { id number state publishedAt note files { nodes { name sha256 size } } }
     errors { field code message } } }"""
 DRAFT = """mutation($d: ID!) {
-  startDatasetDraft(datasetId: $d) { version { id number state files { id name } }
+  startDatasetDraft(datasetId: $d) { version { id number state files { nodes { id name } } }
     errors { field code message } } }"""
 REMOVE = """mutation($f: ID!) {
-  removeDatasetFile(fileId: $f) { version { files { name } } errors { field code message } } }"""
+  removeDatasetFile(fileId: $f) { version { files { nodes { name } } } errors { field code message } } }"""
 LIST = """query($f: DatasetFilter) { datasets(filter: $f, first: 50) { totalCount nodes { title } } }"""
 
 
@@ -158,21 +158,23 @@ async def test_publish_freezes_and_next_draft_carries_files(admin, factory, sess
     draft = (await admin(DRAFT, {"d": ds["id"]}))["startDatasetDraft"]
     assert draft["errors"] == []
     assert draft["version"]["number"] == 2
-    assert [f["name"] for f in draft["version"]["files"]] == ["gauges.csv"]
+    assert [f["name"] for f in draft["version"]["files"]["nodes"]] == ["gauges.csv"]
     twice = (await admin(DRAFT, {"d": ds["id"]}))["startDatasetDraft"]
     assert codes(twice) == {("datasetId", "DRAFT_EXISTS")}
 
     # removing a file from the draft leaves the published version untouched
-    removed = (await admin(REMOVE, {"f": draft["version"]["files"][0]["id"]}))["removeDatasetFile"]
-    assert removed["errors"] == [] and removed["version"]["files"] == []
+    removed = (await admin(REMOVE, {"f": draft["version"]["files"]["nodes"][0]["id"]}))[
+        "removeDatasetFile"
+    ]
+    assert removed["errors"] == [] and removed["version"]["files"]["nodes"] == []
     v1_files = await admin(
-        f'{{ node(id: "{v1}") {{ ... on DatasetVersion {{ files {{ name }} }} }} }}'
+        f'{{ node(id: "{v1}") {{ ... on DatasetVersion {{ files {{ nodes {{ name }} }} }} }} }}'
     )
-    assert v1_files["node"]["files"] == [{"name": "gauges.csv"}]
+    assert v1_files["node"]["files"]["nodes"] == [{"name": "gauges.csv"}]
     published_file = await admin(
-        f'{{ node(id: "{v1}") {{ ... on DatasetVersion {{ files {{ id }} }} }} }}'
+        f'{{ node(id: "{v1}") {{ ... on DatasetVersion {{ files {{ nodes {{ id }} }} }} }} }}'
     )
-    frozen = (await admin(REMOVE, {"f": published_file["node"]["files"][0]["id"]}))[
+    frozen = (await admin(REMOVE, {"f": published_file["node"]["files"]["nodes"][0]["id"]}))[
         "removeDatasetFile"
     ]
     assert codes(frozen) == {("fileId", "VERSION_PUBLISHED")}
@@ -264,7 +266,7 @@ async def test_update_dataset(admin, factory):
 async def test_dataset_lists_do_not_grow_statements(admin, factory, sessions, statements):
     project, jp, _, _ = await setup_project(factory)
     query = """{ datasets(first: 100) { nodes { title themes { code } ownerInstitution { nameEn }
-        project { title } versions { number files { name } uploads { state } } draft { id } } } }"""
+        project { title } versions { number files { nodes { name } } uploads { state } } draft { id } } } }"""
 
     async def add(n):
         for i in range(n):

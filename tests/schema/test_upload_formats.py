@@ -74,7 +74,7 @@ async def test_crashing_hanging_and_greedy_readers_fail_their_upload_not_the_wor
 
 
 FILES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
-    files { id name format mediaType profile preview artifacts { kind } } } } }"""
+    files { nodes { id name format mediaType profile preview artifacts { kind } } } } } }"""
 SEARCH = """query($q: String!) { search(query: $q) { edges { node {
     ... on Dataset { title } } } } }"""
 
@@ -104,7 +104,7 @@ async def workbook_end_to_end(admin, factory, client, jobs, sessions, settings) 
     await jobs.drain()
     state = (await admin(STATE, {"u": upload}))["node"]
     assert (state["state"], state["detectedFormat"], state["warnings"]) == ("READY", "xlsx", [])
-    file = (await admin(FILES, {"v": version}))["node"]["files"][0]
+    file = (await admin(FILES, {"v": version}))["node"]["files"]["nodes"][0]
     assert [s["name"] for s in file["profile"]["sheets"]] == ["Sheet1", "Sheet2", "Sheet3"]
     assert file["preview"][0] == {"Item": 1, "Type": "Apple", "Quantity": 50}
     kinds = sorted(a["kind"] for a in file["artifacts"])
@@ -153,7 +153,7 @@ async def test_netcdf_files_become_profiles_with_coverage(admin, factory, client
     state = (await admin(STATE, {"u": sample}))["node"]
     assert (state["state"], state["detectedFormat"]) == ("READY", "netcdf")
     assert state["warnings"] == [{"code": "NO_UNITS", "message": "variable 'rh' has no units"}]
-    files = {f["name"]: f for f in (await admin(FILES, {"v": version}))["node"]["files"]}
+    files = {f["name"]: f for f in (await admin(FILES, {"v": version}))["node"]["files"]["nodes"]}
     coverage = files["co2.nc"]["profile"]["coverage"]
     assert coverage["bbox"] == pytest.approx([-155.576, 19.536, -155.576, 19.536], abs=1e-4)
     assert (coverage["time_start"], coverage["time_end"]) == (
@@ -177,7 +177,7 @@ async def test_a_geotiff_gets_its_coverage_and_a_quicklook(admin, factory, clien
     await jobs.drain()
     state = (await admin(STATE, {"u": upload}))["node"]
     assert (state["state"], state["detectedFormat"], state["warnings"]) == ("READY", "tiff", [])
-    file = (await admin(FILES, {"v": version}))["node"]["files"][0]
+    file = (await admin(FILES, {"v": version}))["node"]["files"]["nodes"][0]
     assert file["profile"]["kind"] == "raster" and file["profile"]["count"] == 3
     assert file["profile"]["coverage"]["bbox"][0] == pytest.approx(-78.9586, abs=1e-3)
     assert sorted(a["kind"] for a in file["artifacts"]) == ["profile", "quicklook"]
@@ -190,7 +190,7 @@ async def test_a_zipped_shapefile_becomes_a_geoparquet_layer(admin, factory, cli
     await jobs.drain()
     state = (await admin(STATE, {"u": upload}))["node"]
     assert (state["state"], state["detectedFormat"]) == ("READY", "shapefile")
-    file = (await admin(FILES, {"v": version}))["node"]["files"][0]
+    file = (await admin(FILES, {"v": version}))["node"]["files"]["nodes"][0]
     assert file["profile"]["layers"][0]["features"] == 177
     assert file["preview"][0]["name"] == "Fiji"
     assert sorted(a["kind"] for a in file["artifacts"]) == ["parquet", "preview", "profile"]

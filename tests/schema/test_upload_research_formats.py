@@ -49,7 +49,7 @@ async def research_files_end_to_end(admin, factory, client, jobs, sessions, sett
     for name, kind in files.items():
         state = (await admin(STATE, {"u": uploads[name]}))["node"]
         assert (state["state"], state["detectedFormat"]) == ("READY", kind), (name, state)
-    by_name = {f["name"]: f for f in (await admin(FILES, {"v": version}))["node"]["files"]}
+    by_name = {f["name"]: f for f in (await admin(FILES, {"v": version}))["node"]["files"]["nodes"]}
     reads = by_name["reads.fastq.gz"]["profile"]
     assert (reads["records"], reads["quality"]["encoding"]) == (3, "phred+33")
     seismic = by_name["IU.ANMO.00.BHZ.mseed"]["profile"]

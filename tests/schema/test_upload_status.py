@@ -143,7 +143,7 @@ COMPLETE_GQL = (
 UPLOAD_FILE_GQL = """mutation($v: ID!, $file: Upload!) { uploadFile(datasetVersionId: $v, file: $file) {
         upload { id state } errors { code message } } }"""
 FILES_GQL = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
-        files { name format profile preview artifacts { kind size sha256 } } } } }"""
+        files { nodes { name format profile preview artifacts { kind size sha256 } } } } } }"""
 
 
 async def test_gql_client_end_to_end(admin, factory, jobs, live_server, make_token):
@@ -193,7 +193,7 @@ async def test_gql_client_end_to_end(admin, factory, jobs, live_server, make_tok
         await jobs.drain()
 
         files_request = GraphQLRequest(FILES_GQL, variable_values={"v": version})
-        files = {f["name"]: f for f in (await api.execute(files_request))["node"]["files"]}
+        files = {f["name"]: f for f in (await api.execute(files_request))["node"]["files"]["nodes"]}
     levels = files["levels.csv"]
     assert levels["format"] == "csv"
     assert levels["profile"]["rows"] == 3

@@ -35,7 +35,7 @@ async def test_presigned_single_put_to_ready(admin, factory, jobs):
     await jobs.drain()
     state = (await admin(UPLOAD, {"u": upload}))["node"]
     assert state["state"] == "READY" and state["sha256"] == sha
-    files = (await admin(VERSION, {"v": version}))["node"]["files"]
+    files = (await admin(VERSION, {"v": version}))["node"]["files"]["nodes"]
     assert [(f["name"], f["format"]) for f in files] == [("levels.csv", "csv")]
 
 

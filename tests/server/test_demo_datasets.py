@@ -107,7 +107,7 @@ DATASETS_QUERY = """{ datasets(first: 50) { totalCount nodes {
   title licence accessLevel keywords project { acronym } ownerInstitution { nameEn }
   latestVersion { id number state note publishedAt
     uploads { state filename sha256 detectedFormat errorCode }
-    files { id name size sha256 format mediaType profile preview artifacts { kind } } } } } }"""
+    files { nodes { id name size sha256 format mediaType profile preview artifacts { kind } } } } } } }"""
 
 PROVENANCE = """query($v: ID!, $d: LineageDirection!) {
   provenance(id: $v, direction: $d) { nodes { id type } } }"""
@@ -123,7 +123,7 @@ async def test_the_seeded_datasets_are_published_and_processed(
     assert found["totalCount"] == len(DATASETS)
     for dataset in found["nodes"]:
         version = dataset["latestVersion"]
-        (file,) = version["files"]
+        (file,) = version["files"]["nodes"]
         spec = BY_FILE[file["name"]]
         assert dataset["title"] == spec.title and dataset["licence"] == spec.licence
         assert dataset["accessLevel"] == "PUBLIC"
@@ -195,7 +195,7 @@ async def test_each_version_has_its_provenance_and_its_bytes_are_the_shipped_fil
         (raw,) = [n["id"] for n in up["nodes"] if n["type"] == "raw_upload"]
         down = (await gql(PROVENANCE, {"v": raw, "d": "DOWNSTREAM"}))["provenance"]
         assert {"ingest", "artifact"} <= {n["type"] for n in down["nodes"]}
-        file = version["files"][0]
+        file = version["files"]["nodes"][0]
         url = (await gql(DOWNLOAD, {"f": file["id"]}))["node"]["downloadUrl"]["url"]
         body = (await client.get(url)).content
         assert hashlib.sha256(body).hexdigest() == BY_FILE[file["name"]].sha256

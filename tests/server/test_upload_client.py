@@ -35,9 +35,7 @@ LINK = """mutation($input: AddProjectInstitutionInput!) {
   addProjectInstitution(input: $input) { errors { message } } }"""
 DATASET = """mutation($input: CreateDatasetInput!) {
   createDataset(input: $input) { dataset { id draft { id } } errors { message } } }"""
-FILES = (
-    """query($v: ID!) { node(id: $v) { ... on DatasetVersion { files { name size sha256 } } } }"""
-)
+FILES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion { files { nodes { name size sha256 } } } } }"""
 UPLOAD = """query($u: ID!) { node(id: $u) { ... on DatasetUpload { state } } }"""
 
 
@@ -128,7 +126,7 @@ def test_small_csv_becomes_ready(
     assert result["sha256"] == hashlib.sha256(CSV).hexdigest()
     assert result["partsSent"] == [1] and result["resumed"] is False
     assert not default_state_file(path).exists()
-    files = graphql(server, token, FILES, v=version)["node"]["files"]
+    files = graphql(server, token, FILES, v=version)["node"]["files"]["nodes"]
     assert files == [{"name": "levels.csv", "size": len(CSV), "sha256": result["sha256"]}]
 
 
@@ -146,7 +144,10 @@ def test_a_dataset_id_means_its_draft_and_run_prints_the_outcome(
 
     assert status == 0, said
     assert said[0][0].startswith("levels.csv: READY (upload ") and said[0][1] is False
-    assert graphql(server, token, FILES, v=version)["node"]["files"][0]["name"] == "levels.csv"
+    assert (
+        graphql(server, token, FILES, v=version)["node"]["files"]["nodes"][0]["name"]
+        == "levels.csv"
+    )
     # the same name again: the payload error, one line per error
     again = run(
         path, dataset, server.url, token, progress=False, echo=lambda m, e: said.append((m, e))
@@ -189,7 +190,7 @@ def test_a_large_file_goes_in_parts(
 
     assert result["state"] == "READY", result
     assert counter.puts == [1, 2, 3, 4, 5]  # 16 MiB parts
-    files = graphql(server, token, FILES, v=version)["node"]["files"]
+    files = graphql(server, token, FILES, v=version)["node"]["files"]["nodes"]
     assert files[0]["size"] == 70 * MiB
     assert files[0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -230,7 +231,7 @@ def test_an_interrupted_multipart_upload_resumes_with_the_missing_parts_only(
     assert result["state"] == "READY" and result["resumed"] is True
     assert result["id"] == state["uploadId"]
     assert not state_file.exists()
-    files = graphql(server, token, FILES, v=version)["node"]["files"]
+    files = graphql(server, token, FILES, v=version)["node"]["files"]["nodes"]
     assert files[0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -253,7 +254,7 @@ def test_a_changed_file_starts_over(
 
     assert result["state"] == "READY" and result["resumed"] is False and result["id"] != old
     assert graphql(server, token, UPLOAD, u=old)["node"]["state"] == "ABORTED"
-    files = graphql(server, token, FILES, v=version)["node"]["files"]
+    files = graphql(server, token, FILES, v=version)["node"]["files"]["nodes"]
     assert files[0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
