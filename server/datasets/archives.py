@@ -138,7 +138,7 @@ def unique_path(path: str, taken: set[str]) -> str:
 
 
 def _refusal(file: DatasetFile, dataset: Dataset, readable: bool) -> LeftOut | None:
-    path = archive_path(file.name)
+    path = archive_path(file.path)
     if not readable:
         if dataset.access_level == AccessLevel.EMBARGOED:
             why = f"embargoed until {dataset.embargo_until}"
@@ -167,7 +167,7 @@ async def plan_archive(
         raise DomainError.one(ErrorCode.INSUFFICIENT_SCOPE, "this token lacks the read scope")
     start = check_prefix(prefix)
     found = await exports.bundle(session, principal, version_id)
-    files = [f for f in found.files if f.name.startswith(start)]
+    files = [f for f in found.files if f.path.startswith(start)]
     readable: set[int] = set()
     for start_at in range(0, len(files), BATCH):
         batch = [f.id for f in files[start_at : start_at + BATCH]]
@@ -180,7 +180,7 @@ async def plan_archive(
             left_out.append(refused)
             continue
         included.append(file)
-        path = unique_path(archive_path(file.name), taken)
+        path = unique_path(archive_path(file.path), taken)
         entries.append(Entry(file.id, path, file.size, file.sha256, file.raw_key))
     paths = {e.file_id: e.path for e in entries}
     crate = await exports.ro_crate(

@@ -176,3 +176,22 @@ async def test_a_file_altered_after_the_url_breaks_the_stream_then_is_left_out(
     readable = {k: v for k, v in FILES.items() if k != "raw-station-07.txt"}
     archive = check_zip(again.content, readable)
     assert "# FIXITY_FAILED  raw-station-07.txt" in archive.read("manifest-sha256.txt").decode()
+
+
+async def test_files_keep_their_folders_in_the_archive(
+    gql: Any, sessions: Any, settings: Any, factory: Any, make_token: Any
+) -> None:
+    """Two files of one name in two folders (issue 23's paths): both in the ZIP at their
+    paths, and a prefix selects a folder."""
+    files = {"station-07/log.csv": b"t,level\n1,1.5\n", "station-08/log.csv": b"t,level\n1,2.5\n"}
+    made = await stored_version(sessions, settings, factory, files)
+    admin = gql.as_(await make_token(AccountRole.ADMIN))
+    download = await version_download(admin, made.version_id)
+    assert {f["path"] for f in download["files"]} == set(files)
+    check_zip((await gql.http.get(download["archiveUrl"])).content, files)
+    one = await version_download(admin, made.version_id, prefix="station-08/")
+    assert [f["path"] for f in one["files"]] == ["station-08/log.csv"]
+    check_zip(
+        (await gql.http.get(one["archiveUrl"])).content,
+        {"station-08/log.csv": files["station-08/log.csv"]},
+    )
