@@ -33,8 +33,8 @@ from schema.connections import Connection, connection, load_nodes, project_node
 from schema.context import Info
 from schema.datasets.coverage import BoundingBoxInput, CoverageFields, coverage_columns
 from schema.datasets.fixity import VersionFixityFields
-from schema.datasets.texts import DatasetTextFields, DatasetTextInputs
 from schema.datasets.folders import VersionFolderFields
+from schema.datasets.texts import DatasetTextFields, DatasetTextInputs
 from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
