@@ -93,6 +93,10 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         except NotCompilable as reason:
             log.debug("%s answered by strawberry: %s", details[0].node.name.value, reason)
             stmt = None
+        except Exception:  # noqa: BLE001 - the compiler's own bug: strawberry answers it
+            # (raised out of here, graphql-core would give the client its raw message)
+            log.exception("compiling %s failed: strawberry answers", details[0].node.name.value)
+            stmt = None
         # the field node is kept with its plan: its id cannot be reused while cached
         PLANS[key] = (details[0].node, stmt)
         if len(PLANS) > PLAN_CACHE_SIZE:

@@ -95,7 +95,7 @@ def _completed(batch: service.Batch[UploadRow]) -> CompleteUploadsPayload:
 
 def _id_or_error(value: Any) -> int | DomainError:
     try:
-        return decode_id(value, "DatasetUpload", "uploadId")
+        return decode_id(value, "DatasetUpload", "uploadIds")
     except DomainError as error:
         return error
 

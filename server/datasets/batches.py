@@ -14,7 +14,7 @@ nothing of it is kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -152,7 +152,10 @@ async def complete_uploads(
             )
         except DomainError as error:
             await savepoint.rollback()
-            entry.errors = error.details
+            # the entry's id came in the uploadIds argument: its errors name that field
+            entry.errors = [
+                replace(d, field="uploadIds") if d.field == "uploadId" else d for d in error.details
+            ]
         else:
             await savepoint.commit()
     return Batch(entries)

@@ -42,6 +42,7 @@ ID_TYPES = {
     "datasetId": "Dataset",
     "fileId": "DatasetFile",
     "uploadId": "DatasetUpload",
+    "uploadIds": "DatasetUpload",
 }
 BY_MUTATION = {
     ("createTheme", "parentId"): "Theme",
@@ -119,7 +120,10 @@ def _mutations() -> list[str]:
 def _document(name: str, field: graphql.GraphQLField) -> str:
     params = ", ".join(f"${a}: {arg.type}" for a, arg in field.args.items())
     passed = ", ".join(f"{a}: ${a}" for a in field.args)
-    return f"mutation({params}) {{ {name}({passed}) {{ errors {{ field code }} }} }}"
+    # a batch (startUploads, completeUploads) answers each entry's errors with the entry
+    batch = "entries" in graphql.get_named_type(field.type).fields  # type: ignore[union-attr]
+    entries = " entries { errors { field code } }" if batch else ""
+    return f"mutation({params}) {{ {name}({passed}) {{ errors {{ field code }}{entries} }} }}"
 
 
 async def _send(admin: Any, name: str, ids: Any) -> tuple[dict[str, Any], set[str]]:
@@ -128,8 +132,11 @@ async def _send(admin: Any, name: str, ids: Any) -> tuple[dict[str, Any], set[st
     response = await admin.post(_document(name, field), variables)
     body = response.json()
     assert response.status_code == 200 and "errors" not in body, (name, body)
-    assert body["data"][name] is not None, (name, body)
-    return body["data"][name], _id_paths(field.args)
+    payload = body["data"][name]
+    assert payload is not None, (name, body)
+    for entry in payload.pop("entries", None) or []:
+        payload["errors"] = payload["errors"] + entry["errors"]
+    return payload, _id_paths(field.args)
 
 
 @pytest.mark.parametrize("name", _mutations())
