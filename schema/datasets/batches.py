@@ -10,15 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schema.connections import decode_id
 from schema.context import Info
 from schema.datasets.types import DatasetError, Upload, UploadInstructions
-from schema.datasets.uploads import after_complete, instructions_of
+from schema.datasets.uploads import instructions_of
 from schema.errors import fields_named
 from schema.payloads import payload
 from schema.scalars import Long
 from server.access.auth import Principal
 from server.core.errors import DomainError, ErrorDetail
+from server.core.events import upload_channel
 from server.datasets import batches as service
+from server.datasets.upload_jobs import Waiting, plan_jobs
 from server.datasets.uploads import Declared, UploadTicket
 from server.models import Upload as UploadRow
+from server.models.enums import UploadState
 
 
 @strawberry.input(description="One file of a batch: its path inside the version, its size")
@@ -144,9 +147,22 @@ class BatchUploadMutations:
                 [_id_or_error(u) for u in upload_ids],
                 client=ctx.user_agent,
             )
-            for entry in batch.entries:
-                if entry.result is not None:
-                    after_complete(ctx, entry.result)
+            done = [e.result for e in batch.entries if e.result is not None]
+            for upload in done:
+                message = {"uploadId": upload.id, "state": upload.state.value}
+                ctx.events_after_commit.append((upload_channel(upload.id), message))
+            queued = [
+                Waiting(u.id, u.version_id, u.size or u.declared_size, u.attempts)
+                for u in done
+                if u.state == UploadState.QUEUED
+            ]
+            settings = ctx.settings
+            for job in plan_jobs(
+                queued,
+                max_bytes=settings.upload_batch_max_bytes,
+                per_batch=settings.upload_batch_files,
+            ):
+                ctx.enqueue_after_commit(job.name, *job.args, job_id=job.job_id)
             return batch
 
         return await payload(info, op, CompleteUploadsPayload, _completed, scope="upload")

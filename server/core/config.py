@@ -110,6 +110,19 @@ class Settings(BaseSettings):
         ge=0,
         description="How long an upload waits QUEUED before the reconciler queues it again",
     )
+    upload_batch_max_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=0,
+        description="Uploads up to this size completed together are processed in batches (one"
+        " job, one transaction, one PROV activity per batch); a larger one keeps its own job"
+        " (0: every upload its own job)",
+    )
+    upload_batch_files: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="At most this many small uploads of one version in one batch job",
+    )
     max_upload_bytes: int = Field(
         default=50 * 1024**3, description="Largest accepted upload, in bytes"
     )

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -95,6 +96,44 @@ async def ensure_node(
     return node_id
 
 
+ROWS_PER_INSERT = 500  # rows of one multi-row INSERT (bound parameters stay under the limits)
+
+
+async def ensure_nodes(session: AsyncSession, nodes: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """ensure_node for many nodes (each a dict of ensure_node's arguments, `key`, `kind`
+    and `type_` included) in a statement per ROWS_PER_INSERT: their ids by key."""
+    known = _known(session)
+    rows = []
+    for spec in nodes:
+        if spec["key"] in known:
+            continue
+        label = spec.get("label")
+        rows.append(
+            {
+                "key": spec["key"],
+                "kind": spec["kind"],
+                "type": spec["type_"],
+                "label": label[:500] if label else label,
+                "dataset_id": spec.get("dataset_id"),
+                "project_id": spec.get("project_id"),
+                "object_id": spec.get("object_id"),
+                "attributes": _clean(spec.get("attributes") or {}),
+                "started_at": spec.get("started_at"),
+                "ended_at": spec.get("ended_at"),
+                "created_at": utcnow(),
+            }
+        )
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        statement = _insert(session, ProvNode).values(rows[start : start + ROWS_PER_INSERT])
+        returned = await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["key"], set_={"key": statement.excluded.key}
+            ).returning(ProvNode.key, ProvNode.id)
+        )
+        known.update((key, node_id) for key, node_id in returned)
+    return {spec["key"]: known[spec["key"]] for spec in nodes}
+
+
 def _known(session: AsyncSession) -> dict[Any, Any]:
     """Node ids (by key) and edges already written in this session's current transaction,
     so one record does not ask the database twice; forgotten with the transaction."""
@@ -150,10 +189,10 @@ async def link_all(session: AsyncSession, edges: Sequence[Edge]) -> None:
                 "created_at": utcnow(),
             }
         )
-    if rows:
+    for start in range(0, len(rows), ROWS_PER_INSERT):
         await session.execute(
             _insert(session, ProvEdge)
-            .values(rows)
+            .values(rows[start : start + ROWS_PER_INSERT])
             .on_conflict_do_nothing(index_elements=["subject_id", "object_id", "relation"])
         )
 
@@ -300,42 +339,96 @@ async def record_upload(
     transport: str | None = None,
 ) -> tuple[int, int]:
     """The raw object and the upload activity that made it: (entity id, activity id)."""
-    version, dataset = await _version_and_dataset(session, upload.version_id)
-    uploader = await account_agent(session, upload.created_by, dataset.owner_institution_id)
-    raw = await ensure_node(
-        session,
-        f"upload-{upload.id}",
-        ProvKind.ENTITY,
-        "raw_upload",
-        label=upload.filename,
-        dataset_id=dataset.id,
-        project_id=dataset.project_id,
-        object_id=upload.id,
-        attributes={"key": upload.object_key, "size": upload.size or upload.declared_size},
-    )
-    activity = await ensure_node(
-        session,
-        f"upload-activity-{upload.id}",
-        ProvKind.ACTIVITY,
-        "upload",
-        label=f"upload of {upload.filename}",
-        dataset_id=dataset.id,
-        project_id=dataset.project_id,
-        object_id=upload.id,
-        attributes={
-            "client": (client or "")[:300] or None,
-            "transport": transport or ("multipart" if upload.multipart_id else "single PUT"),
-            "declaredSha256": upload.declared_sha256,
-        },
-        started_at=upload.created_at,
-        ended_at=upload.uploaded_at or utcnow(),
-    )
-    await link(session, R.WAS_GENERATED_BY, raw, activity)
-    if uploader is not None:
-        await link(session, R.WAS_ASSOCIATED_WITH, activity, uploader)
-        await link(session, R.WAS_ATTRIBUTED_TO, raw, uploader)
-    await version_entity(session, version, dataset)
-    return raw, activity
+    recorded = await record_uploads(session, [upload], client=client, transports=[transport])
+    return recorded[upload.id]
+
+
+async def record_uploads(
+    session: AsyncSession,
+    uploads: Sequence[Upload],
+    *,
+    client: str | None = None,
+    transports: Sequence[str | None] | None = None,
+) -> dict[int, tuple[int, int]]:
+    """record_upload for many uploads in a few statements: by upload id, its raw object's
+    entity and its upload activity."""
+    places: dict[int, tuple[DatasetVersion, Dataset]] = {}
+    for version_id in sorted({u.version_id for u in uploads}):
+        places[version_id] = await _version_and_dataset(session, version_id)
+    agents: dict[tuple[int | None, int], int | None] = {}
+    for upload in uploads:
+        whose = (upload.created_by, places[upload.version_id][1].owner_institution_id)
+        if whose not in agents:
+            agents[whose] = await account_agent(session, *whose)
+    specs = []
+    for upload, transport in zip(uploads, transports or [None] * len(uploads), strict=True):
+        dataset = places[upload.version_id][1]
+        where = {"dataset_id": dataset.id, "project_id": dataset.project_id, "object_id": upload.id}
+        specs.append(
+            {
+                "key": f"upload-{upload.id}",
+                "kind": ProvKind.ENTITY,
+                "type_": "raw_upload",
+                "label": upload.filename,
+                "attributes": {
+                    "key": upload.object_key,
+                    "size": upload.size or upload.declared_size,
+                },
+                **where,
+            }
+        )
+        specs.append(
+            {
+                "key": f"upload-activity-{upload.id}",
+                "kind": ProvKind.ACTIVITY,
+                "type_": "upload",
+                "label": f"upload of {upload.filename}",
+                "attributes": {
+                    "client": (client or "")[:300] or None,
+                    "transport": transport
+                    or ("multipart" if upload.multipart_id else "single PUT"),
+                    "declaredSha256": upload.declared_sha256,
+                },
+                "started_at": upload.created_at,
+                "ended_at": upload.uploaded_at or utcnow(),
+                **where,
+            }
+        )
+    ids = await ensure_nodes(session, specs)
+    edges: list[Edge] = []
+    recorded = {}
+    for upload in uploads:
+        raw, activity = ids[f"upload-{upload.id}"], ids[f"upload-activity-{upload.id}"]
+        recorded[upload.id] = (raw, activity)
+        edges.append((R.WAS_GENERATED_BY, raw, activity, None))
+        uploader = agents[(upload.created_by, places[upload.version_id][1].owner_institution_id)]
+        if uploader is not None:
+            edges.append((R.WAS_ASSOCIATED_WITH, activity, uploader, None))
+            edges.append((R.WAS_ATTRIBUTED_TO, raw, uploader, None))
+    await link_all(session, edges)
+    for version, dataset in places.values():
+        await version_entity(session, version, dataset)
+    return recorded
+
+
+async def _recorded_uploads(
+    session: AsyncSession, uploads: Sequence[Upload]
+) -> dict[int, tuple[int, int]]:
+    """The raw entities and upload activities of uploads (completeUpload records them);
+    recorded now for those that have none."""
+    keys = [k for u in uploads for k in (f"upload-{u.id}", f"upload-activity-{u.id}")]
+    rows = await session.execute(select(ProvNode.key, ProvNode.id).where(ProvNode.key.in_(keys)))
+    found = {key: node_id for key, node_id in rows}
+    recorded, missing = {}, []
+    for upload in uploads:
+        raw, activity = found.get(f"upload-{upload.id}"), found.get(f"upload-activity-{upload.id}")
+        if raw is None or activity is None:
+            missing.append(upload)
+        else:
+            recorded[upload.id] = (raw, activity)
+    if missing:
+        recorded.update(await record_uploads(session, missing))
+    return recorded
 
 
 def processing_steps(result: Any) -> list[str]:
@@ -433,6 +526,127 @@ async def record_ingest(
         edges.append((R.WAS_DERIVED_FROM, node, raw, {"file": file.name}))
     await link_all(session, edges)
     return ingest
+
+
+@dataclass
+class Ingested:
+    """One file of a batch and how its processing ended ("ready" or "failed")."""
+
+    upload: Upload
+    outcome: str
+    result: Any = None
+    file: DatasetFile | None = None
+    artifacts: Sequence[Artifact] = ()
+    error_code: str | None = None
+
+
+async def record_batch_ingest(
+    session: AsyncSession,
+    version_id: int,
+    files: Sequence[Ingested],
+    *,
+    key: str,
+    started_at: dt.datetime | None,
+) -> int:
+    """One ingest activity for a batch of one version's uploads, in the transaction that
+    commits their outcomes. Each file keeps its own entities (its raw object, its
+    artifacts) and its own facts, on the activity's `used` edge to its raw object (outcome,
+    format, steps, attempts, error code). `key` names this attempt of the batch: a file
+    already READY is never in a batch again, so none is recorded twice."""
+    version, dataset = await _version_and_dataset(session, version_id)
+    recorded = await _recorded_uploads(session, [f.upload for f in files])
+    ready = sum(f.outcome == "ready" for f in files)
+    where = {"dataset_id": dataset.id, "project_id": dataset.project_id}
+    activity = await ensure_node(
+        session,
+        f"ingest-batch-{key}",
+        ProvKind.ACTIVITY,
+        "ingest",
+        label=f"ingest of {len(files)} files",
+        attributes={
+            "outcome": "ready" if ready == len(files) else "failed" if not ready else "partial",
+            "files": len(files),
+            "ready": ready,
+            "failed": len(files) - ready,
+            "uploads": [f.upload.id for f in files],
+            "softwareVersion": software_version(),
+        },
+        started_at=started_at,
+        ended_at=utcnow(),
+        **where,
+    )
+    edges: list[Edge] = [(R.WAS_ASSOCIATED_WITH, activity, await software_agent(session), None)]
+    version_node = await version_entity(session, version, dataset)
+    specs = []
+    for f in files:
+        raw, upload_activity = recorded[f.upload.id]
+        steps = processing_steps(f.result) if f.result is not None else None
+        if steps is not None and f.artifacts:
+            steps.append("write-artifacts")
+        facts = {
+            "upload": f.upload.id,
+            "outcome": f.outcome,
+            "attempts": f.upload.attempts,
+            "steps": steps,
+            "format": getattr(getattr(f.result, "format", None), "kind", None),
+            "errorCode": f.error_code,
+        }
+        edges += [
+            (R.USED, activity, raw, facts),
+            (R.WAS_INFORMED_BY, activity, upload_activity, None),
+        ]
+        if f.file is not None:
+            edges.append((R.WAS_DERIVED_FROM, version_node, raw, {"file": f.file.name}))
+        specs += [_artifact_spec(a, f.upload, dataset) for a in f.artifacts]
+    artifacts = await ensure_nodes(session, specs)
+    for f in files:
+        raw = recorded[f.upload.id][0]
+        for a in f.artifacts:
+            node = artifacts[f"artifact-{a.id}"]
+            edges += [
+                (R.WAS_GENERATED_BY, node, activity, None),
+                (R.WAS_DERIVED_FROM, node, raw, None),
+            ]
+    await link_all(session, edges)
+    hashed = {recorded[f.upload.id][0]: f.result for f in files if f.result is not None}
+    if hashed:
+        current = await session.execute(
+            select(ProvNode.id, ProvNode.attributes).where(ProvNode.id.in_(list(hashed)))
+        )
+        await session.execute(
+            update(ProvNode),
+            [
+                {
+                    "id": node_id,
+                    "attributes": {
+                        **(attributes or {}),
+                        **_clean({"sha256": hashed[node_id].sha256, "size": hashed[node_id].size}),
+                    },
+                }
+                for node_id, attributes in current
+            ],
+        )
+    return activity
+
+
+def _artifact_spec(artifact: Artifact, upload: Upload, dataset: Dataset) -> dict[str, Any]:
+    return {
+        "key": f"artifact-{artifact.id}",
+        "kind": ProvKind.ENTITY,
+        "type_": "artifact",
+        "label": f"{upload.filename} ({artifact.kind})",
+        "dataset_id": dataset.id,
+        "project_id": dataset.project_id,
+        "object_id": artifact.id,
+        "attributes": {
+            "kind": artifact.kind,
+            "bucket": artifact.bucket,
+            "key": artifact.key,
+            "size": artifact.size,
+            "sha256": artifact.sha256,
+            "mediaType": artifact.media_type,
+        },
+    }
 
 
 async def record_publish(
