@@ -420,7 +420,10 @@ def _actions(
     software: Any = None
     out = []
     for node in found.nodes:
-        if node.redacted or node.record_type != "ingest" or node.object_id not in by_upload:
+        # an upload's own ingest names it (object_id); a batch's lists its uploads
+        uploads = node.attributes.get("uploads") or [node.object_id]
+        files = [entities[by_upload[u].id] for u in uploads if u in by_upload]
+        if node.redacted or node.record_type != "ingest" or not files:
             continue
         if software is None:
             version = node.attributes.get("softwareVersion", records.software_version())
@@ -437,16 +440,16 @@ def _actions(
                     },
                 )
             )
-        file = entities[by_upload[node.object_id].id]
+        ids: Any = [{"@id": f.id} for f in files] if len(files) > 1 else {"@id": files[0].id}
         properties: dict[str, Any] = {
             "@type": "CreateAction",
             "name": node.label,
             "instrument": {"@id": software.id},
-            "object": {"@id": file.id},
-            "result": {"@id": file.id},
+            "object": ids,
+            "result": ids,
             "actionStatus": {
                 "@id": "http://schema.org/CompletedActionStatus"
-                if node.attributes.get("outcome") == "ready"
+                if node.attributes.get("outcome") in ("ready", "partial")  # the files listed
                 else "http://schema.org/FailedActionStatus"
             },
             "description": "steps: " + ", ".join(node.attributes.get("steps") or []),
