@@ -96,9 +96,12 @@ def _completed(batch: service.Batch[UploadRow]) -> CompleteUploadsPayload:
     )
 
 
+IDS = "uploadIds"  # the argument of completeUploads: an entry's id errors name it
+
+
 def _id_or_error(value: Any) -> int | DomainError:
     try:
-        return decode_id(value, "DatasetUpload", "uploadIds")
+        return decode_id(value, "DatasetUpload", IDS)
     except DomainError as error:
         return error
 
@@ -146,6 +149,7 @@ class BatchUploadMutations:
                 ctx.store,
                 [_id_or_error(u) for u in upload_ids],
                 client=ctx.user_agent,
+                field=IDS,
             )
             done = [e.result for e in batch.entries if e.result is not None]
             for upload in done:

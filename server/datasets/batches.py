@@ -14,7 +14,7 @@ nothing of it is kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +30,7 @@ from server.datasets.uploads import (
     Declared,
     UploadTicket,
     check_declaration,
-    complete_upload,
+    complete_many,
     issue_urls,
     new_upload,
     plan_parts,
@@ -134,28 +134,21 @@ async def complete_uploads(
     upload_ids: Sequence[int | DomainError],
     *,
     client: str | None = None,
+    field: str = "uploadIds",
 ) -> Batch[Upload]:
-    """Each upload checked and queued as `complete_upload` does, in a savepoint of its own;
-    an id that could not be read arrives as its DomainError."""
+    """Each upload checked and queued as `complete_upload` does, all at once
+    (`complete_many`); an id that could not be read arrives as its DomainError. A refused
+    entry's errors name `field`, the argument its id came in."""
     _check_size(len(upload_ids), "uploads")
+    ids = [u for u in upload_ids if not isinstance(u, DomainError)]
+    answers = iter(await complete_many(session, principal, store, ids, client=client, field=field))
     entries: list[Entry[Upload]] = []
     for index, upload_id in enumerate(upload_ids):
         entry: Entry[Upload] = Entry(index)
         entries.append(entry)
-        if isinstance(upload_id, DomainError):
-            entry.errors = upload_id.details
-            continue
-        savepoint = await session.begin_nested()
-        try:
-            entry.result = await complete_upload(
-                session, principal, store, upload_id, client=client
-            )
-        except DomainError as error:
-            await savepoint.rollback()
-            # the entry's id came in the uploadIds argument: its errors name that field
-            entry.errors = [
-                replace(d, field="uploadIds") if d.field == "uploadId" else d for d in error.details
-            ]
+        answer = upload_id if isinstance(upload_id, DomainError) else next(answers)
+        if isinstance(answer, DomainError):
+            entry.errors = answer.details
         else:
-            await savepoint.commit()
+            entry.result = answer
     return Batch(entries)

@@ -7,11 +7,12 @@ multipart lifecycle is the same in both modes. The raw object is never changed o
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -27,8 +28,9 @@ from server.datasets.service import require_contributor, require_draft, visible_
 from server.datasets.upload_states import FINAL, move
 from server.models import Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
-from server.provenance.records import record_upload
+from server.provenance.records import record_uploads
 from server.storage import ObjectExists, ObjectStore, PartInfo, StorageError, safe_key
+from server.storage.base import ObjectInfo
 
 MiB = 1024 * 1024
 SINGLE_PUT_MAX = 64 * MiB
@@ -329,13 +331,13 @@ async def refresh_urls(
     return ticket
 
 
-def _require_state(upload: Upload, *states: UploadState) -> None:
+def _require_state(upload: Upload, *states: UploadState, field: str = "uploadId") -> None:
     if upload.state not in states:
         raise DomainError.one(
             DatasetErrorCode.INVALID_UPLOAD_STATE,
             f"upload {upload.id} is {upload.state.value},"
             f" not {' or '.join(s.value for s in states)}",
-            "uploadId",
+            field,
         )
 
 
@@ -358,9 +360,110 @@ async def complete_upload(
 ) -> Upload:
     """Check the object against the declaration; queue it for processing (the caller enqueues
     the job after commit). A wrong size rejects the upload; the raw object stays."""
-    upload, version, _ = await visible_upload(session, principal, upload_id)
-    _require_state(upload, UploadState.AWAITING_UPLOAD)
-    require_draft(version, "uploadId")
+    [done] = await complete_many(
+        session, principal, store, [upload_id], client=client, transport=transport
+    )
+    if isinstance(done, DomainError):
+        raise done
+    return done
+
+
+STAT_CONCURRENCY = 16  # object-store checks in flight for one batch
+
+
+async def complete_many(
+    session: AsyncSession,
+    principal: Principal,
+    store: ObjectStore,
+    upload_ids: Sequence[int],
+    *,
+    client: str | None = None,
+    transport: str | None = None,
+    field: str = "uploadId",
+) -> list[Upload | DomainError]:
+    """complete_upload for many uploads, set-based: the rows in one query, the rights once
+    per version, the objects checked concurrently, the PROV records in a few statements.
+    Each upload answers alone: its row, or the DomainError refusing it (naming `field`);
+    nothing of a refused one is written."""
+    rows = {u.id: u for u in await session.scalars(select(Upload).where(Upload.id.in_(upload_ids)))}
+    places: dict[int, DomainError | DatasetVersion] = {}
+    for version_id in sorted({u.version_id for u in rows.values()}):
+        try:
+            version, dataset = await visible_version(session, principal, version_id, field)
+            await require_contributor(session, principal, dataset)
+            places[version_id] = version
+        except DomainError as error:
+            places[version_id] = error
+    answers: list[Upload | DomainError] = []
+    taken: set[int] = set()
+    for upload_id in upload_ids:
+        try:
+            answers.append(_completable(rows.get(upload_id), places, taken, field))
+        except DomainError as error:
+            answers.append(error)
+    gate = asyncio.Semaphore(STAT_CONCURRENCY)
+
+    async def received(upload: Upload) -> ObjectInfo | DomainError:
+        async with gate:
+            try:
+                return await _received(store, upload, field)
+            except DomainError as error:
+                return error
+
+    checked = [a for a in answers if isinstance(a, Upload)]
+    found = dict(
+        zip(
+            [u.id for u in checked],
+            await asyncio.gather(*(received(u) for u in checked)),
+            strict=True,
+        )
+    )
+    done: list[Upload] = []
+    for i, answer in enumerate(answers):
+        if isinstance(answer, Upload):
+            info = found[answer.id]
+            if isinstance(info, DomainError):
+                answers[i] = info
+            else:
+                _arrived(answer, info)
+                done.append(answer)
+    await session.flush()
+    if done:
+        where = "presigned object-store URL" if store.supports_presigned else "server endpoint"
+        transports = [
+            transport or f"{'multipart' if u.multipart_id else 'single PUT'} to a {where}"
+            for u in done
+        ]
+        await record_uploads(session, done, client=client, transports=transports)
+    return answers
+
+
+def _completable(
+    upload: Upload | None,
+    places: dict[int, DomainError | DatasetVersion],
+    taken: set[int],
+    field: str,
+) -> Upload:
+    """The upload, when it may be completed now (each once in a batch)."""
+    if upload is None:
+        raise NotFound("upload", field)
+    place = places[upload.version_id]
+    if isinstance(place, DomainError):
+        raise place
+    if upload.id in taken:
+        raise DomainError.one(
+            DatasetErrorCode.INVALID_UPLOAD_STATE,
+            f"upload {upload.id} is twice in the batch",
+            field,
+        )
+    _require_state(upload, UploadState.AWAITING_UPLOAD, field=field)
+    require_draft(place, field)
+    taken.add(upload.id)
+    return upload
+
+
+async def _received(store: ObjectStore, upload: Upload, field: str) -> ObjectInfo:
+    """The object the client sent (its multipart completed first)."""
     bucket, key = store.buckets.raw, upload.object_key
     if upload.multipart_id is not None:
         parts = await parts_received(store, upload)
@@ -369,16 +472,19 @@ async def complete_upload(
         if numbers != list(range(1, expected + 1)):
             missing = sorted(set(range(1, expected + 1)) - set(numbers))
             raise DomainError.one(
-                DatasetErrorCode.PARTS_MISSING,
-                f"parts not received yet: {missing[:20]}",
-                "uploadId",
+                DatasetErrorCode.PARTS_MISSING, f"parts not received yet: {missing[:20]}", field
             )
         await storage_call(store.complete_multipart(bucket, key, upload.multipart_id, parts))
     info = await storage_call(store.stat(bucket, key))
     if info is None:
         raise DomainError.one(
-            DatasetErrorCode.NOT_UPLOADED, "no bytes have arrived for this upload yet", "uploadId"
+            DatasetErrorCode.NOT_UPLOADED, "no bytes have arrived for this upload yet", field
         )
+    return info
+
+
+def _arrived(upload: Upload, info: ObjectInfo) -> None:
+    """UPLOADED, then QUEUED, or REJECTED when the size is not the declared one."""
     move(upload, UploadState.UPLOADED)
     upload.size = info.size
     if info.size != upload.declared_size:
@@ -390,13 +496,6 @@ async def complete_upload(
         )
     else:
         move(upload, UploadState.QUEUED)
-    await session.flush()
-    if transport is None:
-        how = "multipart" if upload.multipart_id else "single PUT"
-        where = "presigned object-store URL" if store.supports_presigned else "server endpoint"
-        transport = f"{how} to a {where}"
-    await record_upload(session, upload, client=client, transport=transport)
-    return upload
 
 
 async def abort_upload(

@@ -96,15 +96,12 @@ async def ensure_node(
     return node_id
 
 
-ROWS_PER_INSERT = 500  # rows of one multi-row INSERT (bound parameters stay under the limits)
-
-
 async def ensure_nodes(session: AsyncSession, nodes: Sequence[dict[str, Any]]) -> dict[str, int]:
     """ensure_node for many nodes (each a dict of ensure_node's arguments, `key`, `kind`
-    and `type_` included) in a statement per ROWS_PER_INSERT: their ids by key."""
+    and `type_` included) in one execution: their ids by key."""
     known = _known(session)
     rows = []
-    for spec in nodes:
+    for spec in {spec["key"]: spec for spec in nodes}.values():  # each key once
         if spec["key"] in known:
             continue
         label = spec.get("label")
@@ -123,12 +120,13 @@ async def ensure_nodes(session: AsyncSession, nodes: Sequence[dict[str, Any]]) -
                 "created_at": utcnow(),
             }
         )
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        statement = _insert(session, ProvNode).values(rows[start : start + ROWS_PER_INSERT])
+    if rows:  # executemany on the table: multi-row INSERTs ("insertmanyvalues")
+        statement = _insert(session, ProvNode.__table__)
         returned = await session.execute(
             statement.on_conflict_do_update(
                 index_elements=["key"], set_={"key": statement.excluded.key}
-            ).returning(ProvNode.key, ProvNode.id)
+            ).returning(ProvNode.__table__.c.key, ProvNode.__table__.c.id),
+            rows,
         )
         known.update((key, node_id) for key, node_id in returned)
     return {spec["key"]: known[spec["key"]] for spec in nodes}
@@ -189,11 +187,12 @@ async def link_all(session: AsyncSession, edges: Sequence[Edge]) -> None:
                 "created_at": utcnow(),
             }
         )
-    for start in range(0, len(rows), ROWS_PER_INSERT):
+    if rows:
         await session.execute(
-            _insert(session, ProvEdge)
-            .values(rows[start : start + ROWS_PER_INSERT])
-            .on_conflict_do_nothing(index_elements=["subject_id", "object_id", "relation"])
+            _insert(session, ProvEdge.__table__).on_conflict_do_nothing(
+                index_elements=["subject_id", "object_id", "relation"]
+            ),
+            rows,
         )
 
 
