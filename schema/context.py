@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +61,9 @@ class Context:
     # jobs to enqueue once the mutation's transaction has committed, never before
     after_commit: list[tuple[str, tuple[Any, ...], str]] = field(default_factory=list)
     events_after_commit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # what undoes, outside the database, the work of a mutation whose transaction rolled
+    # back (a multipart session opened in the object store for an upload that never was)
+    on_rollback: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # graphql-core resolves sibling fields concurrently; one AsyncSession must not
     # run two statements at once, so every use of it takes this lock.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -9,6 +9,7 @@ codes every domain shares (server.core.errors.ErrorCode) and the domain's own
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -190,30 +191,51 @@ async def mutate(
         except DomainError as error:
             await session.rollback()
             _forget_pending(ctx)
+            await _undo(ctx)
             code = error.details[0].code
             await _record_failure(info, session, audit.outcome_of(code), code)
             return error.details
         except IntegrityError:
             await session.rollback()
             _forget_pending(ctx)
+            await _undo(ctx)
             await _record_failure(info, session, audit.REJECTED, "CONFLICT")
             return [ErrorDetail(ErrorCode.CONFLICT, "conflicts with existing data")]
         except Exception:
             await session.rollback()
             _forget_pending(ctx)
+            await _undo(ctx)
             await _record_failure(info, session, audit.ERROR, "INTERNAL")
             raise
-        except BaseException:  # cancelled (a timeout): roll back, nothing more
+        except BaseException:  # cancelled (a timeout): roll back, undo in the background
             await session.rollback()
             _forget_pending(ctx)
+            if ctx.on_rollback:
+                task = asyncio.get_running_loop().create_task(_undo(ctx))
+                _UNDOING.add(task)
+                task.add_done_callback(_UNDOING.discard)
             raise
+    ctx.on_rollback.clear()
     await ctx.flush_jobs()  # the rows exist now: a worker will find them
     return result
+
+
+_UNDOING: set[asyncio.Task[None]] = set()  # undo tasks of cancelled mutations, kept alive
 
 
 def _forget_pending(ctx: Any) -> None:
     ctx.after_commit.clear()
     ctx.events_after_commit.clear()
+
+
+async def _undo(ctx: Any) -> None:
+    """What the rolled-back work left outside the database, undone (best effort: logged)."""
+    undo, ctx.on_rollback = ctx.on_rollback, []
+    for step in undo:
+        try:
+            await step()
+        except Exception:
+            log.warning("could not undo a rolled-back mutation's effect", exc_info=True)
 
 
 async def read(info: strawberry.Info, op: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schema.connections import decode_id
 from schema.context import Info
 from schema.datasets.types import DatasetError, Upload, UploadInstructions
-from schema.datasets.uploads import instructions_of
+from schema.datasets.uploads import abort_on_rollback, instructions_of
 from schema.errors import fields_named
 from schema.payloads import payload
 from schema.scalars import Long
@@ -121,7 +121,7 @@ class BatchUploadMutations:
         async def op(session: AsyncSession, principal: Principal) -> service.Batch[UploadTicket]:
             version_id = decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId")
             with fields_named(versionId="datasetVersionId"):
-                return await service.start_uploads(
+                batch = await service.start_uploads(
                     session,
                     principal,
                     ctx.store,
@@ -130,6 +130,10 @@ class BatchUploadMutations:
                     files=declared,
                     max_bytes=ctx.settings.max_upload_bytes,
                 )
+            for entry in batch.entries:
+                if entry.result is not None:
+                    abort_on_rollback(ctx, entry.result.upload)
+            return batch
 
         return await payload(info, op, StartUploadsPayload, _started, scope="upload")
 

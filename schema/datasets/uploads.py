@@ -40,6 +40,20 @@ def after_complete(ctx: Context, upload: models.Upload) -> None:
         ctx.enqueue_after_commit(PROCESS_UPLOAD, upload.id, job_id=job)
 
 
+def abort_on_rollback(ctx: Context, upload: models.Upload) -> None:
+    """A multipart session opened for an upload whose transaction then rolls back (the
+    commit fails, the batch is refused) is aborted: no row names it any more."""
+    multipart_id, key = upload.multipart_id, upload.object_key
+    if multipart_id is None:
+        return
+    store = ctx.store
+
+    async def abort() -> None:
+        await store.abort_multipart(store.buckets.raw, key, multipart_id)
+
+    ctx.on_rollback.append(abort)
+
+
 def instructions_of(ticket: service.UploadTicket) -> UploadInstructions:
     return UploadInstructions(
         put_url=ticket.put_url,
@@ -93,7 +107,7 @@ class UploadMutations:
         async def op(session: AsyncSession, principal: Principal) -> service.UploadTicket:
             version_id = decode_id(dataset_version_id, "DatasetVersion", "datasetVersionId")
             with fields_named(versionId="datasetVersionId"):
-                return await service.start_upload(
+                ticket = await service.start_upload(
                     session,
                     principal,
                     ctx.store,
@@ -105,6 +119,8 @@ class UploadMutations:
                     sha256=sha256,
                     content_type=content_type,
                 )
+            abort_on_rollback(ctx, ticket.upload)
+            return ticket
 
         return await _start_payload(info, op)
 

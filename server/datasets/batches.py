@@ -29,6 +29,7 @@ from server.datasets.uploads import (
     URLS_PER_REQUEST,
     Declared,
     UploadTicket,
+    aborted_on_error,
     check_declaration,
     complete_many,
     issue_urls,
@@ -121,9 +122,10 @@ async def _ticket(store: ObjectStore, signer: UrlSigner, upload: Upload) -> Uplo
             store.create_multipart(store.buckets.raw, upload.object_key, upload.content_type)
         )
         ticket.part_size, ticket.part_count = upload.part_size, count
-    await issue_urls(
-        store, signer, ticket, range(1, min(ticket.part_count or 0, URLS_PER_REQUEST) + 1)
-    )
+    async with aborted_on_error(store, upload):
+        await issue_urls(
+            store, signer, ticket, range(1, min(ticket.part_count or 0, URLS_PER_REQUEST) + 1)
+        )
     return ticket
 
 

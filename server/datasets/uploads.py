@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import math
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -39,6 +41,7 @@ MAX_PARTS = 10_000
 URLS_PER_REQUEST = 100
 URL_LIFETIME = dt.timedelta(hours=1)
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -165,8 +168,26 @@ async def start_upload(
         ticket.part_size, ticket.part_count = upload.part_size, count
     await session.flush()
     first = range(1, min(ticket.part_count or 0, URLS_PER_REQUEST) + 1)
-    await issue_urls(store, signer, ticket, parts=first)
+    async with aborted_on_error(store, upload):
+        await issue_urls(store, signer, ticket, parts=first)
     return ticket
+
+
+@asynccontextmanager
+async def aborted_on_error(store: ObjectStore, upload: Upload) -> AsyncIterator[None]:
+    """The upload's multipart session is aborted when the block fails (no upload will
+    name it); an abort that fails too is logged, the block's error raised."""
+    try:
+        yield
+    except BaseException:
+        if upload.multipart_id is not None:
+            try:
+                await store.abort_multipart(
+                    store.buckets.raw, upload.object_key, upload.multipart_id
+                )
+            except StorageError:
+                log.warning("multipart %s of %s left open", upload.multipart_id, upload.object_key)
+        raise
 
 
 async def upload_through_api(

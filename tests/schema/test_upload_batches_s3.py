@@ -59,3 +59,42 @@ async def test_a_batch_of_presigned_urls_to_ready(admin, factory, jobs):
         {"path": "raw/a/log.csv", "sha256": hashlib.sha256(body(1)).hexdigest()},
         {"path": "raw/b/log.csv", "sha256": hashlib.sha256(body(3)).hexdigest()},
     ]
+
+
+async def test_a_batch_whose_commit_fails_leaves_no_multipart_open(
+    admin, factory, settings, monkeypatch
+):
+    """The store opened a multipart session for the large file; the batch's transaction
+    then fails: no row names the session, so it is aborted (not left to hold parts)."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from server.storage import StorageError, store_from_settings
+    from server.storage.s3 import S3ObjectStore
+
+    version = await draft_version(admin, factory)
+    opened: list[tuple[str, str]] = []
+    create = S3ObjectStore.create_multipart
+
+    async def recorded(self, bucket: str, key: str, *args, **kwargs) -> str:
+        upload_id = await create(self, bucket, key, *args, **kwargs)
+        opened.append((key, upload_id))
+        return upload_id
+
+    monkeypatch.setattr(S3ObjectStore, "create_multipart", recorded)
+    commit = AsyncSession.commit
+    failing = {"left": 1}
+
+    async def fails_once(self) -> None:
+        if opened and failing["left"]:
+            failing["left"] -= 1
+            raise RuntimeError("the database went away at commit (injected)")
+        await commit(self)
+
+    monkeypatch.setattr(AsyncSession, "commit", fails_once)
+    files = [entry("raw/a/log.csv", body(1)), {"path": "raw/big.bin", "byteSize": 70 << 20}]
+    response = await admin.post(START, {"v": version, "files": files})
+    assert response.json()["errors"][0]["message"] != "the database went away at commit"
+    assert len(opened) == 1 and not failing["left"]
+    async with store_from_settings(settings) as store:
+        with pytest.raises(StorageError):  # NoSuchUpload: aborted
+            await store.list_parts(store.buckets.raw, *opened[0])
