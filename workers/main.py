@@ -25,7 +25,7 @@ from server.core.metrics import MetricsServer, queue_depth
 from server.storage import store_from_settings
 from workers.context import WorkerContext, worker_context
 from workers.jobs import JOBS
-from workers.pipeline import job_id, waiting_uploads
+from workers.pipeline import waiting_jobs
 
 QUEUE = DEFAULT_REDIS_PREFIX + "queue"  # the default deployment's (Settings.redis_queue)
 log = logging.getLogger(__name__)
@@ -33,31 +33,41 @@ log = logging.getLogger(__name__)
 
 async def reconcile(ctx: WorkerContext) -> int:
     queued = 0
-    stale = dt.timedelta(seconds=ctx["settings"].upload_stale_queued_seconds)
     settings = ctx["settings"]
-    for upload_id, attempts in await waiting_uploads(ctx["sessions"], stale):
-        job = settings.redis_prefix + job_id(upload_id, attempts)
-        queued += await requeue(ctx["redis"], upload_id, job, settings.redis_queue)
+    stale = dt.timedelta(seconds=settings.upload_stale_queued_seconds)
+    planned = await waiting_jobs(
+        ctx["sessions"],
+        stale,
+        max_bytes=settings.upload_batch_max_bytes,
+        per_batch=settings.upload_batch_files,
+    )
+    for job in planned:
+        prefixed = settings.redis_prefix + job.job_id
+        queued += await requeue_job(
+            ctx["redis"], job.name, job.args, prefixed, settings.redis_queue
+        )
     return queued
 
 
 async def requeue(redis: Any, upload_id: int, job: str, queue: str = QUEUE) -> bool:
-    """Queue the upload's job again. arq refuses a job id it still knows; when that job is
-    not waiting in the queue (a worker took it and died before claiming the upload, so its
-    in-progress mark lasts for the job timeout), queue it under a fresh id. The claim in the
-    database keeps a duplicate harmless."""
-    if await redis.enqueue_job(PROCESS_UPLOAD, upload_id, _job_id=job, _queue_name=queue):
+    return await requeue_job(redis, PROCESS_UPLOAD, (upload_id,), job, queue)
+
+
+async def requeue_job(
+    redis: Any, name: str, args: tuple[Any, ...], job: str, queue: str = QUEUE
+) -> bool:
+    """Queue the job again. arq refuses a job id it still knows; when that job is not
+    waiting in the queue (a worker took it and died before claiming its uploads, so its
+    in-progress mark lasts for the job timeout), queue it under a fresh id. The claims in
+    the database keep a duplicate harmless."""
+    if await redis.enqueue_job(name, *args, _job_id=job, _queue_name=queue):
         return True
     waiting = await redis.zscore(queue, job) is not None
     if waiting and not await redis.exists(in_progress_key_prefix + job):
         return False  # it will run
     fresh = f"{job}:{uuid.uuid4().hex[:8]}"
-    log.info(
-        "upload %s: job %s is held by no live worker, queued again as %s", upload_id, job, fresh
-    )
-    return bool(
-        await redis.enqueue_job(PROCESS_UPLOAD, upload_id, _job_id=fresh, _queue_name=queue)
-    )
+    log.info("job %s is held by no live worker, queued again as %s", job, fresh)
+    return bool(await redis.enqueue_job(name, *args, _job_id=fresh, _queue_name=queue))
 
 
 async def startup(ctx: WorkerContext) -> None:

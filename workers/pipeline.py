@@ -23,14 +23,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path, PurePath
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.access import audit
 from server.core.db import database_unavailable, utcnow
 from server.core.events import upload_channel
-from server.core.jobs import PROCESS_UPLOAD, JobQueue
+from server.core.jobs import JobQueue
 from server.datasets.coverage import apply_profile, refresh_version
 from server.datasets.errors import DatasetErrorCode
 from server.datasets.malware import (
@@ -40,6 +40,7 @@ from server.datasets.malware import (
     ScanStream,
     quarantine_key,
 )
+from server.datasets.upload_jobs import JobRequest, Waiting, plan_jobs
 from server.datasets.upload_states import move
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload, UploadWarning
 from server.models.enums import UploadState
@@ -450,22 +451,47 @@ async def _release(sessions: async_sessionmaker[AsyncSession], upload_id: int, o
     return True
 
 
+def _waiting(stale_queued: dt.timedelta) -> Any:
+    now = utcnow()
+    return or_(
+        and_(Upload.state == UploadState.QUEUED, Upload.queued_at < now - stale_queued),
+        and_(Upload.state == UploadState.PROCESSING, Upload.lease_expires_at < now),
+    )
+
+
 async def waiting_uploads(
     sessions: async_sessionmaker[AsyncSession], stale_queued: dt.timedelta = STALE_QUEUED
 ) -> list[tuple[int, int]]:
     """(id, attempts) of uploads the database says should be worked on and are not:
     queued for a while, or processing under an expired lease."""
-    now = utcnow()
     async with sessions() as session:
         rows = await session.execute(
-            select(Upload.id, Upload.attempts).where(
-                or_(
-                    and_(Upload.state == UploadState.QUEUED, Upload.queued_at < now - stale_queued),
-                    and_(Upload.state == UploadState.PROCESSING, Upload.lease_expires_at < now),
-                )
-            )
+            select(Upload.id, Upload.attempts).where(_waiting(stale_queued))
         )
         return [(upload_id, attempts) for upload_id, attempts in rows]
+
+
+async def waiting_jobs(
+    sessions: async_sessionmaker[AsyncSession],
+    stale_queued: dt.timedelta = STALE_QUEUED,
+    *,
+    max_bytes: int = 0,
+    per_batch: int = 1,
+) -> list[JobRequest]:
+    """The jobs for the waiting uploads, planned as completeUploads plans them (small ones
+    of a version in batches): a batch queued again has the id it was queued with, when it
+    holds the same uploads, and arq runs it once."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(
+                Upload.id,
+                Upload.version_id,
+                func.coalesce(Upload.size, Upload.declared_size),
+                Upload.attempts,
+            ).where(_waiting(stale_queued))
+        )
+        waiting = [Waiting(*row) for row in rows]
+    return plan_jobs(waiting, max_bytes=max_bytes, per_batch=per_batch)
 
 
 def job_id(upload_id: int, attempts: int) -> str:
@@ -477,6 +503,9 @@ async def reconcile_forever(
     jobs: JobQueue,
     every: float = 5.0,
     stale_queued: dt.timedelta = STALE_QUEUED,
+    *,
+    max_bytes: int = 0,
+    per_batch: int = 1,
 ) -> None:
     """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py; it also
     lifts embargoes that have ended (the embargo cron of workers/main.py) and rebuilds the
@@ -488,8 +517,11 @@ async def reconcile_forever(
     last_refresh, built_from = -math.inf, None
     while True:
         try:
-            for upload_id, attempts in await waiting_uploads(sessions, stale_queued):
-                await jobs.enqueue(PROCESS_UPLOAD, upload_id, job_id=job_id(upload_id, attempts))
+            planned = await waiting_jobs(
+                sessions, stale_queued, max_bytes=max_bytes, per_batch=per_batch
+            )
+            for job in planned:
+                await jobs.enqueue(job.name, *job.args, job_id=job.job_id)
             await lift_embargoes(sessions)
             if time.monotonic() - last_refresh >= STATS_REFRESH_SECONDS:
                 async with sessions() as session:

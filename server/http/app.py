@@ -522,7 +522,15 @@ def create_app(
 
             stale = dt.timedelta(seconds=settings.upload_stale_queued_seconds)
             background.append(
-                asyncio.create_task(reconcile_forever(sessions, jobs, stale_queued=stale))
+                asyncio.create_task(
+                    reconcile_forever(
+                        sessions,
+                        jobs,
+                        stale_queued=stale,
+                        max_bytes=settings.upload_batch_max_bytes,
+                        per_batch=settings.upload_batch_files,
+                    )
+                )
             )
             if settings.fixity_every_days > 0:
                 ctx = worker_context(settings, sessions, store, events)

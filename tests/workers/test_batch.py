@@ -275,3 +275,29 @@ def test_small_uploads_of_a_version_go_in_batches_and_a_large_one_alone():
     again = plan_jobs(reversed(uploads), max_bytes=8 << 20, per_batch=2)
     assert sorted(j.job_id for j in again) == sorted(j.job_id for j in jobs)
     assert all(j.name == PROCESS_UPLOAD for j in plan_jobs(uploads, max_bytes=0, per_batch=9))
+
+
+async def test_the_reconciler_queues_waiting_small_uploads_in_batches(
+    sessions, factory, settings, store
+):
+    """The reconciler plans as completeUploads does: a batch that waited too long is queued
+    again under the id it had (arq runs it once), not as one job per file."""
+    from workers.pipeline import waiting_jobs
+
+    _, _, version_id, ids = await draft_with(sessions, factory, store, GOOD)
+    async with sessions() as session:
+        await session.execute(
+            update(Upload)
+            .where(Upload.id.in_(ids))
+            .values(queued_at=utcnow() - dt.timedelta(minutes=5))
+        )
+        await session.commit()
+    uploads = await uploads_by_id(sessions, ids)
+    waiting = [Waiting(i, version_id, uploads[i].size, uploads[i].attempts) for i in ids]
+    [queued] = plan_jobs(waiting, max_bytes=1 << 20, per_batch=50)  # completeUploads's plan
+    planned = await waiting_jobs(sessions, max_bytes=1 << 20, per_batch=50)
+    assert [(j.name, j.args, j.job_id) for j in planned if j.args[0] == ids] == [
+        (PROCESS_BATCH, (ids,), queued.job_id)
+    ]
+    alone = await waiting_jobs(sessions)  # no batching asked: one job per upload, as before
+    assert {j.job_id for j in alone} >= {f"process_upload:{i}:0" for i in ids}
