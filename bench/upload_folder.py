@@ -213,22 +213,56 @@ class Run:
         )
 
 
+PHASES = ("_hash", "declare", "send", "complete", "wait", "ready_files")
+
+
+@contextmanager
+def phases() -> Iterator[dict[str, float]]:
+    """Seconds spent in each step of FolderUpload (hash, declare, send, complete, the wait
+    for READY, the manifest's listing), measured by wrapping its methods."""
+    from server.http.folder_upload import FolderUpload
+
+    spent = dict.fromkeys(PHASES, 0.0)
+    originals = {name: getattr(FolderUpload, name) for name in PHASES}
+
+    def timed(name: str, method: Callable[..., object]) -> Callable[..., object]:
+        def run(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return run
+
+    for name, method in originals.items():
+        setattr(FolderUpload, name, timed(name, method))
+    try:
+        yield spent
+    finally:
+        for name, method in originals.items():
+            setattr(FolderUpload, name, method)
+
+
 def ours(api: Api, folder: Path, jobs: int, quiet: Callable[[str], None]) -> Run:
     dataset = api.dataset()
     files = files_of(folder)
     state = folder.parent / f"{folder.name}.state.json"
     started = time.perf_counter()
-    found, problems = upload_folder(
-        folder,
-        dataset,
-        api.url,
-        api.token,
-        jobs=jobs,
-        state_file=state,
-        poll_timeout=3600,
-        say=quiet,
-    )
+    with phases() as spent:
+        found, problems = upload_folder(
+            folder,
+            dataset,
+            api.url,
+            api.token,
+            jobs=jobs,
+            state_file=state,
+            poll_timeout=3600,
+            say=quiet,
+        )
     seconds = time.perf_counter() - started
+    spent["_hash"] /= jobs  # summed over the hashing threads
+    say("    steps: " + ", ".join(f"{k.strip('_')} {v:.2f} s" for k, v in spent.items()))
     if problems or len(found.files) != len(files):
         raise RuntimeError(f"{len(problems)} files not READY: {problems[:5]}")
     return Run(len(files), sum(p.stat().st_size for p in files), seconds)

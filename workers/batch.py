@@ -283,18 +283,37 @@ async def _commit(
         await session.execute(  # an earlier attempt's warnings, replaced
             delete(UploadWarning).where(UploadWarning.upload_id.in_(list(owned)))
         )
-        recorded: dict[int, list[Ingested]] = {}
-        covered: set[int] = set()
+        mine = []
         for outcome in pending:
             upload = owned.get(outcome.upload.id)
             if upload is None:
                 outcome.state = "lost"  # another worker holds it now: nothing written
                 continue
             outcome.upload = upload
-            done = await _write_one(session, outcome)
-            if done is not None:
-                recorded.setdefault(upload.version_id, []).append(done)
-                if done.file is not None and (box_of_row(done.file) or period_of_row(done.file)):
+            upload.lease_owner = upload.lease_expires_at = None
+            mine.append(outcome)
+        ready = [o for o in mine if o.error is None and not o.handed_back and o.result]
+        together = await _write_together(session, ready)
+        done: dict[int, Ingested] = {}
+        if together is not None:
+            done.update(together)
+        else:  # the database refused one of them: each alone, in a savepoint of its own
+            for outcome in ready:
+                await session.refresh(outcome.upload)
+                outcome.upload.lease_owner = outcome.upload.lease_expires_at = None
+        recorded: dict[int, list[Ingested]] = {}
+        covered: set[int] = set()
+        for outcome in mine:
+            upload = outcome.upload
+            ingested = done.get(upload.id)
+            if ingested is not None:
+                outcome.state = "ready"
+            else:
+                ingested = await _write_one(session, outcome)
+            if ingested is not None:
+                recorded.setdefault(upload.version_id, []).append(ingested)
+                file = ingested.file
+                if file is not None and (box_of_row(file) or period_of_row(file)):
                     covered.add(upload.version_id)
         for version_id in sorted(covered):  # a file without coverage changes no union
             version = versions[version_id]
@@ -308,11 +327,37 @@ async def _commit(
         await session.commit()
 
 
+async def _write_together(
+    session: AsyncSession, ready: list[Outcome]
+) -> dict[int, Ingested] | None:
+    """The rows of every READY file in one savepoint and two flushes (by upload id); None,
+    with nothing written, when the database refuses any of them."""
+    if not ready:
+        return {}
+    savepoint = await session.begin_nested()
+    try:
+        files = [_file_of(o.upload, o.result) for o in ready if o.result is not None]
+        session.add_all(files)
+        await session.flush()
+        done = {}
+        for outcome, file in zip(ready, files, strict=True):
+            assert outcome.result is not None
+            done[outcome.upload.id] = _ready(
+                session, outcome.upload, outcome.result, file, outcome.artifacts
+            )
+        await session.flush()
+        await savepoint.commit()
+        return done
+    except IntegrityError as error:
+        await savepoint.rollback()
+        log.warning("a batch's rows were refused (%s): each file alone", error.orig)
+        return None
+
+
 async def _write_one(session: AsyncSession, outcome: Outcome) -> Ingested | None:
     """One file's rows, in a savepoint of its own; what PROV records of it (None when it
     was handed back)."""
     upload = outcome.upload
-    upload.lease_owner = upload.lease_expires_at = None
     if outcome.handed_back:
         move(upload, UploadState.QUEUED)
         outcome.state = "requeued"
@@ -340,6 +385,15 @@ async def _write_one(session: AsyncSession, outcome: Outcome) -> Ingested | None
 async def _write_ready(
     session: AsyncSession, upload: Upload, result: ProcessingResult, written: list[dict[str, Any]]
 ) -> Ingested:
+    file = _file_of(upload, result)
+    session.add(file)
+    await session.flush()
+    ingested = _ready(session, upload, result, file, written)
+    await session.flush()
+    return ingested
+
+
+def _file_of(upload: Upload, result: ProcessingResult) -> DatasetFile:
     file = DatasetFile(
         version_id=upload.version_id,
         upload_id=upload.id,
@@ -354,8 +408,17 @@ async def _write_ready(
         profile=result.profile,
     )
     apply_profile(file)
-    session.add(file)
-    await session.flush()
+    return file
+
+
+def _ready(
+    session: AsyncSession,
+    upload: Upload,
+    result: ProcessingResult,
+    file: DatasetFile,
+    written: list[dict[str, Any]],
+) -> Ingested:
+    """The file's artifacts and warnings (the file has its id), the upload READY."""
     artifacts = [Artifact(file_id=file.id, **a) for a in written]
     session.add_all(artifacts)
     session.add_all(
@@ -365,7 +428,6 @@ async def _write_ready(
     upload.size, upload.sha256 = result.size, result.sha256
     upload.detected_format, upload.media_type = result.format.kind, result.format.media_type
     move(upload, UploadState.READY)
-    await session.flush()
     return Ingested(upload, "ready", result=result, file=file, artifacts=artifacts)
 
 

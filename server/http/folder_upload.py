@@ -7,9 +7,10 @@ Through the public GraphQL API only, reusing the one-file uploader's client
    cannot trap the walk; symlinked files are read where they point), `--include` and
    `--exclude` globs apply to the path relative to DIR (and to the bare name);
 2. the files' sha256 are computed, N at a time;
-3. files up to 64 MiB are declared by `startUploads`, 1,000 a call; their bytes go to the
-   URLs N files in flight, and `completeUploads` queues them, 1,000 a call; a larger file
-   goes through the one-file flow (multipart, resumable) on its own;
+3. files up to 64 MiB go in chunks of CHUNK: declared by one `startUploads`, their bytes
+   sent to the URLs N files in flight, queued by one `completeUploads` (the server
+   processes a chunk while the next is sent); a larger file goes through the one-file flow
+   (multipart, resumable) on its own;
 4. the uploads are awaited, then the manifest check: every local file's sha256 must match
    the READY file of the same path in the version; anything else is listed with its reason.
 
@@ -44,7 +45,8 @@ from server.http.upload_client import (
 )
 from server.http.upload_client import START as ONE_START
 
-BATCH = 1000
+BATCH = 1000  # startUploads and completeUploads take at most this many
+CHUNK = 500  # files declared, sent and completed before the next chunk's
 SINGLE_PUT_MAX = 64 * 1024 * 1024
 START = """mutation($v: ID!, $files: [UploadFileInput!]!) {
   startUploads(datasetVersionId: $v, files: $files) {
@@ -180,13 +182,16 @@ class FolderUpload:
                 local.sha256 = digest
         self.save(files)
         small = [f for f in files if f.size <= SINGLE_PUT_MAX]
-        for chunk in _chunks([f for f in small if f.upload is None], BATCH):
-            self.declare(chunk)
-            self.save(files)
-        self.send([f for f in small if f.upload and not f.sent and not f.refused], files)
-        for chunk in _chunks([f for f in small if f.sent and not f.completed], BATCH):
-            self.complete(chunk)
-            self.save(files)
+        # chunk by chunk, declared, sent and completed: the server processes a chunk while
+        # the next one is being sent
+        for chunk in _chunks([f for f in small if not f.completed and not f.refused], CHUNK):
+            if declare := [f for f in chunk if f.upload is None]:
+                self.declare(declare)
+                self.save(files)
+            self.send([f for f in chunk if f.upload and not f.sent and not f.refused], files)
+            if complete := [f for f in chunk if f.sent and not f.completed]:
+                self.complete(complete)
+                self.save(files)
         for local in files:
             if local.size > SINGLE_PUT_MAX and not local.completed:
                 self.large(local)
@@ -270,7 +275,9 @@ class FolderUpload:
                 return latest
             if time.monotonic() > deadline:
                 return latest
-            self.up.sleep(0.5)
+            # each look lists every upload of the version: a big folder looks less often,
+            # so the listing does not take the server's time from the processing
+            self.up.sleep(min(2.0, 0.5 + len(latest) / 5000))
 
     def ready_files(self) -> dict[str, str]:
         found: dict[str, str] = {}
