@@ -116,6 +116,9 @@ def process(args: list[str], env: dict[str, str], workdir: Path, name: str) -> I
         )
     try:
         yield log
+    except BaseException:
+        say(f"satreps {name}'s log, its end:\n{log.read_text(errors='replace')[-4000:]}")
+        raise
     finally:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

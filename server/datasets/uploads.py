@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
+from server.core.db import take_write_lock
 from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.url_signing import UrlSigner
 from server.datasets.errors import DatasetErrorCode
@@ -406,7 +407,13 @@ async def complete_many(
     per version, the objects checked concurrently, the PROV records in a few statements.
     Each upload answers alone: its row, or the DomainError refusing it (naming `field`);
     nothing of a refused one is written."""
-    rows = {u.id: u for u in await session.scalars(select(Upload).where(Upload.id.in_(upload_ids)))}
+    await take_write_lock(session, Upload, upload_ids)
+    rows = {
+        u.id: u
+        for u in await session.scalars(
+            select(Upload).where(Upload.id.in_(upload_ids)).order_by(Upload.id).with_for_update()
+        )
+    }
     places: dict[int, DomainError | DatasetVersion] = {}
     for version_id in sorted({u.version_id for u in rows.values()}):
         try:
