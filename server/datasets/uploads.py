@@ -239,6 +239,7 @@ async def declare_upload(
     content_type: str | None = None,
 ) -> Upload:
     """Check the declaration and record the upload (AWAITING_UPLOAD) with its object key."""
+    await take_write_lock(session, DatasetVersion, [version_id])
     version, dataset = await writable_version(session, principal, version_id)
     errors = Collector()
     declared = check_declaration(
