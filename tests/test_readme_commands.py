@@ -65,6 +65,8 @@ NOT_RUN: dict[str, str] = {
     ".venv/bin/python bench/backup.py --modes local,s3": BENCHMARK,
     ".venv/bin/python bench/search.py": BENCHMARK,
     ".venv/bin/python bench/download.py --mib 1024 --files 1000 --modes s3,local": BENCHMARK,
+    ".venv/bin/python bench/upload_folder.py": BENCHMARK,
+    ".venv/bin/python bench/upload_folder.py --small 1000 --large 50": BENCHMARK,
     **{
         command: "needs Docker, which the test machine does not have"
         for command in (

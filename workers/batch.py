@@ -458,7 +458,8 @@ async def _after_commit(ctx: WorkerContext, outcomes: list[Outcome]) -> str:
             await _announce(ctx, outcome.upload.id, final[outcome.state])
         if outcome.handed_back and outcome.state == "requeued":
             await _queue_alone(ctx, outcome.upload)
-    versions = {o.upload.version_id for o in outcomes if o.state == "ready"}
+    ended = ("ready", "failed", "quarantined")  # the last of a version writes the copies
+    versions = {o.upload.version_id for o in outcomes if o.state in ended}
     for version_id in sorted(versions):
         try:
             await schedule_copies(ctx, version_id)

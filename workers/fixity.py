@@ -43,7 +43,7 @@ async def scheduled_fixity_job(ctx: WorkerContext) -> int:
         )
     await announce(ctx.get("events"), run.failures)
     for version_id in sorted({f.version_id for f in run.failures}):
-        await write_provenance(ctx, version_id)  # the bucket copies show the failure too
+        await write_provenance(ctx, version_id, busy_too=True)  # the copies show the failure
     return run.checked
 
 
@@ -53,7 +53,7 @@ async def fixity_check(ctx: WorkerContext, version_id: int, run_id: str) -> str:
     if report.outcome != "gone":
         log.info("fixity check %s of version %s: %s", run_id, version_id, report.outcome)
         await announce(ctx.get("events"), failures)
-        await write_provenance(ctx, version_id)
+        await write_provenance(ctx, version_id, busy_too=True)
     return report.outcome
 
 

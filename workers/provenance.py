@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.core.jobs import WRITE_PROVENANCE
 from server.models import Upload
+from server.models.enums import UploadState
 from server.provenance.export import write_copies
 from server.storage import ObjectStore
 from workers.context import WorkerContext
@@ -23,10 +24,24 @@ from workers.pipeline import process_upload
 log = logging.getLogger(__name__)
 
 
-async def write_provenance(ctx: WorkerContext, version_id: int) -> str:
+async def write_provenance(ctx: WorkerContext, version_id: int, *, busy_too: bool = False) -> str:
+    """The version's copies in the bucket. Not while uploads of the version are still on
+    their way (QUEUED, PROCESSING), unless `busy_too`: each rewrite reads the whole version,
+    and a folder of thousands of files would have the worker rewrite it again and again
+    instead of processing the files; the upload that ends last queues the rewrite that
+    holds them all (schedule_copies, after READY, FAILED or QUARANTINED)."""
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     store: ObjectStore = ctx["store"]
     async with sessions() as session:
+        if not busy_too and await session.scalar(
+            select(Upload.id)
+            .where(
+                Upload.version_id == version_id,
+                Upload.state.in_([UploadState.QUEUED, UploadState.PROCESSING]),
+            )
+            .limit(1)
+        ):
+            return "deferred"
         keys = await write_copies(
             session, store, version_id, namespace=ctx["settings"].prov_namespace
         )
@@ -39,7 +54,7 @@ async def process_upload_with_provenance(ctx: WorkerContext, upload_id: int) -> 
     the database keeps the record, and the next READY, publication or fixity check writes
     it again."""
     outcome = await process_upload(ctx, upload_id)
-    if outcome == "ready":
+    if outcome in ("ready", "failed", "quarantined"):  # the last of a version writes them
         async with ctx["sessions"]() as session:
             version_id = await session.scalar(
                 select(Upload.version_id).where(Upload.id == upload_id)
@@ -67,7 +82,7 @@ async def schedule_copies(ctx: WorkerContext, version_id: int) -> None:
     window = float(ctx["settings"].prov_copy_window_seconds)
     redis, jobs = ctx.get("redis"), ctx.get("jobs")
     if window <= 0 or (redis is None and jobs is None):
-        await write_provenance(ctx, version_id)
+        await write_provenance(ctx, version_id, busy_too=True)
         return
     now = time.time()
     slot = int(now // window)

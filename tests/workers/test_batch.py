@@ -301,3 +301,24 @@ async def test_the_reconciler_queues_waiting_small_uploads_in_batches(
     ]
     alone = await waiting_jobs(sessions)  # no batching asked: one job per upload, as before
     assert {j.job_id for j in alone} >= {f"process_upload:{i}:0" for i in ids}
+
+
+async def test_the_bucket_copies_wait_until_the_version_is_quiet(
+    sessions, factory, settings, store
+):
+    """A rewrite of a version's copies reads the whole version: not while its uploads are
+    still on their way; the last one to end writes them, holding every file."""
+    from workers.provenance import write_provenance
+
+    _, dataset_id, _, ids = await draft_with(sessions, factory, store, GOOD[:2])
+    ctx = worker_ctx(sessions, store, settings)
+    ctx["jobs"] = Queue()  # type: ignore[typeddict-item]
+    assert await process_batch(ctx, ids[:1]) == "done"
+    version_id = (await uploads_by_id(sessions, ids))[ids[0]].version_id
+    assert await write_provenance(ctx, version_id) == "deferred"  # ids[1] is QUEUED
+    key = f"datasets/{dataset_id}/v1/prov.json"
+    assert not await store.exists(store.buckets.provenance, key)
+    assert await process_batch(ctx, ids[1:]) == "done"
+    assert await write_provenance(ctx, version_id) == "written"
+    text = (await store.get_bytes(store.buckets.provenance, key)).decode()
+    assert all(f"upload-{i}" in text for i in ids)
