@@ -114,8 +114,8 @@ class Settings(BaseSettings):
         default=8 * 1024**2,
         ge=0,
         description="Uploads up to this size completed together are processed in batches (one"
-        " job, one transaction, one PROV activity per batch); a larger one keeps its own job"
-        " (0: every upload its own job)",
+        " job, one transaction, one PROV activity per batch, at most this many bytes); a larger"
+        " one keeps its own job (0: every upload its own job)",
     )
     upload_batch_files: int = Field(
         default=50,

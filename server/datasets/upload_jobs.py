@@ -1,6 +1,7 @@
 """Which job processes a QUEUED upload (issue 23): the small uploads of one version
-together, up to `upload_batch_files` a job (`process_batch`, one transaction and one PROV
-activity for them all), an upload over `upload_batch_max_bytes` alone (`process_upload`).
+together, up to `upload_batch_files` and `upload_batch_max_bytes` bytes a job
+(`process_batch`, one transaction and one PROV activity for them all), an upload over
+`upload_batch_max_bytes` alone (`process_upload`).
 
 The database stays the truth: each upload keeps its own state and lease, a batch job only
 names its uploads, and the reconciler queues whatever the database says is waiting.
@@ -9,7 +10,7 @@ names its uploads, and the reconciler queues whatever the database says is waiti
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -54,14 +55,28 @@ def plan_jobs(uploads: Iterable[Waiting], *, max_bytes: int, per_batch: int) -> 
         else:
             jobs.append(_alone(upload))
     for group in small.values():
-        for start in range(0, len(group), per_batch):
-            chunk = group[start : start + per_batch]
+        for chunk in _batches(group, max_bytes, per_batch):
             if len(chunk) == 1:
                 jobs.append(_alone(chunk[0]))
             else:
                 ids = [u.id for u in chunk]
                 jobs.append(JobRequest(PROCESS_BATCH, (ids,), batch_job_id(chunk)))
     return jobs
+
+
+def _batches(group: list[Waiting], max_bytes: int, per_batch: int) -> Iterator[list[Waiting]]:
+    """Runs of at most `per_batch` uploads and `max_bytes` bytes (so a batch reads no more
+    than one large file would, and bigger small files spread over more jobs)."""
+    chunk: list[Waiting] = []
+    held = 0
+    for upload in group:
+        if chunk and (len(chunk) == per_batch or held + upload.size > max_bytes):
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(upload)
+        held += upload.size
+    if chunk:
+        yield chunk
 
 
 def _alone(upload: Waiting) -> JobRequest:

@@ -275,6 +275,15 @@ def test_small_uploads_of_a_version_go_in_batches_and_a_large_one_alone():
     again = plan_jobs(reversed(uploads), max_bytes=8 << 20, per_batch=2)
     assert sorted(j.job_id for j in again) == sorted(j.job_id for j in jobs)
     assert all(j.name == PROCESS_UPLOAD for j in plan_jobs(uploads, max_bytes=0, per_batch=9))
+    # a batch holds at most max_bytes: bigger small files spread over more jobs
+    mib = [Waiting(i, 1, 3 << 20, 0) for i in range(1, 8)]
+    sized = [(j.name, j.args) for j in plan_jobs(mib, max_bytes=8 << 20, per_batch=50)]
+    assert sized == [
+        (PROCESS_BATCH, ([1, 2],)),
+        (PROCESS_BATCH, ([3, 4],)),
+        (PROCESS_BATCH, ([5, 6],)),
+        (PROCESS_UPLOAD, (7,)),
+    ]
 
 
 async def test_the_reconciler_queues_waiting_small_uploads_in_batches(
