@@ -61,6 +61,7 @@ from workers.processing import ProcessingError, ProcessingResult, process_stream
 from workers.provenance import schedule_copies
 
 log = logging.getLogger(__name__)
+FILES_AT_ONCE = 4  # files of one batch read at once (their object-store round trips overlap)
 
 
 @dataclass
@@ -165,19 +166,22 @@ async def _process_all(ctx: WorkerContext, ids: list[int], owner: str) -> list[O
     workroot = Path(settings.object_dir) / ".satreps" / "work"
     workroot.mkdir(parents=True, exist_ok=True)
     scanner = Scanner(settings) if settings.scan_uploads else None
-    outcomes = []
-    for upload, version, dataset in rows:
+    gate = asyncio.Semaphore(FILES_AT_ONCE)
+
+    async def one(upload: Upload, version: DatasetVersion, dataset: Dataset) -> Outcome:
         outcome = Outcome(upload)
-        try:
-            await _process_one(ctx, outcome, version, dataset, scanner, workroot, owner)
-        except (StorageError, OSError, ScannerUnavailable) as error:
-            if isinstance(error, StorageError) and not error.transient:
-                outcome.error = ("STORAGE_ERROR", str(error))
-            else:
-                log.warning("upload %s: transient fault in a batch (%s)", upload.id, error)
-                outcome.handed_back = True
-        outcomes.append(outcome)
-    return outcomes
+        async with gate:
+            try:
+                await _process_one(ctx, outcome, version, dataset, scanner, workroot, owner)
+            except (StorageError, OSError, ScannerUnavailable) as error:
+                if isinstance(error, StorageError) and not error.transient:
+                    outcome.error = ("STORAGE_ERROR", str(error))
+                else:
+                    log.warning("upload %s: transient fault in a batch (%s)", upload.id, error)
+                    outcome.handed_back = True
+        return outcome
+
+    return list(await asyncio.gather(*(one(*row) for row in rows)))
 
 
 async def _process_one(
