@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.core.errors import DomainError, ErrorCode, NotFound
+from server.core.languages import UNDETERMINED
 from server.core.url_signing import UrlSigner
 from server.datasets.service import visible_version
-from server.models import Dataset, DatasetFile, DatasetVersion, Institution
+from server.models import Dataset, DatasetFile, DatasetKeyword, DatasetVersion, Institution
 from server.models.provenance import ProvEdge, ProvNode
 from server.models.provenance import ProvKind as K
 from server.models.provenance import ProvRelation as R
@@ -274,8 +275,8 @@ async def ro_crate(
     root["datePublished"] = (version.published_at or version.created_at).isoformat()
     root["version"] = str(version.number)
     root["identifier"] = f"{namespace}version-{version.id}"
-    if dataset.keywords:
-        root["keywords"] = list(dataset.keywords)
+    if keywords := await _keywords(session, dataset):
+        root["keywords"] = keywords
     root["license"] = crate.add(_licence(crate, dataset.licence))
     _coverage(crate, root, version)
     owner = await session.get(Institution, dataset.owner_institution_id)
@@ -318,6 +319,24 @@ async def ro_crate(
         root["mentions"] = actions
     metadata: dict[str, Any] = crate.metadata.generate()
     return metadata
+
+
+async def _keywords(session: AsyncSession, dataset: Dataset) -> list[Any]:
+    """schema.org keywords: a keyword of an undetermined language as plain text, one in a
+    known language as a JSON-LD language-tagged string ({"@value", "@language"})."""
+    rows = list(
+        await session.scalars(
+            select(DatasetKeyword)
+            .where(DatasetKeyword.dataset_id == dataset.id)
+            .order_by(DatasetKeyword.position, DatasetKeyword.id)
+        )
+    )
+    if not rows:  # written around the service: the column alone
+        return list(dataset.keywords or [])
+    return [
+        r.value if r.lang == UNDETERMINED else {"@value": r.value, "@language": r.lang}
+        for r in rows
+    ]
 
 
 def _coverage(crate: ROCrate, root: Any, version: DatasetVersion) -> None:
