@@ -28,10 +28,8 @@ from schema.texts import (
     LanguageTextInput,
     TextField,
     rank_sql,
-    text_chosen,
-    text_in,
-    text_list,
-    texts_of,
+    text_builders,
+    text_fields,
 )
 from server import models as m
 from server.core.languages import UNDETERMINED, choose, preferences
@@ -143,40 +141,23 @@ def keywords_chosen(c: Compiler, row: Any, details: FieldDetailsList, args: Any)
 
 
 @compiled(
+    text_builders(TITLE, "titles"),
+    text_builders(DESCRIPTION, "descriptions"),
     partial=True,
     keywords_in=keywords_chosen,
     keyword_texts=keyword_list,
-    title_in=text_chosen(TITLE),
-    titles=text_list(TITLE),
-    description_in=text_chosen(DESCRIPTION),
-    descriptions=text_list(DESCRIPTION),
 )
 @strawberry.type
 class DatasetTextFields:
     """The language-tagged fields of Dataset (whose `title` and `description` columns hold
     the originals)."""
 
-    @strawberry.field(name="title", description="The title in one language (fallback chain)")
-    async def title_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str:
-        return await text_in(info, TITLE, self, lang) or self.title  # type: ignore[attr-defined]
-
-    @strawberry.field(description="The title in each language (the original first)")
-    async def titles(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, TITLE, self)
-
-    @strawberry.field(
-        name="description", description="The description in one language (fallback chain)"
+    title_in, titles = text_fields(
+        TITLE, "The title in each language (the original first)", required="title"
     )
-    async def description_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str | None:
-        return await text_in(info, DESCRIPTION, self, lang)
-
-    @strawberry.field(description="The description in each language (the original first)")
-    async def descriptions(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, DESCRIPTION, self)
+    description_in, descriptions = text_fields(
+        DESCRIPTION, "The description in each language (the original first)"
+    )
 
     @strawberry.field(
         name="keywords",
