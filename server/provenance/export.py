@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
 from server.core.errors import DomainError, ErrorCode, NotFound
-from server.core.languages import UNDETERMINED
 from server.core.url_signing import UrlSigner
 from server.datasets.service import visible_version
 from server.models import Dataset, DatasetFile, DatasetKeyword, DatasetVersion, Institution
@@ -321,22 +320,17 @@ async def ro_crate(
     return metadata
 
 
-async def _keywords(session: AsyncSession, dataset: Dataset) -> list[Any]:
-    """schema.org keywords: a keyword of an undetermined language as plain text, one in a
-    known language as a JSON-LD language-tagged string ({"@value", "@language"})."""
-    rows = list(
-        await session.scalars(
-            select(DatasetKeyword)
-            .where(DatasetKeyword.dataset_id == dataset.id)
-            .order_by(DatasetKeyword.position, DatasetKeyword.id)
-        )
+async def _keywords(session: AsyncSession, dataset: Dataset) -> list[str]:
+    """schema.org keywords as RO-Crate writes them: plain text (the rocrate library turns a
+    JSON-LD value object, `{"@value", "@language"}`, into its plain value), every language's
+    in the order written, each value once."""
+    rows = await session.scalars(
+        select(DatasetKeyword.value)
+        .where(DatasetKeyword.dataset_id == dataset.id)
+        .order_by(DatasetKeyword.position, DatasetKeyword.id)
     )
-    if not rows:  # written around the service: the column alone
-        return list(dataset.keywords or [])
-    return [
-        r.value if r.lang == UNDETERMINED else {"@value": r.value, "@language": r.lang}
-        for r in rows
-    ]
+    values = list(rows) or list(dataset.keywords or [])  # no rows: the column alone
+    return list(dict.fromkeys(values))
 
 
 def _coverage(crate: ROCrate, root: Any, version: DatasetVersion) -> None:

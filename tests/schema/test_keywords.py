@@ -5,6 +5,9 @@ strawberry and must answer the same. Bad lists are refused with their codes, wri
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from sqlalchemy import func, select
 
 from server.models import Dataset, DatasetKeyword
@@ -176,3 +179,22 @@ async def test_bad_keywords_write_nothing(admin, factory, sessions):
         assert await session.scalar(select(Dataset.title)) == "Chao Phraya river gauges 2023"
         rows = (await session.execute(select(DatasetKeyword.lang, DatasetKeyword.value))).all()
         assert [tuple(r) for r in rows] == [("en", "rain")]
+
+
+async def test_the_readme_example(admin, factory):
+    """The README's multilingual example answers as its comments say."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("A dataset's **keywords**")
+    example = re.search(r"```graphql\n(.*?)```", readme[start:], re.S)
+    assert example is not None
+    project, jp, _, _ = await setup_project(factory)
+    created = (await admin(CREATE, {"input": dataset_input(project, jp)}))["createDataset"]
+    answer = (await admin(example.group(1), {"id": created["dataset"]["id"]}))["updateDataset"]
+    assert answer["errors"] == []
+    dataset = answer["dataset"]
+    assert dataset["title"] == "ระดับน้ำแม่น้ำเจ้าพระยา"
+    assert dataset["ja"] == "チャオプラヤ川の水位"
+    assert dataset["keywords"] == ["water level"]
+    assert dataset["th"] == ["ระดับน้ำ", "น้ำท่วม"]
+    assert dataset["jaJp"] == ["水位"]
+    assert [t["original"] for t in dataset["keywordTexts"]] == [True, True, False, False]
