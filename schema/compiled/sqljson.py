@@ -145,12 +145,6 @@ class SqlJson:
             return condition
         return func.json(case((condition, "true"), else_="false"))
 
-    def json_list(self, column: Any) -> ColumnElement[Any]:
-        """A JSON column holding a list: itself, or [] when null."""
-        if self.pg:
-            return func.coalesce(cast(column, JSON), literal_column("'[]'::json"))
-        return func.json(func.coalesce(column, "[]"))
-
     def literal_array(self, items: list[ColumnElement[Any]]) -> ColumnElement[Any]:
         """The JSON array of these values (JSON objects built in the statement)."""
         if self.pg:
