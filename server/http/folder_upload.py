@@ -450,7 +450,8 @@ class FolderUpload:
                 sha256=local.sha256,
             )
         except UploadError as error:  # refused, or its bytes could not go: this file only
-            local.refuse(FileCode.TRANSFER_FAILED, str(error).splitlines()[0])
+            reason = " ".join(line.strip() for line in str(error).splitlines())
+            local.refuse(error.code or FileCode.TRANSFER_FAILED, reason)
             return
         local.upload, local.sent, local.completed = result["id"], True, True
 

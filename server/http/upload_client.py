@@ -69,7 +69,12 @@ STATUS = """query($u: ID!) { node(id: $u) { ... on DatasetUpload {
 
 
 class UploadError(Exception):
-    """A failure the uploader explains in one message (no traceback for the researcher)."""
+    """A failure the uploader explains in one message (no traceback for the researcher);
+    `code`: the server's, when a payload error caused it."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def describe_errors(errors: list[dict[str, Any]]) -> str:
@@ -204,7 +209,8 @@ class Uploader:
     def _payload(self, data: dict[str, Any], name: str, what: str) -> dict[str, Any]:
         payload: dict[str, Any] = data[name]
         if payload["errors"]:
-            raise UploadError(f"{what}:\n{describe_errors(payload['errors'])}")
+            errors = payload["errors"]
+            raise UploadError(f"{what}:\n{describe_errors(errors)}", errors[0]["code"])
         return payload
 
     # --- the target -------------------------------------------------------------------

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from rich.console import Console
 
+from server.http import folder_upload
 from server.http.folder_upload import FileCode, Problem, scan, upload_folder
 from tests.server.test_upload_client import new_dataset, project, server, token  # noqa: F401
 from tests.test_examples import SATREPS, Server, graphql
@@ -305,3 +306,36 @@ def test_the_readme_lists_every_cli_code() -> None:
     listed = set(re.findall(r"^\| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \|", readme, flags=re.M))
     codes = {code.strip("`") for row in listed for code in row.split(", ")}
     assert {c.value for c in FileCode} <= codes
+
+
+def test_a_large_file_goes_its_own_way_on_the_same_bars(
+    server: Server,  # noqa: F811
+    token: str,  # noqa: F811
+    project: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files over SINGLE_PUT_MAX (64 MiB; 13 bytes here) take the one-file flow, at their
+    path: their bytes move the folder's bars, a refusal keeps the server's code. (No small
+    file is processed meanwhile: the embedded server's SQLite may then answer startUpload
+    with "database is locked", see the report of branch i23-cli.)"""
+    monkeypatch.setattr(folder_upload, "SINGLE_PUT_MAX", 13)
+    _, version = new_dataset(server, token, project)
+    root = tmp_path / "large"
+    deep = "/".join(["d" * 199] * 10)
+    (root / deep).mkdir(parents=True)
+    (root / deep / "deep.csv").write_bytes(b"deep,deeper\n")  # 12 bytes: refused in the batch
+    (root / deep / "big.csv").write_bytes(b"a,b\n" * 10)  # the one-file flow, refused
+    (root / "big.csv").write_bytes(b"a,b\n" * 10)  # the one-file flow, READY
+    shown = console(terminal=True)
+    found, problems = upload_folder(
+        root, version, server.url, token, say=str, progress=True, console=shown
+    )
+    assert {(p.path, p.code) for p in problems} == {
+        (f"{deep}/deep.csv", "PATH_TOO_LONG"),
+        (f"{deep}/big.csv", "PATH_TOO_LONG"),
+    }
+    files = held(server, token, version)["files"]["nodes"]
+    assert {f["path"]: f["sha256"] for f in files} == {"big.csv": sha(b"a,b\n" * 10)}
+    _, last = frames(shown)
+    assert re.search(r"done .* 40/92 bytes .* 3/3 files \(2 failed\)", last)
