@@ -334,11 +334,16 @@ class FolderUpload:
         todo = [f for f in files if f.sha256 is None]
         if todo:
             hashed = self.bar.hashing(sum(f.size for f in todo))
-            with ThreadPoolExecutor(self.jobs) as pool:
+            pool = ThreadPoolExecutor(self.jobs)
+            try:
                 digests = pool.map(lambda f: sha256_of(self.root / f.path, hashed), todo)
                 for local, digest in zip(todo, digests, strict=True):
                     local.sha256 = digest
-        self.save(files)
+            finally:  # interrupted: the sha256 computed so far are kept
+                pool.shutdown(cancel_futures=True)
+                self.save(files)
+        else:
+            self.save(files)
         self.bar.start(files)
         small = [f for f in files if f.size <= SINGLE_PUT_MAX]
         for chunk in _chunks([f for f in small if f.upload is None], BATCH):

@@ -8,8 +8,10 @@ import hashlib
 import io
 import json
 import os
+import pty
 import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +341,79 @@ def test_a_large_file_goes_its_own_way_on_the_same_bars(
     assert {f["path"]: f["sha256"] for f in files} == {"big.csv": sha(b"a,b\n" * 10)}
     _, last = frames(shown)
     assert re.search(r"done .* 40/92 bytes .* 3/3 files \(2 failed\)", last)
+
+
+def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """The command with its stderr on a pseudo-terminal: (status, stdout, stderr as drawn,
+    without control codes)."""
+    master, slave = pty.openpty()
+    drawn = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        done = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    finally:
+        os.close(slave)
+        reader.join(timeout=30)
+        os.close(master)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode(errors="replace"))
+    return done.returncode, done.stdout, text
+
+
+def test_the_cli_draws_the_bar_on_a_terminal_and_not_with_no_progress(
+    server: Server,  # noqa: F811
+    token: str,  # noqa: F811
+    project: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "tty"
+    root.mkdir()
+    make_tree(root)
+    total = sum(len(body) for body in TREE.values())
+    env = {**server.env, "SATREPS_TOKEN": token, "SATREPS_URL": server.url, "TERM": "xterm"}
+    for extra, shown in (([], True), (["--no-progress"], False)):
+        _, version = new_dataset(server, token, project)
+        args = [SATREPS, "upload", str(root), "--dataset", version, *extra]
+        status, out, err = on_a_terminal(args, env)
+        assert status == 0, err
+        assert f"{len(TREE)} of {len(TREE)} files READY, sha256 checked" in out
+        assert "skipped: raw/loop: SYMLINK_LOOP:" in err  # the listing, either way
+        bar = rf"done .* {total}/{total} bytes .* {len(TREE)}/{len(TREE)} files"
+        assert bool(re.search(bar, err)) is shown, err
+
+
+def test_an_interrupted_hashing_keeps_the_sha256_it_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "hashing"
+    root.mkdir()
+    make_tree(root)
+    state = tmp_path / "hashing.satreps-upload.json"
+    hashed: list[str] = []
+
+    def crash_on_the_third(path: Path, progress: Any = None) -> str:
+        if len(hashed) == 2:
+            raise Crash
+        hashed.append(path.relative_to(root).as_posix())
+        return sha(path.read_bytes())
+
+    monkeypatch.setattr(folder_upload, "sha256_of", crash_on_the_third)
+    files = scan(root, [], [], state).files
+    never = folder_upload.Uploader("http://127.0.0.1:9/graphql", None, progress=False)
+    with pytest.raises(Crash):
+        folder_upload.FolderUpload(never, root, "v1", state, 1, str).run(files)
+    again = scan(root, [], [], state).files
+    folder_upload.FolderUpload(never, root, "v1", state, 1, str).merge_state(again)
+    kept = {f.path: f.sha256 for f in again if f.sha256}
+    assert kept == {p: sha(TREE[p]) for p in hashed} and len(kept) == 2
