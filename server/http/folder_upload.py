@@ -11,7 +11,13 @@ Through the public GraphQL API only, reusing the one-file uploader's client
    URLs N files in flight, and `completeUploads` queues them, 1,000 a call; a larger file
    goes through the one-file flow (multipart, resumable) on its own;
 4. the uploads are awaited, then the manifest check: every local file's sha256 must match
-   the READY file of the same path in the version; anything else is listed with its reason.
+   the READY file of the same path in the version; anything else is listed with its code
+   (`FileCode`, or the server's own) and its reason. One file refused (by the server, or
+   its bytes by the store) does not stop the others.
+
+Progress (stderr, when it is a terminal): a sha256 row, one overall row (bytes sent of the
+folder's total, rate, time left; files READY or failed of the total) and a row per file in
+flight beneath it (server/http/progress.py, shared with the one-file uploader).
 
 Resume: the state file (`<DIR>.satreps-upload.json` beside the folder, or the path given)
 records per relative path its size, mtime, sha256, upload id and how far it went. Run the
@@ -198,19 +204,19 @@ class _AtPath(Uploader):
         return super().graphql(query, **variables)
 
 
-class _Row:
-    """One file's row beneath the overall bar: its bytes advance both."""
+class _Rows:
+    """Bytes counted on some rows at once: a file's and the overall one, or the sha256 one;
+    `close` removes the first (a file's, once it is sent)."""
 
-    def __init__(self, bar: FolderBar, path: str, size: int, completed: int = 0) -> None:
-        self.bar = bar
-        self.row = bar.bars.add(f"  {path}", size, completed)
+    def __init__(self, bars: Bars, *rows: Any) -> None:
+        self.bars, self.rows = bars, rows
 
     def advance(self, amount: int) -> None:
-        self.bar.bars.advance(amount, self.row)
-        self.bar.bars.advance(amount, self.bar.overall)
+        for row in self.rows:
+            self.bars.advance(amount, row)
 
     def close(self) -> None:
-        self.bar.bars.remove(self.row)
+        self.bars.remove(self.rows[0])
 
 
 class FolderBar:
@@ -223,21 +229,13 @@ class FolderBar:
         self.total_files = 0
 
     def hashing(self, total: int) -> Advancing:
-        row = self.bars.add("sha256", total)
-        bars = self.bars
-
-        class Hashed:
-            def advance(self, amount: int) -> None:
-                bars.advance(amount, row)
-
-        return Hashed()
+        return _Rows(self.bars, self.bars.add("sha256", total))
 
     def start(self, files: list[Local]) -> None:
         self.total_files = len(files)
         total = sum(f.size for f in files)
         sent = sum(f.size for f in files if f.sent)
         self.overall = self.bars.add("upload", total, sent, self.count(0))
-        self.bars.advance(0, self.overall)
 
     def count(self, settled: int, failed: int = 0) -> str:
         tail = f" ({failed} failed)" if failed else ""
@@ -249,8 +247,9 @@ class FolderBar:
             changes["description"] = description
         self.bars.update(self.overall, **changes)
 
-    def file(self, path: str, size: int, completed: int = 0) -> _Row:
-        return _Row(self, path, size, completed)
+    def file(self, path: str, size: int, completed: int = 0) -> _Rows:
+        """A row for a file in flight, its bytes counted on the overall row too."""
+        return _Rows(self.bars, self.bars.add(f"  {path}", size, completed), self.overall)
 
 
 class _Forwarded(Bars):
@@ -260,7 +259,7 @@ class _Forwarded(Bars):
     def __init__(self, bar: FolderBar, path: str) -> None:
         super().__init__(False)
         self.bar, self.path = bar, path
-        self.row: _Row | None = None
+        self.row: _Rows | None = None
 
     def __enter__(self) -> Bars:
         return self
@@ -445,7 +444,7 @@ class FolderUpload:
         file beside the folder's), declared at its path, its bytes on the folder's bar."""
         one = _AtPath(local.path, self.up.url, self.up.token, http=self.up.http, progress=False)
         one.poll_timeout = self.up.poll_timeout
-        one.progress = _Forwarded(self.bar, local.path)
+        one.progress = forwarded = _Forwarded(self.bar, local.path)
         key = hashlib.sha256(local.path.encode()).hexdigest()[:16]
         try:
             result = one.upload(
@@ -458,6 +457,8 @@ class FolderUpload:
             reason = " ".join(line.strip() for line in str(error).splitlines())
             local.refuse(error.code or FileCode.TRANSFER_FAILED, reason)
             return
+        if forwarded.row is None:  # all its bytes had gone in an earlier run
+            self.bar.bars.advance(local.size, self.bar.overall)
         local.upload, local.sent, local.completed = result["id"], True, True
 
     def wait(self, files: list[Local], timeout: float) -> dict[str, dict[str, Any]]:
