@@ -180,7 +180,7 @@ def upload(
     Run the same command again after an interruption to send only what is missing.
     Exits 0 when every file is READY, 1 otherwise (each failed file listed with its code:
     the server's, or CHECKSUM_MISMATCH, MISSING_REMOTE, NOT_FINISHED, TRANSFER_FAILED,
-    UNREADABLE, ...).
+    LOCAL_UNREADABLE, ...).
     """
     from server.http.upload_client import run
 

@@ -85,7 +85,9 @@ class FileCode(StrEnum):
     MISSING_REMOTE = "MISSING_REMOTE"  # no READY file and no upload at its path
     NOT_FINISHED = "NOT_FINISHED"  # still on its way when the wait ended
     TRANSFER_FAILED = "TRANSFER_FAILED"  # the store refused its bytes
-    UNREADABLE = "UNREADABLE"  # the file (or the symlink's target) cannot be read
+    # the local file (or its symlink's target) cannot be read; the server's UNREADABLE is
+    # about a file's content
+    LOCAL_UNREADABLE = "LOCAL_UNREADABLE"
     FAILED = "FAILED"  # the upload's state, when the server gave no code
     REJECTED = "REJECTED"
     QUARANTINED = "QUARANTINED"
@@ -178,7 +180,7 @@ def scan(root: Path, include: list[str], exclude: list[str], state_file: Path) -
                     found.skipped.append(Problem(rel, FileCode.SYMLINK_LOOP, reason))
                 else:
                     reason = f"cannot be read: {error.strerror}"
-                    found.failed.append(Problem(rel, FileCode.UNREADABLE, reason))
+                    found.failed.append(Problem(rel, FileCode.LOCAL_UNREADABLE, reason))
                 continue
             if not full.is_file():
                 found.skipped.append(Problem(rel, FileCode.NOT_A_FILE, "not a regular file"))

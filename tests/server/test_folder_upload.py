@@ -82,8 +82,8 @@ def test_scan_gives_each_left_out_path_its_code(tmp_path: Path) -> None:
         ("sub/away", FileCode.SYMLINKED_FOLDER),
         ("self", FileCode.SYMLINK_LOOP),
     }
-    assert [(p.path, p.code) for p in found.failed] == [("gone.txt", FileCode.UNREADABLE)]
-    assert found.failed[0].line().startswith("gone.txt: UNREADABLE: cannot be read: ")
+    assert [(p.path, p.code) for p in found.failed] == [("gone.txt", FileCode.LOCAL_UNREADABLE)]
+    assert found.failed[0].line().startswith("gone.txt: LOCAL_UNREADABLE: cannot be read: ")
 
 
 def test_cli_uploads_a_folder_and_checks_the_manifest(
