@@ -201,6 +201,8 @@ def upload(
             run_folder(file, dataset.global_id, url, token, state_file, timeout, options, echo)
         )
 
+    if as_json:
+        raise typer.BadParameter("--json applies to a folder", param_hint="--json")
     raise typer.Exit(
         run(
             file,

@@ -99,6 +99,8 @@ class Bars:
     def remove(self, row: Any) -> None:
         if self._bar is not None and row is not None:
             self._bar.remove_task(row)
+            if row == self._current:
+                self._current = None
 
     def log(self, message: str) -> None:
         if self._bar is not None:

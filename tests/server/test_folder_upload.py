@@ -417,3 +417,10 @@ def test_an_interrupted_hashing_keeps_the_sha256_it_computed(
     folder_upload.FolderUpload(never, root, "v1", state, 1, str).merge_state(again)
     kept = {f.path: f.sha256 for f in again if f.sha256}
     assert kept == {p: sha(TREE[p]) for p in hashed} and len(kept) == 2
+
+
+def test_json_is_for_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "one.csv").write_bytes(b"a\n1\n")
+    args = [SATREPS, "upload", str(tmp_path / "one.csv"), "--dataset", "1", "--json"]
+    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode == 2 and "--json applies to a folder" in done.stderr
