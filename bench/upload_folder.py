@@ -216,13 +216,13 @@ class Run:
         )
 
 
-PHASES = ("_hash", "declare", "send", "complete", "wait", "ready_files")
+PHASES = ("declare", "send", "complete", "wait", "ready_files")
 
 
 @contextmanager
 def phases() -> Iterator[dict[str, float]]:
-    """Seconds spent in each step of FolderUpload (hash, declare, send, complete, the wait
-    for READY, the manifest's listing), measured by wrapping its methods."""
+    """Seconds spent in each step of FolderUpload (declare, send, complete, the wait for
+    READY, the manifest's listing), measured by wrapping its methods."""
     from server.http.folder_upload import FolderUpload
 
     spent = dict.fromkeys(PHASES, 0.0)
@@ -264,8 +264,7 @@ def ours(api: Api, folder: Path, jobs: int, quiet: Callable[[str], None]) -> Run
             say=quiet,
         )
     seconds = time.perf_counter() - started
-    spent["_hash"] /= jobs  # summed over the hashing threads
-    say("    steps: " + ", ".join(f"{k.strip('_')} {v:.2f} s" for k, v in spent.items()))
+    say("    steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in spent.items()))
     if problems or len(found.files) != len(files):
         raise RuntimeError(f"{len(problems)} files not READY: {problems[:5]}")
     return Run(len(files), sum(p.stat().st_size for p in files), seconds)

@@ -25,7 +25,7 @@ from strawberry.relay.types import GlobalIDValueError
 
 from server.access import audit
 from server.access.auth import Principal
-from server.core.db import Base
+from server.core.db import Base, begin_write
 from server.core.errors import DomainError, ErrorCode, ErrorDetail
 
 T = TypeVar("T")
@@ -175,6 +175,7 @@ async def mutate(
             await _record_failure(info, session, audit.DENIED, detail.code)
             return [detail]
         try:
+            await begin_write(session)  # SQLite: the write lock waited for, not refused
             result = await op(session, principal)
             target_type, target_id = _target(result)
             session.add(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql.execution.collect_fields import FieldDetailsList
@@ -36,6 +36,7 @@ from schema.compiled.compiler import Builder, Compiler
 from schema.compiled.mapping import compiled
 from schema.compiled.sqljson import ONE, NotCompilable, sql_text
 from schema.context import Info
+from schema.scalars import LanguageTag
 from server import models as m
 from server.core.languages import (
     OFFICIAL_LANGUAGE,
@@ -151,6 +152,40 @@ async def text_in(info: Info, spec: TextField, owner: Any, lang: str | None) -> 
 LANG_ARGUMENT = strawberry.argument(
     description="A BCP 47 tag; then the caller's Accept-Language, English, the original"
 )
+
+
+def text_fields(spec: TextField, plural: str, *, required: str | None = None) -> tuple[Any, Any]:
+    """The two GraphQL fields of a language-tagged text, declared on a type in one line
+    (`title_in, titles = text_fields(TITLE, "The title in each language")`): `<field>(lang:)`,
+    the value the fallback chain picks (`required`: the owner's column it reads when none is
+    picked, the field is then not nullable), and the list of every value (described by
+    `plural`). The compiled path's builders of the pair: `text_builders`."""
+    single = f"The {spec.field} in one language (fallback chain)"
+
+    async def one(
+        self: Any, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str | None:
+        return await text_in(info, spec, self, lang)
+
+    async def one_required(
+        self: Any, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
+    ) -> str:
+        return await text_in(info, spec, self, lang) or getattr(self, required or "")
+
+    async def every(self: Any, info: Info) -> list[LanguageText]:
+        return await texts_of(info, spec, self)
+
+    resolver = one if required is None else one_required
+    return (
+        strawberry.field(resolver=resolver, name=spec.field, description=single),
+        strawberry.field(resolver=every, description=plural),
+    )
+
+
+def text_builders(spec: TextField, plural: str) -> dict[str, Builder]:
+    """The compiled path's builders of `text_fields(spec, ...)` assigned to `<field>_in` and
+    `plural` (the attribute names): for `@compiled(text_builders(TITLE, "titles"), ...)`."""
+    return {f"{spec.field}_in": text_chosen(spec), plural: text_list(spec)}
 
 
 # --- the compiled read path --------------------------------------------------------------------

@@ -304,10 +304,6 @@ def dataset_themes(c: Compiler, row: Any, details: FieldDetailsList, args: Any) 
     return linked(c, details, link, owned, theme, joined, "Theme", theme.id)
 
 
-def dataset_keywords(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
-    return c.json.json_list(row.keywords)
-
-
 def dataset_versions(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
     version = aliased(m.DatasetVersion)
     rows = select(version).where(version.dataset_id == row.id)

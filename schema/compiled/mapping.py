@@ -19,7 +19,7 @@ a new field is one edit and a missed one is noticed at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -53,13 +53,21 @@ class MappingError(TypeError):
 
 
 def compiled(
-    *, python: Iterable[str] = (), partial: bool = False, **builders: Builder
+    *maps: Mapping[str, Builder],
+    python: Iterable[str] = (),
+    partial: bool = False,
+    **builders: Builder,
 ) -> Callable[[C], C]:
     """Declares how the compiled path answers the decorated strawberry type (apply it above
-    `@strawberry.type`). `partial` marks a mixin of fields for other types."""
+    `@strawberry.type`): builders by attribute name, given one by one or as maps (those of a
+    field pair: schema.texts.text_builders). `partial` marks a mixin of fields for other
+    types."""
+    merged: dict[str, Builder] = {}
+    for declared in (*maps, builders):
+        merged |= declared
 
     def declare(cls: C) -> C:
-        DECLARED[cls] = Declaration(dict(builders), frozenset(python), partial)
+        DECLARED[cls] = Declaration(merged, frozenset(python), partial)
         return cls
 
     return declare

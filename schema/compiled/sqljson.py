@@ -4,13 +4,17 @@ value is JSON text exactly as strawberry would serialise the same field."""
 
 from __future__ import annotations
 
+import base64
 import enum
+import functools
 import json
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnClause,
     ColumnElement,
+    Integer,
     Select,
     Text,
     aggregate_order_by,
@@ -20,6 +24,8 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 # PostgreSQL functions take at most 100 arguments; SQLite's default cap is 127
 MAX_PAIRS = 50
@@ -35,6 +41,86 @@ def sql_text(value: str) -> ColumnElement[Any]:
     if not value.isascii() or not value.isprintable() or "'" in value or "\\" in value:
         raise NotCompilable(value)
     return literal_column(f"'{value}'")
+
+
+# SQLite's integers have at most 19 digits (-2**63 is never a key of ours)
+B64_DIGITS = 19
+
+
+class SqliteText(ColumnElement[str]):
+    """Text computed from one column by an expression written out as SQL (`template`, with
+    `{c}` where the column goes), rendered flat: without the parentheses SQLAlchemy's
+    operators put around each operation, since SQLite 3.40's parser stack is 100 entries
+    deep and the innermost fields of a nested read sit deep already. Templates are ours,
+    never user input."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("template", InternalTraversal.dp_string),
+    ]
+    type = Text()
+
+    def __init__(self, template: str, column: Any) -> None:
+        clause = getattr(column, "__clause_element__", None)  # an ORM attribute: its column
+        self.template, self.column = template, clause() if clause else column
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.column._from_objects
+
+
+@compiles(SqliteText)
+def _render_sqlite_text(element: SqliteText, compiler: Any, **kw: Any) -> str:
+    return element.template.replace("{c}", compiler.process(element.column, **kw))
+
+
+@functools.cache
+def sqlite_b64(prefix: str, url: bool) -> str:
+    """base64 of prefix || {c} (a non-negative integer) in SQLite's own SQL.
+
+    A Python function on the connection (satreps_b64) is called with the GIL taken in
+    SQLite's thread: under concurrent requests each call waits for the event loop's thread to
+    let go of it (up to sys.getswitchinterval(), 5 ms), and a nested read calls it for every
+    id (bench/graph_read.py on SQLite at concurrency 8: 0.47x of the hand-written endpoint
+    with it, 1.15x without). Spelled out instead: the prefix's whole 3-byte groups are a
+    constant; the rest of it and the digits are encoded a 3-byte group at a time, looked up by
+    the group's digits in a blob literal of its precomputed 4-character groups (substr on a
+    blob is by byte offset; on an integer it takes its digits, and '012' * 4 is 48). The
+    groups sit at fixed places from the start, so each is one CASE on the number of digits:
+    whole, short (the last one, padded) or absent; a null key has no first group."""
+    sql_text(prefix)  # a constant fit to be written into the statement
+    encode = base64.urlsafe_b64encode if url else base64.b64encode
+    cut = len(prefix) - len(prefix) % 3
+    head = encode(prefix[:cut].encode()).decode()
+
+    def lookup(lead: str, width: int, at: int) -> str:
+        table = b"".join(encode(f"{lead}{n:0{width}d}".encode()) for n in range(10**width))
+        return f"substr(x'{table.hex()}', substr({{c}}, {at}, {width}) * 4 + 1, 4)"
+
+    groups = []
+    at, lead = 1, prefix[cut:]
+    while at <= B64_DIGITS:
+        width = 3 - len(lead)  # the digits in this group
+        whens = [f"WHEN length({{c}}) >= {at + width - 1} THEN {lookup(lead, width, at)}"]
+        whens += [
+            f"WHEN length({{c}}) = {at + short - 1} THEN {lookup(lead, short, at)}"
+            for short in range(width - 1, 0, -1)
+        ]
+        groups.append(f"CASE {' '.join(whens)} ELSE {'NULL' if at == 1 else "''"} END")
+        at, lead = at + width, ""
+    return f"'{head}' || {' || '.join(groups)}"
+
+
+# a UTC datetime as SQLAlchemy stores it on SQLite ('YYYY-MM-DD HH:MM:SS.ffffff') written as
+# datetime.isoformat() does (microseconds only when not zero); any other form through the
+# Python function (server/core/db.py)
+SQLITE_ISOFORMAT = (
+    "CASE WHEN {c} IS NULL THEN NULL WHEN length({c}) = 26 AND substr({c}, 20, 1) = '.'"
+    " THEN substr({c}, 1, 10) || 'T' || substr({c}, 12, 8)"
+    " || CASE WHEN substr({c}, 21) = '000000' THEN '' ELSE substr({c}, 20) END || '+00:00'"
+    " ELSE satreps_isoformat({c}) END"
+)
 
 
 class SqlJson:
@@ -68,14 +154,18 @@ class SqlJson:
 
     def global_id(self, type_name: str, key: Any) -> ColumnElement[Any]:
         """strawberry's relay id: base64 of "Type:id"."""
-        return self._b64(sql_text(f"{type_name}:").op("||")(cast(key, Text)), url=False)
+        return self._b64(f"{type_name}:", key, url=False)
 
     def cursor(self, key: Any) -> ColumnElement[Any]:
         """server.core.pagination.encode_cursor: urlsafe base64 of "k1:id"."""
-        return self._b64(sql_text("k1:").op("||")(cast(key, Text)), url=True)
+        return self._b64("k1:", key, url=True)
 
-    def _b64(self, value: ColumnElement[Any], *, url: bool) -> ColumnElement[Any]:
+    def _b64(self, prefix: str, key: Any, *, url: bool) -> ColumnElement[Any]:
+        value = sql_text(prefix).op("||")(cast(key, Text))
         if not self.pg:
+            column = key.__clause_element__() if hasattr(key, "__clause_element__") else key
+            if isinstance(column, ColumnClause) and isinstance(column.type, Integer):
+                return SqliteText(sqlite_b64(prefix, url), column)
             return func.satreps_b64url(value) if url else func.satreps_b64(value)
         raw = func.encode(func.convert_to(value, literal_column("'UTF8'")), sql_text("base64"))
         if url:  # translate drops a character that has no counterpart: the line breaks
@@ -84,8 +174,8 @@ class SqlJson:
 
     def datetime(self, column: Any) -> ColumnElement[Any]:
         """datetime.isoformat() of a UTC datetime: microseconds only when not zero."""
-        if not self.pg:  # a function of ours (server/core/db.py): shallow for SQLite's parser
-            return func.satreps_isoformat(column)
+        if not self.pg:
+            return SqliteText(SQLITE_ISOFORMAT, column)
         utc = func.timezone(sql_text("UTC"), column)
         micro = func.to_char(utc, sql_text("US"))
         seconds = func.to_char(utc, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS'"))
@@ -144,12 +234,6 @@ class SqlJson:
         if self.pg:
             return condition
         return func.json(case((condition, "true"), else_="false"))
-
-    def json_list(self, column: Any) -> ColumnElement[Any]:
-        """A JSON column holding a list: itself, or [] when null."""
-        if self.pg:
-            return func.coalesce(cast(column, JSON), literal_column("'[]'::json"))
-        return func.json(func.coalesce(column, "[]"))
 
     def literal_array(self, items: list[ColumnElement[Any]]) -> ColumnElement[Any]:
         """The JSON array of these values (JSON objects built in the statement)."""

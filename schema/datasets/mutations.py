@@ -63,11 +63,13 @@ def _values(input: CreateDatasetInput | UpdateDatasetInput) -> dict[str, Any]:
     """The fields sent, the language-tagged ones as the service takes them (on creation a
     null title or list is not sent)."""
     values = given(input, *DATASET_FIELDS)
-    for name, items in given(input, "titles", "descriptions").items():
+    for name, items in given(input, "titles", "descriptions", "keyword_texts").items():
         values[name] = text_values(items)
     if isinstance(input, CreateDatasetInput):
-        unsent = ("title", "titles", "descriptions")
+        unsent = ("title", "titles", "descriptions", "keyword_texts")
         values = {k: v for k, v in values.items() if v is not None or k not in unsent}
+        if "keyword_texts" in values and not values["keywords"]:
+            del values["keywords"]  # the default [], not sent
     return values
 
 

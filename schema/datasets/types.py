@@ -12,7 +12,6 @@ from strawberry.scalars import JSON
 
 from schema.compiled.compiler import (
     column,
-    dataset_keywords,
     dataset_project,
     dataset_themes,
     dataset_versions,
@@ -367,7 +366,6 @@ class DatasetVersion(
 
 
 @compiled(
-    keywords=dataset_keywords,
     project=dataset_project,
     owner_institution=institution_of("owner_institution_id"),
     themes=dataset_themes,
@@ -380,7 +378,7 @@ class Dataset(DatasetTextFields, CoverageFields, relay.Node):
     id: relay.NodeID[int]
     title: strawberry.Private[str]  # the originals (the columns)
     description: strawberry.Private[str | None]
-    keywords: list[str]
+    keywords: strawberry.Private[list[str]]  # the original keywords (the column)
     licence: str = strawberry.field(description="SPDX license expression")
     access_level: AccessLevel  # type: ignore[valid-type]
     embargo_until: dt.date | None
@@ -490,7 +488,11 @@ class CreateDatasetInput(DatasetTextInputs):
     access_level: AccessLevel = AccessLevelEnum.PROJECT  # type: ignore[valid-type]
     embargo_until: dt.date | None = None
     description: str | None = None
-    keywords: list[str] = strawberry.field(default_factory=list)
+    keywords: list[str] = strawberry.field(
+        default_factory=list,
+        description="Plain keywords (as before `keywordTexts`): the originals, in the language"
+        " of the dataset's title's original (`und` when unknown)",
+    )
     theme_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     override_reason: str | None = strawberry.field(
         default=None,
@@ -504,7 +506,11 @@ class UpdateDatasetInput(DatasetTextInputs):
     id: strawberry.ID
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    keywords: list[str] | None = strawberry.UNSET
+    keywords: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Plain keywords (as before `keywordTexts`): they replace the originals, in"
+        " their language (else the dataset's title's original's, else `und`); translations stay",
+    )
     licence: str | None = strawberry.UNSET
     access_level: AccessLevel | None = strawberry.UNSET  # type: ignore[valid-type]
     embargo_until: dt.date | None = strawberry.UNSET

@@ -15,17 +15,12 @@ from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.loaders import present
 from schema.rows import FromRow
-from schema.scalars import LanguageTag
 from schema.texts import (
-    LANG_ARGUMENT,
     Fallback,
-    LanguageText,
     LanguageTextInput,
     TextField,
-    text_chosen,
-    text_in,
-    text_list,
-    texts_of,
+    text_builders,
+    text_fields,
 )
 from server.institutions import errors as codes
 from server.models.enums import InstitutionKind as InstitutionKindEnum
@@ -65,8 +60,7 @@ NAME = TextField(
 
 
 @compiled(
-    name_in=text_chosen(NAME),
-    names=text_list(NAME),
+    text_builders(NAME, "names"),
     ror_url=prefixed_url("ror_id", "https://ror.org/"),
     country=country_of("country_code"),
     projects=institution_projects,
@@ -83,18 +77,12 @@ class Institution(relay.Node, FromRow):
     created_at: dt.datetime
     country_code: strawberry.Private[str]
 
-    @strawberry.field(name="name", description="The name in one language (fallback chain)")
-    async def name_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str:
-        return await text_in(info, NAME, self, lang) or self.name_en
-
-    @strawberry.field(
-        description="The name in each language (the original first, e.g. the local name;"
-        " nameEn and nameLocal read two of them as before)"
+    name_in, names = text_fields(
+        NAME,
+        "The name in each language (the original first, e.g. the local name; nameEn and"
+        " nameLocal read two of them as before)",
+        required="name_en",
     )
-    async def names(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, NAME, self)
 
     @strawberry.field
     def ror_url(self) -> str | None:

@@ -18,17 +18,12 @@ from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.rows import FromRow
-from schema.scalars import LanguageTag
 from schema.texts import (
-    LANG_ARGUMENT,
     Fallback,
-    LanguageText,
     LanguageTextInput,
     TextField,
-    text_chosen,
-    text_in,
-    text_list,
-    texts_of,
+    text_builders,
+    text_fields,
 )
 from server import models
 from server.materials import errors as codes
@@ -55,10 +50,9 @@ TITLE = TextField("material", "title", (Fallback("title", lang_column="language"
 
 
 @compiled(
+    text_builders(TITLE, "titles"),
     python=("language_name",),
     project=owner_project,
-    title_in=text_chosen(TITLE),
-    titles=text_list(TITLE),
 )
 @strawberry.type(
     description="Seminar material or digital content of the JICA-Net library, produced by a"
@@ -78,18 +72,12 @@ class LearningMaterial(relay.Node, FromRow):
     created_at: dt.datetime
     project_id: strawberry.Private[int]
 
-    @strawberry.field(name="title", description="The title in one language (fallback chain)")
-    async def title_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str:
-        return await text_in(info, TITLE, self, lang) or self.title
-
-    @strawberry.field(
-        description="The title in each language (the original first; a title given as one"
-        " value is in the material's language)"
+    title_in, titles = text_fields(
+        TITLE,
+        "The title in each language (the original first; a title given as one value is in"
+        " the material's language)",
+        required="title",
     )
-    async def titles(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, TITLE, self)
 
     @strawberry.field(description="English name of the language")
     def language_name(self) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -29,17 +28,12 @@ from schema.loaders import present
 from schema.pdm import ProjectPdmFields
 from schema.researchers.types import Researcher
 from schema.rows import FromRow
-from schema.scalars import LanguageTag
 from schema.texts import (
-    LANG_ARGUMENT,
     Fallback,
-    LanguageText,
     LanguageTextInput,
     TextField,
-    text_chosen,
-    text_in,
-    text_list,
-    texts_of,
+    text_builders,
+    text_fields,
 )
 from schema.themes.types import Theme
 from server.models.enums import InstitutionRole as InstitutionRoleEnum
@@ -108,13 +102,10 @@ TEXTS_NOTE = (
 
 
 @compiled(
+    text_builders(TITLE, "titles"),
+    text_builders(ACRONYM, "acronyms"),
+    text_builders(SUMMARY, "summaries"),
     python=("phase_history", "next_phases"),
-    title_in=text_chosen(TITLE),
-    titles=text_list(TITLE),
-    acronym_in=text_chosen(ACRONYM),
-    acronyms=text_list(ACRONYM),
-    summary_in=text_chosen(SUMMARY),
-    summaries=text_list(SUMMARY),
     themes=project_themes,
     partner_countries=project_countries,
     institutions=project_institutions,
@@ -142,35 +133,9 @@ class Project(
     created_at: dt.datetime
     updated_at: dt.datetime
 
-    @strawberry.field(name="title", description="The title in one language (fallback chain)")
-    async def title_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str:
-        return await text_in(info, TITLE, self, lang) or self.title
-
-    @strawberry.field(description="The title" + TEXTS_NOTE)
-    async def titles(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, TITLE, self)
-
-    @strawberry.field(name="acronym", description="The acronym in one language (fallback chain)")
-    async def acronym_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str | None:
-        return await text_in(info, ACRONYM, self, lang)
-
-    @strawberry.field(description="The acronym" + TEXTS_NOTE)
-    async def acronyms(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, ACRONYM, self)
-
-    @strawberry.field(name="summary", description="The summary in one language (fallback chain)")
-    async def summary_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str | None:
-        return await text_in(info, SUMMARY, self, lang)
-
-    @strawberry.field(description="The summary" + TEXTS_NOTE)
-    async def summaries(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, SUMMARY, self)
+    title_in, titles = text_fields(TITLE, "The title" + TEXTS_NOTE, required="title")
+    acronym_in, acronyms = text_fields(ACRONYM, "The acronym" + TEXTS_NOTE)
+    summary_in, summaries = text_fields(SUMMARY, "The summary" + TEXTS_NOTE)
 
     @strawberry.field
     async def themes(self, info: Info) -> list[Theme]:

@@ -22,17 +22,12 @@ from schema.errors import UserError, error_codes
 from schema.institutions.types import Institution
 from schema.loaders import present
 from schema.rows import FromRow
-from schema.scalars import LanguageTag
 from schema.texts import (
-    LANG_ARGUMENT,
     Fallback,
-    LanguageText,
     LanguageTextInput,
     TextField,
-    text_chosen,
-    text_in,
-    text_list,
-    texts_of,
+    text_builders,
+    text_fields,
 )
 from server import models
 from server.access.visibility import email_visible
@@ -72,8 +67,7 @@ NAME = TextField(
 
 
 @compiled(
-    name_in=text_chosen(NAME),
-    names=text_list(NAME),
+    text_builders(NAME, "names"),
     orcid_url=prefixed_url("orcid", "https://orcid.org/"),
     email=researcher_email,
     affiliations=researcher_affiliations,
@@ -99,18 +93,12 @@ class Researcher(relay.Node):
             email_address=row.email,
         )
 
-    @strawberry.field(name="name", description="The name in one language (fallback chain)")
-    async def name_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str:
-        return await text_in(info, NAME, self, lang) or self.name_en
-
-    @strawberry.field(
-        description="The name in each language (the original first; nameEn and nameLocal"
-        " read two of them as before)"
+    name_in, names = text_fields(
+        NAME,
+        "The name in each language (the original first; nameEn and nameLocal read two of"
+        " them as before)",
+        required="name_en",
     )
-    async def names(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, NAME, self)
 
     @strawberry.field
     def orcid_url(self) -> str | None:

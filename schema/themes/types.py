@@ -14,17 +14,12 @@ from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.loaders import present
 from schema.rows import FromRow
-from schema.scalars import LanguageTag
 from schema.texts import (
-    LANG_ARGUMENT,
     Fallback,
-    LanguageText,
     LanguageTextInput,
     TextField,
-    text_chosen,
-    text_in,
-    text_list,
-    texts_of,
+    text_builders,
+    text_fields,
 )
 from server.themes import errors as codes
 
@@ -45,10 +40,8 @@ DESCRIPTION = TextField("theme", "description", (Fallback("description", "und"),
 
 
 @compiled(
-    name_in=text_chosen(NAME),
-    names=text_list(NAME),
-    description_in=text_chosen(DESCRIPTION),
-    descriptions=text_list(DESCRIPTION),
+    text_builders(NAME, "names"),
+    text_builders(DESCRIPTION, "descriptions"),
     parent=theme_parent,
     children=theme_children,
     sdgs=theme_sdgs,
@@ -62,27 +55,12 @@ class Theme(relay.Node, FromRow):
     description: strawberry.Private[str | None]
     parent_id: strawberry.Private[int | None]
 
-    @strawberry.field(name="name", description="The name in one language (fallback chain)")
-    async def name_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str:
-        return await text_in(info, NAME, self, lang) or self.name
-
-    @strawberry.field(description="The name in each language (the original first)")
-    async def names(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, NAME, self)
-
-    @strawberry.field(
-        name="description", description="The description in one language (fallback chain)"
+    name_in, names = text_fields(
+        NAME, "The name in each language (the original first)", required="name"
     )
-    async def description_in(
-        self, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
-    ) -> str | None:
-        return await text_in(info, DESCRIPTION, self, lang)
-
-    @strawberry.field(description="The description in each language (the original first)")
-    async def descriptions(self, info: Info) -> list[LanguageText]:
-        return await texts_of(info, DESCRIPTION, self)
+    description_in, descriptions = text_fields(
+        DESCRIPTION, "The description in each language (the original first)"
+    )
 
     @strawberry.field
     async def parent(self, info: Info) -> Theme | None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.errors import AccessErrorCode
@@ -17,6 +19,8 @@ from server.core.errors import DomainError, NotFound
 from server.core.global_ids import global_id
 from server.models import Account, ApiToken, Institution, Researcher
 from server.models.enums import AccountRole
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "sh_"
 # read: queries and subscriptions; write: the research graph's mutations; upload: datasets
@@ -308,7 +312,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
     now = utcnow()
     check = check_token(found, now)
     if check.stale:
-        await session.execute(
+        note = (
             update(ApiToken)
             .where(
                 ApiToken.id == check.token_id,
@@ -320,7 +324,18 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
-        mark_written(session)
+        try:
+            async with session.begin_nested():
+                await session.execute(note)
+        except OperationalError as error:
+            # SQLite refuses a reading transaction the write lock at once while another
+            # connection writes (server/core/db.py, begin_write): the note waits for the
+            # token's next request rather than failing this one
+            if "database is locked" not in str(error):
+                raise
+            log.info("token %s: last use not noted, the database is busy", check.token_id)
+        else:
+            mark_written(session)
     return check.principal
 
 

@@ -120,8 +120,13 @@ def _text_codec(encode: Any) -> Any:
     return apply
 
 
+# the execution option naming how a SQLite transaction begins (writer_sessions, begin_write)
+SQLITE_BEGIN = "satreps_sqlite_begin"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    immediate = conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE"
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _prepared_statement_name() -> str:
@@ -187,6 +192,35 @@ def engine_from_settings(settings: Settings) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+# SQLite (WAL) lets many read and one write at a time. A transaction begun as a reader (a
+# plain BEGIN) that then writes while another connection holds the write lock is refused at
+# once with "database is locked": its snapshot may be stale, so SQLite does not wait, and the
+# busy timeout never applies. One that asks for the lock at BEGIN (BEGIN IMMEDIATE) waits for
+# it (busy_timeout) like any writer. Units of work that write begin so; reads stay plain
+# BEGINs, which never wait on a writer.
+
+
+def writer_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose transactions take SQLite's write lock at BEGIN (the in-process jobs,
+    the upload endpoint): the same factory on PostgreSQL, or bound to a connection."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+        return sessions
+    return session_factory(bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}))
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Make the rest of `session`'s work one SQLite write transaction begun IMMEDIATE: what
+    it did so far (reads, the token's last-used note) is committed first. Nothing on
+    PostgreSQL, nor when the session is bound to a connection's transaction (the tests')."""
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        await session.commit()
+    await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
 
 
 # asyncpg's errors of a server that is gone, going or not yet back (SQLSTATE classes 08 and

@@ -5,6 +5,7 @@ then the original."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -15,6 +16,11 @@ from server.core.errors import DomainError, ErrorCode
 
 MAX_TAG = 64  # RFC 5646 asks room for 35; private-use and extensions may be longer
 MAX_ACCEPTED = 8  # an Accept-Language header's languages taken, best first
+# a header longer than this, or with more entries, is cut: reading it stays cheap
+MAX_HEADER = 512
+MAX_RANGES = 16
+_RANGE = re.compile(r"^([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)$")
+_QUALITY = re.compile(r"^q=(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$", re.IGNORECASE)
 ENGLISH = "en"
 UNDETERMINED = "und"
 
@@ -72,23 +78,31 @@ def primary(tag: str) -> str:
     return tag.split("-", 1)[0].lower()
 
 
+def _quality(params: list[str]) -> float | None:
+    """An entry's weight (RFC 9110 12.4.2: 0 to 1, at most three decimals), None when one
+    of its parameters is malformed (the entry is then ignored)."""
+    quality = 1.0
+    for param in params:
+        matched = _QUALITY.match(param.replace(" ", ""))
+        if matched is None:
+            return None
+        quality = float(matched.group(1))
+    return quality
+
+
 def accepted_languages(header: str | None) -> tuple[str, ...]:
-    """The languages of an `Accept-Language` header, best first (q-values, then their
-    order), standard tags; `*`, q=0 and tags that are not valid are left out."""
+    """The languages of an `Accept-Language` header (RFC 9110 12.5.4), best first (q-values,
+    then their order), in standard form, each once: `*`, `q=0`, malformed entries and tags
+    that name no language are left out; a header is read up to MAX_HEADER characters and
+    MAX_RANGES entries, and gives at most MAX_ACCEPTED languages. The one parser of the
+    header: the API's fallback chain and the dashboard's negotiation both use it."""
     if not header:
         return ()
     ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate(header.split(",")[:32]):
-        name, _, params = part.strip().partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality <= 0 or not name.strip() or name.strip() == "*":
+    for position, entry in enumerate(header[:MAX_HEADER].split(",")[:MAX_RANGES]):
+        name, *params = (part.strip() for part in entry.split(";"))
+        quality = _quality(params)
+        if quality is None or quality <= 0 or not _RANGE.match(name) or name == "*":
             continue
         try:
             tag = standard_tag(name, None)

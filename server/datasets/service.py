@@ -18,6 +18,7 @@ from server.core.languages import UNDETERMINED
 from server.core.validation import clean_text, normalize_licence
 from server.datasets import coverage
 from server.datasets.errors import DatasetErrorCode
+from server.datasets.keywords import PendingKeywords, check_keywords, write_keywords
 from server.models import (
     Dataset,
     DatasetFile,
@@ -41,7 +42,6 @@ from server.provenance.edits import record_coverage_edit
 from server.provenance.records import record_publish
 from server.texts.service import PendingText, check_text_field, write_text
 
-MAX_KEYWORDS = 50
 OPEN_UPLOAD_STATES = (
     UploadState.AWAITING_UPLOAD,
     UploadState.UPLOADED,
@@ -103,10 +103,11 @@ def _check_metadata(
     values: dict[str, Any],
     creating: bool,
     texts: list[PendingText],
+    keywords: list[PendingKeywords],
     *,
     overridden: bool = False,
 ) -> dict[str, Any]:
-    """The checked columns; the language-tagged writes go into `texts`."""
+    """The checked columns; the language-tagged writes go into `texts` and `keywords`."""
     out: dict[str, Any] = {}
     for field, plural, limit, required in DATASET_TEXTS:
         pending = check_text_field(
@@ -115,15 +116,10 @@ def _check_metadata(
         if pending is not None:
             out[field] = pending.column
             texts.append(pending)
-    if "keywords" in values:
-        keywords = []
-        for raw in values["keywords"] or []:
-            word = clean_text(errors, "keywords", raw, max_len=100)
-            if word and word not in keywords:
-                keywords.append(word)
-        if len(keywords) > MAX_KEYWORDS:
-            errors.add(ErrorCode.TOO_MANY, f"at most {MAX_KEYWORDS} keywords", "keywords")
-        out["keywords"] = keywords
+    pending_keywords = check_keywords(errors, values)
+    if pending_keywords is not None:
+        out["keywords"] = pending_keywords.originals
+        keywords.append(pending_keywords)
     if creating or "licence" in values:
         raw = values.get("licence") or ""
         licence = normalize_licence(raw) if raw.strip() else None
@@ -197,7 +193,8 @@ async def create_dataset(
     errors = Collector()
     reason = admin_override(errors, principal, values.get("override_reason"))
     texts: list[PendingText] = []
-    fields = _check_metadata(errors, values, True, texts, overridden=reason is not None)
+    keywords: list[PendingKeywords] = []
+    fields = _check_metadata(errors, values, True, texts, keywords, overridden=reason is not None)
     themes = await _theme_links(session, errors, values.get("theme_ids") or [])
     errors.raise_if_any()
     dataset = Dataset(
@@ -218,7 +215,7 @@ async def create_dataset(
         )
     )
     await session.flush()
-    await _write_texts(session, dataset.id, texts)
+    await _write_texts(session, dataset.id, texts, keywords)
     return dataset
 
 
@@ -243,7 +240,8 @@ async def update_dataset(
         values = {**values, "access_level": dataset.access_level}
     reason = admin_override(errors, principal, values.get("override_reason"))
     texts: list[PendingText] = []
-    fields = _check_metadata(errors, values, False, texts, overridden=reason is not None)
+    keywords: list[PendingKeywords] = []
+    fields = _check_metadata(errors, values, False, texts, keywords, overridden=reason is not None)
     themes = await _theme_links(session, errors, values.get("theme_ids"))
     errors.raise_if_any()
     if not fields and themes is None:
@@ -255,13 +253,20 @@ async def update_dataset(
         session.add_all([DatasetTheme(dataset_id=dataset.id, theme_id=t) for t in themes])
     dataset.updated_at = utcnow()
     await session.flush()
-    await _write_texts(session, dataset.id, texts)
+    await _write_texts(session, dataset.id, texts, keywords)
     return dataset
 
 
-async def _write_texts(session: AsyncSession, dataset_id: int, texts: list[PendingText]) -> None:
+async def _write_texts(
+    session: AsyncSession,
+    dataset_id: int,
+    texts: list[PendingText],
+    keywords: list[PendingKeywords],
+) -> None:
     for pending in texts:
         await write_text(session, "dataset", dataset_id, pending, UNDETERMINED)
+    for words in keywords:  # after the title: plain keywords take its language
+        await write_keywords(session, dataset_id, words)
 
 
 async def visible_version(

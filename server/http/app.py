@@ -36,6 +36,7 @@ from server.core.db import (
     engine_from_settings,
     read_engine,
     session_factory,
+    writer_sessions,
 )
 from server.core.events import EventBus, bus_from_url
 from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
@@ -478,7 +479,8 @@ def build_jobs(
     from workers.context import worker_context
     from workers.jobs import JOBS
 
-    ctx = worker_context(settings, sessions, store, events)
+    # the jobs write: on SQLite each unit of work takes the write lock at BEGIN
+    ctx = worker_context(settings, writer_sessions(sessions), store, events)
     return InProcessJobs(JOBS, ctx=ctx, concurrency=settings.inprocess_jobs)
 
 

@@ -146,7 +146,13 @@ def upload(
     url: Annotated[
         str, typer.Option(envvar="SATREPS_URL", help="GraphQL endpoint ($SATREPS_URL)")
     ] = "http://127.0.0.1:8000/graphql",
-    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            help="Progress bars on stderr when it is a terminal (a folder: bytes and files"
+            " overall, the files in flight beneath)"
+        ),
+    ] = True,
     state_file: Annotated[
         Path | None,
         typer.Option(help="Where to keep the resume state (default: <file>.satreps-upload.json)"),
@@ -161,12 +167,20 @@ def upload(
         list[str] | None, typer.Option(help="A folder: leave out paths matching this glob")
     ] = None,
     jobs: Annotated[int, typer.Option(help="A folder: files in flight at once")] = 8,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="A folder: the outcome as one JSON document on stdout (codes included)"
+        ),
+    ] = False,
 ) -> None:
     """Upload a file, or a folder recursively, into a dataset's draft: multipart above 64
     MiB, resumable, sha256-checked (a folder: every file checked against its READY file).
 
     Run the same command again after an interruption to send only what is missing.
-    Exits 0 when every file is READY, 1 otherwise (with the error codes and messages).
+    Exits 0 when every file is READY, 1 otherwise (each failed file listed with its code:
+    the server's, or CHECKSUM_MISMATCH, MISSING_REMOTE, NOT_FINISHED, TRANSFER_FAILED,
+    LOCAL_UNREADABLE, ...).
     """
     from server.http.upload_client import run
 
@@ -176,11 +190,19 @@ def upload(
     if file.is_dir():
         from server.http.folder_upload import run_folder
 
-        options = {"include": include or [], "exclude": exclude or [], "jobs": jobs}
+        options = {
+            "include": include or [],
+            "exclude": exclude or [],
+            "jobs": jobs,
+            "progress": progress,
+            "json": as_json,
+        }
         raise typer.Exit(
             run_folder(file, dataset.global_id, url, token, state_file, timeout, options, echo)
         )
 
+    if as_json:
+        raise typer.BadParameter("--json applies to a folder", param_hint="--json")
     raise typer.Exit(
         run(
             file,

@@ -7,12 +7,18 @@ Through the public GraphQL API only, reusing the one-file uploader's client
    cannot trap the walk; symlinked files are read where they point), `--include` and
    `--exclude` globs apply to the path relative to DIR (and to the bare name);
 2. the files' sha256 are computed, N at a time;
-3. files up to 64 MiB go in chunks of CHUNK: declared by one `startUploads`, their bytes
-   sent to the URLs N files in flight, queued by one `completeUploads` (the server
+3. files up to 64 MiB go in chunks of FILES_PER_CHUNK: declared by one `startUploads`,
+   their bytes sent to the URLs N files in flight, queued by one `completeUploads` (the server
    processes a chunk while the next is sent); a larger file goes through the one-file flow
    (multipart, resumable) on its own;
 4. the uploads are awaited, then the manifest check: every local file's sha256 must match
-   the READY file of the same path in the version; anything else is listed with its reason.
+   the READY file of the same path in the version; anything else is listed with its code
+   (`FileCode`, or the server's own) and its reason. One file refused (by the server, or
+   its bytes by the store) does not stop the others.
+
+Progress (stderr, when it is a terminal): a sha256 row, one overall row (bytes sent of the
+folder's total, rate, time left; files READY or failed of the total) and a row per file in
+flight beneath it (server/http/progress.py, shared with the one-file uploader).
 
 Resume: the state file (`<DIR>.satreps-upload.json` beside the folder, or the path given)
 records per relative path its size, mtime, sha256, upload id and how far it went. Run the
@@ -23,19 +29,25 @@ file checks out.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from server.http.progress import Advancing, Bars
 from server.http.upload_client import (
+    CHUNK,
     FINAL_STATES,
     REFRESH,
     Uploader,
@@ -45,8 +57,11 @@ from server.http.upload_client import (
 )
 from server.http.upload_client import START as ONE_START
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 BATCH = 1000  # startUploads and completeUploads take at most this many
-CHUNK = 500  # files declared, sent and completed before the next chunk's
+FILES_PER_CHUNK = 500  # declared, sent and completed before the next chunk's files
 SINGLE_PUT_MAX = 64 * 1024 * 1024
 START = """mutation($v: ID!, $files: [UploadFileInput!]!) {
   startUploads(datasetVersionId: $v, files: $files) {
@@ -62,6 +77,45 @@ FILES = """query($v: ID!, $after: String) { node(id: $v) { ... on DatasetVersion
       pageInfo { hasNextPage endCursor } } } } }"""
 
 
+class FileCode(StrEnum):
+    """Why a file of the folder is not READY with its sha256, or was left out. The server's
+    own codes (a refused entry's, a FAILED or REJECTED upload's `errorCode`: PATH_TOO_LONG,
+    PATH_CASE_CLASH, SIZE_MISMATCH, ...) are reported as the server gives them."""
+
+    # failures: the exit status is 1
+    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"  # the READY file at its path has another sha256
+    MISSING_REMOTE = "MISSING_REMOTE"  # no READY file and no upload at its path
+    NOT_FINISHED = "NOT_FINISHED"  # still on its way when the wait ended
+    TRANSFER_FAILED = "TRANSFER_FAILED"  # the store refused its bytes
+    # the local file (or its symlink's target) cannot be read; the server's UNREADABLE is
+    # about a file's content
+    LOCAL_UNREADABLE = "LOCAL_UNREADABLE"
+    FAILED = "FAILED"  # the upload's state, when the server gave no code
+    REJECTED = "REJECTED"
+    QUARANTINED = "QUARANTINED"
+    ABORTED = "ABORTED"
+    # left out by rule: listed, not failures
+    SYMLINK_LOOP = "SYMLINK_LOOP"  # a symlinked folder pointing at itself or above
+    SYMLINKED_FOLDER = "SYMLINKED_FOLDER"  # any other symlinked folder (not followed)
+    NOT_A_FILE = "NOT_A_FILE"  # a FIFO, socket or device
+    EMPTY_FILE = "EMPTY_FILE"  # 0 bytes carry no data
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A path of the folder that is not READY with its sha256 (or was left out), and why."""
+
+    path: str
+    code: str  # a FileCode, or the server's code
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.path}: {self.code}: {self.reason}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "reason": self.reason}
+
+
 @dataclass
 class Local:
     """A file of the folder and how far it went (what the state file keeps)."""
@@ -73,19 +127,34 @@ class Local:
     upload: str | None = None
     sent: bool = False
     completed: bool = False
-    refused: str | None = None  # why the server refused it
+    refused: str | None = None  # why the server (or the store) refused it: this run's only
+    code: str | None = None  # and the code of that
     put_url: str | None = field(default=None, repr=False)  # this run's, not kept
+
+    def refuse(self, code: str, reason: str) -> None:
+        self.code, self.refused = code, reason
 
 
 @dataclass
 class Scan:
     files: list[Local] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: list[Problem] = field(default_factory=list)  # left out by rule
+    failed: list[Problem] = field(default_factory=list)  # meant to go, but cannot be read
 
 
 def _matches(rel: str, patterns: Iterable[str]) -> bool:
     name = rel.rsplit("/", 1)[-1]
     return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _symlinked_folder(link: Path, rel: str) -> Problem:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a loop, on older Pythons
+        return Problem(rel, FileCode.SYMLINK_LOOP, "a symlink that never reaches a folder")
+    if link.parent.resolve().is_relative_to(target):
+        return Problem(rel, FileCode.SYMLINK_LOOP, "a symlink to a folder above it (not followed)")
+    return Problem(rel, FileCode.SYMLINKED_FOLDER, "a symlink to a folder (not followed)")
 
 
 def scan(root: Path, include: list[str], exclude: list[str], state_file: Path) -> Scan:
@@ -96,7 +165,7 @@ def scan(root: Path, include: list[str], exclude: list[str], state_file: Path) -
         for name in sorted(dirs):
             if (base / name).is_symlink():
                 rel = (base / name).relative_to(root).as_posix()
-                found.skipped.append((rel, "a symlink to a folder (not followed)"))
+                found.skipped.append(_symlinked_folder(base / name, rel))
         dirs.sort()
         for name in sorted(names):
             full = base / name
@@ -108,12 +177,18 @@ def scan(root: Path, include: list[str], exclude: list[str], state_file: Path) -
             try:
                 stat = full.stat()  # follows a symlinked file
             except OSError as error:
-                found.skipped.append((rel, f"cannot be read: {error.strerror}"))
+                if error.errno == errno.ELOOP:
+                    reason = "a symlink that never reaches a file"
+                    found.skipped.append(Problem(rel, FileCode.SYMLINK_LOOP, reason))
+                else:
+                    reason = f"cannot be read: {error.strerror}"
+                    found.failed.append(Problem(rel, FileCode.LOCAL_UNREADABLE, reason))
                 continue
             if not full.is_file():
-                found.skipped.append((rel, "not a regular file"))
+                found.skipped.append(Problem(rel, FileCode.NOT_A_FILE, "not a regular file"))
             elif stat.st_size == 0:
-                found.skipped.append((rel, "empty (0 bytes carry no data)"))
+                reason = "empty (0 bytes carry no data)"
+                found.skipped.append(Problem(rel, FileCode.EMPTY_FILE, reason))
             else:
                 found.files.append(Local(rel, stat.st_size, stat.st_mtime_ns))
     found.files.sort(key=lambda f: f.path)
@@ -133,6 +208,84 @@ class _AtPath(Uploader):
         return super().graphql(query, **variables)
 
 
+class _Rows:
+    """Bytes counted on some rows at once: a file's and the overall one, or the sha256 one;
+    `close` removes the first (a file's, once it is sent)."""
+
+    def __init__(self, bars: Bars, *rows: Any) -> None:
+        self.bars, self.rows = bars, rows
+
+    def advance(self, amount: int) -> None:
+        for row in self.rows:
+            self.bars.advance(amount, row)
+
+    def close(self) -> None:
+        self.bars.remove(self.rows[0])
+
+
+class FolderBar:
+    """The folder's display: a sha256 row while hashing, the overall row (bytes sent of all
+    the folder's, files settled: READY, failed or refused), the files in flight beneath."""
+
+    def __init__(self, bars: Bars) -> None:
+        self.bars = bars
+        self.overall: Any = None
+        self.total_files = 0
+
+    def hashing(self, total: int) -> Advancing:
+        return _Rows(self.bars, self.bars.add("sha256", total))
+
+    def start(self, files: list[Local]) -> None:
+        self.total_files = len(files)
+        total = sum(f.size for f in files)
+        sent = sum(f.size for f in files if f.sent)
+        self.overall = self.bars.add("upload", total, sent, self.count(0))
+
+    def count(self, settled: int, failed: int = 0) -> str:
+        tail = f" ({failed} failed)" if failed else ""
+        return f"{settled}/{self.total_files} files{tail}"
+
+    def settled(self, settled: int, failed: int = 0, description: str | None = None) -> None:
+        changes: dict[str, Any] = {"files": self.count(settled, failed)}
+        if description is not None:
+            changes["description"] = description
+        self.bars.update(self.overall, **changes)
+
+    def file(self, path: str, size: int, completed: int = 0) -> _Rows:
+        """A row for a file in flight, its bytes counted on the overall row too."""
+        return _Rows(self.bars, self.bars.add(f"  {path}", size, completed), self.overall)
+
+
+class _Forwarded(Bars):
+    """The one-file flow's display, folded into the folder's: its upload row becomes the
+    file's row beneath the overall bar (a resumed multipart's parts already sent count)."""
+
+    def __init__(self, bar: FolderBar, path: str) -> None:
+        super().__init__(False)
+        self.bar, self.path = bar, path
+        self.row: _Rows | None = None
+
+    def __enter__(self) -> Bars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.row is not None:
+            self.row.close()
+
+    def add(self, description: str, total: int, completed: int = 0, files: str = "") -> Any:
+        if self.row is None:
+            self.row = self.bar.file(self.path, total, completed)
+            self.bar.bars.advance(completed, self.bar.overall)
+        return self.row
+
+    def advance(self, amount: int, row: Any = None) -> None:
+        if self.row is not None:
+            self.row.advance(amount)
+
+    def log(self, message: str) -> None:
+        self.bar.bars.log(message)
+
+
 class FolderUpload:
     def __init__(
         self,
@@ -142,9 +295,11 @@ class FolderUpload:
         state_file: Path,
         jobs: int,
         say: Callable[[str], None],
+        bar: FolderBar | None = None,
     ) -> None:
         self.up, self.root, self.version = uploader, root, version
         self.state_file, self.jobs, self.say = state_file, max(1, jobs), say
+        self.bar = bar or FolderBar(Bars(False))
         self.lock = threading.Lock()
 
     # --- state ------------------------------------------------------------------------
@@ -166,7 +321,10 @@ class FolderUpload:
 
     def save(self, files: list[Local]) -> None:
         with self.lock:
-            kept = [{k: v for k, v in asdict(f).items() if k != "put_url"} for f in files]
+            kept = [
+                {k: v for k, v in asdict(f).items() if k not in ("put_url", "refused", "code")}
+                for f in files
+            ]
             body = {"version": self.version, "files": kept}
             tmp = self.state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(body))
@@ -176,18 +334,31 @@ class FolderUpload:
 
     def run(self, files: list[Local]) -> None:
         self.merge_state(files)
-        with ThreadPoolExecutor(self.jobs) as pool:
-            todo = [f for f in files if f.sha256 is None]
-            for local, digest in zip(todo, pool.map(self._hash, todo), strict=True):
-                local.sha256 = digest
-        self.save(files)
+        todo = [f for f in files if f.sha256 is None]
+        if todo:
+            hashed = self.bar.hashing(sum(f.size for f in todo))
+            pool = ThreadPoolExecutor(self.jobs)
+            try:
+                digests = pool.map(lambda f: sha256_of(self.root / f.path, hashed), todo)
+                for local, digest in zip(todo, digests, strict=True):
+                    local.sha256 = digest
+            finally:  # interrupted: the sha256 computed so far are kept
+                pool.shutdown(cancel_futures=True)
+                self.save(files)
+        else:
+            self.save(files)
+        self.bar.start(files)
         small = [f for f in files if f.size <= SINGLE_PUT_MAX]
         # chunk by chunk, declared, sent and completed: the server processes a chunk while
         # the next one is being sent
-        for chunk in _chunks([f for f in small if not f.completed and not f.refused], CHUNK):
+        for chunk in _chunks(
+            [f for f in small if not f.completed and not f.refused], FILES_PER_CHUNK
+        ):
             if declare := [f for f in chunk if f.upload is None]:
                 self.declare(declare)
                 self.save(files)
+                refused = sum(1 for f in files if f.refused)
+                self.bar.settled(refused, refused)
             self.send([f for f in chunk if f.upload and not f.sent and not f.refused], files)
             if complete := [f for f in chunk if f.sent and not f.completed]:
                 self.complete(complete)
@@ -196,9 +367,6 @@ class FolderUpload:
             if local.size > SINGLE_PUT_MAX and not local.completed:
                 self.large(local)
                 self.save(files)
-
-    def _hash(self, local: Local) -> str:
-        return sha256_of(self.root / local.path)
 
     def declare(self, chunk: list[Local]) -> None:
         given = [{"path": f.path, "byteSize": f.size, "sha256": f.sha256} for f in chunk]
@@ -209,33 +377,66 @@ class FolderUpload:
             )
         for local, entry in zip(chunk, payload["entries"], strict=True):
             if entry["errors"]:
-                local.refused = describe_errors(entry["errors"]).strip()
+                local.refuse(entry["errors"][0]["code"], _messages(entry["errors"]))
             else:
                 local.upload = entry["upload"]["id"]
                 local.put_url = entry["instructions"]["putUrl"]
 
     def send(self, todo: list[Local], files: list[Local]) -> None:
+        """The bytes, N files in flight; what was sent is saved even when a PUT (or the
+        user) interrupts the run, so the next run sends only the rest."""
         for local in todo:  # declared by an earlier run: fresh URLs, one call at a time
             if local.put_url is None:  # (the embedded server's SQLite takes one writer)
-                refreshed = self.up.graphql(REFRESH, u=local.upload, parts=None)
-                local.put_url = refreshed["refreshUploadUrls"]["instructions"]["putUrl"]
-
-        def put(local: Local) -> None:
-            url = local.put_url
-            assert url is not None
-            with (self.root / local.path).open("rb") as body:
-                response = self.up.http.put(url, content=body.read())
-            if response.status_code >= 300:
-                raise UploadError(f"{local.path}: the store answered HTTP {response.status_code}")
-            local.sent = True
-
+                local.put_url = self._fresh_url(local)
         done = 0
-        with ThreadPoolExecutor(self.jobs) as pool:
-            for _ in pool.map(put, todo):
+        pool = ThreadPoolExecutor(self.jobs)
+        try:
+            for _ in pool.map(self.put, todo):
                 done += 1
                 if done % 100 == 0:
                     self.save(files)
-                    self.say(f"sent {done}/{len(todo)} files")
+                    if not self.bar.bars.shown:
+                        self.say(f"sent {done}/{len(todo)} files")
+        finally:  # interrupted: the files in flight finish, the queued ones wait for next time
+            pool.shutdown(cancel_futures=True)
+            self.save(files)
+
+    def _fresh_url(self, local: Local) -> str:
+        refreshed = self.up.graphql(REFRESH, u=local.upload, parts=None)["refreshUploadUrls"]
+        if refreshed["errors"]:
+            raise UploadError(
+                f"{local.path}: no new upload URL:\n" + describe_errors(refreshed["errors"])
+            )
+        url: str = refreshed["instructions"]["putUrl"]
+        return url
+
+    def put(self, local: Local) -> None:
+        """One file's bytes, streamed; an expired URL (403) is renewed once; any other refusal
+        of the store marks the file TRANSFER_FAILED and the others go on."""
+        row = self.bar.file(local.path, local.size)
+        try:
+            for renewed in (False, True):
+                assert local.put_url is not None
+                url = httpx.URL(self.up.url).join(local.put_url)
+                sent = [0]
+                response = self.up.http.put(
+                    url,
+                    content=_read(self.root / local.path, local.size, row, sent),
+                    headers={"Content-Length": str(local.size)},
+                )
+                if response.status_code < 300:
+                    local.sent = True
+                    return
+                row.advance(-sent[0])
+                if response.status_code != 403 or renewed:
+                    break
+                with self.lock:  # one call at a time (the embedded server's SQLite)
+                    local.put_url = self._fresh_url(local)
+            text = response.text[:200].strip()
+            reason = f"the store answered HTTP {response.status_code}" + (f": {text}" * bool(text))
+            local.refuse(FileCode.TRANSFER_FAILED, reason)
+        finally:
+            row.close()
 
     def complete(self, chunk: list[Local]) -> None:
         ids = [f.upload for f in chunk]
@@ -244,34 +445,46 @@ class FolderUpload:
             raise UploadError("completeUploads refused:\n" + describe_errors(payload["errors"]))
         for local, entry in zip(chunk, payload["entries"], strict=True):
             if entry["errors"]:
-                local.refused = describe_errors(entry["errors"]).strip()
+                local.refuse(entry["errors"][0]["code"], _messages(entry["errors"]))
             local.completed = True
 
     def large(self, local: Local) -> None:
         """A file over 64 MiB: the one-file flow (multipart, resumable from its own state
-        file beside the folder's), declared at its path."""
+        file beside the folder's), declared at its path, its bytes on the folder's bar."""
         one = _AtPath(local.path, self.up.url, self.up.token, http=self.up.http, progress=False)
         one.poll_timeout = self.up.poll_timeout
+        one.progress = forwarded = _Forwarded(self.bar, local.path)
         key = hashlib.sha256(local.path.encode()).hexdigest()[:16]
-        result = one.upload(
-            self.root / local.path,
-            self.version,
-            self.state_file.with_name(f"{self.state_file.name}.{key}"),
-        )
+        try:
+            result = one.upload(
+                self.root / local.path,
+                self.version,
+                self.state_file.with_name(f"{self.state_file.name}.{key}"),
+                sha256=local.sha256,
+            )
+        except UploadError as error:  # refused, or its bytes could not go: this file only
+            reason = " ".join(line.strip() for line in str(error).splitlines())
+            local.refuse(error.code or FileCode.TRANSFER_FAILED, reason)
+            return
+        if forwarded.row is None:  # all its bytes had gone in an earlier run
+            self.bar.bars.advance(local.size, self.bar.overall)
         local.upload, local.sent, local.completed = result["id"], True, True
 
-    def wait(self, timeout: float) -> dict[str, dict[str, Any]]:
+    def wait(self, files: list[Local], timeout: float) -> dict[str, dict[str, Any]]:
         """The version's uploads by path once none is still on its way (or time is up)."""
         deadline = time.monotonic() + timeout
+        mine = {f.path for f in files if not f.refused}
+        refused = len(files) - len(mine)
         while True:
             node = self.up.graphql(UPLOADS, v=self.version)["node"]
             latest: dict[str, dict[str, Any]] = {}
             for upload in node["uploads"]:
                 latest[upload["path"]] = upload  # in id order: the newest last
-            if all(
-                u["state"] in FINAL_STATES | {"AWAITING_UPLOAD", "QUARANTINED"}
-                for u in latest.values()
-            ):
+            states = [latest[p]["state"] for p in mine if p in latest]
+            settled = sum(1 for state in states if state in SETTLED)
+            failed = sum(1 for state in states if state in SETTLED and state != "READY")
+            self.bar.settled(settled + refused, failed + refused, "processing")
+            if all(u["state"] in SETTLED | {"AWAITING_UPLOAD"} for u in latest.values()):
                 return latest
             if time.monotonic() > deadline:
                 return latest
@@ -290,28 +503,54 @@ class FolderUpload:
             after = page["pageInfo"]["endCursor"]
 
 
+SETTLED = FINAL_STATES | {"QUARANTINED"}
+
+
+def _messages(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(e["message"] for e in errors)
+
+
+def _read(path: Path, size: int, row: Advancing, sent: list[int]) -> Iterator[bytes]:
+    with path.open("rb") as stream:
+        left = size
+        while left > 0:
+            chunk = stream.read(min(CHUNK, left))
+            if not chunk:
+                raise UploadError(f"{path} got shorter while being sent")
+            left -= len(chunk)
+            sent[0] += len(chunk)
+            row.advance(len(chunk))
+            yield chunk
+
+
 def manifest(
     files: list[Local], ready: dict[str, str], uploads: dict[str, dict[str, Any]]
-) -> list[tuple[str, str]]:
-    """Every local file that is not READY with its sha256 in the version, with the reason."""
-    problems = []
-    for local in files:
-        held = ready.get(local.path)
-        if held == local.sha256:
-            continue
-        upload = uploads.get(local.path)
-        if held is not None:
-            reason = f"the version holds another file there (sha256 {held[:12]}...)"
-        elif local.refused:
-            reason = f"refused: {local.refused}"
-        elif upload is not None:
-            reason = f"{upload['state']} ({upload.get('errorCode') or 'no code'})"
-            if upload.get("errorMessage"):
-                reason += f": {upload['errorMessage']}"
-        else:
-            reason = "not uploaded"
-        problems.append((local.path, reason))
-    return problems
+) -> list[Problem]:
+    """Every local file that is not READY with its sha256 in the version, with its code and
+    reason."""
+    return [
+        problem
+        for local in files
+        if (problem := _check(local, ready.get(local.path), uploads.get(local.path)))
+    ]
+
+
+def _check(local: Local, held: str | None, upload: dict[str, Any] | None) -> Problem | None:
+    if held == local.sha256:
+        return None
+    if held is not None:
+        reason = f"the version holds another file there (sha256 {held[:12]}...)"
+        return Problem(local.path, FileCode.CHECKSUM_MISMATCH, reason)
+    if local.refused:
+        return Problem(local.path, local.code or FileCode.REJECTED, local.refused)
+    if upload is None or upload["state"] == "READY":
+        reason = "the version has no READY file at this path"
+        return Problem(local.path, FileCode.MISSING_REMOTE, reason)
+    state = upload["state"]
+    if state not in SETTLED:
+        return Problem(local.path, FileCode.NOT_FINISHED, f"still {state} when the wait ended")
+    reason = f"{state}: {upload.get('errorMessage') or 'no message'}"
+    return Problem(local.path, upload.get("errorCode") or FileCode(state), reason)
 
 
 def _chunks(items: list[Local], size: int) -> Iterable[list[Local]]:
@@ -332,22 +571,32 @@ def upload_folder(
     poll_timeout: float = 600.0,
     say: Callable[[str], None] = print,
     http: Any = None,
-) -> tuple[Scan, list[tuple[str, str]]]:
-    """Upload the folder; answer what was scanned and the manifest check's problems."""
+    progress: bool = False,
+    console: Console | None = None,
+) -> tuple[Scan, list[Problem]]:
+    """Upload the folder; answer what was scanned and every file that is not READY with its
+    sha256 (unreadable ones first), with its code. `progress`: the bars on `console` (stderr)
+    when it is a terminal."""
     root = root.resolve()
     state = state_file or root.with_name(f"{root.name}.satreps-upload.json")
     uploader = Uploader(url, token, http=http, progress=False, poll_timeout=poll_timeout)
+    bars = Bars(progress, console, counted=True)
+    told = bars.log if bars.shown else say
     try:
         version = uploader.resolve_version(dataset)
         found = scan(root, include or [], exclude or [], state)
-        say(f"{len(found.files)} files, {sum(f.size for f in found.files)} bytes")
-        job = FolderUpload(uploader, root, version, state, jobs, say)
-        job.run(found.files)
-        uploads = job.wait(poll_timeout)
-        problems = manifest(found.files, job.ready_files(), uploads)
+        told(f"{len(found.files)} files, {sum(f.size for f in found.files)} bytes")
+        with bars:
+            bar = FolderBar(bars)
+            job = FolderUpload(uploader, root, version, state, jobs, told, bar)
+            job.run(found.files)
+            uploads = job.wait(found.files, poll_timeout)
+            problems = manifest(found.files, job.ready_files(), uploads)
+            failed = len(problems)
+            bar.settled(len(found.files), failed, "done")
         if not problems:
             state.unlink(missing_ok=True)
-        return found, problems
+        return found, found.failed + problems
     finally:
         uploader.close()
 
@@ -362,7 +611,8 @@ def run_folder(
     options: dict[str, Any],
     echo: Callable[[str, bool], None],
 ) -> int:
-    """The CLI's body for a folder: upload, print the manifest check, 0 only when it holds."""
+    """The CLI's body for a folder: upload, print the manifest check (each file not READY
+    with its code and reason; `--json`: one document on stdout), 0 only when it holds."""
     try:
         found, problems = upload_folder(
             root,
@@ -375,6 +625,7 @@ def run_folder(
             state_file=state_file,
             poll_timeout=timeout,
             say=lambda message: echo(message, True),
+            progress=options.get("progress", False),
         )
     except UploadError as error:
         echo(f"error: {error}", True)
@@ -382,10 +633,21 @@ def run_folder(
     except KeyboardInterrupt:
         echo("interrupted: run the same command again to resume the folder", True)
         return 130
-    for path, reason in found.skipped:
-        echo(f"skipped: {path}: {reason}", True)
-    for path, reason in problems:
-        echo(f"error: {path}: {reason}", True)
-    ready = len(found.files) - len(problems)
-    echo(f"{ready} of {len(found.files)} files READY, sha256 checked", False)
+    total = len(found.files) + len(found.failed)
+    ready = total - len(problems)
+    if options.get("json"):
+        report = {
+            "files": total,
+            "ready": ready,
+            "failed": [p.as_dict() for p in problems],
+            "skipped": [p.as_dict() for p in found.skipped],
+        }
+        echo(json.dumps(report, indent=2), False)
+        return 0 if not problems else 1
+    for skipped in found.skipped:
+        echo(f"skipped: {skipped.line()}", True)
+    for problem in problems:
+        echo(f"error: {problem.line()}", True)
+    tail = f"; {len(problems)} failed" if problems else ""
+    echo(f"{ready} of {total} files READY, sha256 checked{tail}", False)
     return 0 if not problems else 1

@@ -4,7 +4,8 @@
 on `_()`/`ngettext()` calls, `extract_html` below on index.html); `locales/<lang>/LC_MESSAGES/
 dashboard.po` are the translations. The server reads the .po files at start-up and serves each
 as JSON (`compile_catalogue`); a language is offered when its catalogue is there. The page's
-language comes from Accept-Language (`negotiate`), or the switch on the page.
+language comes from Accept-Language (`negotiate`, reading the header with the API's own
+parser: server.core.languages.accepted_languages), or the switch on the page.
 
 Only the interface is translated: the API's error messages stay English, with stable codes.
 """
@@ -12,7 +13,6 @@ Only the interface is translated: the API's error messages stay English, with st
 from __future__ import annotations
 
 import gettext
-import re
 from collections.abc import Iterator, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,14 +22,11 @@ from babel import Locale, negotiate_locale
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
+from server.core.languages import accepted_languages
+
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "dashboard"
 DEFAULT_LOCALE = "en"
-# a header longer than this, or with more entries, is cut: negotiation stays cheap
-MAX_ACCEPT_LANGUAGE = 512
-MAX_RANGES = 16
-_RANGE = re.compile(r"^([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)$")
-_QUALITY = re.compile(r"^q=(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$", re.IGNORECASE)
 
 
 def available_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
@@ -38,30 +35,10 @@ def available_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
     return sorted(found, key=lambda code: code != DEFAULT_LOCALE)
 
 
-def parse_accept_language(header: str) -> list[str]:
-    """Accept-Language's ranges by descending q (RFC 9110 12.5.4), the header's order kept
-    among equals; `q=0` (not acceptable), `*` and malformed entries are left out."""
-    ranked: list[tuple[float, int, str]] = []
-    for position, entry in enumerate(header[:MAX_ACCEPT_LANGUAGE].split(",")[:MAX_RANGES]):
-        tag, *params = (part.strip() for part in entry.split(";"))
-        if not _RANGE.match(tag) or tag == "*":
-            continue
-        quality = 1.0
-        for param in params:
-            matched = _QUALITY.match(param.replace(" ", ""))
-            if matched is None:
-                quality = -1.0  # a malformed weight: the entry is ignored
-                break
-            quality = float(matched.group(1))
-        if quality > 0:
-            ranked.append((-quality, position, tag))
-    return [tag for _q, _p, tag in sorted(ranked)]
-
-
 def negotiate(header: str | None, available: list[str], default: str = DEFAULT_LOCALE) -> str:
     """The best of `available` for an Accept-Language header (Babel's negotiate_locale: an
     exact tag, else its language: `ja-JP` -> `ja`), else `default`."""
-    preferred = parse_accept_language(header or "")
+    preferred = list(accepted_languages(header))
     chosen = negotiate_locale(preferred, available, sep="-", aliases={})
     if chosen is None:
         return default

@@ -31,9 +31,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from server.http.progress import Advancing, Bars
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
 CHUNK = 1024 * 1024
@@ -64,7 +69,12 @@ STATUS = """query($u: ID!) { node(id: $u) { ... on DatasetUpload {
 
 
 class UploadError(Exception):
-    """A failure the uploader explains in one message (no traceback for the researcher)."""
+    """A failure the uploader explains in one message (no traceback for the researcher);
+    `code`: the server's, when a payload error caused it."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def describe_errors(errors: list[dict[str, Any]]) -> str:
@@ -107,59 +117,11 @@ class Plan:
         )
 
 
-class _Progress:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._bar: Any = None
-        self._task: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-
-    def __enter__(self) -> _Progress:
-        if self._bar is not None:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def task(self, description: str, total: int, completed: int = 0) -> None:
-        if self._bar is not None:
-            self._task = self._bar.add_task(description, total=total, completed=completed)
-
-    def advance(self, amount: int) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.advance(self._task, amount)
-
-    def log(self, message: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(message, markup=False, highlight=False)
-
-
 def default_state_file(path: Path) -> Path:
     return path.with_name(path.name + STATE_SUFFIX)
 
 
-def sha256_of(path: Path, progress: _Progress | None = None) -> str:
+def sha256_of(path: Path, progress: Advancing | None = None) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(CHUNK):
@@ -186,12 +148,13 @@ class Uploader:
         on_part: Callable[[int], None] | None = None,
         poll_timeout: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
+        console: Console | None = None,
     ) -> None:
         self.url = url
         self.token = token
         self.http = http or httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0))
         self._own_http = http is None
-        self.progress = _Progress(progress)
+        self.progress = Bars(progress, console)
         self.on_part = on_part
         self.poll_timeout = poll_timeout
         self.sleep = sleep
@@ -246,7 +209,8 @@ class Uploader:
     def _payload(self, data: dict[str, Any], name: str, what: str) -> dict[str, Any]:
         payload: dict[str, Any] = data[name]
         if payload["errors"]:
-            raise UploadError(f"{what}:\n{describe_errors(payload['errors'])}")
+            errors = payload["errors"]
+            raise UploadError(f"{what}:\n{describe_errors(errors)}", errors[0]["code"])
         return payload
 
     # --- the target -------------------------------------------------------------------
@@ -271,7 +235,15 @@ class Uploader:
 
     # --- the whole flow ---------------------------------------------------------------
 
-    def upload(self, path: Path, dataset_id: str, state_file: Path | None = None) -> dict[str, Any]:
+    def upload(
+        self,
+        path: Path,
+        dataset_id: str,
+        state_file: Path | None = None,
+        *,
+        sha256: str | None = None,
+    ) -> dict[str, Any]:
+        """`sha256`: the file's, when the caller has it already (not computed again)."""
         path = Path(path)
         try:
             stat = path.stat()
@@ -283,7 +255,7 @@ class Uploader:
             raise UploadError(f"not a regular file: {path}")
         if stat.st_size == 0:
             raise UploadError(f"{path} is empty: a 0-byte file carries no data")
-        facts = FileFacts(path, stat.st_size, stat.st_mtime_ns)
+        facts = FileFacts(path, stat.st_size, stat.st_mtime_ns, sha256)
         state_path = state_file or default_state_file(path)
         version_id = self.resolve_version(dataset_id)
         with self.progress:
@@ -387,8 +359,9 @@ class Uploader:
         return plan, "AWAITING_UPLOAD", True
 
     def _start(self, facts: FileFacts, version_id: str, state_path: Path) -> Plan:
-        self.progress.task("sha256", facts.size)
-        facts.sha256 = sha256_of(facts.path, self.progress)
+        if facts.sha256 is None:
+            self.progress.task("sha256", facts.size)
+            facts.sha256 = sha256_of(facts.path, self.progress)
         content_type = mimetypes.guess_type(facts.path.name)[0]
         payload = self._payload(
             self.graphql(

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     Enum,
     Float,
@@ -21,8 +23,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    not_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, UTCDateTime, str_enum, utcnow_column
@@ -103,6 +107,8 @@ class Dataset(EditableCoverage, Base):
     owner_institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str | None] = mapped_column(Text)
+    # the original keywords (those not marked translated), in order; every keyword with its
+    # language is a DatasetKeyword row
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     licence: Mapped[str] = mapped_column(String(200), doc="SPDX license expression")
     access_level: Mapped[AccessLevel] = mapped_column(str_enum(AccessLevel, "access_level"))
@@ -110,6 +116,32 @@ class Dataset(EditableCoverage, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[dt.datetime] = utcnow_column()
     updated_at: Mapped[dt.datetime] = utcnow_column()
+
+
+class DatasetKeyword(Base):
+    """A keyword of a dataset in one BCP 47 language (migration 0019): a language may have
+    many, a value once per language; the ones not marked translated are the originals (the
+    dataset's `keywords` column holds their values)."""
+
+    __tablename__ = "dataset_keywords"
+    __table_args__ = (UniqueConstraint("dataset_id", "lang", "value"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    lang: Mapped[str] = mapped_column(String(64), doc="BCP 47 tag, standard form")
+    value: Mapped[str] = mapped_column(Text)
+    translated: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    @hybrid_property
+    def original(self) -> bool:
+        return not self.translated
+
+    @original.inplace.expression
+    @classmethod
+    def _original(cls) -> ColumnElement[bool]:
+        return not_(cls.translated)
 
 
 class DatasetTheme(Base):

@@ -29,7 +29,7 @@ from server.access.auth import Principal
 from server.core.errors import DomainError, ErrorCode, NotFound
 from server.core.url_signing import UrlSigner
 from server.datasets.service import visible_version
-from server.models import Dataset, DatasetFile, DatasetVersion, Institution
+from server.models import Dataset, DatasetFile, DatasetKeyword, DatasetVersion, Institution
 from server.models.provenance import ProvEdge, ProvNode
 from server.models.provenance import ProvKind as K
 from server.models.provenance import ProvRelation as R
@@ -274,8 +274,8 @@ async def ro_crate(
     root["datePublished"] = (version.published_at or version.created_at).isoformat()
     root["version"] = str(version.number)
     root["identifier"] = f"{namespace}version-{version.id}"
-    if dataset.keywords:
-        root["keywords"] = list(dataset.keywords)
+    if keywords := await _keywords(session, dataset):
+        root["keywords"] = keywords
     root["license"] = crate.add(_licence(crate, dataset.licence))
     _coverage(crate, root, version)
     owner = await session.get(Institution, dataset.owner_institution_id)
@@ -318,6 +318,19 @@ async def ro_crate(
         root["mentions"] = actions
     metadata: dict[str, Any] = crate.metadata.generate()
     return metadata
+
+
+async def _keywords(session: AsyncSession, dataset: Dataset) -> list[str]:
+    """schema.org keywords as RO-Crate writes them: plain text (the rocrate library turns a
+    JSON-LD value object, `{"@value", "@language"}`, into its plain value), every language's
+    in the order written, each value once."""
+    rows = await session.scalars(
+        select(DatasetKeyword.value)
+        .where(DatasetKeyword.dataset_id == dataset.id)
+        .order_by(DatasetKeyword.position, DatasetKeyword.id)
+    )
+    values = list(rows) or list(dataset.keywords or [])  # no rows: the column alone
+    return list(dict.fromkeys(values))
 
 
 def _coverage(crate: ROCrate, root: Any, version: DatasetVersion) -> None:

@@ -1,7 +1,9 @@
 """The highlight of a search hit: one rule in Python on both databases, so a hit reads the
 same on SQLite and PostgreSQL (FTS5's snippet() and ts_headline() cut differently).
 
-The text is the title, then " — " and the body when there is one, whitespace collapsed.
+The text is the title, then " — " and the body when there is one, then " — " and the
+document's other language-tagged values (translations, names and keywords in other languages:
+search_documents.texts) when it has any, whitespace collapsed.
 It is analysed as the index analyses it (server/search/analysis.py); a term of the text is a
 match when it starts with a term of the query (the search's own prefix rule), and the part of
 the original text it comes from is marked (overlapping CJK bigrams mark one stretch). A text
@@ -23,9 +25,9 @@ ELLIPSIS = "…"
 _SPACE = re.compile(r"\s+")
 
 
-def document_text(title: str | None, body: str | None) -> str:
-    title, body = _SPACE.sub(" ", title or "").strip(), _SPACE.sub(" ", body or "").strip()
-    return f"{title} — {body}" if title and body else title or body
+def document_text(title: str | None, body: str | None, texts: str | None = None) -> str:
+    parts = (_SPACE.sub(" ", part or "").strip() for part in (title, body, texts))
+    return " — ".join(part for part in parts if part)
 
 
 def _units(tokens: list[Token]) -> list[Token]:
@@ -65,8 +67,10 @@ def _marked(tokens: list[Token], begin: int, finish: int) -> list[tuple[int, int
     return stretches
 
 
-def highlight(title: str | None, body: str | None, terms: list[str]) -> str:
-    text = document_text(title, body)
+def highlight(
+    title: str | None, body: str | None, terms: list[str], texts: str | None = None
+) -> str:
+    text = document_text(title, body, texts)
     tokens = analyse(text)
     units = _units(tokens)
     if not units:

@@ -1,7 +1,9 @@
 """Full-text search: PostgreSQL tsvector (GIN) or SQLite FTS5, behind one interface.
 
-The documents' text is gathered by triggers (migrations 0006, 0009, 0013), their terms made
-by Python's analyser on write (server/search/documents.py, analysis.py; migration 0016). A
+The documents' text is gathered by triggers (migrations 0006, 0009, 0013), with their rows'
+language-tagged values (titles, names, summaries, descriptions and keywords in every
+language: 0019), their terms made by Python's analyser on write (server/search/documents.py,
+analysis.py; migration 0016). A
 query is analysed by the same rules into terms, each matching as a prefix, all required; the
 databases match and rank. Terms side by side first: when some document holds a query's terms
 in a row, in order (a phrase: 東京大学's bigrams, Thai words, Vietnamese syllables, 'rainfall
@@ -170,10 +172,10 @@ async def search(
             type=SearchType(kind),
             id=ref_id,
             rank=round(float(rank), 6),
-            highlight=highlight(title, body, terms),
+            highlight=highlight(title, body, terms, texts),
             cursor=encode_cursor(offset + i + 1),
         )
-        for i, (kind, ref_id, rank, title, body, _) in enumerate(rows[:size])
+        for i, (kind, ref_id, rank, title, body, texts, _) in enumerate(rows[:size])
     ]
     return Results(hits=hits, total=total, offset=offset, has_next=len(rows) > size)
 
@@ -191,6 +193,7 @@ _documents = table(
     column("ref_id", Integer),
     column("title"),
     column("body"),
+    column("texts"),
     column("document"),
 )
 _fts = table("search_fts", column("rowid", Integer))
@@ -236,7 +239,15 @@ class _Postgres:
     def highlighted(self, page: Any) -> Select[Any]:
         d = _documents
         return (
-            select(page.c.kind, page.c.ref_id, page.c.rank, d.c.title, d.c.body, page.c.total)
+            select(
+                page.c.kind,
+                page.c.ref_id,
+                page.c.rank,
+                d.c.title,
+                d.c.body,
+                d.c.texts,
+                page.c.total,
+            )
             .join(d, (d.c.kind == page.c.kind) & (d.c.ref_id == page.c.ref_id))
             .order_by(page.c.rank.desc(), page.c.kind, page.c.ref_id)
         )
@@ -267,7 +278,7 @@ class _Sqlite:
         # bm25: lower is better; title matches weigh five times the body's
         rank = (-func.bm25(literal_column("search_fts"), 5.0, 1.0)).label("rank")
         return (
-            select(d.c.kind, d.c.ref_id, rank, d.c.title, d.c.body)
+            select(d.c.kind, d.c.ref_id, rank, d.c.title, d.c.body, d.c.texts)
             .select_from(f.join(d, d.c.id == f.c.rowid))
             .where(
                 literal_column("search_fts").op("MATCH")(self._match(terms, phrase)),
@@ -283,5 +294,6 @@ class _Sqlite:
             page.c.rank,
             page.c.title,
             page.c.body,
+            page.c.texts,
             null().label("total"),
         ).order_by(page.c.rank.desc(), page.c.kind, page.c.ref_id)

@@ -5,15 +5,22 @@ manifest check."""
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
+import pty
+import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 
-from server.http.folder_upload import scan, upload_folder
+from server.http import folder_upload
+from server.http.folder_upload import FileCode, Problem, scan, upload_folder
 from tests.server.test_upload_client import new_dataset, project, server, token  # noqa: F401
 from tests.test_examples import SATREPS, Server, graphql
 
@@ -48,14 +55,35 @@ def test_scan_does_not_follow_a_symlink_loop(tmp_path: Path) -> None:
     make_tree(tmp_path)
     found = scan(tmp_path, [], ["*.tmp"], tmp_path / "state.json")
     assert [f.path for f in found.files] == sorted(set(TREE) - {"raw/2024/scratch.tmp"})
-    assert ("raw/loop", "a symlink to a folder (not followed)") in found.skipped
-    assert ("empty.csv", "empty (0 bytes carry no data)") in found.skipped
+    assert Problem("raw/loop", "SYMLINK_LOOP", "a symlink to a folder above it (not followed)") in (
+        found.skipped
+    )
+    assert Problem("empty.csv", "EMPTY_FILE", "empty (0 bytes carry no data)") in found.skipped
+    assert found.failed == []
     only = scan(tmp_path, ["raw/2024/*"], [], tmp_path / "state.json")
     assert [f.path for f in only.files] == [
         "raw/2024/scratch.tmp",
         "raw/2024/station-07/log.csv",
         "raw/2024/station-08/log.csv",
     ]
+
+
+def test_scan_gives_each_left_out_path_its_code(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    (root / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "sub" / "ok.txt").write_bytes(b"ok\n")
+    (root / "sub" / "away").symlink_to(elsewhere)  # a folder outside: not followed, no loop
+    (root / "self").symlink_to(root / "self")  # a link to itself
+    (root / "gone.txt").symlink_to(tmp_path / "nothing-there")  # dangling: meant to go, cannot
+    found = scan(root, [], [], tmp_path / "state.json")
+    assert [f.path for f in found.files] == ["sub/ok.txt"]
+    assert {(p.path, p.code) for p in found.skipped} == {
+        ("sub/away", FileCode.SYMLINKED_FOLDER),
+        ("self", FileCode.SYMLINK_LOOP),
+    }
+    assert [(p.path, p.code) for p in found.failed] == [("gone.txt", FileCode.LOCAL_UNREADABLE)]
+    assert found.failed[0].line().startswith("gone.txt: LOCAL_UNREADABLE: cannot be read: ")
 
 
 def test_cli_uploads_a_folder_and_checks_the_manifest(
@@ -73,7 +101,9 @@ def test_cli_uploads_a_folder_and_checks_the_manifest(
     done = subprocess.run([*args, "--jobs", "3"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "4 of 4 files READY, sha256 checked" in done.stdout
-    assert "skipped: raw/loop: a symlink to a folder (not followed)" in done.stderr
+    assert "skipped: raw/loop: SYMLINK_LOOP: a symlink to a folder above it" in done.stderr
+    assert "skipped: empty.csv: EMPTY_FILE: " in done.stderr
+    assert "\x1b[" not in done.stderr  # stderr is a pipe here: no bar, no control codes
     node = held(server, token, version)
     expected = {p: sha(b) for p, b in TREE.items() if not p.endswith(".tmp")}
     assert {f["path"]: f["sha256"] for f in node["files"]["nodes"]} == expected
@@ -85,21 +115,48 @@ def test_cli_uploads_a_folder_and_checks_the_manifest(
     (root / "notes" / "readme.txt").write_bytes(b"other notes\n")
     changed = subprocess.run(args, env=env, capture_output=True, text=True)
     assert changed.returncode == 1
-    assert "error: notes/readme.txt: the version holds another file there" in changed.stderr
+    assert (
+        "error: notes/readme.txt: CHECKSUM_MISMATCH: the version holds another file there"
+        in changed.stderr
+    )
+    assert "3 of 4 files READY, sha256 checked; 1 failed" in changed.stdout
+    as_json = subprocess.run([*args, "--json"], env=env, capture_output=True, text=True)
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
+    assert (report["files"], report["ready"]) == (4, 3)
+    assert [(p["path"], p["code"]) for p in report["failed"]] == [
+        ("notes/readme.txt", "CHECKSUM_MISMATCH")
+    ]
+    assert {(p["path"], p["code"]) for p in report["skipped"]} == {
+        ("raw/loop", "SYMLINK_LOOP"),
+        ("empty.csv", "EMPTY_FILE"),
+    }
 
 
-class FailingOnce(httpx.Client):
-    """Fails the third PUT, as a lost connection would."""
+class Crash(Exception):
+    """What a killed run looks like from inside: the PUT never returns."""
 
-    def __init__(self) -> None:
+
+class Client(httpx.Client):
+    """Counts its PUTs; raises Crash on the `crash_at`-th; answers HTTP 500 to the
+    `refuse_at`-th without sending it (as a store refusing the bytes would)."""
+
+    def __init__(self, crash_at: int = 0, refuse_at: int = 0) -> None:
         super().__init__(timeout=30)
         self.puts = 0
+        self.crash_at, self.refuse_at = crash_at, refuse_at
 
     def put(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         self.puts += 1
-        if self.puts == 3:
-            raise httpx.ConnectError("lost")
+        if self.puts == self.crash_at:
+            raise Crash
+        if self.puts == self.refuse_at:
+            return httpx.Response(500, text="store says no")
         return super().put(url, **kwargs)
+
+
+def sent_in_state(state: Path) -> set[str]:
+    return {f["path"] for f in json.loads(state.read_text())["files"] if f["sent"]}
 
 
 def test_an_interrupted_folder_resumes_from_its_state_file(
@@ -113,13 +170,21 @@ def test_an_interrupted_folder_resumes_from_its_state_file(
     root.mkdir()
     make_tree(root)
     state = tmp_path / "run.satreps-upload.json"
-    with pytest.raises(httpx.ConnectError):
-        upload_folder(root, version, server.url, token, jobs=1, http=FailingOnce(), say=str)
-    assert state.exists()
+    crashing = Client(crash_at=3)
+    with pytest.raises(Crash):
+        upload_folder(root, version, server.url, token, jobs=1, http=crashing, say=str)
+    # the two sent before the crash are in the state file (the one in flight may be too);
+    # the queued ones were not sent after it
+    sent = sent_in_state(state)
+    assert len(sent) in (2, 3) and crashing.puts <= 4
     first = {u["path"]: u["id"] for u in held(server, token, version)["uploads"]}
     assert len(first) == len(TREE)  # all declared before the failure
-    found, problems = upload_folder(root, version, server.url, token, jobs=2, say=str)
+    counting = Client()
+    found, problems = upload_folder(
+        root, version, server.url, token, jobs=2, http=counting, say=str
+    )
     assert problems == [] and len(found.files) == len(TREE)
+    assert counting.puts == len(TREE) - len(sent)  # only what the first run had not sent
     node = held(server, token, version)
     # the same uploads, not new ones
     assert {u["path"]: u["id"] for u in node["uploads"]} == first
@@ -127,3 +192,235 @@ def test_an_interrupted_folder_resumes_from_its_state_file(
     assert not state.exists()
     os.utime(root / "notes" / "readme.txt")  # touched, not changed: still checks out
     assert upload_folder(root, version, server.url, token, say=str)[1] == []
+
+
+def test_a_refused_file_has_its_code_and_the_others_go_on(
+    server: Server,  # noqa: F811
+    token: str,  # noqa: F811
+    project: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    _, version = new_dataset(server, token, project)
+    root = tmp_path / "bad"
+    deep = "/".join(["d" * 199] * 10) + "/deep.csv"  # 2,009 characters
+    files = {"Notes/a.txt": b"upper\n", "notes/a.txt": b"lower\n", deep: b"deep\n"}
+    files |= {"good.csv": b"a,b\n1,2\n", "refused.csv": b"a\n1\n"}
+    for rel, body in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(body)
+    # sent one at a time in path order: Notes/a.txt, good.csv, refused.csv (the server
+    # refuses the other two when they are declared)
+    refusing = Client(refuse_at=3)
+    _, problems = upload_folder(root, version, server.url, token, jobs=1, http=refusing, say=str)
+    codes = {p.path: p.code for p in problems}
+    assert codes == {
+        "notes/a.txt": "PATH_CASE_CLASH",  # the server's codes, as it gives them
+        deep: "PATH_TOO_LONG",
+        "refused.csv": FileCode.TRANSFER_FAILED,
+    }
+    assert next(p for p in problems if p.path == "refused.csv").reason == (
+        "the store answered HTTP 500: store says no"
+    )
+    node = held(server, token, version)
+    assert {f["path"] for f in node["files"]["nodes"]} == {"Notes/a.txt", "good.csv"}
+    # the refused bytes go on the next run; the server's refusals stay
+    again = upload_folder(root, version, server.url, token, say=str)[1]
+    assert {p.path: p.code for p in again} == {
+        "notes/a.txt": "PATH_CASE_CLASH",
+        deep: "PATH_TOO_LONG",
+    }
+
+
+def console(terminal: bool) -> Console:
+    return Console(file=io.StringIO(), force_terminal=terminal, width=160)
+
+
+def frames(drawn: Console) -> tuple[str, str]:
+    """All that was drawn without its control codes, and the last frame (from its sha256
+    row on)."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.file.getvalue())  # type: ignore[attr-defined]
+    return text, text.rsplit("sha256", 1)[-1]
+
+
+def test_the_bar_shows_bytes_and_files_and_nothing_when_off(
+    server: Server,  # noqa: F811
+    token: str,  # noqa: F811
+    project: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    _, version = new_dataset(server, token, project)
+    root = tmp_path / "shown"
+    root.mkdir()
+    make_tree(root)
+    total = sum(len(body) for body in TREE.values())
+    shown = console(terminal=True)
+    found, problems = upload_folder(
+        root, version, server.url, token, jobs=2, say=str, progress=True, console=shown
+    )
+    assert problems == [] and len(found.files) == len(TREE)
+    assert "\x1b[" in shown.file.getvalue()  # type: ignore[attr-defined]
+    drawn, last = frames(shown)
+    assert re.search(rf"sha256 .* {total}/{total} bytes", drawn)
+    assert re.search(rf"done .* {total}/{total} bytes .* {len(TREE)}/{len(TREE)} files", last)
+    assert "failed" not in last
+    assert f"{len(TREE)} files, {total} bytes" in drawn  # what is said goes above the bar
+    # off: asked not to, or the console is no terminal (stderr to a file or a pipe)
+    for quiet, wanted in ((console(terminal=True), False), (console(terminal=False), True)):
+        _, version = new_dataset(server, token, project)
+        said: list[str] = []
+        _, problems = upload_folder(
+            root, version, server.url, token, say=said.append, progress=wanted, console=quiet
+        )
+        assert problems == []
+        assert quiet.file.getvalue() == ""  # type: ignore[attr-defined]
+        assert said == [f"{len(TREE)} files, {total} bytes"]
+
+
+def test_the_bar_counts_failed_files(
+    server: Server,  # noqa: F811
+    token: str,  # noqa: F811
+    project: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    _, version = new_dataset(server, token, project)
+    root = tmp_path / "partly"
+    root.mkdir()
+    make_tree(root)
+    shown = console(terminal=True)
+    _, problems = upload_folder(
+        root,
+        version,
+        server.url,
+        token,
+        jobs=1,
+        http=Client(refuse_at=2),
+        say=str,
+        progress=True,
+        console=shown,
+    )
+    assert [p.code for p in problems] == [FileCode.TRANSFER_FAILED]
+    _, last = frames(shown)
+    assert f"{len(TREE)}/{len(TREE)} files (1 failed)" in last
+
+
+def test_the_readme_lists_every_cli_code() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \|", readme, flags=re.M))
+    codes = {code.strip("`") for row in listed for code in row.split(", ")}
+    assert {c.value for c in FileCode} <= codes
+
+
+def test_a_large_file_goes_its_own_way_on_the_same_bars(
+    server: Server,  # noqa: F811
+    token: str,  # noqa: F811
+    project: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files over SINGLE_PUT_MAX (64 MiB; 13 bytes here) take the one-file flow, at their
+    path: their bytes move the folder's bars, a refusal keeps the server's code. (No small
+    file is processed meanwhile: the embedded server's SQLite may then answer startUpload
+    with "database is locked", see the report of branch i23-cli.)"""
+    monkeypatch.setattr(folder_upload, "SINGLE_PUT_MAX", 13)
+    _, version = new_dataset(server, token, project)
+    root = tmp_path / "large"
+    deep = "/".join(["d" * 199] * 10)
+    (root / deep).mkdir(parents=True)
+    (root / deep / "deep.csv").write_bytes(b"deep,deeper\n")  # 12 bytes: refused in the batch
+    (root / deep / "big.csv").write_bytes(b"a,b\n" * 10)  # the one-file flow, refused
+    (root / "big.csv").write_bytes(b"a,b\n" * 10)  # the one-file flow, READY
+    shown = console(terminal=True)
+    found, problems = upload_folder(
+        root, version, server.url, token, say=str, progress=True, console=shown
+    )
+    assert {(p.path, p.code) for p in problems} == {
+        (f"{deep}/deep.csv", "PATH_TOO_LONG"),
+        (f"{deep}/big.csv", "PATH_TOO_LONG"),
+    }
+    files = held(server, token, version)["files"]["nodes"]
+    assert {f["path"]: f["sha256"] for f in files} == {"big.csv": sha(b"a,b\n" * 10)}
+    _, last = frames(shown)
+    assert re.search(r"done .* 40/92 bytes .* 3/3 files \(2 failed\)", last)
+
+
+def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """The command with its stderr on a pseudo-terminal: (status, stdout, stderr as drawn,
+    without control codes)."""
+    master, slave = pty.openpty()
+    drawn = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        done = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    finally:
+        os.close(slave)
+        reader.join(timeout=30)
+        os.close(master)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode(errors="replace"))
+    return done.returncode, done.stdout, text
+
+
+def test_the_cli_draws_the_bar_on_a_terminal_and_not_with_no_progress(
+    server: Server,  # noqa: F811
+    token: str,  # noqa: F811
+    project: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "tty"
+    root.mkdir()
+    make_tree(root)
+    total = sum(len(body) for body in TREE.values())
+    env = {**server.env, "SATREPS_TOKEN": token, "SATREPS_URL": server.url, "TERM": "xterm"}
+    for extra, shown in (([], True), (["--no-progress"], False)):
+        _, version = new_dataset(server, token, project)
+        args = [SATREPS, "upload", str(root), "--dataset", version, *extra]
+        status, out, err = on_a_terminal(args, env)
+        assert status == 0, err
+        assert f"{len(TREE)} of {len(TREE)} files READY, sha256 checked" in out
+        assert "skipped: raw/loop: SYMLINK_LOOP:" in err  # the listing, either way
+        bar = rf"done .* {total}/{total} bytes .* {len(TREE)}/{len(TREE)} files"
+        assert bool(re.search(bar, err)) is shown, err
+
+
+def test_an_interrupted_hashing_keeps_the_sha256_it_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "hashing"
+    root.mkdir()
+    make_tree(root)
+    state = tmp_path / "hashing.satreps-upload.json"
+    hashed: list[str] = []
+
+    def crash_on_the_third(path: Path, progress: Any = None) -> str:
+        if len(hashed) == 2:
+            raise Crash
+        hashed.append(path.relative_to(root).as_posix())
+        return sha(path.read_bytes())
+
+    monkeypatch.setattr(folder_upload, "sha256_of", crash_on_the_third)
+    files = scan(root, [], [], state).files
+    never = folder_upload.Uploader("http://127.0.0.1:9/graphql", None, progress=False)
+    with pytest.raises(Crash):
+        folder_upload.FolderUpload(never, root, "v1", state, 1, str).run(files)
+    again = scan(root, [], [], state).files
+    folder_upload.FolderUpload(never, root, "v1", state, 1, str).merge_state(again)
+    kept = {f.path: f.sha256 for f in again if f.sha256}
+    assert kept == {p: sha(TREE[p]) for p in hashed} and len(kept) == 2
+
+
+def test_json_is_for_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "one.csv").write_bytes(b"a\n1\n")
+    args = [SATREPS, "upload", str(tmp_path / "one.csv"), "--dataset", "1", "--json"]
+    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode == 2 and "--json applies to a folder" in done.stderr

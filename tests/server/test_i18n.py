@@ -16,6 +16,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po, write_po
 
+from server.core.languages import accepted_languages
 from server.http.i18n import (
     DOMAIN,
     LOCALES_DIR,
@@ -24,7 +25,6 @@ from server.http.i18n import (
     compiled_catalogues,
     extract_html,
     negotiate,
-    parse_accept_language,
     read_catalogue,
 )
 
@@ -224,9 +224,18 @@ def test_negotiation(header: str | None, expected: str) -> None:
 
 
 def test_accept_language_ranking() -> None:
-    assert parse_accept_language("da, en-gb;q=0.8, en;q=0.7") == ["da", "en-gb", "en"]
-    assert parse_accept_language("en;q=0.2,ja ; q = 0.9,th") == ["th", "ja", "en"]
-    assert parse_accept_language(",,;q=1,") == []
+    """One parser (server.core.languages) for the API's fallback chain and the dashboard."""
+    assert accepted_languages("da, en-gb;q=0.8, en;q=0.7") == ("da", "en-GB", "en")
+    assert accepted_languages("en;q=0.2,ja ; q = 0.9,th") == ("th", "ja", "en")
+    assert accepted_languages(",,;q=1,") == ()
+    # a malformed weight ignores its entry; q above 1, `*`, q=0 and non-languages likewise
+    assert accepted_languages("fr;q=high, de;q=5, *, es;q=0, xx-y-zzzzzzzzz, ja") == ("ja",)
+    assert accepted_languages("ja, JA-jp;q=0.5, ja;q=0.1") == ("ja", "ja-JP")  # each once
+    assert accepted_languages("x" * 600 + ", ja") == ()  # read up to 512 characters
+    assert len(accepted_languages(",".join(["th"] * 15 + ["ja"]))) == 2  # 16 entries
+    assert accepted_languages(",".join(["th"] * 16 + ["ja"])) == ("th",)
+    assert negotiate("ja-JP;q=0.9, en;q=0.8", ["en", "ja"]) == "ja"
+    assert negotiate("en-gb, ja", ["en", "ja"]) == "en"
 
 
 def test_the_catalogues_ship_in_the_package() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from server.datasets.keywords import Keyword, PendingKeywords, write_keywords
 from server.models import DatasetFile, DatasetVersion
 from server.models.provenance import ProvNode
 from server.provenance import ExportFormat
@@ -97,10 +98,14 @@ async def test_the_ro_crate_passes_roc_validator(sessions, factory, settings, st
         assert version is not None
         version.west, version.south, version.east, version.north = 177.0, -19.2, -178.8, -16.0
         version.time_start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        # its keywords: the original (und) and a Japanese translation
+        tagged = [Keyword("und", "hydrology", False, 0), Keyword("ja", "水文学", True, 1)]
+        await write_keywords(session, version.dataset_id, PendingKeywords(tagged, ["hydrology"]))
         await session.commit()
     crate = json.loads(await export(sessions, made["field"], ExportFormat.RO_CRATE))
     graph = {e["@id"]: e for e in crate["@graph"]}
     root = graph["./"]
+    assert root["keywords"] == ["hydrology", "水文学"]  # RO-Crate's keywords: plain text
     place = graph[root["spatialCoverage"]["@id"]]
     assert place["@type"] == "Place"
     assert graph[place["geo"]["@id"]] == {

@@ -94,7 +94,7 @@ def _sqlite_up() -> None:
         "CREATE INDEX ix_search_documents_pending ON search_documents (id) "
         "WHERE terms_title IS NULL"
     )
-    refresh(op.get_bind())
+    refresh(op.get_bind(), texts=False)
     op.execute(
         "CREATE VIRTUAL TABLE search_fts USING fts5(terms_title, terms_body, "
         "content = 'search_documents', content_rowid = 'id', tokenize = 'ascii')"
@@ -147,7 +147,7 @@ def _postgres_up() -> None:
         "CREATE TRIGGER search_documents_stale BEFORE UPDATE ON search_documents "
         "FOR EACH ROW EXECUTE FUNCTION search_documents_stale()"
     )
-    refresh(op.get_bind())
+    refresh(op.get_bind(), texts=False)
 
 
 def _postgres_down() -> None:
