@@ -33,7 +33,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.core.db import database_unavailable, take_write_lock, utcnow
+from server.core.db import database_unavailable, utcnow
 from server.core.errors import ErrorCode
 from server.core.jobs import PROCESS_UPLOAD
 from server.datasets.coverage import apply_profile, box_of_row, period_of_row, refresh_version
@@ -268,7 +268,6 @@ async def _commit(
     if not pending:
         return
     async with sessions() as session:
-        await take_write_lock(session, Upload, [o.upload.id for o in pending])
         # versions first, then uploads (process_upload's order: no deadlock between them)
         versions = {}
         for version_id in sorted({o.upload.version_id for o in pending}):

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, update
+from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -84,20 +84,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.create_function(name, 1, _text_codec(encode), deterministic=True)
     dbapi_conn.create_function("satreps_isoformat", 1, _isoformat, deterministic=True)
     dbapi_conn.create_function("satreps_float", 1, _float_text, deterministic=True)
-
-
-async def take_write_lock(session: AsyncSession, model: Any, ids: Any) -> None:
-    """On SQLite, begin the transaction as a write (a no-op UPDATE of the rows it will
-    change): a transaction that reads first cannot write once another has committed
-    meanwhile (its snapshot is stale: SQLITE_BUSY at once, no wait), while a write waits
-    its turn (busy_timeout). PostgreSQL needs nothing of the kind."""
-    if session.get_bind().dialect.name == "sqlite":
-        await session.execute(
-            update(model)
-            .where(model.id.in_(list(ids)))
-            .values(id=model.id)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _isoformat(stored: str | None) -> str | None:

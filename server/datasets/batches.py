@@ -20,7 +20,6 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
-from server.core.db import take_write_lock
 from server.core.errors import Collector, DomainError, ErrorDetail
 from server.core.url_signing import UrlSigner
 from server.datasets.errors import DatasetErrorCode
@@ -41,7 +40,7 @@ from server.datasets.uploads import (
     taken_paths,
     writable_version,
 )
-from server.models import DatasetVersion, Upload
+from server.models import Upload
 from server.storage import ObjectStore
 
 MAX_BATCH = 1000
@@ -84,7 +83,6 @@ async def start_uploads(
     max_bytes: int,
 ) -> Batch[UploadTicket]:
     _check_size(len(files), "files")
-    await take_write_lock(session, DatasetVersion, [version_id])
     version, dataset = await writable_version(session, principal, version_id)
     taken = await taken_paths(session, version.id)
     entries: list[Entry[UploadTicket]] = []

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
-from server.core.db import take_write_lock
 from server.core.errors import Collector, DomainError, ErrorCode, NotFound
 from server.core.url_signing import UrlSigner
 from server.datasets.errors import DatasetErrorCode
@@ -239,7 +238,6 @@ async def declare_upload(
     content_type: str | None = None,
 ) -> Upload:
     """Check the declaration and record the upload (AWAITING_UPLOAD) with its object key."""
-    await take_write_lock(session, DatasetVersion, [version_id])
     version, dataset = await writable_version(session, principal, version_id)
     errors = Collector()
     declared = check_declaration(
@@ -408,7 +406,6 @@ async def complete_many(
     per version, the objects checked concurrently, the PROV records in a few statements.
     Each upload answers alone: its row, or the DomainError refusing it (naming `field`);
     nothing of a refused one is written."""
-    await take_write_lock(session, Upload, upload_ids)
     rows = {
         u.id: u
         for u in await session.scalars(
