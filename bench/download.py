@@ -256,15 +256,66 @@ async def measure(mode: str, settings: Settings, base: Path, total: int, files: 
     assert received == length, (received, length)
     base_rate, zip_rate = rate(got, base_s), rate(received, zip_s)
     ratio = zip_rate / base_rate
+    floor_rate = rate(length, await http_alone(length))
     print(f"## download, {mode}: {files} files, {got / MiB:.0f} MiB")
     print(f"GET every object from the store (baseline): {base_rate:8.1f} MB/s ({base_s:.2f} s)")
     print(f"the version as one streamed ZIP:             {zip_rate:8.1f} MB/s ({zip_s:.2f} s)")
     verdict = "ok" if ratio >= 0.7 else "BELOW TARGET"
     print(f"ratio: {ratio:.2f}x (target >= 0.7x: {verdict})")
     print(
+        f"HTTP alone (the archive's size, a constant body): {floor_rate:8.1f} MB/s;"
+        f" the ZIP at {zip_rate / floor_rate:.2f}x of it"
+    )
+    print(
         f"server RSS: {before:.0f} MiB before, {sampler.peak:.0f} MiB peak, {after:.0f} MiB after"
         f" (the archive: {length / MiB:.0f} MiB)"
     )
+
+
+# a Starlette app streaming SIZE constant bytes in 4 MiB chunks, served by uvicorn as
+# `satreps serve` is: what this stack moves over loopback with no file, hash or ZIP
+_HTTP_ALONE = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+SIZE, CHUNK = int(sys.argv[2]), b"x" * (4 << 20)
+async def body():
+    for start in range(0, SIZE, len(CHUNK)):
+        yield CHUNK[: SIZE - start]
+async def endpoint(request):
+    return StreamingResponse(body(), headers={"content-length": str(SIZE)})
+app = Starlette(routes=[Route("/body", endpoint)])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+async def http_alone(size: int) -> float:
+    """Seconds to GET `size` bytes of a constant body through the same client, the best of
+    three (the floor under any download this server answers)."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _HTTP_ALONE, str(port), str(size)
+    )
+    try:
+        url, best = f"http://127.0.0.1:{port}/body", float("inf")
+        async with httpx.AsyncClient(timeout=600) as http:
+            for _ in range(100):
+                with contextlib.suppress(httpx.TransportError):
+                    await http.head(url)
+                    break
+                await asyncio.sleep(0.1)
+            for _ in range(3):
+                start, received = time.perf_counter(), 0
+                async with http.stream("GET", url) as response:
+                    async for chunk in response.aiter_raw():
+                        received += len(chunk)
+                assert received == size, (received, size)
+                best = min(best, time.perf_counter() - start)
+        return best
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 20)
 
 
 def run_local(total: int, files: int, base: Path) -> None:
