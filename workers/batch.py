@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.core.db import database_unavailable, utcnow
 from server.core.errors import ErrorCode
 from server.core.jobs import PROCESS_UPLOAD
-from server.datasets.coverage import apply_profile, box_of_row, period_of_row, refresh_version
+from server.datasets.coverage import box_of_row, period_of_row, refresh_version
 from server.datasets.malware import ScanLimit, Scanner, ScannerUnavailable
 from server.datasets.upload_jobs import upload_job_id
 from server.datasets.upload_states import move
@@ -53,6 +53,7 @@ from workers.pipeline import (
     _quarantine,
     _teed,
     _write_artifacts,
+    file_of,
     lease_of,
     limits_of,
     worker_id,
@@ -340,7 +341,7 @@ async def _write_together(
         return {}
     savepoint = await session.begin_nested()
     try:
-        files = [_file_of(o.upload, o.result) for o in ready if o.result is not None]
+        files = [file_of(o.upload, o.result) for o in ready if o.result is not None]
         session.add_all(files)
         await session.flush()
         done = {}
@@ -389,30 +390,12 @@ async def _write_one(session: AsyncSession, outcome: Outcome) -> Ingested | None
 async def _write_ready(
     session: AsyncSession, upload: Upload, result: ProcessingResult, written: list[dict[str, Any]]
 ) -> Ingested:
-    file = _file_of(upload, result)
+    file = file_of(upload, result)
     session.add(file)
     await session.flush()
     ingested = _ready(session, upload, result, file, written)
     await session.flush()
     return ingested
-
-
-def _file_of(upload: Upload, result: ProcessingResult) -> DatasetFile:
-    file = DatasetFile(
-        version_id=upload.version_id,
-        upload_id=upload.id,
-        name=upload.filename,
-        path=upload.path,
-        path_key=upload.path_key,
-        size=result.size,
-        sha256=result.sha256,
-        media_type=result.format.media_type,
-        format=result.format.kind,
-        raw_key=upload.object_key,
-        profile=result.profile,
-    )
-    apply_profile(file)
-    return file
 
 
 def _ready(

@@ -359,6 +359,26 @@ async def _owned(session: AsyncSession, upload_id: int, owner: str) -> Upload | 
     return upload
 
 
+def file_of(upload: Upload, result: ProcessingResult) -> DatasetFile:
+    """The READY file's row of an upload processed into `result`, its profile applied
+    (format details, coverage columns); the caller adds it."""
+    file = DatasetFile(
+        version_id=upload.version_id,
+        upload_id=upload.id,
+        name=upload.filename,
+        path=upload.path,
+        path_key=upload.path_key,
+        size=result.size,
+        sha256=result.sha256,
+        media_type=result.format.media_type,
+        format=result.format.kind,
+        raw_key=upload.object_key,
+        profile=result.profile,
+    )
+    apply_profile(file)
+    return file
+
+
 async def _finish_ready(
     sessions: async_sessionmaker[AsyncSession],
     upload_id: int,
@@ -375,20 +395,7 @@ async def _finish_ready(
         # each hold that share and wait for the other's to take the lock (a deadlock on
         # PostgreSQL); locked first, they take turns, and the coverage below counts both
         version = await session.get(DatasetVersion, upload.version_id, with_for_update=True)
-        file = DatasetFile(
-            version_id=upload.version_id,
-            upload_id=upload.id,
-            name=upload.filename,
-            path=upload.path,
-            path_key=upload.path_key,
-            size=result.size,
-            sha256=result.sha256,
-            media_type=result.format.media_type,
-            format=result.format.kind,
-            raw_key=upload.object_key,
-            profile=result.profile,
-        )
-        apply_profile(file)
+        file = file_of(upload, result)
         session.add(file)
         await session.flush()
         # the version's and the dataset's coverage take the file's in
