@@ -48,6 +48,7 @@ from server.provenance.records import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
 from workers.context import WorkerContext
 from workers.processing import Limits, ProcessingError, ProcessingResult, process_stream
+from workers.processing.core import RemoteObject
 
 log = logging.getLogger(__name__)
 LOST = "lost-lease"  # another worker holds the upload now: nothing written, nothing said
@@ -238,6 +239,7 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
                 declared_sha256=upload.declared_sha256,
                 workdir=Path(work),
                 limits=limits_of(ctx),
+                **await readers_source(ctx, upload.object_key, reader.info.etag),
             )
             if scan is not None:  # nothing derived leaves the pass before the verdict
                 verdict = await scan.verdict()
@@ -264,6 +266,19 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
         )
         artifacts = await _write_artifacts(store, prefix, result)
     return await _finish_ready(sessions, upload_id, owner, result, artifacts)
+
+
+async def readers_source(ctx: WorkerContext, key: str, etag: str | None) -> dict[str, Any]:
+    """How the format readers reach the raw object besides the hashed stream: its own file
+    (the embedded store) or its byte ranges (S3, for the formats read by range), so that
+    neither copies it to a spool. The URL outlives an extraction's two steps."""
+    store: ObjectStore = ctx["store"]
+    local = store.local_file(store.buckets.raw, key)
+    if local is not None:
+        return {"local_path": local}
+    expires = 2 * limits_of(ctx).extractor_wall_seconds + 300
+    url = await store.range_url(store.buckets.raw, key, expires)
+    return {"remote": RemoteObject(url, etag or None)} if url else {}
 
 
 async def _teed(reader: AsyncIterator[bytes], scan: ScanStream | None) -> AsyncIterator[bytes]:

@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any, ClassVar, NamedTuple, TypeVar
 
 from server.storage.errors import (
@@ -339,6 +340,24 @@ class ObjectStore(ABC):
         raise UnsupportedOperation(
             "this store has no presigned URLs: the server streams downloads itself"
         )
+
+    # --- how a worker's readers reach an object ------------------------------------------------
+
+    def local_file(self, bucket: str, key: str) -> Path | None:
+        """The file that holds the object on this machine, where the store keeps one (the
+        embedded store): readers that need a file read it in place instead of a copy. They
+        never write it. None for a store without local files."""
+        return None
+
+    async def range_url(
+        self, bucket: str, key: str, expires: dt.timedelta | int | float
+    ) -> str | None:
+        """An HTTP URL serving the object's byte ranges to a worker's readers (S3: a
+        presigned GET), or None where the store has none."""
+        try:
+            return await self.presigned_get(bucket, key, expires)
+        except UnsupportedOperation:
+            return None
 
     # --- multipart lifecycle -----------------------------------------------------------------
 

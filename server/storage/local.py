@@ -138,6 +138,10 @@ class LocalObjectStore(ObjectStore):
             raise ValueError("key escapes its bucket")
         return path
 
+    def local_file(self, bucket: str, key: str) -> Path | None:
+        path = self._path(bucket, key)
+        return path if path.is_file() else None
+
     def _meta_path(self, bucket: str, key: str) -> Path:
         parts = key.split("/")
         return self._meta.joinpath(bucket, *parts[:-1], parts[-1] + ".json")

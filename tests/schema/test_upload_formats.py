@@ -19,7 +19,7 @@ from server.storage import store_from_settings
 from tests.fixtures.gridded import write_mauna_loa
 from tests.schema.test_uploads import COMPLETE, CSV, START, draft_version, upload_file
 from tests.workers.test_formats_vector import zipped_shapefile
-from workers.processing import native
+from workers.processing import core, native
 
 DATA = Path(__file__).parents[1] / "workers" / "data"
 H5PY_DATA = Path(h5py.__file__).parent / "tests" / "data_files"
@@ -136,9 +136,32 @@ async def test_a_workbook_becomes_one_table_per_sheet(
     await workbook_end_to_end(admin, factory, client, jobs, sessions, settings)
 
 
-async def test_netcdf_files_become_profiles_with_coverage(admin, factory, client, jobs, tmp_path):
+async def test_netcdf_files_become_profiles_with_coverage(
+    admin, factory, client, jobs, tmp_path, monkeypatch
+):
     """A NetCDF-4 file (NOAA's Mauna Loa CO2 means, written by netCDF4) and xarray's NetCDF-3
-    sample: READY, their coverage in the profile, a variable without units a warning."""
+    sample: READY, their coverage in the profile, a variable without units a warning. The
+    embedded store's files are read in place: neither is copied to a spool."""
+    spooled = spy_on_spools(monkeypatch)
+    await netcdf_end_to_end(admin, factory, client, jobs, tmp_path)
+    assert spooled == []
+
+
+def spy_on_spools(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the uploads the pipeline spools to local disk from now on."""
+    names: list[str] = []
+    original = core.UploadProcessor._decide
+
+    def decide(self: core.UploadProcessor) -> None:
+        original(self)
+        if self._spool is not None:
+            names.append(self.filename)
+
+    monkeypatch.setattr(core.UploadProcessor, "_decide", decide)
+    return names
+
+
+async def netcdf_end_to_end(admin, factory, client, jobs, tmp_path: Path) -> None:
     version = await draft_version(admin, factory)
     co2 = await put_bytes(
         admin, client, version, "co2.nc", write_mauna_loa(tmp_path / "co2.nc").read_bytes()

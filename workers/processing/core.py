@@ -23,7 +23,8 @@ import hashlib
 import hmac
 import re
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -50,6 +51,15 @@ _FOLLOWED_KINDS = {"csv", "tsv"}  # parsed while the spool is still being writte
 _TEXT_EXTENSIONS = {".csv", ".tsv", ".tab", ".txt", ".json", ".ndjson", ".jsonl", ".geojson"}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _INLINE_HASH = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteObject:
+    """The raw object as the store serves its byte ranges (S3: a presigned GET URL), and
+    the ETag of the object being hashed (its ranges are asked for with If-Match)."""
+
+    url: str
+    etag: str | None = None
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallopt(3)
@@ -85,6 +95,7 @@ class UploadProcessor:
         limits: Limits | None = None,
         workdir: Path,
         local_path: Path | None = None,
+        remote: RemoteObject | None = None,
     ) -> None:
         self.filename = filename
         self.declared_size = declared_size
@@ -92,6 +103,7 @@ class UploadProcessor:
         self.limits = limits or Limits()
         self.workdir = Path(workdir)
         self.local_path = local_path
+        self.remote = remote
         self.size = 0
         self._hash = hashlib.sha256()
         self._head = bytearray()
@@ -100,6 +112,8 @@ class UploadProcessor:
         self._early: threading.Thread | None = None
         self._derived: tuple[TableSink, dict[str, Any]] | None = None
         self._early_error: BaseException | None = None
+        self._ranged: threading.Thread | None = None
+        self._ranged_answer: dict[str, Any] | None = None
         self._check_declared()
         lean_memory()
 
@@ -135,21 +149,46 @@ class UploadProcessor:
     def _decide(self) -> None:
         head = bytes(self._head[: self.limits.head_bytes])
         self._format = detect_format(head, self.filename)
-        if self._format.kind in _SPOOLED_KINDS and self.local_path is None:
+        followed = self._format.kind in _FOLLOWED_KINDS
+        if self.local_path is not None:  # the bytes are on disk already: read in place
+            if followed:  # parsed beside the hash, as a spool would be
+                self._early = self._start(self._derive_early, "parse-beside-hash")
+        elif self.remote is not None and native.reads_by_range(self._format, head):
             self.workdir.mkdir(parents=True, exist_ok=True)
-            self._spool = Spool(self.workdir / SPOOL_NAME)
+            self._ranged = self._start(self._extract_by_range, "extract-by-range")
+        elif self._format.kind in _SPOOLED_KINDS:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._spool = Spool(self.workdir / SPOOL_NAME, size_hint=self.declared_size)
             self._spool.write(self._head)
+            if followed:
+                self._early = self._start(self._derive_early, "parse-while-download")
         self._head = bytearray(head)
-        if self._spool is not None and self._format.kind in _FOLLOWED_KINDS:
-            self._early = threading.Thread(
-                target=self._derive_early, name="parse-while-download", daemon=True
+
+    def _start(self, target: Callable[[], None], name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _extract_by_range(self) -> None:
+        """The extractor reads the object by range from the store while this pass hashes
+        it; its answer counts only once the hash and size check out (`_finish`)."""
+        assert self._format is not None and self.remote is not None
+        try:
+            self._ranged_answer = native.run(
+                self._format,
+                self.remote.url,
+                self.workdir / "native",
+                self.limits,
+                etag=self.remote.etag,
             )
-            self._early.start()
+        except BaseException as exc:  # noqa: BLE001 - handed to finish()
+            self._early_error = exc
 
     def _derive_early(self) -> None:
-        assert self._format is not None and self._spool is not None
+        source = self._spool or self.local_path
+        assert self._format is not None and source is not None
         try:
-            self._derived = self._derive(self._format, self._spool)
+            self._derived = self._derive(self._format, source)
         except BaseException as exc:  # noqa: BLE001 - handed to finish()
             self._early_error = exc
 
@@ -170,6 +209,12 @@ class UploadProcessor:
                 self._early.join()
             self._spool.close()
             self._spool.path.unlink(missing_ok=True)
+        # a parse of a local file or an extraction by range cannot be stopped halfway:
+        # waited for (bounded by the sandbox's wall clock), so nothing writes into the
+        # work directory after its owner removed it
+        for thread in (self._early, self._ranged):
+            if thread is not None:
+                thread.join()
 
     def _finish(self) -> ProcessingResult:
         sha = self._hash.hexdigest()
@@ -186,6 +231,13 @@ class UploadProcessor:
             if self._early_error is not None:
                 raise self._early_error
             self._apply(result, self._derived)
+            return result
+        if self._ranged is not None:
+            self._ranged.join()
+            if self._early_error is not None:
+                raise self._early_error
+            assert self._ranged_answer is not None
+            native.apply(result, self._ranged_answer, self.workdir / "native")
             return result
         source = self.local_path or (self._spool.path if self._spool else None)
         if source is not None:
@@ -217,9 +269,11 @@ class UploadProcessor:
             raise ProcessingError(ErrorCode.EMPTY_FILE, "the upload has no bytes")
 
     def _fail_early(self) -> None:
-        """Stop a parse that raced ahead of a failed check, and drop what it wrote."""
-        if self._spool is not None and self._early is not None:
-            self._spool.abort("the upload failed its checks")
+        """Stop a parse that raced ahead of a failed check, and drop what it wrote (an
+        extraction by range is waited for by cleanup; its answer is never applied)."""
+        if self._early is not None:
+            if self._spool is not None:
+                self._spool.abort("the upload failed its checks")
             self._early.join()
             (self.workdir / PARQUET_NAME).unlink(missing_ok=True)
 
@@ -355,13 +409,19 @@ async def process_stream(
     declared_sha256: str | None,
     workdir: Path,
     limits: Limits | None = None,
+    local_path: Path | None = None,
+    remote: RemoteObject | None = None,
 ) -> ProcessingResult:
+    """`local_path`: the object's own file (read in place, never spooled); `remote`: where
+    the store serves its byte ranges (formats read by range are not spooled)."""
     proc = UploadProcessor(
         filename=filename,
         declared_size=declared_size,
         declared_sha256=declared_sha256,
         limits=limits,
         workdir=workdir,
+        local_path=local_path,
+        remote=remote,
     )
     writing: asyncio.Future[None] | None = None
     try:

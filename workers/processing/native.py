@@ -86,26 +86,58 @@ def handles(fmt: DetectedFormat) -> bool:
 
 def extract(result: ProcessingResult, source: Path, workdir: Path, limits: Limits) -> None:
     """Run the format's extractor on `source` and put its answer into `result`."""
-    kind = result.format.kind
+    apply(result, run(result.format, source, workdir, limits), workdir)
+
+
+# formats whose extractor reads the raw object by range (formats/remote.py) when the store
+# serves ranges: HDF5-based files (NetCDF-4, HDF5), whose header and coordinates are a small
+# part of them; a file with an HDF5 user block (the signature further in) is spooled
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_RANGED_KINDS = {"netcdf", "hdf5"}
+
+
+def reads_by_range(fmt: DetectedFormat, head: bytes) -> bool:
+    return fmt.kind in _RANGED_KINDS and head.startswith(_HDF5_SIGNATURE)
+
+
+def run(
+    fmt: DetectedFormat,
+    source: Path | str,
+    workdir: Path,
+    limits: Limits,
+    etag: str | None = None,
+) -> dict[str, Any]:
+    """The extractor's answer for `source`: a local file, or (a str) an HTTP URL serving the
+    object's byte ranges, for the formats `reads_by_range` accepts."""
+    kind = fmt.kind
     target = EXTRACTORS[kind]
     workdir.mkdir(parents=True, exist_ok=True)
+    options = {"kind": kind, "detail": fmt.detail, **_options(limits)}
+    if isinstance(source, str):
+        options.update(remote=True, etag=etag)
+        return _steps(target, source, workdir, limits, options)
     # readers that go by the file's extension (calamine) see the detected format's
     named = workdir / f"input.{_EXTENSIONS.get(kind, kind)}"
     named.unlink(missing_ok=True)
     named.symlink_to(source.resolve())
-    options = {"kind": kind, "detail": result.format.detail, **_options(limits)}
     try:
-        answer = run_extractor(target, named, workdir, limits, options)
-        follow_up = FOLLOW_UPS.get(str((answer.get("profile") or {}).get("kind")))
-        if follow_up is not None:
-            step, merge = follow_up
-            more = run_extractor(step, named, workdir, limits, options)
-            merge(answer["profile"], more.get("profile") or {})
-            answer.setdefault("warnings", []).extend(more.get("warnings", []))
-            answer.setdefault("files", []).extend(more.get("files", []))
+        return _steps(target, str(named), workdir, limits, options)
     finally:
         named.unlink(missing_ok=True)
-    apply(result, answer, workdir)
+
+
+def _steps(
+    target: str, path: str, workdir: Path, limits: Limits, options: dict[str, Any]
+) -> dict[str, Any]:
+    answer = run_extractor(target, path, workdir, limits, options)
+    follow_up = FOLLOW_UPS.get(str((answer.get("profile") or {}).get("kind")))
+    if follow_up is not None:
+        step, merge = follow_up
+        more = run_extractor(step, path, workdir, limits, options)
+        merge(answer["profile"], more.get("profile") or {})
+        answer.setdefault("warnings", []).extend(more.get("warnings", []))
+        answer.setdefault("files", []).extend(more.get("files", []))
+    return answer
 
 
 def add_layer(

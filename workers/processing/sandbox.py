@@ -18,7 +18,9 @@ and returns a JSON-able dict, which comes back through a pipe as JSON text (at m
 `Limits.extractor_max_result_bytes`). The outcome is a dict or a `ProcessingError`:
 `EXTRACTOR_CRASHED` (a signal or an exit without an answer), `EXTRACTOR_TIMEOUT` (CPU or
 wall clock), `TOO_COMPLEX` (memory, recursion, an answer too big), or the extractor's own
-code (a `ProcessingError` raised in the child: UNREADABLE for a corrupt file, ...).
+code (a `ProcessingError` raised in the child: UNREADABLE for a corrupt file, ...), or
+`StoreUnavailable` (transient: the upload is retried) when an extractor reading the object by
+range (formats/remote.py) could not get its bytes from the store.
 The worker, its event loop and its other jobs never share the child's fate.
 """
 
@@ -42,7 +44,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from server.models.enums import UploadWarningCode
+from server.storage.errors import StoreUnavailable
 
+from .formats.remote import RemoteUnavailable
 from .model import ErrorCode, Limits, ProcessingError
 
 Extractor = Callable[[str, str, dict[str, Any]], dict[str, Any]]
@@ -77,6 +81,8 @@ PRELOAD = [
     "pypdf",
     "netCDF4",
     "h5py",
+    "h5netcdf.legacyapi",
+    "urllib3",
     "cftime",
     "workers.processing.frozen",  # last
 ]
@@ -96,12 +102,13 @@ def _context() -> Any:
 
 def run_extractor(
     target: str,
-    path: Path,
+    path: Path | str,
     workdir: Path,
     limits: Limits,
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run `target` on `path` in a limited child process; its dict, or ProcessingError."""
+    """Run `target` on `path` (a file, or a URL for a ranged reader) in a limited child
+    process; its dict, or ProcessingError (StoreUnavailable when a ranged read failed)."""
     job = (target, str(path), str(workdir), options or {}, _rlimits(limits))
     child, jobs, receive = _take_spare()
     try:
@@ -222,6 +229,8 @@ def _outcome(target: str, answer: tuple[str, Any], limits: Limits) -> dict[str, 
     reply = json.loads(value)
     if reply["ok"]:
         return cast(dict[str, Any], reply["result"])
+    if reply.get("transient"):
+        raise StoreUnavailable(f"{_name(target)}: {reply['message']}")
     raise ProcessingError(ErrorCode(reply["code"]), reply["message"])
 
 
@@ -278,6 +287,8 @@ def _child(
         body = json.dumps(reply, ensure_ascii=False, allow_nan=False, default=str)
     except ProcessingError as error:
         body = _error(error.code, error.message)
+    except RemoteUnavailable as error:  # the object store's fault, not the file's: retried
+        body = json.dumps({"ok": False, "transient": True, "message": str(error)[:500]})
     except (MemoryError, RecursionError) as error:
         body = _error(ErrorCode.TOO_COMPLEX, f"{type(error).__name__}: more than the limits allow")
     except Exception as error:  # noqa: BLE001 - a library refusing a corrupt file

@@ -32,9 +32,21 @@ _END = b""
 
 
 class Spool:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, size_hint: int | None = None) -> None:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._allocated = 0
+        if size_hint:
+            # the file's blocks reserved at once: writing into them cost a third to a half of
+            # the CPU of writes that allocate as they go (1 GiB on ext4 here); a full disk
+            # fails here, before a byte is downloaded
+            try:
+                os.posix_fallocate(self._fd, 0, size_hint)
+            except OSError:
+                os.close(self._fd)
+                path.unlink(missing_ok=True)
+                raise
+            self._allocated = size_hint
         self._size = 0
         self._closing = False  # no more writes
         self._closed = False  # every byte written, the file closed
@@ -84,7 +96,11 @@ class Spool:
             self._closing = True
         self._queue.put(_END)
         self._writer.join()
-        os.close(self._fd)
+        try:
+            if self._allocated > self._size:  # fewer bytes came than declared: cut the rest
+                os.ftruncate(self._fd, self._size)
+        finally:
+            os.close(self._fd)
         with self._cond:
             self._closed = True
             self._cond.notify_all()

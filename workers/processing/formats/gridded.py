@@ -39,6 +39,7 @@ from server.models.enums import UploadWarningCode
 from ..model import ErrorCode, ProcessingError
 from . import coverage as cov
 from .classic import check_classic
+from .remote import RangedFile
 
 _FULL_READ = 4_000_000  # values of a non-monotonic coordinate read in full
 _MAX_TEXT = 2000
@@ -50,16 +51,31 @@ SEARCH_CHARS = 8192
 
 def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
     limit = int(options.get("max_variables", 10_000))
+    if options.get("remote"):  # an HDF5-based file read by range (remote.py), never copied
+        return _remote(path, options, limit)
     check_classic(path, limit)  # what libnetcdf would misread, refused first
     if options.get("kind") == "hdf5":
         return _hdf5(path, limit)
-    return _netcdf(path, limit)
+    return _netcdf(_open_netcdf(path), limit)
+
+
+def _remote(url: str, options: dict[str, Any], limit: int) -> dict[str, Any]:
+    """NetCDF-4 through h5netcdf (netCDF4's API over h5py, which reads a file object) and
+    HDF5 through h5py, both on the object's byte ranges."""
+    handle = RangedFile(url, etag=options.get("etag"))
+    try:
+        if options.get("kind") == "hdf5":
+            return _hdf5(handle, limit)
+        return _netcdf(_open_netcdf_h5(handle), limit)
+    except (ProcessingError, OSError, ValueError, KeyError, RuntimeError):
+        handle.reraise()  # the store's fault, not the file's: retried
+        raise
 
 
 # --- NetCDF ----------------------------------------------------------------------------
 
 
-def _netcdf(path: str, limit: int) -> dict[str, Any]:
+def _open_netcdf(path: str) -> Any:
     import netCDF4
 
     try:
@@ -68,8 +84,24 @@ def _netcdf(path: str, limit: int) -> dict[str, Any]:
         raise ProcessingError(
             ErrorCode.UNREADABLE, f"not a readable NetCDF file: {error}"
         ) from error
+    ds.set_auto_maskandscale(False)
+    return ds
+
+
+def _open_netcdf_h5(handle: RangedFile) -> Any:
+    import h5netcdf.legacyapi
+
+    try:  # h5netcdf never masks or scales: values come as stored, as set above for netCDF4
+        return h5netcdf.legacyapi.Dataset(handle, "r")
+    except (OSError, ValueError) as error:
+        handle.reraise()
+        raise ProcessingError(
+            ErrorCode.UNREADABLE, f"not a readable NetCDF file: {error}"
+        ) from error
+
+
+def _netcdf(ds: Any, limit: int) -> dict[str, Any]:
     with ds:
-        ds.set_auto_maskandscale(False)
         groups = list(_groups(ds, limit))
         dimensions = [
             {"name": _path(g, name), "size": len(dim), "unlimited": dim.isunlimited()}
@@ -103,7 +135,8 @@ def _groups(ds: Any, limit: int) -> Iterator[Any]:
 
 
 def _path(group: Any, name: str) -> str:
-    where = str(getattr(group, "path", "/"))
+    # netCDF4 names a group's place `path`, h5netcdf `name`
+    where = str(getattr(group, "path", None) or getattr(group, "name", "/"))
     return name if where == "/" else f"{where.strip('/')}/{name}"
 
 
@@ -130,7 +163,7 @@ def _variable(
 # --- HDF5 ------------------------------------------------------------------------------
 
 
-def _hdf5(path: str, limit: int) -> dict[str, Any]:
+def _hdf5(path: str | RangedFile, limit: int) -> dict[str, Any]:
     import h5py
 
     try:
