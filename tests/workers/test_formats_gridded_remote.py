@@ -6,6 +6,7 @@ checksum does."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
@@ -36,8 +37,9 @@ async def store(seaweed: SeaweedS3, tmp_path: Path) -> AsyncIterator[ObjectStore
 
 
 async def put(store: ObjectStore, path: Path) -> tuple[str, str]:
-    key = f"remote-tests/{hashlib.sha256(path.read_bytes()).hexdigest()}/{path.name}"
-    info = await store.put(store.buckets.raw, key, path.read_bytes())
+    body = await asyncio.to_thread(path.read_bytes)
+    key = f"remote-tests/{hashlib.sha256(body).hexdigest()}/{path.name}"
+    info = await store.put(store.buckets.raw, key, body)
     url = await store.range_url(store.buckets.raw, key, dt.timedelta(minutes=10))
     assert url is not None
     return url, info.etag
