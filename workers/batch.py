@@ -37,7 +37,7 @@ from server.core.db import database_unavailable, utcnow
 from server.core.errors import ErrorCode
 from server.core.jobs import PROCESS_UPLOAD
 from server.datasets.coverage import box_of_row, period_of_row, refresh_version
-from server.datasets.malware import ScanLimit, Scanner, ScannerUnavailable
+from server.datasets.malware import Scanner, ScannerUnavailable
 from server.datasets.upload_jobs import upload_job_id
 from server.datasets.upload_states import move
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload, UploadWarning
@@ -50,15 +50,13 @@ from workers.pipeline import (
     MAX_WARNINGS,
     RETRY_DELAYS,
     _announce,
-    _quarantine,
-    _teed,
     _write_artifacts,
     file_of,
     lease_of,
-    limits_of,
+    stream_pass,
     worker_id,
 )
-from workers.processing import ProcessingError, ProcessingResult, process_stream
+from workers.processing import ProcessingResult
 from workers.provenance import schedule_copies
 
 log = logging.getLogger(__name__)
@@ -200,32 +198,15 @@ async def _process_one(
     if scanner is not None:
         await scanner.ping()
     with tempfile.TemporaryDirectory(dir=workroot) as work:
-        reader = await store.open_read(store.buckets.raw, upload.object_key)
-        scan = scanner.stream() if scanner is not None else None
-        try:
-            result = await process_stream(
-                _teed(reader, scan),
-                filename=upload.filename,
-                declared_size=upload.declared_size,
-                declared_sha256=upload.declared_sha256,
-                workdir=Path(work),
-                limits=limits_of(ctx),
-            )
-            if scan is not None:
-                verdict = await scan.verdict()
-                if verdict.infected:
-                    assert verdict.signature is not None
-                    key, signature = upload.object_key, verdict.signature
-                    moved = await _quarantine(ctx, upload.id, owner, key, signature)
-                    outcome.quarantined, outcome.state = True, "quarantined" if moved else "lost"
-                    return
-        except (ScanLimit, ProcessingError) as error:
-            outcome.error = (str(error.code), error.message)
+        passed = await stream_pass(ctx, upload, Path(work), scanner, owner)
+        if passed.error is not None:
+            outcome.error = passed.error
             return
-        finally:
-            if scan is not None:
-                await scan.cancel()
-            await reader.aclose()
+        if passed.result is None:
+            outcome.quarantined = True
+            outcome.state = "quarantined" if passed.quarantined else "lost"
+            return
+        result = passed.result
         prefix = safe_key(
             "datasets",
             str(dataset.id),

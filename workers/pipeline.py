@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -229,33 +230,14 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
     if scanner is not None:
         await scanner.ping()  # ScannerUnavailable before reading a byte: retried
     with tempfile.TemporaryDirectory(dir=workroot) as work:
-        reader = await store.open_read(store.buckets.raw, upload.object_key)
-        scan = scanner.stream() if scanner is not None else None
-        try:
-            result = await process_stream(
-                _teed(reader, scan),
-                filename=upload.filename,
-                declared_size=upload.declared_size,
-                declared_sha256=upload.declared_sha256,
-                workdir=Path(work),
-                limits=limits_of(ctx),
-                **await readers_source(ctx, upload.object_key, reader.info.etag),
-            )
-            if scan is not None:  # nothing derived leaves the pass before the verdict
-                verdict = await scan.verdict()
-                if verdict.infected:
-                    assert verdict.signature is not None
-                    key, signature = upload.object_key, verdict.signature
-                    moved = await _quarantine(ctx, upload_id, owner, key, signature)
-                    return "quarantined" if moved else LOST
-        except (ScanLimit, ProcessingError) as error:
-            code, message = str(error.code), error.message
+        passed = await stream_pass(ctx, upload, Path(work), scanner, owner)
+        if passed.error is not None:
+            code, message = passed.error
             failed = await _finish_failed(sessions, upload_id, owner, code, message)
             return "failed" if failed else LOST
-        finally:
-            if scan is not None:
-                await scan.cancel()
-            await reader.aclose()
+        if passed.result is None:  # infected: quarantined, or another worker took it
+            return "quarantined" if passed.quarantined else LOST
+        result = passed.result
         prefix = safe_key(
             "datasets",
             str(dataset.id),
@@ -266,6 +248,49 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
         )
         artifacts = await _write_artifacts(store, prefix, result)
     return await _finish_ready(sessions, upload_id, owner, result, artifacts)
+
+
+@dataclass
+class Pass:
+    """What the one streaming pass over a raw object made of it: a result, or a failure's
+    code and message, or neither (an infected file: `quarantined` says whether it moved)."""
+
+    result: ProcessingResult | None = None
+    error: tuple[str, str] | None = None
+    quarantined: bool = False
+
+
+async def stream_pass(
+    ctx: WorkerContext, upload: Upload, work: Path, scanner: Scanner | None, owner: str
+) -> Pass:
+    """Hash, scan and process the raw object in one read (`process_upload` and the batch's
+    files alike); an infected file is quarantined here, before anything derived leaves."""
+    store: ObjectStore = ctx["store"]
+    reader = await store.open_read(store.buckets.raw, upload.object_key)
+    scan = scanner.stream() if scanner is not None else None
+    try:
+        result = await process_stream(
+            _teed(reader, scan),
+            filename=upload.filename,
+            declared_size=upload.declared_size,
+            declared_sha256=upload.declared_sha256,
+            workdir=work,
+            limits=limits_of(ctx),
+            **await readers_source(ctx, upload.object_key, reader.info.etag),
+        )
+        if scan is not None:  # nothing derived leaves the pass before the verdict
+            verdict = await scan.verdict()
+            if verdict.infected:
+                assert verdict.signature is not None
+                key, signature = upload.object_key, verdict.signature
+                return Pass(quarantined=await _quarantine(ctx, upload.id, owner, key, signature))
+    except (ScanLimit, ProcessingError) as error:
+        return Pass(error=(str(error.code), error.message))
+    finally:
+        if scan is not None:
+            await scan.cancel()
+        await reader.aclose()
+    return Pass(result=result)
 
 
 async def readers_source(ctx: WorkerContext, key: str, etag: str | None) -> dict[str, Any]:
