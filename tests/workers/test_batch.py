@@ -331,3 +331,50 @@ async def test_the_bucket_copies_wait_until_the_version_is_quiet(
     assert await write_provenance(ctx, version_id) == "written"
     text = (await store.get_bytes(store.buckets.provenance, key)).decode()
     assert all(f"upload-{i}" in text for i in ids)
+
+
+async def test_a_batch_ingested_version_exports_a_valid_ro_crate(
+    sessions, factory, settings, store, tmp_path
+):
+    """Every file of a batch in the published version's RO-Crate with its checksum and size,
+    made by the batch's one ingest action, and the crate valid by the RO-Crate validator."""
+    import asyncio
+    import json
+
+    from server.provenance import ExportFormat
+    from server.provenance.export import export_version
+    from server.provenance.lineage import SYSTEM
+    from tests.fixtures.provenance import publish, validate_crate
+
+    who, _, version_id, ids = await draft_with(sessions, factory, store, GOOD)
+    assert await process_batch(worker_ctx(sessions, store, settings), ids) == "done"
+    await publish(sessions, who, version_id)
+    async with sessions() as session:
+        found = await export_version(
+            session,
+            SYSTEM,
+            version_id,
+            ExportFormat.RO_CRATE,
+            namespace="https://t/",
+            raw_bucket="satreps-raw",
+        )
+        files = (
+            await session.scalars(select(DatasetFile).where(DatasetFile.version_id == version_id))
+        ).all()
+    crate = json.loads(found.text)
+    graph = {e["@id"]: e for e in crate["@graph"]}
+    parts = {p["@id"] for p in graph["./"]["hasPart"]}
+    assert len(files) == len(GOOD)
+    for file in files:
+        entity = next(e for e in crate["@graph"] if e.get("name") == file.name)
+        assert entity["@id"] in parts and entity["sha256"] == file.sha256
+        assert entity["contentSize"] == str(file.size)
+    [action] = [e for e in crate["@graph"] if e.get("@type") == "CreateAction"]
+    made = {r["@id"] for r in action["result"]}
+    assert {
+        next(e["@id"] for e in crate["@graph"] if e.get("name") == f.name) for f in files
+    } <= made
+    (tmp_path / "crate").mkdir()
+    (tmp_path / "crate" / "ro-crate-metadata.json").write_text(json.dumps(crate))
+    result = await asyncio.to_thread(validate_crate, tmp_path / "crate")
+    assert result.passed(), [i.message for i in result.get_issues()]
