@@ -43,8 +43,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from server.http.progress import Advancing, Bars
 from server.http.upload_client import (
     CHUNK,
@@ -53,6 +51,7 @@ from server.http.upload_client import (
     Uploader,
     UploadError,
     describe_errors,
+    put_with_retries,
     sha256_of,
 )
 from server.http.upload_client import START as ONE_START
@@ -411,30 +410,33 @@ class FolderUpload:
         return url
 
     def put(self, local: Local) -> None:
-        """One file's bytes, streamed; an expired URL (403) is renewed once; any other refusal
-        of the store marks the file TRANSFER_FAILED and the others go on."""
+        """One file's bytes, streamed, with the one-file flow's patience (put_with_retries:
+        an expired URL renewed once, network errors and 5xx tried again); a store that still
+        refuses marks the file TRANSFER_FAILED and the others go on."""
         row = self.bar.file(local.path, local.size)
+
+        def given() -> str:
+            assert local.put_url is not None
+            return local.put_url
+
+        def refresh() -> None:
+            with self.lock:  # one call at a time (the embedded server's SQLite)
+                local.put_url = self._fresh_url(local)
+
         try:
-            for renewed in (False, True):
-                assert local.put_url is not None
-                url = httpx.URL(self.up.url).join(local.put_url)
-                sent = [0]
-                response = self.up.http.put(
-                    url,
-                    content=_read(self.root / local.path, local.size, row, sent),
-                    headers={"Content-Length": str(local.size)},
-                )
-                if response.status_code < 300:
-                    local.sent = True
-                    return
-                row.advance(-sent[0])
-                if response.status_code != 403 or renewed:
-                    break
-                with self.lock:  # one call at a time (the embedded server's SQLite)
-                    local.put_url = self._fresh_url(local)
-            text = response.text[:200].strip()
-            reason = f"the store answered HTTP {response.status_code}" + (f": {text}" * bool(text))
-            local.refuse(FileCode.TRANSFER_FAILED, reason)
+            problem = put_with_retries(
+                self.up,
+                given,
+                lambda sent: _read(self.root / local.path, local.size, row, sent),
+                local.size,
+                refresh=refresh,
+                take_back=lambda amount: row.advance(-amount),
+                log=lambda problem: self.bar.bars.log(f"{local.path}: {problem}; trying again"),
+            )
+            if problem is None:
+                local.sent = True
+            else:
+                local.refuse(FileCode.TRANSFER_FAILED, problem)
         finally:
             row.close()
 

@@ -413,37 +413,22 @@ class Uploader:
 
     def _put(self, plan: Plan, number: int | None, path: Path, offset: int, length: int) -> None:
         what = f"part {number}" if number else "the file"
-        refreshed = False
-        attempt = 0
-        while True:
-            attempt += 1
-            given = plan.put_url if number is None else plan.part_urls[number]
-            assert given is not None
-            url = httpx.URL(self.url).join(given)  # embedded mode may give /uploads/... paths
-            sent = [0]
-            try:
-                response = self.http.put(
-                    url,
-                    content=self._read(path, offset, length, sent),
-                    headers={"Content-Length": str(length)},
-                )
-            except httpx.TransportError as error:
-                problem = f"{type(error).__name__}: {error}"
-                status = None
-            else:
-                status = response.status_code
-                problem = f"HTTP {status}: {response.text[:300]}"
-            if status is not None and status < 300:
-                break
-            self.progress.advance(-sent[0])
-            if status == 403 and not refreshed:  # expired or refused URL: ask for a new one
-                refreshed = True
-                self._refresh_one(plan, number)
-                continue
-            if (status is None or status >= 500) and attempt < TRIES:
-                self.progress.log(f"{what}: {problem}; trying again")
-                self.sleep(BACKOFF * 2 ** (attempt - 1))
-                continue
+
+        def given() -> str:
+            url = plan.put_url if number is None else plan.part_urls[number]
+            assert url is not None
+            return url
+
+        problem = put_with_retries(
+            self,
+            given,
+            lambda sent: self._read(path, offset, length, sent),
+            length,
+            refresh=lambda: self._refresh_one(plan, number),
+            take_back=self.progress.advance,
+            log=lambda problem: self.progress.log(f"{what}: {problem}; trying again"),
+        )
+        if problem is not None:
             raise UploadError(
                 f"sending {what} failed: {problem}\n"
                 "  run the same command again to resume where it stopped"
@@ -497,6 +482,50 @@ class Uploader:
                 )
             self.sleep(pause)
             pause = min(pause * 1.5, 3.0)
+
+
+def put_with_retries(
+    up: Uploader,
+    given: Callable[[], str],
+    content: Callable[[list[int]], Iterator[bytes]],
+    length: int,
+    *,
+    refresh: Callable[[], None],
+    take_back: Callable[[int], None],
+    log: Callable[[str], None],
+) -> str | None:
+    """PUT `length` bytes to the URL `given()` names (absolute, or the embedded server's
+    path); None once the store took them, else what went wrong. An expired or refused URL
+    (403) is renewed once (`refresh`); a network error or a 5xx is tried again, `TRIES` times
+    in all, `BACKOFF` doubling; a 4xx is final. `content(sent)` streams the bytes, counting
+    them in `sent` so that a failed try's progress is taken back."""
+    refreshed, attempt = False, 0
+    while True:
+        attempt += 1
+        url = httpx.URL(up.url).join(given())  # embedded mode may give /uploads/... paths
+        sent = [0]
+        try:
+            response = up.http.put(
+                url, content=content(sent), headers={"Content-Length": str(length)}
+            )
+        except httpx.TransportError as error:
+            problem, status = f"{type(error).__name__}: {error}", None
+        else:
+            status = response.status_code
+            text = response.text[:300].strip()
+            problem = f"the store answered HTTP {status}" + (f": {text}" * bool(text))
+        if status is not None and status < 300:
+            return None
+        take_back(sent[0])
+        if status == 403 and not refreshed:
+            refreshed = True
+            refresh()
+            continue
+        if (status is None or status >= 500) and attempt < TRIES:
+            log(problem)
+            up.sleep(BACKOFF * 2 ** (attempt - 1))
+            continue
+        return problem
 
 
 def upload_file(

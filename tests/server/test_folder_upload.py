@@ -139,19 +139,27 @@ class Crash(Exception):
 
 class Client(httpx.Client):
     """Counts its PUTs; raises Crash on the `crash_at`-th; answers HTTP 500 to the
-    `refuse_at`-th without sending it (as a store refusing the bytes would)."""
+    `refuse_at`-th without sending it (as a store refusing the bytes would), and to every
+    later PUT of the same URL; the PUTs numbered in `flaky` fail once each, a network
+    error or a 503, as a passing fault would."""
 
-    def __init__(self, crash_at: int = 0, refuse_at: int = 0) -> None:
+    def __init__(self, crash_at: int = 0, refuse_at: int = 0, flaky: tuple[int, ...] = ()) -> None:
         super().__init__(timeout=30)
         self.puts = 0
-        self.crash_at, self.refuse_at = crash_at, refuse_at
+        self.crash_at, self.refuse_at, self.flaky = crash_at, refuse_at, flaky
+        self.refused: set[str] = set()
 
     def put(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         self.puts += 1
         if self.puts == self.crash_at:
             raise Crash
-        if self.puts == self.refuse_at:
+        if self.puts == self.refuse_at or str(url) in self.refused:
+            self.refused.add(str(url))
             return httpx.Response(500, text="store says no")
+        if self.puts in self.flaky:
+            if self.flaky.index(self.puts) % 2 == 0:
+                raise httpx.ConnectError("connection reset (injected)")
+            return httpx.Response(503, text="slow down")
         return super().put(url, **kwargs)
 
 
@@ -229,6 +237,25 @@ def test_a_refused_file_has_its_code_and_the_others_go_on(
         "notes/a.txt": "PATH_CASE_CLASH",
         deep: "PATH_TOO_LONG",
     }
+
+
+def test_a_passing_fault_is_tried_again_not_a_failed_file(
+    server: Server,  # noqa: F811
+    token: str,  # noqa: F811
+    project: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A connection reset and a 503 on two files' PUTs: each file is sent again (the
+    one-file flow's patience), and the run ends with every file READY."""
+    _, version = new_dataset(server, token, project)
+    root = tmp_path / "flaky"
+    root.mkdir()
+    make_tree(root)
+    flaky = Client(flaky=(2, 4))
+    found, problems = upload_folder(root, version, server.url, token, jobs=1, http=flaky, say=str)
+    assert problems == [] and len(found.files) == len(TREE)
+    assert flaky.puts == len(TREE) + 2  # the two faults, each tried once more
+    assert {u["state"] for u in held(server, token, version)["uploads"]} == {"READY"}
 
 
 def console(terminal: bool) -> Console:
