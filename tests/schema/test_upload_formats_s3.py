@@ -10,7 +10,13 @@ import pytest
 from server.core.config import Settings
 from tests.fixtures.seaweed import SeaweedS3
 from tests.schema.test_upload_formats import (
+    COMPLETE,
+    DATA,
+    FILES,
+    STATE,
+    draft_version,
     netcdf_end_to_end,
+    put_bytes,
     spy_on_spools,
     workbook_end_to_end,
 )
@@ -36,3 +42,31 @@ async def test_netcdf4_is_read_by_range_and_netcdf3_from_a_spool(
     spooled = spy_on_spools(monkeypatch)
     await netcdf_end_to_end(admin, factory, client, jobs, tmp_path)
     assert spooled == ["example_1.nc"]
+
+
+async def test_a_cloud_optimised_geotiff_is_read_by_range_a_plain_one_spooled(
+    admin, factory, client, jobs, settings, tmp_path, monkeypatch
+):
+    """world.byte.tif as it is (tiled, no overviews: its pixel sample may touch every block,
+    so it is spooled) and rewritten by GDAL's COG driver (overviews first: described by
+    range while the worker hashes it): both READY, the same coverage, each a quicklook."""
+    import rasterio.shutil
+
+    spooled = spy_on_spools(monkeypatch)
+    cog = tmp_path / "world.cog.tif"
+    rasterio.shutil.copy(DATA / "world.byte.tif", cog, driver="COG")
+    version = await draft_version(admin, factory)
+    for name, body in (
+        ("world.tif", (DATA / "world.byte.tif").read_bytes()),
+        ("world.cog.tif", cog.read_bytes()),
+    ):
+        upload = await put_bytes(admin, client, version, name, body)
+        assert (await admin(COMPLETE, {"u": upload}))["completeUpload"]["errors"] == []
+        await jobs.drain()
+        assert (await admin(STATE, {"u": upload}))["node"]["state"] == "READY"
+    assert spooled == ["world.tif"]
+    files = {f["name"]: f for f in (await admin(FILES, {"v": version}))["node"]["files"]["nodes"]}
+    for name in ("world.tif", "world.cog.tif"):
+        assert files[name]["profile"]["coverage"]["bbox"] == [-180.0, -75.0, 180.0, 75.0]
+        assert sorted(a["kind"] for a in files[name]["artifacts"]) == ["profile", "quicklook"]
+    assert files["world.cog.tif"]["profile"]["overviews"]

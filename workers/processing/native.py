@@ -94,9 +94,15 @@ def extract(result: ProcessingResult, source: Path, workdir: Path, limits: Limit
 # part of them; a file with an HDF5 user block (the signature further in) is spooled
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _RANGED_KINDS = {"netcdf", "hdf5"}
+# and Cloud-Optimised GeoTIFFs, known by the structural metadata GDAL writes right after
+# the TIFF header (its IFDs and overviews first, so the header step and the overviews'
+# pixels are a few ranges); any other TIFF is spooled: its pixel sample may touch every block
+_COG_MARK = b"LAYOUT=IFDS_BEFORE_DATA"
 
 
 def reads_by_range(fmt: DetectedFormat, head: bytes) -> bool:
+    if fmt.kind == "tiff":
+        return _COG_MARK in head[:1024]
     return fmt.kind in _RANGED_KINDS and head.startswith(_HDF5_SIGNATURE)
 
 

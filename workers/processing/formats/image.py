@@ -26,10 +26,11 @@ import datetime as dt
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..model import ErrorCode, ProcessingError
 from . import coverage as cov
+from . import remote
 
 _THUMBNAIL = 256
 _MAX_PIXELS = 178_956_970  # Pillow's own error threshold (twice MAX_IMAGE_PIXELS' default)
@@ -41,19 +42,21 @@ _DATETIME_ORIGINAL, _OFFSET_ORIGINAL, _LENS = 36867, 36881, 42036
 
 def extract_tiff(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
     """A TIFF with GeoTIFF tags (or one Pillow cannot open) is a raster, else an image."""
-    if _georeferenced(path):
+    if _georeferenced(remote.source(path, options)):
         from . import raster
 
         return raster.extract(path, workdir, options)
     return extract(path, workdir, options)
 
 
-def _georeferenced(path: str) -> bool:
+def _georeferenced(path: str | IO[bytes]) -> bool:
     from PIL import Image
 
     try:
         with Image.open(path) as img:
             tags = set(getattr(img, "tag_v2", {}).keys())
+    except remote.RemoteUnavailable:
+        raise
     except Exception:  # noqa: BLE001 - BigTIFF, a bogus IFD, ...: GDAL reads or refuses it
         return True
     return bool(tags & _GEO_TAGS)
@@ -66,13 +69,15 @@ def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(remote.source(path, options)) as img:
                 profile = _describe(img)
                 _thumbnail(img, Path(workdir) / "thumbnail.png")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ProcessingError(ErrorCode.DECOMPRESSION_BOMB, str(error)[:300]) from error
     except UnidentifiedImageError as error:
         raise ProcessingError(ErrorCode.UNREADABLE, "not a readable image") from error
+    except remote.RemoteUnavailable:  # the store's fault, not the image's: retried
+        raise
     except (OSError, SyntaxError, ValueError) as error:  # a cut or corrupt stream
         raise ProcessingError(ErrorCode.UNREADABLE, f"image data: {error}"[:300]) from error
     files = [{"kind": "thumbnail", "name": "thumbnail.png", "file": "thumbnail.png"}]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,16 +40,19 @@ import numpy as np
 
 from ..model import ErrorCode, ProcessingError
 from . import coverage as cov
+from . import remote
 
 _SAMPLE_PIXELS = 1_000_000
 _QUICKLOOK = 512
 _QUICKLOOK_NAME = "quicklook.png"
 _MAX_BANDS = 256
+# GDAL's words for a store that failed a range read (after its own retries), not the file
+_HTTP_FAILURE = re.compile(r"HTTP (response )?(code|error)|curl|Could not resolve|timed out", re.I)
 
 
 def extract(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
     """The header: the profile without the bands' statistics (`sample` adds them)."""
-    with _opened(path) as src:
+    with _opened(path, options) as src:
         return {"profile": _describe(src), "warnings": []}
 
 
@@ -58,7 +62,7 @@ def sample(path: str, workdir: str, options: dict[str, Any]) -> dict[str, Any]:
 
     # an uncompressed file without overviews: only the sampled pixels' pages are read
     with rasterio.Env(GTIFF_VIRTUAL_MEM_IO="IF_ENOUGH_RAM", GTIFF_DIRECT_IO="YES"):
-        with _opened(path) as src:
+        with _opened(path, options) as src:
             if src.count > _MAX_BANDS:
                 raise ProcessingError(ErrorCode.TOO_COMPLEX, f"{src.count} bands")
             shape = _sample_shape(src.height, src.width, _SAMPLE_PIXELS)
@@ -83,16 +87,21 @@ def merge_sample(profile: dict[str, Any], sampled: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _opened(path: str) -> Iterator[Any]:
+def _opened(path: str, options: dict[str, Any]) -> Iterator[Any]:
+    """The raster, from its file or (a Cloud-Optimised GeoTIFF in S3) by range."""
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
+    remote.check_reachable(path, options)
     try:
         with warnings.catch_warnings():  # a TIFF without georeference: crs null, no coverage
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                yield src
+            with rasterio.Env(**remote.gdal_env(options) if options.get("remote") else {}):
+                with rasterio.open(remote.gdal_path(path, options)) as src:
+                    yield src
     except RasterioError as error:
+        if options.get("remote") and _HTTP_FAILURE.search(str(error)):
+            raise remote.RemoteUnavailable(f"GDAL: {error}"[:500]) from error
         raise ProcessingError(ErrorCode.UNREADABLE, f"not a readable raster: {error}") from error
 
 

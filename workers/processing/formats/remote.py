@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Any
+from typing import IO, Any
 
 import urllib3
 
@@ -142,3 +142,39 @@ class RangedFile(io.RawIOBase):
     def _fail(self, error: OSError) -> OSError:
         self.failure = self.failure or error
         return error
+
+
+def source(path: str, options: dict[str, Any]) -> str | IO[bytes]:
+    """What a Python reader (Pillow) opens: the local path, or the object by range, buffered,
+    when the worker gave a URL (`options["remote"]`)."""
+    if not options.get("remote"):
+        return path
+    return io.BufferedReader(RangedFile(path, etag=options.get("etag")), 64 * 1024)
+
+
+def gdal_env(options: dict[str, Any]) -> dict[str, str]:
+    """GDAL's configuration to read a presigned URL by range (/vsicurl/): no HEAD (the URL
+    is signed for GET), no directory listing, the hashed object pinned by If-Match, and
+    retries of a failing store."""
+    env = {
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+        "CPL_VSIL_CURL_USE_HEAD": "NO",
+        "GDAL_HTTP_MAX_RETRY": "3",
+        "GDAL_HTTP_RETRY_DELAY": "0.5",
+        "GDAL_HTTP_TIMEOUT": "60",
+    }
+    if options.get("etag"):
+        env["GDAL_HTTP_HEADERS"] = f'If-Match: "{options["etag"]}"'
+    return env
+
+
+def gdal_path(path: str, options: dict[str, Any]) -> str:
+    return f"/vsicurl/{path}" if options.get("remote") else path
+
+
+def check_reachable(path: str, options: dict[str, Any]) -> None:
+    """Before a native library reads a URL by range: the store answers for this object
+    (RemoteUnavailable, RemoteChanged otherwise), so a failure inside the library that
+    follows is the file's, not the store's."""
+    if options.get("remote"):
+        RangedFile(path, etag=options.get("etag")).close()

@@ -1,8 +1,9 @@
-"""NetCDF-4 and HDF5 described from their byte ranges in a real S3 server (SeaweedFS), as the
-worker does in production while it hashes the stream (formats/remote.py): the same profile
-as from a local file, the object pinned by its ETag, a store fault retried (never a FAILED
-upload), a corrupt file still UNREADABLE, and an answer that counts only once the bytes'
-checksum does."""
+"""NetCDF-4, HDF5 and Cloud-Optimised GeoTIFFs described from their byte ranges in a real S3
+server (SeaweedFS), as the worker does in production while it hashes the stream
+(formats/remote.py): the same profile as from a local file, the object pinned by its ETag,
+a store fault retried (never a FAILED upload), a corrupt file still UNREADABLE, and an
+answer that counts only once the bytes' checksum does. The COG is rasterio's world.byte.tif
+(tests/workers/data) rewritten by GDAL's COG driver, with its overviews."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from workers.processing.formats import gridded
 from workers.processing.formats.remote import RangedFile, RemoteChanged
 
 H5PY_DATA = Path(h5py.__file__).parent / "tests" / "data_files"
+DATA = Path(__file__).parent / "data"
 OPTIONS = {"max_variables": 10_000}
 
 
@@ -143,3 +145,36 @@ async def test_the_answer_counts_only_after_the_checksum(store, tmp_path):
             remote=remote,
         )
     assert caught.value.code == ErrorCode.CHECKSUM_MISMATCH
+
+
+def make_cog(tmp_path: Path) -> Path:
+    import rasterio.shutil
+
+    cog = tmp_path / "world.cog.tif"
+    rasterio.shutil.copy(DATA / "world.byte.tif", cog, driver="COG", overview_resampling="average")
+    return cog
+
+
+def test_only_cloud_optimised_tiffs_are_read_by_range(tmp_path):
+    cog = make_cog(tmp_path)
+    for path, by_range in ((cog, True), (DATA / "world.byte.tif", False)):
+        head = path.read_bytes()[:65536]
+        assert native.reads_by_range(detect_format(head, path.name), head) is by_range
+
+
+async def test_a_cog_read_by_range_is_described_as_from_its_file(store, tmp_path):
+    """Both steps (header; statistics and quicklook from the overviews) through /vsicurl/:
+    the same profile as from the file, and a quicklook."""
+    cog = make_cog(tmp_path)
+    url, etag = await put(store, cog)
+    head = cog.read_bytes()[:1024]
+    fmt = detect_format(head, cog.name)
+    local = native.run(fmt, cog, tmp_path / "local", Limits())
+    remote = native.run(fmt, url, tmp_path / "remote", Limits(), etag=etag)
+    assert remote["profile"] == local["profile"]
+    assert local["profile"]["overviews"] and local["profile"]["kind"] == "raster"
+    assert [f["kind"] for f in remote["files"]] == ["quicklook"]
+    quicklook = tmp_path / "remote" / remote["files"][0]["file"]
+    assert quicklook.read_bytes() == (tmp_path / "local" / local["files"][0]["file"]).read_bytes()
+    with pytest.raises(StoreUnavailable, match="If-Match"):  # from the sandbox: retried
+        native.run(fmt, url, tmp_path / "changed", Limits(), etag="0" * 32)
