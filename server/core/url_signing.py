@@ -65,11 +65,7 @@ class UrlSigner:
 
     def verify_download(self, file_id: int, expires: int, signature: str) -> str | None:
         """None when valid, else why not."""
-        if not hmac.compare_digest(self._download_mac(file_id, expires), signature):
-            return "bad signature"
-        if expires < time.time():
-            return "URL expired"
-        return None
+        return _refusal(self._download_mac(file_id, expires), expires, signature)
 
     # provenance exports, kept in the provenance bucket: their own message space too
     def _export_mac(self, key: str, expires: int) -> str:
@@ -85,11 +81,7 @@ class UrlSigner:
 
     def verify_export(self, key: str, expires: int, signature: str) -> str | None:
         """None when valid, else why not."""
-        if not hmac.compare_digest(self._export_mac(key, expires), signature):
-            return "bad signature"
-        if expires < time.time():
-            return "URL expired"
-        return None
+        return _refusal(self._export_mac(key, expires), expires, signature)
 
     # a version's archive: the key of its plan in the provenance bucket (archives/...)
     def _archive_mac(self, key: str, expires: int) -> str:
@@ -105,8 +97,12 @@ class UrlSigner:
 
     def verify_archive(self, key: str, expires: int, signature: str) -> str | None:
         """None when valid, else why not."""
-        if not hmac.compare_digest(self._archive_mac(key, expires), signature):
-            return "bad signature"
-        if expires < time.time():
-            return "URL expired"
-        return None
+        return _refusal(self._archive_mac(key, expires), expires, signature)
+
+
+def _refusal(expected: str, expires: int, signature: str) -> str | None:
+    if not hmac.compare_digest(expected, signature):
+        return "bad signature"
+    if expires < time.time():
+        return "URL expired"
+    return None

@@ -13,20 +13,17 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from server.core.errors import DomainError
 from server.core.url_signing import UrlSigner
 from server.datasets.archives import BATCH, PREFIX, ArchivePlan, Entry, LeftOut
 from server.datasets.downloads import DownloadCode, refuse_failed_fixity
 from server.datasets.zipping import build_archive
+from server.http.exports import error_response, refused_url
 from server.http.guard import Guard
 from server.models import DatasetFile
 from server.storage import ObjectNotFound, ObjectStore, content_disposition
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
 async def _current(
@@ -62,17 +59,12 @@ def archive_endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def get(request: Request) -> Response:
         key = PREFIX + str(request.path_params["key"])
-        try:
-            expires = int(request.query_params["expires"])
-            signature = request.query_params["signature"]
-        except (KeyError, ValueError):
-            return _error(400, DownloadCode.BAD_URL, "not an archive URL issued by this server")
-        if problem := signer.verify_archive(key, expires, signature):
-            return _error(403, DownloadCode.URL_REFUSED, problem)
+        if refusal := refused_url(request, key, signer.verify_archive, "an archive"):
+            return refusal
         try:
             plan = ArchivePlan.from_json(await store.get_bytes(store.buckets.provenance, key))
         except ObjectNotFound:
-            return _error(404, DownloadCode.NOT_FOUND, "archive not found")
+            return error_response(404, DownloadCode.NOT_FOUND, "archive not found")
         entries, left_out = await _current(sessions, plan)
 
         async def corrupt(entry: Entry, result: str) -> None:

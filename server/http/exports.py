@@ -21,8 +21,23 @@ from server.storage import ObjectNotFound, ObjectStore, content_disposition
 PREFIX = "exports/"
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def refused_url(
+    request: Request, key: str, verify: Callable[[str, int, str], str | None], what: str
+) -> JSONResponse | None:
+    """The answer to a request whose `?expires=&signature=` this server did not sign for
+    `key` (400 unparsable, 403 refused), or None for a good one."""
+    try:
+        expires = int(request.query_params["expires"])
+        signature = request.query_params["signature"]
+    except (KeyError, ValueError):
+        return error_response(400, DownloadCode.BAD_URL, f"not {what} URL issued by this server")
+    if problem := verify(key, expires, signature):
+        return error_response(403, DownloadCode.URL_REFUSED, problem)
+    return None
 
 
 def export_endpoint(
@@ -30,16 +45,11 @@ def export_endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def get(request: Request) -> Response:
         key = PREFIX + str(request.path_params["key"])
-        try:
-            expires = int(request.query_params["expires"])
-            signature = request.query_params["signature"]
-        except (KeyError, ValueError):
-            return _error(400, DownloadCode.BAD_URL, "not an export URL issued by this server")
-        if problem := signer.verify_export(key, expires, signature):
-            return _error(403, DownloadCode.URL_REFUSED, problem)
+        if refusal := refused_url(request, key, signer.verify_export, "an export"):
+            return refusal
         info = await store.stat(store.buckets.provenance, key)
         if info is None:
-            return _error(404, DownloadCode.NOT_FOUND, "export not found")
+            return error_response(404, DownloadCode.NOT_FOUND, "export not found")
         # the key holds the digest of the export's bytes (provenance.export.export_url)
         rep = Representation(
             info.size, hashlib.sha256(key.encode()).hexdigest()[:32], info.last_modified
@@ -59,7 +69,7 @@ def export_endpoint(
         try:
             reader = await store.open_read(store.buckets.provenance, key, span.offset, span.length)
         except ObjectNotFound:
-            return _error(404, DownloadCode.NOT_FOUND, "export not found")
+            return error_response(404, DownloadCode.NOT_FOUND, "export not found")
         return StreamingResponse(reader, status, headers, media_type)
 
     return get
