@@ -33,6 +33,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.core.config import work_root
 from server.core.db import database_unavailable, utcnow
 from server.core.errors import ErrorCode
 from server.core.jobs import PROCESS_UPLOAD
@@ -162,8 +163,7 @@ async def _process_all(ctx: WorkerContext, ids: list[int], owner: str) -> list[O
             )
         ).all()
     settings = ctx["settings"]
-    workroot = Path(settings.object_dir) / ".satreps" / "work"
-    workroot.mkdir(parents=True, exist_ok=True)
+    workroot = work_root(settings)
     scanner = Scanner(settings) if settings.scan_uploads else None
     gate = asyncio.Semaphore(FILES_AT_ONCE)
 

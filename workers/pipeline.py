@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.access import audit
+from server.core.config import work_root
 from server.core.db import database_unavailable, utcnow
 from server.core.events import upload_channel
 from server.core.jobs import JobQueue
@@ -224,8 +225,7 @@ async def _process_once(ctx: WorkerContext, upload_id: int, owner: str) -> str:
     if row is None:
         return "gone"
     upload, version, dataset = row
-    workroot = Path(ctx["settings"].object_dir) / ".satreps" / "work"
-    workroot.mkdir(parents=True, exist_ok=True)
+    workroot = work_root(ctx["settings"])
     scanner = Scanner(ctx["settings"]) if ctx["settings"].scan_uploads else None
     if scanner is not None:
         await scanner.ping()  # ScannerUnavailable before reading a byte: retried

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     object_dir: Path = Field(
         default=Path("./var/objects"), description="Local object store directory (embedded mode)"
     )
+    work_dir: Path | None = Field(
+        default=None,
+        description="Workers' scratch directory (spools of files the format readers need on "
+        "disk, extractor outputs); default <object_dir>/.satreps/work. A fast local disk; "
+        "in Kubernetes an emptyDir",
+    )
     s3_endpoint: str | None = Field(
         default=None,
         description="S3/MinIO endpoint host:port; when unset, objects live under object_dir",
@@ -394,3 +400,10 @@ def serve_processes(settings: Settings) -> int:
     if settings.database_url.startswith("sqlite") or not settings.redis_url:
         return 1
     return max(1, len(os.sched_getaffinity(0)))
+
+
+def work_root(settings: Settings) -> Path:
+    """Where workers keep a job's scratch files (created on first use)."""
+    root = settings.work_dir or Path(settings.object_dir) / ".satreps" / "work"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
