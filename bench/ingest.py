@@ -440,6 +440,13 @@ def main() -> None:
     parser.add_argument("--formats", type=int, default=0, metavar="MIB", help="research formats")
     parser.add_argument("--formats-only", action="store_true", help="skip parts 1 and 2")
     parser.add_argument("--xlsx-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--formats-work-dir",
+        default=None,
+        metavar="DIR",
+        help="research formats: each pipeline row once more with SATREPS_WORK_DIR=DIR (e.g. a"
+        " tmpfs such as /dev/shm/satreps-work: where the spool goes)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     wall = time.perf_counter()
@@ -457,7 +464,9 @@ def main() -> None:
             upgrade(url)
             if args.formats:  # bench/ingest_formats.py: NetCDF-4, GeoTIFF, XLSX rows
                 say(f"Research formats: {args.formats} MiB NetCDF-4 and GeoTIFF, an XLSX")
-                asyncio.run(formats_run(url, s3, tmp, args.formats, args.xlsx_rows))
+                asyncio.run(
+                    formats_run(url, s3, tmp, args.formats, args.xlsx_rows, args.formats_work_dir)
+                )
                 if args.formats_only:
                     return
 

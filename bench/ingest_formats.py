@@ -288,12 +288,17 @@ def make_xlsx(path: Path, csv: Path, rows: int) -> None:
 # ---- the rows --------------------------------------------------------------------------
 
 
-async def measure(bench: Bench, mode: str, arg: dict[str, Any], runs: int = 1) -> dict[str, Any]:
-    results = [await child(mode, arg, bench.env(), bench.tmp, CHILD) for _ in range(runs)]
+async def measure(
+    bench: Bench, mode: str, arg: dict[str, Any], runs: int = 1, **env: str
+) -> dict[str, Any]:
+    environ = bench.env() | env
+    results = [await child(mode, arg, environ, bench.tmp, CHILD) for _ in range(runs)]
     return min(results, key=lambda r: r["seconds"])
 
 
-async def pipeline_row(bench: Bench, path: Path, label: str) -> dict[str, float]:
+async def pipeline_row(
+    bench: Bench, path: Path, label: str, work_dir: str | None = None
+) -> dict[str, float]:
     size = (await asyncio.to_thread(path.stat)).st_size
     started = time.perf_counter()
     upload_id, key, sha = await queued_upload(bench, path.name, path)
@@ -313,6 +318,14 @@ async def pipeline_row(bench: Bench, path: Path, label: str) -> dict[str, float]
     ours = await measure(
         bench, "pipeline", {"upload_id": upload_id, "warm_dir": str(bench.tmp / "warm")}
     )
+    if work_dir:  # the same bytes again, the workers' scratch directory elsewhere
+        again, _, _ = await queued_upload(bench, f"{path.stem}-again{path.suffix}", path)
+        elsewhere = await measure(
+            bench,
+            "pipeline",
+            {"upload_id": again, "warm_dir": str(bench.tmp / "warm")},
+            SATREPS_WORK_DIR=work_dir,
+        )
     gets.append(await child("get_sha256", get_arg, env, cwd))
     if ours.get("outcome") != "ready":
         raise RuntimeError(f"pipeline ended {ours.get('outcome')!r} for {label}")
@@ -327,6 +340,13 @@ async def pipeline_row(bench: Bench, path: Path, label: str) -> dict[str, float]
         f" worker peak RSS {ours['peak_mib']:.0f} MiB (target <= {TARGET_RSS:.0f})"
         f" {_verdict(ours['peak_mib'] <= TARGET_RSS)}"
     )
+    if work_dir:
+        other = get["seconds"] / elsewhere["seconds"]
+        say(
+            f"  {label}: pipeline with SATREPS_WORK_DIR={work_dir}"
+            f" {size / 1e6 / elsewhere['seconds']:.0f} MB/s ({elsewhere['seconds']:.2f} s):"
+            f" {other:.2f}x GET+sha256; worker peak RSS {elsewhere['peak_mib']:.0f} MiB"
+        )
     return {"seconds": ours["seconds"], "ratio": ratio, "peak": ours["peak_mib"]}
 
 
@@ -383,12 +403,14 @@ async def xlsx_row(bench: Bench, rows: int) -> None:
         csv.unlink(missing_ok=True)
 
 
-async def formats_run(url: str, s3: Any, tmp: Path, mib: int, xlsx_rows: int) -> None:
+async def formats_run(
+    url: str, s3: Any, tmp: Path, mib: int, xlsx_rows: int, work_dir: str | None = None
+) -> None:
     from ingest_setup import close_bench, open_bench
 
     bench = await open_bench(url, s3, tmp)
     try:
-        await formats_part(bench, mib, xlsx_rows)
+        await formats_part(bench, mib, xlsx_rows, work_dir)
     finally:
         await close_bench(bench)
 
@@ -397,7 +419,7 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-async def formats_part(bench: Bench, mib: int, xlsx_rows: int) -> None:
+async def formats_part(bench: Bench, mib: int, xlsx_rows: int, work_dir: str | None = None) -> None:
     for label, suffix, make, kind, header in (
         ("netcdf4", "nc", make_netcdf, "netcdf", "netcdf_header"),
         ("geotiff", "tif", make_geotiff, "tiff", "raster_header"),
@@ -410,7 +432,7 @@ async def formats_part(bench: Bench, mib: int, xlsx_rows: int) -> None:
             f" {time.perf_counter() - started:.0f} s"
         )
         try:
-            await pipeline_row(bench, path, f"{label} {mib} MiB")
+            await pipeline_row(bench, path, f"{label} {mib} MiB", work_dir)
             await extraction_row(bench, path, kind, header, f"{label} {mib} MiB")
         finally:
             path.unlink(missing_ok=True)
