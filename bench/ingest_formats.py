@@ -5,13 +5,16 @@ Inputs, written in the temporary directory by the formats' own libraries:
 - NetCDF-4 (netCDF4): a daily 0.25-degree global grid of near-surface air temperature
   (float32, CF attributes, time x lat x lon = N x 721 x 1440, chunked one day a chunk,
   uncompressed: values are a seasonal and latitudinal field plus weather noise);
-- GeoTIFF (rasterio): a tiled (512 x 512) float32 elevation grid in UTM zone 48N, square;
+- GeoTIFF (rasterio): a tiled (512 x 512) float32 elevation grid in UTM zone 48N, square,
+  without overviews (the worker spools it: its pixel sample touches every block);
+- COG: the same grid rewritten by GDAL's COG driver (overviews, IFDs first: the worker
+  reads it by range from S3, as it reads the NetCDF-4 file's header and coordinates);
 - XLSX (openpyxl, write-only): a field-station sheet (id, station, date, level, rain,
   quality), and the same rows as a CSV for pyarrow.
 
 Rows, each measurement in a fresh child interpreter (ingest_child.child):
-1. whole pipeline (`process_upload`: S3 GET, sha256, spool, sandboxed extraction, artifacts,
-   READY) against GET + sha256 of the same object (target >= 0.6x) and the worker's peak
+1. whole pipeline (`process_upload`: S3 GET, sha256, spool or ranged reads, sandboxed
+   extraction, artifacts, READY) against GET + sha256 of the same object (target >= 0.6x) and the worker's peak
    RSS (VmHWM, target <= 256 MiB). The pipeline child warms the sandbox's fork server
    first, as a worker that has read a native file before has it.
 2. metadata extraction: the format's extractor through the sandbox (a warm fork server and
@@ -257,6 +260,26 @@ def make_geotiff(path: Path, size: int) -> None:
             dst.write(block.astype("f4"), 1, window=((top, top + 512), (0, side)))
 
 
+def make_cog(path: Path, size: int) -> None:
+    """make_geotiff's raster rewritten by GDAL's COG driver (overviews, IFDs first): the
+    layout the worker reads by range from S3."""
+    import rasterio.shutil
+
+    plain = path.with_suffix(".plain.tif")
+    make_geotiff(plain, size)
+    try:
+        rasterio.shutil.copy(
+            plain,
+            path,
+            driver="COG",
+            BLOCKSIZE=512,
+            OVERVIEW_RESAMPLING="AVERAGE",
+            BIGTIFF="IF_SAFER",
+        )
+    finally:
+        plain.unlink(missing_ok=True)
+
+
 def make_xlsx(path: Path, csv: Path, rows: int) -> None:
     import datetime as dt
     import random
@@ -423,8 +446,9 @@ async def formats_part(bench: Bench, mib: int, xlsx_rows: int, work_dir: str | N
     for label, suffix, make, kind, header in (
         ("netcdf4", "nc", make_netcdf, "netcdf", "netcdf_header"),
         ("geotiff", "tif", make_geotiff, "tiff", "raster_header"),
+        ("cog", "tif", make_cog, "tiff", "raster_header"),
     ):
-        path = bench.tmp / f"bench-{mib}.{suffix}"
+        path = bench.tmp / f"bench-{label}-{mib}.{suffix}"
         started = time.perf_counter()
         await asyncio.to_thread(make, path, mib * MiB)
         say(
