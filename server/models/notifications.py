@@ -47,9 +47,7 @@ class OutboxEvent(Base):
 class WebhookSubscription(Base):
     __tablename__ = "webhook_subscriptions"
     __table_args__ = (
-        CheckConstraint(
-            "(project_id IS NULL) <> (institution_id IS NULL)", name="one_target"
-        ),
+        CheckConstraint("(project_id IS NULL) <> (institution_id IS NULL)", name="one_target"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int | None] = mapped_column(
@@ -65,9 +63,7 @@ class WebhookSubscription(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    created_by: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="SET NULL")
-    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = utcnow_column()
 
 
