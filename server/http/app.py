@@ -537,6 +537,11 @@ def create_app(
             if settings.fixity_every_days > 0:
                 ctx = worker_context(settings, sessions, store, events)
                 background.append(asyncio.create_task(fixity_forever(ctx)))
+            from workers.notifications import notify_forever
+
+            # the outbox's dispatcher (the arq workers' notification crons when not embedded)
+            notify_ctx = worker_context(settings, writer_sessions(sessions), store, events)
+            background.append(asyncio.create_task(notify_forever(notify_ctx)))
         yield
         for task in background:
             task.cancel()

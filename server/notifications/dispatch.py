@@ -102,7 +102,7 @@ async def _complete_subjects(
             .join(DatasetVersion, DatasetVersion.id == Upload.version_id)
             .where(Upload.id.in_(uploads))
         )
-        dataset_of = dict(rows.tuples().all())
+        dataset_of = dict(rows.all())
         for e in events:
             if e.upload_id is not None and e.dataset_id is None:
                 e.dataset_id = dataset_of.get(e.upload_id)
@@ -148,7 +148,7 @@ async def _audience(
             .join(Account, Account.researcher_id == ProjectMember.researcher_id)
             .where(ProjectMember.project_id.in_(projects))
         )
-        for project, account in rows.tuples():
+        for project, account in rows:
             audience.by_project[project].add(account)
     if institutions:
         rows = await session.execute(
@@ -156,7 +156,7 @@ async def _audience(
                 Account.institution_id.in_(institutions)
             )
         )
-        for institution, account in rows.tuples():
+        for institution, account in rows:
             if institution is not None:
                 audience.by_institution[institution].add(account)
     everyone = listed.union(*audience.by_project.values(), *audience.by_institution.values())
@@ -168,7 +168,7 @@ async def _audience(
         .outerjoin(NotificationPreference, NotificationPreference.account_id == Account.id)
         .where(Account.id.in_(everyone))
     )
-    for account, researcher_email, pref in people.tuples():
+    for account, researcher_email, pref in people:
         if pref is None:
             audience.accounts[account] = (
                 researcher_email,
@@ -221,6 +221,7 @@ async def fan_out(
         now = utcnow()
         rows: list[Delivery] = []
         for event in events:
+            event.fanned_out_at = now
             for sub in subscriptions:
                 if _matches(sub, event, levels):
                     rows.append(_delivery(event, now, WEBHOOK, PENDING, subscription_id=sub.id))
@@ -237,7 +238,6 @@ async def fan_out(
                 if bounced:
                     row.state, row.last_code = FAILED, DeliveryCode.EMAIL_SUPPRESSED
                 rows.append(row)
-            event.fanned_out_at = now
         session.add_all(rows)
         await session.commit()
         return len(events)
@@ -380,7 +380,7 @@ async def _describe(
             .outerjoin(NotificationPreference, NotificationPreference.account_id == Account.id)
             .where(Account.id.in_(accounts))
         )
-        addresses = {pk: (own or theirs, lang or "en") for pk, theirs, own, lang in found.tuples()}
+        addresses = {pk: (own or theirs, lang or "en") for pk, theirs, own, lang in found}
     claimed = []
     for row in rows:
         event = events[row.event_id]
@@ -560,6 +560,23 @@ async def _bounced(
     pref.bounce_message = result.response
 
 
+async def anything_due(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    now = utcnow()
+    async with sessions() as session:
+        found = await session.scalar(
+            select(OutboxEvent.id).where(OutboxEvent.fanned_out_at.is_(None)).limit(1)
+        ) or await session.scalar(
+            select(Delivery.id)
+            .where(
+                Delivery.state == PENDING,
+                Delivery.next_attempt_at <= now,
+                or_(Delivery.claim_expires_at.is_(None), Delivery.claim_expires_at < now),
+            )
+            .limit(1)
+        )
+        return found is not None
+
+
 # ---- the loop ----------------------------------------------------------------------------
 
 
@@ -597,6 +614,8 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """One round: fan out, claim a batch, deliver it; how many attempts were made."""
+        if not await anything_due(self.sessions):
+            return 0  # a plain read: no write lock taken when idle (SQLite)
         while await fan_out(self.sessions, self.settings):
             pass
         batch = await claim(self.sessions, self.settings, self.owner)

@@ -46,11 +46,11 @@ def message_of(settings: Settings, mail: Mail) -> EmailMessage:
     message["Subject"] = mail.subject
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = f"<{mail.delivery_id}@satreps-hub>"
-    message["Content-Language"] = mail.language
     message["X-Satreps-Event"] = mail.event
     message["X-Satreps-Delivery"] = mail.delivery_id
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.text, charset="utf-8")
+    message["Content-Language"] = mail.language  # after: set_content resets Content-*
     return message
 
 

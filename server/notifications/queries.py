@@ -58,7 +58,7 @@ async def deliveries(
         .order_by(Delivery.id.desc())
         .limit(max(1, min(first, MAX_DELIVERIES)))
     )
-    rows = [(row, event) for row, event in found.tuples()]
+    rows = [(row, event) for row, event in found]
     return rows, await attempts_of(session, [r.id for r, _ in rows])
 
 
