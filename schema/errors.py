@@ -53,7 +53,7 @@ def codes_table() -> str:
     from server.backup.errors import BackupErrorCode
     from server.core.errors import QueryErrorCode
     from server.datasets.downloads import DownloadCode
-    from server.notifications.errors import DeliveryCode
+    from server.notifications.delivery_codes import DeliveryCode
     from server.search.errors import SearchErrorCode
 
     build_schema()  # every domain's error type registered

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.core.config import Settings
@@ -54,7 +55,7 @@ from server.models import (
 from server.models.enums import AccessLevel
 from server.notifications import mail as mailer
 from server.notifications import webhooks
-from server.notifications.errors import DeliveryCode
+from server.notifications.delivery_codes import DeliveryCode
 from server.notifications.events import emit
 from server.notifications.messages import render, render_digest
 
@@ -639,10 +640,23 @@ class Dispatcher:
                 while not done.empty():
                     results.append(done.get_nowait())
                 left -= len(results)
-                await record(self.sessions, self.settings, self.owner, results)
+                await self._record(results)
         finally:
             for task in tasks:
                 task.cancel()
+
+    async def _record(self, results: list[Result]) -> None:
+        """Record, trying again when the database refused (SQLite's lock waited out, a
+        dropped connection): an outcome not recorded is sent again once the claim expires
+        (the same delivery id, but a second POST)."""
+        for wait in (0.1, 0.3, 1.0, 3.0):
+            try:
+                await record(self.sessions, self.settings, self.owner, results)
+                return
+            except OperationalError:
+                log.warning("recording %s outcomes failed; again in %s s", len(results), wait)
+                await asyncio.sleep(wait)
+        await record(self.sessions, self.settings, self.owner, results)
 
     async def run_until_idle(self, max_seconds: float | None = None) -> int:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds

@@ -1,5 +1,5 @@
-"""The notification domain's codes: a mutation's refusals, and the outcome codes of a
-delivery's attempts (the delivery log's `code`)."""
+"""The notification domain's codes: a mutation's refusals (the outcome codes of a
+delivery's attempts are DeliveryCode, server/notifications/delivery_codes.py)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,3 @@ class NotificationErrorCode(StrEnum):
     NOT_A_WEBHOOK_DELIVERY = "NOT_A_WEBHOOK_DELIVERY"  # redeliverWebhook on an e-mail
     DELIVERY_IN_FLIGHT = "DELIVERY_IN_FLIGHT"  # redeliver one that is still pending
     INVALID_MODE = "INVALID_MODE"  # an e-mail preference that is not each, digest or none
-
-
-class DeliveryCode(StrEnum):
-    """Why an attempt failed (stable: the delivery log shows them)."""
-
-    HTTP_ERROR = "HTTP_ERROR"  # the receiver answered, not 2xx (status in the log)
-    TIMEOUT = "TIMEOUT"  # no full answer within webhook_timeout_seconds
-    CONNECTION_FAILED = "CONNECTION_FAILED"  # refused, reset, TLS, DNS at delivery time
-    PRIVATE_ADDRESS = "PRIVATE_ADDRESS"  # the host resolved to a non-public address now
-    SUBSCRIPTION_DISABLED = "SUBSCRIPTION_DISABLED"  # disabled while the delivery waited
-    EMAIL_BOUNCED = "EMAIL_BOUNCED"  # the SMTP server refused the recipient (5xx on RCPT)
-    EMAIL_SUPPRESSED = "EMAIL_SUPPRESSED"  # the address bounced before: not tried again
-    SMTP_UNAVAILABLE = "SMTP_UNAVAILABLE"  # could not talk to the SMTP server (retried)
-    SMTP_REFUSED = "SMTP_REFUSED"  # a 4xx (retried) or a 5xx outside RCPT (final)

@@ -15,7 +15,7 @@ from email.utils import formatdate
 import aiosmtplib
 
 from server.core.config import Settings
-from server.notifications.errors import DeliveryCode
+from server.notifications.delivery_codes import DeliveryCode
 
 KEPT = 1024
 

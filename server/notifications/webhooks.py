@@ -33,7 +33,8 @@ import httpx
 
 from server.core.errors import DomainError
 from server.notifications.addresses import check_target
-from server.notifications.errors import DeliveryCode, NotificationErrorCode
+from server.notifications.delivery_codes import DeliveryCode
+from server.notifications.errors import NotificationErrorCode
 
 USER_AGENT = "satreps-hub-webhook"
 RESPONSE_KEPT = 1024  # bytes of a receiver's answer kept in the delivery log
