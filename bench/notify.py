@@ -1,7 +1,7 @@
 """Benchmark: events through the outbox to 10 webhook receivers, one of which fails every
 second call, against the same POSTs sent directly (no outbox, no database).
 
-    .venv/bin/python bench/notify.py [--events 10000] [--receivers 10] [--dispatchers 2]
+    .venv/bin/python bench/notify.py [--events 10000] [--rate 0] [--receivers 10] [--dispatchers 2]
                                      [--backends postgresql,sqlite]
 
 Each backend gets a fresh database (PostgreSQL: a uniquely named one, dropped at the end;
@@ -11,9 +11,10 @@ process (tests/fixtures/notify.py: each checks the signature of every POST and r
 loopback is allowed for the run (SATREPS_WEBHOOK_ALLOW_PRIVATE), retries start after 50 ms
 (doubling, at most 0.5 s) and the failing receiver is never disabled.
 
-- outbox: an emitter writes the events (`emit`, 200 per transaction) while `--dispatchers`
-  Dispatchers (server/notifications/dispatch.py) fan out, claim, POST and record, as the
-  workers do; latency is from the event's row (`occurredAt`) to its accepted POST.
+- outbox: an emitter writes the events (`emit`, 200 per transaction, or `--rate` a second)
+  while `--dispatchers` Dispatchers (server/notifications/dispatch.py) fan out, claim, POST
+  and record, as the workers do; latency is from the event's commit to its accepted POST
+  (in a burst mostly the backlog's wait; paced below capacity, the pipeline's own).
 - direct: the same signed POSTs straight to the receivers with the same concurrency, a
   failed one sent again at once: the floor of the HTTP work alone.
 
@@ -92,7 +93,9 @@ class Timed(Receiver):
         return response
 
 
-async def outbox_run(url: str, events: int, receivers: int, dispatchers: int) -> dict[str, Any]:
+async def outbox_run(
+    url: str, events: int, receivers: int, dispatchers: int, rate: float = 0.0
+) -> dict[str, Any]:
     engine = make_engine(url)
     sessions = session_factory(engine)
     served = await serve_receivers()
@@ -125,13 +128,17 @@ async def outbox_run(url: str, events: int, receivers: int, dispatchers: int) ->
 
     async def emitter() -> None:
         nonlocal emitting
-        for start in range(0, events, EMIT_BATCH):
+        batch = max(1, int(rate / 10)) if rate else EMIT_BATCH
+        begun = time.monotonic()
+        for start in range(0, events, batch):
+            if rate:  # paced: `rate` events a second, in tenths of a second
+                await asyncio.sleep(max(0.0, begun + start / rate - time.monotonic()))
             async with sessions() as session:
-                for n in range(start, min(events, start + EMIT_BATCH)):
+                for n in range(start, min(events, start + batch)):
                     emit(session, "version.published", project_id=project_id, payload={"n": n})
                 await session.commit()
             now = time.time()
-            for n in range(start, min(events, start + EMIT_BATCH)):
+            for n in range(start, min(events, start + batch)):
                 emitted_at[n] = now
             await asyncio.sleep(0)
         emitting = False
@@ -234,10 +241,18 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=10)
     parser.add_argument("--dispatchers", type=int, default=2)
     parser.add_argument("--backends", default="postgresql")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="events a second (0: as fast as they can be written, a burst: the latency is"
+        " then mostly the backlog's)",
+    )
     args = parser.parse_args()
+    pace = f"{args.rate:g} events/s" if args.rate else "a burst"
     print(
-        f"{args.events} events x {args.receivers} receivers (r0 fails every second call),"
-        f" {args.dispatchers} dispatchers"
+        f"{args.events} events ({pace}) x {args.receivers} receivers (r0 fails every second"
+        f" call), {args.dispatchers} dispatchers"
     )
     direct = asyncio.run(direct_run(args.events, args.receivers, 50))
     direct_rate = direct["delivered"] / direct["seconds"]
@@ -249,12 +264,16 @@ def main() -> None:
         if backend == "postgresql":
             with fresh_database("notify") as url:
                 upgrade(url)
-                result = asyncio.run(outbox_run(url, args.events, args.receivers, args.dispatchers))
+                result = asyncio.run(
+                    outbox_run(url, args.events, args.receivers, args.dispatchers, args.rate)
+                )
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 url = f"sqlite+aiosqlite:///{tmp}/notify.db"
                 upgrade(url)
-                result = asyncio.run(outbox_run(url, args.events, args.receivers, args.dispatchers))
+                result = asyncio.run(
+                    outbox_run(url, args.events, args.receivers, args.dispatchers, args.rate)
+                )
         rate = result["delivered"] / result["seconds"]
         print(
             f"{backend} outbox: {result['delivered']} delivered, {result['calls']} calls in"
