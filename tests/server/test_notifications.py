@@ -563,3 +563,69 @@ async def test_preferences_through_graphql(gql, make_token):
     assert bad["errors"] == [{"field": "email", "code": "INVALID_EMAIL"}]
     read = await me("{ notificationPreferences { mode email language } }")
     assert read["notificationPreferences"]["mode"] == "DIGEST"
+
+
+async def test_enabling_a_disabled_webhook_sends_what_waited(
+    sessions, factory, settings, receivers
+):
+    project = await quiet_project(sessions, factory, settings)
+    receiver = receivers.add("flaky", "fail")
+    sub = await subscribe(sessions, factory, settings, project.id, receiver)
+    failing = settings.model_copy(update={"webhook_disable_after": 1})
+    await announce(sessions, project.id)
+    await settle(sessions, failing)
+    [waiting] = await rows(sessions, Delivery)
+    assert (waiting.state, receiver.calls) == ("pending", 1)
+    receiver.behaviour = "ok"
+    async with sessions() as session:
+        enabled = await service.set_webhook_enabled(session, factory.principal, sub.id, True)
+        await session.commit()
+    assert enabled.disabled_reason is None and enabled.consecutive_failures == 0
+    await settle(sessions, failing)
+    assert [g.delivery_id for g in receiver.got] == [waiting.delivery_id]
+    [done] = await rows(sessions, Delivery)
+    assert (done.state, done.attempts) == ("delivered", 2)
+
+
+async def test_an_institutions_webhooks_are_its_own_accounts_and_staffs(
+    sessions, factory, settings, receivers
+):
+    own, other = await factory.institution(), await factory.institution()
+    receiver = receivers.add("inst")
+    async with sessions() as session:
+        mine = await ensure_account(
+            session, f"inst-{next(_seq)}", AccountRole.INSTITUTION_UPLOADER, institution_id=own.id
+        )
+        theirs = await ensure_account(
+            session, f"inst-{next(_seq)}", AccountRole.RESEARCHER, institution_id=other.id
+        )
+        await session.commit()
+    as_mine = Principal(account_id=mine.id, role=mine.role, institution_id=own.id)
+    as_theirs = Principal(account_id=theirs.id, role=theirs.role, institution_id=other.id)
+    async with sessions() as session:
+        with pytest.raises(DomainError) as refused:
+            await service.create_webhook(
+                session, as_theirs, settings, url=receiver.url, institution_id=own.id
+            )
+        await session.rollback()
+    assert refused.value.details[0].code == "FORBIDDEN"
+    async with sessions() as session:
+        created = await service.create_webhook(
+            session, as_mine, settings, url=receiver.url, institution_id=own.id
+        )
+        await session.commit()
+    receiver.secret = created.secret
+    async with sessions() as session:
+        emit(session, "upload.failed", institution_id=own.id, payload={"filename": "x.csv"})
+        emit(session, "upload.failed", institution_id=other.id, payload={"filename": "y.csv"})
+        await session.commit()
+    await settle(sessions, settings)
+    assert [(g.event, g.body["data"]["filename"], g.signed) for g in receiver.got] == [
+        ("upload.failed", "x.csv", True)
+    ]
+    async with sessions() as session:
+        with pytest.raises(DomainError) as both:
+            await service.create_webhook(
+                session, as_mine, settings, url=receiver.url, institution_id=own.id, project_id=1
+            )
+    assert both.value.details[0].code == "ONE_TARGET"
