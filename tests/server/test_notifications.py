@@ -629,3 +629,24 @@ async def test_an_institutions_webhooks_are_its_own_accounts_and_staffs(
                 session, as_mine, settings, url=receiver.url, institution_id=own.id, project_id=1
             )
     assert both.value.details[0].code == "ONE_TARGET"
+
+
+def test_the_template_and_catalogues_hold_every_message_of_the_code():
+    """notifications.pot is what `pybabel extract -k N_` finds (README), and each language's
+    catalogue has every message of it."""
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    from server.notifications.messages import LOCALES_DIR
+
+    package = Path(__file__).parents[2] / "server" / "notifications"
+    found = {
+        message
+        for name in ("events.py", "messages.py")
+        for _, message, _, _ in extract_from_file("python", package / name, keywords={"N_": None})
+    }
+    with (LOCALES_DIR / "notifications.pot").open("rb") as f:
+        template = {m.id for m in read_po(f) if m.id}
+    assert template == found
+    for language, messages in catalogues().items():
+        assert set(messages) == found, language
