@@ -650,3 +650,48 @@ def test_the_template_and_catalogues_hold_every_message_of_the_code():
     assert template == found
     for language, messages in catalogues().items():
         assert set(messages) == found, language
+
+
+async def test_the_embedded_server_delivers_on_its_own(tmp_path, receivers):
+    """`satreps serve` without Redis runs the dispatcher in the API process: an event
+    committed by anyone reaches the receiver with nothing else started."""
+    import uvicorn
+
+    from server.core.db import make_engine, session_factory
+    from server.http.app import create_app
+    from server.migrations import upgrade
+    from tests.fixtures.live import free_port
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'embedded.db'}"
+    upgrade(url)
+    served = Settings(
+        database_url=url,
+        object_dir=tmp_path / "objects",
+        webhook_allow_private=True,
+        notify_poll_seconds=0.05,
+        fixity_every_days=0,
+    )
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        admin = await ensure_account(session, "embedded-admin", AccountRole.ADMIN)
+        await session.commit()
+    factory = Factory(sessions, Principal(account_id=admin.id, role=AccountRole.ADMIN))
+    project = await factory.project()
+    receiver = receivers.add("embedded")
+    await subscribe(sessions, factory, served, project.id, receiver, events=["version.published"])
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(served), host="127.0.0.1", port=free_port(), log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await announce(sessions, project.id)
+        for _ in range(500):
+            if receiver.got:
+                break
+            await asyncio.sleep(0.02)
+        assert [(g.event, g.signed) for g in receiver.got] == [("version.published", True)]
+    finally:
+        server.should_exit = True
+        await task
+        await engine.dispose()
