@@ -30,6 +30,7 @@ from schema.errors import should_mask
 from schema.evaluation import EvaluationMutations, EvaluationQueries
 from schema.institutions import InstitutionMutations, InstitutionQueries
 from schema.nodes import NodeQueries
+from schema.notifications import NotificationMutations, NotificationQueries
 from schema.pdm import PdmMutations, PdmQueries
 from schema.projects import ProjectMutations, ProjectQueries
 from schema.protection import Protection, ProtectionQueries, tag_error
@@ -59,6 +60,7 @@ class Query(
     ProtectionQueries,
     AnalyticsQueries,
     SearchQueries,
+    NotificationQueries,
     NodeQueries,
 ):
     pass
@@ -78,6 +80,7 @@ class Mutation(
     ArchiveMutations,
     BatchUploadMutations,
     ProvenanceMutations,
+    NotificationMutations,
 ):
     pass
 

@@ -53,6 +53,7 @@ def codes_table() -> str:
     from server.backup.errors import BackupErrorCode
     from server.core.errors import QueryErrorCode
     from server.datasets.downloads import DownloadCode
+    from server.notifications.delivery_codes import DeliveryCode
     from server.search.errors import SearchErrorCode
 
     build_schema()  # every domain's error type registered
@@ -73,6 +74,10 @@ def codes_table() -> str:
     rows.append(
         f"| download routes: a file's, an export's, an archive's URL (`DownloadCode`) |"
         f" {listed(DownloadCode)} |"
+    )
+    rows.append(
+        f"| a webhook's or e-mail's delivery log (`code` of each attempt: `DeliveryCode`) |"
+        f" {listed(DeliveryCode)} |"
     )
     return "\n".join(rows) + "\n"
 

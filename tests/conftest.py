@@ -41,6 +41,7 @@ pytest_plugins = [
     "tests.fixtures.clients",
     "tests.fixtures.demo_graph",
     "tests.fixtures.live",
+    "tests.fixtures.notify",
     "tests.fixtures.seaweed",
     "tests.fixtures.stack",
 ]

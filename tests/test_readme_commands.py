@@ -67,6 +67,12 @@ NOT_RUN: dict[str, str] = {
     ".venv/bin/python bench/download.py --mib 1024 --files 1000 --modes s3,local": BENCHMARK,
     ".venv/bin/python bench/upload_folder.py": BENCHMARK,
     ".venv/bin/python bench/upload_folder.py --small 1000 --large 50": BENCHMARK,
+    ".venv/bin/python bench/notify.py --events 1000 --backends postgresql,sqlite   # a burst": (
+        BENCHMARK
+    ),
+    ".venv/bin/python bench/notify.py --events 300 --rate 10                        # paced": (
+        BENCHMARK
+    ),
     **{
         command: "needs Docker, which the test machine does not have"
         for command in (

@@ -111,6 +111,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         )
     from workers.embargo import lift_embargoes_job
     from workers.fixity import scheduled_fixity_job
+    from workers.notifications import daily_digest_job, deliver_notifications_job
     from workers.stats import refresh_stats_job
 
     def named(job: Any) -> str:
@@ -141,6 +142,23 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 cast(WorkerCoroutine, scheduled_fixity_job),
                 name=named(scheduled_fixity_job),
                 second={45},
+                run_at_startup=False,
+            ),
+            # notifications (workers/notifications.py): the outbox fanned out and the due
+            # deliveries sent every two seconds, whatever Redis holds (the database is the
+            # queue); the daily digest at SATREPS_DIGEST_HOUR_UTC
+            cron(
+                cast(WorkerCoroutine, deliver_notifications_job),
+                name=named(deliver_notifications_job),
+                second=set(range(0, 60, 2)),
+                run_at_startup=True,
+            ),
+            cron(
+                cast(WorkerCoroutine, daily_digest_job),
+                name=named(daily_digest_job),
+                hour={settings.digest_hour_utc},
+                minute={0},
+                second={15},
                 run_at_startup=False,
             ),
             # the materialised figures of themeStats (server/analytics.py), once a minute

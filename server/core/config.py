@@ -315,6 +315,82 @@ class Settings(BaseSettings):
         description="Wall-clock time for one file's native reader (EXTRACTOR_TIMEOUT past it)",
     )
 
+    notify_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a notification dispatcher looks for outbox rows to fan out and"
+        " deliveries that are due (the database is the queue; a kick after a commit comes sooner)",
+    )
+    notify_claim_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A dispatcher's hold on a claimed delivery: one killed mid-delivery lets"
+        " another deliver it (same delivery id) once this has passed",
+    )
+    notify_batch: int = Field(
+        default=100, ge=1, le=10_000, description="Most deliveries one dispatcher claims at once"
+    )
+    notify_concurrency: int = Field(
+        default=20, ge=1, le=1000, description="Deliveries one dispatcher sends at once"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest one webhook request may take, connect to last byte (a receiver"
+        " that hangs fails the attempt with TIMEOUT and blocks no other delivery)",
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Attempts of one webhook delivery before it fails"
+    )
+    webhook_backoff_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="First retry delay of a failed delivery; doubled at each attempt, with up"
+        " to 50% random jitter added, at most webhook_backoff_max_seconds",
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two attempts of a delivery"
+    )
+    webhook_disable_after: int = Field(
+        default=20,
+        ge=1,
+        description="A subscription whose attempts failed this many times in a row is disabled"
+        " (disabledReason set, its creator notified by the webhook.disabled event)",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs that resolve to private, loopback, link-local or other"
+        " non-public addresses (tests and closed networks only: server-side request forgery)",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server of notification e-mail (unset: no e-mail sent)"
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="SMTP transport security: STARTTLS upgrade, implicit TLS (port 465), none",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login (unset: none)")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password")
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest one SMTP conversation may take"
+    )
+    mail_from: str = Field(
+        default="SATREPS Hub <noreply@satreps-hub.example>",
+        description="From address of notification e-mail",
+    )
+    email_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="Attempts of one e-mail before it fails"
+    )
+    email_default_mode: Literal["each", "digest", "none"] = Field(
+        default="each",
+        description="Notification e-mail of an account that set no preference: each event,"
+        " a daily digest, or none",
+    )
+    digest_hour_utc: int = Field(
+        default=7, ge=0, le=23, description="Hour (UTC) the daily digest e-mails go out"
+    )
+
     public_base_url: str | None = Field(
         default=None,
         description="The server's public URL (scheme://host[:port][/prefix]), the base of every "

@@ -13,6 +13,7 @@ from server.access import audit
 from server.core.db import utcnow
 from server.models import Dataset
 from server.models.enums import AccessLevel
+from server.notifications.events import emit
 
 
 async def lift_embargoes(
@@ -46,6 +47,12 @@ async def lift_embargoes(
                         target_id=dataset_id,
                         detail={"embargoUntil": str(until), "liftedOn": day.isoformat()},
                     )
+                )
+                emit(
+                    session,
+                    "dataset.embargo_lifted",
+                    dataset_id=dataset_id,
+                    payload={"until": str(until), "liftedOn": day.isoformat()},
                 )
                 lifted.append(dataset_id)
         await session.commit()

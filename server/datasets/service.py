@@ -37,6 +37,7 @@ from server.models.enums import (
     UploadState,
     VersionState,
 )
+from server.notifications.events import emit
 from server.projects.service import visible_project
 from server.provenance.edits import record_coverage_edit
 from server.provenance.records import record_publish
@@ -330,6 +331,14 @@ async def publish_version(
         version.note = clean_note
     await session.flush()
     await record_publish(session, principal, version, dataset)
+    emit(
+        session,
+        "version.published",
+        project_id=dataset.project_id,
+        institution_id=dataset.owner_institution_id,
+        dataset_id=dataset.id,
+        payload={"versionId": version.id, "number": version.number, "note": version.note},
+    )
     return version
 
 

@@ -9,11 +9,14 @@ ABORTED and QUARANTINED are final.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import object_session
+
 from server.core.db import utcnow
 from server.core.errors import DomainError
 from server.datasets.errors import DatasetErrorCode
 from server.models import Upload
 from server.models.enums import UploadState
+from server.notifications.events import emit
 
 S = UploadState
 NEXT: dict[UploadState, frozenset[UploadState]] = {
@@ -69,6 +72,30 @@ def move(
         upload.malware_signature = signature[:255]
     if to == S.PROCESSING:
         upload.attempts += 1
+    if to in ANNOUNCED:
+        _announce(upload, to)
+
+
+ANNOUNCED = {
+    S.READY: "upload.ready",
+    S.FAILED: "upload.failed",
+    S.QUARANTINED: "upload.quarantined",
+}
+
+
+def _announce(upload: Upload, to: UploadState) -> None:
+    """The event's outbox row, in the transaction that writes the new state (the upload's
+    session): committed with it or not at all. Its project, dataset and institution are
+    filled in by the fan-out (server/notifications/dispatch.py)."""
+    session = object_session(upload)
+    if session is None:
+        raise ValueError(f"upload {upload.id} moves to {to.value} outside a session")
+    payload = {"filename": upload.filename, "path": upload.path, "state": to.value}
+    if upload.error_code:
+        payload["code"] = upload.error_code
+    if upload.malware_signature:
+        payload["signature"] = upload.malware_signature
+    emit(session, ANNOUNCED[to], upload_id=upload.id, payload=payload)
 
 
 def _reachable(start: UploadState) -> frozenset[UploadState]:

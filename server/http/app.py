@@ -537,6 +537,12 @@ def create_app(
             if settings.fixity_every_days > 0:
                 ctx = worker_context(settings, sessions, store, events)
                 background.append(asyncio.create_task(fixity_forever(ctx)))
+            from workers.notifications import notify_forever
+
+            # the outbox's dispatcher (the arq workers' notification crons when not embedded);
+            # plain sessions: its idle poll is a read, its writes begin_write themselves
+            notify_ctx = worker_context(settings, sessions, store, events)
+            background.append(asyncio.create_task(notify_forever(notify_ctx)))
         yield
         for task in background:
             task.cancel()

@@ -32,6 +32,13 @@ from server.models.datasets import (
     UploadWarning,
 )
 from server.models.institutions import Country, Institution
+from server.models.notifications import (
+    Delivery,
+    DeliveryAttempt,
+    NotificationPreference,
+    OutboxEvent,
+    WebhookSubscription,
+)
 from server.models.projects import (
     PhaseTransition,
     Project,
@@ -65,6 +72,8 @@ __all__ = [
     "Base",
     "Country",
     "Dataset",
+    "Delivery",
+    "DeliveryAttempt",
     "DatasetFile",
     "DatasetKeyword",
     "DatasetTheme",
@@ -83,7 +92,9 @@ __all__ = [
     "LearningMaterial",
     "LessonLearned",
     "MonitoringReport",
+    "NotificationPreference",
     "OidcIdentity",
+    "OutboxEvent",
     "PdmElement",
     "PhaseTransition",
     "Project",
@@ -111,4 +122,5 @@ __all__ = [
     "TrainingParticipant",
     "Upload",
     "UploadWarning",
+    "WebhookSubscription",
 ]

@@ -34,6 +34,7 @@ from server.models import (
     Theme,
 )
 from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
+from server.notifications.events import emit
 from server.projects.errors import ProjectErrorCode
 from server.projects.queries import completion_date, partner_countries
 from server.provenance.records import record_phase_transition
@@ -437,4 +438,14 @@ async def transition_phase(
     project.updated_at = utcnow()
     await session.flush()
     await record_phase_transition(session, principal, project, transition)
+    emit(
+        session,
+        "project.phase_changed",
+        project_id=project.id,
+        payload={
+            "from_phase": transition.from_phase.value if transition.from_phase else None,
+            "to_phase": to_phase.value,
+            "accountId": principal.account_id,
+        },
+    )
     return project

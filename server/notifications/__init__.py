@@ -1,0 +1,1 @@
+"""Notifications: the outbox (emit), webhooks and e-mail, delivered by the dispatcher."""
