@@ -55,7 +55,7 @@ def axis_of(name: str, attrs: dict[str, Any]) -> str | None:
 def finite_range(values: Any) -> tuple[float, float] | None:
     """The least and greatest finite value (masked ones left out), or None."""
     if np.ma.isMaskedArray(values):
-        values = values.astype("float64").filled(np.nan)
+        values = np.ma.filled(np.ma.asarray(values, dtype="float64"), np.nan)
     array = np.asarray(values, dtype="float64").ravel()
     array = array[np.isfinite(array)]  # plain numpy: numpy.ma took most of a header's time
     if array.size == 0:
