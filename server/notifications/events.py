@@ -1,7 +1,7 @@
 """The events one may emit, and `emit`: an outbox row in the caller's transaction.
 
-    await emit(session, "upload.ready", project_id=.., dataset_id=.., upload_id=..,
-               payload={...})
+    emit(session, "upload.ready", project_id=.., dataset_id=.., upload_id=..,
+         payload={...})
 
 writes nothing else and commits nothing: the caller's commit makes the event real, its
 rollback leaves nothing. The dispatcher (server/notifications/dispatch.py) fans it out to
