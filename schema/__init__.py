@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from schema.access_requests import AccessRequestMutations, AccessRequestQueries
 from schema.accounts import AccountQueries
 from schema.analytics import AnalyticsQueries
 from schema.audit import AuditQueries
@@ -59,6 +60,7 @@ class Query(
     ProtectionQueries,
     AnalyticsQueries,
     SearchQueries,
+    AccessRequestQueries,
     NodeQueries,
 ):
     pass
@@ -78,6 +80,7 @@ class Mutation(
     ArchiveMutations,
     BatchUploadMutations,
     ProvenanceMutations,
+    AccessRequestMutations,
 ):
     pass
 
