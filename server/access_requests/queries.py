@@ -143,6 +143,14 @@ async def agreements_by_dataset(
     return group_rows(rows)
 
 
+def _acceptance_visible(principal: Principal) -> ColumnElement[bool]:
+    if principal.is_staff:
+        return true()
+    if not principal.is_authenticated:
+        return false()
+    return or_(_mine(principal, AgreementAcceptance), decider_rule(principal))
+
+
 async def acceptances_by_agreement(
     session: AsyncSession, principal: Principal, agreement_ids: Sequence[int]
 ) -> dict[int, list[AgreementAcceptance]]:
@@ -154,9 +162,7 @@ async def acceptances_by_agreement(
         .join(Dataset, Dataset.id == DataUseAgreement.dataset_id)
         .where(
             AgreementAcceptance.agreement_id.in_(agreement_ids),
-            or_(_mine(principal, AgreementAcceptance), grant_visible(principal))
-            if principal.is_authenticated
-            else false(),
+            _acceptance_visible(principal),
         )
         .order_by(AgreementAcceptance.id)
     )

@@ -127,12 +127,9 @@ async def _sides(
     """The sides the principal decides on, for a request on the dataset."""
     flag = true() if dual else false()
     sides = list(ApprovalSide)
+    rules = [side_rule(principal, side, flag).label(f"side_{side.value}") for side in sides]
     row = (
-        await session.execute(
-            select(*(side_rule(principal, side, flag) for side in sides)).where(
-                Dataset.id == dataset_id
-            )
-        )
+        await session.execute(select(*rules).select_from(Dataset).where(Dataset.id == dataset_id))
     ).one()
     return {side for side, allowed in zip(sides, row, strict=True) if allowed}
 
@@ -564,15 +561,8 @@ async def accept_agreement(
 
 
 async def _may_read_terms(session: AsyncSession, principal: Principal, dataset_id: int) -> bool:
-    """A dataset's terms are for those who may see it or have asked for it."""
-    asked = await session.scalar(
-        select(AccessRequest.id).where(
-            AccessRequest.dataset_id == dataset_id,
-            AccessRequest.researcher_id == principal.researcher_id,
-        )
-    )
-    if asked is not None:
-        return True
+    """A dataset's terms are for anyone who may ask for access to it (its project is
+    visible): one may accept them before asking."""
     try:
         await _reachable_dataset(session, principal, dataset_id)
     except DomainError:

@@ -110,9 +110,11 @@ async def bundle(
         ).all()
     )
     root = await session.scalar(select(ProvNode.id).where(ProvNode.key == f"version-{version.id}"))
-    if root is None:
-        return Bundle(version, dataset, files, None, [], [])
     found: dict[int, GraphNode] = {}
+    if root is None:
+        found.update(await _acceptances(session, principal, dataset, found))
+        nodes = sorted(found.values(), key=lambda n: (n.depth, n.id))
+        return Bundle(version, dataset, files, None, nodes, await _edges_among(session, nodes))
     upstream = await graph(session, principal, [root], Direction.UPSTREAM, MAX_DEPTH)
     found.update((n.id, n) for n in upstream.nodes)
     raws = [n.id for n in upstream.nodes if n.depth == 1 and n.record_type == "raw_upload"]
