@@ -35,7 +35,7 @@ class AccessRequestQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[AccessRequest]:
+    ) -> Connection[AccessRequest] | None:
         args = page_args(first, after, last, before)
         return await page(info, _mine, AccessRequestRow.id, args, AccessRequest.from_row)
 
@@ -50,6 +50,6 @@ class AccessRequestQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-    ) -> Connection[AccessRequest]:
+    ) -> Connection[AccessRequest] | None:
         args = page_args(first, after, last, before)
         return await page(info, _awaiting, AccessRequestRow.id, args, AccessRequest.from_row)

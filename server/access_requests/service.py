@@ -21,7 +21,7 @@ from server.access import audit
 from server.access.auth import Principal
 from server.access.permissions import require_signed_in
 from server.access.visibility import dataset_readable, project_visible
-from server.access_requests.errors import AccessRequestErrorCode as Code
+from server.access_requests.errors import AccessRequestErrorCode
 from server.access_requests.rules import DUAL_SIDES, decider_rule, side_rule
 from server.core.config import get_settings
 from server.core.db import utcnow
@@ -177,7 +177,9 @@ def _require_researcher(principal: Principal) -> int:
     require_signed_in(principal)
     if principal.researcher_id is None:
         raise DomainError.one(
-            Code.RESEARCHER_REQUIRED, "this account is linked to no researcher", None
+            AccessRequestErrorCode.RESEARCHER_REQUIRED,
+            "this account is linked to no researcher",
+            None,
         )
     return principal.researcher_id
 
@@ -196,13 +198,15 @@ async def request_access(
     now = _now()
     if await _live_grant(session, dataset.id, researcher_id, now.date()) is not None:
         raise DomainError.one(
-            Code.ALREADY_GRANTED,
+            AccessRequestErrorCode.ALREADY_GRANTED,
             "you hold a grant for this dataset (accept its current agreement to use it)",
             "datasetId",
         )
     if await _readable(session, principal, dataset.id):
         raise DomainError.one(
-            Code.ALREADY_READABLE, "you may already read this dataset", "datasetId"
+            AccessRequestErrorCode.ALREADY_READABLE,
+            "you may already read this dataset",
+            "datasetId",
         )
     open_request = await session.scalar(
         select(AccessRequest)
@@ -216,7 +220,7 @@ async def request_access(
     if open_request is not None:
         if effective_status(open_request, now) == Status.PENDING:
             raise DomainError.one(
-                Code.DUPLICATE_REQUEST,
+                AccessRequestErrorCode.DUPLICATE_REQUEST,
                 "you have an open request for this dataset",
                 "datasetId",
             )
@@ -259,7 +263,9 @@ async def _open_request_to_decide(
     if (
         principal.researcher_id is not None and request.researcher_id == principal.researcher_id
     ) or (request.account_id is not None and request.account_id == principal.account_id):
-        raise DomainError.one(Code.OWN_REQUEST, "nobody decides their own request", "requestId")
+        raise DomainError.one(
+            AccessRequestErrorCode.OWN_REQUEST, "nobody decides their own request", "requestId"
+        )
     sides = await _sides(session, principal, request.dataset_id, request.dual)
     if not sides:
         if await _is_decider(session, principal, request.dataset_id) or (
@@ -271,10 +277,14 @@ async def _open_request_to_decide(
         )
     status = effective_status(request)
     if status == Status.EXPIRED:
-        raise DomainError.one(Code.REQUEST_EXPIRED, "the request has expired", "requestId")
+        raise DomainError.one(
+            AccessRequestErrorCode.REQUEST_EXPIRED, "the request has expired", "requestId"
+        )
     if status != Status.PENDING:
         raise DomainError.one(
-            Code.REQUEST_CLOSED, f"the request is {status.value} already", "requestId"
+            AccessRequestErrorCode.REQUEST_CLOSED,
+            f"the request is {status.value} already",
+            "requestId",
         )
     return request, sides
 
@@ -292,7 +302,7 @@ def _grant_end(raw: dt.date | None, today: dt.date) -> dt.date:
         return longest
     if raw < today or raw > longest:
         raise DomainError.one(
-            Code.INVALID_GRANT_END,
+            AccessRequestErrorCode.INVALID_GRANT_END,
             f"a grant ends between today and {longest.isoformat()}",
             "validUntil",
         )
@@ -312,7 +322,7 @@ async def approve_request(
     agreement = await current_agreement(session, request.dataset_id)
     if agreement is not None and not await _accepted(session, agreement.id, request.researcher_id):
         raise DomainError.one(
-            Code.AGREEMENT_NOT_ACCEPTED,
+            AccessRequestErrorCode.AGREEMENT_NOT_ACCEPTED,
             f"the requester has not accepted version {agreement.version} of the dataset's"
             " data use agreement",
             "requestId",
@@ -320,13 +330,17 @@ async def approve_request(
     done = await _approvals(session, request.id)
     if any(a.account_id == principal.account_id for a in done):
         raise DomainError.one(
-            Code.ALREADY_APPROVED, "you approved this request already", "requestId"
+            AccessRequestErrorCode.ALREADY_APPROVED,
+            "you approved this request already",
+            "requestId",
         )
     needed = set(DUAL_SIDES) if request.dual else set(ApprovalSide)
     open_sides = [s for s in ApprovalSide if s in sides & needed - {a.side for a in done}]
     if not open_sides:
         raise DomainError.one(
-            Code.ALREADY_APPROVED, "your side has approved this request already", "requestId"
+            AccessRequestErrorCode.ALREADY_APPROVED,
+            "your side has approved this request already",
+            "requestId",
         )
     approval = AccessApproval(
         request_id=request.id,
@@ -388,10 +402,14 @@ async def withdraw_request(
         raise NotFound("access request", "requestId")
     status = effective_status(request)
     if status == Status.EXPIRED:
-        raise DomainError.one(Code.REQUEST_EXPIRED, "the request has expired", "requestId")
+        raise DomainError.one(
+            AccessRequestErrorCode.REQUEST_EXPIRED, "the request has expired", "requestId"
+        )
     if status != Status.PENDING:
         raise DomainError.one(
-            Code.REQUEST_CLOSED, f"the request is {status.value} already", "requestId"
+            AccessRequestErrorCode.REQUEST_CLOSED,
+            f"the request is {status.value} already",
+            "requestId",
         )
     request.status = Status.WITHDRAWN
     request.decided_at = _now()
@@ -418,7 +436,9 @@ async def revoke_grant(
     if not await _is_decider(session, principal, grant.dataset_id):
         raise Forbidden("only the dataset's deciders (data stewards, PIs) or an admin revoke")
     if grant.revoked_at is not None:
-        raise DomainError.one(Code.ALREADY_REVOKED, "the grant is revoked already", "grantId")
+        raise DomainError.one(
+            AccessRequestErrorCode.ALREADY_REVOKED, "the grant is revoked already", "grantId"
+        )
     grant.revoked_at = _now()
     grant.revoked_by = principal.account_id
     grant.revoke_reason = text
@@ -458,14 +478,14 @@ def _check_abs(errors: Collector, refs: AbsReferences | None) -> dict[str, str |
         match = IRCC_RE.match(ircc)
         if match is None:
             errors.add(
-                Code.INVALID_IRCC,
+                AccessRequestErrorCode.INVALID_IRCC,
                 "an IRCC identifier reads ABSCH-IRCC-<country>-<number>-<version>,"
                 " e.g. ABSCH-IRCC-IN-239750-1",
                 "abs.ircc",
             )
         elif country is not None and match.group(1) != country:
             errors.add(
-                Code.ABS_COUNTRY_MISMATCH,
+                AccessRequestErrorCode.ABS_COUNTRY_MISMATCH,
                 f"the certificate was issued by {match.group(1)}, not by the provider {country}",
                 "abs.ircc",
             )
@@ -530,13 +550,15 @@ async def accept_agreement(
     current = await current_agreement(session, agreement.dataset_id)
     if current is not None and current.id != agreement.id:
         raise DomainError.one(
-            Code.AGREEMENT_SUPERSEDED,
+            AccessRequestErrorCode.AGREEMENT_SUPERSEDED,
             f"version {current.version} replaced this one: accept it instead",
             "agreementId",
         )
     if await _accepted(session, agreement.id, researcher_id):
         raise DomainError.one(
-            Code.ALREADY_ACCEPTED, "you accepted this version already", "agreementId"
+            AccessRequestErrorCode.ALREADY_ACCEPTED,
+            "you accepted this version already",
+            "agreementId",
         )
     acceptance = AgreementAcceptance(
         agreement_id=agreement.id,
