@@ -470,3 +470,35 @@ async def test_phase_history_shows_who(gql, sessions, make_token, factory):
     public = (await gql(PHASES, {"p": gid("Project", project.id)}))["node"]["phaseHistory"]
     assert public[-1]["account"] is None  # usernames are for signed-in callers
     assert public[-1]["researcher"] == {"id": gid("Researcher", person.id)}
+
+
+AWAITING_DEEP = """{ accessRequestsAwaitingMe(first: 50) { totalCount nodes { id status
+    requester { nameEn } approvals { side researcher { nameEn } } grant { id }
+    agreement { version acceptedByMe } dataset { title } } } }"""
+
+
+async def test_statements_do_not_grow_with_the_requests(
+    gql, sessions, make_token, factory, statements
+):
+    c = await cast(gql, sessions, make_token, factory)
+    await c.steward_a(PUBLISH_TERMS, {"d": dataset_gid(c, "institution")})
+
+    async def requests(n: int) -> None:
+        for _ in range(n):
+            person = await factory.researcher()
+            client = gql.as_(await make_token(AccountRole.RESEARCHER, researcher_id=person.id))
+            out = await client(REQUEST, {"d": dataset_gid(c, "institution"), "p": "a study"})
+            assert out["requestDatasetAccess"]["errors"] == []
+
+    async def measure() -> tuple[int, int]:
+        with statements.measure() as counter:
+            data = await c.steward_a(AWAITING_DEEP)
+        return counter.count, data["accessRequestsAwaitingMe"]["totalCount"]
+
+    await c.steward_a("{ me { role } }")  # the token's last-used time is written once a minute
+    await requests(2)
+    small, few = await measure()
+    await requests(6)
+    large, many = await measure()
+    assert (few, many) == (2, 8)
+    assert large == small, (small, large)
