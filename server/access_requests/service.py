@@ -190,11 +190,12 @@ def _require_researcher(principal: Principal) -> int:
 async def request_access(
     session: AsyncSession, principal: Principal, dataset_id: int, purpose: str | None
 ) -> AccessRequest:
-    researcher_id = _require_researcher(principal)
+    require_signed_in(principal)
     errors = Collector()
     text = clean_text(errors, "purpose", purpose, max_len=PURPOSE_MAX, required=True)
     errors.raise_if_any()
     dataset = await _reachable_dataset(session, principal, dataset_id)
+    researcher_id = _require_researcher(principal)
     now = _now()
     if await _live_grant(session, dataset.id, researcher_id, now.date()) is not None:
         raise DomainError.one(
@@ -543,10 +544,11 @@ async def accept_agreement(
 ) -> AgreementAcceptance:
     """The caller accepts one version of an agreement: the current one only. Recorded in the
     dataset's PROV (an activity using the agreement, associated with the researcher)."""
-    researcher_id = _require_researcher(principal)
+    require_signed_in(principal)
     agreement = await session.get(DataUseAgreement, agreement_id)
     if agreement is None or not await _may_read_terms(session, principal, agreement.dataset_id):
         raise NotFound("agreement", "agreementId")
+    researcher_id = _require_researcher(principal)
     current = await current_agreement(session, agreement.dataset_id)
     if current is not None and current.id != agreement.id:
         raise DomainError.one(

@@ -42,6 +42,7 @@ researcher_outsider     MD      -        -            -          MD      -
 uploader_owner          MDWU    MDWU     MDWU         MDWU       MDWU    MDWU
 uploader_partner        MD      -        -            -          MD      MD
 uploader_outsider       MD      -        -            -          MD      -
+steward_owner           MD      MD       MD           MD         MD      MD
 """
 
 
