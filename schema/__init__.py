@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from schema.access_requests import AccessRequestMutations, AccessRequestQueries
 from schema.accounts import AccountQueries
 from schema.analytics import AnalyticsQueries
 from schema.audit import AuditQueries
@@ -61,6 +62,7 @@ class Query(
     AnalyticsQueries,
     SearchQueries,
     NotificationQueries,
+    AccessRequestQueries,
     NodeQueries,
 ):
     pass
@@ -81,6 +83,7 @@ class Mutation(
     BatchUploadMutations,
     ProvenanceMutations,
     NotificationMutations,
+    AccessRequestMutations,
 ):
     pass
 

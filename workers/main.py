@@ -109,6 +109,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         raise SystemExit(
             "satreps worker needs SATREPS_REDIS_URL (embedded mode processes in `serve`)"
         )
+    from workers.access import sweep_access_job
     from workers.embargo import lift_embargoes_job
     from workers.fixity import scheduled_fixity_job
     from workers.notifications import daily_digest_job, deliver_notifications_job
@@ -134,6 +135,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 cast(WorkerCoroutine, lift_embargoes_job),
                 name=named(lift_embargoes_job),
                 minute=set(range(0, 60, 10)),
+                run_at_startup=True,
+            ),
+            # access requests past their time become EXPIRED, grants ending soon announced
+            cron(
+                cast(WorkerCoroutine, sweep_access_job),
+                name=named(sweep_access_job),
+                minute=set(range(5, 60, 10)),
                 run_at_startup=True,
             ),
             # scheduled fixity (workers/fixity.py): once a minute, each run reading at most

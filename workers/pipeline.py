@@ -555,13 +555,15 @@ async def reconcile_forever(
     per_batch: int = 1,
 ) -> None:
     """Embedded mode's reconciler: the same rule as the arq cron in workers/main.py; it also
-    lifts embargoes that have ended (the embargo cron of workers/main.py) and rebuilds the
+    lifts embargoes that have ended (the embargo cron of workers/main.py), sweeps access
+    requests and grants once a minute (the access cron, workers/access.py) and rebuilds the
     materialised figures of themeStats (the stats cron) once a minute when their sources
     changed (server.analytics.stats_fingerprint)."""
+    from server.access_requests.service import sweep
     from server.analytics import STATS_REFRESH_SECONDS, refresh_stats, stats_fingerprint
     from server.datasets.embargo import lift_embargoes
 
-    last_refresh, built_from = -math.inf, None
+    last_refresh, built_from, last_sweep = -math.inf, None, -math.inf
     while True:
         try:
             planned = await waiting_jobs(
@@ -570,6 +572,9 @@ async def reconcile_forever(
             for job in planned:
                 await jobs.enqueue(job.name, *job.args, job_id=job.job_id)
             await lift_embargoes(sessions)
+            if time.monotonic() - last_sweep >= 60:
+                await sweep(sessions)
+                last_sweep = time.monotonic()
             if time.monotonic() - last_refresh >= STATS_REFRESH_SECONDS:
                 async with sessions() as session:
                     now = await stats_fingerprint(session)

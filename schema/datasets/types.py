@@ -7,9 +7,11 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from sqlalchemy import true
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from schema.access_requests.types import DatasetAccessFields
 from schema.compiled.compiler import (
     column,
     dataset_project,
@@ -367,6 +369,9 @@ class DatasetVersion(
 
 @compiled(
     project=dataset_project,
+    partner_country_data=lambda c, row, details, args: c.json.boolean(
+        row.partner_country_data == true()
+    ),
     owner_institution=institution_of("owner_institution_id"),
     themes=dataset_themes,
     versions=dataset_versions,
@@ -374,7 +379,7 @@ class DatasetVersion(
     draft=newest_version(VersionState.DRAFT),
 )
 @strawberry.type(description="Research data of a project, owned by an institution.")
-class Dataset(DatasetTextFields, CoverageFields, relay.Node):
+class Dataset(DatasetTextFields, CoverageFields, DatasetAccessFields, relay.Node):
     id: relay.NodeID[int]
     title: strawberry.Private[str]  # the originals (the columns)
     description: strawberry.Private[str | None]
@@ -382,6 +387,10 @@ class Dataset(DatasetTextFields, CoverageFields, relay.Node):
     licence: str = strawberry.field(description="SPDX license expression")
     access_level: AccessLevel  # type: ignore[valid-type]
     embargo_until: dt.date | None
+    partner_country_data: bool = strawberry.field(
+        description="Partner-country data under a bilateral agreement: access requests need"
+        " the Japanese and the partner lead's approval"
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     project_id: strawberry.Private[int]
@@ -397,6 +406,7 @@ class Dataset(DatasetTextFields, CoverageFields, relay.Node):
             licence=row.licence,
             access_level=row.access_level,
             embargo_until=row.embargo_until,
+            partner_country_data=row.partner_country_data,
             created_at=row.created_at,
             updated_at=row.updated_at,
             project_id=row.project_id,

@@ -7,6 +7,7 @@ import datetime as dt
 import strawberry
 from strawberry import relay
 
+from schema.accounts import AccountRole
 from schema.compiled.compiler import (
     institution_of,
     member_institution,
@@ -40,6 +41,7 @@ from server.models.enums import InstitutionRole as InstitutionRoleEnum
 from server.models.enums import MemberRole as MemberRoleEnum
 from server.models.enums import ProjectPhase as ProjectPhaseEnum
 from server.projects import errors as codes
+from server.projects import queries as projects_reads
 from server.projects import service
 
 ProjectErrorCode = error_codes("ProjectErrorCode", codes.ProjectErrorCode)
@@ -82,6 +84,12 @@ class ProjectMember:
         return Institution.from_row(present(row))
 
 
+@strawberry.type(description="The account that made a change.")
+class ActingAccount:
+    username: str
+    role: AccountRole  # type: ignore[valid-type]
+
+
 @strawberry.type
 class PhaseTransition:
     from_phase: ProjectPhase | None  # type: ignore[valid-type]
@@ -90,6 +98,29 @@ class PhaseTransition:
     note: str | None
     document_ref: str | None
     override_reason: str | None
+    account_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(
+        description="The account that made the transition (signed-in callers; null for the"
+        " public and for transitions recorded without an account)"
+    )
+    async def account(self, info: Info) -> ActingAccount | None:
+        if self.account_id is None or not info.context.principal.is_authenticated:
+            return None
+        row = await info.context.loaders.one(projects_reads.accounts_by_id).load(self.account_id)
+        return ActingAccount(username=row.username, role=row.role) if row is not None else None
+
+    @strawberry.field(
+        description="The researcher linked to the account that made the transition, if any"
+    )
+    async def researcher(self, info: Info) -> Researcher | None:
+        if self.account_id is None:
+            return None
+        row = await info.context.loaders.one(projects_reads.accounts_by_id).load(self.account_id)
+        if row is None or row.researcher_id is None:
+            return None
+        person = await info.context.loaders.researcher_by_id.load(row.researcher_id)
+        return Researcher.from_row(person) if person is not None else None
 
 
 TITLE = TextField("project", "title", (Fallback("title", "und"),))
@@ -176,6 +207,7 @@ class Project(
                 note=t.note,
                 document_ref=t.document_ref,
                 override_reason=t.override_reason,
+                account_id=t.account_id,
             )
             for t in rows
         ]

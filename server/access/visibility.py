@@ -9,15 +9,30 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, exists, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    exists,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from server.access.auth import Principal
 from server.models import (
+    AccessGrant,
     Affiliation,
+    AgreementAcceptance,
     Dataset,
     DatasetFile,
     DatasetVersion,
+    DataUseAgreement,
     Project,
     ProjectInstitution,
     ProjectMember,
@@ -113,9 +128,9 @@ def _level_rules(
     owner institution's people. institution: the owner institution's people only.
     """
     clauses = [level_rule_on(principal, rows, rows, day)]
-    owner = owner_rule_on(principal, rows)
-    if owner is not None:
-        clauses.append(owner)
+    beyond = beyond_level_rule(principal, rows, day)
+    if beyond is not None:
+        clauses.append(beyond)
     return or_(*clauses)
 
 
@@ -153,6 +168,68 @@ def owner_rule_on(principal: Principal, rows: Any) -> ColumnElement[bool] | None
         return None
     rule: ColumnElement[bool] = rows.owner_institution_id.in_(institution_ids)
     return rule
+
+
+def beyond_level_rule(
+    principal: Principal, rows: Any = Dataset, day: dt.date | None = None
+) -> ColumnElement[bool] | None:
+    """What lets a principal into a dataset whatever its level's rule says: the owner
+    institution's people, and the holder of a live access grant. None when neither can
+    apply to the principal. `rows`: the Dataset entity or an alias of it."""
+    clauses = [
+        rule
+        for rule in (owner_rule_on(principal, rows), grant_rule_on(principal, rows, day))
+        if rule is not None
+    ]
+    return or_(*clauses) if clauses else None
+
+
+def grant_rule_on(
+    principal: Principal, rows: Any = Dataset, day: dt.date | None = None
+) -> ColumnElement[bool] | None:
+    """A grant (an approved access request) lets its researcher read the dataset until its
+    last day, unless revoked; when the dataset has a data use agreement, only after the
+    researcher accepted its current (highest) version. Dates, like embargoes: a compiled
+    plan keyed by the day stays right."""
+    if principal.researcher_id is None:
+        return None
+    today = day or dt.datetime.now(dt.UTC).date()
+    rid = principal.researcher_id
+    granted = (
+        exists()
+        .where(
+            AccessGrant.dataset_id == rows.id,
+            AccessGrant.researcher_id == rid,
+            AccessGrant.revoked_at.is_(None),
+            AccessGrant.valid_until >= today,
+        )
+        .correlate(rows)
+    )
+    return and_(granted, not_(_unaccepted_agreement(rid, rows)))
+
+
+def _unaccepted_agreement(researcher_id: int, rows: Any) -> ColumnElement[bool]:
+    """The dataset's current agreement exists and the researcher has not accepted it."""
+    newer = aliased(DataUseAgreement)
+    current = DataUseAgreement
+    return (
+        exists()
+        .where(
+            current.dataset_id == rows.id,
+            not_(
+                exists().where(
+                    newer.dataset_id == current.dataset_id, newer.version > current.version
+                )
+            ),
+            not_(
+                exists().where(
+                    AgreementAcceptance.agreement_id == current.id,
+                    AgreementAcceptance.researcher_id == researcher_id,
+                )
+            ),
+        )
+        .correlate(rows)
+    )
 
 
 def dataset_visible(

@@ -12,7 +12,12 @@ from sqlalchemy import case, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
-from server.access.visibility import level_rule_on, owner_rule_on, project_visible, sees_as_public
+from server.access.visibility import (
+    beyond_level_rule,
+    level_rule_on,
+    project_visible,
+    sees_as_public,
+)
 from server.analytics.scope import (
     JAPAN_ROLES,
     PARTNER_ROLES,
@@ -279,7 +284,7 @@ async def _visible_dataset_sums(
 ) -> None:
     """Datasets the principal may see: the buckets whose level lets them in (public,
     embargo passed, member of the project), then those they see only as people of the
-    owner institution, one by one."""
+    owner institution or through an access grant, one by one."""
     b = StatsDatasetBucket
     sums = [b.datasets, b.versions, b.bytes_stored, b.uploads_ready, b.uploads_failed]
     by_level = (
@@ -289,7 +294,7 @@ async def _visible_dataset_sums(
         .group_by(keys.c.key)
     )
     statements = [by_level]
-    owner = owner_rule_on(principal, Dataset)
+    owner = beyond_level_rule(principal, Dataset)
     if owner is not None:
         sd = StatsDataset
         statements.append(

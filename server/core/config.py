@@ -164,6 +164,22 @@ class Settings(BaseSettings):
         default=1_048_576, description="Largest accepted GraphQL request body, in bytes"
     )
     token_ttl_days: int = Field(default=90, description="Default lifetime of new API tokens")
+    access_request_ttl_days: float = Field(
+        default=30,
+        gt=0,
+        description="How long an access request waits for its decision before it expires",
+    )
+    access_grant_days: int = Field(
+        default=180,
+        ge=1,
+        description="How long an approved access request's grant lasts when the approver gives"
+        " no end date; also the longest an approver may give",
+    )
+    access_grant_notice_days: int = Field(
+        default=14,
+        ge=0,
+        description="The access sweep announces a grant's coming end this many days before",
+    )
     graphql_introspection: bool = Field(
         default=True, description="Answer introspection queries (`__schema`, `__type`)"
     )

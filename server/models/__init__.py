@@ -3,6 +3,13 @@ go through explicit queries. Importing this package registers every table on
 `Base.metadata` (Alembic's env.py and the migration test read it from here)."""
 
 from server.models.access import Account, ApiToken, AuditEvent, OidcIdentity
+from server.models.access_requests import (
+    AccessApproval,
+    AccessGrant,
+    AccessRequest,
+    AgreementAcceptance,
+    DataUseAgreement,
+)
 from server.models.base import Base
 from server.models.cooperation import (
     DispatchCounterpart,
@@ -64,7 +71,12 @@ from server.models.texts import LanguageText
 from server.models.themes import Theme, ThemeSdg
 
 __all__ = [
+    "AccessApproval",
+    "AccessGrant",
+    "AccessRequest",
     "Account",
+    "AgreementAcceptance",
+    "DataUseAgreement",
     "Affiliation",
     "ApiToken",
     "Artifact",

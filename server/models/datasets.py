@@ -113,6 +113,12 @@ class Dataset(EditableCoverage, Base):
     licence: Mapped[str] = mapped_column(String(200), doc="SPDX license expression")
     access_level: Mapped[AccessLevel] = mapped_column(str_enum(AccessLevel, "access_level"))
     embargo_until: Mapped[dt.date | None] = mapped_column(Date)
+    partner_country_data: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        doc="partner-country data under a bilateral agreement: access requests need the"
+        " Japanese and the partner lead's approval (migration 0020)",
+    )
     created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[dt.datetime] = utcnow_column()
     updated_at: Mapped[dt.datetime] = utcnow_column()

@@ -49,6 +49,8 @@ class AccountRole(enum.StrEnum):
     PROGRAM_MANAGER = "program_manager"
     RESEARCHER = "researcher"
     INSTITUTION_UPLOADER = "institution_uploader"
+    # decides access requests for the datasets its institution (the account's) owns
+    DATA_STEWARD = "data_steward"
 
 
 class CourseType(enum.StrEnum):
@@ -153,3 +155,24 @@ class FixityOutcome(enum.StrEnum):
     OK = "ok"
     MISMATCH = "mismatch"
     MISSING = "missing"
+
+
+class AccessRequestStatus(enum.StrEnum):
+    """A request is PENDING until decided, withdrawn or expired; a PENDING row whose
+    expires_at has passed reads as EXPIRED everywhere (lazy expiry) until the sweep marks it."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class ApprovalSide(enum.StrEnum):
+    """Whose approval: the Japanese lead (the Japanese PI, or a data steward of the Japanese
+    lead institution), the partner lead (likewise), or the owner institution's data steward.
+    Partner-country data under a bilateral agreement needs both JAPANESE and PARTNER."""
+
+    JAPANESE = "japanese"
+    PARTNER = "partner"
+    OWNER = "owner"

@@ -16,6 +16,7 @@ from server.access.visibility import project_visible
 from server.core.db import group_rows
 from server.core.validation import year_bounds
 from server.models import (
+    Account,
     Country,
     Institution,
     PhaseTransition,
@@ -211,6 +212,12 @@ async def transitions_by_project(
         .order_by(PhaseTransition.id)
     )
     return group_rows(rows)
+
+
+async def accounts_by_id(session: AsyncSession, account_ids: Sequence[int]) -> dict[int, Account]:
+    """The accounts behind phase transitions (who moved a project)."""
+    rows = await session.scalars(select(Account).where(Account.id.in_(account_ids)))
+    return {row.id: row for row in rows}
 
 
 async def partner_countries(session: AsyncSession, project_id: int) -> set[str]:

@@ -110,9 +110,11 @@ async def bundle(
         ).all()
     )
     root = await session.scalar(select(ProvNode.id).where(ProvNode.key == f"version-{version.id}"))
-    if root is None:
-        return Bundle(version, dataset, files, None, [], [])
     found: dict[int, GraphNode] = {}
+    if root is None:
+        found.update(await _acceptances(session, principal, dataset, found))
+        nodes = sorted(found.values(), key=lambda n: (n.depth, n.id))
+        return Bundle(version, dataset, files, None, nodes, await _edges_among(session, nodes))
     upstream = await graph(session, principal, [root], Direction.UPSTREAM, MAX_DEPTH)
     found.update((n.id, n) for n in upstream.nodes)
     raws = [n.id for n in upstream.nodes if n.depth == 1 and n.record_type == "raw_upload"]
@@ -126,8 +128,31 @@ async def bundle(
         if done:
             closure = await graph(session, principal, done, Direction.UPSTREAM, 1)
             found.update((n.id, n) for n in closure.nodes if n.id not in found)
+    found.update(await _acceptances(session, principal, dataset, found))
     nodes = sorted(found.values(), key=lambda n: (n.depth, n.id))
     return Bundle(version, dataset, files, root, nodes, await _edges_among(session, nodes))
+
+
+async def _acceptances(
+    session: AsyncSession, principal: Principal, dataset: Dataset, found: dict[int, GraphNode]
+) -> dict[int, GraphNode]:
+    """The acceptances of the dataset's data use agreements (activities that used the
+    dataset), with the agreement versions and the people who accepted them."""
+    entity = await session.scalar(
+        select(ProvNode.id).where(ProvNode.key == f"dataset-{dataset.id}")
+    )
+    if entity is None:
+        return {}
+    around = await graph(session, principal, [entity], Direction.DOWNSTREAM, 1)
+    accepted = [
+        n.id
+        for n in around.nodes
+        if n.record_type == "agreement_acceptance" and not n.redacted and n.id not in found
+    ]
+    if not accepted:
+        return {}
+    closure = await graph(session, principal, accepted, Direction.UPSTREAM, 1)
+    return {n.id: n for n in closure.nodes if n.id not in found}
 
 
 async def _edges_among(session: AsyncSession, nodes: list[GraphNode]) -> list[GraphEdge]:
@@ -314,6 +339,7 @@ async def ro_crate(
     if sources:
         root["isBasedOn"] = sources
     actions = _actions(crate, found, namespace, by_upload, entities)
+    actions += _agreements(crate, root, found, namespace)
     if actions:
         root["mentions"] = actions
     metadata: dict[str, Any] = crate.metadata.generate()
@@ -473,6 +499,78 @@ def _actions(
             properties["endTime"] = node.ended_at.isoformat()
         out.append(crate.add(ContextEntity(crate, f"#{node.key}", properties=properties)))
     return out
+
+
+def _agreements(crate: ROCrate, root: Any, found: Bundle, namespace: str) -> list[Any]:
+    """Each acceptance of the dataset's data use agreement as an AgreeAction: who (a Person),
+    when, which version (a CreativeWork, with the Nagoya Protocol ABS references); the
+    current version is the root's conditionsOfAccess."""
+    by_id = {n.id: n for n in found.nodes}
+    used = {(e.subject_id, e.object_id) for e in found.edges if e.relation == R.USED}
+    by = {e.subject_id: e.object_id for e in found.edges if e.relation == R.WAS_ASSOCIATED_WITH}
+    out = []
+    latest: Any = None
+    for node in found.nodes:
+        if node.record_type != "agreement_acceptance" or node.redacted:
+            continue
+        terms = next(
+            (
+                by_id[o]
+                for s, o in used
+                if s == node.id and by_id[o].record_type == "data_use_agreement"
+            ),
+            None,
+        )
+        if terms is None or terms.redacted:
+            continue
+        work = crate.get(f"{namespace}{terms.key}") or crate.add(
+            ContextEntity(crate, f"{namespace}{terms.key}", properties=_terms(terms))
+        )
+        if latest is None or terms.attributes.get("version", 0) > latest[0]:
+            latest = (terms.attributes.get("version", 0), work)
+        properties: dict[str, Any] = {
+            "@type": "AgreeAction",
+            "name": node.label or "accepted the data use agreement",
+            "object": {"@id": work.id},
+            "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"},
+        }
+        if node.ended_at:
+            properties["endTime"] = node.ended_at.isoformat()
+        agent = by_id.get(by.get(node.id, -1))
+        if agent is not None and not agent.redacted:
+            orcid = agent.attributes.get("orcid")
+            ident = f"{ORCID}{orcid}" if orcid else f"#{agent.key}"
+            person = crate.get(ident) or crate.add(
+                Person(crate, ident, properties={"name": agent.label or agent.key})
+            )
+            properties["agent"] = {"@id": person.id}
+        out.append(crate.add(ContextEntity(crate, f"#{node.key}", properties=properties)))
+    if latest is not None:
+        root["conditionsOfAccess"] = {"@id": latest[1].id}
+    return out
+
+
+def _terms(node: GraphNode) -> dict[str, Any]:
+    attrs = node.attributes
+    properties: dict[str, Any] = {
+        "@type": "CreativeWork",
+        "name": node.label or node.key,
+        "version": str(attrs.get("version", "")),
+    }
+    abs_refs = {
+        "absProviderCountry": attrs.get("absProviderCountry"),
+        "absPriorInformedConsent": attrs.get("absPriorInformedConsent"),
+        "absMutuallyAgreedTerms": attrs.get("absMutuallyAgreedTerms"),
+        "absIrcc": attrs.get("absIrcc"),
+    }
+    notes = [f"{k}: {v}" for k, v in abs_refs.items() if v]
+    if notes:  # the Nagoya Protocol's access and benefit-sharing references
+        properties["description"] = "Nagoya Protocol ABS: " + "; ".join(notes)
+    if attrs.get("absIrcc"):
+        properties["identifier"] = attrs["absIrcc"]
+    if attrs.get("absProviderCountry"):
+        properties["countryOfOrigin"] = attrs["absProviderCountry"]
+    return properties
 
 
 # ---- exports -----------------------------------------------------------------------------

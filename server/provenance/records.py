@@ -24,10 +24,12 @@ from server.access.auth import Principal
 from server.core.db import utcnow
 from server.models import (
     Account,
+    AgreementAcceptance,
     Artifact,
     Dataset,
     DatasetFile,
     DatasetVersion,
+    DataUseAgreement,
     Institution,
     PhaseTransition,
     Project,
@@ -727,6 +729,57 @@ async def record_phase_transition(
     for dataset in datasets:
         await link(session, R.USED, activity, await dataset_entity(session, dataset))
     agent = await account_agent(session, principal.account_id, None)
+    if agent is not None:
+        await link(session, R.WAS_ASSOCIATED_WITH, activity, agent)
+    return activity
+
+
+async def record_agreement_acceptance(
+    session: AsyncSession,
+    principal: Principal,
+    dataset: Dataset,
+    agreement: DataUseAgreement,
+    acceptance: AgreementAcceptance,
+) -> int:
+    """A researcher accepted a version of the dataset's data use agreement: an activity that
+    used the agreement (an entity, with its ABS references) and the dataset, associated with
+    the researcher. A version's export (PROV and RO-Crate) carries its dataset's."""
+    terms = await ensure_node(
+        session,
+        f"agreement-{agreement.id}",
+        ProvKind.ENTITY,
+        "data_use_agreement",
+        label=f"{agreement.title} (version {agreement.version})",
+        dataset_id=dataset.id,
+        project_id=dataset.project_id,
+        object_id=agreement.id,
+        attributes={
+            "version": agreement.version,
+            "absProviderCountry": agreement.abs_provider_country,
+            "absPriorInformedConsent": agreement.abs_pic_ref,
+            "absMutuallyAgreedTerms": agreement.abs_mat_ref,
+            "absIrcc": agreement.abs_ircc,
+        },
+        started_at=agreement.created_at,
+    )
+    activity = await ensure_node(
+        session,
+        f"agreement-acceptance-{acceptance.id}",
+        ProvKind.ACTIVITY,
+        "agreement_acceptance",
+        label=f"accepted {agreement.title} (version {agreement.version})",
+        dataset_id=dataset.id,
+        project_id=dataset.project_id,
+        object_id=acceptance.id,
+        attributes={"agreementVersion": agreement.version},
+        started_at=acceptance.accepted_at,
+        ended_at=acceptance.accepted_at,
+    )
+    await link(session, R.USED, activity, terms)
+    await link(session, R.USED, activity, await dataset_entity(session, dataset))
+    agent = await researcher_agent(session, acceptance.researcher_id)
+    if agent is None:
+        agent = await account_agent(session, principal.account_id, None)
     if agent is not None:
         await link(session, R.WAS_ASSOCIATED_WITH, activity, agent)
     return activity

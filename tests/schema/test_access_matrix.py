@@ -19,7 +19,15 @@ from typing import Any
 import pytest
 
 from tests.factories import gid
-from tests.fixtures.access_world import LEVELS, ROLES, Sample, World, build_world
+from tests.fixtures.access_world import (
+    GRANT_STATES,
+    LEVELS,
+    ROLES,
+    Sample,
+    World,
+    build_world,
+    give_grant,
+)
 
 MATRIX = """
 role                    public  project  institution  embargoed  lifted  proposal
@@ -34,6 +42,7 @@ researcher_outsider     MD      -        -            -          MD      -
 uploader_owner          MDWU    MDWU     MDWU         MDWU       MDWU    MDWU
 uploader_partner        MD      -        -            -          MD      MD
 uploader_outsider       MD      -        -            -          MD      -
+steward_owner           MD      MD       MD           MD         MD      MD
 """
 
 
@@ -211,6 +220,37 @@ async def test_permission_matrix(role, gql, sessions):
             if actual != expected:
                 wrong.append(f"{name} on {level}: {'allowed' if actual else 'denied'}")
     assert not wrong, f"{role}: " + "; ".join(wrong)
+
+
+# the levels an outsider is given a grant on in the grant cases (each in the given state)
+GRANTED_LEVELS = ("project", "institution", "embargoed")
+
+
+@pytest.mark.parametrize("state", GRANT_STATES)
+async def test_grants_in_the_matrix(state, gql, sessions):
+    """An outsider's grant on restricted datasets: a live one (ending today) opens metadata
+    and data (M, D), never writing; expired, revoked or partly approved (one side of a dual
+    approval) opens nothing. Lists, counts and aggregates agree."""
+    world = await build_world(sessions)
+    for level in GRANTED_LEVELS:
+        await give_grant(
+            sessions, world.samples[level].dataset, world.researchers["outsider"], state
+        )
+    client = gql.as_(world.tokens["researcher_outsider"])
+    wrong = []
+    for letter, name, op in OPERATIONS:
+        for level, sample in world.samples.items():
+            opened = state == "granted" and level in GRANTED_LEVELS and letter in "MD"
+            expected = letter in EXPECTED["researcher_outsider"][level] or opened
+            actual = await op(client, sample, world)
+            if actual != expected:
+                wrong.append(f"{name} on {level}: {'allowed' if actual else 'denied'}")
+    assert not wrong, f"{state}: " + "; ".join(wrong)
+    query = """query($p: ID!) { datasets(filter: {projectId: $p}) { totalCount }
+        datasetStats(filter: {projectId: $p}) { total } }"""
+    data = await _data(client, query, {"p": gid("Project", world.samples["public"].project)})
+    seen = 2 + (len(GRANTED_LEVELS) if state == "granted" else 0)  # public, lifted
+    assert data["datasets"]["totalCount"] == data["datasetStats"]["total"] == seen
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -20,7 +20,7 @@ from server.core.metrics import ROOT_FIELDS
 from server.http.app import create_app
 from server.models.enums import AccountRole
 from tests.factories import gid
-from tests.fixtures.access_world import World, build_world
+from tests.fixtures.access_world import World, build_world, give_grant
 from tests.fixtures.compiled_world import (
     NODE_FRAGMENTS,
     PRINCIPALS,
@@ -394,9 +394,10 @@ async def differences(
     strawberry_client: httpx.AsyncClient,
     world: World,
     documents: list[tuple[str, dict[str, Any]]],
+    roles: tuple[str, ...] = PRINCIPALS,
 ) -> list[str]:
     wrong = []
-    for role in PRINCIPALS:
+    for role in roles:
         token = world.tokens[role]
         for query, variables in documents:
             compiled = await answer(client, token, query, variables)
@@ -418,6 +419,41 @@ async def test_written_documents_answer_alike(compiled_client, strawberry_client
         assert not validate(schema, parse(query)), query
     wrong = await differences(compiled_client, strawberry_client, world, written(world))
     assert not wrong, "\n".join(wrong)
+
+
+async def test_a_granted_principal_reads_alike(compiled_client, strawberry_client, sessions):
+    """Access grants in the compiled path: an outsider with a live grant on the
+    institution-level dataset, an expired one on the project-level and a revoked one on the
+    embargoed; both paths let them into the first alone, and to its files' profiles."""
+    world = await build_compiled_world(sessions)
+    outsider = world.researchers["outsider"]
+    for level, state in (
+        ("institution", "granted"),
+        ("project", "expired"),
+        ("embargoed", "revoked"),
+    ):
+        await give_grant(sessions, world.samples[level].dataset, outsider, state)
+    documents = [
+        *((DATASET, {"id": gid("Dataset", s.dataset)}) for s in world.samples.values()),
+        *((VERSIONS, {"id": gid("Dataset", s.dataset)}) for s in world.samples.values()),
+        (PROJECT_DATASETS, {}),
+        (DATASET_PAGE, {}),
+    ]
+    roles = ("researcher_outsider",)
+    wrong = await differences(compiled_client, strawberry_client, world, documents, roles)
+    assert not wrong, "\n".join(wrong)
+    token = world.tokens["researcher_outsider"]
+    _, page = await answer(compiled_client, token, DATASET_PAGE, {})
+    titles = {e["node"]["title"] for e in page["data"]["datasets"]["edges"]}
+    assert titles == {"public data", "lifted data", "institution data"}
+    _, found = await answer(
+        compiled_client,
+        token,
+        VERSIONS,
+        {"id": gid("Dataset", world.samples["institution"].dataset)},
+    )
+    files = found["data"]["node"]["latestVersion"]["files"]["nodes"]
+    assert {f["name"]: f["profile"] for f in files}["institution.csv"] == {"rows": 1}
 
 
 async def test_generated_documents_answer_alike(compiled_client, strawberry_client, sessions):

@@ -43,6 +43,9 @@ ID_TYPES = {
     "fileId": "DatasetFile",
     "uploadId": "DatasetUpload",
     "uploadIds": "DatasetUpload",
+    "requestId": "AccessRequest",
+    "grantId": "AccessGrant",
+    "agreementId": "DataUseAgreement",
 }
 BY_MUTATION = {
     ("createTheme", "parentId"): "Theme",

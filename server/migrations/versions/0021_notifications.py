@@ -7,7 +7,7 @@ and per account told by e-mail), claims the due ones and records every attempt i
 notification_attempts. Nothing exists before: going down drops the five tables.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-06
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from server.core.db import UTCDateTime
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
