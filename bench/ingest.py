@@ -441,6 +441,11 @@ def main() -> None:
     parser.add_argument("--formats-only", action="store_true", help="skip parts 1 and 2")
     parser.add_argument("--xlsx-rows", type=int, default=200_000)
     parser.add_argument(
+        "--formats-rows",
+        default=None,
+        help="research formats: only these rows (comma-separated: netcdf4, geotiff, cog, xlsx)",
+    )
+    parser.add_argument(
         "--formats-work-dir",
         default=None,
         metavar="DIR",

@@ -427,13 +427,19 @@ async def xlsx_row(bench: Bench, rows: int) -> None:
 
 
 async def formats_run(
-    url: str, s3: Any, tmp: Path, mib: int, xlsx_rows: int, work_dir: str | None = None
+    url: str,
+    s3: Any,
+    tmp: Path,
+    mib: int,
+    xlsx_rows: int,
+    work_dir: str | None = None,
+    rows: set[str] | None = None,
 ) -> None:
     from ingest_setup import close_bench, open_bench
 
     bench = await open_bench(url, s3, tmp)
     try:
-        await formats_part(bench, mib, xlsx_rows, work_dir)
+        await formats_part(bench, mib, xlsx_rows, work_dir, rows)
     finally:
         await close_bench(bench)
 
@@ -448,6 +454,8 @@ async def formats_part(bench: Bench, mib: int, xlsx_rows: int, work_dir: str | N
         ("geotiff", "tif", make_geotiff, "tiff", "raster_header"),
         ("cog", "tif", make_cog, "tiff", "raster_header"),
     ):
+        if rows is not None and label not in rows:
+            continue
         path = bench.tmp / f"bench-{label}-{mib}.{suffix}"
         started = time.perf_counter()
         await asyncio.to_thread(make, path, mib * MiB)
@@ -460,4 +468,5 @@ async def formats_part(bench: Bench, mib: int, xlsx_rows: int, work_dir: str | N
             await extraction_row(bench, path, kind, header, f"{label} {mib} MiB")
         finally:
             path.unlink(missing_ok=True)
-    await xlsx_row(bench, xlsx_rows)
+    if rows is None or "xlsx" in rows:
+        await xlsx_row(bench, xlsx_rows)
