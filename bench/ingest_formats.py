@@ -448,7 +448,13 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-async def formats_part(bench: Bench, mib: int, xlsx_rows: int, work_dir: str | None = None) -> None:
+async def formats_part(
+    bench: Bench,
+    mib: int,
+    xlsx_rows: int,
+    work_dir: str | None = None,
+    rows: set[str] | None = None,
+) -> None:
     for label, suffix, make, kind, header in (
         ("netcdf4", "nc", make_netcdf, "netcdf", "netcdf_header"),
         ("geotiff", "tif", make_geotiff, "tiff", "raster_header"),
