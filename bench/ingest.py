@@ -470,7 +470,15 @@ def main() -> None:
             if args.formats:  # bench/ingest_formats.py: NetCDF-4, GeoTIFF, XLSX rows
                 say(f"Research formats: {args.formats} MiB NetCDF-4 and GeoTIFF, an XLSX")
                 asyncio.run(
-                    formats_run(url, s3, tmp, args.formats, args.xlsx_rows, args.formats_work_dir)
+                    formats_run(
+                        url,
+                        s3,
+                        tmp,
+                        args.formats,
+                        args.xlsx_rows,
+                        args.formats_work_dir,
+                        set(args.formats_rows.split(",")) if args.formats_rows else None,
+                    )
                 )
                 if args.formats_only:
                     return

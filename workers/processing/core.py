@@ -69,17 +69,20 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallo
 def lean_memory() -> str:
     """Keep a worker's peak RSS low and flat in file size; once per process.
 
-    - glibc: at most 2 malloc arenas, and buffers of 1 MiB or more (download chunks, S3
-      parts) always mmapped, so they go back to the OS when freed instead of piling up in
-      per-thread arenas (glibc's sliding mmap threshold otherwise moves them to the heap).
+    - glibc: at most 2 malloc arenas; buffers up to 8 MiB (the 4 MiB download chunks)
+      from the heap, kept there up to 16 MiB when freed, so that the next chunk reuses
+      their pages; larger ones (S3 parts) mmapped and given back when freed. Mapping every
+      chunk afresh (the threshold at 1 MiB, as before) cost ~230,000 page faults per GiB
+      streamed, 0.5 s of a 1.9 s pass in this VM; the fixed threshold also stops glibc's
+      sliding one from moving ever larger buffers to the heap.
     - Arrow allocates through jemalloc where the wheel has it: on a 256 MiB CSV the core's
       peak was ~30 MiB lower than with the default mimalloc, at the same speed.
     Returns Arrow's allocator backend."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_ARENA_MAX, 2)
-        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
-        libc.mallopt(_M_TRIM_THRESHOLD, 8 << 20)
+        libc.mallopt(_M_MMAP_THRESHOLD, 8 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 16 << 20)
     with contextlib.suppress(NotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
     return str(pa.default_memory_pool().backend_name)
