@@ -3,10 +3,14 @@
 `UploadProcessor` is a synchronous push sink: `write(chunk)` hashes and counts every byte
 once (sha256, hashlib releases the GIL), keeps the first `Limits.head_bytes` to detect the
 format, and copies bytes to a spool file in `workdir` only when the format needs a local
-file (tabular text, Parquet, ZIP and xlsx); opaque formats are never written to disk.
+file (tabular text, Parquet, ZIP, spreadsheets, the native formats) and none is at hand:
+opaque formats are never written to disk; with `local_path` (the embedded store's own file)
+the readers read it in place; with `remote` (S3), the formats read by range
+(native.reads_by_range: NetCDF-4, HDF5, Cloud-Optimised GeoTIFF) are described from the
+object's byte ranges by a thread started as soon as the format is known, beside the hash.
 CSV and TSV are read front to back, so their parsing, profiling and Parquet encoding start
-in a thread as soon as the format is known and follow the spool while it is written: the
-download and the parse overlap. `finish()` checks size and checksum before it returns any
+in a thread as soon as the format is known and follow the spool while it is written (or
+read the local file): the download and the parse overlap. `finish()` checks size and checksum before it returns any
 derived artifact (a parse that raced ahead of a bad checksum is thrown away), and formats
 that need the whole file (Parquet, ZIP, JSON) are processed after it.
 Wrappers: `process_chunks` (sync iterable), `process_file` (a local file: no spool, read in
