@@ -10,9 +10,10 @@ the readers read it in place; with `remote` (S3), the formats read by range
 object's byte ranges by a thread started as soon as the format is known, beside the hash.
 CSV and TSV are read front to back, so their parsing, profiling and Parquet encoding start
 in a thread as soon as the format is known and follow the spool while it is written (or
-read the local file): the download and the parse overlap. `finish()` checks size and checksum before it returns any
-derived artifact (a parse that raced ahead of a bad checksum is thrown away), and formats
-that need the whole file (Parquet, ZIP, JSON) are processed after it.
+read the local file): the download and the parse overlap. `finish()` checks size and
+checksum before it returns any derived artifact (a parse that raced ahead of a bad checksum
+is thrown away), and formats that need the whole file (Parquet, ZIP, JSON) are processed
+after it.
 Wrappers: `process_chunks` (sync iterable), `process_file` (a local file: no spool, read in
 place), `process_stream` (async iterator; the CPU-heavy work runs in a thread).
 """
