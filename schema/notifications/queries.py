@@ -27,7 +27,7 @@ class NotificationQueries:
         info: Info,
         project_id: strawberry.ID | None = None,
         institution_id: strawberry.ID | None = None,
-    ) -> list[Webhook]:
+    ) -> list[Webhook] | None:
         async def op(session: AsyncSession) -> list[Webhook]:
             project = optional_id(project_id, "Project", "projectId")
             institution = optional_id(institution_id, "Institution", "institutionId")
@@ -41,7 +41,7 @@ class NotificationQueries:
     @strawberry.field(description="A webhook's newest deliveries (at most 100), with their log.")
     async def webhook_deliveries(
         self, info: Info, webhook_id: strawberry.ID, first: int = 20
-    ) -> list[WebhookDelivery]:
+    ) -> list[WebhookDelivery] | None:
         async def op(session: AsyncSession) -> list[WebhookDelivery]:
             pk = decode_id(webhook_id, "Webhook", "webhookId")
             rows, log = await queries.deliveries(session, info.context.principal, pk, first)
@@ -50,7 +50,7 @@ class NotificationQueries:
         return await read(info, op)
 
     @strawberry.field(description="The caller's notification e-mail preference.")
-    async def notification_preferences(self, info: Info) -> NotificationPreferences:
+    async def notification_preferences(self, info: Info) -> NotificationPreferences | None:
         async def op(session: AsyncSession) -> NotificationPreferences:
             row = await queries.my_preferences(
                 session, info.context.principal, info.context.settings

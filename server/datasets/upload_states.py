@@ -88,8 +88,8 @@ def _announce(upload: Upload, to: UploadState) -> None:
     session): committed with it or not at all. Its project, dataset and institution are
     filled in by the fan-out (server/notifications/dispatch.py)."""
     session = object_session(upload)
-    if session is None:
-        raise ValueError(f"upload {upload.id} moves to {to.value} outside a session")
+    if session is None:  # a state worked out on a detached row: nothing is written, nor told
+        return
     payload = {"filename": upload.filename, "path": upload.path, "state": to.value}
     if upload.error_code:
         payload["code"] = upload.error_code

@@ -73,6 +73,11 @@ async def create_webhook(
     institution_id: int | None = None,
     events: Sequence[str] | None = None,
 ) -> CreatedWebhook:
+    if project_id is not None and institution_id is not None:
+        # an id of no row is NOT_FOUND at its field before the two are refused together
+        await visible_project(session, principal, project_id)
+        if await session.get(Institution, institution_id) is None:
+            raise NotFound("institution", "institutionId")
     if (project_id is None) == (institution_id is None):
         raise DomainError.one(
             NotificationErrorCode.ONE_TARGET,

@@ -58,6 +58,8 @@ BY_MUTATION = {
     ("updatePdmElement", "id"): "PdmElement",
     ("updateProject", "id"): "Project",
     ("updateTrainingCourse", "id"): "TrainingCourse",
+    ("deleteWebhook", "id"): "Webhook",
+    ("setWebhookEnabled", "id"): "Webhook",
 }
 UNKNOWN = 2_000_000_000
 # optional in the SDL since a language-tagged list may stand for them (issue 20), but one of

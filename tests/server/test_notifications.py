@@ -623,10 +623,16 @@ async def test_an_institutions_webhooks_are_its_own_accounts_and_staffs(
     assert [(g.event, g.body["data"]["filename"], g.signed) for g in receiver.got] == [
         ("upload.failed", "x.csv", True)
     ]
+    project = await factory.project()  # public: both ids name rows the caller sees
     async with sessions() as session:
         with pytest.raises(DomainError) as both:
             await service.create_webhook(
-                session, as_mine, settings, url=receiver.url, institution_id=own.id, project_id=1
+                session,
+                as_mine,
+                settings,
+                url=receiver.url,
+                institution_id=own.id,
+                project_id=project.id,
             )
     assert both.value.details[0].code == "ONE_TARGET"
 
