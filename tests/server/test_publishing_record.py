@@ -42,7 +42,9 @@ async def test_records_of_public_and_embargoed_versions_only(sessions, factory, 
     partner = await factory.researcher(name_en="Somchai Prasert")
     await factory.member(who.project_id, partner.id, MemberRole.PARTNER_PI)
 
-    open_v1 = await published(sessions, store, ctx, who, title="River levels", access=AccessLevel.PUBLIC)
+    open_v1 = await published(
+        sessions, store, ctx, who, title="River levels", access=AccessLevel.PUBLIC
+    )
     async with sessions() as session:
         v1 = await session.get(datasets.DatasetVersion, open_v1)
         draft = await datasets.start_draft(session, who.principal, v1.dataset_id)
@@ -113,8 +115,60 @@ async def test_records_of_public_and_embargoed_versions_only(sessions, factory, 
 
 
 def test_pick_follows_the_asked_language_then_english_then_the_original():
-    texts = (Text("ja", "河川水位", True), Text("en", "River levels", False), Text("th", "ระดับน้ำ", False))
+    texts = (
+        Text("ja", "河川水位", True),
+        Text("en", "River levels", False),
+        Text("th", "ระดับน้ำ", False),
+    )
     assert pick(texts, "th").value == "ระดับน้ำ"
     assert pick(texts, "fr").value == "River levels"
     assert pick(texts[:1] + texts[2:], "fr").value == "河川水位"
     assert pick((), "en") is None
+
+
+async def stamp(sessions, version_id):
+    from server.models import PublicRecord
+
+    async with sessions() as session:
+        row = await session.get(PublicRecord, version_id)
+        return None if row is None else (row.datestamp, row.deleted, row.files_public)
+
+
+async def test_the_datestamp_moves_with_what_the_public_sees(sessions, factory, settings, store):
+    from server.datasets.embargo import lift_embargoes
+
+    ctx = worker_ctx(sessions, store, settings)
+    who = await team(sessions, factory)
+    version = await published(
+        sessions, store, ctx, who, title="Tide gauges", access=AccessLevel.PUBLIC
+    )
+    first = await stamp(sessions, version)
+    assert first is not None and first[1:] == (False, True)
+
+    async def edit(values):
+        async with sessions() as session:
+            v = await session.get(datasets.DatasetVersion, version)
+            await datasets.update_dataset(session, who.principal, v.dataset_id, values)
+            await session.commit()
+
+    await edit({"title": "Tide gauges of the Gulf of Thailand"})
+    retitled = await stamp(sessions, version)
+    assert retitled[0] > first[0] and retitled[1:] == (False, True)
+
+    await edit({"access_level": AccessLevel.PROJECT})
+    withdrawn = await stamp(sessions, version)
+    assert withdrawn[0] > retitled[0] and withdrawn[1:] == (True, False)
+
+    future = dt.date.today() + dt.timedelta(days=10)
+    await edit({"access_level": AccessLevel.EMBARGOED, "embargo_until": future})
+    shut = await stamp(sessions, version)
+    assert shut[0] > withdrawn[0] and shut[1:] == (False, False)
+
+    lifted = await lift_embargoes(sessions, today=future)
+    opened = await stamp(sessions, version)
+    assert lifted and opened[0] > shut[0] and opened[1:] == (False, True)
+
+    restricted = await published(
+        sessions, store, ctx, who, title="Interviews", access=AccessLevel.PROJECT
+    )
+    assert await stamp(sessions, restricted) is None  # never public: never a record
