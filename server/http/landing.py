@@ -43,7 +43,7 @@ from server.http.dashboard import SECURITY_HEADERS, STATIC_DIR
 from server.http.forwarded import base_url
 from server.http.i18n import DOMAIN, LOCALES_DIR, available_locales, negotiate, read_catalogue
 from server.http.negotiation import choose
-from server.publishing import citations, schemaorg
+from server.publishing import citations, dcat, schemaorg
 from server.publishing.citations import CitationFormat, CitationStyle
 from server.publishing.pages import DatasetPage, ProjectPage, dataset_page, project_page
 from server.publishing.record import Text, VersionRecord, pick
@@ -62,6 +62,12 @@ STYLE_LABELS = {
     CitationStyle.VANCOUVER: "Vancouver",
 }
 PAGE_CACHE = "public, max-age=300"
+# the catalogue's media types and rdflib's names of them; text/html gets Turtle
+CATALOG_TYPES = {"text/turtle": "turtle", "application/ld+json": "json-ld", "text/html": "turtle"}
+CATALOG_SUFFIXES: dict[str, tuple[str, dict[str, str]]] = {
+    "ttl": ("text/turtle", {}),
+    "jsonld": ("application/ld+json", {}),
+}
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,9 @@ class Landing:
                 methods=get,
             ),
             Route("/projects/{project_id:int}", self.project, methods=get),
+            Route("/catalog", self.catalog, methods=get),
+            Route("/catalog.ttl", self.catalog, methods=get),
+            Route("/catalog.jsonld", self.catalog, methods=get),
             Route("/landing/style.css", self.style, methods=get),
         ]
 
@@ -434,6 +443,23 @@ class Landing:
                 jsonld=_script_json(jsonld),
             )
         )
+
+    # -- the DCAT-AP catalogue
+
+    async def catalog(self, request: Request) -> Response:
+        suffix = request.url.path.rpartition(".")[2] if "." in request.url.path else None
+        chosen = CATALOG_SUFFIXES.get(suffix or "") or choose(
+            request.headers.get("accept"), list(CATALOG_TYPES)
+        )
+        if chosen is None:
+            return not_acceptable(list(CATALOG_TYPES))
+        media = "text/turtle" if chosen[0] == HTML else chosen[0]  # a browser: the Turtle
+        async with self.sessions() as session:
+            graph = await dcat.catalog(session, base_url(request.scope))
+        body = graph.serialize(format=CATALOG_TYPES[media])
+        headers = {"Vary": "Accept", "Cache-Control": PAGE_CACHE}
+        charset = "; charset=utf-8" if media == "text/turtle" else ""
+        return Response(body, media_type=f"{media}{charset}", headers=headers)
 
     async def style(self, request: Request) -> Response:
         body = (TEMPLATES / "landing" / "landing.css").read_bytes()
