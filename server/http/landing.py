@@ -43,7 +43,7 @@ from server.http.dashboard import SECURITY_HEADERS, STATIC_DIR
 from server.http.forwarded import base_url
 from server.http.i18n import DOMAIN, LOCALES_DIR, available_locales, negotiate, read_catalogue
 from server.http.negotiation import choose
-from server.publishing import citations, dcat, schemaorg
+from server.publishing import citations, datacite, dcat, schemaorg
 from server.publishing.citations import CitationFormat, CitationStyle
 from server.publishing.pages import DatasetPage, ProjectPage, dataset_page, project_page
 from server.publishing.record import Text, VersionRecord, pick
@@ -77,6 +77,7 @@ class Format:
     label: str
     write: Callable[[str, VersionRecord, dict[str, str]], str]  # (base, record, params)
     metadata: bool = True  # a describedby link of the page
+    needs_doi: bool = False  # offered only for a record with a DOI
 
 
 def _url(base: str, record: VersionRecord) -> str:
@@ -104,28 +105,65 @@ def _csl(base: str, record: VersionRecord, params: dict[str, str]) -> str:
     return citations.csl_json_text(record, _url(base, record))
 
 
+# SATREPS's funders, as DataCite funding references
+FUNDERS = tuple(datacite.Funder(f["name"]) for f in schemaorg.FUNDERS)
+
+
+def _datacite(base: str, record: VersionRecord) -> dict[str, Any]:
+    """DataCite 4.5 attributes: without a DOI yet, those of a draft (no `doi`)."""
+    return datacite.to_datacite_json(
+        record,
+        doi=citations.doi_of(record) or "",
+        base_url=base,
+        concept_doi=getattr(record, "concept_doi", None),
+        funders=FUNDERS,
+    )
+
+
+def _datacite_json(base: str, record: VersionRecord, params: dict[str, str]) -> str:
+    return json.dumps(_datacite(base, record), ensure_ascii=False, indent=2)
+
+
+def _datacite_xml(base: str, record: VersionRecord, params: dict[str, str]) -> str:
+    return datacite.xml_of(_datacite(base, record))
+
+
 FORMATS = [
     Format("jsonld", "application/ld+json", "JSON-LD (schema.org)", _jsonld),
+    Format(
+        "datacite-json",
+        "application/vnd.datacite.datacite+json",
+        "DataCite JSON",
+        _datacite_json,
+    ),
+    # the kernel-4 XML needs its identifier: a DOI
+    Format(
+        "datacite-xml",
+        "application/vnd.datacite.datacite+xml",
+        "DataCite XML",
+        _datacite_xml,
+        needs_doi=True,
+    ),
     Format("bibtex", "application/x-bibtex", "BibTeX", _bibtex),
     Format("ris", "application/x-research-info-systems", "RIS", _ris),
     Format("csl-json", "application/vnd.citationstyles.csl+json", "CSL-JSON", _csl),
     Format("citation", "text/x-bibliography", "Citation", _citation, metadata=False),
 ]
-try:  # DataCite's formats, from the persistent identifiers' serialiser
-    from server.publishing import datacite as _datacite  # type: ignore[attr-defined]
-
-    FORMATS[1:1] = [
-        Format("datacite-json", "application/vnd.datacite.datacite+json", "DataCite JSON",
-               lambda b, r, p: _datacite.datacite_json_text(b, r)),
-        Format("datacite-xml", "application/vnd.datacite.datacite+xml", "DataCite XML",
-               lambda b, r, p: _datacite.datacite_xml(b, r)),
-    ]  # fmt: skip
-except ImportError:  # pragma: no cover - until the module lands
-    pass
 BY_QUERY = {f.query: f for f in FORMATS}
 BY_MEDIA = {f.media: f for f in FORMATS}
-DATASET_TYPES = [HTML, "application/xhtml+xml", *BY_MEDIA]
-DESCRIBED_BY = [(f.query, f.media) for f in FORMATS if f.metadata]
+
+
+def offered(record: VersionRecord) -> list[Format]:
+    has_doi = citations.doi_of(record) is not None
+    return [f for f in FORMATS if has_doi or not f.needs_doi]
+
+
+def dataset_types(record: VersionRecord) -> list[str]:
+    return [HTML, "application/xhtml+xml", *(f.media for f in offered(record))]
+
+
+def described_by(record: VersionRecord) -> list[tuple[str, str]]:
+    return [(f.query, f.media) for f in offered(record) if f.metadata]
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -251,12 +289,14 @@ class Landing:
         if page is None:
             return not_found()
         base = base_url(request.scope)
-        chosen = self._choose(request)
+        types = dataset_types(page.record)
+        chosen = self._choose(request, types)
         if chosen is None:
-            return not_acceptable(DATASET_TYPES)
+            return not_acceptable(types)
         media, params = chosen
         links = ", ".join(
-            link.header() for link in schemaorg.signposts(base, page.record, DESCRIBED_BY)
+            link.header()
+            for link in schemaorg.signposts(base, page.record, described_by(page.record))
         )
         headers = {"Link": links, "Vary": "Accept, Accept-Language", "Cache-Control": PAGE_CACHE}
         if media in (HTML, "application/xhtml+xml"):
@@ -268,19 +308,19 @@ class Landing:
         style = params.get("style") or request.query_params.get("style")
         if found.query == "citation":
             if style is not None and style.lower() not in STYLES:
-                return not_acceptable(DATASET_TYPES)
+                return not_acceptable(types)
             params = {"style": (style or CitationStyle.APA.value).lower()}
         body = found.write(base, page.record, params)
         headers["Link"] = f'<{_url(base, page.record)}>; rel="describes"; type="text/html"'
         charset = "" if media.endswith("json") else "; charset=utf-8"
         return Response(body, media_type=f"{media}{charset}", headers=headers)
 
-    def _choose(self, request: Request) -> tuple[str, dict[str, str]] | None:
+    def _choose(self, request: Request, types: list[str]) -> tuple[str, dict[str, str]] | None:
         asked = request.query_params.get("format")
         if asked is not None:
             found = BY_QUERY.get(asked)
-            return None if found is None else (found.media, {})
-        return choose(request.headers.get("accept"), DATASET_TYPES)
+            return None if found is None or found.media not in types else (found.media, {})
+        return choose(request.headers.get("accept"), types)
 
     def _dataset_html(self, request: Request, base: str, page: DatasetPage, lang: str) -> str:
         record = page.record
@@ -307,7 +347,9 @@ class Landing:
                 url=url,
                 cite_as=citations.cite_url(record, url),
                 citations=cited,
-                exports=[(f.label, f"{url}?format={f.query}") for f in FORMATS if f.metadata],
+                exports=[
+                    (f.label, f"{url}?format={f.query}") for f in offered(record) if f.metadata
+                ],
                 files=[
                     (f, schemaorg.file_url(base, record, f.path), _size(f.size))
                     for f in record.files

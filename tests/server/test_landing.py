@@ -15,7 +15,9 @@ import bibtexparser
 import pytest
 import rispy
 
+from server.http import landing
 from server.http.negotiation import choose
+from tests.fixtures.datacite import json_problems, xml_problems
 from tests.fixtures.publishing import EMBARGO_DAYS, published_world
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -160,6 +162,17 @@ async def test_each_negotiated_type(client, world):
     assert (await get("application/x-bibtex;q=0.5, application/ld+json")).json()["@type"]
     assert (await get("*/*")).headers["content-type"].startswith("text/html")
 
+    cite = await get("application/vnd.datacite.datacite+json")
+    assert cite.headers["content-type"] == "application/vnd.datacite.datacite+json"
+    attributes = cite.json()
+    assert json_problems(attributes) == []  # DataCite 4.5's JSON schema
+    assert attributes["titles"][0]["title"] == "River levels" and "doi" not in attributes
+    assert attributes["url"] == landing
+    # DataCite's XML needs a DOI to name: not offered until the version has one
+    no_doi = await client.get(url, headers={"Accept": "application/vnd.datacite.datacite+xml"})
+    assert no_doi.status_code == 406
+    assert "application/vnd.datacite.datacite+xml" not in no_doi.json()["error"]["offered"]
+
     refused = await client.get(url, headers={"Accept": "application/pdf"})
     assert refused.status_code == 406
     offered = refused.json()["error"]["offered"]
@@ -271,3 +284,20 @@ async def test_a_project_page(client, world):
 def test_the_accept_header(accept: str | None, expected: str | None) -> None:
     chosen = choose(accept, ["text/html", "application/ld+json", "application/x-bibtex"])
     assert (chosen[0] if chosen else None) == expected
+
+
+def test_datacite_xml_of_a_record_with_a_doi() -> None:
+    import dataclasses
+
+    from tests.fixtures.publishing import sample_record
+
+    @dataclasses.dataclass(frozen=True)
+    class WithDoi(type(sample_record())):  # type: ignore[misc]
+        doi: str | None = None
+
+    record = WithDoi(**{**sample_record().__dict__, "doi": "10.5072/satreps.3.v2"})
+    assert "application/vnd.datacite.datacite+xml" in landing.dataset_types(record)
+    xml = landing.BY_QUERY["datacite-xml"].write("https://hub.example.org", record, {})
+    assert xml_problems(xml) == []  # the official kernel-4.5 XSD
+    assert '<identifier identifierType="DOI">10.5072/satreps.3.v2</identifier>' in xml
+    assert ("datacite-xml", "application/vnd.datacite.datacite+xml") in landing.described_by(record)
