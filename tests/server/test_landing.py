@@ -239,7 +239,7 @@ async def test_an_embargoed_dataset_until_the_lift(client, world, sessions):
     assert (await client.get(served.headers["location"])).status_code == 200
 
 
-async def test_the_japanese_page(client, world):
+async def test_the_japanese_page(client, world, sessions):
     response = await client.get(
         f"/datasets/{world.public_id}", headers={"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.5"}
     )
@@ -249,6 +249,30 @@ async def test_the_japanese_page(client, world):
     text = " ".join(Page(response.text).text)
     assert "このデータセットを引用" in text and "ファイル" in text
     assert "River levels" in text  # the record's only title, whatever the language
+
+    # with a Japanese translation, each reader gets the title in their language
+    from types import SimpleNamespace
+
+    from server.datasets import service as datasets
+
+    titles = [
+        SimpleNamespace(lang="en", value="River levels", translated=False),
+        SimpleNamespace(lang="ja", value="河川水位", translated=True),
+    ]
+    async with sessions() as session:
+        await datasets.update_dataset(session, world.principal, world.public_id, {"titles": titles})
+        await session.commit()
+    url = f"/datasets/{world.public_id}"
+
+    async def heading(language: str) -> str:
+        page = await client.get(url, headers={"Accept-Language": language})
+        return re.search(r'<h2 class="title"[^>]*>([^<]*)</h2>', page.text).group(1)
+
+    assert await heading("ja") == "河川水位"
+    assert await heading("en") == "River levels"
+    assert await heading("th, ja;q=0.5") == "河川水位"  # no Thai title: the next language read
+    thai = Page((await client.get(url, headers={"Accept-Language": "th"})).text)
+    assert thai.names("DC.title") == ["River levels", "河川水位"]  # every language, tagged
 
 
 async def test_a_project_page(client, world):
