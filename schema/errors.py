@@ -72,7 +72,8 @@ def codes_table() -> str:
     rows.append(f"| `satreps token create` | {listed(AccessErrorCode)} |")
     rows.append(f"| `satreps backup`, `satreps restore` | {listed(BackupErrorCode)} |")
     rows.append(
-        f"| download routes: a file's, an export's, an archive's URL (`DownloadCode`) |"
+        f"| download routes: a file's, an export's, an archive's URL; the landing pages"
+        f" (`DownloadCode`) |"
         f" {listed(DownloadCode)} |"
     )
     rows.append(
