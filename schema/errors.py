@@ -128,7 +128,8 @@ def should_mask(error: GraphQLError) -> bool:
 
 
 def _target(result: Any) -> tuple[str | None, int | None]:
-    row = getattr(result, "upload", result)  # an upload ticket stands for its upload
+    # an upload ticket stands for its upload, a created webhook for its subscription
+    row = getattr(result, "upload", None) or getattr(result, "subscription", result)
     if isinstance(row, Base):
         return type(row).__name__, getattr(row, "id", None)
     return None, None
