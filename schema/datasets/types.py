@@ -40,6 +40,7 @@ from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
+from schema.publishing import DatasetPidFields, VersionPidFields
 from schema.rows import FromRow
 from schema.scalars import Long
 from schema.themes import Theme
@@ -314,6 +315,7 @@ class Upload(relay.Node):
 @strawberry.type(description="Version n of a dataset; published versions never change.")
 class DatasetVersion(
     VersionProvenanceFields,
+    VersionPidFields,
     VersionFixityFields,
     VersionFolderFields,
     CoverageFields,
@@ -379,7 +381,7 @@ class DatasetVersion(
     draft=newest_version(VersionState.DRAFT),
 )
 @strawberry.type(description="Research data of a project, owned by an institution.")
-class Dataset(DatasetTextFields, CoverageFields, DatasetAccessFields, relay.Node):
+class Dataset(DatasetTextFields, CoverageFields, DatasetAccessFields, DatasetPidFields, relay.Node):
     id: relay.NodeID[int]
     title: strawberry.Private[str]  # the originals (the columns)
     description: strawberry.Private[str | None]

@@ -13,21 +13,26 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from server.core.config import Settings, get_settings
+from server.core.config import get_settings
 from server.core.db import utcnow
 from server.datasets import service as datasets
 from server.datasets.embargo import lift_embargoes
 from server.models import Dataset, DatasetVersion, LanguageText, PersistentId
 from server.models.enums import AccessLevel, VersionState
 from server.publishing.datacite import TITLE_MAX
-from server.publishing.registration import backoff, push_due
+from server.publishing.registration import (
+    backoff,
+    claim,
+    client,
+    documents_of,
+    finish,
+    push_due,
+    push_one,
+)
 from server.publishing.service import refresh
 from server.storage import store_from_settings
-from tests.fixtures.datacite import LocalDataCite, closed_port
+from tests.fixtures.datacite import BASE, PREFIX, closed_port
 from tests.fixtures.provenance import dataset_draft, process, publish, send, team, worker_ctx
-
-PREFIX = "10.80000"
-BASE = "https://hub.example.org"
 
 
 @pytest.fixture
@@ -36,25 +41,6 @@ async def store(settings) -> Any:
     await store.ensure_buckets()
     yield store
     store.close()
-
-
-@pytest.fixture
-def doi_settings(settings, datacite: LocalDataCite, monkeypatch) -> Settings:
-    """DataCite configured: for the publish transaction (get_settings) and for the job."""
-    values = {
-        "datacite_url": datacite.url,
-        "datacite_prefix": PREFIX,
-        "datacite_username": datacite.username,
-        "datacite_password": datacite.password,
-        "public_base_url": BASE,
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(f"SATREPS_{name.upper()}", value)
-    get_settings.cache_clear()
-    yield settings.model_copy(
-        update={**values, "datacite_password": get_settings().datacite_password}
-    )
-    get_settings.cache_clear()
 
 
 async def published(sessions, store, settings, who, *, title="River levels", access=None):
@@ -315,3 +301,25 @@ async def test_without_datacite_identifiers_are_local_and_need_no_network(
         )
         await session.commit()
     assert {r.state for r in (await pids(sessions, dataset_id)).values()} == {"registered"}
+
+
+async def test_a_change_during_a_push_keeps_the_identifier_marked(
+    sessions, factory, store, doi_settings, datacite
+):
+    who = await team(sessions, factory)
+    dataset_id, version_id = await published(sessions, store, doi_settings, who)
+    now = utcnow()
+    claims = await claim(sessions, now)
+    assert await claim(sessions, now) == []  # claimed: another worker skips them
+    async with sessions() as session:
+        documents = await documents_of(session, doi_settings, claims)
+        await datasets.update_dataset(session, who.principal, dataset_id, {"title": "Newer"})
+        await session.commit()
+    async with client(doi_settings) as http:
+        for item in claims:
+            await finish(sessions, item, await push_one(http, item, documents[item.id]), now)
+    row = (await pids(sessions, dataset_id))[version_id]
+    assert row.state == "findable" and row.needs_push  # the retitle is still to push
+    await push_due(sessions, doi_settings, now=now)
+    assert datacite.attributes(vdoi(dataset_id))["titles"][0]["title"] == "Newer"
+    assert not (await pids(sessions, dataset_id))[version_id].needs_push
