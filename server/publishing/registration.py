@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.core.config import Settings
 from server.core.db import begin_write, utcnow
-from server.models import Dataset, DatasetVersion, PersistentId, Project
-from server.publishing.datacite import Document, Funder, concept_document, version_document
+from server.models import PersistentId
+from server.publishing.datacite import Document
+from server.publishing.metadata import documents_of
 from server.publishing.pids import DOI, DRAFT, FAILED, FINDABLE, REGISTERED
-from server.publishing.record import VersionRecord, load_records, publishable
 
 log = logging.getLogger(__name__)
 BATCH = 20
@@ -132,72 +131,6 @@ async def claim(sessions: async_sessionmaker[AsyncSession], now: dt.datetime) ->
         ]
         await session.commit()
     return claims
-
-
-async def documents_of(
-    session: AsyncSession, settings: Settings, claims: Sequence[Claim]
-) -> dict[int, Document]:
-    """{claim id: metadata} of the claims whose record is public; a withdrawn one has none."""
-    base = settings.public_base_url or ""
-    funders = [Funder.parse(f) for f in settings.datacite_funders]
-    dataset_ids = sorted({c.dataset_id for c in claims})
-    latest = await _latest_public(session, dataset_ids)
-    wanted = {c.version_id for c in claims if c.version_id is not None} | set(latest.values())
-    records = await load_records(session, sorted(wanted))
-    dois = await _dois(session, dataset_ids)
-    out: dict[int, Document] = {}
-    for item in claims:
-        if item.version_id is None:
-            record = records.get(latest.get(item.dataset_id, 0))
-            if record is not None:
-                out[item.id] = concept_document(
-                    record,
-                    doi=item.doi,
-                    base_url=base,
-                    version_dois=_version_dois(record, dois),
-                    funders=funders,
-                )
-            continue
-        record = records.get(item.version_id)
-        if record is not None:
-            out[item.id] = version_document(
-                record,
-                doi=item.doi,
-                base_url=base,
-                concept_doi=dois.get((record.dataset_id, None)),
-                dois={v: d for (_, v), d in dois.items() if v is not None},
-                funders=funders,
-            )
-    return out
-
-
-def _version_dois(record: VersionRecord, dois: dict[tuple[int, int | None], str]) -> list[str]:
-    """The DOIs of the dataset's versions, oldest first."""
-    mine = [(v, d) for (ds, v), d in dois.items() if ds == record.dataset_id and v is not None]
-    return [d for _, d in sorted(mine)]
-
-
-async def _latest_public(session: AsyncSession, dataset_ids: Sequence[int]) -> dict[int, int]:
-    """{dataset id: its latest public version's id}."""
-    rows = await session.execute(
-        select(DatasetVersion.dataset_id, func.max(DatasetVersion.id))
-        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        .join(Project, Project.id == Dataset.project_id)
-        .where(DatasetVersion.dataset_id.in_(list(dataset_ids)), publishable())
-        .group_by(DatasetVersion.dataset_id)
-    )
-    return {dataset_id: version_id for dataset_id, version_id in rows}
-
-
-async def _dois(
-    session: AsyncSession, dataset_ids: Sequence[int]
-) -> dict[tuple[int, int | None], str]:
-    rows = await session.execute(
-        select(PersistentId.dataset_id, PersistentId.version_id, PersistentId.value).where(
-            PersistentId.dataset_id.in_(list(dataset_ids)), PersistentId.scheme == DOI
-        )
-    )
-    return {(d, v): value for d, v, value in rows}
 
 
 # ---- the calls ---------------------------------------------------------------------------

@@ -260,3 +260,16 @@ def test_the_schemas_catch_what_is_wrong():
         'dateType="Issued"', 'dateType="Published"'
     )
     assert xml_problems(broken)
+
+
+def test_a_local_identifier_is_described_by_its_landing_page():
+    attributes = to_datacite_json(a_record(), doi=None, base_url=BASE, local_id="satreps:7.v2")
+    assert "doi" not in attributes
+    assert attributes["alternateIdentifiers"] == [
+        {"alternateIdentifier": "satreps:7.v2", "alternateIdentifierType": "local"}
+    ]
+    assert problems(attributes) == []
+    xml = to_datacite_xml(a_record(), doi=None, base_url=BASE, local_id="satreps:7.v2")
+    identifier = etree.fromstring(xml.encode()).find("d:identifier", NS)
+    assert identifier.get("identifierType") == "URL"
+    assert identifier.text == "https://hub.example.org/datasets/7/versions/2"

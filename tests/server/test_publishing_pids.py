@@ -20,18 +20,19 @@ from server.datasets.embargo import lift_embargoes
 from server.models import Dataset, DatasetVersion, LanguageText, PersistentId
 from server.models.enums import AccessLevel, VersionState
 from server.publishing.datacite import TITLE_MAX
+from server.publishing.metadata import datacite_documents, documents_of
+from server.publishing.record import load_records
 from server.publishing.registration import (
     backoff,
     claim,
     client,
-    documents_of,
     finish,
     push_due,
     push_one,
 )
 from server.publishing.service import refresh
 from server.storage import store_from_settings
-from tests.fixtures.datacite import BASE, PREFIX, closed_port
+from tests.fixtures.datacite import BASE, PREFIX, closed_port, problems
 from tests.fixtures.provenance import dataset_draft, process, publish, send, team, worker_ctx
 
 
@@ -323,3 +324,29 @@ async def test_a_change_during_a_push_keeps_the_identifier_marked(
     await push_due(sessions, doi_settings, now=now)
     assert datacite.attributes(vdoi(dataset_id))["titles"][0]["title"] == "Newer"
     assert not (await pids(sessions, dataset_id))[version_id].needs_push
+
+
+async def test_datacite_documents_for_other_formats(sessions, factory, store, doi_settings):
+    who = await team(sessions, factory)
+    dataset_id, version_id = await published(sessions, store, doi_settings, who)
+    async with sessions() as session:
+        records = await load_records(session, [version_id])
+        found = await datacite_documents(session, doi_settings, records)
+    attributes = found[version_id].attributes
+    assert attributes["doi"] == vdoi(dataset_id)
+    assert attributes["relatedIdentifiers"][0]["relatedIdentifier"] == cdoi(dataset_id)
+    assert problems(attributes) == []
+
+
+async def test_datacite_documents_of_local_identifiers(sessions, factory, store, settings):
+    get_settings.cache_clear()
+    who = await team(sessions, factory)
+    dataset_id, version_id = await published(sessions, store, settings, who)
+    async with sessions() as session:
+        records = await load_records(session, [version_id])
+        found = await datacite_documents(session, settings, records)
+    attributes = found[version_id].attributes
+    assert "doi" not in attributes and attributes["url"] == f"/datasets/{dataset_id}/versions/1"
+    assert attributes["alternateIdentifiers"][0]["alternateIdentifier"] == (
+        f"satreps:{dataset_id}.v1"
+    )
