@@ -275,7 +275,7 @@ class Settings(BaseSettings):
     datacite_prefix: str | None = Field(
         default=None,
         description="DOI prefix of the repository (10.xxxx); unset: local identifiers "
-        "(satreps:<dataset>.v<n>), no DataCite",
+        "(satreps:7.v1 for version 1 of dataset 7), no DataCite",
     )
     datacite_username: str | None = Field(
         default=None, description="DataCite repository ID (basic auth)"
@@ -286,7 +286,7 @@ class Settings(BaseSettings):
     datacite_funders: Annotated[list[str], NoDecode] = Field(
         default=[],
         description="Funding references of every DOI, comma-separated, each `Name` or "
-        "`Name|identifier` (a ROR URL or a Crossref Funder ID URL)",
+        "`Name=identifier` (a ROR URL or a Crossref Funder ID URL)",
     )
     backup_bucket: str | None = Field(
         default=None,

@@ -50,9 +50,11 @@ class Funder:
 
     @classmethod
     def parse(cls, entry: str) -> Funder:
-        """`Name` or `Name|identifier`."""
-        name, _, identifier = entry.partition("|")
-        return cls(name.strip(), identifier.strip() or None)
+        """`Name` or `Name=identifier` (an http(s) URL)."""
+        name, _, identifier = entry.rpartition("=")
+        if not name or "://" not in identifier:
+            return cls(entry.strip())
+        return cls(name.strip(), identifier.strip())
 
     @property
     def identifier_type(self) -> str:
