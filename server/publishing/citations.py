@@ -41,9 +41,8 @@ _NUMBER_LABEL = re.compile(r"^\s*(?:\[\d+\]|\d+\.)\s*")
 
 
 def doi_of(record: VersionRecord) -> str | None:
-    """The version's DOI, once the record carries one (persistent identifiers add it)."""
-    value = getattr(record, "doi", None)
-    return str(value) if value else None
+    """The version's DOI, once DataCite has made it findable."""
+    return record.doi
 
 
 def cite_url(record: VersionRecord, landing_url: str) -> str:

@@ -30,6 +30,7 @@ from server.models import (
     DatasetVersion,
     Institution,
     LanguageText,
+    PersistentId,
     Project,
     ProjectCountry,
     ProjectMember,
@@ -171,6 +172,10 @@ class VersionRecord:
     note: str | None
     previous_version_id: int | None  # the published version before this one
     newer_version_ids: tuple[int, ...] = field(default=())  # published after this one
+    # the version's DOI and its dataset's concept DOI, once DataCite has made them findable
+    # (a DOI still being registered does not resolve yet: formats link the landing page)
+    doi: str | None = None
+    concept_doi: str | None = None
 
     @property
     def publication_year(self) -> int:
@@ -281,6 +286,7 @@ async def load_records(
         | {r for pairs in leads.values() for r, _ in pairs},
     )
     owners = await _organisations(session, {d.owner_institution_id for _, d, _ in rows})
+    dois = await _findable_dois(session, dataset_ids)
 
     out: dict[int, VersionRecord] = {}
     for version_id, (version, dataset, project) in versions.items():
@@ -324,6 +330,8 @@ async def load_records(
             note=version.note,
             previous_version_id=earlier[-1] if earlier else None,
             newer_version_ids=later,
+            doi=dois.get((dataset.id, version.id)),
+            concept_doi=dois.get((dataset.id, None)),
         )
     return out
 
@@ -535,6 +543,20 @@ async def _people(session: AsyncSession, researcher_ids: set[int]) -> dict[int, 
         )
         for r in researchers
     }
+
+
+async def _findable_dois(
+    session: AsyncSession, dataset_ids: Sequence[int]
+) -> dict[tuple[int, int | None], str]:
+    """{(dataset id, version id, or None for the concept): DOI} of the findable DOIs."""
+    rows = await session.execute(
+        select(PersistentId.dataset_id, PersistentId.version_id, PersistentId.value).where(
+            PersistentId.dataset_id.in_(list(dataset_ids)),
+            PersistentId.scheme == "doi",
+            PersistentId.state == "findable",
+        )
+    )
+    return {(d, v): value for d, v, value in rows}
 
 
 async def _organisations(session: AsyncSession, ids: set[int]) -> dict[int, Organisation]:

@@ -19,9 +19,10 @@ from server.datasets import service as datasets
 from server.datasets.embargo import lift_embargoes
 from server.models import Dataset, DatasetVersion, LanguageText, PersistentId
 from server.models.enums import AccessLevel, VersionState
+from server.publishing.citations import render
 from server.publishing.datacite import TITLE_MAX
 from server.publishing.metadata import datacite_documents, documents_of
-from server.publishing.record import load_records
+from server.publishing.record import load_record, load_records
 from server.publishing.registration import (
     backoff,
     claim,
@@ -102,6 +103,11 @@ async def test_publish_writes_the_outbox_and_the_job_makes_the_dois_findable(
     rows = await pids(sessions, dataset_id)
     assert all(r.state == "findable" and r.remote and not r.needs_push for r in rows.values())
     assert await push_due(sessions, doi_settings) == 0  # nothing left to push
+    async with sessions() as session:  # every format reads the findable DOIs from the record
+        record = await load_record(session, version_id)
+    assert record is not None
+    assert (record.doi, record.concept_doi) == (vdoi(dataset_id), cdoi(dataset_id))
+    assert f"https://doi.org/{vdoi(dataset_id)}" in render(record, "https://example.org/landing")
 
 
 async def test_datacite_down_publishes_anyway_and_retries_with_backoff(
