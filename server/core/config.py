@@ -284,9 +284,13 @@ class Settings(BaseSettings):
         default=SecretStr(""), description="DataCite repository password"
     )
     datacite_funders: Annotated[list[str], NoDecode] = Field(
-        default=[],
-        description="Funding references of every DOI, comma-separated, each `Name` or "
-        "`Name=identifier` (a ROR URL or a Crossref Funder ID URL)",
+        default=[
+            "Japan Science and Technology Agency=https://www.jst.go.jp/",
+            "Japan International Cooperation Agency=https://www.jica.go.jp/",
+        ],
+        description="The funders every published version names (DataCite's funding "
+        "references, schema.org's funder), comma-separated, each `Name` or `Name=identifier` "
+        "(a ROR URL, a Crossref Funder ID URL, or the funder's site); default SATREPS's two",
     )
     backup_bucket: str | None = Field(
         default=None,

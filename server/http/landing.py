@@ -105,10 +105,6 @@ def _csl(base: str, record: VersionRecord, params: dict[str, str]) -> str:
     return citations.csl_json_text(record, _url(base, record))
 
 
-# SATREPS's funders, as DataCite funding references
-FUNDERS = tuple(datacite.Funder(f["name"]) for f in schemaorg.FUNDERS)
-
-
 def _datacite(base: str, record: VersionRecord) -> dict[str, Any]:
     """DataCite 4.5 attributes: without a DOI yet, those of a draft (no `doi`)."""
     return datacite.to_datacite_json(
@@ -116,7 +112,7 @@ def _datacite(base: str, record: VersionRecord) -> dict[str, Any]:
         doi=citations.doi_of(record) or "",
         base_url=base,
         concept_doi=getattr(record, "concept_doi", None),
-        funders=FUNDERS,
+        funders=datacite.Funder.configured(),
     )
 
 

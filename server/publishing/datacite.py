@@ -20,6 +20,7 @@ from datacite import schema45
 from datacite.xmlutils import etree_to_string
 from lxml import etree
 
+from server.core.config import Settings, get_settings
 from server.publishing.record import (
     ORCID,
     ROR,
@@ -55,6 +56,11 @@ class Funder:
         if not name or "://" not in identifier:
             return cls(entry.strip())
         return cls(name.strip(), identifier.strip())
+
+    @classmethod
+    def configured(cls, settings: Settings | None = None) -> list[Funder]:
+        """The funders of every published version (the `datacite_funders` setting)."""
+        return [cls.parse(f) for f in (settings or get_settings()).datacite_funders]
 
     @property
     def identifier_type(self) -> str:

@@ -37,7 +37,7 @@ async def datacite_documents(
     identifiers as the database holds them; the landing pages under `base_url` (default:
     the public_base_url setting; a request's own base where that is unset)."""
     base = base_url or settings.public_base_url or ""
-    funders = [Funder.parse(f) for f in settings.datacite_funders]
+    funders = Funder.configured(settings)
     found = await identifiers(session, sorted({r.dataset_id for r in records.values()}))
     dois = _dois(found)
     out: dict[int, Document] = {}
@@ -60,7 +60,7 @@ async def documents_of(
 ) -> dict[int, Document]:
     """{claim id: metadata} of the claims whose record is public; a withdrawn one has none."""
     base = settings.public_base_url or ""
-    funders = [Funder.parse(f) for f in settings.datacite_funders]
+    funders = Funder.configured(settings)
     dataset_ids = sorted({c.dataset_id for c in claims})
     latest = await _latest_public(session, dataset_ids)
     wanted = {c.version_id for c in claims if c.version_id is not None} | set(latest.values())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.publishing.citations import cite_url, doi_of
+from server.publishing.datacite import Funder
 from server.publishing.record import Person, ProjectRef, Text, VersionRecord, pick
 from server.publishing.urls import (
     absolute,
@@ -20,13 +21,16 @@ from server.publishing.urls import (
 )
 
 SCHEMA = "https://schema.org/"
-# SATREPS is funded jointly by these two agencies
-FUNDERS = (
-    {"@type": "Organization", "name": "Japan Science and Technology Agency (JST)",
-     "url": "https://www.jst.go.jp/"},
-    {"@type": "Organization", "name": "Japan International Cooperation Agency (JICA)",
-     "url": "https://www.jica.go.jp/"},
-)  # fmt: skip
+
+
+def funders() -> list[dict[str, Any]]:
+    """schema.org funders: the configured funders (SATREPS's two agencies by default)."""
+    return [
+        {"@type": "Organization", "name": f.name} | ({"url": f.identifier} if f.identifier else {})
+        for f in Funder.configured()
+    ]
+
+
 CATALOG_NAME = "SATREPS hub"
 
 
@@ -95,7 +99,7 @@ def dataset_jsonld(base: str, record: VersionRecord, lang: str | None = None) ->
         "creator": [_person(p) for p in record.creators],
         "publisher": {"@type": "Organization", "name": record.publisher.name}
         | ({"@id": record.publisher.ror_url} if record.publisher.ror_url else {}),
-        "funder": list(FUNDERS),
+        "funder": funders(),
         "keywords": [k.value for k in record.keywords],
         "isAccessibleForFree": True,
         "includedInDataCatalog": {
@@ -160,7 +164,7 @@ def project_jsonld(
         "@id": absolute(base, project_path(project.id)),
         "url": absolute(base, project_path(project.id)),
         "name": _texts(project.titles),
-        "funder": list(FUNDERS),
+        "funder": funders(),
         "member": [{"@type": "Organization", "name": name} for name in institutions],
         "areaServed": list(project.countries),
         "subjectOf": [
