@@ -21,7 +21,7 @@ from rich.console import Console
 
 from server.http import folder_upload
 from server.http.folder_upload import FileCode, Problem, scan, upload_folder
-from tests.server.test_upload_client import new_dataset, project, server, token  # noqa: F401
+from tests.fixtures.served import new_dataset
 from tests.test_examples import SATREPS, Server, graphql
 
 FILES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
@@ -87,9 +87,9 @@ def test_scan_gives_each_left_out_path_its_code(tmp_path: Path) -> None:
 
 
 def test_cli_uploads_a_folder_and_checks_the_manifest(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -168,9 +168,9 @@ def sent_in_state(state: Path) -> set[str]:
 
 
 def test_an_interrupted_folder_resumes_from_its_state_file(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -203,9 +203,9 @@ def test_an_interrupted_folder_resumes_from_its_state_file(
 
 
 def test_a_refused_file_has_its_code_and_the_others_go_on(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -240,9 +240,9 @@ def test_a_refused_file_has_its_code_and_the_others_go_on(
 
 
 def test_a_passing_fault_is_tried_again_not_a_failed_file(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     """A connection reset and a 503 on two files' PUTs: each file is sent again (the
@@ -270,9 +270,9 @@ def frames(drawn: Console) -> tuple[str, str]:
 
 
 def test_the_bar_shows_bytes_and_files_and_nothing_when_off(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -304,9 +304,9 @@ def test_the_bar_shows_bytes_and_files_and_nothing_when_off(
 
 
 def test_the_bar_counts_failed_files(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -338,9 +338,9 @@ def test_the_readme_lists_every_cli_code() -> None:
 
 
 def test_a_large_file_goes_its_own_way_on_the_same_bars(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -399,9 +399,9 @@ def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 
 def test_the_cli_draws_the_bar_on_a_terminal_and_not_with_no_progress(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "tty"
