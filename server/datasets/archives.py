@@ -28,14 +28,15 @@ from server.models import Dataset, DatasetFile
 from server.models.enums import AccessLevel
 from server.provenance import ExportFormat
 from server.provenance import export as exports
+from server.provenance.documents import CRATE_FILE, PROV_FILE, prov_document, serialize_prov
 from server.storage import ObjectStore, StorageError, UnsupportedOperation, sanitize_filename
 
 PREFIX = "archives/"
 MAX_PREFIX = 1024
 MANIFEST = "manifest-sha256.txt"
 BATCH = 1000  # ids in one IN (...)
-CRATE = exports.CRATE_FILE
-PROV = exports.PROV_FILE
+CRATE = CRATE_FILE
+PROV = PROV_FILE
 # the archive's own files, beside the data in a ZIP (a bag's are beside data/)
 RESERVED = (MANIFEST, CRATE, PROV, "bagit.txt", "bag-info.txt", "tagmanifest-sha256.txt")
 
@@ -186,7 +187,7 @@ async def plan_archive(
     crate = await exports.ro_crate(
         session, replace(found, files=included), namespace, raw_bucket, paths=paths
     )
-    prov = exports.serialize_prov(exports.prov_document(found, namespace), ExportFormat.PROV_JSON)
+    prov = serialize_prov(prov_document(found, namespace), ExportFormat.PROV_JSON)
     title = sanitize_filename(found.dataset.title)[:100] or "dataset"
     return ArchivePlan(
         version_id=found.version.id,
