@@ -40,7 +40,7 @@ from server.models import (
 from server.models.enums import AccessRequestStatus as Status
 from server.models.enums import ApprovalSide
 from server.notifications.events import emit
-from server.provenance import records
+from server.provenance.decisions import record_agreement_acceptance
 
 PURPOSE_MAX = 4000
 REASON_MAX = 4000
@@ -607,7 +607,7 @@ async def accept_agreement(
     await session.flush()
     dataset = await session.get(Dataset, agreement.dataset_id)
     assert dataset is not None  # the agreement's foreign key
-    await records.record_agreement_acceptance(session, principal, dataset, agreement, acceptance)
+    await record_agreement_acceptance(session, principal, dataset, agreement, acceptance)
     await _announce(
         session,
         principal,
