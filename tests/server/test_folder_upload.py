@@ -19,8 +19,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from server.http import folder_upload
-from server.http.folder_upload import FileCode, Problem, scan, upload_folder
+from server.http import folder_transfer
+from server.http.folder_upload import upload_folder
+from server.http.folder_walk import FileCode, Problem, scan
 from tests.fixtures.served import new_dataset
 from tests.test_examples import SATREPS, Server, graphql
 
@@ -348,7 +349,7 @@ def test_a_large_file_goes_its_own_way_on_the_same_bars(
     path: their bytes move the folder's bars, a refusal keeps the server's code. (No small
     file is processed meanwhile: the embedded server's SQLite may then answer startUpload
     with "database is locked", see the report of branch i23-cli.)"""
-    monkeypatch.setattr(folder_upload, "SINGLE_PUT_MAX", 13)
+    monkeypatch.setattr(folder_transfer, "SINGLE_PUT_MAX", 13)
     _, version = new_dataset(server, token, project)
     root = tmp_path / "large"
     deep = "/".join(["d" * 199] * 10)
@@ -435,13 +436,13 @@ def test_an_interrupted_hashing_keeps_the_sha256_it_computed(
         hashed.append(path.relative_to(root).as_posix())
         return sha(path.read_bytes())
 
-    monkeypatch.setattr(folder_upload, "sha256_of", crash_on_the_third)
+    monkeypatch.setattr(folder_transfer, "sha256_of", crash_on_the_third)
     files = scan(root, [], [], state).files
-    never = folder_upload.Uploader("http://127.0.0.1:9/graphql", None, progress=False)
+    never = folder_transfer.Uploader("http://127.0.0.1:9/graphql", None, progress=False)
     with pytest.raises(Crash):
-        folder_upload.FolderUpload(never, root, "v1", state, 1, str).run(files)
+        folder_transfer.FolderUpload(never, root, "v1", state, 1, str).run(files)
     again = scan(root, [], [], state).files
-    folder_upload.FolderUpload(never, root, "v1", state, 1, str).merge_state(again)
+    folder_transfer.FolderUpload(never, root, "v1", state, 1, str).merge_state(again)
     kept = {f.path: f.sha256 for f in again if f.sha256}
     assert kept == {p: sha(TREE[p]) for p in hashed} and len(kept) == 2
 
