@@ -24,6 +24,7 @@ from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError, ErrorCode
 from server.core.url_signing import UrlSigner
 from server.datasets.downloads import refuse_failed_fixity
+from server.datasets.errors import DatasetErrorCode
 from server.models import Dataset, DatasetFile
 from server.models.enums import AccessLevel
 from server.provenance import ExportFormat
@@ -55,10 +56,18 @@ class Entry:
     raw_key: str
 
 
+class LeftOutCode(StrEnum):
+    """Why a download leaves a file of the version out (versionDownload's `leftOut`, the
+    archive's manifest): an SDL enum, its values the codes' strings."""
+
+    FORBIDDEN = ErrorCode.FORBIDDEN.value  # the caller may not read its data
+    FIXITY_FAILED = DatasetErrorCode.FIXITY_FAILED.value  # its stored copy failed its check
+
+
 @dataclass(frozen=True)
 class LeftOut:
     path: str
-    code: str
+    code: str  # a LeftOutCode's value (the plan is kept as JSON)
     message: str
 
 
@@ -145,11 +154,12 @@ def _refusal(file: DatasetFile, dataset: Dataset, readable: bool) -> LeftOut | N
             why = f"embargoed until {dataset.embargo_until}"
         else:
             why = f"access is {dataset.access_level.value.lower()}: you may not read its data"
-        return LeftOut(path, ErrorCode.FORBIDDEN.value, why)
+        return LeftOut(path, LeftOutCode.FORBIDDEN.value, why)
     try:
         refuse_failed_fixity(file)
     except DomainError as error:
-        return LeftOut(path, error.details[0].code, error.details[0].message)
+        code = LeftOutCode(error.details[0].code)  # FIXITY_FAILED, the one code it raises
+        return LeftOut(path, code.value, error.details[0].message)
     return None
 
 

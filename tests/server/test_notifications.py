@@ -244,7 +244,7 @@ async def test_an_address_checked_at_subscription_is_checked_again_at_delivery(
 
 
 async def test_a_receiver_that_answers_500_forever_ends_disabled_with_every_attempt_logged(
-    sessions, factory, settings, receivers
+    sessions, factory, settings, admin, receivers
 ):
     project = await quiet_project(sessions, factory, settings)
     broken = receivers.add("broken", "fail")
@@ -262,6 +262,8 @@ async def test_a_receiver_that_answers_500_forever_ends_disabled_with_every_atte
     assert [(a.attempt, a.ok, a.status, a.code, a.response) for a in log] == [
         (n, False, 500, "HTTP_ERROR", "receiver broken") for n in (1, 2, 3)
     ]
+    [listed] = (await admin(DELIVERIES, {"id": global_id("Webhook", sub.id)}))["webhookDeliveries"]
+    assert [a["code"] for a in listed["log"]] == ["HTTP_ERROR"] * 3  # the DeliveryCode enum
     assert broken.calls == 3
     [notice] = await rows(sessions, OutboxEvent, OutboxEvent.event == "webhook.disabled")
     assert notice.recipients == [factory.principal.account_id]
