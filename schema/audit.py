@@ -19,8 +19,10 @@ from server.core.errors import DomainError, ErrorCode, Forbidden
 from server.core.pagination import Page, paginate
 
 # a target's GraphQL type where its model is named otherwise; other names are the same
-GRAPHQL_TYPES = {"Upload": "DatasetUpload"}
+GRAPHQL_TYPES = {"Upload": "DatasetUpload", "WebhookSubscription": "Webhook"}
 MODELS = {graphql: model for model, graphql in GRAPHQL_TYPES.items()}
+# rows written before a target was named by its model (the worker's quarantine said "upload")
+GRAPHQL_TYPES["upload"] = "DatasetUpload"
 
 
 def target_gid(target_type: str | None, target_id: int | None) -> relay.GlobalID | None:

@@ -73,7 +73,8 @@ def codes_table() -> str:
     rows.append(f"| `satreps token create` | {listed(AccessErrorCode)} |")
     rows.append(f"| `satreps backup`, `satreps restore` | {listed(BackupErrorCode)} |")
     rows.append(
-        f"| download routes: a file's, an export's, an archive's URL (`DownloadCode`) |"
+        f"| download routes: a file's, an export's, an archive's URL; the landing pages"
+        f" (`DownloadCode`) |"
         f" {listed(DownloadCode)} |"
     )
     rows.append(
@@ -132,7 +133,8 @@ def should_mask(error: GraphQLError) -> bool:
 
 
 def _target(result: Any) -> tuple[str | None, int | None]:
-    row = getattr(result, "upload", result)  # an upload ticket stands for its upload
+    # an upload ticket stands for its upload, a created webhook for its subscription
+    row = getattr(result, "upload", None) or getattr(result, "subscription", result)
     if isinstance(row, Base):
         return type(row).__name__, getattr(row, "id", None)
     return None, None

@@ -1,11 +1,15 @@
 """Rebuild server/demo/data/datasets/ from the wheels that ship the source data.
 
-    pip download --no-deps bokeh-sampledata==2026.1 pyogrio==0.13.0 obspy==1.5.1 -d WHEELS
+    pip download --no-deps bokeh-sampledata==2026.1 pyogrio==0.13.0 obspy==1.5.1 \
+        matplotlib==3.11.2 -d WHEELS
     pip install --no-deps --target PYOGRIO WHEELS/pyogrio-0.13.0-*.whl
     PYTHONPATH=PYOGRIO python scripts/demo_datasets.py WHEELS
 
 Each file is a small extract; SOURCES.md beside the files says where each came from, under
-which licence, and how it was cut. The script is deterministic: run twice, same bytes.
+which licence, and how it was cut. The script is deterministic: run twice, same bytes. The
+gridded files' bytes also depend on their writers, the project's own environment: the
+GeoTIFF was written with rasterio 1.5.2 (GDAL 3.12.2), the NetCDF-4 with netCDF4
+1.7.5.1.post1 (netcdf-c 4.10.1, HDF5 2.2.0).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import tempfile
 import zipfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,6 +33,11 @@ MEKONG = ("Cambodia", "Lao People's Democratic Republic", "Thailand", "Viet Nam"
 CORAL_TRIANGLE = ("IDN", "PHL", "MYS", "PNG", "TLS", "SLB")
 MEKONG_ISO = ("KHM", "LAO", "MMR", "THA", "VNM")  # the Mekong's lower basin and Myanmar
 MARMARA = (40.0, 41.6, 26.5, 30.5)  # lat min, lat max, lon min, lon max
+SRTM3 = 1 / 1200  # degrees: SRTM's 3 arc-second cells
+JACKSBORO_NPZ = "matplotlib/mpl-data/sample_data/jacksboro_fault_dem.npz"
+# the COG's rows and columns: the DEM's middle, where its hillshade shows a north-west
+# trending fault valley crossing a north-east trending ridge
+FAULT_WINDOW = (48, 240, 144, 336)
 
 
 def _member(wheels: Path, pattern: str, name: str) -> bytes:
@@ -163,6 +173,142 @@ def anmo_maule_record(wheels: Path) -> None:
     (OUT / "iu-anmo-bhz-maule-2010.mseed").write_bytes(data)
 
 
+def _jacksboro(wheels: Path) -> tuple[Any, float, float]:
+    """The SRTM DEM matplotlib ships: elevations (row 0 north), west and north edges.
+
+    Its `xmin`/`xmax` are the grid's west and east edges and `ymin`/`ymax` its north and
+    south edges (the names are matplotlib's), 3 arc-seconds apart: 403 x 1/1200 degrees
+    from west to east, 344 from north to south."""
+    import numpy as np
+
+    with np.load(io.BytesIO(_member(wheels, "matplotlib-3.11.2-*.whl", JACKSBORO_NPZ))) as dem:
+        z, west, north = dem["elevation"], float(dem["xmin"]), float(dem["ymin"])
+        assert float(dem["dx"]) == float(dem["dy"]) == SRTM3
+        assert round((float(dem["xmax"]) - west) / SRTM3) == z.shape[1]
+        assert round((north - float(dem["ymax"])) / SRTM3) == z.shape[0]
+    return z, west, north
+
+
+def srtm_jacksboro_cog(wheels: Path) -> None:
+    """SRTM 3 arc-second elevations around the Jacksboro Fault (Tennessee and Kentucky), as
+    a Cloud-Optimised GeoTIFF: 192 x 192 cells of the DEM unchanged, WGS 84, 128 x 128 tiles,
+    one overview (averaged), DEFLATE with a horizontal predictor."""
+    import numpy as np
+    import rasterio
+    import rasterio.shutil
+    from rasterio.io import MemoryFile
+    from rasterio.transform import from_origin
+
+    z, west, north = _jacksboro(wheels)
+    r0, r1, c0, c1 = FAULT_WINDOW
+    window = np.ascontiguousarray(z[r0:r1, c0:c1])
+    transform = from_origin(west + c0 * SRTM3, north - r0 * SRTM3, SRTM3, SRTM3)
+    target = OUT / "srtm-jacksboro-fault.tif"
+    target.unlink(missing_ok=True)
+    profile = {"driver": "GTiff", "dtype": "int16", "count": 1, "crs": "EPSG:4326"}
+    with MemoryFile() as memory:
+        with memory.open(
+            **profile, width=window.shape[1], height=window.shape[0], transform=transform
+        ) as src:
+            src.write(window, 1)
+            src.set_band_description(1, "elevation above the EGM96 geoid")
+            src.set_band_unit(1, "m")
+            src.update_tags(
+                TIFFTAG_IMAGEDESCRIPTION="SRTM 3 arc-second elevations (NASA/NGA) around "
+                "the Jacksboro Fault, as matplotlib 3.11.2 ships them "
+                "(sample_data/jacksboro_fault_dem.npz)",
+                TIFFTAG_COPYRIGHT="public domain",
+            )
+            rasterio.shutil.copy(
+                src,
+                str(target),
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR=2,
+                LEVEL=9,
+                BLOCKSIZE=128,
+                OVERVIEW_RESAMPLING="AVERAGE",
+            )
+
+
+def srtm_jacksboro_netcdf(wheels: Path) -> None:
+    """The whole SRTM DEM matplotlib ships, each 3 x 3 block of cells averaged (9 arc-second
+    cells, rounded to the metre), as CF-1.8 NetCDF-4: latitude south to north, longitude,
+    their cell bounds, a WGS 84 grid mapping with the EGM96 geoid, zlib-compressed."""
+    import netCDF4
+    import numpy as np
+    from rasterio.crs import CRS
+
+    z, west, north = _jacksboro(wheels)
+    rows, cols = z.shape[0] // 3, z.shape[1] // 3
+    blocks = z[: rows * 3, : cols * 3].astype("float64").reshape(rows, 3, cols, 3)
+    mean = np.rint(blocks.mean(axis=(1, 3)))[::-1].astype("int16")  # south to north
+    step = 3 * SRTM3
+    south = north - rows * step
+    lat_edges = south + step * np.arange(rows + 1)
+    lon_edges = west + step * np.arange(cols + 1)
+    target = OUT / "srtm-jacksboro-9arcsec.nc"
+    target.unlink(missing_ok=True)
+    with netCDF4.Dataset(target, "w", format="NETCDF4") as ds:
+        ds.setncatts(
+            {
+                "Conventions": "CF-1.8",
+                "title": "Terrain around the Jacksboro Fault at 9 arc-seconds (SRTM)",
+                "institution": "NASA and NGA (Shuttle Radar Topography Mission)",
+                "source": "SRTM 3 arc-second elevations, as matplotlib 3.11.2 ships them "
+                "(mpl-data/sample_data/jacksboro_fault_dem.npz)",
+                "history": "each 3 x 3 block of 3 arc-second cells averaged and rounded to the "
+                "metre, rows ordered south to north, by scripts/demo_datasets.py (satreps-hub)",
+                "references": "https://www.earthdata.nasa.gov/data/instruments/srtm",
+                "license": "public domain",
+            }
+        )
+        ds.createDimension("lat", rows)
+        ds.createDimension("lon", cols)
+        ds.createDimension("bnds", 2)
+        for name, edges, axis, units in (
+            ("lat", lat_edges, "Y", "degrees_north"),
+            ("lon", lon_edges, "X", "degrees_east"),
+        ):
+            coord = ds.createVariable(name, "f8", (name,))
+            coord.setncatts(
+                {
+                    "standard_name": "latitude" if axis == "Y" else "longitude",
+                    "long_name": "latitude" if axis == "Y" else "longitude",
+                    "units": units,
+                    "axis": axis,
+                    "bounds": f"{name}_bnds",
+                }
+            )
+            coord[:] = (edges[:-1] + edges[1:]) / 2
+            bounds = ds.createVariable(f"{name}_bnds", "f8", (name, "bnds"))
+            bounds[:] = np.stack([edges[:-1], edges[1:]], axis=1)
+        crs = ds.createVariable("crs", "i4")
+        crs.setncatts(
+            {
+                "grid_mapping_name": "latitude_longitude",
+                "semi_major_axis": 6378137.0,
+                "inverse_flattening": 298.257223563,
+                "longitude_of_prime_meridian": 0.0,
+                "geoid_name": "EGM96",
+                "crs_wkt": CRS.from_epsg(4326).to_wkt(),  # as GDAL writes it in the GeoTIFF
+            }
+        )
+        elevation = ds.createVariable(
+            "elevation", "i2", ("lat", "lon"), zlib=True, complevel=9, shuffle=True
+        )
+        elevation.setncatts(
+            {
+                "standard_name": "surface_altitude",
+                "long_name": "mean elevation of the cell above the EGM96 geoid",
+                "units": "m",
+                "grid_mapping": "crs",
+                "cell_methods": "area: mean",
+            }
+        )
+        elevation[:] = mean
+
+
 def main() -> None:
     wheels = Path(sys.argv[1])
     OUT.mkdir(parents=True, exist_ok=True)
@@ -173,6 +319,8 @@ def main() -> None:
     natural_earth_coral_triangle(wheels)
     natural_earth_mekong(wheels)
     anmo_maule_record(wheels)
+    srtm_jacksboro_cog(wheels)
+    srtm_jacksboro_netcdf(wheels)
 
 
 if __name__ == "__main__":

@@ -343,7 +343,7 @@ async def _quarantine(
             audit.event(
                 None,
                 "upload.quarantine",
-                target_type="upload",
+                target_type="Upload",  # the model's name, as the mutations' rows give it
                 target_id=upload.id,
                 outcome=audit.REJECTED,
                 code=DatasetErrorCode.MALWARE_FOUND,

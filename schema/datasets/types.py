@@ -40,6 +40,7 @@ from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
+from schema.publishing import VersionCitationFields
 from schema.rows import FromRow
 from schema.scalars import Long
 from schema.themes import Theme
@@ -314,6 +315,7 @@ class Upload(relay.Node):
 @strawberry.type(description="Version n of a dataset; published versions never change.")
 class DatasetVersion(
     VersionProvenanceFields,
+    VersionCitationFields,
     VersionFixityFields,
     VersionFolderFields,
     CoverageFields,

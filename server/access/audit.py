@@ -75,6 +75,10 @@ async def record(session: AsyncSession, row: AuditEvent) -> AuditEvent:
     return row
 
 
+# a target type as older rows also spell it (the worker's quarantine wrote "upload")
+STORED_AS = {"Upload": ("Upload", "upload")}
+
+
 @dataclass
 class AuditFilter:
     actor: str | None = None
@@ -97,7 +101,9 @@ def audit_query(flt: AuditFilter | None) -> Select[Any]:
     if flt.outcome is not None:
         stmt = stmt.where(AuditEvent.outcome == flt.outcome)
     if flt.target_type is not None:
-        stmt = stmt.where(AuditEvent.target_type == flt.target_type)
+        stmt = stmt.where(
+            AuditEvent.target_type.in_(STORED_AS.get(flt.target_type, (flt.target_type,)))
+        )
     if flt.target_id is not None:
         stmt = stmt.where(AuditEvent.target_id == flt.target_id)
     if flt.since is not None:

@@ -26,7 +26,7 @@ from server.storage import ObjectStore, UnsupportedOperation
 
 class DownloadCode(StrEnum):
     """The codes of the download routes' refusals (`{"error": {"code", "message"}}`): a
-    file's signed URL, a provenance export's, a version's archive."""
+    file's signed URL, a provenance export's, a version's archive, a landing page's file."""
 
     BAD_URL = "BAD_URL"
     URL_REFUSED = "URL_REFUSED"
@@ -34,6 +34,9 @@ class DownloadCode(StrEnum):
     FIXITY_FAILED = "FIXITY_FAILED"
     INVALID_RANGE = "INVALID_RANGE"
     RANGE_NOT_SATISFIABLE = "RANGE_NOT_SATISFIABLE"
+    EMBARGOED = "EMBARGOED"  # a public record's file, closed until its embargo lifts
+    NOT_PUBLIC = "NOT_PUBLIC"  # a public record's file the public may not read
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"  # a landing page offers none of the Accept header's types
 
 
 @dataclass(frozen=True)

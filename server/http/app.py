@@ -508,6 +508,7 @@ def create_app(
     from server.http.dashboard import dashboard_routes
     from server.http.exports import export_endpoint
     from server.http.forwarded import ForwardedHeaders
+    from server.http.landing import landing_routes
     from server.http.middleware import RequestMiddleware
     from server.http.probes import Probes
 
@@ -574,6 +575,7 @@ def create_app(
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.metrics),
             *dashboard_routes(),
+            *landing_routes(settings, sessions, store, signer),
         ],
         lifespan=lifespan,
         middleware=[

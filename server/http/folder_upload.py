@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.http.folder_transfer import SETTLED, FolderBar, FolderUpload
 from server.http.folder_walk import FileCode, Local, Problem, Scan, scan
+from server.http.folder_warnings import ready_warnings
 from server.http.progress import Bars
 from server.http.upload_client import Uploader, UploadError
 
@@ -110,6 +111,9 @@ def upload_folder(
             job.run(found.files)
             uploads = job.wait(found.files, poll_timeout)
             problems = manifest(found.files, job.ready_files(), uploads)
+            bad = {problem.path for problem in problems}
+            checked = {f.path for f in found.files} & uploads.keys() - bad
+            found.warnings = ready_warnings(uploader, [uploads[p] for p in sorted(checked)])
             failed = len(problems)
             bar.settled(len(found.files), failed, "done")
         if not problems:
@@ -159,13 +163,18 @@ def run_folder(
             "ready": ready,
             "failed": [p.as_dict() for p in problems],
             "skipped": [p.as_dict() for p in found.skipped],
+            "warnings": [w.as_dict() for w in found.warnings],
         }
         echo(json.dumps(report, indent=2), False)
         return 0 if not problems else 1
+    for warning in found.warnings:
+        echo(f"warning: {warning.line()}", True)
     for skipped in found.skipped:
         echo(f"skipped: {skipped.line()}", True)
     for problem in problems:
         echo(f"error: {problem.line()}", True)
     tail = f"; {len(problems)} failed" if problems else ""
+    if warned := len({w.path for w in found.warnings}):
+        tail += f"; {warned} with warnings"
     echo(f"{ready} of {total} files READY, sha256 checked{tail}", False)
     return 0 if not problems else 1

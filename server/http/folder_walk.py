@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from server.http.folder_warnings import FileWarning
+
 
 class FileCode(StrEnum):
     """Why a file of the folder is not READY with its sha256, or was left out. The server's
@@ -79,6 +81,8 @@ class Scan:
     files: list[Local] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)  # left out by rule
     failed: list[Problem] = field(default_factory=list)  # meant to go, but cannot be read
+    # the processing warnings of the files that ended READY (asked once the wait is over)
+    warnings: list[FileWarning] = field(default_factory=list)
 
 
 def _matches(rel: str, patterns: Iterable[str]) -> bool:

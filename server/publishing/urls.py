@@ -4,6 +4,8 @@ what a request shows)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 
 def dataset_path(dataset_id: int) -> str:
     """The dataset's page: its latest public version (the concept DOI's target)."""
@@ -21,3 +23,13 @@ def project_path(project_id: int) -> str:
 
 def absolute(base: str, path: str) -> str:
     return f"{base.rstrip('/')}{path}"
+
+
+def file_path(dataset_id: int, number: int, path: str) -> str:
+    """A public file's stable URL: it answers with a fresh signed download URL (303)."""
+    return f"{version_path(dataset_id, number)}/files/{quote(path)}"
+
+
+def catalog_path() -> str:
+    """The DCAT-AP catalogue of every public record."""
+    return "/catalog"

@@ -8,8 +8,10 @@ from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import select
 
+from server.access import audit
 from server.access.auth import ensure_account, issue_token
 from server.core.db import utcnow
+from server.core.global_ids import global_id
 from server.models import ApiToken
 from server.models.enums import AccountRole
 from tests.fixtures.access_world import build_world
@@ -178,3 +180,15 @@ async def test_targets_are_named_by_their_graphql_type_and_global_id(admin):
     (error,) = await admin.errors(LOG, {"f": {"targetId": "not-an-id"}})
     assert error["extensions"] == {"code": "INVALID_ID", "field": "filter.targetId"}
     assert error["path"] == ["auditLog"]
+
+
+async def test_an_older_quarantine_row_is_named_as_a_dataset_upload_too(sessions, admin):
+    """Rows the worker wrote before it named its target by the model ("upload") read and
+    filter as the newer ones ("Upload"): DatasetUpload and its global id."""
+    async with sessions() as session:
+        for spelling in ("upload", "Upload"):
+            session.add(audit.event(None, "upload.quarantine", target_type=spelling, target_id=7))
+        await session.commit()
+    gid = global_id("DatasetUpload", 7)
+    nodes = (await admin(LOG, {"f": {"targetId": gid}}))["auditLog"]["nodes"]
+    assert [(e["targetType"], e["targetId"]) for e in nodes] == [("DatasetUpload", gid)] * 2

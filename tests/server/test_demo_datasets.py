@@ -72,7 +72,7 @@ async def connection(
 def test_every_shipped_file_is_in_the_manifest_with_its_checksum_and_source() -> None:
     shipped = {p.name for p in DATA.iterdir()} - {"manifest.json", "SOURCES.md"}
     assert shipped == set(BY_FILE)
-    assert {"csv", "tsv", "json", "geojson", "parquet", "fgb", "mseed"} == {
+    assert {"csv", "tsv", "json", "geojson", "parquet", "fgb", "mseed", "tif", "nc"} == {
         name.rsplit(".", 1)[1] for name in shipped
     }
     sources = (DATA / "SOURCES.md").read_text()
@@ -155,7 +155,8 @@ async def test_the_seeded_datasets_are_published_and_processed(
         assert {a["kind"] for a in file["artifacts"]} == tables
 
 
-FORMATS = {"fgb": "flatgeobuf", "mseed": "mseed"}  # the detected format, where not the suffix
+# the detected format, where not the suffix
+FORMATS = {"fgb": "flatgeobuf", "mseed": "mseed", "tif": "tiff", "nc": "netcdf"}
 
 
 def _vector(file: dict[str, Any]) -> None:
@@ -180,7 +181,64 @@ def _seismic(file: dict[str, Any]) -> None:
     assert {a["kind"] for a in file["artifacts"]} == {"profile"}
 
 
-RESEARCH = {"fgb": _vector, "mseed": _seismic}
+SRTM3 = 1 / 1200  # degrees
+
+
+def _raster(file: dict[str, Any]) -> None:
+    """The COG: 192 x 192 SRTM cells, WGS 84, tiled, with its overview, the true box."""
+    profile = file["profile"]
+    assert (profile["kind"], profile["driver"]) == ("raster", "GTiff")
+    assert (profile["width"], profile["height"], profile["count"]) == (192, 192, 1)
+    assert profile["crs"]["epsg"] == 4326
+    assert profile["resolution"] == pytest.approx([SRTM3, SRTM3])
+    assert (profile["tiled"], profile["overviews"], profile["compression"]) == (
+        True,
+        [2],
+        "deflate",
+    )
+    (band,) = profile["bands"]
+    assert (band["dtype"], band["units"], band["nodata"]) == ("int16", "m", None)
+    stats = band["statistics"]  # metres: valleys to ridge tops, every cell counted
+    assert 250 < stats["min"] < stats["max"] < 1100 and not stats["sampled"]
+    assert stats["valid_pixels"] == 192 * 192
+    box = [-84.29375, 36.5329167, -84.13375, 36.6929167]  # west, south, east, north
+    assert profile["coverage"]["bbox"] == pytest.approx(box, abs=1e-6)
+    assert profile["coverage"]["time_start"] is None
+    assert "quicklook" in {a["kind"] for a in file["artifacts"]}
+
+
+def _gridded(file: dict[str, Any]) -> None:
+    """The NetCDF-4: CF-1.8, 114 x 134 cells of 9 arc-seconds, elevation on a WGS 84 grid
+    mapping, its box from the cell centres."""
+    profile = file["profile"]
+    assert (profile["kind"], profile["format"], profile["conventions"]) == (
+        "gridded",
+        "NETCDF4",
+        "CF-1.8",
+    )
+    sizes = {d["name"]: d["size"] for d in profile["dimensions"]}
+    assert sizes == {"lat": 114, "lon": 134, "bnds": 2}
+    variables = {v["name"]: v for v in profile["variables"]}
+    assert set(variables) == {"lat", "lat_bnds", "lon", "lon_bnds", "crs", "elevation"}
+    elevation = variables["elevation"]
+    assert (elevation["dimensions"], elevation["units"], elevation["standard_name"]) == (
+        ["lat", "lon"],
+        "m",
+        "surface_altitude",
+    )
+    assert elevation["attributes"]["grid_mapping"] == "crs"
+    crs = variables["crs"]["attributes"]
+    assert crs["grid_mapping_name"] == "latitude_longitude"
+    assert (crs["semi_major_axis"], crs["inverse_flattening"]) == (6378137.0, 298.257223563)
+    assert 'AUTHORITY["EPSG","4326"]' in crs["crs_wkt"]
+    half = 1.5 * SRTM3  # the box of the cells' centres
+    west, north = -84.41375, 36.7329167  # the source grid's edges
+    box = [west + half, north - 114 * 3 * SRTM3 + half, west + 134 * 3 * SRTM3 - half, north - half]
+    assert profile["coverage"]["bbox"] == pytest.approx(box, abs=1e-6)
+    assert profile["warnings"] == []  # every data variable has its units
+
+
+RESEARCH = {"fgb": _vector, "mseed": _seismic, "tif": _raster, "nc": _gridded}
 
 
 async def test_each_version_has_its_provenance_and_its_bytes_are_the_shipped_file(

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from server.http import folder_transfer
+from server.http import folder_transfer, folder_warnings
 from server.http.folder_upload import upload_folder
 from server.http.folder_walk import FileCode, Problem, scan
 from tests.fixtures.served import new_dataset
@@ -452,3 +452,64 @@ def test_json_is_for_a_folder(tmp_path: Path) -> None:
     args = [SATREPS, "upload", str(tmp_path / "one.csv"), "--dataset", "1", "--json"]
     done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     assert done.returncode == 2 and "--json applies to a folder" in done.stderr
+
+
+RAGGED = b"station,date,level_m\nBKK-01,2023-01-01,1.52\nAYU-07,2023-01-02,1.7,EXTRA\n"
+CLEAN = b"station,date,level_m\nBKK-01,2023-01-01,1.52\nBKK-01,2023-01-02,1.61\n"
+RAGGED_WARNING = (
+    "RAGGED_ROWS",
+    "skipped 1 ragged row(s) (first: expected 3 fields, got 4: 'AYU-07,2023-01-02,1.7,EXTRA')",
+)
+
+
+class Asking(httpx.Client):
+    """Counts the GraphQL requests that ask for warnings."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=30)
+        self.asked: list[int] = []
+
+    def post(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        body = kwargs.get("json") or {}
+        if "warnings" in body.get("query", ""):
+            self.asked.append(len(body["variables"]["ids"]))
+        return super().post(url, **kwargs)
+
+
+def test_the_warnings_of_ready_files_are_printed_and_in_the_json_report(
+    server: Server,
+    token: str,
+    project: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ragged CSV and clean ones: the ragged file's warning is printed after the
+    progress and is in the `--json` report; the clean files have none. The warnings are
+    asked a page of uploads at a time, not file by file."""
+    _, version = new_dataset(server, token, project)
+    root = tmp_path / "survey"
+    (root / "2024").mkdir(parents=True)
+    (root / "2024" / "ragged.csv").write_bytes(RAGGED)
+    (root / "2024" / "clean.csv").write_bytes(CLEAN)
+    (root / "clean.csv").write_bytes(CLEAN)
+    env = {**server.env, "SATREPS_TOKEN": token, "SATREPS_URL": server.url}
+    args = [SATREPS, "upload", str(root), "--dataset", version]
+    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    code, message = RAGGED_WARNING
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [f"warning: 2024/ragged.csv: {code}: {message}"]
+    assert "3 of 3 files READY, sha256 checked; 1 with warnings" in done.stdout
+    as_json = subprocess.run([*args, "--json"], env=env, capture_output=True, text=True)
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["warnings"] == [{"path": "2024/ragged.csv", "code": code, "message": message}]
+    # through the API: one request per page of READY uploads
+    monkeypatch.setattr(folder_warnings, "PAGE", 2)
+    asking = Asking()
+    found, problems = upload_folder(root, version, server.url, token, http=asking, say=str)
+    assert problems == []
+    assert asking.asked == [2, 1]
+    assert [(w.path, w.code, w.message) for w in found.warnings] == [
+        ("2024/ragged.csv", code, message)
+    ]

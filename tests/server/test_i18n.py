@@ -30,6 +30,7 @@ from server.http.i18n import (
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
+TEMPLATES = ROOT / "server" / "http" / "templates"  # the landing pages (server/http/landing.py)
 POT = LOCALES_DIR / f"{DOMAIN}.pot"
 PLACEHOLDER = re.compile(r"\{\w+\}")
 # a marked call with a literal first argument, as Babel's javascript extractor reads them
@@ -56,6 +57,7 @@ def extract(tmp_path: Path) -> Catalog:
             "-o",
             str(out),
             str(FRONTEND),
+            str(TEMPLATES),
         ]
     )
     with out.open("rb") as f:

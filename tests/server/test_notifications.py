@@ -198,6 +198,31 @@ async def test_only_the_projects_managers_subscribe(
     assert await rows(sessions, WebhookSubscription) == []
 
 
+async def test_the_audit_log_names_a_webhook_by_the_id_the_api_gives_it(
+    sessions, factory, settings, admin
+):
+    """issue 18 item 18: a webhook's audit rows carry its Webhook global id (not the model's
+    name, WebhookSubscription, which no query answers)."""
+    project = await quiet_project(sessions, factory, settings)
+    url = "http://127.0.0.1:9/hook"  # never called: nothing is announced
+    created = (
+        await admin(CREATE, {"input": {"url": url, "projectId": global_id("Project", project.id)}})
+    )["createWebhook"]
+    webhook = created["webhook"]["id"]
+    toggle = """mutation($id: ID!) { setWebhookEnabled(id: $id, enabled: false) { errors { code } }
+        deleteWebhook(id: $id) { errors { code } } }"""
+    assert (await admin(toggle, {"id": webhook})) == {
+        "setWebhookEnabled": {"errors": []},
+        "deleteWebhook": {"errors": []},
+    }
+    log = """query($id: ID) { auditLog(filter: {targetId: $id}) {
+        nodes { action targetType targetId } } }"""
+    assert (await admin(log, {"id": webhook}))["auditLog"]["nodes"] == [
+        {"action": action, "targetType": "Webhook", "targetId": webhook}
+        for action in ("createWebhook", "setWebhookEnabled", "deleteWebhook")
+    ]
+
+
 @pytest.mark.parametrize(
     ("url", "code"),
     [

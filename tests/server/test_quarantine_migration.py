@@ -1,4 +1,4 @@
-"""Migration 0014 lets an upload be QUARANTINED (the upload_state CHECK constraint) with the
+"""Migration 0015 lets an upload be QUARANTINED (the upload_state CHECK constraint) with the
 signature's name, on SQLite and PostgreSQL, and going down turns quarantined uploads into
 failed ones before the constraint forbids the state again."""
 
@@ -63,7 +63,7 @@ def _upload(upload_id: int, state: str, signature: str | None = None) -> str:
 def check(url: str) -> None:
     upgrade(url, BEFORE)
     _run(url, ROWS)
-    with pytest.raises(IntegrityError):  # before 0014 the state does not exist
+    with pytest.raises(IntegrityError):  # at 0014 the state does not exist yet
         _run(url, [_upload(1, "quarantined")])
     upgrade(url, "0015")  # later revisions add columns these rows do not name (0018: path)
     _run(url, [_upload(1, "quarantined", "Eicar-Test-Signature.UNOFFICIAL"), _upload(2, "ready")])
