@@ -40,6 +40,7 @@ from tests.fixtures.clients import app_client  # noqa: E402
 pytest_plugins = [
     "tests.fixtures.clamd",
     "tests.fixtures.clients",
+    "tests.fixtures.datacite",
     "tests.fixtures.demo_graph",
     "tests.fixtures.live",
     "tests.fixtures.notify",

@@ -113,6 +113,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     from workers.embargo import lift_embargoes_job
     from workers.fixity import scheduled_fixity_job
     from workers.notifications import daily_digest_job, deliver_notifications_job
+    from workers.publishing import push_pids_job
     from workers.stats import refresh_stats_job
 
     def named(job: Any) -> str:
@@ -168,6 +169,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 minute={0},
                 second={15},
                 run_at_startup=False,
+            ),
+            # persistent identifiers (workers/publishing.py): the due ones pushed to DataCite
+            cron(
+                cast(WorkerCoroutine, push_pids_job),
+                name=named(push_pids_job),
+                second=set(range(3, 60, 10)),
+                run_at_startup=True,
             ),
             # the materialised figures of themeStats (server/analytics.py), once a minute
             cron(

@@ -40,7 +40,7 @@ from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
 from schema.provenance import VersionProvenanceFields
-from schema.publishing import VersionCitationFields
+from schema.publishing import DatasetPidFields, VersionCitationFields, VersionPidFields
 from schema.rows import FromRow
 from schema.scalars import Long
 from schema.themes import Theme
@@ -316,6 +316,7 @@ class Upload(relay.Node):
 class DatasetVersion(
     VersionProvenanceFields,
     VersionCitationFields,
+    VersionPidFields,
     VersionFixityFields,
     VersionFolderFields,
     CoverageFields,
@@ -381,7 +382,7 @@ class DatasetVersion(
     draft=newest_version(VersionState.DRAFT),
 )
 @strawberry.type(description="Research data of a project, owned by an institution.")
-class Dataset(DatasetTextFields, CoverageFields, DatasetAccessFields, relay.Node):
+class Dataset(DatasetTextFields, CoverageFields, DatasetAccessFields, DatasetPidFields, relay.Node):
     id: relay.NodeID[int]
     title: strawberry.Private[str]  # the originals (the columns)
     description: strawberry.Private[str | None]

@@ -268,6 +268,26 @@ class Settings(BaseSettings):
     oidc_jwks_cache_seconds: int = Field(
         default=300, ge=0, description="How long fetched signing keys are kept"
     )
+    datacite_url: str = Field(
+        default="https://api.datacite.org",
+        description="DataCite REST API (https://api.test.datacite.org for the test system)",
+    )
+    datacite_prefix: str | None = Field(
+        default=None,
+        description="DOI prefix of the repository (10.xxxx); unset: local identifiers "
+        "(satreps:7.v1 for version 1 of dataset 7), no DataCite",
+    )
+    datacite_username: str | None = Field(
+        default=None, description="DataCite repository ID (basic auth)"
+    )
+    datacite_password: SecretStr = Field(
+        default=SecretStr(""), description="DataCite repository password"
+    )
+    datacite_funders: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Funding references of every DOI, comma-separated, each `Name` or "
+        "`Name=identifier` (a ROR URL or a Crossref Funder ID URL)",
+    )
     backup_bucket: str | None = Field(
         default=None,
         description="S3 bucket `satreps backup` copies the objects into (each copy read back "
@@ -431,6 +451,14 @@ class Settings(BaseSettings):
             raise ValueError("public_base_url takes no query or fragment")
         return value.rstrip("/")
 
+    @field_validator("datacite_funders", mode="before")
+    @classmethod
+    def _funders(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        return (
+            [str(i).strip() for i in items if str(i).strip()] if isinstance(items, list) else value
+        )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: object) -> object:
@@ -444,6 +472,12 @@ class Settings(BaseSettings):
         return proxies
 
     @model_validator(mode="after")
+    def _doi_targets(self) -> Settings:
+        if self.datacite_enabled and not self.public_base_url:
+            raise ValueError("DOIs through DataCite need public_base_url (their landing pages)")
+        return self
+
+    @model_validator(mode="after")
     def _cache_within_url_lifetime(self) -> Settings:
         # a shared cache may hand out an anonymous GET answer for max-age seconds: the
         # download URLs inside it must still work at the end of that time
@@ -453,6 +487,15 @@ class Settings(BaseSettings):
                 "answer would hold download URLs that have expired"
             )
         return self
+
+    @property
+    def datacite_enabled(self) -> bool:
+        """DOIs through DataCite (a prefix and repository credentials), else local ids."""
+        return bool(
+            self.datacite_prefix
+            and self.datacite_username
+            and self.datacite_password.get_secret_value()
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -544,6 +544,10 @@ def create_app(
             # plain sessions: its idle poll is a read, its writes begin_write themselves
             notify_ctx = worker_context(settings, sessions, store, events)
             background.append(asyncio.create_task(notify_forever(notify_ctx)))
+            from workers.publishing import pids_forever
+
+            # persistent identifiers: local ones written, DOIs pushed to DataCite
+            background.append(asyncio.create_task(pids_forever(notify_ctx)))
         yield
         for task in background:
             task.cancel()

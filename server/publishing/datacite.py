@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datacite import schema45
+from datacite.xmlutils import etree_to_string
+from lxml import etree
 
 from server.publishing.record import (
     ORCID,
@@ -48,9 +50,11 @@ class Funder:
 
     @classmethod
     def parse(cls, entry: str) -> Funder:
-        """`Name` or `Name|identifier`."""
-        name, _, identifier = entry.partition("|")
-        return cls(name.strip(), identifier.strip() or None)
+        """`Name` or `Name=identifier` (an http(s) URL)."""
+        name, _, identifier = entry.rpartition("=")
+        if not name or "://" not in identifier:
+            return cls(entry.strip())
+        return cls(name.strip(), identifier.strip())
 
     @property
     def identifier_type(self) -> str:
@@ -73,38 +77,60 @@ class Document:
 def to_datacite_json(
     record: VersionRecord,
     *,
-    doi: str,
+    doi: str | None,
     base_url: str,
     concept_doi: str | None = None,
     dois: Mapping[int, str] | None = None,
     funders: Sequence[Funder] = (),
+    local_id: str | None = None,
 ) -> dict[str, Any]:
     """The DataCite attributes of a version's DOI. `dois` maps the ids of the dataset's other
     versions to their DOIs (for IsNewVersionOf / IsPreviousVersionOf); those it lacks are
-    left out."""
+    left out. Without a DOI (`doi=None`: local identifiers) the document has none and names
+    `local_id` as an alternate identifier."""
     return version_document(
-        record, doi=doi, base_url=base_url, concept_doi=concept_doi, dois=dois, funders=funders
+        record,
+        doi=doi,
+        base_url=base_url,
+        concept_doi=concept_doi,
+        dois=dois,
+        funders=funders,
+        local_id=local_id,
     ).attributes
 
 
 def to_datacite_xml(
     record: VersionRecord,
     *,
-    doi: str,
+    doi: str | None,
     base_url: str,
     concept_doi: str | None = None,
     dois: Mapping[int, str] | None = None,
     funders: Sequence[Funder] = (),
+    local_id: str | None = None,
 ) -> str:
     """The kernel-4 resource XML of a version's DOI (same arguments as `to_datacite_json`)."""
     attributes = to_datacite_json(
-        record, doi=doi, base_url=base_url, concept_doi=concept_doi, dois=dois, funders=funders
+        record,
+        doi=doi,
+        base_url=base_url,
+        concept_doi=concept_doi,
+        dois=dois,
+        funders=funders,
+        local_id=local_id,
     )
     return xml_of(attributes)
 
 
 def xml_of(attributes: Mapping[str, Any]) -> str:
-    text: str = schema45.tostring(dict(attributes))
+    """The kernel-4 XML of DataCite attributes. Without a DOI (a local identifier) the
+    required `identifier` is the landing page's URL (identifierType URL)."""
+    root = schema45.dump_etree(dict(attributes))
+    if not attributes.get("doi"):
+        identifier = etree.Element("identifier", identifierType="URL")
+        identifier.text = str(attributes["url"])
+        root.insert(0, identifier)
+    text: str = etree_to_string(root)
     return text
 
 
@@ -116,11 +142,12 @@ def valid(attributes: Mapping[str, Any]) -> bool:
 def version_document(
     record: VersionRecord,
     *,
-    doi: str,
+    doi: str | None,
     base_url: str,
     concept_doi: str | None = None,
     dois: Mapping[int, str] | None = None,
     funders: Sequence[Funder] = (),
+    local_id: str | None = None,
 ) -> Document:
     known = dois or {}
     related: list[dict[str, str]] = []
@@ -133,7 +160,12 @@ def version_document(
     if newer:
         related.append(_related(newer, "IsPreviousVersionOf"))
     url = absolute(base_url, version_path(record.dataset_id, record.number))
-    return _document(record, doi, url, related, funders, version=str(record.number))
+    document = _document(record, doi, url, related, funders, version=str(record.number))
+    if local_id:
+        document.attributes["alternateIdentifiers"] = [
+            {"alternateIdentifier": local_id, "alternateIdentifierType": "local"}
+        ]
+    return document
 
 
 def concept_document(
@@ -156,7 +188,7 @@ def concept_document(
 
 def _document(
     record: VersionRecord,
-    doi: str,
+    doi: str | None,
     url: str,
     related: list[dict[str, str]],
     funders: Sequence[Funder],

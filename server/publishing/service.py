@@ -1,7 +1,9 @@
 """Keeping the public record current: every change to what the public sees of a published
 version moves its datestamp (`PublicRecord`), so harvesters fetch it again and registries
 are told. The datasets domain calls `refresh` in the transaction of each such change:
-publishing a version, editing a dataset's metadata, an embargo's end, a change of level."""
+publishing a version, editing a dataset's metadata, an embargo's end, a change of level.
+The same transaction writes the persistent identifiers and marks them to push
+(server.publishing.pids): an outbox the registration job reads."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.core.db import utcnow
 from server.models import Dataset, DatasetVersion, Project, PublicRecord
 from server.models.enums import VersionState
+from server.publishing.pids import mark
 from server.publishing.record import files_public_on, publishable
 
 
@@ -27,7 +30,8 @@ async def refresh(
     """Bring the public records of these datasets' published versions up to date, in the
     caller's transaction. A version becomes a record when it is first public; its datestamp
     moves when it stops or starts being public, when its files open, or (`changed`) when the
-    caller changed what the public sees of it. Returns the versions whose datestamp moved."""
+    caller changed what the public sees of it. Every identifier of a dataset with a version
+    whose datestamp moved is marked to push. Returns the versions whose datestamp moved."""
     if not dataset_ids:
         return []
     day = today or dt.datetime.now(dt.UTC).date()
@@ -52,6 +56,7 @@ async def refresh(
     ).all()
     now = utcnow()
     moved: list[int] = []
+    touched: set[int] = set()
     for version_id, dataset_id, public, files_public, record in rows:
         public, files_public = bool(public), bool(public and files_public)
         if record is None:
@@ -66,11 +71,14 @@ async def refresh(
                     )
                 )
                 moved.append(version_id)
+                touched.add(dataset_id)
             continue
         if record.deleted == public or record.files_public != files_public or (changed and public):
             record.deleted = not public
             record.files_public = files_public
             record.datestamp = now
             moved.append(version_id)
+            touched.add(dataset_id)
     await session.flush()
+    await mark(session, sorted(touched))
     return moved

@@ -86,7 +86,7 @@ def test_a_version_as_datacite_json_and_xml_meets_the_official_schemas():
         base_url=BASE,
         concept_doi="10.80000/satreps.7",
         dois={11: "10.80000/satreps.7.v1", 13: "10.80000/satreps.7.v3"},
-        funders=[Funder.parse("Japan Science and Technology Agency|https://ror.org/00097mb19")],
+        funders=[Funder.parse("Japan Science and Technology Agency=https://ror.org/00097mb19")],
     )
     assert json_problems(attributes) == []
     assert attributes["doi"] == DOI
@@ -260,3 +260,27 @@ def test_the_schemas_catch_what_is_wrong():
         'dateType="Issued"', 'dateType="Published"'
     )
     assert xml_problems(broken)
+
+
+def test_a_local_identifier_is_described_by_its_landing_page():
+    attributes = to_datacite_json(a_record(), doi=None, base_url=BASE, local_id="satreps:7.v2")
+    assert "doi" not in attributes
+    assert attributes["alternateIdentifiers"] == [
+        {"alternateIdentifier": "satreps:7.v2", "alternateIdentifierType": "local"}
+    ]
+    assert problems(attributes) == []
+    xml = to_datacite_xml(a_record(), doi=None, base_url=BASE, local_id="satreps:7.v2")
+    identifier = etree.fromstring(xml.encode()).find("d:identifier", NS)
+    assert identifier.get("identifierType") == "URL"
+    assert identifier.text == "https://hub.example.org/datasets/7/versions/2"
+
+
+def test_funders_from_the_setting():
+    assert Funder.parse("JICA") == Funder("JICA")
+    assert Funder.parse(" JST = https://doi.org/10.13039/501100002241 ") == Funder(
+        "JST", "https://doi.org/10.13039/501100002241"
+    )
+    assert Funder.parse("A=B") == Funder("A=B")
+    assert Funder("JST", "https://doi.org/10.13039/501100002241").identifier_type == (
+        "Crossref Funder ID"
+    )
