@@ -223,7 +223,7 @@ PHASES = ("declare", "send", "complete", "wait", "ready_files")
 def phases() -> Iterator[dict[str, float]]:
     """Seconds spent in each step of FolderUpload (declare, send, complete, the wait for
     READY, the manifest's listing), measured by wrapping its methods."""
-    from server.http.folder_upload import FolderUpload
+    from server.http.folder_transfer import FolderUpload
 
     spent = dict.fromkeys(PHASES, 0.0)
     originals = {name: getattr(FolderUpload, name) for name in PHASES}

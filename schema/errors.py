@@ -52,6 +52,7 @@ def codes_table() -> str:
     from server.analytics.errors import AnalyticsErrorCode
     from server.backup.errors import BackupErrorCode
     from server.core.errors import QueryErrorCode
+    from server.datasets.archives import LeftOutCode
     from server.datasets.downloads import DownloadCode
     from server.notifications.delivery_codes import DeliveryCode
     from server.search.errors import SearchErrorCode
@@ -77,7 +78,11 @@ def codes_table() -> str:
         f" {listed(DownloadCode)} |"
     )
     rows.append(
-        f"| a webhook's or e-mail's delivery log (`code` of each attempt: `DeliveryCode`) |"
+        f"| `versionDownload`'s files left out (`LeftOutFile.code`: `LeftOutCode`) |"
+        f" {listed(LeftOutCode)} |"
+    )
+    rows.append(
+        f"| a webhook's or e-mail's delivery log (`DeliveryAttempt.code`: `DeliveryCode`) |"
         f" {listed(DeliveryCode)} |"
     )
     return "\n".join(rows) + "\n"

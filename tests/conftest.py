@@ -34,8 +34,9 @@ from tests.fixtures.clients import app_client  # noqa: E402
 
 # fixtures that tests ask for by name, wherever they are: clients (compiled_client,
 # strawberry_client), demo_graph (demo, the demo graph loaded once per module), live
-# (real_engine, live_server), seaweed (a real S3), stack (the production stack for fault
-# tests); a fixture there starts only when a test asks for it
+# (real_engine, live_server), notify (webhook receivers, SMTP), seaweed (a real S3), served
+# (a real `satreps serve` for the command-line clients: server, token, project), stack (the
+# production stack for fault tests); a fixture there starts only when a test asks for it
 pytest_plugins = [
     "tests.fixtures.clamd",
     "tests.fixtures.clients",
@@ -44,6 +45,7 @@ pytest_plugins = [
     "tests.fixtures.live",
     "tests.fixtures.notify",
     "tests.fixtures.seaweed",
+    "tests.fixtures.served",
     "tests.fixtures.stack",
 ]
 

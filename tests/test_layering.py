@@ -1,6 +1,7 @@
 """The one-way arrows of the house: pyproject.toml's import-linter contract keeps on the
 tree, names every package of server/, and breaks on each kind of wrong-way import (so the
-check in scripts/test cannot pass by checking nothing)."""
+check in scripts/test cannot pass by checking nothing). And the size of the rooms: no module
+over 600 lines outside migrations and demo data."""
 
 from __future__ import annotations
 
@@ -94,3 +95,23 @@ def test_a_wrong_way_import_breaks_the_contract(copy: Path, path: str, source: s
     assert result.returncode == 1, result.stdout + result.stderr
     module = path.removesuffix(".py").replace("/", ".")
     assert f"- {module} -> " in result.stdout
+
+
+LIMIT = 600
+CHECKED = ("server", "schema", "workers", "tests", "bench", "scripts")
+EXEMPT = ("server/migrations/versions", "server/demo/data")
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    """Issue 17: no module outside migrations and demo data is over 600 lines (a module that
+    grows past it is split along its seams, as the ones before it were)."""
+    over = []
+    for top in CHECKED:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            if name.startswith(EXEMPT) or "__pycache__" in path.parts:
+                continue
+            lines = len(path.read_text().splitlines())
+            if lines > LIMIT:
+                over.append(f"{name} ({lines})")
+    assert over == [], f"modules over {LIMIT} lines: " + ", ".join(over)

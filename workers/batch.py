@@ -43,7 +43,7 @@ from server.datasets.upload_jobs import upload_job_id
 from server.datasets.upload_states import move
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload, UploadWarning
 from server.models.enums import UploadState
-from server.provenance.records import Ingested, record_batch_ingest
+from server.provenance.ingest import Ingested, record_batch_ingest
 from server.storage import ObjectStore, StorageError, safe_key
 from workers.context import WorkerContext
 from workers.instrument import process_prefix, release_lease

@@ -1,7 +1,7 @@
 """The notification jobs: the dispatcher's rounds and the daily digest (bodies in
-server/notifications/dispatch.py). arq runs them as crons (workers/main.py): several
-workers share the due deliveries (SKIP LOCKED claims); embedded, `notify_forever` runs in
-the API process. Both poll the database: a flushed Redis loses nothing."""
+server/notifications/dispatch.py and digest.py). arq runs them as crons (workers/main.py):
+several workers share the due deliveries (SKIP LOCKED claims); embedded, `notify_forever`
+runs in the API process. Both poll the database: a flushed Redis loses nothing."""
 
 from __future__ import annotations
 

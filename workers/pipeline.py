@@ -46,7 +46,7 @@ from server.datasets.upload_jobs import JobRequest, Waiting, plan_jobs
 from server.datasets.upload_states import move
 from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload, UploadWarning
 from server.models.enums import UploadState
-from server.provenance.records import record_ingest
+from server.provenance.ingest import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
 from workers.context import WorkerContext
 from workers.processing import Limits, ProcessingError, ProcessingResult, process_stream

@@ -1,5 +1,6 @@
 """The access request and agreement mutations; the rules live in
-server/access_requests/service.py."""
+server/access_requests/ (service: requests; decisions: approvals, denials, revocations;
+agreements: data use agreements, partner-country data)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from schema.connections import decode_id
 from schema.context import Info
 from schema.payloads import payload
 from server.access.auth import Principal
-from server.access_requests import service
+from server.access_requests import agreements, decisions, service
 from server.models import AccessGrant as GrantRow
 from server.models import AccessRequest as RequestRow
 from server.models import AgreementAcceptance as AcceptanceRow
@@ -85,7 +86,7 @@ class AccessRequestMutations:
         self, info: Info, request_id: strawberry.ID, valid_until: dt.date | None = None
     ) -> AccessRequestPayload:
         async def step(session: AsyncSession, principal: Principal, pk: int) -> RequestRow:
-            return await service.approve_request(session, principal, pk, valid_until)
+            return await decisions.approve_request(session, principal, pk, valid_until)
 
         return await _on_request(info, request_id, step)
 
@@ -94,7 +95,7 @@ class AccessRequestMutations:
         self, info: Info, request_id: strawberry.ID, reason: str
     ) -> AccessRequestPayload:
         async def step(session: AsyncSession, principal: Principal, pk: int) -> RequestRow:
-            return await service.deny_request(session, principal, pk, reason)
+            return await decisions.deny_request(session, principal, pk, reason)
 
         return await _on_request(info, request_id, step)
 
@@ -110,7 +111,7 @@ class AccessRequestMutations:
     ) -> AccessGrantPayload:
         async def op(session: AsyncSession, principal: Principal) -> GrantRow:
             pk = decode_id(grant_id, "AccessGrant", "grantId")
-            return await service.revoke_grant(session, principal, pk, reason)
+            return await decisions.revoke_grant(session, principal, pk, reason)
 
         return await payload(info, op, AccessGrantPayload, _grant)
 
@@ -123,7 +124,7 @@ class AccessRequestMutations:
     ) -> DataUseAgreementPayload:
         async def op(session: AsyncSession, principal: Principal) -> AgreementRow:
             refs = (
-                service.AbsReferences(
+                agreements.AbsReferences(
                     provider_country=input.abs.provider_country,
                     prior_informed_consent=input.abs.prior_informed_consent,
                     mutually_agreed_terms=input.abs.mutually_agreed_terms,
@@ -133,7 +134,7 @@ class AccessRequestMutations:
                 else None
             )
             dataset_id = decode_id(input.dataset_id, "Dataset", "datasetId")
-            return await service.publish_agreement(
+            return await agreements.publish_agreement(
                 session, principal, dataset_id, input.title, input.body, refs
             )
 
@@ -149,7 +150,7 @@ class AccessRequestMutations:
             session: AsyncSession, principal: Principal
         ) -> tuple[AcceptanceRow, AgreementRow]:
             pk = decode_id(agreement_id, "DataUseAgreement", "agreementId")
-            acceptance = await service.accept_agreement(session, principal, pk)
+            acceptance = await agreements.accept_agreement(session, principal, pk)
             agreement = await session.get(AgreementRow, pk)
             assert agreement is not None
             return acceptance, agreement
@@ -171,7 +172,7 @@ class AccessRequestMutations:
     ) -> PartnerCountryDataPayload:
         async def op(session: AsyncSession, principal: Principal) -> DatasetRow:
             pk = decode_id(dataset_id, "Dataset", "datasetId")
-            return await service.set_partner_country_data(
+            return await agreements.set_partner_country_data(
                 session, principal, pk, partner_country_data
             )
 

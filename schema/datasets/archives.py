@@ -17,12 +17,19 @@ from schema.scalars import Long
 from server.access.auth import Principal
 from server.datasets import archives
 from server.datasets.archives import ArchiveFormat as ArchiveFormatEnum
+from server.datasets.archives import LeftOutCode as LeftOutCodeEnum
 
 ArchiveFormat = strawberry.enum(
     ArchiveFormatEnum,
     name="ArchiveFormat",
     description="ZIP: the files with manifest-sha256.txt, ro-crate-metadata.json and"
     " prov.json beside them; BAGIT: a BagIt 1.0 bag in the ZIP (the files under data/)",
+)
+LeftOutCode = strawberry.enum(
+    LeftOutCodeEnum,
+    name="LeftOutCode",
+    description="Why a download leaves a file out: FORBIDDEN (you may not read it),"
+    " FIXITY_FAILED (its stored copy failed its fixity check: not served)",
 )
 
 
@@ -46,7 +53,7 @@ class DownloadFile:
 @strawberry.type(description="A file of the version that the download leaves out, and why")
 class LeftOutFile:
     path: str
-    code: str = strawberry.field(description="FORBIDDEN (you may not read it), FIXITY_FAILED")
+    code: LeftOutCode  # type: ignore[valid-type]
     message: str
 
 
@@ -110,7 +117,7 @@ class ArchiveMutations:
                         for f in found.files
                     ],
                     left_out=[
-                        LeftOutFile(path=x.path, code=x.code, message=x.message)
+                        LeftOutFile(path=x.path, code=LeftOutCodeEnum(x.code), message=x.message)
                         for x in plan.left_out
                     ],
                 )

@@ -11,8 +11,15 @@ from schema.errors import UserError, error_codes
 from server import models
 from server.core.global_ids import global_id
 from server.notifications import errors as codes
+from server.notifications.delivery_codes import DeliveryCode as DeliveryCodeEnum
 
 NotificationErrorCode = error_codes("NotificationErrorCode", codes.NotificationErrorCode)
+DeliveryCode = strawberry.enum(
+    DeliveryCodeEnum,
+    name="DeliveryCode",
+    description="Why an attempt of a webhook's or e-mail's delivery failed: stable, safe to"
+    " switch on.",
+)
 
 
 @strawberry.type(description="An expected failure of a notification mutation.")
@@ -72,7 +79,9 @@ class DeliveryAttempt:
     started_at: dt.datetime
     duration_ms: int
     ok: bool
-    code: str | None = strawberry.field(description="Why it failed (DeliveryCode in README)")
+    code: DeliveryCode | None = strawberry.field(  # type: ignore[valid-type]
+        description="Why it failed (null when it succeeded)"
+    )
     status: int | None = strawberry.field(description="HTTP status or SMTP reply code")
     response: str | None = strawberry.field(description="The reply, first 1 KiB")
     worker: str | None
@@ -84,7 +93,7 @@ class DeliveryAttempt:
             started_at=row.started_at,
             duration_ms=row.duration_ms,
             ok=row.ok,
-            code=row.code,
+            code=DeliveryCodeEnum(row.code) if row.code is not None else None,
             status=row.status,
             response=row.response,
             worker=row.worker,

@@ -1,5 +1,6 @@
 """Who decides an access request, as SQL over the request's dataset, written once for the
-decision itself (service) and for the list of requests awaiting a caller (queries).
+decision itself (decisions; service tells the deciders of a new request) and for the list of
+requests awaiting a caller (queries).
 
 The project's principal investigators (the Japanese PI, the partner PI) and the owner
 institution's data stewards decide. Partner-country data under a bilateral agreement

@@ -24,18 +24,20 @@ from server.access.visibility import readable_file_ids
 from server.core.errors import DomainError, ErrorCode
 from server.core.url_signing import UrlSigner
 from server.datasets.downloads import refuse_failed_fixity
+from server.datasets.errors import DatasetErrorCode
 from server.models import Dataset, DatasetFile
 from server.models.enums import AccessLevel
 from server.provenance import ExportFormat
 from server.provenance import export as exports
+from server.provenance.documents import CRATE_FILE, PROV_FILE, prov_document, serialize_prov
 from server.storage import ObjectStore, StorageError, UnsupportedOperation, sanitize_filename
 
 PREFIX = "archives/"
 MAX_PREFIX = 1024
 MANIFEST = "manifest-sha256.txt"
 BATCH = 1000  # ids in one IN (...)
-CRATE = exports.CRATE_FILE
-PROV = exports.PROV_FILE
+CRATE = CRATE_FILE
+PROV = PROV_FILE
 # the archive's own files, beside the data in a ZIP (a bag's are beside data/)
 RESERVED = (MANIFEST, CRATE, PROV, "bagit.txt", "bag-info.txt", "tagmanifest-sha256.txt")
 
@@ -54,10 +56,18 @@ class Entry:
     raw_key: str
 
 
+class LeftOutCode(StrEnum):
+    """Why a download leaves a file of the version out (versionDownload's `leftOut`, the
+    archive's manifest): an SDL enum, its values the codes' strings."""
+
+    FORBIDDEN = ErrorCode.FORBIDDEN.value  # the caller may not read its data
+    FIXITY_FAILED = DatasetErrorCode.FIXITY_FAILED.value  # its stored copy failed its check
+
+
 @dataclass(frozen=True)
 class LeftOut:
     path: str
-    code: str
+    code: str  # a LeftOutCode's value (the plan is kept as JSON)
     message: str
 
 
@@ -144,11 +154,12 @@ def _refusal(file: DatasetFile, dataset: Dataset, readable: bool) -> LeftOut | N
             why = f"embargoed until {dataset.embargo_until}"
         else:
             why = f"access is {dataset.access_level.value.lower()}: you may not read its data"
-        return LeftOut(path, ErrorCode.FORBIDDEN.value, why)
+        return LeftOut(path, LeftOutCode.FORBIDDEN.value, why)
     try:
         refuse_failed_fixity(file)
     except DomainError as error:
-        return LeftOut(path, error.details[0].code, error.details[0].message)
+        code = LeftOutCode(error.details[0].code)  # FIXITY_FAILED, the one code it raises
+        return LeftOut(path, code.value, error.details[0].message)
     return None
 
 
@@ -186,7 +197,7 @@ async def plan_archive(
     crate = await exports.ro_crate(
         session, replace(found, files=included), namespace, raw_bucket, paths=paths
     )
-    prov = exports.serialize_prov(exports.prov_document(found, namespace), ExportFormat.PROV_JSON)
+    prov = serialize_prov(prov_document(found, namespace), ExportFormat.PROV_JSON)
     title = sanitize_filename(found.dataset.title)[:100] or "dataset"
     return ArchivePlan(
         version_id=found.version.id,

@@ -39,8 +39,8 @@ from server.models.enums import (
 )
 from server.notifications.events import emit
 from server.projects.service import visible_project
+from server.provenance.decisions import record_publish
 from server.provenance.edits import record_coverage_edit
-from server.provenance.records import record_publish
 from server.publishing import service as public_records
 from server.texts.service import PendingText, check_text_field, write_text
 

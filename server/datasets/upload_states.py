@@ -86,7 +86,7 @@ ANNOUNCED = {
 def _announce(upload: Upload, to: UploadState) -> None:
     """The event's outbox row, in the transaction that writes the new state (the upload's
     session): committed with it or not at all. Its project, dataset and institution are
-    filled in by the fan-out (server/notifications/dispatch.py)."""
+    filled in by the fan-out (server/notifications/fanout.py)."""
     session = object_session(upload)
     if session is None:  # a state worked out on a detached row: nothing is written, nor told
         return

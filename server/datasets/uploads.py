@@ -30,7 +30,7 @@ from server.datasets.service import require_contributor, require_draft, visible_
 from server.datasets.upload_states import FINAL, move
 from server.models import Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
-from server.provenance.records import record_uploads
+from server.provenance.ingest import record_uploads
 from server.storage import ObjectExists, ObjectStore, PartInfo, StorageError, safe_key
 from server.storage.base import ObjectInfo
 

@@ -22,7 +22,7 @@ from server.core.languages import standard_tag
 from server.core.validation import check_email
 from server.models import Delivery, Institution, NotificationPreference, WebhookSubscription
 from server.notifications.addresses import check_target
-from server.notifications.dispatch import DELIVERED, FAILED, PENDING, WEBHOOK
+from server.notifications.delivery import DELIVERED, FAILED, PENDING, WEBHOOK
 from server.notifications.errors import NotificationErrorCode
 from server.notifications.events import check_event
 from server.notifications.webhooks import new_secret

@@ -37,7 +37,7 @@ from server.models.enums import InstitutionRole, MemberRole, ProjectPhase
 from server.notifications.events import emit
 from server.projects.errors import ProjectErrorCode
 from server.projects.queries import completion_date, partner_countries
-from server.provenance.records import record_phase_transition
+from server.provenance.decisions import record_phase_transition
 from server.texts.service import PendingText, check_text_field, write_text
 
 P = ProjectPhase

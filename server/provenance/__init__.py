@@ -1,5 +1,6 @@
-"""W3C PROV provenance: recorded as a by-product (records), read as lineage (lineage),
-exported as PROV-JSON, PROV-O, PROV-N and RO-Crate (export), checked for fixity (fixity)."""
+"""W3C PROV provenance: recorded as a by-product (records, ingest, decisions, edits), read as
+lineage (lineage), exported as PROV-JSON, PROV-O, PROV-N (documents) and RO-Crate (export),
+checked for fixity (fixity)."""
 
 from __future__ import annotations
 

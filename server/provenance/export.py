@@ -1,5 +1,6 @@
 """Exports of a dataset version's provenance: PROV-JSON, PROV-O (JSON-LD, Turtle) and PROV-N
-through the `prov` package, and an RO-Crate (`ro-crate-metadata.json`) through `rocrate`.
+through the `prov` package (server/provenance/documents.py), and an RO-Crate
+(`ro-crate-metadata.json`) through `rocrate`.
 
 A version's record is its upstream lineage (files, uploads, people, institutions, source
 versions of other datasets, recursively) and what its files' processing produced (ingest
@@ -17,8 +18,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from prov.constants import PROV, PROV_LABEL, PROV_TYPE
-from prov.model import ProvDocument
 from rocrate.model.contextentity import ContextEntity
 from rocrate.model.person import Person
 from rocrate.rocrate import ROCrate
@@ -31,9 +30,18 @@ from server.core.url_signing import UrlSigner
 from server.datasets.service import visible_version
 from server.models import Dataset, DatasetFile, DatasetKeyword, DatasetVersion, Institution
 from server.models.provenance import ProvEdge, ProvNode
-from server.models.provenance import ProvKind as K
 from server.models.provenance import ProvRelation as R
 from server.provenance import ExportFormat, records
+from server.provenance.documents import (
+    CRATE_FILE,
+    FORMATS,
+    ORCID,
+    PROV_FILE,
+    ROR,
+    Bundle,
+    prov_document,
+    serialize_prov,
+)
 from server.provenance.lineage import (
     MAX_DEPTH,
     SYSTEM,
@@ -46,43 +54,8 @@ from server.provenance.lineage import (
 from server.storage import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
-ORCID = "https://orcid.org/"
-ROR = "https://ror.org/"
-PROV_FILE = "prov.json"
-CRATE_FILE = "ro-crate-metadata.json"
 URL_LIFETIME = dt.timedelta(hours=1)
 _SPDX_ID = re.compile(r"^[A-Za-z0-9.+-]+$")
-
-
-@dataclass(frozen=True)
-class FormatInfo:
-    media_type: str
-    filename: str
-    prov_format: str | None = None
-    prov_args: tuple[tuple[str, str], ...] = ()
-
-
-FORMATS: dict[ExportFormat, FormatInfo] = {
-    ExportFormat.PROV_JSON: FormatInfo("application/json", "prov.json", "json"),
-    ExportFormat.PROV_JSONLD: FormatInfo(
-        "application/ld+json", "prov.jsonld", "rdf", (("rdf_format", "json-ld"),)
-    ),
-    ExportFormat.PROV_TURTLE: FormatInfo(
-        "text/turtle", "prov.ttl", "rdf", (("rdf_format", "turtle"),)
-    ),
-    ExportFormat.PROV_N: FormatInfo("text/provenance-notation", "prov.provn", "provn"),
-    ExportFormat.RO_CRATE: FormatInfo("application/ld+json", CRATE_FILE),
-}
-
-
-@dataclass
-class Bundle:
-    version: DatasetVersion
-    dataset: Dataset
-    files: list[DatasetFile]
-    root_id: int | None
-    nodes: list[GraphNode]
-    edges: list[GraphEdge]
 
 
 @dataclass
@@ -163,117 +136,6 @@ async def _edges_among(session: AsyncSession, nodes: list[GraphNode]) -> list[Gr
         .order_by(ProvEdge.id)
     )
     return redact_edges(nodes, rows.all())
-
-
-# ---- PROV --------------------------------------------------------------------------------
-
-
-def prov_document(found: Bundle, namespace: str) -> ProvDocument:
-    doc = ProvDocument()
-    doc.add_namespace("satreps", namespace)
-    doc.add_namespace("orcid", ORCID)
-    doc.add_namespace("ror", ROR)
-    names = {n.id: _qualified(n) for n in found.nodes}
-    for node in found.nodes:
-        _add_record(doc, names[node.id], node)
-    for edge in found.edges:
-        _add_relation(doc, names[edge.subject_id], names[edge.object_id], edge)
-    return doc
-
-
-def _qualified(node: GraphNode) -> str:
-    if node.redacted:
-        return f"satreps:redacted-{node.id}"
-    if node.record_type == "researcher" and node.attributes.get("orcid"):
-        return f"orcid:{node.attributes['orcid']}"
-    if node.record_type == "institution" and node.attributes.get("ror"):
-        return f"ror:{node.attributes['ror']}"
-    return f"satreps:{node.key}"
-
-
-_AGENT_TYPES = {
-    "researcher": PROV["Person"],
-    "account": PROV["Person"],
-    "institution": PROV["Organization"],
-    "software": PROV["SoftwareAgent"],
-}
-
-
-def _add_record(doc: ProvDocument, name: str, node: GraphNode) -> None:
-    attributes: list[tuple[Any, Any]] = []
-    if not node.redacted:
-        attributes.append((PROV_TYPE, doc.valid_qualified_name(f"satreps:{node.record_type}")))
-        if node.kind == K.AGENT:
-            attributes.append((PROV_TYPE, _AGENT_TYPES.get(node.record_type, PROV["Agent"])))
-        if node.label:
-            attributes.append((PROV_LABEL, node.label))
-        attributes += [(f"satreps:{k}", _literal(v)) for k, v in sorted(node.attributes.items())]
-    if node.kind == K.ENTITY:
-        doc.entity(name, attributes)
-    elif node.kind == K.ACTIVITY:
-        doc.activity(name, node.started_at, node.ended_at, attributes)
-    else:
-        doc.agent(name, attributes)
-
-
-def _literal(value: Any) -> str | int:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return value
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def _add_relation(doc: ProvDocument, subject: str, obj: str, edge: GraphEdge) -> None:
-    extra: list[tuple[Any, Any]] = []
-    for key, value in sorted((edge.attributes or {}).items()):
-        if key == "type" and value == "prov:Revision":
-            extra.append((PROV_TYPE, PROV["Revision"]))
-        elif key not in ("agent", "registeredBy"):
-            extra.append((f"satreps:{key}", _literal(value)))
-    ident = f"satreps:edge-{edge.id}" if extra else None
-    attrs = extra or None
-    match edge.relation:
-        case R.USED:
-            doc.used(subject, obj, identifier=ident, other_attributes=attrs)
-        case R.WAS_GENERATED_BY:
-            doc.wasGeneratedBy(subject, obj, identifier=ident, other_attributes=attrs)
-        case R.WAS_DERIVED_FROM:
-            doc.wasDerivedFrom(subject, obj, identifier=ident, other_attributes=attrs)
-        case R.WAS_ATTRIBUTED_TO:
-            doc.wasAttributedTo(subject, obj, identifier=ident, other_attributes=attrs)
-        case R.WAS_ASSOCIATED_WITH:
-            doc.wasAssociatedWith(subject, obj, identifier=ident, other_attributes=attrs)
-        case R.ACTED_ON_BEHALF_OF:
-            doc.actedOnBehalfOf(subject, obj, identifier=ident, other_attributes=attrs)
-        case R.WAS_INFORMED_BY:
-            doc.wasInformedBy(subject, obj, identifier=ident, other_attributes=attrs)
-        case R.SPECIALIZATION_OF:
-            doc.specializationOf(subject, obj)
-
-
-def serialize_prov(doc: ProvDocument, fmt: ExportFormat) -> str:
-    info = FORMATS[fmt]
-    assert info.prov_format is not None
-    args: dict[str, Any] = dict(info.prov_args)
-    if fmt == ExportFormat.PROV_JSONLD:  # compact, with the document's prefixes
-        prefixes = {ns.prefix: ns.uri for ns in doc.get_registered_namespaces()}
-        prefixes |= {"prov": str(PROV.uri), "xsd": "http://www.w3.org/2001/XMLSchema#"}
-        args |= {"context": prefixes, "auto_compact": True}
-    text = doc.serialize(format=info.prov_format, **args)
-    assert text is not None
-    return text
-
-
-def parse_prov(text: str, fmt: ExportFormat) -> ProvDocument:
-    """Read an export back with the `prov` package (the inverse of serialize_prov)."""
-    info = FORMATS[fmt]
-    assert info.prov_format is not None
-    return ProvDocument.deserialize(content=text, format=info.prov_format, **dict(info.prov_args))
 
 
 # ---- RO-Crate ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.access import audit
 from server.core.db import utcnow
-from server.models import DatasetFile, DatasetVersion, FixityCheck
+from server.models import DatasetFile, DatasetVersion, FixityCheck, Upload
 from server.models.enums import FixityOutcome
+from server.models.provenance import ProvKind
 from server.provenance import records
+from server.provenance.ingest import record_upload
+from server.provenance.records import R
 from server.storage import ObjectNotFound, ObjectStore
 
 FIXITY_FAILED = "FIXITY_FAILED"  # the audit code of a failed check (DatasetErrorCode's)
@@ -143,7 +146,7 @@ async def record_checks(
     )
     failures: list[FixityFailure] = []
     for version_id, checked in by_version.items():
-        await records.record_fixity(
+        await record_fixity(
             session,
             version_id,
             run_id,
@@ -154,6 +157,48 @@ async def record_checks(
         )
         failures += await _audit_failures(session, version_id, run_id, checked)
     return failures
+
+
+async def record_fixity(
+    session: AsyncSession,
+    version_id: int,
+    run_id: str,
+    *,
+    outcome: str,
+    checked: Sequence[tuple[DatasetFile, str]],
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+) -> int:
+    """A fixity check of a version's raw objects; `checked` holds (file, result) pairs."""
+    version, dataset = await records.version_and_dataset(session, version_id)
+    activity = await records.ensure_node(
+        session,
+        f"fixity-{version_id}-{run_id}",
+        ProvKind.ACTIVITY,
+        "fixity_check",
+        label=f"fixity check of {dataset.title} v{version.number}",
+        dataset_id=dataset.id,
+        project_id=dataset.project_id,
+        object_id=version.id,
+        attributes={
+            "outcome": outcome,
+            "filesChecked": len(checked),
+            "failures": sorted(f"{f.name}: {r}" for f, r in checked if r != "ok") or None,
+            "softwareVersion": records.software_version(),
+        },
+        started_at=started_at,
+        ended_at=ended_at,
+    )
+    software = await records.software_agent(session)
+    await records.link(session, R.WAS_ASSOCIATED_WITH, activity, software)
+    for file, _ in checked:
+        if file.upload_id is None:
+            continue
+        upload = await session.get(Upload, file.upload_id)
+        if upload is not None:
+            raw, _ = await record_upload(session, upload)
+            await records.link(session, R.USED, activity, raw)
+    return activity
 
 
 async def _audit_failures(
@@ -244,7 +289,7 @@ async def run_fixity_check(
             session, run_id, by_key, started_at=started, ended_at=utcnow()
         )
         if not files:  # nothing to read: still on record that it was looked at
-            await records.record_fixity(
+            await record_fixity(
                 session,
                 version_id,
                 run_id,

@@ -13,7 +13,7 @@ import pytest
 from server.models.enums import AccessLevel, AccountRole, ProjectPhase
 from server.projects import service as projects
 from server.provenance import ExportFormat
-from server.provenance.export import parse_prov
+from server.provenance.documents import parse_prov
 from server.provenance.lineage import register_derivation
 from server.storage import store_from_settings
 from tests.factories import gid

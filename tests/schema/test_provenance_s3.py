@@ -12,7 +12,7 @@ from strawberry.relay import from_base64
 
 from server.core.config import Settings
 from server.provenance import ExportFormat
-from server.provenance.export import parse_prov
+from server.provenance.documents import parse_prov
 from server.storage import store_from_settings
 from tests.fixtures.seaweed import SeaweedS3
 from tests.schema.test_uploads import COMPLETE, PUBLISH, START, draft_version

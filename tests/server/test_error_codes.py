@@ -15,6 +15,8 @@ from schema import build_schema
 from schema.errors import ERROR_TYPES, UserError
 from schema.payloads import error_type_of
 from server.core.errors import ErrorCode, QueryErrorCode
+from server.datasets.archives import LeftOutCode
+from server.notifications.delivery_codes import DeliveryCode
 
 SERVER = Path(__file__).parents[2] / "server"
 # codes answered only as GraphQL errors of reads, or by the CLI: no mutation payload has them
@@ -103,3 +105,18 @@ def test_a_payload_without_typed_errors_is_refused() -> None:
 
     with pytest.raises(TypeError, match="not a list of a UserError type"):
         error_type_of(Loose)
+
+
+@pytest.mark.parametrize(
+    "type_name, enum",
+    [("LeftOutFile", LeftOutCode), ("DeliveryAttempt", DeliveryCode)],
+)
+def test_the_codes_outside_payloads_are_enums_of_the_sdl_too(
+    type_name: str, enum: type[StrEnum]
+) -> None:
+    """A file versionDownload leaves out and a delivery's attempt carry a code a client can
+    discover from the schema: an enum whose values are the codes' strings."""
+    code_type = build_schema()._schema.get_type(type_name).fields["code"].type
+    named = getattr(code_type, "of_type", code_type)  # LeftOutCode! or DeliveryCode
+    assert named.name == enum.__name__
+    assert list(named.values) == [c.value for c in enum] == [c.name for c in enum]

@@ -19,9 +19,10 @@ import httpx
 import pytest
 from rich.console import Console
 
-from server.http import folder_upload, folder_warnings
-from server.http.folder_upload import FileCode, Problem, scan, upload_folder
-from tests.server.test_upload_client import new_dataset, project, server, token  # noqa: F401
+from server.http import folder_transfer, folder_warnings
+from server.http.folder_upload import upload_folder
+from server.http.folder_walk import FileCode, Problem, scan
+from tests.fixtures.served import new_dataset
 from tests.test_examples import SATREPS, Server, graphql
 
 FILES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
@@ -87,9 +88,9 @@ def test_scan_gives_each_left_out_path_its_code(tmp_path: Path) -> None:
 
 
 def test_cli_uploads_a_folder_and_checks_the_manifest(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -168,9 +169,9 @@ def sent_in_state(state: Path) -> set[str]:
 
 
 def test_an_interrupted_folder_resumes_from_its_state_file(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -203,9 +204,9 @@ def test_an_interrupted_folder_resumes_from_its_state_file(
 
 
 def test_a_refused_file_has_its_code_and_the_others_go_on(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -240,9 +241,9 @@ def test_a_refused_file_has_its_code_and_the_others_go_on(
 
 
 def test_a_passing_fault_is_tried_again_not_a_failed_file(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     """A connection reset and a 503 on two files' PUTs: each file is sent again (the
@@ -270,9 +271,9 @@ def frames(drawn: Console) -> tuple[str, str]:
 
 
 def test_the_bar_shows_bytes_and_files_and_nothing_when_off(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -304,9 +305,9 @@ def test_the_bar_shows_bytes_and_files_and_nothing_when_off(
 
 
 def test_the_bar_counts_failed_files(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     _, version = new_dataset(server, token, project)
@@ -338,9 +339,9 @@ def test_the_readme_lists_every_cli_code() -> None:
 
 
 def test_a_large_file_goes_its_own_way_on_the_same_bars(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -348,7 +349,7 @@ def test_a_large_file_goes_its_own_way_on_the_same_bars(
     path: their bytes move the folder's bars, a refusal keeps the server's code. (No small
     file is processed meanwhile: the embedded server's SQLite may then answer startUpload
     with "database is locked", see the report of branch i23-cli.)"""
-    monkeypatch.setattr(folder_upload, "SINGLE_PUT_MAX", 13)
+    monkeypatch.setattr(folder_transfer, "SINGLE_PUT_MAX", 13)
     _, version = new_dataset(server, token, project)
     root = tmp_path / "large"
     deep = "/".join(["d" * 199] * 10)
@@ -399,9 +400,9 @@ def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 
 def test_the_cli_draws_the_bar_on_a_terminal_and_not_with_no_progress(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "tty"
@@ -435,13 +436,13 @@ def test_an_interrupted_hashing_keeps_the_sha256_it_computed(
         hashed.append(path.relative_to(root).as_posix())
         return sha(path.read_bytes())
 
-    monkeypatch.setattr(folder_upload, "sha256_of", crash_on_the_third)
+    monkeypatch.setattr(folder_transfer, "sha256_of", crash_on_the_third)
     files = scan(root, [], [], state).files
-    never = folder_upload.Uploader("http://127.0.0.1:9/graphql", None, progress=False)
+    never = folder_transfer.Uploader("http://127.0.0.1:9/graphql", None, progress=False)
     with pytest.raises(Crash):
-        folder_upload.FolderUpload(never, root, "v1", state, 1, str).run(files)
+        folder_transfer.FolderUpload(never, root, "v1", state, 1, str).run(files)
     again = scan(root, [], [], state).files
-    folder_upload.FolderUpload(never, root, "v1", state, 1, str).merge_state(again)
+    folder_transfer.FolderUpload(never, root, "v1", state, 1, str).merge_state(again)
     kept = {f.path: f.sha256 for f in again if f.sha256}
     assert kept == {p: sha(TREE[p]) for p in hashed} and len(kept) == 2
 
@@ -476,9 +477,9 @@ class Asking(httpx.Client):
 
 
 def test_the_warnings_of_ready_files_are_printed_and_in_the_json_report(
-    server: Server,  # noqa: F811
-    token: str,  # noqa: F811
-    project: tuple[str, str],  # noqa: F811
+    server: Server,
+    token: str,
+    project: tuple[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,7 +1,8 @@
 """Notifications on real parts, on SQLite and PostgreSQL: the outbox written in the caller's
-transaction, webhooks POSTed to a real HTTP receiver that checks each signature, e-mail
-through a real SMTP server (aiosmtpd) in each recipient's language, and the faults: a
-receiver that answers 500 forever or hangs, a dispatcher killed mid-delivery, a bounce."""
+transaction and webhooks POSTed to a real HTTP receiver that checks each signature, with the
+faults: a receiver that answers 500 forever or hangs, a dispatcher killed mid-delivery; an
+institution's webhooks; the embedded server delivering on its own. E-mail is in
+test_notification_mail.py; the shared helpers in tests/fixtures/dispatching.py."""
 
 from __future__ import annotations
 
@@ -9,31 +10,31 @@ import asyncio
 import itertools
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.access.auth import Principal, ensure_account
 from server.core.config import Settings
 from server.core.errors import DomainError
 from server.core.global_ids import global_id
-from server.models import (
-    Delivery,
-    DeliveryAttempt,
-    NotificationPreference,
-    OutboxEvent,
-    WebhookSubscription,
-)
-from server.models.enums import AccountRole, MemberRole
+from server.models import Delivery, DeliveryAttempt, OutboxEvent, WebhookSubscription
+from server.models.enums import AccountRole
 from server.notifications import service
-from server.notifications.dispatch import Dispatcher, fan_out
+from server.notifications.dispatch import Dispatcher
 from server.notifications.events import EVENTS, emit
+from server.notifications.fanout import fan_out
 from server.notifications.messages import catalogues
 from server.storage import store_from_settings
 from tests.factories import Factory
-from tests.fixtures.notify import Receiver, ReceiverServer, Smtp, text_of
+from tests.fixtures.dispatching import (
+    announce,
+    notify_settings,
+    quiet_project,
+    rows,
+    settle,
+    subscribe,
+)
+from tests.fixtures.notify import ReceiverServer
 from tests.fixtures.provenance import dataset_draft, process, publish, send, team, worker_ctx
 from workers.notifications import deliver_notifications_job
 
@@ -43,99 +44,7 @@ _seq = itertools.count(1)
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Loopback receivers allowed (tests only), retries without waiting."""
-    return Settings(
-        database_url="sqlite+aiosqlite:///unused.db",
-        object_dir=tmp_path / "objects",
-        prov_copy_window_seconds=0.05,
-        webhook_allow_private=True,
-        webhook_backoff_seconds=0.01,
-        webhook_backoff_max_seconds=0.02,
-        webhook_timeout_seconds=2.0,
-        notify_claim_seconds=30.0,
-    )
-
-
-def mail_settings(settings: Settings, smtp: Smtp) -> Settings:
-    return settings.model_copy(
-        update={"smtp_host": smtp.host, "smtp_port": smtp.port, "smtp_tls": "none"}
-    )
-
-
-async def settle(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Run a dispatcher until no delivery is due or waiting for a retry."""
-    dispatcher = Dispatcher(settings, sessions)
-    try:
-        for _ in range(500):
-            made = await dispatcher.run_once()
-            async with sessions() as session:
-                waiting = await session.scalar(
-                    select(func.count(Delivery.id))
-                    .join(WebhookSubscription, isouter=True)
-                    .where(
-                        Delivery.state == "pending",
-                        (WebhookSubscription.enabled.is_(True)) | (Delivery.account_id.isnot(None)),
-                    )
-                )
-            if not waiting and not made:
-                return
-            if not made:
-                await asyncio.sleep(0.02)
-        raise AssertionError("deliveries still pending")
-    finally:
-        await dispatcher.aclose()
-
-
-async def quiet_project(
-    sessions: async_sessionmaker[AsyncSession], factory: Factory, settings: Settings
-) -> Any:
-    """A project whose creation's own events (its phase changes) are already fanned out."""
-    project = await factory.project()
-    while await fan_out(sessions, settings):
-        pass
-    return project
-
-
-async def subscribe(
-    sessions: async_sessionmaker[AsyncSession],
-    factory: Factory,
-    settings: Settings,
-    project_id: int,
-    receiver: Receiver,
-    events: list[str] | None = None,
-) -> WebhookSubscription:
-    async with sessions() as session:
-        created = await service.create_webhook(
-            session,
-            factory.principal,
-            settings,
-            url=receiver.url,
-            project_id=project_id,
-            events=events,
-        )
-        await session.commit()
-    receiver.secret = created.secret
-    return created.subscription
-
-
-async def announce(
-    sessions: async_sessionmaker[AsyncSession], project_id: int, n: int = 1, **payload: Any
-) -> None:
-    async with sessions() as session:
-        for i in range(n):
-            emit(
-                session,
-                "version.published",
-                project_id=project_id,
-                dataset_id=7,
-                payload={"number": i + 1, **payload},
-            )
-        await session.commit()
-
-
-async def rows(sessions: async_sessionmaker[AsyncSession], model: Any, *where: Any) -> list[Any]:
-    async with sessions() as session:
-        key = getattr(model, "id", None) or model.account_id
-        return list(await session.scalars(select(model).where(*where).order_by(key)))
+    return notify_settings(tmp_path)
 
 
 # ---- the outbox ----------------------------------------------------------------------------
@@ -360,7 +269,7 @@ async def test_an_address_checked_at_subscription_is_checked_again_at_delivery(
 
 
 async def test_a_receiver_that_answers_500_forever_ends_disabled_with_every_attempt_logged(
-    sessions, factory, settings, receivers
+    sessions, factory, settings, admin, receivers
 ):
     project = await quiet_project(sessions, factory, settings)
     broken = receivers.add("broken", "fail")
@@ -378,6 +287,8 @@ async def test_a_receiver_that_answers_500_forever_ends_disabled_with_every_atte
     assert [(a.attempt, a.ok, a.status, a.code, a.response) for a in log] == [
         (n, False, 500, "HTTP_ERROR", "receiver broken") for n in (1, 2, 3)
     ]
+    [listed] = (await admin(DELIVERIES, {"id": global_id("Webhook", sub.id)}))["webhookDeliveries"]
+    assert [a["code"] for a in listed["log"]] == ["HTTP_ERROR"] * 3  # the DeliveryCode enum
     assert broken.calls == 3
     [notice] = await rows(sessions, OutboxEvent, OutboxEvent.event == "webhook.disabled")
     assert notice.recipients == [factory.principal.account_id]
@@ -474,122 +385,6 @@ async def test_subscriptions_filter_events(sessions, factory, settings, receiver
     assert refused.value.details[0].code == "UNKNOWN_EVENT"
 
 
-# ---- e-mail --------------------------------------------------------------------------------
-
-
-async def member_account(
-    sessions: async_sessionmaker[AsyncSession],
-    factory: Factory,
-    project_id: int,
-    *,
-    email: str,
-    language: str = "en",
-    mode: str = "each",
-) -> Principal:
-    person = await factory.researcher()
-    await factory.member(project_id, person.id, MemberRole.MEMBER)
-    async with sessions() as session:
-        account = await ensure_account(
-            session, f"mail-{next(_seq)}", AccountRole.RESEARCHER, researcher_id=person.id
-        )
-        await session.commit()
-    principal = Principal(
-        account_id=account.id, role=AccountRole.RESEARCHER, researcher_id=person.id
-    )
-    async with sessions() as session:
-        await service.set_preferences(session, principal, email=email, language=language, mode=mode)
-        await session.commit()
-    return principal
-
-
-async def test_email_in_each_recipients_language_and_a_bounce_stops_further_mail(
-    sessions, factory, settings, smtp_server: Smtp
-):
-    mailing = mail_settings(settings, smtp_server)
-    project = await quiet_project(sessions, factory, mailing)
-    await member_account(sessions, factory, project.id, email="en@example.org")
-    await member_account(sessions, factory, project.id, email="ja@example.org", language="ja-JP")
-    bouncer = await member_account(sessions, factory, project.id, email="bounce@example.org")
-    await member_account(sessions, factory, project.id, email="quiet@example.org", mode="none")
-    await announce(sessions, project.id)
-    await settle(sessions, mailing)
-
-    box = smtp_server.mailbox
-    [en] = box.to("en@example.org")
-    [ja] = box.to("ja@example.org")
-    assert en["Subject"] == "Version 1 of dataset 7 was published"
-    assert "is published and can be cited" in text_of(en)
-    assert ja["Content-Language"] == "ja"
-    assert str(ja["Subject"]) == "データセット 7 のバージョン 1 が公開されました"
-    assert "公開され、引用できるようになりました" in text_of(ja)
-    assert en["X-Satreps-Delivery"] != ja["X-Satreps-Delivery"]
-    assert box.to("quiet@example.org") == [] and box.refused == ["bounce@example.org"]
-    [bounced] = await rows(sessions, Delivery, Delivery.account_id == bouncer.account_id)
-    assert (bounced.state, bounced.last_code, bounced.last_status) == (
-        "failed",
-        "EMAIL_BOUNCED",
-        550,
-    )
-    [pref] = await rows(
-        sessions, NotificationPreference, NotificationPreference.account_id == bouncer.account_id
-    )
-    assert pref.bounced_at is not None and "550" in (pref.bounce_message or "")
-
-    await announce(sessions, project.id)  # the bounced address is not tried again
-    await settle(sessions, mailing)
-    assert box.refused == ["bounce@example.org"] and len(box.to("en@example.org")) == 2
-    suppressed = await rows(sessions, Delivery, Delivery.account_id == bouncer.account_id)
-    assert [(d.state, d.last_code) for d in suppressed] == [
-        ("failed", "EMAIL_BOUNCED"),
-        ("failed", "EMAIL_SUPPRESSED"),
-    ]
-    async with sessions() as session:  # setting the address again clears the bounce
-        pref = await service.set_preferences(session, bouncer, email="bounce@example.org")
-        await session.commit()
-    assert pref.bounced_at is None
-
-
-async def test_the_daily_digest_gathers_an_accounts_waiting_items_into_one_mail(
-    sessions, factory, settings, smtp_server: Smtp
-):
-    mailing = mail_settings(settings, smtp_server)
-    project = await quiet_project(sessions, factory, mailing)
-    await member_account(
-        sessions, factory, project.id, email="digest@example.org", language="ja", mode="digest"
-    )
-    await announce(sessions, project.id, n=2)
-    await settle(sessions, mailing)
-    assert smtp_server.mailbox.messages == []
-    dispatcher = Dispatcher(mailing, sessions)
-    assert await dispatcher.send_digests() == 1
-    assert await dispatcher.send_digests() == 0  # nothing sent twice
-    [digest] = smtp_server.mailbox.to("digest@example.org")
-    assert str(digest["Subject"]) == "SATREPS Hub: 本日の通知 2 件"
-    body = text_of(digest)
-    assert "データセット 7 のバージョン 1" in body and "データセット 7 のバージョン 2" in body
-    assert {d.state for d in await rows(sessions, Delivery)} == {"delivered"}
-
-
-async def test_preferences_through_graphql(gql, make_token):
-    me = gql.as_(await make_token(AccountRole.RESEARCHER))
-    set_ = """mutation($input: NotificationPreferencesInput!) {
-      setNotificationPreferences(input: $input) {
-        preferences { mode email language } errors { field code }
-      }
-    }"""
-    done = (
-        await me(set_, {"input": {"mode": "DIGEST", "language": "ja-jp", "email": "a@example.org"}})
-    )["setNotificationPreferences"]
-    assert done == {
-        "preferences": {"mode": "DIGEST", "email": "a@example.org", "language": "ja-JP"},
-        "errors": [],
-    }
-    bad = (await me(set_, {"input": {"email": "not-an-address"}}))["setNotificationPreferences"]
-    assert bad["errors"] == [{"field": "email", "code": "INVALID_EMAIL"}]
-    read = await me("{ notificationPreferences { mode email language } }")
-    assert read["notificationPreferences"]["mode"] == "DIGEST"
-
-
 async def test_enabling_a_disabled_webhook_sends_what_waited(
     sessions, factory, settings, receivers
 ):
@@ -660,27 +455,6 @@ async def test_an_institutions_webhooks_are_its_own_accounts_and_staffs(
                 project_id=project.id,
             )
     assert both.value.details[0].code == "ONE_TARGET"
-
-
-def test_the_template_and_catalogues_hold_every_message_of_the_code():
-    """notifications.pot is what `pybabel extract -k N_` finds (README), and each language's
-    catalogue has every message of it."""
-    from babel.messages.extract import extract_from_file
-    from babel.messages.pofile import read_po
-
-    from server.notifications.messages import LOCALES_DIR
-
-    package = Path(__file__).parents[2] / "server" / "notifications"
-    found = {
-        message
-        for name in ("events.py", "messages.py")
-        for _, message, _, _ in extract_from_file("python", package / name, keywords={"N_": None})
-    }
-    with (LOCALES_DIR / "notifications.pot").open("rb") as f:
-        template = {m.id for m in read_po(f) if m.id}
-    assert template == found
-    for language, messages in catalogues().items():
-        assert set(messages) == found, language
 
 
 async def test_the_embedded_server_delivers_on_its_own(tmp_path, receivers):

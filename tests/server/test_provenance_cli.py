@@ -18,7 +18,7 @@ from server.core.db import make_engine, session_factory
 from server.migrations import upgrade
 from server.models.enums import AccountRole
 from server.provenance import ExportFormat
-from server.provenance.export import parse_prov
+from server.provenance.documents import parse_prov
 from server.storage import store_from_settings
 from tests.factories import Factory
 from tests.fixtures.provenance import CSV, dataset_draft, process, publish, send, team, worker_ctx

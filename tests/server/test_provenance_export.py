@@ -17,7 +17,8 @@ from server.datasets.keywords import Keyword, PendingKeywords, write_keywords
 from server.models import DatasetFile, DatasetVersion
 from server.models.provenance import ProvNode
 from server.provenance import ExportFormat
-from server.provenance.export import bundle, export_version, parse_prov, prov_document
+from server.provenance.documents import parse_prov, prov_document
+from server.provenance.export import bundle, export_version
 from server.provenance.fixity import run_fixity_check
 from server.provenance.lineage import SYSTEM, register_derivation
 from server.storage import store_from_settings

@@ -6,88 +6,20 @@ import hashlib
 import json
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from server.http.upload_client import UploadError, default_state_file, run, upload_file
-from tests.test_examples import (
-    EXAMPLES,
-    Server,
-    admin_token,
-    clean_env,
-    free_port,
-    graphql,
-    running_server,
-)
+from tests.fixtures.served import new_dataset
+from tests.test_examples import EXAMPLES, Server, clean_env, free_port, graphql
 
 MiB = 1024 * 1024
 CSV = b"station,date,level_m\nBKK-01,2023-01-01,1.52\nBKK-01,2023-01-02,1.61\nAYU-07,2023-01-01,\n"
 
-INSTITUTION = """mutation($input: CreateInstitutionInput!) {
-  createInstitution(input: $input) { institution { id } errors { message } } }"""
-PROJECT = """mutation($input: CreateProjectInput!) {
-  createProject(input: $input) { project { id } errors { message } } }"""
-LINK = """mutation($input: AddProjectInstitutionInput!) {
-  addProjectInstitution(input: $input) { errors { message } } }"""
-DATASET = """mutation($input: CreateDatasetInput!) {
-  createDataset(input: $input) { dataset { id draft { id } } errors { message } } }"""
 FILES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion { files { nodes { name size sha256 } } } } }"""
 UPLOAD = """query($u: ID!) { node(id: $u) { ... on DatasetUpload { state } } }"""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp("uploads")
-    with running_server(f"sqlite+aiosqlite:///{workdir / 'satreps.db'}", workdir) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def token(server: Server) -> str:
-    return admin_token(server)
-
-
-@pytest.fixture(scope="module")
-def project(server: Server, token: str) -> tuple[str, str]:
-    """A project with a participating institution: (project id, institution id)."""
-    institution = graphql(
-        server,
-        token,
-        INSTITUTION,
-        input={"nameEn": "University of Tokyo", "country": "JP", "kind": "UNIVERSITY"},
-    )["createInstitution"]["institution"]["id"]
-    project = graphql(server, token, PROJECT, input={"title": "River levels", "acronym": "RL"})[
-        "createProject"
-    ]["project"]["id"]
-    linked = graphql(
-        server,
-        token,
-        LINK,
-        input={"projectId": project, "institutionId": institution, "role": "JAPANESE_LEAD"},
-    )
-    assert linked["addProjectInstitution"]["errors"] == []
-    return project, institution
-
-
-def new_dataset(server: Server, token: str, project: tuple[str, str]) -> tuple[str, str]:
-    """A fresh dataset: (dataset id, draft version id)."""
-    created = graphql(
-        server,
-        token,
-        DATASET,
-        input={
-            "projectId": project[0],
-            "ownerInstitutionId": project[1],
-            "title": f"Levels {uuid.uuid4().hex[:6]}",
-            "licence": "CC-BY-4.0",
-        },
-    )["createDataset"]
-    assert created["errors"] == [], created
-    return created["dataset"]["id"], created["dataset"]["draft"]["id"]
 
 
 def big_file(path: Path, size: int, seed: int) -> Path:

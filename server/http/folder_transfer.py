@@ -1,0 +1,386 @@
+"""The transfer of `satreps upload DIR` (server/http/folder_upload.py) and its state file:
+the sha256 of the walked files, N at a time; files up to SINGLE_PUT_MAX in chunks of
+FILES_PER_CHUNK, declared by one `startUploads`, their bytes sent N files in flight,
+queued by one `completeUploads`; a larger file through the one-file flow (multipart,
+resumable) at its path; the wait until the version's uploads are settled and the listing of
+its READY files. The state file records per relative path its size, mtime, sha256, upload
+id and how far it went, so a second run hashes, declares and sends only what is left. The
+bars: a sha256 row, the overall row, a row per file in flight (server/http/progress.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from server.http.folder_walk import FileCode, Local
+from server.http.progress import Advancing, Bars
+from server.http.upload_client import (
+    CHUNK,
+    FINAL_STATES,
+    REFRESH,
+    Uploader,
+    UploadError,
+    describe_errors,
+    put_with_retries,
+    sha256_of,
+)
+from server.http.upload_client import START as ONE_START
+
+BATCH = 1000  # startUploads and completeUploads take at most this many
+FILES_PER_CHUNK = 500  # declared, sent and completed before the next chunk's files
+SINGLE_PUT_MAX = 64 * 1024 * 1024
+START = """mutation($v: ID!, $files: [UploadFileInput!]!) {
+  startUploads(datasetVersionId: $v, files: $files) {
+    entries { index upload { id } instructions { putUrl } errors { field code message } }
+    errors { field code message } } }"""
+COMPLETE = """mutation($ids: [ID!]!) { completeUploads(uploadIds: $ids) {
+    entries { index upload { id state } errors { field code message } }
+    errors { field code message } } }"""
+UPLOADS = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
+    uploads { id path state errorCode errorMessage } } } }"""
+FILES = """query($v: ID!, $after: String) { node(id: $v) { ... on DatasetVersion {
+    files(first: 100, after: $after) { nodes { path sha256 }
+      pageInfo { hasNextPage endCursor } } } } }"""
+
+
+class _AtPath(Uploader):
+    """The one-file uploader, declaring its file at a path inside the version."""
+
+    def __init__(self, path: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.path_in_version = path
+
+    def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
+        if query is ONE_START:
+            variables["name"] = self.path_in_version
+        return super().graphql(query, **variables)
+
+
+class _Rows:
+    """Bytes counted on some rows at once: a file's and the overall one, or the sha256 one;
+    `close` removes the first (a file's, once it is sent)."""
+
+    def __init__(self, bars: Bars, *rows: Any) -> None:
+        self.bars, self.rows = bars, rows
+
+    def advance(self, amount: int) -> None:
+        for row in self.rows:
+            self.bars.advance(amount, row)
+
+    def close(self) -> None:
+        self.bars.remove(self.rows[0])
+
+
+class FolderBar:
+    """The folder's display: a sha256 row while hashing, the overall row (bytes sent of all
+    the folder's, files settled: READY, failed or refused), the files in flight beneath."""
+
+    def __init__(self, bars: Bars) -> None:
+        self.bars = bars
+        self.overall: Any = None
+        self.total_files = 0
+
+    def hashing(self, total: int) -> Advancing:
+        return _Rows(self.bars, self.bars.add("sha256", total))
+
+    def start(self, files: list[Local]) -> None:
+        self.total_files = len(files)
+        total = sum(f.size for f in files)
+        sent = sum(f.size for f in files if f.sent)
+        self.overall = self.bars.add("upload", total, sent, self.count(0))
+
+    def count(self, settled: int, failed: int = 0) -> str:
+        tail = f" ({failed} failed)" if failed else ""
+        return f"{settled}/{self.total_files} files{tail}"
+
+    def settled(self, settled: int, failed: int = 0, description: str | None = None) -> None:
+        changes: dict[str, Any] = {"files": self.count(settled, failed)}
+        if description is not None:
+            changes["description"] = description
+        self.bars.update(self.overall, **changes)
+
+    def file(self, path: str, size: int, completed: int = 0) -> _Rows:
+        """A row for a file in flight, its bytes counted on the overall row too."""
+        return _Rows(self.bars, self.bars.add(f"  {path}", size, completed), self.overall)
+
+
+class _Forwarded(Bars):
+    """The one-file flow's display, folded into the folder's: its upload row becomes the
+    file's row beneath the overall bar (a resumed multipart's parts already sent count)."""
+
+    def __init__(self, bar: FolderBar, path: str) -> None:
+        super().__init__(False)
+        self.bar, self.path = bar, path
+        self.row: _Rows | None = None
+
+    def __enter__(self) -> Bars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.row is not None:
+            self.row.close()
+
+    def add(self, description: str, total: int, completed: int = 0, files: str = "") -> Any:
+        if self.row is None:
+            self.row = self.bar.file(self.path, total, completed)
+            self.bar.bars.advance(completed, self.bar.overall)
+        return self.row
+
+    def advance(self, amount: int, row: Any = None) -> None:
+        if self.row is not None:
+            self.row.advance(amount)
+
+    def log(self, message: str) -> None:
+        self.bar.bars.log(message)
+
+
+class FolderUpload:
+    def __init__(
+        self,
+        uploader: Uploader,
+        root: Path,
+        version: str,
+        state_file: Path,
+        jobs: int,
+        say: Callable[[str], None],
+        bar: FolderBar | None = None,
+    ) -> None:
+        self.up, self.root, self.version = uploader, root, version
+        self.state_file, self.jobs, self.say = state_file, max(1, jobs), say
+        self.bar = bar or FolderBar(Bars(False))
+        self.lock = threading.Lock()
+
+    # --- state ------------------------------------------------------------------------
+
+    def merge_state(self, files: list[Local]) -> None:
+        """Take over what an earlier run did for files that have not changed since."""
+        try:
+            saved = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return
+        if saved.get("version") != self.version:
+            return
+        earlier = {f["path"]: f for f in saved.get("files", [])}
+        for local in files:
+            before = earlier.get(local.path)
+            if before and (before["size"], before["mtime_ns"]) == (local.size, local.mtime_ns):
+                for key in ("sha256", "upload", "sent", "completed"):
+                    setattr(local, key, before[key])
+
+    def save(self, files: list[Local]) -> None:
+        with self.lock:
+            kept = [
+                {k: v for k, v in asdict(f).items() if k not in ("put_url", "refused", "code")}
+                for f in files
+            ]
+            body = {"version": self.version, "files": kept}
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(body))
+            tmp.replace(self.state_file)
+
+    # --- the flow ---------------------------------------------------------------------
+
+    def run(self, files: list[Local]) -> None:
+        self.merge_state(files)
+        todo = [f for f in files if f.sha256 is None]
+        if todo:
+            hashed = self.bar.hashing(sum(f.size for f in todo))
+            pool = ThreadPoolExecutor(self.jobs)
+            try:
+                digests = pool.map(lambda f: sha256_of(self.root / f.path, hashed), todo)
+                for local, digest in zip(todo, digests, strict=True):
+                    local.sha256 = digest
+            finally:  # interrupted: the sha256 computed so far are kept
+                pool.shutdown(cancel_futures=True)
+                self.save(files)
+        else:
+            self.save(files)
+        self.bar.start(files)
+        small = [f for f in files if f.size <= SINGLE_PUT_MAX]
+        # chunk by chunk, declared, sent and completed: the server processes a chunk while
+        # the next one is being sent
+        for chunk in _chunks(
+            [f for f in small if not f.completed and not f.refused], FILES_PER_CHUNK
+        ):
+            if declare := [f for f in chunk if f.upload is None]:
+                self.declare(declare)
+                self.save(files)
+                refused = sum(1 for f in files if f.refused)
+                self.bar.settled(refused, refused)
+            self.send([f for f in chunk if f.upload and not f.sent and not f.refused], files)
+            if complete := [f for f in chunk if f.sent and not f.completed]:
+                self.complete(complete)
+                self.save(files)
+        for local in files:
+            if local.size > SINGLE_PUT_MAX and not local.completed:
+                self.large(local)
+                self.save(files)
+
+    def declare(self, chunk: list[Local]) -> None:
+        given = [{"path": f.path, "byteSize": f.size, "sha256": f.sha256} for f in chunk]
+        payload = self.up.graphql(START, v=self.version, files=given)["startUploads"]
+        if payload["errors"]:
+            raise UploadError(
+                "the server refused the batch:\n" + describe_errors(payload["errors"])
+            )
+        for local, entry in zip(chunk, payload["entries"], strict=True):
+            if entry["errors"]:
+                local.refuse(entry["errors"][0]["code"], _messages(entry["errors"]))
+            else:
+                local.upload = entry["upload"]["id"]
+                local.put_url = entry["instructions"]["putUrl"]
+
+    def send(self, todo: list[Local], files: list[Local]) -> None:
+        """The bytes, N files in flight; what was sent is saved even when a PUT (or the
+        user) interrupts the run, so the next run sends only the rest."""
+        for local in todo:  # declared by an earlier run: fresh URLs, one call at a time
+            if local.put_url is None:  # (the embedded server's SQLite takes one writer)
+                local.put_url = self._fresh_url(local)
+        done = 0
+        pool = ThreadPoolExecutor(self.jobs)
+        try:
+            for _ in pool.map(self.put, todo):
+                done += 1
+                if done % 100 == 0:
+                    self.save(files)
+                    if not self.bar.bars.shown:
+                        self.say(f"sent {done}/{len(todo)} files")
+        finally:  # interrupted: the files in flight finish, the queued ones wait for next time
+            pool.shutdown(cancel_futures=True)
+            self.save(files)
+
+    def _fresh_url(self, local: Local) -> str:
+        refreshed = self.up.graphql(REFRESH, u=local.upload, parts=None)["refreshUploadUrls"]
+        if refreshed["errors"]:
+            raise UploadError(
+                f"{local.path}: no new upload URL:\n" + describe_errors(refreshed["errors"])
+            )
+        url: str = refreshed["instructions"]["putUrl"]
+        return url
+
+    def put(self, local: Local) -> None:
+        """One file's bytes, streamed, with the one-file flow's patience (put_with_retries:
+        an expired URL renewed once, network errors and 5xx tried again); a store that still
+        refuses marks the file TRANSFER_FAILED and the others go on."""
+        row = self.bar.file(local.path, local.size)
+
+        def given() -> str:
+            assert local.put_url is not None
+            return local.put_url
+
+        def refresh() -> None:
+            with self.lock:  # one call at a time (the embedded server's SQLite)
+                local.put_url = self._fresh_url(local)
+
+        try:
+            problem = put_with_retries(
+                self.up,
+                given,
+                lambda sent: _read(self.root / local.path, local.size, row, sent),
+                local.size,
+                refresh=refresh,
+                take_back=lambda amount: row.advance(-amount),
+                log=lambda problem: self.bar.bars.log(f"{local.path}: {problem}; trying again"),
+            )
+            if problem is None:
+                local.sent = True
+            else:
+                local.refuse(FileCode.TRANSFER_FAILED, problem)
+        finally:
+            row.close()
+
+    def complete(self, chunk: list[Local]) -> None:
+        ids = [f.upload for f in chunk]
+        payload = self.up.graphql(COMPLETE, ids=ids)["completeUploads"]
+        if payload["errors"]:
+            raise UploadError("completeUploads refused:\n" + describe_errors(payload["errors"]))
+        for local, entry in zip(chunk, payload["entries"], strict=True):
+            if entry["errors"]:
+                local.refuse(entry["errors"][0]["code"], _messages(entry["errors"]))
+            local.completed = True
+
+    def large(self, local: Local) -> None:
+        """A file over 64 MiB: the one-file flow (multipart, resumable from its own state
+        file beside the folder's), declared at its path, its bytes on the folder's bar."""
+        one = _AtPath(local.path, self.up.url, self.up.token, http=self.up.http, progress=False)
+        one.poll_timeout = self.up.poll_timeout
+        one.progress = forwarded = _Forwarded(self.bar, local.path)
+        key = hashlib.sha256(local.path.encode()).hexdigest()[:16]
+        try:
+            result = one.upload(
+                self.root / local.path,
+                self.version,
+                self.state_file.with_name(f"{self.state_file.name}.{key}"),
+                sha256=local.sha256,
+            )
+        except UploadError as error:  # refused, or its bytes could not go: this file only
+            reason = " ".join(line.strip() for line in str(error).splitlines())
+            local.refuse(error.code or FileCode.TRANSFER_FAILED, reason)
+            return
+        if forwarded.row is None:  # all its bytes had gone in an earlier run
+            self.bar.bars.advance(local.size, self.bar.overall)
+        local.upload, local.sent, local.completed = result["id"], True, True
+
+    def wait(self, files: list[Local], timeout: float) -> dict[str, dict[str, Any]]:
+        """The version's uploads by path once none is still on its way (or time is up)."""
+        deadline = time.monotonic() + timeout
+        mine = {f.path for f in files if not f.refused}
+        refused = len(files) - len(mine)
+        while True:
+            node = self.up.graphql(UPLOADS, v=self.version)["node"]
+            latest: dict[str, dict[str, Any]] = {}
+            for upload in node["uploads"]:
+                latest[upload["path"]] = upload  # in id order: the newest last
+            states = [latest[p]["state"] for p in mine if p in latest]
+            settled = sum(1 for state in states if state in SETTLED)
+            failed = sum(1 for state in states if state in SETTLED and state != "READY")
+            self.bar.settled(settled + refused, failed + refused, "processing")
+            if all(u["state"] in SETTLED | {"AWAITING_UPLOAD"} for u in latest.values()):
+                return latest
+            if time.monotonic() > deadline:
+                return latest
+            # each look lists every upload of the version: a big folder looks less often,
+            # so the listing does not take the server's time from the processing
+            self.up.sleep(min(2.0, 0.5 + len(latest) / 5000))
+
+    def ready_files(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        after = None
+        while True:
+            page = self.up.graphql(FILES, v=self.version, after=after)["node"]["files"]
+            found.update((n["path"], n["sha256"]) for n in page["nodes"])
+            if not page["pageInfo"]["hasNextPage"]:
+                return found
+            after = page["pageInfo"]["endCursor"]
+
+
+SETTLED = FINAL_STATES | {"QUARANTINED"}
+
+
+def _messages(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(e["message"] for e in errors)
+
+
+def _read(path: Path, size: int, row: Advancing, sent: list[int]) -> Iterator[bytes]:
+    with path.open("rb") as stream:
+        left = size
+        while left > 0:
+            chunk = stream.read(min(CHUNK, left))
+            if not chunk:
+                raise UploadError(f"{path} got shorter while being sent")
+            left -= len(chunk)
+            sent[0] += len(chunk)
+            row.advance(len(chunk))
+            yield chunk
+
+
+def _chunks(items: list[Local], size: int) -> Iterable[list[Local]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
