@@ -14,6 +14,7 @@ from server.core.db import utcnow
 from server.models import Dataset
 from server.models.enums import AccessLevel
 from server.notifications.events import emit
+from server.publishing import service as public_records
 
 
 async def lift_embargoes(
@@ -55,5 +56,6 @@ async def lift_embargoes(
                     payload={"until": str(until), "liftedOn": day.isoformat()},
                 )
                 lifted.append(dataset_id)
+        await public_records.refresh(session, lifted, today=day)
         await session.commit()
     return lifted

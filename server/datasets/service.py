@@ -41,6 +41,7 @@ from server.notifications.events import emit
 from server.projects.service import visible_project
 from server.provenance.edits import record_coverage_edit
 from server.provenance.records import record_publish
+from server.publishing import service as public_records
 from server.texts.service import PendingText, check_text_field, write_text
 
 OPEN_UPLOAD_STATES = (
@@ -255,6 +256,7 @@ async def update_dataset(
     dataset.updated_at = utcnow()
     await session.flush()
     await _write_texts(session, dataset.id, texts, keywords)
+    await public_records.refresh(session, [dataset.id], changed=True)
     return dataset
 
 
@@ -331,6 +333,7 @@ async def publish_version(
         version.note = clean_note
     await session.flush()
     await record_publish(session, principal, version, dataset)
+    await public_records.refresh(session, [dataset.id])
     emit(
         session,
         "version.published",

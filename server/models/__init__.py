@@ -55,6 +55,7 @@ from server.models.projects import (
     ProjectTheme,
 )
 from server.models.provenance import ProvEdge, ProvKind, ProvNode, ProvRelation
+from server.models.publishing import PublicRecord
 from server.models.researchers import Affiliation, Researcher
 from server.models.stats import (
     StatsCube,
@@ -118,6 +119,7 @@ __all__ = [
     "ProvKind",
     "ProvNode",
     "ProvRelation",
+    "PublicRecord",
     "Researcher",
     "StatsCube",
     "StatsDataset",
