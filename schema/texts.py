@@ -99,6 +99,23 @@ class LanguageTextInput:
     )
 
 
+EACH_LANGUAGE = (
+    " in each language it is written in (the first is the original: the field without"
+    " `lang` reads it as before)"
+)
+TEXTS_INPUT = (
+    " in each language, one value per language; the first not marked `translated` is the"
+    " original (and what the single field reads)"
+)
+
+
+def texts_input(what: str, *, update: bool = False) -> Any:
+    """An input's list of a language-tagged field (`what`: "The title"), beside its single
+    value: left out (null on creation) it is not written."""
+    default = strawberry.UNSET if update else None
+    return strawberry.field(default=default, description=what + TEXTS_INPUT)
+
+
 def text_values(items: list[LanguageTextInput] | None) -> list[TextValue] | None:
     if items is None:
         return None
