@@ -259,13 +259,14 @@ async def _check_course(
     changed: set[str],
     sent: dict[str, Any],
     texts: list[PendingText],
+    *,
+    creating: bool,
 ) -> dict[str, Any]:
     """Validate the course as it would be (`values` has every field); `changed` names the
     fields the caller sent (`sent`), whose text is cleaned and reported; the
     language-tagged writes go into `texts`."""
     errors = Collector()
     out = dict(values)
-    creating = changed == set(COURSE_FIELDS)
     for field, plural, limit, required in COURSE_TEXTS:
         if field in changed:
             pending = check_text_field(
@@ -308,7 +309,9 @@ async def create_training_course(
     project = await _editable_project(session, principal, project_id)
     full = {key: values.get(key) for key in COURSE_FIELDS}
     texts: list[PendingText] = []
-    fields = await _check_course(session, project, full, set(COURSE_FIELDS), values, texts)
+    fields = await _check_course(
+        session, project, full, set(COURSE_FIELDS), values, texts, creating=True
+    )
     course = TrainingCourse(project_id=project.id, **fields)
     session.add(course)
     project.updated_at = utcnow()
@@ -330,7 +333,7 @@ async def update_training_course(
         raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     full = {key: values[key] if key in values else getattr(course, key) for key in COURSE_FIELDS}
     texts: list[PendingText] = []
-    fields = await _check_course(session, project, full, changed, values, texts)
+    fields = await _check_course(session, project, full, changed, values, texts, creating=False)
     for key in changed:
         setattr(course, key, fields[key])
     project.updated_at = utcnow()
