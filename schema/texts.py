@@ -48,7 +48,7 @@ from server.core.languages import (
     rank,
 )
 from server.texts.queries import TEXTS_BY_OWNER
-from server.texts.service import TextValue
+from server.texts.service import TextValue, camel
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,9 @@ class Fallback:
 @dataclass(frozen=True)
 class TextField:
     owner: str  # "project", "institution": the owner column of language_texts
-    field: str  # the field's name in language_texts
+    field: str  # the field's name in language_texts (snake case: the GraphQL name in camel)
     fallback: tuple[Fallback, ...]
+    key: str = "id"  # the owner's attribute that holds its primary key (strawberry's side)
 
 
 def _flag(name: str) -> Builder:
@@ -96,6 +97,23 @@ class LanguageTextInput:
         default=False,
         description="A translation of the original (the first value not marked translated)",
     )
+
+
+EACH_LANGUAGE = (
+    " in each language it is written in (the first is the original: the field without"
+    " `lang` reads it as before)"
+)
+TEXTS_INPUT = (
+    " in each language, one value per language; the first not marked `translated` is the"
+    " original (and what the single field reads)"
+)
+
+
+def texts_input(what: str, *, update: bool = False) -> Any:
+    """An input's list of a language-tagged field (`what`: "The title"), beside its single
+    value: left out (null on creation) it is not written."""
+    default = strawberry.UNSET if update else None
+    return strawberry.field(default=default, description=what + TEXTS_INPUT)
 
 
 def text_values(items: list[LanguageTextInput] | None) -> list[TextValue] | None:
@@ -125,7 +143,8 @@ def fallback_texts(spec: TextField, owner: Any) -> list[LanguageText]:
 
 
 async def texts_of(info: Info, spec: TextField, owner: Any) -> list[LanguageText]:
-    rows = await info.context.loaders.many(TEXTS_BY_OWNER[spec.owner]).load(owner.id)
+    loader = info.context.loaders.many(TEXTS_BY_OWNER[spec.owner])
+    rows = await loader.load(getattr(owner, spec.key))
     mine = [
         LanguageText(
             lang=r.lang,
@@ -160,7 +179,7 @@ def text_fields(spec: TextField, plural: str, *, required: str | None = None) ->
     the value the fallback chain picks (`required`: the owner's column it reads when none is
     picked, the field is then not nullable), and the list of every value (described by
     `plural`). The compiled path's builders of the pair: `text_builders`."""
-    single = f"The {spec.field} in one language (fallback chain)"
+    single = f"The {spec.field.replace('_', ' ')} in one language (fallback chain)"
 
     async def one(
         self: Any, info: Info, lang: Annotated[LanguageTag | None, LANG_ARGUMENT] = None
@@ -177,7 +196,7 @@ def text_fields(spec: TextField, plural: str, *, required: str | None = None) ->
 
     resolver = one if required is None else one_required
     return (
-        strawberry.field(resolver=resolver, name=spec.field, description=single),
+        strawberry.field(resolver=resolver, name=camel(spec.field), description=single),
         strawberry.field(resolver=every, description=plural),
     )
 

@@ -1,5 +1,6 @@
 // The one way this page reads data: the public GraphQL API, with the caller's token.
 import { createClient } from "graphql-ws";
+import { chosenLanguage } from "./i18n.js";
 
 const KEY = "satreps.token";
 
@@ -15,7 +16,12 @@ export function setToken(token) {
 export class GraphQLError extends Error {}
 
 export async function gql(query, variables = {}) {
-  const headers = { "content-type": "application/json", accept: "application/json" };
+  // the data in the language chosen with the page's switch (titles, names), as the labels
+  const headers = {
+    "content-type": "application/json",
+    accept: "application/json",
+    "accept-language": chosenLanguage(),
+  };
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch("/graphql", {

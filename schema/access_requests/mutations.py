@@ -25,6 +25,7 @@ from schema.access_requests.types import (
 from schema.connections import decode_id
 from schema.context import Info
 from schema.payloads import payload
+from schema.texts import text_values
 from server.access.auth import Principal
 from server.access_requests import agreements, decisions, service
 from server.models import AccessGrant as GrantRow
@@ -135,7 +136,13 @@ class AccessRequestMutations:
             )
             dataset_id = decode_id(input.dataset_id, "Dataset", "datasetId")
             return await agreements.publish_agreement(
-                session, principal, dataset_id, input.title, input.body, refs
+                session,
+                principal,
+                dataset_id,
+                input.title,
+                input.body,
+                refs,
+                titles=text_values(input.titles),
             )
 
         return await payload(info, op, DataUseAgreementPayload, _agreement)

@@ -14,6 +14,14 @@ from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.loaders import present
 from schema.researchers import Researcher
+from schema.texts import (
+    EACH_LANGUAGE,
+    Fallback,
+    LanguageTextInput,
+    TextField,
+    text_fields,
+    texts_input,
+)
 from server.access_requests import errors as codes
 from server.access_requests import queries
 from server.access_requests.service import effective_status
@@ -87,6 +95,9 @@ class AgreementAcceptance:
         return cls(accepted_at=row.accepted_at, researcher_id=row.researcher_id)
 
 
+AGREEMENT_TITLE = TextField("agreement", "title", (Fallback("title", "und"),), key="pk")
+
+
 @strawberry.type(
     description="One version of a dataset's terms of use; a newer version must be accepted"
     " anew before a grant opens the data again."
@@ -95,10 +106,12 @@ class DataUseAgreement:
     pk: strawberry.Private[int]
     dataset_id: strawberry.Private[int]
     version: int
-    title: str
+    title: strawberry.Private[str]  # the original (the column)
     body: str
     created_at: dt.datetime
     abs: AbsReferences | None
+
+    title_in, titles = text_fields(AGREEMENT_TITLE, "The title" + EACH_LANGUAGE, required="title")
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -315,7 +328,8 @@ class AbsReferencesInput:
 @strawberry.input
 class PublishDataUseAgreementInput:
     dataset_id: strawberry.ID
-    title: str
+    title: str | None = strawberry.field(default=None, description="Or give `titles`")
+    titles: list[LanguageTextInput] | None = texts_input("The title")
     body: str
     abs: AbsReferencesInput | None = None
 

@@ -3,6 +3,8 @@ server/cooperation/service.py."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +26,7 @@ from schema.cooperation.types import (
 )
 from schema.inputs import given
 from schema.payloads import payload
+from schema.texts import text_values
 from server import models
 from server.access.auth import Principal
 from server.cooperation import service
@@ -36,6 +39,20 @@ COURSE_FIELDS = (
     "end_date",
     "outcome_notes",
 )
+
+
+def _course_values(
+    input: CreateTrainingCourseInput | UpdateTrainingCourseInput,
+) -> dict[str, Any]:
+    """The fields sent, the language-tagged lists as the service takes them (on creation a
+    null title, outcome notes or list is not sent)."""
+    values = given(input, *COURSE_FIELDS)
+    for name, items in given(input, "titles", "outcome_notes_texts").items():
+        values[name] = text_values(items)
+    if isinstance(input, CreateTrainingCourseInput):
+        unsent = ("title", "titles", "outcome_notes", "outcome_notes_texts")
+        values = {k: v for k, v in values.items() if v is not None or k not in unsent}
+    return values
 
 
 def _expert_dispatch(row: models.ExpertDispatch) -> ExpertDispatchPayload:
@@ -81,7 +98,7 @@ class CooperationMutations:
         self, info: Info, input: CreateTrainingCourseInput
     ) -> TrainingCoursePayload:
         async def op(session: AsyncSession, principal: Principal) -> models.TrainingCourse:
-            values = given(input, *COURSE_FIELDS)
+            values = _course_values(input)
             values["host_institution_id"] = optional_id(
                 input.host_institution_id, "Institution", "hostInstitutionId"
             )
@@ -95,7 +112,7 @@ class CooperationMutations:
         self, info: Info, input: UpdateTrainingCourseInput
     ) -> TrainingCoursePayload:
         async def op(session: AsyncSession, principal: Principal) -> models.TrainingCourse:
-            values = given(input, *COURSE_FIELDS)
+            values = _course_values(input)
             if input.host_institution_id is not strawberry.UNSET:
                 values["host_institution_id"] = optional_id(
                     input.host_institution_id, "Institution", "hostInstitutionId"

@@ -29,6 +29,15 @@ from schema.institutions import Country, Institution
 from schema.loaders import present
 from schema.researchers import Researcher
 from schema.rows import FromRow
+from schema.texts import (
+    EACH_LANGUAGE,
+    Fallback,
+    LanguageTextInput,
+    TextField,
+    text_builders,
+    text_fields,
+    texts_input,
+)
 from schema.themes import Theme
 from server import models
 from server.cooperation import errors as codes
@@ -154,7 +163,13 @@ class TrainingParticipant:
         return Institution.from_row(present(row))
 
 
+COURSE_TITLE = TextField("course", "title", (Fallback("title", "und"),))
+OUTCOME_NOTES = TextField("course", "outcome_notes", (Fallback("outcome_notes", "und"),))
+
+
 @compiled(
+    text_builders(COURSE_TITLE, "titles"),
+    text_builders(OUTCOME_NOTES, "outcome_notes_texts"),
     project=owner_project,
     host_country=country_of("host_country"),
     host_institution=institution_of("host_institution_id"),
@@ -163,15 +178,20 @@ class TrainingParticipant:
 @strawberry.type(description="A technical training course for researchers of partner institutions.")
 class TrainingCourse(relay.Node):
     id: relay.NodeID[int]
-    title: str
+    title: strawberry.Private[str]  # the originals (the columns)
     course_type: CourseType  # type: ignore[valid-type]
     start_date: dt.date
     end_date: dt.date | None
-    outcome_notes: str | None
+    outcome_notes: strawberry.Private[str | None]
     created_at: dt.datetime
     project_id: strawberry.Private[int]
     host_code: strawberry.Private[str]
     host_institution_id: strawberry.Private[int | None]
+
+    title_in, titles = text_fields(COURSE_TITLE, "The title" + EACH_LANGUAGE, required="title")
+    outcome_notes_in, outcome_notes_texts = text_fields(
+        OUTCOME_NOTES, "The outcome notes" + EACH_LANGUAGE
+    )
 
     @classmethod
     def from_row(cls, row: models.TrainingCourse) -> TrainingCourse:
@@ -349,25 +369,31 @@ class CreateExpertDispatchInput:
 @strawberry.input
 class CreateTrainingCourseInput:
     project_id: strawberry.ID
-    title: str
+    title: str | None = strawberry.field(default=None, description="Or give `titles`")
+    titles: list[LanguageTextInput] | None = texts_input("The title")
     course_type: CourseType  # type: ignore[valid-type]
     host_country: str = strawberry.field(description="ISO 3166-1 alpha-2 code")
     start_date: dt.date
     end_date: dt.date | None = None
     host_institution_id: strawberry.ID | None = None
     outcome_notes: str | None = None
+    outcome_notes_texts: list[LanguageTextInput] | None = texts_input("The outcome notes")
 
 
 @strawberry.input
 class UpdateTrainingCourseInput:
     id: strawberry.ID
     title: str | None = strawberry.UNSET
+    titles: list[LanguageTextInput] | None = texts_input("The title", update=True)
     course_type: CourseType | None = strawberry.UNSET  # type: ignore[valid-type]
     host_country: str | None = strawberry.UNSET
     host_institution_id: strawberry.ID | None = strawberry.UNSET
     start_date: dt.date | None = strawberry.UNSET
     end_date: dt.date | None = strawberry.UNSET
     outcome_notes: str | None = strawberry.UNSET
+    outcome_notes_texts: list[LanguageTextInput] | None = texts_input(
+        "The outcome notes", update=True
+    )
 
 
 @strawberry.input

@@ -26,6 +26,7 @@ from schema.evaluation.types import (
     MonitoringReportPayload,
 )
 from schema.payloads import payload
+from schema.texts import text_values
 from server.access.auth import Principal
 from server.evaluation import service
 from server.models import cooperation as models
@@ -95,6 +96,7 @@ class EvaluationMutations:
                 input.submitted_on,
                 input.summary,
                 input.document_ref,
+                summaries=text_values(input.summaries),
             )
 
         return await payload(info, op, MonitoringReportPayload, _monitoring_report)
@@ -118,6 +120,7 @@ class EvaluationMutations:
                 ratings,
                 input.summary,
                 input.document_ref,
+                summaries=text_values(input.summaries),
             )
 
         return await payload(info, op, EvaluationPayload, _evaluation)
@@ -150,6 +153,7 @@ class EvaluationMutations:
                 input.start_date,
                 input.end_date,
                 input.description,
+                descriptions=text_values(input.descriptions),
             )
 
         return await payload(info, op, FollowUpCooperationPayload, _follow_up_cooperation)

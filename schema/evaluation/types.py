@@ -26,6 +26,15 @@ from schema.connections import load_nodes, project_node
 from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.rows import FromRow
+from schema.texts import (
+    EACH_LANGUAGE,
+    Fallback,
+    LanguageTextInput,
+    TextField,
+    text_builders,
+    text_fields,
+    texts_input,
+)
 from server.evaluation import errors as codes
 from server.evaluation import queries, service
 from server.models import cooperation as models
@@ -84,16 +93,24 @@ class JccMeeting(relay.Node, FromRow):
         )
 
 
-@compiled(project=owner_project)
+REPORT_SUMMARY = TextField("monitoring_report", "summary", (Fallback("summary", "und"),))
+EVALUATION_SUMMARY = TextField("evaluation", "summary", (Fallback("summary", "und"),))
+FOLLOW_UP_DESCRIPTION = TextField("follow_up", "description", (Fallback("description", "und"),))
+SUMMARIES = "The summary" + EACH_LANGUAGE
+
+
+@compiled(text_builders(REPORT_SUMMARY, "summaries"), project=owner_project)
 @strawberry.type(description="A progress report of the project for one period.")
 class MonitoringReport(relay.Node, FromRow):
     id: relay.NodeID[int]
     period_start: dt.date
     period_end: dt.date
     submitted_on: dt.date
-    summary: str | None
+    summary: strawberry.Private[str | None]  # the original (the column)
     document_ref: str | None
     project_id: strawberry.Private[int]
+
+    summary_in, summaries = text_fields(REPORT_SUMMARY, SUMMARIES)
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
@@ -121,17 +138,24 @@ class DacRatings:
     sustainability: DacRating | None  # type: ignore[valid-type]
 
 
-@compiled(ratings=evaluation_ratings, project=owner_project, lessons_learned=evaluation_lessons)
+@compiled(
+    text_builders(EVALUATION_SUMMARY, "summaries"),
+    ratings=evaluation_ratings,
+    project=owner_project,
+    lessons_learned=evaluation_lessons,
+)
 @strawberry.type(description="An ex-ante, mid-term, terminal or ex-post evaluation.")
 class Evaluation(relay.Node):
     id: relay.NodeID[int]
     kind: EvaluationKind  # type: ignore[valid-type]
     evaluated_on: dt.date
-    summary: str | None
+    summary: strawberry.Private[str | None]  # the original (the column)
     document_ref: str | None
     ratings: DacRatings
     created_at: dt.datetime
     project_id: strawberry.Private[int]
+
+    summary_in, summaries = text_fields(EVALUATION_SUMMARY, SUMMARIES)
 
     @classmethod
     def from_row(cls, row: models.Evaluation) -> Evaluation:
@@ -195,14 +219,18 @@ class LessonLearned(relay.Node, FromRow):
         )
 
 
-@compiled(project=owner_project)
+@compiled(text_builders(FOLLOW_UP_DESCRIPTION, "descriptions"), project=owner_project)
 @strawberry.type(description="Follow-up cooperation after the project's completion.")
 class FollowUpCooperation(relay.Node, FromRow):
     id: relay.NodeID[int]
     start_date: dt.date
     end_date: dt.date | None
-    description: str
+    description: strawberry.Private[str]  # the original (the column)
     project_id: strawberry.Private[int]
+
+    description_in, descriptions = text_fields(
+        FOLLOW_UP_DESCRIPTION, "The description" + EACH_LANGUAGE, required="description"
+    )
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject:
@@ -334,6 +362,7 @@ class CreateMonitoringReportInput:
     period_end: dt.date
     submitted_on: dt.date = strawberry.field(description="On or after the end of the period")
     summary: str | None = None
+    summaries: list[LanguageTextInput] | None = texts_input("The summary")
     document_ref: str | None = None
 
 
@@ -356,6 +385,7 @@ class CreateEvaluationInput:
         default=None, description="Optional, except that an ex-post evaluation rates all six"
     )
     summary: str | None = None
+    summaries: list[LanguageTextInput] | None = texts_input("The summary")
     document_ref: str | None = None
 
 
@@ -372,7 +402,8 @@ class AddLessonLearnedInput:
 class CreateFollowUpCooperationInput:
     project_id: strawberry.ID
     start_date: dt.date = strawberry.field(description="On or after the project's completion")
-    description: str
+    description: str | None = strawberry.field(default=None, description="Or give `descriptions`")
+    descriptions: list[LanguageTextInput] | None = texts_input("The description")
     end_date: dt.date | None = None
 
 

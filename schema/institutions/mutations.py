@@ -38,10 +38,10 @@ INSTITUTION_FIELDS = (
 def _values(input: CreateInstitutionInput | UpdateInstitutionInput) -> dict[str, Any]:
     """The fields sent, `names` as the service takes them (on creation null is not sent)."""
     values = given(input, *INSTITUTION_FIELDS)
-    if input.names is not strawberry.UNSET:
-        values["names"] = text_values(input.names)
+    for name, items in given(input, "names", "acronyms").items():
+        values[name] = text_values(items)
     if isinstance(input, CreateInstitutionInput):
-        for key in ("name_en", "names"):
+        for key in ("name_en", "names", "acronym", "acronyms"):
             if values.get(key, 0) is None:
                 del values[key]
     return values

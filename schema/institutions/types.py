@@ -16,11 +16,13 @@ from schema.errors import UserError, error_codes
 from schema.loaders import present
 from schema.rows import FromRow
 from schema.texts import (
+    EACH_LANGUAGE,
     Fallback,
     LanguageTextInput,
     TextField,
     text_builders,
     text_fields,
+    texts_input,
 )
 from server.institutions import errors as codes
 from server.models.enums import InstitutionKind as InstitutionKindEnum
@@ -57,10 +59,12 @@ NAME = TextField(
         Fallback("name_en", "en", original_unless="name_local"),
     ),
 )
+ACRONYM = TextField("institution", "acronym", (Fallback("acronym", "und"),))
 
 
 @compiled(
     text_builders(NAME, "names"),
+    text_builders(ACRONYM, "acronyms"),
     ror_url=prefixed_url("ror_id", "https://ror.org/"),
     country=country_of("country_code"),
     projects=institution_projects,
@@ -70,7 +74,7 @@ class Institution(relay.Node, FromRow):
     id: relay.NodeID[int]
     name_en: str
     name_local: str | None
-    acronym: str | None
+    acronym: strawberry.Private[str | None]  # the original (the column)
     kind: InstitutionKind  # type: ignore[valid-type]
     ror_id: str | None = strawberry.field(description="ROR identifier, e.g. 057zh3y96")
     website: str | None
@@ -83,6 +87,7 @@ class Institution(relay.Node, FromRow):
         " nameLocal read two of them as before)",
         required="name_en",
     )
+    acronym_in, acronyms = text_fields(ACRONYM, "The acronym" + EACH_LANGUAGE)
 
     @strawberry.field
     def ror_url(self) -> str | None:
@@ -133,6 +138,7 @@ class CreateInstitutionInput:
     kind: InstitutionKind  # type: ignore[valid-type]
     name_local: str | None = None
     acronym: str | None = None
+    acronyms: list[LanguageTextInput] | None = texts_input("The acronym")
     ror_id: str | None = None
     website: str | None = None
     different_body: bool = strawberry.field(
@@ -151,6 +157,7 @@ class UpdateInstitutionInput:
     )
     name_local: str | None = strawberry.UNSET
     acronym: str | None = strawberry.UNSET
+    acronyms: list[LanguageTextInput] | None = texts_input("The acronym", update=True)
     country: str | None = strawberry.UNSET
     kind: InstitutionKind | None = strawberry.UNSET  # type: ignore[valid-type]
     ror_id: str | None = strawberry.UNSET

@@ -22,9 +22,11 @@ from schema.pdm.types import (
     RecordMeasurementPayload,
     UpdatePdmElementInput,
 )
+from schema.texts import text_values
 from server import models
 from server.access.auth import Principal
 from server.pdm import service
+from server.texts.service import sent_text
 
 
 def _element(row: models.PdmElement) -> PdmElementPayload:
@@ -50,6 +52,7 @@ class DesignMatrixMutations:
                 input.description,
                 parent_id,
                 input.position,
+                descriptions=text_values(input.descriptions),
             )
 
         return await payload(info, op, PdmElementPayload, _element)
@@ -61,6 +64,8 @@ class DesignMatrixMutations:
         async def op(session: AsyncSession, principal: Principal) -> models.PdmElement:
             element_id = decode_id(input.id, "PdmElement", "id")
             values = given(input, "description", "position")
+            if input.descriptions is not strawberry.UNSET:
+                values["descriptions"] = text_values(input.descriptions)
             return await service.update_element(session, principal, element_id, values)
 
         return await payload(info, op, PdmElementPayload, _element)
@@ -69,8 +74,9 @@ class DesignMatrixMutations:
     async def add_indicator(self, info: Info, input: AddIndicatorInput) -> IndicatorPayload:
         async def op(session: AsyncSession, principal: Principal) -> models.Indicator:
             element_id = decode_id(input.element_id, "PdmElement", "elementId")
-            values = given(
-                input, "description", "unit", "baseline", "target", "means_of_verification"
+            values = given(input, "unit", "baseline", "target", "means_of_verification")
+            values |= sent_text(
+                "description", "descriptions", input.description, text_values(input.descriptions)
             )
             return await service.add_indicator(session, principal, element_id, values)
 

@@ -28,6 +28,15 @@ from schema.context import Info
 from schema.errors import UserError, error_codes
 from schema.materials.types import ProjectMaterialFields
 from schema.rows import FromRow
+from schema.texts import (
+    EACH_LANGUAGE,
+    Fallback,
+    LanguageTextInput,
+    TextField,
+    text_builders,
+    text_fields,
+    texts_input,
+)
 from server import models
 from server.models.enums import PdmLevel as PdmLevelEnum
 from server.pdm import errors as codes
@@ -86,7 +95,13 @@ class IndicatorMeasurement:
         )
 
 
+ELEMENT_DESCRIPTION = TextField("pdm_element", "description", (Fallback("description", "und"),))
+INDICATOR_DESCRIPTION = TextField("indicator", "description", (Fallback("description", "und"),))
+DESCRIPTIONS = "The description" + EACH_LANGUAGE
+
+
 @compiled(
+    text_builders(INDICATOR_DESCRIPTION, "descriptions"),
     python=("progress", "on_track"),
     baseline=plain_decimal("baseline", 6),
     target=plain_decimal("target", 6),
@@ -97,12 +112,16 @@ class IndicatorMeasurement:
 @strawberry.type(description="An objectively verifiable indicator of a PDM element.")
 class Indicator(relay.Node):
     id: relay.NodeID[int]
-    description: str
+    description: strawberry.Private[str]  # the original (the column)
     unit: str
     baseline: Decimal | None
     target: Decimal | None
     means_of_verification: str | None
     element_id: strawberry.Private[int]
+
+    description_in, descriptions = text_fields(
+        INDICATOR_DESCRIPTION, DESCRIPTIONS, required="description"
+    )
 
     @classmethod
     def from_row(cls, row: models.Indicator) -> Indicator:
@@ -170,6 +189,7 @@ class Indicator(relay.Node):
 
 
 @compiled(
+    text_builders(ELEMENT_DESCRIPTION, "descriptions"),
     project=owner_project,
     parent=element_parent,
     children=element_children,
@@ -179,10 +199,14 @@ class Indicator(relay.Node):
 class PdmElement(relay.Node, FromRow):
     id: relay.NodeID[int]
     level: PdmLevel  # type: ignore[valid-type]
-    description: str
+    description: strawberry.Private[str]  # the original (the column)
     position: int = strawberry.field(description="Orders siblings (then the id)")
     project_id: strawberry.Private[int]
     parent_id: strawberry.Private[int | None]
+
+    description_in, descriptions = text_fields(
+        ELEMENT_DESCRIPTION, DESCRIPTIONS, required="description"
+    )
 
     @strawberry.field
     async def project(self, info: Info) -> LazyProject | None:
@@ -278,7 +302,8 @@ class IndicatorFilter:
 class AddPdmElementInput:
     project_id: strawberry.ID
     level: PdmLevel  # type: ignore[valid-type]
-    description: str
+    description: str | None = strawberry.field(default=None, description="Or give `descriptions`")
+    descriptions: list[LanguageTextInput] | None = texts_input("The description")
     parent_id: strawberry.ID | None = strawberry.field(
         default=None, description="Required for an activity (its output); none for the rest"
     )
@@ -291,13 +316,15 @@ class AddPdmElementInput:
 class UpdatePdmElementInput:
     id: strawberry.ID
     description: str | None = strawberry.UNSET
+    descriptions: list[LanguageTextInput] | None = texts_input("The description", update=True)
     position: int | None = strawberry.UNSET
 
 
 @strawberry.input
 class AddIndicatorInput:
     element_id: strawberry.ID
-    description: str
+    description: str | None = strawberry.field(default=None, description="Or give `descriptions`")
+    descriptions: list[LanguageTextInput] | None = texts_input("The description")
     unit: str
     baseline: Decimal | None = None
     target: Decimal | None = None

@@ -30,6 +30,7 @@ from server.core.errors import Collector, DomainError, ErrorCode, Forbidden, Not
 from server.core.validation import clean_text, normalize_country
 from server.models import AgreementAcceptance, Dataset, DataUseAgreement
 from server.provenance.decisions import record_agreement_acceptance
+from server.texts.service import TextValue, check_text_field, sent_text, write_texts
 
 IRCC_RE = re.compile(r"^ABSCH-IRCC-([A-Z]{2})-(\d{1,10})-(\d{1,4})$")
 
@@ -92,12 +93,18 @@ async def publish_agreement(
     title: str | None,
     body: str | None,
     abs_refs: AbsReferences | None = None,
+    *,
+    titles: list[TextValue] | None = None,
 ) -> DataUseAgreement:
     """A new version of the dataset's data use agreement (the first, or the next): grants
-    are usable again once their holders accept it."""
+    are usable again once their holders accept it. Its title: one value (the original, in
+    `und`) or `titles` in each language."""
     require_signed_in(principal)
     errors = Collector()
-    clean_title = clean_text(errors, "title", title, max_len=500, required=True)
+    sent = sent_text("title", "titles", title, titles)
+    clean_title = check_text_field(
+        errors, sent, "title", "titles", max_len=500, required=True, creating=True
+    )
     clean_body = clean_text(errors, "body", body, max_len=100_000, required=True)
     abs_values = _check_abs(errors, abs_refs)
     errors.raise_if_any()
@@ -110,7 +117,7 @@ async def publish_agreement(
     agreement = DataUseAgreement(
         dataset_id=dataset.id,
         version=(latest or 0) + 1,
-        title=clean_title,
+        title=clean_title.column if clean_title is not None else None,
         body=clean_body,
         created_by=principal.account_id,
         created_at=utcnow(),
@@ -118,6 +125,7 @@ async def publish_agreement(
     )
     session.add(agreement)
     await session.flush()
+    await write_texts(session, "agreement", agreement.id, [clean_title])
     await announce(session, principal, AGREEMENT_PUBLISHED, agreement, version=agreement.version)
     return agreement
 

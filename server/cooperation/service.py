@@ -43,6 +43,7 @@ from server.projects.service import (
     require_project_editor,
     visible_project,
 )
+from server.texts.service import PendingText, check_text_field, write_texts
 
 # Knowledge Co-Creation Program courses are held in Japan; the others outside it.
 KCCP_COURSES = frozenset(
@@ -234,6 +235,11 @@ COURSE_FIELDS = (
     "outcome_notes",
 )
 _WHERE = frozenset({"course_type", "host_country", "host_institution_id"})
+# language-tagged: (column, its list in each language, max length, required)
+COURSE_TEXTS = (
+    ("title", "titles", 500, True),
+    ("outcome_notes", "outcome_notes_texts", 20_000, False),
+)
 
 
 def host_country_problem(course_type: CourseType, host: str, partners: set[str]) -> str | None:
@@ -247,18 +253,28 @@ def host_country_problem(course_type: CourseType, host: str, partners: set[str])
 
 
 async def _check_course(
-    session: AsyncSession, project: Project, values: dict[str, Any], changed: set[str]
+    session: AsyncSession,
+    project: Project,
+    values: dict[str, Any],
+    changed: set[str],
+    sent: dict[str, Any],
+    texts: list[PendingText],
+    *,
+    creating: bool,
 ) -> dict[str, Any]:
     """Validate the course as it would be (`values` has every field); `changed` names the
-    fields the caller sent, whose text is cleaned and reported."""
+    fields the caller sent (`sent`), whose text is cleaned and reported; the
+    language-tagged writes go into `texts`."""
     errors = Collector()
     out = dict(values)
-    if "title" in changed:
-        out["title"] = clean_text(errors, "title", values.get("title"), max_len=500, required=True)
-    if "outcome_notes" in changed:
-        out["outcome_notes"] = clean_text(
-            errors, "outcomeNotes", values.get("outcome_notes"), max_len=20_000
-        )
+    for field, plural, limit, required in COURSE_TEXTS:
+        if field in changed:
+            pending = check_text_field(
+                errors, sent, field, plural, max_len=limit, required=required, creating=creating
+            )
+            if pending is not None:
+                out[field] = pending.column
+                texts.append(pending)
     if values.get("course_type") is None:
         errors.add(ErrorCode.REQUIRED, "courseType is required", "courseType")
     host = values.get("host_country")
@@ -292,11 +308,15 @@ async def create_training_course(
 ) -> TrainingCourse:
     project = await _editable_project(session, principal, project_id)
     full = {key: values.get(key) for key in COURSE_FIELDS}
-    fields = await _check_course(session, project, full, set(COURSE_FIELDS))
+    texts: list[PendingText] = []
+    fields = await _check_course(
+        session, project, full, set(COURSE_FIELDS), values, texts, creating=True
+    )
     course = TrainingCourse(project_id=project.id, **fields)
     session.add(course)
     project.updated_at = utcnow()
     await session.flush()
+    await write_texts(session, "course", course.id, texts)
     return course
 
 
@@ -308,14 +328,17 @@ async def update_training_course(
         session, principal, TrainingCourse, course_id, "training course", "id"
     )
     changed = {key for key in COURSE_FIELDS if key in values}
+    changed |= {field for field, plural, _, _ in COURSE_TEXTS if plural in values}
     if not changed:
         raise DomainError.one(ErrorCode.NOTHING_TO_UPDATE, "no field to update was given")
     full = {key: values[key] if key in values else getattr(course, key) for key in COURSE_FIELDS}
-    fields = await _check_course(session, project, full, changed)
+    texts: list[PendingText] = []
+    fields = await _check_course(session, project, full, changed, values, texts, creating=False)
     for key in changed:
         setattr(course, key, fields[key])
     project.updated_at = utcnow()
     await session.flush()
+    await write_texts(session, "course", course.id, texts)
     return course
 
 

@@ -77,7 +77,9 @@ def clean_text(
     max_len: int,
     required: bool = False,
 ) -> str | None:
-    """NFC-normalised, stripped text; records REQUIRED / TOO_LONG / INVALID_TEXT."""
+    """NFC-normalised, stripped text; records REQUIRED / TOO_LONG / INVALID_TEXT (control
+    characters, or a lone UTF-16 surrogate: JSON's `\\ud800` escape decodes to one, and no
+    database can store it)."""
     if value is None or not value.strip():
         if required:
             errors.add(ErrorCode.REQUIRED, f"{field} is required", field)
@@ -87,6 +89,8 @@ def clean_text(
         errors.add(ErrorCode.TOO_LONG, f"{field} is longer than {max_len} characters", field)
     elif any(unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in text):
         errors.add(ErrorCode.INVALID_TEXT, f"{field} contains control characters", field)
+    elif any("\ud800" <= c <= "\udfff" for c in text):
+        errors.add(ErrorCode.INVALID_TEXT, f"{field} contains a lone surrogate", field)
     return text
 
 

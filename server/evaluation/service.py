@@ -50,6 +50,13 @@ from server.projects.service import (
     require_project_editor,
     visible_project,
 )
+from server.texts.service import (
+    PendingText,
+    TextValue,
+    check_text_field,
+    sent_text,
+    write_texts,
+)
 
 P = ProjectPhase
 COMPLETED_PHASES = frozenset({P.COMPLETED, P.FOLLOW_UP, P.EX_POST_EVALUATED})
@@ -136,6 +143,7 @@ async def create_monitoring_report(
     summary: str | None = None,
     document_ref: str | None = None,
     *,
+    summaries: list[TextValue] | None = None,
     today: dt.date | None = None,
 ) -> MonitoringReport:
     project = await visible_project(session, principal, project_id)
@@ -157,7 +165,7 @@ async def create_monitoring_report(
             "submittedOn",
         )
     _not_future(errors, submitted_on, "submittedOn", _today(today))
-    clean_summary = clean_text(errors, "summary", summary, max_len=SUMMARY_MAX)
+    clean_summary = _summary(errors, summary, summaries)
     clean_ref = clean_text(errors, "documentRef", document_ref, max_len=DOCUMENT_REF_MAX)
     errors.raise_if_any()
     report = MonitoringReport(
@@ -165,12 +173,23 @@ async def create_monitoring_report(
         period_start=period_start,
         period_end=period_end,
         submitted_on=submitted_on,
-        summary=clean_summary,
+        summary=clean_summary.column if clean_summary is not None else None,
         document_ref=clean_ref,
     )
     session.add(report)
     await session.flush()
+    await write_texts(session, "monitoring_report", report.id, [clean_summary])
     return report
+
+
+def _summary(
+    errors: Collector, summary: str | None, summaries: list[TextValue] | None
+) -> PendingText | None:
+    """A summary sent as one value (the original, in `und`) or in each language."""
+    sent = sent_text("summary", "summaries", summary, summaries)
+    return check_text_field(
+        errors, sent, "summary", "summaries", max_len=SUMMARY_MAX, creating=True
+    )
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -247,6 +266,7 @@ async def create_evaluation(
     summary: str | None = None,
     document_ref: str | None = None,
     *,
+    summaries: list[TextValue] | None = None,
     today: dt.date | None = None,
 ) -> Evaluation:
     """Staff only: evaluations are JICA's (see the module docstring for the phase rules)."""
@@ -270,19 +290,20 @@ async def create_evaluation(
             f"the project already has a {kind.value.replace('_', ' ')} evaluation",
             "kind",
         )
-    clean_summary = clean_text(errors, "summary", summary, max_len=SUMMARY_MAX)
+    clean_summary = _summary(errors, summary, summaries)
     clean_ref = clean_text(errors, "documentRef", document_ref, max_len=DOCUMENT_REF_MAX)
     errors.raise_if_any()
     evaluation = Evaluation(
         project_id=project.id,
         kind=kind,
         evaluated_on=evaluated_on,
-        summary=clean_summary,
+        summary=clean_summary.column if clean_summary is not None else None,
         document_ref=clean_ref,
         **given,
     )
     session.add(evaluation)
     await session.flush()
+    await write_texts(session, "evaluation", evaluation.id, [clean_summary])
     return evaluation
 
 
@@ -322,12 +343,23 @@ async def create_follow_up(
     start_date: dt.date,
     end_date: dt.date | None,
     description: str | None,
+    *,
+    descriptions: list[TextValue] | None = None,
 ) -> FollowUpCooperation:
-    """Staff only: follow-up cooperation for a completed project, from its completion on."""
+    """Staff only: follow-up cooperation for a completed project, from its completion on
+    (its description one value, the original in `und`, or in each language)."""
     require_role(principal, *STAFF)
     project = await visible_project(session, principal, project_id)
     errors = Collector()
-    clean = clean_text(errors, "description", description, max_len=DESCRIPTION_MAX, required=True)
+    clean = check_text_field(
+        errors,
+        sent_text("description", "descriptions", description, descriptions),
+        "description",
+        "descriptions",
+        max_len=DESCRIPTION_MAX,
+        required=True,
+        creating=True,
+    )
     if not _phase_error(
         errors, project, COMPLETED_PHASES, EvaluationErrorCode.PROJECT_NOT_COMPLETED
     ):
@@ -341,8 +373,12 @@ async def create_follow_up(
     check_period(errors, start_date, end_date)
     errors.raise_if_any()
     record = FollowUpCooperation(
-        project_id=project.id, start_date=start_date, end_date=end_date, description=clean
+        project_id=project.id,
+        start_date=start_date,
+        end_date=end_date,
+        description=clean.column if clean is not None else None,
     )
     session.add(record)
     await session.flush()
+    await write_texts(session, "follow_up", record.id, [clean])
     return record

@@ -17,6 +17,7 @@ from server.core.validation import check_url, clean_text, normalize_country, nor
 from server.institutions.errors import InstitutionErrorCode
 from server.models import Institution
 from server.texts.names import check_names, write_names
+from server.texts.service import check_text_field, write_texts
 
 
 async def _check_fields(
@@ -36,8 +37,9 @@ async def _check_fields(
         )
     if "name_local" in values and "names" not in values:
         out["name_local"] = clean_text(errors, "nameLocal", values["name_local"], max_len=300)
-    if "acronym" in values:
-        out["acronym"] = clean_text(errors, "acronym", values["acronym"], max_len=32)
+    acronym = check_text_field(errors, values, "acronym", "acronyms", max_len=32)
+    if acronym is not None:
+        out["acronym"], out["acronym_texts"] = acronym.column, acronym
     if "website" in values:
         out["website"] = check_url(errors, "website", values["website"])
     if "kind" in values or creating:
@@ -117,10 +119,12 @@ async def create_institution(
             session, fields["name_en"], fields["country_code"], fields.get("ror_id")
         )
     names = fields.pop("names", None)
+    acronym = fields.pop("acronym_texts", None)
     institution = Institution(**fields)
     session.add(institution)
     await session.flush()
     await write_names(session, "institution", institution, names, True, institution.country_code)
+    await write_texts(session, "institution", institution.id, [acronym])
     return institution
 
 
@@ -144,10 +148,12 @@ async def update_institution(
             own_id=institution.id,
         )
     names = fields.pop("names", None)
+    acronym = fields.pop("acronym_texts", None)
     for key, value in fields.items():
         setattr(institution, key, value)
     institution.updated_at = utcnow()
     await session.flush()
     written = bool({"name_en", "name_local", "country_code"} & fields.keys())
     await write_names(session, "institution", institution, names, written, institution.country_code)
+    await write_texts(session, "institution", institution.id, [acronym])
     return institution

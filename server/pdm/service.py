@@ -44,6 +44,13 @@ from server.projects.service import (
     require_project_editor,
     visible_project,
 )
+from server.texts.service import (
+    PendingText,
+    TextValue,
+    check_text_field,
+    sent_text,
+    write_texts,
+)
 
 SINGLE_LEVELS = (PdmLevel.OVERALL_GOAL, PdmLevel.PROJECT_PURPOSE)
 TOP_LEVELS = (PdmLevel.OVERALL_GOAL, PdmLevel.PROJECT_PURPOSE, PdmLevel.OUTPUT)
@@ -145,12 +152,17 @@ async def add_element(
     description: str | None,
     parent_id: int | None = None,
     position: int | None = None,
+    *,
+    descriptions: list[TextValue] | None = None,
 ) -> PdmElement:
+    """`description` one value (the original, in `und`), or `descriptions` in each
+    language."""
     require_signed_in(principal)
     project = await visible_project(session, principal, project_id)
     await require_project_editor(session, principal, project)
     errors = Collector()
-    text = clean_text(errors, "description", description, max_len=DESCRIPTION_MAX, required=True)
+    sent = sent_text("description", "descriptions", description, descriptions)
+    text = _description(errors, sent, creating=True)
     _check_position(errors, position)
     if level in SINGLE_LEVELS and await session.scalar(
         select(PdmElement.id).where(PdmElement.project_id == project.id, PdmElement.level == level)
@@ -198,25 +210,39 @@ async def add_element(
         level=level,
         parent_id=parent_id,
         position=position,
-        description=text,
+        description=text.column if text is not None else None,
     )
     session.add(element)
     project.updated_at = utcnow()
     await session.flush()
+    await write_texts(session, "pdm_element", element.id, [text])
     return element
+
+
+def _description(errors: Collector, values: dict[str, Any], creating: bool) -> PendingText | None:
+    """A description sent as one value or in each language (required)."""
+    return check_text_field(
+        errors,
+        values,
+        "description",
+        "descriptions",
+        max_len=DESCRIPTION_MAX,
+        required=True,
+        creating=creating,
+    )
 
 
 async def update_element(
     session: AsyncSession, principal: Principal, element_id: int, values: dict[str, Any]
 ) -> PdmElement:
-    """`values` may hold description and position (what the client sent)."""
+    """`values` may hold description (or descriptions) and position (what the client
+    sent)."""
     element, project = await _editable_element(session, principal, element_id, "id")
     errors = Collector()
     fields: dict[str, Any] = {}
-    if "description" in values:
-        fields["description"] = clean_text(
-            errors, "description", values["description"], max_len=DESCRIPTION_MAX, required=True
-        )
+    text = _description(errors, values, creating=False)
+    if text is not None:
+        fields["description"] = text.column
     if values.get("position") is not None:
         _check_position(errors, values["position"])
         fields["position"] = values["position"]
@@ -227,6 +253,7 @@ async def update_element(
         setattr(element, key, value)
     project.updated_at = utcnow()
     await session.flush()
+    await write_texts(session, "pdm_element", element.id, [text])
     return element
 
 
@@ -244,12 +271,11 @@ async def add_indicator(
     element_id: int,
     values: dict[str, Any],
 ) -> Indicator:
-    """`values`: description, unit, baseline?, target?, means_of_verification?."""
+    """`values`: description (or descriptions), unit, baseline?, target?,
+    means_of_verification?."""
     element, project = await _editable_element(session, principal, element_id, "elementId")
     errors = Collector()
-    description = clean_text(
-        errors, "description", values.get("description"), max_len=DESCRIPTION_MAX, required=True
-    )
+    description = _description(errors, values, creating=True)
     unit = clean_unit(errors, "unit", values.get("unit"), code=PdmErrorCode.MISSING_UNIT)
     baseline = check_number(errors, "baseline", values.get("baseline"))
     target = check_number(errors, "target", values.get("target"))
@@ -262,7 +288,7 @@ async def add_indicator(
     errors.raise_if_any()
     indicator = Indicator(
         element_id=element.id,
-        description=description,
+        description=description.column if description is not None else None,
         unit=unit,
         baseline=baseline,
         target=target,
@@ -271,6 +297,7 @@ async def add_indicator(
     session.add(indicator)
     project.updated_at = utcnow()
     await session.flush()
+    await write_texts(session, "indicator", indicator.id, [description])
     return indicator
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import LanguageText
+from server.models.texts import OWNER_COLUMNS
 
 TextsFetch = Callable[[AsyncSession, Sequence[int]], Awaitable[Mapping[int, list[LanguageText]]]]
 
@@ -31,6 +32,5 @@ def _texts_of(owner: str) -> TextsFetch:
 
 # one fetch per owner, the same function every time (a request's loader is kept per fetch)
 TEXTS_BY_OWNER: dict[str, TextsFetch] = {
-    owner: _texts_of(owner)
-    for owner in ("project", "institution", "researcher", "theme", "dataset", "material")
+    column.removesuffix("_id"): _texts_of(column.removesuffix("_id")) for column in OWNER_COLUMNS
 }

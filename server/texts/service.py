@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.errors import Collector, ErrorCode
-from server.core.languages import LanguageError, standard_tag
+from server.core.languages import UNDETERMINED, LanguageError, standard_tag
 from server.core.validation import clean_text
 from server.models import LanguageText
 
@@ -159,6 +159,12 @@ class PendingText:
     texts: list[CleanText] | None
 
 
+def camel(name: str) -> str:
+    """A values key as the API names it (`outcome_notes_texts`: `outcomeNotesTexts`)."""
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def check_text_field(
     errors: Collector,
     values: dict[str, Any],
@@ -171,24 +177,39 @@ def check_text_field(
 ) -> PendingText | None:
     """The write of `field` from the values a client sent under `field` (one value, as
     before) and `plural` (a list of TextValue; None clears), or None when neither was sent.
-    Both sent: the single value must be the list's original (CONFLICT otherwise)."""
+    Both sent: the single value must be the list's original (CONFLICT otherwise). Errors
+    name the inputs in camel case (`outcome_notes`: `outcomeNotes`)."""
+    name, plural_name = camel(field), camel(plural)
     if plural in values:
-        texts = check_texts(errors, plural, values[plural] or [], max_len=max_len)
+        texts = check_texts(errors, plural_name, values[plural] or [], max_len=max_len)
         if texts is None:
             return None
         original = original_of(texts)
         column = original.value if original is not None else None
         if field in values:
-            single = clean_text(errors, field, values[field], max_len=max_len)
+            single = clean_text(errors, name, values[field], max_len=max_len)
             if single is not None and single != column:
-                errors.add(ErrorCode.CONFLICT, f"{field} is not the original of {plural}", field)
+                errors.add(ErrorCode.CONFLICT, f"{name} is not the original of {plural_name}", name)
         if required and column is None:
-            errors.add(ErrorCode.REQUIRED, f"{plural} needs a value", plural)
+            errors.add(ErrorCode.REQUIRED, f"{plural_name} needs a value", plural_name)
         return PendingText(field, column, texts)
     if field in values or (creating and required):
-        column = clean_text(errors, field, values.get(field), max_len=max_len, required=required)
+        column = clean_text(errors, name, values.get(field), max_len=max_len, required=required)
         return PendingText(field, column, None)
     return None
+
+
+def sent_text(
+    field: str, plural: str, single: str | None, items: Sequence[TextValue] | None
+) -> dict[str, Any]:
+    """A field of a creating call as check_text_field takes it: the single value and the
+    list, each when given (None: not sent)."""
+    values: dict[str, Any] = {}
+    if single is not None:
+        values[field] = single
+    if items is not None:
+        values[plural] = list(items)
+    return values
 
 
 async def write_text(
@@ -199,3 +220,16 @@ async def write_text(
         await replace_texts(session, owner, owner_id, pending.field, pending.texts)
     else:
         await set_original(session, owner, owner_id, pending.field, pending.column, lang)
+
+
+async def write_texts(
+    session: AsyncSession,
+    owner: str,
+    owner_id: int,
+    pending: Sequence[PendingText | None],
+    lang: str = UNDETERMINED,
+) -> None:
+    """write_text of each checked write (None: the field was not sent)."""
+    for one in pending:
+        if one is not None:
+            await write_text(session, owner, owner_id, one, lang)

@@ -1,7 +1,9 @@
 """/dashboard in Japanese and English, in headless Chromium: the language from Accept-Language
 (sent through the DevTools protocol, as a Japanese browser would), Japanese labels, the
 SATREPS fields and phases by their official names, numbers and dates as Japanese writes them;
-then the switch to English, which a reload keeps although the browser still asks for ja."""
+then the switch to English, which a reload keeps although the browser still asks for ja. The
+data follow the switch too: the page's API calls send its language as Accept-Language, so a
+project's title reads in the chosen language where it has one."""
 
 from __future__ import annotations
 
@@ -196,3 +198,60 @@ ENGLISH_PHASES = [
     "Rejected",
     "Withdrawn",
 ]
+
+
+CORAL = """{ search(query: "coral", types: [PROJECT], first: 1) { edges { node {
+    ... on Project { id title titles { lang value translated } } } } } }"""
+SET_TITLES = """mutation($input: UpdateProjectInput!) { updateProject(input: $input) {
+    errors { field code } } }"""
+CORAL_JA = "コーラル・トライアングルのサンゴ礁保全"
+
+
+def hit_title(driver: WebDriver, query: str, node_id: str) -> str:
+    """The title the search panel shows for the node among the hits of `query`."""
+    box = driver.find_element(By.ID, "search")
+    box.clear()
+    box.send_keys(query)
+    driver.find_element(By.CSS_SELECTOR, "#search-form button").click()
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.find_element(By.ID, "search-panel").get_attribute("data-state") == "ready"
+    )
+    script = (
+        "const li = [...document.querySelectorAll('#search-results li')]"
+        ".find(e => e.dataset.id === arguments[0]);"
+        "return li ? li.querySelector('.hit-title').textContent : null"
+    )
+    return str(driver.execute_script(script, node_id))
+
+
+def test_the_data_follow_the_switch(
+    chromium: WebDriver, live_server: LiveServer, artefact: Any
+) -> None:
+    """The browser asks for English (Chromium's default); the switch says Japanese: the
+    project's title comes in Japanese, then in English once the switch says so."""
+    project = live_server.gql(CORAL, role="program_manager")["search"]["edges"][0]["node"]
+    before = project["titles"]
+    titles = [*before, {"lang": "ja", "value": CORAL_JA, "translated": True}]
+    written = live_server.gql(
+        SET_TITLES, {"input": {"id": project["id"], "titles": titles}}, role="admin"
+    )
+    assert written["updateProject"]["errors"] == []
+    try:
+        chromium.get(f"{live_server.url}/dashboard")
+        assert lang(chromium) == "en"  # what the server negotiated with the browser
+        chromium.execute_script("localStorage.setItem('satreps.lang', 'ja')")
+        open_dashboard(chromium, live_server, "program_manager")
+        assert lang(chromium) == "ja"
+        assert CORAL_JA in hit_title(chromium, "coral", project["id"])
+        artefact(chromium, "dashboard-data-ja")
+        Select(chromium.find_element(By.ID, "lang")).select_by_value("en")
+        WebDriverWait(chromium, WAIT).until(lambda d: lang(d) == "en")
+        wait_ready(chromium, *PANELS)
+        shown = hit_title(chromium, "coral", project["id"])
+        assert project["title"] in shown and CORAL_JA not in shown, shown
+        no_console_errors(chromium)
+    finally:
+        live_server.gql(
+            SET_TITLES, {"input": {"id": project["id"], "titles": before}}, role="admin"
+        )
+        chromium.execute_script("localStorage.removeItem('satreps.lang')")

@@ -77,10 +77,11 @@ TEXTS = """query($lang: LanguageTag) { projects(first: 10) { nodes { title title
     __typename lang value original translated } asked: title(lang: $lang) ja: title(lang: "ja")
     acronym(lang: "en") acronyms { lang } summary summaries { value original }
     institutions { institution { nameEn nameLocal name names { lang value original translated }
-      th: name(lang: "th") } }
-    themes { name names { lang original } ja: name(lang: "ja") description descriptions { lang } }
-    members { researcher { name names { lang value } ja: name(lang: "ja") } }
-    datasets { title titles { lang value } description(lang: "en") } } } }"""
+      th: name(lang: "th") acronym acronyms { lang value original translated } a: acronym(lang: $lang) } }
+    themes { name names { lang original } ja: name(lang: "ja") description descriptions { lang } } members { researcher { name names { lang value } ja: name(lang: "ja") } } datasets { title titles { lang value } description(lang: "en") }
+    trainingCourses { title titles { lang value translated } t: title(lang: $lang) outcomeNotes outcomeNotesTexts { lang value original } n: outcomeNotes(lang: "th") }
+    designMatrix { elements { description descriptions { lang value } d: description(lang: $lang) indicators { description(lang: "ja") descriptions { lang original } } } }
+    monitoringReports { summary summaries { lang } s: summary(lang: $lang) } evaluations { summary summaries { lang value translated } s: summary(lang: "th") } followUps { description descriptions { lang value } d: description(lang: $lang) } } } }"""
 NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Theme { code }
     ... on Project { title } } }"""
 UPLOAD_FIELDS = """fragment U on DatasetUpload { __typename id filename state declaredSize
@@ -383,7 +384,7 @@ def written(world: CompiledWorld) -> list[tuple[str, dict[str, Any]]]:
         (RESEARCHERS, {}),
         (MIXED, {}),
         (TEXTS, {}),
-        (TEXTS, {"lang": "th-TH"}),
+        *((TEXTS, {"lang": lang}) for lang in ("th-TH", "ja", "en-US")),
         (TEXTS, {"lang": "xx"}),  # UNKNOWN_LANGUAGE, before it runs
         *component_documents(world),
     ]

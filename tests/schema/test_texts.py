@@ -226,6 +226,39 @@ async def test_bad_texts_are_refused_with_their_codes_and_write_nothing(manager,
         assert texts == ["Kept"]
 
 
+async def test_a_lone_surrogate_is_refused_with_its_code(manager, sessions):
+    """JSON may escape half a UTF-16 pair (`\\ud800`): it decodes to a string no database
+    stores. It is INVALID_TEXT at its field, in a list of texts or a single field, and
+    nothing is written (it was an unexpected error before)."""
+    cases = [
+        ({"titles": [{"lang": "en", "value": "Flood \ud800 warning"}]}, "titles[0].value"),
+        (
+            {"titles": [{"lang": "ja", "value": "洪水"}, {"lang": "en", "value": "\udc00"}]},
+            "titles[1].value",
+        ),
+        ({"title": "Flood \udbff warning"}, "title"),
+    ]
+    for values, field in cases:
+        # httpx cannot encode the lone surrogate as UTF-8: send the JSON escape as written
+        body = json.dumps({"query": CREATE, "variables": {"input": values}})
+        response = await manager.http.post(
+            "/graphql",
+            content=body.encode("ascii"),
+            headers={
+                "Authorization": f"Bearer {manager.token}",
+                "Content-Type": "application/json",
+            },
+        )
+        assert response.status_code == 200, response.text
+        payload = response.json()["data"]["createProject"]
+        assert payload["project"] is None
+        assert [(e["field"], e["code"]) for e in payload["errors"]] == [(field, "INVALID_TEXT")]
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Project)) == 0
+        owned = select(func.count()).where(LanguageText.project_id.is_not(None))
+        assert await session.scalar(owned) == 0
+
+
 async def test_scripts_directions_and_combining_characters(manager):
     decomposed = "Vie\u0323\u0302t Nam"  # NFD: e, combining dot below, combining circumflex
     values = [

@@ -1,8 +1,15 @@
-"""Identifier checks: ROR (ISO 7064 Mod 97-10) and ORCID (MOD 11-2)."""
+"""Identifier checks: ROR (ISO 7064 Mod 97-10) and ORCID (MOD 11-2); free text."""
 
 import pytest
 
-from server.core.validation import normalize_country, normalize_orcid, normalize_ror, orcid_problem
+from server.core.errors import Collector
+from server.core.validation import (
+    clean_text,
+    normalize_country,
+    normalize_orcid,
+    normalize_ror,
+    orcid_problem,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +63,20 @@ def test_country():
     assert normalize_country(" th ") == "TH"
     assert normalize_country("ZZ") is None
     assert normalize_country("THA") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "cleaned", "codes"),
+    [
+        ("  Ha\u0300 No\u0323\u0302i ", "Hà Nội", []),  # stripped, NFC
+        ("\U0001f469\u200d\U0001f52c", "\U0001f469\u200d\U0001f52c", []),  # a pair is fine
+        ("a\x00b", "a\x00b", ["INVALID_TEXT"]),
+        ("a\ud800b", "a\ud800b", ["INVALID_TEXT"]),  # lone surrogates: JSON's \\ud800
+        ("\udc00", "\udc00", ["INVALID_TEXT"]),
+        (" \u3000 ", None, ["REQUIRED"]),
+    ],
+)
+def test_clean_text(raw, cleaned, codes):
+    errors = Collector()
+    assert clean_text(errors, "f", raw, max_len=50, required=True) == cleaned
+    assert [d.code for d in errors.details] == codes
