@@ -346,3 +346,58 @@ async def test_an_embargo_passing_opens_the_dataset_and_the_cron_records_it(
     query = "query($d: ID!) { node(id: $d) { ... on Dataset { accessLevel embargoUntil } } }"
     node = (await _data(admin, query, {"d": embargoed.gids()["dataset"]}))["node"]
     assert node == {"accessLevel": "PUBLIC", "embargoUntil": None}
+
+
+# ---- the public record: what leaves the server for everyone ------------------------------
+# Per level, for anyone on the web: R the version is a public record (landing page, DCAT
+# catalogue, OAI-PMH record, citation), F the public may fetch its files (the stable file
+# URL, DCAT distributions). An embargo hides the files, not the description; restricted
+# levels and proposals publish nothing. "lifted": the date has passed, the cron not yet run.
+PUBLIC_RECORD = {
+    "public": "RF",
+    "project": "",
+    "institution": "",
+    "embargoed": "R",
+    "lifted": "RF",
+    "proposal": "",
+}
+
+
+async def test_the_public_record_in_the_matrix(client, gql, sessions):
+    from rdflib import Graph, URIRef
+    from rdflib.namespace import DCAT, RDF
+
+    world = await build_world(sessions)
+    catalog = Graph().parse(data=(await client.get("/catalog.ttl")).text, format="turtle")
+    citation = """query($v: ID!) { node(id: $v) { ... on DatasetVersion { citation } } }"""
+    wrong = []
+    for level, sample in world.samples.items():
+        expected = PUBLIC_RECORD[level]
+        page = f"/datasets/{sample.dataset}/versions/1"
+        node = URIRef(f"http://testserver{page}")
+        files = await client.get(f"{page}/files/{level}.csv")
+        cited = await _data(gql, citation, {"v": gid("DatasetVersion", sample.published)})
+        actual = {
+            "landing page": (await client.get(page)).status_code == 200,
+            "dataset page": (await client.get(f"/datasets/{sample.dataset}")).status_code == 200,
+            "in the catalogue": (node, RDF.type, DCAT.Dataset) in catalog,
+            # the GraphQL citation also needs the version visible to the caller (M)
+            "citation": bool((cited["node"] or {}).get("citation")),
+        }
+        wants = {
+            "landing page": "R" in expected,
+            "dataset page": "R" in expected,
+            "in the catalogue": "R" in expected,
+            "citation": "R" in expected and "M" in EXPECTED["anonymous"][level],
+        }
+        for name, allowed in actual.items():
+            if allowed != wants[name]:
+                wrong.append(f"{name} on {level}: {'yes' if allowed else 'no'}")
+        if ("F" in expected) != (files.status_code == 303):
+            wrong.append(f"file URL on {level}: {files.status_code}")
+        if "F" not in expected and files.status_code not in (403, 404):
+            wrong.append(f"file URL on {level} refused with {files.status_code}")
+        shared = set(catalog.objects(node, DCAT.distribution))
+        if bool(shared) != ("F" in expected):
+            wrong.append(f"distributions on {level}: {len(shared)}")
+    assert not wrong, "; ".join(wrong)
