@@ -18,13 +18,14 @@ import hmac
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.publishing import oai_queries as queries
+from server.publishing.oai_datacite import DATACITE_NS, DATACITE_SCHEMA, oai_datacite
 from server.publishing.oai_dc import OAI_DC_NS, OAI_DC_SCHEMA, attr, datestamp, oai_dc, text
 from server.publishing.oai_queries import Header, Window
 from server.publishing.record import VersionRecord, load_records
@@ -57,7 +58,10 @@ _SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _SET_SPEC = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*$")
 _IDENTIFIER = re.compile(r"^oai:([^:]+):version-(\d+)$")
 
-Writer = Callable[[VersionRecord, str, dt.date], str]
+# (record, base URL, today, its DOI or None) -> the <metadata> element's content
+Writer = Callable[[VersionRecord, str, dt.date, str | None], str]
+# (session, version ids) -> {version id: DOI} of those that have one
+DoiLookup = Callable[[AsyncSession, Sequence[int]], Awaitable[dict[int, str]]]
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,16 @@ class MetadataFormat:
     prefix: str
     schema: str
     namespace: str
-    write: Writer  # (record, base URL, today) -> the <metadata> element's content
+    write: Writer
 
 
-def _oai_dc(record: VersionRecord, base: str, today: dt.date) -> str:
-    return oai_dc(record, base, today=today)
+def _oai_dc(record: VersionRecord, base: str, today: dt.date, doi: str | None) -> str:
+    return oai_dc(record, base, today=today, doi=doi)
 
 
 FORMATS: dict[str, MetadataFormat] = {
     "oai_dc": MetadataFormat("oai_dc", OAI_DC_SCHEMA, OAI_DC_NS, _oai_dc),
+    "oai_datacite": MetadataFormat("oai_datacite", DATACITE_SCHEMA, DATACITE_NS, oai_datacite),
 }
 
 
@@ -90,6 +95,12 @@ class Repository:
     page_size: int = 100
     token_lifetime: dt.timedelta = dt.timedelta(hours=24)
     formats: dict[str, MetadataFormat] = field(default_factory=lambda: dict(FORMATS))
+    dois: DoiLookup | None = None  # the registered DOIs (none known without it)
+
+    async def dois_of(self, session: AsyncSession, version_ids: Sequence[int]) -> dict[int, str]:
+        if self.dois is None or not version_ids:
+            return {}
+        return await self.dois(session, version_ids)
 
 
 class OaiError(Exception):
@@ -327,13 +338,14 @@ def _record(
     record: VersionRecord | None,
     fmt: MetadataFormat,
     today: dt.date,
+    doi: str | None = None,
 ) -> str:
     """A <record>: a header with `status="deleted"` and no metadata when the public may no
     longer see the version (or its row says so before the record's level changed)."""
     if header.deleted or record is None:
         gone = Header(header.version_id, header.dataset_id, header.datestamp, True)
         return f"<record>{_header(repo, base, gone, specs)}</record>"
-    metadata = fmt.write(record, base, today)
+    metadata = fmt.write(record, base, today, doi)
     return f"<record>{_header(repo, base, header, specs)}<metadata>{metadata}</metadata></record>"
 
 
@@ -397,9 +409,10 @@ async def get_record(repo: Repository, arguments: Arguments, base: str) -> Async
             raise OaiError("idDoesNotExist", "no record has this identifier")
         specs = await queries.set_specs(session, [header.dataset_id])
         records = {} if header.deleted else await load_records(session, [version_id])
-    record = _record(
-        repo, base, header, specs[header.dataset_id], records.get(version_id), fmt, today
-    )
+        dois = await repo.dois_of(session, list(records))
+    found = records.get(version_id)
+    specs_of = specs[header.dataset_id]
+    record = _record(repo, base, header, specs_of, found, fmt, today, dois.get(version_id))
     yield f"<GetRecord>{record}</GetRecord>"
 
 
@@ -447,8 +460,18 @@ async def list_records(repo: Repository, arguments: Arguments, base: str) -> Asy
             records = await load_records(
                 session, [h.version_id for h in batch if not h.deleted], today=today
             )
+            dois = await repo.dois_of(session, list(records))
         yield "".join(
-            _record(repo, base, h, specs[h.dataset_id], records.get(h.version_id), fmt, today)
+            _record(
+                repo,
+                base,
+                h,
+                specs[h.dataset_id],
+                records.get(h.version_id),
+                fmt,
+                today,
+                dois.get(h.version_id),
+            )
             for h in batch
         )
     yield _resumption(repo, harvest, headers, more, size) + f"</{arguments.verb}>"

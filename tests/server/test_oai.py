@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from server.core.url_signing import UrlSigner
 from server.http.oai import repository
 from server.models import Dataset, PublicRecord, Theme
 from server.models.enums import InstitutionRole
-from server.publishing.oai import decode_token, encode_token
+from server.publishing.oai import decode_token, encode_token, respond
 from tests.fixtures.oai import DC, OAI, START, bulk_published, validate
 
 PAGE = 3
@@ -106,7 +106,7 @@ async def test_identify(client, world):
 async def test_list_metadata_formats(client, world):
     root = await oai(client, verb="ListMetadataFormats")
     prefixes = [e.text for e in root.iter(f"{OAI}metadataPrefix")]
-    assert "oai_dc" in prefixes
+    assert prefixes == ["oai_dc", "oai_datacite"]
     one = await oai(
         client, verb="ListMetadataFormats", identifier=f"oai:testserver:version-{world.versions[0]}"
     )
@@ -320,3 +320,37 @@ async def test_characters_xml_cannot_carry_are_dropped(client, sessions, world):
     assert dc.findtext(f"{DC}description") == "ab"
     bad = await oai(client, verb="GetRecord", identifier="oai:\x01<&>", metadataPrefix="oai_dc")
     assert error_of(bad) == "idDoesNotExist"
+
+
+async def test_oai_datacite_is_the_datacite_kernel_4_document(client, world):
+    datacite = "{http://datacite.org/schema/kernel-4}"
+    identifier = f"oai:testserver:version-{world.versions[0]}"
+    root = await oai(client, verb="GetRecord", identifier=identifier, metadataPrefix="oai_datacite")
+    resource = root.find(f"{OAI}GetRecord/{OAI}record/{OAI}metadata/{datacite}resource")
+    assert resource.findtext(f"{datacite}titles/{datacite}title") == "Gauge readings 1"
+    ident = resource.find(f"{datacite}identifier")  # no DOI known yet: the landing page
+    assert ident.get("identifierType") == "URL" and ident.text.startswith("http://testserver/")
+    listed = await oai(client, verb="ListRecords", metadataPrefix="oai_datacite")
+    assert ids(listed) == world.versions[:PAGE]
+    assert len(list(listed.iter(f"{datacite}resource"))) == PAGE
+
+
+async def test_a_known_doi_identifies_the_record_in_both_formats(sessions, settings, world):
+    async def dois(_session, version_ids):
+        return {v: f"10.5072/satreps.{v}" for v in version_ids}
+
+    signer = UrlSigner(b"k" * 32)
+    repo = replace(repository(settings, sessions, signer), dois=dois)
+    version = world.versions[0]
+    for prefix in ("oai_dc", "oai_datacite"):
+        pairs = [
+            ("verb", "GetRecord"),
+            ("metadataPrefix", prefix),
+            ("identifier", f"oai:example.org:version-{version}"),
+        ]
+        body = "".join([chunk async for chunk in respond(repo, pairs, "https://example.org")])
+        validate(body)
+        if prefix == "oai_dc":
+            assert f"<dc:identifier>https://doi.org/10.5072/satreps.{version}<" in body
+        else:
+            assert f'identifierType="DOI">10.5072/SATREPS.{version}<'.lower() in body.lower()
