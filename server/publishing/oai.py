@@ -34,7 +34,7 @@ OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 TOKEN_SPACE = "oai-resumption-token"
-BATCH = 100  # records read by one load_records within a page
+BATCH = 500  # at most, records read by one load_records within a page
 
 # verb: (required, optional, exclusive) arguments
 VERBS: dict[str, tuple[frozenset[str], frozenset[str], str | None]] = {
@@ -330,7 +330,7 @@ def _header(repo: Repository, base: str, header: Header, specs: Sequence[str]) -
     )
 
 
-def _record(
+def record_element(
     repo: Repository,
     base: str,
     header: Header,
@@ -412,7 +412,7 @@ async def get_record(repo: Repository, arguments: Arguments, base: str) -> Async
         dois = await repo.dois_of(session, list(records))
     found = records.get(version_id)
     specs_of = specs[header.dataset_id]
-    record = _record(repo, base, header, specs_of, found, fmt, today, dois.get(version_id))
+    record = record_element(repo, base, header, specs_of, found, fmt, today, dois.get(version_id))
     yield f"<GetRecord>{record}</GetRecord>"
 
 
@@ -438,7 +438,6 @@ async def list_records(repo: Repository, arguments: Arguments, base: str) -> Asy
     """ListRecords and ListIdentifiers: one page of the harvest, and the token of the next."""
     harvest = _harvest(repo, arguments)
     fmt = _format(repo, harvest.prefix)
-    whole = arguments.verb == "ListRecords"
     async with repo.sessions() as session:
         headers = await queries.page(session, harvest.window, repo.page_size + 1)
         more = len(headers) > repo.page_size
@@ -446,23 +445,27 @@ async def list_records(repo: Repository, arguments: Arguments, base: str) -> Asy
         size = harvest.size
         if more and size is None:
             size = await queries.count(session, harvest.window)
-        specs = await queries.set_specs(session, [h.dataset_id for h in headers])
     if not headers:
         raise OaiError("noRecordsMatch", "no records match the request")
     yield f"<{arguments.verb}>"
     today = _now().date()
-    for start in range(0, len(headers), BATCH):
-        batch = headers[start : start + BATCH]
-        if not whole:
-            yield "".join(_header(repo, base, h, specs[h.dataset_id]) for h in batch)
-            continue
+    step = min(BATCH, repo.page_size)
+    for start in range(0, len(headers), step):
+        batch = headers[start : start + step]
         async with repo.sessions() as session:
-            records = await load_records(
-                session, [h.version_id for h in batch if not h.deleted], today=today
-            )
+            if arguments.verb == "ListIdentifiers":
+                specs = await queries.set_specs(session, [h.dataset_id for h in batch])
+                yield "".join(_header(repo, base, h, specs[h.dataset_id]) for h in batch)
+                continue
+            live = [h.version_id for h in batch if not h.deleted]
+            records = await load_records(session, live, today=today)
             dois = await repo.dois_of(session, list(records))
+            # a loaded record knows its sets; the others' are read
+            gone = [h.dataset_id for h in batch if h.version_id not in records]
+            specs = await queries.set_specs(session, gone)
+        specs.update((r.dataset_id, set_specs_of(r)) for r in records.values())
         yield "".join(
-            _record(
+            record_element(
                 repo,
                 base,
                 h,
@@ -475,6 +478,15 @@ async def list_records(repo: Repository, arguments: Arguments, base: str) -> Asy
             for h in batch
         )
     yield _resumption(repo, harvest, headers, more, size) + f"</{arguments.verb}>"
+
+
+def set_specs_of(record: VersionRecord) -> list[str]:
+    """The sets of a record, as queries.set_specs lists them (themes, project, countries)."""
+    return [
+        *(f"theme:{t.code}" for t in record.themes),
+        f"project:{record.project.id}",
+        *(f"country:{c}" for c in record.project.countries),
+    ]
 
 
 def _resumption(
