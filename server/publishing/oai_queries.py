@@ -12,11 +12,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, exists, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.access.visibility import PUBLIC_PHASES
+from server.core.db import UTCDateTime
 from server.models import (
     Dataset,
     DatasetTheme,
@@ -107,11 +108,12 @@ async def page(session: AsyncSession, window: Window, size: int) -> list[Header]
         return []
     if window.after is not None:
         stamp, version_id = window.after
+        # a row comparison both databases take as an index range on (datestamp, version_id),
+        # with the datestamp alone as a plain bound for planners that do not
         query = query.where(
-            or_(
-                PublicRecord.datestamp > stamp,
-                and_(PublicRecord.datestamp == stamp, PublicRecord.version_id > version_id),
-            )
+            PublicRecord.datestamp >= stamp,
+            tuple_(PublicRecord.datestamp, PublicRecord.version_id)
+            > tuple_(stamp, version_id, types=[UTCDateTime(), Integer()]),
         )
     rows = await session.execute(
         query.order_by(PublicRecord.datestamp, PublicRecord.version_id).limit(size)
