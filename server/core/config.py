@@ -443,6 +443,25 @@ class Settings(BaseSettings):
         "X-Forwarded-For/-Proto/-Host/-Prefix headers are believed",
     )
 
+    oai_repository_name: str = Field(
+        default="SATREPS Hub", description="OAI-PMH: the repository's name (Identify)"
+    )
+    oai_admin_email: str = Field(
+        default="admin@satreps-hub.example",
+        description="OAI-PMH: the address of the repository's administrator (Identify)",
+    )
+    oai_repository_identifier: str | None = Field(
+        default=None,
+        description="OAI-PMH: the namespace of record identifiers (oai:<it>:version-<id>); "
+        "unset: the host of the public base URL",
+    )
+    oai_page_size: int = Field(
+        default=100, ge=1, le=10_000, description="OAI-PMH: records or headers per response"
+    )
+    oai_token_hours: float = Field(
+        default=24.0, gt=0, description="OAI-PMH: how long a resumption token is honoured"
+    )
+
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:

@@ -99,6 +99,11 @@ class UrlSigner:
         """None when valid, else why not."""
         return _refusal(self._archive_mac(key, expires), expires, signature)
 
+    # any other value the server signs (OAI-PMH resumption tokens): a named space each
+    def mac(self, space: str, message: str) -> str:
+        """The HMAC of `message` in its own message space (`space` names the use)."""
+        return hmac.new(self._secret, f"{space}:{message}".encode(), hashlib.sha256).hexdigest()
+
 
 def _refusal(expected: str, expires: int, signature: str) -> str | None:
     if not hmac.compare_digest(expected, signature):

@@ -510,6 +510,7 @@ def create_app(
     from server.http.forwarded import ForwardedHeaders
     from server.http.landing import landing_routes
     from server.http.middleware import RequestMiddleware
+    from server.http.oai import oai_endpoint, repository
     from server.http.probes import Probes
 
     probes = Probes(settings, sessions, store)
@@ -575,6 +576,11 @@ def create_app(
                 "/archives/{key:path}",
                 archive_endpoint(sessions, store, signer, graphql.guard),
                 methods=["GET", "HEAD"],
+            ),
+            Route(
+                "/oai",
+                oai_endpoint(repository(settings, sessions, signer)),
+                methods=["GET", "POST"],
             ),
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.metrics),
