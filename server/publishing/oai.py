@@ -18,7 +18,7 @@ import hmac
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
@@ -61,7 +61,6 @@ _IDENTIFIER = re.compile(r"^oai:([^:]+):version-(\d+)$")
 # (record, base URL, today, its DOI or None) -> the <metadata> element's content
 Writer = Callable[[VersionRecord, str, dt.date, str | None], str]
 # (session, version ids) -> {version id: DOI} of those that have one
-DoiLookup = Callable[[AsyncSession, Sequence[int]], Awaitable[dict[int, str]]]
 
 
 @dataclass(frozen=True)
@@ -95,12 +94,6 @@ class Repository:
     page_size: int = 100
     token_lifetime: dt.timedelta = dt.timedelta(hours=24)
     formats: dict[str, MetadataFormat] = field(default_factory=lambda: dict(FORMATS))
-    dois: DoiLookup | None = None  # the registered DOIs (none known without it)
-
-    async def dois_of(self, session: AsyncSession, version_ids: Sequence[int]) -> dict[int, str]:
-        if self.dois is None or not version_ids:
-            return {}
-        return await self.dois(session, version_ids)
 
 
 class OaiError(Exception):
@@ -338,14 +331,13 @@ def record_element(
     record: VersionRecord | None,
     fmt: MetadataFormat,
     today: dt.date,
-    doi: str | None = None,
 ) -> str:
     """A <record>: a header with `status="deleted"` and no metadata when the public may no
     longer see the version (or its row says so before the record's level changed)."""
     if header.deleted or record is None:
         gone = Header(header.version_id, header.dataset_id, header.datestamp, True)
         return f"<record>{_header(repo, base, gone, specs)}</record>"
-    metadata = fmt.write(record, base, today, doi)
+    metadata = fmt.write(record, base, today, record.doi)
     return f"<record>{_header(repo, base, header, specs)}<metadata>{metadata}</metadata></record>"
 
 
@@ -409,10 +401,9 @@ async def get_record(repo: Repository, arguments: Arguments, base: str) -> Async
             raise OaiError("idDoesNotExist", "no record has this identifier")
         specs = await queries.set_specs(session, [header.dataset_id])
         records = {} if header.deleted else await load_records(session, [version_id])
-        dois = await repo.dois_of(session, list(records))
     found = records.get(version_id)
     specs_of = specs[header.dataset_id]
-    record = record_element(repo, base, header, specs_of, found, fmt, today, dois.get(version_id))
+    record = record_element(repo, base, header, specs_of, found, fmt, today)
     yield f"<GetRecord>{record}</GetRecord>"
 
 
@@ -459,7 +450,6 @@ async def list_records(repo: Repository, arguments: Arguments, base: str) -> Asy
                 continue
             live = [h.version_id for h in batch if not h.deleted]
             records = await load_records(session, live, today=today)
-            dois = await repo.dois_of(session, list(records))
             # a loaded record knows its sets; the others' are read
             gone = [h.dataset_id for h in batch if h.version_id not in records]
             specs = await queries.set_specs(session, gone)
@@ -473,7 +463,6 @@ async def list_records(repo: Repository, arguments: Arguments, base: str) -> Asy
                 records.get(h.version_id),
                 fmt,
                 today,
-                dois.get(h.version_id),
             )
             for h in batch
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.publishing.datacite import version_document, xml_of
+from server.publishing.datacite import Funder, version_document, xml_of
 from server.publishing.oai_dc import attr
 from server.publishing.record import VersionRecord
 from server.publishing.urls import absolute, version_path
@@ -21,7 +21,13 @@ _UNKNOWN = "10.0/unknown"  # stands in for the DOI while writing, then replaced
 def oai_datacite(record: VersionRecord, base: str, today: dt.date, doi: str | None) -> str:
     """The <resource> element (without an XML declaration) of the record."""
     del today  # the record already says whether its files are open today
-    attributes = version_document(record, doi=doi or _UNKNOWN, base_url=base).attributes
+    attributes = version_document(
+        record,
+        doi=doi or _UNKNOWN,
+        base_url=base,
+        concept_doi=record.concept_doi,
+        funders=Funder.configured(),
+    ).attributes
     xml = xml_of(attributes)
     if xml.startswith("<?xml"):
         xml = xml[xml.index("?>") + 2 :].lstrip()

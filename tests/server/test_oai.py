@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -335,13 +335,25 @@ async def test_oai_datacite_is_the_datacite_kernel_4_document(client, world):
     assert len(list(listed.iter(f"{datacite}resource"))) == PAGE
 
 
-async def test_a_known_doi_identifies_the_record_in_both_formats(sessions, settings, world):
-    async def dois(_session, version_ids):
-        return {v: f"10.5072/satreps.{v}" for v in version_ids}
+async def test_a_findable_doi_identifies_the_record_in_both_formats(sessions, settings, world):
+    from server.models import DatasetVersion, PersistentId
 
-    signer = UrlSigner(b"k" * 32)
-    repo = replace(repository(settings, sessions, signer), dois=dois)
     version = world.versions[0]
+    async with sessions() as session:  # DataCite made the version's DOI findable
+        dataset_id = (await session.get(DatasetVersion, version)).dataset_id
+        session.add(
+            PersistentId(
+                dataset_id=dataset_id,
+                version_id=version,
+                scheme="doi",
+                value=f"10.5072/satreps.{version}",
+                state="findable",
+                needs_push=False,
+            )
+        )
+        await session.commit()
+    signer = UrlSigner(b"k" * 32)
+    repo = repository(settings, sessions, signer)
     for prefix in ("oai_dc", "oai_datacite"):
         pairs = [
             ("verb", "GetRecord"),
