@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -257,16 +258,18 @@ async def load_records(
     """{version id: record} for those of `version_ids` that are public records (others are
     left out), in a fixed number of statements whatever the number of versions."""
     day = today or dt.datetime.now(dt.UTC).date()
-    rows = (
+    found = (
         await session.execute(
-            select(DatasetVersion, Dataset, Project)
+            select(*_VERSION_COLUMNS, *_DATASET_COLUMNS, *_PROJECT_COLUMNS)
             .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
             .join(Project, Project.id == Dataset.project_id)
             .where(DatasetVersion.id.in_(list(version_ids)), publishable())
         )
     ).all()
-    if not rows:
+    if not found:
         return {}
+    # plain rows, not ORM objects: a harvest reads thousands of versions a second
+    rows = [_split(row) for row in found]
     versions = {v.id: (v, d, p) for v, d, p in rows}
     dataset_ids = sorted({d.id for _, d, _ in rows})
     project_ids = sorted({p.id for _, _, p in rows})
@@ -336,6 +339,38 @@ async def load_records(
     return out
 
 
+_VERSION_COLUMNS = [
+    getattr(DatasetVersion, c).label(f"v_{c}")
+    for c in (
+        "id", "number", "published_at", "created_at", "note",
+        "south", "west", "north", "east", "time_start", "time_end",
+    )
+]  # fmt: skip
+_DATASET_COLUMNS = [
+    getattr(Dataset, c).label(f"d_{c}")
+    for c in (
+        "id", "title", "description", "keywords", "licence", "access_level", "embargo_until",
+        "owner_institution_id",
+    )
+]  # fmt: skip
+_PROJECT_COLUMNS = [
+    getattr(Project, c).label(f"p_{c}")
+    for c in ("id", "title", "acronym", "start_date", "end_date")
+]
+
+
+def _split(row: Any) -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]:
+    """A joined row as (version, dataset, project), each with its columns as attributes."""
+    parts: dict[str, dict[str, Any]] = {"v": {}, "d": {}, "p": {}}
+    for key, value in row._mapping.items():
+        parts[key[0]][key[2:]] = value
+    return (
+        SimpleNamespace(**parts["v"]),
+        SimpleNamespace(**parts["d"]),
+        SimpleNamespace(**parts["p"]),
+    )
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
@@ -344,7 +379,7 @@ def _with_role(person: Person, role: MemberRole | None) -> Person:
     return person if person.role == role else Person(**{**person.__dict__, "role": role})
 
 
-def _coverage(version: DatasetVersion) -> Coverage:
+def _coverage(version: Any) -> Coverage:
     return Coverage(
         south=version.south,
         west=version.west,
@@ -418,16 +453,16 @@ async def _countries(session: AsyncSession, project_ids: Sequence[int]) -> dict[
 async def _themes(session: AsyncSession, dataset_ids: Sequence[int]) -> dict[int, list[ThemeRef]]:
     rows = (
         await session.execute(
-            select(DatasetTheme.dataset_id, Theme)
+            select(DatasetTheme.dataset_id, Theme.id, Theme.code, Theme.name)
             .join(Theme, Theme.id == DatasetTheme.theme_id)
             .where(DatasetTheme.dataset_id.in_(list(dataset_ids)))
             .order_by(Theme.code)
         )
     ).all()
-    names = await _texts(session, LanguageText.theme_id, sorted({t.id for _, t in rows}))
+    names = await _texts(session, LanguageText.theme_id, sorted({t for _, t, _, _ in rows}))
     found: dict[int, list[ThemeRef]] = {}
-    for dataset_id, theme in rows:
-        ref = ThemeRef(theme.id, theme.code, _field(names, theme.id, "name", theme.name))
+    for dataset_id, theme_id, code, name in rows:
+        ref = ThemeRef(theme_id, code, _field(names, theme_id, "name", name))
         found.setdefault(dataset_id, []).append(ref)
     return found
 
@@ -517,7 +552,11 @@ async def _people(session: AsyncSession, researcher_ids: set[int]) -> dict[int, 
     if not researcher_ids:
         return {}
     researchers = (
-        await session.scalars(select(Researcher).where(Researcher.id.in_(sorted(researcher_ids))))
+        await session.execute(
+            select(
+                Researcher.id, Researcher.name_en, Researcher.name_local, Researcher.orcid
+            ).where(Researcher.id.in_(sorted(researcher_ids)))
+        )
     ).all()
     links = (
         await session.execute(
@@ -563,7 +602,15 @@ async def _organisations(session: AsyncSession, ids: set[int]) -> dict[int, Orga
     if not ids:
         return {}
     institutions = (
-        await session.scalars(select(Institution).where(Institution.id.in_(sorted(ids))))
+        await session.execute(
+            select(
+                Institution.id,
+                Institution.name_en,
+                Institution.country_code,
+                Institution.ror_id,
+                Institution.website,
+            ).where(Institution.id.in_(sorted(ids)))
+        )
     ).all()
     names = await _texts(session, LanguageText.institution_id, sorted(ids))
     return {
