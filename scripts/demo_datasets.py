@@ -3,6 +3,7 @@ monitoring report's PDF from the demo graph itself).
 
     pip download --no-deps bokeh-sampledata==2026.1 pyogrio==0.13.0 obspy==1.5.1 \
         matplotlib==3.11.2 -d WHEELS
+    (cd WHEELS && apt-get download python-biopython-doc=1.80+dfsg-4)  # Debian 12's
     pip install --no-deps --target PYOGRIO WHEELS/pyogrio-0.13.0-*.whl
     PYTHONPATH=PYOGRIO python scripts/demo_datasets.py WHEELS
 
@@ -42,6 +43,8 @@ JACKSBORO_NPZ = "matplotlib/mpl-data/sample_data/jacksboro_fault_dem.npz"
 FAULT_WINDOW = (48, 240, 144, 336)
 HOPPER_JPG = "matplotlib/mpl-data/sample_data/grace_hopper.jpg"
 REPORT_PROJECT = "DHAKA-AIR"  # the demo project whose monitoring summary is the PDF
+ORCHID_FASTA = "./usr/share/doc/python-biopython-doc/Doc/examples/ls_orchid.fasta.gz"
+ORCHID_GENBANK = "./usr/share/doc/python-biopython-doc/Doc/examples/ls_orchid.gbk.gz"
 
 
 def _member(wheels: Path, pattern: str, name: str) -> bytes:
@@ -407,6 +410,48 @@ def monitoring_report() -> None:
         plt.close(chart)
 
 
+def _deb_member(debs: Path, pattern: str, name: str) -> bytes:
+    """A file of a Debian package (an ar archive holding data.tar.xz)."""
+    import tarfile
+
+    raw = next(debs.glob(pattern)).read_bytes()
+    assert raw.startswith(b"!<arch>\n")
+    at = 8
+    while at < len(raw):
+        header = raw[at : at + 60]
+        member, size = header[:16].decode().strip().rstrip("/"), int(header[48:58])
+        body = raw[at + 60 : at + 60 + size]
+        if member == "data.tar.xz":
+            with tarfile.open(fileobj=io.BytesIO(body), mode="r:xz") as tar:
+                found = tar.extractfile(name)
+                assert found is not None
+                return found.read()
+        at += 60 + size + size % 2
+    raise LookupError(f"no data.tar.xz in {pattern}")
+
+
+def phragmipedium_its(debs: Path) -> None:
+    """The Phragmipedium records of Biopython's ls_orchid.fasta (ITS1, 5.8S and ITS2 of the
+    slipper orchids, EMBL Z78439-Z78533), as Debian's python-biopython-doc ships it: the
+    records whose GenBank entry (ls_orchid.gbk beside it) names the genus, copied unchanged."""
+    pkg = "python-biopython-doc_1.80+dfsg-4_all.deb"
+    genbank = gzip.decompress(_deb_member(debs, pkg, ORCHID_GENBANK)).decode()
+    wanted = set()
+    for entry in genbank.split("\n//"):
+        fields = dict(
+            (line[:12].strip(), line[12:].strip())
+            for line in entry.strip().splitlines()
+            if line[:12].strip() in ("ACCESSION", "ORGANISM")
+        )
+        if fields.get("ORGANISM", "").startswith("Phragmipedium "):
+            wanted.add(fields["ACCESSION"])
+    fasta = gzip.decompress(_deb_member(debs, pkg, ORCHID_FASTA)).decode()
+    records = [">" + r for r in fasta.split(">")[1:]]
+    kept = [r for r in records if r.split("|")[3].split(".")[0] in wanted]
+    assert len(kept) == len(wanted) == 15
+    (OUT / "phragmipedium-its.fasta").write_text("".join(kept), encoding="ascii")
+
+
 def main() -> None:
     wheels = Path(sys.argv[1])
     OUT.mkdir(parents=True, exist_ok=True)
@@ -421,6 +466,7 @@ def main() -> None:
     srtm_jacksboro_netcdf(wheels)
     grace_hopper_portrait(wheels)
     monitoring_report()
+    phragmipedium_its(wheels)
 
 
 if __name__ == "__main__":

@@ -72,19 +72,8 @@ async def connection(
 def test_every_shipped_file_is_in_the_manifest_with_its_checksum_and_source() -> None:
     shipped = {p.name for p in DATA.iterdir()} - {"manifest.json", "SOURCES.md"}
     assert shipped == set(BY_FILE)
-    assert {
-        "csv",
-        "tsv",
-        "json",
-        "geojson",
-        "parquet",
-        "fgb",
-        "mseed",
-        "tif",
-        "nc",
-        "jpg",
-        "pdf",
-    } == {name.rsplit(".", 1)[1] for name in shipped}
+    formats = "csv tsv json geojson parquet fgb mseed tif nc jpg pdf fasta"
+    assert set(formats.split()) == {name.rsplit(".", 1)[1] for name in shipped}
     sources = (DATA / "SOURCES.md").read_text()
     for spec in DATASETS:
         raw = (DATA / spec.file).read_bytes()
@@ -286,7 +275,23 @@ def _document(file: dict[str, Any]) -> None:
     assert {a["kind"] for a in file["artifacts"]} == {"profile", "text"}
 
 
+def _sequences(file: dict[str, Any]) -> None:
+    """The FASTA: 15 ITS records of 711-770 bases, no unknown bases, no qualities."""
+    profile = file["profile"]
+    assert (profile["kind"], profile["format"], profile["compression"]) == (
+        "sequences",
+        "fasta",
+        None,
+    )
+    assert (profile["records"], profile["total_bases"], profile["n_bases"]) == (15, 11168, 0)
+    assert (profile["length"]["min"], profile["length"]["max"]) == (711, 770)
+    assert 0.5 < profile["gc_content"] < 0.6 and profile["quality"] is None
+    assert profile["coverage"] == {"bbox": None, "time_start": None, "time_end": None}
+    assert {a["kind"] for a in file["artifacts"]} == {"profile"}
+
+
 RESEARCH = {
+    "fasta": _sequences,
     "fgb": _vector,
     "mseed": _seismic,
     "tif": _raster,
