@@ -1,7 +1,9 @@
-"""Rebuild server/demo/data/datasets/ from the wheels that ship the source data.
+"""Rebuild server/demo/data/datasets/ from the wheels that ship the source data (and the
+monitoring report's PDF from the demo graph itself).
 
     pip download --no-deps bokeh-sampledata==2026.1 pyogrio==0.13.0 obspy==1.5.1 \
         matplotlib==3.11.2 -d WHEELS
+    (cd WHEELS && apt-get download python-biopython-doc=1.80+dfsg-4)  # Debian 12's
     pip install --no-deps --target PYOGRIO WHEELS/pyogrio-0.13.0-*.whl
     PYTHONPATH=PYOGRIO python scripts/demo_datasets.py WHEELS
 
@@ -9,7 +11,8 @@ Each file is a small extract; SOURCES.md beside the files says where each came f
 which licence, and how it was cut. The script is deterministic: run twice, same bytes. The
 gridded files' bytes also depend on their writers, the project's own environment: the
 GeoTIFF was written with rasterio 1.5.2 (GDAL 3.12.2), the NetCDF-4 with netCDF4
-1.7.5.1.post1 (netcdf-c 4.10.1, HDF5 2.2.0).
+1.7.5.1.post1 (netcdf-c 4.10.1, HDF5 2.2.0), the monitoring report's PDF with matplotlib
+3.11.2's PDF backend (its DejaVu fonts), from the demo graph's own plan (server.demo).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ JACKSBORO_NPZ = "matplotlib/mpl-data/sample_data/jacksboro_fault_dem.npz"
 # the COG's rows and columns: the DEM's middle, where its hillshade shows a north-west
 # trending fault valley crossing a north-east trending ridge
 FAULT_WINDOW = (48, 240, 144, 336)
+HOPPER_JPG = "matplotlib/mpl-data/sample_data/grace_hopper.jpg"
+REPORT_PROJECT = "DHAKA-AIR"  # the demo project whose monitoring summary is the PDF
+ORCHID_FASTA = "./usr/share/doc/python-biopython-doc/Doc/examples/ls_orchid.fasta.gz"
+ORCHID_GENBANK = "./usr/share/doc/python-biopython-doc/Doc/examples/ls_orchid.gbk.gz"
 
 
 def _member(wheels: Path, pattern: str, name: str) -> bytes:
@@ -309,6 +316,142 @@ def srtm_jacksboro_netcdf(wheels: Path) -> None:
         elevation[:] = mean
 
 
+def grace_hopper_portrait(wheels: Path) -> None:
+    """The official US Navy portrait of Commodore Grace M. Hopper (1984) that matplotlib ships
+    as sample data, copied unchanged (a 512 x 600 JPEG)."""
+    data = _member(wheels, "matplotlib-3.11.2-*.whl", HOPPER_JPG)
+    (OUT / "grace-hopper-usn-portrait-1984.jpg").write_bytes(data)
+
+
+def monitoring_report() -> None:
+    """A monitoring summary of the demo project REPORT_PROJECT as a PDF, from the demo graph's
+    own plan (fictional, as the whole demo graph is): its title, its phases, its PDM
+    indicators with their measurements as a chart. matplotlib's PDF backend writes it with
+    Title, Author, Subject and Keywords set and no creation date, so the bytes repeat."""
+    import matplotlib
+
+    matplotlib.use("pdf")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    sys.path.insert(0, str(OUT.parents[3]))
+    from server.demo.generate import plan_demo
+
+    draft = next(d for d in plan_demo() if d.acronym == REPORT_PROJECT)
+    assert draft.cooperation is not None and draft.start_date and draft.end_date
+    goal, purpose = draft.cooperation.pdm
+    levels = [("Overall goal", goal), ("Project purpose", purpose)]
+    levels += [(f"Output {o.position}", o) for o in purpose.children]
+    indicators = [(name, i) for name, element in levels for i in element.indicators]
+    reports = draft.cooperation.reports
+    title = f"{REPORT_PROJECT} monitoring summary: {draft.title}"
+    matplotlib.rcParams.update({"pdf.fonttype": 42, "font.size": 8})  # TrueType: text is found
+    target = OUT / "dhaka-air-monitoring-summary.pdf"
+    metadata = {
+        "Title": title,
+        "Author": "satreps-hub demo (fictional project data)",
+        "Subject": "Indicator measurements of the Project Design Matrix, baseline to "
+        f"{reports[-1].period_end.isoformat()}",
+        "Keywords": f"{REPORT_PROJECT}, monitoring, PDM indicators, air quality, demo data",
+        "Creator": "scripts/demo_datasets.py (satreps-hub)",
+        "CreationDate": None,
+    }
+    with PdfPages(target, metadata=metadata) as pdf:
+        page = plt.figure(figsize=(8.27, 11.69))
+        text = [
+            f"{REPORT_PROJECT}: monitoring summary",
+            draft.title,
+            "",
+            "Demo data: the project, its people, its history and every figure in this report",
+            "are fictional (satreps-hub's demo graph); the report is generated from that graph.",
+            "",
+            f"Research period: {draft.start_date.isoformat()} to {draft.end_date.isoformat()}"
+            f" (phase: {draft.phase.value})",
+            f"Monitoring reports so far: {len(reports)}, the latest {reports[-1].document_ref}"
+            f" for {reports[-1].period_start.isoformat()} to {reports[-1].period_end.isoformat()}",
+            "",
+            "Phases",
+        ]
+        text += [
+            f"  {s.at.date().isoformat()}  {s.to_phase.value}: {s.note}" for s in draft.history
+        ]
+        text += ["", "Indicators (baseline, target, latest measurement)"]
+        for name, ind in indicators:
+            day, value, _ = ind.measurements[-1]
+            text.append(
+                f"  {name}: {ind.description} ({ind.unit}): {ind.baseline} -> {ind.target},"
+                f" {value} on {day.isoformat()}"
+            )
+        headings = {0, text.index("Phases"), len(text) - len(indicators) - 1}
+        for n, line in enumerate(text):
+            bold = "bold" if n in headings else "normal"
+            size = 11 if n == 0 else 7.5
+            page.text(0.06, 0.96 - n * 0.018, line, fontsize=size, fontweight=bold, va="top")
+        pdf.savefig(page)
+        plt.close(page)
+        chart, axes = plt.subplots(2, 1, figsize=(8.27, 11.69))
+        for ax, percent in zip(axes, (True, False), strict=True):
+            for name, ind in indicators:
+                if (ind.unit == "%") != percent:
+                    continue
+                days = [m[0] for m in ind.measurements]
+                values = [float(m[1]) for m in ind.measurements]
+                label = f"{name}: {ind.description} ({ind.unit}, target {ind.target})"
+                ax.plot(days, values, marker="o", label=label)
+            ax.set_ylabel("%" if percent else "count")
+            ax.set_title(
+                "Indicators in per cent" if percent else "Indicators as counts",
+                loc="left",
+            )
+            ax.grid(True, alpha=0.3)
+            ax.legend(loc="upper left", fontsize=6.5)
+        chart.suptitle(f"{REPORT_PROJECT}: indicator measurements, baseline survey then yearly")
+        pdf.savefig(chart)
+        plt.close(chart)
+
+
+def _deb_member(debs: Path, pattern: str, name: str) -> bytes:
+    """A file of a Debian package (an ar archive holding data.tar.xz)."""
+    import tarfile
+
+    raw = next(debs.glob(pattern)).read_bytes()
+    assert raw.startswith(b"!<arch>\n")
+    at = 8
+    while at < len(raw):
+        header = raw[at : at + 60]
+        member, size = header[:16].decode().strip().rstrip("/"), int(header[48:58])
+        body = raw[at + 60 : at + 60 + size]
+        if member == "data.tar.xz":
+            with tarfile.open(fileobj=io.BytesIO(body), mode="r:xz") as tar:
+                found = tar.extractfile(name)
+                assert found is not None
+                return found.read()
+        at += 60 + size + size % 2
+    raise LookupError(f"no data.tar.xz in {pattern}")
+
+
+def phragmipedium_its(debs: Path) -> None:
+    """The Phragmipedium records of Biopython's ls_orchid.fasta (ITS1, 5.8S and ITS2 of the
+    slipper orchids, EMBL Z78439-Z78533), as Debian's python-biopython-doc ships it: the
+    records whose GenBank entry (ls_orchid.gbk beside it) names the genus, copied unchanged."""
+    pkg = "python-biopython-doc_1.80+dfsg-4_all.deb"
+    genbank = gzip.decompress(_deb_member(debs, pkg, ORCHID_GENBANK)).decode()
+    wanted = set()
+    for entry in genbank.split("\n//"):
+        fields = dict(
+            (line[:12].strip(), line[12:].strip())
+            for line in entry.strip().splitlines()
+            if line[:12].strip() in ("ACCESSION", "ORGANISM")
+        )
+        if fields.get("ORGANISM", "").startswith("Phragmipedium "):
+            wanted.add(fields["ACCESSION"])
+    fasta = gzip.decompress(_deb_member(debs, pkg, ORCHID_FASTA)).decode()
+    records = [">" + r for r in fasta.split(">")[1:]]
+    kept = [r for r in records if r.split("|")[3].split(".")[0] in wanted]
+    assert len(kept) == len(wanted) == 15
+    (OUT / "phragmipedium-its.fasta").write_text("".join(kept), encoding="ascii")
+
+
 def main() -> None:
     wheels = Path(sys.argv[1])
     OUT.mkdir(parents=True, exist_ok=True)
@@ -321,6 +464,9 @@ def main() -> None:
     anmo_maule_record(wheels)
     srtm_jacksboro_cog(wheels)
     srtm_jacksboro_netcdf(wheels)
+    grace_hopper_portrait(wheels)
+    monitoring_report()
+    phragmipedium_its(wheels)
 
 
 if __name__ == "__main__":

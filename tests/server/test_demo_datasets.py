@@ -72,9 +72,8 @@ async def connection(
 def test_every_shipped_file_is_in_the_manifest_with_its_checksum_and_source() -> None:
     shipped = {p.name for p in DATA.iterdir()} - {"manifest.json", "SOURCES.md"}
     assert shipped == set(BY_FILE)
-    assert {"csv", "tsv", "json", "geojson", "parquet", "fgb", "mseed", "tif", "nc"} == {
-        name.rsplit(".", 1)[1] for name in shipped
-    }
+    formats = "csv tsv json geojson parquet fgb mseed tif nc jpg pdf fasta"
+    assert set(formats.split()) == {name.rsplit(".", 1)[1] for name in shipped}
     sources = (DATA / "SOURCES.md").read_text()
     for spec in DATASETS:
         raw = (DATA / spec.file).read_bytes()
@@ -156,7 +155,7 @@ async def test_the_seeded_datasets_are_published_and_processed(
 
 
 # the detected format, where not the suffix
-FORMATS = {"fgb": "flatgeobuf", "mseed": "mseed", "tif": "tiff", "nc": "netcdf"}
+FORMATS = {"fgb": "flatgeobuf", "mseed": "mseed", "tif": "tiff", "nc": "netcdf", "jpg": "jpeg"}
 
 
 def _vector(file: dict[str, Any]) -> None:
@@ -238,7 +237,84 @@ def _gridded(file: dict[str, Any]) -> None:
     assert profile["warnings"] == []  # every data variable has its units
 
 
-RESEARCH = {"fgb": _vector, "mseed": _seismic, "tif": _raster, "nc": _gridded}
+def _image(file: dict[str, Any]) -> None:
+    """The photograph: a 512 x 600 RGB JPEG without EXIF (no camera, time or place), and its
+    thumbnail."""
+    profile = file["profile"]
+    assert (profile["kind"], profile["format"], profile["mode"]) == ("image", "JPEG", "RGB")
+    assert (profile["width"], profile["height"], profile["frames"]) == (512, 600, 1)
+    assert (profile["orientation"], profile["taken"], profile["camera"], profile["gps"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert profile["coverage"] == {"bbox": None, "time_start": None, "time_end": None}
+    assert file["mediaType"] == "image/jpeg"
+    assert {a["kind"] for a in file["artifacts"]} == {"profile", "thumbnail"}
+
+
+REPORT_TITLE = (
+    "DHAKA-AIR monitoring summary: Urban Air Pollution Monitoring and Health Impact "
+    "Assessment in Dhaka"
+)
+
+
+def _document(file: dict[str, Any]) -> None:
+    """The monitoring report: two pages, its title and author, its text extracted."""
+    profile = file["profile"]
+    assert (profile["kind"], profile["format"], profile["pages"]) == ("document", "PDF", 2)
+    assert profile["title"] == REPORT_TITLE
+    assert profile["author"] == "satreps-hub demo (fictional project data)"
+    assert profile["producer"].startswith("Matplotlib pdf backend")
+    assert (profile["encrypted"], profile["text_pages"], profile["created"]) == (False, 2, None)
+    text = profile["search_text"]
+    assert text.startswith("DHAKA-AIR: monitoring summary")
+    assert "are fictional" in text and "Stakeholder workshops held" in text
+    assert file["mediaType"] == "application/pdf"
+    assert {a["kind"] for a in file["artifacts"]} == {"profile", "text"}
+
+
+def _sequences(file: dict[str, Any]) -> None:
+    """The FASTA: 15 ITS records of 711-770 bases, no unknown bases, no qualities."""
+    profile = file["profile"]
+    assert (profile["kind"], profile["format"], profile["compression"]) == (
+        "sequences",
+        "fasta",
+        None,
+    )
+    assert (profile["records"], profile["total_bases"], profile["n_bases"]) == (15, 11168, 0)
+    assert (profile["length"]["min"], profile["length"]["max"]) == (711, 770)
+    assert 0.5 < profile["gc_content"] < 0.6 and profile["quality"] is None
+    assert profile["coverage"] == {"bbox": None, "time_start": None, "time_end": None}
+    assert {a["kind"] for a in file["artifacts"]} == {"profile"}
+
+
+RESEARCH = {
+    "fasta": _sequences,
+    "fgb": _vector,
+    "mseed": _seismic,
+    "tif": _raster,
+    "nc": _gridded,
+    "jpg": _image,
+    "pdf": _document,
+}
+
+SEARCH = """query($q: String!) { search(query: $q, types: [DATASET]) {
+  totalCount edges { node { ... on Dataset { title } } } } }"""
+
+
+async def test_the_report_is_found_by_the_words_of_its_text(gql: GraphQLClient) -> None:
+    """The PDF's text goes into its dataset's search document (profile `search_text`): words
+    only in the report's pages, not in its dataset's title, description or keywords."""
+    (spec,) = [s for s in DATASETS if s.file.endswith(".pdf")]
+    words = "stakeholder workshops guidelines"
+    assert not any(
+        w in f"{spec.title} {spec.description} {spec.keywords}".lower() for w in words.split()
+    )
+    found = (await gql(SEARCH, {"q": words}))["search"]
+    assert found["totalCount"] == 1
+    assert [e["node"]["title"] for e in found["edges"]] == [spec.title]
 
 
 async def test_each_version_has_its_provenance_and_its_bytes_are_the_shipped_file(
