@@ -363,6 +363,19 @@ PUBLIC_RECORD = {
 }
 
 
+async def _harvested(client: Any, version_id: int) -> bool:
+    """Whether OAI-PMH's GetRecord gives the version's metadata (not idDoesNotExist)."""
+    import xml.etree.ElementTree as ET
+
+    params = {
+        "verb": "GetRecord",
+        "metadataPrefix": "oai_dc",
+        "identifier": f"oai:testserver:version-{version_id}",
+    }
+    root = ET.fromstring((await client.get("/oai", params=params)).text)
+    return root.find(".//{http://www.openarchives.org/OAI/2.0/}metadata") is not None
+
+
 async def test_the_public_record_in_the_matrix(client, gql, sessions):
     from rdflib import Graph, URIRef
     from rdflib.namespace import DCAT, RDF
@@ -381,6 +394,7 @@ async def test_the_public_record_in_the_matrix(client, gql, sessions):
             "landing page": (await client.get(page)).status_code == 200,
             "dataset page": (await client.get(f"/datasets/{sample.dataset}")).status_code == 200,
             "in the catalogue": (node, RDF.type, DCAT.Dataset) in catalog,
+            "OAI-PMH record": await _harvested(client, sample.published),
             # the GraphQL citation also needs the version visible to the caller (M)
             "citation": bool((cited["node"] or {}).get("citation")),
         }
