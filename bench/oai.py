@@ -44,9 +44,9 @@ from server.http.oai import repository  # noqa: E402
 from server.migrations import upgrade  # noqa: E402
 from server.models import Institution, Project, PublicRecord  # noqa: E402
 from server.models.enums import InstitutionKind, ProjectPhase  # noqa: E402
+from server.publishing.loading import load_records  # noqa: E402
 from server.publishing.oai import BATCH, FORMATS, record_element, set_specs_of  # noqa: E402
 from server.publishing.oai_queries import Header  # noqa: E402
-from server.publishing.record import load_records  # noqa: E402
 from tests.fixtures.oai import bulk_published  # noqa: E402
 
 TARGET = 2_000  # records/s

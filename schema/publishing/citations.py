@@ -15,7 +15,8 @@ import strawberry
 from schema.compiled.mapping import compiled
 from schema.context import Info
 from server.publishing import citations
-from server.publishing.record import VersionRecord, load_records
+from server.publishing.loading import load_records
+from server.publishing.record import VersionRecord
 from server.publishing.urls import absolute, version_path
 
 CitationStyle = strawberry.enum(

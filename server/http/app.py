@@ -510,7 +510,7 @@ def create_app(
     from server.http.forwarded import ForwardedHeaders
     from server.http.landing import landing_routes
     from server.http.middleware import RequestMiddleware
-    from server.http.oai import oai_endpoint, repository
+    from server.http.oai import oai_route
     from server.http.probes import Probes
 
     probes = Probes(settings, sessions, store)
@@ -540,14 +540,13 @@ def create_app(
                 ctx = worker_context(settings, sessions, store, events)
                 background.append(asyncio.create_task(fixity_forever(ctx)))
             from workers.notifications import notify_forever
-
-            # the outbox's dispatcher (the arq workers' notification crons when not embedded);
-            # plain sessions: its idle poll is a read, its writes begin_write themselves
-            notify_ctx = worker_context(settings, sessions, store, events)
-            background.append(asyncio.create_task(notify_forever(notify_ctx)))
             from workers.publishing import pids_forever
 
-            # persistent identifiers: local ones written, DOIs pushed to DataCite
+            # the outbox's dispatcher (the arq workers' notification crons when not embedded)
+            # and the persistent identifiers' (local ones written, DOIs pushed to DataCite);
+            # plain sessions: their idle polls are reads, their writes begin_write themselves
+            notify_ctx = worker_context(settings, sessions, store, events)
+            background.append(asyncio.create_task(notify_forever(notify_ctx)))
             background.append(asyncio.create_task(pids_forever(notify_ctx)))
         yield
         for task in background:
@@ -577,11 +576,7 @@ def create_app(
                 archive_endpoint(sessions, store, signer, graphql.guard),
                 methods=["GET", "HEAD"],
             ),
-            Route(
-                "/oai",
-                oai_endpoint(repository(settings, sessions, signer)),
-                methods=["GET", "POST"],
-            ),
+            oai_route(settings, sessions, signer),
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.metrics),
             *dashboard_routes(),

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from server.core.config import Settings
 from server.core.url_signing import UrlSigner
@@ -49,3 +50,11 @@ def oai_endpoint(repo: Repository) -> Callable[[Request], Awaitable[Response]]:
         )
 
     return oai
+
+
+def oai_route(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], signer: UrlSigner
+) -> Route:
+    """`/oai`, by GET and by form-encoded POST, as the protocol asks."""
+    endpoint = oai_endpoint(repository(settings, sessions, signer))
+    return Route("/oai", endpoint, methods=["GET", "POST"])

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import DatasetVersion
 from server.publishing.citations import cite_url, doi_of
+from server.publishing.loading import load_records
 from server.publishing.record import (
     FileEntry,
     Organisation,
     Person,
     Text,
     VersionRecord,
-    load_records,
     publishable_select,
 )
 from server.publishing.schemaorg import CATALOG_NAME, file_url, version_url

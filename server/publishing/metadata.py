@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.core.config import Settings
 from server.models import Dataset, DatasetVersion, PersistentId, Project
 from server.publishing.datacite import Document, Funder, concept_document, version_document
+from server.publishing.loading import load_records
 from server.publishing.pids import DOI
-from server.publishing.record import VersionRecord, load_records, publishable
+from server.publishing.record import VersionRecord, publishable
 
 if TYPE_CHECKING:
     from server.publishing.registration import Claim

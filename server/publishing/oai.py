@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.publishing import oai_queries as queries
+from server.publishing.loading import load_records
 from server.publishing.oai_datacite import DATACITE_NS, DATACITE_SCHEMA, oai_datacite
 from server.publishing.oai_dc import OAI_DC_NS, OAI_DC_SCHEMA, attr, datestamp, oai_dc, text
 from server.publishing.oai_queries import Header, Window
-from server.publishing.record import VersionRecord, load_records
+from server.publishing.record import VersionRecord
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"

@@ -22,17 +22,8 @@ from server.models import (
     ProjectInstitution,
 )
 from server.models.enums import VersionState
-from server.publishing.record import (
-    ProjectRef,
-    Text,
-    VersionRecord,
-    _countries,
-    _field,
-    _texts,
-    load_record,
-    load_records,
-    publishable_select,
-)
+from server.publishing.loading import countries_of, field_of, load_record, load_records, texts_of
+from server.publishing.record import ProjectRef, Text, VersionRecord, publishable_select
 
 
 @dataclass(frozen=True)
@@ -95,8 +86,8 @@ async def project_page(
     project = await session.get(Project, project_id)
     if project is None or project.phase not in PUBLIC_PHASES:
         return None
-    texts = await _texts(session, LanguageText.project_id, [project_id])
-    countries = await _countries(session, [project_id])
+    texts = await texts_of(session, LanguageText.project_id, [project_id])
+    countries = await countries_of(session, [project_id])
     names = (
         await session.scalars(
             select(Institution.name_en)
@@ -115,7 +106,7 @@ async def project_page(
     records = await load_records(session, version_ids, today=today)
     ref = ProjectRef(
         id=project.id,
-        titles=_field(texts, project.id, "title", project.title),
+        titles=field_of(texts, project.id, "title", project.title),
         acronym=project.acronym,
         countries=tuple(countries.get(project.id, [])),
         start_date=project.start_date,
@@ -123,7 +114,7 @@ async def project_page(
     )
     return ProjectPage(
         project=ref,
-        summaries=_field(texts, project.id, "summary", project.summary),
+        summaries=field_of(texts, project.id, "summary", project.summary),
         institutions=tuple(names),
         records=tuple(sorted(records.values(), key=lambda r: r.title.lower())),
     )

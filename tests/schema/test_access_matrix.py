@@ -402,6 +402,7 @@ async def test_the_public_record_in_the_matrix(client, gql, sessions):
             "landing page": "R" in expected,
             "dataset page": "R" in expected,
             "in the catalogue": "R" in expected,
+            "OAI-PMH record": "R" in expected,
             "citation": "R" in expected and "M" in EXPECTED["anonymous"][level],
         }
         for name, allowed in actual.items():

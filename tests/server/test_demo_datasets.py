@@ -21,6 +21,7 @@ from server.demo.datasets import DATASETS, DemoDatasetFailed, seed_datasets
 from server.demo.loader import INSTITUTION_BY_KEY, PROJECTS
 from server.models import Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import VersionState
+from server.publishing.record import publishable_select
 from server.storage import store_from_settings
 from tests.conftest import GraphQLClient
 from workers.demo import seed_demo_datasets
@@ -393,3 +394,49 @@ async def test_without_the_demo_graph_it_says_so(tmp_path: Path) -> None:
             await seed_datasets(session_factory(engine), store_from_settings(settings), never)
     finally:
         await engine.dispose()
+
+
+async def test_a_harvester_a_browser_and_a_citation_manager_find_the_demo_data(
+    client: Any, sessions: Any, demo_datasets: dict[str, int]
+) -> None:
+    """Issue 21's closing check on the seeded demo: a harvester lists every public demo
+    version over OAI-PMH; a browser opens each one's landing page (HTML with its schema.org
+    JSON-LD); a citation manager takes its BibTeX and RIS and reads the same title back."""
+    import json
+    import re
+    import xml.etree.ElementTree as ET
+
+    import bibtexparser
+    import rispy
+
+    oai, dc = "{http://www.openarchives.org/OAI/2.0/}", "{http://purl.org/dc/elements/1.1/}"
+    found: dict[str, str] = {}  # landing page -> title
+    params: dict[str, str] = {"verb": "ListRecords", "metadataPrefix": "oai_dc"}
+    while True:
+        root = ET.fromstring((await client.get("/oai", params=params)).text)
+        assert root.find(f"{oai}error") is None, ET.tostring(root)
+        for record in root.iter(f"{oai}record"):
+            urls = [i.text or "" for i in record.iter(f"{dc}identifier")]
+            pages = [u for u in urls if "/datasets/" in u and "/versions/" in u]
+            found[pages[0]] = record.findtext(f".//{dc}title") or ""
+        token = root.findtext(f".//{oai}resumptionToken")
+        if not token:
+            break
+        params = {"verb": "ListRecords", "resumptionToken": token}
+    async with sessions() as session:
+        query = select(func.count()).select_from(publishable_select().subquery())
+        public = await session.scalar(query)
+    assert public and len(found) == public  # every public demo version, once
+
+    for page, title in found.items():
+        html = await client.get(page, headers={"Accept": "text/html"})
+        assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+        script = re.search(r'<script type="application/ld\+json">(.*?)</script>', html.text, re.S)
+        assert script is not None
+        assert json.loads(script.group(1))["@type"] == "Dataset"
+        bib = await client.get(page, headers={"Accept": "application/x-bibtex"})
+        entry = bibtexparser.parse_string(bib.text).entries[0]
+        assert entry.fields_dict["title"].value.strip("{}") == title
+        ris = await client.get(page, headers={"Accept": "application/x-research-info-systems"})
+        (reference,) = rispy.loads(ris.text)
+        assert reference["type_of_reference"] == "DATA" and reference["title"] == title

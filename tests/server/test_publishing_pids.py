@@ -21,8 +21,8 @@ from server.models import Dataset, DatasetVersion, LanguageText, PersistentId
 from server.models.enums import AccessLevel, VersionState
 from server.publishing.citations import render
 from server.publishing.datacite import TITLE_MAX
+from server.publishing.loading import load_record, load_records
 from server.publishing.metadata import datacite_documents, documents_of
-from server.publishing.record import load_record, load_records
 from server.publishing.registration import (
     backoff,
     claim,

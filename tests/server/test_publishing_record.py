@@ -13,7 +13,8 @@ from sqlalchemy import select
 from server.datasets import service as datasets
 from server.models import Affiliation
 from server.models.enums import AccessLevel, MemberRole
-from server.publishing.record import Text, load_record, load_records, pick, publishable_select
+from server.publishing.loading import load_record, load_records
+from server.publishing.record import Text, pick, publishable_select
 from server.storage import store_from_settings
 from tests.fixtures.provenance import dataset_draft, process, publish, send, team, worker_ctx
 
