@@ -48,7 +48,7 @@ NOT_RUN: dict[str, str] = {
         for command in (
             '.venv/bin/pybabel extract -F babel.cfg --ignore-dirs="node_modules .* _*" \\\n'
             "  --add-comments=i18n: --no-wrap --sort-by-file --project=satreps-hub \\\n"
-            "  -o server/http/locales/dashboard.pot frontend",
+            "  -o server/http/locales/dashboard.pot frontend server/http/templates",
             ".venv/bin/pybabel update -D dashboard -i server/http/locales/dashboard.pot"
             " -d server/http/locales --no-wrap --ignore-pot-creation-date",
             ".venv/bin/pybabel init -D dashboard -i server/http/locales/dashboard.pot"

@@ -47,8 +47,6 @@ from server.publishing.record import (
     publishable,
 )
 
-# ---- reading records --------------------------------------------------------------------
-
 
 async def load_record(
     session: AsyncSession, version_id: int, *, today: dt.date | None = None
