@@ -224,11 +224,9 @@ def _body(plan: FastPlan, texts: Any) -> str:
     return '{"data":{' + ",".join(parts) + "}}"
 
 
-async def answer_fused(
-    plan: FastPlan, connection: Any, token_hash: str, principal: Any
-) -> str | None:
-    """The response body from the fused statement (on an AsyncConnection), or None unless
-    the token's row read with it gives exactly `principal` now (the caller then
+async def answer_fused(plan: FastPlan, run: Any, token_hash: str, principal: Any) -> str | None:
+    """The response body from the fused statement (`run`: server.core.fast_reads.Run), or
+    None unless the token's row read with it gives exactly `principal` now (the caller then
     authenticates as ever)."""
     from server.access.auth import TOKEN_WIDTH, AuthError, check_token
 
@@ -236,7 +234,7 @@ async def answer_fused(
     assert fused is not None
     values = list(fused.params)
     values[fused.token_at] = token_hash
-    row = (await connection.exec_driver_sql(fused.sql, tuple(values))).first()
+    row = await run(fused.sql, values)
     if row is None:
         return None
     token = [f(v) if f else v for f, v in zip(fused.convert, row[:TOKEN_WIDTH], strict=True)]
@@ -249,10 +247,11 @@ async def answer_fused(
     return _body(plan, row[TOKEN_WIDTH:])
 
 
-async def answer(plan: FastPlan, connection: Any) -> str:
-    """The response body: each statement's JSON text under its response name (on an
-    AsyncConnection)."""
-    texts = [
-        (await connection.exec_driver_sql(sql, params)).scalar() for _, sql, params in plan.fields
-    ]
+async def answer(plan: FastPlan, run: Any) -> str:
+    """The response body: each statement's JSON text under its response name (`run`:
+    server.core.fast_reads.Run)."""
+    texts = []
+    for _, sql, params in plan.fields:
+        row = await run(sql, params)
+        texts.append(None if row is None else row[0])
     return _body(plan, texts)

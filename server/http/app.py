@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from cross_web import HTTPException
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -24,59 +22,41 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema import build_schema
-from schema.compiled import fast
-from schema.compiled.fast import FastPlans
 from schema.context import Context
-from schema.protection import charge_budget, rate_limit_headers
 from server.access.auth import ANONYMOUS, AuthError, Principal
 from server.core.config import Settings, get_settings
 from server.core.db import (
     DatabaseUnavailable,
     database_unavailable,
     engine_from_settings,
-    read_engine,
     session_factory,
     writer_sessions,
 )
 from server.core.events import EventBus, bus_from_url
+from server.core.fast_reads import fast_reads
 from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.core.languages import accepted_languages
-from server.core.metrics import ROOT_FIELDS
 from server.core.url_signing import UrlSigner
 from server.http.caching import cached_get
+from server.http.fast_answer import (
+    FAST_KEY,
+    FRONT_TRIED,
+    PREPAID_KEY,
+    FastPath,
+    client_address,
+    timeout_error,
+)
 from server.http.forwarded import base_url
 from server.http.media import GRAPHQL_RESPONSE, negotiate, request_error_status
 from server.http.middleware import BODY_STATE, graphql_error, too_large
-from server.http.persisted import PersistedDocuments, Refusal, Resolved
+from server.http.persisted import PersistedDocuments, Refusal
 from server.http.upload_endpoint import upload_endpoint
 from server.storage import ObjectStore, store_from_settings
 
 _STATE_KEY = "satreps"
-_FAST_KEY = "satreps.fast_key"  # the request's key in the compiled fast path
-_PREPAID_KEY = "satreps.prepaid"  # a charge the fast path took before handing on
 _MEDIA_KEY = "satreps.media"  # the response's media type (server/http/media.py)
 _CONTEXT_KEY = "satreps.context"  # the request's Context, for process_result
 _RESOLVED_KEY = "satreps.persisted"  # (Resolved, text) of a persisted query, to register
-
-
-def _fast_engine(bind: Any, settings: Settings) -> tuple[AsyncEngine | None, bool]:
-    """Where the fast path takes its connections, without a session, and whether the
-    endpoint owns (and disposes of) that engine. On PostgreSQL a pool of its own
-    (db.read_engine: autocommit, no pre-ping); on SQLite the sessions' engine. None for
-    sessions bound to a connection (the tests' transaction): the fast path takes that one,
-    through a session."""
-    if not isinstance(bind, AsyncEngine):
-        return None, False
-    if bind.dialect.name == "postgresql":
-        size = settings.db_pool_size
-        return read_engine(bind.url, pool_size=size, pgbouncer=settings.db_pgbouncer), True
-    return bind, False
-
-
-def _client_address(scope: Scope) -> str | None:
-    """The caller's address (anonymous callers' rate limits are kept by it)."""
-    client = scope.get("client")
-    return client[0] if client else None
 
 
 def _refusal(error: HTTPException, method: str, media: str) -> Response:
@@ -91,13 +71,6 @@ def _refusal(error: HTTPException, method: str, media: str) -> Response:
             Allow="POST",
         )
     return PlainTextResponse(error.reason, status_code=error.status_code)
-
-
-def timeout_error(limit: float) -> Any:
-    from graphql import GraphQLError
-
-    message = f"the operation took longer than {limit:g} s and was stopped"
-    return GraphQLError(message, extensions={"code": "TIMEOUT"})
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -130,11 +103,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.signer = signer
         self.jobs = jobs
         self.events = events
-        self.engine, self._owns_engine = _fast_engine(sessions.kw["bind"], settings)
         self.guard = Guard(settings, sessions, store, signer, events)
-
-        self.fast_plans = FastPlans()
         self.persisted = PersistedDocuments.from_settings(settings, self.schema._schema)  # type: ignore[attr-defined]
+        reads = fast_reads(
+            sessions, pool_size=settings.db_pool_size, pgbouncer=settings.db_pgbouncer
+        )
+        self.fast = FastPath(settings, reads, self.guard, self.persisted)
+        self.fast_plans = self.fast.plans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,10 +136,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         tried = False  # the fast path, before a session is opened
         if fast:
             header = request.headers.get("authorization")
-            hinted = self.guard.hinted(header) if header else None
+            # the middleware's pass tried it before routing (a JSON POST): not again here
+            front = scope.get("state", {}).get(FRONT_TRIED, False)
+            hinted = self.guard.hinted(header) if header and not front else None
             rest: Receive | None = receive
             if not header:  # anonymous: nothing to look up
-                rest, tried = await self._fast_path(request, None, ANONYMOUS, scope, send), True
+                rest, tried = receive, True
+                if not front:
+                    rest = await self._fast_path(request, None, ANONYMOUS, scope, send)
             elif hinted is not None:  # a token seen before: the token and the data at once
                 rest = await self._fast_path(request, None, hinted[1], scope, send, hinted[0])
             if rest is None:
@@ -205,13 +184,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         send: Send,
         token_hash: str | None = None,
     ) -> Receive | None:
-        """Answer a document seen before with every root field compiled from its statements
-        (schema/compiled/fast.py); None when answered, else the receive to go on with.
-        With `token_hash` (the principal is the token's hint, not yet checked) only the
-        fused statement may answer, and only if it finds the token still that principal.
-        Without a session (an anonymous request, or a hinted token: nothing looked up yet)
-        the statement runs on a connection of its own, no session opened."""
-
+        """The fast path (server/http/fast_answer.py) for a request that reached the
+        endpoint: None when answered, else the receive to go on with."""
         ctype = request.headers.get("content-type", "")
         if request.method == "POST" and not ctype.startswith("application/json"):
             return request.receive  # uploads stream on, unread
@@ -219,83 +193,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         parsed = state.get(BODY_STATE)  # the middleware's read of the body, left to replay
         if parsed is None:  # not read there (an app without server.http.middleware): strawberry's
             return request.receive
-        receive = request.receive
-        key = fast.fast_key(
-            parsed, principal, accepted_languages(request.headers.get("accept-language"))
+        answered = await self.fast.answer(
+            scope,
+            parsed,
+            principal,
+            request.headers.get("accept-language"),
+            session=session,
+            token_hash=token_hash,
         )
-        if token_hash is None:
-            state[_FAST_KEY] = key
-        plan = self.fast_plans.lookup(key) if key is not None else None
-        if plan is None or (token_hash is not None and plan.fused is None):
-            return receive
-        charge = await self._prepay(scope, principal, plan.points)
-        if charge is not None and not charge.allowed:
-            return receive  # strawberry refuses it as ever (a refused charge takes nothing)
-        limit = self.settings.execution_timeout_seconds
-        try:
-            async with asyncio.timeout(limit):
-                if session is not None:
-                    text: str | None = await fast.answer(plan, await session.connection())
-                else:
-                    async with self._connection() as connection:
-                        if token_hash is None:
-                            text = await fast.answer(plan, connection)
-                        else:
-                            text = await fast.answer_fused(plan, connection, token_hash, principal)
-        except TimeoutError:  # as execute_operation answers it
-            if token_hash is not None:
-                return receive  # not answered before the token is checked
-            text = json.dumps({"data": None, "errors": [timeout_error(limit).formatted]})
-        except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
-            if session is not None:
-                await session.rollback()
-            return receive
-        if text is None:  # the token is no longer what it was: authenticate it as ever
-            assert token_hash is not None
-            self.guard.forget(token_hash)
-            return receive
-        ROOT_FIELDS.labels("fast").inc(len(plan.fields))
-        self._register(parsed.payload)
-        headers = rate_limit_headers(charge) if charge is not None else {}
+        if answered is None:
+            return request.receive
+        text, headers = answered
         media = state.get(_MEDIA_KEY, "application/json")
-        await Response(text, media_type=media, headers=headers)(scope, receive, send)
+        await Response(text, media_type=media, headers=headers)(scope, request.receive, send)
         return None
 
     async def aclose(self) -> None:
         """The fast path's own pool, if it has one (the app's lifespan ends with it)."""
-        if self._owns_engine and self.engine is not None:
-            await self.engine.dispose()
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for the fused statement, without a session: the engine's, or the
-        connection the sessions are bound to (the tests' transaction), through a session."""
-        if self.engine is not None:
-            async with self.engine.connect() as connection:
-                yield connection
-        else:
-            async with self.sessions() as session:
-                yield await session.connection()
-
-    async def _prepay(self, scope: Scope, principal: Principal, points: int) -> Any:
-        """The fast path's charge of the rate-limit budget (None: not limited). Kept in the
-        request's state: if the request is handed on (to the fused path's fallback, or to
-        strawberry), the same points for the same account are not charged twice."""
-
-        state = scope.setdefault("state", {})
-        prepaid = state.get(_PREPAID_KEY)
-        if prepaid is not None and prepaid[:2] == (principal.account_id, points):
-            return prepaid[2]
-        budget = SimpleNamespace(
-            principal=principal,
-            settings=self.settings,
-            client=_client_address(scope),
-            limiter=self.guard.limiter,
-        )
-        charge = await charge_budget(budget, points)
-        if charge is not None and charge.allowed:
-            state[_PREPAID_KEY] = (principal.account_id, points, charge)
-        return charge
+        await self.fast.close()
 
     def _check_size(self, request: Request, media: str) -> Response | None:
         length = request.headers.get("content-length")
@@ -363,13 +278,6 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         params = request.query_params
         return "extensions" not in params and super().should_render_graphql_ide(request)
 
-    def _register(self, payload: Any) -> None:
-        """A registering APQ request answered by the fast path: its text is valid."""
-        if isinstance(payload, dict) and isinstance(payload.get("extensions"), dict):
-            resolved = self.persisted.resolve(payload)
-            if isinstance(resolved, Resolved) and resolved.register is not None:
-                self.persisted.register(resolved, payload["query"])
-
     def _persisted_document(self, request: Request, context: Context, data: Any) -> Any:
         """The request with its persisted document's text (server/http/persisted.py), or an
         ExecutionResult that refuses it."""
@@ -432,15 +340,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             jobs=self.jobs,
             events=self.events,
             sessions=self.sessions,
-            client=_client_address(request.scope),
+            client=client_address(request.scope),
             user_agent=request.headers.get("user-agent"),
             languages=accepted_languages(request.headers.get("accept-language")),
             response=None if websocket else response,
             limiter=self.guard.limiter,
             raw_json=self.settings.compiled_reads and not websocket,
-            fast_key=None if websocket else request.scope.get("state", {}).get(_FAST_KEY),
+            fast_key=None if websocket else request.scope.get("state", {}).get(FAST_KEY),
             fast_plans=self.fast_plans,
-            prepaid=None if websocket else request.scope.get("state", {}).get(_PREPAID_KEY),
+            prepaid=None if websocket else request.scope.get("state", {}).get(PREPAID_KEY),
             trusted=self.persisted.allows if self.persisted.only_trusted else None,
         )
         if not websocket:
@@ -589,7 +497,11 @@ def create_app(
                 trusted_proxies=settings.trusted_proxies,
                 public_base_url=settings.public_base_url,
             ),
-            Middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes),
+            Middleware(
+                RequestMiddleware,
+                max_body_bytes=settings.max_body_bytes,
+                fast=graphql.fast.front if settings.compiled_reads else None,
+            ),
         ],
     )
     app.state.settings = settings

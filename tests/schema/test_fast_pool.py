@@ -1,7 +1,7 @@
-"""The compiled fast path's own PostgreSQL pool (server.core.db.read_engine: autocommit, no
-pre-ping): a connection the server has dropped fails its statement, SQLAlchemy invalidates
-it, and the request is answered all the same (through the pinged session pool); the next
-request takes a fresh connection on the fast path again."""
+"""The compiled fast path's own PostgreSQL pool (server.core.fast_reads.AsyncpgReads: asyncpg
+itself, autocommit, no ping, no reset): a connection the server has dropped fails its
+statement, asyncpg's pool replaces it, and the request is answered all the same (through the
+pinged session pool); the next request takes a fresh connection on the fast path again."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from server.core.db import session_factory
+from server.core.fast_reads import APPLICATION_NAME, AsyncpgReads
 from server.core.jobs import InProcessJobs
 from server.http.app import create_app
 
@@ -23,28 +24,35 @@ async def test_connections_the_server_dropped_cost_no_answer(engine: Any, settin
     sessions = session_factory(engine)
     app = create_app(settings, sessions=sessions, jobs=InProcessJobs({}, autostart=False))
     graphql = next(r.endpoint for r in app.routes if getattr(r, "path", None) == "/graphql")
-    reads = graphql.engine
-    assert reads is not engine and reads.pool._pre_ping is False
+    assert isinstance(graphql.fast.reads, AsyncpgReads)
     pids: list[int] = []
-    event.listen(reads.sync_engine, "connect", lambda dbapi, _: pids.append(dbapi_pid(dbapi)))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
             first = await http.post("/graphql", json=QUERY)
             again = await http.post("/graphql", json=QUERY)  # the document seen: fast path
             assert first.status_code == again.status_code == 200 and first.json() == again.json()
-            assert pids, "the fast path took no connection of its own"
-            async with engine.connect() as admin:  # the server drops the pool's connections
-                for pid in pids:
+            async with engine.connect() as admin:
+                pids = await fast_pids(admin)
+                assert pids, "the fast path took no connection of its own"
+                for pid in pids:  # the server drops the pool's connections
                     await admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
-            dropped = len(pids)
             after = await http.post("/graphql", json=QUERY)
             assert after.status_code == 200 and after.json() == first.json(), after.text
             later = await http.post("/graphql", json=QUERY)
             assert later.status_code == 200 and later.json() == first.json()
-            assert len(pids) > dropped, "no fresh connection after the dropped one"
+            async with engine.connect() as admin:
+                fresh = set(await fast_pids(admin)) - set(pids)
+            assert fresh, "no fresh connection after the dropped one"
 
 
-def dbapi_pid(dbapi: Any) -> int:
-    """The backend pid of an asyncpg connection under SQLAlchemy's adapter."""
-    return int(dbapi._connection.get_server_pid())
+async def fast_pids(connection: Any) -> list[int]:
+    """The backend pids of the fast path's connections to this database."""
+    rows = await connection.execute(
+        text(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = :name AND datname = current_database()"
+        ),
+        {"name": APPLICATION_NAME},
+    )
+    return [int(pid) for (pid,) in rows]

@@ -198,11 +198,15 @@ async def test_a_request_handed_on_is_charged_once(
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["9", "8", "7"]
 
 
-async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(engine, settings):
+async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(
+    engine, settings, monkeypatch
+):
     """The app as served (sessions bound to an engine, not to the tests' transaction): the
-    fused statement runs on a connection checked out for it alone, no session opened (on
-    PostgreSQL from the fast path's own pool: autocommit, no pre-ping); a token revoked
-    since (committed) reads nothing. Its rows are committed, then deleted."""
+    fused statement runs on a connection taken for it alone, no session opened; on
+    PostgreSQL straight on asyncpg from the fast path's own pool (server.core.fast_reads:
+    outside any transaction, no ping, no reset), on SQLite from the engine's pool without a
+    pre-ping; a token revoked since (committed) reads nothing. Its rows are committed, then
+    deleted."""
     import uuid
 
     import httpx
@@ -210,6 +214,7 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
 
     from server.access.auth import ensure_account, issue_token
     from server.core.db import session_factory
+    from server.core.fast_reads import AsyncpgReads, EngineReads
     from server.core.jobs import InProcessJobs
     from server.http.app import create_app
 
@@ -218,25 +223,12 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
         account = await ensure_account(session, f"fused-{uuid.uuid4().hex[:8]}", AccountRole.ADMIN)
         _, token = await issue_token(session, account, ttl=dt.timedelta(hours=1))
         await session.commit()
-    checkouts: list[Any] = []
-
-    def checkout(*args: Any) -> None:
-        checkouts.append(args)
-
     jobs = InProcessJobs({}, autostart=False)
     app = create_app(settings, sessions=sessions, jobs=jobs)
     graphql = next(r.endpoint for r in app.routes if getattr(r, "path", None) == "/graphql")
-    reads = graphql.engine  # type: ignore[attr-defined]
-    assert (reads is engine) == (engine.dialect.name == "sqlite")
-    event.listen(reads.sync_engine, "checkout", checkout)
-    pings: list[Any] = []
-    ping = reads.dialect.do_ping  # what the pool's pre-ping calls at a checkout
-
-    def counted(connection: Any) -> bool:
-        pings.append(connection)
-        return bool(ping(connection))
-
-    reads.dialect.do_ping = counted  # type: ignore[method-assign]
+    reads = graphql.fast.reads  # type: ignore[attr-defined]
+    postgres = engine.dialect.name == "postgresql"
+    assert isinstance(reads, AsyncpgReads if postgres else EngineReads)
     headers = {"Authorization": f"Bearer {token}"}
     body = {"query": "{ projects(first: 1) { totalCount edges { node { id } } } }"}
     try:
@@ -244,30 +236,17 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
                 first = await http.post("/graphql", json=body, headers=headers)
-                checkouts.clear()
-                options: list[Any] = []
-
-                def isolation(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                    if statement != "BEGIN":  # SQLite's own (server.core.db._sqlite_begin)
-                        options.append(
-                            getattr(conn.connection.dbapi_connection, "autocommit", None)
-                        )
-
-                event.listen(reads.sync_engine, "before_cursor_execute", isolation)
-                try:
-                    with every_statement(reads) as seen, every_statement(engine) as others:
-                        again = await http.post("/graphql", json=body, headers=headers)
-                finally:
-                    event.remove(reads.sync_engine, "before_cursor_execute", isolation)
+                with (
+                    fast_statements(reads, monkeypatch) as seen,
+                    every_statement(engine) as others,
+                ):
+                    again = await http.post("/graphql", json=body, headers=headers)
                 assert again.status_code == 200 and again.json() == first.json()
                 assert "errors" not in again.json()
-                assert len(seen) == 1 and "api_tokens" in seen[0], seen
-                assert reads is engine or not others, others  # nothing on the session pool
-                assert len(checkouts) == 1  # one connection, one statement
-                assert pings == [] or engine.dialect.name == "sqlite"  # no pre-ping
-                # on PostgreSQL without BEGIN and ROLLBACK around it (server.core.db.read_engine)
-                assert len(options) == 1
-                assert options == [True] or engine.dialect.name == "sqlite"
+                # one statement on one connection, outside a transaction on PostgreSQL,
+                # nothing else: no ping, no reset, nothing on the session pool
+                assert [(s.count("api_tokens") > 0, t) for s, t in seen] == [(True, False)], seen
+                assert not postgres or not others, others
                 async with sessions() as session:
                     revoke = update(ApiToken).where(ApiToken.account_id == account.id)
                     await session.execute(revoke.values(revoked_at=utcnow()))
@@ -275,10 +254,56 @@ async def test_on_an_engine_the_fused_statement_takes_a_connection_of_its_own(en
                 revoked = await http.post("/graphql", json=body, headers=headers)
                 assert revoked.status_code == 401, revoked.text
     finally:
-        event.remove(reads.sync_engine, "checkout", checkout)
-        reads.dialect.do_ping = ping  # type: ignore[method-assign]
         await jobs.close()
         async with sessions() as session:
             await session.execute(delete(ApiToken).where(ApiToken.account_id == account.id))
             await session.execute(delete(Account).where(Account.id == account.id))
             await session.commit()
+
+
+@contextmanager
+def fast_statements(reads: Any, monkeypatch: Any) -> Iterator[list[tuple[str, bool]]]:
+    """(statement, inside a transaction) of everything the fast path's connections run while
+    the block runs: asyncpg's every query method spied on PostgreSQL; on SQLite the
+    engine's statements (its own BEGIN aside), with the pool's checkouts and pings."""
+    seen: list[tuple[str, bool]] = []
+    if reads.dialect_name == "postgresql":
+        import asyncpg
+
+        with monkeypatch.context() as patch:
+            for name in ("execute", "fetch", "fetchrow", "fetchval", "executemany", "prepare"):
+                method = getattr(asyncpg.Connection, name)
+
+                def spy(self: Any, query: str, *args: Any, _method: Any = method, **kw: Any) -> Any:
+                    seen.append((query, self.is_in_transaction()))
+                    return _method(self, query, *args, **kw)
+
+                patch.setattr(asyncpg.Connection, name, spy)
+            yield seen
+        return
+    sync = reads.engine.sync_engine
+    ping = reads.engine.dialect.do_ping  # what a pre-ping would call at a checkout
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement != "BEGIN":  # SQLite's own (server.core.db._sqlite_begin)
+            seen.append((statement, False))
+
+    def pinged(connection: Any) -> bool:
+        seen.append(("ping", False))
+        return bool(ping(connection))
+
+    def checkout(*_: Any) -> None:
+        seen.append(("checkout", False))
+
+    event.listen(sync, "before_cursor_execute", record)
+    event.listen(sync, "checkout", checkout)
+    with monkeypatch.context() as patch:
+        patch.setattr(reads.engine.dialect, "do_ping", pinged)
+        try:
+            yield seen
+        finally:
+            event.remove(sync, "before_cursor_execute", record)
+            event.remove(sync, "checkout", checkout)
+    checkouts = [s for s in seen if s[0] == "checkout"]
+    assert len(checkouts) == 1, seen  # one connection for the one statement
+    seen[:] = [s for s in seen if s[0] != "checkout"]

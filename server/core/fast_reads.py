@@ -1,0 +1,145 @@
+"""Where the compiled fast path runs its statements: one row of one statement at a time.
+
+On PostgreSQL the statements go straight to asyncpg, on a pool of its own (issue 26: a small
+query's request spent more in SQLAlchemy's async adaption and pool than in the statement):
+in autocommit (asyncpg's default outside a transaction), each statement prepared once per
+connection and kept there (asyncpg's statement cache; none behind PgBouncer's transaction
+pooling), no ping at checkout and no reset query at release (the fast path's statements
+are single SELECTs: they leave no session state behind). A connection the server dropped
+fails its statement; asyncpg's pool replaces it, and the caller answers that request through
+the pinged session pool.
+
+The statements are compiled by SQLAlchemy's asyncpg dialect ($n parameters) with its bind
+processors applied (schema/compiled/fast.py), so the driver gets what SQLAlchemy would give
+it; they return text (the JSON is cast to text in SQL) and the token's columns, which the
+plan's converters read as SQLAlchemy's result processors do.
+
+Elsewhere (SQLite, or sessions bound to one connection: the tests' transaction) they run
+through SQLAlchemy as before: `EngineReads`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+# the name the fast path's connections show in pg_stat_activity
+APPLICATION_NAME = "satreps-fast-reads"
+# a statement's first row: (sql, parameters) -> row or None
+Run = Callable[[str, Sequence[Any]], Awaitable[Sequence[Any] | None]]
+
+
+class FastReads:
+    """A source of `Run`s: `async with reads.run(seconds) as run: row = await run(sql, p)`."""
+
+    dialect_name: str
+
+    def run(self, limit: float) -> Any:  # an async context manager giving a Run
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+async def _no_reset(_: Any) -> None:
+    """A released connection needs no reset: the fast path only runs single SELECTs in
+    autocommit (asyncpg's default reset is a round trip: UNLISTEN, RESET ALL, ...)."""
+
+
+def asyncpg_dsn(url: str | URL) -> str:
+    """A SQLAlchemy URL as the libpq-style DSN asyncpg takes."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class AsyncpgReads(FastReads):
+    """The statements on asyncpg itself, from a pool of its own (created at first use)."""
+
+    dialect_name = "postgresql"
+
+    def __init__(self, url: str | URL, *, pool_size: int, pgbouncer: bool) -> None:
+        self.dsn = asyncpg_dsn(url)
+        self.pool_size = pool_size
+        self.pgbouncer = pgbouncer
+        self._pool: Any = None
+        self._opening: asyncio.Lock | None = None
+
+    async def _open(self) -> Any:
+        import asyncpg
+
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self.dsn,
+                    min_size=0,
+                    max_size=self.pool_size,
+                    reset=_no_reset,
+                    # behind PgBouncer a prepared statement lives on one server connection
+                    statement_cache_size=0 if self.pgbouncer else 256,
+                    server_settings={"application_name": APPLICATION_NAME},
+                )
+        return self._pool
+
+    @asynccontextmanager
+    async def run(self, limit: float) -> AsyncIterator[Run]:
+        pool = self._pool or await self._open()
+        async with pool.acquire() as connection:
+
+            async def run(sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
+                row: Sequence[Any] | None = await connection.fetchrow(sql, *params, timeout=limit)
+                return row
+
+            yield run
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+class EngineReads(FastReads):
+    """The statements through SQLAlchemy: the engine's connections (SQLite), or, for
+    sessions bound to one connection (the tests' transaction), that one through a session."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        bind = sessions.kw["bind"]
+        self.engine = bind if isinstance(bind, AsyncEngine) else None
+        self.sessions = sessions
+        self.dialect_name = bind.dialect.name
+
+    @asynccontextmanager
+    async def run(self, limit: float) -> AsyncIterator[Run]:
+        async with asyncio.timeout(limit):
+            if self.engine is not None:
+                async with self.engine.connect() as connection:
+                    yield on_connection(connection)
+            else:
+                async with self.sessions() as session:
+                    yield on_connection(await session.connection())
+
+
+def on_connection(connection: AsyncConnection) -> Run:
+    """A Run on a SQLAlchemy connection (a session's: the fast path inside a request that
+    opened one)."""
+
+    async def run(sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
+        return (await connection.exec_driver_sql(sql, tuple(params))).first()
+
+    return run
+
+
+def fast_reads(
+    sessions: async_sessionmaker[AsyncSession], *, pool_size: int, pgbouncer: bool
+) -> FastReads:
+    """The fast path's reads for these sessions: asyncpg's own pool on PostgreSQL (an
+    engine), else through SQLAlchemy."""
+    bind = sessions.kw["bind"]
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        return AsyncpgReads(bind.url, pool_size=pool_size, pgbouncer=pgbouncer)
+    return EngineReads(sessions)

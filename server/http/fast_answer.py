@@ -1,0 +1,195 @@
+"""The compiled fast path at the HTTP layer (schema/compiled/fast.py keeps the plans).
+
+`FastPath.answer` is the one fast path: the request's key, its plan, the rate-limit charge,
+the statements (server/core/fast_reads.py), the body. Two places call it:
+
+- `FastPath.front`, from the request middleware's one pass (issue 26): a POST of JSON to
+  /graphql, anonymous or with a bearer token seen before, is answered right after its body
+  is read: no routing, no Starlette Request or Response, the head assembled from bytes;
+- the GraphQL endpoint, for what reaches it (a GET, a token checked in a session).
+
+Whatever the fast path cannot answer (a document not seen before, a refused charge, a
+database error, a token that is no longer what it was) goes on to the endpoint and strawberry,
+which answer as they always do; the request's state says what was tried and charged, so
+nothing is tried or charged twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from schema.compiled import fast
+from schema.compiled.fast import FastPlans
+from schema.protection import charge_budget, rate_limit_headers
+from server.access.auth import ANONYMOUS, Principal
+from server.core.fast_reads import FastReads, on_connection
+from server.core.languages import accepted_languages
+from server.core.metrics import ROOT_FIELDS
+from server.http.media import negotiate
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from starlette.types import Scope, Send
+
+    from server.core.config import Settings
+    from server.http.guard import Guard
+    from server.http.middleware import GraphQLBody
+    from server.http.persisted import PersistedDocuments
+
+FAST_KEY = "satreps.fast_key"  # the request's key in the compiled fast path
+PREPAID_KEY = "satreps.prepaid"  # a charge the fast path took before handing on
+FRONT_TRIED = "satreps.fast_front"  # the middleware's pass tried the fast path already
+_HEAD = {
+    media: [(b"content-type", media.encode())]
+    for media in ("application/json", "application/graphql-response+json")
+}
+
+
+def timeout_error(limit: float) -> Any:
+    from graphql import GraphQLError
+
+    message = f"the operation took longer than {limit:g} s and was stopped"
+    return GraphQLError(message, extensions={"code": "TIMEOUT"})
+
+
+def client_address(scope: Scope) -> str | None:
+    """The caller's address (anonymous callers' rate limits are kept by it)."""
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+class FastPath:
+    def __init__(
+        self,
+        settings: Settings,
+        reads: FastReads,
+        guard: Guard,
+        persisted: PersistedDocuments,
+        plans: FastPlans | None = None,
+    ) -> None:
+        self.settings = settings
+        self.reads = reads
+        self.guard = guard
+        self.persisted = persisted
+        self.plans = plans or FastPlans()
+
+    async def answer(
+        self,
+        scope: Scope,
+        parsed: GraphQLBody,
+        principal: Principal,
+        language: str | None,
+        *,
+        session: AsyncSession | None = None,
+        token_hash: str | None = None,
+    ) -> tuple[str, dict[str, str]] | None:
+        """(body, rate-limit headers) of a document seen before with every root field
+        compiled, or None: hand it on. With `token_hash` (the principal is the token's hint,
+        not yet checked) only the fused statement may answer, and only if it finds the token
+        still that principal. With a session (a token looked up in it) the statements run on
+        its connection; without, on the fast path's own reads."""
+        state = scope.setdefault("state", {})
+        key = fast.fast_key(parsed, principal, accepted_languages(language))
+        if token_hash is None:
+            state[FAST_KEY] = key
+        plan = self.plans.lookup(key) if key is not None else None
+        if plan is None or (token_hash is not None and plan.fused is None):
+            return None
+        charge = await self._prepay(scope, principal, plan.points)
+        if charge is not None and not charge.allowed:
+            return None  # strawberry refuses it as ever (a refused charge takes nothing)
+        limit = self.settings.execution_timeout_seconds
+        text: str | None
+        try:
+            if session is not None:
+                async with asyncio.timeout(limit):
+                    text = await fast.answer(plan, on_connection(await session.connection()))
+            else:
+                async with self.reads.run(limit) as run:
+                    if token_hash is None:
+                        text = await fast.answer(plan, run)
+                    else:
+                        text = await fast.answer_fused(plan, run, token_hash, principal)
+        except TimeoutError:  # as execute_operation answers it
+            if token_hash is not None:
+                return None  # not answered before the token is checked
+            text = json.dumps({"data": None, "errors": [timeout_error(limit).formatted]})
+        except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
+            if session is not None:
+                await session.rollback()
+            return None
+        if text is None:  # the token is no longer what it was: authenticate it as ever
+            assert token_hash is not None
+            self.guard.forget(token_hash)
+            return None
+        ROOT_FIELDS.labels("fast").inc(len(plan.fields))
+        self._register(parsed.payload)
+        return text, rate_limit_headers(charge) if charge is not None else {}
+
+    async def front(self, scope: Scope, parsed: GraphQLBody, send: Send, request_id: bytes) -> int:
+        """The middleware's pass over a JSON POST to /graphql: the status it answered with,
+        or 0 when it did not answer (the request goes on, its body replayed)."""
+        authorization = accept = language = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"accept-language":
+                language = value.decode("latin-1")
+        token_hash = None
+        principal = ANONYMOUS
+        if authorization:
+            hinted = self.guard.hinted(authorization)
+            if hinted is None:
+                return 0  # looked up in a session by the endpoint
+            token_hash, principal = hinted
+        scope.setdefault("state", {})[FRONT_TRIED] = True
+        answered = await self.answer(scope, parsed, principal, language, token_hash=token_hash)
+        if answered is None:
+            return 0
+        text, limits = answered
+        body = text.encode()
+        headers = [
+            *_HEAD[negotiate(accept)],
+            (b"content-length", str(len(body)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in limits.items()),
+            (b"x-request-id", request_id),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return 200
+
+    def _register(self, payload: Any) -> None:
+        """A registering APQ request answered by the fast path: its text is valid."""
+        from server.http.persisted import Resolved
+
+        if isinstance(payload, dict) and isinstance(payload.get("extensions"), dict):
+            resolved = self.persisted.resolve(payload)
+            if isinstance(resolved, Resolved) and resolved.register is not None:
+                self.persisted.register(resolved, payload["query"])
+
+    async def _prepay(self, scope: Scope, principal: Principal, points: int) -> Any:
+        """The fast path's charge of the rate-limit budget (None: not limited). Kept in the
+        request's state: if the request is handed on (to the fused path's fallback, or to
+        strawberry), the same points for the same account are not charged twice."""
+        state = scope.setdefault("state", {})
+        prepaid = state.get(PREPAID_KEY)
+        if prepaid is not None and prepaid[:2] == (principal.account_id, points):
+            return prepaid[2]
+        budget = SimpleNamespace(
+            principal=principal,
+            settings=self.settings,
+            client=client_address(scope),
+            limiter=self.guard.limiter,
+        )
+        charge = await charge_budget(budget, points)
+        if charge is not None and charge.allowed:
+            state[PREPAID_KEY] = (principal.account_id, points, charge)
+        return charge
+
+    async def close(self) -> None:
+        await self.reads.close()
