@@ -261,6 +261,10 @@ def run(args: argparse.Namespace) -> None:
                 results = measure_all(servers, targets, concurrencies, args, tmp)
             finally:
                 stop_servers(servers)
+            for concurrency in concurrencies:
+                got = asyncio.run(statement_alone(url, project_id, concurrency, args.seconds))
+                results[("statement", concurrency)] = [got]
+                say(f"  c{concurrency} the node statement alone on asyncpg {got['rps']:8.0f} /s")
         report(results, concurrencies)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -299,6 +303,45 @@ def measure_all(
     return results
 
 
+async def statement_alone(
+    url: str, project_id: int, concurrency: int, seconds: int
+) -> dict[str, float]:
+    """The database's part alone: the hand-written node statement run back to back on
+    `concurrency` asyncpg connections (prepared once, as every server here does), no HTTP.
+    No request that reads the database can answer faster than this."""
+    import asyncpg
+    from graph_read_sql import hand_sql
+    from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+
+    from server.core.fast_reads import asyncpg_dsn
+
+    sql = hand_sql("postgresql").node.compile(dialect=pg_asyncpg.dialect()).string
+    connections = [await asyncpg.connect(asyncpg_dsn(url)) for _ in range(concurrency)]
+    latencies: list[float] = []
+    try:
+        deadline = time.perf_counter() + seconds
+
+        async def loop(connection: Any) -> None:
+            while (started := time.perf_counter()) < deadline:
+                await connection.fetchval(sql, project_id)
+                latencies.append(time.perf_counter() - started)
+
+        for connection in connections:  # prepared and warm
+            await connection.fetchval(sql, project_id)
+        began = time.perf_counter()
+        await asyncio.gather(*(loop(c) for c in connections))
+        elapsed = time.perf_counter() - began
+    finally:
+        for connection in connections:
+            await connection.close()
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2] * 1000,
+        "p99": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
+
+
 def report(
     results: dict[tuple[str, int], list[dict[str, float]]], concurrencies: list[int]
 ) -> None:
@@ -316,10 +359,15 @@ def report(
         node, hand, floor = (med(n, c, "rps") for n in ("node anon", "hand node", "floor"))
         token = med("node token", c, "rps")
         page, hand_page = med("page of 20", c, "rps"), med("hand page", c, "rps")
+        alone = med("statement", c, "rps")
         say(
             f"  node(id) anon {node / hand:.2f}x the hand-written endpoint (target >= 1.7),"
             f" {node / floor:.2f}x the floor (target >= 0.5); with a token {token / hand:.2f}x"
             f" and {token / floor:.2f}x; page of 20 {page / hand_page:.2f}x the hand-written page"
+        )
+        say(
+            f"  the node statement alone on asyncpg (no HTTP) {alone / floor:.2f}x the floor:"
+            f" node(id) anon is {node / alone:.2f}x of it"
         )
 
 

@@ -70,6 +70,11 @@ class FastPlan:
     fused: Fused | None = None
 
     @cached_property
+    def statements(self) -> tuple[tuple[str, Any], ...]:
+        """Each field's (SQL, parameters), in response order."""
+        return tuple((sql, params) for _, sql, params in self.fields)
+
+    @cached_property
     def heads(self) -> tuple[str, ...]:
         """Each field's `"name":` in the response body."""
         return tuple(f"{json.dumps(name)}:" for name, _, _ in self.fields)
@@ -224,17 +229,17 @@ def _body(plan: FastPlan, texts: Any) -> str:
     return '{"data":{' + ",".join(parts) + "}}"
 
 
-async def answer_fused(plan: FastPlan, run: Any, token_hash: str, principal: Any) -> str | None:
-    """The response body from the fused statement (`run`: server.core.fast_reads.Run), or
-    None unless the token's row read with it gives exactly `principal` now (the caller then
-    authenticates as ever)."""
+async def answer_fused(plan: FastPlan, rows: Any, token_hash: str, principal: Any) -> str | None:
+    """The response body from the fused statement (`rows`: statements -> their first rows,
+    server.core.fast_reads), or None unless the token's row read with it gives exactly
+    `principal` now (the caller then authenticates as ever)."""
     from server.access.auth import TOKEN_WIDTH, AuthError, check_token
 
     fused = plan.fused
     assert fused is not None
     values = list(fused.params)
     values[fused.token_at] = token_hash
-    row = await run(fused.sql, values)
+    (row,) = await rows(((fused.sql, values),))
     if row is None:
         return None
     token = [f(v) if f else v for f, v in zip(fused.convert, row[:TOKEN_WIDTH], strict=True)]
@@ -247,11 +252,8 @@ async def answer_fused(plan: FastPlan, run: Any, token_hash: str, principal: Any
     return _body(plan, row[TOKEN_WIDTH:])
 
 
-async def answer(plan: FastPlan, run: Any) -> str:
-    """The response body: each statement's JSON text under its response name (`run`:
-    server.core.fast_reads.Run)."""
-    texts = []
-    for _, sql, params in plan.fields:
-        row = await run(sql, params)
-        texts.append(None if row is None else row[0])
-    return _body(plan, texts)
+async def answer(plan: FastPlan, rows: Any) -> str:
+    """The response body: each statement's JSON text under its response name (`rows`:
+    statements -> their first rows, server.core.fast_reads)."""
+    got = await rows(plan.statements)
+    return _body(plan, [None if row is None else row[0] for row in got])

@@ -21,8 +21,8 @@ through SQLAlchemy as before: `EngineReads`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import URL, make_url
@@ -30,16 +30,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 # the name the fast path's connections show in pg_stat_activity
 APPLICATION_NAME = "satreps-fast-reads"
-# a statement's first row: (sql, parameters) -> row or None
-Run = Callable[[str, Sequence[Any]], Awaitable[Sequence[Any] | None]]
+Statements = Sequence[tuple[str, Sequence[Any]]]  # (sql, parameters) each
+Row = Sequence[Any] | None  # a statement's first row, or None
 
 
 class FastReads:
-    """A source of `Run`s: `async with reads.run(seconds) as run: row = await run(sql, p)`."""
+    """`await reads.rows(statements, seconds)`: each statement's first row, in order, on
+    one connection, all within `seconds` (TimeoutError past them)."""
 
     dialect_name: str
 
-    def run(self, limit: float) -> Any:  # an async context manager giving a Run
+    async def rows(self, statements: Statements, limit: float) -> list[Row]:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -86,16 +87,23 @@ class AsyncpgReads(FastReads):
                 )
         return self._pool
 
-    @asynccontextmanager
-    async def run(self, limit: float) -> AsyncIterator[Run]:
+    async def rows(self, statements: Statements, limit: float) -> list[Row]:
         pool = self._pool or await self._open()
-        async with pool.acquire() as connection:
-
-            async def run(sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-                row: Sequence[Any] | None = await connection.fetchrow(sql, *params, timeout=limit)
-                return row
-
-            yield run
+        connection = await pool.acquire()
+        try:
+            if len(statements) == 1:  # the usual: one field, or the fused statement
+                sql, params = statements[0]
+                return [await connection.fetchrow(sql, *params, timeout=limit)]
+            deadline = time.monotonic() + limit
+            got: list[Row] = []
+            for sql, params in statements:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                got.append(await connection.fetchrow(sql, *params, timeout=left))
+            return got
+        finally:
+            await pool.release(connection)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -113,25 +121,26 @@ class EngineReads(FastReads):
         self.sessions = sessions
         self.dialect_name = bind.dialect.name
 
-    @asynccontextmanager
-    async def run(self, limit: float) -> AsyncIterator[Run]:
+    async def rows(self, statements: Statements, limit: float) -> list[Row]:
         async with asyncio.timeout(limit):
             if self.engine is not None:
                 async with self.engine.connect() as connection:
-                    yield on_connection(connection)
-            else:
-                async with self.sessions() as session:
-                    yield on_connection(await session.connection())
+                    return await on_connection(connection)(statements)
+            async with self.sessions() as session:
+                return await on_connection(await session.connection())(statements)
 
 
-def on_connection(connection: AsyncConnection) -> Run:
-    """A Run on a SQLAlchemy connection (a session's: the fast path inside a request that
-    opened one)."""
+def on_connection(connection: AsyncConnection) -> Callable[[Statements], Awaitable[list[Row]]]:
+    """The statements on a SQLAlchemy connection (a session's: the fast path inside a
+    request that opened one)."""
 
-    async def run(sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-        return (await connection.exec_driver_sql(sql, tuple(params))).first()
+    async def rows(statements: Statements) -> list[Row]:
+        got: list[Row] = []
+        for sql, params in statements:
+            got.append((await connection.exec_driver_sql(sql, tuple(params))).first())
+        return got
 
-    return run
+    return rows
 
 
 def fast_reads(

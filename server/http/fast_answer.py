@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from schema.compiled import fast
 from schema.compiled.fast import FastPlans
 from schema.protection import charge_budget, rate_limit_headers
 from server.access.auth import ANONYMOUS, Principal
-from server.core.fast_reads import FastReads, on_connection
+from server.core.fast_reads import FastReads, Row, Statements, on_connection
 from server.core.languages import accepted_languages
 from server.core.metrics import ROOT_FIELDS
 from server.http.media import negotiate
@@ -108,11 +109,14 @@ class FastPath:
                 async with asyncio.timeout(limit):
                     text = await fast.answer(plan, on_connection(await session.connection()))
             else:
-                async with self.reads.run(limit) as run:
-                    if token_hash is None:
-                        text = await fast.answer(plan, run)
-                    else:
-                        text = await fast.answer_fused(plan, run, token_hash, principal)
+
+                def rows(statements: Statements) -> Awaitable[list[Row]]:
+                    return self.reads.rows(statements, limit)
+
+                if token_hash is None:
+                    text = await fast.answer(plan, rows)
+                else:
+                    text = await fast.answer_fused(plan, rows, token_hash, principal)
         except TimeoutError:  # as execute_operation answers it
             if token_hash is not None:
                 return None  # not answered before the token is checked

@@ -21,6 +21,9 @@ _HOST = re.compile(
 )
 _PREFIX = re.compile(r"^(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# the headers a base URL depends on (the first of each counts)
+_FORWARDED = (b"host", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-prefix")
+_KEPT = 1024  # addresses and base URLs kept, each
 
 
 def base_url(scope: Scope) -> str:
@@ -36,6 +39,8 @@ class ForwardedHeaders:
         self.any = "*" in trusted_proxies
         self.networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies if p != "*"]
         self.public_base_url = public_base_url
+        self._trusted: dict[str, bool] = {}  # client address -> a trusted proxy
+        self._bases: dict[tuple[Any, ...], str] = {}  # what a base URL depends on -> it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -48,19 +53,49 @@ class ForwardedHeaders:
             return False
         if self.any:
             return True
-        try:
-            address = ipaddress.ip_address(client[0])
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        known = self._trusted.get(client[0])
+        if known is None:
+            try:
+                address = ipaddress.ip_address(client[0])
+            except ValueError:
+                known = False
+            else:
+                known = any(address in network for network in self.networks)
+            if len(self._trusted) >= _KEPT:
+                self._trusted.clear()
+            self._trusted[client[0]] = known
+        return known
 
     def _seen(self, scope: Scope) -> str:
-        headers = _headers(scope)
+        """The base URL the request shows, worked out once for each combination of what
+        it depends on (clients send the same few)."""
+        wanted = dict.fromkeys(_FORWARDED)
+        for name, value in scope.get("headers", ()):
+            if name in wanted and wanted[name] is None:
+                wanted[name] = value
+        trusted = self.trusted(scope)
+        key = (
+            scope.get("scheme"),
+            scope.get("root_path", ""),
+            scope.get("server"),
+            trusted,
+            *(wanted.values() if trusted else (wanted[b"host"],)),
+        )
+        seen = self._bases.get(key)
+        if seen is None:
+            headers = {k.decode(): v.decode("latin-1") for k, v in wanted.items() if v is not None}
+            seen = self._work_out(scope, headers, trusted)
+            if len(self._bases) >= _KEPT:
+                self._bases.clear()
+            self._bases[key] = seen
+        return seen
+
+    def _work_out(self, scope: Scope, headers: dict[str, str], trusted: bool) -> str:
         scheme = str(scope.get("scheme") or "http")
         scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
         hosts = [headers.get("host", "")]
         prefix = ""
-        if self.trusted(scope):
+        if trusted:
             proto = _first(headers.get("x-forwarded-proto", "")).lower()
             scheme = proto if proto in ("http", "https") else scheme
             hosts.insert(0, _first(headers.get("x-forwarded-host", "")))
@@ -80,13 +115,6 @@ def _server(scope: Scope, scheme: str) -> str | None:
     name = f"[{server[0]}]" if ":" in server[0] else server[0]
     default = server[1] in (None, _DEFAULT_PORTS.get(scheme))
     return str(name if default else f"{name}:{server[1]}")
-
-
-def _headers(scope: Scope) -> dict[str, Any]:
-    seen: dict[str, str] = {}
-    for name, value in scope.get("headers", []):
-        seen.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-    return seen
 
 
 def _first(value: str) -> str:

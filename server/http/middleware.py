@@ -165,6 +165,7 @@ class RequestMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.fast = fast
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -259,8 +260,16 @@ class RequestMiddleware:
     def _record(
         self, scope: Scope, route: str, label: str, status: int, elapsed: float, failed: bool
     ) -> None:
-        REQUEST_LATENCY.labels(route, label).observe(elapsed)
-        REQUESTS.labels(route, scope["method"], str(status)).inc()
+        method = scope["method"]
+        key = (route, label, method, status)
+        children = self._children.get(key)
+        if children is None:  # prometheus_client's labels() checks and locks on every call
+            latency = REQUEST_LATENCY.labels(route, label)
+            children = latency, REQUESTS.labels(route, method, str(status))
+            if len(self._children) < 4096:  # the labels are bounded (operation_label)
+                self._children[key] = children
+        children[0].observe(elapsed)
+        children[1].inc()
         kind = "server" if status >= 500 else "client" if status >= 400 else None
         if kind is None and failed:
             kind = "graphql"
@@ -268,6 +277,8 @@ class RequestMiddleware:
             ERRORS.labels(route, label, kind).inc()
         if route in ("/healthz", "/readyz", "/metrics") and status < 400:
             return  # probes and scrapes every few seconds: not worth a line each
+        if not access_log.isEnabledFor(logging.INFO):
+            return
         access_log.info(
             "%s %s %d",
             scope["method"],

@@ -577,7 +577,9 @@ async def test_the_fast_path_charges_the_rate_limit(settings, sessions, jobs, ev
 async def test_the_fast_path_keeps_the_execution_timeout(
     settings, sessions, jobs, events, monkeypatch
 ):
-    from schema.compiled import fast
+    """A statement that hangs on SQLAlchemy's connection is stopped at the execution timeout
+    (server.core.fast_reads.EngineReads; asyncpg's own pool: tests/schema/test_fast_pool.py)."""
+    from server.core import fast_reads
 
     quick = settings.model_copy(update={"execution_timeout_seconds": 0.2})
     app = create_app(quick, sessions=sessions, jobs=jobs, events=events)
@@ -587,11 +589,14 @@ async def test_the_fast_path_keeps_the_execution_timeout(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             first = await http.post("/graphql", json=body)  # kept for the fast path
 
-            async def stalled(plan: Any, session: Any) -> str:  # a database that hangs
-                await asyncio.sleep(5)
-                return "{}"
+            def stalled(_: Any) -> Any:  # a database that hangs
+                async def rows(_: Any) -> list[Any]:
+                    await asyncio.sleep(5)
+                    return [("{}",)]
 
-            monkeypatch.setattr(fast, "answer", stalled)
+                return rows
+
+            monkeypatch.setattr(fast_reads, "on_connection", stalled)
             second = await http.post("/graphql", json=body)
     assert first.status_code == 200 and first.json()["data"]["themes"]
     error = second.json()["errors"][0]

@@ -56,3 +56,29 @@ async def fast_pids(connection: Any) -> list[int]:
         {"name": APPLICATION_NAME},
     )
     return [int(pid) for (pid,) in rows]
+
+
+@pytest.mark.parametrize("dialect", ["postgres"], indirect=True)
+async def test_a_statement_past_the_execution_timeout_is_stopped(
+    engine: Any, settings: Any
+) -> None:
+    """On asyncpg's own pool the execution timeout stops the statement itself: a table
+    locked by another transaction holds the fast path's SELECT, which is cancelled at the
+    limit and answered with TIMEOUT; once the lock is gone the same request answers."""
+    quick = settings.model_copy(update={"execution_timeout_seconds": 0.5})
+    app = create_app(
+        quick, sessions=session_factory(engine), jobs=InProcessJobs({}, autostart=False)
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+            first = await http.post("/graphql", json=QUERY)
+            assert first.status_code == 200 and "errors" not in first.json()
+            async with engine.connect() as locker:
+                await locker.execute(text("LOCK TABLE projects IN ACCESS EXCLUSIVE MODE"))
+                held = await http.post("/graphql", json=QUERY)
+                await locker.rollback()
+            again = await http.post("/graphql", json=QUERY)
+    error = held.json()["errors"][0]
+    assert held.json()["data"] is None and error["extensions"]["code"] == "TIMEOUT", held.text
+    assert again.status_code == 200 and again.json() == first.json()
