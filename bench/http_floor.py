@@ -3,7 +3,7 @@
     .venv/bin/python bench/http_floor.py [--seconds 5] [--rounds 3] [--concurrency 1,8]
 
 One run, one PostgreSQL database (created and dropped here, seeded with
-`server.demo.seed_scaled` as bench/graph_read.py seeds it), three servers, each one process
+`server.demo.seed_scaled` as bench/graph_read.py seeds it), four servers, each one process
 on the same stack (uvicorn, with uvloop and httptools as `satreps serve` picks them):
 
 - satreps:      `satreps serve` itself (rate limits on but never reached: the charge is
@@ -12,7 +12,13 @@ on the same stack (uvicorn, with uvloop and httptools as `satreps serve` picks t
                 text is the body (PostgreSQL, autocommit, a pool that does not ping at
                 checkout, as asyncpg's own pool);
 - floor:        a bare ASGI callable answering a fixed body of the node answer's size: the
-                least any Python server on this stack can do per request.
+                least any Python server on this stack can do per request;
+- minimal:      a bare ASGI callable running the hand-written node statement on an asyncpg
+                pool: the least any server on this stack can do for a request that reads the
+                database (no routing, token, rate limit, logs or metrics).
+
+After the servers, the node statement alone: the same statement back to back on asyncpg
+connections at each concurrency, no HTTP (the database's part of every request).
 
 Requests (wrk, one thread, keep-alive, POST for GraphQL; every answer checked first):
 `node(id)` of a public project anonymously and with an admin token, `me` with the token, a
@@ -66,6 +72,9 @@ SERVE_CHILD = textwrap.dedent(
         from graph_read_sql import hand_app
         from server.core.db import read_engine  # autocommit, no pre-ping: as asyncpg's own pool
         app = hand_app(read_engine(url, pool_size=10, pgbouncer=False))
+    elif kind == "minimal":
+        from http_floor import minimal_app
+        app = minimal_app(url, int(sys.argv[5]))
     else:
         body = b"x" * int(sys.argv[5])
         head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -78,6 +87,33 @@ SERVE_CHILD = textwrap.dedent(
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     """
 )
+
+
+def minimal_app(url: str, project_id: int) -> Any:
+    """The least a server on this stack can do for the node request: a bare ASGI callable,
+    the hand-written node statement on an asyncpg pool (prepared once per connection), its
+    JSON text as the body; no routing, no checks, no logs, no metrics."""
+    import asyncpg
+    from graph_read_sql import hand_sql
+    from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+
+    from server.core.fast_reads import asyncpg_dsn
+
+    sql = hand_sql("postgresql").node.compile(dialect=pg_asyncpg.dialect()).string
+    pools: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if not pools:
+            pools.append(await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=10))
+        async with pools[0].acquire() as connection:
+            body = (await connection.fetchval(sql, project_id)).encode()
+        head = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": head})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 def say(text: str) -> None:
@@ -125,6 +161,15 @@ def start_servers(
         "satreps": [*satreps, "--port", str(ports.get("satreps", 0))],
         "hand": [*child, "hand", str(ports.get("hand", 0)), bench_dir, url],
         "floor": [*child, "floor", str(ports.get("floor", 0)), bench_dir, url, str(floor_bytes)],
+        # the minimal server takes the project's id where the floor takes its size
+        "minimal": [
+            *child,
+            "minimal",
+            str(ports.get("minimal", 0)),
+            bench_dir,
+            url,
+            str(floor_bytes),
+        ],
     }
     servers: dict[str, tuple[str, Any]] = {}
     for name in names:
@@ -235,6 +280,7 @@ def targets_for(project_id: int, token: str) -> list[dict[str, Any]]:
         {"name": "hand node", "server": "hand", "path": f"/projects/{project_id}"},
         {"name": "hand page", "server": "hand", "path": f"/projects?first={PAGE}"},
         {"name": "floor", "server": "floor", "path": "/"},
+        {"name": "minimal", "server": "minimal", "path": "/"},
     ]  # fmt: skip
 
 
@@ -257,6 +303,10 @@ def run(args: argparse.Namespace) -> None:
                 )
                 size = len(answer.content)  # the floor answers as many bytes
                 servers.update(start_servers(url, tmp, size, ("floor",)))
+                servers.update(start_servers(url, tmp, project_id, ("minimal",)))
+                minimal = httpx.get(servers["minimal"][0] + "/").json()
+                if minimal != httpx.get(servers["hand"][0] + f"/projects/{project_id}").json():
+                    raise RuntimeError("the minimal server's answer differs from the hand-written")
                 say(f"node(id) answer and the floor's: {size} bytes")
                 results = measure_all(servers, targets, concurrencies, args, tmp)
             finally:
@@ -360,14 +410,17 @@ def report(
         token = med("node token", c, "rps")
         page, hand_page = med("page of 20", c, "rps"), med("hand page", c, "rps")
         alone = med("statement", c, "rps")
+        minimal = med("minimal", c, "rps")
         say(
             f"  node(id) anon {node / hand:.2f}x the hand-written endpoint (target >= 1.7),"
             f" {node / floor:.2f}x the floor (target >= 0.5); with a token {token / hand:.2f}x"
             f" and {token / floor:.2f}x; page of 20 {page / hand_page:.2f}x the hand-written page"
         )
         say(
-            f"  the node statement alone on asyncpg (no HTTP) {alone / floor:.2f}x the floor:"
-            f" node(id) anon is {node / alone:.2f}x of it"
+            f"  the node statement alone on asyncpg (no HTTP) {alone / floor:.2f}x the floor;"
+            f" the minimal server (bare ASGI + asyncpg, no checks) {minimal / hand:.2f}x the"
+            f" hand-written endpoint and {minimal / floor:.2f}x the floor: node(id) anon is"
+            f" {node / minimal:.2f}x the minimal server, with a token {token / minimal:.2f}x"
         )
 
 
