@@ -129,6 +129,7 @@ from sqlalchemy import event
 
 from server.core.config import Settings
 from server.core.db import make_engine, read_engine, session_factory
+from server.core.fast_reads import AsyncpgReads
 from server.core.jobs import InProcessJobs
 from server.http.app import create_app
 from server.migrations import upgrade
@@ -226,6 +227,21 @@ async def bench_query(
 ANONYMOUS_PATH = "compiled anon"  # the compiled path without a token to look up
 
 
+def count_fast_reads(reads: Any, counter: StatementCounter) -> None:
+    """Count the statements the fast path runs on asyncpg itself (server.core.fast_reads:
+    no SQLAlchemy engine to listen on), as the engines' listeners count theirs."""
+    if not isinstance(reads, AsyncpgReads):
+        return  # through SQLAlchemy on the app's own engine: counted there
+    rows = reads.rows
+
+    async def counted(statements: Any, limit: float) -> Any:
+        for sql, _ in statements:
+            counter(None, None, sql)
+        return await rows(statements, limit)
+
+    reads.rows = counted  # type: ignore[method-assign]
+
+
 async def measure_backend(
     backend: str, url: str, tokens: dict[str, str], args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -254,8 +270,7 @@ async def measure_backend(
     }
     for path, app in apps.items():  # the fast path's own pool (PostgreSQL) is counted too
         endpoint = next(r.endpoint for r in app.routes if getattr(r, "path", None) == "/graphql")
-        if endpoint.engine is not None and endpoint.engine is not engines[path]:
-            event.listen(endpoint.engine.sync_engine, "before_cursor_execute", counters[path])
+        count_fast_reads(endpoint.fast.reads, counters[path])
     try:
         async with engines["hand-written"].connect() as conn:
             project_id = (

@@ -54,7 +54,14 @@ from typing import Any
 
 import httpx
 from common import ROOT, fresh_database
-from graph_read_queries import NODE_QUERY, PAGE_QUERY, normalise_node, normalise_page
+from graph_read_queries import (
+    NESTED_QUERY,
+    NODE_QUERY,
+    PAGE_QUERY,
+    normalise_nested,
+    normalise_node,
+    normalise_page,
+)
 from graph_read_seed import seed
 from graph_read_sql import public_phases_sql
 
@@ -277,7 +284,10 @@ def targets_for(project_id: int, token: str) -> list[dict[str, Any]]:
         {"name": "me token", "server": "satreps", "body": graphql(ME_QUERY), "token": token},
         {"name": "page of 20", "server": "satreps", "body": page, "token": token,
          "hand_path": f"/projects?first={PAGE}", "normalise": normalise_page},
+        {"name": "nested", "server": "satreps", "body": graphql(NESTED_QUERY), "token": token,
+         "hand_path": "/themes", "normalise": normalise_nested},
         {"name": "hand node", "server": "hand", "path": f"/projects/{project_id}"},
+        {"name": "hand nested", "server": "hand", "path": "/themes"},
         {"name": "hand page", "server": "hand", "path": f"/projects?first={PAGE}"},
         {"name": "floor", "server": "floor", "path": "/"},
         {"name": "minimal", "server": "minimal", "path": "/"},
@@ -409,12 +419,14 @@ def report(
         node, hand, floor = (med(n, c, "rps") for n in ("node anon", "hand node", "floor"))
         token = med("node token", c, "rps")
         page, hand_page = med("page of 20", c, "rps"), med("hand page", c, "rps")
+        nested, hand_nested = med("nested", c, "rps"), med("hand nested", c, "rps")
         alone = med("statement", c, "rps")
         minimal = med("minimal", c, "rps")
         say(
             f"  node(id) anon {node / hand:.2f}x the hand-written endpoint (target >= 1.7),"
             f" {node / floor:.2f}x the floor (target >= 0.5); with a token {token / hand:.2f}x"
-            f" and {token / floor:.2f}x; page of 20 {page / hand_page:.2f}x the hand-written page"
+            f" and {token / floor:.2f}x; page of 20 {page / hand_page:.2f}x the hand-written page;"
+            f" the nested read {nested / hand_nested:.2f}x the hand-written one (target >= 1.2)"
         )
         say(
             f"  the node statement alone on asyncpg (no HTTP) {alone / floor:.2f}x the floor;"

@@ -319,22 +319,19 @@ def text_chosen(spec: TextField) -> Builder:
     def build(c: Compiler, row: Any, details: FieldDetailsList, args: Any) -> Any:
         asked = args.get("lang")  # a LanguageTag: checked and standard already
         chain = preferences(asked, getattr(c.executor.context_value, "languages", ()))
-        text, first = aliased(m.LanguageText), aliased(m.LanguageText)
+        text = aliased(m.LanguageText)
         ranked = rank_sql(text.lang, chain)
+        # the chain's pick, else the original (ranked after every language of the chain):
+        # one look at the owner's rows, not one for the pick and one for the original
+        after_chain = literal(2 * len(chain) + 2)
         pick = (
             select(text.value)
-            .where(_owned(spec, text, row), ranked.is_not(None))
-            .order_by(ranked, text.position, text.id)
+            .where(_owned(spec, text, row), or_(ranked.is_not(None), text.original.is_(True)))
+            .order_by(func.coalesce(ranked, after_chain), text.position, text.id)
             .limit(ONE)
             .scalar_subquery()
         )
-        original = (
-            select(first.value)
-            .where(_owned(spec, first, row), first.original.is_(True))
-            .limit(ONE)
-            .scalar_subquery()
-        )
-        return func.coalesce(pick, original, *_fallback_choice(spec, row, chain))
+        return func.coalesce(pick, *_fallback_choice(spec, row, chain))
 
     return build
 
