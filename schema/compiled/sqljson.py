@@ -32,6 +32,16 @@ MAX_PAIRS = 50
 ONE: ColumnElement[int] = literal_column("1")  # LIMIT 1 in the statement, not a parameter
 
 
+_B64_LINE = 57  # bytes PostgreSQL's base64 encodes on one line (76 characters)
+_INTEGER_DIGITS = 20  # the longest bigint as text: a sign and 19 digits
+
+
+def _integer(key: Any) -> bool:
+    """An integer column (its text at most _INTEGER_DIGITS long)."""
+    column = key.__clause_element__() if hasattr(key, "__clause_element__") else key
+    return isinstance(column, ColumnClause) and isinstance(column.type, Integer)
+
+
 class NotCompilable(Exception):  # noqa: N818 (a signal, not an error: strawberry answers)
     """The selection (or its arguments) is answered by strawberry instead."""
 
@@ -161,6 +171,8 @@ class SqlJson:
         return self._b64("k1:", key, url=True)
 
     def _b64(self, prefix: str, key: Any, *, url: bool) -> ColumnElement[Any]:
+        """PostgreSQL's encode(.., 'base64') breaks its lines every 76 characters (57 bytes
+        in); base64 ids and cursors have none."""
         value = sql_text(prefix).op("||")(cast(key, Text))
         if not self.pg:
             column = key.__clause_element__() if hasattr(key, "__clause_element__") else key
@@ -168,6 +180,8 @@ class SqlJson:
                 return SqliteText(sqlite_b64(prefix, url), column)
             return func.satreps_b64url(value) if url else func.satreps_b64(value)
         raw = func.encode(func.convert_to(value, literal_column("'UTF8'")), sql_text("base64"))
+        if not url and _integer(key) and len(prefix.encode()) + _INTEGER_DIGITS <= _B64_LINE:
+            return raw  # too short for encode's line breaks: nothing to translate away
         if url:  # translate drops a character that has no counterpart: the line breaks
             return func.translate(raw, literal_column("E'+/\\n'"), literal_column("'-_'"))
         return func.translate(raw, literal_column("E'\\n'"), literal_column("''"))
