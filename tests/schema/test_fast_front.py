@@ -6,6 +6,7 @@ tried and charged once."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -146,3 +147,32 @@ async def test_what_the_pass_cannot_answer_reaches_the_endpoint_charged_once(
     remaining = [int(a.headers["x-ratelimit-remaining"]) for a in in_order]
     steps = [a - b for a, b in zip(remaining, remaining[1:], strict=False)]
     assert steps == [1, 1, 1]  # each charged once
+
+
+async def test_the_fast_path_keeps_the_execution_timeout(
+    settings, sessions, jobs, events, monkeypatch
+):
+    """A statement that hangs on SQLAlchemy's connection is stopped at the execution timeout
+    (server.core.fast_reads.EngineReads; asyncpg's own pool: tests/schema/test_fast_pool.py)."""
+    from server.core import fast_reads
+
+    quick = settings.model_copy(update={"execution_timeout_seconds": 0.2})
+    app = create_app(quick, sessions=sessions, jobs=jobs, events=events)
+    body = {"query": "{ themes { code } }"}
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            first = await http.post("/graphql", json=body)  # kept for the fast path
+
+            def stalled(_: Any) -> Any:  # a database that hangs
+                async def rows(_: Any) -> list[Any]:
+                    await asyncio.sleep(5)
+                    return [("{}",)]
+
+                return rows
+
+            monkeypatch.setattr(fast_reads, "on_connection", stalled)
+            second = await http.post("/graphql", json=body)
+    assert first.status_code == 200 and first.json()["data"]["themes"]
+    error = second.json()["errors"][0]
+    assert second.json()["data"] is None and error["extensions"]["code"] == "TIMEOUT"
