@@ -203,9 +203,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
         if answered is None:
             return request.receive
-        text, headers = answered
         media = state.get(_MEDIA_KEY, "application/json")
-        await Response(text, media_type=media, headers=headers)(scope, request.receive, send)
+        response = Response(answered.text, media_type=media, headers=answered.headers)
+        await response(scope, request.receive, send)
         return None
 
     async def aclose(self) -> None:

@@ -20,7 +20,7 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schema.compiled import fast
 from schema.compiled.fast import FastPlans
@@ -43,10 +43,20 @@ if TYPE_CHECKING:
 FAST_KEY = "satreps.fast_key"  # the request's key in the compiled fast path
 PREPAID_KEY = "satreps.prepaid"  # a charge the fast path took before handing on
 FRONT_TRIED = "satreps.fast_front"  # the middleware's pass tried the fast path already
+_READ = (b"authorization", b"accept", b"accept-language")  # the headers the front reads
 _HEAD = {
     media: [(b"content-type", media.encode())]
     for media in ("application/json", "application/graphql-response+json")
 }
+
+
+class Answer(NamedTuple):
+    text: str  # the response body
+    headers: dict[str, str]  # the rate-limit headers
+    failed: bool  # with top-level errors (a timeout): counted as a failed GraphQL request
+
+
+NOT_ANSWERED = (0, False)  # the front's (status, failed) when it hands the request on
 
 
 def timeout_error(limit: float) -> Any:
@@ -86,12 +96,13 @@ class FastPath:
         *,
         session: AsyncSession | None = None,
         token_hash: str | None = None,
-    ) -> tuple[str, dict[str, str]] | None:
-        """(body, rate-limit headers) of a document seen before with every root field
-        compiled, or None: hand it on. With `token_hash` (the principal is the token's hint,
-        not yet checked) only the fused statement may answer, and only if it finds the token
-        still that principal. With a session (a token looked up in it) the statements run on
-        its connection; without, on the fast path's own reads."""
+    ) -> Answer | None:
+        """The answer (body, rate-limit headers, whether it failed) of a document seen
+        before with every root field compiled, or None: hand it on. With `token_hash` (the
+        principal is the token's hint, not yet checked) only the fused statement may
+        answer, and only if it finds the token still that principal. With a session (a
+        token looked up in it) the statements run on its connection; without, on the fast
+        path's own reads."""
         state = scope.setdefault("state", {})
         key = fast.fast_key(parsed, principal, accepted_languages(language))
         if token_hash is None:
@@ -104,6 +115,7 @@ class FastPath:
             return None  # strawberry refuses it as ever (a refused charge takes nothing)
         limit = self.settings.execution_timeout_seconds
         text: str | None
+        failed = False
         try:
             if session is not None:
                 async with asyncio.timeout(limit):
@@ -121,6 +133,7 @@ class FastPath:
             if token_hash is not None:
                 return None  # not answered before the token is checked
             text = json.dumps({"data": None, "errors": [timeout_error(limit).formatted]})
+            failed = True
         except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
             if session is not None:
                 await session.rollback()
@@ -131,31 +144,31 @@ class FastPath:
             return None
         ROOT_FIELDS.labels("fast").inc(len(plan.fields))
         self._register(parsed.payload)
-        return text, rate_limit_headers(charge) if charge is not None else {}
+        return Answer(text, rate_limit_headers(charge) if charge is not None else {}, failed)
 
-    async def front(self, scope: Scope, parsed: GraphQLBody, send: Send, request_id: bytes) -> int:
-        """The middleware's pass over a JSON POST to /graphql: the status it answered with,
-        or 0 when it did not answer (the request goes on, its body replayed)."""
-        authorization = accept = language = None
+    async def front(
+        self, scope: Scope, parsed: GraphQLBody, send: Send, request_id: bytes
+    ) -> tuple[int, bool]:
+        """The middleware's pass over a JSON POST to /graphql: (the status it answered
+        with, whether the answer has top-level errors), or NOT_ANSWERED (the request goes
+        on, its body replayed). The first of a repeated header counts, as in Starlette's."""
+        wanted = dict.fromkeys(_READ)
         for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-            elif name == b"accept":
-                accept = value.decode("latin-1")
-            elif name == b"accept-language":
-                language = value.decode("latin-1")
+            if name in wanted and wanted[name] is None:
+                wanted[name] = value.decode("latin-1")
+        authorization, accept, language = wanted.values()
         token_hash = None
         principal = ANONYMOUS
         if authorization:
             hinted = self.guard.hinted(authorization)
             if hinted is None:
-                return 0  # looked up in a session by the endpoint
+                return NOT_ANSWERED  # looked up in a session by the endpoint
             token_hash, principal = hinted
         scope.setdefault("state", {})[FRONT_TRIED] = True
         answered = await self.answer(scope, parsed, principal, language, token_hash=token_hash)
         if answered is None:
-            return 0
-        text, limits = answered
+            return NOT_ANSWERED
+        text, limits, failed = answered
         body = text.encode()
         headers = [
             *_HEAD[negotiate(accept)],
@@ -165,7 +178,7 @@ class FastPath:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        return 200
+        return 200, failed
 
     def _register(self, payload: Any) -> None:
         """A registering APQ request answered by the fast path: its text is valid."""

@@ -156,8 +156,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 # the compiled fast path's pass (server.http.fast_answer.FastPath.front): (scope, body, send,
-# request id) -> the status it answered with, or 0 to hand the request on
-Front = Callable[[Scope, GraphQLBody, Send, bytes], Awaitable[int]]
+# request id) -> (the status it answered with, or 0 to hand the request on; whether the
+# answer has top-level errors)
+Front = Callable[[Scope, GraphQLBody, Send, bytes], Awaitable[tuple[int, bool]]]
 
 
 class RequestMiddleware:
@@ -243,15 +244,16 @@ class RequestMiddleware:
         started: float,
     ) -> bool:
         """The fast path's pass before routing: True when it answered (recorded and logged
-        as every request is; its answers carry no top-level errors but a timeout's)."""
+        as every request is; a timeout's answer counted as a GraphQL error)."""
         assert self.fast is not None
         rid_token = request_id_var.set(request_id)
         op_token = operation_var.set(operation)
         try:
-            status = await self.fast(scope, parsed, send, request_id.encode())
+            status, failed = await self.fast(scope, parsed, send, request_id.encode())
             if status:
                 elapsed = time.perf_counter() - started
-                self._record(scope, "/graphql", operation_label(operation), status, elapsed, False)
+                label = operation_label(operation)
+                self._record(scope, "/graphql", label, status, elapsed, failed)
             return bool(status)
         finally:
             request_id_var.reset(rid_token)

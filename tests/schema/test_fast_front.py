@@ -110,7 +110,14 @@ async def test_a_token_seen_before_is_answered_before_routing(
             unknown = await http.post(
                 "/graphql", json=QUERY, headers={"Authorization": "Bearer not-a-token"}
             )
-    assert first.status_code == second.status_code == 200 and first.json() == second.json()
+            # a second Authorization header: the first counts, as the long way reads it
+            doubled = await http.post(
+                "/graphql",
+                json=QUERY,
+                headers=[("Authorization", headers["Authorization"]), ("Authorization", "x")],
+            )
+    assert first.status_code == second.status_code == doubled.status_code == 200
+    assert first.json() == second.json() == doubled.json()
     assert unknown.status_code == 401  # an unknown token goes the long way, and is refused
     assert endpoint_calls == ["/graphql", "/graphql"]  # the first and the unknown token
 
@@ -153,8 +160,12 @@ async def test_the_fast_path_keeps_the_execution_timeout(
     settings, sessions, jobs, events, monkeypatch
 ):
     """A statement that hangs on SQLAlchemy's connection is stopped at the execution timeout
-    (server.core.fast_reads.EngineReads; asyncpg's own pool: tests/schema/test_fast_pool.py)."""
+    (server.core.fast_reads.EngineReads; asyncpg's own pool: tests/schema/test_fast_pool.py),
+    answered by the middleware's pass and counted as a failed GraphQL request."""
     from server.core import fast_reads
+    from server.core.metrics import ERRORS
+
+    failed = ERRORS.labels("/graphql", "anonymous", "graphql")
 
     quick = settings.model_copy(update={"execution_timeout_seconds": 0.2})
     app = create_app(quick, sessions=sessions, jobs=jobs, events=events)
@@ -172,7 +183,9 @@ async def test_the_fast_path_keeps_the_execution_timeout(
                 return rows
 
             monkeypatch.setattr(fast_reads, "on_connection", stalled)
+            before = failed._value.get()
             second = await http.post("/graphql", json=body)
+    assert failed._value.get() - before == 1
     assert first.status_code == 200 and first.json()["data"]["themes"]
     error = second.json()["errors"][0]
     assert second.json()["data"] is None and error["extensions"]["code"] == "TIMEOUT"
