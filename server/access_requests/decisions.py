@@ -21,9 +21,9 @@ from server.access_requests.service import (
     REVOKED,
     announce,
     current_agreement,
-    effective_status,
     has_accepted,
     is_decider,
+    require_open,
 )
 from server.core.config import get_settings
 from server.core.db import utcnow
@@ -75,17 +75,7 @@ async def _open_request_to_decide(
         raise Forbidden(
             "only the owner institution's data stewards or the project's PIs decide requests"
         )
-    status = effective_status(request)
-    if status == Status.EXPIRED:
-        raise DomainError.one(
-            AccessRequestErrorCode.REQUEST_EXPIRED, "the request has expired", "requestId"
-        )
-    if status != Status.PENDING:
-        raise DomainError.one(
-            AccessRequestErrorCode.REQUEST_CLOSED,
-            f"the request is {status.value} already",
-            "requestId",
-        )
+    require_open(request)
     return request, sides
 
 

@@ -123,6 +123,22 @@ def effective_status(request: AccessRequest, now: dt.datetime | None = None) -> 
     return request.status
 
 
+def require_open(request: AccessRequest) -> None:
+    """A request can still be decided or withdrawn: pending and not past its expiry, else
+    REQUEST_EXPIRED or REQUEST_CLOSED."""
+    status = effective_status(request)
+    if status == Status.EXPIRED:
+        raise DomainError.one(
+            AccessRequestErrorCode.REQUEST_EXPIRED, "the request has expired", "requestId"
+        )
+    if status != Status.PENDING:
+        raise DomainError.one(
+            AccessRequestErrorCode.REQUEST_CLOSED,
+            f"the request is {status.value} already",
+            "requestId",
+        )
+
+
 # ---- reads the rules need ----------------------------------------------------------------
 
 
@@ -277,17 +293,7 @@ async def withdraw_request(
     )
     if request is None or not mine:
         raise NotFound("access request", "requestId")
-    status = effective_status(request)
-    if status == Status.EXPIRED:
-        raise DomainError.one(
-            AccessRequestErrorCode.REQUEST_EXPIRED, "the request has expired", "requestId"
-        )
-    if status != Status.PENDING:
-        raise DomainError.one(
-            AccessRequestErrorCode.REQUEST_CLOSED,
-            f"the request is {status.value} already",
-            "requestId",
-        )
+    require_open(request)
     request.status = Status.WITHDRAWN
     request.decided_at = utcnow()
     await session.flush()
