@@ -72,12 +72,13 @@ class ForwardedHeaders:
         wanted = dict.fromkeys(_FORWARDED)
         for name, value in scope.get("headers", ()):
             if name in wanted and wanted[name] is None:
-                wanted[name] = value
+                wanted[name] = bytes(value)
         trusted = self.trusted(scope)
+        server = scope.get("server")  # a list from some servers and test clients
         key = (
             scope.get("scheme"),
             scope.get("root_path", ""),
-            scope.get("server"),
+            tuple(server) if server else None,
             trusted,
             *(wanted.values() if trusted else (wanted[b"host"],)),
         )

@@ -144,3 +144,40 @@ async def test_the_base_url_a_request_shows(client: str, headers: dict[str, str]
     }
     await middleware(scope, None, None)
     assert seen == [expected]
+
+
+async def test_base_urls_are_kept_apart_by_what_they_depend_on():
+    """One middleware, many requests: a base URL worked out before is reused only for the
+    same scheme, socket, trust and headers (a list for the socket, as some servers give)."""
+    from server.http.forwarded import ForwardedHeaders, base_url
+
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(base_url(scope))
+
+    middleware = ForwardedHeaders(app, trusted_proxies=["10.0.0.0/8"], public_base_url=None)
+
+    def scope(client: str, server: Any, **headers: str) -> dict[str, Any]:
+        raw = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
+        return {"type": "http", "scheme": "http", "client": (client, 1), "server": server,
+                "headers": raw, "root_path": ""}  # fmt: skip
+
+    socket = ["127.0.0.1", 8000]
+    for request in (
+        scope("10.0.0.5", socket, host="api", x_forwarded_host="a.example"),
+        scope("192.0.2.1", socket, host="api", x_forwarded_host="a.example"),
+        scope("10.0.0.5", socket, host="api", x_forwarded_host="b.example"),
+        scope("10.0.0.5", socket, host="api", x_forwarded_host="a.example"),
+        scope("192.0.2.1", socket, host="bad host"),
+        scope("192.0.2.1", ["127.0.0.1", 9000], host="bad host"),
+    ):
+        await middleware(request, None, None)
+    assert seen == [
+        "http://a.example",
+        "http://api",
+        "http://b.example",
+        "http://a.example",
+        "http://127.0.0.1:8000",
+        "http://127.0.0.1:9000",
+    ]
