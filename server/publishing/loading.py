@@ -122,14 +122,7 @@ async def load_records(
             licence=dataset.licence,
             access_level=dataset.access_level,
             embargo_until=dataset.embargo_until,
-            project=ProjectRef(
-                id=project.id,
-                titles=field_of(project_texts, project.id, "title", project.title),
-                acronym=project.acronym,
-                countries=tuple(countries.get(project.id, [])),
-                start_date=project.start_date,
-                end_date=project.end_date,
-            ),
+            project=project_ref(project, project_texts, countries),
             themes=tuple(themes.get(dataset.id, [])),
             coverage=_coverage(version),
             files=tuple(files.get(version_id, [])),
@@ -176,6 +169,19 @@ def _split(row: Any) -> tuple[SimpleNamespace, SimpleNamespace, SimpleNamespace]
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def project_ref(project: Any, texts: Any, countries: dict[int, list[str]]) -> ProjectRef:
+    """A record's project: its row, its texts (texts_of) and partner countries
+    (countries_of)."""
+    return ProjectRef(
+        id=project.id,
+        titles=field_of(texts, project.id, "title", project.title),
+        acronym=project.acronym,
+        countries=tuple(countries.get(project.id, [])),
+        start_date=project.start_date,
+        end_date=project.end_date,
+    )
 
 
 def _with_role(person: Person, role: MemberRole | None) -> Person:

@@ -22,7 +22,14 @@ from server.models import (
     ProjectInstitution,
 )
 from server.models.enums import VersionState
-from server.publishing.loading import countries_of, field_of, load_record, load_records, texts_of
+from server.publishing.loading import (
+    countries_of,
+    field_of,
+    load_record,
+    load_records,
+    project_ref,
+    texts_of,
+)
 from server.publishing.record import ProjectRef, Text, VersionRecord, publishable_select
 
 
@@ -104,14 +111,7 @@ async def project_page(
     )
     version_ids: Sequence[int] = (await session.scalars(latest)).all()
     records = await load_records(session, version_ids, today=today)
-    ref = ProjectRef(
-        id=project.id,
-        titles=field_of(texts, project.id, "title", project.title),
-        acronym=project.acronym,
-        countries=tuple(countries.get(project.id, [])),
-        start_date=project.start_date,
-        end_date=project.end_date,
-    )
+    ref = project_ref(project, texts, countries)
     return ProjectPage(
         project=ref,
         summaries=field_of(texts, project.id, "summary", project.summary),
