@@ -38,6 +38,7 @@ from tests.fixtures.clients import app_client  # noqa: E402
 # (a real `satreps serve` for the command-line clients: server, token, project), stack (the
 # production stack for fault tests); a fixture there starts only when a test asks for it
 pytest_plugins = [
+    "tests.fixtures.access_log",
     "tests.fixtures.clamd",
     "tests.fixtures.clients",
     "tests.fixtures.datacite",

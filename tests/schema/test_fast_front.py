@@ -7,36 +7,17 @@ tried and charged once."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from server.core.logs import ContextFilter, JsonFormatter
 from server.core.metrics import REQUESTS
 from server.http.app import GraphQLEndpoint, create_app
 from server.models.enums import AccountRole
 
 QUERY = {"query": "query Menu { themes { code } }"}
-
-
-@pytest.fixture
-def access_lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(ContextFilter())
-    logger = logging.getLogger("satreps.access")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield stream
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 @pytest.fixture
@@ -60,7 +41,7 @@ def served(settings: Any, sessions: Any, jobs: Any, events: Any, **update: Any) 
 
 
 async def test_a_document_seen_before_is_answered_before_routing_as_the_long_way_would(
-    settings, sessions, jobs, events, endpoint_calls, access_lines
+    settings, sessions, jobs, events, endpoint_calls, log_lines
 ):
     app = served(settings, sessions, jobs, events)
     headers = {
@@ -92,7 +73,7 @@ async def test_a_document_seen_before_is_answered_before_routing_as_the_long_way
     remaining = [int(a.headers["x-ratelimit-remaining"]) for a in (long_way, front, made_up)]
     assert remaining[0] - remaining[1] == remaining[1] - remaining[2] > 0  # charged alike
     assert counted._value.get() - before == 3
-    lines = [json.loads(line) for line in access_lines.getvalue().splitlines()]
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     (entry,) = [e for e in lines if e.get("request_id") == "second-2"]
     assert entry["operation"] == "Menu" and entry["status"] == 200 and entry["method"] == "POST"
 

@@ -4,13 +4,11 @@ Redis, and the worker's own metrics server."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import logging.config
 import socket
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -45,20 +43,6 @@ async def scrape(client: httpx.AsyncClient) -> str:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return response.text
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """JSON log lines of the request middleware, as `satreps serve` writes them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(ContextFilter())
-    logger = logging.getLogger("satreps.access")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield stream
-    logger.removeHandler(handler)
 
 
 async def test_latency_is_labelled_by_operation_and_errors_are_counted(client):
