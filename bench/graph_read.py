@@ -124,11 +124,11 @@ from graph_read_access import PRINCIPALS, bench_principals, expected_pairs
 from graph_read_measure import Send, StatementCounter, Stats, measure, merged, say, serving
 from graph_read_queries import PAGE_SIZE, Query, data_of, queries
 from graph_read_seed import seed
-from graph_read_sql import hand_app, public_phases_sql
+from graph_read_sql import hand_app, hand_engine, public_phases_sql
 from sqlalchemy import event
 
 from server.core.config import Settings
-from server.core.db import make_engine, read_engine, session_factory
+from server.core.db import make_engine, session_factory
 from server.core.fast_reads import AsyncpgReads
 from server.core.jobs import InProcessJobs
 from server.http.app import create_app
@@ -250,7 +250,7 @@ async def measure_backend(
     engines = {path: make_engine(url) for path in paths}
     if url.startswith("postgresql"):  # a hand-written endpoint's pool does not ping
         await engines["hand-written"].dispose()
-        engines["hand-written"] = read_engine(url, pool_size=10, pgbouncer=False)
+        engines["hand-written"] = hand_engine(url)
     counters = {path: StatementCounter() for path in paths}
     for path in paths:
         event.listen(engines[path].sync_engine, "before_cursor_execute", counters[path])

@@ -12,7 +12,7 @@ from typing import Any
 import common  # noqa: F401  (the repository on the import path)
 from graph_read_queries import PAGE_SIZE
 from sqlalchemy import TextClause, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -267,6 +267,13 @@ def public_phases_sql() -> str:
 
 
 # ---- the endpoints ---------------------------------------------------------------------
+
+
+def hand_engine(url: str) -> AsyncEngine:
+    """The hand-written endpoints' PostgreSQL connections: autocommit (no BEGIN and
+    ROLLBACK round trips around the one SELECT) and no pre-ping at checkout, as a
+    hand-written asyncpg endpoint's own pool."""
+    return create_async_engine(url, pool_size=10, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
 
 
 def hand_app(engine: AsyncEngine) -> Starlette:

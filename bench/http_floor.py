@@ -76,9 +76,8 @@ SERVE_CHILD = textwrap.dedent(
     sys.path.insert(0, sys.argv[3])
     kind, port, url = sys.argv[1], int(sys.argv[2]), sys.argv[4]
     if kind == "hand":
-        from graph_read_sql import hand_app
-        from server.core.db import read_engine  # autocommit, no pre-ping: as asyncpg's own pool
-        app = hand_app(read_engine(url, pool_size=10, pgbouncer=False))
+        from graph_read_sql import hand_app, hand_engine  # autocommit, no pre-ping
+        app = hand_app(hand_engine(url))
     elif kind == "minimal":
         from http_floor import minimal_app
         app = minimal_app(url, int(sys.argv[5]))

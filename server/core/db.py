@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -147,22 +147,6 @@ def make_engine(
         echo=echo,
         pool_size=pool_size,
         pool_pre_ping=True,
-        connect_args=pgbouncer_connect_args() if pgbouncer else {},
-    )
-
-
-def read_engine(url: str | URL, *, pool_size: int, pgbouncer: bool) -> AsyncEngine:
-    """PostgreSQL connections for single-statement reads (the compiled fast path): in
-    autocommit (no BEGIN and ROLLBACK around a SELECT, which READ COMMITTED gives a
-    snapshot of its own either way) and without the pool's pre-ping (on asyncpg a BEGIN, a
-    statement and a ROLLBACK at every checkout: three of the request's four round trips).
-    A connection the server dropped fails its statement instead; SQLAlchemy invalidates
-    it, and the caller answers through the pinged pool."""
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        pool_pre_ping=False,
-        isolation_level="AUTOCOMMIT",
         connect_args=pgbouncer_connect_args() if pgbouncer else {},
     )
 
