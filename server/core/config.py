@@ -76,8 +76,9 @@ class Settings(BaseSettings):
     fixity_every_days: float = Field(
         default=30.0,
         ge=0,
-        description="Scheduled fixity: re-hash each raw object once its last check is this"
-        " many days old, never-checked ones first (0: no scheduled checks)",
+        description="Scheduled fixity: re-hash each raw object once its last check (or, never"
+        " checked, its ingest) is this many days old, never-checked ones first (0: no"
+        " scheduled checks)",
     )
     fixity_bytes_per_second: int = Field(
         default=32 * 1024 * 1024,

@@ -1,5 +1,8 @@
 """Scheduled fixity: every raw object re-hashed at least every `every`, the oldest-checked
-(never checked first) first, at most `rate` bytes per second.
+(never checked first) first, at most `rate` bytes per second. Ingest hashed a file's bytes
+against the declared sha256 when it was written, so a file never checked is due once it is
+older than `every` (every file, after the upgrade that brought the schedule): what a
+folder's ingest has just written is not read again while it is still arriving.
 
 The database is the truth of the schedule (`dataset_files.fixity_checked_at`): a run picks
 what is due, checks a batch, records it, and picks again until its time is up. The rate is
@@ -72,10 +75,13 @@ class ScheduledRun:
 async def due_files(
     session: AsyncSession, checked_before: dt.datetime, limit: int
 ) -> list[DatasetFile]:
-    """Files whose raw object is due: never checked first, then the oldest check first."""
+    """Files whose raw object is due: never checked (and ingested before `checked_before`)
+    first, then the oldest check first."""
     never = await session.scalars(
         select(DatasetFile)
-        .where(DatasetFile.fixity_checked_at.is_(None))
+        .where(
+            DatasetFile.fixity_checked_at.is_(None), DatasetFile.created_at < checked_before
+        )
         .limit(limit)  # any of them: no sort of every unchecked file (all, after an upgrade)
     )
     found = list(never.all())

@@ -74,6 +74,7 @@ async def test_oldest_checked_first_never_checked_before_all(
     sessions: async_sessionmaker[AsyncSession], factory: Factory, store: ObjectStore, ctx: Any
 ) -> None:
     a, b, c = await ready_files(sessions, factory, store, ctx, 3)
+    await ingested_ago(sessions, [a, b, c], days=31)
     now = utcnow()
     async with sessions() as session:
         for file_id, age in ((a, 3), (b, 10)):
@@ -103,6 +104,7 @@ async def test_altered_and_deleted_objects_are_found_recorded_and_announced(
     target.write_bytes(target.read_bytes().replace(b"1.52", b"9.99"))  # same size
     os.unlink(root / keys[deleted])
 
+    await ingested_ago(sessions, [intact, altered, deleted], days=31)  # due: never checked
     events: MemoryBus = ctx["events"]
     dataset_ids = await datasets_of(sessions, [altered, deleted])
     async with events.subscribe(dataset_channel(dataset_ids[altered])) as heard:
@@ -160,10 +162,29 @@ async def test_altered_and_deleted_objects_are_found_recorded_and_announced(
     assert len(again) == before
 
 
+async def test_a_file_is_first_due_a_period_after_its_ingest(
+    sessions: async_sessionmaker[AsyncSession], factory: Factory, store: ObjectStore, ctx: Any
+) -> None:
+    """Ingest hashed the bytes it wrote: the cron does not read a file again the minute it
+    is READY, only once it is older than `fixity_every_days` (30 here)."""
+    fresh, older = await ready_files(sessions, factory, store, ctx, 2)
+    await ingested_ago(sessions, [older], days=31)
+    now = utcnow()
+    async with sessions() as session:
+        due = {f.id for f in await due_files(session, now - dt.timedelta(days=30), 1000)}
+    assert older in due and fresh not in due
+    await scheduled_fixity_job(ctx)
+    assert [f.id for f in await checked(sessions, [fresh, older])] == [older]
+    await ingested_ago(sessions, [fresh], days=31)
+    await scheduled_fixity_job(ctx)
+    assert {f.id for f in await checked(sessions, [fresh, older])} == {fresh, older}
+
+
 async def test_no_scheduled_checks_when_turned_off(
     sessions: async_sessionmaker[AsyncSession], factory: Factory, store: ObjectStore, ctx: Any
 ) -> None:
     (file_id,) = await ready_files(sessions, factory, store, ctx, 1)
+    await ingested_ago(sessions, [file_id], days=31)
     ctx["settings"] = ctx["settings"].model_copy(update={"fixity_every_days": 0})
     assert await scheduled_fixity_job(ctx) == 0
     assert (await checked(sessions, [file_id])) == []
@@ -212,6 +233,18 @@ async def ready_files(
     return ids
 
 
+async def ingested_ago(
+    sessions: async_sessionmaker[AsyncSession], ids: list[int], *, days: float
+) -> None:
+    """The files' ingest moved `days` into the past."""
+    async with sessions() as session:
+        for file_id in ids:
+            row = await session.get(DatasetFile, file_id)
+            assert row is not None
+            row.created_at = utcnow() - dt.timedelta(days=days)
+        await session.commit()
+
+
 async def checked(sessions: async_sessionmaker[AsyncSession], ids: list[int]) -> list[DatasetFile]:
     async with sessions() as session:
         rows = await session.scalars(
@@ -254,6 +287,7 @@ async def test_the_embedded_loop_runs_the_same_job(
     from workers.fixity import fixity_forever
 
     (file_id,) = await ready_files(sessions, factory, store, ctx, 1)
+    await ingested_ago(sessions, [file_id], days=31)
     keys = await raw_keys(sessions, [file_id])
     os.unlink(Path(settings.object_dir) / settings.bucket_raw / keys[file_id])
     (dataset_id,) = (await datasets_of(sessions, [file_id])).values()
