@@ -50,8 +50,8 @@ from workers.instrument import process_prefix, release_lease
 from workers.pipeline import (
     MAX_WARNINGS,
     RETRY_DELAYS,
-    _announce,
     _write_artifacts,
+    announce_many,
     file_of,
     lease_of,
     stream_pass,
@@ -139,8 +139,7 @@ async def process_batch(ctx: WorkerContext, upload_ids: list[int]) -> str:
     if not claimed:
         return "skipped"  # done, gone, or held by live leases
     started = utcnow()
-    for upload_id in claimed:
-        await _announce(ctx, upload_id, UploadState.PROCESSING)
+    await announce_many(ctx, [(i, UploadState.PROCESSING) for i in claimed])
     beat = asyncio.create_task(_heartbeat(sessions, claimed, owner, lease))
     try:
         outcomes = await _process_all(ctx, claimed, owner)
@@ -420,9 +419,8 @@ async def _after_commit(ctx: WorkerContext, outcomes: list[Outcome]) -> str:
         "requeued": UploadState.QUEUED,
         "quarantined": UploadState.QUARANTINED,
     }
+    await announce_many(ctx, [(o.upload.id, final[o.state]) for o in outcomes if o.state in final])
     for outcome in outcomes:
-        if outcome.state in final:
-            await _announce(ctx, outcome.upload.id, final[outcome.state])
         if outcome.handed_back and outcome.state == "requeued":
             await _queue_alone(ctx, outcome.upload)
     ended = ("ready", "failed", "quarantined")  # the last of a version writes the copies

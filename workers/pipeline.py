@@ -70,14 +70,20 @@ MAX_WARNINGS = 100  # per upload; the profile keeps its own counts
 
 async def _announce(ctx: WorkerContext, upload_id: int, state: UploadState) -> None:
     """Tell subscribers to look again (the database holds the state itself)."""
+    await announce_many(ctx, [(upload_id, state)])
+
+
+async def announce_many(ctx: WorkerContext, states: list[tuple[int, UploadState]]) -> None:
+    """`_announce` for many uploads, in one round trip to the bus."""
     events = ctx.get("events")
-    if events is not None:
-        try:
-            await events.publish(
-                upload_channel(upload_id), {"uploadId": upload_id, "state": state.value}
-            )
-        except Exception:  # an event lost is a refresh missed, never a job failed
-            log.warning("could not publish the status of upload %s", upload_id, exc_info=True)
+    if events is None or not states:
+        return
+    messages = [(upload_channel(i), {"uploadId": i, "state": s.value}) for i, s in states]
+    try:
+        await events.publish_many(messages)
+    except Exception:  # an event lost is a refresh missed, never a job failed
+        ids = [i for i, _ in states]
+        log.warning("could not publish the status of uploads %s", ids[:5], exc_info=True)
 
 
 def worker_id() -> str:

@@ -49,6 +49,10 @@ async def or_every(
 class EventBus(Protocol):
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Each (channel, message) in order, in one round trip where the bus has them."""
+        ...
+
     def subscribe(self, channel: str) -> Any:
         """An async context manager yielding an async iterator of messages."""
         ...
@@ -63,6 +67,10 @@ class MemoryBus:
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         for queue in list(self._queues.get(channel, ())):
             queue.put_nowait(message)
+
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        for channel, message in messages:
+            await self.publish(channel, message)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
@@ -96,6 +104,15 @@ class RedisBus:
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + channel, json.dumps(message))
+
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """One pipeline (no MULTI): a batch's hundreds of events in one round trip."""
+        if not messages:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, message in messages:
+                pipe.publish(self._prefix + channel, json.dumps(message))
+            await pipe.execute()
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

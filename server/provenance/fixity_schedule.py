@@ -79,9 +79,7 @@ async def due_files(
     first, then the oldest check first."""
     never = await session.scalars(
         select(DatasetFile)
-        .where(
-            DatasetFile.fixity_checked_at.is_(None), DatasetFile.created_at < checked_before
-        )
+        .where(DatasetFile.fixity_checked_at.is_(None), DatasetFile.created_at < checked_before)
         .limit(limit)  # any of them: no sort of every unchecked file (all, after an upgrade)
     )
     found = list(never.all())

@@ -14,6 +14,7 @@ leaves one record.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ R = ProvRelation
 SOFTWARE_NAME = "satreps-worker"
 
 
+@functools.cache  # read from the installed metadata once a process: it parses a file
 def software_version() -> str:
     try:
         return importlib.metadata.version("satreps-hub")

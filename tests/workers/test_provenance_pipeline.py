@@ -14,6 +14,7 @@ from prov.model import ProvDocument
 from sqlalchemy import select, update
 
 from server.core.db import utcnow
+from server.core.events import MemoryBus
 from server.models import Artifact, DatasetFile, Upload
 from server.provenance.records import software_version
 from server.storage import ObjectStore, StoreUnavailable, store_from_settings
@@ -217,7 +218,7 @@ async def test_a_worker_that_lost_its_upload_says_nothing_of_it(
     (seen in the cluster test as QUEUED, PROCESSING after READY)."""
     told: list[str] = []
 
-    class Recorder:
+    class Recorder(MemoryBus):
         async def publish(self, channel: str, message: dict[str, Any]) -> None:
             told.append(message["state"])
 
