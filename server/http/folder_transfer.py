@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,10 @@ from server.http.upload_client import (
 from server.http.upload_client import START as ONE_START
 
 BATCH = 1000  # startUploads and completeUploads take at most this many
-FILES_PER_CHUNK = 500  # declared, sent and completed before the next chunk's files
+FILES_PER_CHUNK = 500  # one startUploads, then the files sent, then one completeUploads
 SINGLE_PUT_MAX = 64 * 1024 * 1024
+SAVE_EVERY = 2.0  # seconds between two writes of the state file while bytes are sent
+KEPT = ("path", "size", "mtime_ns", "sha256", "upload", "sent", "completed")  # in the state
 START = """mutation($v: ID!, $files: [UploadFileInput!]!) {
   startUploads(datasetVersionId: $v, files: $files) {
     entries { index upload { id } instructions { putUrl } errors { field code message } }
@@ -176,10 +177,7 @@ class FolderUpload:
 
     def save(self, files: list[Local]) -> None:
         with self.lock:
-            kept = [
-                {k: v for k, v in asdict(f).items() if k not in ("put_url", "refused", "code")}
-                for f in files
-            ]
+            kept = [{k: getattr(f, k) for k in KEPT} for f in files]
             body = {"version": self.version, "files": kept}
             tmp = self.state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(body))
@@ -204,24 +202,43 @@ class FolderUpload:
             self.save(files)
         self.bar.start(files)
         small = [f for f in files if f.size <= SINGLE_PUT_MAX]
-        # chunk by chunk, declared, sent and completed: the server processes a chunk while
-        # the next one is being sent
-        for chunk in _chunks(
-            [f for f in small if not f.completed and not f.refused], FILES_PER_CHUNK
-        ):
-            if declare := [f for f in chunk if f.upload is None]:
-                self.declare(declare)
-                self.save(files)
-                refused = sum(1 for f in files if f.refused)
-                self.bar.settled(refused, refused)
-            self.send([f for f in chunk if f.upload and not f.sent and not f.refused], files)
-            if complete := [f for f in chunk if f.sent and not f.completed]:
-                self.complete(complete)
-                self.save(files)
+        self.pipeline([f for f in small if not f.completed and not f.refused], files)
         for local in files:
             if local.size > SINGLE_PUT_MAX and not local.completed:
                 self.large(local)
                 self.save(files)
+
+    def pipeline(self, pending: list[Local], files: list[Local]) -> None:
+        """Chunk by chunk, declared, sent and completed, the calls overlapping the bytes:
+        one thread of calls declares the next chunk while this one is sent, then completes
+        this one while the next is sent (the server processes a chunk meanwhile). The calls
+        go one at a time, in order (the embedded server's SQLite takes one writer)."""
+        chunks = list(_chunks(pending, FILES_PER_CHUNK))
+        if not chunks:
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="satreps-calls") as calls:
+            declared = calls.submit(self._declared, chunks[0], files)
+            completions = []
+            for at, chunk in enumerate(chunks):
+                declared.result()  # its failure (the batch refused) ends the run here
+                if at + 1 < len(chunks):
+                    declared = calls.submit(self._declared, chunks[at + 1], files)
+                self.send([f for f in chunk if f.upload and not f.sent and not f.refused], files)
+                completions.append(calls.submit(self._completed, chunk, files))
+            for completion in completions:
+                completion.result()
+
+    def _declared(self, chunk: list[Local], files: list[Local]) -> None:
+        if declare := [f for f in chunk if f.upload is None]:
+            self.declare(declare)
+            self.save(files)
+            refused = sum(1 for f in files if f.refused)
+            self.bar.settled(refused, refused)
+
+    def _completed(self, chunk: list[Local], files: list[Local]) -> None:
+        if complete := [f for f in chunk if f.sent and not f.completed]:
+            self.complete(complete)
+            self.save(files)
 
     def declare(self, chunk: list[Local]) -> None:
         given = [{"path": f.path, "byteSize": f.size, "sha256": f.sha256} for f in chunk]
@@ -243,15 +260,18 @@ class FolderUpload:
         for local in todo:  # declared by an earlier run: fresh URLs, one call at a time
             if local.put_url is None:  # (the embedded server's SQLite takes one writer)
                 local.put_url = self._fresh_url(local)
-        done = 0
+        done, saved = 0, time.monotonic()
         pool = ThreadPoolExecutor(self.jobs)
         try:
             for _ in pool.map(self.put, todo):
                 done += 1
-                if done % 100 == 0:
+                # the state file lists every file of the folder: written every few seconds,
+                # not every few files (10,000 files: 30 ms a write)
+                if time.monotonic() - saved >= SAVE_EVERY:
                     self.save(files)
-                    if not self.bar.bars.shown:
-                        self.say(f"sent {done}/{len(todo)} files")
+                    saved = time.monotonic()
+                if done % 100 == 0 and not self.bar.bars.shown:
+                    self.say(f"sent {done}/{len(todo)} files")
         finally:  # interrupted: the files in flight finish, the queued ones wait for next time
             pool.shutdown(cancel_futures=True)
             self.save(files)
