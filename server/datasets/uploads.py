@@ -427,8 +427,23 @@ async def complete_many(
             answers.append(_completable(rows.get(upload_id), places, taken, field))
         except DomainError as error:
             answers.append(error)
+    gate = asyncio.Semaphore(STAT_CONCURRENCY)
+
+    async def received(upload: Upload) -> ObjectInfo | DomainError:
+        async with gate:
+            try:
+                return await _received(store, upload, field)
+            except DomainError as error:
+                return error
+
     checked = [a for a in answers if isinstance(a, Upload)]
-    found = await _all_received(store, checked, field)
+    found = dict(
+        zip(
+            [u.id for u in checked],
+            await asyncio.gather(*(received(u) for u in checked)),
+            strict=True,
+        )
+    )
     done: list[Upload] = []
     for i, answer in enumerate(answers):
         if isinstance(answer, Upload):
@@ -447,50 +462,6 @@ async def complete_many(
         ]
         await record_uploads(session, done, client=client, transports=transports)
     return answers
-
-
-async def _all_received(
-    store: ObjectStore, uploads: list[Upload], field: str
-) -> dict[int, ObjectInfo | DomainError]:
-    """The object each upload's client sent, by upload id, or why it is not there: the
-    single PUTs' objects in one `stat_many` (listed, on S3), the multipart ones each
-    completed first."""
-    gate = asyncio.Semaphore(STAT_CONCURRENCY)
-
-    async def received(upload: Upload) -> ObjectInfo | DomainError:
-        async with gate:
-            try:
-                return await _received(store, upload, field)
-            except DomainError as error:
-                return error
-
-    parts = [u for u in uploads if u.multipart_id is not None]
-    found: dict[int, ObjectInfo | DomainError] = dict(
-        zip(
-            [u.id for u in parts],
-            await asyncio.gather(*(received(u) for u in parts)),
-            strict=True,
-        )
-    )
-    single = [u for u in uploads if u.multipart_id is None]
-    if not single:
-        return found
-    bucket = store.buckets.raw
-    try:
-        infos = await storage_call(
-            store.stat_many(bucket, [u.object_key for u in single], concurrency=STAT_CONCURRENCY)
-        )
-    except DomainError as error:  # the store away: each of them says so
-        return found | {u.id: error for u in single}
-    for upload in single:
-        found[upload.id] = infos.get(upload.object_key) or _not_uploaded(field)
-    return found
-
-
-def _not_uploaded(field: str) -> DomainError:
-    return DomainError.one(
-        DatasetErrorCode.NOT_UPLOADED, "no bytes have arrived for this upload yet", field
-    )
 
 
 def _completable(
@@ -532,7 +503,9 @@ async def _received(store: ObjectStore, upload: Upload, field: str) -> ObjectInf
         await storage_call(store.complete_multipart(bucket, key, upload.multipart_id, parts))
     info = await storage_call(store.stat(bucket, key))
     if info is None:
-        raise _not_uploaded(field)
+        raise DomainError.one(
+            DatasetErrorCode.NOT_UPLOADED, "no bytes have arrived for this upload yet", field
+        )
     return info
 
 

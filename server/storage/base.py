@@ -271,19 +271,6 @@ class ObjectStore(ABC):
     async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
         """The object's description, or None if there is no such object."""
 
-    async def stat_many(
-        self, bucket: str, keys: Sequence[str], *, concurrency: int = 16
-    ) -> dict[str, ObjectInfo | None]:
-        """`stat` of each key, `concurrency` at once (a store that can list does better)."""
-        gate = asyncio.Semaphore(concurrency)
-
-        async def one(key: str) -> ObjectInfo | None:
-            async with gate:
-                return await self.stat(bucket, key)
-
-        unique = list(dict.fromkeys(keys))
-        return dict(zip(unique, await asyncio.gather(*(one(k) for k in unique)), strict=True))
-
     @abstractmethod
     async def open_read(
         self, bucket: str, key: str, offset: int = 0, length: int | None = None

@@ -59,7 +59,6 @@ from server.storage.s3_sdk import (
 )
 
 log = logging.getLogger(__name__)
-LIST_GROUP = 100  # keys `stat_many` looks for in one listing
 
 
 async def _no_chunks() -> AsyncIterator[bytes]:
@@ -376,58 +375,6 @@ class S3ObjectStore(ObjectStore):
         except ObjectNotFound:
             return None
         return self._object_info(bucket, key, obj)
-
-    async def stat_many(
-        self, bucket: str, keys: Sequence[str], *, concurrency: int = 16
-    ) -> dict[str, ObjectInfo | None]:
-        """The keys in key order, LIST_GROUP at a time, each group listed from its common
-        prefix (a batch's uploads, whose ids run on, share one: one LIST instead of a HEAD
-        each); a key a listing does not show is asked alone (`stat`), so an object is never
-        called missing on a listing's word. A listing knows no user metadata: the sha256
-        this process recorded on an object is not in what it gives."""
-        check_bucket(bucket)
-        for key in keys:
-            check_key(key)
-        ordered = sorted(set(keys))
-        groups = [ordered[at : at + LIST_GROUP] for at in range(0, len(ordered), LIST_GROUP)]
-        gate = asyncio.Semaphore(concurrency)
-
-        async def listed(group: list[str]) -> dict[str, ObjectInfo]:
-            async with gate:
-                return await self._run(self._listed, bucket, group)
-
-        found: dict[str, ObjectInfo | None] = {}
-        for part in await asyncio.gather(*(listed(g) for g in groups)):
-            found.update(part)
-        unseen = [k for k in ordered if k not in found]
-        if unseen:
-            found.update(await super().stat_many(bucket, unseen, concurrency=concurrency))
-        return found
-
-    def _listed(self, bucket: str, group: list[str]) -> dict[str, ObjectInfo]:
-        """What one listing from the group's common prefix shows of its keys; it stops past
-        the group's last key, or after looking at a few times as many objects as it wants."""
-        wanted, last = set(group), group[-1]
-        budget = 2 * len(group) + 100
-        found: dict[str, ObjectInfo] = {}
-        prefix = os.path.commonprefix(group)
-        for obj in self._client.list_objects(bucket, prefix=prefix or None, recursive=True):
-            name = obj.object_name or ""
-            if name > last:  # S3 lists in UTF-8 byte order, which str order is
-                break
-            if name in wanted and not obj.is_dir:
-                found[name] = ObjectInfo(
-                    bucket=bucket,
-                    key=name,
-                    size=int(obj.size or 0),
-                    etag=(obj.etag or "").strip('"'),
-                    last_modified=obj.last_modified,
-                    version_id=obj.version_id,
-                )
-            budget -= 1
-            if budget <= 0 or len(found) == len(wanted):
-                break
-        return found
 
     async def open_read(
         self, bucket: str, key: str, offset: int = 0, length: int | None = None

@@ -10,7 +10,6 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -169,47 +168,6 @@ async def test_copy_delete_list(store: ObjectStore, prefix: str) -> None:
     for key in keys:
         await store.delete(bucket, key)
     assert [i.key async for i in store.list(bucket, f"{prefix}/")] == []
-
-
-async def test_stat_many_is_stat_of_each_key(
-    store: ObjectStore, prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch's keys (ids running over a digit, as upload ids do, and others of the same
-    version between them in key order): what `stat` says of each, missing ones None. On S3
-    the present ones come from listings (no HEAD), the missing ones are asked alone."""
-    bucket = BUCKETS.artifacts  # raw objects are write-once: they could not be deleted
-    present = [f"{prefix}/uploads/{i}/f{i}.bin" for i in range(990, 1240)]
-    others = [f"{prefix}/uploads/{i}/g.bin" for i in (99, 100, 9950, 12)]
-    for index, key in enumerate(present + others):
-        await store.put(bucket, key, b"x" * (index % 7 + 1))
-    missing = [f"{prefix}/uploads/1240/f1240.bin", f"{prefix}/uploads/995/other.bin"]
-    asked = present[::2] + missing + present[:3]  # out of order, some twice
-    heads: list[str] = []
-    if isinstance(store, S3ObjectStore):
-        client = store._client
-        stat_object = client.stat_object
-
-        def counted(bucket: str, key: str, *args: Any, **kwargs: Any) -> Any:
-            heads.append(key)
-            return stat_object(bucket, key, *args, **kwargs)
-
-        monkeypatch.setattr(client, "stat_object", counted)
-    found = await store.stat_many(bucket, asked, concurrency=3)
-    asked_alone = list(heads)
-    assert set(found) == set(asked)
-    for key in missing:
-        assert found[key] is None
-    for key in present[::2]:
-        info, alone = found[key], await store.stat(bucket, key)
-        assert info is not None and alone is not None
-        assert (info.key, info.size, info.etag) == (key, alone.size, alone.etag)
-    if isinstance(store, S3ObjectStore):
-        # a listing from a short common prefix (the keys over 999 and under it) gives up
-        # past its budget: those are asked alone, as the missing ones are
-        assert set(missing) <= set(asked_alone)
-        assert len(asked_alone) < len(set(asked)) / 2
-    for key in present + others:
-        await store.delete(bucket, key)
 
 
 async def test_streams_40_mib_in_bounded_chunks(
