@@ -203,6 +203,73 @@ def test_an_interrupted_folder_resumes_from_its_state_file(
     assert upload_folder(root, version, server.url, token, say=str)[1] == []
 
 
+class Recording(httpx.Client):
+    """The order of the transfer's calls: ("start", paths), ("put", path), ("complete", n)."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=30)
+        self.seen: list[tuple[str, Any]] = []
+        self.urls: dict[str, str] = {}  # a PUT URL -> its file's path
+        self.lock = threading.Lock()
+
+    def post(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        query = kwargs.get("json", {}).get("query", "")
+        given = kwargs.get("json", {}).get("variables", {})
+        if "startUploads(" in query:
+            with self.lock:
+                self.seen.append(("start", [f["path"] for f in given["files"]]))
+        response = super().post(url, **kwargs)
+        if "startUploads(" in query:
+            entries = response.json()["data"]["startUploads"]["entries"]
+            for entry, file in zip(entries, given["files"], strict=True):
+                self.urls[entry["instructions"]["putUrl"]] = file["path"]
+        if "completeUploads(" in query:
+            with self.lock:
+                self.seen.append(("complete", len(given["ids"])))
+        return response
+
+    def put(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        path = next(p for u, p in self.urls.items() if str(url).endswith(u))
+        with self.lock:
+            self.seen.append(("put", path))
+        return super().put(url, **kwargs)
+
+
+def test_the_next_chunk_is_declared_and_this_one_completed_while_bytes_go(
+    server: Server,
+    token: str,
+    project: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks of 2: startUploads of chunk k+1 is asked before chunk k's bytes go, and its
+    completeUploads after them, on one thread of calls in order: S0 S1 C0 S2 C1 C2."""
+    monkeypatch.setattr(folder_transfer, "FILES_PER_CHUNK", 2)
+    _, version = new_dataset(server, token, project)
+    root = tmp_path / "chunks"
+    root.mkdir()
+    make_tree(root)
+    client = Recording()
+    found, problems = upload_folder(root, version, server.url, token, jobs=2, http=client)
+    assert problems == [] and len(found.files) == 5
+    calls = [
+        (kind, len(what) if kind == "start" else what)
+        for kind, what in client.seen
+        if kind != "put"
+    ]
+    assert calls == [
+        ("start", 2), ("start", 2), ("complete", 2), ("start", 1), ("complete", 2),
+        ("complete", 1),
+    ]  # fmt: skip
+    chunks = [what for kind, what in client.seen if kind == "start"]
+    for number, chunk in enumerate(chunks):  # a chunk's bytes go after it is declared
+        at = [i for i, (kind, what) in enumerate(client.seen) if kind == "put" and what in chunk]
+        declared = client.seen.index(("start", chunk))
+        completed = [i for i, (kind, _) in enumerate(client.seen) if kind == "complete"][number]
+        assert len(at) == len(chunk) and declared < min(at) and max(at) < completed
+    assert {u["state"] for u in held(server, token, version)["uploads"]} == {"READY"}
+
+
 def test_a_refused_file_has_its_code_and_the_others_go_on(
     server: Server,
     token: str,
