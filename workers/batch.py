@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.core.config import work_root
-from server.core.db import database_unavailable, utcnow
+from server.core.db import database_unavailable, insert_returning, utcnow
 from server.core.errors import ErrorCode
 from server.core.jobs import PROCESS_UPLOAD
 from server.datasets.coverage import box_of_row, period_of_row, refresh_version
@@ -315,26 +315,37 @@ async def _commit(
 async def _write_together(
     session: AsyncSession, ready: list[Outcome]
 ) -> dict[int, Ingested] | None:
-    """The rows of every READY file in one savepoint and two flushes (by upload id); None,
-    with nothing written, when the database refuses any of them."""
+    """The rows of every READY file in one savepoint: the files and their artifacts each in
+    one INSERT ... RETURNING, the rest in one flush; None, with nothing written, when the
+    database refuses any of them."""
     if not ready:
         return {}
     savepoint = await session.begin_nested()
+    files: list[DatasetFile] = []
+    artifacts: list[Artifact] = []
     try:
-        files = [file_of(o.upload, o.result) for o in ready if o.result is not None]
-        session.add_all(files)
-        await session.flush()
+        made = [file_of(o.upload, o.result) for o in ready if o.result is not None]
+        files = await insert_returning(session, made, DatasetFile.upload_id)
+        pairs = list(zip(ready, files, strict=True))
+        new = [Artifact(file_id=f.id, **a) for o, f in pairs for a in o.artifacts]
+        artifacts = await insert_returning(session, new, Artifact.file_id, Artifact.kind)
+        of_file: dict[int, list[Artifact]] = {}
+        for artifact in artifacts:
+            of_file.setdefault(artifact.file_id, []).append(artifact)
         done = {}
-        for outcome, file in zip(ready, files, strict=True):
+        for outcome, file in pairs:
             assert outcome.result is not None
             done[outcome.upload.id] = _ready(
-                session, outcome.upload, outcome.result, file, outcome.artifacts
+                session, outcome.upload, outcome.result, file, of_file.get(file.id, [])
             )
         await session.flush()
         await savepoint.commit()
         return done
     except IntegrityError as error:
         await savepoint.rollback()
+        for row in (*files, *artifacts):  # inserted by statement: not the savepoint's to drop
+            if row in session:
+                session.expunge(row)
         log.warning("a batch's rows were refused (%s): each file alone", error.orig)
         return None
 
@@ -373,7 +384,9 @@ async def _write_ready(
     file = file_of(upload, result)
     session.add(file)
     await session.flush()
-    ingested = _ready(session, upload, result, file, written)
+    artifacts = [Artifact(file_id=file.id, **a) for a in written]
+    session.add_all(artifacts)
+    ingested = _ready(session, upload, result, file, artifacts)
     await session.flush()
     return ingested
 
@@ -383,11 +396,9 @@ def _ready(
     upload: Upload,
     result: ProcessingResult,
     file: DatasetFile,
-    written: list[dict[str, Any]],
+    artifacts: list[Artifact],
 ) -> Ingested:
-    """The file's artifacts and warnings (the file has its id), the upload READY."""
-    artifacts = [Artifact(file_id=file.id, **a) for a in written]
-    session.add_all(artifacts)
+    """The file's warnings (the file and its artifacts have their ids), the upload READY."""
     session.add_all(
         UploadWarning(upload_id=upload.id, position=i, code=n.code, message=n.message[:2000])
         for i, n in enumerate(result.warnings[:MAX_WARNINGS])

@@ -8,9 +8,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator
 
 from server.core.config import Settings
@@ -60,6 +60,34 @@ def group_rows(rows: Iterable[Sequence[Any]]) -> dict[Any, list[Any]]:
     for key, *values in rows:
         grouped[key].append(values[0] if len(values) == 1 else tuple(values))
     return grouped
+
+
+M = TypeVar("M", bound="Base")
+
+
+async def insert_returning(
+    session: AsyncSession, objects: Sequence[M], *unique: InstrumentedAttribute[Any]
+) -> list[M]:
+    """New objects of one class inserted as one statement (batches of ORM bulk INSERT ...
+    RETURNING), the persistent rows returned in the order given, matched by the `unique`
+    columns, whose values differ from one object to the next. A flush inserts row by row
+    on SQLite, where nothing ties the keys it generates to the order of the rows
+    (SQLAlchemy's "insertmanyvalues" then runs one INSERT a row): 500 rows were 500 round
+    trips to the database thread, under the write lock. No mapper insert events run (none
+    are used here)."""
+    if not objects:
+        return []
+    model = type(objects[0])
+    rows = [
+        {key: value for key, value in vars(obj).items() if not key.startswith("_sa_")}
+        for obj in objects
+    ]
+    keys = [column.key for column in unique]
+    made = {
+        tuple(getattr(row, k) for k in keys): row
+        for row in await session.scalars(insert(model).returning(model), rows)
+    }
+    return [made[tuple(getattr(obj, k) for k in keys)] for obj in objects]
 
 
 def utcnow() -> dt.datetime:

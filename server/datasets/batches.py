@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access.auth import Principal
+from server.core.db import insert_returning
 from server.core.errors import Collector, DomainError, ErrorDetail
 from server.core.url_signing import UrlSigner
 from server.datasets.errors import DatasetErrorCode
@@ -99,8 +100,8 @@ async def start_uploads(
             entry.errors = errors.details
             continue
         accepted.append((entry, new_upload(principal, version, declared)))
-    session.add_all([upload for _, upload in accepted])
-    await session.flush()
+    rows = await insert_returning(session, [u for _, u in accepted], Upload.object_key)
+    accepted = list(zip([entry for entry, _ in accepted], rows, strict=True))
     for _, upload in accepted:
         upload.object_key = raw_key(dataset, version, upload)
     await session.flush()
