@@ -398,7 +398,8 @@ def _ready(
     file: DatasetFile,
     artifacts: list[Artifact],
 ) -> Ingested:
-    """The file's warnings (the file and its artifacts have their ids), the upload READY."""
+    """The file's warnings (the file has its id, its artifacts are in the session), the
+    upload READY."""
     session.add_all(
         UploadWarning(upload_id=upload.id, position=i, code=n.code, message=n.message[:2000])
         for i, n in enumerate(result.warnings[:MAX_WARNINGS])

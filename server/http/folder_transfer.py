@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ BATCH = 1000  # startUploads and completeUploads take at most this many
 FILES_PER_CHUNK = 500  # one startUploads, then the files sent, then one completeUploads
 SINGLE_PUT_MAX = 64 * 1024 * 1024
 SAVE_EVERY = 2.0  # seconds between two writes of the state file while bytes are sent
-KEPT = ("path", "size", "mtime_ns", "sha256", "upload", "sent", "completed")  # in the state
+# what the state file keeps of a Local: all but this run's URL and refusal
+KEPT = tuple(f.name for f in fields(Local) if f.name not in ("put_url", "refused", "code"))
 START = """mutation($v: ID!, $files: [UploadFileInput!]!) {
   startUploads(datasetVersionId: $v, files: $files) {
     entries { index upload { id } instructions { putUrl } errors { field code message } }
