@@ -284,20 +284,41 @@ class LocalObjectStore(ObjectStore):
         self._path(bucket, key)
         meta = check_metadata(metadata)
         size = self._source_size(data, size)
+        if isinstance(data, bytes | bytearray | memoryview):  # one trip to the store's threads
+            return await self._run(
+                self._put_bytes, bucket, key, bytes(data), size, content_type, meta
+            )
         await self._run(self._check_bucket_exists, bucket)
         writer = await self._run(self._new_writer)
         try:
-            if isinstance(data, bytes | bytearray | memoryview):
-                await self._run(writer.write, bytes(data))
-            else:
-                async for chunk in self._iter_source(data):
-                    await self._run(writer.write, chunk)
+            async for chunk in self._iter_source(data):
+                await self._run(writer.write, chunk)
             if size is not None and writer.size != size:
                 raise SizeMismatch(f"expected {size} bytes, got {writer.size}")
             return await self._run(self._commit, writer, bucket, key, content_type, meta)
         except BaseException:
             await asyncio.shield(self._run(writer.discard))
             raise
+
+    def _put_bytes(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        size: int | None,
+        content_type: str | None,
+        metadata: Mapping[str, str],
+    ) -> ObjectInfo:
+        self._check_bucket_exists(bucket)
+        writer = self._new_writer()
+        try:
+            writer.write(data)
+            if size is not None and writer.size != size:
+                raise SizeMismatch(f"expected {size} bytes, got {writer.size}")
+        except BaseException:
+            writer.discard()
+            raise
+        return self._commit(writer, bucket, key, content_type, metadata)
 
     async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
         return await self._run(self._stat_sync, bucket, key)
