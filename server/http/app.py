@@ -50,7 +50,7 @@ from server.http.forwarded import base_url
 from server.http.media import GRAPHQL_RESPONSE, negotiate, request_error_status
 from server.http.middleware import BODY_STATE, graphql_error, too_large
 from server.http.persisted import PersistedDocuments, Refusal
-from server.http.upload_endpoint import upload_endpoint
+from server.http.upload_endpoint import UploadLookup, upload_endpoint
 from server.storage import ObjectStore, store_from_settings
 
 _STATE_KEY = "satreps"
@@ -422,6 +422,7 @@ def create_app(
     from server.http.probes import Probes
 
     probes = Probes(settings, sessions, store)
+    upload_lookup = UploadLookup(sessions)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -463,6 +464,7 @@ def create_app(
         await events.close()
         await probes.close()
         store.close()
+        upload_lookup.close()
         await graphql.aclose()
         if owned_engine is not None:
             await owned_engine.dispose()
@@ -475,7 +477,7 @@ def create_app(
             Route("/healthz", probes.healthz),
             Route(
                 "/uploads/{upload_id:int}",
-                upload_endpoint(sessions, store, signer),
+                upload_endpoint(upload_lookup, store, signer),
                 methods=["PUT"],
             ),
             Route("/exports/{key:path}", export_endpoint(store, signer), methods=["GET", "HEAD"]),

@@ -5,10 +5,13 @@ is streamed into the local object store (never held in memory)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Engine, Row, bindparam, create_engine, event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -34,6 +37,23 @@ class UploadUrlCode(StrEnum):
 RETRY_AFTER_SECONDS = 30
 
 
+# a body declared this small is read whole before the store is called: one trip to the
+# store's threads instead of one per chunk (a folder's small files)
+WHOLE_BODY_MAX = 1024 * 1024
+
+
+async def _body(request: Request, declared: int) -> bytes:
+    """The request's body, read no further than one byte past what was declared (the store
+    then refuses the size)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > declared:
+            break
+    return b"".join(chunks)
+
+
 def _error(
     status: int, code: UploadUrlCode, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -41,8 +61,57 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# what a PUT needs of its upload
+_ROW = select(
+    Upload.state, Upload.object_key, Upload.declared_size, Upload.content_type, Upload.multipart_id
+).where(Upload.id == bindparam("id"))
+
+
+UploadRow = Row[UploadState, str, int, str | None, str | None]
+
+
+class UploadLookup:
+    """The upload row a PUT names (state, key, declared size, content type, multipart id).
+
+    On a SQLite file (the embedded default, where this endpoint serves every file of a
+    folder) the one statement runs on a plain synchronous connection (pysqlite, read-only,
+    its own small pool) in one trip to a thread: through the async session it was a string
+    of aiosqlite trips that cost 3 ms of the server's CPU a PUT under load, more than the
+    write of a small file (bench/upload_folder.py). Elsewhere, and for sessions bound to a
+    connection (the tests' transaction), the async session runs it."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.engine: Engine | None = None
+        bind = sessions.kw.get("bind")
+        if isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite":
+            database = bind.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self.engine = create_engine(bind.url.set(drivername="sqlite+pysqlite"))
+                event.listen(self.engine, "connect", _read_only)
+
+    async def __call__(self, upload_id: int) -> UploadRow | None:
+        if self.engine is not None:
+            return await asyncio.to_thread(self._read, self.engine, upload_id)
+        async with self.sessions() as session:
+            return (await session.execute(_ROW, {"id": upload_id})).first()
+
+    @staticmethod
+    def _read(engine: Engine, upload_id: int) -> UploadRow | None:
+        with engine.connect() as connection:
+            return connection.execute(_ROW, {"id": upload_id}).first()
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def _read_only(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA query_only=ON")
+
+
 def upload_endpoint(
-    sessions: async_sessionmaker[AsyncSession], store: ObjectStore, signer: UrlSigner
+    lookup: UploadLookup, store: ObjectStore, signer: UrlSigner
 ) -> Callable[[Request], Awaitable[Response]]:
     async def put(request: Request) -> Response:
         try:
@@ -54,8 +123,7 @@ def upload_endpoint(
             return _error(400, UploadUrlCode.BAD_URL, "not an upload URL issued by this server")
         if problem := signer.verify(upload_id, part, expires, signature):
             return _error(403, UploadUrlCode.URL_REFUSED, problem)
-        async with sessions() as session:
-            upload = await session.get(Upload, upload_id)
+        upload = await lookup(upload_id)
         if upload is None or upload.state != UploadState.AWAITING_UPLOAD:
             return _error(
                 409, UploadUrlCode.INVALID_UPLOAD_STATE, "this upload no longer accepts bytes"
@@ -63,10 +131,11 @@ def upload_endpoint(
         bucket, key = store.buckets.raw, upload.object_key
         try:
             if part is None:
+                small = upload.declared_size <= WHOLE_BODY_MAX
                 info = await store.put(
                     bucket,
                     key,
-                    request.stream(),
+                    await _body(request, upload.declared_size) if small else request.stream(),
                     size=upload.declared_size,
                     content_type=upload.content_type,
                 )
