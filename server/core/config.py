@@ -298,7 +298,10 @@ class Settings(BaseSettings):
         description="S3 bucket `satreps backup` copies the objects into (each copy read back "
         "and verified); unset, or on the local store: into the backup directory",
     )
-    db_pool_size: int = Field(default=10, description="Connection pool size (PostgreSQL)")
+    db_pool_size: int = Field(
+        default=10,
+        description="Connections kept open (PostgreSQL; SQLite also opens as many again when busy)",
+    )
     db_pgbouncer: bool = Field(
         default=False,
         description="The database URL names PgBouncer in transaction pooling mode: no "
