@@ -1,7 +1,8 @@
 """PUT /uploads/{id}: the embedded mode's stand-in for presigned object-store URLs.
 
 Only signed, unexpired URLs issued by startUpload/refreshUploadUrls are accepted; the body
-is streamed into the local object store (never held in memory)."""
+is streamed into the local object store (a body declared at most WHOLE_BODY_MAX, 1 MiB, is
+read whole first; a larger one is never held in memory)."""
 
 from __future__ import annotations
 
