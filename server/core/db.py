@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator
 
 from server.core.config import Settings
+from server.core.sqlite_driver import one_trip_dbapi
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -164,9 +165,15 @@ def make_engine(
 ) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        options: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+            # a file's pool (a memory database has one connection): kept connections, and as
+            # many again when busy, each opened with its thread, pragmas and functions
+            options.update(pool_size=pool_size, max_overflow=pool_size)
+        if parsed.get_driver_name() == "aiosqlite":  # one trip a statement (sqlite_driver)
+            options["module"] = one_trip_dbapi()
+        engine = create_async_engine(url, echo=echo, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
