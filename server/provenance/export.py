@@ -128,14 +128,23 @@ async def _acceptances(
     return {n.id: n for n in closure.nodes if n.id not in found}
 
 
+# ids a statement names at most (SQLite takes 32,766 parameters)
+_IDS_PER_STATEMENT = 5000
+
+
 async def _edges_among(session: AsyncSession, nodes: list[GraphNode]) -> list[GraphEdge]:
-    ids = [n.id for n in nodes]
-    rows = await session.scalars(
-        select(ProvEdge)
-        .where(ProvEdge.subject_id.in_(ids), ProvEdge.object_id.in_(ids))
-        .order_by(ProvEdge.id)
-    )
-    return redact_edges(nodes, rows.all())
+    """The edges whose two ends are both among `nodes`. Selected by subject only, the object
+    checked here: with both `IN` lists in the statement SQLite probed its index once per
+    pair of ids (2.7 s for a version of 2,000 files)."""
+    ids = sorted({n.id for n in nodes})
+    among = set(ids)
+    edges: list[ProvEdge] = []
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start : start + _IDS_PER_STATEMENT]
+        rows = await session.scalars(select(ProvEdge).where(ProvEdge.subject_id.in_(chunk)))
+        edges.extend(edge for edge in rows if edge.object_id in among)
+    edges.sort(key=lambda edge: edge.id)
+    return redact_edges(nodes, edges)
 
 
 # ---- RO-Crate ----------------------------------------------------------------------------
