@@ -308,3 +308,61 @@ async def test_column_names_read_alike_on_both_databases(gql: Any, world: World,
         "monsoon hydrology Alpha precipitation_mm station <mark>zeta</mark> Inundation along "
         "the Sendai plain"
     ]
+
+
+async def test_a_file_rebuilds_its_datasets_document_only_when_its_profile_adds_words(
+    world: World, sessions: Any
+):
+    """Migration 0025: the body is rebuilt for a file whose profile has columns or a
+    search_text (or had them, when it changes); a wordless file leaves the document as it
+    is. A sentinel title shows whether the document was rebuilt."""
+    from sqlalchemy import select, text
+
+    dataset_id = world.dataset_ids["rainfall"]
+    document = text(
+        "SELECT title, body FROM search_documents WHERE kind = 'dataset' AND ref_id = :d"
+    )
+    mark = text("UPDATE search_documents SET title = 'sentinel' WHERE kind = 'dataset'")
+
+    async def add_then_read(change: Any) -> tuple[str, str]:
+        async with sessions() as s:
+            await s.execute(mark)
+            await change(s)
+            await s.commit()
+            title, body = (await s.execute(document, {"d": dataset_id})).one()
+            return title, body
+
+    async with sessions() as s:
+        version_id = await s.scalar(
+            select(DatasetVersion.id).where(DatasetVersion.dataset_id == dataset_id)
+        )
+
+    def file(name: str, profile: dict[str, Any]) -> DatasetFile:
+        return DatasetFile(
+            version_id=version_id,
+            name=name,
+            size=10,
+            sha256="2" * 64,
+            raw_key=f"raw/{name}",
+            path=name,
+            profile=profile,
+        )
+
+    async def wordless(s: Any) -> None:
+        s.add(file("photo.jpg", {"kind": "binary", "bytes": 10}))
+
+    title, body = await add_then_read(wordless)
+    assert title == "sentinel" and "precipitation_mm" in body  # not rebuilt, words kept
+
+    async def with_columns(s: Any) -> None:
+        s.add(file("levels.csv", {"columns": [{"name": "water_level_cm"}]}))
+
+    title, body = await add_then_read(with_columns)
+    assert title == "Rainfall observations" and "water_level_cm" in body
+
+    async def columns_gone(s: Any) -> None:
+        row = await s.scalar(select(DatasetFile).where(DatasetFile.name == "levels.csv"))
+        row.profile = {"kind": "binary"}
+
+    title, body = await add_then_read(columns_gone)
+    assert title == "Rainfall observations" and "water_level_cm" not in body
