@@ -85,14 +85,20 @@ async def start_uploads(
 ) -> Batch[UploadTicket]:
     _check_size(len(files), "files")
     version, dataset = await writable_version(session, principal, version_id)
-    taken = await taken_paths(session, version.id)
     entries: list[Entry[UploadTicket]] = []
-    accepted: list[tuple[Entry[UploadTicket], Upload]] = []
+    checked: list[tuple[Entry[UploadTicket], Collector, Declared]] = []
     for index, given in enumerate(files):
         entry: Entry[UploadTicket] = Entry(index)
         entries.append(entry)
         errors = Collector()
-        declared = check_declaration(errors, given, max_bytes)
+        checked.append((entry, errors, check_declaration(errors, given, max_bytes)))
+    taken = await taken_paths(
+        session,
+        version.id,
+        [declared.path for _, errors, declared in checked if not errors.details],
+    )
+    accepted: list[tuple[Entry[UploadTicket], Upload]] = []
+    for entry, errors, declared in checked:
         if not errors.details:  # a refused entry's path takes no place in the version
             for code, message in case_clashes([declared.path], taken).values():
                 errors.add(code, message, "filename")

@@ -62,14 +62,25 @@ def plan_parts(size: int) -> tuple[int, int]:
     return part, math.ceil(size / part)
 
 
-async def taken_paths(session: AsyncSession, version_id: int) -> dict[str, str]:
-    """path_key -> path of the version's files and of its uploads still on their way."""
+async def taken_paths(
+    session: AsyncSession, version_id: int, paths: Sequence[str]
+) -> dict[str, str]:
+    """path_key -> path of the version's files and of its uploads still on their way, for the
+    keys of `paths` only (what case_clashes compares them with): a folder's later chunks do
+    not read back every path its earlier ones declared."""
+    keys = sorted({path_key(path) for path in paths})
+    if not keys:
+        return {}
     files = await session.execute(
-        select(DatasetFile.path_key, DatasetFile.path).where(DatasetFile.version_id == version_id)
+        select(DatasetFile.path_key, DatasetFile.path).where(
+            DatasetFile.version_id == version_id, DatasetFile.path_key.in_(keys)
+        )
     )
     uploads = await session.execute(
         select(Upload.path_key, Upload.path).where(
-            Upload.version_id == version_id, Upload.state.not_in(FINAL - {UploadState.READY})
+            Upload.version_id == version_id,
+            Upload.path_key.in_(keys),
+            Upload.state.not_in(FINAL - {UploadState.READY}),
         )
     )
     return {key: path for key, path in [*uploads.all(), *files.all()]}
@@ -244,7 +255,7 @@ async def declare_upload(
         errors, Declared(filename, byte_size, sha256, content_type), max_bytes
     )
     if not any(d.field == "filename" for d in errors.details):
-        taken = await taken_paths(session, version.id)
+        taken = await taken_paths(session, version.id, [declared.path])
         for code, message in case_clashes([declared.path], taken).values():
             errors.add(code, message, "filename")
     errors.raise_if_any()

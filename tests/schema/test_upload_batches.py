@@ -148,3 +148,23 @@ async def test_completing_a_batch_takes_as_many_statements_for_many_files_as_for
         ]
         counts.append(counted.count)
     assert counts[0] == counts[1], counts
+
+
+async def test_a_later_batch_is_checked_against_the_paths_earlier_ones_declared(admin, factory):
+    """taken_paths reads only the keys of the batch's own paths: a clash with a path an
+    earlier batch declared (still on its way) is still found, by case and exactly."""
+    version = await draft_version(admin, factory)
+    first = [entry(f"raw/station-{i:02d}/log.csv", body(i)) for i in range(5)]
+    started = (await admin(START, {"v": version, "files": first}))["startUploads"]
+    assert [e["errors"] for e in started["entries"]] == [[]] * 5
+    later = [
+        entry("RAW/Station-03/LOG.csv", body(7)),
+        entry("raw/station-04/log.csv", body(8)),
+        entry("raw/station-05/log.csv", body(9)),
+    ]
+    entries = (await admin(START, {"v": version, "files": later}))["startUploads"]["entries"]
+    assert [[(x["field"], x["code"]) for x in e["errors"]] for e in entries] == [
+        [("path", "PATH_CASE_CLASH")],
+        [("path", "DUPLICATE_NAME")],
+        [],
+    ]
