@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -49,6 +48,7 @@ from server.storage.errors import (
     UploadNotFound,
 )
 from server.storage.keys import check_bucket, check_key, check_metadata
+from server.storage.local_files import HashingWriter, fsync_dir
 from server.storage.write_once import make_directories, place_once
 
 log = logging.getLogger(__name__)
@@ -56,44 +56,6 @@ log = logging.getLogger(__name__)
 _UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 # a full file system, a full quota, a file over the process's size limit (RLIMIT_FSIZE)
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class _HashingWriter:
-    """A temporary file being written, hashed on the way (runs in the store's threads)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed by finish/discard
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self.hash.update(chunk)
-        self.handle.write(chunk)
-        self.size += len(chunk)
-
-    def finish(self, fsync: bool) -> int:
-        self.handle.flush()
-        if fsync:
-            os.fsync(self.handle.fileno())
-        inode = os.fstat(self.handle.fileno()).st_ino
-        self.handle.close()
-        return inode
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.handle.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
 
 
 class LocalObjectStore(ObjectStore):
@@ -157,13 +119,13 @@ class LocalObjectStore(ObjectStore):
 
     # --- sync helpers (run in the pool) -------------------------------------------------------
 
-    def _new_writer(self) -> _HashingWriter:
+    def _new_writer(self) -> HashingWriter:
         self._tmp.mkdir(parents=True, exist_ok=True)
-        return _HashingWriter(self._tmp / f"{uuid.uuid4().hex}.tmp")
+        return HashingWriter(self._tmp / f"{uuid.uuid4().hex}.tmp")
 
     def _commit(
         self,
-        writer: _HashingWriter,
+        writer: HashingWriter,
         bucket: str,
         key: str,
         content_type: str | None,
@@ -204,7 +166,7 @@ class LocalObjectStore(ObjectStore):
                 meta_tmp.unlink()
             raise
         if self.fsync:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         os.replace(meta_tmp, meta_path)
         return self._info(bucket, key, path.stat(), sidecar)
 
@@ -511,7 +473,7 @@ class LocalObjectStore(ObjectStore):
         check_part_number(part_number)
         size = self._source_size(data, size)
         directory = await self._run(self._upload_dir, bucket, key, upload_id)
-        writer = await self._run(_HashingWriter, directory / f"tmp-{uuid.uuid4().hex}")
+        writer = await self._run(HashingWriter, directory / f"tmp-{uuid.uuid4().hex}")
         try:
             async for chunk in self._iter_source(data):
                 await self._run(writer.write, chunk)
