@@ -1,5 +1,7 @@
 """The local directory store of the embedded mode: atomic writes (temporary file + rename),
-multipart uploads staged on disk, fed by the server's own upload endpoint."""
+each object's metadata in an extended attribute of its file (a sidecar file where the file
+system has none: server/storage/local_files.py), multipart uploads staged on disk, fed by
+the server's own upload endpoint."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from stat import S_ISREG
+from typing import IO
 
 from server.storage.base import (
     DEFAULT_CHUNK_SIZE,
@@ -48,7 +51,16 @@ from server.storage.errors import (
     UploadNotFound,
 )
 from server.storage.keys import check_bucket, check_key, check_metadata
-from server.storage.local_files import HashingWriter, fsync_dir
+from server.storage.local_files import (
+    HashingWriter,
+    Record,
+    can_label,
+    fsync_dir,
+    object_info,
+    read_label,
+    read_sidecar,
+    write_sidecar,
+)
 from server.storage.write_once import make_directories, place_once
 
 log = logging.getLogger(__name__)
@@ -62,9 +74,12 @@ class LocalObjectStore(ObjectStore):
     """Objects as files under `root/<bucket>/<key>`; internals under `root/.satreps/`.
 
     Writes go to a temporary file on the same file system, are fsynced and renamed into
-    place, so a reader sees the old object or the new one, never a part. A sidecar JSON
-    (`.satreps/meta/<bucket>/<key>.json`) keeps sha256, content type and metadata; it is
-    trusted only while it names the data file's inode and size. Object lock is not
+    place, so a reader sees the old object or the new one, never a part. The sha256, content
+    type and metadata are a JSON record in the file's `user.satreps.meta` extended attribute,
+    set before the fsync and trusted while it names the file's size. Where the file system
+    cannot keep it (`xattrs` False, or the probe of `ensure_buckets` or the write failing),
+    and for objects written before it, a sidecar JSON (`.satreps/meta/<bucket>/<key>.json`)
+    keeps the record, trusted only while it names the file's inode and size. Object lock is not
     supported (`supports_object_lock` stays False), but the raw bucket is write-once through
     this API (`write_once`): files read-only on disk, no overwrite, no delete. A key cannot
     be both an object and a prefix of another (`a` and `a/b`): that raises `KeyConflict`.
@@ -79,11 +94,13 @@ class LocalObjectStore(ObjectStore):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         min_part_size: int = MIN_PART_SIZE,
         fsync: bool = True,
+        xattrs: bool = True,
     ) -> None:
         super().__init__(buckets or Buckets(), max_workers=max_workers, chunk_size=chunk_size)
         self.root = Path(root)
         self.min_part_size = min_part_size
         self.fsync = fsync
+        self.xattrs = xattrs  # metadata in an attribute of the file, else in a sidecar
         self._internal = self.root / ".satreps"
         self._tmp = self._internal / "tmp"
         self._meta = self._internal / "meta"
@@ -130,75 +147,60 @@ class LocalObjectStore(ObjectStore):
         key: str,
         content_type: str | None,
         metadata: Mapping[str, str],
-        sha256: str | None = None,
     ) -> ObjectInfo:
         path = self._path(bucket, key)
         if path.is_dir():
             writer.discard()
             raise KeyConflict(f"{key!r} is a prefix of other keys (local store)")
         meta_path = self._meta_path(bucket, key)
-        meta_tmp = meta_path.with_name(f".{uuid.uuid4().hex}.tmp")
+        sidecar: Path | None = None
         try:
-            inode = writer.finish(self.fsync)
-            digest = sha256 or writer.hash.hexdigest()
-            sidecar = {
-                "inode": inode,
-                "size": writer.size,
-                "sha256": digest,
-                "content_type": content_type,
-                "metadata": dict(metadata),
-            }
-            # the sidecar is written before the object is placed: a disk that fills up on
-            # it leaves nothing under the key (a rename takes no room)
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            meta_tmp.write_text(json.dumps(sidecar))
+            record = writer.record(content_type, metadata)
+            if not writer.finish(self.fsync, json.dumps(record).encode() if self.xattrs else None):
+                # written before the object is placed: a disk that fills up on it leaves
+                # nothing under the key (a rename takes no room)
+                sidecar = write_sidecar(meta_path, record)
             if bucket == self.buckets.raw:
                 make_directories(path.parent)
-                if not place_once(writer.path, path, writer.size, digest, f"{bucket}/{key}"):
-                    meta_tmp.unlink()
-                    return self._info(bucket, key, path.stat(), self._read_sidecar(bucket, key))
+                if not place_once(
+                    writer.path, path, writer.size, record["sha256"], f"{bucket}/{key}"
+                ):
+                    if sidecar:
+                        sidecar.unlink()
+                    return self._info(bucket, key, path, path.stat())
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(writer.path, path)
         except BaseException:
             writer.discard()
-            with contextlib.suppress(OSError):
-                meta_tmp.unlink()
+            if sidecar:
+                with contextlib.suppress(OSError):
+                    sidecar.unlink()
             raise
         if self.fsync:
             fsync_dir(path.parent)
-        os.replace(meta_tmp, meta_path)
-        return self._info(bucket, key, path.stat(), sidecar)
+        if sidecar:
+            os.replace(sidecar, meta_path)
+        elif bucket != self.buckets.raw:  # the sidecar of an object this one replaced
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                meta_path.unlink()
+        return object_info(bucket, key, path.stat(), record)
 
-    def _info(
-        self, bucket: str, key: str, st: os.stat_result, sidecar: dict[str, Any] | None
-    ) -> ObjectInfo:
-        modified = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC)
+    def _record(
+        self, bucket: str, key: str, target: int | Path, st: os.stat_result
+    ) -> Record | None:
+        """The object's metadata record (attribute first, then sidecar) while it fits the
+        file `target` (a path or an open descriptor) whose stat is `st`."""
+        label = read_label(target)
+        if label is not None:
+            return label if label.get("size") == st.st_size else None
+        sidecar = read_sidecar(self._meta_path(bucket, key))
         if sidecar and sidecar.get("inode") == st.st_ino and sidecar.get("size") == st.st_size:
-            return ObjectInfo(
-                bucket=bucket,
-                key=key,
-                size=st.st_size,
-                etag=str(sidecar["sha256"])[:32],
-                sha256=sidecar["sha256"],
-                content_type=sidecar.get("content_type"),
-                last_modified=modified,
-                metadata=dict(sidecar.get("metadata") or {}),
-            )
-        return ObjectInfo(
-            bucket=bucket,
-            key=key,
-            size=st.st_size,
-            etag=f"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}",
-            last_modified=modified,
-        )
+            return sidecar
+        return None
 
-    def _read_sidecar(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            value = json.loads(self._meta_path(bucket, key).read_text())
-        except (OSError, ValueError):
-            return None
-        return value if isinstance(value, dict) else None
+    def _info(self, bucket: str, key: str, target: int | Path, st: os.stat_result) -> ObjectInfo:
+        return object_info(bucket, key, st, self._record(bucket, key, target, st))
 
     def _stat_sync(self, bucket: str, key: str) -> ObjectInfo | None:
         path = self._path(bucket, key)
@@ -206,9 +208,9 @@ class LocalObjectStore(ObjectStore):
             st = path.stat()
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if not path.is_file():
+        if not S_ISREG(st.st_mode):
             return None
-        return self._info(bucket, key, st, self._read_sidecar(bucket, key))
+        return self._info(bucket, key, path, st)
 
     def _check_bucket_exists(self, bucket: str) -> None:
         if not (self.root / check_bucket(bucket)).is_dir():
@@ -222,10 +224,15 @@ class LocalObjectStore(ObjectStore):
                 (self.root / name).mkdir(parents=True, exist_ok=True)
             for path in (self._tmp, self._meta, self._uploads):
                 path.mkdir(parents=True, exist_ok=True)
+            self.xattrs = self.xattrs and can_label(self._tmp)
 
         await self._run(make)
         self.supports_object_lock = False
-        log.info("local object store at %s (raw objects read-only, write-once)", self.root)
+        log.info(
+            "local object store at %s (raw objects read-only, write-once; metadata in %s)",
+            self.root,
+            "extended attributes" if self.xattrs else "sidecar files",
+        )
 
     async def check(self) -> None:
         def probe() -> None:
@@ -295,8 +302,8 @@ class LocalObjectStore(ObjectStore):
                 handle = open(path, "rb")  # noqa: SIM115 - closed by the reader
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 raise ObjectNotFound(f"{bucket}/{key} does not exist") from None
-            st = os.fstat(handle.fileno())
-            return handle, self._info(bucket, key, st, self._read_sidecar(bucket, key))
+            fd = handle.fileno()
+            return handle, self._info(bucket, key, fd, os.fstat(fd))
 
         handle, info = await self._run(open_file)
         try:
@@ -360,7 +367,6 @@ class LocalObjectStore(ObjectStore):
 
         def copy_sync() -> ObjectInfo:
             self._check_bucket_exists(dst_bucket)
-            sidecar = self._read_sidecar(src_bucket, src_key)
             writer = self._new_writer()
             try:
                 try:
@@ -368,14 +374,16 @@ class LocalObjectStore(ObjectStore):
                 except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                     raise ObjectNotFound(f"{src_bucket}/{src_key} does not exist") from None
                 with src:
+                    fd = src.fileno()
+                    record = self._record(src_bucket, src_key, fd, os.fstat(fd)) or {}
                     while chunk := src.read(self.chunk_size):
                         writer.write(chunk)
                 return self._commit(
                     writer,
                     dst_bucket,
                     dst_key,
-                    (sidecar or {}).get("content_type"),
-                    (sidecar or {}).get("metadata") or {},
+                    record.get("content_type"),
+                    record.get("metadata") or {},
                 )
             except BaseException:
                 writer.discard()
@@ -400,11 +408,7 @@ class LocalObjectStore(ObjectStore):
                     key = path.relative_to(base).as_posix()
                     if key.startswith(prefix):
                         with contextlib.suppress(FileNotFoundError):
-                            found.append(
-                                self._info(
-                                    bucket, key, path.stat(), self._read_sidecar(bucket, key)
-                                )
-                            )
+                            found.append(self._info(bucket, key, path, path.stat()))
             found.sort(key=lambda info: info.key.encode("utf-8"))
             return found
 
