@@ -29,6 +29,11 @@ from server.storage import store_from_settings
 from tests.factories import Factory
 from tests.twin import TWIN, sending
 
+# the test process starts hundreds of apps: server/core/heap.py's freeze would keep each
+# test's leftovers for the session (tests/server/test_heap.py turns it on where it is tested;
+# a `satreps serve` a test starts inherits this unless the test gives its own environment)
+os.environ.setdefault("SATREPS_GC_TUNING", "false")
+
 pytest.register_assert_rewrite("tests.fixtures")  # before the import below: plugins' asserts
 from tests.fixtures.clients import app_client  # noqa: E402
 

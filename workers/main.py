@@ -20,6 +20,7 @@ from arq.typing import WorkerCoroutine
 from server.core.config import DEFAULT_REDIS_PREFIX, Settings, get_settings
 from server.core.db import engine_from_settings, session_factory
 from server.core.events import bus_from_url
+from server.core.heap import settle_heap
 from server.core.jobs import PROCESS_UPLOAD
 from server.core.metrics import MetricsServer, queue_depth
 from server.storage import store_from_settings
@@ -87,6 +88,8 @@ async def startup(ctx: WorkerContext) -> None:
     if settings.worker_metrics_port:
         ctx["metrics"] = metrics_server(settings, ctx["redis"])
         await ctx["metrics"].start()
+    if settings.gc_tuning:
+        settle_heap()
 
 
 def metrics_server(settings: Settings, redis: Any) -> MetricsServer:

@@ -321,6 +321,12 @@ class Settings(BaseSettings):
         "the database is PostgreSQL and Redis is set, else one: SQLite has one writer and "
         "in-process jobs and rate limits live in one process); `--workers` overrides",
     )
+    gc_tuning: bool = Field(
+        default=True,
+        description="Once `satreps serve` or `satreps worker` has started, move what start-up "
+        "built to the garbage collector's permanent generation and collect young objects "
+        "every 50,000 allocations, not 700 (server/core/heap.py)",
+    )
     shutdown_grace_seconds: int = Field(
         default=25,
         ge=0,

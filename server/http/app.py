@@ -34,6 +34,7 @@ from server.core.db import (
 )
 from server.core.events import EventBus, bus_from_url
 from server.core.fast_reads import fast_reads
+from server.core.heap import settle_heap
 from server.core.jobs import ArqJobs, InProcessJobs, JobQueue
 from server.core.languages import accepted_languages
 from server.core.url_signing import UrlSigner
@@ -457,6 +458,8 @@ def create_app(
             notify_ctx = worker_context(settings, sessions, store, events)
             background.append(asyncio.create_task(notify_forever(notify_ctx)))
             background.append(asyncio.create_task(pids_forever(notify_ctx)))
+        if settings.gc_tuning:
+            settle_heap()
         yield
         for task in background:
             task.cancel()
