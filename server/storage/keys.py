@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 from urllib.parse import quote
 
 MAX_SEGMENT_BYTES = 255
@@ -64,6 +65,7 @@ def safe_key(*segments: str) -> str:
     return key
 
 
+@lru_cache(maxsize=4096)  # a key is checked at each step of its object's way (refusals not kept)
 def check_key(key: str) -> str:
     """Accept `key` only if it already is what `safe_key` makes of it (NFC included)."""
     if safe_key(key) != key:
