@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 from server.core.config import Settings
 from server.core.sqlite_driver import one_trip_dbapi
+from server.core.sqlite_gate import WriteGate, install
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,6 +96,15 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# how long a SQLite connection waits for the write lock held by another process (a `satreps`
+# command on the same file), in ms; within the process writers queue (WRITE_TURN_SECONDS)
+BUSY_TIMEOUT_MS = 5000
+# how long a transaction begun IMMEDIATE waits for its turn among the process's writers
+# (server/core/sqlite_gate.py), then "database is locked": below the execution timeout's
+# default 30 s, so a mutation that waited it out is answered DATABASE_BUSY, not timed out
+WRITE_TURN_SECONDS = 20.0
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT and transactional DDL;
     # let SQLAlchemy emit BEGIN itself (see the SQLAlchemy SQLite dialect docs).
@@ -103,7 +113,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
     # SQLite has no base64 in SQL: the compiled read path builds global ids and cursors
     for name, encode in (
@@ -139,9 +149,13 @@ def _text_codec(encode: Any) -> Any:
 SQLITE_BEGIN = "satreps_sqlite_begin"
 
 
-def _sqlite_begin(conn: Any) -> None:
-    immediate = conn.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE"
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+def _sqlite_begin(conn: Any, gate: WriteGate | None) -> None:
+    if conn.get_execution_options().get(SQLITE_BEGIN) != "IMMEDIATE":
+        conn.exec_driver_sql("BEGIN")
+    elif gate is None:  # a memory database: its one connection never waits
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        gate.begin_immediate(conn)
 
 
 def _prepared_statement_name() -> str:
@@ -166,16 +180,19 @@ def make_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         options: dict[str, Any] = {}
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        database = parsed.database or ":memory:"
+        file = database != ":memory:"
+        if file:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
             # a file's pool (a memory database has one connection): kept connections, and as
             # many again when busy, each opened with its thread, pragmas and functions
             options.update(pool_size=pool_size, max_overflow=pool_size)
         if parsed.get_driver_name() == "aiosqlite":  # one trip a statement (sqlite_driver)
             options["module"] = one_trip_dbapi()
         engine = create_async_engine(url, echo=echo, **options)
+        gate = install(engine.sync_engine, WRITE_TURN_SECONDS) if file else None
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "begin", lambda conn: _sqlite_begin(conn, gate))
         return engine
     return create_async_engine(
         url,
@@ -203,8 +220,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 # plain BEGIN) that then writes while another connection holds the write lock is refused at
 # once with "database is locked": its snapshot may be stale, so SQLite does not wait, and the
 # busy timeout never applies. One that asks for the lock at BEGIN (BEGIN IMMEDIATE) waits for
-# it (busy_timeout) like any writer. Units of work that write begin so; reads stay plain
-# BEGINs, which never wait on a writer.
+# it like any writer. Units of work that write begin so; reads stay plain BEGINs, which never
+# wait on a writer. Within the process, writers begun IMMEDIATE on a file wait their turn in
+# order behind the engine's write gate (server/core/sqlite_gate.py: an asyncio.Lock, taken
+# at BEGIN and given back when the transaction ends, WRITE_TURN_SECONDS at most), not in
+# SQLite's busy handler, whose sleeps let newer writers overtake an old one until its busy
+# timeout ran out; BUSY_TIMEOUT_MS is left for writers of other processes. A writer that
+# waited out either gets "database is locked", its transaction rolled back.
 
 
 def writer_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
