@@ -7,7 +7,7 @@ from pathlib import Path
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -27,7 +27,7 @@ from schema.datasets import (
     UploadQueries,
     UploadSubscriptions,
 )
-from schema.errors import should_mask
+from schema.errors import MaskUnexpected, should_mask
 from schema.evaluation import EvaluationMutations, EvaluationQueries
 from schema.institutions import InstitutionMutations, InstitutionQueries
 from schema.nodes import NodeQueries
@@ -116,7 +116,7 @@ def build_schema() -> strawberry.Schema:
         # limits come from each request's settings (Protection), so one schema serves all
         extensions=[
             Protection,
-            lambda: MaskErrors(should_mask_error=should_mask),
+            lambda: MaskUnexpected(should_mask_error=should_mask),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],

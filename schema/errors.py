@@ -21,11 +21,12 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import MaskErrors
 from strawberry.relay.types import GlobalIDValueError
 
 from server.access import audit
 from server.access.auth import Principal
-from server.core.db import Base, begin_write
+from server.core.db import Base, DatabaseUnavailable, begin_write, database_unavailable
 from server.core.errors import DomainError, ErrorCode, ErrorDetail
 
 T = TypeVar("T")
@@ -130,6 +131,21 @@ def should_mask(error: GraphQLError) -> bool:
     if original is None:  # syntax, validation and variable coercion errors
         return False
     return not isinstance(original, DomainError | GraphQLError | GlobalIDValueError)
+
+
+class MaskUnexpected(MaskErrors):
+    """strawberry's mask, keeping one fact of an error it hides: that the database could not
+    be used for now (unreachable, or SQLite's write lock waited out). The endpoint answers
+    such an error 503 with a code (server/http/app.py, process_result); its text stays
+    hidden wherever the error goes (a subscription's, too)."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        original = error.original_error
+        if original is not None and database_unavailable(original):
+            masked.original_error = DatabaseUnavailable(self.error_message)
+            masked.original_error.__cause__ = original
+        return masked
 
 
 def _target(result: Any) -> tuple[str | None, int | None]:

@@ -6,7 +6,7 @@ import base64
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 from server.core.config import Settings
 from server.core.sqlite_driver import one_trip_dbapi
-from server.core.sqlite_gate import WriteGate, install
+from server.core.sqlite_gate import WriteGate, database_locked, install
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -226,7 +226,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 # at BEGIN and given back when the transaction ends, WRITE_TURN_SECONDS at most), not in
 # SQLite's busy handler, whose sleeps let newer writers overtake an old one until its busy
 # timeout ran out; BUSY_TIMEOUT_MS is left for writers of other processes. A writer that
-# waited out either gets "database is locked", its transaction rolled back.
+# waited out either gets "database is locked": nothing was written, and the API answers it
+# 503 DATABASE_BUSY with Retry-After (database_busy), the workers retry it.
 
 
 def writer_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
@@ -267,29 +268,41 @@ _GONE = frozenset(
 
 
 class DatabaseUnavailable(Exception):
-    """Raised where an answer was built from errors that say the database is unreachable
-    (the GraphQL endpoint's): the HTTP layer answers 503 DATABASE_UNAVAILABLE."""
+    """Raised where an answer was built from errors that say the database is unreachable or
+    busy (the GraphQL endpoint's): the HTTP layer answers 503 DATABASE_UNAVAILABLE, or
+    DATABASE_BUSY when SQLite's write lock was waited out (raise it `from` the error)."""
 
 
 def database_unavailable(error: BaseException) -> bool:
-    """Whether `error` (or one it came from) says the database cannot be reached: refused
-    or cut connections, a server shutting down or starting up. Such a failure is transient;
-    SQLAlchemy's pool (pool_pre_ping, and the invalidation of a connection that failed this
-    way) replaces the dead connections once the server is back."""
+    """Whether `error` (or one it came from) says the database cannot be used for now:
+    refused or cut connections, a server shutting down or starting up, or SQLite's write
+    lock waited out (database_busy: its transaction wrote nothing). Such a failure is
+    transient; SQLAlchemy's pool (pool_pre_ping, and the invalidation of a connection that
+    failed this way) replaces the dead connections once the server is back."""
+    return any(
+        isinstance(current, DatabaseUnavailable)
+        or (isinstance(current, DBAPIError) and current.connection_invalidated)
+        or (isinstance(current, ConnectionError) and _raised_by_the_driver(current))
+        or type(current).__name__ in _GONE
+        or database_locked(current)
+        for current in _chain(error)
+    )
+
+
+def database_busy(error: BaseException) -> bool:
+    """Whether `error` (or one it came from) is SQLite's "database is locked" (or busy): a
+    writer that waited out its turn or the busy timeout, its transaction rolled back."""
+    return any(database_locked(current) for current in _chain(error))
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """`error` and those it came from (causes, else contexts), each once."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, DatabaseUnavailable):
-            return True
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, ConnectionError) and _raised_by_the_driver(current):
-            return True
-        if type(current).__name__ in _GONE:
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
 
 
 def _raised_by_the_driver(error: BaseException) -> bool:

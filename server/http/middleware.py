@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.core.db import database_unavailable
+from server.core.db import database_busy, database_unavailable
 from server.core.logs import operation_var, request_id_from, request_id_var
 from server.core.metrics import ERRORS, REQUEST_LATENCY, REQUESTS, WEBSOCKETS, operation_label
 from server.http.media import GRAPHQL_RESPONSE, JSON, negotiate
@@ -43,6 +43,8 @@ GRAPHQL_BYTES = GRAPHQL_RESPONSE.encode()
 # how long a client waits before trying again while the database is down (a restart or a
 # fail-over takes seconds; the pool reconnects by itself once it is back)
 DATABASE_RETRY_AFTER = 5
+# and while SQLite's writers queue longer than a writer may wait (its turn comes in seconds)
+BUSY_RETRY_AFTER = 1
 
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class HttpCode(StrEnum):
     """Codes of the HTTP layer's own answers, whatever the route."""
 
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+    DATABASE_BUSY = "DATABASE_BUSY"
 
 
 @dataclass(slots=True, eq=False)
@@ -223,8 +226,10 @@ class RequestMiddleware:
             except Exception as error:
                 if not database_unavailable(error) or answering:
                     raise
-                log.warning("database unavailable: %s", error)
-                refusal = database_down(route, negotiate(_header(scope, b"accept")))
+                busy = database_busy(error)
+                log.warning("database %s: %s", "busy" if busy else "unavailable", error)
+                media = negotiate(_header(scope, b"accept"))
+                refusal = database_down(route, media, busy=busy)
                 await refusal(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
@@ -373,11 +378,16 @@ def graphql_error(
     return JSONResponse(body, status_code=status, headers=headers or None, media_type=media)
 
 
-def database_down(route: str, media: str = JSON) -> JSONResponse:
-    """503 while the database cannot be reached: in GraphQL's error shape on /graphql, in
-    the upload endpoint's and downloads' `{"error": {code, message}}` elsewhere."""
-    code, message = HttpCode.DATABASE_UNAVAILABLE, "the database is unavailable: try again"
-    retry = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+def database_down(route: str, media: str = JSON, *, busy: bool = False) -> JSONResponse:
+    """503 while the database cannot be reached, or (`busy`) SQLite's write lock was waited
+    out (nothing was written): in GraphQL's error shape on /graphql, in the upload
+    endpoint's and downloads' `{"error": {code, message}}` elsewhere."""
+    if busy:
+        code, message = HttpCode.DATABASE_BUSY, "the database is busy: try again"
+        retry = {"Retry-After": str(BUSY_RETRY_AFTER)}
+    else:
+        code, message = HttpCode.DATABASE_UNAVAILABLE, "the database is unavailable: try again"
+        retry = {"Retry-After": str(DATABASE_RETRY_AFTER)}
     if route == "/graphql":
         return graphql_error(503, code, message, media=media, **retry)
     body = {"error": {"code": code, "message": message}}
