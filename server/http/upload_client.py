@@ -7,8 +7,8 @@ The flow, through the public GraphQL API only:
    Dataset id, in which case its open `draft` is used;
 3. the bytes go straight to the URLs of the instructions: one PUT up to 64 MiB, parts of
    16 MiB above (each part read from its offset in the file); transient failures (connection
-   errors, HTTP 5xx) are retried 3 times with a backoff, and an expired or refused part URL is
-   renewed once with `refreshUploadUrls`;
+   errors, HTTP 5xx) are retried with a backoff (client_retry.py), and an expired or refused
+   part URL is renewed once with `refreshUploadUrls`;
 4. `completeUpload`, then `node(id)` is polled until READY, FAILED or REJECTED.
 
 Resume: a small state file (`<file>.satreps-upload.json` next to the file, or the path given)
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from server.http.client_retry import DATABASE_TRIES, TRIES, backoff, pause_before_retry
 from server.http.progress import Advancing, Bars
 
 if TYPE_CHECKING:
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
 CHUNK = 1024 * 1024
-TRIES = 3
-BACKOFF = 0.5  # seconds, doubled after each failed try
 URLS_PER_REQUEST = 100  # the server hands out URLs for at most 100 parts per call
 FINAL_STATES = {"READY", "FAILED", "REJECTED", "ABORTED"}
 STATE_SUFFIX = ".satreps-upload.json"
@@ -169,21 +168,24 @@ class Uploader:
     def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         body = {"query": query, "variables": variables}
-        for attempt in range(1, TRIES + 1):
+        for attempt in range(1, DATABASE_TRIES + 1):  # TRIES but for a database's 503s
             try:
                 response = self.http.post(self.url, json=body, headers=headers)
             except httpx.ConnectError as error:
-                if attempt == TRIES:
+                if attempt >= TRIES:
                     raise UploadError(
                         f"cannot connect to {self.url}: {error} (is the server running?)"
                     ) from None
+                pause = backoff(attempt)
             except httpx.TransportError as error:
-                if attempt == TRIES:
+                if attempt >= TRIES:
                     raise UploadError(f"no answer from {self.url}: {error!r}") from None
+                pause = backoff(attempt)
             else:
-                if response.status_code < 500 or attempt == TRIES:
+                if (answered := pause_before_retry(response, attempt)) is None:
                     return self._data(response)
-            self.sleep(BACKOFF * 2 ** (attempt - 1))
+                pause = answered
+            self.sleep(pause)
         raise AssertionError("unreachable")
 
     def _data(self, response: httpx.Response) -> dict[str, Any]:
@@ -497,7 +499,7 @@ def put_with_retries(
     """PUT `length` bytes to the URL `given()` names (absolute, or the embedded server's
     path); None once the store took them, else what went wrong. An expired or refused URL
     (403) is renewed once (`refresh`); a network error or a 5xx is tried again, `TRIES` times
-    in all, `BACKOFF` doubling; a 4xx is final. `content(sent)` streams the bytes, counting
+    in all, the backoff doubling; a 4xx is final. `content(sent)` streams the bytes, counting
     them in `sent` so that a failed try's progress is taken back."""
     refreshed, attempt = False, 0
     while True:
@@ -523,7 +525,7 @@ def put_with_retries(
             continue
         if (status is None or status >= 500) and attempt < TRIES:
             log(problem)
-            up.sleep(BACKOFF * 2 ** (attempt - 1))
+            up.sleep(backoff(attempt))
             continue
         return problem
 
