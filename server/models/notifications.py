@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel
 
 from server.models.base import Base, UTCDateTime, utcnow_column
 
@@ -42,6 +42,10 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = utcnow_column()
     fanned_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # numbers the rows of one multi-row INSERT so that their generated ids come back in
+    # order (SQLAlchemy's insert sentinel, migration 0026): a flush of N events is one
+    # statement on SQLite, not N (a folder's uploads emit two each)
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class WebhookSubscription(Base):
