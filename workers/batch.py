@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -162,24 +163,33 @@ async def _process_all(ctx: WorkerContext, ids: list[int], owner: str) -> list[O
             )
         ).all()
     settings = ctx["settings"]
-    workroot = work_root(settings)
     scanner = Scanner(settings) if settings.scan_uploads else None
     gate = asyncio.Semaphore(FILES_AT_ONCE)
 
-    async def one(upload: Upload, version: DatasetVersion, dataset: Dataset) -> Outcome:
+    async def one(
+        upload: Upload, version: DatasetVersion, dataset: Dataset, batch_work: Path
+    ) -> Outcome:
         outcome = Outcome(upload)
+        # the file's scratch directory, made only by a reader that spools (most small files
+        # need none: a directory made and removed per file cost a batch two inode changes a
+        # file) and removed with what it holds once the file is through
+        work = batch_work / str(upload.id)
         async with gate:
             try:
-                await _process_one(ctx, outcome, version, dataset, scanner, workroot, owner)
+                await _process_one(ctx, outcome, version, dataset, scanner, work, owner)
             except (StorageError, OSError, ScannerUnavailable) as error:
                 if isinstance(error, StorageError) and not error.transient:
                     outcome.error = ("STORAGE_ERROR", str(error))
                 else:
                     log.warning("upload %s: transient fault in a batch (%s)", upload.id, error)
                     outcome.handed_back = True
+            finally:
+                if work.exists():
+                    shutil.rmtree(work, ignore_errors=True)
         return outcome
 
-    return list(await asyncio.gather(*(one(*row) for row in rows)))
+    with tempfile.TemporaryDirectory(dir=work_root(settings)) as batch_work:
+        return list(await asyncio.gather(*(one(*row, Path(batch_work)) for row in rows)))
 
 
 async def _process_one(
@@ -188,34 +198,34 @@ async def _process_one(
     version: DatasetVersion,
     dataset: Dataset,
     scanner: Scanner | None,
-    workroot: Path,
+    work: Path,
     owner: str,
 ) -> None:
-    """The streaming pass and the artifacts of one file (as `process_upload` does)."""
+    """The streaming pass and the artifacts of one file (as `process_upload` does), its
+    scratch files under `work` (made by the reader that needs it)."""
     store: ObjectStore = ctx["store"]
     upload = outcome.upload
     if scanner is not None:
         await scanner.ping()
-    with tempfile.TemporaryDirectory(dir=workroot) as work:
-        passed = await stream_pass(ctx, upload, Path(work), scanner, owner)
-        if passed.error is not None:
-            outcome.error = passed.error
-            return
-        if passed.result is None:
-            outcome.quarantined = True
-            outcome.state = "quarantined" if passed.quarantined else "lost"
-            return
-        result = passed.result
-        prefix = safe_key(
-            "datasets",
-            str(dataset.id),
-            f"v{version.number}",
-            "uploads",
-            str(upload.id),
-            f"attempt-{upload.attempts}",
-        )
-        outcome.result = result
-        outcome.artifacts = await _write_artifacts(store, prefix, result)
+    passed = await stream_pass(ctx, upload, work, scanner, owner)
+    if passed.error is not None:
+        outcome.error = passed.error
+        return
+    if passed.result is None:
+        outcome.quarantined = True
+        outcome.state = "quarantined" if passed.quarantined else "lost"
+        return
+    result = passed.result
+    prefix = safe_key(
+        "datasets",
+        str(dataset.id),
+        f"v{version.number}",
+        "uploads",
+        str(upload.id),
+        f"attempt-{upload.attempts}",
+    )
+    outcome.result = result
+    outcome.artifacts = await _write_artifacts(store, prefix, result)
 
 
 async def _commit_with_retries(

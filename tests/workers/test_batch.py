@@ -378,3 +378,37 @@ async def test_a_batch_ingested_version_exports_a_valid_ro_crate(
     (tmp_path / "crate" / "ro-crate-metadata.json").write_text(json.dumps(crate))
     result = await asyncio.to_thread(validate_crate, tmp_path / "crate")
     assert result.passed(), [i.message for i in result.get_issues()]
+
+
+async def test_a_file_gets_a_scratch_directory_only_if_its_reader_spools_and_none_is_left(
+    sessions, factory, settings, store, monkeypatch
+):
+    import os
+
+    from server.core.config import work_root
+
+    root = work_root(settings)
+    who = await team(sessions, factory)
+    _, version_id = await dataset_draft(sessions, who)
+    ids = [
+        await send(sessions, store, who, version_id, f"raw{i}.bin", bytes([i]) * 2048 + b"\x00")
+        for i in range(3)
+    ]
+    ids.append(await send(sessions, store, who, version_id, "table.csv", CSV))
+    made: list[str] = []
+    real_mkdir = os.mkdir
+
+    def mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+        if str(path).startswith(f"{root}{os.sep}"):  # inside the work root, not it
+            made.append(str(path))
+        real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    assert await process_batch(worker_ctx(sessions, store, settings), ids) == "done"
+    monkeypatch.undo()
+
+    uploads = await uploads_by_id(sessions, ids)
+    assert all(u.state == UploadState.READY for u in uploads.values())
+    [batch_dir, *per_file] = made  # the batch's own directory, then what readers made
+    assert per_file == [os.path.join(batch_dir, str(ids[-1]))]  # the CSV's table, only
+    assert not any(root.iterdir())  # nothing left behind
