@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from server.backup import database
 from server.backup.copies import BucketCopies, Copies, DirectoryCopies, Hashed, digest_of
 from server.backup.errors import BackupError, BackupErrorCode
-from server.core.config import Settings
+from server.core.config import Settings, storage_workers
 from server.core.db import make_engine, session_factory, utcnow
 from server.migrations import upgrade
 from server.models import Upload
@@ -88,7 +88,7 @@ def backup_store(settings: Settings) -> S3ObjectStore | None:
         region=settings.s3_region,
         buckets=Buckets(name, name, name),
         raw_retention_days=0,  # versions locked against overwrite, no default retention
-        max_workers=settings.storage_workers,
+        max_workers=storage_workers(settings, local=False),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.core.config import Settings
+from server.core.config import Settings, storage_workers
 from server.storage.base import Buckets, ObjectStore
 from server.storage.local import LocalObjectStore
 from server.storage.s3 import S3ObjectStore
@@ -21,6 +21,7 @@ def store_from_settings(settings: Settings) -> ObjectStore:
             buckets=buckets,
             raw_retention_days=settings.raw_retention_days,
             raw_retention_mode=settings.raw_retention_mode,
-            max_workers=settings.storage_workers,
+            max_workers=storage_workers(settings, local=False),
         )
-    return LocalObjectStore(settings.object_dir, buckets, max_workers=settings.storage_workers)
+    workers = storage_workers(settings, local=True)
+    return LocalObjectStore(settings.object_dir, buckets, max_workers=workers)
