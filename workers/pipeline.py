@@ -282,7 +282,7 @@ async def stream_pass(
             declared_sha256=upload.declared_sha256,
             workdir=work,
             limits=limits_of(ctx),
-            **await readers_source(ctx, upload.object_key, reader.info.etag),
+            **readers_source(ctx, upload.object_key, reader.info.etag),
         )
         if scan is not None:  # nothing derived leaves the pass before the verdict
             verdict = await scan.verdict()
@@ -299,7 +299,7 @@ async def stream_pass(
     return Pass(result=result)
 
 
-async def readers_source(ctx: WorkerContext, key: str, etag: str | None) -> dict[str, Any]:
+def readers_source(ctx: WorkerContext, key: str, etag: str | None) -> dict[str, Any]:
     """How the format readers reach the raw object besides the hashed stream: its own file
     (the embedded store) or its byte ranges (S3, for the formats read by range), so that
     neither copies it to a spool. The URL outlives an extraction's two steps."""
@@ -308,8 +308,8 @@ async def readers_source(ctx: WorkerContext, key: str, etag: str | None) -> dict
     if local is not None:
         return {"local_path": local}
     expires = 2 * limits_of(ctx).extractor_wall_seconds + 300
-    url = await store.range_url(store.buckets.raw, key, expires)
-    return {"remote": RemoteObject(url, etag or None)} if url else {}
+    sign = store.range_signer(store.buckets.raw, key, expires)
+    return {"remote": RemoteObject(sign, etag or None)} if sign else {}
 
 
 async def _teed(reader: AsyncIterator[bytes], scan: ScanStream | None) -> AsyncIterator[bytes]:

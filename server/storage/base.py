@@ -349,15 +349,14 @@ class ObjectStore(ABC):
         never write it. None for a store without local files."""
         return None
 
-    async def range_url(
+    def range_signer(
         self, bucket: str, key: str, expires: dt.timedelta | int | float
-    ) -> str | None:
-        """An HTTP URL serving the object's byte ranges to a worker's readers (S3: a
-        presigned GET), or None where the store has none."""
-        try:
-            return await self.presigned_get(bucket, key, expires)
-        except UnsupportedOperation:
-            return None
+    ) -> Callable[[], str] | None:
+        """How a worker's readers get an HTTP URL serving the object's byte ranges (S3: a
+        presigned GET, signed only when called, from any thread: most files are never read
+        by range, and signing costs a fifth of a millisecond), or None where the store has
+        none."""
+        return None
 
     # --- multipart lifecycle -----------------------------------------------------------------
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import io
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 from server.storage.base import (
@@ -522,6 +523,16 @@ class S3ObjectStore(ObjectStore):
         key: str,
         expires: dt.timedelta | int | float,
         filename: str | None = None,
+    ) -> str:
+        return self._sign_get(bucket, key, expires, filename)
+
+    def range_signer(
+        self, bucket: str, key: str, expires: dt.timedelta | int | float
+    ) -> Callable[[], str]:
+        return functools.partial(self._sign_get, bucket, key, expires, None)
+
+    def _sign_get(
+        self, bucket: str, key: str, expires: dt.timedelta | int | float, filename: str | None
     ) -> str:
         check_bucket(bucket)
         check_key(key)

@@ -42,9 +42,9 @@ async def put(store: ObjectStore, path: Path) -> tuple[str, str]:
     body = await asyncio.to_thread(path.read_bytes)
     key = f"remote-tests/{hashlib.sha256(body).hexdigest()}/{path.name}"
     info = await store.put(store.buckets.raw, key, body)
-    url = await store.range_url(store.buckets.raw, key, dt.timedelta(minutes=10))
-    assert url is not None
-    return url, info.etag
+    sign = store.range_signer(store.buckets.raw, key, dt.timedelta(minutes=10))
+    assert sign is not None
+    return sign(), info.etag
 
 
 async def test_profiles_from_ranges_equal_those_from_files(store, tmp_path):
@@ -124,7 +124,7 @@ async def test_the_answer_counts_only_after_the_checksum(store, tmp_path):
     path = write_mauna_loa(tmp_path / "co2.nc")
     body = path.read_bytes()
     url, etag = await put(store, path)
-    remote = RemoteObject(url, etag)
+    remote = RemoteObject(lambda: url, etag)
     good = await process_stream(
         chunks(body),
         filename="co2.nc",
@@ -145,6 +145,30 @@ async def test_the_answer_counts_only_after_the_checksum(store, tmp_path):
             remote=remote,
         )
     assert caught.value.code == ErrorCode.CHECKSUM_MISMATCH
+
+
+async def test_the_url_is_signed_only_for_a_format_read_by_range(store, tmp_path):
+    """Most files are not read by range: their URL is never signed (a fifth of a
+    millisecond of the worker's time a file); a NetCDF-4 file's is, once."""
+    signed: list[str] = []
+    path = write_mauna_loa(tmp_path / "co2.nc")
+    url, etag = await put(store, path)
+
+    def sign() -> str:
+        signed.append(url)
+        return url
+
+    for name, body in (("levels.csv", b"station,level\nBKK,1.52\n"), ("co2.nc", path.read_bytes())):
+        result = await process_stream(
+            chunks(body),
+            filename=name,
+            declared_size=len(body),
+            declared_sha256=hashlib.sha256(body).hexdigest(),
+            workdir=tmp_path / f"work-{name}",
+            remote=RemoteObject(sign, etag),
+        )
+        assert result.profile is not None
+        assert len(signed) == (name == "co2.nc")
 
 
 def make_cog(tmp_path: Path) -> Path:

@@ -60,10 +60,11 @@ _INLINE_HASH = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class RemoteObject:
-    """The raw object as the store serves its byte ranges (S3: a presigned GET URL), and
-    the ETag of the object being hashed (its ranges are asked for with If-Match)."""
+    """The raw object as the store serves its byte ranges (S3: a presigned GET URL, signed
+    by `sign` when a reader needs it), and the ETag of the object being hashed (its ranges
+    are asked for with If-Match)."""
 
-    url: str
+    sign: Callable[[], str]
     etag: str | None = None
 
 
@@ -184,7 +185,7 @@ class UploadProcessor:
         try:
             self._ranged_answer = native.run(
                 self._format,
-                self.remote.url,
+                self.remote.sign(),
                 self.workdir / "native",
                 self.limits,
                 etag=self.remote.etag,
