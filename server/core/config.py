@@ -124,11 +124,12 @@ class Settings(BaseSettings):
         description="How long an upload waits QUEUED before the reconciler queues it again",
     )
     upload_batch_max_bytes: int = Field(
-        default=8 * 1024**2,
+        default=64 * 1024**2,
         ge=0,
         description="Uploads up to this size completed together are processed in batches (one"
         " job, one transaction, one PROV activity per batch, at most this many bytes); a larger"
-        " one keeps its own job (0: every upload its own job)",
+        " one keeps its own job (0: every upload its own job). The default is the CLI's"
+        " largest single PUT",
     )
     upload_batch_files: int = Field(
         default=50,
