@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ from server.http.upload_client import START as ONE_START
 
 BATCH = 1000  # startUploads and completeUploads take at most this many
 FILES_PER_CHUNK = 500  # one startUploads, then the files sent, then one completeUploads
+BYTES_PER_CHUNK = 64 * 1024 * 1024  # and at most this many bytes: a chunk of bigger files
+# is completed, and processed, while the next ones go
 SINGLE_PUT_MAX = 64 * 1024 * 1024
 SAVE_EVERY = 2.0  # seconds between two writes of the state file while bytes are sent
 # what the state file keeps of a Local: all but this run's URL and refusal
@@ -213,22 +215,34 @@ class FolderUpload:
     def pipeline(self, pending: list[Local], files: list[Local]) -> None:
         """Chunk by chunk, declared, sent and completed, the calls overlapping the bytes:
         one thread of calls declares the next chunk while this one is sent, then completes
-        this one while the next is sent (the server processes a chunk meanwhile). The calls
-        go one at a time, in order (the embedded server's SQLite takes one writer)."""
-        chunks = list(_chunks(pending, FILES_PER_CHUNK))
+        this one once its last file is sent (the server processes a chunk meanwhile). One
+        pool of N senders takes chunk after chunk, so the bytes do not stop at the end of
+        a chunk. The calls go one at a time, in order (the embedded server's SQLite takes
+        one writer)."""
+        chunks = list(_chunks(pending, FILES_PER_CHUNK, BYTES_PER_CHUNK))
         if not chunks:
             return
         with ThreadPoolExecutor(1, thread_name_prefix="satreps-calls") as calls:
-            declared = calls.submit(self._declared, chunks[0], files)
-            completions = []
-            for at, chunk in enumerate(chunks):
-                declared.result()  # its failure (the batch refused) ends the run here
-                if at + 1 < len(chunks):
-                    declared = calls.submit(self._declared, chunks[at + 1], files)
-                self.send([f for f in chunk if f.upload and not f.sent and not f.refused], files)
-                completions.append(calls.submit(self._completed, chunk, files))
-            for completion in completions:
-                completion.result()
+            senders = ThreadPoolExecutor(self.jobs, thread_name_prefix="satreps-put")
+            progress = _Sent(self, files, sum(len(chunk) for chunk in chunks), senders)
+            try:
+                declared = calls.submit(self._declared, chunks[0], files)
+                completions: list[Future[None]] = []
+                for at, chunk in enumerate(chunks):
+                    declared.result()  # its failure (the batch refused) ends the run here
+                    for completion in completions:  # and so does a sender's failure
+                        if completion.done():
+                            completion.result()
+                    if at + 1 < len(chunks):
+                        declared = calls.submit(self._declared, chunks[at + 1], files)
+                    todo = [f for f in chunk if f.upload and not f.sent and not f.refused]
+                    sending = self.send(todo, progress)
+                    completions.append(calls.submit(self._completed, chunk, files, sending))
+                for completion in completions:
+                    completion.result()
+            finally:  # interrupted: the files in flight finish, the queued ones wait
+                senders.shutdown(cancel_futures=True)
+                self.save(files)
 
     def _declared(self, chunk: list[Local], files: list[Local]) -> None:
         if declare := [f for f in chunk if f.upload is None]:
@@ -237,7 +251,18 @@ class FolderUpload:
             refused = sum(1 for f in files if f.refused)
             self.bar.settled(refused, refused)
 
-    def _completed(self, chunk: list[Local], files: list[Local]) -> None:
+    def _completed(
+        self, chunk: list[Local], files: list[Local], sending: list[Future[None]]
+    ) -> None:
+        """Completes the chunk's sent files once none is in flight (a sender's failure is
+        raised here; a send cancelled by an interruption is left for the next run)."""
+        for future in sending:  # (not futures.wait: a future cancelled by the senders'
+            try:  # shutdown never tells its waiters)
+                error = future.exception()
+            except CancelledError:
+                continue
+            if error is not None:
+                raise error
         if complete := [f for f in chunk if f.sent and not f.completed]:
             self.complete(complete)
             self.save(files)
@@ -256,27 +281,14 @@ class FolderUpload:
                 local.upload = entry["upload"]["id"]
                 local.put_url = entry["instructions"]["putUrl"]
 
-    def send(self, todo: list[Local], files: list[Local]) -> None:
-        """The bytes, N files in flight; what was sent is saved even when a PUT (or the
-        user) interrupts the run, so the next run sends only the rest."""
+    def send(self, todo: list[Local], progress: _Sent) -> list[Future[None]]:
+        """The chunk's bytes handed to the senders (what was sent is saved every few
+        seconds, and when a PUT or the user interrupts the run, so the next run sends
+        only the rest); the senders' futures."""
         for local in todo:  # declared by an earlier run: fresh URLs, one call at a time
             if local.put_url is None:  # (the embedded server's SQLite takes one writer)
                 local.put_url = self._fresh_url(local)
-        done, saved = 0, time.monotonic()
-        pool = ThreadPoolExecutor(self.jobs)
-        try:
-            for _ in pool.map(self.put, todo):
-                done += 1
-                # the state file lists every file of the folder: written every few seconds,
-                # not every few files (10,000 files: 30 ms a write)
-                if time.monotonic() - saved >= SAVE_EVERY:
-                    self.save(files)
-                    saved = time.monotonic()
-                if done % 100 == 0 and not self.bar.bars.shown:
-                    self.say(f"sent {done}/{len(todo)} files")
-        finally:  # interrupted: the files in flight finish, the queued ones wait for next time
-            pool.shutdown(cancel_futures=True)
-            self.save(files)
+        return progress.submit(self.put, todo)
 
     def _fresh_url(self, local: Local) -> str:
         refreshed = self.up.graphql(REFRESH, u=local.upload, parts=None)["refreshUploadUrls"]
@@ -403,6 +415,55 @@ def _read(path: Path, size: int, row: Advancing, sent: list[int]) -> Iterator[by
             yield chunk
 
 
-def _chunks(items: list[Local], size: int) -> Iterable[list[Local]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _chunks(items: list[Local], most: int, most_bytes: int) -> Iterable[list[Local]]:
+    """Runs of at most `most` files and `most_bytes` bytes (a file alone may be larger)."""
+    chunk: list[Local] = []
+    held = 0
+    for item in items:
+        if chunk and (len(chunk) == most or held + item.size > most_bytes):
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(item)
+        held += item.size
+    if chunk:
+        yield chunk
+
+
+class _Sent:
+    """Counts the files sent; saves the state file every few seconds, not every few files
+    (10,000 files: 30 ms a write), and says how far it went when no bars are shown. A
+    sender's failure (a crash, not a refused file: `put` settles those) stops the others:
+    the files in flight finish, the queued ones are left for the next run."""
+
+    def __init__(
+        self, transfer: FolderUpload, files: list[Local], total: int, senders: ThreadPoolExecutor
+    ) -> None:
+        self.transfer, self.files, self.total, self.senders = transfer, files, total, senders
+        self.done, self.saved = 0, time.monotonic()
+        self.failed: BaseException | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, put: Callable[[Local], None], todo: list[Local]) -> list[Future[None]]:
+        try:
+            return [self.senders.submit(self.after, put, local) for local in todo]
+        except RuntimeError:  # the senders were stopped by a sender's failure: that one
+            if self.failed is not None:
+                raise self.failed from None
+            raise
+
+    def after(self, put: Callable[[Local], None], local: Local) -> None:
+        try:
+            put(local)
+        except BaseException as error:
+            self.failed = self.failed or error
+            self.senders.shutdown(wait=False, cancel_futures=True)
+            raise
+        with self.lock:
+            self.done += 1
+            done, due = self.done, time.monotonic() - self.saved >= SAVE_EVERY
+            if due:
+                self.saved = time.monotonic()
+        if due:
+            self.transfer.save(self.files)
+        if done % 100 == 0 and not self.transfer.bar.bars.shown:
+            self.transfer.say(f"sent {done}/{self.total} files")

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from server.http import folder_transfer, folder_warnings
 from server.http.folder_upload import upload_folder
-from server.http.folder_walk import FileCode, Problem, scan
+from server.http.folder_walk import FileCode, Local, Problem, scan
 from tests.fixtures.served import new_dataset
 from tests.test_examples import SATREPS, Server, graphql
 
@@ -268,6 +268,17 @@ def test_the_next_chunk_is_declared_and_this_one_completed_while_bytes_go(
         completed = [i for i, (kind, _) in enumerate(client.seen) if kind == "complete"][number]
         assert len(at) == len(chunk) and declared < min(at) and max(at) < completed
     assert {u["state"] for u in held(server, token, version)["uploads"]} == {"READY"}
+
+
+def test_chunks_hold_so_many_files_and_so_many_bytes() -> None:
+    """A chunk of big files is completed (and processed) while the next goes: at most
+    FILES_PER_CHUNK files and BYTES_PER_CHUNK bytes, a file bigger than that alone."""
+    mib = 1024 * 1024
+    sizes = [10 * mib] * 7 + [70 * mib] + [1] * 5
+    files = [Local(f"f{i}", size, 0) for i, size in enumerate(sizes)]
+    runs = [[f.size for f in chunk] for chunk in folder_transfer._chunks(files, 4, 64 * mib)]
+    assert runs == [[10 * mib] * 4, [10 * mib] * 3, [70 * mib], [1] * 4, [1]]
+    assert [f for run in folder_transfer._chunks(files, 4, 64 * mib) for f in run] == files
 
 
 def test_a_refused_file_has_its_code_and_the_others_go_on(
