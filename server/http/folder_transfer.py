@@ -38,6 +38,8 @@ FILES_PER_CHUNK = 500  # one startUploads, then the files sent, then one complet
 BYTES_PER_CHUNK = 64 * 1024 * 1024  # and at most this many bytes: a chunk of bigger files
 # is completed, and processed, while the next ones go
 SINGLE_PUT_MAX = 64 * 1024 * 1024
+AHEAD = 2  # chunks declared before their bytes go: a chunk's declaration does not wait
+# for the completion of the one just before it (its last bytes are still on the way)
 SAVE_EVERY = 2.0  # seconds between two writes of the state file while bytes are sent
 # what the state file keeps of a Local: all but this run's URL and refusal
 KEPT = tuple(f.name for f in fields(Local) if f.name not in ("put_url", "refused", "code"))
@@ -226,15 +228,15 @@ class FolderUpload:
             senders = ThreadPoolExecutor(self.jobs, thread_name_prefix="satreps-put")
             progress = _Sent(self, files, sum(len(chunk) for chunk in chunks), senders)
             try:
-                declared = calls.submit(self._declared, chunks[0], files)
+                declared = [calls.submit(self._declared, c, files) for c in chunks[:AHEAD]]
                 completions: list[Future[None]] = []
                 for at, chunk in enumerate(chunks):
-                    declared.result()  # its failure (the batch refused) ends the run here
+                    declared[at].result()  # its failure (the batch refused) ends the run here
                     for completion in completions:  # and so does a sender's failure
                         if completion.done():
                             completion.result()
-                    if at + 1 < len(chunks):
-                        declared = calls.submit(self._declared, chunks[at + 1], files)
+                    if at + AHEAD < len(chunks):
+                        declared.append(calls.submit(self._declared, chunks[at + AHEAD], files))
                     todo = [f for f in chunk if f.upload and not f.sent and not f.refused]
                     sending = self.send(todo, progress)
                     completions.append(calls.submit(self._completed, chunk, files, sending))
