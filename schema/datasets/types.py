@@ -333,7 +333,7 @@ class DatasetVersion(
 
     @strawberry.field(
         description="The version's files in the order they were added (keyset pages of at"
-        " most 100): those whose path starts with `prefix` (end it with / for a folder),"
+        " most 1,000): those whose path starts with `prefix` (end it with / for a folder),"
         " of `format` (csv, netcdf, ...) when given"
     )
     async def files(

@@ -16,8 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from server.core.errors import DomainError, QueryErrorCode
-from server.core.pagination import DEFAULT_PAGE, MAX_PAGE, Page, decode_cursor
+from server.core.pagination import DEFAULT_PAGE, Page, decode_cursor
 from server.models import DatasetFile
+
+MAX_FILES_PAGE = 1000  # a version's file listing, a page at most as long as S3's listings
+# (10,000 files listed for a manifest check: 10 requests, not 100)
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,11 @@ class FilePage:
     format: str | None = None
 
     def size(self) -> int:
-        if self.first is not None and not 0 <= self.first <= MAX_PAGE:
+        if self.first is not None and not 0 <= self.first <= MAX_FILES_PAGE:
             raise DomainError.one(
-                QueryErrorCode.INVALID_PAGE_SIZE, f"first must be between 0 and {MAX_PAGE}", "first"
+                QueryErrorCode.INVALID_PAGE_SIZE,
+                f"first must be between 0 and {MAX_FILES_PAGE}",
+                "first",
             )
         return DEFAULT_PAGE if self.first is None else self.first
 

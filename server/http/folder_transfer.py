@@ -53,7 +53,7 @@ COMPLETE = """mutation($ids: [ID!]!) { completeUploads(uploadIds: $ids) {
 UPLOADS = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
     uploads { id path state errorCode errorMessage } } } }"""
 FILES = """query($v: ID!, $after: String) { node(id: $v) { ... on DatasetVersion {
-    files(first: 100, after: $after) { nodes { path sha256 }
+    files(first: 1000, after: $after) { nodes { path sha256 }
       pageInfo { hasNextPage endCursor } } } } }"""
 
 
