@@ -216,13 +216,15 @@ class Run:
         )
 
 
-PHASES = ("declare", "send", "complete", "wait", "ready_files")
+PHASES = ("declare", "complete", "wait", "ready_files")
 
 
 @contextmanager
 def phases() -> Iterator[dict[str, float]]:
-    """Seconds spent in each step of FolderUpload (declare, send, complete, the wait for
-    READY, the manifest's listing), measured by wrapping its methods."""
+    """Seconds spent in each step of FolderUpload, measured by wrapping its methods: the
+    startUploads and completeUploads calls (made on one thread while the senders PUT, so
+    they overlap the bytes), the wait for READY after the last completion, the manifest's
+    listing."""
     from server.http.folder_transfer import FolderUpload
 
     spent = dict.fromkeys(PHASES, 0.0)
