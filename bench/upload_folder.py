@@ -1,13 +1,14 @@
 """Benchmark: a folder of files to READY through `satreps upload DIR`'s code path (issue 23).
 
     .venv/bin/python bench/upload_folder.py [--small 10000] [--large 1000] [--small-kib 10]
-        [--large-mib 1] [--jobs 8] [--modes production,embedded]
+        [--large-mib 1] [--jobs 8] [--modes production,embedded] [--workers 1]
 
 Smoke-sized: `--small 200 --large 20`.
 
 production: a fresh PostgreSQL database (created, migrated, dropped), Redis database 7
 (flushed before and after), SeaweedFS (`weed server` with its S3 gateway, free ports,
-SIGKILLed), `satreps serve` and one `satreps worker` (arq), all on loopback. Each folder
+SIGKILLed), `satreps serve` and `--workers` `satreps worker` processes (arq, one by
+default), all on loopback. Each folder
 (N small files, then M large ones, 100 files a sub-folder, random bytes) goes through
 `upload_folder` (server/http/folder_upload.py: hash, startUploads, PUTs to presigned URLs
 N at a time, completeUploads, the wait until every upload is final, the sha256 manifest
@@ -26,6 +27,7 @@ measured in the same run, are the point.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -305,8 +307,11 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def production(tmp: Path, folders: dict[str, Path], jobs: int) -> None:
-    say("production: PostgreSQL, Redis, SeaweedFS, satreps serve + one satreps worker")
+def production(tmp: Path, folders: dict[str, Path], jobs: int, worker_count: int) -> None:
+    say(
+        f"production: PostgreSQL, Redis, SeaweedFS, satreps serve + {worker_count} satreps"
+        " worker process(es)"
+    )
     with redis_db7(), fresh_database("upload_folder", say) as url, seaweed(tmp / "seaweed") as s3:
         upgrade(url)
         env = base_env(
@@ -317,7 +322,10 @@ def production(tmp: Path, folders: dict[str, Path], jobs: int) -> None:
         )
         work = tmp / "production"
         work.mkdir()
-        with process(["worker"], env, work, "worker"), served(env, work) as api:
+        with contextlib.ExitStack() as workers:
+            for n in range(worker_count):
+                workers.enter_context(process(["worker"], env, work, f"worker-{n}"))
+            api = workers.enter_context(served(env, work))
             for name, folder in folders.items():
                 before = raw_puts(s3, folder, jobs)
                 mine = ours(api, folder, jobs, lambda _: None)
@@ -358,6 +366,7 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=8, help="files in flight, both loops")
     parser.add_argument("--modes", default="production,embedded")
+    parser.add_argument("--workers", type=int, default=1, help="satreps worker processes")
     args = parser.parse_args()
     modes = {m.strip() for m in args.modes.split(",") if m.strip()}
     wall = time.perf_counter()
@@ -374,7 +383,7 @@ def main() -> None:
         else:
             del folders["large"]
         if "production" in modes:
-            production(tmp, folders, args.jobs)
+            production(tmp, folders, args.jobs, args.workers)
         if "embedded" in modes:
             embedded(tmp, folders["small"], args.jobs)
     finally:
