@@ -8,10 +8,12 @@ Every input is generated here, in tmp_path; nothing touches a database or object
 from __future__ import annotations
 
 import asyncio
+import codecs
 import hashlib
 import io
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -44,6 +46,8 @@ from workers.processing import (
     process_file,
     process_stream,
 )
+from workers.processing.detect import detect_format
+from workers.processing.text import sniff_encoding
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,6 +110,25 @@ def test_truncated_parquet_is_unreadable(tmp_path: Path) -> None:
     data = parquet_bytes()
     fails(ErrorCode.UNREADABLE, tmp_path, data[: len(data) // 2], "t.parquet")
     fails(ErrorCode.UNREADABLE, tmp_path, data[:-12] + b"\0" * 8 + b"PAR1", "t.parquet")
+
+
+def test_a_binary_file_that_begins_as_a_bom_does_is_not_text(tmp_path: Path) -> None:
+    """One random file in 32,768 begins with FF FE: it was read as UTF-16 text, sometimes
+    taken for a CSV, and FAILED as UNREADABLE (seen once in 5,000 random .bin files of
+    bench/upload_folder.py). Text after a BOM is still text."""
+    rng = random.Random(23)
+    for bom in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8, codecs.BOM_UTF32_LE):
+        for _ in range(50):
+            body = bom + rng.randbytes(10240 - len(bom))
+            assert sniff_encoding(body) is None, bom
+            assert detect_format(body[:65536], "f001204.bin").kind == "opaque"
+    body = codecs.BOM_UTF16_LE + bytes.fromhex("2c00") * 3 + rng.randbytes(4000)
+    result = run(tmp_path, body, "f001204.bin")
+    assert result.format.kind == "opaque" and result.profile is None
+    for name in ("utf-16", "utf-8-sig", "utf-32"):
+        text = "station,level\nBangkok,1.5\nAyutthaya,2.25\n".encode(name)
+        assert sniff_encoding(text) == name
+        assert detect_format(text, "levels.csv").kind == "csv"
 
 
 def test_mixed_encodings_and_ragged_rows_are_kept_and_flagged(tmp_path: Path) -> None:

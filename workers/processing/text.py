@@ -1,7 +1,8 @@
 """Text encodings: sniffing from the head, and a streaming transcoder to UTF-8.
 
 Behaviour for researchers' files:
-- A BOM wins (UTF-8, UTF-16, UTF-32).
+- A BOM wins (UTF-8, UTF-16, UTF-32) when the bytes after it are text in that encoding (a
+  binary file may begin with a BOM's bytes by chance).
 - UTF-16 without a BOM (a NUL byte beside every ASCII character) is read as UTF-16.
 - Valid UTF-8 in the head: UTF-8. If a later byte is not valid UTF-8 (a file assembled from
   UTF-8 and Latin-1/Windows-1252 parts), that byte is decoded as Windows-1252 instead
@@ -73,7 +74,7 @@ def looks_binary(head: bytes) -> bool:
 def sniff_encoding(head: bytes) -> str | None:
     """The encoding of a text head, or None when the bytes do not look like text."""
     for bom, name in _BOMS:
-        if head.startswith(bom):
+        if head.startswith(bom) and _text_after_bom(head, name):
             return name
     if looks_binary(head):
         return _bomless_utf16(head)
@@ -88,6 +89,19 @@ def sniff_encoding(head: bytes) -> str | None:
     if guess is None or guess in _WESTERN:
         return MIXED
     return guess
+
+
+def _text_after_bom(head: bytes, name: str) -> bool:
+    """A BOM is two to four bytes that a binary file also begins with by chance (one random
+    file in 32,768 starts as UTF-16's does): the rest must decode (but for a character cut
+    at the head's end) and hold no NUL and few control characters, or it is not text."""
+    if name == "utf-8-sig":  # invalid UTF-8 after it is read as MIXED text is
+        return not looks_binary(head)
+    try:
+        text = codecs.getincrementaldecoder(name)().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return not looks_binary(text.encode("utf-8", errors="surrogatepass"))
 
 
 def _bomless_utf16(head: bytes) -> str | None:
