@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from server.core.jobs import PROCESS_BATCH, PROCESS_UPLOAD
 
@@ -55,7 +55,7 @@ def plan_jobs(uploads: Iterable[Waiting], *, max_bytes: int, per_batch: int) -> 
         else:
             jobs.append(_alone(upload))
     for group in small.values():
-        for chunk in _batches(group, max_bytes, per_batch):
+        for chunk in sized_runs(group, per_batch, max_bytes):
             if len(chunk) == 1:
                 jobs.append(_alone(chunk[0]))
             else:
@@ -64,19 +64,28 @@ def plan_jobs(uploads: Iterable[Waiting], *, max_bytes: int, per_batch: int) -> 
     return jobs
 
 
-def _batches(group: list[Waiting], max_bytes: int, per_batch: int) -> Iterator[list[Waiting]]:
-    """Runs of at most `per_batch` uploads and `max_bytes` bytes (so a batch reads no more
-    than one large file would, and bigger small files spread over more jobs)."""
-    chunk: list[Waiting] = []
+class Sized(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+S = TypeVar("S", bound=Sized)
+
+
+def sized_runs(items: Iterable[S], most: int, most_bytes: int) -> Iterator[list[S]]:
+    """Runs of at most `most` items and `most_bytes` bytes, in order (an item bigger than
+    that goes alone): a batch reads no more than one large file would, and a client's chunk
+    of big files is completed while the next one goes."""
+    run: list[S] = []
     held = 0
-    for upload in group:
-        if chunk and (len(chunk) == per_batch or held + upload.size > max_bytes):
-            yield chunk
-            chunk, held = [], 0
-        chunk.append(upload)
-        held += upload.size
-    if chunk:
-        yield chunk
+    for item in items:
+        if run and (len(run) == most or held + item.size > most_bytes):
+            yield run
+            run, held = [], 0
+        run.append(item)
+        held += item.size
+    if run:
+        yield run
 
 
 def _alone(upload: Waiting) -> JobRequest:

@@ -13,12 +13,13 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from server.datasets.upload_jobs import sized_runs
 from server.http.folder_walk import FileCode, Local
 from server.http.progress import Advancing, Bars
 from server.http.upload_client import (
@@ -221,7 +222,7 @@ class FolderUpload:
         pool of N senders takes chunk after chunk, so the bytes do not stop at the end of
         a chunk. The calls go one at a time, in order (the embedded server's SQLite takes
         one writer)."""
-        chunks = list(_chunks(pending, FILES_PER_CHUNK, BYTES_PER_CHUNK))
+        chunks = list(sized_runs(pending, FILES_PER_CHUNK, BYTES_PER_CHUNK))
         if not chunks:
             return
         with ThreadPoolExecutor(1, thread_name_prefix="satreps-calls") as calls:
@@ -415,20 +416,6 @@ def _read(path: Path, size: int, row: Advancing, sent: list[int]) -> Iterator[by
             sent[0] += len(chunk)
             row.advance(len(chunk))
             yield chunk
-
-
-def _chunks(items: list[Local], most: int, most_bytes: int) -> Iterable[list[Local]]:
-    """Runs of at most `most` files and `most_bytes` bytes (a file alone may be larger)."""
-    chunk: list[Local] = []
-    held = 0
-    for item in items:
-        if chunk and (len(chunk) == most or held + item.size > most_bytes):
-            yield chunk
-            chunk, held = [], 0
-        chunk.append(item)
-        held += item.size
-    if chunk:
-        yield chunk
 
 
 class _Sent:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from rich.console import Console
 
+from server.datasets.upload_jobs import sized_runs
 from server.http import folder_transfer, folder_warnings
 from server.http.folder_upload import upload_folder
 from server.http.folder_walk import FileCode, Local, Problem, scan
@@ -277,9 +278,9 @@ def test_chunks_hold_so_many_files_and_so_many_bytes() -> None:
     mib = 1024 * 1024
     sizes = [10 * mib] * 7 + [70 * mib] + [1] * 5
     files = [Local(f"f{i}", size, 0) for i, size in enumerate(sizes)]
-    runs = [[f.size for f in chunk] for chunk in folder_transfer._chunks(files, 4, 64 * mib)]
+    runs = [[f.size for f in chunk] for chunk in sized_runs(files, 4, 64 * mib)]
     assert runs == [[10 * mib] * 4, [10 * mib] * 3, [70 * mib], [1] * 4, [1]]
-    assert [f for run in folder_transfer._chunks(files, 4, 64 * mib) for f in run] == files
+    assert [f for run in sized_runs(files, 4, 64 * mib) for f in run] == files
 
 
 def test_a_refused_file_has_its_code_and_the_others_go_on(
