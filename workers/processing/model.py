@@ -45,7 +45,9 @@ class Limits:
     head_bytes: int = 64 * KiB
     read_chunk: int = 1 * MiB
     block_size: int = 512 * KiB  # pyarrow CSV RSS grows ~50x the block size
-    row_group_bytes: int = 4 * MiB  # Parquet writer RSS grows ~10x the row group
+    # the Parquet writer and the profile hold ~10x the row group: at 2 MiB a 200 MiB CSV
+    # peaked ~25 MiB lower than at 4 MiB, at the same speed (tests/workers/test_processing_input.py)
+    row_group_bytes: int = 2 * MiB
     preview_rows: int = 100
     max_columns: int = 4096
     max_type_restarts: int = 16
