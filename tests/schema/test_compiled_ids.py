@@ -20,7 +20,10 @@ from tests.fixtures.access_world import build_world
 from tests.fixtures.compiled_world import answering_statements
 from tests.schema.test_compiled import NESTED
 
-KEYS = [*range(0, 1100), 9999, 10000, 123456, 9999999, 10**9, 2**31, 10**12 + 7, 2**63 - 1]
+# every number of digits at both of its ends (the groups are chosen by comparing the key
+# with powers of ten), and some in between
+EDGES = sorted({n for k in range(1, 19) for n in (10**k - 1, 10**k)})
+KEYS = sorted({*range(0, 1100), *EDGES, 123456, 10**9 + 1, 2**31, 10**12 + 7, 2**63 - 1})
 
 
 @pytest.mark.parametrize(
