@@ -15,7 +15,9 @@ N at a time, completeUploads, the wait until every upload is final, the sha256 m
 check) into a dataset of its own. Baseline, same run, same files, same SeaweedFS, same
 concurrency: a loop of minio SDK `put_object` calls, `--jobs` threads, files read from
 disk; run before and after ours, the faster kept. Ratio = baseline time / ours (target
->= 0.5).
+>= 0.5). Also measured, as a ceiling: the same loop with each file GET back and hashed after
+its PUT ("read-back"), the least work of any pipeline that checks every stored byte by
+reading it, as our worker does.
 
 embedded: `satreps serve` with nothing configured but a SQLite file and an object
 directory (jobs in-process); the small folder to READY: files/s (target >= 200).
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -42,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx  # noqa: E402
 from common import ROOT, fresh_database
@@ -274,12 +278,11 @@ def ours(api: Api, folder: Path, jobs: int, quiet: Callable[[str], None]) -> Run
     return Run(len(files), sum(p.stat().st_size for p in files), seconds)
 
 
-def raw_puts(s3: SeaweedS3, folder: Path, jobs: int) -> Run:
-    """minio SDK put_object of every file, `jobs` threads, into a bucket of its own."""
+def minio_client(s3: SeaweedS3, jobs: int) -> Any:
     import urllib3
     from minio import Minio
 
-    client = Minio(
+    return Minio(
         s3.endpoint,
         access_key=s3.access_key,
         secret_key=s3.secret_key,
@@ -287,6 +290,13 @@ def raw_puts(s3: SeaweedS3, folder: Path, jobs: int) -> Run:
         region=s3.region,
         http_client=urllib3.PoolManager(maxsize=jobs),
     )
+
+
+def raw_puts(s3: SeaweedS3, folder: Path, jobs: int, *, read_back: bool = False) -> Run:
+    """minio SDK put_object of every file, `jobs` threads, into a bucket of its own; with
+    `read_back`, each file GET back and hashed after its PUT: the least that any pipeline
+    does which checks every stored byte by reading it (ours does, in the worker)."""
+    client = minio_client(s3, jobs)
     bucket = f"bench-raw-{uuid.uuid4().hex[:8]}"
     client.make_bucket(bucket)
     files = files_of(folder)
@@ -295,6 +305,17 @@ def raw_puts(s3: SeaweedS3, folder: Path, jobs: int) -> Run:
         data = path.read_bytes()
         key = path.relative_to(folder).as_posix()
         client.put_object(bucket, key, io.BytesIO(data), len(data))
+        if read_back:
+            response = client.get_object(bucket, key)
+            try:
+                digest = hashlib.sha256()
+                for chunk in response.stream(4 * 1024 * 1024):
+                    digest.update(chunk)
+            finally:
+                response.close()
+                response.release_conn()
+            if digest.hexdigest() != hashlib.sha256(data).hexdigest():
+                raise RuntimeError(f"{key}: read back other bytes")
 
     started = time.perf_counter()
     with ThreadPoolExecutor(jobs) as pool:
@@ -330,10 +351,16 @@ def production(tmp: Path, folders: dict[str, Path], jobs: int, worker_count: int
                 before = raw_puts(s3, folder, jobs)
                 mine = ours(api, folder, jobs, lambda _: None)
                 after = raw_puts(s3, folder, jobs)
+                read_back = raw_puts(s3, folder, jobs, read_back=True)
                 base = min(before, after, key=lambda r: r.seconds)
                 ratio = base.seconds / mine.seconds
                 say(f"  {name:6} ours {mine.rate()}  ({mine.seconds:.1f} s, to READY, checked)")
                 say(f"  {name:6} raw  {base.rate()}  (minio put_object, {jobs} threads)")
+                say(
+                    f"  {name:6} read-back {read_back.rate()}  (each PUT, then GET and sha256:"
+                    f" {base.seconds / read_back.seconds:.2f}x of the raw PUT loop, the most"
+                    " for a pipeline that reads every stored byte back)"
+                )
                 say(
                     f"  {name:6} ratio {ratio:.2f}x of the raw PUT loop"
                     f"  (target >= {TARGET_RATIO})  {verdict(ratio >= TARGET_RATIO)}"
