@@ -50,7 +50,7 @@ from server.provenance.ingest import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
 from workers.context import WorkerContext
 from workers.processing import Limits, ProcessingError, ProcessingResult, process_stream
-from workers.processing.core import RemoteObject
+from workers.raw_reads import known_result, readers_source
 
 log = logging.getLogger(__name__)
 LOST = "lost-lease"  # another worker holds the upload now: nothing written, nothing said
@@ -272,6 +272,13 @@ async def stream_pass(
     """Hash, scan and process the raw object in one read (`process_upload` and the batch's
     files alike); an infected file is quarantined here, before anything derived leaves."""
     store: ObjectStore = ctx["store"]
+    if scanner is None:  # a scan reads every byte anyway
+        try:
+            known = await known_result(store, upload, work, limits_of(ctx))
+        except ProcessingError as error:
+            return Pass(error=(str(error.code), error.message))
+        if known is not None:
+            return Pass(result=known)
     reader = await store.open_read(store.buckets.raw, upload.object_key)
     scan = scanner.stream() if scanner is not None else None
     try:
@@ -282,7 +289,7 @@ async def stream_pass(
             declared_sha256=upload.declared_sha256,
             workdir=work,
             limits=limits_of(ctx),
-            **readers_source(ctx, upload.object_key, reader.info.etag),
+            **readers_source(store, upload.object_key, reader.info.etag, limits_of(ctx)),
         )
         if scan is not None:  # nothing derived leaves the pass before the verdict
             verdict = await scan.verdict()
@@ -297,19 +304,6 @@ async def stream_pass(
             await scan.cancel()
         await reader.aclose()
     return Pass(result=result)
-
-
-def readers_source(ctx: WorkerContext, key: str, etag: str | None) -> dict[str, Any]:
-    """How the format readers reach the raw object besides the hashed stream: its own file
-    (the embedded store) or its byte ranges (S3, for the formats read by range), so that
-    neither copies it to a spool. The URL outlives an extraction's two steps."""
-    store: ObjectStore = ctx["store"]
-    local = store.local_file(store.buckets.raw, key)
-    if local is not None:
-        return {"local_path": local}
-    expires = 2 * limits_of(ctx).extractor_wall_seconds + 300
-    sign = store.range_signer(store.buckets.raw, key, expires)
-    return {"remote": RemoteObject(sign, etag or None)} if sign else {}
 
 
 async def _teed(reader: AsyncIterator[bytes], scan: ScanStream | None) -> AsyncIterator[bytes]:

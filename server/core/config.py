@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     s3_region: str = Field(
         default="us-east-1", description="S3 region (fixed: presigning needs no call)"
     )
+    s3_put_checksums: bool = Field(
+        default=True,
+        description=(
+            "Sign a declared sha256 into the presigned PUT (x-amz-checksum-sha256): the store"
+            " refuses other bytes, and the worker takes its checksum instead of reading"
+            " opaque files back (off for a store without S3 checksums)"
+        ),
+    )
     bucket_raw: str = Field(
         default="satreps-raw", description="Bucket for raw uploads (object lock where supported)"
     )

@@ -287,7 +287,7 @@ async def issue_urls(
     bucket, key = store.buckets.raw, upload.object_key
     if upload.multipart_id is None:
         ticket.put_url = (
-            await storage_call(store.presigned_put(bucket, key, expires))
+            await storage_call(store.presigned_put(bucket, key, expires, upload.declared_sha256))
             if store.supports_presigned
             else signer.upload_url(upload.id, None, expires)
         )

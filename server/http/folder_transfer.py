@@ -23,6 +23,7 @@ from server.datasets.upload_jobs import sized_runs
 from server.http.folder_walk import FileCode, Local
 from server.http.progress import Advancing, Bars
 from server.http.upload_client import (
+    BAD_DIGEST,
     CHUNK,
     FINAL_STATES,
     REFRESH,
@@ -328,6 +329,8 @@ class FolderUpload:
             )
             if problem is None:
                 local.sent = True
+            elif problem == BAD_DIGEST:
+                local.refuse(FileCode.CHECKSUM_MISMATCH, problem)
             else:
                 local.refuse(FileCode.TRANSFER_FAILED, problem)
         finally:

@@ -24,7 +24,9 @@ class FileCode(StrEnum):
     PATH_CASE_CLASH, SIZE_MISMATCH, ...) are reported as the server gives them."""
 
     # failures: the exit status is 1
-    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"  # the READY file at its path has another sha256
+    # the READY file at its path has another sha256, or the store refused the bytes sent
+    # against the sha256 signed into their URL
+    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
     MISSING_REMOTE = "MISSING_REMOTE"  # no READY file and no upload at its path
     NOT_FINISHED = "NOT_FINISHED"  # still on its way when the wait ended
     TRANSFER_FAILED = "TRANSFER_FAILED"  # the store refused its bytes

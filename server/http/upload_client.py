@@ -486,6 +486,14 @@ class Uploader:
             pause = min(pause * 1.5, 3.0)
 
 
+# what put_with_retries says when the store refused a body against the sha256 signed into
+# its URL (S3's BadDigest)
+BAD_DIGEST = (
+    "the store refused the bytes: they do not match the sha256 declared for them"
+    " (did the file change after it was hashed?)"
+)
+
+
 def put_with_retries(
     up: Uploader,
     given: Callable[[], str],
@@ -516,6 +524,8 @@ def put_with_retries(
             status = response.status_code
             text = response.text[:300].strip()
             problem = f"the store answered HTTP {status}" + (f": {text}" * bool(text))
+            if status == 400 and "<Code>BadDigest</Code>" in text:
+                return BAD_DIGEST  # the same bytes again would be refused again
         if status is not None and status < 300:
             return None
         take_back(sent[0])

@@ -1,6 +1,7 @@
 """Scheduled fixity: every raw object re-hashed at least every `every`, the oldest-checked
 (never checked first) first, at most `rate` bytes per second. Ingest hashed a file's bytes
-against the declared sha256 when it was written, so a file never checked is due once it is
+against the declared sha256 when it was written (or the store checked them against it, signed
+into the PUT: workers/raw_reads.py), so a file never checked is due once it is
 older than `every` (every file, after the upgrade that brought the schedule): what a
 folder's ingest has just written is not read again while it is still arriving.
 

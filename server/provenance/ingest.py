@@ -135,8 +135,10 @@ async def _recorded_uploads(
 
 
 def processing_steps(result: Any) -> list[str]:
-    """What the streaming pass did, read off its ProcessingResult."""
-    steps = ["hash", "detect-format"]
+    """What the streaming pass did, read off its ProcessingResult: "hash", or
+    "store-checksum" when the sha256 is the one the store checked on the PUT (the object's
+    first bytes read, not all of them)."""
+    steps = [getattr(result, "sha256_by", "hash"), "detect-format"]
     if getattr(result, "archive", None) is not None:
         steps.append("scan-archive")
     if getattr(result, "profile", None) is not None:

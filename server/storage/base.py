@@ -311,8 +311,18 @@ class ObjectStore(ABC):
 
     # --- direct uploads and downloads (S3 only) ----------------------------------------------
 
+    async def stored_sha256(self, bucket: str, key: str) -> tuple[int, str] | None:
+        """The object's size and the sha256 (hex) the store itself computed of its bytes and
+        checked against the one signed into its PUT; None when the store keeps none (no such
+        object, a PUT without one, a multipart object, a store without checksums)."""
+        return None
+
     async def presigned_put(
-        self, bucket: str, key: str, expires: dt.timedelta | int | float
+        self,
+        bucket: str,
+        key: str,
+        expires: dt.timedelta | int | float,
+        sha256: str | None = None,
     ) -> str:
         raise UnsupportedOperation(
             "this store has no presigned URLs: the server's own upload endpoint is used"

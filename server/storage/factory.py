@@ -22,6 +22,7 @@ def store_from_settings(settings: Settings) -> ObjectStore:
             raw_retention_days=settings.raw_retention_days,
             raw_retention_mode=settings.raw_retention_mode,
             max_workers=storage_workers(settings, local=False),
+            put_checksums=settings.s3_put_checksums,
         )
     workers = storage_workers(settings, local=True)
     return LocalObjectStore(settings.object_dir, buckets, max_workers=workers)

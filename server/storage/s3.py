@@ -8,6 +8,7 @@ Clients PUT bytes straight to presigned URLs (whole objects or multipart parts).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import functools
@@ -100,6 +101,7 @@ class S3ObjectStore(ObjectStore):
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         retries: int = 3,
+        put_checksums: bool = True,
     ) -> None:
         import certifi
         import urllib3
@@ -117,6 +119,7 @@ class S3ObjectStore(ObjectStore):
             raise ValueError("raw_retention_mode must be GOVERNANCE or COMPLIANCE")
         self.raw_retention_days = raw_retention_days
         self.raw_retention_mode = raw_retention_mode
+        self.put_checksums = put_checksums
         self._http = urllib3.PoolManager(
             num_pools=4,
             # Open readers keep their connection between chunks while the thread is free
@@ -488,13 +491,47 @@ class S3ObjectStore(ObjectStore):
     # --- presigned URLs (pure computation: the region is fixed) -----------------------------
 
     async def presigned_put(
-        self, bucket: str, key: str, expires: dt.timedelta | int | float
+        self,
+        bucket: str,
+        key: str,
+        expires: dt.timedelta | int | float,
+        sha256: str | None = None,
     ) -> str:
+        """With `sha256` (hex) the URL carries it signed as `x-amz-checksum-sha256`: the
+        store refuses a body of other bytes (400 BadDigest) and keeps the checksum, which
+        `stored_sha256` reads back."""
         check_bucket(bucket)
         check_key(key)
+        params: dict[str, str | list[str] | tuple[str]] | None = None
+        if sha256 is not None and self.put_checksums:
+            value = base64.b64encode(bytes.fromhex(sha256)).decode()
+            params = {"x-amz-checksum-sha256": value, "x-amz-sdk-checksum-algorithm": "SHA256"}
         return str(
-            self._client.get_presigned_url("PUT", bucket, key, expires=presign_expiry(expires))
+            self._client.get_presigned_url(
+                "PUT", bucket, key, expires=presign_expiry(expires), extra_query_params=params
+            )
         )
+
+    async def stored_sha256(self, bucket: str, key: str) -> tuple[int, str] | None:
+        check_bucket(bucket)
+        check_key(key)
+        try:
+            obj = await self._run(
+                self._client.stat_object,
+                bucket,
+                key,
+                extra_headers={"x-amz-checksum-mode": "ENABLED"},
+            )
+        except ObjectNotFound:
+            return None
+        value = (obj.metadata or {}).get("x-amz-checksum-sha256")
+        try:  # a multipart object's is a checksum of checksums ("...-3"): not the bytes'
+            digest = base64.b64decode(value or "", validate=True)
+        except ValueError:
+            return None
+        if len(digest) != hashlib.sha256().digest_size or obj.size is None:
+            return None
+        return obj.size, digest.hex()
 
     async def presigned_part_url(
         self,

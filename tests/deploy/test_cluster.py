@@ -36,6 +36,7 @@ from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 from gql.transport.websockets_protocol import WebsocketsProtocolTransportBase
 from minio import Minio
+from minio.error import S3Error
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
@@ -86,6 +87,7 @@ class File:
     declared_sha: str
     expect: str = "READY"
     code: str | None = None
+    refused: bool = False  # its bytes refused by the store (not the declared sha256's)
 
     @property
     def sha(self) -> str:
@@ -123,7 +125,9 @@ def make_files() -> list[File]:
     for n in range(8):
         add(f"blob-{n}.bin", bytes(rng.getrandbits(8) for _ in range(4096)))
     body = b"a,b\n1,2\n"
-    files.append(File("wrong-sum.csv", body, "0" * 64, "FAILED", "CHECKSUM_MISMATCH"))
+    # the declared sha256 is signed into the presigned PUT: the store refuses the bytes
+    # (BadDigest), so the upload never leaves AWAITING_UPLOAD and nothing is stored
+    files.append(File("wrong-sum.csv", body, "0" * 64, "AWAITING_UPLOAD", refused=True))
     add("broken.json", b'[{"a": 1}, {"b": ', expect="FAILED", code="UNREADABLE")
     add("broken.parquet", b"PAR1" + bytes(200) + b"PAR1", expect="FAILED", code="UNREADABLE")
     assert len(files) == CLIENTS * FILES_PER_CLIENT
@@ -232,6 +236,10 @@ async def run_client(
             followers.append(asyncio.create_task(follow(ws, watch, first)))
             await asyncio.wait_for(first.wait(), 20)  # subscribed: the current state came
             put = await s3.put(started["instructions"]["putUrl"], content=watch.file.body)
+            if watch.file.refused:
+                assert put.status_code == 400 and "<Code>BadDigest</Code>" in put.text, put.text
+                followers[-1].cancel()  # no state follows
+                continue
             assert put.status_code == 200, put.text
             await api.complete(watch.upload_gid)
             completed.append(1)
@@ -488,7 +496,9 @@ async def scenario(d: Deployment, sessions: Any) -> None:
 
     # every upload ended as expected, in the database and for its subscriber
     async with sessions() as session:
-        unfinished = [w for w in watches if not w.states or w.states[-1] not in TERMINAL]
+        unfinished = [
+            w for w in watches if not w.states or w.states[-1] not in {*TERMINAL, w.file.expect}
+        ]
         if unfinished:
             rows = [
                 (w.file.name, w.states, await session.get(Upload, pk(w.upload_gid)))
@@ -572,6 +582,10 @@ async def scenario(d: Deployment, sessions: Any) -> None:
     )
     by_name = {w.file.name: w.file for w in watches}
     for upload in uploads.values():
+        if by_name[upload.filename].refused:
+            with pytest.raises(S3Error):  # NoSuchKey: the refused bytes were never stored
+                await asyncio.to_thread(minio.stat_object, "satreps-raw", upload.object_key)
+            continue
         response = await asyncio.to_thread(minio.get_object, "satreps-raw", upload.object_key)
         try:
             body = await asyncio.to_thread(response.read)

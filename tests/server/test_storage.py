@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import random
 import socket
 import threading
@@ -347,6 +348,30 @@ async def test_presigned_put_and_get(s3_store: ObjectStore, prefix: str) -> None
         await asyncio.sleep(2.1)
         assert (await http.put(expiring, content=b"late")).status_code == 403
         assert await s3_store.stat(bucket, f"{prefix}/late.txt") is None
+
+
+async def test_a_sha256_signed_into_the_put_is_checked_and_kept_by_the_store(
+    s3_store: ObjectStore, local_store: ObjectStore, prefix: str
+) -> None:
+    """x-amz-checksum-sha256 in the presigned PUT: other bytes are refused (BadDigest,
+    nothing stored); the right ones are stored with the store's checksum, which
+    stored_sha256 reads back as hex. A PUT without one leaves none; a local store has none."""
+    bucket, key = BUCKETS.raw, f"{prefix}/checked.bin"
+    data = os.urandom(70_000)
+    sha = hashlib.sha256(data).hexdigest()
+    async with httpx.AsyncClient(timeout=30) as http:
+        url = await s3_store.presigned_put(bucket, key, 300, sha256=sha)
+        refused = await http.put(url, content=data[:-1] + bytes([data[-1] ^ 1]))
+        assert refused.status_code == 400 and "<Code>BadDigest</Code>" in refused.text
+        assert await s3_store.stat(bucket, key) is None
+        assert (await http.put(url, content=data)).status_code == 200
+        assert await s3_store.stored_sha256(bucket, key) == (len(data), sha)
+        plain = await s3_store.presigned_put(bucket, f"{prefix}/plain.bin", 300)
+        assert (await http.put(plain, content=data)).status_code == 200
+    assert await s3_store.stored_sha256(bucket, f"{prefix}/plain.bin") is None
+    assert await s3_store.stored_sha256(bucket, f"{prefix}/missing.bin") is None
+    await local_store.put(bucket, key, data)
+    assert await local_store.stored_sha256(bucket, key) is None
 
 
 async def test_mode_specific_operations_are_refused(

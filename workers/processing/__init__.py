@@ -4,7 +4,14 @@ No database, object store or queue here: the worker hands a byte source and a pe
 `workdir`, and gets a `ProcessingResult` or a `ProcessingError` with a permanent code.
 """
 
-from .core import PARQUET_NAME, UploadProcessor, process_chunks, process_file, process_stream
+from .core import (
+    PARQUET_NAME,
+    UploadProcessor,
+    process_chunks,
+    process_file,
+    process_known,
+    process_stream,
+)
 from .detect import detect_format
 from .model import (
     DetectedFormat,
@@ -25,5 +32,6 @@ __all__ = [
     "detect_format",
     "process_chunks",
     "process_file",
+    "process_known",
     "process_stream",
 ]

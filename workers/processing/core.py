@@ -121,6 +121,7 @@ class UploadProcessor:
         self._early: threading.Thread | None = None
         self._derived: tuple[TableSink, dict[str, Any]] | None = None
         self._early_error: BaseException | None = None
+        self._known_sha256: str | None = None  # finish_known: the store's
         self._ranged: threading.Thread | None = None
         self._ranged_answer: dict[str, Any] | None = None
         self._check_declared()
@@ -211,6 +212,24 @@ class UploadProcessor:
         finally:
             self.cleanup()
 
+    def finish_known(self, size: int, sha256: str) -> ProcessingResult | None:
+        """The result from the bytes written so far (the object's first ones) when the store
+        vouches for the object's size and sha256 (its checksum, checked on the PUT) and the
+        format needs nothing more (nothing spooled, parsed or extracted: an opaque file,
+        plain text); None when it does (the caller reads the object whole). The declared
+        size and sha256 are checked against the store's as against a pass's own."""
+        try:
+            if self._format is None:
+                self._decide()
+            if self._spool is not None or self._early is not None or self._ranged is not None:
+                return None
+            self.size, self._known_sha256 = size, sha256
+            result = self._finish()
+            result.sha256_by = "store-checksum"
+            return result
+        finally:
+            self.cleanup()
+
     def cleanup(self) -> None:
         if self._spool is not None:
             if self._early is not None and self._early.is_alive():
@@ -226,7 +245,7 @@ class UploadProcessor:
                 thread.join()
 
     def _finish(self) -> ProcessingResult:
-        sha = self._hash.hexdigest()
+        sha = self._known_sha256 or self._hash.hexdigest()
         try:
             self._verify(sha)
         except ProcessingError:
@@ -383,6 +402,35 @@ def process_chunks(
         proc.cleanup()
         raise
     return proc.finish()
+
+
+def process_known(
+    head: bytes,
+    *,
+    filename: str,
+    size: int,
+    sha256: str,
+    declared_size: int | None,
+    declared_sha256: str | None,
+    workdir: Path,
+    limits: Limits | None = None,
+) -> ProcessingResult | None:
+    """An object the store vouches for (`size`, `sha256`: its checksum, checked on the PUT)
+    from its first bytes alone, when its format needs no more (UploadProcessor.finish_known);
+    None when it does."""
+    proc = UploadProcessor(
+        filename=filename,
+        declared_size=declared_size,
+        declared_sha256=declared_sha256,
+        limits=limits,
+        workdir=workdir,
+    )
+    try:
+        proc.write(head)
+    except BaseException:
+        proc.cleanup()
+        raise
+    return proc.finish_known(size, sha256)
 
 
 def process_file(

@@ -100,3 +100,6 @@ class ProcessingResult:
     warnings: list[Notice] = field(default_factory=list)
     # more artifacts than the one table's: (kind, object name, a file or the bytes)
     extra_artifacts: list[tuple[str, str, Path | bytes]] = field(default_factory=list)
+    # who computed sha256: this pass over every byte ("hash"), or the store, which checked
+    # it against the one signed into the PUT ("store-checksum")
+    sha256_by: str = "hash"

@@ -1,0 +1,74 @@
+"""How a worker reads a raw object besides the one hashed stream: by range for the formats
+read so (readers_source), or only its first bytes when the store vouches for its sha256
+(known_result, the known pass).
+
+The known pass: `startUploads` signs a declared sha256 into the presigned PUT
+(`x-amz-checksum-sha256`, `Settings.s3_put_checksums`), so the store refuses a body of other
+bytes (400 BadDigest) and keeps the checksum. Reading every byte back to hash it cost the
+store as much as the PUT (SeaweedFS's gateway relays the bytes through its filer) and the
+worker the read: bench/upload_folder.py's read-back loop, the least a pipeline that reads
+every byte back does, reached 0.51-0.60x of the raw PUT loop. An object whose format needs
+only its first bytes (an opaque file, plain text) is not read whole; the fixity checks still
+read every byte later (server/provenance/fixity.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from server.models import Upload
+from server.storage import ObjectStore
+from workers.processing import Limits, ProcessingResult, process_known
+from workers.processing.core import RemoteObject
+
+# below this size one GET of the whole object costs the store no more than the known pass's
+# checksum HEAD and ranged GET of its first bytes (SeaweedFS here: ~0.4 ms of CPU a request,
+# ~7 ms a MiB sent)
+KNOWN_PASS_MIN_BYTES = 256 * 1024
+
+
+async def known_result(
+    store: ObjectStore, upload: Upload, work: Path, limits: Limits
+) -> ProcessingResult | None:
+    """The result from the store's size and checksum and the object's first bytes, checked
+    against the declared size and sha256 (ProcessingError as a pass's own would raise);
+    None: read it whole (no checksum kept, a format that needs more, or an object small
+    enough that its first bytes are most of it)."""
+    if upload.declared_size <= KNOWN_PASS_MIN_BYTES:
+        return None
+    stored = await store.stored_sha256(store.buckets.raw, upload.object_key)
+    if stored is None:
+        return None
+    size, sha256 = stored
+    reader = await store.open_read(store.buckets.raw, upload.object_key, 0, limits.head_bytes)
+    try:
+        head = await reader.read_all()
+    finally:
+        await reader.aclose()
+    return await asyncio.to_thread(
+        process_known,
+        head,
+        filename=upload.filename,
+        size=size,
+        sha256=sha256,
+        declared_size=upload.declared_size,
+        declared_sha256=upload.declared_sha256,
+        workdir=work,
+        limits=limits,
+    )
+
+
+def readers_source(
+    store: ObjectStore, key: str, etag: str | None, limits: Limits
+) -> dict[str, Any]:
+    """How the format readers reach the raw object besides the hashed stream: its own file
+    (the embedded store) or its byte ranges (S3, for the formats read by range), so that
+    neither copies it to a spool. The URL outlives an extraction's two steps."""
+    local = store.local_file(store.buckets.raw, key)
+    if local is not None:
+        return {"local_path": local}
+    expires = 2 * limits.extractor_wall_seconds + 300
+    sign = store.range_signer(store.buckets.raw, key, expires)
+    return {"remote": RemoteObject(sign, etag or None)} if sign else {}
