@@ -4,12 +4,12 @@ read so (readers_source), or only its first bytes when the store vouches for its
 
 The known pass: `startUploads` signs a declared sha256 into the presigned PUT
 (`x-amz-checksum-sha256`, `Settings.s3_put_checksums`), so the store refuses a body of other
-bytes (400 BadDigest) and keeps the checksum. Reading every byte back to hash it cost the
-store as much as the PUT (SeaweedFS's gateway relays the bytes through its filer) and the
-worker the read: bench/upload_folder.py's read-back loop, the least a pipeline that reads
-every byte back does, reached 0.51-0.60x of the raw PUT loop. An object whose format needs
-only its first bytes (an opaque file, plain text) is not read whole; the fixity checks still
-read every byte later (server/provenance/fixity.py).
+bytes (400 BadDigest) and keeps the checksum. An object over KNOWN_PASS_MIN_BYTES whose
+format needs only its first bytes (an opaque file, plain text) is then not read back: the
+store's size and checksum stand for the pass's own (its bytes are neither sent to the worker
+nor hashed there again). Only single PUTs carry a checksum (up to 64 MiB); a multipart
+object is read whole. The fixity checks still read every byte later
+(server/provenance/fixity.py).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from server.storage import ObjectStore
 from workers.processing import Limits, ProcessingResult, process_known
 from workers.processing.core import RemoteObject
 
-# below this size one GET of the whole object costs the store no more than the known pass's
-# checksum HEAD and ranged GET of its first bytes (SeaweedFS here: ~0.4 ms of CPU a request,
-# ~7 ms a MiB sent)
-KNOWN_PASS_MIN_BYTES = 256 * 1024
+# below this size reading the object whole costs about what the known pass's two requests
+# do: SeaweedFS here spent 1.6 ms of CPU on a checksum HEAD and a ranged GET of 64 KiB, as
+# on a GET of 1 MiB (300 objects each way), and the worker hashes 1 MiB in 0.6 ms
+KNOWN_PASS_MIN_BYTES = 4 * 1024 * 1024
 
 
 async def known_result(

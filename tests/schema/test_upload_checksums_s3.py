@@ -114,10 +114,10 @@ async def test_the_store_refuses_bytes_other_than_the_declared_ones(admin, facto
 
 
 async def test_an_opaque_file_is_not_read_back_whole(admin, factory, jobs, sessions, reads):
-    """Two files of 1 MiB (one batch job): READY with their sha256, read only as far as
+    """Two files of 5 MiB (one batch job): READY with their sha256, read only as far as
     their first bytes, and their ingest says the store's checksum stood for the hash."""
     version = await draft_version(admin, factory)
-    blobs = [os.urandom(MiB), os.urandom(MiB)]
+    blobs = [os.urandom(5 * MiB), os.urandom(5 * MiB)]
     entries = await start(
         admin, version, [declared(f"raw/{i}.bin", b) for i, b in enumerate(blobs)]
     )
@@ -140,9 +140,10 @@ async def test_a_csv_an_undeclared_sha256_and_a_small_file_are_read_whole(
     admin, factory, jobs, sessions, reads
 ):
     version = await draft_version(admin, factory)
-    csv = b"station,level\n" + b"".join(b"BKK-%05d,1.%d\n" % (i, i % 10) for i in range(40_000))
-    undeclared = os.urandom(MiB)
-    small = os.urandom(100 * 1024)  # under KNOWN_PASS_MIN_BYTES: one GET costs no more
+    rows = b"".join(b"BKK-%06d,1.%d\n" % (i, i % 10) for i in range(400_000))
+    csv = b"station,level\n" + rows  # over KNOWN_PASS_MIN_BYTES, as the other two
+    undeclared = os.urandom(5 * MiB)
+    small = os.urandom(MiB)  # under KNOWN_PASS_MIN_BYTES: one GET costs no more
     files = [
         declared("raw/levels.csv", csv),
         {"path": "raw/blob.bin", "byteSize": len(undeclared)},
@@ -166,7 +167,7 @@ async def test_a_store_without_checksums_is_read_whole(admin, factory, jobs, ses
     """`s3_put_checksums` off (a store that keeps no S3 checksums): no checksum in the URL,
     the worker finds none and hashes every byte."""
     version = await draft_version(admin, factory)
-    data = os.urandom(MiB)
+    data = os.urandom(5 * MiB)
     (entry,) = await start(admin, version, [declared("raw/a.bin", data)])
     assert "x-amz-checksum-sha256=" not in entry["instructions"]["putUrl"]
     assert (await put(entry, data)).status_code == 200
