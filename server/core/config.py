@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         description=(
             "Sign a declared sha256 into the presigned PUT (x-amz-checksum-sha256): the store"
             " refuses other bytes, and the worker takes its checksum instead of reading"
-            " opaque files back (off for a store without S3 checksums)"
+            " opaque files back (off for a store that does not check S3 checksums)"
         ),
     )
     bucket_raw: str = Field(
