@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -222,7 +223,7 @@ class Run:
         )
 
 
-PHASES = ("declare", "complete", "wait", "ready_files")
+PHASES = ("declare", "complete", "wait", "ready_files", "put")
 
 
 @contextmanager
@@ -230,11 +231,13 @@ def phases() -> Iterator[dict[str, float]]:
     """Seconds spent in each step of FolderUpload, measured by wrapping its methods: the
     startUploads and completeUploads calls (made on one thread while the senders PUT, so
     they overlap the bytes), the wait for READY after the last completion, the manifest's
-    listing."""
+    listing, and the PUTs summed over the senders (divided by --jobs: how long they were
+    busy; the rest of the run they waited for URLs)."""
     from server.http.folder_transfer import FolderUpload
 
     spent = dict.fromkeys(PHASES, 0.0)
     originals = {name: getattr(FolderUpload, name) for name in PHASES}
+    adding = threading.Lock()  # the senders' PUTs end on several threads
 
     def timed(name: str, method: Callable[..., object]) -> Callable[..., object]:
         def run(*args: object, **kwargs: object) -> object:
@@ -242,7 +245,8 @@ def phases() -> Iterator[dict[str, float]]:
             try:
                 return method(*args, **kwargs)
             finally:
-                spent[name] += time.perf_counter() - started
+                with adding:
+                    spent[name] += time.perf_counter() - started
 
         return run
 

@@ -43,11 +43,7 @@ class Settings(BaseSettings):
     )
     s3_put_checksums: bool = Field(
         default=True,
-        description=(
-            "Sign a declared sha256 into the presigned PUT (x-amz-checksum-sha256): the store"
-            " refuses other bytes, and the worker takes its checksum instead of reading"
-            " opaque files back (off for a store that does not check S3 checksums)"
-        ),
+        description="Presigned PUTs carry the declared sha256 for the store to check (S3 checksum)",
     )
     bucket_raw: str = Field(
         default="satreps-raw", description="Bucket for raw uploads (object lock where supported)"

@@ -10,7 +10,13 @@ LONGEST_PAUSE seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
 import httpx
+
+if TYPE_CHECKING:
+    from server.http.upload_client import Uploader
 
 TRIES = 3
 BACKOFF = 0.5  # seconds, doubled after each failed try
@@ -57,3 +63,57 @@ def retry_after(response: httpx.Response) -> float:
         return max(float(response.headers.get("retry-after", "")), 0.0)
     except ValueError:
         return 0.0
+
+
+# what put_with_retries says when the store refused a body against the sha256 signed into
+# its URL (S3's BadDigest)
+BAD_DIGEST = (
+    "the store refused the bytes: they do not match the sha256 declared for them"
+    " (did the file change after it was hashed?)"
+)
+
+
+def put_with_retries(
+    up: Uploader,
+    given: Callable[[], str],
+    content: Callable[[list[int]], Iterator[bytes]],
+    length: int,
+    *,
+    refresh: Callable[[], None],
+    take_back: Callable[[int], None],
+    log: Callable[[str], None],
+) -> str | None:
+    """PUT `length` bytes to the URL `given()` names (absolute, or the embedded server's
+    path); None once the store took them, else what went wrong. An expired or refused URL
+    (403) is renewed once (`refresh`); a network error or a 5xx is tried again, `TRIES` times
+    in all, the backoff doubling; a 4xx is final. `content(sent)` streams the bytes, counting
+    them in `sent` so that a failed try's progress is taken back."""
+    refreshed, attempt = False, 0
+    while True:
+        attempt += 1
+        url = httpx.URL(up.url).join(given())  # embedded mode may give /uploads/... paths
+        sent = [0]
+        try:
+            response = up.http.put(
+                url, content=content(sent), headers={"Content-Length": str(length)}
+            )
+        except httpx.TransportError as error:
+            problem, status = f"{type(error).__name__}: {error}", None
+        else:
+            status = response.status_code
+            text = response.text[:300].strip()
+            problem = f"the store answered HTTP {status}" + (f": {text}" * bool(text))
+            if status == 400 and "<Code>BadDigest</Code>" in text:
+                return BAD_DIGEST  # the same bytes again would be refused again
+        if status is not None and status < 300:
+            return None
+        take_back(sent[0])
+        if status == 403 and not refreshed:
+            refreshed = True
+            refresh()
+            continue
+        if (status is None or status >= 500) and attempt < TRIES:
+            log(problem)
+            up.sleep(backoff(attempt))
+            continue
+        return problem

@@ -20,17 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from server.datasets.upload_jobs import sized_runs
+from server.http.client_retry import BAD_DIGEST, put_with_retries
 from server.http.folder_walk import FileCode, Local
 from server.http.progress import Advancing, Bars
 from server.http.upload_client import (
-    BAD_DIGEST,
     CHUNK,
     FINAL_STATES,
     REFRESH,
     Uploader,
     UploadError,
     describe_errors,
-    put_with_retries,
     sha256_of,
 )
 from server.http.upload_client import START as ONE_START

@@ -8,7 +8,6 @@ Clients PUT bytes straight to presigned URLs (whole objects or multipart parts).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime as dt
 import functools
@@ -54,10 +53,12 @@ from server.storage.s3_sdk import (
     LOCK_UNSUPPORTED_CODES,
     MinioMultipart,
     assembled,
-    http_date,
+    checksum_query,
+    checksum_sha256,
+    object_info,
     put_headers,
+    response_info,
     storage_error,
-    user_metadata,
 )
 
 log = logging.getLogger(__name__)
@@ -214,20 +215,6 @@ class S3ObjectStore(ObjectStore):
 
     # --- objects ----------------------------------------------------------------------------
 
-    def _object_info(self, bucket: str, key: str, obj: Any) -> ObjectInfo:
-        metadata = user_metadata(obj.metadata)
-        return ObjectInfo(
-            bucket=bucket,
-            key=key,
-            size=int(obj.size or 0),
-            etag=(obj.etag or "").strip('"'),
-            sha256=metadata.get("sha256"),
-            content_type=obj.content_type,
-            last_modified=obj.last_modified,
-            version_id=obj.version_id,
-            metadata=metadata,
-        )
-
     def _put_small(
         self, bucket: str, key: str, data: bytes, content_type: str | None, meta: dict[str, str]
     ) -> ObjectInfo:
@@ -378,7 +365,7 @@ class S3ObjectStore(ObjectStore):
             obj = await self._run(self._client.stat_object, bucket, key)
         except ObjectNotFound:
             return None
-        return self._object_info(bucket, key, obj)
+        return object_info(bucket, key, obj)
 
     async def open_read(
         self, bucket: str, key: str, offset: int = 0, length: int | None = None
@@ -396,26 +383,7 @@ class S3ObjectStore(ObjectStore):
         response = await self._run(
             self._client.get_object, bucket, key, offset=offset, length=length or 0
         )
-        headers = response.headers
-        served = int(headers.get("content-length", "0"))
-        total = served
-        content_range = headers.get("content-range")
-        if content_range and "/" in content_range:
-            with contextlib.suppress(ValueError):
-                total = int(content_range.rsplit("/", 1)[1])
-        modified = headers.get("last-modified")
-        metadata = user_metadata(headers)
-        info = ObjectInfo(
-            bucket=bucket,
-            key=key,
-            size=total,
-            etag=(headers.get("etag") or "").strip('"'),
-            sha256=metadata.get("sha256"),
-            content_type=headers.get("content-type"),
-            last_modified=http_date(modified) if modified else None,
-            version_id=headers.get("x-amz-version-id"),
-            metadata=metadata,
-        )
+        info, served = response_info(bucket, key, response.headers)
 
         async def chunks() -> AsyncIterator[bytes]:
             remaining = served
@@ -497,41 +465,25 @@ class S3ObjectStore(ObjectStore):
         expires: dt.timedelta | int | float,
         sha256: str | None = None,
     ) -> str:
-        """With `sha256` (hex) the URL carries it signed as `x-amz-checksum-sha256`: the
-        store refuses a body of other bytes (400 BadDigest) and keeps the checksum, which
-        `stored_sha256` reads back."""
+        """With `sha256` (hex) the URL carries it signed (s3_sdk.checksum_query)."""
         check_bucket(bucket)
         check_key(key)
-        params: dict[str, str | list[str] | tuple[str]] | None = None
-        if sha256 is not None and self.put_checksums:
-            value = base64.b64encode(bytes.fromhex(sha256)).decode()
-            params = {"x-amz-checksum-sha256": value, "x-amz-sdk-checksum-algorithm": "SHA256"}
-        return str(
-            self._client.get_presigned_url(
-                "PUT", bucket, key, expires=presign_expiry(expires), extra_query_params=params
-            )
+        params = checksum_query(sha256) if sha256 is not None and self.put_checksums else None
+        url = self._client.get_presigned_url(
+            "PUT", bucket, key, expires=presign_expiry(expires), extra_query_params=params
         )
+        return str(url)
 
     async def stored_sha256(self, bucket: str, key: str) -> tuple[int, str] | None:
         check_bucket(bucket)
         check_key(key)
+        mode = {"x-amz-checksum-mode": "ENABLED"}
         try:
-            obj = await self._run(
-                self._client.stat_object,
-                bucket,
-                key,
-                extra_headers={"x-amz-checksum-mode": "ENABLED"},
-            )
+            obj = await self._run(self._client.stat_object, bucket, key, extra_headers=mode)
         except ObjectNotFound:
             return None
-        value = (obj.metadata or {}).get("x-amz-checksum-sha256")
-        try:  # a multipart object's is a checksum of checksums ("...-3"): not the bytes'
-            digest = base64.b64decode(value or "", validate=True)
-        except ValueError:
-            return None
-        if len(digest) != hashlib.sha256().digest_size or obj.size is None:
-            return None
-        return obj.size, digest.hex()
+        sha256 = checksum_sha256(obj.metadata or {})
+        return None if sha256 is None or obj.size is None else (obj.size, sha256)
 
     async def presigned_part_url(
         self,

@@ -6,6 +6,7 @@ are still read whole; a size or checksum that differs from the declared one stil
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import uuid
@@ -17,8 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from server.core.config import Settings
+from server.http import folder_transfer
+from server.http.client_retry import BAD_DIGEST
+from server.http.folder_walk import FileCode, Local
 from server.models import ProvEdge, ProvNode
 from server.models import ProvRelation as R
+from server.storage import store_from_settings
 from server.storage.s3 import S3ObjectStore
 from tests.fixtures.seaweed import SeaweedS3
 from tests.schema.test_upload_batches import COMPLETE, FILES
@@ -201,3 +206,26 @@ def test_the_known_pass_checks_the_stores_size_and_sha256_against_the_declared_o
     assert (size.value.code, checksum.value.code) == ("SIZE_MISMATCH", "CHECKSUM_MISMATCH")
     csv = b"station,level\n" + b"BKK-01,1.5\n" * 10_000
     assert known(csv[: Limits().head_bytes]) is None  # a CSV is profiled from all its rows
+
+
+def test_bytes_other_than_the_hashed_ones_are_refused_by_the_store(
+    tmp_path: Path, seaweed: SeaweedS3
+) -> None:
+    """A file that changed after it was hashed: the store refuses its bytes against the
+    sha256 signed into the URL (BadDigest, not tried again), and the file is a
+    CHECKSUM_MISMATCH with the reason said, not a bare TRANSFER_FAILED."""
+    store = store_from_settings(seaweed.settings(tmp_path / "objects"))
+    asyncio.run(store.ensure_buckets())
+    root = tmp_path / "folder"
+    root.mkdir()
+    (root / "a.bin").write_bytes(b"changed" * 1000)
+    hashed = hashlib.sha256(b"earlier" * 1000).hexdigest()
+    key = f"folder-tests/{uuid.uuid4().hex}/a.bin"
+    url = asyncio.run(store.presigned_put(store.buckets.raw, key, 300, sha256=hashed))
+    local = Local("a.bin", 7000, 0, sha256=hashed, upload="u1", put_url=url)
+    up = folder_transfer.Uploader("http://127.0.0.1:9/graphql", None, progress=False)
+    folder_transfer.FolderUpload(up, root, "v1", tmp_path / "state.json", 1, str).put(local)
+    assert local.code == FileCode.CHECKSUM_MISMATCH and not local.sent
+    assert local.refused == BAD_DIGEST
+    assert asyncio.run(store.stat(store.buckets.raw, key)) is None
+    store.close()

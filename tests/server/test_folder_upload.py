@@ -4,7 +4,6 @@ manifest check."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
@@ -13,7 +12,6 @@ import pty
 import re
 import subprocess
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,6 @@ from server.datasets.upload_jobs import sized_runs
 from server.http import folder_transfer, folder_warnings
 from server.http.folder_upload import upload_folder
 from server.http.folder_walk import FileCode, Local, Problem, scan
-from server.http.upload_client import BAD_DIGEST
-from server.storage import store_from_settings
-from tests.fixtures.seaweed import SeaweedS3
 from tests.fixtures.served import new_dataset
 from tests.test_examples import SATREPS, Server, graphql
 
@@ -598,26 +593,3 @@ def test_the_warnings_of_ready_files_are_printed_and_in_the_json_report(
     assert [(w.path, w.code, w.message) for w in found.warnings] == [
         ("2024/ragged.csv", code, message)
     ]
-
-
-def test_bytes_other_than_the_hashed_ones_are_refused_by_the_store(
-    tmp_path: Path, seaweed: SeaweedS3
-) -> None:
-    """A file that changed after it was hashed: the store refuses its bytes against the
-    sha256 signed into the URL (BadDigest, not tried again), and the file is a
-    CHECKSUM_MISMATCH with the reason said, not a bare TRANSFER_FAILED."""
-    store = store_from_settings(seaweed.settings(tmp_path / "objects"))
-    asyncio.run(store.ensure_buckets())
-    root = tmp_path / "folder"
-    root.mkdir()
-    (root / "a.bin").write_bytes(b"changed" * 1000)
-    hashed = sha(b"earlier" * 1000)
-    key = f"folder-tests/{uuid.uuid4().hex}/a.bin"
-    url = asyncio.run(store.presigned_put(store.buckets.raw, key, 300, sha256=hashed))
-    local = Local("a.bin", 7000, 0, sha256=hashed, upload="u1", put_url=url)
-    up = folder_transfer.Uploader("http://127.0.0.1:9/graphql", None, progress=False)
-    folder_transfer.FolderUpload(up, root, "v1", tmp_path / "state.json", 1, str).put(local)
-    assert local.code == FileCode.CHECKSUM_MISMATCH and not local.sent
-    assert local.refused == BAD_DIGEST
-    assert asyncio.run(store.stat(store.buckets.raw, key)) is None
-    store.close()
