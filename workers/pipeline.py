@@ -272,9 +272,10 @@ async def stream_pass(
     """Hash, scan and process the raw object in one read (`process_upload` and the batch's
     files alike); an infected file is quarantined here, before anything derived leaves."""
     store: ObjectStore = ctx["store"]
+    limits = limits_of(ctx)
     if scanner is None:  # a scan reads every byte anyway
         try:
-            known = await known_result(store, upload, work, limits_of(ctx))
+            known = await known_result(store, upload, work, limits)
         except ProcessingError as error:
             return Pass(error=(str(error.code), error.message))
         if known is not None:
@@ -288,8 +289,8 @@ async def stream_pass(
             declared_size=upload.declared_size,
             declared_sha256=upload.declared_sha256,
             workdir=work,
-            limits=limits_of(ctx),
-            **readers_source(store, upload.object_key, reader.info.etag, limits_of(ctx)),
+            limits=limits,
+            **readers_source(store, upload.object_key, reader.info.etag, limits),
         )
         if scan is not None:  # nothing derived leaves the pass before the verdict
             verdict = await scan.verdict()

@@ -212,23 +212,21 @@ class UploadProcessor:
         finally:
             self.cleanup()
 
-    def finish_known(self, size: int, sha256: str) -> ProcessingResult | None:
-        """The result from the bytes written so far (the object's first ones) when the store
-        vouches for the object's size and sha256 (its checksum, checked on the PUT) and the
-        format needs nothing more (nothing spooled, parsed or extracted: an opaque file,
-        plain text); None when it does (the caller reads the object whole). The declared
-        size and sha256 are checked against the store's as against a pass's own."""
-        try:
-            if self._format is None:
-                self._decide()
-            if self._spool is not None or self._early is not None or self._ranged is not None:
-                return None
-            self.size, self._known_sha256 = size, sha256
-            result = self._finish()
-            result.sha256_by = "store-checksum"
-            return result
-        finally:
-            self.cleanup()
+    def finish_known(self, head: bytes, size: int, sha256: str) -> ProcessingResult | None:
+        """The result from the object's first bytes alone, in place of writing them all, when
+        the store vouches for its size and sha256 (its checksum, checked on the PUT) and its
+        format needs no more (an opaque file, plain text); None, with nothing started, when
+        it does: a format that `_decide` would spool (parsed, extracted or listed; without
+        a local file or a remote one that is every format that reads past the head). The
+        declared size and sha256 are checked against the store's as against a pass's own."""
+        self._head = bytearray(head[: self.limits.head_bytes])
+        self._format = detect_format(bytes(self._head), self.filename)
+        if self._format.kind in _SPOOLED_KINDS:
+            return None
+        self.size, self._known_sha256 = size, sha256
+        result = self._finish()
+        result.sha256_by = "store-checksum"
+        return result
 
     def cleanup(self) -> None:
         if self._spool is not None:
@@ -425,12 +423,7 @@ def process_known(
         limits=limits,
         workdir=workdir,
     )
-    try:
-        proc.write(head)
-    except BaseException:
-        proc.cleanup()
-        raise
-    return proc.finish_known(size, sha256)
+    return proc.finish_known(head, size, sha256)
 
 
 def process_file(
