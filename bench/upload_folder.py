@@ -51,6 +51,7 @@ from typing import Any
 import httpx  # noqa: E402
 from common import ROOT, fresh_database
 from ingest_setup import REDIS_URL, redis_db7, say, seaweed
+from proc_cpu import cpu_use
 
 from server.http.folder_upload import upload_folder  # noqa: E402
 from server.migrations import upgrade  # noqa: E402
@@ -352,10 +353,14 @@ def production(tmp: Path, folders: dict[str, Path], jobs: int, worker_count: int
                 workers.enter_context(process(["worker"], env, work, f"worker-{n}"))
             api = workers.enter_context(served(env, work))
             for name, folder in folders.items():
-                before = raw_puts(s3, folder, jobs)
-                mine = ours(api, folder, jobs, lambda _: None)
+                with cpu_use() as raw_cpu:
+                    before = raw_puts(s3, folder, jobs)
+                with cpu_use() as our_cpu:
+                    mine = ours(api, folder, jobs, lambda _: None)
                 after = raw_puts(s3, folder, jobs)
                 read_back = raw_puts(s3, folder, jobs, read_back=True)
+                say(f"    raw  {raw_cpu.line()}")
+                say(f"    ours {our_cpu.line()}")
                 base = min(before, after, key=lambda r: r.seconds)
                 ratio = base.seconds / mine.seconds
                 say(f"  {name:6} ours {mine.rate()}  ({mine.seconds:.1f} s, to READY, checked)")

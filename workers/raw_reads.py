@@ -4,7 +4,7 @@ read so (readers_source), or only its first bytes when the store vouches for its
 
 The known pass: `startUploads` signs a declared sha256 into the presigned PUT
 (`x-amz-checksum-sha256`, `Settings.s3_put_checksums`), so the store refuses a body of other
-bytes (400 BadDigest) and keeps the checksum. An object over KNOWN_PASS_MIN_BYTES whose
+bytes (400 BadDigest) and keeps the checksum. An object of KNOWN_PASS_MIN_BYTES or more whose
 format needs only its first bytes (an opaque file, plain text) is then not read back: the
 store's size and checksum stand for the pass's own (its bytes are neither sent to the worker
 nor hashed there again). Only single PUTs carry a checksum (up to 64 MiB); a multipart
@@ -23,10 +23,12 @@ from server.storage import ObjectStore
 from workers.processing import Limits, ProcessingResult, process_known
 from workers.processing.core import RemoteObject
 
-# below this size reading the object whole costs about what the known pass's two requests
-# do: SeaweedFS here spent 1.6 ms of CPU on a checksum HEAD and a ranged GET of 64 KiB, as
-# on a GET of 1 MiB (300 objects each way), and the worker hashes 1 MiB in 0.6 ms
-KNOWN_PASS_MIN_BYTES = 4 * 1024 * 1024
+# from this size on the known pass costs the store no more than reading the object whole
+# (SeaweedFS here: 1.6 ms of CPU for a checksum HEAD and a ranged GET of 64 KiB, 1.6-1.9 ms
+# for a GET of 1 MiB, 300 objects each way), and it spares the worker the read and the hash:
+# bench/upload_folder.py --small 0 --large 1000 --modes production, worker CPU 6.3 s
+# against 7.0-8.6 s read whole. Below it, the two requests cost the store more than one GET.
+KNOWN_PASS_MIN_BYTES = 1024 * 1024
 
 
 async def known_result(
@@ -36,7 +38,7 @@ async def known_result(
     against the declared size and sha256 (ProcessingError as a pass's own would raise);
     None: read it whole (no checksum kept, a format that needs more, or an object small
     enough that its first bytes are most of it)."""
-    if upload.declared_size <= KNOWN_PASS_MIN_BYTES:
+    if upload.declared_size < KNOWN_PASS_MIN_BYTES:
         return None
     stored = await store.stored_sha256(store.buckets.raw, upload.object_key)
     if stored is None:

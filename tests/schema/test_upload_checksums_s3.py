@@ -31,6 +31,7 @@ from tests.schema.test_upload_batches_s3 import START
 from tests.schema.test_uploads import draft_version
 from workers.processing import ProcessingError, process_known
 from workers.processing.model import Limits
+from workers.raw_reads import KNOWN_PASS_MIN_BYTES
 
 MiB = 1024 * 1024
 STATES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
@@ -119,10 +120,11 @@ async def test_the_store_refuses_bytes_other_than_the_declared_ones(admin, facto
 
 
 async def test_an_opaque_file_is_not_read_back_whole(admin, factory, jobs, sessions, reads):
-    """Two files of 5 MiB (one batch job): READY with their sha256, read only as far as
-    their first bytes, and their ingest says the store's checksum stood for the hash."""
+    """A file of 5 MiB and one of KNOWN_PASS_MIN_BYTES (one batch job): READY with their
+    sha256, read only as far as their first bytes, and their ingest says the store's
+    checksum stood for the hash."""
     version = await draft_version(admin, factory)
-    blobs = [os.urandom(5 * MiB), os.urandom(5 * MiB)]
+    blobs = [os.urandom(5 * MiB), os.urandom(KNOWN_PASS_MIN_BYTES)]  # and at the threshold
     entries = await start(
         admin, version, [declared(f"raw/{i}.bin", b) for i, b in enumerate(blobs)]
     )
@@ -148,7 +150,7 @@ async def test_a_csv_an_undeclared_sha256_and_a_small_file_are_read_whole(
     rows = b"".join(b"BKK-%06d,1.%d\n" % (i, i % 10) for i in range(400_000))
     csv = b"station,level\n" + rows  # over KNOWN_PASS_MIN_BYTES, as the other two
     undeclared = os.urandom(5 * MiB)
-    small = os.urandom(MiB)  # under KNOWN_PASS_MIN_BYTES: one GET costs no more
+    small = os.urandom(KNOWN_PASS_MIN_BYTES - 1)  # under it: one GET costs the store less
     files = [
         declared("raw/levels.csv", csv),
         {"path": "raw/blob.bin", "byteSize": len(undeclared)},
