@@ -7,9 +7,10 @@ The known pass: `startUploads` signs a declared sha256 into the presigned PUT
 bytes (400 BadDigest) and keeps the checksum. An object of KNOWN_PASS_MIN_BYTES or more whose
 format needs only its first bytes (an opaque file, plain text) is then not read back: the
 store's size and checksum stand for the pass's own (its bytes are neither sent to the worker
-nor hashed there again). Only single PUTs carry a checksum (up to 64 MiB); a multipart
-object is read whole. The fixity checks still read every byte later
-(server/provenance/fixity.py).
+nor hashed there again). `completeUploads` reads the checksum with the HEAD it makes anyway
+(`Upload.store_sha256`), so the pass asks the store only for the first bytes. Only single
+PUTs carry a checksum (up to 64 MiB); a multipart object is read whole. The fixity checks
+still read every byte later (server/provenance/fixity.py).
 """
 
 from __future__ import annotations
@@ -34,18 +35,20 @@ KNOWN_PASS_MIN_BYTES = 1024 * 1024
 async def known_result(
     store: ObjectStore, upload: Upload, work: Path, limits: Limits
 ) -> ProcessingResult | None:
-    """The result from the store's size and checksum and the object's first bytes, checked
-    against the declared size and sha256 (ProcessingError as a pass's own would raise);
-    None: read it whole (no checksum kept, a format that needs more, or an object small
-    enough that its first bytes are most of it)."""
+    """The result from the store's size and checksum, read at completion
+    (`Upload.store_sha256`), and the object's first bytes, checked against the declared size
+    and sha256 (ProcessingError as a pass's own would raise); None: read it whole (no
+    checksum kept, a format that needs more, an object small enough that its first bytes
+    are most of it, or one whose size is no longer the one completed)."""
     if upload.declared_size < KNOWN_PASS_MIN_BYTES:
         return None
-    stored = await store.stored_sha256(store.buckets.raw, upload.object_key)
-    if stored is None:
+    size, sha256 = upload.size, upload.store_sha256
+    if size is None or sha256 is None:
         return None
-    size, sha256 = stored
     reader = await store.open_read(store.buckets.raw, upload.object_key, 0, limits.head_bytes)
     try:
+        if reader.info.size != size:
+            return None
         head = await reader.read_all()
     finally:
         await reader.aclose()

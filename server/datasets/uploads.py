@@ -512,7 +512,10 @@ async def _received(store: ObjectStore, upload: Upload, field: str) -> ObjectInf
                 DatasetErrorCode.PARTS_MISSING, f"parts not received yet: {missing[:20]}", field
             )
         await storage_call(store.complete_multipart(bucket, key, upload.multipart_id, parts))
-    info = await storage_call(store.stat(bucket, key))
+    # a single PUT of a declared sha256 had it signed in (S3): the same HEAD reads the
+    # store's checksum, so that the worker need not ask again (workers/raw_reads.py)
+    checksum = upload.multipart_id is None and upload.declared_sha256 is not None
+    info = await storage_call(store.stat(bucket, key, checksum=checksum))
     if info is None:
         raise DomainError.one(
             DatasetErrorCode.NOT_UPLOADED, "no bytes have arrived for this upload yet", field
@@ -523,7 +526,7 @@ async def _received(store: ObjectStore, upload: Upload, field: str) -> ObjectInf
 def _arrived(upload: Upload, info: ObjectInfo) -> None:
     """UPLOADED, then QUEUED, or REJECTED when the size is not the declared one."""
     move(upload, UploadState.UPLOADED)
-    upload.size = info.size
+    upload.size, upload.store_sha256 = info.size, info.store_sha256
     if info.size != upload.declared_size:
         move(
             upload,

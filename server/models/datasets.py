@@ -221,6 +221,11 @@ class Upload(Base):
     malware_signature: Mapped[str | None] = mapped_column(String(255))  # when QUARANTINED
     size: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
+    store_sha256: Mapped[str | None] = mapped_column(
+        String(64),
+        doc="the sha256 the object store computed of the received bytes and checked against"
+        " the one signed into their PUT, read at completion (ObjectInfo.store_sha256)",
+    )
     detected_format: Mapped[str | None] = mapped_column(String(64))
     media_type: Mapped[str | None] = mapped_column(String(255))
     lease_owner: Mapped[str | None] = mapped_column(String(128))

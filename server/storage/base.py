@@ -59,6 +59,10 @@ class ObjectInfo:
     size: int
     etag: str
     sha256: str | None = None  # hex; known when this process wrote the bytes (or metadata)
+    # hex; the sha256 the store itself computed of the bytes and checked against the one
+    # signed into their PUT (an S3 checksum, given by stat(..., checksum=True)); None when it
+    # keeps none (a PUT without one, a multipart object, a store without checksums)
+    store_sha256: str | None = None
     content_type: str | None = None
     last_modified: dt.datetime | None = None
     version_id: str | None = None
@@ -268,8 +272,9 @@ class ObjectStore(ABC):
         way). If `size` is given and the data differ in length, nothing is stored."""
 
     @abstractmethod
-    async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
-        """The object's description, or None if there is no such object."""
+    async def stat(self, bucket: str, key: str, *, checksum: bool = False) -> ObjectInfo | None:
+        """The object's description, or None if there is no such object. With `checksum`,
+        the store's own sha256 of its bytes too (`store_sha256`), where it keeps one."""
 
     @abstractmethod
     async def open_read(
@@ -310,12 +315,6 @@ class ObjectStore(ABC):
         return await reader.read_all()
 
     # --- direct uploads and downloads (S3 only) ----------------------------------------------
-
-    async def stored_sha256(self, bucket: str, key: str) -> tuple[int, str] | None:
-        """The object's size and the sha256 (hex) the store itself computed of its bytes and
-        checked against the one signed into its PUT; None when the store keeps none (no such
-        object, a PUT without one, a multipart object, a store without checksums)."""
-        return None
 
     async def presigned_put(
         self,

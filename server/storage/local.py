@@ -291,8 +291,8 @@ class LocalObjectStore(ObjectStore):
             raise
         return self._commit(writer, bucket, key, content_type, metadata)
 
-    async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
-        return await self._run(self._stat_sync, bucket, key)
+    async def stat(self, bucket: str, key: str, *, checksum: bool = False) -> ObjectInfo | None:
+        return await self._run(self._stat_sync, bucket, key)  # it keeps no store checksum
 
     async def open_read(
         self, bucket: str, key: str, offset: int = 0, length: int | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -358,14 +359,18 @@ class S3ObjectStore(ObjectStore):
             raise
         return assembled(bucket, key, size, result, hasher.hexdigest(), content_type, meta)
 
-    async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
+    async def stat(self, bucket: str, key: str, *, checksum: bool = False) -> ObjectInfo | None:
         check_bucket(bucket)
         check_key(key)
+        mode = {"x-amz-checksum-mode": "ENABLED"} if checksum else None
         try:
-            obj = await self._run(self._client.stat_object, bucket, key)
+            obj = await self._run(self._client.stat_object, bucket, key, extra_headers=mode)
         except ObjectNotFound:
             return None
-        return object_info(bucket, key, obj)
+        info = object_info(bucket, key, obj)
+        if not checksum:
+            return info
+        return dataclasses.replace(info, store_sha256=checksum_sha256(obj.metadata or {}))
 
     async def open_read(
         self, bucket: str, key: str, offset: int = 0, length: int | None = None
@@ -473,17 +478,6 @@ class S3ObjectStore(ObjectStore):
             "PUT", bucket, key, expires=presign_expiry(expires), extra_query_params=params
         )
         return str(url)
-
-    async def stored_sha256(self, bucket: str, key: str) -> tuple[int, str] | None:
-        check_bucket(bucket)
-        check_key(key)
-        mode = {"x-amz-checksum-mode": "ENABLED"}
-        try:
-            obj = await self._run(self._client.stat_object, bucket, key, extra_headers=mode)
-        except ObjectNotFound:
-            return None
-        sha256 = checksum_sha256(obj.metadata or {})
-        return None if sha256 is None or obj.size is None else (obj.size, sha256)
 
     async def presigned_part_url(
         self,

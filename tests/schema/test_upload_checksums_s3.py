@@ -21,7 +21,7 @@ from server.core.config import Settings
 from server.http import folder_transfer
 from server.http.client_retry import BAD_DIGEST
 from server.http.folder_walk import FileCode, Local
-from server.models import ProvEdge, ProvNode
+from server.models import ProvEdge, ProvNode, Upload
 from server.models import ProvRelation as R
 from server.storage import store_from_settings
 from server.storage.s3 import S3ObjectStore
@@ -58,6 +58,20 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int | None]]:
         return await original(self, bucket, key, offset, length)
 
     monkeypatch.setattr(S3ObjectStore, "open_read", recorded)
+    return seen
+
+
+@pytest.fixture
+def stats(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """Every HEAD of an object: (key, whether the store's checksum was asked for)."""
+    seen: list[tuple[str, bool]] = []
+    original = S3ObjectStore.stat
+
+    async def recorded(self: Any, bucket: str, key: str, *, checksum: bool = False) -> Any:
+        seen.append((key, checksum))
+        return await original(self, bucket, key, checksum=checksum)
+
+    monkeypatch.setattr(S3ObjectStore, "stat", recorded)
     return seen
 
 
@@ -119,10 +133,11 @@ async def test_the_store_refuses_bytes_other_than_the_declared_ones(admin, facto
     assert (await put(entry, data)).status_code == 200
 
 
-async def test_an_opaque_file_is_not_read_back_whole(admin, factory, jobs, sessions, reads):
+async def test_an_opaque_file_is_not_read_back_whole(admin, factory, jobs, sessions, reads, stats):
     """A file of 5 MiB and one of KNOWN_PASS_MIN_BYTES (one batch job): READY with their
     sha256, read only as far as their first bytes, and their ingest says the store's
-    checksum stood for the hash."""
+    checksum stood for the hash. The store is asked for its checksum once, by
+    `completeUploads`' HEAD; the worker takes it from the row."""
     version = await draft_version(admin, factory)
     blobs = [os.urandom(5 * MiB), os.urandom(KNOWN_PASS_MIN_BYTES)]  # and at the threshold
     entries = await start(
@@ -140,7 +155,34 @@ async def test_an_opaque_file_is_not_read_back_whole(admin, factory, jobs, sessi
     for entry in entries:
         assert whole_reads(reads, entry) == []
         assert {r[2] for r in reads_of(reads, entry)} == {Limits().head_bytes}
+        name = "/" + entry["upload"]["path"].rsplit("/", 1)[-1]
+        assert [asked for key, asked in stats if key.endswith(name)] == [True]
     assert {s[0] for s in await steps_of(sessions)} == {"store-checksum"}
+
+
+async def test_an_object_changed_after_completion_is_read_whole(
+    admin, factory, jobs, sessions, reads, settings
+):
+    """The row keeps the store's checksum read at completion; an object whose size is no
+    longer the completed one (overwritten with the store's own credentials) is read and
+    hashed whole, and fails as such, not passed on the row's word."""
+    version = await draft_version(admin, factory)
+    data = os.urandom(2 * MiB)
+    (entry,) = await start(admin, version, [declared(f"raw/{uuid.uuid4().hex}.bin", data)])
+    assert (await put(entry, data)).status_code == 200
+    await admin(COMPLETE, {"ids": [entry["upload"]["id"]]})
+    async with sessions() as session:
+        upload = await session.scalar(select(Upload).where(Upload.path == entry["upload"]["path"]))
+        assert upload is not None
+        assert upload.store_sha256 == hashlib.sha256(data).hexdigest()
+    store = store_from_settings(settings)
+    other = data + b"x"
+    await store.put(store.buckets.raw, upload.object_key, other, size=len(other))
+    store.close()
+    await jobs.drain()
+    uploads = (await admin(STATES, {"v": version}))["node"]["uploads"]
+    assert [(u["state"], u["errorCode"]) for u in uploads] == [("FAILED", "SIZE_MISMATCH")]
+    assert len(whole_reads(reads, entry)) == 1
 
 
 async def test_a_csv_an_undeclared_sha256_and_a_small_file_are_read_whole(

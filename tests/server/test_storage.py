@@ -355,7 +355,8 @@ async def test_a_sha256_signed_into_the_put_is_checked_and_kept_by_the_store(
 ) -> None:
     """x-amz-checksum-sha256 in the presigned PUT: other bytes are refused (BadDigest,
     nothing stored); the right ones are stored with the store's checksum, which
-    stored_sha256 reads back as hex. A PUT without one leaves none; a local store has none."""
+    stat(checksum=True) reads back as hex (a plain stat does not ask for it). A PUT without
+    one leaves none; a local store has none."""
     bucket, key = BUCKETS.raw, f"{prefix}/checked.bin"
     data = os.urandom(70_000)
     sha = hashlib.sha256(data).hexdigest()
@@ -365,13 +366,18 @@ async def test_a_sha256_signed_into_the_put_is_checked_and_kept_by_the_store(
         assert refused.status_code == 400 and "<Code>BadDigest</Code>" in refused.text
         assert await s3_store.stat(bucket, key) is None
         assert (await http.put(url, content=data)).status_code == 200
-        assert await s3_store.stored_sha256(bucket, key) == (len(data), sha)
+        checked = await s3_store.stat(bucket, key, checksum=True)
+        assert checked is not None and (checked.size, checked.store_sha256) == (len(data), sha)
+        unasked = await s3_store.stat(bucket, key)
+        assert unasked is not None and unasked.store_sha256 is None
         plain = await s3_store.presigned_put(bucket, f"{prefix}/plain.bin", 300)
         assert (await http.put(plain, content=data)).status_code == 200
-    assert await s3_store.stored_sha256(bucket, f"{prefix}/plain.bin") is None
-    assert await s3_store.stored_sha256(bucket, f"{prefix}/missing.bin") is None
+    found = await s3_store.stat(bucket, f"{prefix}/plain.bin", checksum=True)
+    assert found is not None and found.size == len(data) and found.store_sha256 is None
+    assert await s3_store.stat(bucket, f"{prefix}/missing.bin", checksum=True) is None
     await local_store.put(bucket, key, data)
-    assert await local_store.stored_sha256(bucket, key) is None
+    local = await local_store.stat(bucket, key, checksum=True)
+    assert local is not None and local.store_sha256 is None
 
 
 async def test_mode_specific_operations_are_refused(
