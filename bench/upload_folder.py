@@ -384,8 +384,9 @@ def embedded(tmp: Path, folder: Path, jobs: int) -> None:
         database_url=f"sqlite+aiosqlite:///{work / 'satreps.db'}",
         object_dir=str(work / "objects"),
     )
-    with served(env, work) as api:
+    with served(env, work) as api, cpu_use() as used:
         mine = ours(api, folder, jobs, lambda _: None)
+    say(f"    ours {used.line()}")
     rate = mine.files / mine.seconds
     say(f"  small  ours {mine.rate()}  ({mine.seconds:.1f} s, to READY, checked)")
     say(

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server.datasets.keywords import Keyword, PendingKeywords, write_keywords
 from server.models import DatasetFile, DatasetVersion
-from server.models.provenance import ProvNode
+from server.models.provenance import ProvEdge, ProvNode
 from server.provenance import ExportFormat
 from server.provenance.documents import parse_prov, prov_document
 from server.provenance.export import bundle, export_version
 from server.provenance.fixity import run_fixity_check
-from server.provenance.lineage import SYSTEM, register_derivation
+from server.provenance.lineage import SYSTEM, edges_among, register_derivation
 from server.storage import store_from_settings
 from tests.fixtures.provenance import (
     CSV,
@@ -90,6 +90,42 @@ async def test_prov_exports_parse_back_into_the_same_document(
     assert f"{NS}version-{made['field']}" in names and f"{NS}publish-{made['field']}" in names
     assert "https://orcid.org/0000-0002-1825-0097" in names and "https://ror.org/02kpeqv85" in names
     assert len(names) > 20
+
+
+async def test_a_bundle_reads_its_edges_once_by_subject(sessions, factory, settings, store, engine):
+    """The edges among a version's nodes are read once, by subject (the unique index's first
+    column), and are exactly those whose two ends are among the nodes; the walks read
+    nodes only. A statement with both `IN` lists had SQLite probe its (object, subject)
+    index once per pair of ids: 3-4 s of CPU a rewrite for a folder of 4,000 files."""
+    made = await published_version(sessions, factory, settings, store)
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM prov_edges" in statement and "WITH RECURSIVE" not in statement:
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with sessions() as session:
+            found = await bundle(session, SYSTEM, made["analysis"])
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(seen) == 1 and "prov_edges.subject_id IN" in seen[0]
+    assert "object_id IN" not in seen[0]
+    ids = {n.id for n in found.nodes}
+    async with sessions() as session:
+        every = (await session.scalars(select(ProvEdge).order_by(ProvEdge.id))).all()
+    among = [e.id for e in every if e.subject_id in ids and e.object_id in ids]
+    assert [e.id for e in found.edges] == among and len(among) > 10
+    assert any((e.subject_id in ids) != (e.object_id in ids) for e in every)  # left out
+    half = found.nodes[::2]  # edges from these to the other half are left out too
+    kept = {n.id for n in half}
+    async with sessions() as session:
+        part = await edges_among(session, half)
+    assert [e.id for e in part] == [
+        e.id for e in every if e.subject_id in kept and e.object_id in kept
+    ]
+    assert any(e.subject_id in kept and e.object_id in ids - kept for e in every)
 
 
 async def test_the_ro_crate_passes_roc_validator(sessions, factory, settings, store, tmp_path):
