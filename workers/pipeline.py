@@ -50,7 +50,7 @@ from server.provenance.ingest import record_ingest
 from server.storage import ObjectStore, StorageError, safe_key
 from workers.context import WorkerContext
 from workers.processing import Limits, ProcessingError, ProcessingResult, process_stream
-from workers.raw_reads import known_result, readers_source
+from workers.raw_reads import Known, known_result, readers_source, rest_after
 
 log = logging.getLogger(__name__)
 LOST = "lost-lease"  # another worker holds the upload now: nothing written, nothing said
@@ -273,18 +273,19 @@ async def stream_pass(
     files alike); an infected file is quarantined here, before anything derived leaves."""
     store: ObjectStore = ctx["store"]
     limits = limits_of(ctx)
+    known = Known()
     if scanner is None:  # a scan reads every byte anyway
         try:
             known = await known_result(store, upload, work, limits)
         except ProcessingError as error:
             return Pass(error=(str(error.code), error.message))
-        if known is not None:
-            return Pass(result=known)
-    reader = await store.open_read(store.buckets.raw, upload.object_key)
+        if known.result is not None:
+            return Pass(result=known.result)
+    reader = await store.open_read(store.buckets.raw, upload.object_key, len(known.head))
     scan = scanner.stream() if scanner is not None else None
     try:
         result = await process_stream(
-            _teed(reader, scan),
+            _teed(rest_after(known.head, reader), scan),
             filename=upload.filename,
             declared_size=upload.declared_size,
             declared_sha256=upload.declared_sha256,

@@ -4,18 +4,26 @@ read so (readers_source), or only its first bytes when the store vouches for its
 
 The known pass: `startUploads` signs a declared sha256 into the presigned PUT
 (`x-amz-checksum-sha256`, `Settings.s3_put_checksums`), so the store refuses a body of other
-bytes (400 BadDigest) and keeps the checksum. An object of KNOWN_PASS_MIN_BYTES or more whose
-format needs only its first bytes (an opaque file, plain text) is then not read back: the
+bytes (400 BadDigest) and keeps the checksum. An object larger than the head that the
+format detection reads (`Limits.head_bytes`, 64 KiB) whose format needs only those first
+bytes (an opaque file, plain text) is then not read back: the
 store's size and checksum stand for the pass's own (its bytes are neither sent to the worker
 nor hashed there again). `completeUploads` reads the checksum with the HEAD it makes anyway
 (`Upload.store_sha256`), so the pass asks the store only for the first bytes. Only single
 PUTs carry a checksum (up to 64 MiB); a multipart object is read whole. The fixity checks
 still read every byte later (server/provenance/fixity.py).
+
+Measured (bench/upload_folder.py --small 2000 --small-kib 256 --large 0 --modes production,
+alternated runs): with the pass the worker used 6.2-6.3 s of CPU and the folder took
+15.0-15.4 s; read whole, 8.1-9.8 s and 16.9-20.5 s. An object no larger than the head is
+read whole: that read is the head.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +32,36 @@ from server.storage import ObjectStore
 from workers.processing import Limits, ProcessingResult, process_known
 from workers.processing.core import RemoteObject
 
-# from this size on the known pass costs the store no more than reading the object whole
-# (SeaweedFS here: 1.6 ms of CPU for a checksum HEAD and a ranged GET of 64 KiB, 1.6-1.9 ms
-# for a GET of 1 MiB, 300 objects each way), and it spares the worker the read and the hash:
-# bench/upload_folder.py --small 0 --large 1000 --modes production, worker CPU 6.3 s
-# against 7.0-8.6 s read whole. Below it, the two requests cost the store more than one GET.
-KNOWN_PASS_MIN_BYTES = 1024 * 1024
+
+@dataclass(frozen=True)
+class Known:
+    """What the known pass found: the result, or none (read the object whole), and the
+    first bytes it read, which a whole read then takes up instead of asking for them again
+    (a CSV is told from its head, and then read to its end)."""
+
+    result: ProcessingResult | None = None
+    head: bytes = b""
 
 
-async def known_result(
-    store: ObjectStore, upload: Upload, work: Path, limits: Limits
-) -> ProcessingResult | None:
+async def known_result(store: ObjectStore, upload: Upload, work: Path, limits: Limits) -> Known:
     """The result from the store's size and checksum, read at completion
     (`Upload.store_sha256`), and the object's first bytes, checked against the declared size
-    and sha256 (ProcessingError as a pass's own would raise); None: read it whole (no
-    checksum kept, a format that needs more, an object small enough that its first bytes
-    are most of it, or one whose size is no longer the one completed)."""
-    if upload.declared_size < KNOWN_PASS_MIN_BYTES:
-        return None
+    and sha256 (ProcessingError as a pass's own would raise); no result: read it whole (no
+    checksum kept, a format that needs more, an object no larger than its head, or one
+    whose size is no longer the one completed)."""
+    if upload.declared_size <= limits.head_bytes:
+        return Known()
     size, sha256 = upload.size, upload.store_sha256
     if size is None or sha256 is None:
-        return None
+        return Known()
     reader = await store.open_read(store.buckets.raw, upload.object_key, 0, limits.head_bytes)
     try:
         if reader.info.size != size:
-            return None
+            return Known()
         head = await reader.read_all()
     finally:
         await reader.aclose()
-    return await asyncio.to_thread(
+    result = await asyncio.to_thread(
         process_known,
         head,
         filename=upload.filename,
@@ -63,6 +72,15 @@ async def known_result(
         workdir=work,
         limits=limits,
     )
+    return Known(result, b"" if result is not None else head)
+
+
+async def rest_after(head: bytes, reader: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The whole object's bytes: the head already read, then the reader opened after it."""
+    if head:
+        yield head
+    async for chunk in reader:
+        yield chunk
 
 
 def readers_source(

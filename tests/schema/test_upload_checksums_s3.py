@@ -31,9 +31,9 @@ from tests.schema.test_upload_batches_s3 import START
 from tests.schema.test_uploads import draft_version
 from workers.processing import ProcessingError, process_known
 from workers.processing.model import Limits
-from workers.raw_reads import KNOWN_PASS_MIN_BYTES
 
 MiB = 1024 * 1024
+HEAD = Limits().head_bytes
 STATES = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
     uploads { path state errorCode } } } }"""
 
@@ -134,12 +134,12 @@ async def test_the_store_refuses_bytes_other_than_the_declared_ones(admin, facto
 
 
 async def test_an_opaque_file_is_not_read_back_whole(admin, factory, jobs, sessions, reads, stats):
-    """A file of 5 MiB and one of KNOWN_PASS_MIN_BYTES (one batch job): READY with their
+    """A file of 5 MiB and one a byte larger than the head (one batch job): READY with their
     sha256, read only as far as their first bytes, and their ingest says the store's
     checksum stood for the hash. The store is asked for its checksum once, by
     `completeUploads`' HEAD; the worker takes it from the row."""
     version = await draft_version(admin, factory)
-    blobs = [os.urandom(5 * MiB), os.urandom(KNOWN_PASS_MIN_BYTES)]  # and at the threshold
+    blobs = [os.urandom(5 * MiB), os.urandom(HEAD + 1)]
     entries = await start(
         admin, version, [declared(f"raw/{i}.bin", b) for i, b in enumerate(blobs)]
     )
@@ -154,7 +154,7 @@ async def test_an_opaque_file_is_not_read_back_whole(admin, factory, jobs, sessi
     ]
     for entry in entries:
         assert whole_reads(reads, entry) == []
-        assert {r[2] for r in reads_of(reads, entry)} == {Limits().head_bytes}
+        assert {r[2] for r in reads_of(reads, entry)} == {HEAD}
         name = "/" + entry["upload"]["path"].rsplit("/", 1)[-1]
         assert [asked for key, asked in stats if key.endswith(name)] == [True]
     assert {s[0] for s in await steps_of(sessions)} == {"store-checksum"}
@@ -188,11 +188,14 @@ async def test_an_object_changed_after_completion_is_read_whole(
 async def test_a_csv_an_undeclared_sha256_and_a_small_file_are_read_whole(
     admin, factory, jobs, sessions, reads
 ):
+    """Read and hashed whole: a CSV (told from its head, which the whole read takes up
+    rather than asking for it again), an upload without a declared sha256, and a file no
+    larger than the head."""
     version = await draft_version(admin, factory)
     rows = b"".join(b"BKK-%06d,1.%d\n" % (i, i % 10) for i in range(400_000))
-    csv = b"station,level\n" + rows  # over KNOWN_PASS_MIN_BYTES, as the other two
+    csv = b"station,level\n" + rows  # larger than the head, as the undeclared one
     undeclared = os.urandom(5 * MiB)
-    small = os.urandom(KNOWN_PASS_MIN_BYTES - 1)  # under it: one GET costs the store less
+    small = os.urandom(HEAD)  # no larger than the head: that read is the whole object
     files = [
         declared("raw/levels.csv", csv),
         {"path": "raw/blob.bin", "byteSize": len(undeclared)},
@@ -206,8 +209,8 @@ async def test_a_csv_an_undeclared_sha256_and_a_small_file_are_read_whole(
     await jobs.drain()
     uploads = (await admin(STATES, {"v": version}))["node"]["uploads"]
     assert {u["state"] for u in uploads} == {"READY"}
-    for entry in entries:
-        assert len(whole_reads(reads, entry)) == 1
+    ranges = [[r[1:] for r in reads_of(reads, entry)] for entry in entries]
+    assert ranges == [[(0, HEAD), (HEAD, None)], [(0, None)], [(0, None)]]
     assert {s[0] for s in await steps_of(sessions)} == {"hash"}
 
 
@@ -232,7 +235,7 @@ def test_the_known_pass_checks_the_stores_size_and_sha256_against_the_declared_o
     """process_known: the store's size and sha256 stand for a pass's own, and are checked
     as they would be; a format that needs more than its first bytes gives None."""
     data = os.urandom(MiB)
-    head, sha = data[: Limits().head_bytes], hashlib.sha256(data).hexdigest()
+    head, sha = data[:HEAD], hashlib.sha256(data).hexdigest()
 
     def known(head: bytes = head, **declared: Any) -> Any:
         facts = {"declared_size": len(data), "declared_sha256": sha, **declared}
@@ -249,7 +252,7 @@ def test_the_known_pass_checks_the_stores_size_and_sha256_against_the_declared_o
         known(declared_sha256="0" * 64)
     assert (size.value.code, checksum.value.code) == ("SIZE_MISMATCH", "CHECKSUM_MISMATCH")
     csv = b"station,level\n" + b"BKK-01,1.5\n" * 10_000
-    assert known(csv[: Limits().head_bytes]) is None  # a CSV is profiled from all its rows
+    assert known(csv[:HEAD]) is None  # a CSV is profiled from all its rows
 
 
 def test_bytes_other_than_the_hashed_ones_are_refused_by_the_store(
