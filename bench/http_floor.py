@@ -13,9 +13,10 @@ on the same stack (uvicorn, with uvloop and httptools as `satreps serve` picks t
                 checkout, as asyncpg's own pool);
 - floor:        a bare ASGI callable answering a fixed body of the node answer's size: the
                 least any Python server on this stack can do per request;
-- minimal:      a bare ASGI callable running the hand-written node statement on an asyncpg
-                pool: the least any server on this stack can do for a request that reads the
-                database (no routing, token, rate limit, logs or metrics).
+- minimal:      a bare ASGI callable running the hand-written node statement on asyncpg
+                connections lent from the fast path's stack: the least any server on
+                this stack can do for a request that reads the database (no routing,
+                token, rate limit, logs or metrics).
 
 After the servers, the node statement alone: the same statement back to back on asyncpg
 connections at each concurrency, no HTTP (the database's part of every request).
@@ -97,24 +98,28 @@ SERVE_CHILD = textwrap.dedent(
 
 def minimal_app(url: str, project_id: int) -> Any:
     """The least a server on this stack can do for the node request: a bare ASGI callable,
-    the hand-written node statement on an asyncpg pool (prepared once per connection), its
-    JSON text as the body; no routing, no checks, no logs, no metrics."""
+    the hand-written node statement on asyncpg connections lent from the fast path's own
+    stack (server/core/fast_pool.py, leaner than asyncpg's pool; prepared once per
+    connection), its JSON text as the body; no routing, no checks, no logs, no metrics."""
     import asyncpg
     from graph_read_sql import hand_sql
     from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 
+    from server.core.fast_pool import ConnectionStack
     from server.core.fast_reads import asyncpg_dsn
 
     sql = hand_sql("postgresql").node.compile(dialect=pg_asyncpg.dialect()).string
-    pools: list[Any] = []
+    dsn = asyncpg_dsn(url)
+    pool = ConnectionStack(lambda: asyncpg.connect(dsn), 10)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        if not pools:
-            pools.append(await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=10))
-        async with pools[0].acquire() as connection:
+        connection = await pool.acquire()
+        try:
             body = (await connection.fetchval(sql, project_id)).encode()
+        finally:
+            pool.release(connection, reusable=True)
         head = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": head})
         await send({"type": "http.response.body", "body": body})

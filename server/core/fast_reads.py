@@ -1,13 +1,15 @@
 """Where the compiled fast path runs its statements: one row of one statement at a time.
 
-On PostgreSQL the statements go straight to asyncpg, on a pool of its own (issue 26: a small
-query's request spent more in SQLAlchemy's async adaption and pool than in the statement):
-in autocommit (asyncpg's default outside a transaction), each statement prepared once per
+On PostgreSQL the statements go straight to asyncpg, on connections of its own (issue 26: a
+small query's request spent more in SQLAlchemy's async adaption and pool than in the
+statement, and then in asyncpg's pool than in anything else but the statement): in
+autocommit (asyncpg's default outside a transaction), each statement prepared once per
 connection and kept there (asyncpg's statement cache; none behind PgBouncer's transaction
-pooling), no ping at checkout and no reset query at release (the fast path's statements
-are single SELECTs: they leave no session state behind). A connection the server dropped
-fails its statement; asyncpg's pool replaces it, and the caller answers that request through
-the pinged session pool.
+pooling), no ping at checkout and no reset at release (the fast path's statements are single
+SELECTs: they leave no session state behind), lent from a plain stack
+(server/core/fast_pool.py). A connection the server dropped fails its statement and is
+dropped; the caller answers that request through the pinged session pool, and the next
+request opens a fresh connection.
 
 The statements are compiled by SQLAlchemy's asyncpg dialect ($n parameters) with its bind
 processors applied (schema/compiled/fast.py), so the driver gets what SQLAlchemy would give
@@ -28,6 +30,8 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from server.core.fast_pool import ConnectionStack
+
 # the name the fast path's connections show in pg_stat_activity
 APPLICATION_NAME = "satreps-fast-reads"
 Statements = Sequence[tuple[str, Sequence[Any]]]  # (sql, parameters) each
@@ -47,18 +51,14 @@ class FastReads:
         return None
 
 
-async def _no_reset(_: Any) -> None:
-    """A released connection needs no reset: the fast path only runs single SELECTs in
-    autocommit (asyncpg's default reset is a round trip: UNLISTEN, RESET ALL, ...)."""
-
-
 def asyncpg_dsn(url: str | URL) -> str:
     """A SQLAlchemy URL as the libpq-style DSN asyncpg takes."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class AsyncpgReads(FastReads):
-    """The statements on asyncpg itself, from a pool of its own (created at first use)."""
+    """The statements on asyncpg itself, on connections of its own (server/core/fast_pool.py,
+    opened at first use)."""
 
     dialect_name = "postgresql"
 
@@ -66,44 +66,42 @@ class AsyncpgReads(FastReads):
         self.dsn = asyncpg_dsn(url)
         self.pool_size = pool_size
         self.pgbouncer = pgbouncer
-        self._pool: Any = None
-        self._opening: asyncio.Lock | None = None
+        self._pool: ConnectionStack | None = None
 
-    async def _open(self) -> Any:
+    def _stack(self) -> ConnectionStack:
         import asyncpg
 
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    self.dsn,
-                    min_size=0,
-                    max_size=self.pool_size,
-                    reset=_no_reset,
-                    # behind PgBouncer a prepared statement lives on one server connection
-                    statement_cache_size=0 if self.pgbouncer else 256,
-                    server_settings={"application_name": APPLICATION_NAME},
-                )
+        async def connect() -> Any:
+            return await asyncpg.connect(
+                self.dsn,
+                # behind PgBouncer a prepared statement lives on one server connection
+                statement_cache_size=0 if self.pgbouncer else 256,
+                server_settings={"application_name": APPLICATION_NAME},
+            )
+
+        self._pool = ConnectionStack(connect, self.pool_size)
         return self._pool
 
     async def rows(self, statements: Statements, limit: float) -> list[Row]:
-        pool = self._pool or await self._open()
+        pool = self._pool or self._stack()
         connection = await pool.acquire()
+        ended = False  # the statements ended normally: the connection can be lent again
         try:
             if len(statements) == 1:  # the usual: one field, or the fused statement
                 sql, params = statements[0]
-                return [await connection.fetchrow(sql, *params, timeout=limit)]
-            deadline = time.monotonic() + limit
-            got: list[Row] = []
-            for sql, params in statements:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                got.append(await connection.fetchrow(sql, *params, timeout=left))
+                got = [await connection.fetchrow(sql, *params, timeout=limit)]
+            else:
+                deadline = time.monotonic() + limit
+                got = []
+                for sql, params in statements:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError
+                    got.append(await connection.fetchrow(sql, *params, timeout=left))
+            ended = True
             return got
         finally:
-            await pool.release(connection)
+            pool.release(connection, reusable=ended)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -56,6 +56,7 @@ class Answer(NamedTuple):
     failed: bool  # with top-level errors (a timeout): counted as a failed GraphQL request
 
 
+FAST_FIELDS = ROOT_FIELDS.labels("fast")  # labels() looks up and locks on every call
 NOT_ANSWERED = (0, False)  # the front's (status, failed) when it hands the request on
 
 
@@ -142,7 +143,7 @@ class FastPath:
             assert token_hash is not None
             self.guard.forget(token_hash)
             return None
-        ROOT_FIELDS.labels("fast").inc(len(plan.fields))
+        FAST_FIELDS.inc(len(plan.fields))
         self._register(parsed.payload)
         return Answer(text, rate_limit_headers(charge) if charge is not None else {}, failed)
 
