@@ -144,7 +144,7 @@ def on_connection(connection: AsyncConnection) -> Callable[[Statements], Awaitab
 def fast_reads(
     sessions: async_sessionmaker[AsyncSession], *, pool_size: int, pgbouncer: bool
 ) -> FastReads:
-    """The fast path's reads for these sessions: asyncpg's own pool on PostgreSQL (an
+    """The fast path's reads for these sessions: asyncpg's own connections on PostgreSQL (an
     engine), else through SQLAlchemy."""
     bind = sessions.kw["bind"]
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":

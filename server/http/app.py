@@ -210,7 +210,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return None
 
     async def aclose(self) -> None:
-        """The fast path's own pool, if it has one (the app's lifespan ends with it)."""
+        """The fast path's own connections, if it has any (the app's lifespan ends with them)."""
         await self.fast.close()
 
     def _check_size(self, request: Request, media: str) -> Response | None:

@@ -141,7 +141,7 @@ async def test_the_fast_path_keeps_the_execution_timeout(
     settings, sessions, jobs, events, monkeypatch
 ):
     """A statement that hangs on SQLAlchemy's connection is stopped at the execution timeout
-    (server.core.fast_reads.EngineReads; asyncpg's own pool: tests/schema/test_fast_pool.py),
+    (server.core.fast_reads.EngineReads; asyncpg's own connections: tests/schema/test_fast_pool.py),
     answered by the middleware's pass and counted as a failed GraphQL request."""
     from server.core import fast_reads
     from server.core.metrics import ERRORS

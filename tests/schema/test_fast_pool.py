@@ -1,7 +1,8 @@
-"""The compiled fast path's own PostgreSQL pool (server.core.fast_reads.AsyncpgReads: asyncpg
-itself, autocommit, no ping, no reset): a connection the server has dropped fails its
-statement, asyncpg's pool replaces it, and the request is answered all the same (through the
-pinged session pool); the next request takes a fresh connection on the fast path again."""
+"""The compiled fast path's own PostgreSQL connections (server.core.fast_reads.AsyncpgReads:
+asyncpg itself, autocommit, no ping, no reset, lent from server/core/fast_pool.py's stack): a
+connection the server has dropped fails its statement and is dropped, and the request is
+answered all the same (through the pinged session pool); the next request takes a fresh
+connection on the fast path again."""
 
 from __future__ import annotations
 
@@ -62,9 +63,10 @@ async def fast_pids(connection: Any) -> list[int]:
 async def test_a_statement_past_the_execution_timeout_is_stopped(
     engine: Any, settings: Any
 ) -> None:
-    """On asyncpg's own pool the execution timeout stops the statement itself: a table
-    locked by another transaction holds the fast path's SELECT, which is cancelled at the
-    limit and answered with TIMEOUT; once the lock is gone the same request answers."""
+    """On the fast path's own connections the execution timeout stops the statement itself:
+    a table locked by another transaction holds the fast path's SELECT, which is cancelled
+    at the limit and answered with TIMEOUT. The connection it ran on is not lent again (it
+    may still be cancelling): once the lock is gone the same request answers on a new one."""
     quick = settings.model_copy(update={"execution_timeout_seconds": 0.5})
     app = create_app(
         quick, sessions=session_factory(engine), jobs=InProcessJobs({}, autostart=False)
@@ -74,11 +76,18 @@ async def test_a_statement_past_the_execution_timeout_is_stopped(
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
             first = await http.post("/graphql", json=QUERY)
             assert first.status_code == 200 and "errors" not in first.json()
+            assert (await http.post("/graphql", json=QUERY)).json() == first.json()  # fast
+            async with engine.connect() as admin:
+                before = set(await fast_pids(admin))
+            assert len(before) == 1  # one request at a time: one connection
             async with engine.connect() as locker:
                 await locker.execute(text("LOCK TABLE projects IN ACCESS EXCLUSIVE MODE"))
                 held = await http.post("/graphql", json=QUERY)
                 await locker.rollback()
             again = await http.post("/graphql", json=QUERY)
+            async with engine.connect() as admin:
+                after = set(await fast_pids(admin))
+    assert after - before, "the timed-out connection was lent again"
     error = held.json()["errors"][0]
     assert held.json()["data"] is None and error["extensions"]["code"] == "TIMEOUT", held.text
     assert again.status_code == 200 and again.json() == first.json()
