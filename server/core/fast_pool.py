@@ -80,15 +80,15 @@ class ConnectionStack:
             else:  # handed a connection (or a place) just as the caller was cancelled
                 self._pass_on(waiter.result())
             raise
-        return got if got is not None else await self._new()
+        # None: the place of a connection dropped, kept for this caller to open one in
+        return got if got is not None else await self._new(reserved=True)
 
     def release(self, connection: Any, *, reusable: bool) -> None:
         """Give a connection back: kept for the next caller when its statements ended
         normally, else aborted (its place goes to a waiter, who opens a new one)."""
         if not reusable or self._closed or connection.is_closed():
             connection.terminate()
-            self._open -= 1
-            self._hand(None)
+            self._give_up_place()
             return
         if self._hand(connection):
             return
@@ -126,14 +126,21 @@ class ConnectionStack:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(idle[0][1] + self.idle_seconds - now, self._expire)
 
-    async def _new(self) -> Any:
-        self._open += 1
+    async def _new(self, *, reserved: bool = False) -> Any:
+        """A new connection, in a free place or (`reserved`) in one handed over."""
+        if not reserved:
+            self._open += 1
         try:
             return await self._connect()
         except BaseException:
-            self._open -= 1
-            self._hand(None)
+            self._give_up_place()
             raise
+
+    def _give_up_place(self) -> None:
+        """A connection's place is free: handed to the first caller waiting (still counted,
+        so that nobody arriving meanwhile opens one past the size), else counted out."""
+        if not self._hand(None):
+            self._open -= 1
 
     def _hand(self, got: Any) -> bool:
         """Hand a connection (or, with None, a place to open one) to the first caller still
@@ -147,7 +154,7 @@ class ConnectionStack:
 
     def _pass_on(self, got: Any) -> None:
         if got is None:
-            self._hand(None)  # a place nobody took: the next caller's
+            self._give_up_place()  # a place nobody took: the next caller's, or free
         else:
             self.release(got, reusable=True)
 

@@ -77,6 +77,22 @@ async def test_a_failed_statement_drops_its_connection_and_a_waiter_opens_anothe
     assert pool.open == 1 and len(opened) == 2
 
 
+async def test_a_place_handed_to_a_waiter_is_not_taken_by_a_newcomer(
+    postgres_url: str, opened: list[Any]
+) -> None:
+    pool = stack(postgres_url, opened, 1)
+    lent = await pool.acquire()
+    waiter = asyncio.ensure_future(pool.acquire())
+    await asyncio.sleep(0.01)
+    newcomer = asyncio.ensure_future(pool.acquire())  # runs before the waiter wakes...
+    pool.release(lent, reusable=False)  # ...but the dropped one's place is the waiter's
+    fresh = await waiter
+    await asyncio.sleep(0.01)
+    assert not newcomer.done() and pool.open == 1 and len(opened) == 2
+    pool.release(fresh, reusable=True)
+    assert await newcomer is fresh
+
+
 async def test_a_cancelled_waiter_loses_no_place(postgres_url: str, opened: list[Any]) -> None:
     pool = stack(postgres_url, opened, 1)
     lent = await pool.acquire()
