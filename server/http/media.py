@@ -9,6 +9,7 @@ limit). With `application/json` such a response stays `200` with `data: null`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from graphql import GraphQLError, VariableDefinitionNode
@@ -18,6 +19,7 @@ JSON = "application/json"
 _AS_JSON = ("application/json", "application/*", "*/*")
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few Accept headers
 def negotiate(accept: str | None) -> str:
     """The media type to answer with. No Accept header, `*/*`, `application/*` and anything
     we cannot serve answer `application/json` (the spec's default for legacy clients); the

@@ -158,6 +158,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_GRAPHQL_HEADERS = (HEADER, b"content-type", b"content-length")
+
+
+def _graphql_headers(scope: Scope) -> tuple[str | None, str | None, str | None]:
+    """The request id, Content-Type and Content-Length of a /graphql request, in one pass
+    over its headers (the first of a repeated header counts, as in `_header`)."""
+    found: dict[bytes, str] = {}
+    for key, value in scope.get("headers", ()):
+        if key in _GRAPHQL_HEADERS and key not in found:
+            found[key] = bytes(value).decode("latin-1")
+    return found.get(HEADER), found.get(b"content-type"), found.get(b"content-length")
+
+
 # the compiled fast path's pass (server.http.fast_answer.FastPath.front): (scope, body, send,
 # request id) -> (the status it answered with, or 0 to hand the request on; whether the
 # answer has top-level errors)
@@ -181,12 +194,13 @@ class RequestMiddleware:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = request_id_from(_header(scope, HEADER))
         route = route_of(scope["path"])
         operation: str | None = None
         app = self.app
         if route == "/graphql":
-            operation, read = await self._graphql_operation(scope, receive)
+            given_id, ctype, length = _graphql_headers(scope)
+            request_id = request_id_from(given_id)
+            operation, read = await self._graphql_operation(scope, receive, ctype, length)
             if read is None:  # a body without a Content-Length, over the limit
                 app = too_large(self.max_body_bytes, negotiate(_header(scope, b"accept")))
             else:
@@ -195,6 +209,8 @@ class RequestMiddleware:
                 if self.fast is not None and parsed is not None and scope["method"] == "POST":
                     if await self._fast(scope, parsed, send, request_id, operation, started):
                         return
+        else:
+            request_id = request_id_from(_header(scope, HEADER))
         rid_token = request_id_var.set(request_id)
         op_token = operation_var.set(operation)
         status = 500
@@ -302,7 +318,7 @@ class RequestMiddleware:
         )
 
     async def _graphql_operation(
-        self, scope: Scope, receive: Receive
+        self, scope: Scope, receive: Receive, ctype: str | None, length: str | None
     ) -> tuple[str | None, Receive | None]:
         """Read a JSON body (within the limit) to name the operation; replay it after. A
         body sent without a Content-Length (chunked) is read up to the limit: over it, the
@@ -311,11 +327,9 @@ class RequestMiddleware:
             body = BODIES.parse_query(scope.get("query_string", b""))
             scope.setdefault("state", {})[BODY_STATE] = body
             return body.operation, receive
-        ctype = _header(scope, b"content-type") or ""
-        length = _header(scope, b"content-length")
         if (
             scope["method"] != "POST"
-            or not ctype.startswith("application/json")
+            or not (ctype or "").startswith("application/json")
             or (length is not None and (not length.isdigit() or int(length) > self.max_body_bytes))
         ):
             return None, receive  # the endpoint answers it (or refuses it) as usual
