@@ -23,6 +23,7 @@ What is kept of a pool:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from time import monotonic
@@ -76,8 +77,9 @@ class ConnectionStack:
             got = await waiter
         except asyncio.CancelledError:
             if waiter.cancelled():
-                self._waiting.remove(waiter)
-            else:  # handed a connection (or a place) just as the caller was cancelled
+                with contextlib.suppress(ValueError):  # _hand may have passed over it
+                    self._waiting.remove(waiter)
+            elif waiter.exception() is None:  # handed a connection (or a place) just then
                 self._pass_on(waiter.result())
             raise
         # None: the place of a connection dropped, kept for this caller to open one in

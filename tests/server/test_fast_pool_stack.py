@@ -105,6 +105,20 @@ async def test_a_cancelled_waiter_loses_no_place(postgres_url: str, opened: list
     assert await asyncio.wait_for(pool.acquire(), 1) is lent
 
 
+async def test_a_waiter_cancelled_before_a_release_stays_cancelled(
+    postgres_url: str, opened: list[Any]
+) -> None:
+    pool = stack(postgres_url, opened, 1)
+    lent = await pool.acquire()
+    gone = asyncio.ensure_future(pool.acquire())
+    await asyncio.sleep(0.01)
+    gone.cancel()  # its wait ends at once; the task runs its cleanup later...
+    pool.release(lent, reusable=True)  # ...after this release passed over it
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert await asyncio.wait_for(pool.acquire(), 1) is lent
+
+
 async def test_a_waiter_cancelled_as_it_is_handed_a_connection_passes_it_on(
     postgres_url: str, opened: list[Any]
 ) -> None:
