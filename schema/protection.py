@@ -301,19 +301,22 @@ async def charge_budget(ctx: Any, cost: int) -> Charge | None:
     """Take `cost` points from the principal's hourly budget (a refused charge takes
     nothing); None when the principal is not limited. `ctx` has principal, settings,
     client and limiter."""
-    key, limit = budget_of(ctx.principal, ctx.settings, ctx.client)
-    if limit <= 0 or ctx.limiter is None:
-        return None
-    result: Charge = await ctx.limiter.charge(key, cost, limit)
-    return result
+    return await charge_for(ctx.limiter, ctx.principal, ctx.settings, ctx.client, cost)
 
 
-def budget_of(principal: Any, settings: Any, client: str | None) -> tuple[str, int]:
-    """(the key of the principal's budget, its points an hour): an account's, or an
-    anonymous caller's by address."""
+async def charge_for(
+    limiter: Any, principal: Any, settings: Any, client: str | None, cost: int
+) -> Charge | None:
+    """charge_budget's charge, from its parts: an account's budget, or an anonymous
+    caller's by address (the fast path has no context to pass)."""
     if principal.is_authenticated:
-        return f"account:{principal.account_id}", settings.rate_limit_points
-    return f"client:{client or 'unknown'}", settings.rate_limit_anonymous_points
+        key, limit = f"account:{principal.account_id}", settings.rate_limit_points
+    else:
+        key, limit = f"client:{client or 'unknown'}", settings.rate_limit_anonymous_points
+    if limit <= 0 or limiter is None:
+        return None
+    result: Charge = await limiter.charge(key, cost, limit)
+    return result
 
 
 def rate_limit_headers(charge: Charge) -> dict[str, str]:

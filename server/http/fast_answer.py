@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schema.compiled import fast
 from schema.compiled.fast import FastPlans
-from schema.protection import budget_of, rate_limit_headers
+from schema.protection import charge_for, rate_limit_headers
 from server.access.auth import ANONYMOUS, Principal
 from server.core.fast_reads import FastReads, Row, Statements, on_connection
 from server.core.languages import accepted_languages
@@ -197,12 +197,10 @@ class FastPath:
         prepaid = state.get(PREPAID_KEY)
         if prepaid is not None and prepaid[:2] == (principal.account_id, points):
             return prepaid[2]
-        key, limit = budget_of(principal, self.settings, client_address(scope))
-        limiter = self.guard.limiter
-        if limit <= 0 or limiter is None:
-            return None  # as charge_budget: not limited
-        charge = await limiter.charge(key, points, limit)
-        if charge.allowed:
+        charge = await charge_for(
+            self.guard.limiter, principal, self.settings, client_address(scope), points
+        )
+        if charge is not None and charge.allowed:
             state[PREPAID_KEY] = (principal.account_id, points, charge)
         return charge
 
