@@ -93,29 +93,23 @@ async def test_a_place_handed_to_a_waiter_is_not_taken_by_a_newcomer(
     assert await newcomer is fresh
 
 
-async def test_a_cancelled_waiter_loses_no_place(postgres_url: str, opened: list[Any]) -> None:
+@pytest.mark.parametrize("released_first", [False, True])
+async def test_a_cancelled_waiter_loses_no_place(
+    postgres_url: str, opened: list[Any], released_first: bool
+) -> None:
+    """Cancelled and gone before the release; or (`released_first`) cancelled, its wait
+    ended at once, and its cleanup run only after the release passed over it."""
     pool = stack(postgres_url, opened, 1)
     lent = await pool.acquire()
     gone = asyncio.ensure_future(pool.acquire())
     await asyncio.sleep(0.01)
     gone.cancel()
+    if released_first:
+        pool.release(lent, reusable=True)
     with pytest.raises(asyncio.CancelledError):
         await gone
-    pool.release(lent, reusable=True)
-    assert await asyncio.wait_for(pool.acquire(), 1) is lent
-
-
-async def test_a_waiter_cancelled_before_a_release_stays_cancelled(
-    postgres_url: str, opened: list[Any]
-) -> None:
-    pool = stack(postgres_url, opened, 1)
-    lent = await pool.acquire()
-    gone = asyncio.ensure_future(pool.acquire())
-    await asyncio.sleep(0.01)
-    gone.cancel()  # its wait ends at once; the task runs its cleanup later...
-    pool.release(lent, reusable=True)  # ...after this release passed over it
-    with pytest.raises(asyncio.CancelledError):
-        await gone
+    if not released_first:
+        pool.release(lent, reusable=True)
     assert await asyncio.wait_for(pool.acquire(), 1) is lent
 
 
