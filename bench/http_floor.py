@@ -1,13 +1,16 @@
 """Small queries against the HTTP floor (issue 26), measured with wrk from outside.
 
     .venv/bin/python bench/http_floor.py [--seconds 5] [--rounds 3] [--concurrency 1,8]
+                                         [--no-redis]
 
 One run, one PostgreSQL database (created and dropped here, seeded with
 `server.demo.seed_scaled` as bench/graph_read.py seeds it), four servers, each one process
 on the same stack (uvicorn, with uvloop and httptools as `satreps serve` picks them):
 
 - satreps:      `satreps serve` itself (rate limits on but never reached: the charge is
-                paid on every request; metrics, logs, timeouts as served);
+                paid on every request, in Redis (database 7) as deployed at scale, one
+                process; `--no-redis`: in the process, as embedded; metrics, logs,
+                timeouts as served);
 - hand-written: bench/graph_read_sql.py's Starlette endpoints, one statement whose JSON
                 text is the body (PostgreSQL, autocommit, a pool that does not ping at
                 checkout, as asyncpg's own pool);
@@ -65,11 +68,14 @@ from graph_read_queries import (
 )
 from graph_read_seed import seed
 from graph_read_sql import public_phases_sql
+from ingest_setup import REDIS_URL
+from redis.asyncio import Redis
 
 from server.core.db import make_engine
 from server.migrations import upgrade
 
 PAGE = 20
+PREFIX = f"bench-floor-{os.getpid()}:"  # this run's Redis names, removed at the end
 ME_QUERY = "{ me { role researcher { id } institution { id } } }"
 SERVE_CHILD = textwrap.dedent(
     """
@@ -151,14 +157,16 @@ def wait_up(url: str, process: subprocess.Popen[bytes], seconds: float = 60.0) -
 
 
 def start_servers(
-    url: str, tmp: Path, floor_bytes: int, names: tuple[str, ...]
+    url: str, tmp: Path, floor_bytes: int, names: tuple[str, ...], redis_url: str | None
 ) -> dict[str, tuple[str, Any]]:
     ports = {name: free_port() for name in names}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATREPS_")}
+    if redis_url is not None:  # as deployed at scale: budgets in Redis, one process here
+        env.update(SATREPS_REDIS_URL=redis_url, SATREPS_SERVE_PROCESSES="1")
     env.update(
         SATREPS_DATABASE_URL=url,
         SATREPS_OBJECT_DIR=str(tmp / "objects"),
-        SATREPS_REDIS_PREFIX=f"bench-floor-{os.getpid()}:",
+        SATREPS_REDIS_PREFIX=PREFIX,
         SATREPS_LOG_LEVEL="WARNING",
         SATREPS_RATE_LIMIT_POINTS=str(2**31 - 1),
         SATREPS_RATE_LIMIT_ANONYMOUS_POINTS=str(2**31 - 1),
@@ -307,17 +315,25 @@ def run(args: argparse.Namespace) -> None:
         with fresh_database("http_floor", say) as url:
             project_id, tokens = asyncio.run(prepare(url, tmp))
             targets = targets_for(project_id, tokens["admin"])
-            servers = start_servers(url, tmp, 0, ("satreps", "hand"))
+            redis_url = None if args.no_redis else REDIS_URL
+            servers = start_servers(url, tmp, 0, ("satreps", "hand"), redis_url)
             try:
                 check(servers, targets)
+                if redis_url is not None:
+                    budgets = asyncio.run(redis_keys(redis_url, PREFIX + "ratelimit:*"))
+                    if not budgets:
+                        raise RuntimeError("satreps serve charged no budget in Redis")
+                    say(f"rate-limit budgets in Redis ({redis_url}): {len(budgets)}")
+                else:
+                    say("rate-limit budgets in the process (--no-redis)")
                 answer = httpx.post(
                     servers["satreps"][0] + "/graphql",
                     content=targets[0]["body"],
                     headers={"Content-Type": "application/json"},
                 )
                 size = len(answer.content)  # the floor answers as many bytes
-                servers.update(start_servers(url, tmp, size, ("floor",)))
-                servers.update(start_servers(url, tmp, project_id, ("minimal",)))
+                servers.update(start_servers(url, tmp, size, ("floor",), None))
+                servers.update(start_servers(url, tmp, project_id, ("minimal",), None))
                 minimal = httpx.get(servers["minimal"][0] + "/").json()
                 if minimal != httpx.get(servers["hand"][0] + f"/projects/{project_id}").json():
                     raise RuntimeError("the minimal server's answer differs from the hand-written")
@@ -332,6 +348,19 @@ def run(args: argparse.Namespace) -> None:
         report(results, concurrencies)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not args.no_redis:
+            asyncio.run(redis_keys(REDIS_URL, PREFIX + "*", delete=True))
+
+
+async def redis_keys(url: str, pattern: str, *, delete: bool = False) -> list[bytes]:
+    redis = Redis.from_url(url)
+    try:
+        keys = [key async for key in redis.scan_iter(match=pattern)]
+        if keys and delete:
+            await redis.delete(*keys)
+        return keys
+    finally:
+        await redis.aclose()
 
 
 def measure_all(
@@ -445,6 +474,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="satreps serve without Redis (rate-limit budgets in the process, as embedded)",
+    )
     run(parser.parse_args())
 
 

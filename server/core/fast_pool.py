@@ -1,5 +1,7 @@
 """The fast path's PostgreSQL connections: a stack of asyncpg connections, each lent for one
-request's single SELECTs in autocommit (server/core/fast_reads.py).
+request's single SELECTs in autocommit (server/core/fast_reads.py). The Redis rate limiter
+lends its connections from one too (server/access/ratelimit.py: one charge per request).
+A connection is anything with asyncpg's `is_closed()`, `terminate()` and `close(timeout=)`.
 
 asyncpg's own Pool is built for connections that do anything: each release runs a reset,
 re-arms an inactivity timer and goes through `asyncio.shield` (a Task per release). For a
@@ -36,6 +38,9 @@ class PoolClosed(Exception):
     """A checkout after close()."""
 
 
+CLOSED = "the connection stack is closed"
+
+
 class ConnectionStack:
     def __init__(
         self,
@@ -62,7 +67,7 @@ class ConnectionStack:
 
     async def acquire(self) -> Any:
         if self._closed:
-            raise PoolClosed("the fast path's pool is closed")
+            raise PoolClosed(CLOSED)
         idle = self._idle
         while idle:
             connection = idle.pop()[0]
@@ -109,7 +114,7 @@ class ConnectionStack:
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
-                waiter.set_exception(PoolClosed("the fast path's pool is closed"))
+                waiter.set_exception(PoolClosed(CLOSED))
         for connection, _ in idle:
             self._close_later(connection)
         if self._closing:
