@@ -304,18 +304,28 @@ async def charge_budget(ctx: Any, cost: int) -> Charge | None:
     return await charge_for(ctx.limiter, ctx.principal, ctx.settings, ctx.client, cost)
 
 
-async def charge_for(
-    limiter: Any, principal: Any, settings: Any, client: str | None, cost: int
-) -> Charge | None:
-    """charge_budget's charge, from its parts: an account's budget, or an anonymous
-    caller's by address (the fast path has no context to pass)."""
+def budget_of(
+    limiter: Any, principal: Any, settings: Any, client: str | None
+) -> tuple[str, int] | None:
+    """(the budget's key, its hourly limit): an account's, or an anonymous caller's by
+    address; None when the caller is not limited."""
     if principal.is_authenticated:
         key, limit = f"account:{principal.account_id}", settings.rate_limit_points
     else:
         key, limit = f"client:{client or 'unknown'}", settings.rate_limit_anonymous_points
     if limit <= 0 or limiter is None:
         return None
-    result: Charge = await limiter.charge(key, cost, limit)
+    return key, limit
+
+
+async def charge_for(
+    limiter: Any, principal: Any, settings: Any, client: str | None, cost: int
+) -> Charge | None:
+    """charge_budget's charge, from its parts (the fast path has no context to pass)."""
+    budget = budget_of(limiter, principal, settings, client)
+    if budget is None:
+        return None
+    result: Charge = await limiter.charge(budget[0], cost, budget[1])
     return result
 
 

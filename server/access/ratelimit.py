@@ -47,6 +47,8 @@ class Charge:
 
 
 class RateLimiter(Protocol):
+    remote: bool  # a charge waits for a round trip (the fast path sends it beside its reads)
+
     async def charge(self, key: str, cost: int, limit: int) -> Charge: ...
 
     async def close(self) -> None: ...
@@ -66,6 +68,8 @@ class MemoryRateLimiter:
     """Embedded mode: one process, one dict of budgets. A charge reads and writes its
     budget without awaiting in between: on the one event loop nothing runs in the middle,
     so it needs no lock."""
+
+    remote = False
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -146,6 +150,8 @@ class RedisRateLimiter:
     `Script`, a charge took about 110 µs of CPU; on a connection of its own about 55, of
     which the round trip itself is about 40). A script Redis no longer has (restarted,
     flushed) is sent whole once (EVAL) and is cached by Redis again."""
+
+    remote = True
 
     def __init__(
         self, url: str, prefix: str = DEFAULT_REDIS_PREFIX + "ratelimit:", *, links: int = 16

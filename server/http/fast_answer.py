@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from schema.compiled import fast
-from schema.compiled.fast import FastPlans
-from schema.protection import charge_for, rate_limit_headers
+from schema.compiled.fast import FastPlan, FastPlans
+from schema.protection import budget_of, rate_limit_headers
 from server.access.auth import ANONYMOUS, Principal
 from server.core.fast_reads import FastReads, Row, Statements, on_connection
 from server.core.languages import accepted_languages
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from starlette.types import Scope, Send
 
+    from server.access.ratelimit import Charge
     from server.core.config import Settings
     from server.http.guard import Guard
     from server.http.middleware import GraphQLBody
@@ -56,6 +58,8 @@ class Answer(NamedTuple):
 
 
 FAST_FIELDS = ROOT_FIELDS.labels("fast")  # labels() looks up and locks on every call
+REFUSED = object()  # the fast path's charge: refused in this window already
+REFUSALS_KEPT = 10_000  # budgets remembered as refused, past windows dropped beyond it
 NOT_ANSWERED = (0, False)  # the front's (status, failed) when it hands the request on
 
 
@@ -86,6 +90,7 @@ class FastPath:
         self.guard = guard
         self.persisted = persisted
         self.plans = plans or FastPlans()
+        self._refused: dict[str, float] = {}  # budget key -> when its refused window ends
 
     async def answer(
         self,
@@ -110,12 +115,36 @@ class FastPath:
         plan = self.plans.lookup(key) if key is not None else None
         if plan is None or (token_hash is not None and plan.fused is None):
             return None
-        charge = await self._prepay(scope, principal, plan.points)
-        if charge is not None and not charge.allowed:
-            return None  # strawberry refuses it as ever (a refused charge takes nothing)
+        charge, charging = self._charge(scope, principal, plan.points)
+        if charge is REFUSED:
+            return None  # strawberry charges and refuses it as ever
+        if charging is not None and not isinstance(charging, asyncio.Task):
+            charge, charging = await charging, None  # in the process: nothing to wait for
+            if not charge.allowed:
+                return None
+        try:
+            ran = await self._run(plan, principal, session, token_hash)
+        finally:
+            if charging is not None:  # sent to Redis beside the statements
+                charge = await charging
+        if ran is None or (charge is not None and not charge.allowed):
+            return None  # a refused charge took nothing; strawberry refuses it as ever
+        text, failed = ran
+        FAST_FIELDS.inc(len(plan.fields))
+        self._register(parsed.payload)
+        return Answer(text, rate_limit_headers(charge) if charge is not None else {}, failed)
+
+    async def _run(
+        self,
+        plan: FastPlan,
+        principal: Principal,
+        session: AsyncSession | None,
+        token_hash: str | None,
+    ) -> tuple[str, bool] | None:
+        """The plan's statements: (the body, whether it has top-level errors), or None
+        (hand it on)."""
         limit = self.settings.execution_timeout_seconds
         text: str | None
-        failed = False
         try:
             if session is not None:
                 async with asyncio.timeout(limit):
@@ -132,8 +161,7 @@ class FastPath:
         except TimeoutError:  # as execute_operation answers it
             if token_hash is not None:
                 return None  # not answered before the token is checked
-            text = json.dumps({"data": None, "errors": [timeout_error(limit).formatted]})
-            failed = True
+            return json.dumps({"data": None, "errors": [timeout_error(limit).formatted]}), True
         except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
             if session is not None:
                 await session.rollback()
@@ -142,9 +170,7 @@ class FastPath:
             assert token_hash is not None
             self.guard.forget(token_hash)
             return None
-        FAST_FIELDS.inc(len(plan.fields))
-        self._register(parsed.payload)
-        return Answer(text, rate_limit_headers(charge) if charge is not None else {}, failed)
+        return text, False
 
     async def front(
         self, scope: Scope, parsed: GraphQLBody, send: Send, request_id: bytes
@@ -189,19 +215,45 @@ class FastPath:
             if isinstance(resolved, Resolved) and resolved.register is not None:
                 self.persisted.register(resolved, payload["query"])
 
-    async def _prepay(self, scope: Scope, principal: Principal, points: int) -> Any:
-        """The fast path's charge of the rate-limit budget (None: not limited). Kept in the
-        request's state: if the request is handed on (to the fused path's fallback, or to
-        strawberry), the same points for the same account are not charged twice."""
+    def _charge(
+        self, scope: Scope, principal: Principal, points: int
+    ) -> tuple[Any, Awaitable[Charge] | None]:
+        """The fast path's charge of the rate-limit budget: (the charge, None) when it is
+        known already (None: not limited; REFUSED: refused in this window already), else
+        (None, what charges it). A charge that waits for Redis is a Task, sent beside the
+        statements (at concurrency 1 its round trip was a third of a request); a refusal
+        then discards their rows, and the budget's key is remembered as refused until the
+        window ends, so that its next requests run no statement before they are refused.
+        The charge is kept in the request's state: if the request is handed on (to the
+        fused path's fallback, or to strawberry), the same points for the same account are
+        not charged twice."""
         state = scope.setdefault("state", {})
         prepaid = state.get(PREPAID_KEY)
         if prepaid is not None and prepaid[:2] == (principal.account_id, points):
-            return prepaid[2]
-        charge = await charge_for(
-            self.guard.limiter, principal, self.settings, client_address(scope), points
-        )
-        if charge is not None and charge.allowed:
+            return prepaid[2], None
+        limiter = self.guard.limiter
+        budget = budget_of(limiter, principal, self.settings, client_address(scope))
+        if budget is None:
+            return None, None
+        refused_until = self._refused.get(budget[0])
+        if refused_until is not None:
+            if refused_until > time.time():
+                return REFUSED, None
+            del self._refused[budget[0]]
+        charging = self._prepay(state, principal, budget, points)
+        return None, asyncio.ensure_future(charging) if limiter.remote else charging
+
+    async def _prepay(
+        self, state: dict[str, Any], principal: Principal, budget: tuple[str, int], points: int
+    ) -> Charge:
+        charge: Charge = await self.guard.limiter.charge(budget[0], points, budget[1])
+        if charge.allowed:
             state[PREPAID_KEY] = (principal.account_id, points, charge)
+        else:
+            if len(self._refused) >= REFUSALS_KEPT:
+                now = time.time()
+                self._refused = {k: t for k, t in self._refused.items() if t > now}
+            self._refused[budget[0]] = charge.reset_at.timestamp()
         return charge
 
     async def close(self) -> None:
