@@ -241,7 +241,11 @@ class FastPath:
                 return REFUSED, None
             del self._refused[budget[0]]
         charging = self._prepay(state, principal, budget, points)
-        return None, asyncio.ensure_future(charging) if limiter.remote else charging
+        if not limiter.remote:
+            return None, charging
+        # started at once: the command is on its way to Redis before the statements are
+        loop = asyncio.get_running_loop()
+        return None, asyncio.Task(charging, loop=loop, eager_start=True)
 
     async def _prepay(
         self, state: dict[str, Any], principal: Principal, budget: tuple[str, int], points: int

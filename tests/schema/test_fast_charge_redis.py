@@ -65,11 +65,12 @@ async def used(redis: Redis) -> int:
 async def test_the_charge_is_sent_beside_the_statements(
     settings, sessions, jobs, events, redis, monkeypatch
 ):
-    """The charge waits until the statements have started: charged first and then read (as
-    before), the request would wait on itself and fail."""
+    """The fast request's charge cannot end before its statements have started: charged
+    first and read after (as before), the request would wait on itself and fail."""
     started = asyncio.Event()
     original_run, original_charge = FastPath._run, RedisRateLimiter.charge
     order: list[str] = []
+    charges = 0
 
     async def run(self: Any, *args: Any) -> Any:
         order.append("statements")
@@ -77,9 +78,11 @@ async def test_the_charge_is_sent_beside_the_statements(
         return await original_run(self, *args)
 
     async def charge(self: Any, *args: Any) -> Any:
-        if order:  # the long way's charge comes before any statement; the fast one's beside
+        nonlocal charges
+        charges += 1
+        if charges == 2:  # the fast request's (the first is the long way's, before strawberry)
+            order.append("charge sent")
             await asyncio.wait_for(started.wait(), 5)
-            order.append("charge")
         return await original_charge(self, *args)
 
     monkeypatch.setattr(FastPath, "_run", run)
@@ -87,7 +90,7 @@ async def test_the_charge_is_sent_beside_the_statements(
     async with served(settings, sessions, jobs, events, 100) as http:
         first = await http.post("/graphql", json=QUERY)  # the long way: kept
         second = await http.post("/graphql", json=QUERY)  # the fast path
-    assert order == ["statements", "charge"]
+    assert order == ["charge sent", "statements"]  # sent first, its reply awaited after
     assert first.status_code == second.status_code == 200
     assert second.json() == first.json() and second.json()["data"]["themes"]
     assert [int(a.headers["x-ratelimit-used"]) for a in (first, second)] == [1, 2]
