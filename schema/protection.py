@@ -301,14 +301,19 @@ async def charge_budget(ctx: Any, cost: int) -> Charge | None:
     """Take `cost` points from the principal's hourly budget (a refused charge takes
     nothing); None when the principal is not limited. `ctx` has principal, settings,
     client and limiter."""
-    return await charge_for(ctx.limiter, ctx.principal, ctx.settings, ctx.client, cost)
+    budget = budget_of(ctx.limiter, ctx.principal, ctx.settings, ctx.client)
+    if budget is None:
+        return None
+    result: Charge = await ctx.limiter.charge(budget[0], cost, budget[1])
+    return result
 
 
 def budget_of(
     limiter: Any, principal: Any, settings: Any, client: str | None
 ) -> tuple[str, int] | None:
     """(the budget's key, its hourly limit): an account's, or an anonymous caller's by
-    address; None when the caller is not limited."""
+    address; None when the caller is not limited. Shared by charge_budget and the fast
+    path's charge (server/http/fast_answer.py)."""
     if principal.is_authenticated:
         key, limit = f"account:{principal.account_id}", settings.rate_limit_points
     else:
@@ -316,17 +321,6 @@ def budget_of(
     if limit <= 0 or limiter is None:
         return None
     return key, limit
-
-
-async def charge_for(
-    limiter: Any, principal: Any, settings: Any, client: str | None, cost: int
-) -> Charge | None:
-    """charge_budget's charge, from its parts (the fast path has no context to pass)."""
-    budget = budget_of(limiter, principal, settings, client)
-    if budget is None:
-        return None
-    result: Charge = await limiter.charge(budget[0], cost, budget[1])
-    return result
 
 
 def rate_limit_headers(charge: Charge) -> dict[str, str]:
