@@ -7,12 +7,14 @@ READY or FAILED; these jobs only read them. All are safe to run twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.core.db import utcnow
 from server.core.jobs import WRITE_PROVENANCE
 from server.models import Upload
 from server.models.enums import UploadState
@@ -24,28 +26,72 @@ from workers.pipeline import process_upload
 log = logging.getLogger(__name__)
 
 
-async def write_provenance(ctx: WorkerContext, version_id: int, *, busy_too: bool = False) -> str:
-    """The version's copies in the bucket. Not while uploads of the version are still on
-    their way (QUEUED, PROCESSING), unless `busy_too`: each rewrite reads the whole version,
-    and a folder of thousands of files would have the worker rewrite it again and again
-    instead of processing the files; the upload that ends last queues the rewrite that
-    holds them all (schedule_copies, after READY, FAILED or QUARANTINED)."""
+async def write_provenance(
+    ctx: WorkerContext, version_id: int, quiet_since: str | None = None, *, busy_too: bool = False
+) -> str:
+    """The version's copies in the bucket, once the version is quiet, unless `busy_too`.
+
+    Each rewrite reads the whole version, so a folder of thousands of files must not have
+    the worker rewrite it again and again instead of processing the files:
+    - while an upload of the version is QUEUED or PROCESSING: "deferred"; the upload that
+      ends last queues the rewrite that holds them all (schedule_copies, after READY, FAILED
+      or QUARANTINED);
+    - while an upload of the version changed state within the last window (a client still
+      sending a folder, whose queue drained for a moment between two completions):
+      "postponed", queued again to run one window after that change, under an id named by
+      it, so every job that sees the same last change queues the same one. That job
+      (`quiet_since` = the change it waited for) writes if nothing changed since, whatever
+      the clocks say. The copies follow within a window or two of the version's last change.
+    Without a queue (or with a window of 0) they are written at once."""
     sessions: async_sessionmaker[AsyncSession] = ctx["sessions"]
     store: ObjectStore = ctx["store"]
+    window = float(ctx["settings"].prov_copy_window_seconds)
     async with sessions() as session:
-        if not busy_too and await session.scalar(
-            select(Upload.id)
-            .where(
-                Upload.version_id == version_id,
-                Upload.state.in_([UploadState.QUEUED, UploadState.PROCESSING]),
-            )
-            .limit(1)
-        ):
-            return "deferred"
+        if not busy_too:
+            if await session.scalar(
+                select(Upload.id)
+                .where(
+                    Upload.version_id == version_id,
+                    Upload.state.in_([UploadState.QUEUED, UploadState.PROCESSING]),
+                )
+                .limit(1)
+            ):
+                return "deferred"
+            if window > 0 and _has_queue(ctx):
+                last = await session.scalar(
+                    select(func.max(Upload.updated_at)).where(Upload.version_id == version_id)
+                )
+                if (
+                    last is not None
+                    and utcnow() - last < dt.timedelta(seconds=window)
+                    and last.isoformat() != quiet_since
+                ):
+                    await _postpone(ctx, version_id, last, window)
+                    return "postponed"
         keys = await write_copies(
             session, store, version_id, namespace=ctx["settings"].prov_namespace
         )
     return "written" if keys else "gone"
+
+
+def _has_queue(ctx: WorkerContext) -> bool:
+    return ctx.get("redis") is not None or ctx.get("jobs") is not None
+
+
+async def _postpone(ctx: WorkerContext, version_id: int, last: dt.datetime, window: float) -> None:
+    stamp = last.isoformat()
+    job_id = f"{WRITE_PROVENANCE}:{version_id}:q{int(last.timestamp() * 1_000_000)}"
+    defer = max((last - utcnow()).total_seconds() + window, 0.0)
+    await _enqueue(ctx, job_id, defer, version_id, stamp)
+
+
+async def _enqueue(ctx: WorkerContext, job_id: str, defer: float, *args: object) -> None:
+    redis, jobs = ctx.get("redis"), ctx.get("jobs")
+    if redis is not None:  # an arq worker: its pool queues into the worker's own queue
+        prefixed = ctx["settings"].redis_prefix + job_id  # the deployment's (ArqJobs does it)
+        await redis.enqueue_job(WRITE_PROVENANCE, *args, _job_id=prefixed, _defer_by=defer)
+    elif jobs is not None:
+        await jobs.enqueue(WRITE_PROVENANCE, *args, job_id=job_id, defer_seconds=defer)
 
 
 async def process_upload_with_provenance(ctx: WorkerContext, upload_id: int) -> str:
@@ -80,16 +126,10 @@ async def schedule_copies(ctx: WorkerContext, version_id: int) -> None:
     reads them all; later READYs fall into a later window and queue their own job. Without
     a queue in ctx (or a window of 0) the copies are written at once."""
     window = float(ctx["settings"].prov_copy_window_seconds)
-    redis, jobs = ctx.get("redis"), ctx.get("jobs")
-    if window <= 0 or (redis is None and jobs is None):
+    if window <= 0 or not _has_queue(ctx):
         await write_provenance(ctx, version_id, busy_too=True)
         return
     now = time.time()
     slot = int(now // window)
-    job_id = f"{WRITE_PROVENANCE}:{version_id}:w{slot}"
     defer = (slot + 1) * window - now
-    if redis is not None:  # an arq worker: its pool queues into the worker's own queue
-        prefixed = ctx["settings"].redis_prefix + job_id  # the deployment's (ArqJobs does it)
-        await redis.enqueue_job(WRITE_PROVENANCE, version_id, _job_id=prefixed, _defer_by=defer)
-    elif jobs is not None:
-        await jobs.enqueue(WRITE_PROVENANCE, version_id, job_id=job_id, defer_seconds=defer)
+    await _enqueue(ctx, f"{WRITE_PROVENANCE}:{version_id}:w{slot}", defer, version_id)

@@ -58,7 +58,8 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         description="READY uploads of a version within this window share one rewrite of its"
-        " PROV/RO-Crate bucket copies (0: rewrite after each)",
+        " PROV/RO-Crate bucket copies, written once no upload of the version has changed for"
+        " a window (0: rewrite after each)",
     )
     prov_namespace: str = Field(
         default="https://satreps-hub.example/prov/",

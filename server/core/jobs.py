@@ -21,7 +21,7 @@ PROCESS_UPLOAD = "process_upload"  # the name the API asks for; workers/jobs.py 
 # (upload_ids,): small uploads of one version in one job, transaction and PROV activity
 PROCESS_BATCH = "process_batch"
 FIXITY_CHECK = "fixity_check"  # (version_id, run_id): re-hash a version's raw objects
-WRITE_PROVENANCE = "write_provenance"  # (version_id,): PROV + RO-Crate copies in the bucket
+WRITE_PROVENANCE = "write_provenance"  # (version_id[, quiet_since]): PROV + RO-Crate copies
 JobFunction = Callable[..., Awaitable[Any]]
 
 

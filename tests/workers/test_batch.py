@@ -5,6 +5,7 @@ nothing twice; a large upload keeps its own job."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from typing import Any
@@ -328,9 +329,71 @@ async def test_the_bucket_copies_wait_until_the_version_is_quiet(
     key = f"datasets/{dataset_id}/v1/prov.json"
     assert not await store.exists(store.buckets.provenance, key)
     assert await process_batch(ctx, ids[1:]) == "done"
-    assert await write_provenance(ctx, version_id) == "written"
+    # the last READY is younger than the window: a client may still be sending the folder
+    queue: Queue = ctx["jobs"]  # type: ignore[assignment]
+    queue.queued.clear()
+    assert await write_provenance(ctx, version_id) == "postponed"
+    assert await write_provenance(ctx, version_id) == "postponed"  # asked twice: one job
+    assert not await store.exists(store.buckets.provenance, key)
+    [(name, args, job_id)] = {q[2]: q for q in queue.queued}.values()
+    assert (name, args[0]) == ("write_provenance", version_id)
+    # the postponed job writes when nothing changed since, even if the clock disagrees
+    assert await write_provenance(ctx, version_id, *args[1:]) == "written"
     text = (await store.get_bytes(store.buckets.provenance, key)).decode()
     assert all(f"upload-{i}" in text for i in ids)
+
+
+async def test_a_change_after_the_postponement_postpones_again(sessions, factory, settings, store):
+    """A change after a rewrite was postponed (the next file of the folder completed)
+    postpones it again, under the new change's id; once quiet for a window, it is written."""
+    from workers.provenance import write_provenance
+
+    _, dataset_id, _, ids = await draft_with(sessions, factory, store, GOOD[:2])
+    queue = Queue()
+    ctx = worker_ctx(sessions, store, settings)
+    ctx["jobs"] = queue  # type: ignore[typeddict-item]
+    assert await process_batch(ctx, ids[:1]) == "done"
+    version_id = (await uploads_by_id(sessions, ids))[ids[0]].version_id
+    async with sessions() as session:  # ids[1] waits for its turn, not QUEUED
+        await session.execute(
+            update(Upload).where(Upload.id == ids[1]).values(state=UploadState.UPLOADED)
+        )
+        await session.commit()
+    queue.queued.clear()
+    assert await write_provenance(ctx, version_id) == "postponed"
+    [(_, first, first_id)] = queue.queued
+    async with sessions() as session:  # ids[1] queued again: a change of the version
+        await session.execute(
+            update(Upload)
+            .where(Upload.id == ids[1])
+            .values(state=UploadState.QUEUED, updated_at=utcnow())
+        )
+        await session.commit()
+    assert await process_batch(ctx, ids[1:]) == "done"
+    queue.queued.clear()
+    assert await write_provenance(ctx, *first) == "postponed"
+    [(_, again, again_id)] = {q[2]: q for q in queue.queued}.values()
+    assert again_id != first_id and again[1] > first[1]
+    await asyncio.sleep(settings.prov_copy_window_seconds)  # quiet for a whole window
+    assert await write_provenance(ctx, version_id) == "written"
+    key = f"datasets/{dataset_id}/v1/prov.json"
+    text = (await store.get_bytes(store.buckets.provenance, key)).decode()
+    assert all(f"upload-{i}" in text for i in ids)
+
+
+async def test_a_version_quiet_for_a_window_is_written_without_a_queue_too(
+    sessions, factory, settings, store
+):
+    """No queue to postpone into (a job run by hand): the copies are written at once."""
+    from workers.provenance import write_provenance
+
+    _, dataset_id, _, ids = await draft_with(sessions, factory, store, GOOD[:1])
+    ctx = worker_ctx(sessions, store, settings)
+    ctx["jobs"] = Queue()  # type: ignore[typeddict-item]
+    assert await process_batch(ctx, ids) == "done"
+    version_id = (await uploads_by_id(sessions, ids))[ids[0]].version_id
+    del ctx["jobs"]  # type: ignore[misc]
+    assert await write_provenance(ctx, version_id) == "written"
 
 
 async def test_a_batch_ingested_version_exports_a_valid_ro_crate(
