@@ -36,6 +36,7 @@ from schema.datasets.coverage import BoundingBoxInput, CoverageFields, coverage_
 from schema.datasets.fixity import VersionFixityFields
 from schema.datasets.folders import VersionFolderFields
 from schema.datasets.texts import DatasetTextFields, DatasetTextInputs
+from schema.datasets.upload_counts import UploadState, VersionUploadCountFields
 from schema.errors import PublicError, UserError, error_codes
 from schema.institutions import Institution
 from schema.loaders import present
@@ -53,7 +54,6 @@ from server.datasets import queries as reads
 from server.datasets import uploads as uploads_service
 from server.datasets.downloads import issue_download
 from server.models.enums import AccessLevel as AccessLevelEnum
-from server.models.enums import UploadState as UploadStateEnum
 from server.models.enums import UploadWarningCode as UploadWarningCodeEnum
 from server.models.enums import VersionState as VersionStateEnum
 
@@ -72,12 +72,6 @@ class DatasetError(UserError):
 PREVIEW_MAX = 4 * 1024 * 1024
 AccessLevel = strawberry.enum(AccessLevelEnum, name="AccessLevel")
 VersionState = strawberry.enum(VersionStateEnum, name="VersionState")
-UploadState = strawberry.enum(
-    UploadStateEnum,
-    name="UploadState",
-    description="AWAITING_UPLOAD -> UPLOADED -> QUEUED -> PROCESSING -> READY | FAILED |"
-    " REJECTED | QUARANTINED (ClamAV found malware); ABORTED when the uploader gives up",
-)
 
 
 @compiled(size=column("size"))
@@ -319,6 +313,7 @@ class DatasetVersion(
     VersionPidFields,
     VersionFixityFields,
     VersionFolderFields,
+    VersionUploadCountFields,
     CoverageFields,
     relay.Node,
     FromRow,

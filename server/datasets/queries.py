@@ -27,7 +27,7 @@ from server.models import (
     Upload,
     UploadWarning,
 )
-from server.models.enums import AccessLevel, FixityOutcome
+from server.models.enums import AccessLevel, FixityOutcome, UploadState
 from server.projects.queries import in_partner_country, in_theme
 
 
@@ -177,6 +177,20 @@ async def uploads_by_version(
         .order_by(Upload.id)
     )
     return group_rows(rows)
+
+
+async def upload_counts(session: AsyncSession, version_id: int) -> list[tuple[UploadState, int]]:
+    """How many uploads of the version are in each state (the states with any), in the
+    states' order: what a client waiting for a folder polls, instead of every upload."""
+    rows = await session.execute(
+        select(Upload.state, func.count())
+        .where(Upload.version_id == version_id)
+        .group_by(Upload.state)
+    )
+    order = list(UploadState)
+    return sorted(
+        ((UploadState(s), int(n)) for s, n in rows.all()), key=lambda r: order.index(r[0])
+    )
 
 
 async def warnings_by_upload(

@@ -51,6 +51,8 @@ START = """mutation($v: ID!, $files: [UploadFileInput!]!) {
 COMPLETE = """mutation($ids: [ID!]!) { completeUploads(uploadIds: $ids) {
     entries { index upload { id state } errors { field code message } }
     errors { field code message } } }"""
+COUNTS = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
+    uploadCounts { state count } } } }"""
 UPLOADS = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
     uploads { id path state errorCode errorMessage } } } }"""
 FILES = """query($v: ID!, $after: String) { node(id: $v) { ... on DatasetVersion {
@@ -368,26 +370,31 @@ class FolderUpload:
         local.upload, local.sent, local.completed = result["id"], True, True
 
     def wait(self, files: list[Local], timeout: float) -> dict[str, dict[str, Any]]:
-        """The version's uploads by path once none is still on its way (or time is up)."""
+        """The version's uploads by path once none is still on its way (or time is up).
+
+        While any is (UPLOADED, QUEUED, PROCESSING), the version's counts by state are
+        polled: a few rows, where the listing holds every upload of the version (100,000
+        of them, every two seconds, for a big folder). The uploads are listed once, at the
+        end; the bar counts the files still on their way until then, its failures after."""
         deadline = time.monotonic() + timeout
         mine = {f.path for f in files if not f.refused}
         refused = len(files) - len(mine)
         while True:
-            node = self.up.graphql(UPLOADS, v=self.version)["node"]
-            latest: dict[str, dict[str, Any]] = {}
-            for upload in node["uploads"]:
-                latest[upload["path"]] = upload  # in id order: the newest last
-            states = [latest[p]["state"] for p in mine if p in latest]
-            settled = sum(1 for state in states if state in SETTLED)
-            failed = sum(1 for state in states if state in SETTLED and state != "READY")
-            self.bar.settled(settled + refused, failed + refused, "processing")
-            if all(u["state"] in SETTLED | {"AWAITING_UPLOAD"} for u in latest.values()):
-                return latest
-            if time.monotonic() > deadline:
-                return latest
-            # each look lists every upload of the version: a big folder looks less often,
-            # so the listing does not take the server's time from the processing
-            self.up.sleep(min(2.0, 0.5 + len(latest) / 5000))
+            counts = self.up.graphql(COUNTS, v=self.version)["node"]["uploadCounts"]
+            moving = sum(c["count"] for c in counts if c["state"] in MOVING)
+            self.bar.settled(max(len(mine) - moving, 0) + refused, refused, "processing")
+            if not moving or time.monotonic() > deadline:
+                break
+            self.up.sleep(POLL)
+        node = self.up.graphql(UPLOADS, v=self.version)["node"]
+        latest: dict[str, dict[str, Any]] = {}
+        for upload in node["uploads"]:
+            latest[upload["path"]] = upload  # in id order: the newest last
+        states = [latest[p]["state"] for p in mine if p in latest]
+        settled = sum(1 for state in states if state in SETTLED)
+        failed = sum(1 for state in states if state in SETTLED and state != "READY")
+        self.bar.settled(settled + refused, failed + refused, "processing")
+        return latest
 
     def ready_files(self) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -401,6 +408,8 @@ class FolderUpload:
 
 
 SETTLED = FINAL_STATES | {"QUARANTINED"}
+MOVING = {"UPLOADED", "QUEUED", "PROCESSING"}  # neither settled nor waiting for its bytes
+POLL = 0.5  # seconds between two looks at the counts
 
 
 def _messages(errors: list[dict[str, Any]]) -> str:
