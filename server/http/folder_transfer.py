@@ -54,7 +54,7 @@ COMPLETE = """mutation($ids: [ID!]!) { completeUploads(uploadIds: $ids) {
 COUNTS = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
     uploadCounts { state count } } } }"""
 UPLOADS = """query($v: ID!) { node(id: $v) { ... on DatasetVersion {
-    uploads { id path state errorCode errorMessage } } } }"""
+    uploads { id path state errorCode errorMessage warnings { code message } } } } }"""
 FILES = """query($v: ID!, $after: String) { node(id: $v) { ... on DatasetVersion {
     files(first: 1000, after: $after) { nodes { path sha256 }
       pageInfo { hasNextPage endCursor } } } } }"""

@@ -113,7 +113,7 @@ def upload_folder(
             problems = manifest(found.files, job.ready_files(), uploads)
             bad = {problem.path for problem in problems}
             checked = {f.path for f in found.files} & uploads.keys() - bad
-            found.warnings = ready_warnings(uploader, [uploads[p] for p in sorted(checked)])
+            found.warnings = ready_warnings(uploads[p] for p in sorted(checked))
             failed = len(problems)
             bar.settled(len(found.files), failed, "done")
         if not problems:

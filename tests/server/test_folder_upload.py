@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from server.datasets.upload_jobs import sized_runs
-from server.http import folder_transfer, folder_warnings
+from server.http import folder_transfer
 from server.http.folder_upload import upload_folder
 from server.http.folder_walk import FileCode, Local, Problem, scan
 from tests.fixtures.served import new_dataset
@@ -543,7 +543,7 @@ RAGGED_WARNING = (
 
 
 class Asking(httpx.Client):
-    """Counts the GraphQL requests that ask for warnings."""
+    """The GraphQL requests that ask for warnings: how many uploads each answered."""
 
     def __init__(self) -> None:
         super().__init__(timeout=30)
@@ -551,9 +551,10 @@ class Asking(httpx.Client):
 
     def post(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         body = kwargs.get("json") or {}
+        response = super().post(url, **kwargs)
         if "warnings" in body.get("query", ""):
-            self.asked.append(len(body["variables"]["ids"]))
-        return super().post(url, **kwargs)
+            self.asked.append(len(response.json()["data"]["node"]["uploads"]))
+        return response
 
 
 def test_the_warnings_of_ready_files_are_printed_and_in_the_json_report(
@@ -561,11 +562,10 @@ def test_the_warnings_of_ready_files_are_printed_and_in_the_json_report(
     token: str,
     project: tuple[str, str],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A ragged CSV and clean ones: the ragged file's warning is printed after the
     progress and is in the `--json` report; the clean files have none. The warnings are
-    asked a page of uploads at a time, not file by file."""
+    read from the one listing of the uploads that ends the wait."""
     _, version = new_dataset(server, token, project)
     root = tmp_path / "survey"
     (root / "2024").mkdir(parents=True)
@@ -584,12 +584,11 @@ def test_the_warnings_of_ready_files_are_printed_and_in_the_json_report(
     assert as_json.returncode == 0, as_json.stderr
     report = json.loads(as_json.stdout)
     assert report["warnings"] == [{"path": "2024/ragged.csv", "code": code, "message": message}]
-    # through the API: one request per page of READY uploads
-    monkeypatch.setattr(folder_warnings, "PAGE", 2)
+    # through the API: with the one listing of the uploads, no request of their own
     asking = Asking()
     found, problems = upload_folder(root, version, server.url, token, http=asking, say=str)
     assert problems == []
-    assert asking.asked == [2, 1]
+    assert asking.asked == [len(found.files)]
     assert [(w.path, w.code, w.message) for w in found.warnings] == [
         ("2024/ragged.csv", code, message)
     ]
