@@ -205,7 +205,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if answered is None:
             return request.receive
         media = state.get(_MEDIA_KEY, "application/json")
-        response = Response(answered.text, media_type=media, headers=answered.headers)
+        response = Response(answered.body, media_type=media, headers=answered.headers)
         await response(scope, request.receive, send)
         return None
 

@@ -52,7 +52,7 @@ _HEAD = {
 
 
 class Answer(NamedTuple):
-    text: str  # the response body
+    body: bytes  # the response body
     headers: dict[str, str]  # the rate-limit headers
     failed: bool  # with top-level errors (a timeout): counted as a failed GraphQL request
 
@@ -129,10 +129,10 @@ class FastPath:
                 charge = await charging
         if ran is None or (charge is not None and not charge.allowed):
             return None  # a refused charge took nothing; strawberry refuses it as ever
-        text, failed = ran
+        body, failed = ran
         FAST_FIELDS.inc(len(plan.fields))
         self._register(parsed.payload)
-        return Answer(text, rate_limit_headers(charge) if charge is not None else {}, failed)
+        return Answer(body, rate_limit_headers(charge) if charge is not None else {}, failed)
 
     async def _run(
         self,
@@ -140,11 +140,11 @@ class FastPath:
         principal: Principal,
         session: AsyncSession | None,
         token_hash: str | None,
-    ) -> tuple[str, bool] | None:
+    ) -> tuple[bytes, bool] | None:
         """The plan's statements: (the body, whether it has top-level errors), or None
         (hand it on)."""
         limit = self.settings.execution_timeout_seconds
-        text: str | None
+        text: bytes | None
         try:
             if session is not None:
                 async with asyncio.timeout(limit):
@@ -161,7 +161,8 @@ class FastPath:
         except TimeoutError:  # as execute_operation answers it
             if token_hash is not None:
                 return None  # not answered before the token is checked
-            return json.dumps({"data": None, "errors": [timeout_error(limit).formatted]}), True
+            timed_out = {"data": None, "errors": [timeout_error(limit).formatted]}
+            return json.dumps(timed_out).encode(), True
         except Exception:  # noqa: BLE001 (strawberry answers, masking as it does)
             if session is not None:
                 await session.rollback()
@@ -194,8 +195,7 @@ class FastPath:
         answered = await self.answer(scope, parsed, principal, language, token_hash=token_hash)
         if answered is None:
             return NOT_ANSWERED
-        text, limits, failed = answered
-        body = text.encode()
+        body, limits, failed = answered
         headers = [
             *_HEAD[negotiate(accept)],
             (b"content-length", str(len(body)).encode()),

@@ -170,3 +170,39 @@ async def test_the_fast_path_keeps_the_execution_timeout(
     assert first.status_code == 200 and first.json()["data"]["themes"]
     error = second.json()["errors"][0]
     assert second.json()["data"] is None and error["extensions"]["code"] == "TIMEOUT"
+
+
+async def test_the_body_is_made_of_the_bytes_the_database_sent(
+    settings, sessions, jobs, events, endpoint_calls, dialect, monkeypatch
+):
+    """Text beyond ASCII answered by the fast path as the long way answers it; on
+    PostgreSQL the fields arrive as UTF-8 bytes (bytea) and are joined as they are, not
+    decoded from the driver and encoded again."""
+    from schema.compiled import fast
+    from server.models import Theme
+
+    async with sessions() as session:
+        session.add(Theme(code="energie", name="Énergie et environnement 環境"))
+        await session.commit()
+    seen: list[type] = []
+    joined = fast._body
+
+    def spied(plan: Any, texts: Any) -> bytes:
+        texts = list(texts)
+        seen.extend(type(text) for text in texts)
+        return joined(plan, texts)
+
+    monkeypatch.setattr(fast, "_body", spied)
+    app = served(settings, sessions, jobs, events)
+    query = {"query": "{ themes { code name } }"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+            long_way = await http.post("/graphql", json=query)
+            front = await http.post("/graphql", json=query)
+    assert endpoint_calls == ["/graphql"]  # the second was answered by the fast path
+    assert front.json() == long_way.json()
+    names = {t["code"]: t["name"] for t in front.json()["data"]["themes"]}
+    assert names["energie"] == "Énergie et environnement 環境"
+    assert "Énergie et environnement 環境".encode() in front.content  # as stored, not escaped
+    assert seen == [bytes if dialect == "postgres" else str]
