@@ -13,8 +13,9 @@ request opens a fresh connection.
 
 The statements are compiled by SQLAlchemy's asyncpg dialect ($n parameters) with its bind
 processors applied (schema/compiled/fast.py), so the driver gets what SQLAlchemy would give
-it; they return text (the JSON is cast to text in SQL) and the token's columns, which the
-plan's converters read as SQLAlchemy's result processors do.
+it; they return the JSON's UTF-8 bytes on PostgreSQL (cast to text, then `convert_to`:
+schema/compiled/fast.py), its text on SQLite, and the token's columns, which the plan's
+converters read as SQLAlchemy's result processors do.
 
 Elsewhere (SQLite, or sessions bound to one connection: the tests' transaction) they run
 through SQLAlchemy as before: `EngineReads`.
