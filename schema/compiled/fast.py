@@ -20,10 +20,10 @@ not due), or the answer is dropped and the request authenticated as ever: a hint
 lets a revoked token or a changed account read anything.
 
 On PostgreSQL each field comes back as the UTF-8 bytes of its JSON text (`convert_to`,
-bytea), joined into the body as bytes: a body of 350 KB with one "é" in it cost more than
-700 µs of CPU a request to decode from the driver and encode again for the socket
-(bench/http_floor.py's nested read), the same bytes as they were read. SQLite's driver
-gives text, encoded once.
+bytea), joined into the body as bytes: a text with any character beyond ASCII was decoded
+from the driver and encoded again for the socket, the same bytes as they were read
+(bench/http_floor.py's nested read, 224 KB: 667-701 µs of the process's CPU a request as
+text, 492-608 µs as bytes). SQLite's driver gives text, encoded once.
 """
 
 from __future__ import annotations
