@@ -264,8 +264,7 @@ class LocalObjectStore(ObjectStore):
         try:
             async for chunk in self._iter_source(data):
                 await self._run(writer.write, chunk)
-            if size is not None and writer.size != size:
-                raise SizeMismatch(f"expected {size} bytes, got {writer.size}")
+            _check_size(writer.size, size)
             return await self._run(self._commit, writer, bucket, key, content_type, meta)
         except BaseException:
             await asyncio.shield(self._run(writer.discard))
@@ -284,8 +283,7 @@ class LocalObjectStore(ObjectStore):
         writer = self._new_writer()
         try:
             writer.write(data)
-            if size is not None and writer.size != size:
-                raise SizeMismatch(f"expected {size} bytes, got {writer.size}")
+            _check_size(writer.size, size)
         except BaseException:
             writer.discard()
             raise
@@ -584,3 +582,8 @@ class LocalObjectStore(ObjectStore):
             return removed
 
         return await self._run(purge)
+
+
+def _check_size(written: int, declared: int | None) -> None:
+    if declared is not None and written != declared:
+        raise SizeMismatch(f"expected {declared} bytes, got {written}")

@@ -65,10 +65,9 @@ def read_label(target: int | Path) -> Record | None:
     if getxattr is None:
         return None
     try:
-        value = json.loads(getxattr(target, META_XATTR))
-    except (OSError, ValueError):
+        return _record(getxattr(target, META_XATTR))
+    except OSError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def can_label(directory: Path) -> bool:
@@ -79,8 +78,16 @@ def can_label(directory: Path) -> bool:
 
 def read_sidecar(path: Path) -> Record | None:
     try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
+        return _record(path.read_bytes())
+    except OSError:
+        return None
+
+
+def _record(text: bytes) -> Record | None:
+    """A metadata record from its JSON, None if it is not one (a torn or foreign value)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
         return None
     return value if isinstance(value, dict) else None
 
