@@ -46,7 +46,7 @@ from server.models import Artifact, Dataset, DatasetFile, DatasetVersion, Upload
 from server.models.enums import UploadState
 from server.provenance.ingest import Ingested, record_batch_ingest
 from server.storage import ObjectStore, StorageError, safe_key
-from workers.context import WorkerContext
+from workers.context import WorkerContext, queue_follow_up
 from workers.instrument import process_prefix, release_lease
 from workers.pipeline import (
     MAX_WARNINGS,
@@ -466,12 +466,7 @@ async def hand_back_batch(ctx: WorkerContext, args: tuple[Any, ...]) -> None:
 
 async def _queue_alone(ctx: WorkerContext, upload: Upload) -> None:
     job = upload_job_id(upload.id, upload.attempts)
-    redis, jobs = ctx.get("redis"), ctx.get("jobs")
     try:
-        if redis is not None:
-            prefixed = ctx["settings"].redis_prefix + job
-            await redis.enqueue_job(PROCESS_UPLOAD, upload.id, _job_id=prefixed)
-        elif jobs is not None:
-            await jobs.enqueue(PROCESS_UPLOAD, upload.id, job_id=job)
+        await queue_follow_up(ctx, PROCESS_UPLOAD, upload.id, job_id=job)
     except Exception:  # the reconciler queues it once it has waited a while
         log.warning("upload %s: could not queue it alone", upload.id, exc_info=True)

@@ -53,3 +53,23 @@ def worker_context(
     if events is not None:
         ctx["events"] = events
     return ctx
+
+
+def can_queue(ctx: WorkerContext) -> bool:
+    """Whether the job can queue follow-ups (an arq worker's pool, or the in-process
+    runner)."""
+    return ctx.get("redis") is not None or ctx.get("jobs") is not None
+
+
+async def queue_follow_up(
+    ctx: WorkerContext, name: str, *args: object, job_id: str, defer: float = 0.0
+) -> None:
+    """Queue `name(*args)` from inside a job, into the runner that runs it: an arq worker's
+    own queue (the id under the deployment's prefix, as ArqJobs names it) or the in-process
+    runner. Nothing without either."""
+    redis, jobs = ctx.get("redis"), ctx.get("jobs")
+    if redis is not None:
+        prefixed = ctx["settings"].redis_prefix + job_id
+        await redis.enqueue_job(name, *args, _job_id=prefixed, _defer_by=defer or None)
+    elif jobs is not None:
+        await jobs.enqueue(name, *args, job_id=job_id, defer_seconds=defer)

@@ -20,7 +20,7 @@ from server.models import Upload
 from server.models.enums import UploadState
 from server.provenance.export import write_copies
 from server.storage import ObjectStore
-from workers.context import WorkerContext
+from workers.context import WorkerContext, can_queue, queue_follow_up
 from workers.pipeline import process_upload
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ async def write_provenance(
                 .limit(1)
             ):
                 return "deferred"
-            if window > 0 and _has_queue(ctx):
+            if window > 0 and can_queue(ctx):
                 last = await session.scalar(
                     select(func.max(Upload.updated_at)).where(Upload.version_id == version_id)
                 )
@@ -74,24 +74,11 @@ async def write_provenance(
     return "written" if keys else "gone"
 
 
-def _has_queue(ctx: WorkerContext) -> bool:
-    return ctx.get("redis") is not None or ctx.get("jobs") is not None
-
-
 async def _postpone(ctx: WorkerContext, version_id: int, last: dt.datetime, window: float) -> None:
     stamp = last.isoformat()
     job_id = f"{WRITE_PROVENANCE}:{version_id}:q{int(last.timestamp() * 1_000_000)}"
     defer = max((last - utcnow()).total_seconds() + window, 0.0)
-    await _enqueue(ctx, job_id, defer, version_id, stamp)
-
-
-async def _enqueue(ctx: WorkerContext, job_id: str, defer: float, *args: object) -> None:
-    redis, jobs = ctx.get("redis"), ctx.get("jobs")
-    if redis is not None:  # an arq worker: its pool queues into the worker's own queue
-        prefixed = ctx["settings"].redis_prefix + job_id  # the deployment's (ArqJobs does it)
-        await redis.enqueue_job(WRITE_PROVENANCE, *args, _job_id=prefixed, _defer_by=defer)
-    elif jobs is not None:
-        await jobs.enqueue(WRITE_PROVENANCE, *args, job_id=job_id, defer_seconds=defer)
+    await queue_follow_up(ctx, WRITE_PROVENANCE, version_id, stamp, job_id=job_id, defer=defer)
 
 
 async def process_upload_with_provenance(ctx: WorkerContext, upload_id: int) -> str:
@@ -126,10 +113,11 @@ async def schedule_copies(ctx: WorkerContext, version_id: int) -> None:
     reads them all; later READYs fall into a later window and queue their own job. Without
     a queue in ctx (or a window of 0) the copies are written at once."""
     window = float(ctx["settings"].prov_copy_window_seconds)
-    if window <= 0 or not _has_queue(ctx):
+    if window <= 0 or not can_queue(ctx):
         await write_provenance(ctx, version_id, busy_too=True)
         return
     now = time.time()
     slot = int(now // window)
     defer = (slot + 1) * window - now
-    await _enqueue(ctx, f"{WRITE_PROVENANCE}:{version_id}:w{slot}", defer, version_id)
+    job_id = f"{WRITE_PROVENANCE}:{version_id}:w{slot}"
+    await queue_follow_up(ctx, WRITE_PROVENANCE, version_id, job_id=job_id, defer=defer)

@@ -245,14 +245,10 @@ def _body(plan: FastPlan, texts: Any) -> bytes:
     """The response body from each field's JSON: bytes as read (PostgreSQL), text (SQLite)
     encoded, None as null."""
     parts = [
-        head + (b"null" if text is None else text if type(text) is bytes else _utf8(text))
+        head + (b"null" if text is None else text if type(text) is bytes else text.encode())
         for head, text in zip(plan.heads, texts, strict=True)
     ]
     return b'{"data":{' + b",".join(parts) + b"}}"
-
-
-def _utf8(text: Any) -> bytes:
-    return bytes(text) if isinstance(text, bytes | bytearray | memoryview) else text.encode()
 
 
 async def answer_fused(plan: FastPlan, rows: Any, token_hash: str, principal: Any) -> bytes | None:

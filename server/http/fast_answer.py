@@ -144,20 +144,20 @@ class FastPath:
         """The plan's statements: (the body, whether it has top-level errors), or None
         (hand it on)."""
         limit = self.settings.execution_timeout_seconds
-        text: bytes | None
+        body: bytes | None
         try:
             if session is not None:
                 async with asyncio.timeout(limit):
-                    text = await fast.answer(plan, on_connection(await session.connection()))
+                    body = await fast.answer(plan, on_connection(await session.connection()))
             else:
 
                 def rows(statements: Statements) -> Awaitable[list[Row]]:
                     return self.reads.rows(statements, limit)
 
                 if token_hash is None:
-                    text = await fast.answer(plan, rows)
+                    body = await fast.answer(plan, rows)
                 else:
-                    text = await fast.answer_fused(plan, rows, token_hash, principal)
+                    body = await fast.answer_fused(plan, rows, token_hash, principal)
         except TimeoutError:  # as execute_operation answers it
             if token_hash is not None:
                 return None  # not answered before the token is checked
@@ -167,11 +167,11 @@ class FastPath:
             if session is not None:
                 await session.rollback()
             return None
-        if text is None:  # the token is no longer what it was: authenticate it as ever
+        if body is None:  # the token is no longer what it was: authenticate it as ever
             assert token_hash is not None
             self.guard.forget(token_hash)
             return None
-        return text, False
+        return body, False
 
     async def front(
         self, scope: Scope, parsed: GraphQLBody, send: Send, request_id: bytes
